@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Asd.Cli.Commands;
+
+namespace Asd.Cli;
+
+/// <summary>The <c>asd</c> command tree, runnable in-process (tests call <see cref="Run"/> directly).</summary>
+public static class CliApp
+{
+    /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 usage error, 2 failure).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
+        {
+            SampleCommand.Create(stdout),
+            InfoCommand.Create(stdout),
+        };
+
+        ParseResult parse = root.Parse(args);
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return parse.Invoke(config);
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            stderr.WriteLine($"asd: error: {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>Errors that mean bad input or environment rather than a bug: reported in one line, exit code 2.</summary>
+    internal static bool IsUserError(Exception e) =>
+        e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
+            or PlatformNotSupportedException or NotSupportedException or InvalidOperationException or OperationCanceledException;
+}

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Globalization;
+using Asd.Native.Denoising;
+using Asd.Native.IO;
+using Asd.Native.Models;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+using Asd.Native.Threading;
+
+namespace Asd.Cli.Commands;
+
+/// <summary><c>asd sample</c>: run DDPM or ASD and report what speculation saved.</summary>
+internal static class SampleCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "Model spec: builtin:mixture, builtin:mixture?dim=32.", DefaultValueFactory = _ => "builtin:mixture" };
+        var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => "asd" };
+        var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => 100 };
+        var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto.", DefaultValueFactory = _ => "8" };
+        var samples = new Option<int>("--samples") { Description = "Number of samples (chains) N.", DefaultValueFactory = _ => 16 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
+        var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
+        var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
+        var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
+        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
+        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 1 };
+        var trainSteps = new Option<int?>("--train-steps") { Description = "Override num_train_timesteps." };
+        var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override beta_schedule: linear, scaled_linear, squaredcos_cap_v2, sigmoid." };
+        var betaStart = new Option<double?>("--beta-start") { Description = "Override beta_start." };
+        var betaEnd = new Option<double?>("--beta-end") { Description = "Override beta_end." };
+        var prediction = new Option<string?>("--prediction-type") { Description = "Override prediction_type: epsilon, v_prediction, sample." };
+        var variance = new Option<string?>("--variance-type") { Description = "Override variance_type: fixed_small, fixed_large." };
+        var spacing = new Option<string?>("--timestep-spacing") { Description = "Override timestep_spacing: leading, trailing, linspace." };
+        var stepsOffset = new Option<int?>("--steps-offset") { Description = "Override steps_offset." };
+        var clip = new Option<bool?>("--clip-sample") { Description = "Override clip_sample (clamp x0 estimates)." };
+        var clipRange = new Option<double?>("--clip-sample-range") { Description = "Override clip_sample_range." };
+
+        var command = new Command("sample", "Draw samples with ASD or DDPM and print what speculation saved.")
+        {
+            model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
+            trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
+        };
+
+        command.SetAction(parse =>
+        {
+            SamplerKind kind = SamplerFactory.ParseKind(parse.GetValue(sampler)!);
+            SpecLength l = SpecLength.Parse(parse.GetValue(specLen)!);
+            int n = parse.GetValue(samples);
+            if (n < 1)
+            {
+                throw new ArgumentException($"--samples must be >= 1 (got {n}).");
+            }
+
+            using IDiffusionModel m = ModelCatalog.Open(parse.GetValue(model)!);
+            SchedulerConfig config = m.DefaultScheduler;
+            if (parse.GetValue(trainSteps) is int t)
+            {
+                config = config with { NumTrainTimesteps = t };
+            }
+
+            if (parse.GetValue(betaSchedule) is string bs)
+            {
+                config = config with { BetaSchedule = ScheduleNames.ParseBetaSchedule(bs), TrainedBetas = null };
+            }
+
+            if (parse.GetValue(betaStart) is double b0)
+            {
+                config = config with { BetaStart = b0 };
+            }
+
+            if (parse.GetValue(betaEnd) is double b1)
+            {
+                config = config with { BetaEnd = b1 };
+            }
+
+            if (parse.GetValue(prediction) is string p)
+            {
+                config = config with { PredictionType = ScheduleNames.ParsePrediction(p) };
+            }
+
+            if (parse.GetValue(variance) is string v)
+            {
+                config = config with { VarianceType = ScheduleNames.ParseVariance(v) };
+            }
+
+            if (parse.GetValue(spacing) is string sp)
+            {
+                config = config with { TimestepSpacing = ScheduleNames.ParseSpacing(sp) };
+            }
+
+            if (parse.GetValue(stepsOffset) is int so)
+            {
+                config = config with { StepsOffset = so };
+            }
+
+            if (parse.GetValue(clip) is bool cs)
+            {
+                config = config with { ClipSample = cs };
+            }
+
+            if (parse.GetValue(clipRange) is double cr)
+            {
+                config = config with { ClipSampleRange = cr };
+            }
+
+            var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l };
+            using var pool = new CorePool(parse.GetValue(threads));
+            Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool);
+            int d = s.Denoiser.SampleSize;
+            var result = new float[checked(n * d)];
+            SamplingStats st = s.Sample(n, parse.GetValue(seed), result, chainOffset: parse.GetValue(chainOffset));
+
+            if (parse.GetValue(output) is string outPath)
+            {
+                int[] shape = [n, .. m.SampleShape];
+                Npy.Write(outPath, result, shape);
+            }
+
+            if (parse.GetValue(stats) is string statsPath)
+            {
+                WriteStats(statsPath, st, m.Name);
+            }
+
+            PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats));
+            return 0;
+        });
+        return command;
+    }
+
+    private static void WriteStats(string path, SamplingStats stats, string model)
+    {
+        string temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+        using (var w = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            // The stats object with the model's name added in front.
+            using var doc = System.Text.Json.JsonDocument.Parse(stats.ToJson(indented: false));
+            w.WriteStartObject();
+            w.WriteString("model", model);
+            foreach (System.Text.Json.JsonProperty prop in doc.RootElement.EnumerateObject())
+            {
+                prop.WriteTo(w);
+            }
+
+            w.WriteEndObject();
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static void PrintSummary(TextWriter o, string model, SamplingStats s, string? outPath, string? statsPath)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        o.WriteLine(string.Create(ci, $"model      {model}"));
+        o.WriteLine(string.Create(ci, $"sampler    {s.Sampler}  steps K={s.Steps}  spec_len={s.SpecLength} (ran {s.SpecLengthEffective})  samples={s.Samples}"));
+        o.WriteLine(string.Create(ci, $"sequential model calls per chain: DDPM {s.Steps}, this run {s.SequentialModelCalls:F2} (max {s.SequentialModelCallsMax})  ->  algorithmic speedup {s.AlgorithmicSpeedup:F2}x"));
+        o.WriteLine(string.Create(ci, $"denoiser invocations {s.DenoiserInvocations}, rows evaluated {s.RowsEvaluated}, rounds {s.Rounds}"));
+        IReadOnlyList<PositionAcceptance> acc = s.AcceptanceByPosition;
+        if (acc.Count > 0)
+        {
+            var parts = acc.Take(16).Select(a => string.Create(ci, $"{a.Position}:{(double)a.Accepted / a.Attempts:P0}"));
+            o.WriteLine("acceptance by draft position  " + string.Join("  ", parts) + (acc.Count > 16 ? "  ..." : ""));
+        }
+
+        o.WriteLine(string.Create(ci, $"wall time  {s.WallSeconds:F3} s"));
+        if (outPath is not null)
+        {
+            o.WriteLine($"wrote      {outPath}");
+        }
+
+        if (statsPath is not null)
+        {
+            o.WriteLine($"wrote      {statsPath}");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace Asd.Native.Denoising;
+
+/// <summary>
+/// A batched diffusion model call: rows of noisy samples, each with its own training timestep and optional
+/// conditioning row, in; one raw model output row each (epsilon, v or x0, as the scheduler's
+/// <c>prediction_type</c> says) out.
+/// </summary>
+/// <remarks>
+/// <para>An instance owns its scratch buffers and is not thread-safe: each sampler gets its own. The weights behind
+/// it are immutable and may be shared by many instances on many threads (see <see cref="IDiffusionModel"/>).</para>
+/// <para>Batch invariance (asd-math section 6): implementations in this engine compute every row's output with
+/// bits that do not depend on the batch size, the row's position or the thread count. ONNX Runtime does not
+/// promise this; <see cref="IsBatchInvariant"/> says which kind an instance is.</para>
+/// </remarks>
+public interface IDenoiser
+{
+    /// <summary>Elements per sample row (the product of the sample shape).</summary>
+    int SampleSize { get; }
+
+    /// <summary>Elements per conditioning row; 0 for an unconditional model.</summary>
+    int ConditionSize { get; }
+
+    /// <summary>Whether a row's output bits are independent of its batch (see remarks).</summary>
+    bool IsBatchInvariant { get; }
+
+    /// <summary>
+    /// Evaluates <c>timesteps.Length</c> rows. <paramref name="samples"/> and <paramref name="output"/> hold
+    /// rows x SampleSize values, <paramref name="conditioning"/> rows x ConditionSize (empty when ConditionSize is 0).
+    /// </summary>
+    void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output);
+}
+
+/// <summary>
+/// A loaded model: immutable, shareable across threads, with the scheduler it was trained with. Each sampler asks
+/// it for its own <see cref="IDenoiser"/>.
+/// </summary>
+public interface IDiffusionModel : IDisposable
+{
+    /// <summary>A short description, for summaries and stats.</summary>
+    string Name { get; }
+
+    /// <summary>The shape of one sample (for example [2] or [3, 16, 16]).</summary>
+    IReadOnlyList<int> SampleShape { get; }
+
+    /// <summary>Elements per conditioning row; 0 when unconditional.</summary>
+    int ConditionSize { get; }
+
+    /// <summary>The scheduler the model was trained with (flags may override fields).</summary>
+    Schedules.SchedulerConfig DefaultScheduler { get; }
+
+    /// <summary>
+    /// A denoiser for one sampler, for the given (possibly overridden) schedule. Analytic models use the schedule
+    /// to compute their exact answer and express it in the schedule's prediction type.
+    /// </summary>
+    IDenoiser CreateDenoiser(Schedules.DiffusionSchedule schedule, DenoiserOptions options);
+}
+
+/// <summary>Per-denoiser settings.</summary>
+public sealed record DenoiserOptions
+{
+    /// <summary>The most rows a single call will carry (the sampler's cap), so buffers can be sized once.</summary>
+    public int MaxBatchRows { get; init; } = 1024;
+
+    /// <summary>The core pool that splits rows across threads (null: run on the calling thread).</summary>
+    public Threading.CorePool? Pool { get; init; }
+}

@@ -1,0 +1,78 @@
+using System.Globalization;
+
+namespace Asd.Native.Models;
+
+/// <summary>Options for opening a model.</summary>
+public sealed record ModelOpenOptions
+{
+    /// <summary>"cpu" (default), "cuda" or "auto" (ONNX models only).</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Threads for the model (0 = one per core).</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>Opens models from spec strings: <c>builtin:mixture?dim=32</c>.</summary>
+public static class ModelCatalog
+{
+    /// <summary>The built-in model names.</summary>
+    public static IReadOnlyList<string> BuiltinNames { get; } = ["builtin:mixture"];
+
+    /// <summary>Opens the model a spec names.</summary>
+    /// <exception cref="ArgumentException">Unknown or malformed spec.</exception>
+    public static Denoising.IDiffusionModel Open(string spec, ModelOpenOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        _ = options;
+        if (spec.StartsWith("builtin:", StringComparison.Ordinal))
+        {
+            (string name, Dictionary<string, string> query) = ParseQuery(spec);
+            switch (name)
+            {
+                case "builtin:mixture":
+                    int dim = 2;
+                    foreach ((string key, string value) in query)
+                    {
+                        if (key != "dim")
+                        {
+                            throw new ArgumentException($"Unknown parameter '{key}' in '{spec}'. builtin:mixture takes dim (an even number).");
+                        }
+
+                        if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out dim))
+                        {
+                            throw new ArgumentException($"'{value}' in '{spec}' is not an integer dimension.");
+                        }
+                    }
+
+                    return new MixtureModel(Denoising.GaussianMixture.Builtin(dim), dim == 2 ? "builtin:mixture" : $"builtin:mixture?dim={dim}");
+                default:
+                    throw new ArgumentException($"Unknown built-in model '{name}'. Available: {string.Join(", ", BuiltinNames)}.");
+            }
+        }
+
+        throw new ArgumentException($"Cannot open model '{spec}': expected one of {string.Join(", ", BuiltinNames)}.");
+    }
+
+    private static (string Name, Dictionary<string, string> Query) ParseQuery(string spec)
+    {
+        int q = spec.IndexOf('?', StringComparison.Ordinal);
+        var query = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (q < 0)
+        {
+            return (spec, query);
+        }
+
+        foreach (string part in spec[(q + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new ArgumentException($"Malformed parameter '{part}' in '{spec}' (expected key=value).");
+            }
+
+            query[part[..eq]] = part[(eq + 1)..];
+        }
+
+        return (spec[..q], query);
+    }
+}

@@ -1,0 +1,293 @@
+using Asd.Native.Denoising;
+using Asd.Native.Schedules;
+
+namespace Asd.Native.Sampling;
+
+/// <summary>
+/// Autospeculative decoding (asd-math section 3): each round drafts up to L future steps by reusing the current
+/// model value m_i, verifies all drafts with one batched call, accepts or corrects them with the Gaussian
+/// rejection sampler (reflection on the first rejection), and after a rejection makes one call at the corrected
+/// state. The output has exactly the law of <see cref="DdpmSampler"/> for any denoiser.
+/// </summary>
+/// <remarks>
+/// Many chains advance at once, each at its own pace: one invocation carries rows of several chains (a single
+/// row for a chain that needs the model at its state, draft rows for a chain that verifies). When a round needs
+/// more rows than <see cref="SamplerOptions.MaxBatchRows"/> leaves, it is verified in several calls (segments):
+/// the drafts and decisions are exactly those of the unsplit round, so results do not depend on the cap.
+/// Noise is keyed by (chain, absolute step), which is why ASD with L = 1, or with a constant denoiser, gives
+/// DDPM's bytes.
+/// </remarks>
+public sealed class AsdSampler : Sampler
+{
+    /// <summary>The L that <see cref="SpecLength.Auto"/> runs until automatic selection exists.</summary>
+    public const int AutoFallbackLength = 8;
+
+    private readonly float[] _batchZ;
+    private readonly float[] _corrected;
+    private float[] _m = [], _xd = [], _md = [];
+    private int[] _step = [], _roundLen = [], _drafted = [], _rowStart = [], _rowCount = [], _inBatch = [];
+    private Phase[] _phase = [];
+
+    /// <summary>Creates an ASD sampler.</summary>
+    public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
+        : base(denoiser, plan, options ?? new SamplerOptions())
+    {
+        _batchZ = new float[Options.MaxBatchRows * D];
+        _corrected = new float[D];
+        SpeculationLimit = Options.SpecLength.IsAuto ? AutoFallbackLength : Options.SpecLength.Limit;
+    }
+
+    private enum Phase : byte
+    {
+        NeedModel,
+        Draft,
+        Done,
+    }
+
+    /// <summary>The L that runs (int.MaxValue for unbounded).</summary>
+    public int SpeculationLimit { get; }
+
+    /// <summary>Negative-control variant for the test suite.</summary>
+    internal AsdFault Fault { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ResetStats(SamplingStats stats) => stats.Reset(
+        "asd",
+        Plan.Steps,
+        N,
+        Options.SpecLength.ToString(),
+        Options.SpecLength.IsAuto ? AutoFallbackLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : Options.SpecLength.ToString());
+
+    /// <inheritdoc/>
+    protected override void EnsureChainBuffers(int count)
+    {
+        base.EnsureChainBuffers(count);
+        if (_step.Length < count)
+        {
+            _m = new float[count * D];
+            _xd = new float[count * D];
+            _md = new float[count * D];
+            _step = new int[count];
+            _roundLen = new int[count];
+            _drafted = new int[count];
+            _rowStart = new int[count];
+            _rowCount = new int[count];
+            _inBatch = new int[count];
+            _phase = new Phase[count];
+        }
+    }
+
+    private Span<float> M(int chain) => _m.AsSpan(chain * D, D);
+
+    private Span<float> Xd(int chain) => _xd.AsSpan(chain * D, D);
+
+    private Span<float> Md(int chain) => _md.AsSpan(chain * D, D);
+
+    private Span<float> BatchZ(int row) => _batchZ.AsSpan(row * D, D);
+
+    /// <inheritdoc/>
+    protected override void Run()
+    {
+        for (int c = 0; c < N; c++)
+        {
+            _step[c] = 0;
+            _phase[c] = Phase.NeedModel;
+        }
+
+        int active = N, cursor = 0;
+        while (active > 0)
+        {
+            BeginBatch();
+            int chainsInBatch = 0, next = cursor;
+            for (int t = 0; t < N; t++)
+            {
+                int c = (cursor + t) % N;
+                if (_phase[c] == Phase.Done)
+                {
+                    continue;
+                }
+
+                if (BatchCapacityLeft == 0)
+                {
+                    next = c;
+                    break;
+                }
+
+                if (_phase[c] == Phase.NeedModel)
+                {
+                    int row = AddRow(c, _step[c]);
+                    XRow(c).CopyTo(BatchInput(row));
+                    _rowStart[c] = row;
+                    _rowCount[c] = 1;
+                }
+                else
+                {
+                    DraftRows(c, Math.Min(_roundLen[c] - _drafted[c], BatchCapacityLeft));
+                }
+
+                _inBatch[chainsInBatch++] = c;
+            }
+
+            cursor = next;
+            Invoke();
+            for (int b = 0; b < chainsInBatch; b++)
+            {
+                int c = _inBatch[b];
+                if (_phase[c] == Phase.NeedModel)
+                {
+                    ReceiveModel(c);
+                }
+                else
+                {
+                    Verify(c);
+                }
+
+                if (_phase[c] == Phase.Done)
+                {
+                    active--;
+                }
+            }
+
+            ReportProgress();
+        }
+    }
+
+    /// <summary>Drafts rows xd_{q+1} .. xd_{q+n} of chain c's round, every one reusing m_i.</summary>
+    private void DraftRows(int c, int n)
+    {
+        int i = _step[c], q = _drafted[c];
+        ReadOnlySpan<float> mi = M(c);
+        int first = -1;
+        for (int k = 0; k < n; k++)
+        {
+            int j = q + k;
+            ReadOnlySpan<float> previous = k > 0 ? BatchInput(first + k - 1) : q == 0 ? XRow(c) : Xd(c);
+            int row = AddRow(c, i + j + 1);
+            if (k == 0)
+            {
+                first = row;
+            }
+
+            Span<float> z = BatchZ(row);
+            if (Plan.SigmaF[i + j] == 0f)
+            {
+                z.Clear();
+            }
+            else
+            {
+                Noise.Gaussian(ChainId(c), i + j, NoisePurpose.Step, z);
+            }
+
+            Plan.Step(i + j, previous, mi, z, BatchInput(row));
+        }
+
+        _rowStart[c] = first;
+        _rowCount[c] = n;
+    }
+
+    /// <summary>A chain that asked for m at its state gets it; then it finishes or starts a round.</summary>
+    private void ReceiveModel(int c)
+    {
+        ReadOnlySpan<float> m = BatchOutput(_rowStart[c]);
+        CheckFinite(m, c, _step[c]);
+        m.CopyTo(M(c));
+        Advance(c);
+    }
+
+    private void Advance(int c)
+    {
+        int k = Plan.Steps;
+        if (_step[c] == k - 1)
+        {
+            // The last step: output = a x + b m + sigma z with a = 0, b = 1; no model call follows it.
+            Span<float> x = XRow(c);
+            Plan.Step(k - 1, x, M(c), DrawStepNoise(c, k - 1), x);
+            _phase[c] = Phase.Done;
+            CompletedSteps++;
+            return;
+        }
+
+        _roundLen[c] = Math.Min(SpeculationLimit, k - 1 - _step[c]);
+        _drafted[c] = 0;
+        _phase[c] = Phase.Draft;
+        Stats.Rounds++;
+    }
+
+    /// <summary>Verifies the steps covered by chain c's segment, in order, stopping at the first rejection.</summary>
+    private void Verify(int c)
+    {
+        int i = _step[c], q = _drafted[c], n = _rowCount[c], r0 = _rowStart[c];
+        ReadOnlySpan<float> mi = M(c);
+        Span<long> attempts = Stats.AttemptsRaw, accepted = Stats.AcceptedRaw;
+        for (int k = 0; k < n; k++)
+        {
+            int j = q + k;
+            if (j == 0)
+            {
+                continue; // Step 0 drafts with m_i itself: the draft is the target.
+            }
+
+            ReadOnlySpan<float> xdj = k == 0 ? Xd(c) : BatchInput(r0 + k - 1);
+            ReadOnlySpan<float> mdj = k == 0 ? Md(c) : BatchOutput(r0 + k - 1);
+            CheckFinite(mdj, c, i + j);
+            var uniform = new UniformDraw(Noise, ChainId(c), i + j);
+            CouplingDecision decision = ReflectionCoupling.Decide(
+                BatchZ(r0 + k), mdj, mi, Plan.B[i + j], Plan.Sigma[i + j], ref uniform, _corrected, Fault, out _);
+            attempts[j]++;
+            if (decision == CouplingDecision.Accept)
+            {
+                accepted[j]++;
+                continue;
+            }
+
+            Span<float> x = XRow(c);
+            if (Fault == AsdFault.ResampleFromDraft)
+            {
+                Noise.Gaussian(ChainId(c), i + j, NoisePurpose.FaultResample, _corrected);
+                Plan.Step(i + j, xdj, mi, _corrected, x);
+            }
+            else
+            {
+                Plan.Step(i + j, xdj, mdj, _corrected, x);
+            }
+
+            CompletedSteps += j + 1 - q;
+            _step[c] = i + j + 1;
+            if (Fault == AsdFault.StaleModelAfterRejection)
+            {
+                Advance(c); // Wrong on purpose: keeps m_i as if it were the model at the corrected state.
+            }
+            else
+            {
+                _phase[c] = Phase.NeedModel;
+            }
+
+            return;
+        }
+
+        q += n;
+        _drafted[c] = q;
+        int last = r0 + n - 1;
+        CompletedSteps += n;
+        if (q == _roundLen[c])
+        {
+            // Every draft accepted: the last row's model value is m at the new state, so no extra call is needed.
+            ReadOnlySpan<float> mNew = BatchOutput(last);
+            CheckFinite(mNew, c, i + q);
+            BatchInput(last).CopyTo(XRow(c));
+            mNew.CopyTo(M(c));
+            _step[c] = i + q;
+            Advance(c);
+        }
+        else
+        {
+            BatchInput(last).CopyTo(Xd(c));
+            BatchOutput(last).CopyTo(Md(c));
+        }
+    }
+
+    private readonly struct UniformDraw(INoiseSource noise, ulong chain, int step) : IUniformDraw
+    {
+        public double Next() => noise.Uniform(chain, step, NoisePurpose.Accept);
+    }
+}

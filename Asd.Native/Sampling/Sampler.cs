@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using Asd.Native.Denoising;
+using Asd.Native.Schedules;
+using Asd.Simd.Kernels;
+
+namespace Asd.Native.Sampling;
+
+/// <summary>
+/// What DDPM and ASD share: the chains' state, the batch buffers (sized once by the row cap), the one denoiser
+/// call path (raw output converted to x0 estimates in place), the noise keys and the statistics.
+/// A sampler is not thread-safe; use one per thread (they may share the model behind the denoiser).
+/// </summary>
+public abstract class Sampler
+{
+    private readonly float[] _batchX, _batchOut, _batchCond;
+    private readonly int[] _batchT, _batchStep, _batchChain;
+    private float[] _x = [], _cond = [];
+    private int[] _callStamp = [];
+    private int _batchRows;
+    private int _invocation;
+    private ulong _chainOffset;
+    private ISamplingProgress? _progress;
+
+    /// <summary>Creates a sampler; buffers for <see cref="SamplerOptions.MaxBatchRows"/> rows are allocated here.</summary>
+    protected Sampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(denoiser);
+        ArgumentNullException.ThrowIfNull(plan);
+        Options = (options ?? throw new ArgumentNullException(nameof(options))).Validate();
+        Denoiser = denoiser;
+        Plan = plan;
+        D = denoiser.SampleSize;
+        C = denoiser.ConditionSize;
+        if (D < 1)
+        {
+            throw new ArgumentException($"The denoiser's sample size must be >= 1 (got {D}).");
+        }
+
+        int r = Options.MaxBatchRows;
+        _batchX = new float[checked(r * D)];
+        _batchOut = new float[r * D];
+        _batchCond = new float[r * C];
+        _batchT = new int[r];
+        _batchStep = new int[r];
+        _batchChain = new int[r];
+        StepNoise = new float[D];
+        Noise = new CounterNoise(0);
+    }
+
+    /// <summary>The denoiser this sampler calls.</summary>
+    public IDenoiser Denoiser { get; }
+
+    /// <summary>The K steps.</summary>
+    public InferencePlan Plan { get; }
+
+    /// <summary>The settings.</summary>
+    public SamplerOptions Options { get; }
+
+    /// <summary>Statistics of the last run (reused by the next run).</summary>
+    public SamplingStats Stats { get; } = new();
+
+    /// <summary>Elements per sample.</summary>
+    protected int D { get; }
+
+    /// <summary>Elements per conditioning row.</summary>
+    protected int C { get; }
+
+    /// <summary>Number of chains in the current run.</summary>
+    protected int N { get; private set; }
+
+    /// <summary>The noise of the current run.</summary>
+    protected INoiseSource Noise { get; private set; }
+
+    /// <summary>Replaces the counter-based noise (tests feed recorded noise through this); null restores it.</summary>
+    internal INoiseSource? NoiseOverride { get; set; }
+
+    /// <summary>Scratch for one row of step noise.</summary>
+    protected float[] StepNoise { get; }
+
+    /// <summary>Chain states x (N x D); holds the outputs when a run ends.</summary>
+    protected Span<float> X => _x.AsSpan(0, N * D);
+
+    /// <summary>Row <paramref name="chain"/> of <see cref="X"/>.</summary>
+    protected Span<float> XRow(int chain) => _x.AsSpan(chain * D, D);
+
+    /// <summary>Steps completed, summed over chains, for progress reports.</summary>
+    protected long CompletedSteps { get; set; }
+
+    /// <summary>Input row <paramref name="row"/> of the batch being assembled.</summary>
+    protected Span<float> BatchInput(int row) => _batchX.AsSpan(row * D, D);
+
+    /// <summary>Output row of the last invocation, already converted to an x0 estimate.</summary>
+    protected Span<float> BatchOutput(int row) => _batchOut.AsSpan(row * D, D);
+
+    /// <summary>Rows in the batch being assembled.</summary>
+    protected int BatchRows => _batchRows;
+
+    /// <summary>Rows still free in the batch being assembled.</summary>
+    protected int BatchCapacityLeft => Options.MaxBatchRows - _batchRows;
+
+    /// <summary>The global chain id of local chain <paramref name="chain"/> (the noise key).</summary>
+    protected ulong ChainId(int chain) => _chainOffset + (ulong)chain;
+
+    /// <summary>
+    /// Samples <paramref name="count"/> chains into <paramref name="output"/> (count x sample size values).
+    /// </summary>
+    /// <param name="count">Number of chains N &gt;= 1.</param>
+    /// <param name="seed">The seed; with the chain ids it keys every random number.</param>
+    /// <param name="output">Receives the samples; written only when the whole run succeeds.</param>
+    /// <param name="conditioning">ConditionSize values (shared by all chains) or N x ConditionSize; empty when unconditional.</param>
+    /// <param name="initialNoise">Optional x_T for every chain (N x D, diffusers' <c>latents</c>); empty to draw it.</param>
+    /// <param name="chainOffset">The id of the first chain: a run split by offsets gives the same samples as one run.</param>
+    /// <param name="progress">Optional progress receiver; returning false cancels.</param>
+    /// <returns>The run's statistics (<see cref="Stats"/>).</returns>
+    public SamplingStats Sample(
+        int count,
+        ulong seed,
+        Span<float> output,
+        ReadOnlySpan<float> conditioning = default,
+        ReadOnlySpan<float> initialNoise = default,
+        ulong chainOffset = 0,
+        ISamplingProgress? progress = null)
+    {
+        ValidateRequest(count, output.Length, conditioning, initialNoise);
+        long start = Stopwatch.GetTimestamp();
+        N = count;
+        _chainOffset = chainOffset;
+        _progress = progress;
+        if (NoiseOverride is { } injected)
+        {
+            Noise = injected;
+        }
+        else if (Noise is CounterNoise counter)
+        {
+            counter.Seed = seed;
+        }
+        else
+        {
+            Noise = new CounterNoise(seed);
+        }
+
+        EnsureChainBuffers(count);
+        if (C > 0)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                (conditioning.Length == C ? conditioning : conditioning.Slice(c * C, C)).CopyTo(_cond.AsSpan(c * C, C));
+            }
+        }
+
+        if (initialNoise.IsEmpty)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                Noise.Gaussian(ChainId(c), 0, NoisePurpose.Initial, XRow(c));
+            }
+        }
+        else
+        {
+            initialNoise.CopyTo(X);
+        }
+
+        Array.Clear(_callStamp, 0, count);
+        _invocation = 0;
+        _batchRows = 0;
+        CompletedSteps = 0;
+        ResetStats(Stats);
+        Run();
+        Stats.FinishCalls();
+        Stats.WallSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        X.CopyTo(output);
+        return Stats;
+    }
+
+    /// <summary>Resets <paramref name="stats"/> for a run of <see cref="N"/> chains.</summary>
+    protected abstract void ResetStats(SamplingStats stats);
+
+    /// <summary>Runs all chains to the end, leaving the samples in <see cref="X"/>.</summary>
+    protected abstract void Run();
+
+    /// <summary>Allocates per-chain state for <paramref name="count"/> chains (called when N grows).</summary>
+    protected virtual void EnsureChainBuffers(int count)
+    {
+        if (_x.Length < count * D)
+        {
+            _x = new float[count * D];
+            _cond = new float[count * C];
+            _callStamp = new int[count];
+        }
+    }
+
+    /// <summary>Starts assembling a new batch.</summary>
+    protected void BeginBatch() => _batchRows = 0;
+
+    /// <summary>
+    /// Appends a row for <paramref name="chain"/> at step <paramref name="step"/> (its input is written by the
+    /// caller through <see cref="BatchInput"/>) and returns its index.
+    /// </summary>
+    protected int AddRow(int chain, int step)
+    {
+        int row = _batchRows++;
+        _batchT[row] = Plan.Timesteps[step];
+        _batchStep[row] = step;
+        _batchChain[row] = chain;
+        if (C > 0)
+        {
+            _cond.AsSpan(chain * C, C).CopyTo(_batchCond.AsSpan(row * C, C));
+        }
+
+        return row;
+    }
+
+    /// <summary>
+    /// Calls the denoiser on the assembled rows and converts every output row to an x0 estimate; counts one
+    /// sequential call for each chain with a row in the batch.
+    /// </summary>
+    protected void Invoke()
+    {
+        int rows = _batchRows;
+        Denoiser.Denoise(
+            _batchX.AsSpan(0, rows * D),
+            _batchT.AsSpan(0, rows),
+            C > 0 ? _batchCond.AsSpan(0, rows * C) : default,
+            _batchOut.AsSpan(0, rows * D));
+        _invocation++;
+        Span<int> calls = Stats.CallsRaw;
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> o = BatchOutput(r);
+            Plan.ToX0(_batchStep[r], BatchInput(r), o, o);
+            int chain = _batchChain[r];
+            if (_callStamp[chain] != _invocation)
+            {
+                _callStamp[chain] = _invocation;
+                calls[chain]++;
+            }
+        }
+
+        Stats.DenoiserInvocations++;
+        Stats.RowsEvaluated += rows;
+    }
+
+    /// <summary>Throws when a row the chain is about to use holds NaN or infinity.</summary>
+    protected void CheckFinite(ReadOnlySpan<float> m, int chain, int step)
+    {
+        if (!RowOps.AllFinite(m))
+        {
+            throw new NonFiniteModelOutputException(
+                $"The denoiser returned NaN or infinity (after conversion to an x0 estimate) for chain {ChainId(chain)} at step {step} of {Plan.Steps} (timestep {Plan.Timesteps[step]}); no output was written.");
+        }
+    }
+
+    /// <summary>Draws z for (chain, step) into <see cref="StepNoise"/> unless the step is deterministic.</summary>
+    protected ReadOnlySpan<float> DrawStepNoise(int chain, int step)
+    {
+        if (Plan.SigmaF[step] == 0f)
+        {
+            return default;
+        }
+
+        Noise.Gaussian(ChainId(chain), step, NoisePurpose.Step, StepNoise);
+        return StepNoise;
+    }
+
+    /// <summary>Reports progress; throws <see cref="SamplingCancelledException"/> if the receiver cancels.</summary>
+    protected void ReportProgress()
+    {
+        if (_progress is { } p && !p.OnProgress(new SamplingProgress(CompletedSteps, (long)N * Plan.Steps, Stats.DenoiserInvocations)))
+        {
+            throw new SamplingCancelledException();
+        }
+    }
+
+    private void ValidateRequest(int count, int outputLength, ReadOnlySpan<float> conditioning, ReadOnlySpan<float> initialNoise)
+    {
+        if (count < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"The number of samples must be >= 1 (got {count}).");
+        }
+
+        long need = (long)count * D;
+        if (outputLength != need)
+        {
+            throw new ArgumentException($"The output buffer holds {outputLength} floats; {count} samples of {D} need {need}.", "output");
+        }
+
+        if (C == 0 && !conditioning.IsEmpty)
+        {
+            throw new ArgumentException($"This model is unconditional, but {conditioning.Length} conditioning values were given.", nameof(conditioning));
+        }
+
+        if (C > 0)
+        {
+            if (conditioning.Length != C && conditioning.Length != (long)count * C)
+            {
+                throw new ArgumentException(conditioning.IsEmpty
+                    ? $"This model is conditional: give {C} conditioning values (shared by all samples) or {count} x {C}."
+                    : $"Conditioning holds {conditioning.Length} values; expected {C} (shared) or {count} x {C} = {(long)count * C}.", nameof(conditioning));
+            }
+
+            int bad = IndexOfNonFinite(conditioning);
+            if (bad >= 0)
+            {
+                throw new ArgumentException($"Conditioning value {bad} is {conditioning[bad]}; conditioning must be finite.", nameof(conditioning));
+            }
+        }
+
+        if (!initialNoise.IsEmpty)
+        {
+            if (initialNoise.Length != need)
+            {
+                throw new ArgumentException($"Initial noise holds {initialNoise.Length} values; {count} samples of {D} need {need}.", nameof(initialNoise));
+            }
+
+            int bad = IndexOfNonFinite(initialNoise);
+            if (bad >= 0)
+            {
+                throw new ArgumentException($"Initial noise value {bad} is {initialNoise[bad]}; it must be finite.", nameof(initialNoise));
+            }
+        }
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

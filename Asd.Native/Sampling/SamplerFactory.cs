@@ -1,0 +1,36 @@
+using Asd.Native.Denoising;
+using Asd.Native.Schedules;
+
+namespace Asd.Native.Sampling;
+
+/// <summary>Which sampler to run.</summary>
+public enum SamplerKind
+{
+    /// <summary>Autospeculative decoding.</summary>
+    Asd,
+
+    /// <summary>Sequential DDPM.</summary>
+    Ddpm,
+}
+
+/// <summary>Builds a sampler for a model, a (possibly overridden) scheduler and K steps.</summary>
+public static class SamplerFactory
+{
+    /// <summary>Parses "asd" or "ddpm".</summary>
+    public static SamplerKind ParseKind(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "asd" => SamplerKind.Asd,
+        "ddpm" => SamplerKind.Ddpm,
+        _ => throw new ArgumentException($"Unknown sampler '{name}'. Expected asd or ddpm."),
+    };
+
+    /// <summary>Creates the sampler; its denoiser is private to it, the model may be shared.</summary>
+    public static Sampler Create(IDiffusionModel model, SchedulerConfig scheduler, int steps, SamplerKind kind, SamplerOptions options, Threading.CorePool? pool = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var schedule = new DiffusionSchedule(scheduler);
+        InferencePlan plan = schedule.Plan(steps);
+        IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool });
+        return kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
+    }
+}

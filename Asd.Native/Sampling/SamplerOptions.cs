@@ -1,0 +1,53 @@
+namespace Asd.Native.Sampling;
+
+/// <summary>Settings shared by the samplers.</summary>
+public sealed record SamplerOptions
+{
+    /// <summary>Default row cap per denoiser call.</summary>
+    public const int DefaultMaxBatchRows = 1024;
+
+    /// <summary>
+    /// The most rows one denoiser call carries. Bounds memory: the sampler's batch buffers hold this many rows,
+    /// whatever L and the number of chains. A verification that needs more rows is split into several calls
+    /// (each counts as a sequential call) and continues exactly as if it had not been split.
+    /// </summary>
+    public int MaxBatchRows { get; init; } = DefaultMaxBatchRows;
+
+    /// <summary>The speculation length (ASD only).</summary>
+    public SpecLength SpecLength { get; init; } = SpecLength.Fixed(8);
+
+    /// <summary>Throws on invalid settings.</summary>
+    public SamplerOptions Validate()
+    {
+        if (MaxBatchRows < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchRows), $"max_batch_rows must be >= 1 (got {MaxBatchRows}).");
+        }
+
+        if (SpecLength.Encoded < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SpecLength), "Invalid speculation length.");
+        }
+
+        return this;
+    }
+}
+
+/// <summary>Progress of a run, reported after every denoiser invocation.</summary>
+/// <param name="CompletedSteps">Steps completed, summed over chains.</param>
+/// <param name="TotalSteps">K times the number of chains.</param>
+/// <param name="Invocations">Denoiser invocations so far.</param>
+public readonly record struct SamplingProgress(long CompletedSteps, long TotalSteps, long Invocations);
+
+/// <summary>Receives progress on the sampling thread; returning false cancels the run.</summary>
+public interface ISamplingProgress
+{
+    /// <summary>Called after each denoiser invocation; return false to cancel (no output is written).</summary>
+    bool OnProgress(in SamplingProgress progress);
+}
+
+/// <summary>Thrown when a progress callback cancels a run; the output buffer is left untouched.</summary>
+public sealed class SamplingCancelledException() : OperationCanceledException("Sampling was cancelled by the progress callback; no output was written.");
+
+/// <summary>Thrown when the model returns NaN or infinity in a row the chain actually uses.</summary>
+public sealed class NonFiniteModelOutputException(string message) : InvalidOperationException(message);

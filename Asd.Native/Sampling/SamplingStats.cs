@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Asd.Native.Sampling;
+
+/// <summary>Attempts and acceptances of the draft at one position of a round (position 0 is always accepted and not listed).</summary>
+/// <param name="Position">j &gt;= 1, the step's index within its round.</param>
+/// <param name="Attempts">How often a draft at that position was verified.</param>
+/// <param name="Accepted">How often it was accepted.</param>
+public readonly record struct PositionAcceptance(int Position, long Attempts, long Accepted);
+
+/// <summary>
+/// What one sampling run did, with the meanings of asd-math section 7. The sampler owns and reuses the
+/// instance: it is valid until the sampler's next run (copy what you keep).
+/// </summary>
+public sealed class SamplingStats
+{
+    private long[] _attempts = [];
+    private long[] _accepted = [];
+    private int[] _callsPerChain = [];
+
+    /// <summary>"asd" or "ddpm".</summary>
+    public string Sampler { get; internal set; } = "";
+
+    /// <summary>K, the inference steps.</summary>
+    public int Steps { get; internal set; }
+
+    /// <summary>N, the chains sampled.</summary>
+    public int Samples { get; internal set; }
+
+    /// <summary>The speculation length as asked ("8", "inf", "auto"; "-" for DDPM).</summary>
+    public string SpecLength { get; internal set; } = "-";
+
+    /// <summary>What ran: the fixed value, or for auto a histogram of the L used per round.</summary>
+    public string SpecLengthEffective { get; internal set; } = "-";
+
+    /// <summary>Mean over chains of the denoiser invocations that carried at least one of the chain's rows.</summary>
+    public double SequentialModelCalls { get; private set; }
+
+    /// <summary>Maximum over chains of the same count.</summary>
+    public int SequentialModelCallsMax { get; private set; }
+
+    /// <summary>Batched denoiser calls actually made.</summary>
+    public long DenoiserInvocations { get; internal set; }
+
+    /// <summary>Rows evaluated, all chains together.</summary>
+    public long RowsEvaluated { get; internal set; }
+
+    /// <summary>Draft-and-verify rounds, all chains together (DDPM: K - 1 per chain, one per random step).</summary>
+    public long Rounds { get; internal set; }
+
+    /// <summary>Wall-clock seconds of the run.</summary>
+    public double WallSeconds { get; internal set; }
+
+    /// <summary>K / <see cref="SequentialModelCalls"/>.</summary>
+    public double AlgorithmicSpeedup => SequentialModelCalls > 0 ? Steps / SequentialModelCalls : 0;
+
+    /// <summary>The random-number scheme (see CounterRng).</summary>
+    public string RngScheme => Simd.Random.CounterRng.SchemeName;
+
+    /// <summary>Per-chain sequential call counts of the last run.</summary>
+    public ReadOnlySpan<int> CallsPerChain => _callsPerChain;
+
+    /// <summary>Acceptance by draft position j &gt;= 1, for positions that were attempted.</summary>
+    public IReadOnlyList<PositionAcceptance> AcceptanceByPosition
+    {
+        get
+        {
+            var list = new List<PositionAcceptance>();
+            for (int j = 1; j < _attempts.Length; j++)
+            {
+                if (_attempts[j] > 0)
+                {
+                    list.Add(new PositionAcceptance(j, _attempts[j], _accepted[j]));
+                }
+            }
+
+            return list;
+        }
+    }
+
+    internal Span<long> AttemptsRaw => _attempts;
+
+    internal Span<long> AcceptedRaw => _accepted;
+
+    internal Span<int> CallsRaw => _callsPerChain;
+
+    internal void Reset(string sampler, int steps, int samples, string specLength, string effective)
+    {
+        Sampler = sampler;
+        Steps = steps;
+        Samples = samples;
+        SpecLength = specLength;
+        SpecLengthEffective = effective;
+        DenoiserInvocations = 0;
+        RowsEvaluated = 0;
+        Rounds = 0;
+        WallSeconds = 0;
+        if (_attempts.Length < steps + 1)
+        {
+            _attempts = new long[steps + 1];
+            _accepted = new long[steps + 1];
+        }
+        else
+        {
+            Array.Clear(_attempts);
+            Array.Clear(_accepted);
+        }
+
+        if (_callsPerChain.Length != samples)
+        {
+            _callsPerChain = new int[samples];
+        }
+        else
+        {
+            Array.Clear(_callsPerChain);
+        }
+    }
+
+    internal void FinishCalls()
+    {
+        long total = 0;
+        int max = 0;
+        foreach (int c in _callsPerChain)
+        {
+            total += c;
+            max = Math.Max(max, c);
+        }
+
+        SequentialModelCalls = _callsPerChain.Length == 0 ? 0 : (double)total / _callsPerChain.Length;
+        SequentialModelCallsMax = max;
+    }
+
+    /// <summary>The stats JSON (the same fields and meanings as the CLI's <c>--stats</c> file).</summary>
+    public string ToJson(bool indented = true)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
+        {
+            WriteJson(w);
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Writes the stats as one JSON object.</summary>
+    public void WriteJson(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteString("sampler", Sampler);
+        w.WriteNumber("steps", Steps);
+        w.WriteString("spec_len", SpecLength);
+        w.WriteString("spec_len_effective", SpecLengthEffective);
+        w.WriteNumber("samples", Samples);
+        w.WriteNumber("sequential_model_calls", SequentialModelCalls);
+        w.WriteNumber("sequential_model_calls_max", SequentialModelCallsMax);
+        w.WriteNumber("algorithmic_speedup", AlgorithmicSpeedup);
+        w.WriteNumber("denoiser_invocations", DenoiserInvocations);
+        w.WriteNumber("rows_evaluated", RowsEvaluated);
+        w.WriteNumber("rounds", Rounds);
+        w.WriteStartArray("acceptance_by_position");
+        foreach (PositionAcceptance p in AcceptanceByPosition)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("position", p.Position);
+            w.WriteNumber("attempts", p.Attempts);
+            w.WriteNumber("accepted", p.Accepted);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteNumber("wall_seconds", WallSeconds);
+        w.WriteString("rng", RngScheme);
+        w.WriteEndObject();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Sampler} K={Steps} L={SpecLength}: {SequentialModelCalls:F2} sequential calls ({AlgorithmicSpeedup:F2}x), {DenoiserInvocations} invocations, {RowsEvaluated} rows, {WallSeconds:F3}s");
+}

@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Asd.Simd.Vectors;
+
+namespace Asd.Simd.Kernels;
+
+/// <summary>
+/// Row updates and reductions the samplers need. Element-wise operations give the same bits on every
+/// vector width (one fused multiply-add chain per element). The double-precision reductions use a fixed
+/// 8-lane accumulation order on every width, so their bits depend neither on the ISA path nor on the
+/// row's memory alignment.
+/// </summary>
+public static class RowOps
+{
+    private static void CheckSameLength(int expected, int actual, string name)
+    {
+        if (actual != expected)
+        {
+            ThrowLength(name, expected, actual);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowLength(string name, int expected, int actual) =>
+        throw new ArgumentException($"'{name}' has length {actual}, expected {expected}.", name);
+
+    /// <summary>
+    /// destination = a * x + b * m + c * z, evaluated per element as fma(c, z, fma(b, m, a * x)).
+    /// When <paramref name="c"/> is 0 the z term is skipped entirely (so a non-finite z cannot leak in).
+    /// <paramref name="destination"/> may alias any input.
+    /// </summary>
+    public static void LinearCombination(float a, ReadOnlySpan<float> x, float b, ReadOnlySpan<float> m, float c, ReadOnlySpan<float> z, Span<float> destination)
+    {
+        int n = destination.Length;
+        CheckSameLength(n, x.Length, nameof(x));
+        CheckSameLength(n, m.Length, nameof(m));
+        if (c != 0f)
+        {
+            CheckSameLength(n, z.Length, nameof(z));
+        }
+
+        int i = Isa.Active switch
+        {
+            IsaPath.Avx512 => Combine<Vec512>(a, x, b, m, c, z, destination),
+            IsaPath.Avx2 => Combine<Vec256>(a, x, b, m, c, z, destination),
+            IsaPath.Neon or IsaPath.Vector128 => Combine<Vec128>(a, x, b, m, c, z, destination),
+            _ => 0,
+        };
+        CombineFrom<VecScalar>(i, a, x, b, m, c, z, destination);
+    }
+
+    private static int Combine<TV>(float a, ReadOnlySpan<float> x, float b, ReadOnlySpan<float> m, float c, ReadOnlySpan<float> z, Span<float> destination)
+        where TV : struct, IVec<TV>
+    {
+        int n = destination.Length;
+        return n < TV.Count ? 0 : CombineFrom<TV>(0, a, x, b, m, c, z, destination[..(n - (n % TV.Count))]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CombineFrom<TV>(int start, float a, ReadOnlySpan<float> x, float b, ReadOnlySpan<float> m, float c, ReadOnlySpan<float> z, Span<float> destination)
+        where TV : struct, IVec<TV>
+    {
+        TV va = TV.Broadcast(a), vb = TV.Broadcast(b), vc = TV.Broadcast(c);
+        int i = start;
+        if (c != 0f)
+        {
+            for (; i + TV.Count <= destination.Length; i += TV.Count)
+            {
+                TV t = TV.MultiplyAdd(vb, TV.Load(m, i), TV.Multiply(va, TV.Load(x, i)));
+                TV.Store(TV.MultiplyAdd(vc, TV.Load(z, i), t), destination, i);
+            }
+        }
+        else
+        {
+            for (; i + TV.Count <= destination.Length; i += TV.Count)
+            {
+                TV.Store(TV.MultiplyAdd(vb, TV.Load(m, i), TV.Multiply(va, TV.Load(x, i))), destination, i);
+            }
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// destination = clamp(c1 * x + c2 * y, -limit, limit) per element as fma(c2, y, c1 * x); no clamp when
+    /// <paramref name="limit"/> is +infinity. This is the one place model outputs become x0 estimates.
+    /// </summary>
+    public static void AffineCombineClamp(float c1, ReadOnlySpan<float> x, float c2, ReadOnlySpan<float> y, float limit, Span<float> destination)
+    {
+        int n = destination.Length;
+        CheckSameLength(n, x.Length, nameof(x));
+        CheckSameLength(n, y.Length, nameof(y));
+        int i = Isa.Active switch
+        {
+            IsaPath.Avx512 => n < Vec512.Count ? 0 : AffineFrom<Vec512>(0, c1, x, c2, y, limit, destination[..(n - (n % Vec512.Count))]),
+            IsaPath.Avx2 => n < Vec256.Count ? 0 : AffineFrom<Vec256>(0, c1, x, c2, y, limit, destination[..(n - (n % Vec256.Count))]),
+            IsaPath.Neon or IsaPath.Vector128 => n < Vec128.Count ? 0 : AffineFrom<Vec128>(0, c1, x, c2, y, limit, destination[..(n - (n % Vec128.Count))]),
+            _ => 0,
+        };
+        AffineFrom<VecScalar>(i, c1, x, c2, y, limit, destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AffineFrom<TV>(int start, float c1, ReadOnlySpan<float> x, float c2, ReadOnlySpan<float> y, float limit, Span<float> destination)
+        where TV : struct, IVec<TV>
+    {
+        TV v1 = TV.Broadcast(c1), v2 = TV.Broadcast(c2), hi = TV.Broadcast(limit), lo = TV.Broadcast(-limit);
+        bool clamp = float.IsFinite(limit);
+        int i = start;
+        for (; i + TV.Count <= destination.Length; i += TV.Count)
+        {
+            TV r = TV.MultiplyAdd(v2, TV.Load(y, i), TV.Multiply(v1, TV.Load(x, i)));
+            if (clamp)
+            {
+                r = TV.Max(TV.Min(r, hi), lo);
+            }
+
+            TV.Store(r, destination, i);
+        }
+
+        return i;
+    }
+
+    /// <summary>
+    /// With u = p - q computed exactly in double, returns z . u and u . u accumulated in double. Element k goes
+    /// to accumulator lane k mod 8 and the lanes are summed in a fixed tree, on every ISA path.
+    /// </summary>
+    public static void DifferenceDotAndNorm(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, out double zDotU, out double uDotU)
+    {
+        int n = z.Length;
+        CheckSameLength(n, p.Length, nameof(p));
+        CheckSameLength(n, q.Length, nameof(q));
+        Span<double> zu = stackalloc double[8];
+        Span<double> uu = stackalloc double[8];
+        zu.Clear();
+        uu.Clear();
+        int i = 0;
+        if (Isa.Active == IsaPath.Avx512 && n >= 8)
+        {
+            i = DifferenceDot512(z, p, q, zu, uu);
+        }
+
+        for (; i < n; i++)
+        {
+            double u = (double)p[i] - q[i];
+            zu[i & 7] = Math.FusedMultiplyAdd(z[i], u, zu[i & 7]);
+            uu[i & 7] = Math.FusedMultiplyAdd(u, u, uu[i & 7]);
+        }
+
+        zDotU = LaneSum(zu);
+        uDotU = LaneSum(uu);
+    }
+
+    private static int DifferenceDot512(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<double> zuLanes, Span<double> uuLanes)
+    {
+        Vector512<double> zu = Vector512<double>.Zero, uu = Vector512<double>.Zero;
+        int i = 0;
+        for (; i + 8 <= z.Length; i += 8)
+        {
+            Vector512<double> vz = Vector512.Widen(Vector256.Create(z.Slice(i, 8)).ToVector512()).Lower;
+            Vector512<double> vu = Vector512.Widen(Vector256.Create(p.Slice(i, 8)).ToVector512()).Lower
+                - Vector512.Widen(Vector256.Create(q.Slice(i, 8)).ToVector512()).Lower;
+            zu = Vector512.FusedMultiplyAdd(vz, vu, zu);
+            uu = Vector512.FusedMultiplyAdd(vu, vu, uu);
+        }
+
+        zu.CopyTo(zuLanes);
+        uu.CopyTo(uuLanes);
+        return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double LaneSum(ReadOnlySpan<double> l) =>
+        ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+
+    /// <summary>
+    /// Reflects z about the hyperplane orthogonal to u = p - q (u computed in double):
+    /// destination = z - 2 (z . u / u . u) u. Requires u . u &gt; 0.
+    /// </summary>
+    public static void ReflectAcrossDifference(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, double zDotU, double uDotU, Span<float> destination)
+    {
+        int n = z.Length;
+        CheckSameLength(n, p.Length, nameof(p));
+        CheckSameLength(n, q.Length, nameof(q));
+        CheckSameLength(n, destination.Length, nameof(destination));
+        if (!(uDotU > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(uDotU), "The reflection axis must be non-zero.");
+        }
+
+        double scale = 2.0 * zDotU / uDotU;
+        for (int i = 0; i < n; i++)
+        {
+            double u = (double)p[i] - q[i];
+            destination[i] = (float)(z[i] - scale * u);
+        }
+    }
+
+    /// <summary>True when every element is finite (no NaN, no infinity).</summary>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        // x - x is 0 for finite x and NaN otherwise; a NaN survives the sum.
+        float acc = 0f;
+        foreach (float v in values)
+        {
+            acc += v - v;
+        }
+
+        return acc == 0f;
+    }
+}
