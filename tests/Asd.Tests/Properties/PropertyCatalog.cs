@@ -1,0 +1,42 @@
+using Asd.Native.Sampling;
+using Asd.Tests.Statistics;
+
+namespace Asd.Tests.Properties;
+
+/// <summary>A statistical property with its null variant and its negative controls, for the offline power study.</summary>
+internal sealed record PropertyStudy(string Name, IReadOnlyList<(string Variant, Func<ulong, PropertyOutcome> Run)> Variants);
+
+/// <summary>Every statistical property of the suite, as the power study runs them (the same code the tests call).</summary>
+internal static class PropertyCatalog
+{
+    public static IReadOnlyList<PropertyStudy> All { get; } =
+    [
+        new("7a law", [
+            ("null", s => RejectionSamplerProperty.RunLaw(s, AsdFault.None)),
+            ("control: resample from draft", s => RejectionSamplerProperty.RunLaw(s, AsdFault.ResampleFromDraft)),
+            ("control: reflect about wrong axis", s => RejectionSamplerProperty.RunLaw(s, AsdFault.ReflectWrongAxis, minDimension: 2)),
+        ]),
+        new("7a acceptance rate", [
+            ("null", s => RejectionSamplerProperty.RunRate(s, AsdFault.None)),
+            ("control: no 1/2 in log-ratio", s => RejectionSamplerProperty.RunRate(s, AsdFault.NoHalfInLogRatio)),
+        ]),
+        new("7c same law", [
+            ("null", s => SameLawProperty.Run(s, AsdFault.None)),
+            ("control: always accept", s => SameLawProperty.Run(s, AsdFault.AlwaysAccept)),
+            ("control: stale m after rejection", s => SameLawProperty.Run(s, AsdFault.StaleModelAfterRejection)),
+        ]),
+        new("7c same law (hard cases)", [
+            ("null", s => SameLawProperty.Run(s, AsdFault.None, hard: true)),
+            ("control: no 1/2 in log-ratio", s => SameLawProperty.Run(s, AsdFault.NoHalfInLogRatio, hard: true)),
+        ]),
+        new("7d closed form", [
+            ("null", s => ClosedFormProperty.Run(s, AsdFault.None)),
+            ("control: always accept", s => ClosedFormProperty.Run(s, AsdFault.AlwaysAccept)),
+            ("control: stale m after rejection", s => ClosedFormProperty.Run(s, AsdFault.StaleModelAfterRejection)),
+        ]),
+        new("7e exchangeability", [
+            ("null", s => ExchangeabilityProperty.Run(s, wrongPosterior: false)),
+            ("control: posterior without s^2 v_k", s => ExchangeabilityProperty.Run(s, wrongPosterior: true)),
+        ]),
+    ];
+}

@@ -1,0 +1,30 @@
+using Asd.Native.Denoising;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+using Xunit;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>After its first run a sampler allocates nothing: every buffer is owned and reused (counted, not timed).</summary>
+public sealed class AllocationTests
+{
+    [Theory]
+    [InlineData("ddpm", 0)]
+    [InlineData("asd", 8)]
+    [InlineData("asd", 0)]
+    public void SecondRunAllocatesNothing(string kind, int l)
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        InferencePlan plan = schedule.Plan(200);
+        var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(8), schedule);
+        var options = new SamplerOptions { SpecLength = SpecLength.FromEncoded(l), MaxBatchRows = 64 };
+        Sampler sampler = kind == "ddpm" ? new DdpmSampler(denoiser, plan, options) : new AsdSampler(denoiser, plan, options);
+        var output = new float[10 * 8];
+        sampler.Sample(10, 1, output);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        sampler.Sample(10, 2, output);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+}

@@ -1,0 +1,52 @@
+using Asd.Native.Sampling;
+using Asd.Tests.Properties;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>Property 7a and its negative controls, at the suite's fixed seeds.</summary>
+public sealed class RejectionSamplerTests(ITestOutputHelper output)
+{
+    private const ulong Seed = 0x7A01;
+
+    [Fact]
+    public void OutputLawIsTheTarget()
+    {
+        var outcome = RejectionSamplerProperty.RunLaw(Seed, AsdFault.None);
+        output.WriteLine(outcome.ToString());
+        Assert.False(outcome.Rejected, outcome.ToString());
+    }
+
+    [Fact]
+    public void Control_ResampleFromDraft_IsRejected()
+    {
+        var outcome = RejectionSamplerProperty.RunLaw(Seed, AsdFault.ResampleFromDraft);
+        output.WriteLine(outcome.ToString());
+        Assert.True(outcome.Rejected, outcome.ToString());
+    }
+
+    [Fact]
+    public void Control_ReflectAboutWrongAxis_IsRejected()
+    {
+        var outcome = RejectionSamplerProperty.RunLaw(Seed, AsdFault.ReflectWrongAxis, minDimension: 2);
+        output.WriteLine(outcome.ToString());
+        Assert.True(outcome.Rejected, outcome.ToString());
+    }
+
+    [Fact]
+    public void AcceptanceRateIsOneMinusTotalVariation()
+    {
+        var outcome = RejectionSamplerProperty.RunRate(Seed, AsdFault.None);
+        output.WriteLine(outcome.ToString());
+        Assert.False(outcome.Rejected, outcome.ToString());
+    }
+
+    [Fact]
+    public void Control_NoHalfInLogRatio_BreaksTheAcceptanceRate()
+    {
+        var outcome = RejectionSamplerProperty.RunRate(Seed, AsdFault.NoHalfInLogRatio);
+        output.WriteLine(outcome.ToString());
+        Assert.True(outcome.Rejected, outcome.ToString());
+    }
+}

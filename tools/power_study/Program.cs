@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Globalization;
+using Asd.Native.Sampling;
+using Asd.Tests.Properties;
+using Asd.Tests.Statistics;
+
+// Runs each statistical property of the suite over many seeds, with and without its negative control, and
+// prints the rejection rates. Usage: PowerStudy [seeds=100] [filter]
+if (args.Length > 0 && args[0] == "diag") { Diag.Run(); return; }
+int seeds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100;
+string filter = args.Length > 1 ? args[1] : "";
+
+var studies = PropertyCatalog.All.Where(s => s.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+Console.WriteLine($"# Power study: {seeds} seeds per row (seed i = 1000003 * i + 17)");
+Console.WriteLine();
+Console.WriteLine("| property | variant | rejection rate | 95% interval | mean rejecting cases | seconds |");
+Console.WriteLine("|---|---|---|---|---|---|");
+foreach (PropertyStudy study in studies)
+{
+    foreach ((string variant, Func<ulong, PropertyOutcome> run) in study.Variants)
+    {
+        var watch = Stopwatch.StartNew();
+        int rejected = 0;
+        double cases = 0;
+        for (int i = 0; i < seeds; i++)
+        {
+            ulong seed = (1000003UL * (ulong)i) + 17;
+            PropertyOutcome outcome = run(seed);
+            rejected += outcome.Rejected ? 1 : 0;
+            cases += outcome.Rejections;
+        }
+
+        double rate = (double)rejected / seeds;
+        (double lo, double hi) = Wilson(rejected, seeds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {study.Name} | {variant} | {rate:F3} | [{lo:F3}, {hi:F3}] | {cases / seeds:F2} | {watch.Elapsed.TotalSeconds:F0} |"));
+    }
+}
+
+static (double Lo, double Hi) Wilson(int k, int n)
+{
+    const double z = 1.96;
+    double p = (double)k / n, denom = 1 + (z * z / n);
+    double centre = (p + (z * z / (2 * n))) / denom;
+    double half = z * Math.Sqrt((p * (1 - p) / n) + (z * z / (4.0 * n * n))) / denom;
+    return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+}
