@@ -7,7 +7,7 @@ namespace Asd.Native.IO;
 /// <summary>Reads and writes NumPy <c>.npy</c> files of little-endian float32 (format version 1.0).</summary>
 public static class Npy
 {
-    private static ReadOnlySpan<byte> Magic => "\u0093NUMPY"u8;
+    private static ReadOnlySpan<byte> Magic => [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
     /// <summary>Writes <paramref name="data"/> with <paramref name="shape"/> to <paramref name="path"/> (atomically: a temp file is renamed).</summary>
     public static void Write(string path, ReadOnlySpan<float> data, ReadOnlySpan<int> shape)

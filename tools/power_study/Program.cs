@@ -6,7 +6,6 @@ using Asd.Tests.Statistics;
 
 // Runs each statistical property of the suite over many seeds, with and without its negative control, and
 // prints the rejection rates. Usage: PowerStudy [seeds=100] [filter]
-if (args.Length > 0 && args[0] == "diag") { Diag.Run(); return; }
 int seeds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100;
 string filter = args.Length > 1 ? args[1] : "";
 

@@ -38,5 +38,9 @@ internal static class PropertyCatalog
             ("null", s => ExchangeabilityProperty.Run(s, wrongPosterior: false)),
             ("control: posterior without s^2 v_k", s => ExchangeabilityProperty.Run(s, wrongPosterior: true)),
         ]),
+        new("noise Gaussians", [
+            ("null", s => GaussianNoiseProperty.Run(s, duplicateHalf: false)),
+            ("control: sine half repeats cosine half", s => GaussianNoiseProperty.Run(s, duplicateHalf: true)),
+        ]),
     ];
 }

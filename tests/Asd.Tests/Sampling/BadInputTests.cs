@@ -1,0 +1,127 @@
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+using Xunit;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>Item 8: bad input gets a clear exception and no partial output.</summary>
+public sealed class BadInputTests
+{
+    private static readonly DiffusionSchedule Schedule = new(new SchedulerConfig { PredictionType = PredictionType.Sample });
+
+    [Fact]
+    public void SpeculationLengthBelowOneIsRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => SpecLength.Fixed(0));
+        Assert.Contains(">= 1", Assert.Throws<ArgumentException>(() => SpecLength.Parse("0")).Message);
+        Assert.Contains(">= 1", Assert.Throws<ArgumentException>(() => SpecLength.Parse("-3")).Message);
+        Assert.Contains("not a number", Assert.Throws<ArgumentException>(() => SpecLength.Parse("eight")).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => SpecLength.FromEncoded(-2));
+        Assert.Equal("inf", SpecLength.Parse("inf").ToString());
+        Assert.Equal("auto", SpecLength.FromEncoded(-1).ToString());
+        Assert.Equal("12", SpecLength.Parse("12").ToString());
+        Assert.Equal(0, SpecLength.Parse("inf").Encoded);
+    }
+
+    [Fact]
+    public void ShapeMismatchesAreRejectedBeforeAnyWork()
+    {
+        var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(2), Schedule);
+        var sampler = new AsdSampler(denoiser, Schedule.Plan(10));
+        Assert.Contains("need 8", Assert.Throws<ArgumentException>(() => sampler.Sample(4, 0, new float[7])).Message);
+        Assert.Contains("unconditional", Assert.Throws<ArgumentException>(() => sampler.Sample(1, 0, new float[2], conditioning: new float[1])).Message);
+        Assert.Contains("Initial noise holds 3", Assert.Throws<ArgumentException>(() => sampler.Sample(2, 0, new float[4], initialNoise: new float[3])).Message);
+        Assert.Contains("must be finite", Assert.Throws<ArgumentException>(() => sampler.Sample(1, 0, new float[2], initialNoise: [0, float.NaN])).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(0, 0, []));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AsdSampler(denoiser, Schedule.Plan(10), new SamplerOptions { MaxBatchRows = 0 }));
+    }
+
+    [Fact]
+    public void UnknownModelsAndSchedulesAreRejected()
+    {
+        Assert.Contains("Unknown built-in model", Assert.Throws<ArgumentException>(() => ModelCatalog.Open("builtin:nothing")).Message);
+        Assert.Contains("even dimension", Assert.Throws<ArgumentException>(() => ModelCatalog.Open("builtin:mixture?dim=3")).Message);
+        Assert.Contains("not an integer", Assert.Throws<ArgumentException>(() => ModelCatalog.Open("builtin:mixture?dim=x")).Message);
+        Assert.Contains("Unknown parameter", Assert.Throws<ArgumentException>(() => ModelCatalog.Open("builtin:mixture?size=4")).Message);
+        Assert.Contains("cannot exceed", Assert.Throws<ArgumentException>(() => Schedule.Plan(1001)).Message);
+    }
+
+    /// <summary>Returns NaN for every row at one timestep.</summary>
+    private sealed class NaNAtTimestep(int dimension, int badTimestep) : IDenoiser
+    {
+        public int SampleSize => dimension;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            for (int r = 0; r < timesteps.Length; r++)
+            {
+                output.Slice(r * dimension, dimension).Fill(timesteps[r] == badTimestep ? float.NaN : 0.5f);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("ddpm")]
+    [InlineData("asd")]
+    public void NonFiniteModelOutputInAUsedRowNamesStepAndChain(string kind)
+    {
+        InferencePlan plan = Schedule.Plan(20);
+        var denoiser = new NaNAtTimestep(2, plan.Timesteps[7]);
+        Sampler sampler = kind == "ddpm"
+            ? new DdpmSampler(denoiser, plan)
+            : new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(4) });
+        float[] output = [1, 2, 3, 4, 5, 6];
+        var e = Assert.Throws<NonFiniteModelOutputException>(() => sampler.Sample(3, 0, output, chainOffset: 40));
+        Assert.Contains("chain 40", e.Message);
+        Assert.Contains("step 7", e.Message);
+        Assert.Contains($"timestep {plan.Timesteps[7]}", e.Message);
+        Assert.Equal([1, 2, 3, 4, 5, 6], output);
+    }
+
+    /// <summary>
+    /// m jumps from 0 to 100 at timestep <c>jump</c> (so the draft at that position is surely rejected), and the first
+    /// invocation that carries timestep <c>poisoned</c> (later than the jump) returns NaN there: a discarded row.
+    /// </summary>
+    private sealed class NaNInDiscardedDraft(int jump, int poisoned) : IDenoiser
+    {
+        private bool _poisonedOnce;
+
+        public int SampleSize => 1;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public bool Poisoned => _poisonedOnce;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            bool poisonNow = !_poisonedOnce && timesteps.Contains(poisoned);
+            for (int r = 0; r < timesteps.Length; r++)
+            {
+                output[r] = poisonNow && timesteps[r] == poisoned ? float.NaN : timesteps[r] > jump ? 0f : 100f;
+            }
+
+            _poisonedOnce |= poisonNow;
+        }
+    }
+
+    [Fact]
+    public void NonFiniteValuesInDiscardedDraftRowsAreNotErrors()
+    {
+        InferencePlan plan = Schedule.Plan(20);
+        var denoiser = new NaNInDiscardedDraft(plan.Timesteps[5], plan.Timesteps[12]);
+        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Unbounded });
+        var output = new float[1];
+        sampler.Sample(1, 0, output);
+        Assert.True(denoiser.Poisoned, "the NaN row was never evaluated, so the test proves nothing");
+        Assert.True(float.IsFinite(output[0]));
+        Assert.Equal(100f, output[0]);
+    }
+}

@@ -1,0 +1,144 @@
+using Asd.Native.Threading;
+using Xunit;
+
+namespace Asd.Tests.Threading;
+
+public sealed class CorePoolTests
+{
+    private sealed class CountingWork(int count) : IRangeWork
+    {
+        public readonly int[] Hits = new int[count];
+        public int MaxThreadsSeen;
+        private int _active;
+
+        public void Execute(int start, int end)
+        {
+            int now = Interlocked.Increment(ref _active);
+            InterlockedMax(ref MaxThreadsSeen, now);
+            for (int i = start; i < end; i++)
+            {
+                Interlocked.Increment(ref Hits[i]);
+            }
+
+            Thread.SpinWait(2000);
+            Interlocked.Decrement(ref _active);
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            int seen;
+            while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+            {
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void EveryIndexRunsExactlyOnce(int threads)
+    {
+        using var pool = new CorePool(threads);
+        foreach (int count in (int[])[1, 2, 3, 7, 64, 1000])
+        {
+            var work = new CountingWork(count);
+            for (int repeat = 0; repeat < 20; repeat++)
+            {
+                pool.Run(work, count);
+            }
+
+            Assert.All(work.Hits, h => Assert.Equal(20, h));
+        }
+    }
+
+    [Fact]
+    public void ExceptionsAreRethrownOnTheCaller()
+    {
+        using var pool = new CorePool(3);
+        var boom = new ThrowingWork();
+        Assert.Throws<InvalidOperationException>(() => pool.Run(boom, 30));
+
+        // The pool stays usable after a failed call.
+        var work = new CountingWork(30);
+        pool.Run(work, 30);
+        Assert.All(work.Hits, h => Assert.Equal(1, h));
+    }
+
+    private sealed class ThrowingWork : IRangeWork
+    {
+        public void Execute(int start, int end)
+        {
+            if (start > 0)
+            {
+                throw new InvalidOperationException("chunk failed");
+            }
+        }
+    }
+
+    [Fact]
+    public void ConcurrentSubmittersAreQueued()
+    {
+        // The contract: calls from several threads are serialized; each gets the whole pool and correct results.
+        using var pool = new CorePool(2);
+        const int submitters = 4, calls = 50, count = 33;
+        var works = Enumerable.Range(0, submitters).Select(_ => new CountingWork(count)).ToArray();
+        Parallel.For(0, submitters, new ParallelOptions { MaxDegreeOfParallelism = submitters }, s =>
+        {
+            for (int c = 0; c < calls; c++)
+            {
+                pool.Run(works[s], count);
+            }
+        });
+        Assert.All(works, w => Assert.All(w.Hits, h => Assert.Equal(calls, h)));
+        Assert.All(works, w => Assert.True(w.MaxThreadsSeen <= 2, "two submissions overlapped in one pool"));
+    }
+
+    [Fact]
+    public void NestedCallsRunInline()
+    {
+        using var pool = new CorePool(2);
+        var inner = new CountingWork(10);
+        var outer = new NestedWork(pool, inner);
+        pool.Run(outer, 4);
+        Assert.All(inner.Hits, h => Assert.Equal(4, h));
+    }
+
+    private sealed class NestedWork(CorePool pool, IRangeWork inner) : IRangeWork
+    {
+        public void Execute(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                pool.Run(inner, 10);
+            }
+        }
+    }
+
+    [Fact]
+    public void CallsAllocateNothing()
+    {
+        using var pool = new CorePool(2);
+        var work = new CountingWork(100);
+        pool.Run(work, 100);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            pool.Run(work, 100);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void BadArgumentsAreRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CorePool(-1));
+        var pool = new CorePool(2);
+        Assert.Throws<ArgumentNullException>(() => pool.Run(null!, 3));
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Run(new CountingWork(1), 1));
+        Assert.Equal(Environment.ProcessorCount, new CorePool(0).Threads);
+    }
+}
