@@ -1,0 +1,9 @@
+using BenchmarkDotNet.Running;
+
+namespace Asd.Bench;
+
+/// <summary>BenchmarkDotNet entry point: <c>dotnet run -c Release --project bench/Asd.Bench -- --filter '*Sampler*'</c>.</summary>
+public static class Program
+{
+    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+}
