@@ -53,4 +53,10 @@ public interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
 
     /// <summary>Converts lanes holding signed 32-bit integers to float (round to nearest even).</summary>
     static abstract TSelf ConvertInt32ToSingle(TSelf bits);
+
+    /// <summary>Converts floats holding integral values to signed 32-bit integer lanes (bits).</summary>
+    static abstract TSelf ConvertToInt32Bits(TSelf value);
+
+    /// <summary>Rounds to the nearest integral value, ties to even.</summary>
+    static abstract TSelf Round(TSelf value);
 }

@@ -20,6 +20,10 @@ public readonly struct Vec128 : IVec<Vec128>
 
     private VecU U => V.AsUInt32();
 
+    /// <summary>Wraps raw lanes (for kernels that hold <see cref="Vector128{T}"/> registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 From(Vec v) => new(v);
+
     /// <inheritdoc/>
     public static int Count => Vec.Count;
 
@@ -97,4 +101,10 @@ public readonly struct Vec128 : IVec<Vec128>
 
     /// <inheritdoc/>
     public static Vec128 ConvertInt32ToSingle(Vec128 bits) => new(Vector128.ConvertToSingle(bits.V.AsInt32()));
+
+    /// <inheritdoc/>
+    public static Vec128 ConvertToInt32Bits(Vec128 value) => new(Vector128.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec128 Round(Vec128 value) => new(Vector128.Round(value.V));
 }

@@ -20,6 +20,10 @@ public readonly struct Vec256 : IVec<Vec256>
 
     private VecU U => V.AsUInt32();
 
+    /// <summary>Wraps raw lanes (for kernels that hold <see cref="Vector256{T}"/> registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 From(Vec v) => new(v);
+
     /// <inheritdoc/>
     public static int Count => Vec.Count;
 
@@ -97,4 +101,10 @@ public readonly struct Vec256 : IVec<Vec256>
 
     /// <inheritdoc/>
     public static Vec256 ConvertInt32ToSingle(Vec256 bits) => new(Vector256.ConvertToSingle(bits.V.AsInt32()));
+
+    /// <inheritdoc/>
+    public static Vec256 ConvertToInt32Bits(Vec256 value) => new(Vector256.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec256 Round(Vec256 value) => new(Vector256.Round(value.V));
 }

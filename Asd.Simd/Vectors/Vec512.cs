@@ -20,6 +20,10 @@ public readonly struct Vec512 : IVec<Vec512>
 
     private VecU U => V.AsUInt32();
 
+    /// <summary>Wraps raw lanes (for kernels that hold <see cref="Vector512{T}"/> registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 From(Vec v) => new(v);
+
     /// <inheritdoc/>
     public static int Count => Vec.Count;
 
@@ -97,4 +101,10 @@ public readonly struct Vec512 : IVec<Vec512>
 
     /// <inheritdoc/>
     public static Vec512 ConvertInt32ToSingle(Vec512 bits) => new(Vector512.ConvertToSingle(bits.V.AsInt32()));
+
+    /// <inheritdoc/>
+    public static Vec512 ConvertToInt32Bits(Vec512 value) => new(Vector512.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec512 Round(Vec512 value) => new(Vector512.Round(value.V));
 }

@@ -90,4 +90,10 @@ public readonly struct VecScalar : IVec<VecScalar>
 
     /// <inheritdoc/>
     public static VecScalar ConvertInt32ToSingle(VecScalar bits) => new((int)bits.U);
+
+    /// <inheritdoc/>
+    public static VecScalar ConvertToInt32Bits(VecScalar value) => FromBits((uint)(int)value.V);
+
+    /// <inheritdoc/>
+    public static VecScalar Round(VecScalar value) => new(MathF.Round(value.V, MidpointRounding.ToEven));
 }

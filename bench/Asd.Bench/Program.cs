@@ -5,5 +5,14 @@ namespace Asd.Bench;
 /// <summary>BenchmarkDotNet entry point: <c>dotnet run -c Release --project bench/Asd.Bench -- --filter '*Sampler*'</c>.</summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "quick-gemm")
+        {
+            QuickGemm.Run();
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -1,0 +1,152 @@
+using System.Runtime.CompilerServices;
+using Asd.Simd.Vectors;
+
+namespace Asd.Simd.Kernels;
+
+/// <summary>The activations a fused GEMM epilogue applies.</summary>
+public enum Activation
+{
+    /// <summary>y = x.</summary>
+    Identity,
+
+    /// <summary>y = max(x, 0).</summary>
+    Relu,
+
+    /// <summary>y = x sigmoid(x) (SiLU, swish).</summary>
+    Silu,
+
+    /// <summary>y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as x sigmoid(2 u).</summary>
+    GeluTanh,
+
+    /// <summary>y = x tanh(softplus(x)), computed as x n / (n + 2) with n = e^x (e^x + 2).</summary>
+    Mish,
+}
+
+/// <summary>
+/// Activations and exp written once over <see cref="IVec{TSelf}"/> from exactly rounded operations, so a value gets
+/// the same bits on every vector width: a row's output cannot depend on where in a tile it landed.
+/// </summary>
+public static class ActivationMath
+{
+    private const float Log2E = 1.44269504088896341f;
+    private const float Ln2Hi = 0.693145751953125f;
+    private const float Ln2Lo = 1.428606765330187e-06f;
+
+    /// <summary>Parses the names used in model files: identity, relu, silu, gelu_tanh, mish.</summary>
+    public static Activation Parse(string name) => name switch
+    {
+        "identity" or "none" or "linear" => Activation.Identity,
+        "relu" => Activation.Relu,
+        "silu" or "swish" => Activation.Silu,
+        "gelu_tanh" or "gelu_pytorch_tanh" => Activation.GeluTanh,
+        "mish" => Activation.Mish,
+        _ => throw new ArgumentException($"Unknown activation '{name}'. Expected identity, relu, silu, gelu_tanh or mish."),
+    };
+
+    /// <summary>The name as model files spell it.</summary>
+    public static string Name(Activation a) => a switch
+    {
+        Activation.Relu => "relu",
+        Activation.Silu => "silu",
+        Activation.GeluTanh => "gelu_tanh",
+        Activation.Mish => "mish",
+        _ => "identity",
+    };
+
+    /// <summary>e^x with about 1 ulp error; inputs are clamped to [-87.3, 88.3], so the result is finite and normal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp<TV>(TV x) where TV : struct, IVec<TV>
+    {
+        x = TV.Max(TV.Min(x, TV.Broadcast(88.3f)), TV.Broadcast(-87.3f));
+        TV k = TV.Round(TV.Multiply(x, TV.Broadcast(Log2E)));
+        TV r = TV.MultiplyAdd(k, TV.Broadcast(-Ln2Hi), x);
+        r = TV.MultiplyAdd(k, TV.Broadcast(-Ln2Lo), r);
+
+        // e^r on |r| <= ln2 / 2 by its Taylor series to r^7 (truncation below 6e-8 relative).
+        TV p = TV.MultiplyAdd(r, TV.Broadcast(1f / 5040f), TV.Broadcast(1f / 720f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(1f / 120f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(1f / 24f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(1f / 6f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(0.5f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(1f));
+        p = TV.MultiplyAdd(r, p, TV.Broadcast(1f));
+
+        TV scale = TV.ShiftLeftBits(TV.AddBits(TV.ConvertToInt32Bits(k), TV.BroadcastBits(127u)), 23);
+        return TV.Multiply(p, scale);
+    }
+
+    /// <summary>Applies <paramref name="activation"/> to x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Apply<TV>(Activation activation, TV x) where TV : struct, IVec<TV>
+    {
+        switch (activation)
+        {
+            case Activation.Relu:
+                return TV.Max(x, TV.Broadcast(0f));
+            case Activation.Silu:
+                return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
+            case Activation.GeluTanh:
+                {
+                    // x sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x^3).
+                    TV x2 = TV.Multiply(x, x);
+                    TV u = TV.Multiply(TV.Multiply(x, TV.MultiplyAdd(x2, TV.Broadcast(0.044715f), TV.Broadcast(1f))), TV.Broadcast(-1.5957691216057308f));
+                    return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(u)));
+                }
+
+            case Activation.Mish:
+                {
+                    TV e = Exp(TV.Min(x, TV.Broadcast(20f)));
+                    TV n = TV.Multiply(e, TV.Add(e, TV.Broadcast(2f)));
+                    return TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
+                }
+
+            default:
+                return x;
+        }
+    }
+
+    /// <summary>
+    /// destination = act(source + bias) (+ residual) per element, for an edge tile or a row; the same arithmetic as
+    /// the fused GEMM epilogue. <paramref name="bias"/> and <paramref name="residual"/> may be empty.
+    /// </summary>
+    public static void ApplyRow(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
+    {
+        int n = destination.Length;
+        if (source.Length != n || (!bias.IsEmpty && bias.Length < n) || (!residual.IsEmpty && residual.Length < n))
+        {
+            throw new ArgumentException("ApplyRow spans disagree in length.");
+        }
+
+        int i = Isa.Active switch
+        {
+            IsaPath.Avx512 => ApplyFrom<Vec512>(0, source, bias, activation, residual, destination),
+            IsaPath.Avx2 => ApplyFrom<Vec256>(0, source, bias, activation, residual, destination),
+            IsaPath.Neon or IsaPath.Vector128 => ApplyFrom<Vec128>(0, source, bias, activation, residual, destination),
+            _ => 0,
+        };
+        ApplyFrom<VecScalar>(i, source, bias, activation, residual, destination);
+    }
+
+    private static int ApplyFrom<TV>(int i, ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
+        where TV : struct, IVec<TV>
+    {
+        for (; i + TV.Count <= destination.Length; i += TV.Count)
+        {
+            TV v = TV.Load(source, i);
+            if (!bias.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(bias, i));
+            }
+
+            v = Apply(activation, v);
+            if (!residual.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(residual, i));
+            }
+
+            TV.Store(v, destination, i);
+        }
+
+        return i;
+    }
+}

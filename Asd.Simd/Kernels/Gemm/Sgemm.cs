@@ -1,0 +1,309 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Asd.Simd.Kernels.Gemm;
+
+/// <summary>
+/// Single-precision GEMM for row-major activations times packed weights, with a fused epilogue:
+/// C[M x N] = act(A[M x K] W[K x N] + bias) + residual.
+/// </summary>
+/// <remarks>
+/// <para>Every output element is one fused-multiply-add chain over k in ascending order, started from 0, whatever the
+/// path, the tile or the row's position; the bias, activation and residual follow in that order, applied to each tile
+/// right after its last K block while it is in L1 (<see cref="ActivationMath.ApplyRow"/>: the same bits on every width). So each element has
+/// one bit pattern for any batch size, row position, thread split (threads split panels, never K) and vector width:
+/// the AVX-512, AVX2, NEON and Vector128 kernels all agree with the scalar reference bit for bit.</para>
+/// <para>Blocking: A is packed into tiles of up to <see cref="MaxRows"/> rows, interleaved by k, so a microkernel reads
+/// one stream of broadcasts; K is cut into blocks of <see cref="KBlock"/> (the partial sums wait in C between blocks,
+/// which continues the same chain); panels of W stream past the A tile. Tiles of at most a few rows walk several
+/// panels at once, so even one row keeps enough independent accumulators in flight.</para>
+/// </remarks>
+public static class Sgemm
+{
+    /// <summary>Inner-dimension block: a 32-column panel block of 256 rows is 32 KB, about the L1 data cache.</summary>
+    public const int KBlock = 256;
+
+    [ThreadStatic]
+    private static float[]? t_packedA;
+
+    /// <summary>Columns per packed panel on <paramref name="path"/>.</summary>
+    public static int PanelWidth(IsaPath path) => path switch
+    {
+        IsaPath.Avx512 => SgemmKernels.Avx512PanelWidth,
+        IsaPath.Avx2 => SgemmKernels.Avx2PanelWidth,
+        IsaPath.Neon => SgemmKernels.NeonPanelWidth,
+        IsaPath.Vector128 => SgemmKernels.Vector128PanelWidth,
+        _ => 16,
+    };
+
+    /// <summary>Rows per A tile on <paramref name="path"/>.</summary>
+    public static int MaxRows(IsaPath path) => path switch
+    {
+        IsaPath.Avx512 => SgemmKernels.Avx512MaxRows,
+        IsaPath.Avx2 => SgemmKernels.Avx2MaxRows,
+        IsaPath.Neon => SgemmKernels.NeonMaxRows,
+        IsaPath.Vector128 => SgemmKernels.Vector128MaxRows,
+        _ => 4,
+    };
+
+    private static (int Panels, int Rows) Multi(IsaPath path) => path switch
+    {
+        IsaPath.Avx512 => (SgemmKernels.Avx512MultiPanels, SgemmKernels.Avx512MultiRows),
+        IsaPath.Avx2 => (SgemmKernels.Avx2MultiPanels, SgemmKernels.Avx2MultiRows),
+        _ => (1, 0),
+    };
+
+    /// <summary>Floats needed to pack an M x K activation block.</summary>
+    public static int PackedSize(int m, int k) => checked(m * k);
+
+    /// <summary>
+    /// Packs rows of A (row stride <paramref name="lda"/>) into tiles of <see cref="MaxRows"/> rows for
+    /// <paramref name="path"/>: tile t holds rows t*MR .. and stores A[row, k] at k * rows + row.
+    /// </summary>
+    public static void PackA(ReadOnlySpan<float> a, int m, int k, int lda, IsaPath path, Span<float> packed)
+    {
+        CheckA(a, m, k, lda);
+        if (packed.Length < m * k)
+        {
+            throw new ArgumentException($"Packed buffer holds {packed.Length} floats; {m} x {k} needs {m * k}.", nameof(packed));
+        }
+
+        int mr = MaxRows(path);
+        for (int row0 = 0; row0 < m; row0 += mr)
+        {
+            int r = Math.Min(mr, m - row0);
+            Span<float> tile = packed.Slice(row0 * k, r * k);
+            for (int i = 0; i < r; i++)
+            {
+                ReadOnlySpan<float> src = a.Slice((row0 + i) * lda, k);
+                for (int kk = 0; kk < k; kk++)
+                {
+                    tile[(kk * r) + i] = src[kk];
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C = act(A W + bias) + residual on the calling thread. <paramref name="bias"/> (N values) and
+    /// <paramref name="residual"/> (M x N, row stride <paramref name="residualStride"/>) may be empty; the residual must
+    /// not overlap C.
+    /// </summary>
+    public static void Multiply(
+        ReadOnlySpan<float> a, int m, int lda, PackedMatrix w,
+        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
+        Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        int need = PackedSize(m, w.K);
+        float[] scratch = t_packedA is { } s && s.Length >= need ? s : (t_packedA = new float[Math.Max(need, 1024)]);
+        PackA(a, m, w.K, lda, w.Path, scratch);
+        MultiplyPacked(scratch.AsSpan(0, need), m, w, 0, w.Panels, bias, activation, residual, residualStride, c, ldc);
+    }
+
+    /// <summary>
+    /// Computes the columns of panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>) of C from A packed by
+    /// <see cref="PackA"/> for <c>w.Path</c>. Threads share a GEMM by taking disjoint panel ranges.
+    /// </summary>
+    public static void MultiplyPacked(
+        ReadOnlySpan<float> packedA, int m, PackedMatrix w, int panelStart, int panelEnd,
+        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
+        Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        int k = w.K, n = w.N;
+        CheckOutput(packedA, m, w, panelStart, panelEnd, bias, residual, residualStride, c, ldc);
+        if (m == 0 || panelStart == panelEnd)
+        {
+            return;
+        }
+
+        IsaPath path = w.Path;
+        if (path != IsaPath.Scalar && path != Isa.Active && !Isa.IsSupported(path))
+        {
+            throw new PlatformNotSupportedException($"The matrix was packed for {Isa.Name(path)}, which this machine cannot run.");
+        }
+
+        int mr = MaxRows(path), nr = w.PanelWidth;
+        bool needsEpilogue = !bias.IsEmpty || activation != Activation.Identity || !residual.IsEmpty;
+        (int multiPanels, int multiRows) = Multi(path);
+        Span<float> edge = stackalloc float[mr * nr];
+        ref float aRef = ref MemoryMarshal.GetReference(packedA);
+        ref float wRef = ref MemoryMarshal.GetArrayDataReference(w.Data);
+        ref float cRef = ref MemoryMarshal.GetReference(c);
+
+        for (int k0 = 0; k0 < k; k0 += KBlock)
+        {
+            int kc = Math.Min(KBlock, k - k0);
+            bool first = k0 == 0, last = k0 + kc == k;
+            nint panelStride = kc * nr;
+            for (int row0 = 0; row0 < m; row0 += mr)
+            {
+                int r = Math.Min(mr, m - row0);
+                ref float aTile = ref Unsafe.Add(ref aRef, (row0 * k) + (k0 * r));
+                int p = panelStart;
+                while (p < panelEnd)
+                {
+                    int col0 = p * nr;
+                    ref float bPanel = ref Unsafe.Add(ref wRef, w.Offset(k0, p));
+                    ref float cTile = ref Unsafe.Add(ref cRef, (row0 * ldc) + col0);
+                    int panels = r <= multiRows && p + multiPanels <= panelEnd && (p + multiPanels) * nr <= n ? multiPanels : 1;
+                    if (col0 + (panels * nr) <= n)
+                    {
+                        Run(path, r, panels, ref aTile, ref bPanel, panelStride, kc, ref cTile, ldc, first);
+                        if (last && needsEpilogue)
+                        {
+                            // The fused epilogue, on the tile just stored and still in L1.
+                            for (int i = 0; i < r; i++)
+                            {
+                                Span<float> row = c.Slice(((row0 + i) * ldc) + col0, panels * nr);
+                                ActivationMath.ApplyRow(
+                                    row,
+                                    bias.IsEmpty ? default : bias.Slice(col0, panels * nr),
+                                    activation,
+                                    residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, panels * nr),
+                                    row);
+                            }
+                        }
+
+                        p += panels;
+                    }
+                    else
+                    {
+                        EdgePanel(path, r, n - col0, ref aTile, ref bPanel, kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
+                        p++;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The last, partly padded panel: the kernel writes a full-width scratch tile; only real columns reach C.</summary>
+    private static void EdgePanel(
+        IsaPath path, int r, int cols, ref float aTile, ref float bPanel, int kc, Span<float> c, int ldc, bool first, bool last,
+        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride, int row0, int col0, Span<float> edge)
+    {
+        int nr = PanelWidth(path);
+        Span<float> tile = edge[..(r * nr)];
+        if (!first)
+        {
+            tile.Clear();
+            for (int i = 0; i < r; i++)
+            {
+                c.Slice(i * ldc, cols).CopyTo(tile.Slice(i * nr, cols));
+            }
+        }
+
+        Run(path, r, 1, ref aTile, ref bPanel, 0, kc, ref MemoryMarshal.GetReference(tile), nr, first);
+        for (int i = 0; i < r; i++)
+        {
+            Span<float> dst = c.Slice(i * ldc, cols);
+            if (last)
+            {
+                ActivationMath.ApplyRow(
+                    tile.Slice(i * nr, cols),
+                    bias.IsEmpty ? default : bias.Slice(col0, cols),
+                    activation,
+                    residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, cols),
+                    dst);
+            }
+            else
+            {
+                tile.Slice(i * nr, cols).CopyTo(dst);
+            }
+        }
+    }
+
+    private static void Run(IsaPath path, int rows, int panels, ref float a, ref float b, nint panelStride, int kc, ref float c, nint ldc, bool first)
+    {
+        switch (path)
+        {
+            case IsaPath.Avx512:
+                SgemmKernels.RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Avx2:
+                SgemmKernels.RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Neon:
+                SgemmKernels.RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Vector128:
+                SgemmKernels.RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                break;
+            default:
+                ScalarKernel(rows, ref a, ref b, kc, ref c, ldc, first);
+                break;
+        }
+    }
+
+    /// <summary>The scalar kernel: the same chains, one element at a time (16 columns, the scalar panel width).</summary>
+    private static void ScalarKernel(int rows, ref float a, ref float b, int kc, ref float c, nint ldc, bool first)
+    {
+        const int nr = 16;
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < nr; j++)
+            {
+                float acc = first ? 0f : Unsafe.Add(ref c, (i * ldc) + j);
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    acc = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, (kk * rows) + i), Unsafe.Add(ref b, (kk * nr) + j), acc);
+                }
+
+                Unsafe.Add(ref c, (i * ldc) + j) = acc;
+            }
+        }
+    }
+
+    private static void CheckA(ReadOnlySpan<float> a, int m, int k, int lda)
+    {
+        if (m < 0 || k < 1 || lda < k)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lda), $"Invalid A shape: M={m}, K={k}, lda={lda} (need M >= 0, K >= 1, lda >= K).");
+        }
+
+        if (m > 0 && a.Length < ((long)(m - 1) * lda) + k)
+        {
+            throw new ArgumentException($"A holds {a.Length} floats; {m} rows of stride {lda} and width {k} need {((long)(m - 1) * lda) + k}.", nameof(a));
+        }
+    }
+
+    private static void CheckOutput(
+        ReadOnlySpan<float> packedA, int m, PackedMatrix w, int panelStart, int panelEnd,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, int residualStride, Span<float> c, int ldc)
+    {
+        int n = w.N;
+        if (m < 0 || packedA.Length < (long)m * w.K)
+        {
+            throw new ArgumentException($"Packed A holds {packedA.Length} floats; {m} x {w.K} needs {(long)m * w.K}.", nameof(packedA));
+        }
+
+        if (panelStart < 0 || panelEnd > w.Panels || panelStart > panelEnd)
+        {
+            throw new ArgumentOutOfRangeException(nameof(panelStart), $"Panel range [{panelStart}, {panelEnd}) is outside [0, {w.Panels}).");
+        }
+
+        if (ldc < n || (m > 0 && c.Length < ((long)(m - 1) * ldc) + n))
+        {
+            throw new ArgumentException($"C holds {c.Length} floats; {m} rows of stride {ldc} and width {n} need {((long)Math.Max(m - 1, 0) * ldc) + n}.", nameof(c));
+        }
+
+        if (!bias.IsEmpty && bias.Length < n)
+        {
+            throw new ArgumentException($"Bias holds {bias.Length} values; N = {n}.", nameof(bias));
+        }
+
+        if (!residual.IsEmpty)
+        {
+            if (residualStride < n || (m > 0 && residual.Length < ((long)(m - 1) * residualStride) + n))
+            {
+                throw new ArgumentException($"Residual holds {residual.Length} floats with stride {residualStride}; {m} x {n} needed.", nameof(residual));
+            }
+
+            if (residual.Overlaps(c))
+            {
+                throw new ArgumentException("The residual must not overlap the output (partial sums are stored in C between K blocks).", nameof(residual));
+            }
+        }
+    }
+}
