@@ -14,6 +14,8 @@ import os
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Asd.Simd", "Kernels", "Gemm")
 
 # name, vector type, lanes, vectors per panel, max rows, multi-panel (count, max rows), fma expression
+PREFETCH = {"Avx512", "Avx2"}
+
 ISAS = [
     ("Avx512", "Vector512", 16, 2, 12, (4, 3), "Vector512.FusedMultiplyAdd({a}, {b}, {c})", "Vec512"),
     ("Avx2", "Vector256", 8, 2, 6, (2, 3), "Vector256.FusedMultiplyAdd({a}, {b}, {c})", "Vec256"),
@@ -32,7 +34,7 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
     w = out.append
     w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    private static void {name}(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+    w(f"    private static unsafe void {name}(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
     w("    {")
     decl = ", ".join(acc(*t) for t in accs)
     w(f"        {vt}<float> {decl};")
@@ -51,6 +53,11 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
         w(f"        ref float b{p} = ref Unsafe.Add(ref b, {p} * panelStride);")
     w("        for (nint k = 0; k < kc; k++)")
     w("        {")
+    if isa in PREFETCH:
+        # Weights of small batches come from L3 or DRAM: ask for them PREFETCH k-steps ahead, one request per line.
+        for p in range(panels):
+            for line in range(0, nr * 4, 64):
+                w(f"            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // 4})));")
     for p in range(panels):
         for v in range(vpp):
             w(f"            {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
@@ -85,6 +92,8 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w("using System.Runtime.Intrinsics;")
     if isa == "Neon":
         w("using System.Runtime.Intrinsics.Arm;")
+    if isa in PREFETCH:
+        w("using System.Runtime.Intrinsics.X86;")
         w("")
     w("namespace Asd.Simd.Kernels.Gemm;")
     w("")
@@ -95,6 +104,10 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>Columns per packed panel on the {isa} path.</summary>")
     w(f"    internal const int {isa}PanelWidth = {nr};")
     w("")
+    if isa in PREFETCH:
+        w(f"    /// <summary>How many k-steps ahead the {isa} kernels prefetch the weights.</summary>")
+        w(f"    internal const int PrefetchSteps{isa} = 24;")
+        w("")
     w(f"    /// <summary>Rows per tile on the {isa} path.</summary>")
     w(f"    internal const int {isa}MaxRows = {maxrows};")
     w("")

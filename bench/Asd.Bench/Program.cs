@@ -7,6 +7,18 @@ public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "quick-stream")
+        {
+            QuickStream.Run();
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "quick-mlp")
+        {
+            QuickMlp.Run();
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-gemm")
         {
             QuickGemm.Run();

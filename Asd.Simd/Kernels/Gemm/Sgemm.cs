@@ -15,8 +15,9 @@ namespace Asd.Simd.Kernels.Gemm;
 /// the AVX-512, AVX2, NEON and Vector128 kernels all agree with the scalar reference bit for bit.</para>
 /// <para>Blocking: A is packed into tiles of up to <see cref="MaxRows"/> rows, interleaved by k, so a microkernel reads
 /// one stream of broadcasts; K is cut into blocks of <see cref="KBlock"/> (the partial sums wait in C between blocks,
-/// which continues the same chain); panels of W stream past the A tile. Tiles of at most a few rows walk several
-/// panels at once, so even one row keeps enough independent accumulators in flight.</para>
+/// which continues the same chain); each block of a W panel is read once and reused from L1 by every row tile, so
+/// the weights stream from memory once per call whatever the batch. Tiles of at most a few rows walk several panels
+/// at once, so even one row keeps enough independent accumulators in flight.</para>
 /// </remarks>
 public static class Sgemm
 {
@@ -53,12 +54,25 @@ public static class Sgemm
         _ => (1, 0),
     };
 
+    /// <summary>Row tiles for M rows with at most <paramref name="maxRows"/> each.</summary>
+    private static int TileCount(int m, int maxRows) => (m + maxRows - 1) / maxRows;
+
+    /// <summary>
+    /// Tile <paramref name="t"/> of <paramref name="tiles"/> balanced tiles (heights differ by at most one, so 16 rows are
+    /// 8 + 8 rather than 12 + 4 and every tile keeps many accumulators). A tile's rows are packed at row0 * K.
+    /// </summary>
+    private static (int Row0, int Rows) Tile(int m, int tiles, int t)
+    {
+        int baseRows = m / tiles, extra = m % tiles;
+        return ((t * baseRows) + Math.Min(t, extra), baseRows + (t < extra ? 1 : 0));
+    }
+
     /// <summary>Floats needed to pack an M x K activation block.</summary>
     public static int PackedSize(int m, int k) => checked(m * k);
 
     /// <summary>
-    /// Packs rows of A (row stride <paramref name="lda"/>) into tiles of <see cref="MaxRows"/> rows for
-    /// <paramref name="path"/>: tile t holds rows t*MR .. and stores A[row, k] at k * rows + row.
+    /// Packs rows of A (row stride <paramref name="lda"/>) into balanced tiles of at most <see cref="MaxRows"/> rows for
+    /// <paramref name="path"/>: a tile starting at row0 with r rows stores A[row0 + i, k] at row0 * K + k * r + i.
     /// </summary>
     public static void PackA(ReadOnlySpan<float> a, int m, int k, int lda, IsaPath path, Span<float> packed)
     {
@@ -68,10 +82,10 @@ public static class Sgemm
             throw new ArgumentException($"Packed buffer holds {packed.Length} floats; {m} x {k} needs {m * k}.", nameof(packed));
         }
 
-        int mr = MaxRows(path);
-        for (int row0 = 0; row0 < m; row0 += mr)
+        int tiles = TileCount(m, MaxRows(path));
+        for (int t = 0; t < tiles; t++)
         {
-            int r = Math.Min(mr, m - row0);
+            (int row0, int r) = Tile(m, tiles, t);
             Span<float> tile = packed.Slice(row0 * k, r * k);
             for (int i = 0; i < r; i++)
             {
@@ -126,6 +140,7 @@ public static class Sgemm
 
         int mr = MaxRows(path), nr = w.PanelWidth;
         bool needsEpilogue = !bias.IsEmpty || activation != Activation.Identity || !residual.IsEmpty;
+        int tiles = TileCount(m, mr);
         (int multiPanels, int multiRows) = Multi(path);
         Span<float> edge = stackalloc float[mr * nr];
         ref float aRef = ref MemoryMarshal.GetReference(packedA);
@@ -137,43 +152,47 @@ public static class Sgemm
             int kc = Math.Min(KBlock, k - k0);
             bool first = k0 == 0, last = k0 + kc == k;
             nint panelStride = kc * nr;
-            for (int row0 = 0; row0 < m; row0 += mr)
-            {
-                int r = Math.Min(mr, m - row0);
-                ref float aTile = ref Unsafe.Add(ref aRef, (row0 * k) + (k0 * r));
-                int p = panelStart;
-                while (p < panelEnd)
-                {
-                    int col0 = p * nr;
-                    ref float bPanel = ref Unsafe.Add(ref wRef, w.Offset(k0, p));
-                    ref float cTile = ref Unsafe.Add(ref cRef, (row0 * ldc) + col0);
-                    int panels = r <= multiRows && p + multiPanels <= panelEnd && (p + multiPanels) * nr <= n ? multiPanels : 1;
-                    if (col0 + (panels * nr) <= n)
-                    {
-                        Run(path, r, panels, ref aTile, ref bPanel, panelStride, kc, ref cTile, ldc, first);
-                        if (last && needsEpilogue)
-                        {
-                            // The fused epilogue, on the tile just stored and still in L1.
-                            for (int i = 0; i < r; i++)
-                            {
-                                Span<float> row = c.Slice(((row0 + i) * ldc) + col0, panels * nr);
-                                ActivationMath.ApplyRow(
-                                    row,
-                                    bias.IsEmpty ? default : bias.Slice(col0, panels * nr),
-                                    activation,
-                                    residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, panels * nr),
-                                    row);
-                            }
-                        }
 
-                        p += panels;
-                    }
-                    else
+            // Panels outer, row tiles inner: a block of W is read from memory once and reused from L1 by every tile.
+            int p = panelStart;
+            while (p < panelEnd)
+            {
+                int group = p + multiPanels <= panelEnd && (p + multiPanels) * nr <= n ? multiPanels : 1;
+                int col0 = p * nr;
+                for (int t = 0; t < tiles; t++)
+                {
+                    (int row0, int r) = Tile(m, tiles, t);
+                    ref float aTile = ref Unsafe.Add(ref aRef, (row0 * k) + (k0 * r));
+                    if (col0 + nr > n)
                     {
-                        EdgePanel(path, r, n - col0, ref aTile, ref bPanel, kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
-                        p++;
+                        EdgePanel(path, r, n - col0, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, p)), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
+                        continue;
+                    }
+
+                    int step = r <= multiRows ? group : 1;
+                    for (int q = p; q < p + group; q += step)
+                    {
+                        Run(path, r, step, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, q)), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first);
+                    }
+
+                    if (last && needsEpilogue)
+                    {
+                        // The fused epilogue, on the tile just stored and still in L1.
+                        int width = group * nr;
+                        for (int i = 0; i < r; i++)
+                        {
+                            Span<float> row = c.Slice(((row0 + i) * ldc) + col0, width);
+                            ActivationMath.ApplyRow(
+                                row,
+                                bias.IsEmpty ? default : bias.Slice(col0, width),
+                                activation,
+                                residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, width),
+                                row);
+                        }
                     }
                 }
+
+                p += group;
             }
         }
     }

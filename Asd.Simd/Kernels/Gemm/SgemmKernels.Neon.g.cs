@@ -2,7 +2,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
-
 namespace Asd.Simd.Kernels.Gemm;
 
 #pragma warning disable SA1025, IDE0055 // generated layout
@@ -36,7 +35,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Neon_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
         if (first)
@@ -76,7 +75,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Neon_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
         if (first)
@@ -133,7 +132,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Neon_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
         if (first)
@@ -207,7 +206,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Neon_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
         if (first)

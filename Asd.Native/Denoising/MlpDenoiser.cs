@@ -1,0 +1,384 @@
+using Asd.Native.Models;
+using Asd.Native.Threading;
+using Asd.Simd;
+using Asd.Simd.Kernels;
+using Asd.Simd.Kernels.Gemm;
+
+namespace Asd.Native.Denoising;
+
+/// <summary>
+/// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM; the core pool splits each GEMM's output
+/// panels across threads (never K). Owns its scratch (one per sampler); the model's packed weights are shared.
+/// </summary>
+/// <remarks>
+/// Batch-invariant: the time embedding and layer norm are computed per row, every GEMM output element is one FMA
+/// chain over k, and threads only split columns, so a row's output bits do not depend on the batch size, the row's
+/// position or the thread count. Batches larger than the scratch are run in passes, which changes nothing either.
+/// </remarks>
+public sealed class MlpDenoiser : IDenoiser
+{
+    private readonly MlpModel _model;
+    private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
+    private readonly CorePool? _pool;
+    private readonly int _passRows, _stride;
+    private readonly List<float[]> _buffers = [];
+    private readonly List<Op> _timeOps = [], _mainOps = [];
+    private readonly int _timeOut, _mainOut;
+    private readonly float[] _packedA, _freqs;
+    private readonly GemmWork _work = new();
+    private float[] _embeddingCache = [];
+    private bool[] _embeddingKnown = [];
+
+    private const int InputBuffer = 0;
+    private const int EmbeddingBuffer = 1;
+
+    internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool)
+    {
+        _model = model;
+        _pool = pool;
+        Path = Isa.Active;
+        _packed = model.PackedFor(Path);
+        _passRows = Math.Clamp(maxRows, 1, 128);
+        int width = Math.Max(model.InputWidth, model.TimeEmbedding.Dim);
+        foreach (MlpLinear l in model.AllLinears())
+        {
+            width = Math.Max(width, Math.Max(l.InWidth, l.OutWidth));
+        }
+
+        _stride = width;
+        _buffers.Add(new float[_passRows * _stride]);
+        _buffers.Add(new float[_passRows * _stride]);
+        _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
+        _mainOut = Plan(model.Layers, InputBuffer, _mainOps, []);
+        _packedA = new float[_passRows * _stride];
+        int half = model.TimeEmbedding.Dim / 2;
+        _freqs = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            _freqs[i] = (float)Math.Exp(-Math.Log(model.TimeEmbedding.MaxPeriod) * i / (half - model.TimeEmbedding.DownscaleFreqShift));
+        }
+    }
+
+    /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
+    public IsaPath Path { get; }
+
+    /// <inheritdoc/>
+    public int SampleSize => _model.SampleSize;
+
+    /// <inheritdoc/>
+    public int ConditionSize => _model.ConditionSize;
+
+    /// <inheritdoc/>
+    public bool IsBatchInvariant => true;
+
+    private enum OpKind
+    {
+        Gemm,
+        LayerNorm,
+        Activate,
+        AddResidual,
+    }
+
+    private sealed record Op(OpKind Kind, int Source, int Destination, MlpLayer? Layer, int Residual, Activation Activation, int Width);
+
+    /// <summary>Assigns scratch buffers to the layers once, so a forward pass only runs a fixed list of operations.</summary>
+    private int Plan(IReadOnlyList<MlpLayer> layers, int input, List<Op> ops, List<int> reserved)
+    {
+        var live = new List<int>(reserved) { input };
+        int current = input;
+        foreach (MlpLayer layer in layers)
+        {
+            switch (layer)
+            {
+                case MlpLinear linear:
+                    {
+                        int dst = Allocate(live);
+                        ops.Add(new Op(OpKind.Gemm, current, dst, linear, -1, linear.Activation, linear.OutWidth));
+                        live.Remove(current);
+                        live.Add(dst);
+                        current = dst;
+                        break;
+                    }
+
+                case MlpLayerNorm norm:
+                    {
+                        // In place, unless the value is still needed (a residual block's input).
+                        int dst = current;
+                        if (reserved.Contains(current) || current == input)
+                        {
+                            dst = Allocate(live);
+                            live.Add(dst);
+                        }
+
+                        ops.Add(new Op(OpKind.LayerNorm, current, dst, norm, -1, Activation.Identity, norm.Width));
+                        if (dst != current && !reserved.Contains(current))
+                        {
+                            live.Remove(current);
+                        }
+
+                        current = dst;
+                        break;
+                    }
+
+                case MlpResidual block:
+                    {
+                        int blockInput = current;
+                        int count = ops.Count;
+                        int output = Plan(block.Layers, blockInput, ops, [.. live]);
+                        Op lastOp = ops[^1];
+                        if (ops.Count > count && lastOp.Kind == OpKind.Gemm && lastOp.Destination == output && lastOp.Residual < 0)
+                        {
+                            ops[^1] = lastOp with { Residual = blockInput };
+                        }
+                        else
+                        {
+                            ops.Add(new Op(OpKind.AddResidual, output, output, null, blockInput, Activation.Identity, block.Width));
+                        }
+
+                        if (block.Activation != Activation.Identity)
+                        {
+                            ops.Add(new Op(OpKind.Activate, output, output, null, -1, block.Activation, block.Width));
+                        }
+
+                        live.Remove(blockInput);
+                        live.Add(output);
+                        current = output;
+                        break;
+                    }
+            }
+        }
+
+        return current;
+    }
+
+    private int Allocate(List<int> live)
+    {
+        for (int i = 2; i < _buffers.Count; i++)
+        {
+            if (!live.Contains(i))
+            {
+                return i;
+            }
+        }
+
+        _buffers.Add(new float[_passRows * _stride]);
+        return _buffers.Count - 1;
+    }
+
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int rows = timesteps.Length;
+        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
+        int d = SampleSize, c = ConditionSize;
+        for (int start = 0; start < rows; start += _passRows)
+        {
+            int m = Math.Min(_passRows, rows - start);
+            Pass(
+                samples.Slice(start * d, m * d),
+                timesteps.Slice(start, m),
+                c == 0 ? default : conditioning.Slice(start * c, m * c),
+                output.Slice(start * d, m * d));
+        }
+    }
+
+    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int m = timesteps.Length, d = SampleSize, c = ConditionSize;
+        TimeEmbedding(timesteps);
+        Execute(_timeOps, m);
+
+        float[] input = _buffers[InputBuffer], time = _buffers[_timeOut];
+        int tw = _model.TimeWidth;
+        for (int r = 0; r < m; r++)
+        {
+            Span<float> row = input.AsSpan(r * _stride, _model.InputWidth);
+            int offset = 0;
+            foreach (string part in _model.Input)
+            {
+                switch (part)
+                {
+                    case "sample":
+                        samples.Slice(r * d, d).CopyTo(row[offset..]);
+                        offset += d;
+                        break;
+                    case "time":
+                        time.AsSpan(r * _stride, tw).CopyTo(row[offset..]);
+                        offset += tw;
+                        break;
+                    default:
+                        conditioning.Slice(r * c, c).CopyTo(row[offset..]);
+                        offset += c;
+                        break;
+                }
+            }
+        }
+
+        Execute(_mainOps, m);
+        float[] result = _buffers[_mainOut];
+        for (int r = 0; r < m; r++)
+        {
+            result.AsSpan(r * _stride, d).CopyTo(output.Slice(r * d, d));
+        }
+    }
+
+    private void TimeEmbedding(ReadOnlySpan<int> timesteps)
+    {
+        int dim = _model.TimeEmbedding.Dim;
+        float[] emb = _buffers[EmbeddingBuffer];
+        for (int r = 0; r < timesteps.Length; r++)
+        {
+            // Timesteps repeat from call to call (K of them per run), and sin/cos cost more than the rest of a small
+            // network's row, so each timestep's embedding is computed once (the same function, so the same bits).
+            int t = timesteps[r];
+            Span<float> row = emb.AsSpan(r * _stride, dim);
+            if (t < 0 || t >= 1 << 20)
+            {
+                EmbedTimestep(t, row);
+                continue;
+            }
+
+            if (t >= _embeddingKnown.Length)
+            {
+                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
+                Array.Resize(ref _embeddingKnown, size);
+                Array.Resize(ref _embeddingCache, size * dim);
+            }
+
+            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
+            if (!_embeddingKnown[t])
+            {
+                EmbedTimestep(t, cached);
+                _embeddingKnown[t] = true;
+            }
+
+            cached.CopyTo(row);
+        }
+    }
+
+    private void EmbedTimestep(int timestep, Span<float> row)
+    {
+        TimeEmbeddingSpec spec = _model.TimeEmbedding;
+        int half = spec.Dim / 2;
+        float scale = (float)spec.Scale;
+        float t = timestep;
+        for (int i = 0; i < half; i++)
+        {
+            // As diffusers' float32 graph: (t * freq) * scale, then sin and cos (evaluated in double, rounded once).
+            float arg = t * _freqs[i];
+            if (scale != 1f)
+            {
+                arg *= scale;
+            }
+
+            float s = (float)Math.Sin(arg), co = (float)Math.Cos(arg);
+            row[i] = spec.FlipSinToCos ? co : s;
+            row[half + i] = spec.FlipSinToCos ? s : co;
+        }
+    }
+
+    private void Execute(List<Op> ops, int m)
+    {
+        foreach (Op op in ops)
+        {
+            float[] src = _buffers[op.Source], dst = _buffers[op.Destination];
+            switch (op.Kind)
+            {
+                case OpKind.Gemm:
+                    Gemm(op, src, dst, m);
+                    break;
+                case OpKind.LayerNorm:
+                    var norm = (MlpLayerNorm)op.Layer!;
+                    for (int r = 0; r < m; r++)
+                    {
+                        LayerNorm(src.AsSpan(r * _stride, norm.Width), norm, dst.AsSpan(r * _stride, norm.Width));
+                    }
+
+                    break;
+                case OpKind.Activate:
+                    for (int r = 0; r < m; r++)
+                    {
+                        Span<float> row = dst.AsSpan(r * _stride, op.Width);
+                        ActivationMath.ApplyRow(row, default, op.Activation, default, row);
+                    }
+
+                    break;
+                default:
+                    float[] residual = _buffers[op.Residual];
+                    for (int r = 0; r < m; r++)
+                    {
+                        Span<float> row = dst.AsSpan(r * _stride, op.Width);
+                        ActivationMath.ApplyRow(row, default, Activation.Identity, residual.AsSpan(r * _stride, op.Width), row);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static void LayerNorm(ReadOnlySpan<float> x, MlpLayerNorm norm, Span<float> y)
+    {
+        // Statistics in double in one fixed order: the same bits wherever the row sits in memory.
+        double sum = 0;
+        foreach (float v in x)
+        {
+            sum += v;
+        }
+
+        double mean = sum / x.Length, sq = 0;
+        foreach (float v in x)
+        {
+            sq += (v - mean) * (v - mean);
+        }
+
+        double inv = 1.0 / Math.Sqrt((sq / x.Length) + norm.Epsilon);
+        for (int i = 0; i < x.Length; i++)
+        {
+            y[i] = (float)((x[i] - mean) * inv * norm.Weight[i] + norm.Bias[i]);
+        }
+    }
+
+    private void Gemm(Op op, float[] src, float[] dst, int m)
+    {
+        var linear = (MlpLinear)op.Layer!;
+        PackedMatrix w = _packed[linear];
+        Sgemm.PackA(src, m, linear.InWidth, _stride, w.Path, _packedA);
+        _work.Set(_packedA, m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride);
+        int groups = (w.Panels + GemmWork.PanelsPerUnit - 1) / GemmWork.PanelsPerUnit;
+        if (_pool is null || _pool.Threads == 1 || groups == 1)
+        {
+            _work.Execute(0, groups);
+        }
+        else
+        {
+            _pool.Run(_work, groups);
+        }
+    }
+
+    /// <summary>One GEMM's state, so pool workers can take disjoint panel ranges without allocating.</summary>
+    private sealed class GemmWork : IRangeWork
+    {
+        /// <summary>Threads split panels in groups of 4, the span of the small-batch kernel.</summary>
+        public const int PanelsPerUnit = 4;
+
+        private float[] _packedA = [], _c = [];
+        private float[]? _bias, _residual;
+        private PackedMatrix _w = null!;
+        private Activation _activation;
+        private int _m, _stride;
+
+        public void Set(float[] packedA, int m, PackedMatrix w, float[]? bias, Activation activation, float[]? residual, float[] c, int stride)
+        {
+            (_packedA, _m, _w, _bias, _activation, _residual, _c, _stride) = (packedA, m, w, bias, activation, residual, c, stride);
+        }
+
+        public void Execute(int start, int end)
+        {
+            int p0 = start * PanelsPerUnit, p1 = Math.Min(end * PanelsPerUnit, _w.Panels);
+            Sgemm.MultiplyPacked(
+                _packedA.AsSpan(0, _m * _w.K), _m, _w, p0, p1,
+                _bias, _activation, _residual, _stride,
+                _c, _stride);
+        }
+    }
+}

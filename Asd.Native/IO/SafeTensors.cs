@@ -1,0 +1,150 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace Asd.Native.IO;
+
+/// <summary>One tensor named in a safetensors header.</summary>
+/// <param name="Name">The tensor's name.</param>
+/// <param name="DType">"F32", "F16" or "BF16" (others are reported as unsupported when read).</param>
+/// <param name="Shape">The shape.</param>
+/// <param name="Begin">Start of its bytes, relative to the data section.</param>
+/// <param name="End">End of its bytes (exclusive).</param>
+public sealed record TensorInfo(string Name, string DType, int[] Shape, long Begin, long End)
+{
+    /// <summary>Number of elements.</summary>
+    public long Count => Shape.Aggregate(1L, (a, b) => a * b);
+
+    /// <summary>The shape as "[a, b]".</summary>
+    public string ShapeText => $"[{string.Join(", ", Shape)}]";
+}
+
+/// <summary>
+/// Reads the safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header length,
+/// a JSON header mapping names to dtype, shape and byte range, then the raw little-endian data. F32, F16 and BF16 are
+/// converted to float32. Written here because no maintained safetensors package is served on our NuGet feed
+/// (checked: no "safetensors" package in the served list); the format is small and fully specified.
+/// </summary>
+public sealed class SafeTensorsFile
+{
+    private readonly byte[] _bytes;
+    private readonly long _dataStart;
+    private readonly Dictionary<string, TensorInfo> _tensors;
+
+    private SafeTensorsFile(string source, byte[] bytes, long dataStart, Dictionary<string, TensorInfo> tensors)
+    {
+        Source = source;
+        _bytes = bytes;
+        _dataStart = dataStart;
+        _tensors = tensors;
+    }
+
+    /// <summary>Where the bytes came from (for messages).</summary>
+    public string Source { get; }
+
+    /// <summary>The tensors, by name.</summary>
+    public IReadOnlyDictionary<string, TensorInfo> Tensors => _tensors;
+
+    /// <summary>Reads and validates a file.</summary>
+    /// <exception cref="InvalidDataException">A malformed, truncated or inconsistent file.</exception>
+    public static SafeTensorsFile Open(string path) => Parse(File.ReadAllBytes(path), path);
+
+    /// <summary>Validates bytes already in memory (for example an embedded model).</summary>
+    public static SafeTensorsFile Parse(byte[] bytes, string source)
+    {
+        if (bytes.Length < 8)
+        {
+            throw new InvalidDataException($"{source}: {bytes.Length} bytes is too short for a safetensors file (an 8-byte header length comes first).");
+        }
+
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (headerLength > (ulong)(bytes.Length - 8))
+        {
+            throw new InvalidDataException($"{source}: the header claims {headerLength} bytes but the file has only {bytes.Length - 8} after the length field (truncated or not a safetensors file).");
+        }
+
+        long dataStart = 8 + (long)headerLength;
+        long dataLength = bytes.Length - dataStart;
+        var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+            foreach (JsonProperty p in doc.RootElement.EnumerateObject())
+            {
+                if (p.Name == "__metadata__")
+                {
+                    continue;
+                }
+
+                string dtype = p.Value.GetProperty("dtype").GetString() ?? "";
+                int[] shape = [.. p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32())];
+                long[] offsets = [.. p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64())];
+                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' has invalid data_offsets.");
+                }
+
+                var info = new TensorInfo(p.Name, dtype, shape, offsets[0], offsets[1]);
+                if (offsets[1] > dataLength)
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' ends at data byte {offsets[1]} but the data section holds {dataLength} bytes (the file is truncated).");
+                }
+
+                int size = ElementSize(dtype);
+                if (size > 0 && info.Count * size != offsets[1] - offsets[0])
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' is {dtype} {info.ShapeText} ({info.Count * size} bytes) but spans {offsets[1] - offsets[0]} bytes.");
+                }
+
+                tensors[p.Name] = info;
+            }
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{source}: the safetensors header is not valid JSON of the expected form ({e.Message}).", e);
+        }
+
+        return new SafeTensorsFile(source, bytes, dataStart, tensors);
+    }
+
+    /// <summary>Reads a tensor as float32 and checks its shape.</summary>
+    /// <exception cref="InvalidDataException">Missing tensor, unexpected shape or unsupported dtype; the message names all three.</exception>
+    public float[] ReadFloat32(string name, params int[] expectedShape)
+    {
+        if (!_tensors.TryGetValue(name, out TensorInfo? info))
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' is missing (the file has {_tensors.Count} tensors{(_tensors.Count > 0 ? $", e.g. '{_tensors.Keys.First()}'" : "")}).");
+        }
+
+        if (!info.Shape.AsSpan().SequenceEqual(expectedShape))
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", expectedShape)}].");
+        }
+
+        int size = ElementSize(info.DType);
+        if (size == 0)
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' has dtype {info.DType}; only F32, F16 and BF16 are supported.");
+        }
+
+        var result = new float[info.Count];
+        ReadOnlySpan<byte> src = _bytes.AsSpan((int)(_dataStart + info.Begin), (int)(info.End - info.Begin));
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = info.DType switch
+            {
+                "F32" => BinaryPrimitives.ReadSingleLittleEndian(src[(4 * i)..]),
+                "F16" => (float)BinaryPrimitives.ReadHalfLittleEndian(src[(2 * i)..]),
+                _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]) << 16),
+            };
+        }
+
+        return result;
+    }
+
+    private static int ElementSize(string dtype) => dtype switch
+    {
+        "F32" => 4,
+        "F16" or "BF16" => 2,
+        _ => 0,
+    };
+}
