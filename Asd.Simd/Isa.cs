@@ -40,8 +40,11 @@ public static class Isa
     /// <summary>The path in use: the forced one, else the first supported one in <see cref="PreferenceOrder"/>.</summary>
     public static IsaPath Active => s_override ?? Default;
 
+    private static readonly (IsaPath Path, string? Error) s_default = ChooseDefault();
+
     /// <summary>The path chosen at start-up (the environment variable, else the best supported).</summary>
-    public static IsaPath Default { get; } = ChooseDefault();
+    /// <exception cref="PlatformNotSupportedException"><c>ASD_FORCE_ISA</c> names an unknown or unsupported path.</exception>
+    public static IsaPath Default => s_default.Error is null ? s_default.Path : throw new PlatformNotSupportedException(s_default.Error);
 
     /// <summary>Whether this process can run <paramref name="path"/>.</summary>
     public static bool IsSupported(IsaPath path) => path switch
@@ -97,28 +100,35 @@ public static class Isa
         s_override = path;
     }
 
-    private static IsaPath ChooseDefault()
+    // Never throws: a type initializer that throws would surface as an opaque TypeInitializationException.
+    private static (IsaPath, string?) ChooseDefault()
     {
         string? forced = Environment.GetEnvironmentVariable(ForceVariable);
         if (!string.IsNullOrWhiteSpace(forced))
         {
-            IsaPath path = Parse(forced);
-            if (!IsSupported(path))
+            IsaPath path;
+            try
             {
-                throw new PlatformNotSupportedException($"{ForceVariable}={forced}: that path is not supported on this machine (supported: {string.Join(", ", Array.ConvertAll(Supported(), Name))}).");
+                path = Parse(forced);
+            }
+            catch (ArgumentException e)
+            {
+                return (IsaPath.Scalar, $"{ForceVariable}={forced}: {e.Message}");
             }
 
-            return path;
+            return IsSupported(path)
+                ? (path, null)
+                : (IsaPath.Scalar, $"{ForceVariable}={forced}: that path is not supported on this machine (supported: {string.Join(", ", Array.ConvertAll(Supported(), Name))}).");
         }
 
         foreach (IsaPath path in PreferenceOrder)
         {
             if (IsSupported(path))
             {
-                return path;
+                return (path, null);
             }
         }
 
-        return IsaPath.Scalar;
+        return (IsaPath.Scalar, null);
     }
 }

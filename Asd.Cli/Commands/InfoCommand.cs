@@ -14,10 +14,31 @@ internal static class InfoCommand
         {
             stdout.WriteLine($"asd {typeof(InfoCommand).Assembly.GetName().Version}");
             stdout.WriteLine($"runtime    {RuntimeInformation.FrameworkDescription} {RuntimeInformation.ProcessArchitecture}");
-            stdout.WriteLine($"kernels    {Isa.Name(Isa.Active)} (supported: {string.Join(", ", Array.ConvertAll(Isa.Supported(), Isa.Name))}; force with {Isa.ForceVariable})");
+            stdout.WriteLine($"cpu        {string.Join(" ", CpuFeatures())}");
+            stdout.WriteLine($"kernels    {Isa.Name(Isa.Active)} (supported: {string.Join(", ", Array.ConvertAll(Isa.Supported(), Isa.Name))}; preference {string.Join(" > ", Isa.PreferenceOrder.ToArray().Select(Isa.Name))}; force with {Isa.ForceVariable})");
+            foreach (KernelChoice k in KernelRegistry.Describe())
+            {
+                stdout.WriteLine($"  {k.Operation,-44} {Isa.Name(k.Path),-9} {k.Implementation}");
+            }
+
             stdout.WriteLine($"rng        {Asd.Simd.Random.CounterRng.SchemeName}, version {Asd.Simd.Random.CounterRng.SchemeVersion}");
             return 0;
         });
         return command;
+    }
+
+    private static IEnumerable<string> CpuFeatures()
+    {
+        (string Name, bool On)[] features =
+        [
+            ("sse4.2", System.Runtime.Intrinsics.X86.Sse42.IsSupported),
+            ("avx2", System.Runtime.Intrinsics.X86.Avx2.IsSupported),
+            ("fma", System.Runtime.Intrinsics.X86.Fma.IsSupported),
+            ("avx512f", System.Runtime.Intrinsics.X86.Avx512F.IsSupported),
+            ("avx512bw", System.Runtime.Intrinsics.X86.Avx512BW.IsSupported),
+            ("avx512-accelerated", System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated),
+            ("advsimd", System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported),
+        ];
+        return features.Where(f => f.On).Select(f => f.Name).DefaultIfEmpty("(no SIMD extensions)");
     }
 }

@@ -51,12 +51,7 @@ public sealed class MlpDenoiser : IDenoiser
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
         _mainOut = Plan(model.Layers, InputBuffer, _mainOps, []);
         _packedA = new float[_passRows * _stride];
-        int half = model.TimeEmbedding.Dim / 2;
-        _freqs = new float[half];
-        for (int i = 0; i < half; i++)
-        {
-            _freqs[i] = (float)Math.Exp(-Math.Log(model.TimeEmbedding.MaxPeriod) * i / (half - model.TimeEmbedding.DownscaleFreqShift));
-        }
+        _freqs = RowNorm.SinusoidalFrequencies(model.TimeEmbedding.Dim, model.TimeEmbedding.MaxPeriod, model.TimeEmbedding.DownscaleFreqShift);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -256,26 +251,8 @@ public sealed class MlpDenoiser : IDenoiser
         }
     }
 
-    private void EmbedTimestep(int timestep, Span<float> row)
-    {
-        TimeEmbeddingSpec spec = _model.TimeEmbedding;
-        int half = spec.Dim / 2;
-        float scale = (float)spec.Scale;
-        float t = timestep;
-        for (int i = 0; i < half; i++)
-        {
-            // As diffusers' float32 graph: (t * freq) * scale, then sin and cos (evaluated in double, rounded once).
-            float arg = t * _freqs[i];
-            if (scale != 1f)
-            {
-                arg *= scale;
-            }
-
-            float s = (float)Math.Sin(arg), co = (float)Math.Cos(arg);
-            row[i] = spec.FlipSinToCos ? co : s;
-            row[half + i] = spec.FlipSinToCos ? s : co;
-        }
-    }
+    private void EmbedTimestep(int timestep, Span<float> row) =>
+        RowNorm.SinusoidalEmbedding(timestep, _freqs, (float)_model.TimeEmbedding.Scale, _model.TimeEmbedding.FlipSinToCos, row);
 
     private void Execute(List<Op> ops, int m)
     {
@@ -291,7 +268,7 @@ public sealed class MlpDenoiser : IDenoiser
                     var norm = (MlpLayerNorm)op.Layer!;
                     for (int r = 0; r < m; r++)
                     {
-                        LayerNorm(src.AsSpan(r * _stride, norm.Width), norm, dst.AsSpan(r * _stride, norm.Width));
+                        RowNorm.LayerNorm(src.AsSpan(r * _stride, norm.Width), norm.Weight, norm.Bias, norm.Epsilon, dst.AsSpan(r * _stride, norm.Width));
                     }
 
                     break;
@@ -313,28 +290,6 @@ public sealed class MlpDenoiser : IDenoiser
 
                     break;
             }
-        }
-    }
-
-    private static void LayerNorm(ReadOnlySpan<float> x, MlpLayerNorm norm, Span<float> y)
-    {
-        // Statistics in double in one fixed order: the same bits wherever the row sits in memory.
-        double sum = 0;
-        foreach (float v in x)
-        {
-            sum += v;
-        }
-
-        double mean = sum / x.Length, sq = 0;
-        foreach (float v in x)
-        {
-            sq += (v - mean) * (v - mean);
-        }
-
-        double inv = 1.0 / Math.Sqrt((sq / x.Length) + norm.Epsilon);
-        for (int i = 0; i < x.Length; i++)
-        {
-            y[i] = (float)((x[i] - mean) * inv * norm.Weight[i] + norm.Bias[i]);
         }
     }
 

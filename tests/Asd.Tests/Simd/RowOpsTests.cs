@@ -1,0 +1,155 @@
+using Asd.Simd;
+using Asd.Simd.Kernels;
+using Xunit;
+
+namespace Asd.Tests.Simd;
+
+/// <summary>
+/// The verifier's reductions and row updates, and the per-row kernels, on every ISA path, at every length 0..257 and
+/// misaligned offsets 0..15 (floats). Tolerance: 0 between paths and offsets (the kernels are written so the bits do
+/// not depend on either); against double-precision references, the stated relative tolerance.
+/// </summary>
+[Collection(IsaCollection.Name)]
+public sealed class RowOpsTests
+{
+    private static float[] Random(System.Random rng, int n) => [.. Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+
+    private static void OnEveryPath(Action<IsaPath> test)
+    {
+        try
+        {
+            foreach (IsaPath path in Isa.Supported())
+            {
+                Isa.Force(path);
+                test(path);
+            }
+        }
+        finally
+        {
+            Isa.Force(null);
+        }
+    }
+
+    [Fact]
+    public void DotProductsDoNotDependOnPathOrAlignment()
+    {
+        var rng = new System.Random(1);
+        for (int n = 0; n <= 257; n++)
+        {
+            float[] z = Random(rng, n + 16), p = Random(rng, n + 16), q = Random(rng, n + 16);
+            Isa.Force(IsaPath.Scalar);
+            RowOps.DifferenceDotAndNorm(z.AsSpan(0, n), p.AsSpan(0, n), q.AsSpan(0, n), out double zu0, out double uu0);
+            Isa.Force(null);
+            double zuExact = 0, uuExact = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double u = (double)p[i] - q[i];
+                zuExact += z[i] * u;
+                uuExact += u * u;
+            }
+
+            Assert.True(Math.Abs(zu0 - zuExact) <= 1e-12 * (1 + Math.Abs(zuExact)) && Math.Abs(uu0 - uuExact) <= 1e-12 * (1 + uuExact));
+            int length = n;
+            OnEveryPath(path =>
+            {
+                for (int offset = 0; offset < 16; offset++)
+                {
+                    // The same values placed at another offset: the bits must not move.
+                    float[] z2 = new float[length + 16], p2 = new float[length + 16], q2 = new float[length + 16];
+                    Array.Copy(z, 0, z2, offset, length);
+                    Array.Copy(p, 0, p2, offset, length);
+                    Array.Copy(q, 0, q2, offset, length);
+                    RowOps.DifferenceDotAndNorm(z2.AsSpan(offset, length), p2.AsSpan(offset, length), q2.AsSpan(offset, length), out double zu, out double uu);
+                    Assert.True(zu == zu0 && uu == uu0, $"{path}, n={length}, offset {offset}: ({zu}, {uu}) vs ({zu0}, {uu0})");
+                }
+            });
+        }
+    }
+
+    [Fact]
+    public void RowUpdatesAgreeOnEveryPathAndOffset()
+    {
+        var rng = new System.Random(2);
+        for (int n = 0; n <= 257; n++)
+        {
+            float[] x = Random(rng, n + 16), m = Random(rng, n + 16), z = Random(rng, n + 16);
+            var expected = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                expected[i] = MathF.FusedMultiplyAdd(0.3f, z[i], MathF.FusedMultiplyAdd(-1.7f, m[i], 0.9f * x[i]));
+            }
+
+            int length = n;
+            OnEveryPath(path =>
+            {
+                for (int offset = 0; offset < 16; offset += 3)
+                {
+                    var dst = new float[length + 16];
+                    RowOps.LinearCombination(0.9f, x.AsSpan(0, length), -1.7f, m.AsSpan(0, length), 0.3f, z.AsSpan(0, length), dst.AsSpan(offset, length));
+                    Assert.True(expected.AsSpan().SequenceEqual(dst.AsSpan(offset, length)), $"{path}, n={length}, offset {offset}");
+
+                    RowOps.AffineCombineClamp(1.5f, x.AsSpan(0, length), -0.5f, m.AsSpan(0, length), 1f, dst.AsSpan(offset, length));
+                    for (int i = 0; i < length; i++)
+                    {
+                        float e = Math.Clamp(MathF.FusedMultiplyAdd(-0.5f, m[i], 1.5f * x[i]), -1f, 1f);
+                        Assert.Equal(e, dst[offset + i]);
+                    }
+                }
+            });
+        }
+    }
+
+    [Fact]
+    public void AllFiniteFindsNaNAndInfinityAnywhere()
+    {
+        for (int n = 1; n <= 70; n++)
+        {
+            var v = new float[n];
+            Assert.True(RowOps.AllFinite(v));
+            for (int i = 0; i < n; i += 7)
+            {
+                v[i] = float.NaN;
+                Assert.False(RowOps.AllFinite(v));
+                v[i] = float.NegativeInfinity;
+                Assert.False(RowOps.AllFinite(v));
+                v[i] = 0;
+            }
+        }
+    }
+
+    [Fact]
+    public void LayerNormAndEmbeddingMatchTheirDefinitions()
+    {
+        var rng = new System.Random(3);
+        for (int n = 1; n <= 67; n++)
+        {
+            float[] x = Random(rng, n), w = Random(rng, n), b = Random(rng, n);
+            var y = new float[n];
+            RowNorm.LayerNorm(x, w, b, 1e-5, y);
+            double mean = x.Average(v => (double)v);
+            double var = x.Average(v => (v - mean) * (v - mean));
+            for (int i = 0; i < n; i++)
+            {
+                double e = ((x[i] - mean) / Math.Sqrt(var + 1e-5) * w[i]) + b[i];
+                Assert.True(Math.Abs(y[i] - e) <= 1e-5 * (1 + Math.Abs(e)), $"n={n}: {y[i]} vs {e}");
+            }
+
+            // In place gives the same bits.
+            float[] copy = (float[])x.Clone();
+            RowNorm.LayerNorm(copy, w, b, 1e-5, copy);
+            Assert.Equal(y, copy);
+        }
+
+        float[] freqs = RowNorm.SinusoidalFrequencies(8, 10000, 1);
+        var emb = new float[8];
+        RowNorm.SinusoidalEmbedding(250, freqs, 1f, flipSinToCos: false, emb);
+        for (int i = 0; i < 4; i++)
+        {
+            double f = Math.Exp(-Math.Log(10000) * i / 3.0);
+            Assert.Equal(Math.Sin(250 * f), emb[i], 1e-5);
+            Assert.Equal(Math.Cos(250 * f), emb[4 + i], 1e-5);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowNorm.SinusoidalFrequencies(7, 10000, 1));
+    }
+}
