@@ -24,6 +24,18 @@ public interface IDenoiser
     bool IsBatchInvariant { get; }
 
     /// <summary>
+    /// The most rows one call can take in one model evaluation (a static batch dimension), or 0 for any number.
+    /// Samplers never send more, so every <see cref="Denoise"/> call is one model evaluation and call counts are honest.
+    /// </summary>
+    int MaxRowsPerCall => 0;
+
+    /// <summary>
+    /// True when the model takes one timestep per call (a scalar timestep input): samplers then only batch rows that
+    /// share a timestep.
+    /// </summary>
+    bool SharedTimestep => false;
+
+    /// <summary>
     /// Evaluates <c>timesteps.Length</c> rows. <paramref name="samples"/> and <paramref name="output"/> hold
     /// rows x SampleSize values, <paramref name="conditioning"/> rows x ConditionSize (empty when ConditionSize is 0).
     /// </summary>
@@ -63,4 +75,10 @@ public sealed record DenoiserOptions
 
     /// <summary>The core pool that splits rows across threads (null: run on the calling thread).</summary>
     public Threading.CorePool? Pool { get; init; }
+
+    /// <summary>
+    /// Classifier-free guidance scale w (m = m_uncond + w (m_cond - m_uncond)), for models that define a null
+    /// condition; null uses the model's default (no guidance unless its configuration sets a scale).
+    /// </summary>
+    public double? GuidanceScale { get; init; }
 }

@@ -41,7 +41,9 @@ public sealed class MixtureModel : IDiffusionModel
 
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
-        new MixtureDenoiser(Mixture, schedule, options.Pool);
+        options.GuidanceScale is null
+            ? new MixtureDenoiser(Mixture, schedule, options.Pool)
+            : throw new InvalidOperationException($"{Name} is unconditional: guidance does not apply.");
 
     /// <inheritdoc/>
     public void Dispose()

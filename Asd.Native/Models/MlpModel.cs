@@ -314,7 +314,10 @@ public sealed class MlpModel : IDiffusionModel
     }
 
     /// <inheritdoc/>
-    public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) => new MlpDenoiser(this, options.MaxBatchRows, options.Pool);
+    public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
+        options.GuidanceScale is null
+            ? new MlpDenoiser(this, options.MaxBatchRows, options.Pool)
+            : throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance.");
 
     /// <summary>A denoiser with its own scratch for up to <paramref name="maxRows"/> rows per internal pass.</summary>
     public MlpDenoiser CreateDenoiser(int maxRows = 64, Threading.CorePool? pool = null) => new(this, maxRows, pool);

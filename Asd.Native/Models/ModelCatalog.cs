@@ -5,14 +5,20 @@ namespace Asd.Native.Models;
 /// <summary>Options for opening a model.</summary>
 public sealed record ModelOpenOptions
 {
-    /// <summary>"cpu" (default), "cuda" or "auto" (ONNX models only).</summary>
+    /// <summary>"cpu" (default), "cuda" or "auto" (ONNX models only; auto falls back to the CPU and says why).</summary>
     public string Device { get; init; } = "cpu";
 
     /// <summary>Threads for the model (0 = one per core).</summary>
     public int Threads { get; init; }
+
+    /// <summary>Role overrides for ONNX models (CLI flags; they win over asd.json).</summary>
+    public OnnxIoConfig? Onnx { get; init; }
 }
 
-/// <summary>Opens models from spec strings: <c>builtin:mixture?dim=32</c>.</summary>
+/// <summary>
+/// Opens models from spec strings: <c>builtin:mixture</c>, <c>builtin:mixture?dim=32</c>, an asd-mlp <c>.json</c>, an
+/// ONNX model folder (model.onnx + scheduler_config.json + optional asd.json) or a bare <c>.onnx</c> file.
+/// </summary>
 public static class ModelCatalog
 {
     /// <summary>The built-in model names.</summary>
@@ -23,7 +29,7 @@ public static class ModelCatalog
     public static Denoising.IDiffusionModel Open(string spec, ModelOpenOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(spec);
-        _ = options;
+        options ??= new ModelOpenOptions();
         if (spec.StartsWith("builtin:", StringComparison.Ordinal))
         {
             (string name, Dictionary<string, string> query) = ParseQuery(spec);
@@ -50,7 +56,17 @@ public static class ModelCatalog
             }
         }
 
-        throw new ArgumentException($"Cannot open model '{spec}': expected one of {string.Join(", ", BuiltinNames)}.");
+        if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            return OnnxModel.Open(spec, options, options.Onnx);
+        }
+
+        if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            return MlpModel.Load(spec);
+        }
+
+        throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file or an asd-mlp .json file.");
     }
 
     private static (string Name, Dictionary<string, string> Query) ParseQuery(string spec)

@@ -98,7 +98,7 @@ public sealed class AsdSampler : Sampler
         while (active > 0)
         {
             BeginBatch();
-            int chainsInBatch = 0, next = cursor;
+            int chainsInBatch = 0, next = -1;
             for (int t = 0; t < N; t++)
             {
                 int c = (cursor + t) % N;
@@ -107,10 +107,12 @@ public sealed class AsdSampler : Sampler
                     continue;
                 }
 
-                if (BatchCapacityLeft == 0)
+                int nextStep = _phase[c] == Phase.NeedModel ? _step[c] : _step[c] + _drafted[c] + 1;
+                if (BatchCapacityLeft == 0 || !FitsBatch(nextStep))
                 {
-                    next = c;
-                    break;
+                    // Left for a later call; the next batch starts with the first chain that did not get in.
+                    next = next < 0 ? c : next;
+                    continue;
                 }
 
                 if (_phase[c] == Phase.NeedModel)
@@ -122,13 +124,15 @@ public sealed class AsdSampler : Sampler
                 }
                 else
                 {
-                    DraftRows(c, Math.Min(_roundLen[c] - _drafted[c], BatchCapacityLeft));
+                    // A model that takes one timestep per call gets one draft row per chain per call (a segment of 1).
+                    int rows = Denoiser.SharedTimestep ? 1 : Math.Min(_roundLen[c] - _drafted[c], BatchCapacityLeft);
+                    DraftRows(c, rows);
                 }
 
                 _inBatch[chainsInBatch++] = c;
             }
 
-            cursor = next;
+            cursor = next < 0 ? cursor : next;
             Invoke();
             for (int b = 0; b < chainsInBatch; b++)
             {

@@ -19,7 +19,7 @@ public sealed class DdpmSampler(IDenoiser denoiser, InferencePlan plan, SamplerO
     /// <inheritdoc/>
     protected override void Run()
     {
-        int k = Plan.Steps, cap = Options.MaxBatchRows;
+        int k = Plan.Steps, cap = RowsPerCall;
         for (int i = 0; i < k; i++)
         {
             for (int first = 0; first < N; first += cap)

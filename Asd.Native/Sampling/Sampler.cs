@@ -10,7 +10,7 @@ namespace Asd.Native.Sampling;
 /// call path (raw output converted to x0 estimates in place), the noise keys and the statistics.
 /// A sampler is not thread-safe; use one per thread (they may share the model behind the denoiser).
 /// </summary>
-public abstract class Sampler
+public abstract class Sampler : IDisposable
 {
     private readonly float[] _batchX, _batchOut, _batchCond;
     private readonly int[] _batchT, _batchStep, _batchChain;
@@ -37,6 +37,7 @@ public abstract class Sampler
         }
 
         int r = Options.MaxBatchRows;
+        RowsPerCall = denoiser.MaxRowsPerCall > 0 ? Math.Min(r, denoiser.MaxRowsPerCall) : r;
         _batchX = new float[checked(r * D)];
         _batchOut = new float[r * D];
         _batchCond = new float[r * C];
@@ -71,6 +72,20 @@ public abstract class Sampler
     /// <summary>The noise of the current run.</summary>
     protected INoiseSource Noise { get; private set; }
 
+    /// <summary>Whether <see cref="Dispose"/> disposes the denoiser (true when a factory created it for this sampler).</summary>
+    internal bool OwnsDenoiser { get; set; }
+
+    /// <summary>Releases the denoiser's native resources when this sampler owns it.</summary>
+    public void Dispose()
+    {
+        if (OwnsDenoiser && Denoiser is IDisposable d)
+        {
+            d.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
     /// <summary>Replaces the counter-based noise (tests feed recorded noise through this); null restores it.</summary>
     internal INoiseSource? NoiseOverride { get; set; }
 
@@ -96,7 +111,16 @@ public abstract class Sampler
     protected int BatchRows => _batchRows;
 
     /// <summary>Rows still free in the batch being assembled.</summary>
-    protected int BatchCapacityLeft => Options.MaxBatchRows - _batchRows;
+    protected int BatchCapacityLeft => RowsPerCall - _batchRows;
+
+    /// <summary>The row cap of one call: the option, or the denoiser's static batch if smaller.</summary>
+    protected int RowsPerCall { get; }
+
+    /// <summary>The timestep every row of the current batch must share when the denoiser takes one timestep per call (-1: none yet).</summary>
+    protected int BatchTimestep { get; private set; } = -1;
+
+    /// <summary>Whether a row at <paramref name="step"/> may join the current batch.</summary>
+    protected bool FitsBatch(int step) => !Denoiser.SharedTimestep || BatchTimestep < 0 || Plan.Timesteps[step] == BatchTimestep;
 
     /// <summary>The global chain id of local chain <paramref name="chain"/> (the noise key).</summary>
     protected ulong ChainId(int chain) => _chainOffset + (ulong)chain;
@@ -190,7 +214,11 @@ public abstract class Sampler
     }
 
     /// <summary>Starts assembling a new batch.</summary>
-    protected void BeginBatch() => _batchRows = 0;
+    protected void BeginBatch()
+    {
+        _batchRows = 0;
+        BatchTimestep = -1;
+    }
 
     /// <summary>
     /// Appends a row for <paramref name="chain"/> at step <paramref name="step"/> (its input is written by the
@@ -200,6 +228,7 @@ public abstract class Sampler
     {
         int row = _batchRows++;
         _batchT[row] = Plan.Timesteps[step];
+        BatchTimestep = Plan.Timesteps[step];
         _batchStep[row] = step;
         _batchChain[row] = chain;
         if (C > 0)

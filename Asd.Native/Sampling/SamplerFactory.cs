@@ -25,12 +25,14 @@ public static class SamplerFactory
     };
 
     /// <summary>Creates the sampler; its denoiser is private to it, the model may be shared.</summary>
-    public static Sampler Create(IDiffusionModel model, SchedulerConfig scheduler, int steps, SamplerKind kind, SamplerOptions options, Threading.CorePool? pool = null)
+    public static Sampler Create(IDiffusionModel model, SchedulerConfig scheduler, int steps, SamplerKind kind, SamplerOptions options, Threading.CorePool? pool = null, double? guidance = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var schedule = new DiffusionSchedule(scheduler);
         InferencePlan plan = schedule.Plan(steps);
-        IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool });
-        return kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
+        IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = guidance });
+        Sampler sampler = kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
+        sampler.OwnsDenoiser = true;
+        return sampler;
     }
 }

@@ -7,6 +7,12 @@ public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "cost-curve")
+        {
+            CostCurveReport.Run();
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-stream")
         {
             QuickStream.Run();

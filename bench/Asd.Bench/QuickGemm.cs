@@ -135,3 +135,29 @@ internal static class QuickStream
         return System.Runtime.Intrinsics.Vector512.Sum((s0 + s1) + (s2 + s3));
     }
 }
+
+/// <summary>
+/// <c>-- cost-curve</c>: T(B) / T(1) of the pinned MLP for B = 1..32 with 1 and 2 threads, measured with the engine's
+/// own calibration (<see cref="Asd.Native.Sampling.CostCurve.Measure"/>), printed as a markdown table.
+/// </summary>
+internal static class CostCurveReport
+{
+    public static void Run()
+    {
+        using var model = Asd.Native.Models.MlpModel.Load(MlpForwardBenchmarks.ModelPath("mlp_bench.json"));
+        var curves = new List<Asd.Native.Sampling.CostCurve>();
+        foreach (int threads in (int[])[1, 2])
+        {
+            using var pool = new Asd.Native.Threading.CorePool(threads);
+            curves.Add(Asd.Native.Sampling.CostCurve.Measure(model.CreateDenoiser(64, pool), 32, 1000, repeats: 21, model: "mlp_bench"));
+        }
+
+        Console.WriteLine("| B | T(B) 1 thread (us) | T(B)/T(1), 1 thread | T(B) 2 threads (us) | T(B)/T(1), 2 threads |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|");
+        for (int b = 1; b <= 32; b++)
+        {
+            Console.WriteLine(System.FormattableString.Invariant(
+                $"| {b} | {curves[0].Seconds(b) * 1e6:F1} | {curves[0].Ratio(b):F2} | {curves[1].Seconds(b) * 1e6:F1} | {curves[1].Ratio(b):F2} |"));
+        }
+    }
+}

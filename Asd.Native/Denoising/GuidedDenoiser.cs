@@ -1,0 +1,114 @@
+using Asd.Native.Models;
+
+namespace Asd.Native.Denoising;
+
+/// <summary>
+/// Classifier-free guidance as a denoiser: m = m_uncond + w (m_cond - m_uncond), both halves evaluated in ONE call
+/// of the inner model (the conditional rows, then the same rows with the null condition). The guided m is just
+/// another function of (x, t, c), so ASD stays exact with it. Combining raw outputs equals combining x0 estimates,
+/// because the conversion to x0 is affine with the same coefficients for both halves.
+/// </summary>
+public sealed class GuidedDenoiser : IDenoiser
+{
+    private readonly IDenoiser _inner;
+    private readonly NullCondition _null;
+    private readonly float _scale;
+    private readonly int _c, _innerC;
+    private float[] _x = [], _cond = [], _out = [];
+    private int[] _t = [];
+
+    /// <summary>Wraps <paramref name="inner"/>; with a flag null condition, the inner model's last conditioning value is the flag.</summary>
+    public GuidedDenoiser(IDenoiser inner, NullCondition nullCondition, double scale)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(nullCondition);
+        if (!double.IsFinite(scale))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scale), $"The guidance scale must be finite (got {scale}).");
+        }
+
+        _inner = inner;
+        _null = nullCondition;
+        _scale = (float)scale;
+        _innerC = inner.ConditionSize;
+        _c = nullCondition is NullCondition.FlagInput ? _innerC - 1 : _innerC;
+        if (_c < 1 && nullCondition is not NullCondition.FlagInput)
+        {
+            throw new ArgumentException("Guidance needs a conditional model.");
+        }
+
+        if (nullCondition is NullCondition.Value v && v.Values.Length != _c)
+        {
+            throw new ArgumentException($"The null condition has {v.Values.Length} values but a conditioning row has {_c}.");
+        }
+
+        if (inner.MaxRowsPerCall == 1)
+        {
+            throw new ArgumentException("Guidance evaluates both halves in one call, which a static batch of 1 cannot hold.");
+        }
+    }
+
+    /// <summary>The guidance scale w.</summary>
+    public double Scale => _scale;
+
+    /// <inheritdoc/>
+    public int SampleSize => _inner.SampleSize;
+
+    /// <inheritdoc/>
+    public int ConditionSize => _c;
+
+    /// <inheritdoc/>
+    public bool IsBatchInvariant => _inner.IsBatchInvariant;
+
+    /// <inheritdoc/>
+    public int MaxRowsPerCall => _inner.MaxRowsPerCall / 2;
+
+    /// <inheritdoc/>
+    public bool SharedTimestep => _inner.SharedTimestep;
+
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int rows = timesteps.Length, d = SampleSize;
+        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
+        if (_t.Length < 2 * rows)
+        {
+            _x = new float[2 * rows * d];
+            _t = new int[2 * rows];
+            _cond = new float[2 * rows * _innerC];
+            _out = new float[2 * rows * d];
+        }
+
+        Span<float> x = _x.AsSpan(0, 2 * rows * d), cond = _cond.AsSpan(0, 2 * rows * _innerC), outp = _out.AsSpan(0, 2 * rows * d);
+        samples.CopyTo(x);
+        samples.CopyTo(x[(rows * d)..]);
+        timesteps.CopyTo(_t);
+        timesteps.CopyTo(_t.AsSpan(rows));
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> condRow = cond.Slice(r * _innerC, _innerC), nullRow = cond.Slice((rows + r) * _innerC, _innerC);
+            conditioning.Slice(r * _c, _c).CopyTo(condRow);
+            switch (_null)
+            {
+                case NullCondition.Zeros:
+                    nullRow.Clear();
+                    break;
+                case NullCondition.Value v:
+                    v.Values.CopyTo(nullRow);
+                    break;
+                default:
+                    conditioning.Slice(r * _c, _c).CopyTo(nullRow);
+                    condRow[_c] = 0f;
+                    nullRow[_c] = 1f;
+                    break;
+            }
+        }
+
+        _inner.Denoise(x, _t.AsSpan(0, 2 * rows), cond, outp);
+        for (int i = 0; i < rows * d; i++)
+        {
+            float u = outp[(rows * d) + i];
+            output[i] = u + (_scale * (outp[i] - u));
+        }
+    }
+}

@@ -1,0 +1,497 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Asd.Native.Denoising;
+using Asd.Native.Schedules;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Asd.Native.Models;
+
+/// <summary>How the unconditional half of classifier-free guidance is formed.</summary>
+public abstract record NullCondition
+{
+    /// <summary>The unconditional row is all zeros.</summary>
+    public sealed record Zeros : NullCondition;
+
+    /// <summary>The unconditional row is a given vector (for a class input: the null class id).</summary>
+    /// <param name="Values">One value per conditioning element.</param>
+    public sealed record Value(float[] Values) : NullCondition;
+
+    /// <summary>A separate model input (one value per row) is 1 for the unconditional half and 0 for the conditional one.</summary>
+    /// <param name="InputName">The flag input.</param>
+    public sealed record FlagInput(string InputName) : NullCondition;
+}
+
+/// <summary>Guidance settings of a model: how to form the null condition and the default scale.</summary>
+public sealed record GuidanceConfig(NullCondition Null, double Scale);
+
+/// <summary>
+/// Role overrides and extras for an ONNX model (the optional <c>asd.json</c> beside <c>model.onnx</c>, or CLI flags).
+/// </summary>
+public sealed record OnnxIoConfig
+{
+    /// <summary>Name of the noisy-sample input.</summary>
+    public string? Sample { get; init; }
+
+    /// <summary>Name of the timestep input.</summary>
+    public string? Timestep { get; init; }
+
+    /// <summary>Names of the conditioning inputs, in the order their values appear in a conditioning row.</summary>
+    public IReadOnlyList<string>? Cond { get; init; }
+
+    /// <summary>Name of the output.</summary>
+    public string? Output { get; init; }
+
+    /// <summary>Guidance, when the model has a null condition.</summary>
+    public GuidanceConfig? Guidance { get; init; }
+
+    /// <summary>Reads <c>asd.json</c>: {"inputs": {"sample", "timestep", "cond": [...]}, "output", "guidance": {"null_cond": {...}, "scale"}}.</summary>
+    public static OnnxIoConfig Parse(string path)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            JsonElement root = doc.RootElement;
+            var c = new OnnxIoConfig();
+            foreach (JsonProperty p in root.EnumerateObject())
+            {
+                switch (p.Name)
+                {
+                    case "inputs":
+                        foreach (JsonProperty q in p.Value.EnumerateObject())
+                        {
+                            c = q.Name switch
+                            {
+                                "sample" => c with { Sample = q.Value.GetString() },
+                                "timestep" => c with { Timestep = q.Value.GetString() },
+                                "cond" => c with { Cond = [.. q.Value.EnumerateArray().Select(e => e.GetString()!)] },
+                                _ => throw new InvalidDataException($"{path}: unknown key 'inputs.{q.Name}' (expected sample, timestep, cond)."),
+                            };
+                        }
+
+                        break;
+                    case "output":
+                        c = c with { Output = p.Value.GetString() };
+                        break;
+                    case "guidance":
+                        c = c with { Guidance = ParseGuidance(p.Value, path) };
+                        break;
+                    default:
+                        throw new InvalidDataException($"{path}: unknown key '{p.Name}' (expected inputs, output, guidance).");
+                }
+            }
+
+            return c;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: invalid asd.json ({e.Message}).", e);
+        }
+    }
+
+    private static GuidanceConfig ParseGuidance(JsonElement g, string path)
+    {
+        double scale = g.TryGetProperty("scale", out JsonElement s) ? s.GetDouble() : 1.0;
+        NullCondition nul = new NullCondition.Zeros();
+        if (g.TryGetProperty("null_cond", out JsonElement n))
+        {
+            JsonProperty only = n.EnumerateObject().Single();
+            nul = only.Name switch
+            {
+                "zeros" => new NullCondition.Zeros(),
+                "class_id" => new NullCondition.Value([only.Value.GetSingle()]),
+                "value" => new NullCondition.Value([.. only.Value.EnumerateArray().Select(e => e.GetSingle())]),
+                "input" => new NullCondition.FlagInput(only.Value.GetString()!),
+                _ => throw new InvalidDataException($"{path}: unknown guidance.null_cond '{only.Name}' (expected zeros, class_id, value, input)."),
+            };
+        }
+
+        return new GuidanceConfig(nul, scale);
+    }
+}
+
+/// <summary>One model input or output as the denoiser binds it.</summary>
+/// <param name="Name">The ONNX name.</param>
+/// <param name="Type">Its element type.</param>
+/// <param name="Dims">Its dimensions (-1 where dynamic).</param>
+public sealed record OnnxPort(string Name, TensorElementType Type, int[] Dims)
+{
+    /// <summary>Elements per batch row (product of the dimensions after the batch axis).</summary>
+    public int RowSize { get; } = Dims.Length <= 1 ? 1 : Dims.Skip(1).Aggregate(1, (a, b) => a * b);
+
+    /// <summary>"[B, 1, 16, 16] float".</summary>
+    public string Describe() => $"'{Name}' {Type} [{string.Join(", ", Dims.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]";
+}
+
+/// <summary>
+/// A diffusion model exported to ONNX, run by ONNX Runtime (CPU, or CUDA with the GPU build). Opened from a model
+/// folder (<c>model.onnx</c> + diffusers' <c>scheduler_config.json</c> + optional <c>asd.json</c>) or a bare
+/// <c>.onnx</c> file. The session is shared by every denoiser created from the model (ONNX Runtime allows concurrent
+/// runs); each denoiser owns its buffers and bindings.
+/// </summary>
+public sealed class OnnxModel : IDiffusionModel
+{
+    private static readonly TensorElementType[] TimestepTypes = [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Double];
+
+    private OnnxModel(string name, InferenceSession session, string device, string? fallback, OnnxPort sample, OnnxPort timestep, IReadOnlyList<OnnxPort> cond, OnnxPort output, SchedulerConfig scheduler, GuidanceConfig? guidance, OnnxPort? flag)
+    {
+        Name = name;
+        Session = session;
+        Device = device;
+        DeviceFallback = fallback;
+        SampleInput = sample;
+        TimestepInput = timestep;
+        CondInputs = cond;
+        Output = output;
+        DefaultScheduler = scheduler;
+        Guidance = guidance;
+        FlagInput = flag;
+        SampleShape = sample.Dims[1..];
+        ConditionSize = cond.Sum(c => c.RowSize);
+        StaticBatch = sample.Dims[0] > 0 ? sample.Dims[0] : 0;
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The ONNX Runtime session.</summary>
+    internal InferenceSession Session { get; }
+
+    /// <summary>"cpu" or "cuda": where the session runs.</summary>
+    public string Device { get; }
+
+    /// <summary>Why <c>auto</c> fell back to the CPU (null when it did not).</summary>
+    public string? DeviceFallback { get; }
+
+    /// <summary>The noisy-sample input.</summary>
+    public OnnxPort SampleInput { get; }
+
+    /// <summary>The timestep input.</summary>
+    public OnnxPort TimestepInput { get; }
+
+    /// <summary>The conditioning inputs, in conditioning-row order.</summary>
+    public IReadOnlyList<OnnxPort> CondInputs { get; }
+
+    /// <summary>The guidance flag input, when the null condition is a separate input.</summary>
+    public OnnxPort? FlagInput { get; }
+
+    /// <summary>The model output (epsilon, v or x0 as the scheduler's prediction type says).</summary>
+    public OnnxPort Output { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<int> SampleShape { get; }
+
+    /// <inheritdoc/>
+    public int ConditionSize { get; }
+
+    /// <summary>The fixed batch size of the export, or 0 when the batch dimension is dynamic.</summary>
+    public int StaticBatch { get; }
+
+    /// <summary>True when the timestep input is a scalar (one timestep per call).</summary>
+    public bool ScalarTimestep => TimestepInput.Dims.Length == 0;
+
+    /// <inheritdoc/>
+    public SchedulerConfig DefaultScheduler { get; }
+
+    /// <summary>Guidance settings, when the model has a null condition.</summary>
+    public GuidanceConfig? Guidance { get; }
+
+    /// <summary>
+    /// Opens a model folder or a bare <c>.onnx</c> file. <paramref name="overrides"/> (CLI flags) win over asd.json.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The path does not exist or the folder has no model.onnx.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable ONNX model, or its inputs cannot be assigned roles.</exception>
+    public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null)
+    {
+        options ??= new ModelOpenOptions();
+        string file = path, folder;
+        if (Directory.Exists(path))
+        {
+            folder = path;
+            file = Path.Combine(path, "model.onnx");
+            if (!File.Exists(file))
+            {
+                throw new FileNotFoundException($"Model folder '{path}' has no model.onnx.", file);
+            }
+        }
+        else if (File.Exists(path))
+        {
+            folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        }
+        else
+        {
+            throw new FileNotFoundException($"Model path '{path}' does not exist.", path);
+        }
+
+        string schedulerFile = Path.Combine(folder, "scheduler_config.json");
+        SchedulerConfig scheduler = new() { ClipSample = true };
+        if (Directory.Exists(path) && File.Exists(schedulerFile))
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(schedulerFile));
+            scheduler = SchedulerConfigJson.Parse(doc.RootElement, schedulerFile);
+        }
+
+        string asdFile = Path.Combine(folder, "asd.json");
+        OnnxIoConfig io = Directory.Exists(path) && File.Exists(asdFile) ? OnnxIoConfig.Parse(asdFile) : new OnnxIoConfig();
+        if (overrides is not null)
+        {
+            io = io with
+            {
+                Sample = overrides.Sample ?? io.Sample,
+                Timestep = overrides.Timestep ?? io.Timestep,
+                Cond = overrides.Cond ?? io.Cond,
+                Output = overrides.Output ?? io.Output,
+                Guidance = overrides.Guidance ?? io.Guidance,
+            };
+        }
+
+        (InferenceSession session, string device, string? fallback) = CreateSession(file, options);
+        try
+        {
+            return Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private static (InferenceSession, string, string?) CreateSession(string file, ModelOpenOptions options)
+    {
+        string device = options.Device.Trim().ToLowerInvariant();
+        if (device is not ("cpu" or "cuda" or "auto"))
+        {
+            throw new ArgumentException($"Unknown device '{options.Device}'. Expected cpu, cuda or auto.");
+        }
+
+        string? fallback = null;
+        if (device is "cuda" or "auto")
+        {
+            try
+            {
+                return (NewSession(file, options, cuda: true), "cuda", null);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+            {
+                string why = CudaUnavailableReason(e);
+                if (device == "cuda")
+                {
+                    throw new InvalidOperationException($"--device cuda: {why}", e);
+                }
+
+                fallback = why;
+            }
+        }
+
+        return (NewSession(file, options, cuda: false), "cpu", fallback);
+    }
+
+    private static InferenceSession NewSession(string file, ModelOpenOptions options, bool cuda)
+    {
+        using var so = new SessionOptions
+        {
+            IntraOpNumThreads = options.Threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        if (cuda)
+        {
+            string? missing = MissingCudaLibrary();
+            if (missing is not null)
+            {
+                throw new InvalidOperationException($"the CUDA runtime library {missing} cannot be loaded");
+            }
+
+            so.AppendExecutionProvider_CUDA(0);
+        }
+
+        try
+        {
+            return new InferenceSession(file, so);
+        }
+        catch (OnnxRuntimeException e) when (!cuda)
+        {
+            throw new InvalidDataException($"'{file}' is not a model ONNX Runtime can load: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The first CUDA 13 library that cannot be loaded, or null when they all load.</summary>
+    internal static string? MissingCudaLibrary()
+    {
+#if ASD_ORT_GPU
+        foreach (string lib in (string[])["libcudart.so.13", "libcublas.so.13", "libcudnn.so.9"])
+        {
+            if (!NativeLibrary.TryLoad(lib, out IntPtr handle))
+            {
+                return lib;
+            }
+
+            NativeLibrary.Free(handle);
+        }
+
+        return null;
+#else
+        _ = typeof(NativeLibrary);
+        throw new InvalidOperationException("this build uses the CPU-only ONNX Runtime package; build with -p:AsdOnnxRuntimeGpu=true (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0, CUDA 13) for CUDA");
+#endif
+    }
+
+    private static string CudaUnavailableReason(Exception e) =>
+        e is InvalidOperationException ? e.Message : $"the CUDA execution provider could not be created ({e.Message})";
+
+    private static OnnxModel Bind(string name, string file, InferenceSession session, string device, string? fallback, OnnxIoConfig io, SchedulerConfig scheduler)
+    {
+        var inputs = session.InputMetadata.Select(kv => Port(kv.Key, kv.Value, file)).ToList();
+        var outputs = session.OutputMetadata.Select(kv => Port(kv.Key, kv.Value, file)).ToList();
+        string List(IEnumerable<OnnxPort> ports) => string.Join(", ", ports.Select(p => p.Describe()));
+
+        OnnxPort output = io.Output is { } on
+            ? outputs.FirstOrDefault(o => o.Name == on) ?? throw new InvalidDataException($"{file}: output '{on}' not found; outputs are {List(outputs)}.")
+            : outputs.Count == 1 ? outputs[0] : throw new InvalidDataException($"{file}: the model has {outputs.Count} outputs ({List(outputs)}); name the one to use (asd.json \"output\").");
+        RequireFloat(output, file, "output");
+
+        OnnxPort Named(string n, string role) =>
+            inputs.FirstOrDefault(i => i.Name == n) ?? throw new InvalidDataException($"{file}: {role} input '{n}' not found; inputs are {List(inputs)}.");
+
+        string? flagName = io.Guidance?.Null is NullCondition.FlagInput f ? f.InputName : null;
+        OnnxPort? flag = flagName is null ? null : Named(flagName, "guidance flag");
+
+        OnnxPort sample;
+        if (io.Sample is { } sn)
+        {
+            sample = Named(sn, "sample");
+        }
+        else
+        {
+            var candidates = inputs.Where(i => i != flag && IsFloat(i.Type) && i.Dims.Length >= 2 && i.Dims[1..].SequenceEqual(output.Dims[1..])).ToList();
+            sample = candidates.Count == 1
+                ? candidates[0]
+                : throw new InvalidDataException(candidates.Count == 0
+                    ? $"{file}: no input looks like the noisy sample (a float tensor shaped like the output {output.Describe()}); inputs are {List(inputs)}. Name it in asd.json \"inputs.sample\"."
+                    : $"{file}: cannot tell which input is the noisy sample; candidates: {List(candidates)}. Name it in asd.json \"inputs.sample\".");
+        }
+
+        RequireFloat(sample, file, "sample");
+        if (sample.Dims.Length < 2 || sample.Dims[1..].Any(d => d < 1))
+        {
+            throw new InvalidDataException($"{file}: the sample input {sample.Describe()} needs rank >= 2 and fixed sizes after the batch axis.");
+        }
+
+        if (!sample.Dims[1..].SequenceEqual(output.Dims[1..]))
+        {
+            throw new InvalidDataException($"{file}: the output {output.Describe()} does not have the sample's shape {sample.Describe()}.");
+        }
+
+        OnnxPort timestep;
+        if (io.Timestep is { } tn)
+        {
+            timestep = Named(tn, "timestep");
+        }
+        else
+        {
+            var candidates = inputs.Where(i => i != sample && i != flag && TimestepTypes.Contains(i.Type) && IsTimestepShape(i.Dims)).ToList();
+            if (candidates.Count > 1)
+            {
+                // Shapes and types cannot decide; a name can, when exactly one says so.
+                var named = candidates.Where(i => i.Name.Contains("time", StringComparison.OrdinalIgnoreCase) || i.Name == "t").ToList();
+                candidates = named.Count == 1 ? named : candidates;
+            }
+
+            timestep = candidates.Count == 1
+                ? candidates[0]
+                : throw new InvalidDataException(candidates.Count == 0
+                    ? $"{file}: no input looks like the timestep (int64, int32 or float, shaped [B], [B, 1] or scalar); inputs are {List(inputs)}. Name it in asd.json \"inputs.timestep\"."
+                    : $"{file}: cannot tell which input is the timestep; candidates: {List(candidates)}. Name it in asd.json \"inputs.timestep\".");
+        }
+
+        if (!TimestepTypes.Contains(timestep.Type) || !IsTimestepShape(timestep.Dims))
+        {
+            throw new InvalidDataException($"{file}: timestep input {timestep.Describe()} must be int64, int32 or float, shaped [B], [B, 1] or scalar.");
+        }
+
+        List<OnnxPort> cond = io.Cond is { } names
+            ? [.. names.Select(n => Named(n, "conditioning"))]
+            : [.. inputs.Where(i => i != sample && i != timestep && i != flag)];
+        foreach (OnnxPort c in cond)
+        {
+            if (!(IsFloat(c.Type) || c.Type is TensorElementType.Int64 or TensorElementType.Int32) || c.Dims.Length == 0 || c.Dims.Skip(1).Any(d => d < 1))
+            {
+                throw new InvalidDataException($"{file}: conditioning input {c.Describe()} must be float or integer with a batch axis and fixed sizes after it.");
+            }
+        }
+
+        var unused = inputs.Except(cond).Except([sample, timestep]).Where(i => i != flag).ToList();
+        if (unused.Count > 0)
+        {
+            throw new InvalidDataException($"{file}: inputs {List(unused)} have no role; list them in asd.json \"inputs.cond\".");
+        }
+
+        int batch = sample.Dims[0];
+        foreach (OnnxPort p in cond.Append(timestep).Append(output).Concat(flag is null ? [] : [flag]))
+        {
+            int pb = p.Dims.Length == 0 ? batch : p.Dims[0];
+            if (pb != batch && !(pb < 0 && batch < 0))
+            {
+                throw new InvalidDataException($"{file}: {p.Describe()} has batch dimension {pb} but the sample has {batch}.");
+            }
+        }
+
+        if (io.Guidance is { } g && batch > 0 && batch < 2)
+        {
+            throw new InvalidDataException($"{file}: guidance evaluates both halves in one call, which a static batch of {batch} cannot hold.");
+        }
+
+        if (flag is not null && flag.RowSize != 1)
+        {
+            throw new InvalidDataException($"{file}: the guidance flag input {flag.Describe()} must hold one value per row.");
+        }
+
+        return new OnnxModel(name, session, device, fallback, sample, timestep, cond, output, scheduler, io.Guidance, flag);
+    }
+
+    private static bool IsTimestepShape(int[] dims) => dims.Length == 0 || dims.Length == 1 || (dims.Length == 2 && dims[1] == 1);
+
+    private static bool IsFloat(TensorElementType t) => t is TensorElementType.Float or TensorElementType.Float16;
+
+    private static void RequireFloat(OnnxPort p, string file, string role)
+    {
+        if (!IsFloat(p.Type))
+        {
+            throw new InvalidDataException($"{file}: the {role} {p.Describe()} has dtype {p.Type}; expected float32 (or float16, converted at the boundary).");
+        }
+    }
+
+    private static OnnxPort Port(string name, NodeMetadata meta, string file)
+    {
+        if (!meta.IsTensor)
+        {
+            throw new InvalidDataException($"{file}: '{name}' is not a tensor (sequences and maps are not supported).");
+        }
+
+        return new OnnxPort(name, meta.ElementDataType, [.. meta.Dimensions]);
+    }
+
+    /// <inheritdoc/>
+    public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options)
+    {
+        double? scale = options.GuidanceScale ?? Guidance?.Scale;
+        if (options.GuidanceScale is not null && Guidance is null)
+        {
+            throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance; add \"guidance\": {{\"null_cond\": ...}} to its asd.json.");
+        }
+
+        if (scale is not { } w || Guidance is null)
+        {
+            return new OnnxDenoiser(this, options.MaxBatchRows, flagged: false);
+        }
+
+        // Both halves go through one call, so the inner denoiser takes twice the rows.
+        var inner = new OnnxDenoiser(this, 2 * options.MaxBatchRows, flagged: FlagInput is not null);
+        return new GuidedDenoiser(inner, Guidance.Null, w);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Session.Dispose();
+}

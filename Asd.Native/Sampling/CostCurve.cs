@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Asd.Native.Denoising;
+
+namespace Asd.Native.Sampling;
+
+/// <summary>
+/// A denoiser's measured batch-cost curve: T(B), the wall-clock time of one call with B rows, for B = 1 .. Max.
+/// ASD's wall-clock gain depends on T(B) / T(1): a verification of L rows costs T(L) instead of L T(1).
+/// </summary>
+public sealed class CostCurve
+{
+    private readonly double[] _seconds;
+
+    /// <summary>Creates a curve from measured seconds per call, index 0 holding T(1).</summary>
+    public CostCurve(IReadOnlyList<double> secondsPerCall, string model = "")
+    {
+        if (secondsPerCall.Count == 0 || secondsPerCall.Any(s => !(s > 0) || double.IsInfinity(s)))
+        {
+            throw new ArgumentException("A cost curve needs at least one positive, finite time per batch size.");
+        }
+
+        _seconds = [.. secondsPerCall];
+        Model = model;
+    }
+
+    /// <summary>The model the curve was measured on.</summary>
+    public string Model { get; }
+
+    /// <summary>The largest batch measured.</summary>
+    public int MaxRows => _seconds.Length;
+
+    /// <summary>T(B) in seconds; beyond the measured range, extrapolated linearly from the last two points.</summary>
+    public double Seconds(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        if (rows <= _seconds.Length)
+        {
+            return _seconds[rows - 1];
+        }
+
+        double last = _seconds[^1], slope = _seconds.Length > 1 ? Math.Max(0, last - _seconds[^2]) : last;
+        return last + (slope * (rows - _seconds.Length));
+    }
+
+    /// <summary>T(B) / T(1).</summary>
+    public double Ratio(int rows) => Seconds(rows) / _seconds[0];
+
+    /// <summary>
+    /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
+    /// passes that interleave the batch sizes (so drift in the machine's speed hits all of them alike), and the median per B.
+    /// </summary>
+    public static CostCurve Measure(IDenoiser denoiser, int maxRows, int trainSteps, int repeats = 15, string model = "", int seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(denoiser);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        int d = denoiser.SampleSize, c = denoiser.ConditionSize;
+        var rng = new Random(seed);
+        float[] x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+        float[] cond = [.. Enumerable.Range(0, maxRows * c).Select(_ => (float)rng.NextDouble())];
+        int[] t = [.. Enumerable.Range(0, maxRows).Select(_ => rng.Next(Math.Max(1, trainSteps)))];
+        var output = new float[maxRows * d];
+        var samples = new double[maxRows][];
+        for (int b = 0; b < maxRows; b++)
+        {
+            samples[b] = new double[repeats];
+        }
+
+        void Call(int rows) => denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
+
+        for (int b = 1; b <= maxRows; b++)
+        {
+            Call(b);
+        }
+
+        for (int r = 0; r < repeats; r++)
+        {
+            for (int b = 1; b <= maxRows; b++)
+            {
+                // Several calls per sample so that a sample lasts long enough for the timer.
+                int calls = 1;
+                long start = Stopwatch.GetTimestamp();
+                Call(b);
+                double once = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (once < 2e-4)
+                {
+                    calls = (int)Math.Ceiling(2e-4 / Math.Max(once, 1e-7));
+                    start = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < calls; i++)
+                    {
+                        Call(b);
+                    }
+
+                    once = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+                }
+
+                samples[b - 1][r] = once;
+            }
+        }
+
+        return new CostCurve([.. samples.Select(Median)], model);
+    }
+
+    private static double Median(double[] values)
+    {
+        double[] s = [.. values.Order()];
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[(s.Length / 2) - 1] + s[s.Length / 2]);
+    }
+
+    /// <summary>Writes the curve as JSON: {"format": "asd-cost-curve", "model": ..., "seconds": [T(1), T(2), ...]}.</summary>
+    public void Save(string path)
+    {
+        using var stream = File.Create(path);
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        w.WriteStartObject();
+        w.WriteString("format", "asd-cost-curve");
+        w.WriteNumber("version", 1);
+        w.WriteString("model", Model);
+        w.WriteStartArray("seconds");
+        foreach (double s in _seconds)
+        {
+            w.WriteNumberValue(s);
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Reads a curve written by <see cref="Save"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a cost-curve file, or invalid times.</exception>
+    public static CostCurve Load(string path)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            JsonElement root = doc.RootElement;
+            if (root.GetProperty("format").GetString() != "asd-cost-curve")
+            {
+                throw new InvalidDataException($"{path}: not an asd cost-curve file (format must be \"asd-cost-curve\").");
+            }
+
+            string model = root.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? "" : "";
+            return new CostCurve([.. root.GetProperty("seconds").EnumerateArray().Select(e => e.GetDouble())], model);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: invalid cost-curve file ({e.Message}).", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Join(" ", Enumerable.Range(1, MaxRows).Select(b => string.Create(CultureInfo.InvariantCulture, $"{b}:{Ratio(b):F2}")));
+}

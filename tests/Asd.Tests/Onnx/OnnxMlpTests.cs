@@ -1,0 +1,84 @@
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Schedules;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Asd.Tests.Onnx;
+
+/// <summary>The ONNX Runtime denoiser against the native MLP on identical weights (exports by tools/export_mlp_onnx.py).</summary>
+public sealed class OnnxMlpTests(ITestOutputHelper output)
+{
+    private static string Fixture(params string[] parts) => Path.Combine([AppContext.BaseDirectory, .. parts]);
+
+    [Theory]
+    [InlineData("fixtures/mlp_small/mlp_small", 64)]
+    [InlineData("models/mlp_bench", 7)]
+    public void OnnxRuntimeEqualsTheNativeMlp(string stem, int rows)
+    {
+        // Tolerance 2e-5 relative to max(1, |y|): both compute the same float32 network, in different orders
+        // (ONNX Runtime's kernels do not promise an accumulation order).
+        using MlpModel native = MlpModel.Load(Fixture(stem + ".json"));
+        using var onnx = (OnnxModel)ModelCatalog.Open(Fixture(stem + ".onnx"));
+        Assert.Equal(native.SampleShape, onnx.SampleShape);
+        Assert.Equal(native.ConditionSize, onnx.ConditionSize);
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        IDenoiser a = native.CreateDenoiser(schedule, new DenoiserOptions());
+        IDenoiser b = onnx.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = rows });
+        var rng = new Random(3);
+        int d = a.SampleSize, c = a.ConditionSize;
+        float[] x = [.. Enumerable.Range(0, rows * d).Select(_ => (float)(rng.NextDouble() * 4 - 2))];
+        float[] cond = [.. Enumerable.Range(0, rows * c).Select(_ => (float)rng.NextDouble())];
+        int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(1000))];
+        var ya = new float[rows * d];
+        var yb = new float[rows * d];
+        a.Denoise(x, t, cond, ya);
+        b.Denoise(x, t, cond, yb);
+        double worst = 0;
+        for (int i = 0; i < ya.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(ya[i] - yb[i]) / Math.Max(1, Math.Abs(ya[i])));
+        }
+
+        output.WriteLine($"{stem}: worst relative difference native vs ONNX Runtime {worst:E2}");
+        Assert.True(worst < 2e-5, $"{stem}: {worst}");
+        (b as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public void OnnxRunsAllocateNothingAfterTheFirstCallOfEachSize()
+    {
+        using var onnx = (OnnxModel)ModelCatalog.Open(Fixture("fixtures/mlp_small/mlp_small.onnx"));
+        var den = (OnnxDenoiser)onnx.CreateDenoiser(new DiffusionSchedule(new SchedulerConfig()), new DenoiserOptions { MaxBatchRows = 8 });
+        float[] x = new float[8 * 6], c = new float[8 * 3], y = new float[8 * 6];
+        int[] t = [1, 2, 3, 4, 5, 6, 7, 8];
+        for (int rows = 1; rows <= 8; rows++)
+        {
+            den.Denoise(x.AsSpan(0, rows * 6), t.AsSpan(0, rows), c.AsSpan(0, rows * 3), y.AsSpan(0, rows * 6));
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int rows = 1; rows <= 8; rows++)
+        {
+            den.Denoise(x.AsSpan(0, rows * 6), t.AsSpan(0, rows), c.AsSpan(0, rows * 3), y.AsSpan(0, rows * 6));
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        den.Dispose();
+    }
+
+    [Fact]
+    public void CudaIsNeverSilentlyReplacedByTheCpu()
+    {
+        string path = Fixture("fixtures/mlp_small/mlp_small.onnx");
+        var e = Assert.Throws<InvalidOperationException>(() => ModelCatalog.Open(path, new ModelOpenOptions { Device = "cuda" }));
+        output.WriteLine(e.Message);
+        Assert.Contains("--device cuda", e.Message);
+        Assert.True(e.Message.Contains("CPU-only", StringComparison.Ordinal) || e.Message.Contains("libcudart", StringComparison.Ordinal) || e.Message.Contains("CUDA", StringComparison.Ordinal));
+
+        using var auto = (OnnxModel)ModelCatalog.Open(path, new ModelOpenOptions { Device = "auto" });
+        Assert.Equal("cpu", auto.Device);
+        Assert.False(string.IsNullOrEmpty(auto.DeviceFallback), "auto must say why it fell back");
+        Assert.Throws<ArgumentException>(() => ModelCatalog.Open(path, new ModelOpenOptions { Device = "tpu" }));
+    }
+}
