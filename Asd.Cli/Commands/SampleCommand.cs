@@ -14,7 +14,15 @@ internal static class SampleCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Option<string>("--model") { Description = "Model spec: builtin:mixture, builtin:mixture?dim=32.", DefaultValueFactory = _ => "builtin:mixture" };
+        var model = new Option<string>("--model") { Description = "Model: builtin:mixture, builtin:mixture?dim=32, a model folder (model.onnx + scheduler_config.json [+ asd.json]), a .onnx file or an asd-mlp .json.", DefaultValueFactory = _ => "builtin:mixture" };
+        var cond = new Option<string?>("--cond") { Description = "Conditioning: comma-separated numbers (shared by all samples) or a .npy file ([C] or [N, C])." };
+        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale w (models with a null condition)." };
+        var guidanceNull = new Option<string?>("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models; auto falls back to the CPU and says so).", DefaultValueFactory = _ => "cpu" };
+        var onnxSample = new Option<string?>("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
+        var onnxTimestep = new Option<string?>("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
+        var onnxCond = new Option<string[]>("--onnx-cond") { Description = "Names of the ONNX conditioning inputs, in order (repeat the flag).", AllowMultipleArgumentsPerToken = true };
+        var onnxOutput = new Option<string?>("--onnx-output") { Description = "Name of the ONNX output to use." };
         var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => "asd" };
         var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => 100 };
         var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto.", DefaultValueFactory = _ => "8" };
@@ -40,6 +48,7 @@ internal static class SampleCommand
         {
             model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
             trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
+            cond, guidance, guidanceNull, device, onnxSample, onnxTimestep, onnxCond, onnxOutput,
         };
 
         command.SetAction(parse =>
@@ -52,7 +61,23 @@ internal static class SampleCommand
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
             }
 
-            using IDiffusionModel m = ModelCatalog.Open(parse.GetValue(model)!);
+            string[] condNames = parse.GetValue(onnxCond) ?? [];
+            var onnx = new OnnxIoConfig
+            {
+                Sample = parse.GetValue(onnxSample),
+                Timestep = parse.GetValue(onnxTimestep),
+                Cond = condNames.Length > 0 ? condNames : null,
+                Output = parse.GetValue(onnxOutput),
+                Guidance = parse.GetValue(guidanceNull) is string gn ? new GuidanceConfig(ParseNullCondition(gn), parse.GetValue(guidance) ?? 1.0) : null,
+            };
+            int threadCount = parse.GetValue(threads);
+            using IDiffusionModel m = ModelCatalog.Open(parse.GetValue(model)!, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx });
+            if (m is OnnxModel { DeviceFallback: { } why })
+            {
+                stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
+            }
+
+            float[] conditioning = ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
             SchedulerConfig config = m.DefaultScheduler;
             if (parse.GetValue(trainSteps) is int t)
             {
@@ -105,11 +130,11 @@ internal static class SampleCommand
             }
 
             var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l };
-            using var pool = new CorePool(parse.GetValue(threads));
-            Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool);
+            using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
+            using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));
             int d = s.Denoiser.SampleSize;
             var result = new float[checked(n * d)];
-            SamplingStats st = s.Sample(n, parse.GetValue(seed), result, chainOffset: parse.GetValue(chainOffset));
+            SamplingStats st = s.Sample(n, parse.GetValue(seed), result, conditioning, chainOffset: parse.GetValue(chainOffset));
 
             if (parse.GetValue(output) is string outPath)
             {
@@ -126,6 +151,78 @@ internal static class SampleCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>
+    internal static NullCondition ParseNullCondition(string text)
+    {
+        string t = text.Trim();
+        if (t == "zeros")
+        {
+            return new NullCondition.Zeros();
+        }
+
+        int colon = t.IndexOf(':', StringComparison.Ordinal);
+        string kind = colon < 0 ? t : t[..colon], arg = colon < 0 ? "" : t[(colon + 1)..];
+        return kind switch
+        {
+            "class" => new NullCondition.Value([ParseNumbers(arg, "--guidance-null class")[0]]),
+            "value" => new NullCondition.Value(ParseNumbers(arg, "--guidance-null value")),
+            "input" when arg.Length > 0 => new NullCondition.FlagInput(arg),
+            _ => throw new ArgumentException($"--guidance-null '{text}' is not one of: zeros, class:ID, value:a,b,..., input:NAME."),
+        };
+    }
+
+    private static float[] ParseNumbers(string text, string what)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = new float[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]))
+            {
+                throw new ArgumentException($"{what}: '{parts[i]}' is not a finite number.");
+            }
+        }
+
+        return values.Length > 0 ? values : throw new ArgumentException($"{what}: no numbers given.");
+    }
+
+    /// <summary>--cond as numbers or a .npy file; empty when the model is unconditional and nothing was given.</summary>
+    internal static float[] ReadConditioning(string? text, int conditionSize, int samples)
+    {
+        if (text is null)
+        {
+            return conditionSize == 0
+                ? []
+                : throw new ArgumentException($"This model is conditional: give --cond with {conditionSize} numbers (shared by all samples) or a .npy file of shape [{conditionSize}] or [{samples}, {conditionSize}].");
+        }
+
+        if (conditionSize == 0)
+        {
+            throw new ArgumentException("This model is unconditional; --cond does not apply.");
+        }
+
+        float[] values;
+        if (text.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+        {
+            (values, int[] shape) = Npy.Read(text);
+            bool ok = (shape.Length == 1 && shape[0] == conditionSize) || (shape.Length == 2 && shape[1] == conditionSize && (shape[0] == samples || shape[0] == 1));
+            if (!ok)
+            {
+                throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [{samples}, {conditionSize}].");
+            }
+        }
+        else
+        {
+            values = ParseNumbers(text, "--cond");
+            if (values.Length != conditionSize && values.Length != samples * conditionSize)
+            {
+                throw new ArgumentException($"--cond has {values.Length} numbers; this model takes {conditionSize} per sample ({conditionSize} shared, or {samples} x {conditionSize}).");
+            }
+        }
+
+        return values.Length == samples * conditionSize || values.Length == conditionSize ? values : values[..conditionSize];
     }
 
     private static void WriteStats(string path, SamplingStats stats, string model)

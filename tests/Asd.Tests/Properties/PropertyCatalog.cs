@@ -42,5 +42,9 @@ internal static class PropertyCatalog
             ("null", s => GaussianNoiseProperty.Run(s, duplicateHalf: false)),
             ("control: sine half repeats cosine half", s => GaussianNoiseProperty.Run(s, duplicateHalf: true)),
         ]),
+        new("onnx same law", [
+            ("null", s => OnnxLawProperty.Run(s, AsdFault.None)),
+            ("control: always accept", s => OnnxLawProperty.Run(s, AsdFault.AlwaysAccept)),
+        ]),
     ];
 }
