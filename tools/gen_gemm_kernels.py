@@ -17,10 +17,10 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Asd.Simd"
 PREFETCH = {"Avx512", "Avx2"}
 
 ISAS = [
-    ("Avx512", "Vector512", 16, 2, 12, (4, 3), "Vector512.FusedMultiplyAdd({a}, {b}, {c})", "Vec512"),
-    ("Avx2", "Vector256", 8, 2, 6, (2, 3), "Vector256.FusedMultiplyAdd({a}, {b}, {c})", "Vec256"),
-    ("Vector128", "Vector128", 4, 4, 4, None, "Vector128.FusedMultiplyAdd({a}, {b}, {c})", "Vec128"),
-    ("Neon", "Vector128", 4, 4, 4, None, "AdvSimd.FusedMultiplyAdd({c}, {a}, {b})", "Vec128"),
+    ("Avx512", "Vector512", 16, 2, 12, [(4, 3), (2, 6)], "Vector512.FusedMultiplyAdd({a}, {b}, {c})", "Vec512"),
+    ("Avx2", "Vector256", 8, 2, 6, [(2, 3)], "Vector256.FusedMultiplyAdd({a}, {b}, {c})", "Vec256"),
+    ("Vector128", "Vector128", 4, 4, 4, [], "Vector128.FusedMultiplyAdd({a}, {b}, {c})", "Vec128"),
+    ("Neon", "Vector128", 4, 4, 4, [], "AdvSimd.FusedMultiplyAdd({c}, {a}, {b})", "Vec128"),
 ]
 
 
@@ -111,11 +111,8 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>Rows per tile on the {isa} path.</summary>")
     w(f"    internal const int {isa}MaxRows = {maxrows};")
     w("")
-    w(f"    /// <summary>Panels one small-row kernel walks at once on the {isa} path (1 when there is no such kernel).</summary>")
-    w(f"    internal const int {isa}MultiPanels = {multi[0] if multi else 1};")
-    w("")
-    w(f"    /// <summary>Rows up to which the multi-panel kernel is used on the {isa} path.</summary>")
-    w(f"    internal const int {isa}MultiRows = {multi[1] if multi else 0};")
+    w(f"    /// <summary>The multi-panel kernels of the {isa} path, widest first: (panels walked at once, up to this many rows).</summary>")
+    w(f"    internal static readonly (int Panels, int Rows)[] {isa}Multi = [{', '.join(f'({a}, {b})' for a, b in multi)}];")
     w("")
     w(f"    /// <summary>Runs the {isa} microkernel for a tile of <paramref name=\"rows\"/> rows and <paramref name=\"panels\"/> adjacent full panels.</summary>")
     w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
@@ -124,18 +121,18 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w("        {")
     for r in range(1, maxrows + 1):
         w(f"            case (1, {r}): {isa}_P1_R{r}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
-    if multi:
-        for r in range(1, multi[1] + 1):
-            w(f"            case ({multi[0]}, {r}): {isa}_P{multi[0]}_R{r}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
+    for (mp, mrows) in multi:
+        for r in range(1, mrows + 1):
+            w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
     w("            default: throw new ArgumentOutOfRangeException(nameof(rows), $\"No kernel for {rows} rows x {panels} panels.\");")
     w("        }")
     w("    }")
     w("")
     for r in range(1, maxrows + 1):
         w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec))
-    if multi:
-        for r in range(1, multi[1] + 1):
-            w(kernel(isa, vt, lanes, vpp, r, multi[0], fma, ivec))
+    for (mp, mrows) in multi:
+        for r in range(1, mrows + 1):
+            w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec))
     w("}")
     return "\n".join(lines) + "\n"
 

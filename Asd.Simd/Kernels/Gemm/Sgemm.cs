@@ -47,12 +47,26 @@ public static class Sgemm
         _ => 4,
     };
 
-    private static (int Panels, int Rows) Multi(IsaPath path) => path switch
+    private static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => path switch
     {
-        IsaPath.Avx512 => (SgemmKernels.Avx512MultiPanels, SgemmKernels.Avx512MultiRows),
-        IsaPath.Avx2 => (SgemmKernels.Avx2MultiPanels, SgemmKernels.Avx2MultiRows),
-        _ => (1, 0),
+        IsaPath.Avx512 => SgemmKernels.Avx512Multi,
+        IsaPath.Avx2 => SgemmKernels.Avx2Multi,
+        _ => [],
     };
+
+    /// <summary>Panels a tile of <paramref name="rows"/> rows takes at once: the widest multi-panel kernel that fits.</summary>
+    private static int PanelsFor(ReadOnlySpan<(int Panels, int Rows)> multi, int rows, int available)
+    {
+        foreach ((int panels, int maxRows) in multi)
+        {
+            if (rows <= maxRows && panels <= available)
+            {
+                return panels;
+            }
+        }
+
+        return 1;
+    }
 
     /// <summary>Row tiles for M rows with at most <paramref name="maxRows"/> each.</summary>
     private static int TileCount(int m, int maxRows) => (m + maxRows - 1) / maxRows;
@@ -141,7 +155,12 @@ public static class Sgemm
         int mr = MaxRows(path), nr = w.PanelWidth;
         bool needsEpilogue = !bias.IsEmpty || activation != Activation.Identity || !residual.IsEmpty;
         int tiles = TileCount(m, mr);
-        (int multiPanels, int multiRows) = Multi(path);
+        ReadOnlySpan<(int Panels, int Rows)> multi = Multi(path);
+        int group = 1;
+        foreach ((int panels, _) in multi)
+        {
+            group = Math.Max(group, panels);
+        }
         Span<float> edge = stackalloc float[mr * nr];
         ref float aRef = ref MemoryMarshal.GetReference(packedA);
         ref float wRef = ref MemoryMarshal.GetArrayDataReference(w.Data);
@@ -157,7 +176,8 @@ public static class Sgemm
             int p = panelStart;
             while (p < panelEnd)
             {
-                int group = p + multiPanels <= panelEnd && (p + multiPanels) * nr <= n ? multiPanels : 1;
+                // Whole groups of full panels (the widest multi-panel kernel's span); the rest one by one.
+                int span = p + group <= panelEnd && (p + group) * nr <= n ? group : 1;
                 int col0 = p * nr;
                 for (int t = 0; t < tiles; t++)
                 {
@@ -169,8 +189,8 @@ public static class Sgemm
                         continue;
                     }
 
-                    int step = r <= multiRows ? group : 1;
-                    for (int q = p; q < p + group; q += step)
+                    int step = PanelsFor(multi, r, span);
+                    for (int q = p; q < p + span; q += step)
                     {
                         Run(path, r, step, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, q)), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first);
                     }
@@ -178,7 +198,7 @@ public static class Sgemm
                     if (last && needsEpilogue)
                     {
                         // The fused epilogue, on the tile just stored and still in L1.
-                        int width = group * nr;
+                        int width = span * nr;
                         for (int i = 0; i < r; i++)
                         {
                             Span<float> row = c.Slice(((row0 + i) * ldc) + col0, width);
@@ -192,7 +212,7 @@ public static class Sgemm
                     }
                 }
 
-                p += group;
+                p += span;
             }
         }
     }

@@ -18,11 +18,8 @@ internal static partial class SgemmKernels
     /// <summary>Rows per tile on the Avx2 path.</summary>
     internal const int Avx2MaxRows = 6;
 
-    /// <summary>Panels one small-row kernel walks at once on the Avx2 path (1 when there is no such kernel).</summary>
-    internal const int Avx2MultiPanels = 2;
-
-    /// <summary>Rows up to which the multi-panel kernel is used on the Avx2 path.</summary>
-    internal const int Avx2MultiRows = 3;
+    /// <summary>The multi-panel kernels of the Avx2 path, widest first: (panels walked at once, up to this many rows).</summary>
+    internal static readonly (int Panels, int Rows)[] Avx2Multi = [(2, 3)];
 
     /// <summary>Runs the Avx2 microkernel for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
     internal static void RunAvx2(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)

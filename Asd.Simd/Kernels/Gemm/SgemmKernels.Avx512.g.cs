@@ -18,11 +18,8 @@ internal static partial class SgemmKernels
     /// <summary>Rows per tile on the Avx512 path.</summary>
     internal const int Avx512MaxRows = 12;
 
-    /// <summary>Panels one small-row kernel walks at once on the Avx512 path (1 when there is no such kernel).</summary>
-    internal const int Avx512MultiPanels = 4;
-
-    /// <summary>Rows up to which the multi-panel kernel is used on the Avx512 path.</summary>
-    internal const int Avx512MultiRows = 3;
+    /// <summary>The multi-panel kernels of the Avx512 path, widest first: (panels walked at once, up to this many rows).</summary>
+    internal static readonly (int Panels, int Rows)[] Avx512Multi = [(4, 3), (2, 6)];
 
     /// <summary>Runs the Avx512 microkernel for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
     internal static void RunAvx512(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
@@ -44,6 +41,12 @@ internal static partial class SgemmKernels
             case (4, 1): Avx512_P4_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
             case (4, 2): Avx512_P4_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
             case (4, 3): Avx512_P4_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 1): Avx512_P2_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 2): Avx512_P2_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 3): Avx512_P2_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 4): Avx512_P2_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 5): Avx512_P2_R5(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (2, 6): Avx512_P2_R6(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -1336,6 +1339,531 @@ internal static partial class SgemmKernels
         c2_2_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 2 * 32 + 16));
         c2_3_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 0));
         c2_3_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 16));
+    }
+
+    /// <summary>1 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 1) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>2 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 1));
+            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>3 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 1));
+            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 2));
+            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>4 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 1));
+            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 2));
+            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 3));
+            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>5 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c4_1_0 = Vector512<float>.Zero;
+            c4_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+            c4_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+            c4_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 1));
+            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 2));
+            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 3));
+            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 4));
+            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+            c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+        c4_1_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+        c4_1_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>6 row(s) x 2 panel(s) of 32 columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1, c5_0_0, c5_0_1, c5_1_0, c5_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c4_1_0 = Vector512<float>.Zero;
+            c4_1_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c5_1_0 = Vector512<float>.Zero;
+            c5_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+            c4_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+            c4_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 16));
+            c5_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 0));
+            c5_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 16));
+        }
+
+        ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k = 0; k < kc; k++)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 0));
+            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 1));
+            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 2));
+            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 3));
+            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 4));
+            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+            c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 5));
+            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            c5_1_0 = Vector512.FusedMultiplyAdd(x5, w1_0, c5_1_0);
+            c5_1_1 = Vector512.FusedMultiplyAdd(x5, w1_1, c5_1_1);
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+        c4_1_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+        c4_1_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 16));
+        c5_1_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 0));
+        c5_1_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 16));
     }
 
 }

@@ -14,11 +14,8 @@ internal static partial class SgemmKernels
     /// <summary>Rows per tile on the Neon path.</summary>
     internal const int NeonMaxRows = 4;
 
-    /// <summary>Panels one small-row kernel walks at once on the Neon path (1 when there is no such kernel).</summary>
-    internal const int NeonMultiPanels = 1;
-
-    /// <summary>Rows up to which the multi-panel kernel is used on the Neon path.</summary>
-    internal const int NeonMultiRows = 0;
+    /// <summary>The multi-panel kernels of the Neon path, widest first: (panels walked at once, up to this many rows).</summary>
+    internal static readonly (int Panels, int Rows)[] NeonMulti = [];
 
     /// <summary>Runs the Neon microkernel for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
     internal static void RunNeon(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)

@@ -13,11 +13,8 @@ internal static partial class SgemmKernels
     /// <summary>Rows per tile on the Vector128 path.</summary>
     internal const int Vector128MaxRows = 4;
 
-    /// <summary>Panels one small-row kernel walks at once on the Vector128 path (1 when there is no such kernel).</summary>
-    internal const int Vector128MultiPanels = 1;
-
-    /// <summary>Rows up to which the multi-panel kernel is used on the Vector128 path.</summary>
-    internal const int Vector128MultiRows = 0;
+    /// <summary>The multi-panel kernels of the Vector128 path, widest first: (panels walked at once, up to this many rows).</summary>
+    internal static readonly (int Panels, int Rows)[] Vector128Multi = [];
 
     /// <summary>Runs the Vector128 microkernel for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
     internal static void RunVector128(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
