@@ -1,20 +1,22 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace Asd.Interop.Abi;
 
 /// <summary>
-/// Opaque handles. A handle is the address of a GCHandle (so it looks like, and is as unique as, a pointer), and
-/// every live handle is registered: a call with a freed, foreign or wrong-kind handle gets ASD_ERR_INVALID_HANDLE
-/// instead of undefined behaviour. (A freed value may be reused by a later handle, as with malloc.)
+/// Opaque handles. A handle is a registry key that is never reused in the process (unlike a pointer, which malloc
+/// may hand out again), so a call with a freed, foreign or wrong-kind handle gets ASD_ERR_INVALID_HANDLE instead of
+/// undefined behaviour or, worse, another object. The caller never dereferences a handle; the values are spaced
+/// like aligned pointers in a range no allocator uses, so they also look like what they are in a debugger.
 /// </summary>
 internal static class Handles
 {
+    private const long Base = 0x0A5D_0000_0000_0000;
     private static readonly ConcurrentDictionary<nint, object> s_live = new();
+    private static long s_next;
 
     public static nint Add(object target)
     {
-        nint h = GCHandle.ToIntPtr(GCHandle.Alloc(target));
+        nint h = (nint)(Base + (Interlocked.Increment(ref s_next) << 4));
         s_live[h] = target;
         return h;
     }
@@ -45,13 +47,7 @@ internal static class Handles
             return null;
         }
 
-        if (!s_live.TryRemove(handle, out _))
-        {
-            return null; // another thread freed it first
-        }
-
-        GCHandle.FromIntPtr(handle).Free();
-        return typed;
+        return s_live.TryRemove(handle, out _) ? typed : null; // null: another thread freed it first
     }
 
     private static string Kind(object target) => target switch

@@ -65,8 +65,11 @@ internal static class Status
         };
         string message = e switch
         {
+            // .NET appends " (Parameter 'name')" naming a C# parameter the C caller never saw.
+            ArgumentException { ParamName: { } p } a when a.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
+                => a.Message[..^$" (Parameter '{p}')".Length],
             AsdException or ArgumentException or SamplingCancelledException or NonFiniteModelOutputException
-                or IOException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
+                or IOException or InvalidDataException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
             _ => $"{e.GetType().Name}: {e.Message}",
         };
         return Fail(status, message);
