@@ -39,7 +39,7 @@ internal static unsafe class Exports
         }
         catch (Exception e)
         {
-            Status.Fail(e is TypeInitializationException { InnerException: { } inner } ? inner : e);
+            Status.Fail(e);
             return null;
         }
     }

@@ -48,6 +48,12 @@ internal static class Status
     /// </summary>
     public static int Fail(Exception e)
     {
+        // A static constructor's failure (ASD_FORCE_ISA naming an unsupported path, say) is its inner exception.
+        while (e is TypeInitializationException { InnerException: { } inner })
+        {
+            e = inner;
+        }
+
         int status = e switch
         {
             AsdException a => a.Status,

@@ -37,7 +37,12 @@ int main(int argc, char** argv) {
         fprintf(stderr, "libasd ABI %u, header ABI %d\n", asd_abi_version(), ASD_ABI_VERSION);
         return 1;
     }
-    printf("libasd %s (%s)\n", asd_version(), asd_cpu_features());
+    const char* features = asd_cpu_features(); /* NULL only if ASD_FORCE_ISA names a path this build lacks */
+    if (!features) {
+        fprintf(stderr, "%s\n", asd_last_error());
+        return 1;
+    }
+    printf("libasd %s (%s)\n", asd_version(), features);
 
     asd_model_params mp;
     CHECK(asd_model_default_params(&mp, sizeof mp));
