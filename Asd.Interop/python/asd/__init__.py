@@ -92,6 +92,8 @@ class Model:
         lib = _native.lib()
         if not isinstance(spec, str):
             raise AsdError(f"spec must be a string, not {type(spec).__name__}.")
+        if device is not None and not isinstance(device, str):
+            raise AsdError(f"device must be a string (cpu, cuda or auto), not {type(device).__name__}.")
         params = _native.ModelParams()
         _native.check(lib.asd_model_default_params(byref(params), ctypes.sizeof(params)))
         params.device = device.encode() if device is not None else None
@@ -114,7 +116,10 @@ class Model:
             self._handle = c_void_p()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+            pass
 
     def __enter__(self):
         return self
@@ -228,7 +233,10 @@ class Sampler:
             self._handle = c_void_p()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+            pass
 
     def __enter__(self):
         return self
