@@ -1,0 +1,477 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Asd.Native.Sampling;
+using Asd.Simd;
+
+namespace Asd.Interop.Abi;
+
+/// <summary>
+/// Every function of asd.h. Each export takes only blittable arguments, and each body is wrapped in
+/// try/catch: an exception never crosses the boundary, it becomes a status code and this thread's last error.
+/// Handles are validated on every call (see <see cref="Handles"/>).
+/// </summary>
+[SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "The C boundary: every exception becomes a status code.")]
+internal static unsafe class Exports
+{
+    /// <summary>ASD_ABI_VERSION in asd.h: bumped on any incompatible change of a signature, struct or constant.</summary>
+    public const uint AbiVersionValue = 1;
+
+    private static readonly byte[] s_version = LastError.Pinned(BuildInfo.Version);
+    private static readonly Dictionary<int, byte[]> s_statusNames = BuildStatusNames();
+    private static byte[]? s_cpuFeatures;
+
+    // ---------------------------------------------------------------- library
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_abi_version")]
+    private static uint AbiVersion() => AbiVersionValue;
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_version")]
+    private static byte* Version() => Pin(s_version);
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_cpu_features")]
+    private static byte* CpuFeatures()
+    {
+        try
+        {
+            s_cpuFeatures ??= LastError.Pinned(DescribeCpu());
+            return Pin(s_cpuFeatures);
+        }
+        catch (Exception e)
+        {
+            Status.Fail(e);
+            return null;
+        }
+    }
+
+    /// <summary>The build's x86-64 level and the kernel paths it will run, as space-separated key=value pairs.</summary>
+    internal static string DescribeCpu() =>
+        $"build={BuildInfo.IsaLevel} active={Isa.Name(Isa.Active)} supported={string.Join(',', Array.ConvertAll(Isa.Supported(), Isa.Name))} arch={RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_last_error")]
+    private static byte* LastErrorMessage() => LastError.Pointer;
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_status_name")]
+    private static byte* StatusName(int status) =>
+        Pin(s_statusNames.TryGetValue(status, out byte[]? name) ? name : s_statusNames[-1]);
+
+    // ---------------------------------------------------------------- model
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_default_params")]
+    private static int ModelDefaultParams(ModelParams* p, nuint size)
+    {
+        try
+        {
+            StructIo.Write(p, size, "params", ModelParams.Default);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_open")]
+    private static int ModelOpen(byte* spec, ModelParams* p, nint* outModel)
+    {
+        try
+        {
+            if (outModel == null)
+            {
+                throw AsdException.Null("out_model");
+            }
+
+            *outModel = 0;
+            string specText = Text.Read(spec) ?? throw AsdException.Null("spec");
+            if (string.IsNullOrWhiteSpace(specText))
+            {
+                throw new AsdException(Status.InvalidArgument, "spec is empty: give builtin:mixture, builtin:mixture?dim=d or a model file.");
+            }
+
+            ModelParams prm = StructIo.Read(p, "asd_model_params", "asd_model_default_params", ModelParams.Default);
+            var model = ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads);
+            *outModel = Handles.Add(model);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_free")]
+    private static void ModelFree(nint model)
+    {
+        try
+        {
+            Handles.Remove<ModelHandle>(model)?.Release();
+        }
+        catch (Exception e)
+        {
+            Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_name")]
+    private static int ModelName(nint model, byte* buf, nuint bufLen, nuint* needed)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return Text.Write(System.Text.Encoding.UTF8.GetBytes(m.Model.Name), buf, bufLen, needed, "asd_model_name");
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_sample_shape")]
+    private static int ModelSampleShape(nint model, long* dims, nuint dimsLen, nuint* ndim)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return WriteShape([.. m.Model.SampleShape], dims, dimsLen, ndim, "asd_model_sample_shape");
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_sample_size")]
+    private static int ModelSampleSize(nint model, long* size)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            Out(size, "size") = m.SampleSize;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_cond_shape")]
+    private static int ModelCondShape(nint model, long* dims, nuint dimsLen, nuint* ndim)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return WriteShape([m.Model.ConditionSize], dims, dimsLen, ndim, "asd_model_cond_shape");
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_cond_size")]
+    private static int ModelCondSize(nint model, long* size)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            Out(size, "size") = m.Model.ConditionSize;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_train_steps")]
+    private static int ModelTrainSteps(nint model, int* steps)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            Out(steps, "steps") = m.Model.DefaultScheduler.NumTrainTimesteps;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_has_guidance")]
+    private static int ModelHasGuidance(nint model, int* hasGuidance)
+    {
+        try
+        {
+            _ = Handles.Get<ModelHandle>(model, "model");
+            Out(hasGuidance, "has_guidance") = ModelHandle.HasGuidance ? 1 : 0;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- sampler
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_default_params")]
+    private static int SamplerDefaultParams(SamplerParams* p, nuint size)
+    {
+        try
+        {
+            StructIo.Write(p, size, "params", SamplerParams.Default);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_create")]
+    private static int SamplerCreate(nint model, SamplerParams* p, nint* outSampler)
+    {
+        try
+        {
+            if (outSampler == null)
+            {
+                throw AsdException.Null("out_sampler");
+            }
+
+            *outSampler = 0;
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            SamplerParams prm = StructIo.Read(p, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default);
+            *outSampler = Handles.Add(SamplerHandle.Create(m, prm));
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_free")]
+    private static void SamplerFree(nint sampler)
+    {
+        try
+        {
+            Handles.Remove<SamplerHandle>(sampler)?.Free();
+        }
+        catch (Exception e)
+        {
+            Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sample_default_params")]
+    private static int SampleDefaultParams(SampleParams* p, nuint size)
+    {
+        try
+        {
+            StructIo.Write(p, size, "params", SampleParams.Default);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_sample")]
+    private static int SamplerSample(nint sampler, int n, SampleParams* p, float* output, nuint outputLen)
+    {
+        try
+        {
+            SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
+            SampleParams prm = StructIo.Read(p, "asd_sample_params", "asd_sample_default_params", SampleParams.Default);
+            Span<float> outSpan = CheckSampleRequest(s, n, prm, output, outputLen);
+            s.Enter();
+            try
+            {
+                s.Sample(n, prm, outSpan);
+            }
+            finally
+            {
+                s.Exit();
+            }
+
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    /// <summary>Buffer checks in C terms (NULL with a length, lengths in floats) before the engine's own checks.</summary>
+    private static Span<float> CheckSampleRequest(SamplerHandle s, int n, in SampleParams p, float* output, nuint outputLen)
+    {
+        if (n < 1)
+        {
+            throw new AsdException(Status.InvalidArgument, $"n = {n}: the number of samples must be >= 1.");
+        }
+
+        long d = s.Model.SampleSize;
+        long need = n * d;
+        string shape = string.Join(", ", s.Model.Model.SampleShape);
+        if (output == null)
+        {
+            throw AsdException.Null("out");
+        }
+
+        if (outputLen != (nuint)need)
+        {
+            throw new AsdException(Status.BufferSize, $"out_len is {outputLen} floats, but {n} samples of shape [{shape}] need {need}.");
+        }
+
+        if (need > Array.MaxLength)
+        {
+            throw new AsdException(Status.InvalidArgument, $"{n} samples of shape [{shape}] ({need} floats) exceed what one call can produce; sample in several calls with chain_offset.");
+        }
+
+        int c = s.Model.Model.ConditionSize;
+        if (p.Cond == null && p.CondLen != 0)
+        {
+            throw AsdException.Null($"cond (with cond_len {p.CondLen})");
+        }
+
+        if (p.CondLen != 0)
+        {
+            if (c == 0)
+            {
+                throw new AsdException(Status.InvalidArgument, $"Model '{s.Model.Model.Name}' is unconditional, but cond_len is {p.CondLen}; pass cond = NULL.");
+            }
+
+            if (p.CondLen != (nuint)c && p.CondLen != (nuint)(n * (long)c))
+            {
+                throw new AsdException(Status.BufferSize, $"cond_len is {p.CondLen} floats; expected {c} (shared by all samples) or {n} x {c} = {n * (long)c}.");
+            }
+        }
+        else if (c > 0)
+        {
+            throw new AsdException(Status.InvalidArgument, $"Model '{s.Model.Model.Name}' is conditional: give cond with {c} floats (shared) or {n} x {c}.");
+        }
+
+        if (p.InitNoise == null && p.InitNoiseLen != 0)
+        {
+            throw AsdException.Null($"init_noise (with init_noise_len {p.InitNoiseLen})");
+        }
+
+        if (p.InitNoiseLen != 0 && p.InitNoiseLen != (nuint)need)
+        {
+            throw new AsdException(Status.BufferSize, $"init_noise_len is {p.InitNoiseLen} floats, but {n} samples of shape [{shape}] need {need}.");
+        }
+
+        return new Span<float>(output, (int)need);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_stats")]
+    private static int SamplerStats(nint sampler, Stats* stats, nuint size)
+    {
+        try
+        {
+            SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
+            s.Enter();
+            try
+            {
+                SamplingStats st = s.RequireStats();
+                StructIo.Write(stats, size, "stats", new Stats
+                {
+                    Sampler = s.Kind == SamplerKind.Asd ? 0 : 1,
+                    Steps = st.Steps,
+                    Samples = st.Samples,
+                    SequentialModelCallsMax = st.SequentialModelCallsMax,
+                    SequentialModelCalls = st.SequentialModelCalls,
+                    AlgorithmicSpeedup = st.AlgorithmicSpeedup,
+                    DenoiserInvocations = st.DenoiserInvocations,
+                    RowsEvaluated = st.RowsEvaluated,
+                    Rounds = st.Rounds,
+                    WallSeconds = st.WallSeconds,
+                });
+            }
+            finally
+            {
+                s.Exit();
+            }
+
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_sampler_stats_json")]
+    private static int SamplerStatsJson(nint sampler, byte* buf, nuint bufLen, nuint* needed)
+    {
+        try
+        {
+            SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
+            s.Enter();
+            try
+            {
+                return Text.Write(s.StatsJson(), buf, bufLen, needed, "asd_sampler_stats_json");
+            }
+            finally
+            {
+                s.Exit();
+            }
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static byte* Pin(byte[] pinned) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+
+    private static ref T Out<T>(T* p, string name)
+        where T : unmanaged
+    {
+        if (p == null)
+        {
+            throw AsdException.Null(name);
+        }
+
+        return ref *p;
+    }
+
+    private static int WriteShape(long[] shape, long* dims, nuint dimsLen, nuint* ndim, string what)
+    {
+        if (ndim == null)
+        {
+            throw AsdException.Null($"{what}: ndim");
+        }
+
+        *ndim = (nuint)shape.Length;
+        if (dims == null)
+        {
+            return dimsLen == 0 ? Status.Ok : throw AsdException.Null($"{what}: dims (with dims_len {dimsLen})");
+        }
+
+        if (dimsLen < (nuint)shape.Length)
+        {
+            throw new AsdException(Status.BufferSize, $"{what}: dims holds {dimsLen} values; the shape has {shape.Length}.");
+        }
+
+        shape.CopyTo(new Span<long>(dims, shape.Length));
+        return Status.Ok;
+    }
+
+    private static Dictionary<int, byte[]> BuildStatusNames()
+    {
+        var names = new Dictionary<int, byte[]>();
+        foreach (int s in (int[])[Status.Ok, Status.Cancelled, Status.InvalidArgument, Status.NullPointer, Status.BufferSize, Status.InvalidHandle, Status.Model, Status.Unsupported, Status.Numeric, Status.Busy, Status.State, Status.OutOfMemory, Status.Io, Status.Internal])
+        {
+            names[s] = LastError.Pinned(Status.Name(s));
+        }
+
+        names[-1] = LastError.Pinned(Status.Name(-1));
+        return names;
+    }
+}

@@ -1,0 +1,268 @@
+// asd.hpp: a C++17 RAII wrapper over asd.h. Header-only; link with -lasd as for C.
+//
+//   asd::Model model("builtin:mixture?dim=32");
+//   asd::SamplerOptions opt;  opt.spec_len = 8;
+//   asd::Sampler sampler(model, opt);
+//   std::vector<float> x = sampler.sample(16, /*seed=*/7);      // 16 x 32 floats
+//   std::string stats = sampler.stats_json();
+//
+// Every failing call throws asd::Error, which carries the status and the library's message.
+// Thread rules are those of asd.h: a Model may be shared by Samplers on many threads; a Sampler serves one call
+// at a time. Model and Sampler are movable, not copyable (a Sampler keeps its model alive by itself).
+#ifndef ASD_HPP
+#define ASD_HPP
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "asd.h"
+
+namespace asd {
+
+/// A failed call: what() is "<status name>: <library message>"; status() is the asd_status.
+class Error : public std::runtime_error {
+public:
+    Error(asd_status status, const std::string& message)
+        : std::runtime_error(std::string(asd_status_name(status)) + ": " + message), status_(status), message_(message) {}
+
+    asd_status status() const noexcept { return status_; }
+
+    /// The library's message alone.
+    const std::string& message() const noexcept { return message_; }
+
+    /// True when the progress callback cancelled the run.
+    bool cancelled() const noexcept { return status_ == ASD_CANCELLED; }
+
+private:
+    asd_status status_;
+    std::string message_;
+};
+
+namespace detail {
+inline void check(asd_status status) {
+    if (status != ASD_OK) throw Error(status, asd_last_error());
+}
+
+inline std::string read_string(asd_status (*get)(const asd_model*, char*, size_t, size_t*), const asd_model* m) {
+    size_t need = 0;
+    check(get(m, nullptr, 0, &need));
+    std::string s(need, '\0');
+    check(get(m, s.data(), s.size(), &need));
+    s.resize(need - 1);
+    return s;
+}
+
+inline std::vector<int64_t> read_shape(asd_status (*get)(const asd_model*, int64_t*, size_t, size_t*), const asd_model* m) {
+    size_t ndim = 0;
+    check(get(m, nullptr, 0, &ndim));
+    std::vector<int64_t> dims(ndim);
+    check(get(m, dims.data(), dims.size(), &ndim));
+    return dims;
+}
+}  // namespace detail
+
+/// The library version and what this build runs on this CPU.
+inline std::string version() { return asd_version(); }
+inline std::string cpu_features() {
+    const char* s = asd_cpu_features();
+    if (!s) throw Error(ASD_ERR_UNSUPPORTED, asd_last_error());
+    return s;
+}
+
+/// Options for opening a model.
+struct ModelOptions {
+    std::string device = "cpu";  ///< "cpu", "cuda" or "auto"
+    int32_t threads = 0;         ///< threads per sampler; 0 = one per core
+};
+
+/// An open model (asd_model). Immutable; share it across threads.
+class Model {
+public:
+    explicit Model(const std::string& spec, const ModelOptions& options = {}) {
+        asd_model_params p;
+        detail::check(asd_model_default_params(&p, sizeof p));
+        p.device = options.device.c_str();
+        p.threads = options.threads;
+        detail::check(asd_model_open(spec.c_str(), &p, &handle_));
+    }
+    ~Model() { asd_model_free(handle_); }
+    Model(Model&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Model& operator=(Model&& other) noexcept {
+        if (this != &other) {
+            asd_model_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    std::string name() const { return detail::read_string(asd_model_name, handle_); }
+    std::vector<int64_t> sample_shape() const { return detail::read_shape(asd_model_sample_shape, handle_); }
+    std::vector<int64_t> cond_shape() const { return detail::read_shape(asd_model_cond_shape, handle_); }
+    int64_t sample_size() const {
+        int64_t v = 0;
+        detail::check(asd_model_sample_size(handle_, &v));
+        return v;
+    }
+    int64_t cond_size() const {
+        int64_t v = 0;
+        detail::check(asd_model_cond_size(handle_, &v));
+        return v;
+    }
+    int32_t train_steps() const {
+        int32_t v = 0;
+        detail::check(asd_model_train_steps(handle_, &v));
+        return v;
+    }
+    bool has_guidance() const {
+        int32_t v = 0;
+        detail::check(asd_model_has_guidance(handle_, &v));
+        return v != 0;
+    }
+
+    asd_model* get() const noexcept { return handle_; }
+
+private:
+    asd_model* handle_ = nullptr;
+};
+
+/// Sampler settings; the schedule overrides keep the model's values unless set (see asd_sampler_params).
+struct SamplerOptions {
+    int32_t sampler = ASD_SAMPLER_ASD;       ///< ASD_SAMPLER_ASD or ASD_SAMPLER_DDPM
+    int32_t steps = 100;                     ///< K
+    int32_t spec_len = ASD_SPEC_LEN_AUTO;    ///< L > 0, ASD_SPEC_LEN_UNBOUNDED (0) or ASD_SPEC_LEN_AUTO (-1)
+    int32_t max_batch_rows = 1024;
+    float guidance_scale = 0;                ///< 0 = none
+    std::string cost_curve_path;             ///< empty = none
+    int32_t train_steps = 0;                 ///< 0 = model's
+    int32_t steps_offset = -1;               ///< -1 = model's
+    int32_t clip_sample = -1;                ///< -1 = model's
+    double beta_start = 0, beta_end = 0, clip_sample_range = 0;  ///< 0 = model's
+    std::string beta_schedule, prediction_type, variance_type, timestep_spacing;  ///< empty = model's
+};
+
+/// Progress: (completed steps over all chains, K * n, model calls so far); return true to cancel.
+using Progress = std::function<bool(int64_t completed_steps, int64_t total_steps, int64_t model_calls)>;
+
+/// Per-call inputs of Sampler::sample beyond n and the seed.
+struct SampleOptions {
+    uint64_t chain_offset = 0;
+    std::vector<float> cond;        ///< cond_size floats (shared) or n * cond_size; empty = none
+    std::vector<float> init_noise;  ///< n * sample_size floats; empty = draw
+    Progress progress;              ///< empty = none
+};
+
+/// A sampler (asd_sampler): one per thread.
+class Sampler {
+public:
+    Sampler(const Model& model, const SamplerOptions& o = {}) : sample_size_(model.sample_size()) {
+        asd_sampler_params p;
+        detail::check(asd_sampler_default_params(&p, sizeof p));
+        p.sampler = o.sampler;
+        p.steps = o.steps;
+        p.spec_len = o.spec_len;
+        p.max_batch_rows = o.max_batch_rows;
+        p.guidance_scale = o.guidance_scale;
+        p.cost_curve_path = o.cost_curve_path.empty() ? nullptr : o.cost_curve_path.c_str();
+        p.train_steps = o.train_steps;
+        p.steps_offset = o.steps_offset;
+        p.clip_sample = o.clip_sample;
+        p.beta_start = o.beta_start;
+        p.beta_end = o.beta_end;
+        p.clip_sample_range = o.clip_sample_range;
+        p.beta_schedule = o.beta_schedule.empty() ? nullptr : o.beta_schedule.c_str();
+        p.prediction_type = o.prediction_type.empty() ? nullptr : o.prediction_type.c_str();
+        p.variance_type = o.variance_type.empty() ? nullptr : o.variance_type.c_str();
+        p.timestep_spacing = o.timestep_spacing.empty() ? nullptr : o.timestep_spacing.c_str();
+        detail::check(asd_sampler_create(model.get(), &p, &handle_));
+    }
+    ~Sampler() { asd_sampler_free(handle_); }
+    Sampler(Sampler&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)), sample_size_(other.sample_size_) {}
+    Sampler& operator=(Sampler&& other) noexcept {
+        if (this != &other) {
+            asd_sampler_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+            sample_size_ = other.sample_size_;
+        }
+        return *this;
+    }
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+
+    /// Samples n chains into out (n * sample_size floats).
+    void sample(int32_t n, uint64_t seed, float* out, size_t out_len, const SampleOptions& o = {}) {
+        asd_sample_params p;
+        detail::check(asd_sample_default_params(&p, sizeof p));
+        p.seed = seed;
+        p.chain_offset = o.chain_offset;
+        p.cond = o.cond.empty() ? nullptr : o.cond.data();
+        p.cond_len = o.cond.size();
+        p.init_noise = o.init_noise.empty() ? nullptr : o.init_noise.data();
+        p.init_noise_len = o.init_noise.size();
+        CallbackState state{&o.progress, nullptr};
+        if (o.progress) {
+            p.progress = &Sampler::trampoline;
+            p.progress_user = &state;
+        }
+        asd_status status = asd_sampler_sample(handle_, n, &p, out, out_len);
+        // An exception thrown by the callback cancelled the run; it is rethrown here, not through C frames.
+        if (state.error) std::rethrow_exception(state.error);
+        detail::check(status);
+    }
+
+    /// Samples n chains and returns them (n * sample_size floats, one sample per row).
+    std::vector<float> sample(int32_t n, uint64_t seed, const SampleOptions& o = {}) {
+        std::vector<float> out(static_cast<size_t>(n > 0 ? n : 0) * static_cast<size_t>(sample_size_));
+        sample(n, seed, out.data(), out.size(), o);
+        return out;
+    }
+
+    /// The main numbers of the last completed run.
+    asd_stats stats() const {
+        asd_stats s;
+        detail::check(asd_sampler_stats(handle_, &s, sizeof s));
+        return s;
+    }
+
+    /// The stats JSON of the last completed run (the CLI's --stats fields).
+    std::string stats_json() const {
+        size_t need = 0;
+        detail::check(asd_sampler_stats_json(handle_, nullptr, 0, &need));
+        std::string s(need, '\0');
+        detail::check(asd_sampler_stats_json(handle_, s.data(), s.size(), &need));
+        s.resize(need - 1);
+        return s;
+    }
+
+    asd_sampler* get() const noexcept { return handle_; }
+
+private:
+    struct CallbackState {
+        const Progress* progress;
+        std::exception_ptr error;
+    };
+
+    static int32_t trampoline(void* user, int64_t done, int64_t total, int64_t calls) {
+        auto* state = static_cast<CallbackState*>(user);
+        try {
+            return (*state->progress)(done, total, calls) ? 1 : 0;
+        } catch (...) {
+            state->error = std::current_exception();
+            return 1;
+        }
+    }
+
+    asd_sampler* handle_ = nullptr;
+    int64_t sample_size_ = 0;
+};
+
+}  // namespace asd
+
+#endif  // ASD_HPP

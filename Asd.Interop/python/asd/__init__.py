@@ -1,0 +1,299 @@
+"""
+asd: exact parallel diffusion sampling (DDPM and autospeculative decoding) through libasd.so, with numpy.
+
+    import asd
+    model = asd.Model("builtin:mixture?dim=32")
+    samples, stats = model.sample(16, steps=100, spec_len=8, seed=7)
+
+A Model is immutable and may be shared by threads; a Sampler (model.sampler(...)) serves one call at a time, so
+use one per thread. libasd releases the GIL while it samples (ctypes does), so threads run in parallel.
+Speculation length: an int >= 1 (fixed L), "inf" (unbounded) or "auto" (automatic; until automatic selection
+exists it runs L = 8 and stats["spec_len_effective"] says "8").
+"""
+
+import ctypes
+import json
+import numbers
+from ctypes import POINTER, byref, c_float, c_int32, c_int64, c_size_t, c_void_p
+
+import numpy as np
+
+from . import _native
+from ._native import AsdError, Cancelled, flavour, library_path
+
+__all__ = ["AsdError", "Cancelled", "Model", "Sampler", "version", "abi_version", "cpu_features", "flavour",
+           "library_path"]
+__version__ = "0.1.0"
+
+_SAMPLERS = {"asd": 0, "ddpm": 1}
+_SCHEDULE_KEYS = ("train_steps", "beta_schedule", "beta_start", "beta_end", "prediction_type", "variance_type",
+                  "timestep_spacing", "steps_offset", "clip_sample", "clip_sample_range")
+
+
+def version():
+    """The libasd version string."""
+    return _native.lib().asd_version().decode()
+
+
+def abi_version():
+    """The ABI version of the loaded libasd.so."""
+    return int(_native.lib().asd_abi_version())
+
+
+def cpu_features():
+    """What the loaded build runs on this CPU: {"build": "x86-64-v4", "active": "avx512", "supported": [...], ...}."""
+    raw = _native.lib().asd_cpu_features()
+    if raw is None:
+        _native.check(_native.ERR_UNSUPPORTED)
+    out = dict(pair.split("=", 1) for pair in raw.decode().split())
+    out["supported"] = out.get("supported", "").split(",")
+    return out
+
+
+def encode_spec_len(spec_len):
+    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (asd-math section 7)."""
+    if isinstance(spec_len, str):
+        text = spec_len.strip().lower()
+        if text == "inf":
+            return 0
+        if text == "auto":
+            return -1
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        raise AsdError(f"spec_len={spec_len!r}: expected an int >= 1, 'inf' or 'auto'.")
+    if isinstance(spec_len, numbers.Integral) and not isinstance(spec_len, bool):
+        if spec_len >= 1:
+            if spec_len > 2**31 - 1:
+                raise AsdError(f"spec_len={spec_len} is too large; use 'inf' for unbounded.")
+            return int(spec_len)
+        raise AsdError(f"spec_len={spec_len}: a fixed speculation length must be >= 1 "
+                       "(use 'inf' for unbounded or 'auto' for automatic).")
+    raise AsdError(f"spec_len={spec_len!r}: expected an int >= 1, 'inf' or 'auto'.")
+
+
+def _float_buffer(values, what):
+    """A C-contiguous float32 copy (or view) of values, and a pointer to it."""
+    arr = np.ascontiguousarray(values, dtype=np.float32)
+    return arr, arr.ctypes.data_as(POINTER(c_float))
+
+
+def _int(value, what, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise AsdError(f"{what}={value!r}: expected an integer.")
+    if not lo <= value <= hi:
+        raise AsdError(f"{what}={value}: expected {lo} <= {what} <= {hi}.")
+    return int(value)
+
+
+class Model:
+    """An open model (builtin:mixture, builtin:mixture?dim=d, an asd-mlp .json file; ONNX later)."""
+
+    def __init__(self, spec, device="cpu", threads=0):
+        lib = _native.lib()
+        if not isinstance(spec, str):
+            raise AsdError(f"spec must be a string, not {type(spec).__name__}.")
+        if device is not None and not isinstance(device, str):
+            raise AsdError(f"device must be a string (cpu, cuda or auto), not {type(device).__name__}.")
+        params = _native.ModelParams()
+        _native.check(lib.asd_model_default_params(byref(params), ctypes.sizeof(params)))
+        params.device = device.encode() if device is not None else None
+        params.threads = _int(threads, "threads", -(2**31), 2**31 - 1)
+        handle = c_void_p()
+        _native.check(lib.asd_model_open(spec.encode(), byref(params), byref(handle)))
+        self._handle = handle
+        self._lib = lib
+        self.spec = spec
+
+    def _h(self):
+        if not self._handle:
+            raise AsdError("The model is closed.", _native.ERR_INVALID_HANDLE)
+        return self._handle
+
+    def close(self):
+        """Releases the model (samplers created from it keep it alive until they are closed)."""
+        if getattr(self, "_handle", None):
+            self._lib.asd_model_free(self._handle)
+            self._handle = c_void_p()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _shape(self, fn):
+        ndim = c_size_t()
+        _native.check(fn(self._h(), None, 0, byref(ndim)))
+        dims = (c_int64 * ndim.value)()
+        _native.check(fn(self._h(), dims, ndim.value, byref(ndim)))
+        return tuple(int(d) for d in dims)
+
+    @property
+    def name(self):
+        need = c_size_t()
+        _native.check(self._lib.asd_model_name(self._h(), None, 0, byref(need)))
+        buf = ctypes.create_string_buffer(need.value)
+        _native.check(self._lib.asd_model_name(self._h(), buf, need.value, byref(need)))
+        return buf.value.decode()
+
+    @property
+    def sample_shape(self):
+        """The shape of one sample, for example (2,) or (3, 16, 16)."""
+        return self._shape(self._lib.asd_model_sample_shape)
+
+    @property
+    def cond_shape(self):
+        """The shape of one conditioning row: (cond_size,), which is (0,) for an unconditional model."""
+        return self._shape(self._lib.asd_model_cond_shape)
+
+    @property
+    def train_steps(self):
+        """The number of training steps T of the model's scheduler."""
+        v = c_int32()
+        _native.check(self._lib.asd_model_train_steps(self._h(), byref(v)))
+        return v.value
+
+    @property
+    def has_guidance(self):
+        v = c_int32()
+        _native.check(self._lib.asd_model_has_guidance(self._h(), byref(v)))
+        return bool(v.value)
+
+    def sampler(self, steps=100, spec_len="auto", sampler="asd", cost_curve=None, max_batch_rows=1024,
+                guidance_scale=None, schedule=None):
+        """A reusable Sampler (one per thread). schedule: dict of scheduler overrides (see Sampler)."""
+        return Sampler(self, steps=steps, spec_len=spec_len, sampler=sampler, cost_curve=cost_curve,
+                       max_batch_rows=max_batch_rows, guidance_scale=guidance_scale, schedule=schedule)
+
+    def sample(self, n, steps=100, spec_len="auto", sampler="asd", seed=0, cond=None, chain_offset=0,
+               init_noise=None, progress=None, cost_curve=None, max_batch_rows=1024, guidance_scale=None,
+               schedule=None):
+        """
+        Draws n samples. Returns (samples, stats): samples is a float32 array of shape (n, *sample_shape), stats
+        the run statistics as a dict (the fields of the CLI's stats JSON). See Sampler.sample for the arguments.
+        """
+        with self.sampler(steps=steps, spec_len=spec_len, sampler=sampler, cost_curve=cost_curve,
+                          max_batch_rows=max_batch_rows, guidance_scale=guidance_scale, schedule=schedule) as s:
+            return s.sample(n, seed=seed, cond=cond, chain_offset=chain_offset, init_noise=init_noise,
+                            progress=progress)
+
+
+class Sampler:
+    """
+    A sampler for one model, K steps and one algorithm. Not thread-safe (use one per thread).
+
+    spec_len: int >= 1, "inf" or "auto". sampler: "asd" or "ddpm". cost_curve: a cost-curve file for "auto".
+    schedule: overrides of the model's scheduler with diffusers' names: train_steps, beta_schedule, beta_start,
+    beta_end, prediction_type, variance_type, timestep_spacing, steps_offset, clip_sample, clip_sample_range.
+    """
+
+    def __init__(self, model, steps=100, spec_len="auto", sampler="asd", cost_curve=None, max_batch_rows=1024,
+                 guidance_scale=None, schedule=None):
+        lib = _native.lib()
+        if sampler not in _SAMPLERS:
+            raise AsdError(f"sampler={sampler!r}: expected 'asd' or 'ddpm'.")
+        p = _native.SamplerParams()
+        _native.check(lib.asd_sampler_default_params(byref(p), ctypes.sizeof(p)))
+        p.sampler = _SAMPLERS[sampler]
+        p.steps = _int(steps, "steps", 1, 2**31 - 1)
+        p.spec_len = encode_spec_len(spec_len)
+        p.max_batch_rows = _int(max_batch_rows, "max_batch_rows", 1, 2**31 - 1)
+        if guidance_scale is not None:
+            p.guidance_scale = float(guidance_scale)
+        if cost_curve is not None:
+            p.cost_curve_path = str(cost_curve).encode()
+        for key, value in (schedule or {}).items():
+            if key not in _SCHEDULE_KEYS:
+                raise AsdError(f"Unknown schedule override {key!r}; expected one of: {', '.join(_SCHEDULE_KEYS)}.")
+            if key in ("beta_schedule", "prediction_type", "variance_type", "timestep_spacing"):
+                setattr(p, key, str(value).encode())
+            elif key == "clip_sample":
+                p.clip_sample = 1 if value else 0
+            elif key in ("train_steps", "steps_offset"):
+                setattr(p, key, _int(value, key, 0, 2**31 - 1))
+            else:
+                setattr(p, key, float(value))
+        handle = c_void_p()
+        _native.check(lib.asd_sampler_create(model._h(), byref(p), byref(handle)))
+        self._handle = handle
+        self._lib = lib
+        self.model = model
+        self._shape = model.sample_shape
+        self._cond_size = int(np.prod(model.cond_shape))
+
+    def close(self):
+        if getattr(self, "_handle", None):
+            self._lib.asd_sampler_free(self._handle)
+            self._handle = c_void_p()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _h(self):
+        if not self._handle:
+            raise AsdError("The sampler is closed.", _native.ERR_INVALID_HANDLE)
+        return self._handle
+
+    def sample(self, n, seed=0, cond=None, chain_offset=0, init_noise=None, progress=None):
+        """
+        Draws n chains. cond: cond_size floats shared by all chains, or shape (n, cond_size). init_noise: x_T,
+        shape (n, *sample_shape). progress(completed_steps, total_steps, model_calls) is called on this thread
+        after every model call; a truthy return value cancels the run (raises asd.Cancelled), and an exception
+        raised inside it cancels the run and propagates. Returns (samples, stats).
+        """
+        n = _int(n, "n", 1, 2**31 - 1)
+        seed = _int(seed, "seed", 0, 2**64 - 1)
+        chain_offset = _int(chain_offset, "chain_offset", 0, 2**64 - 1)
+        out = np.empty((n,) + self._shape, dtype=np.float32)
+        p = _native.SampleParams()
+        _native.check(self._lib.asd_sample_default_params(byref(p), ctypes.sizeof(p)))
+        p.seed = seed
+        p.chain_offset = chain_offset
+        keep = []
+        if cond is not None:
+            arr, ptr = _float_buffer(cond, "cond")
+            keep.append(arr)
+            p.cond, p.cond_len = ptr, arr.size
+        if init_noise is not None:
+            arr, ptr = _float_buffer(init_noise, "init_noise")
+            keep.append(arr)
+            p.init_noise, p.init_noise_len = ptr, arr.size
+        raised = []
+        if progress is not None:
+            def trampoline(_user, done, total, calls):
+                try:
+                    return 1 if progress(done, total, calls) else 0
+                except BaseException as e:  # noqa: B036 - re-raised after the C call returns
+                    raised.append(e)
+                    return 1
+            callback = _native.PROGRESS_FN(trampoline)
+            keep.append(callback)
+            p.progress = callback
+        status = self._lib.asd_sampler_sample(self._h(), n, byref(p), out.ctypes.data_as(POINTER(c_float)), out.size)
+        if raised:
+            raise raised[0]
+        _native.check(status)
+        return out, self.stats()
+
+    def stats(self):
+        """The statistics of the last completed run, as a dict (the CLI's stats JSON)."""
+        need = c_size_t()
+        _native.check(self._lib.asd_sampler_stats_json(self._h(), None, 0, byref(need)))
+        buf = ctypes.create_string_buffer(need.value)
+        _native.check(self._lib.asd_sampler_stats_json(self._h(), buf, need.value, byref(need)))
+        return json.loads(buf.value.decode())

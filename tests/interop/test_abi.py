@@ -1,0 +1,84 @@
+"""The ABI has one definition: every [UnmanagedCallersOnly] EntryPoint is declared in asd.h, every declaration is
+exported by libasd.so (each published flavour), and the Python bindings and the robustness test cover every export."""
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+
+import asd
+from asd import _native
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HEADER = os.path.join(ROOT, "Asd.Interop", "include", "asd.h")
+
+
+def entry_points():
+    names = set()
+    for path in glob.glob(os.path.join(ROOT, "Asd.Interop", "**", "*.cs"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            names |= set(re.findall(r'UnmanagedCallersOnly\(EntryPoint\s*=\s*"(\w+)"\)', f.read()))
+    return names
+
+
+def declared():
+    with open(HEADER, encoding="utf-8") as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    return set(re.findall(r"ASD_API\s+[^;(]*?\b(asd_\w+)\s*\(", text))
+
+
+def exported(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True, check=True).stdout
+    return {line.split()[2].split("@")[0] for line in out.splitlines()
+            if len(line.split()) == 3 and line.split()[1] == "T" and line.split()[2].startswith("asd_")}
+
+
+def libraries():
+    here = os.path.dirname(os.path.dirname(asd.library_path()))
+    found = sorted(glob.glob(os.path.join(here, "linux-x64-v*", "libasd.so")))
+    assert len(found) == 2, f"expected the v3 and v4 builds beside {asd.library_path()}, found {found}"
+    return found
+
+
+def test_every_entry_point_is_declared_in_the_header():
+    eps, decl = entry_points(), declared()
+    assert len(eps) >= 20
+    assert eps - decl == set(), "EntryPoints missing from asd.h"
+
+
+def test_every_declaration_is_an_entry_point():
+    assert declared() - entry_points() == set(), "asd.h declares functions no EntryPoint implements"
+
+
+@pytest.mark.parametrize("flavour", ["linux-x64-v3", "linux-x64-v4"])
+def test_every_declaration_is_exported(flavour):
+    lib = [p for p in libraries() if flavour in p][0]
+    exp = exported(lib)
+    assert declared() - exp == set(), f"declared in asd.h but not exported by {lib}"
+    assert exp - declared() == set(), f"exported by {lib} but not declared in asd.h"
+
+
+def test_python_binds_every_export_with_argtypes_and_restype():
+    assert set(_native.SIGNATURES) == declared()
+    lib = _native.lib()
+    for name in declared():
+        fn = getattr(lib, name)
+        assert fn.argtypes is not None, name
+        assert name in _native.SIGNATURES and fn.restype == _native.SIGNATURES[name][0], name
+
+
+def test_robustness_test_calls_every_export():
+    with open(os.path.join(ROOT, "tests", "interop", "robustness.c"), encoding="utf-8") as f:
+        text = f.read()
+    missing = {name for name in declared() if not re.search(r"\b" + name + r"\s*\(", text)}
+    assert missing == set()
+
+
+def test_library_needs_no_dotnet_runtime():
+    for lib in libraries():
+        out = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True).stdout
+        needed = set(re.findall(r"\(NEEDED\).*\[(.+)\]", out))
+        assert needed <= {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2", "libdl.so.2", "libpthread.so.0", "librt.so.1"}, needed
+        assert "$ORIGIN" in out and "libasd.so" in out  # RUNPATH $ORIGIN and SONAME

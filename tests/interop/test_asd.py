@@ -1,0 +1,348 @@
+"""pytest for the Python package `asd` (ctypes + numpy over libasd.so). Every determinism test uses a fixed spec_len."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import asd
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MLP = os.path.join(ROOT, "tests", "fixtures", "mlp_small", "mlp_small.json")
+STATS_FIELDS = {"model", "sampler", "steps", "spec_len", "spec_len_effective", "samples", "sequential_model_calls",
+                "sequential_model_calls_max", "algorithmic_speedup", "denoiser_invocations", "rows_evaluated", "rounds",
+                "acceptance_by_position", "wall_seconds", "rng"}
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    with asd.Model("builtin:mixture?dim=32", threads=1) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    with asd.Model(MLP, threads=1) as m:
+        yield m
+
+
+# ------------------------------------------------------------------------------------------ shapes, dtype, model
+
+def test_model_properties(mixture, mlp):
+    assert mixture.sample_shape == (32,)
+    assert mixture.cond_shape == (0,)
+    assert mixture.train_steps == 1000
+    assert mixture.name == "builtin:mixture?dim=32"
+    assert mlp.sample_shape == (3, 2)
+    assert mlp.cond_shape == (3,)
+    assert mlp.train_steps == 1000
+    assert not mixture.has_guidance
+
+
+@pytest.mark.parametrize("spec,n", [("builtin:mixture", 5), ("builtin:mixture?dim=32", 3)])
+def test_shape_and_dtype(spec, n):
+    with asd.Model(spec, threads=1) as m:
+        x, stats = m.sample(n, steps=20, spec_len=4)
+        shape = m.sample_shape
+    assert isinstance(x, np.ndarray)
+    assert x.dtype == np.float32
+    assert x.shape == (n,) + shape
+    assert x.flags.c_contiguous
+    assert np.isfinite(x).all()
+    assert isinstance(stats, dict) and stats["samples"] == n
+
+
+def test_conditional_shape(mlp):
+    x, _ = mlp.sample(4, steps=10, spec_len=3, cond=[0.5, -0.25, 1.0])
+    assert x.shape == (4, 3, 2) and x.dtype == np.float32
+    per_chain = np.tile(np.array([0.5, -0.25, 1.0], dtype=np.float32), (4, 1))
+    y, _ = mlp.sample(4, steps=10, spec_len=3, cond=per_chain)
+    np.testing.assert_array_equal(x, y)
+
+
+def test_mixture_samples_lie_on_the_ring():
+    # 8 components with |mu| = 4 and variance 0.05: radii concentrate near 4.
+    with asd.Model("builtin:mixture", threads=1) as m:
+        x, _ = m.sample(256, steps=100, spec_len=8, seed=3)
+    r = np.linalg.norm(x, axis=1)
+    assert 3.3 < np.median(r) < 4.7
+
+
+# ------------------------------------------------------------------------------------------ determinism
+
+@pytest.mark.parametrize("spec_len", [1, 8, "inf"])
+def test_same_seed_same_array(mixture, spec_len):
+    a, _ = mixture.sample(12, steps=50, spec_len=spec_len, seed=11)
+    b, _ = mixture.sample(12, steps=50, spec_len=spec_len, seed=11)
+    c, _ = mixture.sample(12, steps=50, spec_len=spec_len, seed=12)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("sampler,spec_len", [("asd", 8), ("asd", "inf"), ("ddpm", 8)])
+def test_chain_offset_split_equals_one_run(mixture, sampler, spec_len):
+    whole, _ = mixture.sample(10, steps=60, spec_len=spec_len, sampler=sampler, seed=5)
+    head, _ = mixture.sample(4, steps=60, spec_len=spec_len, sampler=sampler, seed=5, chain_offset=0)
+    tail, _ = mixture.sample(6, steps=60, spec_len=spec_len, sampler=sampler, seed=5, chain_offset=4)
+    assert np.concatenate([head, tail]).tobytes() == whole.tobytes()
+
+
+def test_chain_offset_split_conditional(mlp):
+    cond = np.linspace(-1, 1, 8 * 3, dtype=np.float32).reshape(8, 3)
+    whole, _ = mlp.sample(8, steps=30, spec_len=4, seed=9, cond=cond)
+    head, _ = mlp.sample(3, steps=30, spec_len=4, seed=9, cond=cond[:3])
+    tail, _ = mlp.sample(5, steps=30, spec_len=4, seed=9, cond=cond[3:], chain_offset=3)
+    assert np.concatenate([head, tail]).tobytes() == whole.tobytes()
+
+
+def test_asd_with_l1_gives_ddpm_bytes(mixture):
+    asd1, _ = mixture.sample(6, steps=40, spec_len=1, seed=2)
+    ddpm, _ = mixture.sample(6, steps=40, sampler="ddpm", seed=2)
+    assert asd1.tobytes() == ddpm.tobytes()
+
+
+def test_threads_and_row_cap_do_not_change_bytes():
+    with asd.Model("builtin:mixture?dim=32", threads=1) as one, asd.Model("builtin:mixture?dim=32", threads=2) as two:
+        a, _ = one.sample(20, steps=50, spec_len=8, seed=4)
+        b, _ = two.sample(20, steps=50, spec_len=8, seed=4, max_batch_rows=7)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_initial_noise(mixture):
+    noise = np.random.default_rng(0).standard_normal((5, 32)).astype(np.float32)
+    a, _ = mixture.sample(5, steps=30, spec_len=8, seed=1, init_noise=noise)
+    b, _ = mixture.sample(5, steps=30, spec_len=8, seed=1, init_noise=noise)
+    c, _ = mixture.sample(5, steps=30, spec_len=8, seed=1)
+    assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(a, c)
+
+
+def test_python_threads_share_a_model(mixture):
+    jobs = [(seed, l) for seed in range(4) for l in (2, 8)]
+    serial = {job: mixture.sample(8, steps=60, spec_len=job[1], seed=job[0])[0] for job in jobs}
+    results = {}
+
+    def work(job):
+        with mixture.sampler(steps=60, spec_len=job[1]) as s:
+            results[job] = s.sample(8, seed=job[0])[0]
+
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for job in jobs:
+        assert results[job].tobytes() == serial[job].tobytes()
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+def test_asd_stats(mixture):
+    _, st = mixture.sample(16, steps=100, spec_len=8, seed=7)
+    assert set(st) == STATS_FIELDS
+    assert st["sampler"] == "asd" and st["steps"] == 100 and st["samples"] == 16
+    assert st["spec_len"] == "8" and st["spec_len_effective"] == "8"
+    assert st["model"] == "builtin:mixture?dim=32"
+    assert 1 <= st["sequential_model_calls"] < 100
+    assert st["algorithmic_speedup"] == pytest.approx(100 / st["sequential_model_calls"])
+    assert st["sequential_model_calls_max"] >= st["sequential_model_calls"]
+    assert st["rows_evaluated"] >= st["denoiser_invocations"] > 0
+    assert all(p["accepted"] <= p["attempts"] for p in st["acceptance_by_position"])
+    assert [p["position"] for p in st["acceptance_by_position"]] == list(range(1, 8))
+    assert st["rng"].startswith("asd-rng-1")
+
+
+def test_ddpm_stats(mixture):
+    _, st = mixture.sample(4, steps=50, sampler="ddpm", seed=7)
+    assert set(st) == STATS_FIELDS
+    assert st["sampler"] == "ddpm" and st["spec_len"] == "-"
+    assert st["sequential_model_calls"] == 50 and st["algorithmic_speedup"] == 1
+    assert st["rounds"] == 4 * 49
+
+
+def test_spec_len_encodings(mixture):
+    assert mixture.sample(2, steps=20, spec_len="inf")[1]["spec_len"] == "inf"
+    auto = mixture.sample(2, steps=20, spec_len="auto")[1]
+    assert auto["spec_len"] == "auto" and auto["spec_len_effective"] == "8"
+    assert mixture.sample(2, steps=20)[1]["spec_len"] == "auto"  # the default
+    assert mixture.sample(2, steps=20, spec_len=np.int64(3))[1]["spec_len"] == "3"
+
+
+def test_sampler_reuse_and_stats_method(mixture):
+    with mixture.sampler(steps=30, spec_len=4) as s:
+        a, st = s.sample(3, seed=1)
+        assert s.stats() == st
+        b, _ = s.sample(5, seed=1)
+    assert b[:3].tobytes() == a.tobytes()  # chains are keyed by id, whatever n
+
+
+def test_schedule_overrides(mixture):
+    base, _ = mixture.sample(4, steps=50, spec_len=8, seed=1)
+    other, st = mixture.sample(4, steps=50, spec_len=8, seed=1,
+                               schedule={"beta_schedule": "scaled_linear", "timestep_spacing": "trailing"})
+    assert other.shape == base.shape and not np.array_equal(base, other)
+    short, _ = mixture.sample(4, steps=50, spec_len=8, seed=1, schedule={"train_steps": 500})
+    assert not np.array_equal(base, short)
+    with pytest.raises(asd.AsdError, match="num_train_timesteps"):
+        mixture.sample(4, steps=50, spec_len=8, schedule={"train_steps": 20})
+
+
+def test_cost_curve(mixture, tmp_path):
+    curve = tmp_path / "curve.json"
+    curve.write_text("{}")
+    _, st = mixture.sample(3, steps=20, spec_len="auto", cost_curve=curve)
+    assert st["spec_len"] == "auto"
+    with pytest.raises(asd.AsdError, match="cost_curve_path"):
+        mixture.sample(3, steps=20, spec_len=8, cost_curve=curve)
+    with pytest.raises(asd.AsdError, match="no such file") as e:
+        mixture.sample(3, steps=20, spec_len="auto", cost_curve=tmp_path / "missing.json")
+    assert e.value.status_name == "ASD_ERR_IO"
+
+
+# ------------------------------------------------------------------------------------------ progress and cancellation
+
+def test_progress_reports(mixture):
+    seen = []
+    mixture.sample(4, steps=30, spec_len=8, progress=lambda done, total, calls: seen.append((done, total, calls)))
+    assert seen, "the callback was never called"
+    assert all(total == 4 * 30 for _, total, _ in seen)
+    assert [c for _, _, c in seen] == list(range(1, len(seen) + 1))
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+
+
+def test_cancellation(mixture):
+    calls = []
+
+    def stop_after_two(done, total, n_calls):
+        calls.append(n_calls)
+        return n_calls >= 2
+
+    with pytest.raises(asd.Cancelled) as e:
+        mixture.sample(4, steps=30, spec_len=8, progress=stop_after_two)
+    assert e.value.status_name == "ASD_CANCELLED" and isinstance(e.value, asd.AsdError)
+    assert calls == [1, 2]
+    with mixture.sampler(steps=30, spec_len=8) as s:
+        with pytest.raises(asd.Cancelled):
+            s.sample(4, progress=lambda *a: True)
+        with pytest.raises(asd.AsdError, match="has not completed a run"):
+            s.stats()
+
+
+def test_exception_in_progress_cancels_and_propagates(mixture):
+    def boom(*_):
+        raise KeyError("from the callback")
+
+    with pytest.raises(KeyError, match="from the callback"):
+        mixture.sample(4, steps=30, spec_len=8, progress=boom)
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+@pytest.mark.parametrize("bad", [0, -1, -5, True, 2.5, "zero", "0", None])
+def test_bad_spec_len_raises(mixture, bad):
+    with pytest.raises(asd.AsdError, match="spec_len"):
+        mixture.sample(2, steps=10, spec_len=bad)
+
+
+def test_library_errors_raise_with_message(mixture, mlp):
+    with pytest.raises(asd.AsdError, match="Unknown built-in model") as e:
+        asd.Model("builtin:nonsense")
+    assert e.value.status_name == "ASD_ERR_MODEL"
+    with pytest.raises(asd.AsdError, match="even dimension"):
+        asd.Model("builtin:mixture?dim=3")
+    with pytest.raises(asd.AsdError, match="ONNX") as e:
+        asd.Model(os.path.join(ROOT, "tests", "fixtures", "mlp_small", "mlp_small.onnx"))
+    assert e.value.status_name == "ASD_ERR_UNSUPPORTED"
+    with pytest.raises(asd.AsdError, match="no such file"):
+        asd.Model("missing/model.json")
+    with pytest.raises(asd.AsdError, match="Unknown device"):
+        asd.Model("builtin:mixture", device="tpu")
+    with pytest.raises(asd.AsdError, match="cannot exceed"):
+        mixture.sample(2, steps=5000, spec_len=8)
+    with pytest.raises(asd.AsdError, match="sampler="):
+        mixture.sample(2, steps=10, spec_len=8, sampler="ddim")
+    with pytest.raises(asd.AsdError, match="unconditional"):
+        mixture.sample(2, steps=10, spec_len=8, cond=[1.0])
+    with pytest.raises(asd.AsdError, match="conditional"):
+        mlp.sample(2, steps=10, spec_len=8)
+    with pytest.raises(asd.AsdError, match="NaN") as e:
+        mlp.sample(2, steps=10, spec_len=8, cond=[0.0, np.nan, 0.0])
+    assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT"
+    with pytest.raises(asd.AsdError, match="cond_len") as e:
+        mlp.sample(2, steps=10, spec_len=8, cond=[0.0, 1.0])
+    assert e.value.status_name == "ASD_ERR_BUFFER_SIZE"
+    with pytest.raises(asd.AsdError, match="init_noise_len"):
+        mixture.sample(2, steps=10, spec_len=8, init_noise=np.zeros(5, np.float32))
+    with pytest.raises(asd.AsdError, match="Infinity"):
+        mixture.sample(1, steps=10, spec_len=8, init_noise=np.full(32, np.inf, np.float32))
+    with pytest.raises(asd.AsdError, match="guidance"):
+        mixture.sample(2, steps=10, spec_len=8, guidance_scale=3.0)
+    with pytest.raises(asd.AsdError, match="schedule override"):
+        mixture.sample(2, steps=10, spec_len=8, schedule={"betas": 1})
+    with pytest.raises(asd.AsdError, match="n=0"):
+        mixture.sample(0, steps=10, spec_len=8)
+
+
+def test_closed_handles_raise():
+    m = asd.Model("builtin:mixture", threads=1)
+    s = m.sampler(steps=10, spec_len=2)
+    m.close()
+    x, _ = s.sample(2)  # the sampler keeps the model alive
+    assert x.shape == (2, 2)
+    s.close()
+    with pytest.raises(asd.AsdError, match="closed"):
+        s.sample(2)
+    with pytest.raises(asd.AsdError, match="closed"):
+        m.sample_shape
+
+
+# ------------------------------------------------------------------------------------------ loader
+
+def test_flavour_choice_from_cpu_flags():
+    v3 = {"avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm", "sse4_2"}
+    v4 = v3 | {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+    assert asd.flavour(v4) == "linux-x64-v4"
+    assert asd.flavour(v3) == "linux-x64-v3"
+    assert asd.flavour(v3 | {"avx512f"}) == "linux-x64-v3"  # AVX-512F alone is not x86-64-v4
+    with pytest.raises(asd.AsdError, match="x86-64-v3"):
+        asd.flavour({"sse2", "sse4_2", "avx"})
+
+
+def test_loaded_build_matches_this_cpu():
+    flavour = asd.flavour()
+    features = asd.cpu_features()
+    assert asd.library_path().endswith(os.path.join(flavour, "libasd.so"))
+    assert features["build"] == "x86-64-" + flavour.rsplit("-", 1)[1]
+    assert features["active"] == {"linux-x64-v4": "avx512", "linux-x64-v3": "avx2"}[flavour]
+    assert asd.version() == asd.__version__ and asd.abi_version() == 1
+
+
+def _in_subprocess(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, timeout=60)
+
+
+def test_asd_library_env_selects_a_build():
+    here = os.path.dirname(asd.library_path())
+    v3 = os.path.join(os.path.dirname(here), "linux-x64-v3", "libasd.so")
+    r = _in_subprocess("import asd; print(asd.library_path()); print(asd.cpu_features()['build']); "
+                       "print(asd.Model('builtin:mixture').sample(2, steps=5, spec_len=2)[0].shape)", ASD_LIBRARY=v3)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [v3, "x86-64-v3", "(2,", "2)"]
+    r = _in_subprocess("import asd; asd.version()", ASD_LIBRARY="/nonexistent/libasd.so")
+    assert r.returncode != 0 and "libasd.so not found" in r.stderr and "/nonexistent/libasd.so" in r.stderr
+
+
+def test_import_never_needs_the_library():
+    r = _in_subprocess("import asd; print(asd.encode_spec_len('inf'), asd.encode_spec_len('auto'), asd.encode_spec_len(8))",
+                       ASD_LIBRARY="/nonexistent/libasd.so")
+    assert r.returncode == 0 and r.stdout.split() == ["0", "-1", "8"]
+
+
+def test_stats_json_roundtrip(mixture):
+    _, st = mixture.sample(3, steps=20, spec_len=8)
+    assert json.loads(json.dumps(st)) == st
