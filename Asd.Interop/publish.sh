@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Publishes libasd.so with Native AOT, once per x86-64 level, into artifacts/libasd/linux-x64-<level>/:
-#   libasd.so  libasd.so.dbg (separate debug symbols)  include/asd.h  include/asd.hpp  asd.pc
+#   libasd.so  libasd.so.dbg (separate debug symbols)  libonnxruntime.so  include/asd.h  include/asd.hpp  asd.pc
 # and copies each libasd.so into the Python package (Asd.Interop/python/asd/lib/<flavour>/) so that
 # `import asd` finds it. A default AOT publish compiles no AVX2/AVX-512 code, hence the explicit levels:
 #   v4 = x86-64-v4 (AVX-512: Skylake-SP and later servers, Zen 4+)
@@ -40,5 +40,7 @@ PC
   pydir=Asd.Interop/python/asd/lib/linux-x64-$level
   mkdir -p "$pydir"
   cp "$dir/libasd.so" "$pydir/"
+  # ONNX Runtime (the same file for every level): one copy in lib/, found through libasd's RUNPATH $ORIGIN/..
+  cp "$dir"/libonnxruntime*.so Asd.Interop/python/asd/lib/
 done
 ls -l "$OUT"/linux-x64-*/libasd.so

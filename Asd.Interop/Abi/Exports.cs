@@ -204,8 +204,8 @@ internal static unsafe class Exports
     {
         try
         {
-            _ = Handles.Get<ModelHandle>(model, "model");
-            Out(hasGuidance, "has_guidance") = ModelHandle.HasGuidance ? 1 : 0;
+            ModelHandle handle = Handles.Get<ModelHandle>(model, "model");
+            Out(hasGuidance, "has_guidance") = handle.HasGuidance ? 1 : 0;
             return Status.Ok;
         }
         catch (Exception e)

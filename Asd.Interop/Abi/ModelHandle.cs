@@ -35,8 +35,8 @@ internal sealed class ModelHandle
 
     public long SampleSize { get; }
 
-    /// <summary>No model in this engine has classifier-free guidance yet.</summary>
-    public static bool HasGuidance => false;
+    /// <summary>Whether the model defines a null condition for classifier-free guidance (ONNX models with asd.json guidance).</summary>
+    public bool HasGuidance => Model is OnnxModel { Guidance: not null };
 
     public static ModelHandle Open(string spec, string device, int threads)
     {
@@ -61,44 +61,12 @@ internal sealed class ModelHandle
         return new ModelHandle(model, device, threads);
     }
 
-    /// <summary>
-    /// Every spec goes to the engine's catalog first, so ONNX files and model folders work here as soon as the
-    /// engine supports them. Until then this adds two things the catalog lacks: asd-mlp JSON files (the engine can
-    /// load them, but its catalog does not route paths yet) and an error that says why a path was refused.
-    /// </summary>
+    /// <summary>Every spec goes to the engine's catalog: built-ins, asd-mlp .json files, .onnx files and model folders.</summary>
     private static IDiffusionModel OpenThroughCatalog(string spec, ModelOpenOptions options)
     {
         try
         {
             return ModelCatalog.Open(spec, options);
-        }
-        catch (ArgumentException catalogError) when (!spec.StartsWith("builtin:", StringComparison.Ordinal))
-        {
-            if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            {
-                if (!File.Exists(spec))
-                {
-                    throw new AsdException(Status.Io, $"Cannot open model '{spec}': no such file.");
-                }
-
-                if (IsAsdMlp(spec))
-                {
-                    return MlpModel.Load(spec);
-                }
-            }
-
-            if (spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || Directory.Exists(spec))
-            {
-                string kind = Directory.Exists(spec) ? "model folders" : "ONNX models";
-                if (!Directory.Exists(spec) && !File.Exists(spec))
-                {
-                    throw new AsdException(Status.Io, $"Cannot open model '{spec}': no such file.");
-                }
-
-                throw new AsdException(Status.Unsupported, $"Cannot open model '{spec}': this engine version does not open {kind} yet (the engine said: {catalogError.Message}). Supported today: builtin:mixture, builtin:mixture?dim=d, and asd-mlp .json files.");
-            }
-
-            throw new AsdException(Status.Model, $"{catalogError.Message} Other specs: an asd-mlp .json file (ONNX files and model folders: not yet).");
         }
         catch (ArgumentException catalogError)
         {
@@ -106,21 +74,6 @@ internal sealed class ModelHandle
         }
     }
 
-    private static bool IsAsdMlp(string path)
-    {
-        try
-        {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            return doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty("format", out JsonElement f)
-                && f.ValueKind == JsonValueKind.String
-                && f.GetString() == "asd-mlp";
-        }
-        catch (JsonException e)
-        {
-            throw new AsdException(Status.Model, $"Cannot open model '{path}': not valid JSON ({e.Message}).");
-        }
-    }
 
     /// <summary>Takes a reference for a new sampler; false once the model is gone.</summary>
     public bool TryAddRef()

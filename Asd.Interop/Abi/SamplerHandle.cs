@@ -54,7 +54,7 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
             throw new AsdException(Status.InvalidArgument, $"guidance_scale is {p.GuidanceScale}; it must be finite (0 = no guidance).");
         }
 
-        if (p.GuidanceScale != 0 && !ModelHandle.HasGuidance)
+        if (p.GuidanceScale != 0 && !model.HasGuidance)
         {
             throw new AsdException(Status.Unsupported, $"guidance_scale = {p.GuidanceScale}, but model '{model.Model.Name}' has no classifier-free guidance; leave guidance_scale at 0.");
         }
@@ -84,7 +84,7 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         try
         {
             pool = new CorePool(model.Threads);
-            Sampler sampler = SamplerFactory.Create(model.Model, config, p.Steps, kind, options, pool);
+            Sampler sampler = SamplerFactory.Create(model.Model, config, p.Steps, kind, options, pool, p.GuidanceScale != 0 ? p.GuidanceScale : null);
             return new SamplerHandle(model, sampler, pool, kind);
         }
         catch

@@ -89,8 +89,14 @@ public sealed class MlpModel : IDiffusionModel
     /// <summary>Loads <paramref name="jsonPath"/> and its safetensors file.</summary>
     public static MlpModel Load(string jsonPath)
     {
+        if (!File.Exists(jsonPath))
+        {
+            throw new FileNotFoundException($"Model file '{jsonPath}' does not exist.", jsonPath);
+        }
+
         string json = File.ReadAllText(jsonPath);
         using JsonDocument doc = ParseJson(json, jsonPath);
+        CheckFormat(doc.RootElement, jsonPath);
         string weights = doc.RootElement.TryGetProperty("weights", out JsonElement w) && w.GetString() is { } wp
             ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!, wp)
             : Path.ChangeExtension(jsonPath, ".safetensors");
@@ -121,6 +127,16 @@ public sealed class MlpModel : IDiffusionModel
         }
     }
 
+    private static void CheckFormat(JsonElement root, string source)
+    {
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("format", out JsonElement f) || f.ValueKind != JsonValueKind.String || f.GetString() != "asd-mlp"
+            || !root.TryGetProperty("version", out JsonElement v) || v.ValueKind != JsonValueKind.Number || v.GetInt32() != 1)
+        {
+            throw new InvalidDataException($"{source}: not an asd-mlp model (expected \"format\": \"asd-mlp\" and \"version\": 1; see docs/mlp-format.md).");
+        }
+    }
+
     private static readonly HashSet<string> TopKeys = ["format", "version", "sample_shape", "cond_dim", "prediction_type", "time_embedding", "time_mlp", "input", "layers", "scheduler", "weights"];
 
     private static MlpModel FromParts(JsonElement root, SafeTensorsFile weights, string name, string source)
@@ -135,10 +151,7 @@ public sealed class MlpModel : IDiffusionModel
                 }
             }
 
-            if (root.GetProperty("format").GetString() != "asd-mlp" || root.GetProperty("version").GetInt32() != 1)
-            {
-                throw new InvalidDataException($"{source}: expected \"format\": \"asd-mlp\" and \"version\": 1.");
-            }
+            CheckFormat(root, source);
 
             int[] sampleShape = [.. root.GetProperty("sample_shape").EnumerateArray().Select(e => e.GetInt32())];
             if (sampleShape.Length == 0 || sampleShape.Any(s => s < 1))

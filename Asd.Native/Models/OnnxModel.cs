@@ -204,6 +204,7 @@ public sealed class OnnxModel : IDiffusionModel
     public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null)
     {
         options ??= new ModelOpenOptions();
+        OnnxRuntimeNative.Install();
         string file = path, folder;
         if (Directory.Exists(path))
         {
@@ -245,7 +246,7 @@ public sealed class OnnxModel : IDiffusionModel
             };
         }
 
-        (InferenceSession session, string device, string? fallback) = CreateSession(file, options);
+        (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(file, options);
         try
         {
             return Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
@@ -254,6 +255,21 @@ public sealed class OnnxModel : IDiffusionModel
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    private static (InferenceSession, string, string?) CreateSessionOrExplain(string file, ModelOpenOptions options)
+    {
+        try
+        {
+            return CreateSession(file, options);
+        }
+        catch (Exception e) when (e is DllNotFoundException || e.InnerException is DllNotFoundException)
+        {
+            throw new FileNotFoundException(
+                "ONNX Runtime's native library (libonnxruntime.so) was not found: it must sit beside libasd.so or the asd executable, or on the loader path (LD_LIBRARY_PATH). ONNX models need it; built-in and asd-mlp models do not.",
+                "libonnxruntime.so",
+                e);
         }
     }
 

@@ -165,13 +165,13 @@ int main(void) {
     EXPECT(asd_model_open("builtin:mixture?dim=3", NULL, &m), ASD_ERR_MODEL, "3");
     EXPECT(asd_model_open("builtin:mixture?depth=3", NULL, &m), ASD_ERR_MODEL, "depth");
     EXPECT(asd_model_open("no-such-model", NULL, &m), ASD_ERR_MODEL, "no-such-model");
-    EXPECT(asd_model_open("no/such/model.onnx", NULL, &m), ASD_ERR_IO, "no such file");
-    EXPECT(asd_model_open("no/such/model.json", NULL, &m), ASD_ERR_IO, "no such file");
-    EXPECT(asd_model_open("tests/fixtures/mlp_small/mlp_small.onnx", NULL, &m), ASD_ERR_UNSUPPORTED, "ONNX");
-    EXPECT(asd_model_open("tests/fixtures/mlp_small", NULL, &m), ASD_ERR_UNSUPPORTED, "folder");
+    EXPECT(asd_model_open("no/such/model.onnx", NULL, &m), ASD_ERR_IO, "does not exist");
+    EXPECT(asd_model_open("no/such/model.json", NULL, &m), ASD_ERR_IO, "does not exist");
+    EXPECT(asd_model_open("tests/fixtures/mlp_small", NULL, &m), ASD_ERR_IO, "no model.onnx");
+    EXPECT(asd_model_open("tests/fixtures/onnx/bad/not_onnx.onnx", NULL, &m), ASD_ERR_MODEL, "not a model");
     EXPECT(asd_model_open("tests/fixtures/mlp_bad/mismatch.json", NULL, &m), ASD_ERR_MODEL, "mismatch");
     EXPECT(asd_model_open("tests/fixtures/mlp_bad/truncated.json", NULL, &m), ASD_ERR_MODEL, "truncated");
-    EXPECT(asd_model_open("tests/fixtures/mlp_small/reference.json", NULL, &m), ASD_ERR_MODEL, "reference.json");
+    EXPECT(asd_model_open("tests/fixtures/mlp_small/reference.json", NULL, &m), ASD_ERR_MODEL, "not an asd-mlp model");
     mp.device = "tpu";
     EXPECT(asd_model_open("builtin:mixture", &mp, &m), ASD_ERR_INVALID_ARGUMENT, "tpu");
     mp.device = "cuda";
