@@ -10,7 +10,8 @@ namespace Asd.Tests.Properties;
 
 /// <summary>
 /// ASD has the DDPM's law through the ONNX Runtime path: property 7c's harness at a small scale, on a conditional
-/// ONNX model (the asd-mlp fixture exported by tools/export_mlp_onnx.py), with random schedules, K and conditioning.
+/// ONNX model (the asd-mlp fixture exported by tools/export_mlp_onnx.py), with random schedules, K and conditioning;
+/// half the cases run with classifier-free guidance (the guided m is just another denoiser, so ASD must stay exact).
 /// ONNX Runtime is not batch-invariant, so this path is checked in law only.
 /// </summary>
 internal static class OnnxLawProperty
@@ -21,9 +22,9 @@ internal static class OnnxLawProperty
     /// <summary>10 cases at alpha = 0.01; fails at 4 or more rejecting cases (false alarm 2.0e-6).</summary>
     public static PropertyRule Rule { get; } = new(10, 0.01, PropertyRule.SuiteBeta);
 
-    public sealed record Case(SchedulerConfig Scheduler, int Steps, float[] Condition, ulong Seed)
+    public sealed record Case(SchedulerConfig Scheduler, int Steps, float[] Condition, double? Guidance, ulong Seed)
     {
-        public override string ToString() => $"onnx mlp_small K={Steps} {CaseGen.Describe(Scheduler)} cond=[{string.Join(", ", Condition.Select(v => v.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}] seed={Seed}";
+        public override string ToString() => $"onnx mlp_small K={Steps} {CaseGen.Describe(Scheduler)} cond=[{string.Join(", ", Condition.Select(v => v.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}]{(Guidance is { } w ? $" guidance w={w:F2}" : "")} seed={Seed}";
     }
 
     public static Gen<Case> Cases { get; } =
@@ -32,8 +33,10 @@ internal static class OnnxLawProperty
         from c0 in CaseGen.Uniform(-2, 2)
         from c1 in CaseGen.Uniform(-2, 2)
         from c2 in CaseGen.Uniform(-2, 2)
+        from guided in Gen.Elements(false, true)
+        from w in CaseGen.Uniform(1.5, 4)
         from seed in CaseGen.Seed
-        select new Case(scheduler, k, [(float)c0, (float)c1, (float)c2], seed);
+        select new Case(scheduler, k, [(float)c0, (float)c1, (float)c2], guided ? w : null, seed);
 
     public static string ModelPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small", "mlp_small.onnx");
 
@@ -62,15 +65,20 @@ internal static class OnnxLawProperty
             return [.. Enumerable.Range(0, SampleSize).Select(i => output.AsSpan(i * d, d).ToArray().Select(v => (double)v).ToArray())];
         }
 
-        var options = new DenoiserOptions { MaxBatchRows = 1024 };
-        using var ddpm = new DdpmSampler(model.CreateDenoiser(schedule, options), plan) { OwnsDenoiser = true };
+        IDenoiser Denoiser()
+        {
+            IDenoiser inner = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 2048 });
+            return c.Guidance is { } w ? new GuidedDenoiser(inner, new NullCondition.Zeros(), w) : inner;
+        }
+
+        using var ddpm = new DdpmSampler(Denoiser(), plan) { OwnsDenoiser = true };
         double[][] reference = Draw(ddpm, 0);
         var rng = new System.Random((int)(c.Seed % int.MaxValue));
         double[][] directions = [RejectionSamplerProperty.RandomUnit(rng, d), RejectionSamplerProperty.RandomUnit(rng, d)];
         var pValues = new List<double>();
         for (int l = 0; l < SameLawProperty.Lengths.Length; l++)
         {
-            using var asd = new AsdSampler(model.CreateDenoiser(schedule, options), plan, new SamplerOptions { SpecLength = SameLawProperty.Lengths[l] }) { Fault = fault, OwnsDenoiser = true };
+            using var asd = new AsdSampler(Denoiser(), plan, new SamplerOptions { SpecLength = SameLawProperty.Lengths[l] }) { Fault = fault, OwnsDenoiser = true };
             pValues.AddRange(TwoSample.ProjectionPValues(reference, Draw(asd, (ulong)(l + 1) * SampleSize), directions));
         }
 
