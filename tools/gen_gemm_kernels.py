@@ -51,29 +51,46 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
     w("")
     for p in range(panels):
         w(f"        ref float b{p} = ref Unsafe.Add(ref b, {p} * panelStride);")
-    w("        for (nint k = 0; k < kc; k++)")
+    # A is packed in groups of 16 k (docs in Sgemm.PackA): row i of group g sits at g * rows * 16 + i * 16, so
+    # within a group every broadcast has a constant displacement.
+    w("        for (nint k0 = 0; k0 < kc; k0 += 16)")
     w("        {")
+    w(f"            ref float ag = ref Unsafe.Add(ref a, k0 * {rows});")
+    w("            nint kEnd = Math.Min(16, kc - k0);")
+    w("            nint kk = 0;")
+    if isa == "Neon":
+        # NEON: one load brings 4 consecutive k of a row; fmla by element then uses each lane without a broadcast.
+        w("            for (; kk + 4 <= kEnd; kk += 4)")
+        w("            {")
+        for i in range(rows):
+            w(f"                Vector128<float> xs{i} = Vector128.LoadUnsafe(ref ag, (nuint)(kk + {i * 16}));")
+        for j in range(4):
+            for p in range(panels):
+                for v in range(vpp):
+                    w(f"                Vector128<float> q{j}_{p}_{v} = Vector128.LoadUnsafe(ref b{p}, (nuint)(((k0 + kk + {j}) * {nr}) + {v * lanes}));")
+            for i in range(rows):
+                for p in range(panels):
+                    for v in range(vpp):
+                        w(f"                {acc(i, p, v)} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar({acc(i, p, v)}, q{j}_{p}_{v}, xs{i}, {j});")
+        w("            }")
+        w("")
+    w("            for (; kk < kEnd; kk++)")
+    w("            {")
+    w("                nint k = k0 + kk;")
     if isa in PREFETCH:
         # Weights of small batches come from L3 or DRAM: ask for them PREFETCH k-steps ahead, one request per line.
         for p in range(panels):
             for line in range(0, nr * 4, 64):
-                w(f"            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // 4})));")
+                w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // 4})));")
     for p in range(panels):
         for v in range(vpp):
-            w(f"            {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
-    if isa == "Neon" and rows == 4:
-        # NEON: one load brings the 4 rows' values at k; fmla by element uses each lane without a broadcast.
-        w(f"            Vector128<float> xs = Vector128.LoadUnsafe(ref a, (nuint)(k * 4));")
-        for i in range(rows):
-            for p in range(panels):
-                for v in range(vpp):
-                    w(f"            {acc(i, p, v)} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar({acc(i, p, v)}, w{p}_{v}, xs, {i});")
-    else:
-        for i in range(rows):
-            w(f"            {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref a, (k * {rows}) + {i}));")
-            for p in range(panels):
-                for v in range(vpp):
-                    w(f"            {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+            w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
+    for i in range(rows):
+        w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
+        for p in range(panels):
+            for v in range(vpp):
+                w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+    w("            }")
     w("        }")
     w("")
     for (i, p, v) in accs:

@@ -50,7 +50,7 @@ public sealed class MlpDenoiser : IDenoiser
         _buffers.Add(new float[_passRows * _stride]);
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
         _mainOut = Plan(model.Layers, InputBuffer, _mainOps, []);
-        _packedA = new float[_passRows * _stride];
+        _packedA = new float[Sgemm.PackedSize(_passRows, _stride)];
         _freqs = RowNorm.SinusoidalFrequencies(model.TimeEmbedding.Dim, model.TimeEmbedding.MaxPeriod, model.TimeEmbedding.DownscaleFreqShift);
     }
 
@@ -331,7 +331,7 @@ public sealed class MlpDenoiser : IDenoiser
         {
             int p0 = start * PanelsPerUnit, p1 = Math.Min(end * PanelsPerUnit, _w.Panels);
             Sgemm.MultiplyPacked(
-                _packedA.AsSpan(0, _m * _w.K), _m, _w, p0, p1,
+                _packedA.AsSpan(0, Sgemm.PackedSize(_m, _w.K)), _m, _w, p0, p1,
                 _bias, _activation, _residual, _stride,
                 _c, _stride);
         }

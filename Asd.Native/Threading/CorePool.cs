@@ -155,12 +155,17 @@ public sealed class CorePool : IDisposable
         private readonly int _index;
         private readonly Thread _thread;
         private readonly SemaphoreSlim _signal = new(0);
+        private readonly long _startGeneration;
         private int _sleeping;
 
         public Worker(CorePool pool, int index)
         {
             _pool = pool;
             _index = index;
+
+            // Read here, not when the thread first runs: a call submitted before the thread is scheduled must still
+            // count as new to it, or the submitter would wait for this worker forever.
+            _startGeneration = Volatile.Read(ref pool._generation);
             _thread = new Thread(Loop) { IsBackground = true, Name = $"asd-core-{index}" };
             _thread.Start();
         }
@@ -177,7 +182,7 @@ public sealed class CorePool : IDisposable
 
         private void Loop()
         {
-            long seen = Volatile.Read(ref _pool._generation);
+            long seen = _startGeneration;
             while (true)
             {
                 long now = WaitForGeneration(seen);

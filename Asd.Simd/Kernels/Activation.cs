@@ -109,6 +109,7 @@ public static class ActivationMath
     /// destination = act(source + bias) (+ residual) per element, for an edge tile or a row; the same arithmetic as
     /// the fused GEMM epilogue. <paramref name="bias"/> and <paramref name="residual"/> may be empty.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyRow(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
     {
         int n = destination.Length;
@@ -127,6 +128,7 @@ public static class ActivationMath
         ApplyFrom<VecScalar>(i, source, bias, activation, residual, destination);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ApplyFrom<TV>(int i, ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
         where TV : struct, IVec<TV>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Asd.Simd.Kernels;
 
 /// <summary>Per-row kernels whose results must not depend on where a row sits in memory or in a batch.</summary>
@@ -8,6 +9,7 @@ public static class RowNorm
     /// in double in index order (so the bits do not depend on the row's alignment or the vector width).
     /// <paramref name="destination"/> may alias <paramref name="source"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNorm(ReadOnlySpan<float> source, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, double epsilon, Span<float> destination)
     {
         int n = source.Length;

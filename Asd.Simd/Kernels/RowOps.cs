@@ -29,6 +29,7 @@ public static class RowOps
     /// When <paramref name="c"/> is 0 the z term is skipped entirely (so a non-finite z cannot leak in).
     /// <paramref name="destination"/> may alias any input.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LinearCombination(float a, ReadOnlySpan<float> x, float b, ReadOnlySpan<float> m, float c, ReadOnlySpan<float> z, Span<float> destination)
     {
         int n = destination.Length;
@@ -49,6 +50,7 @@ public static class RowOps
         CombineFrom<VecScalar>(i, a, x, b, m, c, z, destination);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Combine<TV>(float a, ReadOnlySpan<float> x, float b, ReadOnlySpan<float> m, float c, ReadOnlySpan<float> z, Span<float> destination)
         where TV : struct, IVec<TV>
     {
@@ -85,6 +87,7 @@ public static class RowOps
     /// destination = clamp(c1 * x + c2 * y, -limit, limit) per element as fma(c2, y, c1 * x); no clamp when
     /// <paramref name="limit"/> is +infinity. This is the one place model outputs become x0 estimates.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AffineCombineClamp(float c1, ReadOnlySpan<float> x, float c2, ReadOnlySpan<float> y, float limit, Span<float> destination)
     {
         int n = destination.Length;
@@ -125,6 +128,7 @@ public static class RowOps
     /// With u = p - q computed exactly in double, returns z . u and u . u accumulated in double. Element k goes
     /// to accumulator lane k mod 8 and the lanes are summed in a fixed tree, on every ISA path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DifferenceDotAndNorm(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, out double zDotU, out double uDotU)
     {
         int n = z.Length;
@@ -151,6 +155,7 @@ public static class RowOps
         uDotU = LaneSum(uu);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int DifferenceDot512(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<double> zuLanes, Span<double> uuLanes)
     {
         Vector512<double> zu = Vector512<double>.Zero, uu = Vector512<double>.Zero;
@@ -177,6 +182,7 @@ public static class RowOps
     /// Reflects z about the hyperplane orthogonal to u = p - q (u computed in double):
     /// destination = z - 2 (z . u / u . u) u. Requires u . u &gt; 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ReflectAcrossDifference(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, double zDotU, double uDotU, Span<float> destination)
     {
         int n = z.Length;
@@ -197,6 +203,7 @@ public static class RowOps
     }
 
     /// <summary>True when every element is finite (no NaN, no infinity).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool AllFinite(ReadOnlySpan<float> values)
     {
         // x - x is 0 for finite x and NaN otherwise; a NaN survives the sum.

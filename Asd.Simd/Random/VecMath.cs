@@ -98,6 +98,7 @@ public static class VecMath
         sin = TV.Multiply(radius, s);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int Vectorized<TV>(ReadOnlySpan<uint> radiusWords, ReadOnlySpan<uint> angleWords, Span<float> cosOut, Span<float> sinOut)
         where TV : struct, IVec<TV>
     {
@@ -118,6 +119,7 @@ public static class VecMath
     /// <paramref name="sinOut"/>[p]. <paramref name="sinOut"/> may be one shorter than <paramref name="cosOut"/>
     /// (an odd count of Gaussians). The bits do not depend on the vector width used.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BoxMuller(ReadOnlySpan<uint> radiusWords, ReadOnlySpan<uint> angleWords, Span<float> cosOut, Span<float> sinOut)
     {
         int h = cosOut.Length;

@@ -7,6 +7,24 @@ public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "quick-act")
+        {
+            QuickAct.Run();
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "loop-mlp")
+        {
+            LoopMlp.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "quick-pool")
+        {
+            QuickPool.Run();
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "cost-curve")
         {
             CostCurveReport.Run();

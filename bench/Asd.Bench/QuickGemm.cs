@@ -161,3 +161,113 @@ internal static class CostCurveReport
         }
     }
 }
+
+/// <summary><c>-- quick-pool</c>: one 512x512 GEMM split over panels on 1 and 2 pool threads (development probe).</summary>
+internal static class QuickPool
+{
+    private sealed class Work(float[] packedA, int m, PackedMatrix w, float[] c) : Asd.Native.Threading.IRangeWork
+    {
+        public void Execute(int start, int end) =>
+            Sgemm.MultiplyPacked(packedA.AsSpan(0, Sgemm.PackedSize(m, w.K)), m, w, start * 4, Math.Min(end * 4, w.Panels), default, Activation.Silu, default, 0, c, w.N);
+    }
+
+    public static void Run()
+    {
+        foreach (int m in (int[])[8, 32])
+        {
+            var rng = new Random(1);
+            const int k = 512, n = 512;
+            float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
+            PackedMatrix w = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble())], k, n, false);
+            var packed = new float[Sgemm.PackedSize(m, k)];
+            Sgemm.PackA(a, m, k, k, w.Path, packed);
+            var c = new float[m * n];
+            var work = new Work(packed, m, w, c);
+            foreach (int threads in (int[])[1, 2])
+            {
+                using var pool = new Asd.Native.Threading.CorePool(threads);
+                double best = double.MaxValue;
+                for (int rep = 0; rep < 2000; rep++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    pool.Run(work, 4);
+                    best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                }
+
+                Console.WriteLine($"M={m} threads={threads}: best {best:F1} us ({2.0 * m * n * k / best / 1e3:F1} GFLOP/s)");
+            }
+        }
+    }
+}
+
+/// <summary><c>-- loop-mlp BATCH THREADS SECONDS</c>: runs forwards in a loop, for profilers.</summary>
+internal static class LoopMlp
+{
+    public static void Run(string[] args)
+    {
+        var b = new MlpForwardBenchmarks { Batch = int.Parse(args[1]), Threads = int.Parse(args[2]) };
+        b.Setup();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture))
+        {
+            b.Asd();
+            n++;
+        }
+
+        Console.WriteLine($"{sw.Elapsed.TotalMicroseconds / n:F1} us per forward");
+        b.Cleanup();
+    }
+}
+
+/// <summary><c>-- quick-act</c>: epilogue and packing costs per element (development probe).</summary>
+internal static class QuickAct
+{
+    public static void Run()
+    {
+        var x = new float[32 * 512];
+        var bias = new float[512];
+        new Random(1).NextBytes(new byte[1]);
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (i % 97) / 20f - 2f;
+        }
+
+        for (int warm = 0; warm < 3000; warm++)
+        {
+            foreach (Activation a in Enum.GetValues<Activation>())
+            {
+                ActivationMath.ApplyRow(x.AsSpan(0, 512), bias, a, default, x.AsSpan(0, 512));
+            }
+        }
+
+        foreach (Activation act in Enum.GetValues<Activation>())
+        {
+            double best = double.MaxValue;
+            for (int rep = 0; rep < 300; rep++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                for (int r = 0; r < 32; r++)
+                {
+                    Span<float> row = x.AsSpan(r * 512, 512);
+                    ActivationMath.ApplyRow(row, bias, act, default, row);
+                }
+
+                best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+
+            Console.WriteLine($"{act}: {best:F2} us per 16384 elements ({best * 1000 / 16384:F2} ns each)");
+        }
+
+        var packed = new float[32 * 512];
+        double pb = double.MaxValue;
+        for (int rep = 0; rep < 300; rep++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Sgemm.PackA(x, 32, 512, 512, Asd.Simd.IsaPath.Avx512, packed);
+            pb = Math.Min(pb, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+        }
+
+        Console.WriteLine($"PackA 32x512: {pb:F2} us");
+    }
+}

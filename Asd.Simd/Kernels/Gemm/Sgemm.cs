@@ -81,32 +81,41 @@ public static class Sgemm
         return ((t * baseRows) + Math.Min(t, extra), baseRows + (t < extra ? 1 : 0));
     }
 
+    /// <summary>K rounded up to whole groups of 16 (the packed A layout).</summary>
+    private static int RoundK(int k) => (k + 15) & ~15;
+
     /// <summary>Floats needed to pack an M x K activation block.</summary>
-    public static int PackedSize(int m, int k) => checked(m * k);
+    public static int PackedSize(int m, int k) => checked(m * RoundK(k));
 
     /// <summary>
     /// Packs rows of A (row stride <paramref name="lda"/>) into balanced tiles of at most <see cref="MaxRows"/> rows for
-    /// <paramref name="path"/>: a tile starting at row0 with r rows stores A[row0 + i, k] at row0 * K + k * r + i.
+    /// <paramref name="path"/>. A tile starting at row0 with r rows holds groups of 16 k: A[row0 + i, 16 g + j] sits at
+    /// row0 * K16 + g * 16 r + 16 i + j (K16 = K rounded up to 16, the padding zero). Packing is a row copy of 16-float
+    /// chunks, and a microkernel finds every broadcast of a group at a constant offset.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(ReadOnlySpan<float> a, int m, int k, int lda, IsaPath path, Span<float> packed)
     {
         CheckA(a, m, k, lda);
-        if (packed.Length < m * k)
+        int k16 = RoundK(k);
+        if (packed.Length < (long)m * k16)
         {
-            throw new ArgumentException($"Packed buffer holds {packed.Length} floats; {m} x {k} needs {m * k}.", nameof(packed));
+            throw new ArgumentException($"Packed buffer holds {packed.Length} floats; {m} x {k} needs {(long)m * k16}.", nameof(packed));
         }
 
         int tiles = TileCount(m, MaxRows(path));
         for (int t = 0; t < tiles; t++)
         {
             (int row0, int r) = Tile(m, tiles, t);
-            Span<float> tile = packed.Slice(row0 * k, r * k);
-            for (int i = 0; i < r; i++)
+            Span<float> tile = packed.Slice(row0 * k16, r * k16);
+            for (int g = 0; g < k16; g += 16)
             {
-                ReadOnlySpan<float> src = a.Slice((row0 + i) * lda, k);
-                for (int kk = 0; kk < k; kk++)
+                int width = Math.Min(16, k - g);
+                for (int i = 0; i < r; i++)
                 {
-                    tile[(kk * r) + i] = src[kk];
+                    Span<float> chunk = tile.Slice((g * r) + (16 * i), 16);
+                    a.Slice(((row0 + i) * lda) + g, width).CopyTo(chunk);
+                    chunk[width..].Clear();
                 }
             }
         }
@@ -133,6 +142,7 @@ public static class Sgemm
     /// Computes the columns of panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>) of C from A packed by
     /// <see cref="PackA"/> for <c>w.Path</c>. Threads share a GEMM by taking disjoint panel ranges.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyPacked(
         ReadOnlySpan<float> packedA, int m, PackedMatrix w, int panelStart, int panelEnd,
         ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
@@ -182,7 +192,7 @@ public static class Sgemm
                 for (int t = 0; t < tiles; t++)
                 {
                     (int row0, int r) = Tile(m, tiles, t);
-                    ref float aTile = ref Unsafe.Add(ref aRef, (row0 * k) + (k0 * r));
+                    ref float aTile = ref Unsafe.Add(ref aRef, (row0 * RoundK(k)) + (k0 * r));
                     if (col0 + nr > n)
                     {
                         EdgePanel(path, r, n - col0, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, p)), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
@@ -218,6 +228,7 @@ public static class Sgemm
     }
 
     /// <summary>The last, partly padded panel: the kernel writes a full-width scratch tile; only real columns reach C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgePanel(
         IsaPath path, int r, int cols, ref float aTile, ref float bPanel, int kc, Span<float> c, int ldc, bool first, bool last,
         ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride, int row0, int col0, Span<float> edge)
@@ -286,7 +297,8 @@ public static class Sgemm
                 float acc = first ? 0f : Unsafe.Add(ref c, (i * ldc) + j);
                 for (int kk = 0; kk < kc; kk++)
                 {
-                    acc = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, (kk * rows) + i), Unsafe.Add(ref b, (kk * nr) + j), acc);
+                    float x = Unsafe.Add(ref a, ((kk & ~15) * rows) + (16 * i) + (kk & 15));
+                    acc = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b, (kk * nr) + j), acc);
                 }
 
                 Unsafe.Add(ref c, (i * ldc) + j) = acc;
@@ -312,9 +324,9 @@ public static class Sgemm
         ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, int residualStride, Span<float> c, int ldc)
     {
         int n = w.N;
-        if (m < 0 || packedA.Length < (long)m * w.K)
+        if (m < 0 || packedA.Length < (long)PackedSize(m, w.K))
         {
-            throw new ArgumentException($"Packed A holds {packedA.Length} floats; {m} x {w.K} needs {(long)m * w.K}.", nameof(packedA));
+            throw new ArgumentException($"Packed A holds {packedA.Length} floats; {m} x {w.K} packed needs {PackedSize(m, w.K)}.", nameof(packedA));
         }
 
         if (panelStart < 0 || panelEnd > w.Panels || panelStart > panelEnd)

@@ -56,14 +56,21 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -91,17 +98,24 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -135,20 +149,27 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -188,23 +209,30 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 4) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 4) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a, (k * 4) + 2));
-            c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref a, (k * 4) + 3));
-            c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -250,26 +278,33 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 5) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 5) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a, (k * 5) + 2));
-            c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref a, (k * 5) + 3));
-            c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref a, (k * 5) + 4));
-            c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -321,29 +356,36 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 2));
-            c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 3));
-            c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 4));
-            c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref a, (k * 6) + 5));
-            c5_0_0 = Vector256.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector256.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector256.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector256.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -382,19 +424,26 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-            Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
@@ -433,24 +482,31 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-            Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
@@ -501,29 +557,36 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
-            Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-            Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
-            Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));

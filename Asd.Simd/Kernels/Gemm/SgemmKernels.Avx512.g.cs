@@ -68,15 +68,22 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -104,18 +111,25 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -149,21 +163,28 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -203,24 +224,31 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -266,27 +294,34 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -338,30 +373,37 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -419,33 +461,40 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 7) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 7);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -509,36 +558,43 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
-            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref a, (k * 8) + 7));
-            c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
-            c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 8);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -608,39 +664,46 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
-            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 7));
-            c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
-            c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
-            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref a, (k * 9) + 8));
-            c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
-            c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 9);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -716,42 +779,49 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
-            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 7));
-            c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
-            c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
-            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 8));
-            c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
-            c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
-            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref a, (k * 10) + 9));
-            c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
-            c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 10);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -833,45 +903,52 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
-            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 7));
-            c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
-            c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
-            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 8));
-            c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
-            c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
-            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 9));
-            c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
-            c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
-            Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref a, (k * 11) + 10));
-            c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
-            c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 11);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+                Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref ag, kk + 160));
+                c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
+                c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -959,48 +1036,55 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 6));
-            c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
-            c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
-            Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 7));
-            c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
-            c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
-            Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 8));
-            c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
-            c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
-            Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 9));
-            c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
-            c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
-            Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 10));
-            c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
-            c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
-            Vector512<float> x11 = Vector512.Create(Unsafe.Add(ref a, (k * 12) + 11));
-            c11_0_0 = Vector512.FusedMultiplyAdd(x11, w0_0, c11_0_0);
-            c11_0_1 = Vector512.FusedMultiplyAdd(x11, w0_1, c11_0_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 12);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+                Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref ag, kk + 160));
+                c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
+                c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
+                Vector512<float> x11 = Vector512.Create(Unsafe.Add(ref ag, kk + 176));
+                c11_0_0 = Vector512.FusedMultiplyAdd(x11, w0_0, c11_0_0);
+                c11_0_1 = Vector512.FusedMultiplyAdd(x11, w0_1, c11_0_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -1061,33 +1145,40 @@ internal static partial class SgemmKernels
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
         ref float b2 = ref Unsafe.Add(ref b, 2 * panelStride);
         ref float b3 = ref Unsafe.Add(ref b, 3 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
-            Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
-            Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
-            Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
-            c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
-            c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
-            c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
+                Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
+                Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
+                Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1148,42 +1239,49 @@ internal static partial class SgemmKernels
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
         ref float b2 = ref Unsafe.Add(ref b, 2 * panelStride);
         ref float b3 = ref Unsafe.Add(ref b, 3 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
-            Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
-            Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
-            Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
-            c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
-            c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
-            c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
-            c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
-            c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
-            c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
+                Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
+                Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
+                Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
+                c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
+                c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
+                c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1268,51 +1366,58 @@ internal static partial class SgemmKernels
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
         ref float b2 = ref Unsafe.Add(ref b, 2 * panelStride);
         ref float b3 = ref Unsafe.Add(ref b, 3 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
-            Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
-            Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
-            Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
-            c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
-            c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
-            c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
-            c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
-            c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
-            c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            c2_2_0 = Vector512.FusedMultiplyAdd(x2, w2_0, c2_2_0);
-            c2_2_1 = Vector512.FusedMultiplyAdd(x2, w2_1, c2_2_1);
-            c2_3_0 = Vector512.FusedMultiplyAdd(x2, w3_0, c2_3_0);
-            c2_3_1 = Vector512.FusedMultiplyAdd(x2, w3_1, c2_3_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> w2_0 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 0));
+                Vector512<float> w2_1 = Vector512.LoadUnsafe(ref b2, (nuint)((k * 32) + 16));
+                Vector512<float> w3_0 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 0));
+                Vector512<float> w3_1 = Vector512.LoadUnsafe(ref b3, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
+                c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
+                c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
+                c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                c2_2_0 = Vector512.FusedMultiplyAdd(x2, w2_0, c2_2_0);
+                c2_2_1 = Vector512.FusedMultiplyAdd(x2, w2_1, c2_2_1);
+                c2_3_0 = Vector512.FusedMultiplyAdd(x2, w3_0, c2_3_0);
+                c2_3_1 = Vector512.FusedMultiplyAdd(x2, w3_1, c2_3_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1363,21 +1468,28 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1416,26 +1528,33 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1486,31 +1605,38 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1573,36 +1699,43 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 4) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
-            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1677,41 +1810,48 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
-            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 5) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
-            c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+                c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
@@ -1798,46 +1938,53 @@ internal static partial class SgemmKernels
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
         ref float b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-            Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
-            Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
-            Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
-            Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
-            Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 0));
-            c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-            c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-            Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 1));
-            c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-            c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-            Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 2));
-            c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-            c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 3));
-            c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
-            c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
-            Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 4));
-            c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
-            c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
-            c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
-            c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
-            Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref a, (k * 6) + 5));
-            c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
-            c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
-            c5_1_0 = Vector512.FusedMultiplyAdd(x5, w1_0, c5_1_0);
-            c5_1_1 = Vector512.FusedMultiplyAdd(x5, w1_1, c5_1_1);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
+                Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
+                Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
+                Vector512<float> w1_1 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 16));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+                c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                c5_1_0 = Vector512.FusedMultiplyAdd(x5, w1_0, c5_1_0);
+                c5_1_1 = Vector512.FusedMultiplyAdd(x5, w1_1, c5_1_1);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));

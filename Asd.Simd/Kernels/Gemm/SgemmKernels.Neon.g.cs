@@ -51,17 +51,61 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
-            c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
-            c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
-            c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> q0_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0));
+                Vector128<float> q0_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4));
+                Vector128<float> q0_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8));
+                Vector128<float> q0_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                Vector128<float> q1_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0));
+                Vector128<float> q1_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4));
+                Vector128<float> q1_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8));
+                Vector128<float> q1_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                Vector128<float> q2_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0));
+                Vector128<float> q2_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4));
+                Vector128<float> q2_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8));
+                Vector128<float> q2_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                Vector128<float> q3_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0));
+                Vector128<float> q3_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4));
+                Vector128<float> q3_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8));
+                Vector128<float> q3_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -99,22 +143,83 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
-            c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
-            c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
-            c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
-            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
-            c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
-            c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
-            c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> q0_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0));
+                Vector128<float> q0_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4));
+                Vector128<float> q0_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8));
+                Vector128<float> q0_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                Vector128<float> q1_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0));
+                Vector128<float> q1_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4));
+                Vector128<float> q1_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8));
+                Vector128<float> q1_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                Vector128<float> q2_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0));
+                Vector128<float> q2_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4));
+                Vector128<float> q2_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8));
+                Vector128<float> q2_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                Vector128<float> q3_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0));
+                Vector128<float> q3_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4));
+                Vector128<float> q3_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8));
+                Vector128<float> q3_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -164,27 +269,105 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
-            c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
-            c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
-            c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
-            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
-            c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
-            c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
-            c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
-            Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = AdvSimd.FusedMultiplyAdd(c2_0_0, x2, w0_0);
-            c2_0_1 = AdvSimd.FusedMultiplyAdd(c2_0_1, x2, w0_1);
-            c2_0_2 = AdvSimd.FusedMultiplyAdd(c2_0_2, x2, w0_2);
-            c2_0_3 = AdvSimd.FusedMultiplyAdd(c2_0_3, x2, w0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> xs2 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 32));
+                Vector128<float> q0_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0));
+                Vector128<float> q0_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4));
+                Vector128<float> q0_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8));
+                Vector128<float> q0_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q0_0_0, xs2, 0);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q0_0_1, xs2, 0);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q0_0_2, xs2, 0);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q0_0_3, xs2, 0);
+                Vector128<float> q1_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0));
+                Vector128<float> q1_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4));
+                Vector128<float> q1_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8));
+                Vector128<float> q1_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q1_0_0, xs2, 1);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q1_0_1, xs2, 1);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q1_0_2, xs2, 1);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q1_0_3, xs2, 1);
+                Vector128<float> q2_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0));
+                Vector128<float> q2_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4));
+                Vector128<float> q2_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8));
+                Vector128<float> q2_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q2_0_0, xs2, 2);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q2_0_1, xs2, 2);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q2_0_2, xs2, 2);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q2_0_3, xs2, 2);
+                Vector128<float> q3_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0));
+                Vector128<float> q3_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4));
+                Vector128<float> q3_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8));
+                Vector128<float> q3_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q3_0_0, xs2, 3);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q3_0_1, xs2, 3);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q3_0_2, xs2, 3);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q3_0_3, xs2, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = AdvSimd.FusedMultiplyAdd(c2_0_0, x2, w0_0);
+                c2_0_1 = AdvSimd.FusedMultiplyAdd(c2_0_1, x2, w0_1);
+                c2_0_2 = AdvSimd.FusedMultiplyAdd(c2_0_2, x2, w0_2);
+                c2_0_3 = AdvSimd.FusedMultiplyAdd(c2_0_3, x2, w0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -246,29 +429,127 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> xs = Vector128.LoadUnsafe(ref a, (nuint)(k * 4));
-            c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, w0_0, xs, 0);
-            c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, w0_1, xs, 0);
-            c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, w0_2, xs, 0);
-            c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, w0_3, xs, 0);
-            c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, w0_0, xs, 1);
-            c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, w0_1, xs, 1);
-            c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, w0_2, xs, 1);
-            c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, w0_3, xs, 1);
-            c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, w0_0, xs, 2);
-            c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, w0_1, xs, 2);
-            c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, w0_2, xs, 2);
-            c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, w0_3, xs, 2);
-            c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, w0_0, xs, 3);
-            c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, w0_1, xs, 3);
-            c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, w0_2, xs, 3);
-            c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, w0_3, xs, 3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> xs2 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 32));
+                Vector128<float> xs3 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 48));
+                Vector128<float> q0_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0));
+                Vector128<float> q0_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4));
+                Vector128<float> q0_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8));
+                Vector128<float> q0_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q0_0_0, xs2, 0);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q0_0_1, xs2, 0);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q0_0_2, xs2, 0);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q0_0_3, xs2, 0);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q0_0_0, xs3, 0);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q0_0_1, xs3, 0);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q0_0_2, xs3, 0);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q0_0_3, xs3, 0);
+                Vector128<float> q1_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0));
+                Vector128<float> q1_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4));
+                Vector128<float> q1_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8));
+                Vector128<float> q1_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q1_0_0, xs2, 1);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q1_0_1, xs2, 1);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q1_0_2, xs2, 1);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q1_0_3, xs2, 1);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q1_0_0, xs3, 1);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q1_0_1, xs3, 1);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q1_0_2, xs3, 1);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q1_0_3, xs3, 1);
+                Vector128<float> q2_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0));
+                Vector128<float> q2_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4));
+                Vector128<float> q2_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8));
+                Vector128<float> q2_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q2_0_0, xs2, 2);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q2_0_1, xs2, 2);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q2_0_2, xs2, 2);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q2_0_3, xs2, 2);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q2_0_0, xs3, 2);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q2_0_1, xs3, 2);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q2_0_2, xs3, 2);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q2_0_3, xs3, 2);
+                Vector128<float> q3_0_0 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0));
+                Vector128<float> q3_0_1 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4));
+                Vector128<float> q3_0_2 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8));
+                Vector128<float> q3_0_3 = Vector128.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q3_0_0, xs2, 3);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q3_0_1, xs2, 3);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q3_0_2, xs2, 3);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q3_0_3, xs2, 3);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q3_0_0, xs3, 3);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q3_0_1, xs3, 3);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q3_0_2, xs3, 3);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q3_0_3, xs3, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = AdvSimd.FusedMultiplyAdd(c2_0_0, x2, w0_0);
+                c2_0_1 = AdvSimd.FusedMultiplyAdd(c2_0_1, x2, w0_1);
+                c2_0_2 = AdvSimd.FusedMultiplyAdd(c2_0_2, x2, w0_2);
+                c2_0_3 = AdvSimd.FusedMultiplyAdd(c2_0_3, x2, w0_3);
+                Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = AdvSimd.FusedMultiplyAdd(c3_0_0, x3, w0_0);
+                c3_0_1 = AdvSimd.FusedMultiplyAdd(c3_0_1, x3, w0_1);
+                c3_0_2 = AdvSimd.FusedMultiplyAdd(c3_0_2, x3, w0_2);
+                c3_0_3 = AdvSimd.FusedMultiplyAdd(c3_0_3, x3, w0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));

@@ -50,17 +50,24 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 1) + 0));
-            c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-            c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -98,22 +105,29 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 2) + 0));
-            c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-            c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
-            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a, (k * 2) + 1));
-            c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-            c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -163,27 +177,34 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 0));
-            c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-            c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
-            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 1));
-            c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-            c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
-            Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref a, (k * 3) + 2));
-            c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
-            c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
@@ -245,32 +266,39 @@ internal static partial class SgemmKernels
         }
 
         ref float b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        for (nint k = 0; k < kc; k++)
+        for (nint k0 = 0; k0 < kc; k0 += 16)
         {
-            Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-            Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-            Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-            Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
-            Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref a, (k * 4) + 0));
-            c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-            c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-            c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-            c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
-            Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref a, (k * 4) + 1));
-            c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-            c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-            c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-            c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
-            Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref a, (k * 4) + 2));
-            c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-            c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-            c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
-            c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
-            Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref a, (k * 4) + 3));
-            c3_0_0 = Vector128.FusedMultiplyAdd(x3, w0_0, c3_0_0);
-            c3_0_1 = Vector128.FusedMultiplyAdd(x3, w0_1, c3_0_1);
-            c3_0_2 = Vector128.FusedMultiplyAdd(x3, w0_2, c3_0_2);
-            c3_0_3 = Vector128.FusedMultiplyAdd(x3, w0_3, c3_0_3);
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
+                Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector128.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector128.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_0_2 = Vector128.FusedMultiplyAdd(x3, w0_2, c3_0_2);
+                c3_0_3 = Vector128.FusedMultiplyAdd(x3, w0_3, c3_0_3);
+            }
         }
 
         c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));

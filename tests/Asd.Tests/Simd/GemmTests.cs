@@ -175,7 +175,7 @@ public sealed class GemmTests(ITestOutputHelper output)
         const int m = 11, k = 100, n = 200;
         float[] a = Random(rng, m * k), w = Random(rng, k * n), bias = Random(rng, n);
         PackedMatrix packed = PackedMatrix.Pack(w, k, n, outputMajor: false);
-        var packedA = new float[m * k];
+        var packedA = new float[Sgemm.PackedSize(m, k)];
         Sgemm.PackA(a, m, k, k, packed.Path, packedA);
         var whole = new float[m * n];
         Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Relu, default, 0, whole, n);

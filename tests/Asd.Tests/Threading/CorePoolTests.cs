@@ -54,6 +54,21 @@ public sealed class CorePoolTests
     }
 
     [Fact]
+    public async Task ACallRightAfterConstructionDoesNotWaitForever()
+    {
+        // Regression: a worker that read the generation only when its thread first ran missed a call submitted
+        // before that, and the submitter waited for it forever.
+        for (int i = 0; i < 200; i++)
+        {
+            using var pool = new CorePool(3);
+            var work = new CountingWork(9);
+            Task run = Task.Run(() => pool.Run(work, 9));
+            Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20))) == run, "the pool hung on its first call");
+            Assert.All(work.Hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
     public void ExceptionsAreRethrownOnTheCaller()
     {
         using var pool = new CorePool(3);
