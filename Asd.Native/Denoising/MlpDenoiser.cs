@@ -26,6 +26,7 @@ public sealed class MlpDenoiser : IDenoiser
     private readonly int _timeOut, _mainOut;
     private readonly float[] _packedA, _freqs;
     private readonly GemmWork _work = new();
+    private readonly string[] _inputParts;
     private float[] _embeddingCache = [];
     private bool[] _embeddingKnown = [];
 
@@ -46,6 +47,7 @@ public sealed class MlpDenoiser : IDenoiser
         }
 
         _stride = width;
+        _inputParts = [.. model.Input];
         _buffers.Add(new float[_passRows * _stride]);
         _buffers.Add(new float[_passRows * _stride]);
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
@@ -189,7 +191,7 @@ public sealed class MlpDenoiser : IDenoiser
         {
             Span<float> row = input.AsSpan(r * _stride, _model.InputWidth);
             int offset = 0;
-            foreach (string part in _model.Input)
+            foreach (string part in _inputParts)
             {
                 switch (part)
                 {

@@ -27,4 +27,24 @@ public sealed class AllocationTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void MlpForwardAllocatesNothing(int threads)
+    {
+        using var model = Asd.Native.Models.MlpModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small", "mlp_small.json"));
+        using var pool = new Asd.Native.Threading.CorePool(threads);
+        MlpDenoiser den = model.CreateDenoiser(16, pool);
+        float[] x = new float[16 * 6], c = new float[16 * 3], y = new float[16 * 6];
+        int[] t = [.. Enumerable.Range(0, 16).Select(i => i * 50)];
+        den.Denoise(x, t, c, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            den.Denoise(x, t, c, y);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
