@@ -82,14 +82,27 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
         for p in range(panels):
             for line in range(0, nr * 4, 64):
                 w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // 4})));")
-    for p in range(panels):
-        for v in range(vpp):
-            w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
-    for i in range(rows):
-        w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
+    # Register order: with many panels (few rows), broadcast the rows first and stream B one panel at a time
+    # (acc + rows + vpp registers); otherwise load B first and broadcast one row at a time (acc + panels*vpp + 1).
+    # Either way at most 32 vector registers stay live, so nothing spills inside the loop.
+    if rows + vpp < panels * vpp + 1:
+        for i in range(rows):
+            w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
         for p in range(panels):
             for v in range(vpp):
-                w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+                w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
+            for i in range(rows):
+                for v in range(vpp):
+                    w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+    else:
+        for p in range(panels):
+            for v in range(vpp):
+                w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
+        for i in range(rows):
+            w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
+            for p in range(panels):
+                for v in range(vpp):
+                    w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
     w("            }")
     w("        }")
     w("")

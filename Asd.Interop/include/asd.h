@@ -111,8 +111,8 @@ ASD_API asd_status asd_model_default_params(asd_model_params* params, size_t par
 
 /**
  * Opens a model. spec is "builtin:mixture" (the 8-Gaussian ring), "builtin:mixture?dim=d" (d even), an asd-mlp
- * model (path to its .json file), an .onnx file or a model folder (ONNX models and folders are refused with
- * ASD_ERR_UNSUPPORTED until the engine supports them). params may be NULL (defaults).
+ * model (path to its .json file), an .onnx file or a model folder (model.onnx + scheduler_config.json [+ asd.json];
+ * ONNX Runtime's libonnxruntime.so must sit beside libasd.so). params may be NULL (defaults).
  * On success *out_model receives the handle; on failure it is set to NULL.
  */
 ASD_API asd_status asd_model_open(const char* spec, const asd_model_params* params, asd_model** out_model);
@@ -175,7 +175,7 @@ typedef struct asd_sampler_params {
     int32_t steps;               /**< inference steps K, 1 <= K <= train steps (default 100) */
     int32_t spec_len;            /**< L > 0 fixed, 0 unbounded, -1 automatic (default -1); ignored by DDPM */
     int32_t max_batch_rows;      /**< most rows per model call; bounds memory for any L and n (default 1024) */
-    float guidance_scale;        /**< classifier-free guidance scale; 0 (default) = none. Needs a model with it */
+    float guidance_scale;        /**< classifier-free guidance scale; 0 (default) = the model's own (asd.json), else none. Other values need asd_model_has_guidance */
     const char* cost_curve_path; /**< cost curve for spec_len = -1 (makes it deterministic); NULL (default) = none */
     int32_t train_steps;         /**< num_train_timesteps; 0 = model's */
     int32_t steps_offset;        /**< steps_offset (leading spacing); -1 = model's */

@@ -24,7 +24,9 @@ public sealed class MlpDenoiser : IDenoiser
     private readonly List<float[]> _buffers = [];
     private readonly List<Op> _timeOps = [], _mainOps = [];
     private readonly int _timeOut, _mainOut;
-    private readonly float[] _packedA, _freqs;
+    private readonly float[][] _packedA;
+    private readonly float[] _freqs;
+    private int _packedCurrent;
     private readonly GemmWork _work = new();
     private readonly string[] _inputParts;
     private float[] _embeddingCache = [];
@@ -52,7 +54,9 @@ public sealed class MlpDenoiser : IDenoiser
         _buffers.Add(new float[_passRows * _stride]);
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
         _mainOut = Plan(model.Layers, InputBuffer, _mainOps, []);
-        _packedA = new float[Sgemm.PackedSize(_passRows, _stride)];
+        ChainPacking(_timeOps);
+        ChainPacking(_mainOps);
+        _packedA = [new float[Sgemm.PackedSize(_passRows, _stride)], new float[Sgemm.PackedSize(_passRows, _stride)]];
         _freqs = RowNorm.SinusoidalFrequencies(model.TimeEmbedding.Dim, model.TimeEmbedding.MaxPeriod, model.TimeEmbedding.DownscaleFreqShift);
     }
 
@@ -76,7 +80,14 @@ public sealed class MlpDenoiser : IDenoiser
         AddResidual,
     }
 
-    private sealed record Op(OpKind Kind, int Source, int Destination, MlpLayer? Layer, int Residual, Activation Activation, int Width);
+    private sealed record Op(OpKind Kind, int Source, int Destination, MlpLayer? Layer, int Residual, Activation Activation, int Width)
+    {
+        /// <summary>The previous GEMM already wrote this GEMM's input packed (in its epilogue).</summary>
+        public bool InputPacked { get; set; }
+
+        /// <summary>The next op is a GEMM on this output: write it packed in the epilogue.</summary>
+        public bool PackOutput { get; set; }
+    }
 
     /// <summary>Assigns scratch buffers to the layers once, so a forward pass only runs a fixed list of operations.</summary>
     private int Plan(IReadOnlyList<MlpLayer> layers, int input, List<Op> ops, List<int> reserved)
@@ -146,6 +157,19 @@ public sealed class MlpDenoiser : IDenoiser
         }
 
         return current;
+    }
+
+    /// <summary>Marks GEMMs that feed the next GEMM directly, so the activations are packed once, in the epilogue.</summary>
+    private static void ChainPacking(List<Op> ops)
+    {
+        for (int i = 0; i + 1 < ops.Count; i++)
+        {
+            if (ops[i].Kind == OpKind.Gemm && ops[i + 1].Kind == OpKind.Gemm && ops[i + 1].Source == ops[i].Destination)
+            {
+                ops[i].PackOutput = true;
+                ops[i + 1].InputPacked = true;
+            }
+        }
     }
 
     private int Allocate(List<int> live)
@@ -299,16 +323,32 @@ public sealed class MlpDenoiser : IDenoiser
     {
         var linear = (MlpLinear)op.Layer!;
         PackedMatrix w = _packed[linear];
-        Sgemm.PackA(src, m, linear.InWidth, _stride, w.Path, _packedA);
-        _work.Set(_packedA, m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride);
-        int groups = (w.Panels + GemmWork.PanelsPerUnit - 1) / GemmWork.PanelsPerUnit;
-        if (_pool is null || _pool.Threads == 1 || groups == 1)
+        if (!op.InputPacked)
         {
-            _work.Execute(0, groups);
+            Sgemm.PackA(src, m, linear.InWidth, _stride, w.Path, _packedA[_packedCurrent]);
+        }
+
+        float[]? packNext = op.PackOutput ? _packedA[1 - _packedCurrent] : null;
+        int groups = (w.Panels + GemmWork.PanelsPerUnit - 1) / GemmWork.PanelsPerUnit;
+        int tiles = Sgemm.TileCount(m, w.Path);
+        int threads = _pool?.Threads ?? 1;
+
+        // Threads take panel groups; a narrow layer (fewer groups than threads) is split by row tiles instead.
+        bool byRows = groups < threads && tiles > groups;
+        _work.Set(_packedA[_packedCurrent], m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride, packNext, byRows);
+        int units = byRows ? tiles : groups;
+        if (_pool is null || threads == 1 || units == 1)
+        {
+            _work.Execute(0, units);
         }
         else
         {
-            _pool.Run(_work, groups);
+            _pool.Run(_work, units);
+        }
+
+        if (op.PackOutput)
+        {
+            _packedCurrent = 1 - _packedCurrent;
         }
     }
 
@@ -319,23 +359,27 @@ public sealed class MlpDenoiser : IDenoiser
         public const int PanelsPerUnit = 4;
 
         private float[] _packedA = [], _c = [];
-        private float[]? _bias, _residual;
+        private float[]? _bias, _residual, _packNext;
         private PackedMatrix _w = null!;
         private Activation _activation;
         private int _m, _stride;
+        private bool _byRows;
 
-        public void Set(float[] packedA, int m, PackedMatrix w, float[]? bias, Activation activation, float[]? residual, float[] c, int stride)
+        public void Set(float[] packedA, int m, PackedMatrix w, float[]? bias, Activation activation, float[]? residual, float[] c, int stride, float[]? packNext, bool byRows)
         {
             (_packedA, _m, _w, _bias, _activation, _residual, _c, _stride) = (packedA, m, w, bias, activation, residual, c, stride);
+            (_packNext, _byRows) = (packNext, byRows);
         }
 
         public void Execute(int start, int end)
         {
-            int p0 = start * PanelsPerUnit, p1 = Math.Min(end * PanelsPerUnit, _w.Panels);
+            (int p0, int p1, int t0, int t1) = _byRows
+                ? (0, _w.Panels, start, end)
+                : (start * PanelsPerUnit, Math.Min(end * PanelsPerUnit, _w.Panels), 0, int.MaxValue);
             Sgemm.MultiplyPacked(
                 _packedA.AsSpan(0, Sgemm.PackedSize(_m, _w.K)), _m, _w, p0, p1,
                 _bias, _activation, _residual, _stride,
-                _c, _stride);
+                _c, _stride, _packNext is null ? default : _packNext.AsSpan(0, Sgemm.PackedSize(_m, _w.N)), t0, t1);
         }
     }
 }

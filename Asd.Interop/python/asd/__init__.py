@@ -86,7 +86,7 @@ def _int(value, what, lo, hi):
 
 
 class Model:
-    """An open model (builtin:mixture, builtin:mixture?dim=d, an asd-mlp .json file; ONNX later)."""
+    """An open model: builtin:mixture, builtin:mixture?dim=d, an asd-mlp .json file, a .onnx file or a model folder."""
 
     def __init__(self, spec, device="cpu", threads=0):
         lib = _native.lib()

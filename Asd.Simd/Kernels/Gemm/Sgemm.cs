@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Asd.Simd.Kernels.Gemm;
 
@@ -71,6 +72,9 @@ public static class Sgemm
     /// <summary>Row tiles for M rows with at most <paramref name="maxRows"/> each.</summary>
     private static int TileCount(int m, int maxRows) => (m + maxRows - 1) / maxRows;
 
+    /// <summary>Row tiles of an M-row GEMM on <paramref name="path"/> (the unit of a row split across threads).</summary>
+    public static int TileCount(int m, IsaPath path) => TileCount(m, MaxRows(path));
+
     /// <summary>
     /// Tile <paramref name="t"/> of <paramref name="tiles"/> balanced tiles (heights differ by at most one, so 16 rows are
     /// 8 + 8 rather than 12 + 4 and every tile keeps many accumulators). A tile's rows are packed at row0 * K.
@@ -114,8 +118,17 @@ public static class Sgemm
                 for (int i = 0; i < r; i++)
                 {
                     Span<float> chunk = tile.Slice((g * r) + (16 * i), 16);
-                    a.Slice(((row0 + i) * lda) + g, width).CopyTo(chunk);
-                    chunk[width..].Clear();
+                    ReadOnlySpan<float> src = a.Slice(((row0 + i) * lda) + g, width);
+                    if (width == 16)
+                    {
+                        // One vector move: a Span copy per 16 floats costs a call.
+                        Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(src)).StoreUnsafe(ref MemoryMarshal.GetReference(chunk));
+                    }
+                    else
+                    {
+                        src.CopyTo(chunk);
+                        chunk[width..].Clear();
+                    }
                 }
             }
         }
@@ -140,13 +153,30 @@ public static class Sgemm
 
     /// <summary>
     /// Computes the columns of panels [<paramref name="panelStart"/>, <paramref name="panelEnd"/>) of C from A packed by
-    /// <see cref="PackA"/> for <c>w.Path</c>. Threads share a GEMM by taking disjoint panel ranges.
+    /// <see cref="PackA"/> for <c>w.Path</c>. Threads share a GEMM by taking disjoint panel ranges (or row-tile ranges).
     /// </summary>
+    /// <param name="packedA">A, packed by <see cref="PackA"/> for <c>w.Path</c>.</param>
+    /// <param name="m">Rows of A.</param>
+    /// <param name="w">The packed weights.</param>
+    /// <param name="panelStart">First panel to compute.</param>
+    /// <param name="panelEnd">End of the panel range.</param>
+    /// <param name="bias">N values, or empty.</param>
+    /// <param name="activation">The activation.</param>
+    /// <param name="residual">M x N values added after the activation, or empty.</param>
+    /// <param name="residualStride">Row stride of the residual.</param>
+    /// <param name="c">The output.</param>
+    /// <param name="ldc">Row stride of the output.</param>
+    /// <param name="packedNext">
+    /// When not empty, the finished output is also written here packed as the A of a next GEMM with K = N (same M and
+    /// path), so a chain of layers packs its activations once, in parallel, inside the epilogue.
+    /// </param>
+    /// <param name="tileStart">First row tile to compute (threads may split rows instead of panels).</param>
+    /// <param name="tileEnd">End of the row-tile range (clamped to the tile count).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyPacked(
         ReadOnlySpan<float> packedA, int m, PackedMatrix w, int panelStart, int panelEnd,
         ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
-        Span<float> c, int ldc)
+        Span<float> c, int ldc, Span<float> packedNext = default, int tileStart = 0, int tileEnd = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(w);
         int k = w.K, n = w.N;
@@ -165,6 +195,13 @@ public static class Sgemm
         int mr = MaxRows(path), nr = w.PanelWidth;
         bool needsEpilogue = !bias.IsEmpty || activation != Activation.Identity || !residual.IsEmpty;
         int tiles = TileCount(m, mr);
+        tileEnd = Math.Min(tileEnd, tiles);
+        int k16Next = RoundK(n);
+        if (!packedNext.IsEmpty && packedNext.Length < PackedSize(m, n))
+        {
+            throw new ArgumentException($"packedNext holds {packedNext.Length} floats; {m} x {n} packed needs {PackedSize(m, n)}.", nameof(packedNext));
+        }
+
         ReadOnlySpan<(int Panels, int Rows)> multi = Multi(path);
         int group = 1;
         foreach ((int panels, _) in multi)
@@ -189,13 +226,18 @@ public static class Sgemm
                 // Whole groups of full panels (the widest multi-panel kernel's span); the rest one by one.
                 int span = p + group <= panelEnd && (p + group) * nr <= n ? group : 1;
                 int col0 = p * nr;
-                for (int t = 0; t < tiles; t++)
+                for (int t = tileStart; t < tileEnd; t++)
                 {
                     (int row0, int r) = Tile(m, tiles, t);
                     ref float aTile = ref Unsafe.Add(ref aRef, (row0 * RoundK(k)) + (k0 * r));
                     if (col0 + nr > n)
                     {
                         EdgePanel(path, r, n - col0, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, p)), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
+                        if (last && !packedNext.IsEmpty)
+                        {
+                            StorePacked(c, ldc, row0, r, col0, n - col0, k16Next, packedNext);
+                        }
+
                         continue;
                     }
 
@@ -220,9 +262,46 @@ public static class Sgemm
                                 row);
                         }
                     }
+
+                    if (last && !packedNext.IsEmpty)
+                    {
+                        StorePacked(c, ldc, row0, r, col0, span * nr, k16Next, packedNext);
+                    }
                 }
 
                 p += span;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the finished columns [col0, col0 + width) of a row tile into the next GEMM's packed A (col0 is a multiple
+    /// of 16; a final partial group is zero-padded).
+    /// </summary>
+    private static void StorePacked(ReadOnlySpan<float> c, int ldc, int row0, int r, int col0, int width, int k16, Span<float> packed)
+    {
+        ref float cRef = ref MemoryMarshal.GetReference(c);
+        ref float pRef = ref MemoryMarshal.GetReference(packed);
+        int full = col0 + (width & ~15);
+        for (int i = 0; i < r; i++)
+        {
+            ref float src = ref Unsafe.Add(ref cRef, (row0 + i) * ldc);
+            ref float dst = ref Unsafe.Add(ref pRef, (row0 * k16) + (16 * i));
+            for (int g = col0; g < full; g += 16)
+            {
+                Vector512.LoadUnsafe(ref src, (nuint)g).StoreUnsafe(ref dst, (nuint)(g * r));
+            }
+        }
+
+        if (full < col0 + width)
+        {
+            // A final partial group: copy what exists and zero the rest (the padding must not feed the next GEMM).
+            int count = col0 + width - full;
+            for (int i = 0; i < r; i++)
+            {
+                Span<float> chunk = packed.Slice((row0 * k16) + (full * r) + (16 * i), 16);
+                c.Slice(((row0 + i) * ldc) + full, count).CopyTo(chunk);
+                chunk[count..].Clear();
             }
         }
     }

@@ -434,13 +434,13 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
-                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
                 c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
             }
@@ -492,18 +492,18 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
-                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
                 c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
             }

@@ -188,6 +188,37 @@ public sealed class GemmTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void PackingTheNextInputInTheEpilogueEqualsPackingItAfterwards(IsaPath path)
+    {
+        Isa.Force(path);
+        try
+        {
+            var rng = new System.Random(12);
+            foreach ((int m, int k, int n) in new[] { (1, 40, 37), (5, 33, 64), (13, 70, 24), (32, 300, 50) })
+            {
+                float[] a = Random(rng, m * k), w = Random(rng, k * n), bias = Random(rng, n);
+                PackedMatrix packed = PackedMatrix.Pack(w, k, n, outputMajor: false, path);
+                var packedA = new float[Sgemm.PackedSize(m, k)];
+                Sgemm.PackA(a, m, k, k, path, packedA);
+                var c = new float[m * n];
+                var chained = new float[Sgemm.PackedSize(m, n)];
+                Array.Fill(chained, float.NaN);
+                int tiles = Sgemm.TileCount(m, path);
+                Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, 0, (tiles + 1) / 2);
+                Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, (tiles + 1) / 2);
+                var repacked = new float[Sgemm.PackedSize(m, n)];
+                Sgemm.PackA(c, m, n, n, path, repacked);
+                Assert.Equal(repacked, chained);
+            }
+        }
+        finally
+        {
+            Isa.Force(null);
+        }
+    }
+
     [Fact]
     public void ReferenceAgreesWithDoublePrecision()
     {
