@@ -13,9 +13,13 @@ public interface IRangeWork
 /// Persistent worker threads that split an index range (batch rows, or GEMM column blocks) across cores.
 /// </summary>
 /// <remarks>
-/// <para>With <c>Threads</c> = 1 every call runs inline on the caller. Otherwise the caller runs the first chunk
-/// and <c>Threads - 1</c> workers run the others; workers spin briefly, then sleep, between calls.
-/// A call allocates nothing.</para>
+/// <para>With <c>Threads</c> = 1 every call runs inline on the caller. Otherwise the range is cut into at most
+/// <c>Threads</c> contiguous chunks that the caller and the workers claim one at a time; workers spin briefly, then
+/// sleep, between calls. A call allocates nothing.</para>
+/// <para>Claiming (rather than giving chunk i to worker i) is what keeps latency sane on a busy machine: when another
+/// process holds the cores, a worker may not run for a whole scheduler quantum (milliseconds); the caller then does
+/// that worker's chunk itself instead of waiting for it. A chunk's result does not depend on which thread runs it,
+/// so outputs stay bit-identical.</para>
 /// <para>Concurrency contract: <see cref="Run"/> may be called from several threads at once; submissions are
 /// queued (a lock serializes them), so each call still gets the whole pool and results do not depend on
 /// what else runs. A call made from inside a running work item runs inline instead of deadlocking.
@@ -23,13 +27,18 @@ public interface IRangeWork
 /// </remarks>
 public sealed class CorePool : IDisposable
 {
+    private const long ChunkMask = 0xFFFF_FFFF;
+
     private readonly Worker[] _workers;
     private readonly object _submitLock = new();
     private IRangeWork? _work;
     private int _count;
     private int _parts;
-    private int _pending;
-    private long _generation;
+    private int _done;
+
+    // (generation << 32) | next unclaimed chunk. One word, so a claim (compare-and-swap) can only succeed for the
+    // call whose description the claimer read: a later call changes the generation half.
+    private long _state;
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _failure;
 
@@ -84,25 +93,51 @@ public sealed class CorePool : IDisposable
             _count = count;
             _parts = parts;
             _failure = null;
-            // Every worker takes part in every generation (those past the last chunk do nothing), so no worker can
-            // lag a generation behind and mistake a later call's state for the one it woke for.
-            Volatile.Write(ref _pending, _workers.Length);
-            Interlocked.Increment(ref _generation);
+            Volatile.Write(ref _done, 0);
+
+            // Publishing the new generation with chunk 0 unclaimed releases the description written above.
+            long generation = (Volatile.Read(ref _state) >> 32) + 1;
+            Volatile.Write(ref _state, generation << 32);
             foreach (Worker w in _workers)
             {
                 w.Wake();
             }
 
-            RunChunk(0);
+            while (TryClaim(generation << 32, out int chunk))
+            {
+                RunChunk(chunk);
+            }
 
+            // Only chunks that a worker claimed and is running remain; yield the core to it if it was preempted.
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0)
+            while (Volatile.Read(ref _done) != parts)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
             }
 
             _work = null;
             _failure?.Throw();
+        }
+    }
+
+    /// <summary>Claims the next chunk of the call whose state word had generation bits <paramref name="generationBits"/>.</summary>
+    private bool TryClaim(long generationBits, out int chunk)
+    {
+        while (true)
+        {
+            long s = Volatile.Read(ref _state);
+            int next = (int)(s & ChunkMask);
+            if ((s & ~ChunkMask) != generationBits || next >= _parts)
+            {
+                chunk = -1;
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, s + 1, s) == s)
+            {
+                chunk = next;
+                return true;
+            }
         }
     }
 
@@ -122,6 +157,7 @@ public sealed class CorePool : IDisposable
         finally
         {
             t_insideWork = false;
+            Interlocked.Increment(ref _done);
         }
     }
 
@@ -136,7 +172,7 @@ public sealed class CorePool : IDisposable
         lock (_submitLock)
         {
             _disposed = true;
-            Interlocked.Increment(ref _generation);
+            Interlocked.Add(ref _state, 1L << 32);
             foreach (Worker w in _workers)
             {
                 w.Wake();
@@ -152,7 +188,6 @@ public sealed class CorePool : IDisposable
     private sealed class Worker
     {
         private readonly CorePool _pool;
-        private readonly int _index;
         private readonly Thread _thread;
         private readonly SemaphoreSlim _signal = new(0);
         private readonly long _startGeneration;
@@ -161,11 +196,10 @@ public sealed class CorePool : IDisposable
         public Worker(CorePool pool, int index)
         {
             _pool = pool;
-            _index = index;
 
             // Read here, not when the thread first runs: a call submitted before the thread is scheduled must still
-            // count as new to it, or the submitter would wait for this worker forever.
-            _startGeneration = Volatile.Read(ref pool._generation);
+            // count as new to it.
+            _startGeneration = Volatile.Read(ref pool._state) >> 32;
             _thread = new Thread(Loop) { IsBackground = true, Name = $"asd-core-{index}" };
             _thread.Start();
         }
@@ -185,27 +219,27 @@ public sealed class CorePool : IDisposable
             long seen = _startGeneration;
             while (true)
             {
-                long now = WaitForGeneration(seen);
-                seen = now;
+                seen = WaitForGeneration(seen);
                 if (_pool._disposed)
                 {
                     return;
                 }
 
-                if (_index < _pool._parts)
+                // Claim chunks of the call this worker woke for; a claim fails once they are gone or a later call began.
+                while (_pool.TryClaim(seen << 32, out int chunk))
                 {
-                    _pool.RunChunk(_index);
+                    _pool.RunChunk(chunk);
                 }
-
-                Interlocked.Decrement(ref _pool._pending);
             }
         }
+
+        private long Generation() => Volatile.Read(ref _pool._state) >> 32;
 
         private long WaitForGeneration(long seen)
         {
             for (int i = 0; i < SpinIterations; i++)
             {
-                long g = Volatile.Read(ref _pool._generation);
+                long g = Generation();
                 if (g != seen)
                 {
                     return g;
@@ -217,7 +251,7 @@ public sealed class CorePool : IDisposable
             while (true)
             {
                 Volatile.Write(ref _sleeping, 1);
-                long g = Volatile.Read(ref _pool._generation);
+                long g = Generation();
                 if (g != seen)
                 {
                     // A submitter may have cleared the flag and released the semaphore already: consume that release.
@@ -230,7 +264,7 @@ public sealed class CorePool : IDisposable
                 }
 
                 _signal.Wait();
-                g = Volatile.Read(ref _pool._generation);
+                g = Generation();
                 if (g != seen)
                 {
                     return g;
