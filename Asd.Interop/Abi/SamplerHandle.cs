@@ -59,6 +59,7 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
             throw new AsdException(Status.Unsupported, $"guidance_scale = {p.GuidanceScale}, but model '{model.Model.Name}' has no classifier-free guidance; leave guidance_scale at 0.");
         }
 
+        CostCurve? curve = null;
         if (Text.Read(p.CostCurvePath) is { } costCurve)
         {
             if (kind != SamplerKind.Asd || !specLength.IsAuto)
@@ -70,10 +71,19 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
             {
                 throw new AsdException(Status.Io, $"cost_curve_path '{costCurve}': no such file.");
             }
+
+            try
+            {
+                curve = CostCurve.Load(costCurve);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new AsdException(Status.InvalidArgument, $"cost_curve_path: {e.Message}");
+            }
         }
 
         SchedulerConfig config = ApplyOverrides(model.Model.DefaultScheduler, p);
-        var options = new SamplerOptions { MaxBatchRows = p.MaxBatchRows, SpecLength = specLength };
+        var options = new SamplerOptions { MaxBatchRows = p.MaxBatchRows, SpecLength = specLength, CostCurve = curve };
         options.Validate();
         if (!model.TryAddRef())
         {

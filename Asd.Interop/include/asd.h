@@ -161,7 +161,7 @@ enum {
 /** asd_sampler_params.spec_len: a fixed L > 0, or one of these. */
 enum {
     ASD_SPEC_LEN_UNBOUNDED = 0,  /**< speculate to the end of the chain ("inf") */
-    ASD_SPEC_LEN_AUTO = -1       /**< automatic ("auto"); until automatic selection exists it runs L = 8 */
+    ASD_SPEC_LEN_AUTO = -1       /**< automatic ("auto"): L chosen per round from the model's batch-cost curve and the running acceptance */
 };
 
 /**
@@ -256,8 +256,9 @@ ASD_API asd_status asd_sampler_stats(const asd_sampler* sampler, asd_stats* stat
 /**
  * The statistics of the last completed run as a JSON object with the fields and meanings of the CLI's --stats
  * file: model, sampler, steps, spec_len (as asked: "8", "inf", "auto", "-" for DDPM), spec_len_effective (what
- * ran), samples, sequential_model_calls, sequential_model_calls_max, algorithmic_speedup, denoiser_invocations,
- * rows_evaluated, rounds, acceptance_by_position, wall_seconds, rng. Copied into buf; see the string convention.
+ * ran; for "auto", "auto L:rounds ..."), samples, sequential_model_calls, sequential_model_calls_max,
+ * algorithmic_speedup, denoiser_invocations, rows_evaluated, rounds, acceptance_by_position, round_lengths
+ * ([{"length", "rounds"}] by drafted length), wall_seconds, rng. Copied into buf; see the string convention.
  */
 ASD_API asd_status asd_sampler_stats_json(const asd_sampler* sampler, char* buf, size_t buf_len, size_t* needed);
 

@@ -19,14 +19,12 @@ namespace Asd.Native.Sampling;
 /// </remarks>
 public sealed class AsdSampler : Sampler
 {
-    /// <summary>The L that <see cref="SpecLength.Auto"/> runs until automatic selection exists.</summary>
-    public const int AutoFallbackLength = 8;
-
     private readonly float[] _batchZ;
     private readonly float[] _corrected;
     private float[] _m = [], _xd = [], _md = [];
     private int[] _step = [], _roundLen = [], _drafted = [], _rowStart = [], _rowCount = [], _inBatch = [];
     private Phase[] _phase = [];
+    private readonly AutoSpeculation? _auto;
 
     /// <summary>Creates an ASD sampler.</summary>
     public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
@@ -34,7 +32,13 @@ public sealed class AsdSampler : Sampler
     {
         _batchZ = new float[Options.MaxBatchRows * D];
         _corrected = new float[D];
-        SpeculationLimit = Options.SpecLength.IsAuto ? AutoFallbackLength : Options.SpecLength.Limit;
+        SpeculationLimit = Options.SpecLength.Limit;
+        if (Options.SpecLength.IsAuto)
+        {
+            // Without a given curve (tests, direct construction) the denoiser is timed here; SamplerFactory caches it.
+            CostCurve = Options.CostCurve ?? CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps);
+            _auto = new AutoSpeculation(CostCurve, RowsPerCall);
+        }
     }
 
     private enum Phase : byte
@@ -44,19 +48,22 @@ public sealed class AsdSampler : Sampler
         Done,
     }
 
-    /// <summary>The L that runs (int.MaxValue for unbounded).</summary>
+    /// <summary>The fixed L that runs (int.MaxValue for unbounded or automatic).</summary>
     public int SpeculationLimit { get; }
+
+    /// <summary>The batch-cost curve the automatic speculation length uses (null for a fixed L).</summary>
+    public CostCurve? CostCurve { get; }
 
     /// <summary>Negative-control variant for the test suite.</summary>
     internal AsdFault Fault { get; set; }
 
     /// <inheritdoc/>
-    protected override void ResetStats(SamplingStats stats) => stats.Reset(
-        "asd",
-        Plan.Steps,
-        N,
-        Options.SpecLength.ToString(),
-        Options.SpecLength.IsAuto ? AutoFallbackLength.ToString(System.Globalization.CultureInfo.InvariantCulture) : Options.SpecLength.ToString());
+    protected override void ResetStats(SamplingStats stats)
+    {
+        stats.Reset("asd", Plan.Steps, N, Options.SpecLength.ToString(), Options.SpecLength.ToString());
+        _auto?.Reset(N);
+        stats.ChosenLengths = _auto is null ? null : _auto.ChosenHistogram;
+    }
 
     /// <inheritdoc/>
     protected override void EnsureChainBuffers(int count)
@@ -211,7 +218,17 @@ public sealed class AsdSampler : Sampler
             return;
         }
 
-        _roundLen[c] = Math.Min(SpeculationLimit, k - 1 - _step[c]);
+        if (_auto is { } auto)
+        {
+            auto.EndRound(c);
+            _roundLen[c] = auto.Choose(c, k - 1 - _step[c]);
+        }
+        else
+        {
+            _roundLen[c] = Math.Min(SpeculationLimit, k - 1 - _step[c]);
+        }
+
+        Stats.RoundLengthsRaw[_roundLen[c]]++;
         _drafted[c] = 0;
         _phase[c] = Phase.Draft;
         Stats.Rounds++;
@@ -238,6 +255,7 @@ public sealed class AsdSampler : Sampler
             CouplingDecision decision = ReflectionCoupling.Decide(
                 BatchZ(r0 + k), mdj, mi, Plan.B[i + j], Plan.Sigma[i + j], ref uniform, _corrected, Fault, out _);
             attempts[j]++;
+            _auto?.Record(c, j, decision == CouplingDecision.Accept);
             if (decision == CouplingDecision.Accept)
             {
                 accepted[j]++;

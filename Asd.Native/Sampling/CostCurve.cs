@@ -9,7 +9,7 @@ namespace Asd.Native.Sampling;
 /// A denoiser's measured batch-cost curve: T(B), the wall-clock time of one call with B rows, for B = 1 .. Max.
 /// ASD's wall-clock gain depends on T(B) / T(1): a verification of L rows costs T(L) instead of L T(1).
 /// </summary>
-public sealed class CostCurve
+public sealed class CostCurve : IBatchCost
 {
     private readonly double[] _seconds;
 
@@ -50,44 +50,65 @@ public sealed class CostCurve
     /// <summary>
     /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
     /// passes that interleave the batch sizes (so drift in the machine's speed hits all of them alike), and the median per B.
+    /// Every B up to <paramref name="denseUpTo"/> is timed; above it, a grid of about 8 sizes per doubling, with
+    /// linear interpolation between them.
     /// </summary>
-    public static CostCurve Measure(IDenoiser denoiser, int maxRows, int trainSteps, int repeats = 15, string model = "", int seed = 1)
+    public static CostCurve Measure(IDenoiser denoiser, int maxRows, int trainSteps, int repeats = 15, string model = "", int seed = 1, int denseUpTo = 16)
     {
         ArgumentNullException.ThrowIfNull(denoiser);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        if (denoiser.MaxRowsPerCall > 0)
+        {
+            maxRows = Math.Min(maxRows, denoiser.MaxRowsPerCall);
+        }
+
         int d = denoiser.SampleSize, c = denoiser.ConditionSize;
         var rng = new Random(seed);
         float[] x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
         float[] cond = [.. Enumerable.Range(0, maxRows * c).Select(_ => (float)rng.NextDouble())];
-        int[] t = [.. Enumerable.Range(0, maxRows).Select(_ => rng.Next(Math.Max(1, trainSteps)))];
+        int shared = rng.Next(Math.Max(1, trainSteps));
+        int[] t = [.. Enumerable.Range(0, maxRows).Select(_ => denoiser.SharedTimestep ? shared : rng.Next(Math.Max(1, trainSteps)))];
         var output = new float[maxRows * d];
-        var samples = new double[maxRows][];
-        for (int b = 0; b < maxRows; b++)
+        List<int> sizes = [];
+        for (int b = 1; b <= maxRows; b = b < denseUpTo ? b + 1 : b + Math.Max(1, b / 8))
         {
-            samples[b] = new double[repeats];
+            sizes.Add(b);
+        }
+
+        if (sizes[^1] != maxRows)
+        {
+            sizes.Add(maxRows);
+        }
+
+        var samples = new double[sizes.Count][];
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            samples[i] = new double[repeats];
         }
 
         void Call(int rows) => denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
 
-        for (int b = 1; b <= maxRows; b++)
+        foreach (int b in sizes)
         {
             Call(b);
         }
 
         for (int r = 0; r < repeats; r++)
         {
-            for (int b = 1; b <= maxRows; b++)
+            for (int i = 0; i < sizes.Count; i++)
             {
+                int b = sizes[i];
+
                 // Several calls per sample so that a sample lasts long enough for the timer.
-                int calls = 1;
                 long start = Stopwatch.GetTimestamp();
                 Call(b);
                 double once = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 if (once < 2e-4)
                 {
-                    calls = (int)Math.Ceiling(2e-4 / Math.Max(once, 1e-7));
+                    int calls = (int)Math.Ceiling(2e-4 / Math.Max(once, 1e-7));
                     start = Stopwatch.GetTimestamp();
-                    for (int i = 0; i < calls; i++)
+                    for (int k = 0; k < calls; k++)
                     {
                         Call(b);
                     }
@@ -95,11 +116,27 @@ public sealed class CostCurve
                     once = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
                 }
 
-                samples[b - 1][r] = once;
+                samples[i][r] = once;
             }
         }
 
-        return new CostCurve([.. samples.Select(Median)], model);
+        var dense = new double[maxRows];
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            double median = Median(samples[i]);
+            dense[sizes[i] - 1] = median;
+            if (i > 0)
+            {
+                int b0 = sizes[i - 1], b1 = sizes[i];
+                double m0 = dense[b0 - 1];
+                for (int b = b0 + 1; b < b1; b++)
+                {
+                    dense[b - 1] = m0 + ((median - m0) * (b - b0) / (b1 - b0));
+                }
+            }
+        }
+
+        return new CostCurve(dense, model);
     }
 
     private static double Median(double[] values)
@@ -112,6 +149,11 @@ public sealed class CostCurve
     public void Save(string path)
     {
         using var stream = File.Create(path);
+        WriteJson(stream);
+    }
+
+    private void WriteJson(Stream stream)
+    {
         using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         w.WriteStartObject();
         w.WriteString("format", "asd-cost-curve");
@@ -125,6 +167,14 @@ public sealed class CostCurve
 
         w.WriteEndArray();
         w.WriteEndObject();
+    }
+
+    /// <summary>The curve as JSON text (see <see cref="Save"/>).</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        WriteJson(stream);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
     /// <summary>Reads a curve written by <see cref="Save"/>.</summary>

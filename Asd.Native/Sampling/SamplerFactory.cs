@@ -31,6 +31,14 @@ public static class SamplerFactory
         var schedule = new DiffusionSchedule(scheduler);
         InferencePlan plan = schedule.Plan(steps);
         IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = guidance });
+        if (kind == SamplerKind.Asd && options.SpecLength.IsAuto && options.CostCurve is null)
+        {
+            // Calibrated once per model and thread count; a guided model is a different cost (two rows per row).
+            CostCurve curve = CostCurveCache.GetOrMeasure(model, pool?.Threads ?? 1, guidance is not null, () => CostCurve.Measure(
+                denoiser, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name));
+            options = options with { CostCurve = curve };
+        }
+
         Sampler sampler = kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
         sampler.OwnsDenoiser = true;
         return sampler;

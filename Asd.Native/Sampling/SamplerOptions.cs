@@ -16,6 +16,13 @@ public sealed record SamplerOptions
     /// <summary>The speculation length (ASD only).</summary>
     public SpecLength SpecLength { get; init; } = SpecLength.Fixed(8);
 
+    /// <summary>
+    /// The denoiser's batch-cost curve for the automatic speculation length. Given, it makes "auto" deterministic
+    /// (asd-math section 6); null, the curve is measured once per model and thread count and cached in memory
+    /// (<see cref="CostCurveCache"/>).
+    /// </summary>
+    public CostCurve? CostCurve { get; init; }
+
     /// <summary>Throws on invalid settings.</summary>
     public SamplerOptions Validate()
     {

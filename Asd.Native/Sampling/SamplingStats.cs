@@ -17,6 +17,8 @@ public readonly record struct PositionAcceptance(int Position, long Attempts, lo
 public sealed class SamplingStats
 {
     private long[] _attempts = [];
+    private long[] _roundLengths = [];
+    private string _specLengthEffective = "-";
     private long[] _accepted = [];
     private int[] _callsPerChain = [];
 
@@ -33,7 +35,36 @@ public sealed class SamplingStats
     public string SpecLength { get; internal set; } = "-";
 
     /// <summary>What ran: the fixed value, or for auto a histogram of the L used per round.</summary>
-    public string SpecLengthEffective { get; internal set; } = "-";
+    public string SpecLengthEffective
+    {
+        get => ChosenLengths is { } chosen ? FormatHistogram(chosen) : _specLengthEffective;
+        internal set => _specLengthEffective = value;
+    }
+
+    /// <summary>
+    /// Rounds by drafted length L' (after the end of the chain cuts L), for L' = 1 .. K-1; empty for DDPM.
+    /// </summary>
+    public IReadOnlyList<(int Length, long Rounds)> RoundLengths
+    {
+        get
+        {
+            var list = new List<(int, long)>();
+            for (int l = 1; l < _roundLengths.Length; l++)
+            {
+                if (_roundLengths[l] > 0)
+                {
+                    list.Add((l, _roundLengths[l]));
+                }
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>For the automatic speculation length, rounds by the L it chose (index L); null otherwise.</summary>
+    internal long[]? ChosenLengths { get; set; }
+
+    internal Span<long> RoundLengthsRaw => _roundLengths;
 
     /// <summary>Mean over chains of the denoiser invocations that carried at least one of the chain's rows.</summary>
     public double SequentialModelCalls { get; private set; }
@@ -88,6 +119,16 @@ public sealed class SamplingStats
 
     internal void Reset(string sampler, int steps, int samples, string specLength, string effective)
     {
+        ChosenLengths = null;
+        if (_roundLengths.Length < steps + 1)
+        {
+            _roundLengths = new long[steps + 1];
+        }
+        else
+        {
+            Array.Clear(_roundLengths);
+        }
+
         Sampler = sampler;
         Steps = steps;
         Samples = samples;
@@ -132,6 +173,70 @@ public sealed class SamplingStats
         SequentialModelCallsMax = max;
     }
 
+    /// <summary>A copy that the sampler's next run does not overwrite.</summary>
+    public SamplingStats Clone() => Merge([this]);
+
+    /// <summary>
+    /// The stats of several runs of one configuration taken together, as if their chains had run in one call:
+    /// counts and wall time add up, per-chain call counts are concatenated (so the means and maxima are over all
+    /// chains), acceptance and round lengths are pooled. Used for runs made one chain at a time.
+    /// </summary>
+    /// <exception cref="ArgumentException">No runs, or runs of different samplers, step counts or lengths.</exception>
+    public static SamplingStats Merge(IReadOnlyList<SamplingStats> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        if (runs.Count == 0)
+        {
+            throw new ArgumentException("Merge needs at least one run.", nameof(runs));
+        }
+
+        SamplingStats first = runs[0];
+        if (runs.Any(r => r.Sampler != first.Sampler || r.Steps != first.Steps || r.SpecLength != first.SpecLength))
+        {
+            throw new ArgumentException("Only runs of one sampler, step count and speculation length can be merged.", nameof(runs));
+        }
+
+        var merged = new SamplingStats();
+        merged.Reset(first.Sampler, first.Steps, runs.Sum(r => r.Samples), first.SpecLength, first._specLengthEffective);
+        int offset = 0;
+        foreach (SamplingStats r in runs)
+        {
+            Add(merged._attempts, r._attempts);
+            Add(merged._accepted, r._accepted);
+            Add(merged._roundLengths, r._roundLengths);
+            if (r.ChosenLengths is { } chosen)
+            {
+                merged.ChosenLengths ??= new long[chosen.Length];
+                if (merged.ChosenLengths.Length < chosen.Length)
+                {
+                    long[] grown = new long[chosen.Length];
+                    merged.ChosenLengths.CopyTo(grown, 0);
+                    merged.ChosenLengths = grown;
+                }
+
+                Add(merged.ChosenLengths, chosen);
+            }
+
+            r._callsPerChain.AsSpan(0, r.Samples).CopyTo(merged._callsPerChain.AsSpan(offset));
+            offset += r.Samples;
+            merged.DenoiserInvocations += r.DenoiserInvocations;
+            merged.RowsEvaluated += r.RowsEvaluated;
+            merged.Rounds += r.Rounds;
+            merged.WallSeconds += r.WallSeconds;
+        }
+
+        merged.FinishCalls();
+        return merged;
+
+        static void Add(long[] into, long[] from)
+        {
+            for (int i = 0; i < Math.Min(into.Length, from.Length); i++)
+            {
+                into[i] += from[i];
+            }
+        }
+    }
+
     /// <summary>The stats JSON (the same fields and meanings as the CLI's <c>--stats</c> file).</summary>
     public string ToJson(bool indented = true)
     {
@@ -170,9 +275,34 @@ public sealed class SamplingStats
         }
 
         w.WriteEndArray();
+        w.WriteStartArray("round_lengths");
+        foreach ((int length, long rounds) in RoundLengths)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("length", length);
+            w.WriteNumber("rounds", rounds);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WriteNumber("wall_seconds", WallSeconds);
         w.WriteString("rng", RngScheme);
         w.WriteEndObject();
+    }
+
+    /// <summary>"auto" followed by L:rounds for each L chosen, for example "auto 4:3 8:12".</summary>
+    private static string FormatHistogram(long[] chosen)
+    {
+        var sb = new StringBuilder("auto");
+        for (int l = 1; l < chosen.Length; l++)
+        {
+            if (chosen[l] > 0)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $" {l}:{chosen[l]}");
+            }
+        }
+
+        return sb.ToString();
     }
 
     /// <inheritdoc/>

@@ -15,7 +15,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MLP = os.path.join(ROOT, "tests", "fixtures", "mlp_small", "mlp_small.json")
 STATS_FIELDS = {"model", "sampler", "steps", "spec_len", "spec_len_effective", "samples", "sequential_model_calls",
                 "sequential_model_calls_max", "algorithmic_speedup", "denoiser_invocations", "rows_evaluated", "rounds",
-                "acceptance_by_position", "wall_seconds", "rng"}
+                "acceptance_by_position", "round_lengths", "wall_seconds", "rng"}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,9 @@ def test_ddpm_stats(mixture):
 def test_spec_len_encodings(mixture):
     assert mixture.sample(2, steps=20, spec_len="inf")[1]["spec_len"] == "inf"
     auto = mixture.sample(2, steps=20, spec_len="auto")[1]
-    assert auto["spec_len"] == "auto" and auto["spec_len_effective"] == "8"
+    # "auto L:rounds ...": the lengths the automatic choice ran, with their round counts
+    assert auto["spec_len"] == "auto" and auto["spec_len_effective"].startswith("auto ")
+    assert sum(r["rounds"] for r in auto["round_lengths"]) == auto["rounds"]
     assert mixture.sample(2, steps=20)[1]["spec_len"] == "auto"  # the default
     assert mixture.sample(2, steps=20, spec_len=np.int64(3))[1]["spec_len"] == "3"
 
@@ -192,10 +194,24 @@ def test_schedule_overrides(mixture):
 
 
 def test_cost_curve(mixture, tmp_path):
+    # A flat curve (B rows cost what 1 row costs) makes speculation free: auto speculates far.
     curve = tmp_path / "curve.json"
-    curve.write_text("{}")
+    curve.write_text('{"format": "asd-cost-curve", "version": 1, "model": "flat", "seconds": [%s]}'
+                     % ", ".join(["1e-4"] * 64))
+    a, st = mixture.sample(3, steps=20, spec_len="auto", cost_curve=curve)
+    b, _ = mixture.sample(3, steps=20, spec_len="auto", cost_curve=curve)
+    assert st["spec_len"] == "auto" and a.tobytes() == b.tobytes()  # deterministic given the curve
+    assert max(int(x.split(":")[0]) for x in st["spec_len_effective"].split()[1:]) > 1
+    # A linear curve (B rows cost B single rows) makes speculation worthless: auto runs DDPM (L = 1).
+    curve.write_text('{"format": "asd-cost-curve", "version": 1, "model": "linear", "seconds": [%s]}'
+                     % ", ".join("%g" % (1e-4 * (i + 1)) for i in range(64)))
     _, st = mixture.sample(3, steps=20, spec_len="auto", cost_curve=curve)
-    assert st["spec_len"] == "auto"
+    assert st["spec_len_effective"].split()[1:] == ["1:%d" % st["rounds"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(asd.AsdError, match="cost-curve") as e:
+        mixture.sample(3, steps=20, spec_len="auto", cost_curve=bad)
+    assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT"
     with pytest.raises(asd.AsdError, match="cost_curve_path"):
         mixture.sample(3, steps=20, spec_len=8, cost_curve=curve)
     with pytest.raises(asd.AsdError, match="no such file") as e:

@@ -67,7 +67,7 @@ internal static class OnnxLawProperty
 
         IDenoiser Denoiser()
         {
-            IDenoiser inner = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 2048 });
+            IDenoiser inner = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 8 * SampleSize });
             return c.Guidance is { } w ? new GuidedDenoiser(inner, new NullCondition.Zeros(), w) : inner;
         }
 
@@ -78,7 +78,7 @@ internal static class OnnxLawProperty
         var pValues = new List<double>();
         for (int l = 0; l < SameLawProperty.Lengths.Length; l++)
         {
-            using var asd = new AsdSampler(Denoiser(), plan, new SamplerOptions { SpecLength = SameLawProperty.Lengths[l] }) { Fault = fault, OwnsDenoiser = true };
+            using var asd = new AsdSampler(Denoiser(), plan, SameLawProperty.Options(SameLawProperty.Lengths[l], SampleSize, 2048)) { Fault = fault, OwnsDenoiser = true };
             pValues.AddRange(TwoSample.ProjectionPValues(reference, Draw(asd, (ulong)(l + 1) * SampleSize), directions));
         }
 

@@ -8,7 +8,7 @@ using FsCheck.Fluent;
 namespace Asd.Tests.Properties;
 
 /// <summary>
-/// Property 7c: ASD with L in {2, 4, 8, unbounded} has the DDPM's law, for random smooth nonlinear, affine and
+/// Property 7c: ASD with L in {2, 4, 8, unbounded, auto} has the DDPM's law, for random smooth nonlinear, affine and
 /// mixture denoisers under random schedules and K. Every sampler in a case uses its own disjoint chain ids, so the
 /// samples are independent and the two-sample p-values are valid.
 /// </summary>
@@ -27,7 +27,16 @@ internal static class SameLawProperty
     public static PropertyRule Rule { get; } = new(20, 0.01, PropertyRule.SuiteBeta);
 
     /// <summary>The speculation lengths compared with DDPM.</summary>
-    public static SpecLength[] Lengths { get; } = [SpecLength.Fixed(2), SpecLength.Fixed(4), SpecLength.Fixed(8), SpecLength.Unbounded];
+    /// <remarks>
+    /// "auto" runs with a synthetic cost curve under which a chain's round of L rows costs (1 + L / 4) per chain, and a
+    /// row cap of 8 rows per chain, so it really picks different L per round and per chain (Sampling/AutoSpeculationTests).
+    /// </remarks>
+    public static SpecLength[] Lengths { get; } = [SpecLength.Fixed(2), SpecLength.Fixed(4), SpecLength.Fixed(8), SpecLength.Unbounded, SpecLength.Auto];
+
+    /// <summary>The sampler options for length <paramref name="l"/> with <paramref name="chains"/> chains (see <see cref="Lengths"/>).</summary>
+    public static SamplerOptions Options(SpecLength l, int chains, int maxBatchRows = SamplerOptions.DefaultMaxBatchRows) => l.IsAuto
+        ? new SamplerOptions { SpecLength = l, MaxBatchRows = 8 * chains, CostCurve = Sampling.AutoSpeculationTests.SublinearCurve(chains) }
+        : new SamplerOptions { SpecLength = l, MaxBatchRows = maxBatchRows };
 
     public sealed record Case(SchedulerConfig Scheduler, int Steps, DenoiserKind Kind, int Dimension, ulong Seed, bool Hard)
     {
@@ -88,7 +97,7 @@ internal static class SameLawProperty
         var pValues = new List<double>();
         for (int l = 0; l < Lengths.Length; l++)
         {
-            var asd = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = Lengths[l] }) { Fault = fault };
+            var asd = new AsdSampler(denoiser, plan, Options(Lengths[l], n)) { Fault = fault };
             double[][] candidate = Draw(asd, sampleSeed, (ulong)(l + 1) * (ulong)n, c.Dimension, n);
             pValues.AddRange(TwoSample.ProjectionPValues(reference, candidate, directions));
         }

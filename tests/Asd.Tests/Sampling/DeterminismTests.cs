@@ -96,4 +96,41 @@ public sealed class DeterminismTests
         sampler.Sample(4, 9, supplied, initialNoise: latents);
         Assert.False(drawn.AsSpan().SequenceEqual(supplied));
     }
+
+    [Fact]
+    public void MergedStatsOfASplitRunEqualTheWholeRunsCounts()
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig { PredictionType = PredictionType.Sample });
+        InferencePlan plan = schedule.Plan(50);
+        var denoiser = new NonlinearDenoiser(3, schedule.TrainSteps, 5);
+        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(6) });
+        var output = new float[7 * 3];
+        SamplingStats whole = sampler.Sample(7, 11, output).Clone();
+        var parts = new List<SamplingStats>();
+        foreach ((int first, int count) in ((int, int)[])[(0, 2), (2, 1), (3, 4)])
+        {
+            parts.Add(sampler.Sample(count, 11, output.AsSpan(0, count * 3), chainOffset: (ulong)first).Clone());
+        }
+
+        SamplingStats merged = SamplingStats.Merge(parts);
+        Assert.Equal(whole.Samples, merged.Samples);
+        Assert.Equal(whole.CallsPerChain.ToArray(), merged.CallsPerChain.ToArray());
+        Assert.Equal(whole.SequentialModelCalls, merged.SequentialModelCalls, 12);
+        Assert.Equal(whole.SequentialModelCallsMax, merged.SequentialModelCallsMax);
+        Assert.Equal(whole.RowsEvaluated, merged.RowsEvaluated);
+        Assert.Equal(whole.Rounds, merged.Rounds);
+        Assert.Equal(whole.AcceptanceByPosition, merged.AcceptanceByPosition);
+        Assert.Equal(whole.RoundLengths, merged.RoundLengths);
+        Assert.Equal(parts.Sum(p => p.DenoiserInvocations), merged.DenoiserInvocations);
+
+        // A clone is a snapshot: the sampler's next run does not change it.
+        long rounds = parts[0].Rounds;
+        sampler.Sample(7, 12, output);
+        Assert.Equal(rounds, parts[0].Rounds);
+
+        var ddpm = new DdpmSampler(denoiser, plan, new SamplerOptions());
+        SamplingStats other = ddpm.Sample(2, 11, output.AsSpan(0, 6)).Clone();
+        Assert.Throws<ArgumentException>(() => SamplingStats.Merge([parts[0], other]));
+        Assert.Throws<ArgumentException>(() => SamplingStats.Merge([]));
+    }
 }

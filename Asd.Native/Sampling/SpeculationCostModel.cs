@@ -1,0 +1,144 @@
+namespace Asd.Native.Sampling;
+
+/// <summary>
+/// The renewal-reward model of one ASD round that both the automatic speculation length and <c>asd bench</c>'s
+/// ceiling use. A round that drafts L' rows advances 1 + (positions reached among 1 .. L'-1) steps and costs one
+/// call of L' rows, plus one single-row call when a draft is rejected:
+/// <code>
+///   reach(j) = prod_{k=1}^{j-1} q_k          (reach(1) = 1)
+///   E[steps] = 1 + sum_{j=1}^{L'-1} reach(j)
+///   E[cost]  = T(L') + (1 - reach(L')) T(1)
+///   rate(L') = E[steps] / E[cost]            (steps per second)
+/// </code>
+/// q_k is the acceptance of draft position k given that positions 1 .. k-1 were accepted (what
+/// <see cref="SamplingStats.AcceptanceByPosition"/> measures). DDPM's rate is 1 / T(1), so the wall-clock speedup
+/// the model predicts for L is T(1) rate(L).
+/// </summary>
+public static class SpeculationCostModel
+{
+    /// <summary>
+    /// Finds the L in 1 .. <paramref name="maxLength"/> with the highest rate; ties go to the shorter L.
+    /// </summary>
+    /// <param name="acceptance">q_k by position: <c>acceptance(k)</c> for k &gt;= 1, in [0, 1].</param>
+    /// <param name="callSeconds">T(B): the seconds of one call of B rows.</param>
+    /// <param name="maxLength">The largest L to consider (&gt;= 1).</param>
+    /// <param name="bestRate">The rate of the chosen L, in steps per second.</param>
+    /// <returns>The best L.</returns>
+    public static int BestLength<TAcceptance, TCost>(TAcceptance acceptance, TCost callSeconds, int maxLength, out double bestRate)
+        where TAcceptance : IPositionAcceptance, allows ref struct
+        where TCost : IBatchCost, allows ref struct
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        double t1 = callSeconds.Seconds(1);
+        int best = 1;
+        bestRate = 1.0 / t1;
+
+        // L' = 1 drafts one row: step 0 only, always accepted, one call of one row.
+        double steps = 1, reach = 1;
+        for (int l = 2; l <= maxLength; l++)
+        {
+            // Position l-1 becomes a verified draft: it is reached with the product of the q's before it.
+            steps += reach;
+            reach *= Math.Clamp(acceptance.Acceptance(l - 1), 0.0, 1.0);
+            double cost = callSeconds.Seconds(l) + ((1 - reach) * t1);
+            double rate = steps / cost;
+            if (rate > bestRate * (1 + 1e-12))
+            {
+                bestRate = rate;
+                best = l;
+            }
+
+            if (reach < 1e-9)
+            {
+                break; // Longer drafts cannot add steps, only cost.
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// T(B) per chain when <paramref name="chains"/> chains share every call (each brings B rows): T(chains B) / chains.
+    /// </summary>
+    public readonly struct SharedCost(IBatchCost curve, int chains) : IBatchCost
+    {
+        /// <inheritdoc/>
+        public double Seconds(int rows) => curve.Seconds(rows * chains) / chains;
+    }
+
+    /// <summary>The predicted steps per second of a round of exactly <paramref name="length"/> rows.</summary>
+    public static double Rate<TAcceptance, TCost>(TAcceptance acceptance, TCost callSeconds, int length)
+        where TAcceptance : IPositionAcceptance, allows ref struct
+        where TCost : IBatchCost, allows ref struct
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        double steps = 1, reach = 1;
+        for (int j = 1; j < length; j++)
+        {
+            steps += reach;
+            reach *= Math.Clamp(acceptance.Acceptance(j), 0.0, 1.0);
+        }
+
+        return steps / (callSeconds.Seconds(length) + ((1 - reach) * callSeconds.Seconds(1)));
+    }
+}
+
+/// <summary>q_k: the acceptance of draft position k &gt;= 1 given that the positions before it were accepted.</summary>
+public interface IPositionAcceptance
+{
+    /// <summary>q_k in [0, 1].</summary>
+    double Acceptance(int position);
+}
+
+/// <summary>T(B): the seconds of one denoiser call of B rows.</summary>
+public interface IBatchCost
+{
+    /// <summary>T(B) for B &gt;= 1.</summary>
+    double Seconds(int rows);
+}
+
+/// <summary>Acceptance by position from counts (<see cref="SamplingStats.AcceptanceByPosition"/>).</summary>
+/// <remarks>
+/// Positions never attempted take the acceptance of the last attempted one: a run with fixed L says nothing about
+/// longer drafts, and assuming they fare no better than the longest one seen is the cautious extrapolation.
+/// </remarks>
+public sealed class MeasuredAcceptance : IPositionAcceptance
+{
+    private readonly double[] _q;
+
+    /// <summary>Builds q_k = accepted / attempts for each attempted position.</summary>
+    public MeasuredAcceptance(IEnumerable<PositionAcceptance> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        var byPosition = new SortedDictionary<int, (long Attempts, long Accepted)>();
+        foreach (PositionAcceptance p in counts)
+        {
+            if (p.Position < 1 || p.Attempts < 0 || p.Accepted < 0 || p.Accepted > p.Attempts)
+            {
+                throw new ArgumentException($"Invalid acceptance counts at position {p.Position}: {p.Accepted} of {p.Attempts}.", nameof(counts));
+            }
+
+            byPosition.TryGetValue(p.Position, out (long Attempts, long Accepted) sum);
+            byPosition[p.Position] = (sum.Attempts + p.Attempts, sum.Accepted + p.Accepted);
+        }
+
+        int max = byPosition.Count == 0 ? 0 : byPosition.Keys.Max();
+        _q = new double[max + 1];
+        double last = 1;
+        for (int k = 1; k <= max; k++)
+        {
+            if (byPosition.TryGetValue(k, out (long Attempts, long Accepted) c) && c.Attempts > 0)
+            {
+                last = (double)c.Accepted / c.Attempts;
+            }
+
+            _q[k] = last;
+        }
+    }
+
+    /// <summary>The longest position with data.</summary>
+    public int MaxPosition => _q.Length - 1;
+
+    /// <inheritdoc/>
+    public double Acceptance(int position) => _q.Length <= 1 ? 1 : _q[Math.Clamp(position, 1, _q.Length - 1)];
+}

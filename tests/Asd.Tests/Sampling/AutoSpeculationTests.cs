@@ -1,0 +1,219 @@
+using Asd.Native.Denoising;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+using Asd.Native.Threading;
+using Xunit;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>
+/// The automatic speculation length: the cost model's arithmetic, the choices it makes at the extremes, determinism
+/// with a given cost curve, and the cost curve's file and measurement. Its law is property 7c (SameLawProperty runs
+/// "auto" beside the fixed lengths).
+/// </summary>
+public sealed class AutoSpeculationTests
+{
+    private sealed class ConstantAcceptance(double q) : IPositionAcceptance
+    {
+        public double Acceptance(int position) => q;
+    }
+
+    private sealed class Affine(double overhead, double perRow) : IBatchCost
+    {
+        public double Seconds(int rows) => overhead + (perRow * rows);
+    }
+
+    /// <summary>T(B) = 1 + B / (4 n) for B up to 8 n: with n chains sharing calls, a chain's round of L rows costs (1 + L / 4) / n.</summary>
+    internal static CostCurve SublinearCurve(int chains) =>
+        new([.. Enumerable.Range(1, 8 * chains).Select(b => 1 + (b / (4.0 * chains)))], "synthetic");
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    [InlineData(0.9)]
+    [InlineData(1.0)]
+    public void RateMatchesTheGeometricClosedForm(double q)
+    {
+        // With constant q: E[steps] = 1 + (1 - q^(L-1)) / (1 - q) (or L when q = 1); E[cost] = T(L) + (1 - q^(L-1)) T(1).
+        var cost = new Affine(1, 0.1);
+        for (int l = 1; l <= 12; l++)
+        {
+            double reachAll = Math.Pow(q, l - 1);
+            double steps = q == 1 ? l : 1 + ((1 - reachAll) / (1 - q));
+            double expected = steps / (cost.Seconds(l) + ((1 - reachAll) * cost.Seconds(1)));
+            Assert.Equal(expected, SpeculationCostModel.Rate(new ConstantAcceptance(q), cost, l), 12);
+        }
+    }
+
+    [Fact]
+    public void BestLengthIsTheArgmaxOfRate()
+    {
+        foreach (double q in (double[])[0.3, 0.7, 0.95])
+        {
+            foreach ((double overhead, double perRow) in ((double, double)[])[(1, 0.01), (1, 0.2), (1, 1), (0.1, 1)])
+            {
+                var cost = new Affine(overhead, perRow);
+                int best = SpeculationCostModel.BestLength(new ConstantAcceptance(q), cost, 40, out double rate);
+                double[] rates = [.. Enumerable.Range(1, 40).Select(l => SpeculationCostModel.Rate(new ConstantAcceptance(q), cost, l))];
+                Assert.Equal(rates.Max(), rate, 12);
+                Assert.Equal(Array.IndexOf(rates, rates.Max()) + 1, best);
+            }
+        }
+    }
+
+    [Fact]
+    public void ExtremesChooseTheObviousLength()
+    {
+        // A batch that costs as much as its rows in single calls never pays: L = 1.
+        Assert.Equal(1, SpeculationCostModel.BestLength(new ConstantAcceptance(0.99), new Affine(0, 1), 64, out _));
+
+        // Free batches and drafts that are always accepted: as long as allowed.
+        Assert.Equal(64, SpeculationCostModel.BestLength(new ConstantAcceptance(1), new Affine(1, 0), 64, out _));
+
+        // Drafts that are always rejected: every L > 1 advances 2 steps for two calls, no better than L = 1 (ties go short).
+        Assert.Equal(1, SpeculationCostModel.BestLength(new ConstantAcceptance(0), new Affine(1, 0), 64, out double r));
+        Assert.Equal(1.0, r, 12);
+    }
+
+    [Fact]
+    public void MeasuredAcceptanceExtrapolatesTheLastPosition()
+    {
+        var q = new MeasuredAcceptance([new PositionAcceptance(1, 10, 9), new PositionAcceptance(2, 9, 6), new PositionAcceptance(4, 4, 1)]);
+        Assert.Equal(0.9, q.Acceptance(1), 12);
+        Assert.Equal(6.0 / 9, q.Acceptance(2), 12);
+        Assert.Equal(6.0 / 9, q.Acceptance(3), 12); // Not attempted: the last seen before it.
+        Assert.Equal(0.25, q.Acceptance(4), 12);
+        Assert.Equal(0.25, q.Acceptance(50), 12);
+        Assert.Throws<ArgumentException>(() => new MeasuredAcceptance([new PositionAcceptance(1, 2, 3)]));
+    }
+
+    private static (DiffusionSchedule Schedule, InferencePlan Plan, GaussianMixture Mixture) Mixture(int dim, int steps)
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        return (schedule, schedule.Plan(steps), GaussianMixture.Builtin(dim));
+    }
+
+    [Fact]
+    public void LinearCostMakesAutoTheSequentialDdpmByteForByte()
+    {
+        // T(B) = B: speculation cannot pay, so every round has L = 1, which is DDPM's bytes (asd-math section 6).
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(4, 80);
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => (double)b)]);
+        var ddpmOut = new float[6 * 4];
+        var autoOut = new float[6 * 4];
+        new DdpmSampler(new MixtureDenoiser(mixture, schedule), plan).Sample(6, 9, ddpmOut);
+        var auto = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = linear });
+        SamplingStats stats = auto.Sample(6, 9, autoOut);
+        Assert.True(ddpmOut.AsSpan().SequenceEqual(autoOut), "auto with a linear cost must run L = 1 = DDPM");
+        Assert.Equal("auto 1:474", stats.SpecLengthEffective); // 6 chains x 79 rounds.
+        Assert.Equal(80.0, stats.SequentialModelCalls);
+    }
+
+    [Fact]
+    public void FlatCostAndHighAcceptanceMakeAutoSpeculateFar()
+    {
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(2, 1000);
+        var flat = new CostCurve([.. Enumerable.Repeat(1.0, 64)]);
+        var auto = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = flat });
+        SamplingStats stats = auto.Sample(1, 5, new float[2]);
+
+        // Free batches: long drafts cost nothing, so auto must get most of what unbounded speculation gets.
+        var inf = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Unbounded });
+        double unbounded = inf.Sample(1, 5, new float[2]).AlgorithmicSpeedup;
+        Assert.True(stats.AlgorithmicSpeedup > 0.7 * unbounded, $"auto {stats.AlgorithmicSpeedup:F2}x vs unbounded {unbounded:F2}x ({stats.SpecLengthEffective})");
+        Assert.StartsWith("auto ", stats.SpecLengthEffective, StringComparison.Ordinal);
+        Assert.True(stats.RoundLengths.Max(r => r.Length) >= 32, stats.SpecLengthEffective);
+    }
+
+    [Fact]
+    public void GivenCurveMakesAutoDeterministicAcrossThreadsAndRuns()
+    {
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(6, 200);
+        CostCurve curve = SublinearCurve(7);
+        float[] Run(CorePool? pool)
+        {
+            var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule, pool), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = curve });
+            var output = new float[7 * 6];
+            sampler.Sample(7, 77, output);
+            return output;
+        }
+
+        float[] reference = Run(null);
+        Assert.True(reference.AsSpan().SequenceEqual(Run(null)), "a second run changed the bytes");
+        using var pool = new CorePool(2);
+        Assert.True(reference.AsSpan().SequenceEqual(Run(pool)), "two threads changed the bytes");
+
+        // And auto really varied L here (otherwise the test says little).
+        var probe = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = curve });
+        probe.Sample(7, 77, new float[7 * 6]);
+        Assert.True(probe.Stats.SpecLengthEffective.Split(' ').Length > 3, probe.Stats.SpecLengthEffective);
+    }
+
+    [Fact]
+    public void AutoRunAllocatesNothingAfterTheFirst()
+    {
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(4, 100);
+        var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = SublinearCurve(3) });
+        var output = new float[3 * 4];
+        sampler.Sample(3, 1, output);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        sampler.Sample(3, 2, output);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void CostCurveRoundTripsAndRejectsBadFiles()
+    {
+        string dir = Directory.CreateTempSubdirectory("asd-curve-").FullName;
+        try
+        {
+            var curve = new CostCurve([1e-4, 1.1e-4, 1.5e-4], "m");
+            string path = Path.Combine(dir, "c.json");
+            curve.Save(path);
+            CostCurve back = CostCurve.Load(path);
+            Assert.Equal(3, back.MaxRows);
+            Assert.Equal(1.5e-4, back.Seconds(3));
+            Assert.Equal(1.9e-4, back.Seconds(4), 12); // Linear beyond the last point.
+            Assert.Equal("m", back.Model);
+
+            File.WriteAllText(path, "{\"format\": \"other\", \"seconds\": [1]}");
+            Assert.Contains("not an asd cost-curve file", Assert.Throws<InvalidDataException>(() => CostCurve.Load(path)).Message, StringComparison.Ordinal);
+            File.WriteAllText(path, "{\"format\": \"asd-cost-curve\", \"seconds\": [1, -2]}");
+            Assert.Throws<InvalidDataException>(() => CostCurve.Load(path));
+            File.WriteAllText(path, "{\"format\": \"asd-cost-curve\", \"seconds\": [");
+            Assert.Throws<InvalidDataException>(() => CostCurve.Load(path));
+            Assert.Throws<FileNotFoundException>(() => CostCurve.Load(Path.Combine(dir, "missing.json")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void MeasureTimesEveryRowCountAndInterpolatesTheGrid()
+    {
+        (DiffusionSchedule schedule, _, GaussianMixture mixture) = Mixture(8, 10);
+        CostCurve curve = CostCurve.Measure(new MixtureDenoiser(mixture, schedule), 40, 1000, repeats: 3);
+        Assert.Equal(40, curve.MaxRows);
+        for (int b = 1; b <= 40; b++)
+        {
+            Assert.True(curve.Seconds(b) > 0 && double.IsFinite(curve.Seconds(b)));
+        }
+
+        // 17 is between grid points 16 and 18: interpolated exactly halfway.
+        Assert.Equal(0.5 * (curve.Seconds(16) + curve.Seconds(18)), curve.Seconds(17), 15);
+    }
+
+    [Fact]
+    public void FactoryCalibratesOncePerModelAndThreadCount()
+    {
+        var model = new Asd.Native.Models.MixtureModel(GaussianMixture.Builtin(2), "cache-probe");
+        var options = new SamplerOptions { SpecLength = SpecLength.Auto };
+        Assert.False(CostCurveCache.Contains(model, 1));
+        using Sampler a = SamplerFactory.Create(model, model.DefaultScheduler, 20, SamplerKind.Asd, options);
+        Assert.True(CostCurveCache.Contains(model, 1));
+        using Sampler b = SamplerFactory.Create(model, model.DefaultScheduler, 20, SamplerKind.Asd, options);
+        Assert.Same(((AsdSampler)a).CostCurve, ((AsdSampler)b).CostCurve);
+    }
+}
