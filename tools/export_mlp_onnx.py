@@ -3,12 +3,18 @@
 
 Usage:
     /usr/bin/python3 tools/export_mlp_onnx.py NAME.json [--out NAME.onnx] [--static-batch B]
-        [--timestep-dtype int64|float32] [--opset 17]
+        [--timestep-dtype int64|float32] [--opset 17] [--fp16-weights]
 
 The graph has inputs `sample` [B, *sample_shape] float32, `timestep` [B] int64 (or float32), `cond`
 [B, cond_dim] float32 (absent when cond_dim is 0) and output `out` [B, *sample_shape] float32; B is a
 dynamic dimension named "batch" unless --static-batch is given. The sinusoidal timestep embedding is
 computed in the graph (Cast, Unsqueeze, Mul by a float32 frequency constant, Sin, Cos, Concat).
+
+--fp16-weights stores every weight and bias initializer (the network's parameters) as float16, each followed by a
+Cast to float32 at the start of the graph, so the file is about half the size while the computed function is the
+same as the float32 export's (ONNX Runtime constant-folds the Casts when it creates the session). The weights must
+be exactly representable in float16 (e.g. read from an F16 safetensors file); otherwise it is an error. The
+float32 timestep-frequency constant stays float32.
 
 After export: onnx.checker.check_model (full check, with shape inference), then two numeric checks
 against the pure-numpy float64 reference (tools/mlp_common.py) on a few seeded random rows:
@@ -33,8 +39,41 @@ import mlp_common as mc  # noqa: E402
 TOLERANCE = 1e-4
 
 
-def export_onnx_bytes(spec, resolved, static_batch=None, timestep_dtype="int64", opset=17):
-    """The ONNX model bytes for a parsed + resolved model."""
+def weights_to_fp16(model, param_names):
+    """In place: each float32 initializer named in param_names becomes a float16 initializer NAME.f16 plus a node
+    Cast(NAME.f16) -> NAME (to float32) at the start of the graph. Values must be exactly float16-representable."""
+    import onnx
+    from onnx import numpy_helper
+
+    g = model.graph
+    found = set()
+    casts = []
+    for k, init in enumerate(g.initializer):
+        name = init.name
+        if name not in param_names:
+            continue
+        if init.data_type != onnx.TensorProto.FLOAT:
+            raise RuntimeError("initializer %r is not float32" % name)
+        a = numpy_helper.to_array(init)
+        h = a.astype(np.float16)
+        if not np.array_equal(h.astype(np.float32), a):
+            bad = int(np.sum(h.astype(np.float32) != a))
+            raise ValueError("--fp16-weights: initializer %r has %d value(s) not exactly representable in float16 "
+                             "(store the weights as F16 first)" % (name, bad))
+        g.initializer[k].CopyFrom(numpy_helper.from_array(h, name + ".f16"))
+        casts.append(onnx.helper.make_node("Cast", [name + ".f16"], [name], name="Cast_" + name,
+                                           to=onnx.TensorProto.FLOAT))
+        found.add(name)
+    missing = sorted(set(param_names) - found)
+    if missing:
+        raise RuntimeError("--fp16-weights: parameters %s are not initializers of the exported graph" % missing)
+    nodes = casts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+
+
+def export_onnx_bytes(spec, resolved, static_batch=None, timestep_dtype="int64", opset=17, fp16_weights=False):
+    """The ONNX model bytes for a parsed + resolved model (float16 weight initializers + Casts if fp16_weights)."""
     import onnx
     import torch
 
@@ -80,14 +119,16 @@ def export_onnx_bytes(spec, resolved, static_batch=None, timestep_dtype="int64",
     if got_inputs != names or [o.name for o in model.graph.output] != ["out"]:
         raise RuntimeError("exported graph has inputs %s outputs %s; expected %s, ['out']"
                            % (got_inputs, [o.name for o in model.graph.output], names))
+    if fp16_weights:
+        weights_to_fp16(model, {n for n, _ in module.named_parameters()})
     return model.SerializeToString()
 
 
-def export(json_path, out_path=None, static_batch=None, timestep_dtype="int64", opset=17):
+def export(json_path, out_path=None, static_batch=None, timestep_dtype="int64", opset=17, fp16_weights=False):
     """Export json_path to out_path (default: NAME.onnx beside the JSON). Returns out_path."""
     spec, _, resolved = mc.load_model(json_path)
     out_path = out_path or os.path.splitext(json_path)[0] + ".onnx"
-    data = export_onnx_bytes(spec, resolved, static_batch, timestep_dtype, opset)
+    data = export_onnx_bytes(spec, resolved, static_batch, timestep_dtype, opset, fp16_weights)
     with open(out_path, "wb") as f:
         f.write(data)
     return out_path
@@ -159,10 +200,12 @@ def main(argv=None):
     ap.add_argument("--static-batch", type=int, metavar="B", help="fixed batch size instead of a dynamic one")
     ap.add_argument("--timestep-dtype", choices=["int64", "float32"], default="int64")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--fp16-weights", action="store_true",
+                    help="store the weights as float16 initializers + Cast to float32 (weights must be f16-exact)")
     a = ap.parse_args(argv)
     if a.static_batch is not None and a.static_batch < 1:
         ap.error("--static-batch must be >= 1")
-    out = export(a.json, a.out, a.static_batch, a.timestep_dtype, a.opset)
+    out = export(a.json, a.out, a.static_batch, a.timestep_dtype, a.opset, a.fp16_weights)
     print("wrote %s (%d bytes)" % (out, os.path.getsize(out)))
     check(a.json, out)
     return 0

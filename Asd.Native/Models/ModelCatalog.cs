@@ -22,7 +22,10 @@ public sealed record ModelOpenOptions
 public static class ModelCatalog
 {
     /// <summary>The built-in model names.</summary>
-    public static IReadOnlyList<string> BuiltinNames { get; } = ["builtin:mixture"];
+    public static IReadOnlyList<string> BuiltinNames { get; } = ["builtin:policy", "builtin:mixture"];
+
+    /// <summary>The model <c>asd sample</c> and <c>asd bench</c> run when no --model is given.</summary>
+    public const string DefaultModel = "builtin:policy";
 
     /// <summary>Opens the model a spec names.</summary>
     /// <exception cref="ArgumentException">Unknown or malformed spec.</exception>
@@ -51,6 +54,13 @@ public static class ModelCatalog
                     }
 
                     return new MixtureModel(Denoising.GaussianMixture.Builtin(dim), dim == 2 ? "builtin:mixture" : $"builtin:mixture?dim={dim}");
+                case "builtin:policy":
+                    if (query.Count > 0)
+                    {
+                        throw new ArgumentException($"builtin:policy takes no parameters (got '{spec}').");
+                    }
+
+                    return OpenPolicy();
                 default:
                     throw new ArgumentException($"Unknown built-in model '{name}'. Available: {string.Join(", ", BuiltinNames)}.");
             }
@@ -67,6 +77,26 @@ public static class ModelCatalog
         }
 
         throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file or an asd-mlp .json file.");
+    }
+
+    /// <summary>
+    /// The built-in diffusion policy (<see cref="PolicyTask"/>; trained by tools/train_policy.py), loaded from the
+    /// library's embedded resources.
+    /// </summary>
+    public static MlpModel OpenPolicy()
+    {
+        string json = System.Text.Encoding.UTF8.GetString(ReadResource("asd.builtin.policy.json"));
+        return MlpModel.Load(json, ReadResource("asd.builtin.policy.safetensors"), "builtin:policy");
+    }
+
+    private static byte[] ReadResource(string name)
+    {
+        using Stream stream = typeof(ModelCatalog).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"The embedded resource '{name}' is missing from this build of asd.");
+        // Copied rather than sized by Length: a resource stream need not report its length (Native AOT's may not).
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     private static (string Name, Dictionary<string, string> Query) ParseQuery(string spec)

@@ -246,7 +246,7 @@ public sealed class OnnxModel : IDiffusionModel
             };
         }
 
-        (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(file, options);
+        (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(file, null, options);
         try
         {
             return Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
@@ -258,11 +258,34 @@ public sealed class OnnxModel : IDiffusionModel
         }
     }
 
-    private static (InferenceSession, string, string?) CreateSessionOrExplain(string file, ModelOpenOptions options)
+    /// <summary>
+    /// Opens an ONNX model held in memory (an embedded export such as <c>builtin:policy</c>'s), with the scheduler it
+    /// was trained with; inputs are assigned roles as for <see cref="Open"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The bytes are not a model ONNX Runtime can load, or roles cannot be assigned.</exception>
+    public static OnnxModel OpenBytes(byte[] model, string name, SchedulerConfig scheduler, ModelOpenOptions? options = null, OnnxIoConfig? io = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(scheduler);
+        options ??= new ModelOpenOptions();
+        OnnxRuntimeNative.Install();
+        (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(name, model, options);
+        try
+        {
+            return Bind(name, name, session, device, fallback, io ?? new OnnxIoConfig(), scheduler);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private static (InferenceSession, string, string?) CreateSessionOrExplain(string file, byte[]? bytes, ModelOpenOptions options)
     {
         try
         {
-            return CreateSession(file, options);
+            return CreateSession(file, bytes, options);
         }
         catch (Exception e) when (e is DllNotFoundException || e.InnerException is DllNotFoundException)
         {
@@ -273,7 +296,7 @@ public sealed class OnnxModel : IDiffusionModel
         }
     }
 
-    private static (InferenceSession, string, string?) CreateSession(string file, ModelOpenOptions options)
+    private static (InferenceSession, string, string?) CreateSession(string file, byte[]? bytes, ModelOpenOptions options)
     {
         string device = options.Device.Trim().ToLowerInvariant();
         if (device is not ("cpu" or "cuda" or "auto"))
@@ -286,7 +309,7 @@ public sealed class OnnxModel : IDiffusionModel
         {
             try
             {
-                return (NewSession(file, options, cuda: true), "cuda", null);
+                return (NewSession(file, bytes, options, cuda: true), "cuda", null);
             }
             catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
             {
@@ -300,10 +323,10 @@ public sealed class OnnxModel : IDiffusionModel
             }
         }
 
-        return (NewSession(file, options, cuda: false), "cpu", fallback);
+        return (NewSession(file, bytes, options, cuda: false), "cpu", fallback);
     }
 
-    private static InferenceSession NewSession(string file, ModelOpenOptions options, bool cuda)
+    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda)
     {
         using var so = new SessionOptions
         {
@@ -325,7 +348,7 @@ public sealed class OnnxModel : IDiffusionModel
 
         try
         {
-            return new InferenceSession(file, so);
+            return bytes is null ? new InferenceSession(file, so) : new InferenceSession(bytes, so);
         }
         catch (OnnxRuntimeException e) when (!cuda)
         {
