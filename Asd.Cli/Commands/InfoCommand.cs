@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Asd.Native.Models;
 using Asd.Simd;
 
 namespace Asd.Cli.Commands;
@@ -12,8 +13,11 @@ internal static class InfoCommand
         var command = new Command("info", "Show the CPU features and the kernel path this build runs.");
         command.SetAction(_ =>
         {
-            stdout.WriteLine($"asd {typeof(InfoCommand).Assembly.GetName().Version}");
+            stdout.WriteLine($"asd {BuildInfo.Version}");
+            bool aot = !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported;
+            stdout.WriteLine($"build      {(aot ? $"Native AOT, instruction set {BuildInfo.IsaLevel}" : "JIT (dotnet run / dotnet asd.dll): kernels compiled for this CPU at start")}, {RuntimeInformation.RuntimeIdentifier}, ONNX Runtime package: {OnnxRuntimeInfo.Package}");
             stdout.WriteLine($"runtime    {RuntimeInformation.FrameworkDescription} {RuntimeInformation.ProcessArchitecture}");
+            stdout.WriteLine($"machine    {Bench.BenchOutput.DescribeMachine()}");
             stdout.WriteLine($"cpu        {string.Join(" ", CpuFeatures())}");
             stdout.WriteLine($"kernels    {Isa.Name(Isa.Active)} (supported: {string.Join(", ", Array.ConvertAll(Isa.Supported(), Isa.Name))}; preference {string.Join(" > ", Isa.PreferenceOrder.ToArray().Select(Isa.Name))}; force with {Isa.ForceVariable})");
             foreach (KernelChoice k in KernelRegistry.Describe())
@@ -22,6 +26,9 @@ internal static class InfoCommand
             }
 
             stdout.WriteLine($"rng        {Asd.Simd.Random.CounterRng.SchemeName}, version {Asd.Simd.Random.CounterRng.SchemeVersion}");
+            (string? version, IReadOnlyList<string> providers, string? error) = OnnxRuntimeInfo.Probe();
+            stdout.WriteLine(error is null ? $"onnxruntime {version}, providers: {string.Join(", ", providers)}" : $"onnxruntime unavailable: {error}");
+            stdout.WriteLine($"models     {string.Join(", ", ModelCatalog.BuiltinNames)} (built in), ONNX folders or .onnx files, asd-mlp .json");
             return 0;
         });
         return command;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Asd.Cli.Output;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Models;
@@ -14,7 +15,7 @@ internal static class SampleCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Option<string>("--model") { Description = "Model: builtin:mixture, builtin:mixture?dim=32, a model folder (model.onnx + scheduler_config.json [+ asd.json]), a .onnx file or an asd-mlp .json.", DefaultValueFactory = _ => "builtin:mixture" };
+        var model = new Option<string>("--model") { Description = "Model: builtin:policy (default), builtin:mixture, builtin:mixture?dim=32, a model folder (model.onnx + scheduler_config.json [+ asd.json]), a .onnx file or an asd-mlp .json.", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
         var cond = new Option<string?>("--cond") { Description = "Conditioning: comma-separated numbers (shared by all samples) or a .npy file ([C] or [N, C])." };
         var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale w (models with a null condition)." };
         var guidanceNull = new Option<string?>("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
@@ -25,14 +26,19 @@ internal static class SampleCommand
         var onnxOutput = new Option<string?>("--onnx-output") { Description = "Name of the ONNX output to use." };
         var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => "asd" };
         var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => 100 };
-        var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto.", DefaultValueFactory = _ => "8" };
-        var samples = new Option<int>("--samples") { Description = "Number of samples (chains) N.", DefaultValueFactory = _ => 16 };
+        var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto (chosen per round from the cost curve and the running acceptance).", DefaultValueFactory = _ => "auto" };
+        var samples = new Option<int?>("--samples") { Description = "Number of samples (chains) N (default 16; builtin:policy without --cond: 8 for each of its 4 demo observations)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
         var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
         var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
         var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
         var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
-        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
+        var plot = new Option<string>("--plot") { Description = "Picture of the samples (PNG): trajectories for the policy, a scatter over the density for 2-D mixtures, a grid for image models.", DefaultValueFactory = _ => "asd-sample.png" };
+        var noPlot = new Option<bool>("--no-plot") { Description = "Do not write the picture." };
+        var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo)." };
+        var oneByOne = new Option<bool?>("--one-by-one") { Description = "Sample each chain as its own request (one chain per call sequence, as a robot controller issues them) and report the median latency per request (default: on for the builtin:policy demo)." };
+        var costCurve = new Option<string?>("--cost-curve") { Description = "Batch-cost curve (asd-cost-curve JSON, from asd bench --save-cost-curve) for --spec-len auto: makes auto deterministic." };
         var trainSteps = new Option<int?>("--train-steps") { Description = "Override num_train_timesteps." };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override beta_schedule: linear, scaled_linear, squaredcos_cap_v2, sigmoid." };
         var betaStart = new Option<double?>("--beta-start") { Description = "Override beta_start." };
@@ -48,17 +54,25 @@ internal static class SampleCommand
         {
             model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
             trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
-            cond, guidance, guidanceNull, device, onnxSample, onnxTimestep, onnxCond, onnxOutput,
+            cond, guidance, guidanceNull, device, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
         };
 
         command.SetAction(parse =>
         {
             SamplerKind kind = SamplerFactory.ParseKind(parse.GetValue(sampler)!);
             SpecLength l = SpecLength.Parse(parse.GetValue(specLen)!);
-            int n = parse.GetValue(samples);
+            string spec = parse.GetValue(model)!;
+            bool policyDemo = spec == ModelCatalog.DefaultModel && parse.GetValue(cond) is null;
+            int n = parse.GetValue(samples) ?? (policyDemo ? 8 * (PolicyTask.DefaultObservations().Length / PolicyTask.ObservationSize) : 16);
             if (n < 1)
             {
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
+            }
+
+            CostCurve? curve = parse.GetValue(costCurve) is string cc ? CostCurve.Load(cc) : null;
+            if (curve is not null && (kind != SamplerKind.Asd || !l.IsAuto))
+            {
+                throw new ArgumentException("--cost-curve is used only by --spec-len auto with --sampler asd.");
             }
 
             string[] condNames = parse.GetValue(onnxCond) ?? [];
@@ -70,14 +84,14 @@ internal static class SampleCommand
                 Output = parse.GetValue(onnxOutput),
                 Guidance = parse.GetValue(guidanceNull) is string gn ? new GuidanceConfig(ParseNullCondition(gn), parse.GetValue(guidance) ?? 1.0) : null,
             };
-            int threadCount = parse.GetValue(threads);
-            using IDiffusionModel m = ModelCatalog.Open(parse.GetValue(model)!, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx });
+            int threadCount = CliThreads.Resolve(parse.GetValue(threads));
+            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx });
             if (m is OnnxModel { DeviceFallback: { } why })
             {
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
 
-            float[] conditioning = ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
+            float[] conditioning = policyDemo ? DemoObservations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
             SchedulerConfig config = m.DefaultScheduler;
             if (parse.GetValue(trainSteps) is int t)
             {
@@ -129,12 +143,56 @@ internal static class SampleCommand
                 config = config with { ClipSampleRange = cr };
             }
 
-            var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l };
+            var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
             using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
             using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));
             int d = s.Denoiser.SampleSize;
             var result = new float[checked(n * d)];
-            SamplingStats st = s.Sample(n, parse.GetValue(seed), result, conditioning, chainOffset: parse.GetValue(chainOffset));
+            ulong seedValue = parse.GetValue(seed), firstChain = parse.GetValue(chainOffset);
+            bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? policyDemo);
+            using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, parse.GetValue(steps), SamplerKind.Ddpm, options with { CostCurve = null }, pool, parse.GetValue(guidance)) : null;
+            var scratch = compare ? new float[result.Length] : [];
+            SamplingStats st;
+            double? ddpmWall = null;
+            double[]? latency = null, ddpmLatency = null;
+            if (parse.GetValue(oneByOne) ?? policyDemo)
+            {
+                // One chain per run, as a controller asks for one action chunk at a time: the latency of a request
+                // is what matters there, and it is where speculation pays. Chain i keeps its id (firstChain + i),
+                // so the samples have the same law as one batched run. DDPM requests interleave with ASD's, so drift
+                // in the machine's speed hits both alike.
+                int c = m.ConditionSize;
+                var runs = new List<SamplingStats>(n);
+                latency = new double[n];
+                ddpmLatency = compare ? new double[n] : null;
+                SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}, one request at a time", p =>
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        ReadOnlySpan<float> ci = conditioning.Length == c ? conditioning : conditioning.AsSpan(i * c, c); // shared or per chain
+                        SamplingStats r = s.Sample(1, seedValue, result.AsSpan(i * d, d), ci, chainOffset: firstChain + (ulong)i, progress: p);
+                        latency[i] = r.WallSeconds;
+                        runs.Add(r.Clone());
+                        if (ddpm is not null)
+                        {
+                            ddpmLatency![i] = ddpm.Sample(1, seedValue, scratch.AsSpan(i * d, d), ci, chainOffset: firstChain + (ulong)i, progress: p).WallSeconds;
+                        }
+                    }
+
+                    return 0;
+                });
+                st = SamplingStats.Merge(runs);
+                ddpmWall = ddpmLatency?.Sum();
+            }
+            else
+            {
+                st = SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}", p => s.Sample(n, seedValue, result, conditioning, chainOffset: firstChain, progress: p));
+                if (ddpm is not null)
+                {
+                    // The same chains through sequential DDPM: what ASD saved in wall-clock on this machine.
+                    ddpmWall = SampleProgress.Run(stdout, $"DDPM {m.Name}", p => ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain, progress: p).WallSeconds);
+                }
+            }
 
             if (parse.GetValue(output) is string outPath)
             {
@@ -148,9 +206,62 @@ internal static class SampleCommand
             }
 
             PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats));
+            var inv = CultureInfo.InvariantCulture;
+            if (latency is not null)
+            {
+                double asdMedian = Median(latency);
+                string line = string.Create(inv, $"latency    one request (1 chain, K={parse.GetValue(steps)}), median of {n}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
+                if (ddpmLatency is not null)
+                {
+                    double ddpmMedian = Median(ddpmLatency);
+                    line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {ddpmMedian / asdMedian:F2}x faster");
+                }
+
+                stdout.WriteLine(line);
+            }
+            else if (ddpmWall is double dw)
+            {
+                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM: {dw:F3} s, {parse.GetValue(steps)} sequential calls  ->  ASD is {dw / st.WallSeconds:F2}x faster in wall-clock here"));
+            }
+
+            if (m.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
+            {
+                PolicyQuality q = PolicyTask.Evaluate(conditioning, result);
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"policy     {q.ReachedShare:0%} reach the goal, {q.CollisionFreeShare:0%} avoid the obstacle, {q.LeftShare:0%} pass it on the left"));
+            }
+
+            if (!parse.GetValue(noPlot))
+            {
+                string plotPath = parse.GetValue(plot)!;
+                string? what = SamplePictures.Write(plotPath, m, result, n, conditioning, st);
+                stdout.WriteLine(what is null ? "picture    none for this sample shape (trajectories, 2-D scatter and image grids are drawn)" : $"wrote      {plotPath} ({what})");
+            }
+
             return 0;
         });
         return command;
+    }
+
+    private static double Median(double[] values)
+    {
+        double[] sorted = [.. values.Order()];
+        int h = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[h] : 0.5 * (sorted[h - 1] + sorted[h]);
+    }
+
+    /// <summary>The policy demo: chain i gets demo observation i * 4 / N (consecutive chains share one).</summary>
+    private static float[] DemoObservations(int n)
+    {
+        float[] demo = PolicyTask.DefaultObservations();
+        int count = demo.Length / PolicyTask.ObservationSize;
+        var cond = new float[n * PolicyTask.ObservationSize];
+        for (int i = 0; i < n; i++)
+        {
+            int o = (int)((long)i * count / n);
+            demo.AsSpan(o * PolicyTask.ObservationSize, PolicyTask.ObservationSize).CopyTo(cond.AsSpan(i * PolicyTask.ObservationSize));
+        }
+
+        return cond;
     }
 
     /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>
@@ -256,7 +367,7 @@ internal static class SampleCommand
         IReadOnlyList<PositionAcceptance> acc = s.AcceptanceByPosition;
         if (acc.Count > 0)
         {
-            var parts = acc.Take(16).Select(a => string.Create(ci, $"{a.Position}:{(double)a.Accepted / a.Attempts:P0}"));
+            var parts = acc.Take(16).Select(a => string.Create(ci, $"{a.Position}:{(double)a.Accepted / a.Attempts:0%}"));
             o.WriteLine("acceptance by draft position  " + string.Join("  ", parts) + (acc.Count > 16 ? "  ..." : ""));
         }
 

@@ -18,7 +18,7 @@ public sealed class OnnxCliTests : IDisposable
         string stats = Path.Combine(_dir, $"s{Guid.NewGuid():N}.json");
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = CliApp.Run([.. args, "--stats", stats], o, e);
+        int code = CliApp.Run([.. args, "--stats", stats, "--no-plot"], o, e);
         return (code, o.ToString(), e.ToString(), File.Exists(stats) ? JsonDocument.Parse(File.ReadAllText(stats)) : null);
     }
 

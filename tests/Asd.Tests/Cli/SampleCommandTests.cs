@@ -16,7 +16,9 @@ public sealed class SampleCommandTests : IDisposable
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
+
+        // Pictures are tested below with --plot; elsewhere they would land in the working folder.
+        int code = CliApp.Run(args.Length > 0 && args[0] == "sample" && !args.Contains("--plot") ? [.. args, "--no-plot"] : args, stdout, stderr);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -57,7 +59,7 @@ public sealed class SampleCommandTests : IDisposable
     public void ScheduleFlagsAndChainOffsetAreHonoured()
     {
         string a = Path.Combine(_dir, "a.npy"), b = Path.Combine(_dir, "b.npy"), all = Path.Combine(_dir, "all.npy");
-        string[] common = ["sample", "--steps", "40", "--train-steps", "500", "--beta-schedule", "squaredcos_cap_v2", "--prediction-type", "v_prediction",
+        string[] common = ["sample", "--model", "builtin:mixture", "--steps", "40", "--train-steps", "500", "--beta-schedule", "squaredcos_cap_v2", "--prediction-type", "v_prediction",
             "--variance-type", "fixed_large", "--timestep-spacing", "trailing", "--clip-sample", "--clip-sample-range", "6", "--spec-len", "4", "--seed", "9"];
         Assert.Equal(0, Run([.. common, "--samples", "5", "--out", all]).Code);
         Assert.Equal(0, Run([.. common, "--samples", "2", "--out", a]).Code);
@@ -86,11 +88,108 @@ public sealed class SampleCommandTests : IDisposable
     }
 
     [Fact]
-    public void InfoReportsTheKernelPath()
+    public void InfoReportsKernelsOnnxRuntimeAndBuild()
     {
         var (code, output, _) = Run("info");
         Assert.Equal(0, code);
         Assert.Contains("kernels", output);
         Assert.Contains("asd-rng-1", output);
+        Assert.Matches(@"onnxruntime 1\.\d+\.\d+, providers: .*CPUExecutionProvider", output);
+        Assert.Contains("build      JIT", output);
+        Assert.Contains("builtin:policy", output);
+    }
+
+    [Fact]
+    public void DefaultRunSamplesThePolicyPrintsTheSummaryAndDrawsIt()
+    {
+        string png = Path.Combine(_dir, "asd-sample.png");
+        var (code, output, err) = Run("sample", "--plot", png);
+        Assert.True(code == 0, err);
+        Assert.Contains("model      builtin:policy", output);
+        Assert.Contains("spec_len=auto (ran auto ", output);
+        Assert.Contains("samples=32", output);
+        Assert.Contains("sequential model calls per chain: DDPM 100", output);
+        Assert.Contains("acceptance by draft position", output);
+        Assert.Matches(@"latency    one request \(1 chain, K=100\), median of 32: ASD [0-9.]+ ms, DDPM [0-9.]+ ms  ->  [0-9.]+x faster", output);
+        Assert.Matches(@"policy     \d+% reach the goal", output);
+        Assert.Contains("(trajectories)", output);
+        Assert.True(new FileInfo(png).Length > 10_000);
+    }
+
+    [Fact]
+    public void OneByOneGivesTheBatchedRunsSamplesAndCounts()
+    {
+        // With a fixed L every chain's bytes depend only on its id, so requests of one chain each reproduce the
+        // batched run, and the merged statistics count the same calls per chain, rows and rounds.
+        string a = Path.Combine(_dir, "batched.npy"), b = Path.Combine(_dir, "one.npy");
+        string sa = Path.Combine(_dir, "batched.json"), sb = Path.Combine(_dir, "one.json");
+        string[] common = ["sample", "--model", "builtin:mixture?dim=4", "--steps", "60", "--spec-len", "4", "--samples", "5", "--seed", "3", "--chain-offset", "7"];
+        Assert.Equal(0, Run([.. common, "--out", a, "--stats", sa]).Code);
+        var (code, output, err) = Run([.. common, "--one-by-one", "--vs-ddpm", "--out", b, "--stats", sb]);
+        Assert.True(code == 0, err);
+        Assert.Equal(Npy.Read(a).Data, Npy.Read(b).Data);
+        Assert.Matches(@"median of 5: ASD [0-9.]+ ms, DDPM [0-9.]+ ms", output);
+        using var ja = System.Text.Json.JsonDocument.Parse(File.ReadAllText(sa));
+        using var jb = System.Text.Json.JsonDocument.Parse(File.ReadAllText(sb));
+        foreach (string field in (string[])["samples", "sequential_model_calls", "sequential_model_calls_max", "rows_evaluated", "rounds"])
+        {
+            Assert.Equal(ja.RootElement.GetProperty(field).GetRawText(), jb.RootElement.GetProperty(field).GetRawText());
+        }
+
+        Assert.Equal(ja.RootElement.GetProperty("acceptance_by_position").GetRawText(), jb.RootElement.GetProperty("acceptance_by_position").GetRawText());
+        Assert.Equal(ja.RootElement.GetProperty("round_lengths").GetRawText(), jb.RootElement.GetProperty("round_lengths").GetRawText());
+    }
+
+    [Fact]
+    public void BatchedVsDdpmComparesTheSameChains()
+    {
+        var (code, output, err) = Run("sample", "--model", "builtin:mixture", "--steps", "50", "--vs-ddpm");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"vs DDPM    same chains through sequential DDPM: [0-9.]+ s, 50 sequential calls", output);
+    }
+
+    [Fact]
+    public void MixtureGetsAScatterAndOtherShapesSayWhyNoPicture()
+    {
+        string png = Path.Combine(_dir, "m.png");
+        var (code, output, err) = Run("sample", "--model", "builtin:mixture", "--steps", "50", "--plot", png);
+        Assert.True(code == 0, err);
+        Assert.Contains("scatter over the target density", output);
+        Assert.True(File.Exists(png));
+
+        string none = Path.Combine(_dir, "none.png");
+        (code, output, err) = Run("sample", "--model", "builtin:mixture?dim=4", "--steps", "20", "--plot", none);
+        Assert.True(code == 0, err);
+        Assert.Contains("picture    none for this sample shape", output);
+        Assert.False(File.Exists(none));
+    }
+
+    [Fact]
+    public void ImageModelsGetAGrid()
+    {
+        string png = Path.Combine(_dir, "grid.png");
+        string unet = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "unet16");
+        var (code, output, err) = Run("sample", "--model", unet, "--steps", "10", "--samples", "4", "--plot", png);
+        Assert.True(code == 0, err);
+        Assert.Contains("(image grid)", output);
+        Assert.True(File.Exists(png));
+    }
+
+    [Fact]
+    public void CondTakesNumbersOrNpyAndCostCurveMakesAutoRepeatable()
+    {
+        string cond = Path.Combine(_dir, "cond.npy"), curve = Path.Combine(_dir, "curve.json"), a = Path.Combine(_dir, "a.npy"), b = Path.Combine(_dir, "b.npy");
+        Npy.Write(cond, [0f, -0.8f, 0f, 0.8f, -0.8f, 0f, 0.8f, 0f], [2, 4]);
+        new Asd.Native.Sampling.CostCurve([1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.4, 1.5]).Save(curve);
+        Assert.Equal(0, Run("sample", "--cond", cond, "--samples", "2", "--cost-curve", curve, "--out", a).Code);
+        Assert.Equal(0, Run("sample", "--cond", "0,-0.8,0,0.8,-0.8,0,0.8,0", "--samples", "2", "--cost-curve", curve, "--out", b).Code);
+        Assert.Equal(Npy.Read(a).Data, Npy.Read(b).Data);
+
+        var (code, _, err) = Run("sample", "--sampler", "ddpm", "--cost-curve", curve);
+        Assert.Equal(2, code);
+        Assert.Contains("--cost-curve is used only by --spec-len auto", err);
+        (code, _, err) = Run("sample", "--cond", "1,2,3");
+        Assert.Equal(2, code);
+        Assert.Contains("this model takes 4 per sample", err);
     }
 }

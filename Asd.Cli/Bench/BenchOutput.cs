@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Asd.Native.Sampling;
+
+namespace Asd.Cli.Bench;
+
+/// <summary>The three renderings of a <see cref="BenchReport"/>: terminal table, markdown and the fixed JSON schema.</summary>
+internal static class BenchOutput
+{
+    private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
+
+    private static readonly string[] Header = ["setting", "sequential calls", "algorithmic speedup", "rows / step", "wall / sample", "wall speedup"];
+
+    private static string[] Cells(BenchResult r) =>
+    [
+        r.Setting.Label,
+        r.MeanSequentialCalls.ToString("F1", Ci),
+        r.AlgorithmicSpeedup.ToString("F2", Ci) + "x",
+        r.MeanRowsPerStep.ToString("F2", Ci),
+        FormatSeconds(r.MedianWall),
+        r.WallSpeedup.ToString("F2", Ci) + "x",
+    ];
+
+    public static string FormatSeconds(double s) => s >= 1 ? s.ToString("F2", Ci) + " s" : s >= 1e-3 ? (s * 1e3).ToString("F2", Ci) + " ms" : (s * 1e6).ToString("F1", Ci) + " us";
+
+    /// <summary>A plain-text table for the terminal, plus the ceiling and the lines a reader looks for.</summary>
+    public static void WriteTable(TextWriter o, BenchReport report)
+    {
+        o.WriteLine(string.Create(Ci, $"machine    {report.Machine}"));
+        o.WriteLine(string.Create(Ci, $"model      {report.Model}  K={report.Steps}  chains={report.Chains}  threads={report.Threads}  repeats={report.Repeats} (interleaved, warm-up excluded; medians)"));
+        if (report.Quality is { } q)
+        {
+            o.WriteLine($"quality    {q}");
+        }
+
+        o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}"))) + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))})"));
+        var rows = report.Results.Select(Cells).ToList();
+        int[] widths = [.. Enumerable.Range(0, Header.Length).Select(c => Math.Max(Header[c].Length, rows.Max(r => r[c].Length)))];
+        string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c])));
+        o.WriteLine();
+        o.WriteLine(Line(Header));
+        o.WriteLine(string.Join("  ", widths.Select(w => new string('-', w))));
+        foreach (string[] r in rows)
+        {
+            o.WriteLine(Line(r));
+        }
+
+        o.WriteLine();
+        foreach (string line in Findings(report))
+        {
+            o.WriteLine(line);
+        }
+    }
+
+    /// <summary>The same table as GitHub markdown, with the machine named.</summary>
+    public static void WriteMarkdown(TextWriter o, BenchReport report)
+    {
+        o.WriteLine(string.Create(Ci, $"`{report.Model}`, K = {report.Steps}, {report.Chains} chain(s), {report.Threads} thread(s), median of {report.Repeats} interleaved repeats; machine: {report.Machine}."));
+        o.WriteLine();
+        o.WriteLine("| " + string.Join(" | ", Header) + " |");
+        o.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---:|", Header.Length - 1)));
+        foreach (BenchResult r in report.Results)
+        {
+            o.WriteLine("| " + string.Join(" | ", Cells(r)) + " |");
+        }
+
+        o.WriteLine();
+        foreach (string line in Findings(report))
+        {
+            o.WriteLine(line + "  ");
+        }
+    }
+
+    private static IEnumerable<string> Findings(BenchReport report)
+    {
+        yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the measured T(B)/T(1) and acceptance by position)");
+        if (report.Find("asd", "auto") is { } auto)
+        {
+            yield return string.Create(Ci, $"ASD (auto) reaches {auto.WallSpeedup / report.CeilingWallSpeedup:0%} of the ceiling; L chosen per round: {string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"))}");
+            BenchResult? bestFixed = report.Results.Where(r => r.Setting.Sampler == "asd" && r.Setting.SpecLen != "auto").MaxBy(r => r.WallSpeedup);
+            if (bestFixed is not null)
+            {
+                yield return string.Create(Ci, $"best fixed L in this run: {bestFixed.Setting.SpecLen} ({bestFixed.WallSpeedup:F2}x); auto / best fixed = {auto.WallSpeedup / bestFixed.WallSpeedup:F2}");
+            }
+
+            if (report.Find("ddpm-onnxruntime", "-") is { } ort)
+            {
+                yield return string.Create(Ci, $"ASD (auto) against sequential DDPM through ONNX Runtime CPU: {ort.MedianWall / auto.MedianWall:F2}x faster");
+            }
+        }
+    }
+
+    /// <summary>Writes the JSON whose schema outside checks rely on (README, "asd bench").</summary>
+    public static void WriteJson(string path, BenchReport report)
+    {
+        string temp = path + ".tmp";
+        using (FileStream stream = File.Create(temp))
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("machine", report.Machine);
+            w.WriteString("model", report.Model);
+            w.WriteNumber("steps", report.Steps);
+            w.WriteNumber("ceiling_wall_speedup", report.CeilingWallSpeedup);
+            w.WriteStartArray("rows");
+            foreach (BenchResult r in report.Results)
+            {
+                w.WriteStartObject();
+                w.WriteString("sampler", r.Setting.Sampler);
+                w.WriteString("spec_len", r.Setting.SpecLen);
+                w.WriteNumber("sequential_model_calls", r.MeanSequentialCalls);
+                w.WriteNumber("algorithmic_speedup", r.AlgorithmicSpeedup);
+                w.WriteNumber("rows_per_step", r.MeanRowsPerStep);
+                w.WriteNumber("wall_seconds_per_sample", r.MedianWall);
+                w.WriteNumber("wall_speedup", r.WallSpeedup);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+
+            // Context beyond the fixed schema: how the numbers were taken.
+            w.WriteNumber("chains", report.Chains);
+            w.WriteNumber("threads", report.Threads);
+            w.WriteNumber("repeats", report.Repeats);
+            w.WriteNumber("ceiling_spec_len", report.CeilingLength);
+            w.WriteStartArray("cost_curve_seconds");
+            for (int b = 1; b <= report.CostCurve.MaxRows; b++)
+            {
+                w.WriteNumberValue(report.CostCurve.Seconds(b));
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("acceptance_by_position");
+            foreach (PositionAcceptance p in report.Acceptance)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("position", p.Position);
+                w.WriteNumber("attempts", p.Attempts);
+                w.WriteNumber("accepted", p.Accepted);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            if (report.Quality is { } q)
+            {
+                w.WriteString("quality", q);
+            }
+
+            w.WriteEndObject();
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>A grouped bar chart: wall-clock and algorithmic speedup per setting, with the ceiling.</summary>
+    public static void WritePlot(string path, BenchReport report)
+    {
+        BenchResult[] rows = [.. report.Results];
+        Plotting.Plots.Bars(
+            path,
+            string.Create(Ci, $"asd bench: {report.Model}, K = {report.Steps}, {report.Threads} thread(s)"),
+            string.Create(Ci, $"{report.Machine}; dashed: cost-model ceiling {report.CeilingWallSpeedup:F2}x"),
+            [.. rows.Select(r => r.Setting.Sampler == "asd" ? "L=" + r.Setting.SpecLen : r.Setting.Sampler == "ddpm" ? "DDPM" : "DDPM ORT")],
+            [("wall-clock speedup", [.. rows.Select(r => r.WallSpeedup)]), ("algorithmic speedup", [.. rows.Select(r => r.AlgorithmicSpeedup)])],
+            "speedup over DDPM",
+            report.CeilingWallSpeedup);
+    }
+
+    private static IEnumerable<(int Rows, double Ratio)> CurvePoints(CostCurve curve)
+    {
+        foreach (int b in (int[])[1, 2, 4, 8, 12, 16, 24, 32, 48, 64])
+        {
+            if (b <= curve.MaxRows)
+            {
+                yield return (b, curve.Ratio(b));
+            }
+        }
+    }
+
+    /// <summary>"CPU model, N logical cores, kernel path, OS/arch".</summary>
+    public static string DescribeMachine()
+    {
+        string cpu = "unknown CPU";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+                if (line is not null && line.IndexOf(':', StringComparison.Ordinal) is int colon and > 0)
+                {
+                    cpu = line[(colon + 1)..].Trim();
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        var sb = new StringBuilder(cpu);
+        sb.Append(Ci, $", {Environment.ProcessorCount} logical cores, {Asd.Simd.Isa.Name(Asd.Simd.Isa.Active)} kernels, {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Globalization;
+using Asd.Cli.Bench;
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Sampling;
+using Asd.Native.Threading;
+
+namespace Asd.Cli.Commands;
+
+/// <summary><c>asd bench</c>: DDPM against ASD at several speculation lengths, timed side by side.</summary>
+internal static class BenchCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string>("--model") { Description = "Model spec (as for asd sample).", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
+        var steps = new Option<int>("--steps") { Description = "Inference steps K.", DefaultValueFactory = _ => 100 };
+        var samples = new Option<int>("--samples") { Description = "Chains per run (1 = the latency of one sample).", DefaultValueFactory = _ => 1 };
+        var cond = new Option<string?>("--cond") { Description = "Conditioning (numbers or .npy); builtin:policy defaults to a symmetric observation." };
+        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
+        var specLens = new Option<string>("--spec-lens") { Description = "Speculation lengths to time, comma-separated (DDPM always runs).", DefaultValueFactory = _ => "1,2,4,8,16,inf,auto" };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repeats per setting (interleaved; one warm-up pass is excluded).", DefaultValueFactory = _ => 15 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the first repeat (repeat r uses seed + r).", DefaultValueFactory = _ => 0UL };
+        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
+        var costCurve = new Option<string?>("--cost-curve") { Description = "Use this batch-cost curve (asd-cost-curve JSON) instead of measuring one: makes auto deterministic." };
+        var saveCurve = new Option<string?>("--save-cost-curve") { Description = "Write the batch-cost curve used to this file." };
+        var markdown = new Option<bool>("--markdown") { Description = "Print the table as markdown." };
+        var plot = new Option<string?>("--plot") { Description = "Write a bar chart (PNG) of the speedups." };
+        var json = new Option<string?>("--json") { Description = "Write the results as JSON (fixed schema, see README)." };
+        var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
+        var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
+
+        var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
+        {
+            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
+        };
+        command.SetAction(parse =>
+        {
+            string spec = parse.GetValue(model)!;
+            int k = parse.GetValue(steps), n = parse.GetValue(samples), r = parse.GetValue(repeats);
+            if (n < 1)
+            {
+                throw new ArgumentException($"--samples must be >= 1 (got {n}).");
+            }
+
+            if (r < 1)
+            {
+                throw new ArgumentException($"--repeats must be >= 1 (got {r}).");
+            }
+
+            List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SpecLength.Parse).Distinct()];
+            int threadCount = CliThreads.Resolve(parse.GetValue(threads));
+            CostCurve? given = parse.GetValue(costCurve) is string cc ? CostCurve.Load(cc) : null;
+            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = threadCount });
+            float[] conditioning = m.ConditionSize > 0 && parse.GetValue(cond) is null && spec == ModelCatalog.DefaultModel
+                ? PolicyTask.DefaultObservations()[..PolicyTask.ObservationSize]
+                : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
+            using IDiffusionModel? ort = parse.GetValue(vsOrt) ? OpenOnnxTwin(spec, m, threadCount) : null;
+            bool interactive = !Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out);
+            Action<string>? status = interactive ? s => stderr.Write($"\r\u001b[K{s}") : null;
+
+            string? quality = null;
+            if (spec == ModelCatalog.DefaultModel && !parse.GetValue(skipQuality))
+            {
+                // A policy smoothed to buy acceptance must not get timed: the quality test runs first.
+                status?.Invoke("quality test: 200 observations + 200 symmetric, DDPM");
+                using var pool = new CorePool(threadCount);
+                PolicyAssessment assessment = PolicyTask.Assess(m, k, pool: pool);
+                quality = assessment.ToString();
+                if (!assessment.Passed)
+                {
+                    throw new InvalidOperationException($"builtin:policy fails its quality test, so nothing is timed: {quality}");
+                }
+            }
+
+            var runner = new BenchRunner
+            {
+                Model = m,
+                OnnxModel = ort,
+                Scheduler = m.DefaultScheduler,
+                Steps = k,
+                Chains = n,
+                Threads = threadCount,
+                Conditioning = conditioning,
+                Seed = parse.GetValue(seed),
+                Repeats = r,
+                MaxBatchRows = parse.GetValue(maxRows),
+                SpecLengths = lengths,
+                GivenCostCurve = given,
+                Status = status,
+            };
+            BenchReport report = runner.Run(BenchOutput.DescribeMachine(), quality);
+            status?.Invoke("");
+            if (parse.GetValue(markdown))
+            {
+                BenchOutput.WriteMarkdown(stdout, report);
+            }
+            else
+            {
+                BenchOutput.WriteTable(stdout, report);
+            }
+
+            if (parse.GetValue(saveCurve) is string save)
+            {
+                report.CostCurve.Save(save);
+                stdout.WriteLine($"wrote      {save}");
+            }
+
+            if (parse.GetValue(json) is string jsonPath)
+            {
+                BenchOutput.WriteJson(jsonPath, report);
+                stdout.WriteLine($"wrote      {jsonPath}");
+            }
+
+            if (parse.GetValue(plot) is string plotPath)
+            {
+                BenchOutput.WritePlot(plotPath, report);
+                stdout.WriteLine($"wrote      {plotPath}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The same network for ONNX Runtime: builtin:policy's embedded export, or NAME.onnx beside an asd-mlp NAME.json.</summary>
+    private static IDiffusionModel OpenOnnxTwin(string spec, IDiffusionModel model, int threads)
+    {
+        var options = new ModelOpenOptions { Threads = threads };
+        if (spec == "builtin:policy")
+        {
+            return OnnxModel.OpenBytes(BuiltinResources.PolicyOnnx(), "builtin:policy (ONNX Runtime)", model.DefaultScheduler, options);
+        }
+
+        if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && Path.ChangeExtension(spec, ".onnx") is { } onnx && File.Exists(onnx))
+        {
+            return OnnxModel.OpenBytes(File.ReadAllBytes(onnx), Path.GetFileName(onnx) + " (ONNX Runtime)", model.DefaultScheduler, options);
+        }
+
+        throw new ArgumentException($"--vs-onnxruntime needs the same network as ONNX: builtin:policy, or an asd-mlp NAME.json with NAME.onnx beside it (tools/export_mlp_onnx.py); '{spec}' has none.");
+    }
+}
+
+/// <summary>Resolves --threads: 0 means one per core.</summary>
+internal static class CliThreads
+{
+    public static int Resolve(int threads) => threads switch
+    {
+        0 => Environment.ProcessorCount,
+        < 0 => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--threads must be >= 0 (got {threads}; 0 = one per core).")),
+        _ => threads,
+    };
+}
+
+/// <summary>Files embedded in the CLI (not in libasd, which stays small for edge boards).</summary>
+internal static class BuiltinResources
+{
+    public static byte[] PolicyOnnx()
+    {
+        using Stream stream = typeof(BuiltinResources).Assembly.GetManifestResourceStream("asd.builtin.policy.onnx")
+            ?? throw new InvalidOperationException("The embedded ONNX export of builtin:policy is missing from this build.");
+        // Copied rather than sized by Length: a resource stream need not report its length (Native AOT's may not).
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}

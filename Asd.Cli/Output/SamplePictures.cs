@@ -1,0 +1,79 @@
+using System.Globalization;
+using Asd.Cli.Plotting;
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Sampling;
+
+namespace Asd.Cli.Output;
+
+/// <summary>The picture <c>asd sample</c> writes: what the samples look like, with what ASD saved in the caption.</summary>
+internal static class SamplePictures
+{
+    private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
+
+    /// <summary>Writes the picture that fits the model; returns what was drawn, or null when no picture fits the shape.</summary>
+    public static string? Write(string path, IDiffusionModel model, float[] samples, int n, float[] conditioning, SamplingStats stats)
+    {
+        string title = string.Create(Ci, $"{model.Name}: {n} samples, {(stats.Sampler == "asd" ? $"ASD (L = {stats.SpecLength})" : "DDPM")}, K = {stats.Steps}");
+        string caption = stats.Sampler == "asd"
+            ? string.Create(Ci, $"sequential model calls per sample: DDPM {stats.Steps}, ASD {stats.SequentialModelCalls:F1} ({stats.AlgorithmicSpeedup:F2}x fewer); same law as DDPM")
+            : string.Create(Ci, $"sequential model calls per sample: {stats.SequentialModelCalls:F0}");
+        int d = samples.Length / n;
+        if (model.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
+        {
+            Plots.PolicyTrajectories(path, title, caption, (0, 0, PolicyTask.ObstacleRadius), (-1, 1, -1, 1), Episodes(samples, n, conditioning));
+            return "trajectories";
+        }
+
+        if (model is MixtureModel { Mixture: { Dimension: 2 } mixture })
+        {
+            Plots.MixtureScatter(path, title, caption, (x, y) => Density(mixture, x, y), samples, (-5.5, 5.5, -5.5, 5.5), DensityScale.Log);
+            return "scatter over the target density";
+        }
+
+        IReadOnlyList<int> shape = model.SampleShape;
+        if (shape.Count == 3 && shape[0] is 1 or 3)
+        {
+            Plots.ImageGrid(path, title, caption, samples, n, shape[0], shape[1], shape[2]);
+            return "image grid";
+        }
+
+        return null;
+    }
+
+    /// <summary>Consecutive chains with the same observation form one episode (at most 8 are drawn).</summary>
+    private static List<(float[] Start, float[] Goal, float[][] Paths)> Episodes(float[] samples, int n, float[] cond)
+    {
+        const int c = PolicyTask.ObservationSize, a = PolicyTask.Waypoints * 2;
+        var episodes = new List<(float[], float[], List<float[]>)>();
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<float> o = cond.Length == c ? cond : cond.AsSpan(i * c, c);
+            float[] path = samples.AsSpan(i * a, a).ToArray();
+            if (episodes.Count > 0 && episodes[^1].Item1.AsSpan().SequenceEqual(o[..2]) && episodes[^1].Item2.AsSpan().SequenceEqual(o[2..]))
+            {
+                episodes[^1].Item3.Add(path);
+            }
+            else if (episodes.Count < 8)
+            {
+                episodes.Add((o[..2].ToArray(), o[2..].ToArray(), [path]));
+            }
+        }
+
+        return [.. episodes.Select(e => (e.Item1, e.Item2, e.Item3.ToArray()))];
+    }
+
+    /// <summary>The target density sum_k w_k N(x; mu_k, v_k I) in 2-D.</summary>
+    private static double Density(GaussianMixture mixture, double x, double y)
+    {
+        ReadOnlySpan<double> w = mixture.Weights, mu = mixture.Means, v = mixture.Variances;
+        double p = 0;
+        for (int k = 0; k < mixture.Components; k++)
+        {
+            double dx = x - mu[2 * k], dy = y - mu[(2 * k) + 1];
+            p += w[k] / (2 * Math.PI * v[k]) * Math.Exp(-((dx * dx) + (dy * dy)) / (2 * v[k]));
+        }
+
+        return p;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Asd.Cli;
+using Xunit;
+
+namespace Asd.Tests.Cli;
+
+/// <summary><c>asd bench</c>: the table, the markdown, the plot and the JSON whose schema outside checks rely on.</summary>
+public sealed class BenchCommandTests : IDisposable
+{
+    private static readonly string[] RowFields = ["sampler", "spec_len", "sequential_model_calls", "algorithmic_speedup", "rows_per_step", "wall_seconds_per_sample", "wall_speedup"];
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-bench-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void BenchWritesTheFixedJsonSchemaTableAndPlot()
+    {
+        string json = Path.Combine(_dir, "b.json"), png = Path.Combine(_dir, "b.png"), curve = Path.Combine(_dir, "c.json");
+        var (code, output, err) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "30", "--repeats", "2", "--threads", "1",
+            "--spec-lens", "1,4,inf,auto", "--json", json, "--plot", png, "--save-cost-curve", curve);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("cost-model ceiling", output);
+        Assert.Contains("ASD L=auto", output);
+
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement root = doc.RootElement;
+        Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("machine").GetString()));
+        Assert.Equal("builtin:mixture?dim=4", root.GetProperty("model").GetString());
+        Assert.Equal(30, root.GetProperty("steps").GetInt32());
+        Assert.True(root.GetProperty("ceiling_wall_speedup").GetDouble() >= 1.0);
+        JsonElement[] rows = [.. root.GetProperty("rows").EnumerateArray()];
+        Assert.Equal(["-", "1", "4", "inf", "auto"], rows.Select(r => r.GetProperty("spec_len").GetString()));
+        Assert.Equal(["ddpm", "asd", "asd", "asd", "asd"], rows.Select(r => r.GetProperty("sampler").GetString()));
+        foreach (JsonElement row in rows)
+        {
+            Assert.Equal(RowFields, row.EnumerateObject().Select(p => p.Name));
+            Assert.True(row.GetProperty("wall_seconds_per_sample").GetDouble() > 0);
+            Assert.True(row.GetProperty("rows_per_step").GetDouble() >= 1.0 - 1e-9);
+        }
+
+        // DDPM and ASD L = 1 make K sequential calls; the DDPM row is the reference of both speedups.
+        Assert.Equal(30.0, rows[0].GetProperty("sequential_model_calls").GetDouble());
+        Assert.Equal(1.0, rows[0].GetProperty("wall_speedup").GetDouble());
+        Assert.Equal(1.0, rows[0].GetProperty("algorithmic_speedup").GetDouble());
+        Assert.Equal(30.0, rows[1].GetProperty("sequential_model_calls").GetDouble());
+        Assert.True(rows[3].GetProperty("algorithmic_speedup").GetDouble() > 1.5, "unbounded speculation on the mixture saves calls");
+
+        byte[] header = File.ReadAllBytes(png)[..8];
+        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, header);
+
+        // The saved curve makes a second run's auto use the same costs.
+        var (code2, output2, err2) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "30", "--repeats", "1", "--threads", "1",
+            "--spec-lens", "auto", "--cost-curve", curve, "--markdown");
+        Assert.True(code2 == 0, err2);
+        Assert.Contains("| setting | sequential calls | algorithmic speedup | rows / step | wall / sample | wall speedup |", output2);
+        Assert.Contains("| ASD L=auto |", output2);
+    }
+
+    [Fact]
+    public void PolicyBenchComparesWithOnnxRuntime()
+    {
+        string json = Path.Combine(_dir, "p.json");
+        var (code, output, err) = Run("bench", "--steps", "12", "--repeats", "1", "--spec-lens", "4", "--vs-onnxruntime", "--skip-quality", "--json", json);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("DDPM (ONNX Runtime)", output);
+        Assert.Contains("builtin:policy", output);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement ort = doc.RootElement.GetProperty("rows").EnumerateArray().Last();
+        Assert.Equal("ddpm-onnxruntime", ort.GetProperty("sampler").GetString());
+        Assert.Equal("-", ort.GetProperty("spec_len").GetString());
+        Assert.Equal(12.0, ort.GetProperty("sequential_model_calls").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("must be >= 1", "--spec-lens", "0")]
+    [InlineData("not a number", "--spec-lens", "eight")]
+    [InlineData("--repeats must be >= 1", "--repeats", "0")]
+    [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
+    [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
+    public void BadInputIsAClearError(string message, params string[] args)
+    {
+        string bad = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(bad, "{\"format\": \"nope\"}");
+        string[] repeats = args.Contains("--repeats") ? [] : ["--repeats", "1"];
+        var (code, _, err) = Run(["bench", "--steps", "5", .. repeats, .. args.Select(a => a == "BAD" ? bad : a)]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+}
