@@ -34,7 +34,8 @@ internal static class BenchOutput
             o.WriteLine($"quality    {q}");
         }
 
-        o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}"))) + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))})"));
+        o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
+            + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row)"));
         var rows = report.Results.Select(Cells).ToList();
         int[] widths = [.. Enumerable.Range(0, Header.Length).Select(c => Math.Max(Header[c].Length, rows.Max(r => r[c].Length)))];
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c])));
@@ -124,10 +125,11 @@ internal static class BenchOutput
             w.WriteNumber("threads", report.Threads);
             w.WriteNumber("repeats", report.Repeats);
             w.WriteNumber("ceiling_spec_len", report.CeilingLength);
+            w.WriteNumber("cost_curve_row_overhead_seconds", report.CostCurve.RowOverheadSeconds);
             w.WriteStartArray("cost_curve_seconds");
             for (int b = 1; b <= report.CostCurve.MaxRows; b++)
             {
-                w.WriteNumberValue(report.CostCurve.Seconds(b));
+                w.WriteNumberValue(report.CostCurve.CallSeconds(b));
             }
 
             w.WriteEndArray();

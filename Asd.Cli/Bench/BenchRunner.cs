@@ -89,6 +89,12 @@ internal sealed class BenchRunner
 
     public IDiffusionModel? OnnxModel { get; init; }
 
+    /// <summary>The sampler name of the ONNX Runtime row.</summary>
+    public const string OnnxRuntimeSampler = "ddpm-onnxruntime";
+
+    /// <summary>The untimed pause after each ONNX Runtime run, for its spinning threads to park.</summary>
+    public static readonly TimeSpan OnnxRuntimeSettle = TimeSpan.FromMilliseconds(200);
+
     public required SchedulerConfig Scheduler { get; init; }
 
     public required int Steps { get; init; }
@@ -130,7 +136,7 @@ internal sealed class BenchRunner
 
             if (OnnxModel is not null)
             {
-                samplers.Add((new BenchSetting("ddpm-onnxruntime", "-"), SamplerFactory.Create(OnnxModel, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool)));
+                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), SamplerFactory.Create(OnnxModel, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool)));
             }
 
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
@@ -144,6 +150,16 @@ internal sealed class BenchRunner
                 {
                     int i = (k + r) % samplers.Count;
                     SamplingStats st = samplers[i].Sampler.Sample(Chains, Seed + (ulong)r, output, Conditioning);
+                    if (samplers[i].Setting.Sampler == OnnxRuntimeSampler)
+                    {
+                        // ONNX Runtime's intra-op threads spin-wait after a run (its default, which is its best
+                        // latency); they would hold the cores while the next setting runs (measured: our DDPM at
+                        // 36-39 ms instead of 21 ms right after it; a 20 ms pause was not enough, 200 ms is). An
+                        // untimed pause lets them park first. (The rotation keeps the cyclic order, so the same
+                        // setting always follows ONNX Runtime.)
+                        Thread.Sleep(OnnxRuntimeSettle);
+                    }
+
                     if (r == 0)
                     {
                         continue;

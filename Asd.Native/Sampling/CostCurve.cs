@@ -14,25 +14,47 @@ public sealed class CostCurve : IBatchCost
     private readonly double[] _seconds;
 
     /// <summary>Creates a curve from measured seconds per call, index 0 holding T(1).</summary>
-    public CostCurve(IReadOnlyList<double> secondsPerCall, string model = "")
+    /// <param name="secondsPerCall">The model's time per call of B rows, B = 1, 2, ...</param>
+    /// <param name="model">The model it was measured on.</param>
+    /// <param name="rowOverheadSeconds">The sampler's own time per row (drawing, stepping, testing), &gt;= 0.</param>
+    public CostCurve(IReadOnlyList<double> secondsPerCall, string model = "", double rowOverheadSeconds = 0)
     {
         if (secondsPerCall.Count == 0 || secondsPerCall.Any(s => !(s > 0) || double.IsInfinity(s)))
         {
             throw new ArgumentException("A cost curve needs at least one positive, finite time per batch size.");
         }
 
+        if (!(rowOverheadSeconds >= 0) || double.IsInfinity(rowOverheadSeconds))
+        {
+            throw new ArgumentException($"The row overhead must be a finite time >= 0 (got {rowOverheadSeconds}).", nameof(rowOverheadSeconds));
+        }
+
         _seconds = [.. secondsPerCall];
         Model = model;
+        RowOverheadSeconds = rowOverheadSeconds;
     }
 
     /// <summary>The model the curve was measured on.</summary>
     public string Model { get; }
 
+    /// <summary>
+    /// The sampler's own work per row (noise, drafts, the acceptance test, the step), measured by running the sampler
+    /// on a denoiser that costs nothing. For a cheap model (the analytic mixture: 2 us per call) it is a fifth of a
+    /// row's cost, and leaving it out makes long drafts look cheaper than they are.
+    /// </summary>
+    public double RowOverheadSeconds { get; }
+
     /// <summary>The largest batch measured.</summary>
     public int MaxRows => _seconds.Length;
 
-    /// <summary>T(B) in seconds; beyond the measured range, extrapolated linearly from the last two points.</summary>
-    public double Seconds(int rows)
+    /// <summary>
+    /// The cost of B rows in seconds: the model's T(B) plus B times <see cref="RowOverheadSeconds"/>; beyond the
+    /// measured range T is extrapolated linearly from the last two points.
+    /// </summary>
+    public double Seconds(int rows) => CallSeconds(rows) + (rows * RowOverheadSeconds);
+
+    /// <summary>The model's T(B) alone, in seconds.</summary>
+    public double CallSeconds(int rows)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         if (rows <= _seconds.Length)
@@ -44,8 +66,8 @@ public sealed class CostCurve : IBatchCost
         return last + (slope * (rows - _seconds.Length));
     }
 
-    /// <summary>T(B) / T(1).</summary>
-    public double Ratio(int rows) => Seconds(rows) / _seconds[0];
+    /// <summary>The cost of B rows over the cost of one (<see cref="Seconds"/>).</summary>
+    public double Ratio(int rows) => Seconds(rows) / Seconds(1);
 
     /// <summary>
     /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
@@ -136,7 +158,42 @@ public sealed class CostCurve : IBatchCost
             }
         }
 
-        return new CostCurve(dense, model);
+        return new CostCurve(dense, model, MeasureRowOverhead(d, repeats));
+    }
+
+    /// <summary>
+    /// The sampler's own seconds per row for samples of <paramref name="sampleSize"/> values: ASD with L = 16 on one
+    /// chain over 1000 steps with a denoiser that returns a constant x0 estimate (so every draft is accepted and every
+    /// round has 16 rows) and costs nothing; the median over <paramref name="repeats"/> runs of time per row.
+    /// </summary>
+    public static double MeasureRowOverhead(int sampleSize, int repeats = 15)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        var plan = new Schedules.DiffusionSchedule(new Schedules.SchedulerConfig { PredictionType = Schedules.PredictionType.Sample }).Plan(1000);
+        using var sampler = new AsdSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(16) });
+        var output = new float[sampleSize];
+        sampler.Sample(1, 1, output);
+        var perRow = new double[repeats];
+        for (int r = 0; r < repeats; r++)
+        {
+            SamplingStats st = sampler.Sample(1, (ulong)r + 2, output);
+            perRow[r] = st.WallSeconds / st.RowsEvaluated;
+        }
+
+        return Median(perRow);
+    }
+
+    /// <summary>A denoiser that answers x0 = 0 for every row at no cost: what is left of a run is the sampler's own work.</summary>
+    private sealed class FreeDenoiser(int sampleSize) : IDenoiser
+    {
+        public int SampleSize => sampleSize;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) => output.Clear();
     }
 
     private static double Median(double[] values)
@@ -145,7 +202,10 @@ public sealed class CostCurve : IBatchCost
         return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[(s.Length / 2) - 1] + s[s.Length / 2]);
     }
 
-    /// <summary>Writes the curve as JSON: {"format": "asd-cost-curve", "model": ..., "seconds": [T(1), T(2), ...]}.</summary>
+    /// <summary>
+    /// Writes the curve as JSON: {"format": "asd-cost-curve", "version": 1, "model": ..., "row_overhead_seconds": c,
+    /// "seconds": [T(1), T(2), ...]} (row_overhead_seconds is optional when read; 0 if absent).
+    /// </summary>
     public void Save(string path)
     {
         using var stream = File.Create(path);
@@ -159,6 +219,7 @@ public sealed class CostCurve : IBatchCost
         w.WriteString("format", "asd-cost-curve");
         w.WriteNumber("version", 1);
         w.WriteString("model", Model);
+        w.WriteNumber("row_overhead_seconds", RowOverheadSeconds);
         w.WriteStartArray("seconds");
         foreach (double s in _seconds)
         {
@@ -191,7 +252,8 @@ public sealed class CostCurve : IBatchCost
             }
 
             string model = root.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? "" : "";
-            return new CostCurve([.. root.GetProperty("seconds").EnumerateArray().Select(e => e.GetDouble())], model);
+            double overhead = root.TryGetProperty("row_overhead_seconds", out JsonElement o) ? o.GetDouble() : 0;
+            return new CostCurve([.. root.GetProperty("seconds").EnumerateArray().Select(e => e.GetDouble())], model, overhead);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
         {

@@ -183,11 +183,34 @@ public sealed class AutoSpeculationTests
             File.WriteAllText(path, "{\"format\": \"asd-cost-curve\", \"seconds\": [");
             Assert.Throws<InvalidDataException>(() => CostCurve.Load(path));
             Assert.Throws<FileNotFoundException>(() => CostCurve.Load(Path.Combine(dir, "missing.json")));
+
+            // The sampler's per-row overhead travels with the curve and adds to every row; a file without it means 0.
+            var withOverhead = new CostCurve([1e-4, 1.1e-4], "m", rowOverheadSeconds: 2e-6);
+            withOverhead.Save(path);
+            back = CostCurve.Load(path);
+            Assert.Equal(2e-6, back.RowOverheadSeconds);
+            Assert.Equal(1.1e-4, back.CallSeconds(2));
+            Assert.Equal(1.1e-4 + 4e-6, back.Seconds(2), 15);
+            File.WriteAllText(path, "{\"format\": \"asd-cost-curve\", \"seconds\": [1e-4]}");
+            Assert.Equal(0, CostCurve.Load(path).RowOverheadSeconds);
+            File.WriteAllText(path, "{\"format\": \"asd-cost-curve\", \"row_overhead_seconds\": -1, \"seconds\": [1e-4]}");
+            Assert.Throws<InvalidDataException>(() => CostCurve.Load(path));
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void RowOverheadIsTheSamplersOwnTimePerRow()
+    {
+        // Positive, and grows with the row size (the sampler's work per row is O(d)): 4096 values take longer
+        // than 4, by far more than timer noise.
+        double small = CostCurve.MeasureRowOverhead(4, repeats: 5);
+        double large = CostCurve.MeasureRowOverhead(4096, repeats: 5);
+        Assert.True(small > 0 && double.IsFinite(small), $"overhead {small}");
+        Assert.True(large > 4 * small, $"d = 4096: {large} s per row, d = 4: {small}");
     }
 
     [Fact]
