@@ -13,6 +13,7 @@ public static class CliApp
         {
             SampleCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
+            SelftestCommand.Create(stdout),
             InfoCommand.Create(stdout),
         };
 

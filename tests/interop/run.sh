@@ -50,16 +50,8 @@ strip_wall() { sed -E 's/"wall_seconds":[0-9.eE+-]+//'; }
 
 # ------------------------------------------------------------------------------------------------ prerequisites
 stage "prerequisites (apt)"
-need=(gcc g++ pkg-config binutils unzip python3-numpy python3-pytest python3-pip python3-setuptools valgrind qemu-user)
-missing=()
-for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
-  echo "installing: ${missing[*]}"
-  $sudo apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >"$LOG/apt.log" 2>&1 || echo "apt-get failed: see $LOG/apt.log"
-fi
+source "$ROOT/tests/lib/need_apt.sh"
+need_apt "$LOG/apt.log" gcc g++ pkg-config binutils unzip python3-numpy python3-pytest python3-pip python3-setuptools valgrind qemu-user
 stage_end "prerequisites"
 
 # ------------------------------------------------------------------------------------------------ publish
