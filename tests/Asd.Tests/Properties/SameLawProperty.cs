@@ -34,8 +34,12 @@ internal static class SameLawProperty
     public static SpecLength[] Lengths { get; } = [SpecLength.Fixed(2), SpecLength.Fixed(4), SpecLength.Fixed(8), SpecLength.Unbounded, SpecLength.Auto];
 
     /// <summary>The sampler options for length <paramref name="l"/> with <paramref name="chains"/> chains (see <see cref="Lengths"/>).</summary>
+    /// <summary>T(B) = 1 + B / (4 n) for B up to 8 n: with n chains sharing calls, a chain's round of L rows costs (1 + L / 4) / n.</summary>
+    internal static CostCurve SublinearCurve(int chains) =>
+        new([.. Enumerable.Range(1, 8 * chains).Select(b => 1 + (b / (4.0 * chains)))], "synthetic");
+
     public static SamplerOptions Options(SpecLength l, int chains, int maxBatchRows = SamplerOptions.DefaultMaxBatchRows) => l.IsAuto
-        ? new SamplerOptions { SpecLength = l, MaxBatchRows = 8 * chains, CostCurve = Sampling.AutoSpeculationTests.SublinearCurve(chains) }
+        ? new SamplerOptions { SpecLength = l, MaxBatchRows = 8 * chains, CostCurve = SublinearCurve(chains) }
         : new SamplerOptions { SpecLength = l, MaxBatchRows = maxBatchRows };
 
     public sealed record Case(SchedulerConfig Scheduler, int Steps, DenoiserKind Kind, int Dimension, ulong Seed, bool Hard)

@@ -2,6 +2,7 @@ using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Native.Threading;
+using Asd.Tests.Properties;
 using Xunit;
 
 namespace Asd.Tests.Sampling;
@@ -23,9 +24,7 @@ public sealed class AutoSpeculationTests
         public double Seconds(int rows) => overhead + (perRow * rows);
     }
 
-    /// <summary>T(B) = 1 + B / (4 n) for B up to 8 n: with n chains sharing calls, a chain's round of L rows costs (1 + L / 4) / n.</summary>
-    internal static CostCurve SublinearCurve(int chains) =>
-        new([.. Enumerable.Range(1, 8 * chains).Select(b => 1 + (b / (4.0 * chains)))], "synthetic");
+    private static CostCurve SublinearCurve(int chains) => SameLawProperty.SublinearCurve(chains);
 
     [Theory]
     [InlineData(0.0)]
