@@ -54,4 +54,32 @@ check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bas
   "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
 check "asd reports bad input in one line with exit code 2" bash -c \
   "'$exe' sample --spec-len 0 2>&1 | grep -q 'must be >= 1'; test \${PIPESTATUS[0]} -eq 2"
+
+# The CUDA build (-p:AsdOnnxRuntimeGpu=true: Microsoft.ML.OnnxRuntime.Gpu.Linux, CUDA 13) on a machine without CUDA:
+# --device cuda must fail naming the missing library, never run on the CPU; --device auto must fall back and say so.
+gpu_dir=$ROOT/artifacts/build-gpu
+gpu_build() {
+  dotnet build Asd.Cli/Asd.Cli.csproj -c Release -nologo -v:q -p:AsdOnnxRuntimeGpu=true --artifacts-path "$gpu_dir"
+}
+gpu_asd() { (cd "$work" && dotnet "$gpu_dir/bin/Asd.Cli/release/asd.dll" "$@"); }
+gpu_cuda_fails_clearly() {
+  local out
+  out=$(gpu_asd sample --model "$ROOT/tests/fixtures/onnx/unet16" --steps 5 --samples 2 --no-plot --device cuda 2>&1)
+  local code=$?
+  echo "$out"
+  [ $code -eq 2 ] && grep -q -- '--device cuda: the CUDA runtime library libcudart.so.13 cannot be loaded' <<<"$out"
+}
+gpu_auto_falls_back() {
+  local out
+  out=$(gpu_asd sample --model "$ROOT/tests/fixtures/onnx/unet16" --steps 5 --samples 2 --no-plot --device auto 2>&1) || return 1
+  echo "$out"
+  grep -q 'device     auto: CUDA is not available (.*libcudart.so.13.*); running on the CPU' <<<"$out" && grep -q '^sequential model calls' <<<"$out"
+}
+if nvidia-smi >/dev/null 2>&1; then
+  echo "skip CUDA-build checks: this machine has a GPU (they test the no-CUDA error path)"
+elif check "CUDA build (Microsoft.ML.OnnxRuntime.Gpu.Linux) compiles" gpu_build; then
+  check "CUDA build: info lists CUDAExecutionProvider" bash -c "cd '$work' && dotnet '$gpu_dir/bin/Asd.Cli/release/asd.dll' info | grep -q 'ONNX Runtime package: cuda' && cd '$work' && dotnet '$gpu_dir/bin/Asd.Cli/release/asd.dll' info | grep -q CUDAExecutionProvider"
+  check "CUDA build, no CUDA here: --device cuda fails naming libcudart.so.13 (exit 2), never a silent CPU run" gpu_cuda_fails_clearly
+  check "CUDA build, no CUDA here: --device auto falls back to the CPU and says why" gpu_auto_falls_back
+fi
 summary
