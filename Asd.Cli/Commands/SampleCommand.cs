@@ -205,7 +205,7 @@ internal static class SampleCommand
                 WriteStats(statsPath, st, m.Name);
             }
 
-            PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats));
+            PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats), latency is null ? "" : $" (all {n} requests)");
             var inv = CultureInfo.InvariantCulture;
             if (latency is not null)
             {
@@ -357,7 +357,7 @@ internal static class SampleCommand
         File.Move(temp, path, overwrite: true);
     }
 
-    private static void PrintSummary(TextWriter o, string model, SamplingStats s, string? outPath, string? statsPath)
+    private static void PrintSummary(TextWriter o, string model, SamplingStats s, string? outPath, string? statsPath, string wallNote = "")
     {
         var ci = CultureInfo.InvariantCulture;
         o.WriteLine(string.Create(ci, $"model      {model}"));
@@ -371,7 +371,7 @@ internal static class SampleCommand
             o.WriteLine("acceptance by draft position  " + string.Join("  ", parts) + (acc.Count > 16 ? "  ..." : ""));
         }
 
-        o.WriteLine(string.Create(ci, $"wall time  {s.WallSeconds:F3} s"));
+        o.WriteLine(string.Create(ci, $"wall time  {s.WallSeconds:F3} s{wallNote}"));
         if (outPath is not null)
         {
             o.WriteLine($"wrote      {outPath}");
