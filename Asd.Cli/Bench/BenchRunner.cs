@@ -80,8 +80,8 @@ internal sealed class BenchReport
 }
 
 /// <summary>
-/// Runs every setting <see cref="Repeats"/> times, interleaved (repeat r runs all settings, starting at a rotating
-/// position, so a drift in the machine's speed hits all of them alike), after one untimed warm-up pass.
+/// Runs every setting <see cref="Repeats"/> times, interleaved (repeat r runs all settings in a freshly shuffled,
+/// seeded order, so a drift in the machine's speed hits all of them alike), after one untimed warm-up pass.
 /// </summary>
 internal sealed class BenchRunner
 {
@@ -143,20 +143,24 @@ internal sealed class BenchRunner
             var attempts = new SortedDictionary<int, (long Attempts, long Accepted)>();
             int d = Model.SampleShape.Aggregate(1, (a, b) => a * b);
             var output = new float[Chains * d];
+            int[] order = [.. Enumerable.Range(0, samplers.Count)];
+            var shuffle = new Random(unchecked((int)Seed) ^ 0x5eed);
             for (int r = 0; r <= Repeats; r++)
             {
+                // A fresh order per repeat: drift in the machine's speed hits every setting alike, and no setting
+                // always runs right after the same other one.
+                shuffle.Shuffle(order);
                 Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}"));
                 for (int k = 0; k < samplers.Count; k++)
                 {
-                    int i = (k + r) % samplers.Count;
+                    int i = order[k];
                     SamplingStats st = samplers[i].Sampler.Sample(Chains, Seed + (ulong)r, output, Conditioning);
                     if (samplers[i].Setting.Sampler == OnnxRuntimeSampler)
                     {
                         // ONNX Runtime's intra-op threads spin-wait after a run (its default, which is its best
                         // latency); they would hold the cores while the next setting runs (measured: our DDPM at
                         // 36-39 ms instead of 21 ms right after it; a 20 ms pause was not enough, 200 ms is). An
-                        // untimed pause lets them park first. (The rotation keeps the cyclic order, so the same
-                        // setting always follows ONNX Runtime.)
+                        // untimed pause lets them park first.
                         Thread.Sleep(OnnxRuntimeSettle);
                     }
 
