@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Asd.Cli.Bench;
 using Asd.Cli.Output;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
@@ -209,11 +210,11 @@ internal static class SampleCommand
             var inv = CultureInfo.InvariantCulture;
             if (latency is not null)
             {
-                double asdMedian = Median(latency);
+                double asdMedian = BenchResult.Median(latency);
                 string line = string.Create(inv, $"latency    one request (1 chain, K={parse.GetValue(steps)}), median of {n}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
                 if (ddpmLatency is not null)
                 {
-                    double ddpmMedian = Median(ddpmLatency);
+                    double ddpmMedian = BenchResult.Median(ddpmLatency);
                     line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {ddpmMedian / asdMedian:F2}x faster");
                 }
 
@@ -240,13 +241,6 @@ internal static class SampleCommand
             return 0;
         });
         return command;
-    }
-
-    private static double Median(double[] values)
-    {
-        double[] sorted = [.. values.Order()];
-        int h = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[h] : 0.5 * (sorted[h - 1] + sorted[h]);
     }
 
     /// <summary>The policy demo: chain i gets demo observation i * 4 / N (consecutive chains share one).</summary>
