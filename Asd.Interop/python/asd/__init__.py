@@ -7,8 +7,9 @@ asd: exact parallel diffusion sampling (DDPM and autospeculative decoding) throu
 
 A Model is immutable and may be shared by threads; a Sampler (model.sampler(...)) serves one call at a time, so
 use one per thread. libasd releases the GIL while it samples (ctypes does), so threads run in parallel.
-Speculation length: an int >= 1 (fixed L), "inf" (unbounded) or "auto" (automatic; until automatic selection
-exists it runs L = 8 and stats["spec_len_effective"] says "8").
+Speculation length: an int >= 1 (fixed L), "inf" (unbounded) or "auto" (the default: L chosen per round from the
+model's batch-cost curve and the running acceptance; stats["spec_len_effective"] lists the lengths it ran, e.g.
+"auto 6:14 7:3"; pass cost_curve= a file from `asd bench --save-cost-curve` to make it deterministic).
 """
 
 import ctypes
