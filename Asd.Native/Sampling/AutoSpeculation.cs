@@ -42,6 +42,8 @@ internal sealed class AutoSpeculation
     private double[] _attempts = [], _accepted = [];
     private double[] _poolAttempts = [], _poolAccepted = [];
     private long[] _chosen = [];
+    private double[] _cost = [], _minCostFrom = [];
+    private int _tabulatedChains;
 
     /// <summary>Creates the controller for runs of <paramref name="chains"/> chains and a cap of <paramref name="rowsPerCall"/> rows.</summary>
     public AutoSpeculation(CostCurve curve, int rowsPerCall)
@@ -84,6 +86,19 @@ internal sealed class AutoSpeculation
 
         // Chains that share a call share its cost: with n of them, a call of B rows each costs T(n B) / n per chain.
         ChainsPerCall = Math.Clamp(chains, 1, _perCall);
+        if (_cost.Length < _maxLength + 1)
+        {
+            _cost = new double[_maxLength + 1];
+            _minCostFrom = new double[_maxLength + 1];
+            _tabulatedChains = 0;
+        }
+
+        if (_tabulatedChains != ChainsPerCall)
+        {
+            // The per-round search reads a table instead of evaluating the curve (once per chain count).
+            SpeculationCostModel.Tabulate(new SpeculationCostModel.SharedCost(_curve, ChainsPerCall), _maxLength, _cost, _minCostFrom);
+            _tabulatedChains = ChainsPerCall;
+        }
     }
 
     private int ChainsPerCall { get; set; } = 1;
@@ -96,7 +111,7 @@ internal sealed class AutoSpeculation
             _attempts.AsSpan(chain * Stride, Stride),
             _accepted.AsSpan(chain * Stride, Stride),
             (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
-        int l = cap <= 1 ? 1 : SpeculationCostModel.BestLength(acceptance, new SpeculationCostModel.SharedCost(_curve, ChainsPerCall), cap, out _);
+        int l = cap <= 1 ? 1 : SpeculationCostModel.BestLength(acceptance, _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out _);
         _chosen[l]++;
         return l;
     }

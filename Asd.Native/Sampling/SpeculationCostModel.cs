@@ -58,6 +58,68 @@ public static class SpeculationCostModel
     }
 
     /// <summary>
+    /// <see cref="BestLength{TAcceptance, TCost}"/> on a tabulated cost, for the per-round choice: <paramref name="cost"/>
+    /// holds T(L) at index L (1 .. maxLength) and <paramref name="minCostFrom"/> at index L the minimum of T over
+    /// [L, maxLength] (see <see cref="Tabulate"/>). It returns the same L and rate, but stops once no longer draft can
+    /// win: a draft of L' &gt; l rows adds at most (maxLength - l) reach(l+1) steps to the l-row draft's E[steps] and costs at
+    /// least minCostFrom[l+1], so when that ratio cannot beat the best rate the rest of the search is skipped. On a
+    /// model whose calls cost microseconds this keeps the choice itself from costing as much as a call.
+    /// </summary>
+    public static int BestLength<TAcceptance>(TAcceptance acceptance, ReadOnlySpan<double> cost, ReadOnlySpan<double> minCostFrom, int maxLength, out double bestRate)
+        where TAcceptance : IPositionAcceptance, allows ref struct
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        if (cost.Length <= maxLength || minCostFrom.Length <= maxLength)
+        {
+            throw new ArgumentException($"The cost tables need {maxLength + 1} entries (index 0 unused).", nameof(cost));
+        }
+
+        double t1 = cost[1];
+        int best = 1;
+        bestRate = 1.0 / t1;
+        double steps = 1, reach = 1;
+        for (int l = 2; l <= maxLength; l++)
+        {
+            steps += reach;
+            reach *= Math.Clamp(acceptance.Acceptance(l - 1), 0.0, 1.0);
+            double rate = steps / (cost[l] + ((1 - reach) * t1));
+            if (rate > bestRate * (1 + 1e-12))
+            {
+                bestRate = rate;
+                best = l;
+            }
+
+            // Every longer draft: E[steps] <= steps + (maxLength - l) reach, E[cost] >= min T over (l, maxLength].
+            if (l == maxLength || (steps + ((maxLength - l) * reach)) / minCostFrom[l + 1] <= bestRate * (1 + 1e-12))
+            {
+                break;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="cost"/>[L] = T(L) and <paramref name="minCostFrom"/>[L] = min of T over [L, maxLength], for
+    /// L = 1 .. maxLength (index 0 unused), for <see cref="BestLength{TAcceptance}"/>.
+    /// </summary>
+    public static void Tabulate<TCost>(TCost callSeconds, int maxLength, Span<double> cost, Span<double> minCostFrom)
+        where TCost : IBatchCost, allows ref struct
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
+        for (int l = 1; l <= maxLength; l++)
+        {
+            cost[l] = callSeconds.Seconds(l);
+        }
+
+        minCostFrom[maxLength] = cost[maxLength];
+        for (int l = maxLength - 1; l >= 1; l--)
+        {
+            minCostFrom[l] = Math.Min(cost[l], minCostFrom[l + 1]);
+        }
+    }
+
+    /// <summary>
     /// T(B) per chain when <paramref name="chains"/> chains share every call (each brings B rows): T(chains B) / chains.
     /// </summary>
     public readonly struct SharedCost(IBatchCost curve, int chains) : IBatchCost

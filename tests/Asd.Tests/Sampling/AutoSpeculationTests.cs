@@ -61,6 +61,34 @@ public sealed class AutoSpeculationTests
     }
 
     [Fact]
+    public void TabulatedSearchWithEarlyExitFindsTheSameArgmax()
+    {
+        // Random acceptance profiles and random non-monotone cost curves: the early exit must never skip the best L.
+        var rng = new Random(5);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int max = rng.Next(1, 257);
+            double[] q = [.. Enumerable.Range(0, max + 1).Select(_ => rng.NextDouble() < 0.2 ? rng.NextDouble() : 1 - (0.2 * rng.NextDouble() * rng.NextDouble()))];
+            double slope = rng.NextDouble() < 0.5 ? 0.002 * rng.NextDouble() : rng.NextDouble();
+            double[] seconds = [.. Enumerable.Range(1, max).Select(b => (1 + (slope * b)) * (1 + (0.3 * rng.NextDouble())))];
+            var curve = new CostCurve(seconds, rowOverheadSeconds: rng.NextDouble() < 0.5 ? 0 : 0.01);
+            var acceptance = new TableAcceptance(q);
+            int expected = SpeculationCostModel.BestLength(acceptance, curve, max, out double expectedRate);
+            var cost = new double[max + 1];
+            var minFrom = new double[max + 1];
+            SpeculationCostModel.Tabulate(curve, max, cost, minFrom);
+            int got = SpeculationCostModel.BestLength(acceptance, cost, minFrom, max, out double rate);
+            Assert.True(expected == got, $"trial {trial}: max {max}, slope {slope}: generic {expected} ({expectedRate}), tabulated {got} ({rate})");
+            Assert.Equal(expectedRate, rate, 12);
+        }
+    }
+
+    private sealed class TableAcceptance(double[] q) : IPositionAcceptance
+    {
+        public double Acceptance(int position) => q[Math.Min(position, q.Length - 1)];
+    }
+
+    [Fact]
     public void ExtremesChooseTheObviousLength()
     {
         // A batch that costs as much as its rows in single calls never pays: L = 1.
