@@ -71,7 +71,7 @@ public sealed class CostCurve : IBatchCost
 
     /// <summary>
     /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
-    /// passes that interleave the batch sizes (so drift in the machine's speed hits all of them alike), and the median per B.
+    /// passes or more (a cheap model gets up to 101, about 0.25 s in all) that interleave the batch sizes (so drift in the machine's speed hits all of them alike), and the median per B.
     /// Every B up to <paramref name="denseUpTo"/> is timed; above it, a grid of about 8 sizes per doubling, with
     /// linear interpolation between them.
     /// </summary>
@@ -103,17 +103,22 @@ public sealed class CostCurve : IBatchCost
             sizes.Add(maxRows);
         }
 
+        void Call(int rows) => denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
+
+        long warm = Stopwatch.GetTimestamp();
+        foreach (int b in sizes)
+        {
+            Call(b);
+        }
+
+        // A cheap model's pass is short and its medians noisy: take more repeats, up to about 0.25 s in all (each
+        // timed sample lasts at least 0.2 ms, so a pass takes at least sizes x 0.2 ms).
+        double pass = Math.Max(Stopwatch.GetElapsedTime(warm).TotalSeconds, sizes.Count * 2e-4);
+        repeats = Math.Clamp((int)(0.25 / pass), repeats, Math.Max(repeats, 101));
         var samples = new double[sizes.Count][];
         for (int i = 0; i < sizes.Count; i++)
         {
             samples[i] = new double[repeats];
-        }
-
-        void Call(int rows) => denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
-
-        foreach (int b in sizes)
-        {
-            Call(b);
         }
 
         for (int r = 0; r < repeats; r++)
