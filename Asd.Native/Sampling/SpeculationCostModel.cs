@@ -29,32 +29,10 @@ public static class SpeculationCostModel
         where TCost : IBatchCost, allows ref struct
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
-        double t1 = callSeconds.Seconds(1);
-        int best = 1;
-        bestRate = 1.0 / t1;
-
-        // L' = 1 drafts one row: step 0 only, always accepted, one call of one row.
-        double steps = 1, reach = 1;
-        for (int l = 2; l <= maxLength; l++)
-        {
-            // Position l-1 becomes a verified draft: it is reached with the product of the q's before it.
-            steps += reach;
-            reach *= Math.Clamp(acceptance.Acceptance(l - 1), 0.0, 1.0);
-            double cost = callSeconds.Seconds(l) + ((1 - reach) * t1);
-            double rate = steps / cost;
-            if (rate > bestRate * (1 + 1e-12))
-            {
-                bestRate = rate;
-                best = l;
-            }
-
-            if (reach < 1e-9)
-            {
-                break; // Longer drafts cannot add steps, only cost.
-            }
-        }
-
-        return best;
+        Span<double> cost = maxLength < 512 ? stackalloc double[maxLength + 1] : new double[maxLength + 1];
+        Span<double> minCostFrom = maxLength < 512 ? stackalloc double[maxLength + 1] : new double[maxLength + 1];
+        Tabulate(callSeconds, maxLength, cost, minCostFrom);
+        return BestLength(acceptance, cost, minCostFrom, maxLength, out bestRate);
     }
 
     /// <summary>
