@@ -91,7 +91,27 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
 
         _flag?.WriteColumns(conditioning, c, offset, n, callRows);
 
-        (OrtIoBinding binding, _) = Binding(callRows);
+        (OrtIoBinding binding, OrtValue[] values) = Binding(callRows);
+        if (_model.Device != "cpu")
+        {
+            // ONNX Runtime copies a host input to the device when it is bound, not when the session runs: a cached
+            // binding would feed every call the inputs of the first call with this row count (seen on CUDA: DDPM
+            // silently sampled from stale inputs and ASD's acceptance fell to 13%). Binding again copies the inputs
+            // just written; the values are the cached ones, so nothing is allocated here.
+            binding.BindInput(_sample.Port.Name, values[0]);
+            binding.BindInput(_timestep.Port.Name, values[1]);
+            int i = 2;
+            foreach (Buffer b in _cond)
+            {
+                binding.BindInput(b.Port.Name, values[i++]);
+            }
+
+            if (_flag is not null)
+            {
+                binding.BindInput(_flag.Port.Name, values[i]);
+            }
+        }
+
         try
         {
             _model.Session.RunWithBinding(_run, binding);
@@ -127,6 +147,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
             }
         }
 
+        // Inputs first, in this order (Run binds them again in the same order on a device other than the CPU).
         Bind(_sample, true);
         Bind(_timestep, true);
         foreach (Buffer b in _cond)

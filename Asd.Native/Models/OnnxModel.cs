@@ -343,7 +343,31 @@ public sealed class OnnxModel : IDiffusionModel
                 throw new InvalidOperationException($"the CUDA runtime library {missing} cannot be loaded");
             }
 
-            so.AppendExecutionProvider_CUDA(0);
+            // ASD_ORT_CUDA_OPTIONS="key=value;key=value" passes CUDA provider options through (for example
+            // use_tf32=0, cudnn_conv_algo_search=HEURISTIC), for diagnosing the CUDA path on a GPU machine.
+            string? extra = Environment.GetEnvironmentVariable("ASD_ORT_CUDA_OPTIONS");
+            if (string.IsNullOrWhiteSpace(extra))
+            {
+                so.AppendExecutionProvider_CUDA(0);
+            }
+            else
+            {
+                using var cudaOptions = new OrtCUDAProviderOptions();
+                var settings = new Dictionary<string, string> { ["device_id"] = "0" };
+                foreach (string pair in extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                {
+                    string[] kv = pair.Split('=', 2, StringSplitOptions.TrimEntries);
+                    if (kv.Length != 2)
+                    {
+                        throw new ArgumentException($"ASD_ORT_CUDA_OPTIONS: '{pair}' is not key=value.");
+                    }
+
+                    settings[kv[0]] = kv[1];
+                }
+
+                cudaOptions.UpdateOptions(settings);
+                so.AppendExecutionProvider_CUDA(cudaOptions);
+            }
         }
 
         try
