@@ -1,3 +1,4 @@
+using System.Numerics;
 using Asd.Native.Models;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -8,7 +9,8 @@ namespace Asd.Native.Denoising;
 /// Runs an <see cref="OnnxModel"/> through ONNX Runtime with I/O binding over buffers allocated once: after the first
 /// call for a given row count, a call allocates nothing. Values are converted at the boundary (float16 models,
 /// integer timesteps and class inputs). A static batch dimension is filled by padding; a dynamic one takes the whole
-/// batch in one call. Not batch-invariant (ONNX Runtime does not promise it): the ONNX path is checked in law only.
+/// batch in one call, padded up to a power of two when the model uses batch buckets (<see cref="OnnxModel.BatchBuckets"/>,
+/// the CUDA default), each bucket on its own session. Not batch-invariant (ONNX Runtime does not promise it): the ONNX path is checked in law only.
 /// </summary>
 public sealed class OnnxDenoiser : IDenoiser, IDisposable
 {
@@ -18,14 +20,16 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     private readonly Buffer _sample, _timestep, _output;
     private readonly Buffer[] _cond;
     private readonly Buffer? _flag;
-    private readonly Dictionary<int, (OrtIoBinding Binding, OrtValue[] Values)> _bindings = [];
+    private readonly Dictionary<int, (InferenceSession Session, OrtIoBinding Binding, OrtValue[] Values)> _bindings = [];
     private readonly RunOptions _run = new();
 
     internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged)
     {
         _model = model;
         _flagged = flagged;
-        _capacity = model.StaticBatch > 0 ? model.StaticBatch : Math.Max(1, maxRows);
+        _capacity = model.StaticBatch > 0 ? model.StaticBatch
+            : model.BatchBuckets ? (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(maxRows, 1, 1 << 30))
+            : Math.Max(1, maxRows);
         SampleSize = model.SampleShape.Aggregate(1, (a, b) => a * b);
         _sample = new Buffer(model.SampleInput, _capacity);
         _timestep = new Buffer(model.TimestepInput, _capacity);
@@ -64,7 +68,9 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     private void Run(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int n = timesteps.Length, d = SampleSize, c = ConditionSize;
-        int callRows = _model.StaticBatch > 0 ? _model.StaticBatch : n;
+        int callRows = _model.StaticBatch > 0 ? _model.StaticBatch
+            : _model.BatchBuckets ? (int)BitOperations.RoundUpToPowerOf2((uint)n)
+            : n;
         if (_model.ScalarTimestep)
         {
             for (int r = 1; r < n; r++)
@@ -91,7 +97,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
 
         _flag?.WriteColumns(conditioning, c, offset, n, callRows);
 
-        (OrtIoBinding binding, OrtValue[] values) = Binding(callRows);
+        (InferenceSession session, OrtIoBinding binding, OrtValue[] values) = Binding(callRows);
         if (_model.Device != "cpu")
         {
             // ONNX Runtime copies a host input to the device when it is bound, not when the session runs: a cached
@@ -114,7 +120,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
 
         try
         {
-            _model.Session.RunWithBinding(_run, binding);
+            session.RunWithBinding(_run, binding);
         }
         catch (OnnxRuntimeException e)
         {
@@ -124,14 +130,15 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
         _output.ReadRows(output, n * d);
     }
 
-    private (OrtIoBinding, OrtValue[]) Binding(int rows)
+    private (InferenceSession, OrtIoBinding, OrtValue[]) Binding(int rows)
     {
         if (_bindings.TryGetValue(rows, out var cached))
         {
             return cached;
         }
 
-        OrtIoBinding binding = _model.Session.CreateIoBinding();
+        InferenceSession session = _model.SessionFor(rows);
+        OrtIoBinding binding = session.CreateIoBinding();
         var values = new List<OrtValue>();
         void Bind(Buffer b, bool input)
         {
@@ -161,7 +168,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
         }
 
         Bind(_output, false);
-        var entry = (binding, values.ToArray());
+        var entry = (session, binding, values.ToArray());
         _bindings[rows] = entry;
         return entry;
     }
@@ -169,7 +176,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach ((OrtIoBinding binding, OrtValue[] values) in _bindings.Values)
+        foreach ((_, OrtIoBinding binding, OrtValue[] values) in _bindings.Values)
         {
             binding.Dispose();
             foreach (OrtValue v in values)

@@ -11,6 +11,16 @@ public sealed record ModelOpenOptions
     /// <summary>Threads for the model (0 = one per core).</summary>
     public int Threads { get; init; }
 
+    /// <summary>
+    /// ONNX models with a dynamic batch: pad every call up to a power-of-two row count and give each such count a
+    /// session of its own. Null (default): on for CUDA, off for the CPU. Why: ONNX Runtime's CUDA convolutions rebuild
+    /// their cuDNN execution plan whenever a call's input shape differs from the previous call's on that session, and
+    /// ASD's verification batches change size from round to round (and DDPM's single rows sit between them). With a
+    /// session per size, each session always sees one shape; the price is a copy of the weights per size used (at most
+    /// log2(max rows) + 1) and padded rows.
+    /// </summary>
+    public bool? BatchBuckets { get; init; }
+
     /// <summary>Role overrides for ONNX models (CLI flags; they win over asd.json).</summary>
     public OnnxIoConfig? Onnx { get; init; }
 }

@@ -133,6 +133,9 @@ public sealed class OnnxModel : IDiffusionModel
 {
     private static readonly TensorElementType[] TimestepTypes = [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Double];
 
+    private readonly Dictionary<int, InferenceSession> _buckets = [];
+    private (string File, byte[]? Bytes, ModelOpenOptions Options) _source;
+
     private OnnxModel(string name, InferenceSession session, string device, string? fallback, OnnxPort sample, OnnxPort timestep, IReadOnlyList<OnnxPort> cond, OnnxPort output, SchedulerConfig scheduler, GuidanceConfig? guidance, OnnxPort? flag)
     {
         Name = name;
@@ -186,6 +189,12 @@ public sealed class OnnxModel : IDiffusionModel
 
     /// <summary>The fixed batch size of the export, or 0 when the batch dimension is dynamic.</summary>
     public int StaticBatch { get; }
+
+    /// <summary>
+    /// True when every call is padded up to a power-of-two row count, each count with a session of its own (see
+    /// <see cref="ModelOpenOptions.BatchBuckets"/>; on by default for CUDA; never for a static batch).
+    /// </summary>
+    public bool BatchBuckets { get; private set; }
 
     /// <summary>True when the timestep input is a scalar (one timestep per call).</summary>
     public bool ScalarTimestep => TimestepInput.Dims.Length == 0;
@@ -249,7 +258,9 @@ public sealed class OnnxModel : IDiffusionModel
         (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(file, null, options);
         try
         {
-            return Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
+            OnnxModel model = Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
+            model.SetSessionSource(file, null, options);
+            return model;
         }
         catch
         {
@@ -272,7 +283,9 @@ public sealed class OnnxModel : IDiffusionModel
         (InferenceSession session, string device, string? fallback) = CreateSessionOrExplain(name, model, options);
         try
         {
-            return Bind(name, name, session, device, fallback, io ?? new OnnxIoConfig(), scheduler);
+            OnnxModel onnx = Bind(name, name, session, device, fallback, io ?? new OnnxIoConfig(), scheduler);
+            onnx.SetSessionSource(name, model, options);
+            return onnx;
         }
         catch
         {
@@ -555,6 +568,70 @@ public sealed class OnnxModel : IDiffusionModel
         return new GuidedDenoiser(inner, Guidance.Null, w);
     }
 
+    /// <summary>Sessions created so far for batch buckets (the first bucket used takes <see cref="Session"/>).</summary>
+    public int BucketSessionCount
+    {
+        get
+        {
+            lock (_buckets)
+            {
+                return _buckets.Count;
+            }
+        }
+    }
+
+    /// <summary>The session that runs calls of exactly <paramref name="rows"/> rows (a bucket size) when buckets are on.</summary>
+    internal InferenceSession SessionFor(int rows)
+    {
+        if (!BatchBuckets)
+        {
+            return Session;
+        }
+
+        lock (_buckets)
+        {
+            if (_buckets.TryGetValue(rows, out InferenceSession? session))
+            {
+                return session;
+            }
+
+            // The session made at open time (needed to read the ports) serves the first bucket, so a run that only
+            // ever uses one size costs no second copy of the weights.
+            try
+            {
+                session = _buckets.Count == 0 ? Session : NewSession(_source.File, _source.Bytes, _source.Options, cuda: Device == "cuda");
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InvalidOperationException(
+                    $"Model '{Name}': the ONNX Runtime session for batches of {rows} rows on {Device} could not be created ({e.Message}). Each batch size used gets its own session (batch buckets); turn them off to run every size in one session.",
+                    e);
+            }
+
+            _buckets[rows] = session;
+            return session;
+        }
+    }
+
+    private void SetSessionSource(string file, byte[]? bytes, ModelOpenOptions options)
+    {
+        _source = (file, bytes, options);
+        BatchBuckets = StaticBatch == 0 && (options.BatchBuckets ?? Device != "cpu");
+    }
+
     /// <inheritdoc/>
-    public void Dispose() => Session.Dispose();
+    public void Dispose()
+    {
+        lock (_buckets)
+        {
+            foreach (InferenceSession s in _buckets.Values.Where(s => !ReferenceEquals(s, Session)))
+            {
+                s.Dispose();
+            }
+
+            _buckets.Clear();
+        }
+
+        Session.Dispose();
+    }
 }

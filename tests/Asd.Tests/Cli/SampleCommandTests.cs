@@ -110,7 +110,7 @@ public sealed class SampleCommandTests : IDisposable
         Assert.Contains("samples=32", output);
         Assert.Contains("sequential model calls per chain: DDPM 100", output);
         Assert.Contains("acceptance by draft position", output);
-        Assert.Matches(@"latency    one request \(1 chain, K=100\), median of 32: ASD [0-9.]+ ms, DDPM [0-9.]+ ms  ->  [0-9.]+x faster", output);
+        Assert.Matches(@"latency    one request \(1 chain, K=100\), median of 32: ASD [0-9.]+ ms, DDPM [0-9.]+ ms  ->  [0-9.]+x (faster|slower \([0-9.]+x\))", output);
         Assert.Matches(@"policy     \d+% reach the goal", output);
         Assert.Contains("(trajectories)", output);
         Assert.True(new FileInfo(png).Length > 10_000);
@@ -173,6 +173,29 @@ public sealed class SampleCommandTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("(image grid)", output);
         Assert.True(File.Exists(png));
+    }
+
+    [Fact]
+    public void BatchBucketsAreReportedAndKeepTheSamplesOfAFixedLength()
+    {
+        // Buckets change which session and batch size run a row, not the sampler: at a fixed L the accept/reject
+        // decisions and the call counts are the same, and the summary names the device and the sessions used.
+        string unet = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "unet16");
+        string a = Path.Combine(_dir, "a.json"), b = Path.Combine(_dir, "b.json");
+        var (code, output, err) = Run("sample", "--model", unet, "--steps", "20", "--samples", "3", "--spec-len", "4", "--batch-buckets", "on", "--vs-ddpm", "--stats", a);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"device     cpu \(ONNX Runtime\), batch buckets on: calls padded to a power of two, [1-9][0-9]* sessions", output);
+        Assert.Matches(@"ASD is [0-9.]+x (faster|slower \([0-9.]+x\)) in wall-clock", output);
+        (code, output, err) = Run("sample", "--model", unet, "--steps", "20", "--samples", "3", "--spec-len", "4", "--stats", b);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"(?m)^device     cpu \(ONNX Runtime\)\r?$", output);
+        using JsonDocument ja = JsonDocument.Parse(File.ReadAllText(a)), jb = JsonDocument.Parse(File.ReadAllText(b));
+        Assert.Equal(jb.RootElement.GetProperty("sequential_model_calls").GetDouble(), ja.RootElement.GetProperty("sequential_model_calls").GetDouble());
+        Assert.Equal(jb.RootElement.GetProperty("rows_evaluated").GetInt64(), ja.RootElement.GetProperty("rows_evaluated").GetInt64());
+
+        (code, _, err) = Run("sample", "--model", unet, "--steps", "5", "--batch-buckets", "maybe");
+        Assert.Equal(2, code);
+        Assert.Contains("--batch-buckets must be auto, on or off", err);
     }
 
     [Fact]

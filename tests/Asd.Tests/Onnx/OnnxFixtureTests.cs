@@ -107,6 +107,47 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         Assert.True(worst < 1e-5, $"{worst}");
     }
 
+    [Fact]
+    public void BatchBucketsGiveTheRowsOfOneSessionWithASessionPerPowerOfTwo()
+    {
+        // Forced on here on the CPU (CUDA turns them on by default): every call is padded up to a power of two and
+        // each size runs on its own session, so a session sees one input shape only.
+        using var plain = (OnnxModel)ModelCatalog.Open(Fixture("unet16"));
+        using var bucketed = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { BatchBuckets = true });
+        Assert.False(plain.BatchBuckets);
+        Assert.True(bucketed.BatchBuckets);
+        Assert.Equal(0, bucketed.BucketSessionCount);
+        var rng = new Random(5);
+        IDenoiser a = plain.CreateDenoiser(AnySchedule, new DenoiserOptions { MaxBatchRows = 12 });
+        IDenoiser b = bucketed.CreateDenoiser(AnySchedule, new DenoiserOptions { MaxBatchRows = 12 });
+        double worst = 0;
+        foreach (int rows in (int[])[1, 3, 5, 9, 12, 2, 7])
+        {
+            float[] x = [.. Enumerable.Range(0, rows * 256).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+            int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(1000))];
+            var ya = new float[rows * 256];
+            var yb = new float[rows * 256];
+            a.Denoise(x, t, default, ya);
+            b.Denoise(x, t, default, yb);
+            worst = Math.Max(worst, ya.Zip(yb, (p, q) => (double)Math.Abs(p - q)).Max());
+        }
+
+        output.WriteLine($"batch buckets vs one session: worst difference {worst:E2}, {bucketed.BucketSessionCount} sessions");
+        Assert.True(worst < 1e-5, $"{worst}");
+        Assert.Equal(5, bucketed.BucketSessionCount); // 1, 4, 8, 16 (9 and 12 rows) and 2
+
+        // A second denoiser of the same model shares the sessions; a static batch never uses buckets.
+        IDenoiser c = bucketed.CreateDenoiser(AnySchedule, new DenoiserOptions { MaxBatchRows = 4 });
+        c.Denoise(new float[3 * 256], [1, 2, 3], default, new float[3 * 256]);
+        Assert.Equal(5, bucketed.BucketSessionCount);
+        using var staticModel = (OnnxModel)ModelCatalog.Open(Fixture("unet16_static3"), new ModelOpenOptions { BatchBuckets = true });
+        Assert.False(staticModel.BatchBuckets);
+        foreach (IDenoiser den in (IDenoiser[])[a, b, c])
+        {
+            (den as IDisposable)?.Dispose();
+        }
+    }
+
     [Theory]
     [InlineData("bad/truncated.onnx", "not a model ONNX Runtime can load")]
     [InlineData("bad/not_onnx.onnx", "not a model ONNX Runtime can load")]

@@ -45,10 +45,12 @@ public sealed class OnnxMlpTests(ITestOutputHelper output)
         (b as IDisposable)?.Dispose();
     }
 
-    [Fact]
-    public void OnnxRunsAllocateNothingAfterTheFirstCallOfEachSize()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OnnxRunsAllocateNothingAfterTheFirstCallOfEachSize(bool batchBuckets)
     {
-        using var onnx = (OnnxModel)ModelCatalog.Open(Fixture("fixtures/mlp_small/mlp_small.onnx"));
+        using var onnx = (OnnxModel)ModelCatalog.Open(Fixture("fixtures/mlp_small/mlp_small.onnx"), new ModelOpenOptions { BatchBuckets = batchBuckets });
         var den = (OnnxDenoiser)onnx.CreateDenoiser(new DiffusionSchedule(new SchedulerConfig()), new DenoiserOptions { MaxBatchRows = 8 });
         float[] x = new float[8 * 6], c = new float[8 * 3], y = new float[8 * 6];
         int[] t = [1, 2, 3, 4, 5, 6, 7, 8];
