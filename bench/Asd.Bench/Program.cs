@@ -19,6 +19,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "quick-onnx-shapes")
+        {
+            QuickOnnxShapes.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-pool")
         {
             QuickPool.Run();

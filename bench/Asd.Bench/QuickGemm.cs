@@ -271,3 +271,57 @@ internal static class QuickAct
         Console.WriteLine($"PackA 32x512: {pb:F2} us");
     }
 }
+
+/// <summary>
+/// <c>-- quick-onnx-shapes MODEL [on|off]</c>: does ONNX Runtime charge for a change of batch size? Times calls of
+/// B = 1..4 rows, first each size in a run of its own (steady state), then cycling 1, 2, 3, 4 as ASD's rounds do; a
+/// cycle dearer than the steady sizes' sum is the price of the shape changes (development probe).
+/// </summary>
+internal static class QuickOnnxShapes
+{
+    public static void Run(string[] args)
+    {
+        bool? buckets = args.Length > 2 ? args[2] == "on" : null;
+        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = 1, BatchBuckets = buckets });
+        var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(new Asd.Native.Schedules.SchedulerConfig()), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 8 });
+        int d = den.SampleSize, c = den.ConditionSize;
+        var rng = new Random(1);
+        float[] x = [.. Enumerable.Range(0, 8 * d).Select(_ => (float)rng.NextDouble())], cond = new float[8 * c], y = new float[8 * d];
+        int[] t = [10, 200, 350, 500, 650, 800, 900, 990];
+        double Time(int[] sizes, int reps)
+        {
+            foreach (int b in sizes)
+            {
+                den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+            }
+
+            double best = double.MaxValue;
+            for (int r = 0; r < reps; r++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                foreach (int b in sizes)
+                {
+                    den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+                }
+
+                best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+
+            return best;
+        }
+
+        for (int round = 0; round < 3; round++)
+        {
+            double steady = 0;
+            for (int b = 1; b <= 4; b++)
+            {
+                double us = Time([b, b, b, b, b, b, b, b], 40) / 8;
+                steady += us;
+                Console.Write($"B={b} {us:F1} us  ");
+            }
+
+            double cycle = Time([1, 2, 3, 4, 1, 2, 3, 4], 40) / 2;
+            Console.WriteLine($"| sum {steady:F1} us, cycle 1-2-3-4 {cycle:F1} us ({cycle / steady:F2}x) buckets={model.BatchBuckets}");
+        }
+    }
+}

@@ -105,6 +105,22 @@ public sealed class AutoSpeculationTests
         Assert.Equal(1.0, r, 12);
     }
 
+    [Theory]
+    [InlineData(1.85, 1)] // L = 2 predicted 2.6% faster than L = 1: under the margin, DDPM's step
+    [InlineData(1.6, 2)]  // L = 2 predicted 18% faster: drafted
+    public void AutoDraftsOnlyForAPredictedGainAboveTheMargin(double costOfTwoRows, int expected)
+    {
+        // With no evidence yet the acceptance is the prior (0.9): L = 2 advances 2 steps for T(2) + 0.1 T(1) (the
+        // rejected draft's correction); longer drafts cost as much as their rows in single calls and never pay.
+        var curve = new CostCurve([1.0, costOfTwoRows, 3, 4, 5, 6, 7, 8]);
+        var auto = new AutoSpeculation(curve, rowsPerCall: 64);
+        auto.Reset(1);
+        double rate2 = 2 / (costOfTwoRows + 0.1);
+        Assert.Equal(rate2 > 1 ? 2 : 1, SpeculationCostModel.BestLength(new ConstantAcceptance(AutoSpeculation.PriorAcceptance), curve, 8, out _));
+        Assert.Equal(expected, auto.Choose(0, remaining: 100));
+        Assert.Equal(expected == 1, rate2 < 1 + AutoSpeculation.MinimumGain);
+    }
+
     [Fact]
     public void MeasuredAcceptanceExtrapolatesTheLastPosition()
     {
