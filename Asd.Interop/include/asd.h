@@ -102,7 +102,7 @@ typedef struct asd_model asd_model;
 /** Options for asd_model_open. Initialise with asd_model_default_params. */
 typedef struct asd_model_params {
     uint32_t struct_size;  /**< set by asd_model_default_params */
-    const char* device;    /**< "cpu" (default when NULL), "cuda" or "auto" (cuda: ONNX models only) */
+    const char* device;    /**< "cpu" (default when NULL), "cuda" or "auto" (cuda: ONNX models only; on CUDA each call is padded to a power-of-two batch with a session per size, see docs/onnx-models.md) */
     int32_t threads;       /**< threads for each sampler of this model; 0 (default) = one per core */
 } asd_model_params;
 
