@@ -71,7 +71,9 @@ public sealed class CostCurve : IBatchCost
 
     /// <summary>
     /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
-    /// passes or more (a cheap model gets up to 101, about 0.25 s in all) that interleave the batch sizes (so drift in the machine's speed hits all of them alike), and the median per B.
+    /// passes or more (a cheap model gets up to 101, about 0.25 s in all) that interleave the batch sizes (so drift in
+    /// the machine's speed hits all of them alike), each timed call preceded by an untimed one of the same size, and
+    /// the median per B.
     /// Every B up to <paramref name="denseUpTo"/> is timed; above it, a grid of about 8 sizes per doubling, with
     /// linear interpolation between them.
     /// </summary>
@@ -126,6 +128,12 @@ public sealed class CostCurve : IBatchCost
             for (int i = 0; i < sizes.Count; i++)
             {
                 int b = sizes[i];
+
+                // One untimed call of this size first. Each pass goes from its largest size back to one row, and a
+                // one-row call right after 64 rows ran 1.25x (2 threads) to 1.48x (1 thread) slower than after one
+                // row through ONNX Runtime on the UNet fixture (bench quick-onnx-after): the median T(1), the DDPM
+                // cost every speedup is measured against, came out ~10% dear, and drafts looked cheap.
+                Call(b);
 
                 // Several calls per sample so that a sample lasts long enough for the timer.
                 long start = Stopwatch.GetTimestamp();

@@ -25,6 +25,18 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "quick-onnx-calls")
+        {
+            QuickOnnxCalls.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "quick-onnx-after")
+        {
+            QuickOnnxAfter.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-pool")
         {
             QuickPool.Run();

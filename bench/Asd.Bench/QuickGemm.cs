@@ -273,7 +273,7 @@ internal static class QuickAct
 }
 
 /// <summary>
-/// <c>-- quick-onnx-shapes MODEL [on|off]</c>: does ONNX Runtime charge for a change of batch size? Times calls of
+/// <c>-- quick-onnx-shapes MODEL [on|off] [THREADS]</c>: does ONNX Runtime charge for a change of batch size? Times calls of
 /// B = 1..4 rows, first each size in a run of its own (steady state), then cycling 1, 2, 3, 4 as ASD's rounds do; a
 /// cycle dearer than the steady sizes' sum is the price of the shape changes (development probe).
 /// </summary>
@@ -282,7 +282,8 @@ internal static class QuickOnnxShapes
     public static void Run(string[] args)
     {
         bool? buckets = args.Length > 2 ? args[2] == "on" : null;
-        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = 1, BatchBuckets = buckets });
+        int threads = args.Length > 3 ? int.Parse(args[3]) : 1;
+        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads, BatchBuckets = buckets });
         var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(new Asd.Native.Schedules.SchedulerConfig()), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 8 });
         int d = den.SampleSize, c = den.ConditionSize;
         var rng = new Random(1);
@@ -322,6 +323,121 @@ internal static class QuickOnnxShapes
 
             double cycle = Time([1, 2, 3, 4, 1, 2, 3, 4], 40) / 2;
             Console.WriteLine($"| sum {steady:F1} us, cycle 1-2-3-4 {cycle:F1} us ({cycle / steady:F2}x) buckets={model.BatchBuckets}");
+        }
+    }
+}
+
+/// <summary>
+/// <c>-- quick-onnx-calls MODEL THREADS L</c>: what the calls of an ASD run cost by row count, against the calibrated
+/// curve measured in the same process: is T(B) inside a sampling run the T(B) that auto plans with? (development probe)
+/// </summary>
+internal static class QuickOnnxCalls
+{
+    private sealed class Timed(Asd.Native.Denoising.IDenoiser inner) : Asd.Native.Denoising.IDenoiser
+    {
+        public readonly double[] Seconds = new double[1025];
+        public readonly long[] Count = new long[1025];
+
+        public int SampleSize => inner.SampleSize;
+
+        public int ConditionSize => inner.ConditionSize;
+
+        public bool IsBatchInvariant => inner.IsBatchInvariant;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            inner.Denoise(samples, timesteps, conditioning, output);
+            Seconds[timesteps.Length] += System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            Count[timesteps.Length]++;
+        }
+    }
+
+    public static void Run(string[] args)
+    {
+        int threads = int.Parse(args[2]);
+        Asd.Native.Sampling.SpecLength l = Asd.Native.Sampling.SpecLength.Parse(args[3]);
+        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads });
+        var schedule = new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler);
+        var den = model.CreateDenoiser(schedule, new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64 });
+        var curve = Asd.Native.Sampling.CostCurve.Measure(den, 64, model.DefaultScheduler.NumTrainTimesteps);
+        var timed = new Timed(den);
+        var plan = schedule.Plan(100);
+        using var asd = new Asd.Native.Sampling.AsdSampler(timed, plan, new Asd.Native.Sampling.SamplerOptions { SpecLength = l, CostCurve = curve });
+        using var ddpm = new Asd.Native.Sampling.DdpmSampler(timed, plan, new Asd.Native.Sampling.SamplerOptions());
+        var x = new float[den.SampleSize];
+        double asdWall = 0, ddpmWall = 0;
+        asd.Sample(1, 99, x);
+        ddpm.Sample(1, 99, x);
+        Array.Clear(timed.Seconds);
+        Array.Clear(timed.Count);
+        for (int r = 0; r < 30; r++)
+        {
+            asdWall += asd.Sample(1, (ulong)r, x).WallSeconds;
+            ddpmWall += ddpm.Sample(1, (ulong)r, x).WallSeconds;
+        }
+
+        Console.WriteLine($"wall per sample: ASD L={l} {asdWall / 30 * 1e3:F2} ms, DDPM {ddpmWall / 30 * 1e3:F2} ms ({ddpmWall / asdWall:F2}x)");
+        double predicted = 0, actual = 0;
+        for (int b = 1; b <= 64; b++)
+        {
+            if (timed.Count[b] == 0)
+            {
+                continue;
+            }
+
+            double mean = timed.Seconds[b] / timed.Count[b];
+            predicted += curve.CallSeconds(b) * timed.Count[b];
+            actual += timed.Seconds[b];
+            Console.WriteLine($"B={b,2}: {timed.Count[b],6} calls, in the run {mean * 1e6,7:F1} us, calibrated {curve.CallSeconds(b) * 1e6,7:F1} us ({mean / curve.CallSeconds(b):F2}x)");
+        }
+
+        Console.WriteLine($"all calls: {actual * 1e3:F1} ms in the runs, {predicted * 1e3:F1} ms by the curve ({actual / predicted:F2}x)");
+    }
+}
+
+/// <summary>
+/// <c>-- quick-onnx-after MODEL THREADS</c>: is a one-row call slower right after a large call than after a one-row
+/// call? (what CostCurve.Measure's untimed call of the same size guards against; development probe)
+/// </summary>
+internal static class QuickOnnxAfter
+{
+    public static void Run(string[] args)
+    {
+        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]) });
+        var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64 });
+        int d = den.SampleSize, c = den.ConditionSize;
+        var rng = new Random(1);
+        float[] x = [.. Enumerable.Range(0, 64 * d).Select(_ => (float)rng.NextDouble())], cond = new float[64 * c], y = new float[64 * d];
+        int[] t = [.. Enumerable.Range(0, 64).Select(i => (i * 15) + 1)];
+        void Call(int b) => den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+        double Timed(int b)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Call(b);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+
+        for (int w = 0; w < 50; w++)
+        {
+            Call(64);
+            Call(1);
+        }
+
+        foreach (int before in (int[])[64, 16, 4, 2])
+        {
+            var afterBig = new List<double>();
+            var afterOne = new List<double>();
+            for (int r = 0; r < 200; r++)
+            {
+                Call(before);
+                afterBig.Add(Timed(1));
+                afterOne.Add(Timed(1));
+            }
+
+            afterBig.Sort();
+            afterOne.Sort();
+            Console.WriteLine($"one row after {before,2} rows: median {afterBig[100]:F1} us; after one row: {afterOne[100]:F1} us ({afterBig[100] / afterOne[100]:F2}x)");
         }
     }
 }
