@@ -48,6 +48,11 @@ internal static class BenchCommand
                 throw new ArgumentException($"--repeats must be >= 1 (got {r}).");
             }
 
+            if (parse.GetValue(maxRows) < 1)
+            {
+                throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
+            }
+
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SpecLength.Parse).Distinct()];
             int threadCount = CliThreads.Resolve(parse.GetValue(threads));
             CostCurve? given = parse.GetValue(costCurve) is string cc ? CostCurve.Load(cc) : null;

@@ -145,6 +145,11 @@ internal static class SampleCommand
                 config = config with { ClipSampleRange = cr };
             }
 
+            if (parse.GetValue(maxRows) < 1)
+            {
+                throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
+            }
+
             var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
             using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
             using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));

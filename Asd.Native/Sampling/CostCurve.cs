@@ -70,7 +70,7 @@ public sealed class CostCurve : IBatchCost
     public double Ratio(int rows) => Seconds(rows) / Seconds(1);
 
     /// <summary>
-    /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random inputs: after a warm-up, <paramref name="repeats"/>
+    /// Measures T(B) for B = 1 .. <paramref name="maxRows"/> on random samples and timesteps (zero conditioning): after a warm-up, <paramref name="repeats"/>
     /// passes or more (a cheap model gets up to 101, about 0.25 s in all) that interleave the batch sizes (so drift in
     /// the machine's speed hits all of them alike), each timed call preceded by an untimed one of the same size, and
     /// the median per B.
@@ -90,7 +90,9 @@ public sealed class CostCurve : IBatchCost
         int d = denoiser.SampleSize, c = denoiser.ConditionSize;
         var rng = new Random(seed);
         float[] x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
-        float[] cond = [.. Enumerable.Range(0, maxRows * c).Select(_ => (float)rng.NextDouble())];
+        // Zeros: conditioning may be class ids or flags that only take integers (an ONNX Int64 class input rejects
+        // 0.29), and a model's cost does not depend on the condition's value.
+        var cond = new float[maxRows * c];
         int shared = rng.Next(Math.Max(1, trainSteps));
         int[] t = [.. Enumerable.Range(0, maxRows).Select(_ => denoiser.SharedTimestep ? shared : rng.Next(Math.Max(1, trainSteps)))];
         var output = new float[maxRows * d];

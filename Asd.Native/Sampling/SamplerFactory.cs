@@ -28,6 +28,7 @@ public static class SamplerFactory
     public static Sampler Create(IDiffusionModel model, SchedulerConfig scheduler, int steps, SamplerKind kind, SamplerOptions options, Threading.CorePool? pool = null, double? guidance = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        options = (options ?? throw new ArgumentNullException(nameof(options))).Validate(); // before the calibration uses them
         var schedule = new DiffusionSchedule(scheduler);
         InferencePlan plan = schedule.Plan(steps);
         IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = guidance });

@@ -148,6 +148,20 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void AutoLengthCalibratesModelsWithIntegerConditioning()
+    {
+        // The default length is auto, whose calibration runs the model before any real conditioning exists: it must
+        // feed values an Int64 class input accepts (it fed random fractions, and "asd sample --cond 3" failed).
+        using var model = (OnnxModel)ModelCatalog.Open(Fixture("unet16_class"));
+        Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64, model.CondInputs[0].Type);
+        using Sampler asd = SamplerFactory.Create(model, model.DefaultScheduler, 10, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Auto, MaxBatchRows = 8 }, guidance: 3.0);
+        var x = new float[2 * 256];
+        SamplingStats stats = asd.Sample(2, 1, x, [3f]);
+        Assert.StartsWith("auto", stats.SpecLengthEffective, StringComparison.Ordinal);
+        Assert.All(x, v => Assert.True(float.IsFinite(v)));
+    }
+
     [Theory]
     [InlineData("bad/truncated.onnx", "not a model ONNX Runtime can load")]
     [InlineData("bad/not_onnx.onnx", "not a model ONNX Runtime can load")]
