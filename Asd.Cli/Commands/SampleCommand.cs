@@ -282,7 +282,6 @@ internal static class SampleCommand
         return cond;
     }
 
-    /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>
     /// <summary>"2.98x faster", or "1.75x slower (0.57x)" when speculation lost: a ratio below 1 is never called faster.</summary>
     internal static string Speed(double ratio) => ratio >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{ratio:F2}x faster")
@@ -296,6 +295,7 @@ internal static class SampleCommand
         _ => throw new ArgumentException($"--batch-buckets must be auto, on or off (got '{text}')."),
     };
 
+    /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>
     internal static NullCondition ParseNullCondition(string text)
     {
         string t = text.Trim();
