@@ -99,7 +99,7 @@ internal static class ClosedFormProperty
         ulong sampleSeed = c.Seed * 0x9E3779B97F4A7C15UL;
         for (int l = 0; l < SameLawProperty.Lengths.Length; l++)
         {
-            var asd = new AsdSampler(denoiser, plan, SameLawProperty.Options(SameLawProperty.Lengths[l], SampleSize)) { Fault = fault };
+            var asd = new AsdSampler(denoiser, plan, SameLawProperty.Options(SameLawProperty.Lengths[l], SampleSize)).WithFault(fault);
             double[][] x = SameLawProperty.Draw(asd, sampleSeed, (ulong)l * SampleSize, d, SampleSize);
 
             // Whiten with the exact moments: under the property w ~ N(0, I).

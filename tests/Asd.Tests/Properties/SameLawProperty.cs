@@ -101,7 +101,7 @@ internal static class SameLawProperty
         var pValues = new List<double>();
         for (int l = 0; l < Lengths.Length; l++)
         {
-            var asd = new AsdSampler(denoiser, plan, Options(Lengths[l], n)) { Fault = fault };
+            var asd = new AsdSampler(denoiser, plan, Options(Lengths[l], n)).WithFault(fault);
             double[][] candidate = Draw(asd, sampleSeed, (ulong)(l + 1) * (ulong)n, c.Dimension, n);
             pValues.AddRange(TwoSample.ProjectionPValues(reference, candidate, directions));
         }
