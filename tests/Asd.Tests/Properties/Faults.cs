@@ -150,6 +150,25 @@ internal readonly struct FaultyAsd(AsdFault fault) : IAsdVariant
 /// <summary>Switching a sampler to a fault.</summary>
 internal static class Faults
 {
+    /// <summary>The fault in words, for reports.</summary>
+    public static string Describe(AsdFault fault) => fault switch
+    {
+        AsdFault.AlwaysAccept => "always accept",
+        AsdFault.NoHalfInLogRatio => "no 1/2 in log-ratio",
+        AsdFault.ResampleFromDraft => "resample from draft",
+        AsdFault.ReflectWrongAxis => "reflect about wrong axis",
+        AsdFault.StaleModelAfterRejection => "stale m after rejection",
+        AsdFault.SigmaOfPreviousStep => "sigma of step s-1 in log-ratio",
+        AsdFault.SigmaOfNextStep => "sigma of step s+1 in log-ratio",
+        AsdFault.BOfNextStep => "b of step s+1",
+        AsdFault.BNotSquared => "b not squared in |d|^2",
+        AsdFault.UniformByDraftPosition => "U keyed by draft position",
+        AsdFault.UniformFromStepNoise => "U from the step-noise purpose",
+        AsdFault.UnreflectedNoiseAfterRejection => "unreflected z after rejection",
+        AsdFault.StaleModelAfterFullAcceptance => "stale m after a fully accepted round",
+        _ => "none",
+    };
+
     /// <summary>Makes <paramref name="sampler"/> run <paramref name="fault"/>; <see cref="AsdFault.None"/> leaves the production path.</summary>
     public static AsdSampler WithFault(this AsdSampler sampler, AsdFault fault)
     {

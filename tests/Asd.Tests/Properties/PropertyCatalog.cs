@@ -1,4 +1,3 @@
-using Asd.Native.Sampling;
 using Asd.Tests.Statistics;
 
 namespace Asd.Tests.Properties;
@@ -33,6 +32,10 @@ internal static class PropertyCatalog
             ("null", s => ClosedFormProperty.Run(s, AsdFault.None)),
             ("control: always accept", s => ClosedFormProperty.Run(s, AsdFault.AlwaysAccept)),
             ("control: stale m after rejection", s => ClosedFormProperty.Run(s, AsdFault.StaleModelAfterRejection)),
+        ]),
+        new("7h subtle defects", [
+            ("null", s => SubtleDefectsProperty.Run(s, AsdFault.None)),
+            .. SubtleDefectsProperty.Controls.Select(f => ($"control: {Faults.Describe(f)}", (Func<ulong, PropertyOutcome>)(s => SubtleDefectsProperty.Run(s, f)))),
         ]),
         new("7e exchangeability", [
             ("null", s => ExchangeabilityProperty.Run(s, wrongPosterior: false)),
