@@ -469,17 +469,31 @@ public sealed class PlotTests : IDisposable
         Assert.True(mixMs < 1000, $"mixture took {mixMs:F0} ms");
     }
 
-    /// <summary>Writes the sample pictures to $ASD_PLOT_SAMPLES when set, for looking at them.</summary>
+    /// <summary>
+    /// The sample pictures (each plot kind with realistic inputs) are written as decodable PNGs with content: into
+    /// $ASD_PLOT_SAMPLES when set, for looking at them, otherwise into the test's own folder.
+    /// </summary>
     [Fact]
-    public void WritesSamplesWhenAsked()
+    public void SamplePicturesAreWrittenAndDecodable()
     {
-        string? target = Environment.GetEnvironmentVariable("ASD_PLOT_SAMPLES");
-        if (string.IsNullOrEmpty(target))
-        {
-            return;
-        }
-
+        string? asked = Environment.GetEnvironmentVariable("ASD_PLOT_SAMPLES");
+        string target = string.IsNullOrEmpty(asked) ? _dir : asked;
         Samples.Write(target);
-        Assert.True(System.IO.File.Exists(Path.Combine(target, "trajectories.png")));
+        foreach (string name in (string[])["trajectories.png", "mixture.png", "images.png", "bench.png"])
+        {
+            string path = Path.Combine(target, name);
+            Assert.True(System.IO.File.Exists(path), $"{name} was not written");
+            PngReader png = Read(path);
+            var colours = new HashSet<(byte, byte, byte)>();
+            for (int y = 0; y < png.Height; y += 3)
+            {
+                for (int x = 0; x < png.Width; x += 3)
+                {
+                    colours.Add(png[x, y]);
+                }
+            }
+
+            Assert.True(png.Width >= 200 && png.Height >= 200 && colours.Count >= 8, $"{name}: {png.Width}x{png.Height}, {colours.Count} colours");
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace Asd.Tests.Properties;
 /// <summary>
 /// Property 7h: ASD's output has the closed-form law of the DDPM chain in the regime where subtle defects of the
 /// acceptance step show. Affine denoisers (so the law is known exactly, <see cref="ClosedFormProperty.ExactMoments"/>)
-/// with a strong drift in t calibrated to about 50% acceptance at draft position 1, d in 1..2, K in 8..16, and L = 2:
+/// with a strong drift in t calibrated to about 50% acceptance at draft position 1, d in 1..2, K in 12..24, and L = 2:
 /// every round then decides exactly one step, at position 1, and a chain runs K / 2 rounds. A defect in one decision
 /// moves the step's output along the drift direction by a fraction of its noise; with the drift pointing the same way
 /// at every step those shifts add up over the rounds of a chain, and a defect that ties the decisions of different
@@ -40,7 +40,7 @@ internal static class SubtleDefectsProperty
         public override string ToString() => $"affine d={Dimension} K={Steps} {CaseGen.Describe(Scheduler)} seed={Seed}";
     }
 
-    /// <summary>Random schedules (x0 prediction, no clipping: the denoiser is affine in x), K in 8..16, d in 1..2.</summary>
+    /// <summary>Random schedules (x0 prediction, no clipping: the denoiser is affine in x), K in 12..24, d in 1..2.</summary>
     public static Gen<Case> Cases { get; } =
         from scheduler in CaseGen.Scheduler(50, 1000)
         from k in Gen.Choose(12, 24)
