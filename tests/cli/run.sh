@@ -14,7 +14,7 @@ check() { # name, command...
   local name=$1; shift
   if "$@" >>"$LOG" 2>&1; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name (see $LOG)"; fi
 }
-summary() { echo "CLI_SUMMARY $passed $failed"; exit 0; }
+summary() { echo "CLI_SUMMARY $passed $failed"; [ "$failed" -eq 0 ]; exit; }
 
 if [ "${ASD_SKIP_PUBLISH:-0}" != 1 ]; then
   if Asd.Cli/publish.sh v4 v3 >>"$LOG" 2>&1; then
@@ -52,8 +52,14 @@ bench_ok() {
 check "asd bench: table, and JSON with the fixed schema" bench_ok
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
   "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
-check "asd reports bad input in one line with exit code 2" bash -c \
-  "'$exe' sample --spec-len 0 2>&1 | grep -q 'must be >= 1'; test \${PIPESTATUS[0]} -eq 2"
+bad_input_reported() {
+  local out code
+  out=$("$exe" sample --spec-len 0 2>&1)
+  code=$?
+  echo "$out"
+  [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'must be >= 1' <<<"$out"
+}
+check "asd reports bad input in one line with exit code 2" bad_input_reported
 
 # The CUDA build (-p:AsdOnnxRuntimeGpu=true: Microsoft.ML.OnnxRuntime.Gpu.Linux, CUDA 13) on a machine without CUDA:
 # --device cuda must fail naming the missing library, never run on the CPU; --device auto must fall back and say so.

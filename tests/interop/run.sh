@@ -36,15 +36,17 @@ check() { # check "name" command...: one check, passes when the command exits 0 
   local name=$1; shift
   if "$@" >>"$LOG/checks.log" 2>&1; then ok "$name"; else bad "$name (see $LOG/checks.log)"; fi
 }
-# Adds the "<TAG> <passed> <failed>" line a test program prints; a missing line counts as one failure.
+# Adds the "<TAG> <passed> <failed>" line a test program prints; a missing line counts as one failure, and so does
+# the program's non-zero exit code (third argument) when its line reports no failure (a crash after the summary).
 count_line() {
-  local tag=$1 file=$2 line
+  local tag=$1 file=$2 rc=${3:-0} line
   line=$(grep -E "^$tag [0-9]+ [0-9]+$" "$file" | tail -n 1)
-  if [ -z "$line" ]; then bad "$tag: no summary line in $file (crash?)"; return; fi
+  if [ -z "$line" ]; then bad "$tag: no summary line in $file (crash? exit code $rc)"; return; fi
   read -r _ p f <<<"$line"
   passed=$((passed + p))
   failed=$((failed + f))
-  echo "      $tag: $p passed, $f failed"
+  echo "      $tag: $p passed, $f failed (exit code $rc)"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then bad "$tag: exit code $rc although its summary reports no failure"; fi
 }
 strip_wall() { sed -E 's/"wall_seconds":[0-9.eE+-]+//'; }
 
@@ -136,9 +138,9 @@ stage_end "C and C++ examples"
 # ------------------------------------------------------------------------------------------------ robustness
 stage "robustness (every export: NULL handles and buffers, wrong lengths, NaN, unknown specs)"
 if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/robustness.c -o "$WORK/robustness" -L"$HOST" -lasd -Wl,-rpath,"$HOST" -lm >"$LOG/robustness-build.log" 2>&1; then
-  "$WORK/robustness" >"$LOG/robustness.out" 2>&1
+  "$WORK/robustness" >"$LOG/robustness.out" 2>&1; rc=$?
   grep -E '^FAIL' "$LOG/robustness.out"
-  count_line ROBUSTNESS "$LOG/robustness.out"
+  count_line ROBUSTNESS "$LOG/robustness.out" $rc
 else
   bad "robustness.c does not compile (see $LOG/robustness-build.log)"
 fi
@@ -151,9 +153,9 @@ for level in v4 v3; do
   gcc "${CFLAGS[@]}" -I"$d/include" tests/interop/concurrency.c -o "$WORK/concurrency-$level" -L"$d" -lasd -Wl,-rpath,"$d" -lpthread >>"$LOG/concurrency-build.log" 2>&1 \
     || bad "concurrency.c does not compile against $level (see $LOG/concurrency-build.log)"
 done
-"$WORK/concurrency-$(basename "$HOST" | cut -d- -f3)" >"$LOG/concurrency.out" 2>&1
+"$WORK/concurrency-$(basename "$HOST" | cut -d- -f3)" >"$LOG/concurrency.out" 2>&1; rc=$?
 sed 's/^/      /' "$LOG/concurrency.out"
-count_line CONCURRENCY "$LOG/concurrency.out"
+count_line CONCURRENCY "$LOG/concurrency.out" $rc
 if [ $HAS_V4 = 1 ]; then
   "$WORK/concurrency-v3" --serial >"$LOG/concurrency-v3.out" 2>&1
   h4=$(grep '^HASH' "$LOG/concurrency.out"); h3=$(grep '^HASH' "$LOG/concurrency-v3.out")
@@ -276,11 +278,13 @@ check "both packages carry their XML docs" bash -c \
   "unzip -l artifacts/nuget/Asd.Native.0.1.0.nupkg | grep -q lib/net10.0/Asd.Native.xml && unzip -l artifacts/nuget/Asd.Simd.0.1.0.nupkg | grep -q lib/net10.0/Asd.Simd.xml"
 if dotnet build tests/NugetConsumer -c Release -nologo -v:q >"$LOG/consumer-build.log" 2>&1; then
   ok "tests/NugetConsumer restores Asd.Native from the local feed and builds"
-  dotnet tests/NugetConsumer/bin/Release/net10.0/NugetConsumer.dll >"$LOG/consumer.out" 2>&1
+  dotnet tests/NugetConsumer/bin/Release/net10.0/NugetConsumer.dll >"$LOG/consumer.out" 2>&1; rc=$?
   sed 's/^/      /' "$LOG/consumer.out" | grep -E '^      (ok|FAIL)'
   n_ok=$(grep -c '^ok ' "$LOG/consumer.out"); n_bad=$(grep -c '^FAIL' "$LOG/consumer.out")
   passed=$((passed + n_ok)); failed=$((failed + n_bad))
   [ "$n_ok" -gt 0 ] || bad "the NuGet consumer printed no checks (see $LOG/consumer.out)"
+  # A crash after its last check, or a failure it did not print, shows only in its exit code.
+  [ "$rc" -eq 0 ] || [ "$n_bad" -gt 0 ] || bad "the NuGet consumer exited with code $rc (see $LOG/consumer.out)"
 else
   bad "tests/NugetConsumer build (see $LOG/consumer-build.log)"
 fi
