@@ -18,6 +18,7 @@ internal static class PropertyCatalog
         new("7a acceptance rate", [
             ("null", s => RejectionSamplerProperty.RunRate(s, AsdFault.None)),
             ("control: no 1/2 in log-ratio", s => RejectionSamplerProperty.RunRate(s, AsdFault.NoHalfInLogRatio)),
+            ("control: b not squared in |d|^2", s => RejectionSamplerProperty.RunRate(s, AsdFault.BNotSquared)),
         ]),
         new("7c same law", [
             ("null", s => SameLawProperty.Run(s, AsdFault.None)),
