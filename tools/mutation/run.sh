@@ -18,8 +18,15 @@ run() { # name, config, extra arguments
   local out=$ROOT/artifacts/mutation/$1 config=$2
   shift 2
   mkdir -p "$out"
-  (cd "$ROOT/tests/Asd.Tests" && dotnet dotnet-stryker --config-file "$ROOT/tools/mutation/$config" --test-case-filter "$TEST_FILTER" \
-    --output "$out" "$@") 2>&1 | tee "$out/stryker.log"
+  # Stryker's project analysis (Buildalyzer) gives up with "Could not find build environment" when `dotnet --info`
+  # is slow, as on a loaded machine: try again, up to three times.
+  for attempt in 1 2 3; do
+    (cd "$ROOT/tests/Asd.Tests" && dotnet dotnet-stryker --config-file "$ROOT/tools/mutation/$config" --test-case-filter "$TEST_FILTER" \
+      --output "$out" "$@") 2>&1 | tee "$out/stryker.log" || true
+    grep -q 'Could not find build environment' "$out/stryker.log" || return 0
+    echo "attempt $attempt: Stryker could not analyse the projects; retrying"
+  done
+  return 1
 }
 case $target in
   native) run native stryker-native.json "$@" ;;
