@@ -124,7 +124,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new InvalidOperationException($"ONNX Runtime failed running '{_model.Name}' on {n} rows: {e.Message}", e);
+            throw new ModelRunException($"ONNX Runtime failed running '{_model.Name}' on {n} rows: {e.Message}", e);
         }
 
         _output.ReadRows(output, n * d);
