@@ -21,6 +21,13 @@ public static class StrictJson
     /// <summary>Parses UTF-8 bytes.</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> utf8, string source)
     {
+        // The reader checks the JSON structure, but a string's bytes are decoded only when read: invalid UTF-8 inside
+        // one would surface later as an InvalidOperationException from GetString (found by the mlp-json fuzz target).
+        if (!System.Text.Unicode.Utf8.IsValid(utf8.Span))
+        {
+            throw new InvalidDataException($"{source}: not valid UTF-8 text.");
+        }
+
         try
         {
             return JsonDocument.Parse(utf8, Options);

@@ -362,7 +362,9 @@ public sealed class OnnxModel : IDiffusionModel
                 string why = CudaUnavailableReason(e);
                 if (device == "cuda")
                 {
-                    throw new InvalidOperationException($"--device cuda: {why}", e);
+                    // Valid, but not available here: ASD_ERR_UNSUPPORTED through libasd (an InvalidOperationException
+                    // was reported as an internal error; found by tests/interop/fuzz_abi.c).
+                    throw new PlatformNotSupportedException($"--device cuda: {why}", e);
                 }
 
                 fallback = why;

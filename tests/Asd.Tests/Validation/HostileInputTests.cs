@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Asd.Cli;
 using Asd.Cli.Commands;
+using Asd.Fuzz;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Models;
@@ -125,6 +126,45 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("\"version\" is 9223372036854775807", Rejected<InvalidDataException>(() => MlpModel.Load(json)));
         json = MlpModelWith(j => j["version"] = JsonNode.Parse("1e400"), "model2");
         Assert.Contains("\"version\"", Rejected<InvalidDataException>(() => MlpModel.Load(json)));
+    }
+
+    [Fact]
+    public void InvalidUtf8InsideAJsonStringIsAModelError()
+    {
+        // Found by the mlp-json fuzz target (tools/fuzz/regressions): the JSON reader accepts the structure and the
+        // string's bytes fail only when read, as an InvalidOperationException (ASD_ERR_INTERNAL through libasd).
+        byte[] json = File.ReadAllBytes(Path.Combine("fixtures", "fuzz", "mlp-json", "invalid-utf8-in-string.json"));
+        Assert.Contains("not valid UTF-8", Rejected<InvalidDataException>(() => MlpModel.Parse(json, File.ReadAllBytes(Path.Combine("fixtures", "mlp_small", "mlp_small.safetensors")), "fuzz.json")));
+        string dir = Path.Combine(_dir, "utf8");
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(Path.Combine(dir, "m.json"), json);
+        Assert.Contains("not valid UTF-8", Rejected<InvalidDataException>(() => MlpModel.Load(Path.Combine(dir, "m.json"))));
+    }
+
+    [Fact]
+    public void EveryFuzzReproducerIsRejectedCleanly()
+    {
+        // Every input the fuzz campaigns found crashing (tools/fuzz/regressions/TARGET/*) is now accepted or rejected
+        // with a documented exception, through the same target code the harness runs.
+        string root = Path.Combine("fixtures", "fuzz");
+        int files = 0;
+        foreach (string dir in Directory.GetDirectories(root))
+        {
+            foreach (string file in Directory.GetFiles(dir))
+            {
+                files++;
+                byte[] bytes = File.ReadAllBytes(file);
+                try
+                {
+                    FuzzTargets.Run(Path.GetFileName(dir), bytes);
+                }
+                catch (Exception e) when (e is InvalidDataException || e.GetType() == typeof(ArgumentException))
+                {
+                }
+            }
+        }
+
+        Assert.True(files > 0, "no reproducers found: the test would prove nothing");
     }
 
     [Fact]
