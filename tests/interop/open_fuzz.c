@@ -65,19 +65,29 @@ static void write_bytes(const char* path, const char* b, size_t n) {
 
 typedef struct {
     char text[160];
+    char example[160];
     long count;
 } message;
 
 static message g_messages[256];
 static int g_nmessages;
 
+/* Grouped by input kind and exception type (the text before the first ':' of an internal error's message), with
+   the first message of each group as its example. */
 static void tally_internal(const char* kind) {
     char key[160];
-    snprintf(key, sizeof key, "%s: %.120s", kind, asd_last_error());
+    const char* msg = asd_last_error();
+    const char* colon = strchr(msg, ':');
+    int type_len = colon ? (int)(colon - msg) : (int)strlen(msg);
+    if (type_len > 60) type_len = 60;
+    snprintf(key, sizeof key, "%s: %.*s", kind, type_len, msg);
     for (int i = 0; i < g_nmessages; i++)
         if (!strcmp(g_messages[i].text, key)) { g_messages[i].count++; return; }
     if (g_nmessages < 256) {
         snprintf(g_messages[g_nmessages].text, sizeof g_messages[0].text, "%s", key);
+        snprintf(g_messages[g_nmessages].example, sizeof g_messages[0].example, "%s", msg);
+        for (char* c = g_messages[g_nmessages].example; *c; c++)
+            if (*c == '\n') *c = ' ';
         g_messages[g_nmessages++].count = 1;
     }
 }
@@ -156,7 +166,8 @@ int main(int argc, char** argv) {
         if (by_kind[k][ASD_ERR_INTERNAL] == 0) passed++;
         else failed++;
     }
-    for (int i = 0; i < g_nmessages; i++) printf("INTERNAL x%ld  %s\n", g_messages[i].count, g_messages[i].text);
+    for (int i = 0; i < g_nmessages; i++)
+        printf("INTERNAL x%ld  %s  (e.g. \"%s\")\n", g_messages[i].count, g_messages[i].text, g_messages[i].example);
     printf("OPEN_FUZZ_FIGURES calls=%ld internal=%ld\n", calls, internal_total);
     printf("OPEN_FUZZ %d %d\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -197,6 +197,12 @@ static void issue13_reproducers(void) {
     EXPECT(asd_model_open("builtin:mixture", mp, &none), ASD_ERR_INVALID_ARGUMENT, "to 256");
     CHECK_TRUE(seconds_since(&t0) < 5, "hostile thread counts are refused at once");
 
+    /* An unavailable device is "valid but not available", not a bug (it was ASD_ERR_INTERNAL; found by fuzz_abi.c). */
+    mp->threads = 1;
+    mp->device = "cuda";
+    EXPECT(asd_model_open("tests/fixtures/onnx/unet16", mp, &none), ASD_ERR_UNSUPPORTED, "--device cuda");
+    mp->device = NULL;
+
     /* Overflow never shows through; loose specs are refused. */
     EXPECT(asd_model_open("builtin:mixture?dim=2147483646", NULL, &none), ASD_ERR_MODEL, "too large: the limit is 1048576");
     EXPECT(asd_model_open("builtin:mixture?dim=4&dim=6", NULL, &none), ASD_ERR_MODEL, "appears twice");

@@ -173,6 +173,14 @@ if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/fuzz_abi.c -o "$WORK/fuzz_
 else
   bad "fuzz_abi.c does not compile (see $LOG/fuzz-abi-build.log)"
 fi
+# Byte-mutated model files (asd-mlp JSON, scheduler_config.json, asd.json) and devices through asd_model_open.
+if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/open_fuzz.c -o "$WORK/open_fuzz" -L"$HOST" -lasd -Wl,-rpath,"$HOST" >"$LOG/open-fuzz-build.log" 2>&1; then
+  timeout -k 10 300 "$WORK/open_fuzz" --calls "${ASD_OPEN_FUZZ_CALLS:-600}" --seed 13 >"$LOG/open-fuzz.out" 2>"$LOG/open-fuzz.err"
+  grep -E '^(INTERNAL|OPEN_FUZZ_FIGURES)' "$LOG/open-fuzz.out" | head -n 20 | cut -c1-300 | sed 's/^/      /'
+  count_line OPEN_FUZZ "$LOG/open-fuzz.out"
+else
+  bad "open_fuzz.c does not compile (see $LOG/open-fuzz-build.log)"
+fi
 stage_end "C-ABI fuzz"
 
 # ------------------------------------------------------------------------------------------------ soak (issue 13)
