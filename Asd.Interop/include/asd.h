@@ -31,7 +31,7 @@
  * row at most 2^20, num_train_timesteps (and train_steps) at most 100000, threads at most 256; a model's JSON files at
  * most 16 MiB and its weights at most 1 GiB. Files a model references must be regular files inside its folder
  * (relative paths without "..", symbolic links only within the folder). A larger max_batch_rows is lowered so one
- * batch buffer holds at most 2^26 floats (the bytes of a sample do not depend on it). Bad input never returns
+ * batch buffer holds at most 2^24 floats (the bytes of a sample do not depend on it). Bad input never returns
  * ASD_ERR_INTERNAL: that status means a bug.
  *
  * Reproducibility: with a fixed spec_len (> 0, or 0 = unbounded), the same seed gives the same bytes whatever

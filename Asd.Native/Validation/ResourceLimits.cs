@@ -25,10 +25,11 @@ public static class ResourceLimits
     public const int MaxTrainSteps = 100_000;
 
     /// <summary>
-    /// Floats in one batch buffer of a sampler (rows per call x sample size): 2^26, 256 MiB. The rows per call are
-    /// lowered to fit; this changes how a verification is split into calls, never the bytes of a sample.
+    /// Floats in one batch buffer of a sampler (rows per call x sample size): 2^24, 64 MiB (a sampler holds about four
+    /// such buffers). The rows per call are lowered to fit (only samples of more than 16,384 floats are affected at the
+    /// default 1024 rows); this changes how a verification is split into calls, never the bytes of a sample.
     /// </summary>
-    public const int MaxBatchFloats = 1 << 26;
+    public const int MaxBatchFloats = 1 << 24;
 
     /// <summary>Bytes of a weights file (asd-mlp safetensors): 1 GiB.</summary>
     public const long MaxWeightsBytes = 1L << 30;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CI stage of the fuzzing (issue 13): builds the SharpFuzz-instrumented harness, replays every regression
 # reproducer (tools/fuzz/regressions/TARGET/*) and seed through its target, then runs afl-fuzz on each target for
-# ASD_FUZZ_SMOKE_SECONDS (default 15) seconds. One check per replayed file and per target run (a target passes when
+# ASD_FUZZ_SMOKE_SECONDS (default 10) seconds. One check per replayed file and per target run (a target passes when
 # afl-fuzz ran it, executed inputs and saved no crash and no hang). Last line: "FUZZ_SMOKE_SUMMARY <passed> <failed>".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -10,7 +10,7 @@ LOG=${ASD_CI_LOGS:-$ROOT/artifacts/ci}/fuzz
 mkdir -p "$LOG"
 passed=0
 failed=0
-seconds=${ASD_FUZZ_SMOKE_SECONDS:-15}
+seconds=${ASD_FUZZ_SMOKE_SECONDS:-10}
 source "$ROOT/tests/lib/need_apt.sh"
 need_apt "$LOG/apt.log" afl++
 t0=$(date +%s)
