@@ -476,16 +476,10 @@ internal sealed class Canvas
     /// <summary>The canvas as a PNG file (8-bit RGB).</summary>
     public byte[] EncodePng() => PngEncoder.EncodeRgb(_rgb, Width, Height);
 
-    /// <summary>Writes <see cref="EncodePng"/> to <paramref name="path"/>, creating its folder if needed.</summary>
+    /// <summary>Writes <see cref="EncodePng"/> to <paramref name="path"/> (its folder must exist: none is created, as for every output file).</summary>
     public void SavePng(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (!string.IsNullOrEmpty(folder))
-        {
-            Directory.CreateDirectory(folder);
-        }
-
         File.WriteAllBytes(path, EncodePng());
     }
 }

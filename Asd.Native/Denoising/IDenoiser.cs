@@ -82,3 +82,9 @@ public sealed record DenoiserOptions
     /// </summary>
     public double? GuidanceScale { get; init; }
 }
+
+/// <summary>
+/// The model's own runtime rejected a call (an ONNX Runtime error: an index outside an embedding table, a shape the
+/// graph cannot take): the model or its inputs are at fault, not the engine.
+/// </summary>
+public sealed class ModelRunException(string message, Exception inner) : InvalidOperationException(message, inner);

@@ -31,13 +31,15 @@ public sealed class AsdSampler : Sampler
     public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
         : base(denoiser, plan, options ?? new SamplerOptions())
     {
-        _batchZ = new float[Options.MaxBatchRows * D];
+        _batchZ = new float[BatchCapacity * D];
         _corrected = new float[D];
         SpeculationLimit = Options.SpecLength.Limit;
         if (Options.SpecLength.IsAuto)
         {
             // Without a given curve (tests, direct construction) the denoiser is timed here; SamplerFactory caches it.
-            CostCurve = Options.CostCurve ?? CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps);
+            CostCurve = Options.CostCurve ?? (Options.Calibration.Skip
+                ? CostCurve.AssumedLinear()
+                : CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps, limits: Options.Calibration));
             _auto = new AutoSpeculation(CostCurve, RowsPerCall);
         }
     }

@@ -75,16 +75,20 @@ public sealed class CanvasTests
     }
 
     [Fact]
-    public void SavePngWritesTheEncodedBytesAndMakesTheFolder()
+    public void SavePngWritesTheEncodedBytesAndCreatesNoFolder()
     {
+        // Issue 13: --plot nodir/p.png used to create the folder while --out nodir/x.npy failed; no output creates one.
         string dir = Path.Combine(Path.GetTempPath(), $"asd-canvas-{Guid.NewGuid():N}");
         try
         {
             var canvas = new Canvas(10, 10, new Rgba(1, 2, 3));
-            string file = Path.Combine(dir, "sub", "c.png");
+            Directory.CreateDirectory(dir);
+            string file = Path.Combine(dir, "c.png");
             canvas.SavePng(file);
             Assert.Equal(canvas.EncodePng(), File.ReadAllBytes(file));
             Assert.Equal((1, 2, 3), PngReader.Decode(File.ReadAllBytes(file))[9, 9]);
+            Assert.Throws<DirectoryNotFoundException>(() => canvas.SavePng(Path.Combine(dir, "sub", "c.png")));
+            Assert.False(Directory.Exists(Path.Combine(dir, "sub")));
         }
         finally
         {
