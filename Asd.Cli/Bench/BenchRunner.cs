@@ -8,7 +8,7 @@ namespace Asd.Cli.Bench;
 
 /// <summary>One sampler configuration <c>asd bench</c> times.</summary>
 /// <param name="Sampler">"ddpm", "asd" or "ddpm-onnxruntime".</param>
-/// <param name="SpecLen">The speculation length string of asd-math section 7 ("-" for DDPM).</param>
+/// <param name="SpecLen">The speculation length string of docs/math.md section 7 ("-" for DDPM).</param>
 internal sealed record BenchSetting(string Sampler, string SpecLen)
 {
     public string Label => Sampler == "asd" ? $"ASD L={SpecLen}" : Sampler == "ddpm" ? "DDPM" : "DDPM (ONNX Runtime)";

@@ -26,11 +26,36 @@ internal static class PlotFonts
                 return;
             }
 
-            Fonts.FontResolvers.Insert(0, new EmbeddedFontResolver(Load("asd.plot.sans.ttf"), Load("asd.plot.sans-bold.ttf")));
-            Fonts.Default = Name;
-            Fonts.Sans = Name;
+            try
+            {
+                Fonts.FontResolvers.Insert(0, new EmbeddedFontResolver(Load("asd.plot.sans.ttf"), Load("asd.plot.sans-bold.ttf")));
+                Fonts.Default = Name;
+                Fonts.Sans = Name;
+            }
+            catch (Exception e) when (MissingNativeLibrary(e) is { } missing)
+            {
+                // The first touch of SkiaSharp: a folder copied without libSkiaSharp.so fails here, not mid-picture.
+                throw new InvalidOperationException(
+                    $"cannot draw the picture: SkiaSharp's native library is missing ({missing.Message.Split('\n')[0].Trim()}). "
+                    + "Copy libSkiaSharp.so and libHarfBuzzSharp.so from the published folder beside asd, or pass --no-plot.", e);
+            }
+
             _registered = true;
         }
+    }
+
+    /// <summary>The DllNotFoundException inside <paramref name="e"/> (type initializers wrap it), or null.</summary>
+    internal static DllNotFoundException? MissingNativeLibrary(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is DllNotFoundException missing)
+            {
+                return missing;
+            }
+        }
+
+        return null;
     }
 
     private static SKTypeface Load(string resource)

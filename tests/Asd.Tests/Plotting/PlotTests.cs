@@ -222,6 +222,17 @@ public sealed class PlotTests : IDisposable
     }
 
     [Fact]
+    public void AMissingSkiaSharpLibraryIsFoundInsideTypeInitializers()
+    {
+        // A folder copied without libSkiaSharp.so surfaces as TypeInitializationException(s) around a
+        // DllNotFoundException; PlotFonts turns that into a one-line error (tests/cli/run.sh checks the executable).
+        var missing = new DllNotFoundException("Unable to load shared library 'libSkiaSharp'");
+        var wrapped = new TypeInitializationException("ScottPlot.Fonts", new TypeInitializationException("SkiaSharp.SKObject", missing));
+        Assert.Same(missing, PlotFonts.MissingNativeLibrary(wrapped));
+        Assert.Null(PlotFonts.MissingNativeLibrary(new TypeInitializationException("X", new InvalidOperationException("other"))));
+    }
+
+    [Fact]
     public void PathsOutsideTheWorkspaceAreClippedToTheDataArea()
     {
         List<(float[] Start, float[] Goal, float[][] Paths)> episodes = [([0.5f, 0.9f], [0.5f, 0.9f], [[5f, 0.9f]])];
