@@ -80,7 +80,7 @@ bench_ok() {
 }
 check "asd bench: table, and JSON with the fixed schema" bench_ok
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
-  "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
+  "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee -a /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
 check "asd reports bad input in one line with exit code 2" bash -c \
   "'$exe' sample --spec-len 0 2>&1 | grep -q 'must be >= 1'; test \${PIPESTATUS[0]} -eq 2"
 
