@@ -7,9 +7,11 @@ while it is in L1: calling it with the accumulators live would make the JIT spil
 (no split accumulators), so its bits do not depend on the tile it lands in, the batch size or the vector width.
 Unrolled by rows and vectors because the JIT keeps named locals in registers, not arrays.
 
-Usage: python3 tools/gen_gemm_kernels.py   (rewrites the .g.cs files; commit them)
+Usage: python3 tools/gen_gemm_kernels.py [--out DIR]   (rewrites the .g.cs files, or writes them into DIR; commit them)
+The test suite regenerates them into a temporary folder and fails on any difference (GeneratedCodeTests).
 """
 import os
+import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Asd.Simd", "Kernels", "Gemm")
 
@@ -167,8 +169,9 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     return "\n".join(lines) + "\n"
 
 
+out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else ROOT
 for spec in ISAS:
-    path = os.path.join(ROOT, f"SgemmKernels.{spec[0]}.g.cs")
+    path = os.path.join(out_dir, f"SgemmKernels.{spec[0]}.g.cs")
     with open(path, "w") as f:
         f.write(file_for(*spec))
     print("wrote", os.path.relpath(path))

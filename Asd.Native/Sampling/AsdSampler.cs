@@ -4,7 +4,7 @@ using Asd.Native.Schedules;
 namespace Asd.Native.Sampling;
 
 /// <summary>
-/// Autospeculative decoding (asd-math section 3): each round drafts up to L future steps by reusing the current
+/// Autospeculative decoding (docs/math.md section 3): each round drafts up to L future steps by reusing the current
 /// model value m_i, verifies all drafts with one batched call, accepts or corrects them with the Gaussian
 /// rejection sampler (reflection on the first rejection), and after a rejection makes one call at the corrected
 /// state. The output has exactly the law of <see cref="DdpmSampler"/> for any denoiser.

@@ -14,7 +14,7 @@ internal enum CouplingDecision
 }
 
 /// <summary>
-/// The Gaussian rejection sampler with reflection (asd-math section 3, step 3), in noise coordinates.
+/// The Gaussian rejection sampler with reflection (docs/math.md section 3, step 3), in noise coordinates.
 /// The draft of a step is N(mu_d, sigma^2 I) with noise z, the target N(mu_t, sigma^2 I), and
 /// d = mu_t - mu_d = b (md - m_i). Accept iff log U &lt; z.d / sigma - |d|^2 / (2 sigma^2); on rejection the
 /// value is mu_t + sigma z' with z' = z reflected across the hyperplane orthogonal to d. Given the prefix, the

@@ -18,7 +18,7 @@ public sealed record SamplerOptions
 
     /// <summary>
     /// The denoiser's batch-cost curve for the automatic speculation length. Given, it makes "auto" deterministic
-    /// (asd-math section 6); null, the curve is measured once per model and thread count and cached in memory
+    /// (docs/math.md section 6); null, the curve is measured once per model and thread count and cached in memory
     /// (<see cref="CostCurveCache"/>).
     /// </summary>
     public CostCurve? CostCurve { get; init; }

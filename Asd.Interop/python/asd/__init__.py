@@ -52,7 +52,7 @@ def cpu_features():
 
 
 def encode_spec_len(spec_len):
-    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (asd-math section 7)."""
+    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (docs/math.md section 7)."""
     if isinstance(spec_len, str):
         text = spec_len.strip().lower()
         if text == "inf":
