@@ -6,7 +6,10 @@ namespace Asd.Cli;
 /// <summary>The <c>asd</c> command tree, runnable in-process (tests call <see cref="Run"/> directly).</summary>
 public static class CliApp
 {
-    /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 usage error, 2 failure).</summary>
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>; returns the exit code: 0 ok, 2 bad input (a wrong flag or value, a
+    /// missing file: one line on stderr), 1 a check that ran and failed (selftest).
+    /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = new RootCommand("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
@@ -18,6 +21,13 @@ public static class CliApp
         };
 
         ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && args.Length > 0)
+        {
+            // One line, not the errors followed by the whole help: the help is one flag away.
+            stderr.WriteLine($"asd: error: {UsageErrors.Describe(parse)}");
+            return 2;
+        }
+
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {

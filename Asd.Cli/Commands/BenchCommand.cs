@@ -54,7 +54,7 @@ internal static class BenchCommand
                 throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
             }
 
-            List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SpecLength.Parse).Distinct()];
+            List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => SpecLength.Parse(t, "--spec-lens")).Distinct()];
             int threadCount = CliThreads.Resolve(parse.GetValue(threads));
             OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
             OutputPaths.Check(parse.GetValue(plot), "--plot");

@@ -62,7 +62,7 @@ internal static class SampleCommand
         command.SetAction(parse =>
         {
             SamplerKind kind = SamplerFactory.ParseKind(parse.GetValue(sampler)!);
-            SpecLength l = SpecLength.Parse(parse.GetValue(specLen)!);
+            SpecLength l = SpecLength.Parse(parse.GetValue(specLen)!, "--spec-len");
             string spec = parse.GetValue(model)!;
             bool policyDemo = spec == ModelCatalog.DefaultModel && parse.GetValue(cond) is null;
             int n = parse.GetValue(samples) ?? (policyDemo ? 8 * (PolicyTask.DefaultObservations().Length / PolicyTask.ObservationSize) : 16);

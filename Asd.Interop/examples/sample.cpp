@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
         std::cout << "libasd " << asd::version() << " (" << asd::cpu_features() << ")\n";
         asd::Model model(argc > 1 ? argv[1] : "builtin:mixture?dim=32", asd::ModelOptions{"cpu", 1});
         std::cout << "model " << model.name() << ": sample shape [";
-        for (int64_t d : model.sample_shape()) std::cout << d << ' ';
+        const char* sep = "";
+        for (int64_t d : model.sample_shape()) { std::cout << sep << d; sep = ", "; }
         std::cout << "], " << model.train_steps() << " training steps\n";
 
         asd::SamplerOptions options;

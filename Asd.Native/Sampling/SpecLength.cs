@@ -43,11 +43,18 @@ public readonly struct SpecLength : IEquatable<SpecLength>
         _ => throw new ArgumentOutOfRangeException(nameof(value), $"spec_len {value} is invalid: use L > 0, 0 for unbounded or -1 for automatic."),
     };
 
-    /// <summary>Parses "1", "8", "inf" or "auto". "0" and negative values are errors.</summary>
-    public static SpecLength Parse(string text)
+    /// <summary>
+    /// Parses the one grammar every interface shares (docs/math.md section 7; tests/fixtures/spec_len_grammar.json is
+    /// the table both this and the Python package are tested against): after trimming white space and ignoring case,
+    /// "auto", "inf", or ASCII digits only for a fixed L in 1 .. int.MaxValue. No sign, no other spelling.
+    /// </summary>
+    /// <param name="text">The text to parse.</param>
+    /// <param name="name">The caller's name for the field, used in errors (a CLI flag, a JSON key).</param>
+    public static SpecLength Parse(string text, string name = "spec_len")
     {
+        ArgumentNullException.ThrowIfNull(text);
         string t = text.Trim().ToLowerInvariant();
-        if (t is "inf" or "infinity" or "unbounded")
+        if (t == "inf")
         {
             return Unbounded;
         }
@@ -57,14 +64,14 @@ public readonly struct SpecLength : IEquatable<SpecLength>
             return Auto;
         }
 
-        if (int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out int l))
+        if (t.Length > 0 && t.All(char.IsAsciiDigit))
         {
-            return l >= 1
+            return int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int l) && l >= 1
                 ? new(l)
-                : throw new ArgumentException($"--spec-len {text} is invalid: a speculation length must be >= 1 (or \"inf\", or \"auto\").");
+                : throw new ArgumentException($"{name} {text} is invalid: a speculation length must be >= 1 and at most {int.MaxValue} (or \"inf\", or \"auto\").");
         }
 
-        throw new ArgumentException($"--spec-len '{text}' is not a number, \"inf\" or \"auto\".");
+        throw new ArgumentException($"{name} '{text}' is not a number, \"inf\" or \"auto\"" + (t.StartsWith('-') ? ": a speculation length must be >= 1." : "."));
     }
 
     /// <summary>The string form: "8", "inf" or "auto".</summary>

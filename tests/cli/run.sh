@@ -89,6 +89,17 @@ bad_input_reported() {
   [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'must be >= 1' <<<"$out"
 }
 check "asd reports bad input in one line with exit code 2" bad_input_reported
+# A first user's mistakes (issue 14, item 6): a mistyped flag, a bad --spec-lens, a folder given to --out: each is
+# one line, exit code 2, naming the flag typed (and for a typo, the flag meant).
+one_line_error() { # expected text, asd arguments...
+  local want=$1 out code; shift
+  out=$(cd "$work" && "$exe" "$@" 2>&1); code=$?
+  echo "$out"
+  [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$want" <<<"$out"
+}
+check "asd sample --step 10: one line, exit 2, did you mean --steps" one_line_error "unknown option '--step' for 'asd sample' (did you mean --steps?)" sample --step 10
+check "asd bench --spec-lens 0: one line naming --spec-lens" one_line_error "asd: error: --spec-lens 0 is invalid" bench --spec-lens 0
+check "asd sample --out FOLDER: one line saying --out is a folder" one_line_error "--out $work: is a folder" sample --model builtin:mixture --out "$work"
 
 # The CUDA build (-p:AsdOnnxRuntimeGpu=true: Microsoft.ML.OnnxRuntime.Gpu.Linux, CUDA 13) on a machine without CUDA:
 # --device cuda must fail naming the missing library, never run on the CPU; --device auto must fall back and say so.

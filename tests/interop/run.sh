@@ -125,8 +125,9 @@ check "C++ example compiles (g++ -std=c++17 -Wall -Wextra -Werror)" \
   g++ -std=c++17 -Wall -Wextra -Werror -O1 -I"$HOST/include" Asd.Interop/examples/sample.cpp -o "$WORK/sample-cpp" -L"$HOST" -lasd -Wl,-rpath,"$HOST"
 "$WORK/sample-cpp" >"$LOG/sample-cpp.out" 2>&1; rc=$?
 sed 's/^/      /' "$LOG/sample-cpp.out" | cut -c1-200
-if [ $rc -eq 0 ] && grep -q "cancelled as asked: yes" "$LOG/sample-cpp.out" && grep -q "unknown model: ASD_ERR_MODEL" "$LOG/sample-cpp.out"; then
-  ok "C++ example runs: stats, cancellation and errors as asd::Error"
+if [ $rc -eq 0 ] && grep -q "cancelled as asked: yes" "$LOG/sample-cpp.out" && grep -q "unknown model: ASD_ERR_MODEL" "$LOG/sample-cpp.out" \
+    && grep -q "sample shape \[32\], " "$LOG/sample-cpp.out"; then
+  ok "C++ example runs: shape printed as [32], stats, cancellation and errors as asd::Error"
 else
   bad "C++ example (rc $rc, see $LOG/sample-cpp.out)"
 fi

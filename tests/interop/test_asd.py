@@ -433,3 +433,35 @@ def test_calibration_can_be_skipped_or_bounded():
         with pytest.raises(asd.AsdError) as e:
             m.sampler(steps=20, spec_len="auto", calibration_seconds=float("nan"))
         assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT" and "calibration_seconds" in e.value.message
+
+
+def test_spec_len_grammar_is_the_engines():
+    # The same table SpecLength.Parse is tested against (tests/Asd.Tests/Sampling/BadInputTests.cs): one grammar.
+    with open(os.path.join(ROOT, "tests", "fixtures", "spec_len_grammar.json"), encoding="utf-8") as f:
+        table = json.load(f)["spellings"]
+    assert len(table) >= 30
+    for text, encoded in table:
+        if encoded is None:
+            with pytest.raises(asd.AsdError, match="spec_len="):
+                asd.encode_spec_len(text)
+        else:
+            assert asd.encode_spec_len(text) == encoded, text
+
+
+def test_import_without_numpy_says_numpy_is_required():
+    # A Python without numpy, as far as the import system can tell: every finder is asked after this one, which
+    # answers "no such module" for numpy the way a bare interpreter does.
+    hide = ("import importlib.abc, sys\n"
+            "HIDE = True\n"
+            "class NoNumpy(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if HIDE and (name == 'numpy' or name.startswith('numpy.')):\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, NoNumpy())\n"
+            "import asd\n")
+    r = _in_subprocess(hide)
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: the asd package needs numpy") and "pip install numpy" in last, r.stderr
+    # the negative control: the same script with numpy visible imports asd
+    assert _in_subprocess(hide.replace("HIDE = True", "HIDE = False")).returncode == 0

@@ -15,9 +15,15 @@ model's batch-cost curve and the running acceptance; stats["spec_len_effective"]
 import ctypes
 import json
 import numbers
+import re
 from ctypes import POINTER, byref, c_float, c_int32, c_int64, c_size_t, c_void_p
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError as _e:  # a bare ModuleNotFoundError would not say that asd is what needs it
+    raise ImportError("the asd package needs numpy (samples and conditioning are numpy arrays): install it, e.g. "
+                      "`pip install numpy` or `apt install python3-numpy`, into the Python that runs this "
+                      f"({_e})") from _e
 
 from . import _native
 from ._native import AsdError, Cancelled, flavour, library_path
@@ -52,15 +58,23 @@ def cpu_features():
 
 
 def encode_spec_len(spec_len):
-    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (docs/math.md section 7)."""
+    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (docs/math.md section 7).
+
+    Strings follow the grammar libasd's C# side parses (SpecLength.Parse; both are tested against
+    tests/fixtures/spec_len_grammar.json): trimmed, any case, "auto", "inf", or ASCII digits for 1 .. 2**31 - 1.
+    """
     if isinstance(spec_len, str):
         text = spec_len.strip().lower()
         if text == "inf":
             return 0
         if text == "auto":
             return -1
-        if text.isdigit() and int(text) >= 1:
-            return int(text)
+        if _DIGITS.fullmatch(text):
+            value = int(text)
+            if 1 <= value <= 2**31 - 1:
+                return value
+            raise AsdError(f"spec_len={spec_len!r} is invalid: a speculation length must be >= 1 and at most "
+                           f"{2**31 - 1} (or 'inf', or 'auto').")
         raise AsdError(f"spec_len={spec_len!r}: expected an int >= 1, 'inf' or 'auto'.")
     if isinstance(spec_len, numbers.Integral) and not isinstance(spec_len, bool):
         if spec_len >= 1:
@@ -70,6 +84,9 @@ def encode_spec_len(spec_len):
         raise AsdError(f"spec_len={spec_len}: a fixed speculation length must be >= 1 "
                        "(use 'inf' for unbounded or 'auto' for automatic).")
     raise AsdError(f"spec_len={spec_len!r}: expected an int >= 1, 'inf' or 'auto'.")
+
+
+_DIGITS = re.compile("[0-9]+")
 
 
 def _float_buffer(values, what):

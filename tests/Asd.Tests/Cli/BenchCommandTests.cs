@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Asd.Cli;
 using Xunit;
 
 namespace Asd.Tests.Cli;
@@ -13,13 +12,7 @@ public sealed class BenchCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void BenchWritesTheFixedJsonSchemaTableAndPlot()

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Asd.Cli;
 using Asd.Native.IO;
 using Xunit;
 
@@ -12,15 +11,9 @@ public sealed class SampleCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-
-        // Pictures are tested below with --plot; elsewhere they would land in the working folder.
-        int code = CliApp.Run(args.Length > 0 && args[0] == "sample" && !args.Contains("--plot") ? [.. args, "--no-plot"] : args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    // Pictures are tested below with --plot; elsewhere they would land in the working folder.
+    private static (int Code, string Out, string Err) Run(params string[] args) =>
+        CliRun.Run(args.Length > 0 && args[0] == "sample" && !args.Contains("--plot") ? [.. args, "--no-plot"] : args);
 
     [Theory]
     [InlineData("asd", "8", "8")]

@@ -25,6 +25,34 @@ public sealed class BadInputTests
         Assert.Equal(0, SpecLength.Parse("inf").Encoded);
     }
 
+    /// <summary>
+    /// The one grammar of speculation lengths: the same table of spellings is tested against the Python package's
+    /// encode_spec_len (tests/interop/test_asd.py), so the two sides accept exactly the same strings.
+    /// </summary>
+    [Fact]
+    public void SpeculationLengthGrammarMatchesTheSharedTable()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "fixtures", "spec_len_grammar.json")));
+        int rows = 0;
+        foreach (System.Text.Json.JsonElement row in doc.RootElement.GetProperty("spellings").EnumerateArray())
+        {
+            string text = row[0].GetString()!;
+            if (row[1].ValueKind == System.Text.Json.JsonValueKind.Null)
+            {
+                var e = Assert.Throws<ArgumentException>(() => SpecLength.Parse(text, "--spec-len"));
+                Assert.StartsWith("--spec-len ", e.Message, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(row[1].GetInt32(), SpecLength.Parse(text).Encoded);
+            }
+
+            rows++;
+        }
+
+        Assert.True(rows >= 30, $"the table has {rows} rows");
+    }
+
     [Fact]
     public void ShapeMismatchesAreRejectedBeforeAnyWork()
     {

@@ -1,0 +1,99 @@
+using Xunit;
+
+namespace Asd.Tests.Cli;
+
+/// <summary>
+/// What someone trying asd for the first time meets (issue 14, item 6): every mistake is one line on stderr, exit
+/// code 2, naming the flag they typed. tests/cli/run.sh repeats the typo check on the published executable.
+/// </summary>
+public sealed class FirstUserEdgeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("asd-edges-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
+
+    private static string OneLine(string err)
+    {
+        string[] lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got {lines.Length}:\n{err}");
+        return lines[0];
+    }
+
+    [Theory]
+    [InlineData("sample", "--step", "10", "--steps")]
+    [InlineData("sample", "--spec-lens", "4", "--spec-len")]
+    [InlineData("sample", "--sed", "3", "--seed")]
+    [InlineData("bench", "--repeat", "3", "--repeats")]
+    [InlineData("bench", "--spec-len", "4", "--spec-lens")]
+    [InlineData("selftest", "--paht", "x", "--path")]
+    public void AWrongFlagIsOneLineWithTheNearestFlag(string command, string typo, string value, string meant)
+    {
+        var (code, output, err) = Run(command, typo, value);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        string line = OneLine(err);
+        Assert.StartsWith($"asd: error: unknown option '{typo}' for 'asd {command}' (did you mean {meant}?)", line, StringComparison.Ordinal);
+        Assert.EndsWith($"see 'asd {command} --help'.", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AFlagWithNothingNearGetsNoGuess()
+    {
+        var (code, _, err) = Run("info", "--jsn");
+        Assert.Equal(2, code);
+        Assert.Equal("asd: error: unknown option '--jsn' for 'asd info'; see 'asd info --help'.", OneLine(err));
+    }
+
+    [Fact]
+    public void AWrongCommandIsOneLineWithTheNearestCommand()
+    {
+        var (code, _, err) = Run("smaple");
+        Assert.Equal(2, code);
+        Assert.StartsWith("asd: error: unknown command 'smaple' (did you mean sample?)", OneLine(err), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AValueOfTheWrongTypeIsOneLine()
+    {
+        var (code, _, err) = Run("sample", "--steps", "ten");
+        Assert.Equal(2, code);
+        string line = OneLine(err);
+        Assert.Contains("'ten'", line, StringComparison.Ordinal);
+        Assert.Contains("--steps", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HelpStillPrintsHelp()
+    {
+        var (code, output, _) = Run("sample", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--spec-len", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("4,eight")]
+    [InlineData("infinity")]
+    public void BenchSpecLensErrorsNameTheFlagTyped(string lengths)
+    {
+        var (code, _, err) = Run("bench", "--model", "builtin:mixture", "--steps", "5", "--repeats", "1", "--spec-lens", lengths);
+        Assert.Equal(2, code);
+        Assert.StartsWith("asd: error: --spec-lens ", OneLine(err), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sample", "--out")]
+    [InlineData("sample", "--stats")]
+    [InlineData("sample", "--plot")]
+    [InlineData("bench", "--json")]
+    public void AnOutputThatIsAFolderSaysSo(string command, string flag)
+    {
+        var (code, output, err) = Run(command, "--model", "builtin:mixture", "--steps", "5", flag, _dir);
+        Assert.Equal(2, code);
+        Assert.Equal($"asd: error: {flag} {_dir}: is a folder; give a file name.", OneLine(err));
+        Assert.DoesNotContain("Is a directory", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("sequential model calls", output, StringComparison.Ordinal); // checked before any run
+    }
+}
