@@ -97,6 +97,9 @@ internal sealed class BenchRunner
 
     public required SchedulerConfig Scheduler { get; init; }
 
+    /// <summary>Classifier-free guidance scale (--guidance), for every setting alike.</summary>
+    public double? Guidance { get; init; }
+
     public required int Steps { get; init; }
 
     public required int Chains { get; init; }
@@ -123,15 +126,15 @@ internal sealed class BenchRunner
         var samplers = new List<(BenchSetting Setting, Sampler Sampler)>();
         try
         {
-            Sampler ddpm = SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool);
+            Sampler ddpm = SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool, Guidance);
             samplers.Add((new BenchSetting("ddpm", "-"), ddpm));
             Status?.Invoke("measuring the batch-cost curve T(B)");
-            CostCurve curve = GivenCostCurve ?? CostCurveCache.GetOrMeasure(Model, Threads, false, () => CostCurve.Measure(
+            CostCurve curve = GivenCostCurve ?? CostCurveCache.GetOrMeasure(Model, Threads, Guidance is not null, () => CostCurve.Measure(
                 ddpm.Denoiser, Math.Min(CostCurveCache.CalibrationRows, MaxBatchRows), Scheduler.NumTrainTimesteps, model: Model.Name));
             foreach (SpecLength l in SpecLengths)
             {
                 var options = new SamplerOptions { MaxBatchRows = MaxBatchRows, SpecLength = l, CostCurve = l.IsAuto ? curve : null };
-                samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Asd, options, pool)));
+                samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Asd, options, pool, Guidance)));
             }
 
             if (OnnxModel is not null)
@@ -143,51 +146,42 @@ internal sealed class BenchRunner
             var attempts = new SortedDictionary<int, (long Attempts, long Accepted)>();
             int d = Model.SampleShape.Aggregate(1, (a, b) => a * b);
             var output = new float[Chains * d];
-            int[] order = [.. Enumerable.Range(0, samplers.Count)];
             var shuffle = new Random(unchecked((int)Seed) ^ 0x5eed);
-            for (int r = 0; r <= Repeats; r++)
+            SideBySide.Run(samplers.Count, Repeats, warmUp: true, shuffle, (r, i) =>
             {
-                // A fresh order per repeat: drift in the machine's speed hits every setting alike, and no setting
-                // always runs right after the same other one.
-                shuffle.Shuffle(order);
-                Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}"));
-                for (int k = 0; k < samplers.Count; k++)
+                SamplingStats st = samplers[i].Sampler.Sample(Chains, Seed + (ulong)r, output, Conditioning);
+                if (samplers[i].Setting.Sampler == OnnxRuntimeSampler)
                 {
-                    int i = order[k];
-                    SamplingStats st = samplers[i].Sampler.Sample(Chains, Seed + (ulong)r, output, Conditioning);
-                    if (samplers[i].Setting.Sampler == OnnxRuntimeSampler)
+                    // ONNX Runtime's intra-op threads spin-wait after a run (its default, which is its best
+                    // latency); they would hold the cores while the next setting runs (measured: our DDPM at
+                    // 36-39 ms instead of 21 ms right after it; a 20 ms pause was not enough, 200 ms is). An
+                    // untimed pause lets them park first.
+                    Thread.Sleep(OnnxRuntimeSettle);
+                }
+
+                if (r == 0)
+                {
+                    return;
+                }
+
+                BenchResult res = results[i];
+                res.WallPerSample.Add(st.WallSeconds / Chains);
+                res.SequentialCalls.Add(st.SequentialModelCalls);
+                res.RowsPerStep.Add((double)st.RowsEvaluated / ((double)Steps * Chains));
+                if (st.Sampler == "asd")
+                {
+                    foreach (PositionAcceptance p in st.AcceptanceByPosition)
                     {
-                        // ONNX Runtime's intra-op threads spin-wait after a run (its default, which is its best
-                        // latency); they would hold the cores while the next setting runs (measured: our DDPM at
-                        // 36-39 ms instead of 21 ms right after it; a 20 ms pause was not enough, 200 ms is). An
-                        // untimed pause lets them park first.
-                        Thread.Sleep(OnnxRuntimeSettle);
+                        attempts.TryGetValue(p.Position, out (long Attempts, long Accepted) sum);
+                        attempts[p.Position] = (sum.Attempts + p.Attempts, sum.Accepted + p.Accepted);
                     }
 
-                    if (r == 0)
+                    foreach ((int length, long rounds) in st.RoundLengths)
                     {
-                        continue;
-                    }
-
-                    BenchResult res = results[i];
-                    res.WallPerSample.Add(st.WallSeconds / Chains);
-                    res.SequentialCalls.Add(st.SequentialModelCalls);
-                    res.RowsPerStep.Add((double)st.RowsEvaluated / ((double)Steps * Chains));
-                    if (st.Sampler == "asd")
-                    {
-                        foreach (PositionAcceptance p in st.AcceptanceByPosition)
-                        {
-                            attempts.TryGetValue(p.Position, out (long Attempts, long Accepted) sum);
-                            attempts[p.Position] = (sum.Attempts + p.Attempts, sum.Accepted + p.Accepted);
-                        }
-
-                        foreach ((int length, long rounds) in st.RoundLengths)
-                        {
-                            res.ChosenLengths[length] = res.ChosenLengths.GetValueOrDefault(length) + rounds;
-                        }
+                        res.ChosenLengths[length] = res.ChosenLengths.GetValueOrDefault(length) + rounds;
                     }
                 }
-            }
+            }, r => Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}")));
 
             double ddpmWall = results[0].MedianWall;
             foreach (BenchResult res in results)

@@ -5,6 +5,7 @@ using Asd.Cli.Output;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
+using Asd.Native.Schedules;
 using Asd.Native.Threading;
 
 namespace Asd.Cli.Commands;
@@ -14,11 +15,10 @@ internal static class BenchCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model") { Description = "Model spec (as for asd sample).", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
+        var flags = new ModelFlags();
         var steps = new Option<int>("--steps") { Description = "Inference steps K.", DefaultValueFactory = _ => 100 };
         var samples = new Option<int>("--samples") { Description = "Chains per run (1 = the latency of one sample).", DefaultValueFactory = _ => 1 };
         var cond = new Option<string?>("--cond") { Description = "Conditioning (numbers or .npy); builtin:policy defaults to a symmetric observation." };
-        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
         var specLens = new Option<string>("--spec-lens") { Description = "Speculation lengths to time, comma-separated (DDPM always runs).", DefaultValueFactory = _ => "1,2,4,8,16,inf,auto" };
         var repeats = new Option<int>("--repeats") { Description = "Timed repeats per setting (interleaved; one warm-up pass is excluded).", DefaultValueFactory = _ => 15 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first repeat (repeat r uses seed + r).", DefaultValueFactory = _ => 0UL };
@@ -33,11 +33,12 @@ internal static class BenchCommand
 
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
+            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
         };
+        flags.AddTo(command);
         command.SetAction(parse =>
         {
-            string spec = parse.GetValue(model)!;
+            string spec = parse.GetValue(flags.Model)!;
             int k = parse.GetValue(steps), n = parse.GetValue(samples), r = parse.GetValue(repeats);
             if (n < 1)
             {
@@ -55,21 +56,22 @@ internal static class BenchCommand
             }
 
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => SpecLength.Parse(t, "--spec-lens")).Distinct()];
-            int threadCount = CliThreads.Resolve(parse.GetValue(threads));
+            int threadCount = flags.ThreadCount(parse);
             OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
             OutputPaths.Check(parse.GetValue(plot), "--plot");
             OutputPaths.Check(parse.GetValue(json), "--json");
             CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
-            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = threadCount });
-            float[] conditioning = m.ConditionSize > 0 && parse.GetValue(cond) is null && spec == ModelCatalog.DefaultModel
-                ? PolicyTask.DefaultObservations()[..PolicyTask.ObservationSize]
+            using IDiffusionModel m = flags.Open(parse, threadCount);
+            SchedulerConfig scheduler = flags.Scheduler(parse, m);
+            float[] conditioning = PolicyDemo.Applies(spec, parse.GetValue(cond))
+                ? PolicyDemo.BenchObservation()
                 : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
             using IDiffusionModel? ort = parse.GetValue(vsOrt) ? OpenOnnxTwin(spec, m, threadCount) : null;
             bool interactive = !Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out);
             Action<string>? status = interactive ? s => stderr.Write($"\r\u001b[K{s}") : null;
 
             string? quality = null;
-            if (spec == ModelCatalog.DefaultModel && !parse.GetValue(skipQuality))
+            if (PolicyDemo.RunsQualityTest(spec) && !parse.GetValue(skipQuality))
             {
                 // A policy smoothed to buy acceptance must not get timed: the quality test runs first.
                 status?.Invoke("quality test: 200 observations + 200 symmetric, DDPM");
@@ -86,7 +88,8 @@ internal static class BenchCommand
             {
                 Model = m,
                 OnnxModel = ort,
-                Scheduler = m.DefaultScheduler,
+                Scheduler = scheduler,
+                Guidance = parse.GetValue(flags.Guidance),
                 Steps = k,
                 Chains = n,
                 Threads = threadCount,

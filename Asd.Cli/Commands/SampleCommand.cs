@@ -16,141 +16,49 @@ internal static class SampleCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Option<string>("--model") { Description = "Model: builtin:policy (default), builtin:mixture, builtin:mixture?dim=32, a model folder (model.onnx + scheduler_config.json [+ asd.json]), a .onnx file or an asd-mlp .json.", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
+        var flags = new ModelFlags();
         var cond = new Option<string?>("--cond") { Description = "Conditioning: comma-separated numbers (shared by all samples) or a .npy file ([C] or [N, C])." };
-        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale w (models with a null condition)." };
-        var guidanceNull = new Option<string?>("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models; auto falls back to the CPU and says so).", DefaultValueFactory = _ => "cpu" };
-        var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: pad each call up to a power-of-two batch, one session per size (auto: on for CUDA, whose convolutions re-plan on every change of shape; on; off).", DefaultValueFactory = _ => "auto" };
-        var onnxSample = new Option<string?>("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
-        var onnxTimestep = new Option<string?>("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
-        var onnxCond = new Option<string[]>("--onnx-cond") { Description = "Names of the ONNX conditioning inputs, in order (repeat the flag).", AllowMultipleArgumentsPerToken = true };
-        var onnxOutput = new Option<string?>("--onnx-output") { Description = "Name of the ONNX output to use." };
         var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => "asd" };
         var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => 100 };
         var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto (chosen per round from the cost curve and the running acceptance).", DefaultValueFactory = _ => "auto" };
-        var samples = new Option<int?>("--samples") { Description = "Number of samples (chains) N (default 16; builtin:policy without --cond: 8 for each of its 4 demo observations)." };
+        var samples = new Option<int?>("--samples") { Description = $"Number of samples (chains) N (default 16; builtin:policy without --cond: {PolicyDemo.ChainsPerObservation} for each of its demo observations)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
         var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
         var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
         var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
         var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
-        var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
         var plot = new Option<string>("--plot") { Description = "Picture of the samples (PNG): trajectories for the policy, a scatter over the density for 2-D mixtures, a grid for image models.", DefaultValueFactory = _ => "asd-sample.png" };
         var noPlot = new Option<bool>("--no-plot") { Description = "Do not write the picture." };
-        var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo)." };
-        var oneByOne = new Option<bool?>("--one-by-one") { Description = "Sample each chain as its own request (one chain per call sequence, as a robot controller issues them) and report the median latency per request (default: on for the builtin:policy demo)." };
+        var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo; --vs-ddpm false turns it off)." };
+        var oneByOne = new Option<bool?>("--one-by-one") { Description = "Sample each chain as its own request (one chain per call sequence, as a robot controller issues them) and report the median latency per request (default: on for the builtin:policy demo; --one-by-one false turns it off)." };
         var costCurve = new Option<string?>("--cost-curve") { Description = "Batch-cost curve (asd-cost-curve JSON, from asd bench --save-cost-curve) for --spec-len auto: makes auto deterministic." };
-        var trainSteps = new Option<int?>("--train-steps") { Description = "Override num_train_timesteps." };
-        var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override beta_schedule: linear, scaled_linear, squaredcos_cap_v2, sigmoid." };
-        var betaStart = new Option<double?>("--beta-start") { Description = "Override beta_start." };
-        var betaEnd = new Option<double?>("--beta-end") { Description = "Override beta_end." };
-        var prediction = new Option<string?>("--prediction-type") { Description = "Override prediction_type: epsilon, v_prediction, sample." };
-        var variance = new Option<string?>("--variance-type") { Description = "Override variance_type: fixed_small, fixed_large." };
-        var spacing = new Option<string?>("--timestep-spacing") { Description = "Override timestep_spacing: leading, trailing, linspace." };
-        var stepsOffset = new Option<int?>("--steps-offset") { Description = "Override steps_offset." };
-        var clip = new Option<bool?>("--clip-sample") { Description = "Override clip_sample (clamp x0 estimates)." };
-        var clipRange = new Option<double?>("--clip-sample-range") { Description = "Override clip_sample_range." };
 
         var command = new Command("sample", "Draw samples with ASD or DDPM and print what speculation saved.")
         {
-            model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
-            trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
-            cond, guidance, guidanceNull, device, batchBuckets, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
+            sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, cond, plot, noPlot, costCurve, vsDdpm, oneByOne,
         };
+        flags.AddTo(command);
 
         command.SetAction(parse =>
         {
+            // Parse: every flag checked, every output path probed, before the model loads.
             SamplerKind kind = SamplerFactory.ParseKind(parse.GetValue(sampler)!);
             SpecLength l = SpecLength.Parse(parse.GetValue(specLen)!, "--spec-len");
-            string spec = parse.GetValue(model)!;
-            bool policyDemo = spec == ModelCatalog.DefaultModel && parse.GetValue(cond) is null;
-            int n = parse.GetValue(samples) ?? (policyDemo ? 8 * (PolicyTask.DefaultObservations().Length / PolicyTask.ObservationSize) : 16);
+            bool demo = PolicyDemo.Applies(parse.GetValue(flags.Model)!, parse.GetValue(cond));
+            int n = parse.GetValue(samples) ?? PolicyDemo.DefaultSamples(demo);
             if (n < 1)
             {
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
             }
 
-            // Every output path is checked before the run, so a typo never costs a run (or its results).
-            OutputPaths.Check(parse.GetValue(output), "--out");
-            OutputPaths.Check(parse.GetValue(stats), "--stats");
-            if (!parse.GetValue(noPlot))
-            {
-                OutputPaths.Check(parse.GetValue(plot), "--plot");
-            }
-
+            string? outPath = parse.GetValue(output), statsPath = parse.GetValue(stats), plotPath = parse.GetValue(noPlot) ? null : parse.GetValue(plot);
+            OutputPaths.Check(outPath, "--out");
+            OutputPaths.Check(statsPath, "--stats");
+            OutputPaths.Check(plotPath, "--plot");
             CostCurve? curve = parse.GetValue(costCurve) is string cc ? LoadCostCurve(cc) : null;
             if (curve is not null && (kind != SamplerKind.Asd || !l.IsAuto))
             {
                 throw new ArgumentException("--cost-curve is used only by --spec-len auto with --sampler asd.");
-            }
-
-            string[] condNames = parse.GetValue(onnxCond) ?? [];
-            var onnx = new OnnxIoConfig
-            {
-                Sample = parse.GetValue(onnxSample),
-                Timestep = parse.GetValue(onnxTimestep),
-                Cond = condNames.Length > 0 ? condNames : null,
-                Output = parse.GetValue(onnxOutput),
-                Guidance = parse.GetValue(guidanceNull) is string gn ? new GuidanceConfig(ParseNullCondition(gn), parse.GetValue(guidance) ?? 1.0) : null,
-            };
-            int threadCount = CliThreads.Resolve(parse.GetValue(threads));
-            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(batchBuckets)!) });
-            if (m is OnnxModel { DeviceFallback: { } why })
-            {
-                stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
-            }
-
-            float[] conditioning = policyDemo ? DemoObservations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
-            SchedulerConfig config = m.DefaultScheduler;
-            if (parse.GetValue(trainSteps) is int t)
-            {
-                config = config with { NumTrainTimesteps = t };
-            }
-
-            if (parse.GetValue(betaSchedule) is string bs)
-            {
-                config = config with { BetaSchedule = ScheduleNames.ParseBetaSchedule(bs), TrainedBetas = null };
-            }
-
-            if (parse.GetValue(betaStart) is double b0)
-            {
-                config = config with { BetaStart = b0 };
-            }
-
-            if (parse.GetValue(betaEnd) is double b1)
-            {
-                config = config with { BetaEnd = b1 };
-            }
-
-            if (parse.GetValue(prediction) is string p)
-            {
-                config = config with { PredictionType = ScheduleNames.ParsePrediction(p) };
-            }
-
-            if (parse.GetValue(variance) is string v)
-            {
-                config = config with { VarianceType = ScheduleNames.ParseVariance(v) };
-            }
-
-            if (parse.GetValue(spacing) is string sp)
-            {
-                config = config with { TimestepSpacing = ScheduleNames.ParseSpacing(sp) };
-            }
-
-            if (parse.GetValue(stepsOffset) is int so)
-            {
-                config = config with { StepsOffset = so };
-            }
-
-            if (parse.GetValue(clip) is bool cs)
-            {
-                config = config with { ClipSample = cs };
-            }
-
-            if (parse.GetValue(clipRange) is double cr)
-            {
-                config = config with { ClipSampleRange = cr };
             }
 
             if (parse.GetValue(maxRows) < 1)
@@ -158,122 +66,159 @@ internal static class SampleCommand
                 throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
             }
 
+            int threadCount = flags.ThreadCount(parse);
+            using IDiffusionModel m = flags.Open(parse, threadCount);
+            if (m is OnnxModel { DeviceFallback: { } why })
+            {
+                stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
+            }
+
+            float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
+            SchedulerConfig config = flags.Scheduler(parse, m);
             var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
+            int k = parse.GetValue(steps);
+            double? guidance = parse.GetValue(flags.Guidance);
             using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
-            using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));
-            int d = s.Denoiser.SampleSize;
-            var result = new float[checked(n * d)];
-            ulong seedValue = parse.GetValue(seed), firstChain = parse.GetValue(chainOffset);
-            bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? policyDemo);
-            using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, parse.GetValue(steps), SamplerKind.Ddpm, options with { CostCurve = null }, pool, parse.GetValue(guidance)) : null;
-            var scratch = compare ? new float[result.Length] : [];
-            SamplingStats st;
-            double? ddpmWall = null;
-            double[]? latency = null, ddpmLatency = null;
-            bool requests = parse.GetValue(oneByOne) ?? policyDemo;
-            if (ddpm is not null)
-            {
-                // One untimed run of each sampler on the shapes it will see, so that one-time costs (ONNX Runtime's
-                // first run per batch size, a CUDA batch bucket's session, page faults) land in neither timing.
-                int warm = requests ? 1 : n;
-                ReadOnlySpan<float> wc = requests && conditioning.Length != m.ConditionSize ? conditioning.AsSpan(0, m.ConditionSize) : conditioning;
-                s.Sample(warm, seedValue, scratch.AsSpan(0, warm * d), wc, chainOffset: firstChain);
-                ddpm.Sample(warm, seedValue, scratch.AsSpan(0, warm * d), wc, chainOffset: firstChain);
-            }
+            using Sampler s = SamplerFactory.Create(m, config, k, kind, options, pool, guidance);
+            bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
+            using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, k, SamplerKind.Ddpm, options with { CostCurve = null }, pool, guidance) : null;
 
-            if (requests)
-            {
-                // One chain per run, as a controller asks for one action chunk at a time: the latency of a request
-                // is what matters there, and it is where speculation pays. Chain i keeps its id (firstChain + i),
-                // so the samples have the same law as one batched run. DDPM requests interleave with ASD's, so drift
-                // in the machine's speed hits both alike.
-                int c = m.ConditionSize;
-                var runs = new List<SamplingStats>(n);
-                latency = new double[n];
-                ddpmLatency = compare ? new double[n] : null;
-                SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}, one request at a time", p =>
-                {
-                    for (int i = 0; i < n; i++)
-                    {
-                        ReadOnlySpan<float> ci = conditioning.Length == c ? conditioning : conditioning.AsSpan(i * c, c); // shared or per chain
-                        SamplingStats r = s.Sample(1, seedValue, result.AsSpan(i * d, d), ci, chainOffset: firstChain + (ulong)i, progress: p);
-                        latency[i] = r.WallSeconds;
-                        runs.Add(r.Clone());
-                        if (ddpm is not null)
-                        {
-                            ddpmLatency![i] = ddpm.Sample(1, seedValue, scratch.AsSpan(i * d, d), ci, chainOffset: firstChain + (ulong)i, progress: p).WallSeconds;
-                        }
-                    }
+            // Run.
+            var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
+            SampleOutcome outcome = (parse.GetValue(oneByOne) ?? PolicyDemo.CompareByDefault(demo))
+                ? run.OneRequestAtATime(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}, one request at a time")
+                : run.Batched(stdout, kind.ToString().ToUpperInvariant(), m.Name);
 
-                    return 0;
-                });
-                st = SamplingStats.Merge(runs);
-                ddpmWall = ddpmLatency?.Sum();
-            }
-            else
-            {
-                st = SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}", p => s.Sample(n, seedValue, result, conditioning, chainOffset: firstChain, progress: p));
-                if (ddpm is not null)
-                {
-                    // The same chains through sequential DDPM: what ASD saved in wall-clock on this machine.
-                    ddpmWall = SampleProgress.Run(stdout, $"DDPM {m.Name}", p => ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain, progress: p).WallSeconds);
-                }
-            }
-
-            if (parse.GetValue(output) is string outPath)
+            // Report.
+            if (outPath is not null)
             {
                 int[] shape = [n, .. m.SampleShape];
-                OutputPaths.Write(outPath, "--out", () => Npy.Write(outPath, result, shape));
+                OutputPaths.Write(outPath, "--out", () => Npy.Write(outPath, outcome.Samples, shape));
             }
 
-            if (parse.GetValue(stats) is string statsPath)
+            if (statsPath is not null)
             {
-                OutputPaths.Write(statsPath, "--stats", () => WriteStats(statsPath, st, m.Name));
+                OutputPaths.Write(statsPath, "--stats", () => WriteStats(statsPath, outcome.Stats, m.Name));
             }
 
-            PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats), latency is null ? "" : $" (all {n} requests)");
-            var inv = CultureInfo.InvariantCulture;
-            if (m is OnnxModel om)
+            Report(stdout, m, k, outcome, outPath, statsPath);
+            if (m.ConditionSize == PolicyTask.ObservationSize && s.Denoiser.SampleSize == PolicyTask.Waypoints * 2)
             {
-                stdout.WriteLine(om.BatchBuckets
-                    ? $"device     {om.Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {om.BucketSessionCount} sessions"
-                    : $"device     {om.Device} (ONNX Runtime)");
-            }
-
-            if (latency is not null)
-            {
-                double asdMedian = BenchResult.Median(latency);
-                string line = string.Create(inv, $"latency    one request (1 chain, K={parse.GetValue(steps)}), median of {n}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
-                if (ddpmLatency is not null)
-                {
-                    double ddpmMedian = BenchResult.Median(ddpmLatency);
-                    line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Speed(ddpmMedian / asdMedian)}");
-                }
-
-                stdout.WriteLine(line);
-            }
-            else if (ddpmWall is double dw)
-            {
-                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM: {dw:F3} s, {parse.GetValue(steps)} sequential calls  ->  ASD is {Speed(dw / st.WallSeconds)} in wall-clock here"));
-            }
-
-            if (m.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
-            {
-                PolicyQuality q = PolicyTask.Evaluate(conditioning, result);
+                PolicyQuality q = PolicyTask.Evaluate(conditioning, outcome.Samples);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"policy     {q.ReachedShare:0%} reach the goal, {q.CollisionFreeShare:0%} avoid the obstacle, {q.LeftShare:0%} pass it on the left"));
             }
 
-            if (!parse.GetValue(noPlot))
+            if (plotPath is not null)
             {
-                string plotPath = parse.GetValue(plot)!;
                 string? what = null;
-                OutputPaths.Write(plotPath, "--plot", () => what = SamplePictures.Write(plotPath, m, result, n, conditioning, st));
+                OutputPaths.Write(plotPath, "--plot", () => what = SamplePictures.Write(plotPath, m, outcome.Samples, n, conditioning, outcome.Stats));
                 stdout.WriteLine(what is null ? "picture    none for this sample shape (trajectories, 2-D scatter and image grids are drawn)" : $"wrote      {plotPath} ({what})");
             }
 
             return 0;
         });
         return command;
+    }
+
+    /// <summary>What <c>asd sample</c> ran and measured.</summary>
+    private sealed record SampleOutcome(float[] Samples, SamplingStats Stats, double? DdpmWall, double[]? Latency, double[]? DdpmLatency);
+
+    /// <summary>One <c>asd sample</c> run: the sampler, and DDPM on the same chains when comparing.</summary>
+    private sealed record SampleRun(Sampler Sampler, Sampler? Ddpm, int N, ulong Seed, ulong FirstChain, float[] Conditioning, int ConditionSize)
+    {
+        private int D => Sampler.Denoiser.SampleSize;
+
+        private Sampler[] Settings => Ddpm is null ? [Sampler] : [Sampler, Ddpm];
+
+        /// <summary>Chain i's conditioning: shared by all chains, or its own row.</summary>
+        private ReadOnlySpan<float> Cond(int i) => Conditioning.Length == ConditionSize ? Conditioning : Conditioning.AsSpan(i * ConditionSize, ConditionSize);
+
+        /// <summary>
+        /// One chain per run, as a controller asks for one action chunk at a time: the latency of a request is what
+        /// matters there, and it is where speculation pays. Chain i keeps its id (FirstChain + i), so the samples
+        /// have the same law as one batched run. DDPM requests interleave with ASD's (the bench's discipline).
+        /// </summary>
+        public SampleOutcome OneRequestAtATime(TextWriter stdout, string title)
+        {
+            var result = new float[checked(N * D)];
+            var scratch = new float[result.Length];
+            var runs = new List<SamplingStats>(N);
+            double[][] latency = [.. Settings.Select(_ => new double[N])];
+            SampleProgress.Run(stdout, title, p =>
+            {
+                SideBySide.Run(Settings.Length, N, warmUp: Ddpm is not null, shuffle: null, (round, k) =>
+                {
+                    int i = Math.Max(0, round - 1);
+                    Span<float> into = k == 0 && round > 0 ? result.AsSpan(i * D, D) : scratch.AsSpan(i * D, D);
+                    SamplingStats st = Settings[k].Sample(1, Seed, into, Cond(i), chainOffset: FirstChain + (ulong)i, progress: round > 0 ? p : null);
+                    if (round > 0)
+                    {
+                        latency[k][i] = st.WallSeconds;
+                        if (k == 0)
+                        {
+                            runs.Add(st.Clone());
+                        }
+                    }
+                });
+                return 0;
+            });
+            return new SampleOutcome(result, SamplingStats.Merge(runs), Ddpm is null ? null : latency[1].Sum(), latency[0], Ddpm is null ? null : latency[1]);
+        }
+
+        /// <summary>All chains in one run; with DDPM, the same chains through sequential DDPM after it.</summary>
+        public SampleOutcome Batched(TextWriter stdout, string kind, string model)
+        {
+            var result = new float[checked(N * D)];
+            var scratch = Ddpm is null ? [] : new float[result.Length];
+            SamplingStats? stats = null;
+            double? ddpmWall = null;
+            SideBySide.Run(Settings.Length, 1, warmUp: Ddpm is not null, shuffle: null, (round, k) =>
+            {
+                if (round == 0)
+                {
+                    Settings[k].Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain);
+                }
+                else if (k == 0)
+                {
+                    stats = SampleProgress.Run(stdout, $"{kind} {model}", p => Sampler.Sample(N, Seed, result, Conditioning, chainOffset: FirstChain, progress: p));
+                }
+                else
+                {
+                    ddpmWall = SampleProgress.Run(stdout, $"DDPM {model}", p => Ddpm!.Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain, progress: p).WallSeconds);
+                }
+            });
+            return new SampleOutcome(result, stats!, ddpmWall, null, null);
+        }
+    }
+
+    private static void Report(TextWriter stdout, IDiffusionModel m, int steps, SampleOutcome r, string? outPath, string? statsPath)
+    {
+        SamplingStats st = r.Stats;
+        PrintSummary(stdout, m.Name, st, outPath, statsPath, r.Latency is null ? "" : $" (all {r.Latency.Length} requests)");
+        var inv = CultureInfo.InvariantCulture;
+        if (m is OnnxModel om)
+        {
+            stdout.WriteLine(om.BatchBuckets
+                ? $"device     {om.Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {om.BucketSessionCount} sessions"
+                : $"device     {om.Device} (ONNX Runtime)");
+        }
+
+        if (r.Latency is { } latency)
+        {
+            double asdMedian = BenchResult.Median(latency);
+            string line = string.Create(inv, $"latency    one request (1 chain, K={steps}), median of {latency.Length}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
+            if (r.DdpmLatency is { } ddpmLatency)
+            {
+                double ddpmMedian = BenchResult.Median(ddpmLatency);
+                line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Speed(ddpmMedian / asdMedian)}");
+            }
+
+            stdout.WriteLine(line);
+        }
+        else if (r.DdpmWall is double dw)
+        {
+            stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM: {dw:F3} s, {steps} sequential calls  ->  ASD is {Speed(dw / st.WallSeconds)} in wall-clock here"));
+        }
     }
 
     /// <summary>--cost-curve FILE, with the flag named in any error.</summary>
@@ -289,33 +234,10 @@ internal static class SampleCommand
         }
     }
 
-    /// <summary>The policy demo: chain i gets demo observation i * 4 / N (consecutive chains share one).</summary>
-    private static float[] DemoObservations(int n)
-    {
-        float[] demo = PolicyTask.DefaultObservations();
-        int count = demo.Length / PolicyTask.ObservationSize;
-        var cond = new float[n * PolicyTask.ObservationSize];
-        for (int i = 0; i < n; i++)
-        {
-            int o = (int)((long)i * count / n);
-            demo.AsSpan(o * PolicyTask.ObservationSize, PolicyTask.ObservationSize).CopyTo(cond.AsSpan(i * PolicyTask.ObservationSize));
-        }
-
-        return cond;
-    }
-
     /// <summary>"2.98x faster", or "1.75x slower (0.57x)" when speculation lost: a ratio below 1 is never called faster.</summary>
     internal static string Speed(double ratio) => ratio >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{ratio:F2}x faster")
         : string.Create(CultureInfo.InvariantCulture, $"{1 / ratio:F2}x slower ({ratio:F2}x)");
-
-    internal static bool? ParseBuckets(string text) => text.Trim().ToLowerInvariant() switch
-    {
-        "auto" => null,
-        "on" => true,
-        "off" => false,
-        _ => throw new ArgumentException($"--batch-buckets must be auto, on or off (got '{text}')."),
-    };
 
     /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>
     internal static NullCondition ParseNullCondition(string text)
@@ -422,16 +344,7 @@ internal static class SampleCommand
         using (var stream = File.Create(temp))
         using (var w = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true }))
         {
-            // The stats object with the model's name added in front.
-            using var doc = System.Text.Json.JsonDocument.Parse(stats.ToJson(indented: false));
-            w.WriteStartObject();
-            w.WriteString("model", model);
-            foreach (System.Text.Json.JsonProperty prop in doc.RootElement.EnumerateObject())
-            {
-                prop.WriteTo(w);
-            }
-
-            w.WriteEndObject();
+            stats.WriteJson(w, model);
         }
 
         File.Move(temp, path, overwrite: true);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Native.Threading;
@@ -292,21 +291,6 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
             return cached;
         }
 
-        SamplingStats stats = RequireStats();
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            using JsonDocument doc = JsonDocument.Parse(stats.ToJson(indented: false));
-            w.WriteStartObject();
-            w.WriteString("model", Model.Model.Name);
-            foreach (JsonProperty prop in doc.RootElement.EnumerateObject())
-            {
-                prop.WriteTo(w);
-            }
-
-            w.WriteEndObject();
-        }
-
-        return _statsJson = stream.ToArray();
+        return _statsJson = System.Text.Encoding.UTF8.GetBytes(RequireStats().ToJson(indented: false, model: Model.Model.Name));
     }
 }

@@ -237,22 +237,31 @@ public sealed class SamplingStats
         }
     }
 
-    /// <summary>The stats JSON (the same fields and meanings as the CLI's <c>--stats</c> file).</summary>
-    public string ToJson(bool indented = true)
+    /// <summary>
+    /// The stats JSON (the same fields and meanings as the CLI's <c>--stats</c> file and asd_sampler_stats_json),
+    /// with the model's name first when <paramref name="model"/> is given.
+    /// </summary>
+    public string ToJson(bool indented = true, string? model = null)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
         {
-            WriteJson(w);
+            WriteJson(w, model);
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    /// <summary>Writes the stats as one JSON object.</summary>
-    public void WriteJson(Utf8JsonWriter w)
+    /// <summary>Writes the stats as one JSON object, with <c>"model"</c> first when <paramref name="model"/> is given.</summary>
+    public void WriteJson(Utf8JsonWriter w, string? model = null)
     {
+        ArgumentNullException.ThrowIfNull(w);
         w.WriteStartObject();
+        if (model is not null)
+        {
+            w.WriteString("model", model);
+        }
+
         w.WriteString("sampler", Sampler);
         w.WriteNumber("steps", Steps);
         w.WriteString("spec_len", SpecLength);

@@ -112,6 +112,33 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(12.0, ort.GetProperty("sequential_model_calls").GetDouble());
     }
 
+    /// <summary>
+    /// asd bench takes every model flag asd sample takes (one option set, ModelFlags): a bare .onnx, which carries no
+    /// scheduler, is benched with the schedule overrides, and an override that breaks the model's schedule is refused
+    /// by name, as by asd sample.
+    /// </summary>
+    [Fact]
+    public void BenchTakesSamplesModelFlagsSoABareOnnxCanBeBenched()
+    {
+        string bare = Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "policy_mlp", "model.onnx");
+        string json = Path.Combine(_dir, "bare.json");
+        string[] schedule = ["--train-steps", "100", "--beta-schedule", "squaredcos_cap_v2", "--clip-sample", "false"];
+        var (code, output, err) = Run(["bench", "--model", bare, .. schedule, "--cond", "-0.6,-0.6,0.6,0.6", "--steps", "50", "--repeats", "1",
+            "--spec-lens", "8", "--threads", "1", "--device", "cpu", "--batch-buckets", "off", "--json", json]);
+        Assert.True(code == 0, err);
+        Assert.Contains("ASD L=8", output, StringComparison.Ordinal);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement asd = doc.RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("sampler").GetString() == "asd");
+        Assert.True(asd.GetProperty("sequential_model_calls").GetDouble() < 50, "speculation saved calls on the policy");
+
+        (code, _, err) = Run(["bench", "--model", bare, .. schedule, "--cond", "-0.6,-0.6,0.6,0.6", "--steps", "101", "--repeats", "1"]);
+        Assert.Equal(2, code);
+        Assert.Contains("cannot exceed num_train_timesteps", err, StringComparison.Ordinal);
+        (code, _, err) = Run(["bench", "--model", bare, "--train-steps", "0", "--cond", "-0.6,-0.6,0.6,0.6", "--repeats", "1"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--train-steps", err, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("must be >= 1", "--spec-lens", "0")]
     [InlineData("not a number", "--spec-lens", "eight")]

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Schedules;
+
+namespace Asd.Cli.Commands;
+
+/// <summary>
+/// The flags that choose and configure a model, shared by <c>asd sample</c> and <c>asd bench</c> (one option set, so
+/// whatever can be sampled can be benched): the model, its device and ONNX port names, guidance, the threads, and the
+/// scheduler overrides a bare .onnx needs.
+/// </summary>
+internal sealed class ModelFlags
+{
+    public Option<string> Model { get; } = new("--model") { Description = "Model: builtin:policy (default), builtin:mixture, builtin:mixture?dim=32, a model folder (model.onnx + scheduler_config.json [+ asd.json]), a .onnx file or an asd-mlp .json.", DefaultValueFactory = _ => ModelCatalog.DefaultModel };
+
+    public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
+
+    public Option<double?> Guidance { get; } = new("--guidance") { Description = "Classifier-free guidance scale w (models with a null condition)." };
+
+    public Option<string?> GuidanceNull { get; } = new("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
+
+    public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda or auto (ONNX models; auto falls back to the CPU and says so).", DefaultValueFactory = _ => "cpu" };
+
+    public Option<string> BatchBuckets { get; } = new("--batch-buckets") { Description = "ONNX models: pad each call up to a power-of-two batch, one session per size (auto: on for CUDA, whose convolutions re-plan on every change of shape; on; off).", DefaultValueFactory = _ => "auto" };
+
+    public Option<string?> OnnxSample { get; } = new("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
+
+    public Option<string?> OnnxTimestep { get; } = new("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
+
+    public Option<string[]> OnnxCond { get; } = new("--onnx-cond") { Description = "Names of the ONNX conditioning inputs, in order (repeat the flag).", AllowMultipleArgumentsPerToken = true };
+
+    public Option<string?> OnnxOutput { get; } = new("--onnx-output") { Description = "Name of the ONNX output to use." };
+
+    public Option<int?> TrainSteps { get; } = new("--train-steps") { Description = "Override num_train_timesteps." };
+
+    public Option<string?> BetaSchedule { get; } = new("--beta-schedule") { Description = "Override beta_schedule: linear, scaled_linear, squaredcos_cap_v2, sigmoid." };
+
+    public Option<double?> BetaStart { get; } = new("--beta-start") { Description = "Override beta_start." };
+
+    public Option<double?> BetaEnd { get; } = new("--beta-end") { Description = "Override beta_end." };
+
+    public Option<string?> Prediction { get; } = new("--prediction-type") { Description = "Override prediction_type: epsilon, v_prediction, sample." };
+
+    public Option<string?> Variance { get; } = new("--variance-type") { Description = "Override variance_type: fixed_small, fixed_large." };
+
+    public Option<string?> Spacing { get; } = new("--timestep-spacing") { Description = "Override timestep_spacing: leading, trailing, linspace." };
+
+    public Option<int?> StepsOffset { get; } = new("--steps-offset") { Description = "Override steps_offset." };
+
+    public Option<bool?> Clip { get; } = new("--clip-sample") { Description = "Override clip_sample (clamp x0 estimates)." };
+
+    public Option<double?> ClipRange { get; } = new("--clip-sample-range") { Description = "Override clip_sample_range." };
+
+    /// <summary>Adds every flag to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        Option[] all =
+        [
+            Model, Threads, TrainSteps, BetaSchedule, BetaStart, BetaEnd, Prediction, Variance, Spacing, StepsOffset, Clip, ClipRange,
+            Guidance, GuidanceNull, Device, BatchBuckets, OnnxSample, OnnxTimestep, OnnxCond, OnnxOutput,
+        ];
+        foreach (Option o in all)
+        {
+            command.Options.Add(o);
+        }
+    }
+
+    /// <summary>--threads resolved: 0 means one per core.</summary>
+    public int ThreadCount(ParseResult parse) => CliThreads.Resolve(parse.GetValue(Threads));
+
+    /// <summary>Opens the model the flags describe.</summary>
+    public IDiffusionModel Open(ParseResult parse, int threads)
+    {
+        string[] condNames = parse.GetValue(OnnxCond) ?? [];
+        var onnx = new OnnxIoConfig
+        {
+            Sample = parse.GetValue(OnnxSample),
+            Timestep = parse.GetValue(OnnxTimestep),
+            Cond = condNames.Length > 0 ? condNames : null,
+            Output = parse.GetValue(OnnxOutput),
+            Guidance = parse.GetValue(GuidanceNull) is string gn ? new GuidanceConfig(SampleCommand.ParseNullCondition(gn), parse.GetValue(Guidance) ?? 1.0) : null,
+        };
+        return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!) });
+    }
+
+    /// <summary>The model's scheduler with the overrides applied (by the engine; its errors reworded to name the flags).</summary>
+    public SchedulerConfig Scheduler(ParseResult parse, IDiffusionModel model) => FieldFlags.Map(() => Overrides(parse).Apply(model.DefaultScheduler));
+
+    /// <summary>The scheduler overrides, as the engine's one record (applied and checked there).</summary>
+    public ScheduleOverrides Overrides(ParseResult parse) => new()
+    {
+        TrainSteps = parse.GetValue(TrainSteps),
+        BetaSchedule = parse.GetValue(BetaSchedule),
+        BetaStart = parse.GetValue(BetaStart),
+        BetaEnd = parse.GetValue(BetaEnd),
+        PredictionType = parse.GetValue(Prediction),
+        VarianceType = parse.GetValue(Variance),
+        TimestepSpacing = parse.GetValue(Spacing),
+        StepsOffset = parse.GetValue(StepsOffset),
+        ClipSample = parse.GetValue(Clip),
+        ClipSampleRange = parse.GetValue(ClipRange),
+    };
+
+    internal static bool? ParseBuckets(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "auto" => null,
+        "on" => true,
+        "off" => false,
+        _ => throw new ArgumentException($"--batch-buckets must be auto, on or off (got '{text}')."),
+    };
+}
