@@ -1,7 +1,6 @@
 using System.Globalization;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
-using Asd.Native.Schedules;
 using Asd.Native.Threading;
 
 namespace Asd.Cli.Bench;
@@ -95,16 +94,17 @@ internal sealed class BenchRunner
     /// <summary>The untimed pause after each ONNX Runtime run, for its spinning threads to park.</summary>
     public static readonly TimeSpan OnnxRuntimeSettle = TimeSpan.FromMilliseconds(200);
 
-    public required SchedulerConfig Scheduler { get; init; }
+    /// <summary>What every setting shares (steps, row cap, guidance, threads, scheduler overrides); each setting sets its sampler and L.</summary>
+    public required SamplerRequest Request { get; init; }
 
-    /// <summary>Classifier-free guidance scale (--guidance), for every setting alike.</summary>
-    public double? Guidance { get; init; }
+    /// <summary>The batch-cost curve to use (--cost-curve); null: the engine's, measured once.</summary>
+    public CostCurve? GivenCostCurve { get; init; }
 
-    public required int Steps { get; init; }
+    private int Steps => Request.Steps;
+
+    private int MaxBatchRows => Request.MaxBatchRows;
 
     public required int Chains { get; init; }
-
-    public required int Threads { get; init; }
 
     public required float[] Conditioning { get; init; }
 
@@ -112,34 +112,30 @@ internal sealed class BenchRunner
 
     public required int Repeats { get; init; }
 
-    public required int MaxBatchRows { get; init; }
-
     public required IReadOnlyList<SpecLength> SpecLengths { get; init; }
-
-    public CostCurve? GivenCostCurve { get; init; }
 
     public Action<string>? Status { get; init; }
 
     public BenchReport Run(string machine, string? quality)
     {
-        using var pool = new CorePool(Threads);
+        // One pool for every setting (they run one at a time), sized as the engine sizes a model's pool.
+        using var pool = new CorePool(SamplerFactory.PoolThreads(Model, Request.Threads));
         var samplers = new List<(BenchSetting Setting, Sampler Sampler)>();
         try
         {
-            Sampler ddpm = SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool, Guidance);
-            samplers.Add((new BenchSetting("ddpm", "-"), ddpm));
+            SamplerRequest ddpm = Request with { Kind = SamplerKind.Ddpm, CostCurve = null };
+            samplers.Add((new BenchSetting("ddpm", "-"), SamplerFactory.Create(Model, ddpm, pool)));
             Status?.Invoke("measuring the batch-cost curve T(B)");
-            CostCurve curve = GivenCostCurve ?? CostCurveCache.GetOrMeasure(Model, Threads, Guidance is not null, () => CostCurve.Measure(
-                ddpm.Denoiser, Math.Min(CostCurveCache.CalibrationRows, MaxBatchRows), Scheduler.NumTrainTimesteps, model: Model.Name));
+            CostCurve curve = GivenCostCurve ?? SamplerFactory.CostCurveFor(Model, Request, pool);
             foreach (SpecLength l in SpecLengths)
             {
-                var options = new SamplerOptions { MaxBatchRows = MaxBatchRows, SpecLength = l, CostCurve = l.IsAuto ? curve : null };
-                samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Asd, options, pool, Guidance)));
+                SamplerRequest asd = Request with { Kind = SamplerKind.Asd, SpecLength = l, CostCurve = l.IsAuto ? curve : null };
+                samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, asd, pool)));
             }
 
             if (OnnxModel is not null)
             {
-                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), SamplerFactory.Create(OnnxModel, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool)));
+                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), SamplerFactory.Create(OnnxModel, ddpm with { Guidance = null }, pool)));
             }
 
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
@@ -199,7 +195,7 @@ internal sealed class BenchRunner
                 Model = Model.Name,
                 Steps = Steps,
                 Chains = Chains,
-                Threads = Threads,
+                Threads = Request.Threads,
                 Repeats = Repeats,
                 CostCurve = curve,
                 Results = results,

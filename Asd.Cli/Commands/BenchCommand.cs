@@ -5,7 +5,6 @@ using Asd.Cli.Output;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
-using Asd.Native.Schedules;
 using Asd.Native.Threading;
 
 namespace Asd.Cli.Commands;
@@ -16,13 +15,13 @@ internal static class BenchCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var flags = new ModelFlags();
-        var steps = new Option<int>("--steps") { Description = "Inference steps K.", DefaultValueFactory = _ => 100 };
+        var steps = new Option<int>("--steps") { Description = "Inference steps K.", DefaultValueFactory = _ => SamplerRequest.DefaultSteps };
         var samples = new Option<int>("--samples") { Description = "Chains per run (1 = the latency of one sample).", DefaultValueFactory = _ => 1 };
         var cond = new Option<string?>("--cond") { Description = "Conditioning (numbers or .npy); builtin:policy defaults to a symmetric observation." };
         var specLens = new Option<string>("--spec-lens") { Description = "Speculation lengths to time, comma-separated (DDPM always runs).", DefaultValueFactory = _ => "1,2,4,8,16,inf,auto" };
         var repeats = new Option<int>("--repeats") { Description = "Timed repeats per setting (interleaved; one warm-up pass is excluded).", DefaultValueFactory = _ => 15 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first repeat (repeat r uses seed + r).", DefaultValueFactory = _ => 0UL };
-        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
+        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerRequest.DefaultMaxBatchRows };
         var costCurve = new Option<string?>("--cost-curve") { Description = "Use this batch-cost curve (asd-cost-curve JSON) instead of measuring one: makes auto deterministic." };
         var saveCurve = new Option<string?>("--save-cost-curve") { Description = "Write the batch-cost curve used to this file." };
         var markdown = new Option<bool>("--markdown") { Description = "Print the table as markdown." };
@@ -50,19 +49,21 @@ internal static class BenchCommand
                 throw new ArgumentException($"--repeats must be >= 1 (got {r}).");
             }
 
-            if (parse.GetValue(maxRows) < 1)
-            {
-                throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
-            }
-
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => SpecLength.Parse(t, "--spec-lens")).Distinct()];
             int threadCount = flags.ThreadCount(parse);
             OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
             OutputPaths.Check(parse.GetValue(plot), "--plot");
             OutputPaths.Check(parse.GetValue(json), "--json");
             CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
+            var request = FieldFlags.Map(() => new SamplerRequest
+            {
+                Steps = k,
+                MaxBatchRows = parse.GetValue(maxRows),
+                Guidance = parse.GetValue(flags.Guidance),
+                Threads = threadCount,
+                Schedule = flags.Overrides(parse),
+            }.Validate());
             using IDiffusionModel m = flags.Open(parse, threadCount);
-            SchedulerConfig scheduler = flags.Scheduler(parse, m);
             float[] conditioning = PolicyDemo.Applies(spec, parse.GetValue(cond))
                 ? PolicyDemo.BenchObservation()
                 : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
@@ -75,7 +76,7 @@ internal static class BenchCommand
             {
                 // A policy smoothed to buy acceptance must not get timed: the quality test runs first.
                 status?.Invoke("quality test: 200 observations + 200 symmetric, DDPM");
-                using var pool = new CorePool(threadCount);
+                using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount));
                 PolicyAssessment assessment = PolicyTask.Assess(m, k, pool: pool);
                 quality = assessment.ToString();
                 if (!assessment.Passed)
@@ -88,15 +89,11 @@ internal static class BenchCommand
             {
                 Model = m,
                 OnnxModel = ort,
-                Scheduler = scheduler,
-                Guidance = parse.GetValue(flags.Guidance),
-                Steps = k,
+                Request = request,
                 Chains = n,
-                Threads = threadCount,
                 Conditioning = conditioning,
                 Seed = parse.GetValue(seed),
                 Repeats = r,
-                MaxBatchRows = parse.GetValue(maxRows),
                 SpecLengths = lengths,
                 GivenCostCurve = given,
                 Status = status,

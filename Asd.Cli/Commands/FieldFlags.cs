@@ -8,6 +8,12 @@ internal static class FieldFlags
 {
     private static readonly Dictionary<string, string> Flags = new(StringComparer.Ordinal)
     {
+        ["steps"] = "--steps",
+        ["spec_len"] = "--spec-len",
+        ["max_batch_rows"] = "--max-batch-rows",
+        ["cost_curve"] = "--cost-curve",
+        ["guidance_scale"] = "--guidance",
+        ["threads"] = "--threads",
         ["train_steps"] = "--train-steps",
         ["beta_schedule"] = "--beta-schedule",
         ["beta_start"] = "--beta-start",

@@ -84,9 +84,6 @@ internal sealed class ModelFlags
         return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!) });
     }
 
-    /// <summary>The model's scheduler with the overrides applied (by the engine; its errors reworded to name the flags).</summary>
-    public SchedulerConfig Scheduler(ParseResult parse, IDiffusionModel model) => FieldFlags.Map(() => Overrides(parse).Apply(model.DefaultScheduler));
-
     /// <summary>The scheduler overrides, as the engine's one record (applied and checked there).</summary>
     public ScheduleOverrides Overrides(ParseResult parse) => new()
     {

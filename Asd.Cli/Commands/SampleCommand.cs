@@ -18,15 +18,15 @@ internal static class SampleCommand
     {
         var flags = new ModelFlags();
         var cond = new Option<string?>("--cond") { Description = "Conditioning: comma-separated numbers (shared by all samples) or a .npy file ([C] or [N, C])." };
-        var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => "asd" };
-        var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => 100 };
-        var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto (chosen per round from the cost curve and the running acceptance).", DefaultValueFactory = _ => "auto" };
+        var sampler = new Option<string>("--sampler") { Description = "asd or ddpm.", DefaultValueFactory = _ => SamplerRequest.Default.Kind.ToString().ToLowerInvariant() };
+        var steps = new Option<int>("--steps") { Description = "Inference steps K (<= train steps).", DefaultValueFactory = _ => SamplerRequest.DefaultSteps };
+        var specLen = new Option<string>("--spec-len") { Description = "Speculation length L: an integer >= 1, inf, or auto (chosen per round from the cost curve and the running acceptance).", DefaultValueFactory = _ => SamplerRequest.Default.SpecLength.ToString() };
         var samples = new Option<int?>("--samples") { Description = $"Number of samples (chains) N (default 16; builtin:policy without --cond: {PolicyDemo.ChainsPerObservation} for each of its demo observations)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
         var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
         var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
         var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
-        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
+        var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerRequest.DefaultMaxBatchRows };
         var plot = new Option<string>("--plot") { Description = "Picture of the samples (PNG): trajectories for the policy, a scatter over the density for 2-D mixtures, a grid for image models.", DefaultValueFactory = _ => "asd-sample.png" };
         var noPlot = new Option<bool>("--no-plot") { Description = "Do not write the picture." };
         var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo; --vs-ddpm false turns it off)." };
@@ -55,18 +55,19 @@ internal static class SampleCommand
             OutputPaths.Check(outPath, "--out");
             OutputPaths.Check(statsPath, "--stats");
             OutputPaths.Check(plotPath, "--plot");
-            CostCurve? curve = parse.GetValue(costCurve) is string cc ? LoadCostCurve(cc) : null;
-            if (curve is not null && (kind != SamplerKind.Asd || !l.IsAuto))
-            {
-                throw new ArgumentException("--cost-curve is used only by --spec-len auto with --sampler asd.");
-            }
-
-            if (parse.GetValue(maxRows) < 1)
-            {
-                throw new ArgumentException($"--max-batch-rows must be >= 1 (got {parse.GetValue(maxRows)}).");
-            }
-
             int threadCount = flags.ThreadCount(parse);
+            var request = FieldFlags.Map(() => new SamplerRequest
+            {
+                Kind = kind,
+                Steps = parse.GetValue(steps),
+                SpecLength = l,
+                MaxBatchRows = parse.GetValue(maxRows),
+                CostCurve = parse.GetValue(costCurve) is string cc ? LoadCostCurve(cc) : null,
+                Guidance = parse.GetValue(flags.Guidance),
+                Threads = threadCount,
+                Schedule = flags.Overrides(parse),
+            }.Validate());
+
             using IDiffusionModel m = flags.Open(parse, threadCount);
             if (m is OnnxModel { DeviceFallback: { } why })
             {
@@ -74,14 +75,10 @@ internal static class SampleCommand
             }
 
             float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
-            SchedulerConfig config = flags.Scheduler(parse, m);
-            var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
-            int k = parse.GetValue(steps);
-            double? guidance = parse.GetValue(flags.Guidance);
-            using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
-            using Sampler s = SamplerFactory.Create(m, config, k, kind, options, pool, guidance);
+            using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
+            using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
             bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
-            using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, k, SamplerKind.Ddpm, options with { CostCurve = null }, pool, guidance) : null;
+            using Sampler? ddpm = compare ? SamplerFactory.Create(m, request with { Kind = SamplerKind.Ddpm, CostCurve = null }, pool) : null;
 
             // Run.
             var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
@@ -101,7 +98,7 @@ internal static class SampleCommand
                 OutputPaths.Write(statsPath, "--stats", () => WriteStats(statsPath, outcome.Stats, m.Name));
             }
 
-            Report(stdout, m, k, outcome, outPath, statsPath);
+            Report(stdout, m, request.Steps, outcome, outPath, statsPath);
             if (m.ConditionSize == PolicyTask.ObservationSize && s.Denoiser.SampleSize == PolicyTask.Waypoints * 2)
             {
                 PolicyQuality q = PolicyTask.Evaluate(conditioning, outcome.Samples);

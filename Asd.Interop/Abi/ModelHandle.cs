@@ -36,7 +36,7 @@ internal sealed class ModelHandle
     public long SampleSize { get; }
 
     /// <summary>Whether the model defines a null condition for classifier-free guidance (ONNX models with asd.json guidance).</summary>
-    public bool HasGuidance => Model is OnnxModel { Guidance: not null };
+    public bool HasGuidance => Model.SupportsGuidance;
 
     public static ModelHandle Open(string spec, string device, int threads)
     {

@@ -1,11 +1,10 @@
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
-using Asd.Native.Threading;
 
 namespace Asd.Interop.Abi;
 
 /// <summary>
-/// A sampler (asd_sampler): the engine's <see cref="Sampler"/>, its own core pool, and a reference to the model.
+/// A sampler (asd_sampler): the engine's <see cref="Sampler"/> (which owns its core pool) and a reference to the model.
 /// Not thread-safe, like the engine's sampler; instead of corrupting state, a second concurrent call on the same
 /// handle fails with ASD_ERR_BUSY. Freeing a sampler while it runs (from its progress callback, or another thread)
 /// unregisters it at once and disposes it when the run returns.
@@ -20,11 +19,10 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
     private delegate* unmanaged<void*, long, long, long, int> _progress;
     private void* _progressUser;
 
-    private SamplerHandle(ModelHandle model, Sampler sampler, CorePool pool, SamplerKind kind)
+    private SamplerHandle(ModelHandle model, Sampler sampler, SamplerKind kind)
     {
         Model = model;
         Sampler = sampler;
-        Pool = pool;
         Kind = kind;
     }
 
@@ -32,13 +30,15 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
 
     public Sampler Sampler { get; }
 
-    public CorePool Pool { get; }
-
     public SamplerKind Kind { get; }
 
     /// <summary>True after a run that completed; a failed or cancelled run clears it.</summary>
     public bool HasStats { get; private set; }
 
+    /// <summary>
+    /// Maps asd_sampler_params onto the engine's <see cref="SamplerRequest"/> (the ABI's "keep" values 0, -1 and NULL
+    /// become "no override"); the engine validates it, sizes the pool and calibrates.
+    /// </summary>
     public static SamplerHandle Create(ModelHandle model, in SamplerParams p)
     {
         SamplerKind kind = p.Sampler switch
@@ -47,60 +47,84 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
             1 => SamplerKind.Ddpm,
             _ => throw new AsdException(Status.InvalidArgument, $"sampler = {p.Sampler} is invalid: use ASD_SAMPLER_ASD (0) or ASD_SAMPLER_DDPM (1)."),
         };
-        SpecLength specLength = SpecLength.FromEncoded(p.SpecLen);
-        if (float.IsNaN(p.GuidanceScale) || float.IsInfinity(p.GuidanceScale))
+        if (p.ClipSample is not (-1 or 0 or 1))
         {
-            throw new AsdException(Status.InvalidArgument, $"guidance_scale is {p.GuidanceScale}; it must be finite (0 = no guidance).");
+            throw new AsdException(Status.InvalidArgument, $"clip_sample = {p.ClipSample} is invalid: use 0, 1, or -1 to keep the model's.");
         }
 
-        if (p.GuidanceScale != 0 && !model.HasGuidance)
+        var request = new SamplerRequest
         {
-            throw new AsdException(Status.Unsupported, $"guidance_scale = {p.GuidanceScale}, but model '{model.Model.Name}' has no classifier-free guidance; leave guidance_scale at 0.");
-        }
-
-        CostCurve? curve = null;
-        if (Text.Read(p.CostCurvePath) is { } costCurve)
-        {
-            if (kind != SamplerKind.Asd || !specLength.IsAuto)
+            Kind = kind,
+            Steps = p.Steps,
+            SpecLength = SpecLength.FromEncoded(p.SpecLen),
+            MaxBatchRows = p.MaxBatchRows,
+            CostCurve = LoadCostCurve(Text.Read(p.CostCurvePath)),
+            Calibration = Calibration(p),
+            Guidance = p.GuidanceScale != 0 ? p.GuidanceScale : null,
+            Threads = model.Threads,
+            Schedule = new ScheduleOverrides
             {
-                throw new AsdException(Status.InvalidArgument, "cost_curve_path is used only by the automatic speculation length (sampler ASD with spec_len = -1).");
-            }
-
-            if (!File.Exists(costCurve))
-            {
-                throw new AsdException(Status.Io, $"cost_curve_path '{costCurve}': no such file.");
-            }
-
-            try
-            {
-                curve = CostCurve.Load(costCurve);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new AsdException(Status.InvalidArgument, $"cost_curve_path: {e.Message}");
-            }
-        }
-
-        SchedulerConfig config = ApplyOverrides(model.Model.DefaultScheduler, p);
-        var options = new SamplerOptions { MaxBatchRows = p.MaxBatchRows, SpecLength = specLength, CostCurve = curve, Calibration = Calibration(p) };
-        options.Validate();
+                TrainSteps = p.TrainSteps != 0 ? p.TrainSteps : null,
+                BetaSchedule = Text.Read(p.BetaSchedule),
+                BetaStart = p.BetaStart != 0 ? p.BetaStart : null,
+                BetaEnd = p.BetaEnd != 0 ? p.BetaEnd : null,
+                PredictionType = Text.Read(p.PredictionType),
+                VarianceType = Text.Read(p.VarianceType),
+                TimestepSpacing = Text.Read(p.TimestepSpacing),
+                StepsOffset = p.StepsOffset != -1 ? p.StepsOffset : null,
+                ClipSample = p.ClipSample != -1 ? p.ClipSample == 1 : null,
+                ClipSampleRange = p.ClipSampleRange != 0 ? p.ClipSampleRange : null,
+            },
+        };
         if (!model.TryAddRef())
         {
             throw new AsdException(Status.InvalidHandle, "The model was freed.");
         }
 
-        CorePool? pool = null;
         try
         {
-            pool = new CorePool(model.Threads);
-            Sampler sampler = SamplerFactory.Create(model.Model, config, p.Steps, kind, options, pool, p.GuidanceScale != 0 ? p.GuidanceScale : null);
-            return new SamplerHandle(model, sampler, pool, kind);
+            return new SamplerHandle(model, WithAbiNames(() => SamplerFactory.Create(model.Model, request)), kind);
         }
         catch
         {
-            pool?.Dispose();
             model.Release();
             throw;
+        }
+    }
+
+    /// <summary>The engine says cost_curve; the ABI's field is cost_curve_path.</summary>
+    private static T WithAbiNames<T>(Func<T> engine)
+    {
+        try
+        {
+            return engine();
+        }
+        catch (ArgumentException e) when (e.Message.StartsWith("cost_curve ", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("cost_curve_path" + e.Message["cost_curve".Length..], e);
+        }
+    }
+
+    /// <summary>cost_curve_path: NULL, or an asd-cost-curve file.</summary>
+    private static CostCurve? LoadCostCurve(string? path)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new AsdException(Status.Io, $"cost_curve_path '{path}': no such file.");
+        }
+
+        try
+        {
+            return CostCurve.Load(path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new AsdException(Status.InvalidArgument, $"cost_curve_path: {e.Message}");
         }
     }
 
@@ -115,88 +139,6 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         double seconds = p.CalibrationSeconds == 0 ? Asd.Native.Validation.ResourceLimits.DefaultCalibrationSeconds : p.CalibrationSeconds;
         nint progress = (nint)p.CalibrationProgress, user = (nint)p.CalibrationUser;
         return new CalibrationLimits(seconds, progress == 0 ? null : (done, planned) => ((delegate* unmanaged<void*, long, long, long, int>)progress)((void*)user, done, planned, done) == 0);
-    }
-
-    /// <summary>The schedule overrides: each field left at its "keep" value (0, -1 or NULL) keeps the model's.</summary>
-    private static SchedulerConfig ApplyOverrides(SchedulerConfig config, in SamplerParams p)
-    {
-        if (p.TrainSteps < 0 || p.TrainSteps > Asd.Native.Validation.ResourceLimits.MaxTrainSteps)
-        {
-            throw new AsdException(Status.InvalidArgument, $"train_steps = {p.TrainSteps} is invalid: use 1 to {Asd.Native.Validation.ResourceLimits.MaxTrainSteps}, or 0 to keep the model's.");
-        }
-
-        if (p.BetaStart is < 0 or >= 1 || double.IsNaN(p.BetaStart))
-        {
-            throw new AsdException(Status.InvalidArgument, $"beta_start = {p.BetaStart} is invalid: use a value in (0, 1), or 0 to keep the model's.");
-        }
-
-        if (p.BetaEnd is < 0 or >= 1 || double.IsNaN(p.BetaEnd))
-        {
-            throw new AsdException(Status.InvalidArgument, $"beta_end = {p.BetaEnd} is invalid: use a value in (0, 1), or 0 to keep the model's.");
-        }
-
-        if (p.ClipSampleRange < 0 || double.IsNaN(p.ClipSampleRange))
-        {
-            throw new AsdException(Status.InvalidArgument, $"clip_sample_range = {p.ClipSampleRange} is invalid: use > 0, or 0 to keep the model's.");
-        }
-
-        if (p.TrainSteps != 0)
-        {
-            config = config with { NumTrainTimesteps = p.TrainSteps };
-        }
-
-        if (Text.Read(p.BetaSchedule) is { } bs)
-        {
-            config = config with { BetaSchedule = ScheduleNames.ParseBetaSchedule(bs), TrainedBetas = null };
-        }
-
-        if (p.BetaStart != 0)
-        {
-            config = config with { BetaStart = p.BetaStart };
-        }
-
-        if (p.BetaEnd != 0)
-        {
-            config = config with { BetaEnd = p.BetaEnd };
-        }
-
-        if (Text.Read(p.PredictionType) is { } pt)
-        {
-            config = config with { PredictionType = ScheduleNames.ParsePrediction(pt) };
-        }
-
-        if (Text.Read(p.VarianceType) is { } vt)
-        {
-            config = config with { VarianceType = ScheduleNames.ParseVariance(vt) };
-        }
-
-        if (Text.Read(p.TimestepSpacing) is { } ts)
-        {
-            config = config with { TimestepSpacing = ScheduleNames.ParseSpacing(ts) };
-        }
-
-        if (p.StepsOffset != -1)
-        {
-            if (p.StepsOffset < 0)
-            {
-                throw new AsdException(Status.InvalidArgument, $"steps_offset = {p.StepsOffset} is invalid: use >= 0, or -1 to keep the model's.");
-            }
-
-            config = config with { StepsOffset = p.StepsOffset };
-        }
-
-        config = p.ClipSample switch
-        {
-            -1 => config,
-            0 or 1 => config with { ClipSample = p.ClipSample == 1 },
-            _ => throw new AsdException(Status.InvalidArgument, $"clip_sample = {p.ClipSample} is invalid: use 0, 1, or -1 to keep the model's."),
-        };
-        if (p.ClipSampleRange != 0)
-        {
-            config = config with { ClipSampleRange = p.ClipSampleRange };
-        }
-
-        return config.Validate();
     }
 
     /// <summary>Marks the sampler busy; false if another call is using it.</summary>
@@ -250,7 +192,7 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
 
     private void DisposeCore()
     {
-        Pool.Dispose();
+        Sampler.Dispose();
         Model.Release();
     }
 

@@ -59,10 +59,11 @@ internal unsafe struct SamplerParams
     public static SamplerParams Default => new()
     {
         StructSize = (uint)sizeof(SamplerParams),
-        Sampler = 0,
-        Steps = 100,
-        SpecLen = -1,
-        MaxBatchRows = Asd.Native.Sampling.SamplerOptions.DefaultMaxBatchRows,
+        // The engine's defaults (SamplerRequest), in the ABI's encodings.
+        Sampler = (int)Asd.Native.Sampling.SamplerRequest.Default.Kind,
+        Steps = Asd.Native.Sampling.SamplerRequest.Default.Steps,
+        SpecLen = Asd.Native.Sampling.SamplerRequest.Default.SpecLength.Encoded,
+        MaxBatchRows = Asd.Native.Sampling.SamplerRequest.Default.MaxBatchRows,
         StepsOffset = -1,
         ClipSample = -1,
     };

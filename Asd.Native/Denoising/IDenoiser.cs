@@ -61,6 +61,18 @@ public interface IDiffusionModel : IDisposable
     Schedules.SchedulerConfig DefaultScheduler { get; }
 
     /// <summary>
+    /// Whether the model defines a null condition, so that a guidance scale can be asked for (capability; front-ends
+    /// ask this rather than test a model's type).
+    /// </summary>
+    bool SupportsGuidance => false;
+
+    /// <summary>
+    /// Whether the model's denoisers run on the engine's core pool (true) or bring their own threads (ONNX Runtime),
+    /// in which case the factory gives them a pool of one thread.
+    /// </summary>
+    bool UsesCorePool => true;
+
+    /// <summary>
     /// A denoiser for one sampler, for the given (possibly overridden) schedule. Analytic models use the schedule
     /// to compute their exact answer and express it in the schedule's prediction type.
     /// </summary>

@@ -232,6 +232,12 @@ public sealed class OnnxModel : IDiffusionModel
     /// <summary>Guidance settings, when the model has a null condition.</summary>
     public GuidanceConfig? Guidance { get; }
 
+    /// <inheritdoc/>
+    public bool SupportsGuidance => Guidance is not null;
+
+    /// <inheritdoc/>
+    public bool UsesCorePool => false;
+
     /// <summary>
     /// Opens a model folder or a bare <c>.onnx</c> file. <paramref name="overrides"/> (CLI flags) win over asd.json.
     /// </summary>

@@ -53,8 +53,8 @@ public static class PolicyTask
             throw new ArgumentException($"'{model.Name}' is not a policy for this task (it needs {ObservationSize} conditioning values and {Waypoints} x 2 outputs).", nameof(model));
         }
 
-        var options = new Sampling.SamplerOptions { SpecLength = specLength ?? Sampling.SpecLength.Fixed(8), MaxBatchRows = 1024 };
-        using Sampling.Sampler sampler = Sampling.SamplerFactory.Create(model, model.DefaultScheduler, steps, kind, options, pool);
+        var request = new Sampling.SamplerRequest { Kind = kind, Steps = steps, SpecLength = specLength ?? Sampling.SpecLength.Fixed(8) };
+        using Sampling.Sampler sampler = Sampling.SamplerFactory.Create(model, request, pool);
         float[] random = SampleObservations(observations, seed);
         var actions = new float[observations * Waypoints * 2];
         sampler.Sample(observations, (ulong)seed, actions, random);

@@ -36,10 +36,9 @@ public sealed class AsdSampler : Sampler
         SpeculationLimit = Options.SpecLength.Limit;
         if (Options.SpecLength.IsAuto)
         {
-            // Without a given curve (tests, direct construction) the denoiser is timed here; SamplerFactory caches it.
-            CostCurve = Options.CostCurve ?? (Options.Calibration.Skip
-                ? CostCurve.AssumedLinear()
-                : CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps, limits: Options.Calibration));
+            // The curve is measured once, by SamplerFactory (or given): a sampler never times its denoiser.
+            CostCurve = Options.CostCurve ?? throw new ArgumentException(
+                "spec_len auto needs the denoiser's batch-cost curve: build the sampler with SamplerFactory.Create, which measures it once per model, or give cost_curve.");
             _auto = new AutoSpeculation(CostCurve, RowsPerCall);
         }
     }

@@ -78,13 +78,19 @@ public abstract class Sampler : IDisposable
     /// <summary>Whether <see cref="Dispose"/> disposes the denoiser (true when a factory created it for this sampler).</summary>
     internal bool OwnsDenoiser { get; set; }
 
-    /// <summary>Releases the denoiser's native resources when this sampler owns it.</summary>
+    /// <summary>The core pool the factory made for this sampler alone, disposed with it (null when shared or none).</summary>
+    internal Threading.CorePool? OwnedPool { get; set; }
+
+    /// <summary>Releases the denoiser's native resources when this sampler owns it, then its own core pool.</summary>
     public void Dispose()
     {
         if (OwnsDenoiser && Denoiser is IDisposable d)
         {
             d.Dispose();
         }
+
+        OwnedPool?.Dispose();
+        OwnedPool = null;
 
         GC.SuppressFinalize(this);
     }

@@ -24,39 +24,79 @@ public static class SamplerFactory
         _ => throw new ArgumentException($"Unknown sampler '{name}'. Expected asd or ddpm."),
     };
 
-    /// <summary>Creates the sampler; its denoiser is private to it, the model may be shared.</summary>
-    public static Sampler Create(IDiffusionModel model, SchedulerConfig scheduler, int steps, SamplerKind kind, SamplerOptions options, Threading.CorePool? pool = null, double? guidance = null)
+    /// <summary>
+    /// The sampler <paramref name="request"/> asks for, with its own core pool (sized by <see cref="PoolThreads"/>),
+    /// which it disposes with itself. The request is validated here, once, and the model-dependent rules checked.
+    /// </summary>
+    public static Sampler Create(IDiffusionModel model, SamplerRequest request) => Create(model, request, sharedPool: null);
+
+    /// <summary>
+    /// As <see cref="Create(IDiffusionModel, SamplerRequest)"/>, on <paramref name="sharedPool"/> when given (several
+    /// samplers timed side by side share one; the caller sizes it with <see cref="PoolThreads"/> and disposes it).
+    /// </summary>
+    public static Sampler Create(IDiffusionModel model, SamplerRequest request, Threading.CorePool? sharedPool)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options = (options ?? throw new ArgumentNullException(nameof(options))).Validate(); // before the calibration uses them
+        (request ?? throw new ArgumentNullException(nameof(request))).Validate();
+        if (request.Guidance is double g && !model.SupportsGuidance)
+        {
+            throw new NotSupportedException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"guidance_scale = {g}, but model '{model.Name}' defines no null condition for guidance (classifier-free guidance needs one; an ONNX model names it in asd.json)."));
+        }
+
+        SchedulerConfig scheduler = request.Schedule.Apply(model.DefaultScheduler);
         var schedule = new DiffusionSchedule(scheduler);
-        InferencePlan plan = schedule.Plan(steps);
+        InferencePlan plan = schedule.Plan(request.Steps);
         int sampleSize = Validation.Shapes.SampleSize(model.SampleShape, $"model '{model.Name}' sample shape");
+        SamplerOptions options = request.SamplerOptions;
         options = options with { MaxBatchRows = options.RowsFor(sampleSize) }; // buffers of bounded size (same bytes)
-        IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = guidance });
+        Threading.CorePool? own = sharedPool is null ? new Threading.CorePool(PoolThreads(model, request.Threads)) : null;
+        Threading.CorePool pool = sharedPool ?? own!;
+        IDenoiser? denoiser = null;
         try
         {
-            if (kind == SamplerKind.Asd && options.SpecLength.IsAuto && options.CostCurve is null)
+            denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = request.Guidance });
+            if (request.Kind == SamplerKind.Asd && options.SpecLength.IsAuto && options.CostCurve is null)
             {
-                // Calibrated once per model and thread count; a guided model is a different cost (two rows per row).
-                // Bounded by options.Calibration (a budget, and a callback that can cancel); skipped, auto assumes a
-                // linear cost and is not cached.
-                CalibrationLimits limits = options.Calibration;
+                // The one calibration: once per model, pool size and guidance (a guided model is a different cost, two
+                // rows per row), bounded by request.Calibration (a budget, and a callback that can cancel). Skipped,
+                // auto assumes a linear cost and is not cached.
+                CalibrationLimits limits = request.Calibration;
+                IDenoiser timed = denoiser;
                 CostCurve curve = limits.Skip
                     ? CostCurve.AssumedLinear(model.Name)
-                    : CostCurveCache.GetOrMeasure(model, pool?.Threads ?? 1, guidance is not null, () => CostCurve.Measure(
-                        denoiser, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name, limits: limits));
+                    : CostCurveCache.GetOrMeasure(model, pool.Threads, request.Guidance is not null, () => CostCurve.Measure(
+                        timed, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name, limits: limits));
                 options = options with { CostCurve = curve };
             }
+
+            Sampler sampler = request.Kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
+            sampler.OwnsDenoiser = true;
+            sampler.OwnedPool = own;
+            return sampler;
         }
         catch
         {
             (denoiser as IDisposable)?.Dispose();
+            own?.Dispose();
             throw;
         }
-
-        Sampler sampler = kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);
-        sampler.OwnsDenoiser = true;
-        return sampler;
     }
+
+    /// <summary>
+    /// The batch-cost curve an automatic-length sampler for <paramref name="request"/> runs on: the given one, or the
+    /// one the factory measures (once per model, pool size and guidance; cached).
+    /// </summary>
+    public static CostCurve CostCurveFor(IDiffusionModel model, SamplerRequest request, Threading.CorePool? sharedPool = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        using Sampler s = Create(model, request with { Kind = SamplerKind.Asd, SpecLength = SpecLength.Auto }, sharedPool);
+        return ((AsdSampler)s).CostCurve!;
+    }
+
+    /// <summary>
+    /// The core pool a model gets: <paramref name="threads"/> (0 = one per core) when it runs on the pool, one when it
+    /// brings its own threads (ONNX Runtime), so no idle pool sits beside them.
+    /// </summary>
+    public static int PoolThreads(IDiffusionModel model, int threads) => (model ?? throw new ArgumentNullException(nameof(model))).UsesCorePool ? threads : 1;
 }

@@ -1,10 +1,13 @@
 namespace Asd.Native.Sampling;
 
-/// <summary>Settings shared by the samplers.</summary>
+/// <summary>
+/// The settings a sampler is built with. <see cref="SamplerFactory"/> fills them from a <see cref="SamplerRequest"/>
+/// (the one record callers use); tests and benchmarks that build a sampler directly use them as they are.
+/// </summary>
 public sealed record SamplerOptions
 {
-    /// <summary>Default row cap per denoiser call.</summary>
-    public const int DefaultMaxBatchRows = 1024;
+    /// <summary>Default row cap per denoiser call (<see cref="SamplerRequest.DefaultMaxBatchRows"/>).</summary>
+    public const int DefaultMaxBatchRows = SamplerRequest.DefaultMaxBatchRows;
 
     /// <summary>
     /// The most rows one denoiser call carries. Bounds memory: the sampler's batch buffers hold this many rows,
@@ -13,18 +16,15 @@ public sealed record SamplerOptions
     /// </summary>
     public int MaxBatchRows { get; init; } = DefaultMaxBatchRows;
 
-    /// <summary>The speculation length (ASD only).</summary>
-    public SpecLength SpecLength { get; init; } = SpecLength.Fixed(8);
+    /// <summary>The speculation length (ASD only; the default, auto, needs <see cref="CostCurve"/>).</summary>
+    public SpecLength SpecLength { get; init; } = SpecLength.Auto;
 
     /// <summary>
-    /// The denoiser's batch-cost curve for the automatic speculation length. Given, it makes "auto" deterministic
-    /// (docs/math.md section 6); null, the curve is measured once per model and thread count and cached in memory
-    /// (<see cref="CostCurveCache"/>).
+    /// The denoiser's batch-cost curve for the automatic speculation length, which a sampler never measures itself:
+    /// <see cref="SamplerFactory"/> measures it once per model and thread count (cached, <see cref="CostCurveCache"/>)
+    /// unless the request gives one, which makes "auto" deterministic (docs/math.md section 6).
     /// </summary>
     public CostCurve? CostCurve { get; init; }
-
-    /// <summary>Bounds on the calibration that measures <see cref="CostCurve"/> when it is null and L is automatic.</summary>
-    public CalibrationLimits Calibration { get; init; } = CalibrationLimits.Default;
 
     /// <summary>
     /// The rows per call for samples of <paramref name="sampleSize"/> floats: <see cref="MaxBatchRows"/>, lowered so
@@ -39,11 +39,6 @@ public sealed record SamplerOptions
         if (MaxBatchRows < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBatchRows), $"max_batch_rows must be >= 1 (got {MaxBatchRows}).");
-        }
-
-        if (Calibration is null || double.IsNaN(Calibration.Seconds))
-        {
-            throw new ArgumentException("calibration_seconds must be a number (0 = the default budget, < 0 = skip).");
         }
 
         if (SpecLength.Encoded < -1)

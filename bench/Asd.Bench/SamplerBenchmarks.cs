@@ -23,9 +23,9 @@ public class SamplerBenchmarks
     public void Setup()
     {
         var model = ModelCatalog.Open("builtin:mixture?dim=32");
-        _ddpm = SamplerFactory.Create(model, model.DefaultScheduler, 100, SamplerKind.Ddpm, new SamplerOptions());
-        _asd8 = SamplerFactory.Create(model, model.DefaultScheduler, 100, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Fixed(8) });
-        _asdInf = SamplerFactory.Create(model, model.DefaultScheduler, 100, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Unbounded });
+        _ddpm = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Ddpm, Steps = 100, Threads = 1 });
+        _asd8 = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 100, Threads = 1, SpecLength = SpecLength.Fixed(8) });
+        _asdInf = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 100, Threads = 1, SpecLength = SpecLength.Unbounded });
         _output = new float[Chains * 32];
     }
 

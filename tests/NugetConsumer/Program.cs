@@ -4,9 +4,9 @@ using Asd.Native.Models;
 using Asd.Native.Sampling;
 
 using var model = ModelCatalog.Open("builtin:mixture?dim=32");
-var options = new SamplerOptions { SpecLength = SpecLength.Fixed(8) };
-Sampler asd = SamplerFactory.Create(model, model.DefaultScheduler, steps: 100, SamplerKind.Asd, options);
-Sampler ddpm = SamplerFactory.Create(model, model.DefaultScheduler, steps: 100, SamplerKind.Ddpm, options);
+var request = new SamplerRequest { Steps = 100, SpecLength = SpecLength.Fixed(8) };
+Sampler asd = SamplerFactory.Create(model, request);
+Sampler ddpm = SamplerFactory.Create(model, request with { Kind = SamplerKind.Ddpm });
 
 var x = new float[16 * 32];
 SamplingStats stats = asd.Sample(16, seed: 7, x);

@@ -203,7 +203,7 @@ public sealed class SampleCommandTests : IDisposable
 
         var (code, _, err) = Run("sample", "--sampler", "ddpm", "--cost-curve", curve);
         Assert.Equal(2, code);
-        Assert.Contains("--cost-curve is used only by --spec-len auto", err);
+        Assert.Contains("--cost-curve is used only by the automatic speculation length", err);
         (code, _, err) = Run("sample", "--cond", "1,2,3");
         Assert.Equal(2, code);
         Assert.Contains("this model takes 4 per sample", err);

@@ -155,7 +155,7 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         // feed values an Int64 class input accepts (it fed random fractions, and "asd sample --cond 3" failed).
         using var model = (OnnxModel)ModelCatalog.Open(Fixture("unet16_class"));
         Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64, model.CondInputs[0].Type);
-        using Sampler asd = SamplerFactory.Create(model, model.DefaultScheduler, 10, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Auto, MaxBatchRows = 8 }, guidance: 3.0);
+        using Sampler asd = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 10, Threads = 1, SpecLength = SpecLength.Auto, MaxBatchRows = 8, Guidance = 3.0 });
         var x = new float[2 * 256];
         SamplingStats stats = asd.Sample(2, 1, x, [3f]);
         Assert.StartsWith("auto", stats.SpecLengthEffective, StringComparison.Ordinal);
@@ -212,29 +212,12 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class CountingDenoiser(IDenoiser inner) : IDenoiser
-    {
-        public int Calls;
-
-        public int SampleSize => inner.SampleSize;
-
-        public int ConditionSize => inner.ConditionSize;
-
-        public bool IsBatchInvariant => inner.IsBatchInvariant;
-
-        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
-        {
-            Calls++;
-            inner.Denoise(samples, timesteps, conditioning, output);
-        }
-    }
-
     [Fact]
     public void TrainedUnetAtOneHundredStepsReportsAcceptanceAndSpeedup()
     {
         // Not a threshold test: the numbers depend on the trained weights. It reports them and checks the basics.
         using IDiffusionModel model = ModelCatalog.Open(Fixture("unet16"));
-        using Sampler asd = SamplerFactory.Create(model, model.DefaultScheduler, 100, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Fixed(8) });
+        using Sampler asd = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 100, Threads = 1, SpecLength = SpecLength.Fixed(8) });
         var x = new float[8 * 256];
         SamplingStats stats = asd.Sample(8, 11, x);
         output.WriteLine($"unet16, K = 100, L = 8, 8 samples: {stats.SequentialModelCalls:F1} sequential calls, algorithmic speedup {stats.AlgorithmicSpeedup:F2}x");

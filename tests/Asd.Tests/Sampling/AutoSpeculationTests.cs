@@ -278,11 +278,11 @@ public sealed class AutoSpeculationTests
     public void FactoryCalibratesOncePerModelAndThreadCount()
     {
         var model = new Asd.Native.Models.MixtureModel(GaussianMixture.Builtin(2), "cache-probe");
-        var options = new SamplerOptions { SpecLength = SpecLength.Auto };
+        var request = new SamplerRequest { Steps = 20, SpecLength = SpecLength.Auto, Threads = 1 };
         Assert.False(CostCurveCache.Contains(model, 1));
-        using Sampler a = SamplerFactory.Create(model, model.DefaultScheduler, 20, SamplerKind.Asd, options);
+        using Sampler a = SamplerFactory.Create(model, request);
         Assert.True(CostCurveCache.Contains(model, 1));
-        using Sampler b = SamplerFactory.Create(model, model.DefaultScheduler, 20, SamplerKind.Asd, options);
+        using Sampler b = SamplerFactory.Create(model, request);
         Assert.Same(((AsdSampler)a).CostCurve, ((AsdSampler)b).CostCurve);
     }
 }

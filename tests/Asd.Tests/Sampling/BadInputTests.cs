@@ -53,11 +53,38 @@ public sealed class BadInputTests
         Assert.True(rows >= 30, $"the table has {rows} rows");
     }
 
+    /// <summary>
+    /// The cost curve is measured in one place, SamplerFactory: a sampler built directly for auto without a curve
+    /// refuses rather than timing its denoiser itself.
+    /// </summary>
+    [Fact]
+    public void ASamplerNeverTimesItsDenoiser()
+    {
+        var counting = new CountingDenoiser(new MixtureDenoiser(GaussianMixture.Builtin(2), Schedule));
+        var e = Assert.Throws<ArgumentException>(() => new AsdSampler(counting, Schedule.Plan(10), new SamplerOptions { SpecLength = SpecLength.Auto }));
+        Assert.Contains("SamplerFactory", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, counting.Calls);
+    }
+
+    /// <summary>The request's rules speak field names (front-ends map them onto flags or struct fields).</summary>
+    [Fact]
+    public void TheRequestNamesTheFieldThatBreaksARule()
+    {
+        Assert.StartsWith("max_batch_rows = 0", Assert.Throws<ArgumentException>(() => new SamplerRequest { MaxBatchRows = 0 }.Validate()).Message, StringComparison.Ordinal);
+        Assert.StartsWith("steps = 0", Assert.Throws<ArgumentException>(() => new SamplerRequest { Steps = 0 }.Validate()).Message, StringComparison.Ordinal);
+        Assert.StartsWith("cost_curve ", Assert.Throws<ArgumentException>(() => new SamplerRequest { SpecLength = SpecLength.Fixed(4), CostCurve = CostCurve.AssumedLinear() }.Validate()).Message, StringComparison.Ordinal);
+        Assert.StartsWith("guidance_scale = NaN", Assert.Throws<ArgumentException>(() => new SamplerRequest { Guidance = double.NaN }.Validate()).Message, StringComparison.Ordinal);
+        Assert.StartsWith("train_steps = -1", Assert.Throws<ArgumentException>(() => new ScheduleOverrides { TrainSteps = -1 }.Apply(new SchedulerConfig())).Message, StringComparison.Ordinal);
+        Assert.StartsWith("beta_schedule = cubic", Assert.Throws<ArgumentException>(() => new ScheduleOverrides { BetaSchedule = "cubic" }.Apply(new SchedulerConfig())).Message, StringComparison.Ordinal);
+        Assert.Equal(SpecLength.Auto, SamplerRequest.Default.SpecLength); // the one default every interface shares
+        Assert.Equal(SpecLength.Auto, new SamplerOptions().SpecLength);
+    }
+
     [Fact]
     public void ShapeMismatchesAreRejectedBeforeAnyWork()
     {
         var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(2), Schedule);
-        var sampler = new AsdSampler(denoiser, Schedule.Plan(10));
+        var sampler = new AsdSampler(denoiser, Schedule.Plan(10), new SamplerOptions { SpecLength = SpecLength.Fixed(8) });
         Assert.Contains("need 8", Assert.Throws<ArgumentException>(() => sampler.Sample(4, 0, new float[7])).Message);
         Assert.Contains("unconditional", Assert.Throws<ArgumentException>(() => sampler.Sample(1, 0, new float[2], conditioning: new float[1])).Message);
         Assert.Contains("Initial noise holds 3", Assert.Throws<ArgumentException>(() => sampler.Sample(2, 0, new float[4], initialNoise: new float[3])).Message);

@@ -18,8 +18,7 @@ public sealed class SpeedupRegressionTests(ITestOutputHelper output)
     public void AlgorithmicSpeedupOnMixture32(string specLength, double minimumSpeedup)
     {
         using var model = ModelCatalog.Open("builtin:mixture?dim=32");
-        Sampler sampler = SamplerFactory.Create(model, model.DefaultScheduler, 1000, SamplerKind.Asd,
-            new SamplerOptions { SpecLength = SpecLength.Parse(specLength) });
+        Sampler sampler = SamplerFactory.Create(model, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 1000, Threads = 1, SpecLength = SpecLength.Parse(specLength) });
         var samples = new float[16 * 32];
         SamplingStats stats = sampler.Sample(16, 2025, samples);
         output.WriteLine(stats.ToString());

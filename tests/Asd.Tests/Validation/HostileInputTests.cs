@@ -315,7 +315,7 @@ public sealed class HostileInputTests : IDisposable
         // builtin:mixture?dim=65536 took 71 s and 534 MB to calibrate inside sampler creation.
         using IDiffusionModel m = ModelCatalog.Open("builtin:mixture?dim=65536");
         var watch = Stopwatch.StartNew();
-        using Sampler s = SamplerFactory.Create(m, m.DefaultScheduler, 10, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(0.5) });
+        using Sampler s = SamplerFactory.Create(m, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 10, Threads = 1, SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(0.5) });
         Assert.True(watch.Elapsed.TotalSeconds < 30, $"a 0.5 s calibration took {watch.Elapsed.TotalSeconds:F1} s");
         Assert.NotNull(((AsdSampler)s).CostCurve);
     }
@@ -325,11 +325,11 @@ public sealed class HostileInputTests : IDisposable
     {
         using IDiffusionModel m = ModelCatalog.Open("builtin:mixture?dim=6");
         int calls = 0;
-        var cancel = new SamplerOptions { SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(60, (done, planned) => ++calls < 5) };
-        Assert.Throws<CalibrationCancelledException>(() => { SamplerFactory.Create(m, m.DefaultScheduler, 10, SamplerKind.Asd, cancel).Dispose(); });
+        var cancel = new SamplerRequest { Steps = 10, Threads = 1, SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(60, (done, planned) => ++calls < 5) };
+        Assert.Throws<CalibrationCancelledException>(() => { SamplerFactory.Create(m, cancel).Dispose(); });
         Assert.Equal(5, calls);
         Assert.False(CostCurveCache.Contains(m, 1));
-        using Sampler s = SamplerFactory.Create(m, m.DefaultScheduler, 10, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(1) });
+        using Sampler s = SamplerFactory.Create(m, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 10, Threads = 1, SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(1) });
         Assert.True(CostCurveCache.Contains(m, 1));
     }
 
@@ -338,7 +338,7 @@ public sealed class HostileInputTests : IDisposable
     {
         using IDiffusionModel m = ModelCatalog.Open("builtin:mixture?dim=8");
         int calls = 0;
-        using Sampler s = SamplerFactory.Create(m, m.DefaultScheduler, 10, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(-1, (_, _) => ++calls > 0) });
+        using Sampler s = SamplerFactory.Create(m, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 10, Threads = 1, SpecLength = SpecLength.Auto, Calibration = new CalibrationLimits(-1, (_, _) => ++calls > 0) });
         Assert.Equal(0, calls);
         Assert.False(CostCurveCache.Contains(m, 1));
         CostCurve curve = ((AsdSampler)s).CostCurve!;
@@ -351,7 +351,7 @@ public sealed class HostileInputTests : IDisposable
         using IDiffusionModel m = ModelCatalog.Open("builtin:mixture?dim=4");
         float[] Run(int rows)
         {
-            using Sampler s = SamplerFactory.Create(m, m.DefaultScheduler, 30, SamplerKind.Asd, new SamplerOptions { SpecLength = SpecLength.Fixed(8), MaxBatchRows = rows });
+            using Sampler s = SamplerFactory.Create(m, new SamplerRequest { Kind = SamplerKind.Asd, Steps = 30, Threads = 1, SpecLength = SpecLength.Fixed(8), MaxBatchRows = rows });
             var x = new float[5 * 4];
             s.Sample(5, 3, x);
             return x;
