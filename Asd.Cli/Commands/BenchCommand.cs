@@ -98,7 +98,7 @@ internal static class BenchCommand
                 GivenCostCurve = given,
                 Status = status,
             };
-            BenchReport report = runner.Run(BenchOutput.DescribeMachine(), quality);
+            BenchReport report = FieldFlags.Map(() => runner.Run(BenchOutput.DescribeMachine(), quality)); // the engine's field names, as flags
             status?.Invoke("");
             if (parse.GetValue(markdown))
             {
