@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Asd.Native.Models;
 
 namespace Asd.Native.Denoising;
@@ -105,10 +106,11 @@ public sealed class GuidedDenoiser : IDenoiser
         }
 
         _inner.Denoise(x, _t.AsSpan(0, 2 * rows), cond, outp);
-        for (int i = 0; i < rows * d; i++)
-        {
-            float u = outp[(rows * d) + i];
-            output[i] = u + (_scale * (outp[i] - u));
-        }
+        // m = m_u + w (m_c - m_u), element-wise: each operation is one correctly rounded IEEE operation (no fused
+        // multiply-add, no reduction), so TensorPrimitives gives the same bits on every ISA and at every position.
+        ReadOnlySpan<float> conditional = outp[..(rows * d)], unconditional = outp[(rows * d)..];
+        Span<float> result = output[..(rows * d)];
+        TensorPrimitives.Subtract(conditional, unconditional, result);
+        TensorPrimitives.MultiplyAdd(result, _scale, unconditional, result);
     }
 }

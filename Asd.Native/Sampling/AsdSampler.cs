@@ -90,13 +90,13 @@ public sealed class AsdSampler : Sampler
         }
     }
 
-    private Span<float> M(int chain) => _m.AsSpan(chain * D, D);
+    private Span<float> M(int chain) => Rows(_m, D).GetRowSpan(chain);
 
-    private Span<float> Xd(int chain) => _xd.AsSpan(chain * D, D);
+    private Span<float> Xd(int chain) => Rows(_xd, D).GetRowSpan(chain);
 
-    private Span<float> Md(int chain) => _md.AsSpan(chain * D, D);
+    private Span<float> Md(int chain) => Rows(_md, D).GetRowSpan(chain);
 
-    private Span<float> BatchZ(int row) => _batchZ.AsSpan(row * D, D);
+    private Span<float> BatchZ(int row) => Rows(_batchZ, D).GetRowSpan(row);
 
     /// <inheritdoc/>
     protected override void Run()

@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using System.Diagnostics;
 using Asd.Native.Denoising;
 using Asd.Native.Schedules;
@@ -105,16 +106,19 @@ public abstract class Sampler : IDisposable
     protected Span<float> X => _x.AsSpan(0, N * D);
 
     /// <summary>Row <paramref name="chain"/> of <see cref="X"/>.</summary>
-    protected Span<float> XRow(int chain) => _x.AsSpan(chain * D, D);
+    protected Span<float> XRow(int chain) => Rows(_x, D).GetRowSpan(chain);
 
     /// <summary>Steps completed, summed over chains, for progress reports.</summary>
     protected long CompletedSteps { get; set; }
 
     /// <summary>Input row <paramref name="row"/> of the batch being assembled.</summary>
-    protected Span<float> BatchInput(int row) => _batchX.AsSpan(row * D, D);
+    protected Span<float> BatchInput(int row) => Rows(_batchX, D).GetRowSpan(row);
 
     /// <summary>Output row of the last invocation, already converted to an x0 estimate.</summary>
-    protected Span<float> BatchOutput(int row) => _batchOut.AsSpan(row * D, D);
+    protected Span<float> BatchOutput(int row) => Rows(_batchOut, D).GetRowSpan(row);
+
+    /// <summary>A row-major buffer of rows of <paramref name="width"/> floats, as a 2-D view (CommunityToolkit.HighPerformance).</summary>
+    protected static Span2D<float> Rows(float[] buffer, int width) => new(buffer, buffer.Length / width, width);
 
     /// <summary>Rows in the batch being assembled.</summary>
     protected int BatchRows => _batchRows;
