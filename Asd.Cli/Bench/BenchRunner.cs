@@ -1,4 +1,5 @@
 using System.Globalization;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Threading;

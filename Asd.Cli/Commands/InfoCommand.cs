@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Models;
 using Asd.Simd;
 

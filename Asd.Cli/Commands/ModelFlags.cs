@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Schedules;

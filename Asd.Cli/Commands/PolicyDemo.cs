@@ -1,4 +1,5 @@
 using Asd.Native.Models;
+using Asd.Native.Tasks;
 
 namespace Asd.Cli.Commands;
 

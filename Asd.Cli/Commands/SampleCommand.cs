@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Globalization;
 using Asd.Cli.Bench;
 using Asd.Cli.Output;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
+using Asd.Native.Tasks;
 using Asd.Native.Threading;
 
 namespace Asd.Cli.Commands;
@@ -69,7 +71,7 @@ internal static class SampleCommand
             }.Validate());
 
             using IDiffusionModel m = flags.Open(parse, threadCount);
-            if (m is OnnxModel { DeviceFallback: { } why })
+            if (m.DeviceFallback is { } why)
             {
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
@@ -193,11 +195,9 @@ internal static class SampleCommand
         SamplingStats st = r.Stats;
         PrintSummary(stdout, m.Name, st, outPath, statsPath, r.Latency is null ? "" : $" (all {r.Latency.Length} requests)");
         var inv = CultureInfo.InvariantCulture;
-        if (m is OnnxModel om)
+        if (m.RuntimeSummary is { } runtime)
         {
-            stdout.WriteLine(om.BatchBuckets
-                ? $"device     {om.Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {om.BucketSessionCount} sessions"
-                : $"device     {om.Device} (ONNX Runtime)");
+            stdout.WriteLine($"device     {runtime}");
         }
 
         if (r.Latency is { } latency)

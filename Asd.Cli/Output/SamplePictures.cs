@@ -1,8 +1,10 @@
 using System.Globalization;
 using Asd.Cli.Plotting;
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
+using Asd.Native.Tasks;
 
 namespace Asd.Cli.Output;
 
@@ -23,9 +25,9 @@ internal static class SamplePictures
             return "trajectories";
         }
 
-        if (model is MixtureModel { Mixture: { Dimension: 2 } mixture })
+        if (model.SampleShape is [2] && model.TargetDensity([0.0, 0.0]) is not null)
         {
-            Plots.MixtureScatter(path, title, caption, (x, y) => Density(mixture, x, y), samples, (-5.5, 5.5, -5.5, 5.5), DensityScale.Log);
+            Plots.MixtureScatter(path, title, caption, (x, y) => model.TargetDensity([x, y]) ?? 0, samples, (-5.5, 5.5, -5.5, 5.5), DensityScale.Log);
             return "scatter over the target density";
         }
 
@@ -87,19 +89,5 @@ internal static class SamplePictures
         }
 
         return [.. episodes.Select(e => (e.Item1, e.Item2, e.Item3.ToArray()))];
-    }
-
-    /// <summary>The target density sum_k w_k N(x; mu_k, v_k I) in 2-D.</summary>
-    private static double Density(GaussianMixture mixture, double x, double y)
-    {
-        ReadOnlySpan<double> w = mixture.Weights, mu = mixture.Means, v = mixture.Variances;
-        double p = 0;
-        for (int k = 0; k < mixture.Components; k++)
-        {
-            double dx = x - mu[2 * k], dy = y - mu[(2 * k) + 1];
-            p += w[k] / (2 * Math.PI * v[k]) * Math.Exp(-((dx * dx) + (dy * dy)) / (2 * v[k]));
-        }
-
-        return p;
     }
 }

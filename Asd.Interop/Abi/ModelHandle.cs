@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Asd.Native.Backends.Analytic;
+using Asd.Native.Backends.Mlp;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 
@@ -52,7 +54,7 @@ internal sealed class ModelHandle
 
         var options = new ModelOpenOptions { Device = device, Threads = threads };
         IDiffusionModel model = OpenThroughCatalog(spec, options);
-        if (device == "cuda" && model is MixtureModel or MlpModel)
+        if (device == "cuda" && model.Device != "cuda")
         {
             model.Dispose();
             throw new AsdException(Status.Unsupported, $"Model '{spec}' runs on the CPU only; device \"cuda\" is for ONNX models. Use \"cpu\" or \"auto\".");

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 
 namespace Asd.Interop.Abi;

@@ -72,6 +72,21 @@ public interface IDiffusionModel : IDisposable
     /// </summary>
     bool UsesCorePool => true;
 
+    /// <summary>Where the model runs: "cpu" (the engine's kernels, or ONNX Runtime on the CPU) or "cuda".</summary>
+    string Device => "cpu";
+
+    /// <summary>Why the device asked for was not used ("auto" without CUDA), or null.</summary>
+    string? DeviceFallback => null;
+
+    /// <summary>A line for reports on the runtime and device (ONNX Runtime, batch buckets), or null for the engine's own kernels.</summary>
+    string? RuntimeSummary => null;
+
+    /// <summary>
+    /// The density of the model's target distribution at <paramref name="x"/> (one sample), when the model knows it in
+    /// closed form (the analytic mixture), else null: pictures draw it under the samples.
+    /// </summary>
+    double? TargetDensity(ReadOnlySpan<double> x) => null;
+
     /// <summary>
     /// A denoiser for one sampler, for the given (possibly overridden) schedule. Analytic models use the schedule
     /// to compute their exact answer and express it in the schedule's prediction type.

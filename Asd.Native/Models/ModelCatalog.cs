@@ -1,4 +1,8 @@
 using System.Globalization;
+using Asd.Native.Backends.Analytic;
+using Asd.Native.Backends.Mlp;
+using Asd.Native.Backends.Onnx;
+using Asd.Native.Denoising;
 
 namespace Asd.Native.Models;
 
@@ -49,7 +53,7 @@ public static class ModelCatalog
             BuiltinSpec builtin = ParseBuiltin(spec);
             return builtin.Name == "builtin:policy"
                 ? OpenPolicy()
-                : new MixtureModel(Denoising.GaussianMixture.Builtin(builtin.Dimension), builtin.Dimension == 2 ? "builtin:mixture" : $"builtin:mixture?dim={builtin.Dimension}");
+                : new MixtureModel(GaussianMixture.Builtin(builtin.Dimension), builtin.Dimension == 2 ? "builtin:mixture" : $"builtin:mixture?dim={builtin.Dimension}");
         }
 
         if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
@@ -66,7 +70,7 @@ public static class ModelCatalog
     }
 
     /// <summary>
-    /// The built-in diffusion policy (<see cref="PolicyTask"/>; trained by tools/train_policy.py), loaded from the
+    /// The built-in diffusion policy (<c>Tasks/PolicyTask</c>; trained by tools/train_policy.py), loaded from the
     /// library's embedded resources.
     /// </summary>
     public static MlpModel OpenPolicy()

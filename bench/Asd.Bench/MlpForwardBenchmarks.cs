@@ -1,3 +1,4 @@
+using Asd.Native.Backends.Mlp;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Threading;

@@ -1,6 +1,10 @@
 using System.Diagnostics;
-using Asd.Simd.Kernels;
+using Asd.Native.Backends.Mlp;
+using Asd.Native.Backends.Onnx;
+using Asd.Native.Denoising;
+using Asd.Native.Models;
 using Asd.Simd.Kernels.Gemm;
+using Asd.Simd.Kernels;
 
 namespace Asd.Bench;
 
@@ -144,7 +148,7 @@ internal static class CostCurveReport
 {
     public static void Run()
     {
-        using var model = Asd.Native.Models.MlpModel.Load(MlpForwardBenchmarks.ModelPath("mlp_bench.json"));
+        using var model = Asd.Native.Backends.Mlp.MlpModel.Load(MlpForwardBenchmarks.ModelPath("mlp_bench.json"));
         var curves = new List<Asd.Native.Sampling.CostCurve>();
         foreach (int threads in (int[])[1, 2])
         {
@@ -283,7 +287,7 @@ internal static class QuickOnnxShapes
     {
         bool? buckets = args.Length > 2 ? args[2] == "on" : null;
         int threads = args.Length > 3 ? int.Parse(args[3]) : 1;
-        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads, BatchBuckets = buckets });
+        using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads, BatchBuckets = buckets });
         var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(new Asd.Native.Schedules.SchedulerConfig()), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 8 });
         int d = den.SampleSize, c = den.ConditionSize;
         var rng = new Random(1);
@@ -357,7 +361,7 @@ internal static class QuickOnnxCalls
     {
         int threads = int.Parse(args[2]);
         Asd.Native.Sampling.SpecLength l = Asd.Native.Sampling.SpecLength.Parse(args[3]);
-        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads });
+        using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = threads });
         var schedule = new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler);
         var den = model.CreateDenoiser(schedule, new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64 });
         var curve = Asd.Native.Sampling.CostCurve.Measure(den, 64, model.DefaultScheduler.NumTrainTimesteps);
@@ -404,7 +408,7 @@ internal static class QuickOnnxAfter
 {
     public static void Run(string[] args)
     {
-        using var model = (Asd.Native.Models.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]) });
+        using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]) });
         var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64 });
         int d = den.SampleSize, c = den.ConditionSize;
         var rng = new Random(1);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Asd.Native.Backends.Mlp;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Models;
@@ -6,8 +7,8 @@ using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Native.Threading;
 using Asd.Simd;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace Asd.Tests.Denoising;
 

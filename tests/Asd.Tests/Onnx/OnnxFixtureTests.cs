@@ -1,10 +1,11 @@
 using System.Text.Json;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace Asd.Tests.Onnx;
 

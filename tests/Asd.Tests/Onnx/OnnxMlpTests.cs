@@ -1,8 +1,10 @@
+using Asd.Native.Backends.Mlp;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Schedules;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace Asd.Tests.Onnx;
 

@@ -1,7 +1,8 @@
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Tests.Statistics;
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 
 namespace Asd.Tests.Properties;
 

@@ -1,10 +1,11 @@
+using Asd.Native.Backends.Onnx;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Tests.Statistics;
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 
 namespace Asd.Tests.Properties;
 

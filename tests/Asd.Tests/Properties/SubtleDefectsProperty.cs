@@ -1,9 +1,10 @@
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Tests.Statistics;
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 
 namespace Asd.Tests.Properties;
 

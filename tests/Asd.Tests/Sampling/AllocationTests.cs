@@ -1,3 +1,5 @@
+using Asd.Native.Backends.Analytic;
+using Asd.Native.Backends.Mlp;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
@@ -33,7 +35,7 @@ public sealed class AllocationTests
     [InlineData(2)]
     public void MlpForwardAllocatesNothing(int threads)
     {
-        using var model = Asd.Native.Models.MlpModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small", "mlp_small.json"));
+        using var model = Asd.Native.Backends.Mlp.MlpModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small", "mlp_small.json"));
         using var pool = new Asd.Native.Threading.CorePool(threads);
         MlpDenoiser den = model.CreateDenoiser(16, pool);
         float[] x = new float[16 * 6], c = new float[16 * 3], y = new float[16 * 6];

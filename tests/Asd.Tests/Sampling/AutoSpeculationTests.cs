@@ -1,3 +1,4 @@
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
@@ -277,7 +278,7 @@ public sealed class AutoSpeculationTests
     [Fact]
     public void FactoryCalibratesOncePerModelAndThreadCount()
     {
-        var model = new Asd.Native.Models.MixtureModel(GaussianMixture.Builtin(2), "cache-probe");
+        var model = new Asd.Native.Backends.Analytic.MixtureModel(GaussianMixture.Builtin(2), "cache-probe");
         var request = new SamplerRequest { Steps = 20, SpecLength = SpecLength.Auto, Threads = 1 };
         Assert.False(CostCurveCache.Contains(model, 1));
         using Sampler a = SamplerFactory.Create(model, request);

@@ -1,11 +1,12 @@
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 using Asd.Native.Threading;
 using Asd.Simd.Random;
 using Asd.Tests.Properties;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace Asd.Tests.Sampling;
 

@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
-using Asd.Cli;
+using System.Text;
 using Asd.Cli.Commands;
+using Asd.Cli;
 using Asd.Fuzz;
+using Asd.Native.Backends.Mlp;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Models;

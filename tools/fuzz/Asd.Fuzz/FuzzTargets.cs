@@ -1,5 +1,7 @@
 using System.Text;
 using Asd.Cli.Commands;
+using Asd.Native.Backends.Mlp;
+using Asd.Native.Backends.Onnx;
 using Asd.Native.IO;
 using Asd.Native.Models;
 using Asd.Native.Sampling;

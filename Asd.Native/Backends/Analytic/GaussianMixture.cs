@@ -1,4 +1,4 @@
-namespace Asd.Native.Denoising;
+namespace Asd.Native.Backends.Analytic;
 
 /// <summary>
 /// A Gaussian mixture target with isotropic components: weights w_k, means mu_k, variances v_k (docs/math.md section 4).

@@ -1,9 +1,11 @@
 using System.Numerics;
+using Asd.Native.Backends.Analytic;
+using Asd.Native.Denoising;
 using Asd.Native.Models;
-using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.OnnxRuntime;
 
-namespace Asd.Native.Denoising;
+namespace Asd.Native.Backends.Onnx;
 
 /// <summary>
 /// Runs an <see cref="OnnxModel"/> through ONNX Runtime with I/O binding over buffers allocated once: after the first

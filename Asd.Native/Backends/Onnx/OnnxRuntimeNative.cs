@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Asd.Native.Models;
+namespace Asd.Native.Backends.Onnx;
 
 /// <summary>
 /// Finds ONNX Runtime's native library when the engine runs inside a Native AOT library (libasd.so) loaded by a foreign

@@ -1,4 +1,6 @@
-namespace Asd.Native.Models;
+using Asd.Native.Denoising;
+
+namespace Asd.Native.Tasks;
 
 /// <summary>
 /// The planar reaching task of <c>builtin:policy</c> (models/builtin-policy/README.md): the workspace is the square

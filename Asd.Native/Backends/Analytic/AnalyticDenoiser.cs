@@ -1,6 +1,7 @@
+using Asd.Native.Denoising;
 using Asd.Native.Schedules;
 
-namespace Asd.Native.Denoising;
+namespace Asd.Native.Backends.Analytic;
 
 /// <summary>
 /// Base of the closed-form denoisers: they know x0_hat = m(x, t) exactly and express it in the schedule's

@@ -1,10 +1,12 @@
+using Asd.Native.Backends.Analytic;
+using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Threading;
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
+using Asd.Simd.Kernels;
+using Asd.Simd;
 
-namespace Asd.Native.Denoising;
+namespace Asd.Native.Backends.Mlp;
 
 /// <summary>
 /// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM; the core pool splits each GEMM's output

@@ -1,7 +1,7 @@
 using Asd.Native.Schedules;
 using Asd.Native.Threading;
 
-namespace Asd.Native.Denoising;
+namespace Asd.Native.Backends.Analytic;
 
 /// <summary>
 /// The exact denoiser E[x0 | x_t] of a <see cref="GaussianMixture"/> under a training schedule: x_t maps to the

@@ -1,7 +1,7 @@
 using Asd.Native.Denoising;
 using Asd.Native.Schedules;
 
-namespace Asd.Native.Models;
+namespace Asd.Native.Backends.Analytic;
 
 /// <summary>
 /// <c>builtin:mixture?dim=d</c>: the pinned 8-component Gaussian mixture of docs/math.md section 5 with its exact
@@ -38,6 +38,32 @@ public sealed class MixtureModel : IDiffusionModel
         BetaSchedule = BetaSchedule.Linear,
         PredictionType = PredictionType.Sample,
     };
+
+    /// <inheritdoc/>
+    public double? TargetDensity(ReadOnlySpan<double> x)
+    {
+        if (x.Length != Mixture.Dimension)
+        {
+            throw new ArgumentException($"x has {x.Length} values; the mixture has dimension {Mixture.Dimension}.", nameof(x));
+        }
+
+        ReadOnlySpan<double> w = Mixture.Weights, mu = Mixture.Means, v = Mixture.Variances;
+        int d = Mixture.Dimension;
+        double p = 0;
+        for (int k = 0; k < Mixture.Components; k++)
+        {
+            double sq = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double diff = x[j] - mu[(k * d) + j];
+                sq += diff * diff;
+            }
+
+            p += w[k] * Math.Pow(2 * Math.PI * v[k], -0.5 * d) * Math.Exp(-sq / (2 * v[k]));
+        }
+
+        return p;
+    }
 
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>

@@ -3,11 +3,11 @@ using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Schedules;
 using Asd.Native.Validation;
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
+using Asd.Simd.Kernels;
+using Asd.Simd;
 
-namespace Asd.Native.Models;
+namespace Asd.Native.Backends.Mlp;
 
 /// <summary>One layer of an asd-mlp network (docs/mlp-format.md).</summary>
 public abstract record MlpLayer(int InWidth, int OutWidth);

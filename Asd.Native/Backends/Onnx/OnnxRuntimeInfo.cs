@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace Asd.Native.Models;
+namespace Asd.Native.Backends.Onnx;
 
 /// <summary>What ONNX Runtime this build carries, for <c>asd info</c> and <c>asd_cpu_features</c>-style reports.</summary>
 public static class OnnxRuntimeInfo
