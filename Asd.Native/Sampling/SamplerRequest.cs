@@ -57,7 +57,7 @@ public sealed record SamplerRequest
             throw new ArgumentException($"sampler = {(int)Kind} is invalid: use asd or ddpm.");
         }
 
-        Check(Steps >= 1, "steps", Steps, "use >= 1");
+        Check(Steps >= 1, "steps", Steps, "the number of inference steps must be >= 1");
         Check(MaxBatchRows >= 1, "max_batch_rows", MaxBatchRows, "use >= 1");
         if (SpecLength.Encoded < -1)
         {
