@@ -110,3 +110,19 @@ def test_python_structs_are_the_library_structs(name, struct):
     assert status == 0
     assert padded.p.struct_size == ctypes.sizeof(struct)
     assert bytes(padded.tail) == b"\xab" * 64, "the library wrote past its own struct"
+
+
+def test_python_defaults_are_the_engines():
+    # One set of defaults (SamplerRequest.Default): the keyword defaults of Model.sampler and Model.sample are what
+    # asd_sampler_default_params reports, so Python, C and the CLI start from the same request.
+    import inspect
+    lib = _native.lib()
+    p = _native.SamplerParams()
+    fn = lib.asd_sampler_default_params
+    assert fn(ctypes.cast(ctypes.byref(p), fn.argtypes[0]), ctypes.sizeof(p)) == 0
+    for method in (asd.Model.sampler, asd.Model.sample):
+        d = {k: v.default for k, v in inspect.signature(method).parameters.items()}
+        assert d["steps"] == p.steps
+        assert asd.encode_spec_len(d["spec_len"]) == p.spec_len
+        assert {"asd": 0, "ddpm": 1}[d["sampler"]] == p.sampler
+        assert d["max_batch_rows"] == p.max_batch_rows
