@@ -32,7 +32,7 @@ internal static class SampleCommand
         var samples = new Option<int?>("--samples") { Description = "Number of samples (chains) N (default 16; builtin:policy without --cond: 8 for each of its 4 demo observations)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
         var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
-        var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
+        var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape], and its shard manifest X.npy.json (asd merge)." };
         var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
         var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerOptions.DefaultMaxBatchRows };
         var threads = new Option<int>("--threads") { Description = "Threads for the denoiser (0 = one per core).", DefaultValueFactory = _ => 0 };
@@ -216,6 +216,7 @@ internal static class SampleCommand
             {
                 int[] shape = [n, .. m.SampleShape];
                 Npy.Write(outPath, result, shape);
+                ShardSidecar.Write(outPath, parse, spec, m, st, result, seedValue, firstChain, conditioning); // X.npy.json, for asd merge
             }
 
             if (parse.GetValue(stats) is string statsPath)
