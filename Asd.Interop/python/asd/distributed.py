@@ -24,6 +24,7 @@ model file differs from the one the run started with, fails its task with a Work
 """
 
 import hashlib
+import operator
 import os
 import socket
 import tempfile
@@ -37,6 +38,7 @@ import numpy as np
 import dask
 import dask.array as da
 from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
 
 import asd
 from . import shards
@@ -301,7 +303,7 @@ def _compute(tasks, client, progress):
         futures = client.compute(tasks)
         if progress:
             from distributed import progress as bar
-            bar(futures)
+            bar(futures, scheduler=client.scheduler.address)
         return client.gather(futures)
     if progress:
         from dask.diagnostics import ProgressBar
@@ -332,9 +334,12 @@ def sample(model, n, steps=100, spec_len="auto", sampler="asd", seed=0, cond=Non
     shape = tuple(info["sample_shape"])
     tasks = [dask.delayed(_sample_chains, pure=True)(job, o, k, cnd, dask_key_name=f"asd-sample-{token}-{i}")
              for i, ((o, k), cnd) in enumerate(zip(blocks, conds))]
-    parts = [da.from_delayed(t[0], (k,) + shape, dtype=np.float32, name=f"asd-samples-{token}-{i}")
-             for i, (t, (_, k)) in enumerate(zip(tasks, blocks))]
-    array = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+    # Block i of the array is item 0 of task i: one layer whose keys the dashboard shows as "asd-samples".
+    name = f"asd-samples-{token}"
+    layer = {(name, i) + (0,) * len(shape): (operator.getitem, t.key, 0) for i, t in enumerate(tasks)}
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=tasks)
+    array = da.Array(graph, name, chunks=(tuple(k for _, k in blocks),) + tuple((d,) for d in shape),
+                     dtype=np.float32, meta=np.empty((0,) * (1 + len(shape)), dtype=np.float32))
     stats = dask.delayed(_merge, pure=True)([t[1] for t in tasks], dask_key_name=f"asd-stats-{token}")
     return Sampled(array, stats)
 

@@ -216,9 +216,10 @@ def merge_stats(parts):
     The stats of shards taken together, as `asd merge` computes them: invocations, rows, rounds and wall seconds
     add up (wall seconds: summed over shards, i.e. compute time, not the elapsed time of the whole run);
     sequential model calls are averaged over all chains (the mean and maximum over chains); acceptance and round
-    lengths are summed by position and length; auto's length histogram is summed. Rows, rounds, acceptance and
-    per-chain calls equal those of one run of the same chains with a fixed L; invocations do not (one run batches
-    chains of different shards into one call).
+    lengths are summed by position and length; auto's length histogram is summed. Rows, rounds and acceptance
+    equal those of one run of the same chains with a fixed L, and so do the per-chain calls unless max_batch_rows
+    splits a round's rows over several calls (long rounds of many chains, e.g. spec_len="inf"); invocations do not
+    (one run batches chains of different shards into one call).
     """
     parts = list(parts)
     if not parts:
