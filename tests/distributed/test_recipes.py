@@ -22,9 +22,9 @@ def one_run():
         return m.sample(4096, steps=100, spec_len=8, seed=7)[0]
 
 
-def merge(asd_cli, out, *inputs, check=True):
-    r = subprocess.run(asd_cli + ["merge", "--out", str(out), "--chain-offset", "0", "--samples", "4096"] +
-                       [str(i) for i in inputs], capture_output=True, text=True, timeout=120)
+def merge(asd_cli, cwd, out, *inputs, check=True):
+    r = subprocess.run(asd_cli + ["merge", "--out", out, "--chain-offset", "0", "--samples", "4096"] + list(inputs),
+                       cwd=cwd, capture_output=True, text=True, timeout=120)
     assert not check or r.returncode == 0, r.stderr
     return r
 
@@ -39,11 +39,15 @@ def test_slurm_array_recipe(tmp_path, asd_cli):
         subprocess.run(["bash", script], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     assert sorted(os.listdir(tmp_path / "shards")) == sorted(
         [f"shard-{i}.npy" for i in range(4)] + [f"shard-{i}.npy.json" for i in range(4)])
-    merge(asd_cli, tmp_path / "all.npy", tmp_path / "shards")
+    printed = merge(asd_cli, tmp_path, "all.npy", "shards/").stdout
     assert np.load(tmp_path / "all.npy").tobytes() == one_run().tobytes()
+    # The README shows this merge's output.
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    assert printed.strip() in readme, printed
     # One index lost: asd merge names the missing chains and writes nothing.
     os.remove(tmp_path / "shards" / "shard-2.npy")
-    r = merge(asd_cli, tmp_path / "bad.npy", tmp_path / "shards", check=False)
+    r = merge(asd_cli, tmp_path, "bad.npy", "shards/", check=False)
     assert r.returncode == 2 and "Chains [2048, 3072) are missing" in r.stderr, r.stderr
     assert not (tmp_path / "bad.npy").exists()
 
@@ -60,5 +64,5 @@ def test_kubernetes_indexed_job_recipe(tmp_path, asd_cli):
         env = dict(os.environ, JOB_COMPLETION_INDEX=str(i), ASD=" ".join(asd_cli), SHARDS=str(tmp_path / "shards"))
         subprocess.run(["bash", "-c", container["args"][0]], cwd=tmp_path, env=env, check=True, capture_output=True,
                        timeout=120)
-    merge(asd_cli, tmp_path / "all.npy", tmp_path / "shards")
+    merge(asd_cli, tmp_path, "all.npy", "shards/")
     assert np.load(tmp_path / "all.npy").tobytes() == one_run().tobytes()
