@@ -245,6 +245,11 @@ public static class ShardManifest
             throw new InvalidDataException($"{path}: samples must be an integer >= 1.");
         }
 
+        if (offset > ulong.MaxValue - (ulong)samples)
+        {
+            throw new InvalidDataException($"{path}: chain_offset + samples exceeds the 64-bit chain ids.");
+        }
+
         int[] shape = Ints(Field(root, path, "shape", JsonValueKind.Array), path, "shape");
         if (shape.Length < 1 || shape[0] != samples)
         {
@@ -336,7 +341,8 @@ public static class ShardManifest
 
         IReadOnlyList<Shard> parts = CheckTiling(npyPaths.Select(Read).ToList(), expectOffset, expectSamples);
         string stats = MergeStats([.. parts.Select(p => p.Stats)]);
-        int total = checked((int)parts.Sum(p => (long)p.Samples));
+        long chains = parts.Sum(p => (long)p.Samples);
+        int total = chains <= int.MaxValue ? (int)chains : throw new InvalidDataException($"The shards hold {chains} chains; one .npy holds at most {int.MaxValue}.");
         int[] shape = [total, .. parts[0].Shape.AsSpan(1)];
         string temp = outPath + ".tmp";
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -164,6 +164,7 @@ public sealed class MergeCommandTests : IDisposable
         { "tampered", "b.npy does not match its manifest's data_sha256" },
         { "torn-shape", "b.npy has shape [2, 4], but its manifest says [3, 4]" },
         { "malformed", "b.npy.json: 'chain_offset' is missing or not a number" },
+        { "hostile-offset", "b.npy.json: chain_offset + samples exceeds the 64-bit chain ids" },
         { "not-json", "b.npy.json: not valid JSON" },
         { "foreign-json", "not an asd shard manifest" },
         { "expect-samples", "The shards hold 8 chains [0, 8), expected 9" },
@@ -196,6 +197,7 @@ public sealed class MergeCommandTests : IDisposable
                 break;
             case "torn-shape": Npy.Write(b, new float[8], [2, 4]); break;
             case "malformed": File.WriteAllText(ShardManifest.SidecarPath(b), File.ReadAllText(ShardManifest.SidecarPath(b)).Replace("\"chain_offset\"", "\"chain_offsets\"", StringComparison.Ordinal)); break;
+            case "hostile-offset": File.WriteAllText(ShardManifest.SidecarPath(b), File.ReadAllText(ShardManifest.SidecarPath(b)).Replace("\"chain_offset\": 5", "\"chain_offset\": 18446744073709551614", StringComparison.Ordinal)); break;
             case "not-json": File.WriteAllText(ShardManifest.SidecarPath(b), "{\"format\": "); break;
             case "foreign-json": File.WriteAllText(ShardManifest.SidecarPath(b), "{\"format\": \"asd-cost-curve\", \"version\": 1}"); break;
             case "expect-samples": extra = ["--samples", "9"]; break;
