@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -59,18 +58,19 @@ public static class ShardManifest
     /// <summary>sha256 (hex) of float32 values as little-endian bytes: the data section of their .npy.</summary>
     public static string DataSha256(ReadOnlySpan<float> data)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hash = new Sha256();
         AppendLittleEndian(hash, data);
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        return hash.HexAndReset();
     }
 
-    /// <summary>Adds float32 values to a hash as little-endian bytes.</summary>
-    public static void AppendLittleEndian(IncrementalHash hash, ReadOnlySpan<float> data)
+    /// <summary>sha256 (hex) of a file's bytes.</summary>
+    public static string FileSha256(string path) => Sha256.HexOfFile(path);
+
+    private static void AppendLittleEndian(Sha256 hash, ReadOnlySpan<float> data)
     {
-        ArgumentNullException.ThrowIfNull(hash);
         if (BitConverter.IsLittleEndian)
         {
-            hash.AppendData(MemoryMarshal.AsBytes(data));
+            hash.Append(MemoryMarshal.AsBytes(data));
             return;
         }
 
@@ -78,15 +78,8 @@ public static class ShardManifest
         foreach (float v in data)
         {
             BinaryPrimitives.WriteSingleLittleEndian(b, v);
-            hash.AppendData(b);
+            hash.Append(b);
         }
-    }
-
-    /// <summary>sha256 (hex) of a file's bytes.</summary>
-    public static string FileSha256(string path)
-    {
-        using FileStream stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     /// <summary>
@@ -345,7 +338,7 @@ public static class ShardManifest
         int total = chains <= int.MaxValue ? (int)chains : throw new InvalidDataException($"The shards hold {chains} chains; one .npy holds at most {int.MaxValue}.");
         int[] shape = [total, .. parts[0].Shape.AsSpan(1)];
         string temp = outPath + ".tmp";
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hash = new Sha256();
         try
         {
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
@@ -377,7 +370,7 @@ public static class ShardManifest
 
         File.Move(temp, outPath, overwrite: true);
         using var merged = JsonDocument.Parse(stats);
-        WriteSidecar(outPath, w => parts[0].Run.WriteTo(w), parts[0].ChainOffset, shape, Convert.ToHexStringLower(hash.GetHashAndReset()), merged.RootElement, parts[0].Model, parts);
+        WriteSidecar(outPath, w => parts[0].Run.WriteTo(w), parts[0].ChainOffset, shape, hash.HexAndReset(), merged.RootElement, parts[0].Model, parts);
         return (parts, stats);
     }
 

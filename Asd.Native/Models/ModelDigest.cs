@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Hash = Asd.Native.IO.Sha256;
 
 namespace Asd.Native.Models;
 
@@ -32,11 +32,11 @@ public static class ModelDigest
         {
             foreach ((string role, string path) in Files(spec))
             {
-                text.Append(role).Append(' ').Append(FileSha256(path)).Append('\n');
+                text.Append(role).Append(' ').Append(Hash.HexOfFile(path)).Append('\n');
             }
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return Hash.Hex(Encoding.UTF8.GetBytes(text.ToString()));
     }
 
     /// <summary>
@@ -77,11 +77,5 @@ public static class ModelDigest
 
         weights ??= Path.ChangeExtension(spec, ".safetensors");
         return File.Exists(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
-    }
-
-    private static string FileSha256(string path)
-    {
-        using FileStream stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }

@@ -152,6 +152,28 @@ public sealed class MergeCommandTests : IDisposable
         Assert.Contains("differ in: model_sha256", err);
     }
 
+    [Fact]
+    public void ManagedSha256MatchesTheStandardAndTheSystemHash()
+    {
+        // FIPS 180-4 test vectors, then sizes around the 64-byte block and a file in several 1 MiB reads against .NET's
+        // own (OpenSSL) SHA-256, which the manifests avoid so that the arm64 build needs no libssl.
+        Assert.Equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Sha256.Hex([]));
+        Assert.Equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Sha256.Hex("abc"u8));
+        Assert.Equal("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1", Sha256.Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"u8));
+        var rng = new Random(3);
+        foreach (int n in (int[])[1, 55, 56, 63, 64, 65, 127, 128, 1000])
+        {
+            byte[] b = new byte[n];
+            rng.NextBytes(b);
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(b)), Sha256.Hex(b));
+        }
+
+        byte[] big = new byte[(3 << 20) + 17];
+        rng.NextBytes(big);
+        File.WriteAllBytes(P("big.bin"), big);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(big)), Sha256.HexOfFile(P("big.bin")));
+    }
+
     public static TheoryData<string, string> Refusals => new()
     {
         { "seed", "come from different runs (they differ in: seed 6 vs 5)" },
