@@ -12,7 +12,8 @@ a LocalCluster, or Dask's local threads), with the bytes of one process.
     asd.distributed.to_zarr("out.zarr", "builtin:mixture?dim=32", 100_000, spec_len=8, seed=7)
 
 Task i samples chains [chain_offset + i c, chain_offset + (i + 1) c) with the run's seed. Randomness is keyed by
-chain id, so the result does not depend on c or on the workers, for DDPM and for ASD with a fixed or unbounded L.
+chain id, so the result does not depend on c or on the workers, for DDPM and for ASD with a fixed or unbounded L
+(ONNX models: not on the workers; ONNX Runtime does not promise that a row's bits ignore its batch, so c may matter).
 "auto" chooses L from the cost curve and from the number of chains sharing each call: pass cost_curve= (a file
 from `asd bench --save-cost-curve`, read here and shipped to every worker) and the bytes depend only on c;
 without one, every worker times its own curve and auto's lengths may differ between workers and runs. The law is
