@@ -383,7 +383,7 @@ def test_zarr(two_workers, tmp_path):
 def kill_a_busy_worker(client, futures, after):
     """Waits for `after` results, then SIGKILLs a worker process that is running tasks, and waits until the scheduler
     has seen it die. Returns (its pid, the keys it was running, how many of them the scheduler marked as having
-    been on a dying worker: those it will run again elsewhere)."""
+    been on a dying worker: those it will run again elsewhere, how many sampling tasks it had finished)."""
     done = 0
     for _ in as_completed(futures, loop=client.loop):
         done += 1
@@ -398,6 +398,11 @@ def kill_a_busy_worker(client, futures, after):
     assert busy, "no worker was running a task"
     victim, keys = sorted(busy.items(), key=lambda kv: -len(kv[1]))[0]
     pid = client.run(os.getpid, workers=[victim])[victim]
+    # Results it finished before dying may already have been copied to the other worker (the merged stats read them
+    # there): those are kept, not computed again, and still name this process. The scheduler's task stream (started
+    # before the run) lists every finished task with its worker.
+    finished = sum(1 for t in client.get_task_stream()
+                   if t["worker"] == victim and str(t["key"]).startswith("asd-sample-"))
     os.kill(pid, signal.SIGKILL)
     deadline = time.time() + 60
     while victim in client.scheduler_info()["workers"] and time.time() < deadline:
@@ -405,7 +410,7 @@ def kill_a_busy_worker(client, futures, after):
     suspicious = client.run_on_scheduler(
         lambda dask_scheduler, keys=tuple(keys): sum(1 for k in keys if k in dask_scheduler.tasks
                                                      and dask_scheduler.tasks[k].suspicious > 0))
-    return pid, set(keys), suspicious
+    return pid, set(keys), suspicious, finished
 
 
 # ~50 ms per task of 32 chains on this VM; a row cap above 768 x 8 keeps the one-process counts comparable.
@@ -418,21 +423,25 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_no_chain(tmp_path):
     cluster, client = local_cluster(2)
     try:
         client.wait_for_workers(2, timeout=60)
+        client.get_task_stream(count=0)  # starts the scheduler's record of finished tasks and their workers
         x, st = ad.sample(MIXTURE, n, chains_per_task=c, client=client, **FAULT)
         # One task per block: the samples and stats of the persisted graph share them.
         x, st = client.persist([x, st])
         blocks = futures_of(x)
         assert len(blocks) == n // c and all(f.key[0].startswith("asd-samples-") for f in blocks)
-        pid, keys, suspicious = kill_a_busy_worker(client, blocks, after=6)
+        pid, keys, suspicious, finished = kill_a_busy_worker(client, blocks, after=6)
         xs, sts = client.gather(client.compute([x, st]))
         assert suspicious >= 1, f"none of {keys} was marked as lost with the killed worker"
         assert xs.shape == ref.shape and xs.tobytes() == ref.tobytes()
         for field in PER_CHAIN_FIELDS:
             assert sts[field] == ref_stats[field], field
         assert sts["distributed"]["tasks"] == n // c
-        # Every task the killed worker was running was computed again by another process.
-        killed = [w for w in sts["distributed"]["workers"] if f"pid {pid})" in w]
-        assert not killed, f"results from the killed process {pid}: {killed}"
+        # Every task the killed worker was running when it died was computed again by another process: results
+        # from the killed process are at most those it had finished, plus running tasks that finished in the
+        # moment before the kill (the ones the scheduler did not mark as lost).
+        from_killed = sum(k for w, k in sts["distributed"]["workers"].items() if f"pid {pid})" in w)
+        assert from_killed <= finished + len(keys) - suspicious, \
+            f"{from_killed} results from the killed process {pid}, which had finished {finished} and lost {suspicious}"
     finally:
         client.close()
         cluster.close()
@@ -457,7 +466,7 @@ def test_a_worker_killed_while_writing_shards_leaves_a_complete_folder(tmp_path)
         deadline = time.time() + 60
         while time.time() < deadline and len(glob.glob(str(out / "*.npy.json"))) < 6:
             time.sleep(0.01)
-        pid, keys, suspicious = kill_a_busy_worker(client, [], after=0)
+        pid, keys, suspicious, _ = kill_a_busy_worker(client, [], after=0)
         assert suspicious >= 1, f"none of {keys} was marked as lost with the killed worker"
         t.join(timeout=240)
         assert not t.is_alive(), "to_npy did not finish"
