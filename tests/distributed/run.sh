@@ -24,50 +24,64 @@ finish() { echo; echo "--- distributed: total $(since "$t_all") s"; echo "DISTRI
 
 stage "prerequisites (apt)"
 source "$ROOT/tests/lib/need_apt.sh"
-need_apt "$LOG/apt.log" python3-numpy python3-distributed python3-zarr python3-build python3-wheel python3-venv \
-  python3-pip python3-setuptools python3-pytest python3-pytest-timeout
+NEED_APT_PACKAGES="python3-numpy python3-distributed python3-zarr python3-build python3-wheel python3-venv python3-pip
+  python3-setuptools python3-pytest python3-pytest-timeout git unzip"
+# shellcheck disable=SC2086
+need_apt "$LOG/apt.log" $NEED_APT_PACKAGES
 stage_end "prerequisites"
 
-stage "libasd (reused from tests/interop/run.sh when present)"
+stage "the README's install commands in a fresh clone (git clone; libasd reused from tests/interop/run.sh)"
+# The block under <!-- distributed-install --> in README.md, line by line, in a clone of this checkout's commit.
+# Two lines are not run as written: the apt-get line is checked instead (need_apt above installed its packages, and
+# each must be in need_apt's list), and Asd.Interop/publish.sh, when tests/interop/run.sh already published the same
+# libraries in this run (the same command; an AOT publish of both levels takes about 3 minutes on 2 cores), is
+# replaced by copying them into the clone. Run alone without them, the clone runs publish.sh as written.
+CLONE=$WORK/clone
 PYLIB=Asd.Interop/python/asd/lib
-if [ -f "$PYLIB/linux-x64-v4/libasd.so" ] && [ -f "$PYLIB/linux-x64-v3/libasd.so" ] && [ -f "$PYLIB/libonnxruntime.so" ]; then
-  echo "      reusing $PYLIB (published by Asd.Interop/publish.sh)"
-elif Asd.Interop/publish.sh v4 v3 >"$LOG/publish.log" 2>&1; then
-  ok "Asd.Interop/publish.sh v4 v3"
+if git clone -q "$ROOT" "$CLONE" >"$LOG/clone.log" 2>&1 \
+   && $PY - "$CLONE/README.md" "$ROOT/$PYLIB" "$PYLIB" "$NEED_APT_PACKAGES" >"$WORK/readme-install.sh" 2>"$LOG/readme-block.log" <<'PY_EOF'
+import os, re, shlex, sys
+readme, libs, pylib, needed = sys.argv[1], sys.argv[2], sys.argv[3], set(sys.argv[4].split())
+block = re.search(r"<!-- distributed-install[^>]*-->\n```sh\n(.*?)```", open(readme, encoding="utf-8").read(), re.S)
+if not block:
+    sys.exit("README.md: no <!-- distributed-install --> sh block")
+print("set -ex")
+for line in block.group(1).splitlines():
+    cmd = line.split("#", 1)[0].strip()
+    if cmd.startswith("apt-get install "):
+        pkgs = cmd.split()[2:]
+        extra = sorted(set(pkgs) - needed)
+        if extra:
+            sys.exit(f"README apt-get packages not installed by tests/distributed/run.sh: {extra}")
+        print("dpkg-query -W " + " ".join(pkgs))
+    elif cmd == "Asd.Interop/publish.sh" and all(os.path.isfile(os.path.join(libs, f)) for f in
+                                                 ("linux-x64-v4/libasd.so", "linux-x64-v3/libasd.so", "libonnxruntime.so")):
+        print(f"mkdir -p {shlex.quote(os.path.dirname(pylib))} && cp -r {shlex.quote(libs)} {shlex.quote(pylib)}")
+    elif cmd:
+        print(cmd)
+PY_EOF
+then
+  sed 's/^/      | /' "$WORK/readme-install.sh"
+  if (cd "$CLONE" && bash "$WORK/readme-install.sh") >"$LOG/readme-install.log" 2>&1; then
+    ok "README install commands in a fresh clone: wheel built and installed into asd-env"
+  else
+    bad "README install commands (see $LOG/readme-install.log)"; tail -n 15 "$LOG/readme-install.log"
+    finish
+  fi
 else
-  bad "Asd.Interop/publish.sh (see $LOG/publish.log)"
+  bad "git clone or the README's install block (see $LOG/clone.log, $LOG/readme-block.log)"; cat "$LOG/readme-block.log"
   finish
 fi
-stage_end "libasd"
-
-stage "wheel (python3 -m build --wheel --no-isolation)"
-rm -rf Asd.Interop/python/build Asd.Interop/python/*.egg-info
-if $PY -m build --wheel --no-isolation --outdir "$WORK/dist" Asd.Interop/python >"$LOG/build.log" 2>&1; then
-  WHL=$(ls "$WORK"/dist/asd-*.whl)
-  ok "built $(basename "$WHL") ($(stat -c %s "$WHL") bytes)"
-else
-  bad "python3 -m build (see $LOG/build.log)"
-  finish
-fi
-rm -rf Asd.Interop/python/build Asd.Interop/python/*.egg-info
+WHL=$(ls "$CLONE"/dist/asd-*.whl)
+VENV=$CLONE/asd-env
+echo "      $(basename "$WHL") ($(stat -c %s "$WHL") bytes)"
 check "the wheel is tagged py3-none-linux_x86_64 (native libraries inside, any Python 3)" \
   bash -c "[[ '$(basename "$WHL")' == asd-*-py3-none-linux_x86_64.whl ]] && unzip -p '$WHL' '*.dist-info/WHEEL' | grep -qx 'Root-Is-Purelib: false'"
 check "the wheel carries libasd.so (v4 and v3), ONNX Runtime and asd.distributed" bash -c \
   "unzip -l '$WHL' | awk '{print \$4}' | sort | tr '\n' ' ' | grep -q 'asd/distributed.py asd/lib/libonnxruntime.so asd/lib/libonnxruntime_providers_shared.so asd/lib/linux-x64-v3/libasd.so asd/lib/linux-x64-v4/libasd.so asd/py.typed asd/shards.py'"
-stage_end "wheel"
-
-stage "a fresh virtual environment installs the wheel (README)"
-VENV=$WORK/venv
-# The README's commands: numpy and dask come from Debian through --system-site-packages; nothing is downloaded.
-if $PY -m venv --system-site-packages "$VENV" >"$LOG/venv.log" 2>&1 && "$VENV/bin/pip" install "$WHL" >>"$LOG/venv.log" 2>&1; then
-  ok "python3 -m venv --system-site-packages; pip install $(basename "$WHL")"
-else
-  bad "venv + pip install (see $LOG/venv.log)"
-  finish
-fi
 check "the installed package loads its own libasd.so from the venv, from any folder" bash -c \
   "cd '$WORK' && env -u PYTHONPATH -u ASD_LIBRARY '$VENV/bin/python' -c \"import asd, asd.distributed, sys; p = asd.library_path(); assert p.startswith(sys.prefix), p; print(p, asd.cpu_features()['build'])\""
-stage_end "venv"
+stage_end "README install"
 
 # The asd command for CLI shards and asd merge: the AOT executable of tests/cli/run.sh if present, else the build.
 best=v3
