@@ -6,12 +6,15 @@ overhead per task. Run with Debian's python3 and the package on the path (or ins
 
     /work/bin/quiet env PYTHONPATH=Asd.Interop/python /usr/bin/python3 tools/distributed_scale.py
 
-Writes docs/bench/distributed/scale.md and scale.json. Every timed run follows an untimed one of the same shape (the
-workers open the model and fill their sampler caches); the figure is the median of the repeats.
+Writes docs/bench/distributed/scale.md and scale.json, and copies scale.md into README.md between the
+distributed-scale markers (tests/distributed/test_readme.py checks that the two agree). Every timed run follows an
+untimed one of the same shape (the workers open the model and fill their sampler caches); the figure is the median
+of the repeats. The note on N machines is arithmetic on these measurements, not a measurement of N machines.
 """
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -35,6 +38,10 @@ def cpu_name():
     return platform.processor()
 
 
+def _noop(i):
+    return i
+
+
 def median_seconds(fn, repeats):
     fn()  # untimed: opens models, fills caches
     times = []
@@ -52,8 +59,33 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tiny-tasks", type=int, default=400)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "bench", "distributed"))
+    ap.add_argument("--no-readme", dest="readme", action="store_false", help="leave README.md alone")
+    ap.add_argument("--from-json", help="rewrite scale.md (and the README block) from a saved scale.json, measuring nothing")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as f:
+            result = json.load(f)
+        result["tiny_tasks"] = {int(w): t for w, t in result["tiny_tasks"].items()}
+    else:
+        result = measure(args)
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "scale.json"), "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+    text = render(result)
+    with open(os.path.join(args.out, "scale.md"), "w", encoding="utf-8") as f:
+        f.write(text)
+    if args.readme:
+        copy_into_readme(os.path.join(ROOT, "README.md"), text)
+    print(text)
 
+
+def loadavg():
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def measure(args):
+    load_before = loadavg()
     n, c = args.chains, args.chains_per_task
     rng = np.random.default_rng(0)
     cond = rng.uniform(-0.8, 0.8, size=(n, 4)).astype(np.float32)      # one observation per chain
@@ -96,33 +128,95 @@ def main():
 
         tsec, ttimes = median_seconds(tiny_run, args.repeats)
         _, tst = tiny_run()
+
+        # Dask's own cost: the same number of tasks that do nothing (no asd at all).
+        def noop_run():
+            return client.gather(client.compute([dask.delayed(_noop, pure=False)(i) for i in range(m_tiny)]))
+
+        nsec, _ = median_seconds(noop_run, args.repeats)
         tiny[workers] = {"tasks": m_tiny, "seconds": tsec, "times": ttimes, "ms_per_task": 1e3 * tsec / m_tiny,
                          "tasks_per_second": m_tiny / tsec,
-                         "sampling_ms_per_task": 1e3 * tst["distributed"]["task_seconds"] / m_tiny}
+                         "sampling_ms_per_task": 1e3 * tst["distributed"]["task_seconds"] / m_tiny,
+                         "noop_ms_per_task": 1e3 * nsec / m_tiny, "noop_tasks_per_second": m_tiny / nsec}
         client.close()
         cluster.close()
 
+    return {"machine": f"{cpu_name()}, {os.cpu_count()} logical cores, {asd.cpu_features()['active']} kernels",
+            "model": spec, "steps": 100, "spec_len": 8, "chains": n, "chains_per_task": c, "repeats": args.repeats,
+            "rows": rows, "tiny_tasks": tiny, "loadavg": [load_before, loadavg()]}
+
+
+def render(result):
+    rows, tiny, n, c = result["rows"], result["tiny_tasks"], result["chains"], result["chains_per_task"]
     base = rows[0]["samples_per_second"]
-    result = {"machine": f"{cpu_name()}, {os.cpu_count()} logical cores, {asd.cpu_features()['active']} kernels",
-              "model": spec, "steps": 100, "spec_len": 8, "chains": n, "chains_per_task": c, "repeats": args.repeats,
-              "rows": rows, "tiny_tasks": tiny}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "scale.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
-    lines = [f"`{spec}`, K = 100, ASD L = 8, {n} chains (one observation each), median of {args.repeats} runs after "
-             f"an untimed one; machine: {result['machine']}.", "",
+    m_tiny = next(iter(tiny.values()))["tasks"]
+    lines = [f"`{result['model']}`, K = {result['steps']}, ASD L = {result['spec_len']}, {n} chains (one observation "
+             f"each), median of {result['repeats']} runs after an untimed one; machine: {result['machine']}; load "
+             f"average (1, 5, 15 min) before and after: {' / '.join(result.get('loadavg', ['?', '?']))}.", "",
              "| setting | wall | samples / s | vs one process, 1 thread |", "|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['seconds']:.3f} s | {r['samples_per_second']:.0f} | "
                      f"{r['samples_per_second'] / base:.2f}x |")
-    lines += ["", f"Overhead per task ({args.tiny_tasks} tasks of one chain of `builtin:mixture`, K = 2):", "",
-              "| workers | ms per task (wall / tasks) | tasks / s | of which sampling |", "|---:|---:|---:|---:|"]
+    lines += ["", f"Overhead per task ({m_tiny} tasks of one chain of `builtin:mixture`, K = 2):", "",
+              "| workers | ms per task (wall / tasks) | tasks / s | of which sampling | Dask alone: no-op tasks, ms per task | no-op tasks / s |",
+              "|---:|---:|---:|---:|---:|---:|"]
     for w, t in tiny.items():
-        lines.append(f"| {w} | {t['ms_per_task']:.2f} | {t['tasks_per_second']:.0f} | {t['sampling_ms_per_task']:.3f} ms |")
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(args.out, "scale.md"), "w", encoding="utf-8") as f:
-        f.write(text)
-    print(text)
+        lines.append(f"| {w} | {t['ms_per_task']:.2f} | {t['tasks_per_second']:.0f} | {t['sampling_ms_per_task']:.3f} ms "
+                     f"| {t['noop_ms_per_task']:.2f} | {t['noop_tasks_per_second']:.0f} |")
+    lines += [""] + n_machines_note(result, n, c)
+    return "\n".join(lines) + "\n"
+
+
+def n_machines_note(result, n, c):
+    """What N machines would give, on paper, from this run's numbers: the per-chain cost in a worker process, the
+    per-task overhead, and the rate at which the scheduler hands out tasks that do nothing."""
+    one = next(r for r in result["rows"] if r["workers"] == 1)
+    t_chain = one["task_seconds"] / n                        # seconds of sampling per chain in one worker process
+    t1, t2 = result["tiny_tasks"][1], result["tiny_tasks"][2]
+    overhead = (t1["ms_per_task"] - t1["sampling_ms_per_task"]) / 1e3   # one worker: tasks run back to back
+    rate = t2["noop_tasks_per_second"]                        # scheduler, client and 2 workers share 2 cores here
+    c99 = math.ceil(99 * overhead / t_chain)                  # overhead <= 1% of a task's time
+    two = next(r for r in result["rows"] if r["workers"] == 2)
+    per_process = two["samples_per_second"] / 2               # measured, all costs included
+    out = ["On paper, for N machines of P worker processes (arithmetic on the numbers above, not a measurement):",
+           "",
+           f"- A chain of this run costs t = {1e3 * t_chain:.2f} ms in a worker process, and a task adds o = "
+           f"{1e3 * overhead:.1f} ms (one worker, tasks back to back, less their sampling). A task of c chains "
+           f"spends c t / (c t + o) of its time sampling: {100 * c * t_chain / (c * t_chain + overhead):.1f}% "
+           f"at c = {c}; c >= 99 o / t = {c99} keeps the overhead under 1%.",
+           f"- The scheduler handed out {rate:.0f} no-op tasks/s here while sharing 2 cores with its workers and "
+           "client (a lower bound for a scheduler with a core of its own). N P processes ask for N P / (c t + o) "
+           "tasks/s; keeping that under half this rate needs c >= (2 N P / rate - o) / t:",
+           "",
+           "| N machines x P processes | samples / s, N P x the measured rate per process | samples / s, N P / (t + o / c) "
+           f"| tasks / s at c = {c} | c for tasks / s <= {rate / 2:.0f} |",
+           "|---|---:|---:|---:|---:|"]
+    for machines, procs in ((1, 2), (10, 16), (100, 16), (1000, 16)):
+        w = machines * procs
+        need = max(1, math.ceil((2 * w / rate - overhead) / t_chain))
+        out.append(f"| {machines} x {procs} | {w * per_process:,.0f} | {w / (t_chain + overhead / c):,.0f} "
+                   f"| {w / (c * t_chain + overhead):,.0f} | {need:,} |")
+    out += ["", f"The measured rate per process ({per_process:.0f} samples/s: 2 workers, all costs included) is below "
+            f"1 / (t + o / c) = {1 / (t_chain + overhead / c):.0f}: wall time outside the tasks' sampling that t and o "
+            "do not capture (this script does not break it down); the first column is the safer guess. Every process "
+            "also needs tasks to stay busy: n >= N P c chains, better several tasks per process, so that a lost "
+            "worker's retries and the last stragglers spread out."]
+    return out
+
+
+README_BEGIN = "<!-- distributed-scale: tools/distributed_scale.py copies docs/bench/distributed/scale.md here -->"
+README_END = "<!-- /distributed-scale -->"
+
+
+def copy_into_readme(path, text):
+    with open(path, encoding="utf-8") as f:
+        readme = f.read()
+    a, b = readme.find(README_BEGIN), readme.find(README_END)
+    if a < 0 or b < a:
+        raise SystemExit(f"{path}: no {README_BEGIN} ... {README_END} block")
+    readme = readme[:a + len(README_BEGIN)] + "\n" + text + readme[b:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(readme)
 
 
 if __name__ == "__main__":
