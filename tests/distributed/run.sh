@@ -62,7 +62,8 @@ for line in block.group(1).splitlines():
 PY_EOF
 then
   sed 's/^/      | /' "$WORK/readme-install.sh"
-  if (cd "$CLONE" && bash "$WORK/readme-install.sh") >"$LOG/readme-install.log" 2>&1; then
+  # Debian's python3 first: the README is for Debian 12, and a python3 of pyenv or a venv on PATH has no Debian packages.
+  if (cd "$CLONE" && PATH="/usr/bin:$PATH" bash "$WORK/readme-install.sh") >"$LOG/readme-install.log" 2>&1; then
     ok "README install commands in a fresh clone: wheel built and installed into asd-env"
   else
     bad "README install commands (see $LOG/readme-install.log)"; tail -n 15 "$LOG/readme-install.log"
