@@ -15,6 +15,7 @@ public static class CliApp
         var root = new RootCommand("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
         {
             SampleCommand.Create(stdout),
+            MergeCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
             SelftestCommand.Create(stdout),
             InfoCommand.Create(stdout),

@@ -26,7 +26,7 @@ internal static class SampleCommand
         var samples = new Option<int?>("--samples") { Description = $"Number of samples (chains) N (default 16; builtin:policy without --cond: {PolicyDemo.ChainsPerObservation} for each of its demo observations)." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the counter-based RNG.", DefaultValueFactory = _ => 0UL };
         var chainOffset = new Option<ulong>("--chain-offset") { Description = "Id of the first chain (split one run across processes).", DefaultValueFactory = _ => 0UL };
-        var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape]." };
+        var output = new Option<string?>("--out") { Description = "Write samples as float32 .npy with shape [N, ...sample shape], and its shard manifest X.npy.json (asd merge)." };
         var stats = new Option<string?>("--stats") { Description = "Write run statistics as JSON." };
         var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerRequest.DefaultMaxBatchRows };
         var plot = new Option<string>("--plot") { Description = "Picture of the samples (PNG): trajectories for the policy, a scatter over the density for 2-D mixtures, a grid for image models.", DefaultValueFactory = _ => "asd-sample.png" };
@@ -92,7 +92,11 @@ internal static class SampleCommand
             if (outPath is not null)
             {
                 int[] shape = [n, .. m.SampleShape];
-                OutputPaths.Write(outPath, "--out", () => Npy.Write(outPath, outcome.Samples, shape));
+                OutputPaths.Write(outPath, "--out", () =>
+                {
+                    Npy.Write(outPath, outcome.Samples, shape);
+                    ShardSidecar.Write(outPath, parse, parse.GetValue(flags.Model)!, m, outcome.Stats, outcome.Samples, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning); // X.npy.json, for asd merge
+                });
             }
 
             if (statsPath is not null)

@@ -12,17 +12,33 @@ public static class Npy
     /// <summary>Writes <paramref name="data"/> with <paramref name="shape"/> to <paramref name="path"/> (atomically: a temp file is renamed).</summary>
     public static void Write(string path, ReadOnlySpan<float> data, ReadOnlySpan<int> shape)
     {
-        long count = 1;
-        foreach (int s in shape)
+        if (Count(shape) != data.Length)
         {
-            count *= s;
+            throw new ArgumentException($"Shape holds {Count(shape)} elements but the data has {data.Length}.");
         }
 
-        if (count != data.Length)
+        string temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
         {
-            throw new ArgumentException($"Shape holds {count} elements but the data has {data.Length}.");
+            WriteHeader(stream, shape);
+            Span<byte> buffer = stackalloc byte[4];
+            foreach (float v in data)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(buffer, v);
+                stream.Write(buffer);
+            }
         }
 
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Writes the header of a little-endian float32 array of <paramref name="shape"/> (format 1.0, padded to 64
+    /// bytes); the caller appends the <c>prod(shape)</c> values, little-endian, in C order (streaming writers).
+    /// </summary>
+    public static void WriteHeader(Stream stream, ReadOnlySpan<int> shape)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
         var dims = new StringBuilder();
         foreach (int s in shape)
         {
@@ -34,26 +50,24 @@ public static class Npy
         int total = Magic.Length + 2 + 2 + header.Length + 1;
         int pad = (64 - (total % 64)) % 64;
         header = header + new string(' ', pad) + "\n";
+        stream.Write(Magic);
+        stream.WriteByte(1);
+        stream.WriteByte(0);
+        Span<byte> len = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
+        stream.Write(len);
+        stream.Write(Encoding.ASCII.GetBytes(header));
+    }
 
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+    private static long Count(ReadOnlySpan<int> shape)
+    {
+        long count = 1;
+        foreach (int s in shape)
         {
-            stream.Write(Magic);
-            stream.WriteByte(1);
-            stream.WriteByte(0);
-            Span<byte> len = stackalloc byte[2];
-            BinaryPrimitives.WriteUInt16LittleEndian(len, (ushort)header.Length);
-            stream.Write(len);
-            stream.Write(Encoding.ASCII.GetBytes(header));
-            Span<byte> buffer = stackalloc byte[4];
-            foreach (float v in data)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(buffer, v);
-                stream.Write(buffer);
-            }
+            count *= s;
         }
 
-        File.Move(temp, path, overwrite: true);
+        return count;
     }
 
     /// <summary>Reads a float32 (or float64, converted) array; returns the data and its shape.</summary>

@@ -273,8 +273,17 @@ public sealed class SamplingStats
         w.WriteNumber("denoiser_invocations", DenoiserInvocations);
         w.WriteNumber("rows_evaluated", RowsEvaluated);
         w.WriteNumber("rounds", Rounds);
+        WriteCounts(w, AcceptanceByPosition, RoundLengths);
+        w.WriteNumber("wall_seconds", WallSeconds);
+        w.WriteString("rng", RngScheme);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The "acceptance_by_position" and "round_lengths" arrays of the stats JSON (also written by shard merges).</summary>
+    internal static void WriteCounts(Utf8JsonWriter w, IEnumerable<PositionAcceptance> acceptance, IEnumerable<(int Length, long Rounds)> roundLengths)
+    {
         w.WriteStartArray("acceptance_by_position");
-        foreach (PositionAcceptance p in AcceptanceByPosition)
+        foreach (PositionAcceptance p in acceptance)
         {
             w.WriteStartObject();
             w.WriteNumber("position", p.Position);
@@ -285,7 +294,7 @@ public sealed class SamplingStats
 
         w.WriteEndArray();
         w.WriteStartArray("round_lengths");
-        foreach ((int length, long rounds) in RoundLengths)
+        foreach ((int length, long rounds) in roundLengths)
         {
             w.WriteStartObject();
             w.WriteNumber("length", length);
@@ -294,9 +303,6 @@ public sealed class SamplingStats
         }
 
         w.WriteEndArray();
-        w.WriteNumber("wall_seconds", WallSeconds);
-        w.WriteString("rng", RngScheme);
-        w.WriteEndObject();
     }
 
     /// <summary>"auto" followed by L:rounds for each L chosen, for example "auto 4:3 8:12".</summary>

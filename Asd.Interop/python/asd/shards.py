@@ -1,0 +1,289 @@
+"""
+Shards of one sampling run: the sidecar manifest beside each .npy, the model's content hash, and merged statistics.
+
+A run split by chain offsets (asd.distributed, or `asd sample --chain-offset` in an array job) leaves shards
+`X.npy` with a sidecar `X.npy.json` each; `asd merge` and `asd.distributed` read and write the same format
+(docs/distributed.md). numpy only: no dask needed here.
+
+    {"format": "asd-shard", "version": 1, "file": "chains-000000000000-000000000064.npy",
+     "chain_offset": 0, "samples": 64, "shape": [64, 32], "dtype": "<f4", "data_sha256": "...",
+     "model": "builtin:mixture?dim=32",
+     "run": {"engine": "0.1.0", "model_sha256": "...", "sample_shape": [32], "sampler": "asd", "steps": 100,
+             "spec_len": "8", "cost_curve_sha256": null, "seed": 7, "guidance_scale": null, "guidance_null": null,
+             "schedule": {}, "cond": "none"},
+     "stats": {...the shard's stats JSON...}}
+
+Shards merge when their "run" objects are equal and their chain ranges [chain_offset, chain_offset + samples) tile
+one range with no gap and no overlap.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+
+import numpy as np
+
+FORMAT = "asd-shard"
+MANIFEST_FORMAT = "asd-manifest"
+VERSION = 1
+SIDECAR_SUFFIX = ".json"
+_MODEL_DIGEST = "asd-model-1"
+_CHUNK = 1 << 20
+
+
+def sidecar_path(npy_path):
+    """The manifest beside a shard: X.npy -> X.npy.json."""
+    return os.fspath(npy_path) + SIDECAR_SUFFIX
+
+
+def _file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_files(spec):
+    """
+    The (role, path) pairs whose bytes define a model spec (as Asd.Native's ModelDigest.Files): a folder -> every
+    regular file directly in it (role: its name, in UTF-16 ordinal order, as .NET sorts); an asd-mlp .json ->
+    ("json", it) and, when it names one (its "weights" key) or one exists with the same stem, ("weights", the
+    safetensors file); any other file -> ("file", it). Built-ins have none.
+    """
+    if spec.startswith("builtin:"):
+        return []
+    if os.path.isdir(spec):
+        names = [n for n in os.listdir(spec) if os.path.isfile(os.path.join(spec, n))]
+        names.sort(key=lambda n: n.encode("utf-16-be", "surrogatepass"))
+        return [(n, os.path.join(spec, n)) for n in names]
+    if not os.path.isfile(spec):
+        raise FileNotFoundError(f"Model file '{spec}' does not exist.")
+    if not spec.lower().endswith(".json"):
+        return [("file", spec)]
+    with open(spec, "rb") as f:
+        doc = json.loads(f.read().decode("utf-8"))
+    weights = doc.get("weights") if isinstance(doc, dict) else None
+    if isinstance(weights, str):
+        weights = os.path.join(os.path.dirname(os.path.abspath(spec)), weights)
+    else:
+        weights = os.path.splitext(spec)[0] + ".safetensors"
+    return [("json", spec), ("weights", weights)] if os.path.isfile(weights) else [("json", spec)]
+
+
+def model_sha256(spec, name):
+    """
+    The model's content hash (the same as `asd sample` writes): sha256 of the text "asd-model-1\\n" followed by
+    "builtin NAME\\n" for a built-in (NAME = the engine's canonical name, e.g. builtin:mixture?dim=32) or by one
+    line "ROLE SHA256-OF-FILE\\n" per file of model_files(spec). Paths do not enter it, so copies of a model on
+    different machines hash alike.
+    """
+    lines = [_MODEL_DIGEST]
+    if spec.startswith("builtin:"):
+        lines.append(f"builtin {name}")
+    else:
+        lines.extend(f"{role} {_file_sha256(path)}" for role, path in model_files(spec))
+    return hashlib.sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest()
+
+
+def data_sha256(samples):
+    """sha256 of the samples as little-endian float32 in C order (the data section of the shard's .npy)."""
+    return hashlib.sha256(np.ascontiguousarray(samples, dtype="<f4").tobytes()).hexdigest()
+
+
+def cond_digest(cond, n, cond_size):
+    """The run's conditioning as the manifest records it: "none", "shared:SHA256" (one row for all chains, hashed
+    as float32) or "per-chain" (a row per chain: each shard has its own rows, which merging cannot compare)."""
+    if cond is None or cond_size == 0:
+        return "none"
+    arr = np.asarray(cond, dtype="<f4")
+    if arr.size == cond_size:
+        return "shared:" + hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    return "per-chain"
+
+
+def run_record(*, engine, model_sha256, sample_shape, sampler, steps, spec_len, seed, cost_curve_sha256=None,
+               guidance_scale=None, guidance_null=None, schedule=None, cond="none"):
+    """The fields every shard of one run shares; shards merge only when these are equal."""
+    return {"engine": engine, "model_sha256": model_sha256, "sample_shape": [int(d) for d in sample_shape],
+            "sampler": sampler, "steps": int(steps), "spec_len": spec_len, "cost_curve_sha256": cost_curve_sha256,
+            "seed": int(seed), "guidance_scale": None if guidance_scale is None else float(guidance_scale),
+            "guidance_null": guidance_null, "schedule": {k: _plain(v) for k, v in sorted((schedule or {}).items())},
+            "cond": cond}
+
+
+def spec_len_text(sampler, spec_len):
+    """The stats' spec_len: "8", "inf", "auto", or "-" for DDPM."""
+    if sampler == "ddpm":
+        return "-"
+    from . import encode_spec_len
+    code = encode_spec_len(spec_len)
+    return {0: "inf", -1: "auto"}.get(code, str(code))
+
+
+def _plain(value):
+    """A schedule override as JSON sees it (numpy scalars become Python numbers)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return str(value)
+
+
+def shard_record(file, run, chain_offset, samples, stats, model):
+    """A shard's sidecar manifest (see the module docstring)."""
+    samples = np.asarray(samples)
+    return {"format": FORMAT, "version": VERSION, "file": os.path.basename(file), "chain_offset": int(chain_offset),
+            "samples": int(samples.shape[0]), "shape": [int(d) for d in samples.shape], "dtype": "<f4",
+            "data_sha256": data_sha256(samples), "model": model, "run": run, "stats": stats}
+
+
+def _replace_atomically(path, write):
+    """Writes through a temporary file in the same folder and renames it over path: readers see the old file or
+    the whole new one, and a writer killed half-way leaves only a .tmp file behind."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path, obj):
+    _replace_atomically(path, lambda f: f.write((json.dumps(obj, indent=1) + "\n").encode("utf-8")))
+
+
+def write_shard(path, samples, record):
+    """Writes X.npy and then X.npy.json, each atomically. The sidecar comes last: a shard without one is unfinished.
+    Rewriting a shard with the same chains writes the same bytes (idempotent)."""
+    arr = np.ascontiguousarray(samples, dtype="<f4")
+    _replace_atomically(path, lambda f: np.save(f, arr, allow_pickle=False))
+    write_json(sidecar_path(path), record)
+
+
+def read_sidecar(npy_path):
+    """The sidecar of X.npy, or None when it is missing or not an asd-shard manifest."""
+    try:
+        with open(sidecar_path(npy_path), encoding="utf-8") as f:
+            rec = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("version") == VERSION else None
+
+
+def shard_is_complete(npy_path, run, chain_offset, samples):
+    """True when X.npy and its sidecar describe exactly these chains of this run and the data matches its hash."""
+    rec = read_sidecar(npy_path)
+    if rec is None or rec.get("run") != run or rec.get("chain_offset") != chain_offset or rec.get("samples") != samples:
+        return False
+    try:
+        arr = np.load(npy_path, allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return arr.dtype == np.dtype("<f4") and list(arr.shape) == rec.get("shape") and data_sha256(arr) == rec.get("data_sha256")
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+_AUTO = re.compile(r"^auto(?: \d+:\d+)*$")
+
+
+def _merge_effective(values):
+    if all(v == values[0] for v in values) and not values[0].startswith("auto "):
+        return values[0]
+    counts = {}
+    for v in values:
+        if not _AUTO.match(v):
+            raise ValueError(f"spec_len_effective values cannot be merged: {sorted(set(values))}")
+        for pair in v.split()[1:]:
+            length, rounds = (int(x) for x in pair.split(":"))
+            counts[length] = counts.get(length, 0) + rounds
+    return " ".join(["auto"] + [f"{length}:{counts[length]}" for length in sorted(counts)])
+
+
+def merge_stats(parts):
+    """
+    The stats of shards taken together, as `asd merge` computes them: invocations, rows, rounds and wall seconds
+    add up (wall seconds: summed over shards, i.e. compute time, not the elapsed time of the whole run);
+    sequential model calls are averaged over all chains (the mean and maximum over chains); acceptance and round
+    lengths are summed by position and length; auto's length histogram is summed. Rows, rounds and acceptance
+    equal those of one run of the same chains with a fixed L, and so do the per-chain calls unless max_batch_rows
+    splits a round's rows over several calls (long rounds of many chains, e.g. spec_len="inf"); invocations do not
+    (one run batches chains of different shards into one call).
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("merge_stats needs at least one shard's stats.")
+    first = parts[0]
+    for key in ("sampler", "steps", "spec_len", "rng"):
+        values = {p.get(key) for p in parts}
+        if len(values) > 1:
+            raise ValueError(f"stats of different runs cannot be merged: {key} is {sorted(map(str, values))}")
+    samples = sum(int(p["samples"]) for p in parts)
+    calls = sum(round(float(p["sequential_model_calls"]) * int(p["samples"])) for p in parts)
+    mean = calls / samples if samples else 0.0
+    steps = int(first["steps"])
+    acc, lengths = {}, {}
+    for p in parts:
+        for a in p.get("acceptance_by_position", []):
+            t = acc.setdefault(int(a["position"]), [0, 0])
+            t[0] += int(a["attempts"])
+            t[1] += int(a["accepted"])
+        for r in p.get("round_lengths", []):
+            lengths[int(r["length"])] = lengths.get(int(r["length"]), 0) + int(r["rounds"])
+    out = {}
+    if "model" in first:
+        out["model"] = first["model"]
+    out.update({
+        "sampler": first["sampler"], "steps": steps, "spec_len": first["spec_len"],
+        "spec_len_effective": _merge_effective([p["spec_len_effective"] for p in parts]),
+        "samples": samples, "sequential_model_calls": mean,
+        "sequential_model_calls_max": max(int(p["sequential_model_calls_max"]) for p in parts),
+        "algorithmic_speedup": steps / mean if mean > 0 else 0.0,
+        "denoiser_invocations": sum(int(p["denoiser_invocations"]) for p in parts),
+        "rows_evaluated": sum(int(p["rows_evaluated"]) for p in parts),
+        "rounds": sum(int(p["rounds"]) for p in parts),
+        "acceptance_by_position": [{"position": j, "attempts": acc[j][0], "accepted": acc[j][1]} for j in sorted(acc)],
+        "round_lengths": [{"length": length, "rounds": lengths[length]} for length in sorted(lengths)],
+        "wall_seconds": sum(float(p["wall_seconds"]) for p in parts),
+        "rng": first.get("rng"),
+    })
+    return out
+
+
+def check_tiling(records, expect_offset=None, expect_samples=None):
+    """
+    Sorts shard records by chain offset and checks that they form one run: equal "run" objects, contiguous chain
+    ranges with no overlap. Raises ValueError naming the shards and the chains at fault.
+    """
+    if not records:
+        raise ValueError("no shards")
+    recs = sorted(records, key=lambda r: (r["chain_offset"], r["samples"]))
+    base = recs[0]
+    for r in recs[1:]:
+        if r["run"] != base["run"]:
+            diff = sorted(k for k in set(r["run"]) | set(base["run"]) if r["run"].get(k) != base["run"].get(k))
+            raise ValueError(f"{r['file']} and {base['file']} come from different runs (they differ in: {', '.join(diff)})")
+    for a, b in zip(recs, recs[1:]):
+        end = a["chain_offset"] + a["samples"]
+        if b["chain_offset"] < end:
+            raise ValueError(f"{a['file']} and {b['file']} overlap: both hold chains [{b['chain_offset']}, {min(end, b['chain_offset'] + b['samples'])})")
+        if b["chain_offset"] > end:
+            raise ValueError(f"chains [{end}, {b['chain_offset']}) are missing between {a['file']} and {b['file']}")
+    first = recs[0]["chain_offset"]
+    total = sum(r["samples"] for r in recs)
+    if expect_offset is not None and first != expect_offset:
+        raise ValueError(f"the shards start at chain {first}, expected {expect_offset}")
+    if expect_samples is not None and total != expect_samples:
+        raise ValueError(f"the shards hold {total} chains, expected {expect_samples}")
+    return recs

@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.Json;
+using Hash = Asd.Native.IO.Sha256;
+
+namespace Asd.Native.Models;
+
+/// <summary>
+/// The content hash of a model, which shard manifests record so that shards sampled on different machines can be
+/// checked to come from the same model (docs/distributed.md). Paths never enter it: copies of a model hash alike.
+/// Python's <c>asd.shards.model_sha256</c> computes the same value.
+/// </summary>
+public static class ModelDigest
+{
+    private const string Scheme = "asd-model-1";
+
+    /// <summary>
+    /// sha256 (hex) of the text "asd-model-1\n" followed by "builtin NAME\n" for a built-in (NAME its canonical
+    /// name, e.g. builtin:mixture?dim=32, whose parameters the engine's version pins) or by a line
+    /// "ROLE SHA256-OF-FILE\n" for each of the model's files (<see cref="Files"/>).
+    /// </summary>
+    /// <param name="spec">The spec the model was opened with.</param>
+    /// <param name="name">The opened model's name (<c>IDiffusionModel.Name</c>).</param>
+    public static string Sha256(string spec, string name)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var text = new StringBuilder(Scheme).Append('\n');
+        if (spec.StartsWith("builtin:", StringComparison.Ordinal))
+        {
+            text.Append("builtin ").Append(name).Append('\n');
+        }
+        else
+        {
+            foreach ((string role, string path) in Files(spec))
+            {
+                text.Append(role).Append(' ').Append(Hash.HexOfFile(path)).Append('\n');
+            }
+        }
+
+        return Hash.Hex(Encoding.UTF8.GetBytes(text.ToString()));
+    }
+
+    /// <summary>
+    /// The files whose bytes define a model, with their roles: a folder: every regular file directly in it (role:
+    /// its name; ordinal order); a <c>.json</c> file: ("json", it) and, when it names one (its "weights" key) or
+    /// one exists beside it with the same stem, ("weights", the safetensors file); any other file: ("file", it).
+    /// </summary>
+    public static IReadOnlyList<(string Role, string Path)> Files(string spec)
+    {
+        if (Directory.Exists(spec))
+        {
+            return [.. Directory.EnumerateFiles(spec).Select(p => (Path.GetFileName(p), p)).OrderBy(f => f.Item1, StringComparer.Ordinal)];
+        }
+
+        if (!File.Exists(spec))
+        {
+            throw new FileNotFoundException($"Model file '{spec}' does not exist.", spec);
+        }
+
+        if (!spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            return [("file", spec)];
+        }
+
+        string? weights = null;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(spec));
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("weights", out JsonElement w) && w.ValueKind == JsonValueKind.String)
+            {
+                weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec))!, w.GetString()!);
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{spec}: not valid JSON ({e.Message}).", e);
+        }
+
+        weights ??= Path.ChangeExtension(spec, ".safetensors");
+        return File.Exists(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
+    }
+}
