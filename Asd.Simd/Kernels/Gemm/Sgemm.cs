@@ -79,14 +79,14 @@ public static class Sgemm
     /// Tile <paramref name="t"/> of <paramref name="tiles"/> balanced tiles (heights differ by at most one, so 16 rows are
     /// 8 + 8 rather than 12 + 4 and every tile keeps many accumulators). A tile's rows are packed at row0 * K.
     /// </summary>
-    private static (int Row0, int Rows) Tile(int m, int tiles, int t)
+    internal static (int Row0, int Rows) Tile(int m, int tiles, int t)
     {
         int baseRows = m / tiles, extra = m % tiles;
         return ((t * baseRows) + Math.Min(t, extra), baseRows + (t < extra ? 1 : 0));
     }
 
     /// <summary>K rounded up to whole groups of 16 (the packed A layout).</summary>
-    private static int RoundK(int k) => (k + 15) & ~15;
+    internal static int RoundK(int k) => (k + 15) & ~15;
 
     /// <summary>Floats needed to pack an M x K activation block.</summary>
     public static int PackedSize(int m, int k) => checked(m * RoundK(k));
