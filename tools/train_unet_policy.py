@@ -14,8 +14,9 @@ Network: Chi et al.'s ConditionalUnet1D (tools/unet1d_common.py, diffusion_polic
 [64, 128, 256], diffusion step embedding 64, kernel 5, 8 groups, FiLM with scale and shift (cond_predict_scale, as
 diffusion_policy's configs): 4,102,530 parameters.
 
-Training: AdamW (lr 1e-3, warmup + cosine, weight decay 1e-4 on matrices), batch 256, gradient clipping, an EMA of
-the weights (exported), the same demonstration pool as builtin:policy's trainer. Debian's torch runs convolution
+Training: AdamW (lr 1e-3, warmup + cosine, weight decay 1e-4 on matrices), batch 256, 3000 steps, gradient clipping,
+an EMA of the weights (exported), a pool of 200,000 demonstrations drawn by builtin:policy's trainer's own functions
+(this script's seed), on one thread. Debian's torch runs convolution
 backward passes slowly on this CPU, so training runs each convolution's gradients as forward convolutions (a custom
 autograd function; the same mathematics, checked against torch's own gradients at start-up).
 
@@ -32,8 +33,10 @@ Needs Debian's python3-torch (1.13), python3-onnx, python3-numpy.
 
 import os
 
+# One thread: on a shared 2-core machine, two OpenMP threads spin at every barrier while the other is descheduled
+# (measured: 15-36 s per step instead of 0.7-2.6 s under load). One thread also fixes the bytes of the result.
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_v] = "2"
+    os.environ[_v] = "1"
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
@@ -51,6 +54,8 @@ import unet1d_common as uc  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+torch.set_num_threads(1)
+
 OUT_DIR = os.path.join("models", "unet-policy")
 
 CONFIG = {"format": "asd-unet1d", "version": 1, "horizon": tp.N_WP, "input_dim": 2, "global_cond_dim": tp.COND_DIM,
@@ -58,13 +63,13 @@ CONFIG = {"format": "asd-unet1d", "version": 1, "horizon": tp.N_WP, "input_dim":
           "cond_predict_scale": True, "prediction_type": "epsilon"}
 
 SEED = 20261201
-STEPS = 6000
+STEPS = 3000
 BATCH = 256
 LR = 1e-3
 WARMUP = 300
 WEIGHT_DECAY = 1e-4
 EMA_DECAY = 0.999
-POOL = 400_000
+POOL = 200_000
 CHECKPOINT_EVERY = 200
 
 
@@ -291,11 +296,18 @@ def main(argv=None):
     deadline = t_all + 60 * a.max_minutes if a.max_minutes else None
     check_gradients()
 
-    # Demonstrations: the same pool as builtin:policy's trainer for the same seed.
+    # Demonstrations, drawn as builtin:policy's trainer draws them (cached beside a checkpoint: slow on a busy machine).
     t0 = time.time()
-    rng = np.random.default_rng(a.seed)
-    obs = tp.sample_obs(rng, pool)
-    act, side = tp.demos(rng, obs)
+    cache = a.checkpoint + ".demos.npz" if a.checkpoint else None
+    if cache and os.path.exists(cache):
+        z = np.load(cache)
+        obs, act, side = z["obs"], z["act"], z["side"]
+    else:
+        rng = np.random.default_rng(a.seed)
+        obs = tp.sample_obs(rng, pool)
+        act, side = tp.demos(rng, obs)
+        if cache:
+            np.savez(cache, obs=obs, act=act, side=side)
     demo_info = "%d demos in %.1f s: left %.1f%%" % (pool, time.time() - t0, 100 * np.mean(side > 0))
     print(demo_info, flush=True)
     hold_rng = np.random.default_rng(a.seed + 1)
@@ -354,7 +366,7 @@ def main(argv=None):
                              uc.n_params(cfg)),
          "- Demonstrations: %s (the pool of tools/train_policy.py for this seed)." % demo_info,
          "- Training: %d steps, batch %d, AdamW lr %.0e (warmup %d, cosine), weight decay %.0e, EMA %.4g, grad-norm "
-         "clip 1; %.0f s of training on 2 CPU cores. Final training loss %.5f; held-out epsilon MSE %.5f (EMA weights)."
+         "clip 1; %.0f s of training on one CPU thread. Final training loss %.5f; held-out epsilon MSE %.5f (EMA weights)."
          % (steps, BATCH, LR, WARMUP, WEIGHT_DECAY, EMA_DECAY, t_train, log[-1][1], hl),
          "- Forward check: torch module (tools/unet1d_common.py) vs the numpy float64 reference, relative %.2e; "
          "evaluation %.0f s." % (fwd_rel, t_eval), "", "## Results", "",
@@ -373,8 +385,9 @@ def main(argv=None):
     with open(os.path.join(out_dir, "QUALITY.md"), "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(q))
     print("wrote %s (total %.0f s)" % (out_dir, time.time() - t_all), flush=True)
-    if a.checkpoint and os.path.exists(a.checkpoint):
-        os.remove(a.checkpoint)
+    for f in (a.checkpoint, a.checkpoint + ".demos.npz" if a.checkpoint else None):
+        if f and os.path.exists(f):
+            os.remove(f)
     return 0
 
 

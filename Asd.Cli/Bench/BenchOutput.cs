@@ -36,6 +36,11 @@ internal static class BenchOutput
 
         o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
             + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row)"));
+        if (report.OnnxCostCurve is { } ort)
+        {
+            o.WriteLine("ONNX Runtime T(B)/T(1)  " + string.Join("  ", CurvePoints(ort).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
+                + string.Create(Ci, $"   (T(1) = {FormatSeconds(ort.CallSeconds(1))}, {ort.CallSeconds(1) / report.CostCurve.CallSeconds(1):F2}x the engine's)"));
+        }
         var rows = report.Results.Select(Cells).ToList();
         int[] widths = [.. Enumerable.Range(0, Header.Length).Select(c => Math.Max(Header[c].Length, rows.Max(r => r[c].Length)))];
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c])));
@@ -75,6 +80,17 @@ internal static class BenchOutput
 
     private static IEnumerable<string> Findings(BenchReport report)
     {
+        if (report.Physics is { } ph && report.Find("ddpm", "-") is { } ddpm)
+        {
+            double call = report.SecondsPerCall(ddpm);
+            yield return string.Create(Ci, $"bounds: {ph.WeightBytes / 1e6:F1} MB of {ph.Precision} weights per call at {ph.ReadBandwidth / 1e9:F1} GB/s (read bandwidth, {report.Threads} thread(s), {MachineLimits.ProbeBytes >> 20} MB) = {FormatSeconds(ph.StreamSeconds)}; {ph.FlopsPerSample / 1e6:F1} MFLOP per row at {ph.FmaPeak / 1e9:F0} GFLOP/s (FMA peak) = {FormatSeconds(ph.ComputeSeconds(1))} per row");
+            yield return string.Create(Ci, $"DDPM per call ({report.Chains} row(s)): {FormatSeconds(call)} = {call / ph.StreamSeconds:F2}x the weight-stream bound");
+            if (report.Find("ddpm-onnxruntime", "-") is { } ortDdpm)
+            {
+                yield return string.Create(Ci, $"DDPM per call through ONNX Runtime CPU: {FormatSeconds(report.SecondsPerCall(ortDdpm))}: the engine is {report.SecondsPerCall(ortDdpm) / call:F2}x faster");
+            }
+        }
+
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the measured T(B)/T(1) and acceptance by position)");
         if (report.Find("asd", "auto") is { } auto)
         {
@@ -149,6 +165,27 @@ internal static class BenchOutput
                 w.WriteString("quality", q);
             }
 
+            if (report.Physics is { } ph)
+            {
+                w.WriteNumber("weight_bytes", ph.WeightBytes);
+                w.WriteString("weight_precision", ph.Precision);
+                w.WriteNumber("flops_per_sample", ph.FlopsPerSample);
+                w.WriteNumber("read_bandwidth_bytes_per_second", ph.ReadBandwidth);
+                w.WriteNumber("fma_peak_flops", ph.FmaPeak);
+                w.WriteNumber("weight_stream_bound_seconds", ph.StreamSeconds);
+            }
+
+            if (report.OnnxCostCurve is { } ort)
+            {
+                w.WriteStartArray("onnxruntime_cost_curve_seconds");
+                for (int b = 1; b <= ort.MaxRows; b++)
+                {
+                    w.WriteNumberValue(ort.CallSeconds(b));
+                }
+
+                w.WriteEndArray();
+            }
+
             w.WriteEndObject();
         }
 
@@ -171,7 +208,7 @@ internal static class BenchOutput
 
     private static IEnumerable<(int Rows, double Ratio)> CurvePoints(CostCurve curve)
     {
-        foreach (int b in (int[])[1, 2, 4, 8, 12, 16, 24, 32, 48, 64])
+        foreach (int b in (int[])[1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64])
         {
             if (b <= curve.MaxRows)
             {

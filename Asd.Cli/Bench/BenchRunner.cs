@@ -75,8 +75,32 @@ internal sealed class BenchReport
 
     public string? Quality { get; init; }
 
+    /// <summary>The bounds of a dense network's call on this machine (models that stream all their weights per call).</summary>
+    public BenchPhysics? Physics { get; init; }
+
+    /// <summary>ONNX Runtime's own T(B) on the same network (with --vs-onnxruntime).</summary>
+    public CostCurve? OnnxCostCurve { get; init; }
+
+    /// <summary>Seconds of one denoiser call of <see cref="Chains"/> rows in the given setting's sequential run.</summary>
+    public double SecondsPerCall(BenchResult r) => r.MedianWall * Chains / Steps;
+
     public BenchResult? Find(string sampler, string specLen) =>
         Results.FirstOrDefault(r => r.Setting.Sampler == sampler && r.Setting.SpecLen == specLen);
+}
+
+/// <summary>What bounds one call of a dense network here: its weights streamed at the measured read bandwidth, its arithmetic at the measured FMA peak.</summary>
+/// <param name="WeightBytes">Packed weight bytes one call reads.</param>
+/// <param name="Precision">How the weights are stored.</param>
+/// <param name="FlopsPerSample">Arithmetic of one row.</param>
+/// <param name="ReadBandwidth">Measured read bandwidth from memory (bytes per second), with the benchmark's threads.</param>
+/// <param name="FmaPeak">Measured FMA peak (FLOP per second), with the benchmark's threads.</param>
+internal sealed record BenchPhysics(long WeightBytes, string Precision, long FlopsPerSample, double ReadBandwidth, double FmaPeak)
+{
+    /// <summary>The weight-stream bound: the time to read every weight once.</summary>
+    public double StreamSeconds => WeightBytes / ReadBandwidth;
+
+    /// <summary>The compute bound of a call of <paramref name="rows"/> rows.</summary>
+    public double ComputeSeconds(int rows) => rows * (double)FlopsPerSample / FmaPeak;
 }
 
 /// <summary>
@@ -134,9 +158,21 @@ internal sealed class BenchRunner
                 samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, Scheduler, Steps, SamplerKind.Asd, options, pool)));
             }
 
+            CostCurve? onnxCurve = null;
             if (OnnxModel is not null)
             {
-                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), SamplerFactory.Create(OnnxModel, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool)));
+                Sampler ort = SamplerFactory.Create(OnnxModel, Scheduler, Steps, SamplerKind.Ddpm, new SamplerOptions { MaxBatchRows = MaxBatchRows }, pool);
+                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), ort));
+                Status?.Invoke("measuring ONNX Runtime's T(B) on the same network");
+                onnxCurve = CostCurve.Measure(ort.Denoiser, Math.Min(16, MaxBatchRows), Scheduler.NumTrainTimesteps, repeats: 5, model: OnnxModel.Name);
+                Thread.Sleep(OnnxRuntimeSettle);
+            }
+
+            BenchPhysics? physics = null;
+            if (Model is IStreamedWeights streamed)
+            {
+                Status?.Invoke("measuring the read bandwidth and the FMA peak");
+                physics = new BenchPhysics(streamed.StreamedWeightBytes, streamed.WeightPrecision, streamed.FlopsPerSample, MachineLimits.ReadBandwidth(pool), MachineLimits.FmaPeak(pool));
             }
 
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
@@ -213,6 +249,8 @@ internal sealed class BenchRunner
                 CeilingWallSpeedup = cost.Seconds(1) * bestRate,
                 CeilingLength = ceilingLength,
                 Quality = quality,
+                Physics = physics,
+                OnnxCostCurve = onnxCurve,
             };
         }
         finally

@@ -55,6 +55,13 @@ check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bas
 check "asd reports bad input in one line with exit code 2" bash -c \
   "'$exe' sample --spec-len 0 2>&1 | grep -q 'must be >= 1'; test \${PIPESTATUS[0]} -eq 2"
 
+# The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
+# configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.
+source "$ROOT/tests/lib/need_apt.sh"
+need_apt "$LOG.apt" python3-torch python3-numpy python3-yaml
+check "tools/convert_diffusion_policy.py: checkpoints convert, asd samples them, broken ones fail naming the tensor" \
+  /usr/bin/python3 "$ROOT/tests/tools/test_convert_diffusion_policy.py" "$exe"
+
 # The CUDA build (-p:AsdOnnxRuntimeGpu=true: Microsoft.ML.OnnxRuntime.Gpu.Linux, CUDA 13) on a machine without CUDA:
 # --device cuda must fail naming the missing library, never run on the CPU; --device auto must fall back and say so.
 gpu_dir=$ROOT/artifacts/build-gpu

@@ -14,7 +14,7 @@ namespace Asd.Native.Backends.Unet1d;
 /// diffusion_policy checkpoint). Immutable and shareable across threads; the weights are packed for the GEMM once per
 /// ISA path, on first use, in the precision the file stores them (float32, or float16 widened inside the kernel).
 /// </summary>
-public sealed class Unet1dModel : IDiffusionModel
+public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
 {
     private readonly Dictionary<IsaPath, Unet1dPacked> _packed = [];
 
@@ -296,6 +296,28 @@ public sealed class Unet1dModel : IDiffusionModel
 
     /// <summary>Bytes of packed weights one forward pass streams on <paramref name="path"/> (what a small batch must read).</summary>
     public long PackedWeightBytes(IsaPath path) => PackedFor(path).Bytes;
+
+    /// <inheritdoc/>
+    public long StreamedWeightBytes => PackedWeightBytes(Isa.Active);
+
+    /// <inheritdoc/>
+    public string WeightPrecision
+    {
+        get
+        {
+            int half = 0, all = 0;
+            foreach (Unet1dBlock b in Blocks())
+            {
+                foreach (Unet1dWeight w in new[] { b.Conv1.Weight, b.Conv2.Weight })
+                {
+                    all++;
+                    half += w.IsHalf ? 1 : 0;
+                }
+            }
+
+            return half == 0 ? "float32" : half == all ? "float16" : "float16 and float32";
+        }
+    }
 
     /// <summary>The weights packed for <paramref name="path"/> (packed on first request, then shared).</summary>
     internal Unet1dPacked PackedFor(IsaPath path)
