@@ -92,6 +92,11 @@ internal static class BenchOutput
         }
 
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the measured T(B)/T(1) and acceptance by position)");
+        if (report.GivenAcceptanceCeiling is { } g)
+        {
+            yield return string.Create(Ci, $"cost-model ceiling with the acceptance by position of {g.Source}: {g.Speedup:F2}x wall-clock (at L = {g.Length}, this run's T(B)/T(1))");
+        }
+
         if (report.Find("asd", "auto") is { } auto)
         {
             yield return string.Create(Ci, $"ASD (auto) reaches {auto.WallSpeedup / report.CeilingWallSpeedup:0%} of the ceiling; L chosen per round: {string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"))}");
@@ -175,6 +180,13 @@ internal static class BenchOutput
                 w.WriteNumber("weight_stream_bound_seconds", ph.StreamSeconds);
             }
 
+            if (report.GivenAcceptanceCeiling is { } g)
+            {
+                w.WriteString("given_acceptance_source", g.Source);
+                w.WriteNumber("given_acceptance_ceiling_wall_speedup", g.Speedup);
+                w.WriteNumber("given_acceptance_ceiling_spec_len", g.Length);
+            }
+
             if (report.OnnxCostCurve is { } ort)
             {
                 w.WriteStartArray("onnxruntime_cost_curve_seconds");
@@ -190,6 +202,23 @@ internal static class BenchOutput
         }
 
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The acceptance by position of an asd bench JSON (--acceptance-from).</summary>
+    public static (string Source, IReadOnlyList<PositionAcceptance> Counts) ReadAcceptance(string path)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            List<PositionAcceptance> counts = [.. doc.RootElement.GetProperty("acceptance_by_position").EnumerateArray().Select(e =>
+                new PositionAcceptance(e.GetProperty("position").GetInt32(), e.GetProperty("attempts").GetInt64(), e.GetProperty("accepted").GetInt64()))];
+            string model = doc.RootElement.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? path : path;
+            return (model, counts);
+        }
+        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new ArgumentException($"--acceptance-from {path}: not an asd bench JSON with acceptance_by_position ({e.Message}).", e);
+        }
     }
 
     /// <summary>A grouped bar chart: wall-clock and algorithmic speedup per setting, with the ceiling.</summary>

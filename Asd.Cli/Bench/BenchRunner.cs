@@ -78,6 +78,9 @@ internal sealed class BenchReport
     /// <summary>The bounds of a dense network's call on this machine (models that stream all their weights per call).</summary>
     public BenchPhysics? Physics { get; init; }
 
+    /// <summary>The ceiling with an acceptance given from elsewhere (--acceptance-from): its source, speedup and L.</summary>
+    public (string Source, double Speedup, int Length)? GivenAcceptanceCeiling { get; init; }
+
     /// <summary>ONNX Runtime's own T(B) on the same network (with --vs-onnxruntime).</summary>
     public CostCurve? OnnxCostCurve { get; init; }
 
@@ -138,6 +141,9 @@ internal sealed class BenchRunner
     public required IReadOnlyList<SpecLength> SpecLengths { get; init; }
 
     public CostCurve? GivenCostCurve { get; init; }
+
+    /// <summary>Acceptance by position from another run (--acceptance-from), for a second ceiling.</summary>
+    public (string Source, IReadOnlyList<PositionAcceptance> Counts)? GivenAcceptance { get; init; }
 
     public Action<string>? Status { get; init; }
 
@@ -233,8 +239,15 @@ internal sealed class BenchRunner
 
             List<PositionAcceptance> pooled = [.. attempts.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted))];
             var cost = new SpeculationCostModel.SharedCost(curve, Math.Clamp(Chains, 1, MaxBatchRows));
-            int ceilingLength = SpeculationCostModel.BestLength(
-                new MeasuredAcceptance(pooled), cost, Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains)))), out double bestRate);
+            int maxLength = Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains))));
+            int ceilingLength = SpeculationCostModel.BestLength(new MeasuredAcceptance(pooled), cost, maxLength, out double bestRate);
+            (string, double, int)? givenCeiling = null;
+            if (GivenAcceptance is { } ga)
+            {
+                int length = SpeculationCostModel.BestLength(new MeasuredAcceptance(ga.Counts), cost, maxLength, out double rate);
+                givenCeiling = (ga.Source, cost.Seconds(1) * rate, length);
+            }
+
             return new BenchReport
             {
                 Machine = machine,
@@ -251,6 +264,7 @@ internal sealed class BenchRunner
                 Quality = quality,
                 Physics = physics,
                 OnnxCostCurve = onnxCurve,
+                GivenAcceptanceCeiling = givenCeiling,
             };
         }
         finally

@@ -17,17 +17,19 @@ internal static class QuickUnet
         int threads = args.Length > 2 ? int.Parse(args[2]) : 2;
         using var pool = new CorePool(threads);
         Console.WriteLine($"read bandwidth, {threads} threads, 1 GB: {Bandwidth(pool, 1L << 30):F1} GB/s");
+        Console.WriteLine($"FMA peak (12 Vector512 chains per thread), {threads} threads: {FmaPeak(pool):F1} GFLOP/s");
         using Unet1dModel model = Unet1dModel.Load(path);
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
         int d = model.SampleSize, c = model.ConditionSize;
-        int[] sizes = [1, 2, 3, 4, 6, 8, 12, 16];
+        int[] sizes = args.Length > 3 ? [int.Parse(args[3])] : [1, 2, 3, 4, 6, 8, 12, 16];
+        int reps = args.Length > 4 ? int.Parse(args[4]) : 25;
         var rng = new Random(1);
         float[] x = [.. Enumerable.Range(0, 16 * d).Select(_ => (float)rng.NextDouble())];
         float[] cond = [.. Enumerable.Range(0, 16 * c).Select(_ => (float)rng.NextDouble())];
         int[] t = [.. Enumerable.Range(0, 16).Select(i => (i * 7) % 100)];
         var y = new float[16 * d];
         var times = sizes.ToDictionary(b => b, _ => new List<double>());
-        for (int rep = 0; rep < 25; rep++)
+        for (int rep = 0; rep < reps; rep++)
         {
             foreach (int b in sizes)
             {
@@ -38,13 +40,42 @@ internal static class QuickUnet
             }
         }
 
-        double t1 = Median(times[1]);
+        double t1 = Median(times[sizes[0]]);
         long bytes = model.PackedWeightBytes(Asd.Simd.Isa.Active);
         Console.WriteLine($"{model.Parameters} parameters, {bytes / 1e6:F1} MB packed, {model.FlopsPerSample / 1e9:F3} GFLOP per sample");
         foreach (int b in sizes)
         {
             double m = Median(times[b]);
             Console.WriteLine($"B={b,2}: {m,8:F3} ms  T(B)/T(1) {m / t1:F2}  {b * model.FlopsPerSample / m / 1e6,6:F1} GFLOP/s  {bytes / m / 1e6,6:F1} GB/s of weights");
+        }
+    }
+
+    internal static double FmaPeak(CorePool pool)
+    {
+        var work = new FmaWork();
+        double best = 0;
+        for (int rep = 0; rep < 7; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            pool.Run(work, pool.Threads);
+            best = Math.Max(best, pool.Threads * 2.0 * 16 * 12 * FmaWork.Iterations / sw.Elapsed.TotalSeconds / 1e9);
+        }
+
+        return best;
+    }
+
+    private sealed class FmaWork : IRangeWork
+    {
+        public const int Iterations = 1 << 23;
+
+        public float Sink;
+
+        public void Execute(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                Sink += GemmBenchmarks.FmaChains(Iterations);
+            }
         }
     }
 
