@@ -6,8 +6,9 @@
 #   * the trained 4.1M-parameter policy models/unet-policy against ONNX Runtime CPU;
 #   * the deployment-size curve combined with the trained policy's acceptance (--acceptance-from), since seeded
 #     weights do not make a policy whose drafts are accepted as a trained one's.
-# Outputs: docs/bench/unet1d/. Usage: tools/unet1d_bench.sh   (about 8 minutes; a quiet machine: run it under
-# /work/bin/quiet or on an otherwise idle box; the model generation before it is CPU-heavy, not timed).
+# Outputs: docs/bench/unet1d/. Usage: tools/unet1d_bench.sh [policy] [deploy-f32] [deploy-f16]   (default: all three,
+# in that order, since the deploy runs read policy.json's acceptance; each a few minutes, on a quiet machine: run each
+# stage under /work/bin/quiet or on an otherwise idle box; the model generation before them is CPU-heavy, not timed).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
@@ -19,11 +20,23 @@ mkdir -p "$OUT"
 cd "$OUT"
 A=$ROOT/artifacts/asd/linux-x64-v4/asd
 COND=$(python3 -c "print(','.join(['0.1']*40))")
-cat /proc/loadavg > load.txt
-$A bench --model "$ROOT/models/unet-policy/policy.json" --cond 0,-0.8,0,0.8 --threads 2 --repeats 25 --vs-onnxruntime --json policy.json > policy.txt 2>&1
-$A bench --model "$DEPLOY/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 1,2,4,8,12,auto \
-  --vs-onnxruntime --acceptance-from policy.json --json deploy-f32.json > deploy-f32.txt 2>&1
-$A bench --model "$DEPLOY-f16/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 4,8,auto \
-  --acceptance-from policy.json --json deploy-f16.json > deploy-f16.txt 2>&1
-cat /proc/loadavg >> load.txt
-for f in policy.txt deploy-f32.txt deploy-f16.txt; do echo "== $f"; grep -vE "^(-|setting|machine)" "$f" | cut -c1-220; done
+STAGES=${*:-policy deploy-f32 deploy-f16}
+for stage in $STAGES; do
+  echo "$stage before: $(cat /proc/loadavg)" >> load.txt
+  case $stage in
+    policy)
+      $A bench --model "$ROOT/models/unet-policy/policy.json" --cond 0,-0.8,0,0.8 --threads 2 --repeats 25 --vs-onnxruntime \
+        --json policy.json > policy.txt 2>&1 ;;
+    deploy-f32)
+      $A bench --model "$DEPLOY/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 1,2,4,8,12,auto \
+        --vs-onnxruntime --acceptance-from policy.json --json deploy-f32.json > deploy-f32.txt 2>&1 ;;
+    deploy-f16)
+      $A bench --model "$DEPLOY-f16/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 4,8,auto \
+        --acceptance-from policy.json --json deploy-f16.json > deploy-f16.txt 2>&1 ;;
+    *) echo "unknown stage '$stage' (policy, deploy-f32, deploy-f16)" >&2; exit 2 ;;
+  esac
+  echo "$stage after: $(cat /proc/loadavg)" >> load.txt
+  grep -vE "^(-|setting|machine)" "$stage.txt" | cut -c1-220
+done
+# The summary tables (docs/bench/unet1d/summary.md, summary.json) from the JSON files.
+/usr/bin/python3 "$ROOT/tools/unet1d_bench_report.py" "$OUT"
