@@ -50,6 +50,9 @@ bench_ok() {
   python3 "$ROOT/tests/cli/check_bench_json.py" "$work/b.json"
 }
 check "asd bench: table, and JSON with the fixed schema" bench_ok
+check "asd bench --acceptance-from: a second ceiling with another run's acceptance; a bad file fails naming the option" bash -c \
+  "cd '$work' && '$exe' bench --model 'builtin:mixture?dim=4' --steps 20 --repeats 1 --threads 1 --spec-lens 2 --acceptance-from b.json \
+   | grep -q 'ceiling with the acceptance by position of' && { '$exe' bench --acceptance-from nothing.json 2>&1 | grep -q -- '--acceptance-from nothing.json'; test \${PIPESTATUS[0]} -eq 2; }"
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
   "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
 check "asd reports bad input in one line with exit code 2" bash -c \
