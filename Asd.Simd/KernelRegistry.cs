@@ -35,12 +35,16 @@ public static class KernelRegistry
         };
         return
         [
-            new("sgemm", p, gemm),
+            new("sgemm", p, gemm + "; float32 or float16 weights (widened in registers)"),
             new("gemm epilogue (bias, activation, residual)", p, width),
             new("gaussian noise (Box-Muller)", p, width),
             new("row update (DDPM/ASD step, x0 conversion)", p, width),
             new("verifier reductions (z.d, |d|^2)", p, p == IsaPath.Avx512 ? "Vector512<double>, 8 fixed lanes" : "scalar double, 8 fixed lanes"),
             new("layer norm, time embedding", IsaPath.Scalar, "scalar double per row (alignment-independent)"),
+            new(
+                "group norm (Mish, FiLM, residual)",
+                p,
+                (p == IsaPath.Avx512 ? "Vector512<double> statistics and normalization" : "scalar double statistics and normalization") + $", 8 fixed lanes; {width} epilogue"),
         ];
     }
 }

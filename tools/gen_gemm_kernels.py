@@ -7,6 +7,14 @@ while it is in L1: calling it with the accumulators live would make the JIT spil
 (no split accumulators), so its bits do not depend on the tile it lands in, the batch size or the vector width.
 Unrolled by rows and vectors because the JIT keeps named locals in registers, not arrays.
 
+Each kernel comes twice: with float32 weights, and with float16 weights (the packed matrix holds IEEE half bits),
+widened to float32 in registers right after the load. The widening is exact (every half is a float), done with integer
+operations because .NET exposes no half-conversion instruction: sign-extend the 16 bits to 32, shift left by 13 (the
+exponent and mantissa land in float position, the sign bits above them), keep the sign bit and the 28 low bits, and
+multiply by 2^112 (the exponent bias difference, 127 - 15); half subnormals become float subnormals first and normals
+after the multiply, both exactly. Infinity and NaN would become finite numbers, so the packer rejects them. The FMA
+chains are the same, so a half-weight GEMM gives the bits of the float GEMM on the widened weights.
+
 Usage: python3 tools/gen_gemm_kernels.py [--out DIR]   (rewrites the .g.cs files, or writes them into DIR; commit them)
 The test suite regenerates them into a temporary folder and fails on any difference (GeneratedCodeTests).
 """
@@ -26,17 +34,44 @@ ISAS = [
 ]
 
 
-def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
+# How a kernel with float16 weights loads one vector of weights: (the load of lanes halves, the widening call).
+HALF_LOAD = {
+    "Avx512": "WidenHalfAvx512(Vector256.LoadUnsafe(ref {b}, (nuint)({off})))",
+    "Avx2": "WidenHalfAvx2(Vector128.LoadUnsafe(ref {b}, (nuint)({off})))",
+    "Vector128": "WidenHalfVector128(Vector64.LoadUnsafe(ref {b}, (nuint)({off})))",
+    "Neon": "WidenHalfNeon(Vector64.LoadUnsafe(ref {b}, (nuint)({off})))",
+}
+
+# The widening of each ISA (see the module docstring): sign-extend, shift, mask, scale.
+HALF_WIDEN = {
+    "Avx512": ("Vector256<ushort>", "Vector512<float>",
+               "(Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(h.AsInt16()), 13) & Vector512.Create(HalfMask)).AsSingle() * Vector512.Create(HalfScale)"),
+    "Avx2": ("Vector128<ushort>", "Vector256<float>",
+             "(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h.AsInt16()), 13) & Vector256.Create(HalfMask)).AsSingle() * Vector256.Create(HalfScale)"),
+    "Vector128": ("Vector64<ushort>", "Vector128<float>",
+                  "(Vector128.ShiftLeft(Vector128.WidenLower(h.AsInt16().ToVector128Unsafe()), 13) & Vector128.Create(HalfMask)).AsSingle() * Vector128.Create(HalfScale)"),
+    "Neon": ("Vector64<ushort>", "Vector128<float>",
+             "(Vector128.ShiftLeft(AdvSimd.SignExtendWideningLower(h.AsInt16()), 13) & Vector128.Create(HalfMask)).AsSingle() * Vector128.Create(HalfScale)"),
+}
+
+
+def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
     nr = lanes * vpp
-    name = f"{isa}_P{panels}_R{rows}"
+    name = f"{isa}_P{panels}_R{rows}" + ("_F16" if half else "")
+    bt = "ushort" if half else "float"
+
+    def wload(b, off):
+        if half:
+            return HALF_LOAD[isa].format(b=b, off=off)
+        return f"{vt}.LoadUnsafe(ref {b}, (nuint)({off}))"
     accs = [(i, p, v) for i in range(rows) for p in range(panels) for v in range(vpp)]
     acc = lambda i, p, v: f"c{i}_{p}_{v}"
     col = lambda p, v: f"{p} * {nr} + {v * lanes}" if panels > 1 else f"{v * lanes}"
     out = []
     w = out.append
-    w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns.</summary>")
+    w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns{', float16 weights' if half else ''}.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    private static unsafe void {name}(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+    w(f"    private static unsafe void {name}(ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
     w("    {")
     decl = ", ".join(acc(*t) for t in accs)
     w(f"        {vt}<float> {decl};")
@@ -52,7 +87,7 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
     w("        }")
     w("")
     for p in range(panels):
-        w(f"        ref float b{p} = ref Unsafe.Add(ref b, {p} * panelStride);")
+        w(f"        ref {bt} b{p} = ref Unsafe.Add(ref b, {p} * panelStride);")
     # A is packed in groups of 16 k (docs in Sgemm.PackA): row i of group g sits at g * rows * 16 + i * 16, so
     # within a group every broadcast has a constant displacement.
     w("        for (nint k0 = 0; k0 < kc; k0 += 16)")
@@ -69,7 +104,7 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
         for j in range(4):
             for p in range(panels):
                 for v in range(vpp):
-                    w(f"                Vector128<float> q{j}_{p}_{v} = Vector128.LoadUnsafe(ref b{p}, (nuint)(((k0 + kk + {j}) * {nr}) + {v * lanes}));")
+                    w(f"                Vector128<float> q{j}_{p}_{v} = {wload(f'b{p}', f'((k0 + kk + {j}) * {nr}) + {v * lanes}')};")
             for i in range(rows):
                 for p in range(panels):
                     for v in range(vpp):
@@ -81,9 +116,12 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
     w("                nint k = k0 + kk;")
     if isa in PREFETCH:
         # Weights of small batches come from L3 or DRAM: ask for them PREFETCH k-steps ahead, one request per line.
+        # One request per 64-byte line of a k-step's weights (half weights: a row of 16 columns is half a line, so
+        # consecutive k-steps ask for the same line; a repeated prefetch costs little).
+        esize = 2 if half else 4
         for p in range(panels):
-            for line in range(0, nr * 4, 64):
-                w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // 4})));")
+            for line in range(0, max(nr * esize, 64), 64):
+                w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // esize})));")
     # Register order: with many panels (few rows), broadcast the rows first and stream B one panel at a time
     # (acc + rows + vpp registers); otherwise load B first and broadcast one row at a time (acc + panels*vpp + 1).
     # Either way at most 32 vector registers stay live, so nothing spills inside the loop.
@@ -92,14 +130,14 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec):
             w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
         for p in range(panels):
             for v in range(vpp):
-                w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
+                w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
             for i in range(rows):
                 for v in range(vpp):
                     w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
     else:
         for p in range(panels):
             for v in range(vpp):
-                w(f"                {vt}<float> w{p}_{v} = {vt}.LoadUnsafe(ref b{p}, (nuint)((k * {nr}) + {v * lanes}));")
+                w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
         for i in range(rows):
             w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
             for p in range(panels):
@@ -126,7 +164,7 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
         w("using System.Runtime.Intrinsics.Arm;")
     if isa in PREFETCH:
         w("using System.Runtime.Intrinsics.X86;")
-        w("")
+    w("")
     w("namespace Asd.Simd.Kernels.Gemm;")
     w("")
     w("#pragma warning disable SA1025, IDE0055 // generated layout")
@@ -146,25 +184,34 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>The multi-panel kernels of the {isa} path, widest first: (panels walked at once, up to this many rows).</summary>")
     w(f"    internal static readonly (int Panels, int Rows)[] {isa}Multi = [{', '.join(f'({a}, {b})' for a, b in multi)}];")
     w("")
-    w(f"    /// <summary>Runs the {isa} microkernel for a tile of <paramref name=\"rows\"/> rows and <paramref name=\"panels\"/> adjacent full panels.</summary>")
-    w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
-    w("    {")
-    w("        switch ((panels, rows))")
-    w("        {")
-    for r in range(1, maxrows + 1):
-        w(f"            case (1, {r}): {isa}_P1_R{r}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
-    for (mp, mrows) in multi:
-        for r in range(1, mrows + 1):
-            w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
-    w("            default: throw new ArgumentOutOfRangeException(nameof(rows), $\"No kernel for {rows} rows x {panels} panels.\");")
-    w("        }")
-    w("    }")
+    for half in (False, True):
+        suffix, bt = ("_F16", "ushort") if half else ("", "float")
+        what = "float16 weights" if half else "float32 weights"
+        w(f"    /// <summary>Runs the {isa} microkernel ({what}) for a tile of <paramref name=\"rows\"/> rows and <paramref name=\"panels\"/> adjacent full panels.</summary>")
+        w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+        w("    {")
+        w("        switch ((panels, rows))")
+        w("        {")
+        for r in range(1, maxrows + 1):
+            w(f"            case (1, {r}): {isa}_P1_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
+        for (mp, mrows) in multi:
+            for r in range(1, mrows + 1):
+                w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
+        w("            default: throw new ArgumentOutOfRangeException(nameof(rows), $\"No kernel for {rows} rows x {panels} panels.\");")
+        w("        }")
+        w("    }")
+        w("")
+    hin, hout, hexpr = HALF_WIDEN[isa]
+    w(f"    /// <summary>Widens {lanes} IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>")
+    w("    [MethodImpl(MethodImplOptions.AggressiveInlining)]")
+    w(f"    private static {hout} WidenHalf{isa}({hin} h) => {hexpr};")
     w("")
-    for r in range(1, maxrows + 1):
-        w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec))
-    for (mp, mrows) in multi:
-        for r in range(1, mrows + 1):
-            w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec))
+    for half in (False, True):
+        for r in range(1, maxrows + 1):
+            w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec, half))
+        for (mp, mrows) in multi:
+            for r in range(1, mrows + 1):
+                w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec, half))
     w("}")
     return "\n".join(lines) + "\n"
 

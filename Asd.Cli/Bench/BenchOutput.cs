@@ -36,6 +36,11 @@ internal static class BenchOutput
 
         o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
             + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row)"));
+        if (report.OnnxCostCurve is { } ort)
+        {
+            o.WriteLine("ONNX Runtime T(B)/T(1)  " + string.Join("  ", CurvePoints(ort).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
+                + string.Create(Ci, $"   (T(1) = {FormatSeconds(ort.CallSeconds(1))}, {ort.CallSeconds(1) / report.CostCurve.CallSeconds(1):F2}x the engine's)"));
+        }
         var rows = report.Results.Select(Cells).ToList();
         int[] widths = [.. Enumerable.Range(0, Header.Length).Select(c => Math.Max(Header[c].Length, rows.Max(r => r[c].Length)))];
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c])));
@@ -75,7 +80,23 @@ internal static class BenchOutput
 
     private static IEnumerable<string> Findings(BenchReport report)
     {
+        if (report.Physics is { } ph && report.Find("ddpm", "-") is { } ddpm)
+        {
+            double call = report.SecondsPerCall(ddpm);
+            yield return string.Create(Ci, $"bounds: {ph.WeightBytes / 1e6:F1} MB of {ph.Precision} weights per call at {ph.ReadBandwidth / 1e9:F1} GB/s (read bandwidth, {report.Threads} thread(s), {MachineLimits.ProbeBytes >> 20} MB) = {FormatSeconds(ph.StreamSeconds)}; {ph.FlopsPerSample / 1e6:F1} MFLOP per row at {ph.FmaPeak / 1e9:F0} GFLOP/s (FMA peak) = {FormatSeconds(ph.ComputeSeconds(1))} per row");
+            yield return string.Create(Ci, $"DDPM per call ({report.Chains} row(s)): {FormatSeconds(call)} = {call / ph.StreamSeconds:F2}x the weight-stream bound");
+            if (report.Find("ddpm-onnxruntime", "-") is { } ortDdpm)
+            {
+                yield return string.Create(Ci, $"DDPM per call through ONNX Runtime CPU: {FormatSeconds(report.SecondsPerCall(ortDdpm))}: the engine is {report.SecondsPerCall(ortDdpm) / call:F2}x faster");
+            }
+        }
+
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the measured T(B)/T(1) and acceptance by position)");
+        if (report.GivenAcceptanceCeiling is { } g)
+        {
+            yield return string.Create(Ci, $"cost-model ceiling with the acceptance by position of {g.Source}: {g.Speedup:F2}x wall-clock (at L = {g.Length}, this run's T(B)/T(1))");
+        }
+
         if (report.Find("asd", "auto") is { } auto)
         {
             yield return string.Create(Ci, $"ASD (auto) reaches {auto.WallSpeedup / report.CeilingWallSpeedup:0%} of the ceiling; L chosen per round: {string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"))}");
@@ -149,10 +170,55 @@ internal static class BenchOutput
                 w.WriteString("quality", q);
             }
 
+            if (report.Physics is { } ph)
+            {
+                w.WriteNumber("weight_bytes", ph.WeightBytes);
+                w.WriteString("weight_precision", ph.Precision);
+                w.WriteNumber("flops_per_sample", ph.FlopsPerSample);
+                w.WriteNumber("read_bandwidth_bytes_per_second", ph.ReadBandwidth);
+                w.WriteNumber("fma_peak_flops", ph.FmaPeak);
+                w.WriteNumber("weight_stream_bound_seconds", ph.StreamSeconds);
+            }
+
+            if (report.GivenAcceptanceCeiling is { } g)
+            {
+                w.WriteString("given_acceptance_source", g.Source);
+                w.WriteNumber("given_acceptance_ceiling_wall_speedup", g.Speedup);
+                w.WriteNumber("given_acceptance_ceiling_spec_len", g.Length);
+            }
+
+            if (report.OnnxCostCurve is { } ort)
+            {
+                w.WriteStartArray("onnxruntime_cost_curve_seconds");
+                for (int b = 1; b <= ort.MaxRows; b++)
+                {
+                    w.WriteNumberValue(ort.CallSeconds(b));
+                }
+
+                w.WriteEndArray();
+            }
+
             w.WriteEndObject();
         }
 
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>The acceptance by position of an asd bench JSON (--acceptance-from).</summary>
+    public static (string Source, IReadOnlyList<PositionAcceptance> Counts) ReadAcceptance(string path)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            List<PositionAcceptance> counts = [.. doc.RootElement.GetProperty("acceptance_by_position").EnumerateArray().Select(e =>
+                new PositionAcceptance(e.GetProperty("position").GetInt32(), e.GetProperty("attempts").GetInt64(), e.GetProperty("accepted").GetInt64()))];
+            string model = doc.RootElement.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? path : path;
+            return (model, counts);
+        }
+        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new ArgumentException($"--acceptance-from {path}: not an asd bench JSON with acceptance_by_position ({e.Message}).", e);
+        }
     }
 
     /// <summary>A grouped bar chart: wall-clock and algorithmic speedup per setting, with the ceiling.</summary>
@@ -171,7 +237,7 @@ internal static class BenchOutput
 
     private static IEnumerable<(int Rows, double Ratio)> CurvePoints(CostCurve curve)
     {
-        foreach (int b in (int[])[1, 2, 4, 8, 12, 16, 24, 32, 48, 64])
+        foreach (int b in (int[])[1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64])
         {
             if (b <= curve.MaxRows)
             {

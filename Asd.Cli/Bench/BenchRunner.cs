@@ -75,8 +75,35 @@ internal sealed class BenchReport
 
     public string? Quality { get; init; }
 
+    /// <summary>The bounds of a dense network's call on this machine (models that stream all their weights per call).</summary>
+    public BenchPhysics? Physics { get; init; }
+
+    /// <summary>The ceiling with an acceptance given from elsewhere (--acceptance-from): its source, speedup and L.</summary>
+    public (string Source, double Speedup, int Length)? GivenAcceptanceCeiling { get; init; }
+
+    /// <summary>ONNX Runtime's own T(B) on the same network (with --vs-onnxruntime).</summary>
+    public CostCurve? OnnxCostCurve { get; init; }
+
+    /// <summary>Seconds of one denoiser call of <see cref="Chains"/> rows in the given setting's sequential run.</summary>
+    public double SecondsPerCall(BenchResult r) => r.MedianWall * Chains / Steps;
+
     public BenchResult? Find(string sampler, string specLen) =>
         Results.FirstOrDefault(r => r.Setting.Sampler == sampler && r.Setting.SpecLen == specLen);
+}
+
+/// <summary>What bounds one call of a dense network here: its weights streamed at the measured read bandwidth, its arithmetic at the measured FMA peak.</summary>
+/// <param name="WeightBytes">Packed weight bytes one call reads.</param>
+/// <param name="Precision">How the weights are stored.</param>
+/// <param name="FlopsPerSample">Arithmetic of one row.</param>
+/// <param name="ReadBandwidth">Measured read bandwidth from memory (bytes per second), with the benchmark's threads.</param>
+/// <param name="FmaPeak">Measured FMA peak (FLOP per second), with the benchmark's threads.</param>
+internal sealed record BenchPhysics(long WeightBytes, string Precision, long FlopsPerSample, double ReadBandwidth, double FmaPeak)
+{
+    /// <summary>The weight-stream bound: the time to read every weight once.</summary>
+    public double StreamSeconds => WeightBytes / ReadBandwidth;
+
+    /// <summary>The compute bound of a call of <paramref name="rows"/> rows.</summary>
+    public double ComputeSeconds(int rows) => rows * (double)FlopsPerSample / FmaPeak;
 }
 
 /// <summary>
@@ -115,6 +142,9 @@ internal sealed class BenchRunner
 
     public required IReadOnlyList<SpecLength> SpecLengths { get; init; }
 
+    /// <summary>Acceptance by position from another run (--acceptance-from), for a second ceiling.</summary>
+    public (string Source, IReadOnlyList<PositionAcceptance> Counts)? GivenAcceptance { get; init; }
+
     public Action<string>? Status { get; init; }
 
     public BenchReport Run(string machine, string? quality)
@@ -134,9 +164,23 @@ internal sealed class BenchRunner
                 samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, asd, pool)));
             }
 
+            CostCurve? onnxCurve = null;
             if (OnnxModel is not null)
             {
-                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), SamplerFactory.Create(OnnxModel, ddpm with { Guidance = null }, pool)));
+                SamplerRequest ortRequest = ddpm with { Guidance = null };
+                Sampler ort = SamplerFactory.Create(OnnxModel, ortRequest, pool);
+                samplers.Add((new BenchSetting(OnnxRuntimeSampler, "-"), ort));
+                Status?.Invoke("measuring ONNX Runtime's T(B) on the same network");
+                int trainSteps = ortRequest.Schedule.Apply(OnnxModel.DefaultScheduler).NumTrainTimesteps;
+                onnxCurve = CostCurve.Measure(ort.Denoiser, Math.Min(16, MaxBatchRows), trainSteps, repeats: 5, model: OnnxModel.Name);
+                Thread.Sleep(OnnxRuntimeSettle);
+            }
+
+            BenchPhysics? physics = null;
+            if (Model is IStreamedWeights streamed)
+            {
+                Status?.Invoke("measuring the read bandwidth and the FMA peak");
+                physics = new BenchPhysics(streamed.StreamedWeightBytes, streamed.WeightPrecision, streamed.FlopsPerSample, MachineLimits.ReadBandwidth(pool), MachineLimits.FmaPeak(pool));
             }
 
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
@@ -188,8 +232,15 @@ internal sealed class BenchRunner
 
             List<PositionAcceptance> pooled = [.. attempts.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted))];
             var cost = new SpeculationCostModel.SharedCost(curve, Math.Clamp(Chains, 1, MaxBatchRows));
-            int ceilingLength = SpeculationCostModel.BestLength(
-                new MeasuredAcceptance(pooled), cost, Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains)))), out double bestRate);
+            int maxLength = Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains))));
+            int ceilingLength = SpeculationCostModel.BestLength(new MeasuredAcceptance(pooled), cost, maxLength, out double bestRate);
+            (string, double, int)? givenCeiling = null;
+            if (GivenAcceptance is { } ga)
+            {
+                int length = SpeculationCostModel.BestLength(new MeasuredAcceptance(ga.Counts), cost, maxLength, out double rate);
+                givenCeiling = (ga.Source, cost.Seconds(1) * rate, length);
+            }
+
             return new BenchReport
             {
                 Machine = machine,
@@ -206,6 +257,9 @@ internal sealed class BenchRunner
                 CeilingWallSpeedup = Math.Max(1.0, cost.Seconds(1) * bestRate),
                 CeilingLength = ceilingLength,
                 Quality = quality,
+                Physics = physics,
+                OnnxCostCurve = onnxCurve,
+                GivenAcceptanceCeiling = givenCeiling,
             };
         }
         finally

@@ -31,10 +31,11 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "Write the results as JSON (fixed schema, see README)." };
         var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
         var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
+        var acceptanceFrom = new Option<string?>("--acceptance-from") { Description = "Also state the cost-model ceiling with the acceptance by position of another asd bench JSON (for example a trained model's, when this one's weights are random)." };
 
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
+            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, acceptanceFrom,
         };
         flags.AddTo(command);
         command.SetAction(parse =>
@@ -98,6 +99,7 @@ internal static class BenchCommand
                 Repeats = r,
                 SpecLengths = lengths,
                 GivenCostCurve = given,
+                GivenAcceptance = parse.GetValue(acceptanceFrom) is string af ? BenchOutput.ReadAcceptance(af) : null,
                 Status = status,
             };
             BenchReport report = FieldFlags.Map(() => runner.Run(BenchOutput.DescribeMachine(), quality)); // the engine's field names, as flags

@@ -225,9 +225,10 @@ internal static class KernelChecks
     public const string RowUpdate = "row update (DDPM/ASD step, x0 conversion)";
     public const string Reductions = "verifier reductions (z.d, |d|^2)";
     public const string Norms = "layer norm, time embedding";
+    public const string GroupNorms = "group norm (Mish, FiLM, residual)";
 
     /// <summary>All checks, one per registry operation.</summary>
-    public static IReadOnlyList<KernelCheck> All() => [SgemmCheck(), EpilogueCheck(), GaussianCheck(), RowUpdateCheck(), ReductionsCheck(), NormsCheck()];
+    public static IReadOnlyList<KernelCheck> All() => [SgemmCheck(), EpilogueCheck(), GaussianCheck(), RowUpdateCheck(), ReductionsCheck(), NormsCheck(), GroupNormCheck()];
 
     private static float[] Values(int seed, int count, double scale = 1)
     {
@@ -261,19 +262,83 @@ internal static class KernelChecks
         (25, 24, 33), (33, 40, 65), (48, 48, 48),
     ];
 
-    /// <summary>C = A W through <see cref="Sgemm.Multiply"/> (no epilogue), A and C at misaligned offsets.</summary>
+    /// <summary>
+    /// C = A W through <see cref="Sgemm.Multiply"/> (no epilogue), A and C at misaligned offsets; the same with float16
+    /// weights (every class of half: subnormals, both zeros, the largest exponents); and 1-D convolutions packed by
+    /// <see cref="Conv1dPacking"/> (two concatenated sources, zero padding at the sequence ends, strides 1 and 2).
+    /// </summary>
     private static KernelCheck SgemmCheck()
     {
-        string[] labels = [.. GemmShapes.Select((s, i) => $"M={s.M} K={s.K} N={s.N} offset {i % 4}")];
-        return KernelCheck.SamePath(Sgemm, Tolerance.Exact, labels, i =>
+        var cases = new List<(string Label, Func<double[]> Run)>();
+        for (int i = 0; i < GemmShapes.Length; i++)
         {
             (int m, int k, int n) = GemmShapes[i];
-            int offset = i % 4, lda = k + (i % 3);
-            float[] a = Values(100 + i, (m * lda) + offset), w = Values(200 + i, k * n);
-            var c = new float[(m * n) + offset];
-            Asd.Simd.Kernels.Gemm.Sgemm.Multiply(a.AsSpan(offset), m, lda, PackedMatrix.Pack(w, k, n, outputMajor: (i & 1) == 1), default, Activation.Identity, default, 0, c.AsSpan(offset), n);
-            return Widen(c.AsSpan(offset));
-        });
+            int s = i;
+            cases.Add(($"M={m} K={k} N={n} offset {i % 4}", () => Gemm(m, k, n, s, half: false)));
+        }
+
+        for (int i = 0; i < GemmShapes.Length; i += 2)
+        {
+            (int m, int k, int n) = GemmShapes[i];
+            int s = i;
+            cases.Add(($"float16 weights M={m} K={k} N={n} offset {i % 4}", () => Gemm(m, k, n, s, half: true)));
+        }
+
+        // (samples, length, channels of the two sources, output channels, stride, tap offsets)
+        (int Samples, int Length, int C0, int C1, int N, int Stride, int[] Taps)[] convs =
+        [
+            (1, 16, 2, 0, 32, 1, [-2, -1, 0, 1, 2]), (3, 8, 16, 16, 20, 1, [-1, 0, 1]), (2, 8, 32, 0, 40, 2, [-1, 0, 1]),
+            (5, 4, 48, 16, 17, 1, [-1, 0]), (2, 4, 16, 0, 33, 1, [0, 1]), (4, 16, 5, 3, 7, 1, [0]), (13, 2, 16, 0, 64, 1, [-2, -1, 0, 1, 2]),
+        ];
+        foreach ((int samples, int length, int c0, int c1, int n, int stride, int[] taps) in convs)
+        {
+            int seed = 600 + cases.Count;
+            cases.Add(($"conv1d {samples} x {length} positions, channels {c0}+{c1} -> {n}, stride {stride}, {taps.Length} taps", () => Conv(samples, length, c0, c1, n, stride, taps, seed)));
+        }
+
+        return KernelCheck.SamePath(Sgemm, Tolerance.Exact, [.. cases.Select(c => c.Label)], i => cases[i].Run());
+    }
+
+    private static double[] Gemm(int m, int k, int n, int i, bool half)
+    {
+        int offset = i % 4, lda = k + (i % 3);
+        float[] a = Values(100 + i, (m * lda) + offset);
+        bool outputMajor = (i & 1) == 1;
+        PackedMatrix w = half ? PackedMatrix.PackHalf(HalfBits(200 + i, k * n), k, n, outputMajor) : PackedMatrix.Pack(Values(200 + i, k * n), k, n, outputMajor);
+        var c = new float[(m * n) + offset];
+        Asd.Simd.Kernels.Gemm.Sgemm.Multiply(a.AsSpan(offset), m, lda, w, default, Activation.Identity, default, 0, c.AsSpan(offset), n);
+        return Widen(c.AsSpan(offset));
+    }
+
+    /// <summary>Finite half bit patterns: ordinary values, subnormals and zeros of both signs, the largest exponents.</summary>
+    private static ushort[] HalfBits(int seed, int count)
+    {
+        var rng = new System.Random(seed);
+        var h = new ushort[count];
+        for (int i = 0; i < count; i++)
+        {
+            int sign = rng.Next(2) << 15;
+            h[i] = (ushort)(rng.Next(4) switch
+            {
+                0 => sign | rng.Next(0x400),
+                1 => sign | rng.Next(0x7800, 0x7C00),
+                _ => BitConverter.HalfToUInt16Bits((Half)((rng.NextDouble() * 2) - 1)),
+            });
+        }
+
+        return h;
+    }
+
+    private static double[] Conv(int samples, int length, int c0, int c1, int n, int stride, int[] taps, int seed)
+    {
+        int outLength = length / stride, k = taps.Length * (c0 + c1), m = samples * outLength;
+        float[] x0 = Values(seed, samples * length * (c0 + 3)), x1 = Values(seed + 1, samples * length * Math.Max(c1, 1));
+        PackedMatrix w = PackedMatrix.Pack(Values(seed + 2, k * n), k, n, outputMajor: false);
+        var packed = new float[Asd.Simd.Kernels.Gemm.Sgemm.PackedSize(m, k)];
+        Conv1dPacking.Pack(x0, c0 + 3, c0, c1 == 0 ? default : x1, Math.Max(c1, 1), c1, samples, length, outLength, stride, taps, w.Path, packed);
+        var c = new float[m * n];
+        Asd.Simd.Kernels.Gemm.Sgemm.MultiplyPacked(packed, m, w, 0, w.Panels, Values(seed + 3, n), Activation.Identity, default, 0, c, n);
+        return Widen(c);
     }
 
     /// <summary>
@@ -429,6 +494,36 @@ internal static class KernelChecks
     private static readonly int[] NormWidths = [1, 2, 3, 8, 17, 32, 64, 129];
 
     private static readonly int[] EmbeddingDims = [4, 6, 16, 32, 64];
+
+    /// <summary>
+    /// <see cref="GroupNorm.Apply"/>: groups whose width is and is not a multiple of 8 (the vector and the lane-by-lane
+    /// statistics), with FiLM scale and shift, shift only, a residual, and in place; 1 to 16 positions.
+    /// </summary>
+    private static KernelCheck GroupNormCheck()
+    {
+        (int Length, int Channels, int Groups, int Mode)[] shapes =
+        [
+            (16, 256, 8, 0), (4, 1024, 8, 1), (8, 512, 8, 2), (16, 32, 4, 3), (1, 8, 1, 0), (3, 24, 2, 1), (5, 12, 4, 2),
+            (2, 3, 3, 3), (7, 48, 8, 0), (16, 64, 8, 1), (9, 40, 5, 2),
+        ];
+        string[] labels = [.. shapes.Select(s => $"{s.Length} positions x {s.Channels} channels, {s.Groups} groups, {(s.Mode switch { 0 => "FiLM scale+shift", 1 => "FiLM shift", 2 => "residual", _ => "norm + Mish only" })}")];
+        return KernelCheck.SamePath(GroupNorms, Tolerance.Exact, labels, i =>
+        {
+            (int length, int channels, int groups, int mode) = shapes[i];
+            int ld = channels + (i % 3), seed = 1500 + (10 * i);
+            float[] x = Values(seed, length * ld, 4), gamma = Values(seed + 1, channels), beta = Values(seed + 2, channels);
+            float[] scale = Values(seed + 3, channels, 2), shift = Values(seed + 4, channels), residual = Values(seed + 5, length * ld);
+            int width = channels / groups;
+            for (int g = 0; g < groups; g++)
+            {
+                GroupNorm.Apply(
+                    x, ld, x, ld, length, g * width, width, gamma, beta, 1e-5, Activation.Mish,
+                    mode == 0 ? scale : default, mode is 0 or 1 ? shift : default, mode == 2 ? residual : default, ld);
+            }
+
+            return Widen(x);
+        });
+    }
 
     private static double[] NormsCase(int i, bool reference)
     {

@@ -176,16 +176,7 @@ public sealed class SafeTensorsFile
     /// <exception cref="InvalidDataException">Missing tensor, unexpected shape or unsupported dtype; the message names all three.</exception>
     public float[] ReadFloat32(string name, params int[] expectedShape)
     {
-        if (!_tensors.TryGetValue(name, out TensorInfo? info))
-        {
-            throw new InvalidDataException($"{Source}: tensor '{name}' is missing (the file has {_tensors.Count} tensors{(_tensors.Count > 0 ? $", e.g. '{_tensors.Keys.First()}'" : "")}).");
-        }
-
-        if (!info.Shape.AsSpan().SequenceEqual(expectedShape))
-        {
-            throw new InvalidDataException($"{Source}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", expectedShape)}].");
-        }
-
+        TensorInfo info = Expect(name, expectedShape);
         int size = ElementSize(info.DType);
         if (size == 0)
         {
@@ -205,6 +196,41 @@ public sealed class SafeTensorsFile
         }
 
         return result;
+    }
+
+    /// <summary>Reads an F16 tensor as its raw IEEE half bit patterns (for kernels that keep float16 weights) and checks its shape.</summary>
+    /// <exception cref="InvalidDataException">Missing tensor, unexpected shape, or a dtype other than F16.</exception>
+    public ushort[] ReadFloat16Bits(string name, params int[] expectedShape)
+    {
+        TensorInfo info = Expect(name, expectedShape);
+        if (info.DType != "F16")
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' has dtype {info.DType}; F16 was expected here.");
+        }
+
+        var result = new ushort[info.Count];
+        ReadOnlySpan<byte> src = _bytes.AsSpan((int)(_dataStart + info.Begin), (int)(info.End - info.Begin));
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = BinaryPrimitives.ReadUInt16LittleEndian(src[(2 * i)..]);
+        }
+
+        return result;
+    }
+
+    private TensorInfo Expect(string name, int[] expectedShape)
+    {
+        if (!_tensors.TryGetValue(name, out TensorInfo? info))
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' is missing (the file has {_tensors.Count} tensors{(_tensors.Count > 0 ? $", e.g. '{_tensors.Keys.First()}'" : "")}).");
+        }
+
+        if (!info.Shape.AsSpan().SequenceEqual(expectedShape))
+        {
+            throw new InvalidDataException($"{Source}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", expectedShape)}].");
+        }
+
+        return info;
     }
 
     private static int ElementSize(string dtype) => dtype switch

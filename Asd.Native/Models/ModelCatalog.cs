@@ -30,7 +30,8 @@ public sealed record ModelOpenOptions
 }
 
 /// <summary>
-/// Opens models from spec strings: <c>builtin:mixture</c>, <c>builtin:mixture?dim=32</c>, an asd-mlp <c>.json</c>, an
+/// Opens models from spec strings: <c>builtin:mixture</c>, <c>builtin:mixture?dim=32</c>, an asd-mlp or asd-unet1d
+/// <c>.json</c> (told apart by its <c>format</c> field), an
 /// ONNX model folder (model.onnx + scheduler_config.json + optional asd.json) or a bare <c>.onnx</c> file.
 /// </summary>
 public static class ModelCatalog
@@ -63,10 +64,10 @@ public static class ModelCatalog
 
         if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            return MlpModel.Load(spec);
+            return Backends.Unet1d.Unet1dModel.IsUnet1dJson(spec) ? Backends.Unet1d.Unet1dModel.Load(spec) : MlpModel.Load(spec);
         }
 
-        throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file or an asd-mlp .json file.");
+        throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file, or an asd-mlp or asd-unet1d .json file.");
     }
 
     /// <summary>

@@ -61,6 +61,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "quick-unet")
+        {
+            QuickUnet.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-gemm")
         {
             QuickGemm.Run();

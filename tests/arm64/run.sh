@@ -7,6 +7,7 @@
 #   d. the same seed gives the x64 samples: DDPM element by element, ASD by the share of identical chains;
 #   e. the small ONNX UNet (tests/fixtures/onnx/unet16) samples a few DDPM steps through ONNX Runtime arm64;
 #   f. asd draws a picture with the arm64 SkiaSharp beside it.
+#   g. the native ConditionalUnet1D fixtures (float32 and float16 weights) give x64's DDPM samples.
 #   (Plus a check that the binaries are AArch64 ELF with RUNPATH $ORIGIN; each publish counts as a check.)
 # .ci/run calls it after the cli stage and reuses that stage's x64 executable (artifacts/asd/linux-x64-*) as the
 # reference of (d); run alone it falls back to the Release build of Asd.Cli. Prints "ok"/"FAIL" per check and, last,
@@ -111,8 +112,8 @@ selftest_ok() {
   local out
   out=$("${ASD[@]}" selftest --path all) || { echo "$out"; return 1; }
   echo "$out"
-  grep -q 'selected path neon$' <<<"$out" && [ "$(grep -Ec ' neon +[0-9]+ .* pass$' <<<"$out")" = 5 ] && [ "$(grep -Ec ' vector128 +[0-9]+ .* pass$' <<<"$out")" = 5 ] \
-    && grep -q '^selftest passed: 18 of 18 operations' <<<"$out" && grep '^selftest passed' <<<"$out"
+  grep -q 'selected path neon$' <<<"$out" && [ "$(grep -Ec ' neon +[0-9]+ .* pass$' <<<"$out")" = 6 ] && [ "$(grep -Ec ' vector128 +[0-9]+ .* pass$' <<<"$out")" = 6 ] \
+    && grep -q '^selftest passed: 21 of 21 operations' <<<"$out" && grep '^selftest passed' <<<"$out"
 }
 check "b. asd selftest: every kernel family on neon and vector128 equals the scalar reference" selftest_ok
 
@@ -192,5 +193,20 @@ print("PNG", w, "x", h, len(b), "bytes")
 PY
 }
 check "f. asd sample --plot: the arm64 SkiaSharp draws the scatter (800x800 PNG)" plot_ok
+
+# ------------------------------------------------------------------------------------------------ g. ConditionalUnet1D
+# The native ConditionalUnet1D (asd-unet1d) on NEON: float32 and float16-weight fixtures, 20 DDPM steps, compared with
+# x64 element by element (the kernels give the same bits on every path; only libm's last bits may differ, as in d).
+unet_ok() {
+  local m
+  for m in small small_f16; do
+    local args=(sample --model "tests/fixtures/unet1d/$m.json" --sampler ddpm --steps 20 --samples 8 --seed 11 --threads 1 --no-plot)
+    [ "$m" = small ] && args+=(--cond 0.5,-0.25,0.1,0.8,-0.6)
+    "${ASD[@]}" "${args[@]}" --out "$WORK/$m-arm64.npy" >/dev/null || return 1
+    "${X64[@]}" "${args[@]}" --out "$WORK/$m-x64.npy" >/dev/null || return 1
+    python3 tests/arm64/compare_npy.py elements "$WORK/$m-arm64.npy" "$WORK/$m-x64.npy" --atol $ATOL || return 1
+  done
+}
+check "g. ConditionalUnet1D (float32 and float16 weights), DDPM, same seed: arm64 equals x64 element by element (|diff| <= $ATOL)" unet_ok
 
 summary

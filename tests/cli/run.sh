@@ -79,6 +79,9 @@ bench_ok() {
   python3 "$ROOT/tests/cli/check_bench_json.py" "$work/b.json"
 }
 check "asd bench: table, and JSON with the fixed schema" bench_ok
+check "asd bench --acceptance-from: a second ceiling with another run's acceptance; a bad file fails naming the option" bash -c \
+  "cd '$work' && '$exe' bench --model 'builtin:mixture?dim=4' --steps 20 --repeats 1 --threads 1 --spec-lens 2 --acceptance-from b.json \
+   | grep -q 'ceiling with the acceptance by position of' && { '$exe' bench --acceptance-from nothing.json 2>&1 | grep -q -- '--acceptance-from nothing.json'; test \${PIPESTATUS[0]} -eq 2; }"
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
   "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee -a /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
 bad_input_reported() {
@@ -100,6 +103,13 @@ one_line_error() { # expected text, asd arguments...
 check "asd sample --step 10: one line, exit 2, did you mean --steps" one_line_error "unknown option '--step' for 'asd sample' (did you mean --steps?)" sample --step 10
 check "asd bench --spec-lens 0: one line naming --spec-lens" one_line_error "asd: error: --spec-lens 0 is invalid" bench --spec-lens 0
 check "asd sample --out FOLDER: one line saying --out is a folder" one_line_error "--out $work: is a folder" sample --model builtin:mixture --out "$work"
+
+# The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
+# configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.
+source "$ROOT/tests/lib/need_apt.sh"
+need_apt "$LOG.apt" python3-torch python3-numpy python3-yaml
+check "tools/convert_diffusion_policy.py: checkpoints convert, asd samples them, broken ones fail naming the tensor" \
+  /usr/bin/python3 "$ROOT/tests/tools/test_convert_diffusion_policy.py" "$exe"
 
 # The CUDA build (-p:AsdOnnxRuntimeGpu=true: Microsoft.ML.OnnxRuntime.Gpu.Linux, CUDA 13) on a machine without CUDA:
 # --device cuda must fail naming the missing library, never run on the CPU; --device auto must fall back and say so.

@@ -5,13 +5,16 @@ namespace Asd.Simd.Kernels.Gemm;
 /// <see cref="Sgemm.KBlock"/> rows and N into panels of <see cref="PanelWidth"/> columns; block by block, each panel
 /// stores its rows contiguously (k-major, zero-padded past N). A GEMM that walks blocks, then panels, so reads the whole
 /// matrix as one sequential stream, which is what matters when the weights come from L3 or DRAM (small batches).
+/// The elements are float32, or IEEE float16 (half the bytes to stream), which the microkernels widen to float32 in
+/// registers, exactly: a half-weight GEMM gives the bits of the float GEMM on the widened weights.
 /// Immutable once built; share it across threads.
 /// </summary>
 public sealed class PackedMatrix
 {
     private readonly float[] _data;
+    private readonly ushort[] _half;
 
-    private PackedMatrix(int k, int n, IsaPath path, float[] data)
+    private PackedMatrix(int k, int n, IsaPath path, float[] data, ushort[] half)
     {
         K = k;
         N = n;
@@ -19,6 +22,7 @@ public sealed class PackedMatrix
         PanelWidth = Sgemm.PanelWidth(path);
         Panels = (n + PanelWidth - 1) / PanelWidth;
         _data = data;
+        _half = half;
     }
 
     /// <summary>Inner dimension (inputs per row).</summary>
@@ -39,10 +43,17 @@ public sealed class PackedMatrix
     /// <summary>Offset of (K block starting at <paramref name="k0"/>, panel <paramref name="panel"/>); panels of one block are <c>kc * PanelWidth</c> apart.</summary>
     internal int Offset(int k0, int panel) => (k0 * Panels * PanelWidth) + (panel * Math.Min(Sgemm.KBlock, K - k0) * PanelWidth);
 
+    /// <summary>The float32 elements (empty when <see cref="HalfWeights"/>).</summary>
     internal float[] Data => _data;
 
+    /// <summary>The float16 elements as IEEE half bits (empty unless <see cref="HalfWeights"/>).</summary>
+    internal ushort[] HalfData => _half;
+
+    /// <summary>Whether the elements are stored as float16 (widened to float32 inside the kernels).</summary>
+    public bool HalfWeights => _half.Length > 0;
+
     /// <summary>Bytes held.</summary>
-    public long Bytes => (long)_data.Length * sizeof(float);
+    public long Bytes => ((long)_data.Length * sizeof(float)) + ((long)_half.Length * sizeof(ushort));
 
     /// <summary>
     /// Packs W given as <paramref name="weights"/>. With <paramref name="outputMajor"/> the layout is PyTorch's
@@ -50,21 +61,58 @@ public sealed class PackedMatrix
     /// </summary>
     public static PackedMatrix Pack(ReadOnlySpan<float> weights, int k, int n, bool outputMajor, IsaPath? path = null)
     {
+        CheckShape(weights.Length, k, n);
+        IsaPath p = path ?? Isa.Active;
+        var result = new PackedMatrix(k, n, p, new float[Size(k, n, p)], []);
+        result.Fill(weights, result._data, outputMajor);
+        return result;
+    }
+
+    /// <summary>
+    /// Packs float16 weights, kept as float16 (IEEE half bit patterns, <paramref name="halfBits"/>; layouts as for
+    /// <see cref="Pack(ReadOnlySpan{float}, int, int, bool, IsaPath?)"/>). The kernels widen them exactly, so the GEMM
+    /// computes what the float32 GEMM computes on <c>(float)half</c> weights, from half the bytes.
+    /// </summary>
+    /// <exception cref="ArgumentException">A weight is infinite or NaN (the kernels' widening assumes finite values).</exception>
+    public static PackedMatrix PackHalf(ReadOnlySpan<ushort> halfBits, int k, int n, bool outputMajor, IsaPath? path = null)
+    {
+        CheckShape(halfBits.Length, k, n);
+        for (int i = 0; i < halfBits.Length; i++)
+        {
+            if ((halfBits[i] & 0x7C00) == 0x7C00)
+            {
+                throw new ArgumentException($"Weight {i} is {(float)BitConverter.UInt16BitsToHalf(halfBits[i])}: float16 weights must be finite.", nameof(halfBits));
+            }
+        }
+
+        IsaPath p = path ?? Isa.Active;
+        var result = new PackedMatrix(k, n, p, [], new ushort[Size(k, n, p)]);
+        result.Fill(halfBits, result._half, outputMajor);
+        return result;
+    }
+
+    private static void CheckShape(int length, int k, int n)
+    {
         if (k < 1 || n < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(k), $"Matrix dimensions must be >= 1 (got K={k}, N={n}).");
         }
 
-        if (weights.Length != (long)k * n)
+        if (length != (long)k * n)
         {
-            throw new ArgumentException($"Weights hold {weights.Length} values; K={k} x N={n} needs {(long)k * n}.", nameof(weights));
+            throw new ArgumentException($"Weights hold {length} values; K={k} x N={n} needs {(long)k * n}.", "weights");
         }
+    }
 
-        IsaPath p = path ?? Isa.Active;
-        int nr = Sgemm.PanelWidth(p);
-        int panels = (n + nr - 1) / nr;
-        var data = new float[checked((long)panels * k * nr)];
-        var result = new PackedMatrix(k, n, p, data);
+    private static long Size(int k, int n, IsaPath path)
+    {
+        int nr = Sgemm.PanelWidth(path);
+        return checked((long)((n + nr - 1) / nr) * k * nr);
+    }
+
+    private void Fill<T>(ReadOnlySpan<T> weights, T[] data, bool outputMajor)
+    {
+        int k = K, n = N, nr = PanelWidth, panels = Panels;
         for (int k0 = 0; k0 < k; k0 += Sgemm.KBlock)
         {
             int kc = Math.Min(Sgemm.KBlock, k - k0);
@@ -72,7 +120,7 @@ public sealed class PackedMatrix
             {
                 int colStart = panel * nr;
                 int cols = Math.Min(nr, n - colStart);
-                Span<float> dst = data.AsSpan(result.Offset(k0, panel), kc * nr);
+                Span<T> dst = data.AsSpan(Offset(k0, panel), kc * nr);
                 for (int kk = 0; kk < kc; kk++)
                 {
                     for (int j = 0; j < cols; j++)
@@ -83,8 +131,6 @@ public sealed class PackedMatrix
                 }
             }
         }
-
-        return result;
     }
 
     /// <summary>W[k, n] (for tests and diagnostics).</summary>
@@ -93,7 +139,8 @@ public sealed class PackedMatrix
         get
         {
             int k0 = k / Sgemm.KBlock * Sgemm.KBlock;
-            return _data[Offset(k0, n / PanelWidth) + ((k - k0) * PanelWidth) + (n % PanelWidth)];
+            int i = Offset(k0, n / PanelWidth) + ((k - k0) * PanelWidth) + (n % PanelWidth);
+            return HalfWeights ? (float)BitConverter.UInt16BitsToHalf(_half[i]) : _data[i];
         }
     }
 }

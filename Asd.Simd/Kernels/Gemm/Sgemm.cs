@@ -79,14 +79,14 @@ public static class Sgemm
     /// Tile <paramref name="t"/> of <paramref name="tiles"/> balanced tiles (heights differ by at most one, so 16 rows are
     /// 8 + 8 rather than 12 + 4 and every tile keeps many accumulators). A tile's rows are packed at row0 * K.
     /// </summary>
-    private static (int Row0, int Rows) Tile(int m, int tiles, int t)
+    internal static (int Row0, int Rows) Tile(int m, int tiles, int t)
     {
         int baseRows = m / tiles, extra = m % tiles;
         return ((t * baseRows) + Math.Min(t, extra), baseRows + (t < extra ? 1 : 0));
     }
 
     /// <summary>K rounded up to whole groups of 16 (the packed A layout).</summary>
-    private static int RoundK(int k) => (k + 15) & ~15;
+    internal static int RoundK(int k) => (k + 15) & ~15;
 
     /// <summary>Floats needed to pack an M x K activation block.</summary>
     public static int PackedSize(int m, int k) => checked(m * RoundK(k));
@@ -210,7 +210,6 @@ public static class Sgemm
         }
         Span<float> edge = stackalloc float[mr * nr];
         ref float aRef = ref MemoryMarshal.GetReference(packedA);
-        ref float wRef = ref MemoryMarshal.GetArrayDataReference(w.Data);
         ref float cRef = ref MemoryMarshal.GetReference(c);
 
         for (int k0 = 0; k0 < k; k0 += KBlock)
@@ -232,7 +231,7 @@ public static class Sgemm
                     ref float aTile = ref Unsafe.Add(ref aRef, (row0 * RoundK(k)) + (k0 * r));
                     if (col0 + nr > n)
                     {
-                        EdgePanel(path, r, n - col0, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, p)), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
+                        EdgePanel(w, r, n - col0, ref aTile, w.Offset(k0, p), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
                         if (last && !packedNext.IsEmpty)
                         {
                             StorePacked(c, ldc, row0, r, col0, n - col0, k16Next, packedNext);
@@ -244,7 +243,7 @@ public static class Sgemm
                     int step = PanelsFor(multi, r, span);
                     for (int q = p; q < p + span; q += step)
                     {
-                        Run(path, r, step, ref aTile, ref Unsafe.Add(ref wRef, w.Offset(k0, q)), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first);
+                        Run(w, r, step, ref aTile, w.Offset(k0, q), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first);
                     }
 
                     if (last && needsEpilogue)
@@ -309,10 +308,10 @@ public static class Sgemm
     /// <summary>The last, partly padded panel: the kernel writes a full-width scratch tile; only real columns reach C.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgePanel(
-        IsaPath path, int r, int cols, ref float aTile, ref float bPanel, int kc, Span<float> c, int ldc, bool first, bool last,
+        PackedMatrix w, int r, int cols, ref float aTile, int panelOffset, int kc, Span<float> c, int ldc, bool first, bool last,
         ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride, int row0, int col0, Span<float> edge)
     {
-        int nr = PanelWidth(path);
+        int nr = w.PanelWidth;
         Span<float> tile = edge[..(r * nr)];
         if (!first)
         {
@@ -323,7 +322,7 @@ public static class Sgemm
             }
         }
 
-        Run(path, r, 1, ref aTile, ref bPanel, 0, kc, ref MemoryMarshal.GetReference(tile), nr, first);
+        Run(w, r, 1, ref aTile, panelOffset, 0, kc, ref MemoryMarshal.GetReference(tile), nr, first);
         for (int i = 0; i < r; i++)
         {
             Span<float> dst = c.Slice(i * ldc, cols);
@@ -343,9 +342,36 @@ public static class Sgemm
         }
     }
 
-    private static void Run(IsaPath path, int rows, int panels, ref float a, ref float b, nint panelStride, int kc, ref float c, nint ldc, bool first)
+    /// <summary>Runs the microkernel of <c>w.Path</c> for <c>w</c>'s element type on the panels starting at element <paramref name="offset"/>.</summary>
+    private static void Run(PackedMatrix w, int rows, int panels, ref float a, int offset, nint panelStride, int kc, ref float c, nint ldc, bool first)
     {
-        switch (path)
+        if (w.HalfWeights)
+        {
+            ref ushort h = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.HalfData), offset);
+            switch (w.Path)
+            {
+                case IsaPath.Avx512:
+                    SgemmKernels.RunAvx512(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
+                    break;
+                case IsaPath.Avx2:
+                    SgemmKernels.RunAvx2(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
+                    break;
+                case IsaPath.Neon:
+                    SgemmKernels.RunNeon(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
+                    break;
+                case IsaPath.Vector128:
+                    SgemmKernels.RunVector128(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
+                    break;
+                default:
+                    ScalarKernel(rows, ref a, ref h, kc, ref c, ldc, first);
+                    break;
+            }
+
+            return;
+        }
+
+        ref float b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Data), offset);
+        switch (w.Path)
         {
             case IsaPath.Avx512:
                 SgemmKernels.RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
@@ -366,7 +392,8 @@ public static class Sgemm
     }
 
     /// <summary>The scalar kernel: the same chains, one element at a time (16 columns, the scalar panel width).</summary>
-    private static void ScalarKernel(int rows, ref float a, ref float b, int kc, ref float c, nint ldc, bool first)
+    private static void ScalarKernel<TWeight>(int rows, ref float a, ref TWeight b, int kc, ref float c, nint ldc, bool first)
+        where TWeight : unmanaged
     {
         const int nr = 16;
         for (int i = 0; i < rows; i++)
@@ -377,13 +404,21 @@ public static class Sgemm
                 for (int kk = 0; kk < kc; kk++)
                 {
                     float x = Unsafe.Add(ref a, ((kk & ~15) * rows) + (16 * i) + (kk & 15));
-                    acc = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref b, (kk * nr) + j), acc);
+                    acc = MathF.FusedMultiplyAdd(x, Weight(ref Unsafe.Add(ref b, (kk * nr) + j)), acc);
                 }
 
                 Unsafe.Add(ref c, (i * ldc) + j) = acc;
             }
         }
     }
+
+    /// <summary>A weight as float: itself, or a float16's exact value (the JIT keeps one branch per instantiation).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Weight<TWeight>(ref TWeight w)
+        where TWeight : unmanaged =>
+        typeof(TWeight) == typeof(ushort)
+            ? (float)BitConverter.UInt16BitsToHalf(Unsafe.As<TWeight, ushort>(ref w))
+            : Unsafe.As<TWeight, float>(ref w);
 
     private static void CheckA(ReadOnlySpan<float> a, int m, int k, int lda)
     {

@@ -138,7 +138,7 @@ public sealed class PolicyTests
     }
 
     /// <summary>The control: the same network, but every conditioning row is replaced by zeros.</summary>
-    private sealed class BlindModel(IDiffusionModel inner) : IDiffusionModel
+    internal sealed class BlindModel(IDiffusionModel inner) : IDiffusionModel
     {
         public string Name => inner.Name + " (blind)";
 

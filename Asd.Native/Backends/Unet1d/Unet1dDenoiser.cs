@@ -1,0 +1,416 @@
+using Asd.Native.Denoising;
+using Asd.Native.Threading;
+using Asd.Simd;
+using Asd.Simd.Kernels;
+using Asd.Simd.Kernels.Gemm;
+
+namespace Asd.Native.Backends.Unet1d;
+
+/// <summary>
+/// Runs a <see cref="Unet1dModel"/> on batches of samples. Activations are channels-last rows, one per (sample,
+/// position); every convolution is a GEMM of its im2col rows (<see cref="Conv1dPacking"/>) with weights packed once;
+/// group norm, Mish, FiLM and the residual sum are one fused pass per (sample, group) (<see cref="GroupNorm"/>).
+/// The core pool splits the packing by row tiles and each GEMM by output panels (never K), and the norms by (sample,
+/// group). Owns its scratch (one per sampler); allocates nothing per call once every timestep has been seen.
+/// </summary>
+/// <remarks>
+/// Batch-invariant: a convolution reads only its own sample's positions (zero padding at each sample's ends), every
+/// GEMM output element is one FMA chain over k, norms use only their sample's group with fixed-order double
+/// statistics, and the embeddings are per row; so a sample's output bits do not depend on the batch size, its position
+/// in the batch, the thread count or (see <see cref="Asd.Simd.Kernels.Gemm.Sgemm"/>) the ISA path.
+/// </remarks>
+public sealed class Unet1dDenoiser : IDenoiser
+{
+    /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: waking the pool would cost more.</summary>
+    private const long ParallelGemmMacs = 1 << 17;
+
+    /// <summary>Below this many packed floats, or normalized elements, the work runs on the calling thread.</summary>
+    private const long ParallelElements = 1 << 15;
+
+    private readonly Unet1dModel _model;
+    private readonly Unet1dConfig _c;
+    private readonly Unet1dPacked _w;
+    private readonly CorePool? _pool;
+    private readonly int _passSamples;
+    private readonly int[] _kernelOffsets, _downOffsets = [-1, 0, 1], _pointOffsets = [0];
+    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA, _freqs;
+    private readonly float[][] _general, _skips;
+    private readonly ConvWork _conv = new();
+    private readonly NormWork _norm = new();
+    private float[] _embeddingCache = [];
+    private bool[] _embeddingKnown = [];
+
+    internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool)
+    {
+        _model = model;
+        _c = model.Config;
+        _pool = pool;
+        Path = Isa.Active;
+        _w = model.PackedFor(Path);
+        _passSamples = Math.Clamp(maxRows, 1, 64);
+        int p = _passSamples, d = _c.StepEmbedDim, levels = _c.Levels;
+        _kernelOffsets = [.. Enumerable.Range(-(_c.KernelSize / 2), _c.KernelSize)];
+        _emb = new float[p * d];
+        _hidden = new float[p * 4 * d];
+        _feature = new float[p * _c.CondDim];
+        _featureMish = new float[p * _c.CondDim];
+        _film = new float[p * model.CondWidth];
+        _input = new float[p * model.SampleSize];
+        _output = new float[p * model.SampleSize];
+        long most = 0;
+        for (int l = 0; l < levels; l++)
+        {
+            most = Math.Max(most, (long)_c.LengthAt(l) * _c.DownDims[l]);
+        }
+
+        int size = checked((int)(most * p));
+        _general = [new float[size], new float[size], new float[size]];
+        _t = new float[size];
+        _r = new float[size];
+        _skips = [.. Enumerable.Range(0, levels).Select(l => new float[checked(p * _c.LengthAt(l) * _c.DownDims[l])])];
+        _packedA = new float[PackedScratch(p)];
+        _freqs = RowNorm.SinusoidalFrequencies(d, 10000, 1);
+    }
+
+    /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
+    public IsaPath Path { get; }
+
+    /// <inheritdoc/>
+    public int SampleSize => _model.SampleSize;
+
+    /// <inheritdoc/>
+    public int ConditionSize => _model.ConditionSize;
+
+    /// <inheritdoc/>
+    public bool IsBatchInvariant => true;
+
+    /// <summary>The largest packed im2col matrix of a pass of <paramref name="p"/> samples.</summary>
+    private int PackedScratch(int p)
+    {
+        int most = 0;
+        void Need(int rows, int depth) => most = Math.Max(most, Sgemm.PackedSize(checked(p * rows), depth));
+        int d = _c.StepEmbedDim, q = _c.KernelSize;
+        Need(1, Math.Max(4 * d, _c.CondDim));
+        for (int l = 0; l < _c.Levels; l++)
+        {
+            int h = _c.LengthAt(l);
+            foreach (Unet1dBlock b in new[] { _model.Down[l].First, _model.Down[l].Second })
+            {
+                Need(h, q * Math.Max(b.In, b.Out));
+            }
+
+            Need(h / 2, 3 * _c.DownDims[l]);
+        }
+
+        foreach (Unet1dBlock b in _model.Mid)
+        {
+            Need(_c.LengthAt(_c.Levels - 1), q * b.In);
+        }
+
+        for (int i = 0; i < _model.Up.Count; i++)
+        {
+            int h = _c.LengthAt(_c.Levels - 1 - i);
+            Need(h, q * _model.Up[i].First.In);
+            Need(h, 2 * _model.Up[i].Upsample.Channels);
+        }
+
+        Need(_c.Horizon, q * _c.DownDims[0]);
+        return most;
+    }
+
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int rows = timesteps.Length;
+        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
+        int d = SampleSize, c = ConditionSize;
+        for (int start = 0; start < rows; start += _passSamples)
+        {
+            int m = Math.Min(_passSamples, rows - start);
+            Pass(
+                samples.Slice(start * d, m * d),
+                timesteps.Slice(start, m),
+                c == 0 ? default : conditioning.Slice(start * c, m * c),
+                output.Slice(start * d, m * d));
+        }
+    }
+
+    /// <summary>A channels-last activation: rows of <see cref="Stride"/> floats, the first <see cref="Channels"/> used.</summary>
+    private readonly record struct Act(float[] Data, int Stride, int Channels)
+    {
+        public static Act None => new([], 0, 0);
+    }
+
+    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int p = timesteps.Length, d = _c.StepEmbedDim, cond = _c.CondDim, g = _c.GlobalCondDim;
+
+        // The conditioning of every FiLM layer: Mish(concat(step MLP(embedding(t)), global_cond)), one GEMM for all blocks.
+        Embed(timesteps);
+        Conv(_w[_model.StepHidden], _model.StepHidden.Bias, new Act(_emb, d, d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Mish, _hidden, 0, 4 * d);
+        Conv(_w[_model.StepOut], _model.StepOut.Bias, new Act(_hidden, 4 * d, 4 * d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Identity, _feature, 0, cond);
+        for (int r = 0; r < p && g > 0; r++)
+        {
+            conditioning.Slice(r * g, g).CopyTo(_feature.AsSpan((r * cond) + d, g));
+        }
+
+        ActivationMath.ApplyRow(_feature.AsSpan(0, p * cond), default, Activation.Mish, default, _featureMish.AsSpan(0, p * cond));
+        Conv(_w.Cond, _w.CondBias, new Act(_featureMish, cond, cond), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Identity, _film, 0, _model.CondWidth);
+
+        samples.CopyTo(_input);
+        var x = new Act(_input, _c.InputDim, _c.InputDim);
+        for (int l = 0; l < _c.Levels; l++)
+        {
+            Unet1dDown level = _model.Down[l];
+            int h = _c.LengthAt(l);
+            Act first = Block(level.First, x, Act.None, p, h, Free(x));
+            Act skip = Block(level.Second, first, Act.None, p, h, _skips[l]);
+            if (level.Downsample is { } down)
+            {
+                float[] next = Free(skip);
+                Conv(_w[down], down.Bias, skip, Act.None, p, h, h / 2, 2, _downOffsets, Activation.Identity, next, 0, down.Out);
+                x = new Act(next, down.Out, down.Out);
+            }
+            else
+            {
+                x = skip;
+            }
+        }
+
+        int coarse = _c.LengthAt(_c.Levels - 1);
+        for (int i = 0; i < _model.Mid.Count; i++)
+        {
+            x = Block(_model.Mid[i], x, Act.None, p, coarse, Free(x));
+        }
+
+        for (int i = 0; i < _model.Up.Count; i++)
+        {
+            Unet1dUp level = _model.Up[i];
+            int l = _c.Levels - 1 - i, h = _c.LengthAt(l);
+            var skip = new Act(_skips[l], _c.DownDims[l], _c.DownDims[l]);
+            Act first = Block(level.First, x, skip, p, h, Free(x));
+            Act second = Block(level.Second, first, Act.None, p, h, Free(first));
+            Unet1dUpsample up = level.Upsample;
+            float[] next = Free(second);
+
+            // Output rows 2m and 2m + 1 of each sample: two GEMMs writing every other row (row stride doubled).
+            Conv(_w.Upsample(up, false), up.Bias, second, Act.None, p, h, h, 1, Unet1dUpsample.EvenOffsets, Activation.Identity, next, 0, 2 * up.Channels);
+            Conv(_w.Upsample(up, true), up.Bias, second, Act.None, p, h, h, 1, Unet1dUpsample.OddOffsets, Activation.Identity, next, up.Channels, 2 * up.Channels);
+            x = new Act(next, up.Channels, up.Channels);
+        }
+
+        int hz = _c.Horizon, start = _c.DownDims[0];
+        Conv(_w[_model.FinalConv], _model.FinalConv.Bias, x, Act.None, p, hz, hz, 1, _kernelOffsets, Activation.Identity, _t, 0, start);
+        Norm(_model.FinalNorm, _t, start, p, hz, -1, -1, null, 0);
+        Conv(_w[_model.FinalOut], _model.FinalOut.Bias, new Act(_t, start, start), Act.None, p, hz, hz, 1, _pointOffsets, Activation.Identity, _output, 0, _c.InputDim);
+        _output.AsSpan(0, output.Length).CopyTo(output);
+    }
+
+    /// <summary>A general buffer that holds none of <paramref name="busy"/> (three rotate, so one is always free).</summary>
+    private float[] Free(Act busy) => Free(busy.Data, busy.Data);
+
+    private float[] Free(float[] a, float[] b)
+    {
+        foreach (float[] g in _general)
+        {
+            if (!ReferenceEquals(g, a) && !ReferenceEquals(g, b))
+            {
+                return g;
+            }
+        }
+
+        throw new InvalidOperationException("No free buffer (a bug).");
+    }
+
+    /// <summary>ConditionalResidualBlock1D on <paramref name="a"/> (concatenated with <paramref name="b"/> when given) into <paramref name="dest"/>.</summary>
+    private Act Block(Unet1dBlock block, Act a, Act b, int p, int h, float[] dest)
+    {
+        int o = block.Out;
+        Conv(_w[block.Conv1], block.Conv1.Bias, a, b, p, h, h, 1, _kernelOffsets, Activation.Identity, _t, 0, o);
+        int scale = _c.CondPredictScale ? block.CondOffset : -1;
+        int shift = block.CondOffset + (_c.CondPredictScale ? o : 0);
+        Norm(block.Norm1, _t, o, p, h, scale, shift, null, 0);
+        Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o);
+        if (block.Residual is { } r)
+        {
+            Conv(_w[r], r.Bias, a, b, p, h, h, 1, _pointOffsets, Activation.Identity, _r, 0, o);
+            Norm(block.Norm2, dest, o, p, h, -1, -1, _r, o);
+        }
+        else
+        {
+            Norm(block.Norm2, dest, o, p, h, -1, -1, a.Data, a.Stride);
+        }
+
+        return new Act(dest, o, o);
+    }
+
+    /// <summary>
+    /// A 1-D convolution (or, with length 1, a linear layer) as im2col + GEMM: output row (sample, t) is written at
+    /// <paramref name="cOffset"/> + row * <paramref name="ldc"/> of <paramref name="c"/>.
+    /// </summary>
+    private void Conv(
+        PackedMatrix w, float[] bias, Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets,
+        Activation activation, float[] c, int cOffset, int ldc)
+    {
+        int m = samples * outLength, k = offsets.Length * (a.Channels + b.Channels), threads = _pool?.Threads ?? 1;
+        if (w.K != k)
+        {
+            throw new InvalidOperationException($"Convolution depth {k} does not match the packed weights' {w.K} (a bug).");
+        }
+
+        _conv.Set(a, b, samples, inLength, outLength, stride, offsets, w, bias, activation, c, cOffset, ldc, _packedA);
+        int tiles = Sgemm.TileCount(m, w.Path);
+        if (_pool is null || threads == 1 || (long)m * k < ParallelElements)
+        {
+            _conv.Packing = true;
+            _conv.Execute(0, tiles);
+        }
+        else
+        {
+            _conv.Packing = true;
+            _pool.Run(_conv, tiles);
+        }
+
+        _conv.Packing = false;
+        int groups = (w.Panels + ConvWork.PanelsPerUnit - 1) / ConvWork.PanelsPerUnit;
+
+        // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead.
+        _conv.ByRows = groups < threads && tiles > groups;
+        int units = _conv.ByRows ? tiles : groups;
+        if (_pool is null || threads == 1 || units == 1 || (long)m * k * w.N < ParallelGemmMacs)
+        {
+            _conv.Execute(0, units);
+        }
+        else
+        {
+            _pool.Run(_conv, units);
+        }
+    }
+
+    /// <summary>
+    /// Group norm + Mish of <paramref name="x"/> in place, then FiLM from the block's columns of the conditioning GEMM
+    /// (scale at <paramref name="scaleColumn"/> unless -1, shift at <paramref name="shiftColumn"/> unless -1), then the
+    /// residual (<paramref name="residual"/>, row stride <paramref name="ldr"/>) when given.
+    /// </summary>
+    private void Norm(Unet1dNorm norm, float[] x, int channels, int samples, int length, int scaleColumn, int shiftColumn, float[]? residual, int ldr)
+    {
+        _norm.Set(norm, x, channels, length, _c.GroupNormEpsilon, _film, _model.CondWidth, scaleColumn, shiftColumn, residual, ldr);
+        int units = samples * norm.Groups;
+        if (_pool is null || _pool.Threads == 1 || (long)samples * length * channels < ParallelElements)
+        {
+            _norm.Execute(0, units);
+        }
+        else
+        {
+            _pool.Run(_norm, units);
+        }
+    }
+
+    private void Embed(ReadOnlySpan<int> timesteps)
+    {
+        int dim = _c.StepEmbedDim;
+        for (int r = 0; r < timesteps.Length; r++)
+        {
+            // Timesteps repeat from call to call (K of them per run): each one's sin/cos is computed once.
+            int t = timesteps[r];
+            Span<float> row = _emb.AsSpan(r * dim, dim);
+            if (t < 0 || t >= 1 << 20)
+            {
+                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, row);
+                continue;
+            }
+
+            if (t >= _embeddingKnown.Length)
+            {
+                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
+                Array.Resize(ref _embeddingKnown, size);
+                Array.Resize(ref _embeddingCache, size * dim);
+            }
+
+            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
+            if (!_embeddingKnown[t])
+            {
+                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, cached);
+                _embeddingKnown[t] = true;
+            }
+
+            cached.CopyTo(row);
+        }
+    }
+
+    /// <summary>One convolution's state, so pool workers can take disjoint tile or panel ranges without allocating.</summary>
+    private sealed class ConvWork : IRangeWork
+    {
+        /// <summary>Threads split panels in groups of 4, the span of the small-batch kernel.</summary>
+        public const int PanelsPerUnit = 4;
+
+        private Act _a, _b;
+        private int _samples, _inLength, _outLength, _stride, _cOffset, _ldc;
+        private int[] _offsets = [];
+        private PackedMatrix _w = null!;
+        private float[] _bias = [], _c = [], _packed = [];
+        private Activation _activation;
+
+        /// <summary>True: pack the im2col rows (units are row tiles); false: the GEMM (units per <see cref="ByRows"/>).</summary>
+        public bool Packing { get; set; }
+
+        /// <summary>The GEMM's units are row tiles rather than panel groups.</summary>
+        public bool ByRows { get; set; }
+
+        public void Set(Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets, PackedMatrix w, float[] bias, Activation activation, float[] c, int cOffset, int ldc, float[] packed)
+        {
+            (_a, _b, _samples, _inLength, _outLength, _stride, _offsets) = (a, b, samples, inLength, outLength, stride, offsets);
+            (_w, _bias, _activation, _c, _cOffset, _ldc, _packed) = (w, bias, activation, c, cOffset, ldc, packed);
+        }
+
+        public void Execute(int start, int end)
+        {
+            int m = _samples * _outLength;
+            if (Packing)
+            {
+                Conv1dPacking.Pack(
+                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
+                    _samples, _inLength, _outLength, _stride, _offsets, _w.Path, _packed, start, end);
+                return;
+            }
+
+            (int p0, int p1, int t0, int t1) = ByRows
+                ? (0, _w.Panels, start, end)
+                : (start * PanelsPerUnit, Math.Min(end * PanelsPerUnit, _w.Panels), 0, int.MaxValue);
+            Sgemm.MultiplyPacked(
+                _packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), m, _w, p0, p1,
+                _bias, _activation, default, 0, _c.AsSpan(_cOffset), _ldc, default, t0, t1);
+        }
+    }
+
+    /// <summary>One group norm's state; unit u is sample u / groups, group u % groups.</summary>
+    private sealed class NormWork : IRangeWork
+    {
+        private Unet1dNorm _norm = null!;
+        private float[] _x = [], _film = [];
+        private float[]? _residual;
+        private int _channels, _length, _filmStride, _scale, _shift, _ldr;
+        private double _epsilon;
+
+        public void Set(Unet1dNorm norm, float[] x, int channels, int length, double epsilon, float[] film, int filmStride, int scale, int shift, float[]? residual, int ldr)
+        {
+            (_norm, _x, _channels, _length, _epsilon) = (norm, x, channels, length, epsilon);
+            (_film, _filmStride, _scale, _shift, _residual, _ldr) = (film, filmStride, scale, shift, residual, ldr);
+        }
+
+        public void Execute(int start, int end)
+        {
+            int groups = _norm.Groups, width = _channels / groups, block = _length * _channels;
+            for (int u = start; u < end; u++)
+            {
+                int sample = u / groups, g = u % groups;
+                Span<float> x = _x.AsSpan(sample * block, block);
+                GroupNorm.Apply(
+                    x, _channels, x, _channels, _length, g * width, width, _norm.Gamma, _norm.Beta, _epsilon, Activation.Mish,
+                    _scale < 0 ? default : _film.AsSpan((sample * _filmStride) + _scale, _channels),
+                    _shift < 0 ? default : _film.AsSpan((sample * _filmStride) + _shift, _channels),
+                    _residual is null ? default : _residual.AsSpan(sample * _length * _ldr, ((_length - 1) * _ldr) + _channels), _ldr);
+            }
+        }
+    }
+}

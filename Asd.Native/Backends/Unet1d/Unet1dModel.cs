@@ -1,0 +1,448 @@
+using System.Text.Json;
+using Asd.Native.Denoising;
+using Asd.Native.IO;
+using Asd.Native.Schedules;
+using Asd.Native.Threading;
+using Asd.Simd;
+using Asd.Simd.Kernels.Gemm;
+
+namespace Asd.Native.Backends.Unet1d;
+
+/// <summary>
+/// A ConditionalUnet1D diffusion policy (Chi et al., Diffusion Policy, RSS 2023), loaded from <c>NAME.json</c> +
+/// <c>NAME.safetensors</c> (docs/unet1d-format.md; <c>tools/convert_diffusion_policy.py</c> writes them from a
+/// diffusion_policy checkpoint). Immutable and shareable across threads; the weights are packed for the GEMM once per
+/// ISA path, on first use, in the precision the file stores them (float32, or float16 widened inside the kernel).
+/// </summary>
+public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
+{
+    private readonly Dictionary<IsaPath, Unet1dPacked> _packed = [];
+
+    private Unet1dModel(string name, Unet1dConfig config, SchedulerConfig scheduler, SafeTensorsFile file)
+    {
+        Name = name;
+        Config = config;
+        DefaultScheduler = scheduler;
+        SampleShape = [config.Horizon, config.InputDim];
+
+        // Tensor names are diffusion_policy's state-dict names (without the policy's "model." prefix).
+        int d = config.StepEmbedDim;
+        StepHidden = Unet1dLinear.Read(file, "diffusion_step_encoder.1", d, 4 * d);
+        StepOut = Unet1dLinear.Read(file, "diffusion_step_encoder.3", 4 * d, d);
+        int[] dims = [config.InputDim, .. config.DownDims];
+        var down = new List<Unet1dDown>();
+        for (int i = 0; i < config.Levels; i++)
+        {
+            string p = $"down_modules.{i}";
+            down.Add(new Unet1dDown(
+                Unet1dBlock.Read(file, p + ".0", dims[i], dims[i + 1], config),
+                Unet1dBlock.Read(file, p + ".1", dims[i + 1], dims[i + 1], config),
+                i < config.Levels - 1 ? Unet1dConv.Read(file, p + ".2.conv", dims[i + 1], dims[i + 1], 3) : null));
+        }
+
+        int mid = config.DownDims[^1];
+        Mid = [Unet1dBlock.Read(file, "mid_modules.0", mid, mid, config), Unet1dBlock.Read(file, "mid_modules.1", mid, mid, config)];
+        var up = new List<Unet1dUp>();
+        for (int i = 0; i < config.Levels - 1; i++)
+        {
+            // diffusion_policy walks (dim_in, dim_out) pairs of the levels below the coarsest, coarsest first.
+            int dimOut = config.DownDims[config.Levels - 1 - i], dimIn = config.DownDims[config.Levels - 2 - i];
+            string p = $"up_modules.{i}";
+            up.Add(new Unet1dUp(
+                Unet1dBlock.Read(file, p + ".0", 2 * dimOut, dimIn, config),
+                Unet1dBlock.Read(file, p + ".1", dimIn, dimIn, config),
+                Unet1dUpsample.Read(file, p + ".2.conv", dimIn)));
+        }
+
+        Down = down;
+        Up = up;
+        int start = config.DownDims[0];
+        FinalConv = Unet1dConv.Read(file, "final_conv.0.block.0", start, start, config.KernelSize);
+        FinalNorm = Unet1dNorm.Read(file, "final_conv.0.block.1", start, config.FinalGroups);
+        FinalOut = Unet1dConv.Read(file, "final_conv.1", start, config.InputDim, 1);
+
+        int offset = 0;
+        foreach (Unet1dBlock b in Blocks())
+        {
+            b.CondOffset = offset;
+            offset += b.Cond.Out;
+        }
+
+        CondWidth = offset;
+        CheckNoExtraTensors(file);
+        Parameters = StepHidden.Parameters + StepOut.Parameters + Blocks().Sum(b => b.Parameters)
+            + Down.Sum(l => l.Downsample?.Parameters ?? 0) + Up.Sum(l => l.Upsample.Parameters)
+            + FinalConv.Parameters + FinalNorm.Parameters + FinalOut.Parameters;
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The architecture.</summary>
+    public Unet1dConfig Config { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<int> SampleShape { get; }
+
+    /// <summary>Elements per sample: horizon x input_dim.</summary>
+    public int SampleSize => Config.Horizon * Config.InputDim;
+
+    /// <inheritdoc/>
+    public int ConditionSize => Config.GlobalCondDim;
+
+    /// <inheritdoc/>
+    public SchedulerConfig DefaultScheduler { get; }
+
+    /// <summary>Number of parameters.</summary>
+    public long Parameters { get; }
+
+    internal Unet1dLinear StepHidden { get; }
+
+    internal Unet1dLinear StepOut { get; }
+
+    internal IReadOnlyList<Unet1dDown> Down { get; }
+
+    internal IReadOnlyList<Unet1dBlock> Mid { get; }
+
+    internal IReadOnlyList<Unet1dUp> Up { get; }
+
+    internal Unet1dConv FinalConv { get; }
+
+    internal Unet1dNorm FinalNorm { get; }
+
+    internal Unet1dConv FinalOut { get; }
+
+    /// <summary>Columns of the concatenated FiLM GEMM (every block's cond_encoder output, in <see cref="Blocks"/> order).</summary>
+    internal int CondWidth { get; }
+
+    /// <summary>Every residual block in execution order: down, mid, up.</summary>
+    internal IEnumerable<Unet1dBlock> Blocks() =>
+        Down.SelectMany(l => new[] { l.First, l.Second }).Concat(Mid).Concat(Up.SelectMany(l => new[] { l.First, l.Second }));
+
+    /// <summary>Loads <paramref name="jsonPath"/> and its safetensors file (the JSON's "weights" key, else NAME.safetensors).</summary>
+    /// <exception cref="InvalidDataException">Malformed JSON, inconsistent sizes, or a missing, extra, mis-shaped or non-finite tensor (named).</exception>
+    public static Unet1dModel Load(string jsonPath)
+    {
+        if (!File.Exists(jsonPath))
+        {
+            throw new FileNotFoundException($"Model file '{jsonPath}' does not exist.", jsonPath);
+        }
+
+        using JsonDocument doc = ParseJson(File.ReadAllText(jsonPath), jsonPath);
+        string dir = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
+        string weights = Path.ChangeExtension(Path.GetFullPath(jsonPath), ".safetensors");
+        if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("weights", out JsonElement w))
+        {
+            string name = w.ValueKind == JsonValueKind.String ? w.GetString()! : throw new InvalidDataException($"{jsonPath}: 'weights' must be a file name.");
+            weights = Path.GetFullPath(Path.Combine(dir, name));
+            if (!weights.StartsWith(dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{jsonPath}: 'weights' ({name}) must name a file in the model's folder.");
+            }
+        }
+
+        if (!File.Exists(weights))
+        {
+            throw new FileNotFoundException($"{jsonPath}: the weights file '{weights}' does not exist.", weights);
+        }
+
+        (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, jsonPath);
+        return new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="jsonPath"/> is a JSON object whose "format" is "asd-unet1d" (so a catalog can tell it
+    /// from other JSON model formats); false for anything else, including unreadable files, which the caller reports.
+    /// </summary>
+    public static bool IsUnet1dJson(string jsonPath)
+    {
+        try
+        {
+            using FileStream stream = File.OpenRead(jsonPath);
+            using JsonDocument doc = JsonDocument.Parse(stream);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("format", out JsonElement f)
+                && f.ValueKind == JsonValueKind.String && f.GetString() == Unet1dConfig.FormatName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>
+    public static Unet1dModel Load(string json, byte[] safetensors, string name)
+    {
+        using JsonDocument doc = ParseJson(json, name);
+        (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, name + ".json");
+        return new Unet1dModel(name, config, scheduler, SafeTensorsFile.Parse(safetensors, name + ".safetensors"));
+    }
+
+    private static JsonDocument ParseJson(string json, string source)
+    {
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: not valid JSON ({e.Message}).", e);
+        }
+    }
+
+    internal static float[] ReadFloats(SafeTensorsFile file, string name, int count)
+    {
+        float[] v = file.ReadFloat32(name, count);
+        for (int i = 0; i < v.Length; i++)
+        {
+            if (!float.IsFinite(v[i]))
+            {
+                throw new InvalidDataException($"{file.Source}: tensor '{name}' holds {v[i]} at element {i}; weights must be finite.");
+            }
+        }
+
+        return v;
+    }
+
+    /// <summary>A tensor the architecture does not read means the file is for another network (or a mistyped configuration).</summary>
+    private void CheckNoExtraTensors(SafeTensorsFile file)
+    {
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string n in LayerNames())
+        {
+            expected.Add(n + ".weight");
+            expected.Add(n + ".bias");
+        }
+
+        foreach (string name in file.Tensors.Keys)
+        {
+            if (!expected.Contains(name))
+            {
+                throw new InvalidDataException(
+                    $"{file.Source}: tensor '{name}' is not part of a ConditionalUnet1D with down_dims [{string.Join(", ", Config.DownDims)}]"
+                    + (name.StartsWith("local_cond_encoder", StringComparison.Ordinal) ? " (local conditioning is not supported)" : "")
+                    + "; the configuration and the weights disagree.");
+            }
+        }
+    }
+
+    private IEnumerable<string> LayerNames()
+    {
+        yield return StepHidden.Name;
+        yield return StepOut.Name;
+        foreach (Unet1dBlock b in Blocks())
+        {
+            yield return b.Conv1.Name;
+            yield return b.Norm1.Name;
+            yield return b.Conv2.Name;
+            yield return b.Norm2.Name;
+            yield return b.Cond.Name;
+            if (b.Residual is { } r)
+            {
+                yield return r.Name;
+            }
+        }
+
+        foreach (Unet1dDown l in Down)
+        {
+            if (l.Downsample is { } s)
+            {
+                yield return s.Name;
+            }
+        }
+
+        foreach (Unet1dUp l in Up)
+        {
+            yield return l.Upsample.Name;
+        }
+
+        yield return FinalConv.Name;
+        yield return FinalNorm.Name;
+        yield return FinalOut.Name;
+    }
+
+    /// <summary>FLOPs of one sample's forward pass: 2 x multiply-adds of every convolution and linear layer.</summary>
+    public long FlopsPerSample
+    {
+        get
+        {
+            long macs = (long)StepHidden.In * StepHidden.Out + ((long)StepOut.In * StepOut.Out) + ((long)Config.CondDim * CondWidth);
+            for (int i = 0; i < Down.Count; i++)
+            {
+                int h = Config.LengthAt(i);
+                macs += h * (BlockMacs(Down[i].First) + BlockMacs(Down[i].Second));
+                if (Down[i].Downsample is { } s)
+                {
+                    macs += (h / 2) * (long)s.In * s.Out * 3;
+                }
+            }
+
+            int hm = Config.LengthAt(Config.Levels - 1);
+            macs += hm * Mid.Sum(BlockMacs);
+            for (int i = 0; i < Up.Count; i++)
+            {
+                int h = Config.LengthAt(Config.Levels - 1 - i);
+                macs += h * (BlockMacs(Up[i].First) + BlockMacs(Up[i].Second));
+                macs += 2L * h * 2 * Up[i].Upsample.Channels * Up[i].Upsample.Channels;
+            }
+
+            macs += Config.Horizon * (((long)FinalConv.In * FinalConv.Out * FinalConv.Taps) + ((long)FinalOut.In * FinalOut.Out));
+            return 2 * macs;
+
+            static long BlockMacs(Unet1dBlock b) =>
+                ((long)b.In * b.Out * b.Conv1.Taps) + ((long)b.Out * b.Out * b.Conv2.Taps) + (b.Residual is null ? 0 : (long)b.In * b.Out);
+        }
+    }
+
+    /// <summary>Bytes of packed weights one forward pass streams on <paramref name="path"/> (what a small batch must read).</summary>
+    public long PackedWeightBytes(IsaPath path) => PackedFor(path).Bytes;
+
+    /// <inheritdoc/>
+    public long StreamedWeightBytes => PackedWeightBytes(Isa.Active);
+
+    /// <inheritdoc/>
+    public string WeightPrecision
+    {
+        get
+        {
+            int half = 0, all = 0;
+            foreach (Unet1dBlock b in Blocks())
+            {
+                foreach (Unet1dWeight w in new[] { b.Conv1.Weight, b.Conv2.Weight })
+                {
+                    all++;
+                    half += w.IsHalf ? 1 : 0;
+                }
+            }
+
+            return half == 0 ? "float32" : half == all ? "float16" : "float16 and float32";
+        }
+    }
+
+    /// <summary>The weights packed for <paramref name="path"/> (packed on first request, then shared).</summary>
+    internal Unet1dPacked PackedFor(IsaPath path)
+    {
+        lock (_packed)
+        {
+            if (!_packed.TryGetValue(path, out Unet1dPacked? packed))
+            {
+                packed = new Unet1dPacked(this, path);
+                _packed[path] = packed;
+            }
+
+            return packed;
+        }
+    }
+
+    /// <inheritdoc/>
+    public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
+        options.GuidanceScale is null
+            ? new Unet1dDenoiser(this, options.MaxBatchRows, options.Pool)
+            : throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance.");
+
+    /// <summary>A denoiser with its own scratch for up to <paramref name="maxRows"/> samples per internal pass.</summary>
+    public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>Every weight matrix of a <see cref="Unet1dModel"/> packed for one ISA path.</summary>
+internal sealed class Unet1dPacked
+{
+    private readonly Dictionary<object, PackedMatrix> _matrices = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<object, PackedMatrix> _oddMatrices = new(ReferenceEqualityComparer.Instance);
+
+    public Unet1dPacked(Unet1dModel model, IsaPath path)
+    {
+        Path = path;
+        Add(model.StepHidden, model.StepHidden.Pack(path));
+        Add(model.StepOut, model.StepOut.Pack(path));
+        foreach (Unet1dBlock b in model.Blocks())
+        {
+            Add(b.Conv1, b.Conv1.Pack(path));
+            Add(b.Conv2, b.Conv2.Pack(path));
+            if (b.Residual is { } r)
+            {
+                Add(r, r.Pack(path));
+            }
+        }
+
+        foreach (Unet1dDown l in model.Down)
+        {
+            if (l.Downsample is { } s)
+            {
+                Add(s, s.Pack(path));
+            }
+        }
+
+        foreach (Unet1dUp l in model.Up)
+        {
+            Add(l.Upsample, l.Upsample.Pack(false, path));
+            PackedMatrix odd = l.Upsample.Pack(true, path);
+            _oddMatrices[l.Upsample] = odd;
+            Bytes += odd.Bytes;
+        }
+
+        Add(model.FinalConv, model.FinalConv.Pack(path));
+        Add(model.FinalOut, model.FinalOut.Pack(path));
+        Cond = PackCond(model, path, out float[] bias);
+        CondBias = bias;
+        Bytes += Cond.Bytes;
+    }
+
+    public IsaPath Path { get; }
+
+    /// <summary>Every block's cond_encoder Linear side by side: [cond_dim, sum of widths], one GEMM for all FiLM parameters.</summary>
+    public PackedMatrix Cond { get; }
+
+    public float[] CondBias { get; }
+
+    public long Bytes { get; private set; }
+
+    public PackedMatrix this[object layer] => _matrices[layer];
+
+    /// <summary>The transposed convolution's GEMM weights for the even or the odd output positions.</summary>
+    public PackedMatrix Upsample(Unet1dUpsample layer, bool odd) => odd ? _oddMatrices[layer] : _matrices[layer];
+
+    private void Add(object key, PackedMatrix m)
+    {
+        _matrices[key] = m;
+        Bytes += m.Bytes;
+    }
+
+    private static PackedMatrix PackCond(Unet1dModel model, IsaPath path, out float[] bias)
+    {
+        int k = model.Config.CondDim, n = model.CondWidth;
+        Unet1dBlock[] blocks = [.. model.Blocks()];
+        bias = new float[n];
+        bool half = blocks.All(b => b.Cond.Weight.IsHalf);
+        var f = half ? [] : new float[(long)k * n];
+        var h = half ? new ushort[(long)k * n] : [];
+        foreach (Unet1dBlock b in blocks)
+        {
+            Unet1dLinear l = b.Cond;
+            l.Bias.CopyTo(bias, b.CondOffset);
+            for (int o = 0; o < l.Out; o++)
+            {
+                for (int kk = 0; kk < k; kk++)
+                {
+                    long dst = ((long)kk * n) + b.CondOffset + o;
+                    int src = (o * k) + kk;
+                    if (half)
+                    {
+                        h[dst] = l.Weight.Half[src];
+                    }
+                    else
+                    {
+                        f[dst] = l.Weight[src];
+                    }
+                }
+            }
+        }
+
+        return half ? PackedMatrix.PackHalf(h, k, n, outputMajor: false, path) : PackedMatrix.Pack(f, k, n, outputMajor: false, path);
+    }
+}

@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Asd.Simd.Vectors;
+
+namespace Asd.Simd.Kernels;
+
+/// <summary>
+/// Group normalization of one sample's group of channels over its positions, fused with what follows it in a 1-D
+/// convolution block: <c>y = act(gamma (x - mean) / sqrt(var + eps) + beta)</c>, then optionally
+/// <c>y = y * scale + shift</c> (FiLM, per channel) and <c>y = y + residual</c>.
+/// </summary>
+/// <remarks>
+/// The bits of a value depend on its sample's group alone, never on the ISA path, the batch or where the rows sit in
+/// memory: the statistics are accumulated in double over the group's elements in (position, channel) order, element e
+/// into lane e mod 8 of 8 fixed lanes that are then summed in a fixed tree (AVX-512 holds the 8 lanes in one vector;
+/// other paths run the same additions one lane at a time); the normalization is evaluated per element in double and
+/// rounded once; the activation and the FiLM and residual terms are exactly rounded float operations, the same on every
+/// width (<see cref="ActivationMath"/>).
+/// </remarks>
+public static class GroupNorm
+{
+    /// <summary>
+    /// Normalizes channels [<paramref name="channel0"/>, <paramref name="channel0"/> + <paramref name="channels"/>) of
+    /// <paramref name="length"/> rows of <paramref name="x"/> (one sample, one group) into the same places of
+    /// <paramref name="y"/>, which may be <paramref name="x"/> itself. <paramref name="gamma"/>, <paramref name="beta"/>,
+    /// <paramref name="scale"/> and <paramref name="shift"/> are indexed by absolute channel; the last three terms may
+    /// be empty (skipped).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Apply(
+        ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int length, int channel0, int channels,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double epsilon, Activation activation,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual, int ldr)
+    {
+        int end = channel0 + channels;
+        if (length < 1 || channel0 < 0 || channels < 1 || ldx < end || ldy < end
+            || x.Length < ((long)(length - 1) * ldx) + end || y.Length < ((long)(length - 1) * ldy) + end
+            || gamma.Length < end || beta.Length < end
+            || (!scale.IsEmpty && scale.Length < end) || (!shift.IsEmpty && shift.Length < end)
+            || (!residual.IsEmpty && (ldr < end || residual.Length < ((long)(length - 1) * ldr) + end)))
+        {
+            throw new ArgumentException($"GroupNorm spans disagree with {length} rows x channels [{channel0}, {end}) (x {x.Length}/{ldx}, y {y.Length}/{ldy}, gamma {gamma.Length}, beta {beta.Length}, scale {scale.Length}, shift {shift.Length}, residual {residual.Length}/{ldr}).");
+        }
+
+        (double mean, double inv) = Statistics(x, ldx, length, channel0, channels, epsilon);
+        for (int t = 0; t < length; t++)
+        {
+            ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
+            Span<float> ys = y.Slice((t * ldy) + channel0, channels);
+            Normalize(xs, gamma.Slice(channel0, channels), beta.Slice(channel0, channels), mean, inv, ys);
+            Post(
+                ys, activation,
+                scale.IsEmpty ? default : scale.Slice(channel0, channels),
+                shift.IsEmpty ? default : shift.Slice(channel0, channels),
+                residual.IsEmpty ? default : residual.Slice((t * ldr) + channel0, channels));
+        }
+    }
+
+    /// <summary>Mean and 1 / sqrt(variance + eps) of the group (population variance, two passes, 8 fixed lanes).</summary>
+    internal static (double Mean, double Inverse) Statistics(ReadOnlySpan<float> x, int ldx, int length, int channel0, int channels, double epsilon)
+    {
+        Span<double> lanes = stackalloc double[8];
+        lanes.Clear();
+        bool wide = Isa.Active == IsaPath.Avx512 && channels % 8 == 0;
+        for (int t = 0, e = 0; t < length; t++, e += channels)
+        {
+            ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
+            if (wide)
+            {
+                SumWide(xs, lanes, 0, false);
+            }
+            else
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    lanes[(e + c) & 7] += xs[c];
+                }
+            }
+        }
+
+        double n = (double)length * channels, mean = LaneSum(lanes) / n;
+        lanes.Clear();
+        for (int t = 0, e = 0; t < length; t++, e += channels)
+        {
+            ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
+            if (wide)
+            {
+                SumWide(xs, lanes, mean, true);
+            }
+            else
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    double d = xs[c] - mean;
+                    lanes[(e + c) & 7] = Math.FusedMultiplyAdd(d, d, lanes[(e + c) & 7]);
+                }
+            }
+        }
+
+        return (mean, 1.0 / Math.Sqrt((LaneSum(lanes) / n) + epsilon));
+    }
+
+    /// <summary>Adds a row (a multiple of 8 long, its first element in lane 0) to the lanes: values, or squared deviations from <paramref name="mean"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumWide(ReadOnlySpan<float> xs, Span<double> lanes, double mean, bool squares)
+    {
+        Vector512<double> acc = Vector512.Create<double>(lanes), m = Vector512.Create(mean);
+        ref float p = ref MemoryMarshal.GetReference(xs);
+        for (int c = 0; c < xs.Length; c += 8)
+        {
+            Vector512<double> v = Vector512.WidenLower(Vector256.LoadUnsafe(ref p, (nuint)c).ToVector512Unsafe());
+            if (squares)
+            {
+                Vector512<double> d = v - m;
+                acc = Vector512.FusedMultiplyAdd(d, d, acc);
+            }
+            else
+            {
+                acc += v;
+            }
+        }
+
+        acc.CopyTo(lanes);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double LaneSum(ReadOnlySpan<double> l) =>
+        ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+
+    /// <summary>y = (float)((x - mean) * inv * gamma + beta), each step a double operation, per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Normalize(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double mean, double inv, Span<float> ys)
+    {
+        int c = 0;
+        if (Isa.Active == IsaPath.Avx512)
+        {
+            Vector512<double> m = Vector512.Create(mean), s = Vector512.Create(inv);
+            ref float px = ref MemoryMarshal.GetReference(xs), pg = ref MemoryMarshal.GetReference(gamma), pb = ref MemoryMarshal.GetReference(beta);
+            ref float py = ref MemoryMarshal.GetReference(ys);
+            for (; c + 8 <= xs.Length; c += 8)
+            {
+                Vector512<double> v = (Wide(ref px, c) - m) * s;
+                v = (v * Wide(ref pg, c)) + Wide(ref pb, c);
+                Vector512.Narrow(v, v).GetLower().StoreUnsafe(ref py, (nuint)c);
+            }
+        }
+
+        for (; c < xs.Length; c++)
+        {
+            double v = (xs[c] - mean) * inv;
+            ys[c] = (float)((v * gamma[c]) + beta[c]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> Wide(ref float p, int c) =>
+        Vector512.WidenLower(Vector256.LoadUnsafe(ref p, (nuint)c).ToVector512Unsafe());
+
+    /// <summary>ys = act(ys), then * scale, + shift, + residual where given.</summary>
+    private static void Post(Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+    {
+        int i = Isa.Active switch
+        {
+            IsaPath.Avx512 => PostFrom<Vec512>(0, ys, activation, scale, shift, residual),
+            IsaPath.Avx2 => PostFrom<Vec256>(0, ys, activation, scale, shift, residual),
+            IsaPath.Neon or IsaPath.Vector128 => PostFrom<Vec128>(0, ys, activation, scale, shift, residual),
+            _ => 0,
+        };
+        PostFrom<VecScalar>(i, ys, activation, scale, shift, residual);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PostFrom<TV>(int i, Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+        where TV : struct, IVec<TV>
+    {
+        for (; i + TV.Count <= ys.Length; i += TV.Count)
+        {
+            TV v = ActivationMath.Apply(activation, TV.Load(ys, i));
+            if (!scale.IsEmpty)
+            {
+                v = TV.Multiply(v, TV.Load(scale, i));
+            }
+
+            if (!shift.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(shift, i));
+            }
+
+            if (!residual.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(residual, i));
+            }
+
+            TV.Store(v, ys, i);
+        }
+
+        return i;
+    }
+}

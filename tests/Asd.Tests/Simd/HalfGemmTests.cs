@@ -1,0 +1,137 @@
+using Asd.Simd;
+using Asd.Simd.Kernels;
+using Asd.Simd.Kernels.Gemm;
+using Xunit;
+
+namespace Asd.Tests.Simd;
+
+/// <summary>
+/// The GEMM with float16 weights (<see cref="PackedMatrix.PackHalf"/>): on every ISA path it must give, bit for bit,
+/// what the float32 GEMM gives on the same weights widened to float, and so the scalar reference of
+/// <see cref="GemmTests"/>. The weights cover every class of half: zeros of both signs, subnormals, the smallest and
+/// largest normals, and ordinary values.
+/// </summary>
+[Collection(IsaCollection.Name)]
+public sealed class HalfGemmTests
+{
+    public static TheoryData<IsaPath> Paths => GemmTests.Paths;
+
+    /// <summary>Random half bit patterns: mostly ordinary weights, with every special finite class mixed in.</summary>
+    internal static ushort[] RandomHalves(System.Random rng, int count)
+    {
+        var h = new ushort[count];
+        for (int i = 0; i < count; i++)
+        {
+            h[i] = (rng.Next(8)) switch
+            {
+                0 => (ushort)rng.Next(0, 0x400),                       // +subnormal (and +0)
+                1 => (ushort)(0x8000 | rng.Next(0, 0x400)),            // -subnormal (and -0)
+                2 => (ushort)(rng.Next(2) << 15 | rng.Next(0x7800, 0x7C00)), // the largest exponents
+                3 => (ushort)(rng.Next(2) << 15 | rng.Next(0x400, 0x800)),   // the smallest normals
+                _ => BitConverter.HalfToUInt16Bits((Half)((rng.NextDouble() * 2) - 1)),
+            };
+        }
+
+        return h;
+    }
+
+    private static float[] Widen(ushort[] h) => [.. h.Select(b => (float)BitConverter.UInt16BitsToHalf(b))];
+
+    [Fact]
+    public void TheWideningScaleIsTwoToThe112()
+    {
+        float scale = SgemmKernels.HalfScale;
+        int mask = SgemmKernels.HalfMask;
+        Assert.Equal(Math.Pow(2, 112), scale);
+        Assert.Equal(0x8FFFFFFFu, unchecked((uint)mask));
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void HalfWeightsGiveTheFloatGemmOfTheWidenedWeights(IsaPath path)
+    {
+        Isa.Force(path);
+        try
+        {
+            var rng = new System.Random(15);
+
+            // Every tile height and multi-panel width, edge panels, K across blocks, both layouts.
+            (int M, int K, int N)[] shapes =
+            [
+                (1, 1, 1), (1, 7, 130), (2, 33, 129), (3, 257, 300), (4, 16, 64), (5, 40, 37), (6, 300, 96), (7, 5, 17),
+                (8, 513, 64), (12, 24, 33), (13, 70, 128), (16, 31, 257), (25, 100, 45), (64, 20, 20),
+            ];
+            foreach ((int m, int k, int n) in shapes)
+            {
+                foreach (bool outputMajor in (bool[])[false, true])
+                {
+                    // Activations up to 2^16 exercise the largest products; large halves times large activations stay finite.
+                    float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)(((rng.NextDouble() * 2) - 1) * (rng.Next(4) == 0 ? 1e-3 : 1)))];
+                    ushort[] h = RandomHalves(rng, k * n);
+                    float[] bias = [.. Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble())];
+                    PackedMatrix half = PackedMatrix.PackHalf(h, k, n, outputMajor, path);
+                    PackedMatrix full = PackedMatrix.Pack(Widen(h), k, n, outputMajor, path);
+                    Assert.True(half.HalfWeights);
+                    Assert.Equal(full.Bytes, 2 * half.Bytes);
+                    var c16 = new float[m * n];
+                    var c32 = new float[m * n];
+                    Sgemm.Multiply(a, m, k, half, bias, Activation.Mish, default, 0, c16, n);
+                    Sgemm.Multiply(a, m, k, full, bias, Activation.Mish, default, 0, c32, n);
+                    for (int i = 0; i < c16.Length; i++)
+                    {
+                        if (BitConverter.SingleToInt32Bits(c16[i]) != BitConverter.SingleToInt32Bits(c32[i]))
+                        {
+                            Assert.Fail($"{path} M={m} K={k} N={n} outputMajor={outputMajor}: element {i} is {c16[i]:R} with half weights, {c32[i]:R} with float weights");
+                        }
+                    }
+
+                    for (int kk = 0; kk < k; kk += Math.Max(1, k / 5))
+                    {
+                        Assert.Equal(full[kk, n - 1], half[kk, n - 1]);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Isa.Force(null);
+        }
+    }
+
+    [Fact]
+    public void EveryFiniteHalfWidensExactly()
+    {
+        // A 1 x 1 x N GEMM with A = 1 returns the widened weights themselves: all 63,488 finite half patterns.
+        ushort[] all = [.. Enumerable.Range(0, 0x10000).Where(b => (b & 0x7C00) != 0x7C00).Select(b => (ushort)b)];
+        foreach (IsaPath path in Isa.Supported())
+        {
+            Isa.Force(path);
+            try
+            {
+                PackedMatrix w = PackedMatrix.PackHalf(all, 1, all.Length, outputMajor: false, path);
+                var c = new float[all.Length];
+                Sgemm.Multiply([1f], 1, 1, w, default, Activation.Identity, default, 0, c, all.Length);
+                for (int i = 0; i < all.Length; i++)
+                {
+                    float want = (float)BitConverter.UInt16BitsToHalf(all[i]);
+
+                    // 1 * w + 0: -0 becomes +0 in the chain that starts from +0, on every path alike.
+                    Assert.True(c[i] == want, $"{path}: half 0x{all[i]:X4} widened to {c[i]:R}, expected {want:R}");
+                }
+            }
+            finally
+            {
+                Isa.Force(null);
+            }
+        }
+    }
+
+    [Fact]
+    public void NonFiniteHalvesAreRejected()
+    {
+        ushort inf = BitConverter.HalfToUInt16Bits(Half.PositiveInfinity), nan = BitConverter.HalfToUInt16Bits(Half.NaN);
+        Assert.Contains("finite", Assert.Throws<ArgumentException>(() => PackedMatrix.PackHalf([0, inf], 1, 2, outputMajor: false)).Message);
+        Assert.Throws<ArgumentException>(() => PackedMatrix.PackHalf([nan, 0], 2, 1, outputMajor: false));
+        Assert.Throws<ArgumentException>(() => PackedMatrix.PackHalf([0, 0, 0], 2, 1, outputMajor: false));
+    }
+}

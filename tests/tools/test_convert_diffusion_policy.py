@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""Checks tools/convert_diffusion_policy.py on checkpoints laid out as diffusion_policy writes them.
+
+Usage: /usr/bin/python3 tests/tools/test_convert_diffusion_policy.py [ASD-COMMAND...]
+
+Builds, in a temporary folder, a workspace checkpoint {"cfg": <OmegaConf-like config>, "state_dicts": {"model",
+"ema_model"}} whose config objects are pickled as omegaconf classes (faked in this process only: the converter, run
+as a separate process, has no omegaconf and must read them with its restricted unpickler), plus broken variants. Then
+runs the converter and checks: the EMA weights are the ones written, bit for bit; the architecture, horizon, groups
+and noise scheduler come from the checkpoint; the normalizer is written; float16 conversion works; every broken
+checkpoint fails with exit code 2 and a message naming the tensor or setting. With ASD-COMMAND (e.g. the published
+asd executable), the converted model is also sampled by asd. Prints one line per check and, last, "N passed, M failed".
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import types
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import mlp_common as mc  # noqa: E402
+import unet1d_common as uc  # noqa: E402
+
+CONVERTER = os.path.join(ROOT, "tools", "convert_diffusion_policy.py")
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok    " + name)
+    else:
+        failed += 1
+        print("FAIL  %s %s" % (name, detail))
+
+
+# OmegaConf's DictConfig / AnyNode pickle their state as {"_content": ...} / {"_val": ...}; these stand-ins are
+# registered under omegaconf's module names in this process only, so the pickle names those classes.
+def _fake_module(name, cls):
+    parent = name.split(".")[0]
+    if parent not in sys.modules:
+        sys.modules[parent] = types.ModuleType(parent)
+        sys.modules[parent].__path__ = []
+    mod = types.ModuleType(name)
+    setattr(mod, cls.__name__, cls)
+    cls.__module__ = name
+    sys.modules[name] = mod
+
+
+class DictConfig:
+    def __init__(self, content):
+        self._content = {k: (v if isinstance(v, DictConfig) else AnyNode(v)) for k, v in content.items()}
+        self._metadata = {"object_type": dict}
+
+    def __getstate__(self):
+        return {"_content": self._content, "_metadata": self._metadata, "_parent": None}
+
+    def __setstate__(self, s):
+        self.__dict__.update(s)
+
+
+class AnyNode:
+    def __init__(self, v):
+        self._val = v
+
+    def __getstate__(self):
+        return {"_val": self._val, "_metadata": None, "_parent": None}
+
+    def __setstate__(self, s):
+        self.__dict__.update(s)
+
+
+_fake_module("omegaconf.dictconfig", DictConfig)
+_fake_module("omegaconf.nodes", AnyNode)
+
+CFG = {"format": "asd-unet1d", "version": 1, "horizon": 8, "input_dim": 3, "global_cond_dim": 5,
+       "diffusion_step_embed_dim": 16, "down_dims": [16, 32, 64], "kernel_size": 5, "n_groups": 4,
+       "cond_predict_scale": True, "prediction_type": "epsilon"}
+SCHED = {"_target_": "diffusers.schedulers.scheduling_ddpm.DDPMScheduler", "num_train_timesteps": 50,
+         "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "squaredcos_cap_v2", "variance_type": "fixed_small",
+         "clip_sample": True, "prediction_type": "epsilon"}
+
+
+def dp_config(down_dims=None):
+    model = {"_target_": "diffusion_policy.model.diffusion.conditional_unet1d.ConditionalUnet1D", "input_dim": 3,
+             "local_cond_dim": None, "global_cond_dim": 5, "diffusion_step_embed_dim": 16,
+             "down_dims": down_dims or [16, 32, 64], "kernel_size": 5, "n_groups": 4, "cond_predict_scale": True}
+    policy = {"_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
+              "model": DictConfig(model), "noise_scheduler": DictConfig(SCHED), "horizon": 8, "num_inference_steps": 50}
+    return DictConfig({"name": "train_diffusion_unet_lowdim", "horizon": 8, "policy": DictConfig(policy)})
+
+
+def state_dicts(seed):
+    torch.manual_seed(seed)
+    cfg = uc.parse_config(dict(CFG), "test")
+    ema = uc.module_tensors(uc.build_module(cfg))
+    model = OrderedDict((k, v + 0.5) for k, v in ema.items())
+
+    def policy(t):
+        sd = OrderedDict(("model." + k, torch.from_numpy(v)) for k, v in t.items())
+        sd["normalizer.params_dict.action.scale"] = torch.tensor([2.0, 2.0, 2.0])
+        sd["normalizer.params_dict.action.offset"] = torch.tensor([0.0, 0.1, -0.1])
+        sd["normalizer.params_dict.obs.scale"] = torch.ones(5)
+        sd["normalizer.params_dict.obs.offset"] = torch.zeros(5)
+        return sd
+    return ema, policy(ema), policy(model)
+
+
+def convert(args):
+    p = subprocess.run([sys.executable, CONVERTER] + args, capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout + p.stderr
+
+
+def main():
+    asd = sys.argv[1:]
+    tmp = tempfile.mkdtemp(prefix="asd-convert-")
+    ema, ema_sd, model_sd = state_dicts(1)
+
+    ckpt = os.path.join(tmp, "latest.ckpt")
+    torch.save({"cfg": dp_config(), "state_dicts": {"model": model_sd, "ema_model": ema_sd, "optimizer": {}},
+                "pickles": {}}, ckpt)
+    out = os.path.join(tmp, "conv", "policy.json")
+    rc, text = convert([ckpt, "--out", out])
+    check("a workspace checkpoint converts (exit 0)", rc == 0, text)
+    if rc == 0:
+        with open(out) as f:
+            j = json.load(f)
+        check("architecture, horizon and n_groups from the checkpoint", all(j[k] == CFG[k] for k in (
+            "horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size", "n_groups",
+            "cond_predict_scale")), json.dumps(j))
+        check("the noise scheduler the model was trained with", j["scheduler"]["num_train_timesteps"] == 50
+              and j["scheduler"]["beta_schedule"] == "squaredcos_cap_v2", json.dumps(j["scheduler"]))
+        with open(os.path.join(tmp, "conv", "policy.safetensors"), "rb") as f:
+            written, _, dtypes = mc.parse_safetensors(f.read())
+        check("the EMA weights are written bit for bit", sorted(written) == sorted(ema)
+              and all(np.array_equal(written[k], ema[k]) for k in ema) and set(dtypes.values()) == {"F32"})
+        norm_path = os.path.join(tmp, "conv", "policy.normalizer.json")
+        check("the normalizer goes to NAME.normalizer.json", os.path.exists(norm_path)
+              and abs(json.load(open(norm_path))["action"]["offset"][1] - 0.1) < 1e-6)
+        check("the round trip is exact for float32", "relative difference 0.00e+00" in text, text)
+        if asd:
+            p = subprocess.run(asd + ["sample", "--model", out, "--steps", "5", "--samples", "2", "--no-plot",
+                                      "--cond", "0.1,0.2,0.3,0.4,0.5"], capture_output=True, text=True, timeout=600)
+            check("asd samples the converted model", p.returncode == 0 and "sequential model calls" in p.stdout, p.stdout + p.stderr)
+
+    rc, text = convert([ckpt, "--out", os.path.join(tmp, "model.json"), "--state-dict", "model", "--dtype", "F16"])
+    ok = rc == 0
+    if ok:
+        with open(os.path.join(tmp, "model.safetensors"), "rb") as f:
+            written, _, dtypes = mc.parse_safetensors(f.read())
+        w = "down_modules.0.0.blocks.0.block.0.weight"
+        ok = dtypes[w] == "F16" and np.array_equal(written[w], (ema[w] + 0.5).astype(np.float16).astype(np.float32)) \
+            and dtypes["down_modules.0.0.blocks.0.block.1.weight"] == "F32"
+    check("--state-dict model --dtype F16: the other weights, rounded to float16 (norms stay float32)", ok, text)
+
+    # A bare state dict: no configuration, so the horizon must be given; n_groups defaults to 8 with a note.
+    bare = os.path.join(tmp, "unet.pt")
+    torch.save(OrderedDict((k, torch.from_numpy(v)) for k, v in ema.items()), bare)
+    rc, text = convert([bare, "--out", os.path.join(tmp, "bare.json")])
+    check("a bare state dict without --horizon fails naming --horizon", rc == 2 and "--horizon" in text, text)
+    rc, text = convert([bare, "--out", os.path.join(tmp, "bare.json"), "--horizon", "8", "--n-groups", "4"])
+    check("a bare state dict with --horizon and --n-groups converts", rc == 0, text)
+
+    def broken(name, edit, expect):
+        sd = OrderedDict(ema_sd)
+        edit(sd)
+        path = os.path.join(tmp, name + ".ckpt")
+        torch.save({"cfg": dp_config(), "state_dicts": {"ema_model": sd}}, path)
+        rc, text = convert([path, "--out", os.path.join(tmp, name + ".json")])
+        check("%s: exit 2 naming %s" % (name, expect), rc == 2 and expect in text, text)
+
+    broken("missing tensor", lambda sd: sd.pop("model.mid_modules.1.blocks.0.block.0.weight"),
+           "'mid_modules.1.blocks.0.block.0.weight'")
+    broken("mis-shaped tensor", lambda sd: sd.__setitem__("model.up_modules.0.2.conv.weight", torch.zeros(32, 16, 4)),
+           "'up_modules.0.2.conv.weight'")
+    broken("extra tensor", lambda sd: sd.__setitem__("model.local_cond_encoder.0.blocks.0.block.0.weight", torch.zeros(16, 2, 5)),
+           "'local_cond_encoder.0.blocks.0.block.0.weight'")
+    broken("NaN weight", lambda sd: sd["model.final_conv.1.weight"].__setitem__((0, 0, 0), float("nan")),
+           "'final_conv.1.weight'")
+    broken("no U-Net", lambda sd: [sd.pop(k) for k in list(sd) if k.startswith("model.")], "no ConditionalUnet1D")
+
+    path = os.path.join(tmp, "mismatch.ckpt")
+    torch.save({"cfg": dp_config(down_dims=[16, 32, 128]), "state_dicts": {"ema_model": ema_sd}}, path)
+    rc, text = convert([path, "--out", os.path.join(tmp, "mismatch.json")])
+    check("configuration disagreeing with the weights: exit 2 naming down_dims", rc == 2 and "down_dims" in text, text)
+
+    junk = os.path.join(tmp, "junk.ckpt")
+    with open(junk, "wb") as f:
+        f.write(b"PK\x03\x04 not really a zip")
+    rc, text = convert([junk, "--out", os.path.join(tmp, "junk.json")])
+    check("a corrupt file: exit 2 with a message", rc == 2 and "error:" in text, text)
+
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+#!/usr/bin/python3
+"""Convert a diffusion_policy ConditionalUnet1D checkpoint to the asd-unet1d format (docs/unet1d-format.md).
+
+Usage:
+    /usr/bin/python3 tools/convert_diffusion_policy.py CHECKPOINT --out NAME.json
+        [--state-dict ema_model|model] [--config config.yaml] [--horizon H] [--n-groups G]
+        [--dtype F32|F16] [--scheduler scheduler_config.json] [--num-train-timesteps N] [--beta-schedule S]
+        [--prediction-type P] [--clip-sample true|false] [--variance-type V]
+
+CHECKPOINT is one of
+  * a diffusion_policy workspace checkpoint (``*.ckpt``: ``{"cfg", "state_dicts": {"model", "ema_model", ...}}``);
+    the EMA weights are used when present (they are what diffusion_policy evaluates), unless --state-dict says;
+  * a policy or U-Net state dict saved with ``torch.save`` (``*.pt``, ``*.pth``), keys with or without the policy's
+    ``model.`` prefix;
+  * a safetensors file of such a state dict.
+Torch files are read with a restricted unpickler: tensors, containers and numbers are rebuilt, any other class
+(OmegaConf's config nodes, diffusion_policy's own classes) becomes an inert record, and nothing is imported or run,
+so neither diffusion_policy nor hydra/omegaconf is needed.
+
+The architecture (input_dim, global_cond_dim, diffusion_step_embed_dim, down_dims, kernel_size, cond_predict_scale)
+is read from the tensor shapes and checked against the training configuration when there is one. Two numbers are
+not in the weights: the horizon and n_groups; they come from the checkpoint's configuration, --config (the run's
+hydra ``config.yaml``) or the flags, in that order of preference (flags win). The noise scheduler the model was
+trained with (``policy.noise_scheduler``: num_train_timesteps, beta schedule, variance type, clip_sample,
+prediction_type) is written into the JSON the same way; without any source, the flags or diffusion_policy's
+defaults (100 steps, squaredcos_cap_v2, epsilon, clip_sample) are used and the converter says so.
+
+A state dict that does not hold a ConditionalUnet1D (missing, extra or mis-shaped tensors, local conditioning) is an
+error that names the tensor. After writing, the converter reloads the files and runs the U-Net (tools/unet1d_common.py)
+on random inputs with the written weights and with the checkpoint's original float32 weights, and prints the largest
+relative difference (0 for F32; the float16 rounding for F16).
+
+If the policy state dict holds a LinearNormalizer (``normalizer.params_dict.*``), its scale/offset tensors go to
+NAME.normalizer.json: asd samples in the normalized action space the U-Net was trained in, so a caller normalizes the
+observation and unnormalizes the action with them (x_normalized = x * scale + offset).
+
+Needs Debian's python3-torch and python3-numpy (python3-yaml for --config).
+"""
+
+import argparse
+import io
+import json
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlp_common as mc  # noqa: E402
+import unet1d_common as uc  # noqa: E402
+
+UNET_ANCHOR = "diffusion_step_encoder.1.weight"
+DP_SCHEDULER_DEFAULTS = {"num_train_timesteps": 100, "beta_start": 0.0001, "beta_end": 0.02,
+                         "beta_schedule": "squaredcos_cap_v2", "variance_type": "fixed_small", "clip_sample": True,
+                         "prediction_type": "epsilon"}
+SCHEDULER_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "variance_type",
+                  "clip_sample", "clip_sample_range", "prediction_type", "timestep_spacing", "steps_offset",
+                  "thresholding", "rescale_betas_zero_snr")
+
+
+class ConversionError(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------
+# Reading checkpoints without running their code
+# --------------------------------------------------------------------------
+
+class Inert:
+    """Stands for any class the restricted unpickler does not rebuild: keeps the arguments and state it was given."""
+    qualname = "?"
+    args, kwargs, state = (), {}, None
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __setitem__(self, key, value):
+        self.__dict__.setdefault("items", []).append((key, value))
+
+    def append(self, value):
+        self.__dict__.setdefault("items", []).append(value)
+
+    def extend(self, values):
+        self.__dict__.setdefault("items", []).extend(values)
+
+
+# What the unpickler may rebuild for real: containers, numbers, and torch's tensor machinery. Everything else is Inert.
+_ALLOWED = {
+    ("collections", "OrderedDict"), ("collections", "defaultdict"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("builtins", "slice"), ("builtins", "complex"), ("builtins", "object"), ("copyreg", "_reconstructor"),
+    ("_codecs", "encode"), ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_tensor"), ("torch", "Size"),
+    ("torch", "device"), ("torch", "float32"), ("torch", "float16"), ("torch", "bfloat16"), ("torch", "float64"),
+    ("torch", "int64"), ("torch", "int32"), ("torch", "bool"), ("torch", "uint8"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED or (module == "torch" and name.endswith("Storage")):
+            return super().find_class(module, name)
+        return type(name, (Inert,), {"qualname": module + "." + name})
+
+
+class _RestrictedPickleModule:
+    """What torch.load needs of a pickle module."""
+    __name__ = "restricted_pickle"
+    Unpickler = _RestrictedUnpickler
+
+    @staticmethod
+    def load(f, **kwargs):
+        return _RestrictedUnpickler(f, **kwargs).load()
+
+
+def plain(obj, depth=0):
+    """Turns Inert records of OmegaConf nodes (DictConfig/ListConfig/ValueNode) and containers into plain Python."""
+    if depth > 64:
+        return None
+    if isinstance(obj, Inert):
+        state = obj.state
+        if isinstance(state, dict):
+            if "_content" in state:
+                return plain(state["_content"], depth + 1)
+            if "_val" in state:
+                return plain(state["_val"], depth + 1)
+            if "__dict__" in state:
+                return plain(state["__dict__"], depth + 1)
+        if isinstance(state, tuple) and state and isinstance(state[-1], dict):
+            return plain(state[-1], depth + 1)
+        return None
+    if isinstance(obj, dict):
+        return {str(k): plain(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v, depth + 1) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return None
+
+
+def load_checkpoint(path):
+    """(state dict name -> float32 array, config dict or None, description of where the weights came from)."""
+    import torch
+
+    if path.endswith(".safetensors"):
+        with open(path, "rb") as f:
+            tensors, _, _ = mc.parse_safetensors(f.read(), path)
+        return tensors, None, "safetensors"
+    if not (zipfile.is_zipfile(path) or open(path, "rb").read(2)[:1] == b"\x80"):
+        raise ConversionError("%s: not a torch checkpoint (zip or pickle) or a .safetensors file" % path)
+    try:
+        # torch.load (1.13) ignores a custom pickle_module unless weights_only, whose unpickler rejects the training
+        # configuration objects; its loaders are called directly with the restricted module instead.
+        ser = torch.serialization
+        with open(path, "rb") as f:
+            if ser._is_zipfile(f):
+                with ser._open_zipfile_reader(f) as z:
+                    obj = ser._load(z, "cpu", _RestrictedPickleModule, encoding="utf-8")
+            else:
+                obj = ser._legacy_load(f, "cpu", _RestrictedPickleModule, encoding="utf-8")
+    except Exception as e:  # a corrupt or foreign file
+        raise ConversionError("%s: cannot be read as a torch checkpoint (%s: %s)" % (path, type(e).__name__, e))
+    return obj, None, "torch"
+
+
+def pick_state_dict(obj, key):
+    """The state dict inside a loaded checkpoint: a workspace payload's state_dicts[key], or the object itself."""
+    import torch
+
+    cfg = None
+    where = "the file"
+    if isinstance(obj, dict) and "state_dicts" in obj and isinstance(obj["state_dicts"], dict):
+        dicts = obj["state_dicts"]
+        cfg = plain(obj.get("cfg"))
+        names = [k for k in ("ema_model", "model") if k in dicts] if key is None else [key]
+        if not names or names[0] not in dicts:
+            raise ConversionError("the checkpoint's state_dicts hold %s; none is %s" % (sorted(dicts), key or "ema_model or model"))
+        where = "state_dicts.%s" % names[0]
+        obj = dicts[names[0]]
+    elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj, where = obj["state_dict"], "state_dict"
+    if not isinstance(obj, dict):
+        raise ConversionError("expected a state dict (name -> tensor) in %s, found %s" % (where, type(obj).__name__))
+    tensors = {}
+    for k, v in obj.items():
+        if isinstance(v, torch.Tensor):
+            if not v.is_floating_point():
+                continue
+            tensors[str(k)] = v.detach().to(torch.float32).cpu().numpy()
+        elif isinstance(v, np.ndarray):
+            tensors[str(k)] = v.astype(np.float32)
+    return tensors, cfg, where
+
+
+# --------------------------------------------------------------------------
+# The architecture
+# --------------------------------------------------------------------------
+
+def split_prefix(tensors):
+    """(prefix, U-Net tensors without it, the other tensors). The U-Net is found by its step encoder."""
+    anchors = [k for k in tensors if k.endswith(UNET_ANCHOR)]
+    if not anchors:
+        raise ConversionError("no ConditionalUnet1D in the state dict: no tensor named '*%s' (found e.g. %s)"
+                              % (UNET_ANCHOR, sorted(tensors)[:3]))
+    if len(anchors) > 1:
+        raise ConversionError("several U-Nets in the state dict (%s); pass a single policy's state dict" % anchors)
+    prefix = anchors[0][:-len(UNET_ANCHOR)]
+    unet = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    others = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
+    return prefix, unet, others
+
+
+def find_config(cfg):
+    """From a diffusion_policy training config: (U-Net kwargs, noise scheduler kwargs, horizon), each possibly empty."""
+    unet, sched, horizon = {}, {}, None
+
+    def walk(node, path):
+        nonlocal horizon
+        if isinstance(node, dict):
+            target = str(node.get("_target_", ""))
+            if target.endswith("ConditionalUnet1D"):
+                unet.update({k: v for k, v in node.items() if not k.startswith("_")})
+            elif target.endswith("DDPMScheduler") or target.endswith("DDIMScheduler"):
+                if not sched:
+                    sched.update({k: v for k, v in node.items() if k in SCHEDULER_KEYS})
+            elif "policy" in path[-1:] or path == []:
+                for k in ("down_dims", "kernel_size", "n_groups", "cond_predict_scale", "diffusion_step_embed_dim"):
+                    if k in node and k not in unet:
+                        unet[k] = node[k]
+            if "horizon" in node and isinstance(node["horizon"], int) and horizon is None:
+                horizon = node["horizon"]
+            for k, v in node.items():
+                walk(v, path + [str(k)])
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, path)
+
+    if cfg:
+        walk(cfg, [])
+    return unet, sched, horizon
+
+
+def infer_config(unet, args, cfg_unet, cfg_sched, cfg_horizon, warn):
+    def shape(name):
+        if name not in unet:
+            raise ConversionError("tensor %r is missing: the state dict is not a diffusion_policy ConditionalUnet1D" % name)
+        return list(unet[name].shape)
+
+    if any(k.startswith("local_cond_encoder.") for k in unet):
+        raise ConversionError("tensor %r: local conditioning (local_cond_dim) is not supported; diffusion_policy's "
+                              "published configurations condition globally (obs_as_global_cond)"
+                              % next(k for k in unet if k.startswith("local_cond_encoder.")))
+    d = shape("diffusion_step_encoder.1.weight")[1]
+    levels = 0
+    while "down_modules.%d.0.blocks.0.block.0.weight" % levels in unet:
+        levels += 1
+    if levels == 0:
+        shape("down_modules.0.0.blocks.0.block.0.weight")
+    w0 = shape("down_modules.0.0.blocks.0.block.0.weight")
+    down = [shape("down_modules.%d.0.blocks.0.block.0.weight" % i)[0] for i in range(levels)]
+    cond = shape("down_modules.0.0.cond_encoder.1.weight")
+    inferred = {"input_dim": w0[1], "kernel_size": w0[2], "down_dims": down, "diffusion_step_embed_dim": d,
+                "global_cond_dim": cond[1] - d, "cond_predict_scale": cond[0] == 2 * down[0]}
+    if inferred["global_cond_dim"] < 0:
+        raise ConversionError("tensor 'down_modules.0.0.cond_encoder.1.weight' has shape %s: its input (%d) is narrower "
+                              "than the step embedding (%d)" % (cond, cond[1], d))
+    for k, v in cfg_unet.items():
+        if k in inferred and v is not None and (list(v) if isinstance(v, (list, tuple)) else v) != inferred[k] \
+                and not (k == "global_cond_dim" and v in (None, 0) and inferred[k] == 0):
+            raise ConversionError("the training configuration says %s = %r but the weights say %r" % (k, v, inferred[k]))
+    groups = args.n_groups or cfg_unet.get("n_groups")
+    if groups is None:
+        groups = 8
+        warn("n_groups is not in the weights or a configuration: using 8 (diffusion_policy's default); pass --n-groups if the model used another")
+    horizon = args.horizon or cfg_horizon
+    if horizon is None:
+        raise ConversionError("the horizon (action steps per sample) is not in the weights: give --horizon or --config")
+    scheduler = dict(DP_SCHEDULER_DEFAULTS)
+    if cfg_sched:
+        scheduler.update(cfg_sched)
+    elif not (args.scheduler or args.num_train_timesteps):
+        warn("no noise-scheduler settings found: using diffusion_policy's defaults %s" % json.dumps(DP_SCHEDULER_DEFAULTS))
+    if args.scheduler:
+        with open(args.scheduler, encoding="utf-8") as f:
+            scheduler.update({k: v for k, v in json.load(f).items() if k in SCHEDULER_KEYS})
+    for flag, key in (("num_train_timesteps", "num_train_timesteps"), ("beta_schedule", "beta_schedule"),
+                      ("prediction_type", "prediction_type"), ("variance_type", "variance_type")):
+        if getattr(args, flag) is not None:
+            scheduler[key] = getattr(args, flag)
+    if args.clip_sample is not None:
+        scheduler["clip_sample"] = args.clip_sample == "true"
+    scheduler = {k: v for k, v in scheduler.items() if v is not None}
+    obj = dict(inferred, format=uc.FORMAT, version=1, horizon=int(horizon), n_groups=int(groups),
+               prediction_type=scheduler.get("prediction_type", "epsilon"), scheduler=scheduler)
+    return uc.parse_config(obj, "the converted configuration")
+
+
+def normalizer(others, prefix):
+    """LinearNormalizer parameters of the policy (params_dict.<key>.scale/offset), if present."""
+    out = {}
+    for k, v in others.items():
+        parts = k.split(".")
+        if "params_dict" in parts:
+            i = parts.index("params_dict")
+            if len(parts) == i + 3 and parts[i + 2] in ("scale", "offset"):
+                out.setdefault(parts[i + 1], {})[parts[i + 2]] = np.asarray(v, dtype=np.float64).reshape(-1).tolist()
+    return {k: v for k, v in out.items() if "scale" in v and "offset" in v}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("--out", required=True, help="NAME.json (NAME.safetensors is written beside it)")
+    ap.add_argument("--state-dict", choices=["ema_model", "model"], help="workspace checkpoints: which weights (default: ema_model if present)")
+    ap.add_argument("--config", help="the training run's hydra config.yaml")
+    ap.add_argument("--horizon", type=int)
+    ap.add_argument("--n-groups", type=int)
+    ap.add_argument("--dtype", choices=["F32", "F16"], default="F32")
+    ap.add_argument("--scheduler", help="a diffusers scheduler_config.json")
+    ap.add_argument("--num-train-timesteps", type=int)
+    ap.add_argument("--beta-schedule")
+    ap.add_argument("--prediction-type", choices=list(uc.PREDICTION_TYPES))
+    ap.add_argument("--variance-type", choices=["fixed_small", "fixed_large"])
+    ap.add_argument("--clip-sample", choices=["true", "false"])
+    a = ap.parse_args(argv)
+    if not a.out.endswith(".json"):
+        ap.error("--out must name a .json file")
+    import torch
+    torch.set_num_threads(2)
+
+    def warn(msg):
+        print("note: " + msg, file=sys.stderr)
+
+    try:
+        if not os.path.isfile(a.checkpoint):
+            raise ConversionError("%s: no such file" % a.checkpoint)
+        loaded, _, kind = load_checkpoint(a.checkpoint)
+        if kind == "safetensors":
+            tensors, cfg, where = loaded, None, "the safetensors file"
+        else:
+            tensors, cfg, where = pick_state_dict(loaded, a.state_dict)
+        if a.config:
+            import yaml
+            with open(a.config, encoding="utf-8") as f:
+                cfg = yaml.safe_load(f)
+        prefix, unet, others = split_prefix(tensors)
+        cfg_unet, cfg_sched, cfg_horizon = find_config(cfg)
+        config = infer_config(unet, a, cfg_unet, cfg_sched, cfg_horizon, warn)
+        uc.check_tensors(config, unet, "%s (%s, prefix %r)" % (a.checkpoint, where, prefix))
+        config["source"] = {"converter": "tools/convert_diffusion_policy.py", "checkpoint": os.path.basename(a.checkpoint),
+                            "state_dict": where, "prefix": prefix, "weights": a.dtype}
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        uc.write_model(a.out, config, unet, a.dtype)
+    except (ConversionError, uc.Unet1dFormatError, mc.SafetensorsError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+
+    norm = normalizer(others, prefix)
+    if norm:
+        with open(os.path.splitext(a.out)[0] + ".normalizer.json", "w", encoding="utf-8", newline="\n") as f:
+            f.write(json.dumps(norm, indent=1) + "\n")
+
+    # Round trip: the written files against the checkpoint's own float32 weights.
+    cfg2, stored, _ = uc.load_model(a.out)
+    rng = np.random.default_rng(0)
+    n = 4
+    x = rng.standard_normal((n, cfg2["horizon"], cfg2["input_dim"])).astype(np.float32)
+    t = rng.integers(0, cfg2["scheduler"]["num_train_timesteps"], n)
+    c = rng.standard_normal((n, cfg2["global_cond_dim"])).astype(np.float32) if cfg2["global_cond_dim"] else None
+    ref = uc.torch_forward(uc.build_module(cfg2, unet), cfg2, x, t, c)
+    got = uc.torch_forward(uc.build_module(cfg2, stored), cfg2, x, t, c)
+    rel = float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
+    print("converted %s (%s, prefix %r): ConditionalUnet1D horizon %d, input_dim %d, global_cond_dim %d, down_dims %s, "
+          "kernel %d, %d groups, cond_predict_scale %s, step embedding %d: %d parameters"
+          % (a.checkpoint, where, prefix, cfg2["horizon"], cfg2["input_dim"], cfg2["global_cond_dim"], cfg2["down_dims"],
+             cfg2["kernel_size"], cfg2["n_groups"], cfg2["cond_predict_scale"], cfg2["diffusion_step_embed_dim"],
+             uc.n_params(cfg2)))
+    print("scheduler: %s" % json.dumps(cfg2["scheduler"]))
+    print("wrote %s and %s (%s weights)%s; %d other tensors of the policy not used%s"
+          % (a.out, os.path.splitext(a.out)[0] + ".safetensors", a.dtype,
+             " and %s.normalizer.json (%s)" % (os.path.splitext(a.out)[0], ", ".join(sorted(norm))) if norm else "",
+             len(others), "" if not others else " (e.g. %s)" % sorted(others)[0]))
+    print("round trip: written weights vs the checkpoint's float32 weights, relative difference %.2e" % rel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

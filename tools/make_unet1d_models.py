@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""Generate the asd-unet1d test fixtures (seeded, byte-for-byte deterministic), or the deployment-size model.
+
+Usage:
+    /usr/bin/python3 tools/make_unet1d_models.py [--root DIR]          the committed fixtures (below)
+    /usr/bin/python3 tools/make_unet1d_models.py --deploy DIR [--dtype F32|F16] [--seed S] [--no-onnx]
+                                                                        the deployment-size network (not committed)
+
+Fixtures, under the root:
+  tests/fixtures/unet1d/small.{json,safetensors,onnx}
+      horizon 8, input_dim 3, global_cond_dim 5, step embedding 16, down_dims [16, 32, 64], kernel 5, 4 groups
+      (final block 8), FiLM with scale and shift; float32 weights.
+  tests/fixtures/unet1d/small_f16.{json,safetensors,onnx}
+      horizon 16, input_dim 2, unconditional, step embedding 32, down_dims [32, 48], kernel 3, 8 groups, FiLM shift
+      only; float16 convolution and linear weights (48 channels: edge panels on every GEMM path).
+  tests/fixtures/unet1d/reference.json
+      for each: 5 input rows (samples, timesteps including 0 and T - 1, conditioning) and the outputs of the numpy
+      float64 reference forward and of the torch float32 module.
+  tests/fixtures/unet1d_bad/*.{json,safetensors}
+      from a tiny network (horizon 4, down_dims [8, 16], kernel 3): a missing tensor, a mis-shaped tensor, an extra (local-conditioning) tensor, a NaN weight, a truncated file, an
+      unknown JSON key and a horizon the U-Net cannot halve, for the loader's error messages.
+  Weights: PyTorch's default initialisation (torch.manual_seed) plus N(0, 0.1^2) on every tensor, so the group-norm
+  affine terms and biases are not the trivial 1 / 0.
+
+--deploy writes DIR/unet1d_deploy.{json,safetensors,onnx} and DIR/reference.json (3 rows): the configuration of
+issue 15 (down_dims [256, 512, 1024], step embedding 128, kernel 5, 8 groups, horizon 16, action dim 2, global
+conditioning 40, FiLM shift only: 62,343,042 parameters) with PyTorch's default initialisation under the seed; the
+scheduler is diffusion_policy's default (100 steps, squaredcos_cap_v2, epsilon, clip_sample).
+
+Needs Debian's python3-numpy, python3-torch, python3-onnx.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mlp_common as mc  # noqa: E402
+import unet1d_common as uc  # noqa: E402
+
+SEED_SMALL = 20260101
+SEED_F16 = 20260102
+SEED_ROWS = 20260103
+SEED_DEPLOY = 20260104
+
+FIX_DIR = os.path.join("tests", "fixtures", "unet1d")
+BAD_DIR = os.path.join("tests", "fixtures", "unet1d_bad")
+
+# diffusion_policy's default DDPMScheduler settings in its configs.
+SCHEDULER = {"num_train_timesteps": 100, "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "squaredcos_cap_v2",
+             "variance_type": "fixed_small", "clip_sample": True, "prediction_type": "epsilon"}
+
+SMALL = {"format": "asd-unet1d", "version": 1, "horizon": 8, "input_dim": 3, "global_cond_dim": 5,
+         "diffusion_step_embed_dim": 16, "down_dims": [16, 32, 64], "kernel_size": 5, "n_groups": 4,
+         "final_n_groups": 8, "cond_predict_scale": True, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+SMALL_F16 = {"format": "asd-unet1d", "version": 1, "horizon": 16, "input_dim": 2, "global_cond_dim": 0,
+             "diffusion_step_embed_dim": 32, "down_dims": [32, 48], "kernel_size": 3, "n_groups": 8,
+             "cond_predict_scale": False, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+# The base of the broken files: as small as the format allows while keeping every kind of layer.
+TINY = {"format": "asd-unet1d", "version": 1, "horizon": 4, "input_dim": 2, "global_cond_dim": 3,
+        "diffusion_step_embed_dim": 8, "down_dims": [8, 16], "kernel_size": 3, "n_groups": 4,
+        "cond_predict_scale": True, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+DEPLOY = {"format": "asd-unet1d", "version": 1, "horizon": 16, "input_dim": 2, "global_cond_dim": 40,
+          "diffusion_step_embed_dim": 128, "down_dims": [256, 512, 1024], "kernel_size": 5, "n_groups": 8,
+          "cond_predict_scale": False, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+
+
+def seeded_tensors(cfg, seed, jitter):
+    import torch
+    torch.manual_seed(seed)
+    tensors = uc.module_tensors(uc.build_module(cfg))
+    if jitter:
+        rng = np.random.default_rng(seed)
+        tensors = {n: (a + jitter * rng.standard_normal(a.shape)).astype(np.float32) for n, a in tensors.items()}
+    return tensors
+
+
+def rows(cfg, n, seed):
+    rng = np.random.default_rng(seed)
+    T = cfg["scheduler"]["num_train_timesteps"]
+    sample = rng.standard_normal((n, cfg["horizon"], cfg["input_dim"])).astype(np.float32)
+    t = rng.integers(0, T, n).astype(np.int64)
+    t[0], t[-1] = 0, T - 1
+    cond = rng.standard_normal((n, cfg["global_cond_dim"])).astype(np.float32) if cfg["global_cond_dim"] else None
+    return sample, t, cond
+
+
+def make(root_dir, name, cfg_obj, seed, dtype, n_rows, onnx=True, jitter=0.1):
+    """Writes NAME.{json,safetensors[,onnx]}; returns the reference entry."""
+    cfg = uc.parse_config(cfg_obj, name)
+    t0 = time.time()
+    tensors = seeded_tensors(cfg, seed, jitter)
+    path = os.path.join(root_dir, name + ".json")
+    written = uc.write_model(path, cfg, tensors, dtype)
+    cfg, stored, dtypes = uc.load_model(path)
+    module = uc.build_module(cfg, stored)
+    if onnx:
+        uc.export_onnx(module, cfg, os.path.join(root_dir, name + ".onnx"))
+    sample, t, cond = rows(cfg, n_rows, SEED_ROWS)
+    ref = uc.reference_forward(cfg, stored, sample, t, cond)
+    got = uc.torch_forward(module, cfg, sample, t, cond)
+    rel = float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
+    print("%s: %d parameters (%s weights), torch float32 vs numpy float64 reference: relative %.2e (%.1f s)"
+          % (name, uc.n_params(cfg), dtype, rel, time.time() - t0), flush=True)
+    if rel > 1e-4:
+        raise RuntimeError("torch module and numpy reference disagree (%g)" % rel)
+    del written, dtypes
+    return {"model": name + ".json", "rows": n_rows, "sample": sample.reshape(-1).tolist(), "timestep": t.tolist(),
+            "cond": [] if cond is None else cond.reshape(-1).tolist(), "reference": ref.reshape(-1).tolist(),
+            "torch_float32": got.reshape(-1).astype(np.float64).tolist()}
+
+
+def write_json(path, obj):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(json.dumps(obj, indent=1) + "\n")
+
+
+def make_bad(root):
+    bad = os.path.join(root, BAD_DIR)
+    os.makedirs(bad, exist_ok=True)
+    good = dict(TINY)
+    tensors = seeded_tensors(uc.parse_config(good, "tiny"), SEED_SMALL, 0.1)
+
+    def save(name, tensors_, obj=None):
+        write_json(os.path.join(bad, name + ".json"), obj or good)
+        mc.write_safetensors(os.path.join(bad, name + ".safetensors"), tensors_)
+
+    t = dict(tensors)
+    del t["mid_modules.1.blocks.0.block.0.weight"]
+    save("missing", t)
+    t = dict(tensors)
+    t["up_modules.0.2.conv.weight"] = np.zeros((16, 8, 4), np.float32)
+    save("mismatch", t)
+    t = dict(tensors)
+    t["local_cond_encoder.0.blocks.0.block.0.weight"] = np.zeros((8, 2, 3), np.float32)
+    save("extra", t)
+    t = dict(tensors)
+    w = t["down_modules.1.0.cond_encoder.1.weight"].copy()
+    w[3, 5] = np.nan
+    t["down_modules.1.0.cond_encoder.1.weight"] = w
+    save("nan", t)
+    data = mc.safetensors_bytes(tensors)
+    write_json(os.path.join(bad, "truncated.json"), good)
+    with open(os.path.join(bad, "truncated.safetensors"), "wb") as f:
+        f.write(data[:len(data) - 100])
+    obj = dict(good)
+    obj["kernal_size"] = 5
+    save("unknownkey", tensors, obj)
+    obj = dict(good)
+    obj["horizon"] = 5
+    save("horizon", tensors, obj)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--deploy", metavar="DIR", help="write the deployment-size model to DIR instead of the fixtures")
+    ap.add_argument("--dtype", choices=["F32", "F16"], default="F32")
+    ap.add_argument("--seed", type=int, default=SEED_DEPLOY)
+    ap.add_argument("--no-onnx", action="store_true", help="--deploy: skip the ONNX export")
+    a = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(2)
+    if a.deploy:
+        os.makedirs(a.deploy, exist_ok=True)
+        entry = make(a.deploy, "unet1d_deploy", DEPLOY, a.seed, a.dtype, 3, onnx=not a.no_onnx, jitter=0.0)
+        write_json(os.path.join(a.deploy, "reference.json"), {"models": [entry]})
+        print("wrote %s" % a.deploy)
+        return 0
+    fix = os.path.join(a.root, FIX_DIR)
+    os.makedirs(fix, exist_ok=True)
+    entries = [make(fix, "small", SMALL, SEED_SMALL, "F32", 5), make(fix, "small_f16", SMALL_F16, SEED_F16, "F16", 5)]
+    write_json(os.path.join(fix, "reference.json"), {"models": entries})
+    make_bad(a.root)
+    print("wrote %s and %s" % (FIX_DIR, BAD_DIR))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

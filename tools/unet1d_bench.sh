@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The asd bench runs of the README's "Bringing your diffusion policy", on the AOT v4 executable (published if missing):
+#   * the deployment-size ConditionalUnet1D (tools/make_unet1d_models.py --deploy: 62.3M parameters, seeded weights,
+#     generated here, not committed) with float32 weights against ONNX Runtime CPU on the same network;
+#   * the same network with float16 weights (half the bytes per call);
+#   * the trained 4.1M-parameter policy models/unet-policy against ONNX Runtime CPU;
+#   * the deployment-size curve combined with the trained policy's acceptance (--acceptance-from), since seeded
+#     weights do not make a policy whose drafts are accepted as a trained one's.
+# Outputs: docs/bench/unet1d/. Usage: tools/unet1d_bench.sh [policy] [deploy-f32] [deploy-f16]   (default: all three,
+# in that order, since the deploy runs read policy.json's acceptance; each a few minutes, on a quiet machine: run each
+# stage under /work/bin/quiet or on an otherwise idle box; the model generation before them is CPU-heavy, not timed).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
+[ -x "$ROOT/artifacts/asd/linux-x64-v4/asd" ] || "$ROOT/Asd.Cli/publish.sh" v4
+[ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY"
+[ -f "$DEPLOY-f16/unet1d_deploy.json" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY-f16" --dtype F16 --no-onnx
+OUT=$ROOT/docs/bench/unet1d
+mkdir -p "$OUT"
+cd "$OUT"
+A=$ROOT/artifacts/asd/linux-x64-v4/asd
+COND=$(python3 -c "print(','.join(['0.1']*40))")
+STAGES=${*:-policy deploy-f32 deploy-f16}
+for stage in $STAGES; do
+  echo "$stage before: $(cat /proc/loadavg)" >> load.txt
+  case $stage in
+    policy)
+      $A bench --model "$ROOT/models/unet-policy/policy.json" --cond 0,-0.8,0,0.8 --threads 2 --repeats 25 --vs-onnxruntime \
+        --json policy.json > policy.txt 2>&1 ;;
+    deploy-f32)
+      $A bench --model "$DEPLOY/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 1,2,4,8,12,auto \
+        --vs-onnxruntime --acceptance-from policy.json --json deploy-f32.json > deploy-f32.txt 2>&1 ;;
+    deploy-f16)
+      $A bench --model "$DEPLOY-f16/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 4,8,auto \
+        --acceptance-from policy.json --json deploy-f16.json > deploy-f16.txt 2>&1 ;;
+    *) echo "unknown stage '$stage' (policy, deploy-f32, deploy-f16)" >&2; exit 2 ;;
+  esac
+  echo "$stage after: $(cat /proc/loadavg)" >> load.txt
+  grep -vE "^(-|setting|machine)" "$stage.txt" | cut -c1-220
+done
+# The summary tables (docs/bench/unet1d/summary.md, summary.json) from the JSON files.
+/usr/bin/python3 "$ROOT/tools/unet1d_bench_report.py" "$OUT"
