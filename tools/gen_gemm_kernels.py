@@ -15,9 +15,11 @@ multiply by 2^112 (the exponent bias difference, 127 - 15); half subnormals beco
 after the multiply, both exactly. Infinity and NaN would become finite numbers, so the packer rejects them. The FMA
 chains are the same, so a half-weight GEMM gives the bits of the float GEMM on the widened weights.
 
-Usage: python3 tools/gen_gemm_kernels.py   (rewrites the .g.cs files; commit them)
+Usage: python3 tools/gen_gemm_kernels.py [--out DIR]   (rewrites the .g.cs files, or writes them into DIR; commit them)
+The test suite regenerates them into a temporary folder and fails on any difference (GeneratedCodeTests).
 """
 import os
+import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Asd.Simd", "Kernels", "Gemm")
 
@@ -214,8 +216,9 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     return "\n".join(lines) + "\n"
 
 
+out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else ROOT
 for spec in ISAS:
-    path = os.path.join(ROOT, f"SgemmKernels.{spec[0]}.g.cs")
+    path = os.path.join(out_dir, f"SgemmKernels.{spec[0]}.g.cs")
     with open(path, "w") as f:
         f.write(file_for(*spec))
     print("wrote", os.path.relpath(path))

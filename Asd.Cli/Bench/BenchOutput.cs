@@ -199,11 +199,11 @@ internal static class BenchOutput
         Plotting.Plots.Bars(
             path,
             string.Create(Ci, $"asd bench: {report.Model}, K = {report.Steps}, {report.Threads} thread(s)"),
-            string.Create(Ci, $"{report.Machine}; dashed: cost-model ceiling {report.CeilingWallSpeedup:F2}x"),
+            report.Machine,
             [.. rows.Select(r => r.Setting.Sampler == "asd" ? "L=" + r.Setting.SpecLen : r.Setting.Sampler == "ddpm" ? "DDPM" : "DDPM ORT")],
             [("wall-clock speedup", [.. rows.Select(r => r.WallSpeedup)]), ("algorithmic speedup", [.. rows.Select(r => r.AlgorithmicSpeedup)])],
             "speedup over DDPM",
-            report.CeilingWallSpeedup);
+            (report.CeilingWallSpeedup, string.Create(Ci, $"cost-model ceiling {report.CeilingWallSpeedup:F2}x")));
     }
 
     private static IEnumerable<(int Rows, double Ratio)> CurvePoints(CostCurve curve)

@@ -8,7 +8,7 @@ namespace Asd.Cli.Bench;
 
 /// <summary>One sampler configuration <c>asd bench</c> times.</summary>
 /// <param name="Sampler">"ddpm", "asd" or "ddpm-onnxruntime".</param>
-/// <param name="SpecLen">The speculation length string of asd-math section 7 ("-" for DDPM).</param>
+/// <param name="SpecLen">The speculation length string of docs/math.md section 7 ("-" for DDPM).</param>
 internal sealed record BenchSetting(string Sampler, string SpecLen)
 {
     public string Label => Sampler == "asd" ? $"ASD L={SpecLen}" : Sampler == "ddpm" ? "DDPM" : "DDPM (ONNX Runtime)";
@@ -246,7 +246,9 @@ internal sealed class BenchRunner
                 CostCurve = curve,
                 Results = results,
                 Acceptance = pooled,
-                CeilingWallSpeedup = cost.Seconds(1) * bestRate,
+                // L = 1 runs at DDPM's rate 1 / T(1), so the ceiling is at least 1; T(1) * (1 / T(1)) can round to
+                // 0.9999999999999999, which the JSON's consumers (tests/cli/check_bench_json.py) rightly reject.
+                CeilingWallSpeedup = Math.Max(1.0, cost.Seconds(1) * bestRate),
                 CeilingLength = ceilingLength,
                 Quality = quality,
                 Physics = physics,

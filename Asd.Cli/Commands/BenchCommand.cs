@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Asd.Cli.Bench;
+using Asd.Cli.Output;
 using Asd.Native.Denoising;
 using Asd.Native.Models;
 using Asd.Native.Sampling;
@@ -55,7 +56,10 @@ internal static class BenchCommand
 
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(SpecLength.Parse).Distinct()];
             int threadCount = CliThreads.Resolve(parse.GetValue(threads));
-            CostCurve? given = parse.GetValue(costCurve) is string cc ? CostCurve.Load(cc) : null;
+            OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
+            OutputPaths.Check(parse.GetValue(plot), "--plot");
+            OutputPaths.Check(parse.GetValue(json), "--json");
+            CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
             using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = threadCount });
             float[] conditioning = m.ConditionSize > 0 && parse.GetValue(cond) is null && spec == ModelCatalog.DefaultModel
                 ? PolicyTask.DefaultObservations()[..PolicyTask.ObservationSize]
@@ -151,9 +155,8 @@ internal static class CliThreads
 {
     public static int Resolve(int threads) => threads switch
     {
-        0 => Environment.ProcessorCount,
-        < 0 => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--threads must be >= 0 (got {threads}; 0 = one per core).")),
-        _ => threads,
+        0 => Math.Min(Environment.ProcessorCount, Asd.Native.Validation.ResourceLimits.MaxThreads),
+        _ => Asd.Native.Validation.ResourceLimits.CheckThreads(threads, "--threads"),
     };
 }
 

@@ -71,7 +71,15 @@ internal static class SampleCommand
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
             }
 
-            CostCurve? curve = parse.GetValue(costCurve) is string cc ? CostCurve.Load(cc) : null;
+            // Every output path is checked before the run, so a typo never costs a run (or its results).
+            OutputPaths.Check(parse.GetValue(output), "--out");
+            OutputPaths.Check(parse.GetValue(stats), "--stats");
+            if (!parse.GetValue(noPlot))
+            {
+                OutputPaths.Check(parse.GetValue(plot), "--plot");
+            }
+
+            CostCurve? curve = parse.GetValue(costCurve) is string cc ? LoadCostCurve(cc) : null;
             if (curve is not null && (kind != SamplerKind.Asd || !l.IsAuto))
             {
                 throw new ArgumentException("--cost-curve is used only by --spec-len auto with --sampler asd.");
@@ -215,12 +223,12 @@ internal static class SampleCommand
             if (parse.GetValue(output) is string outPath)
             {
                 int[] shape = [n, .. m.SampleShape];
-                Npy.Write(outPath, result, shape);
+                OutputPaths.Write(outPath, "--out", () => Npy.Write(outPath, result, shape));
             }
 
             if (parse.GetValue(stats) is string statsPath)
             {
-                WriteStats(statsPath, st, m.Name);
+                OutputPaths.Write(statsPath, "--stats", () => WriteStats(statsPath, st, m.Name));
             }
 
             PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats), latency is null ? "" : $" (all {n} requests)");
@@ -258,13 +266,27 @@ internal static class SampleCommand
             if (!parse.GetValue(noPlot))
             {
                 string plotPath = parse.GetValue(plot)!;
-                string? what = SamplePictures.Write(plotPath, m, result, n, conditioning, st);
+                string? what = null;
+                OutputPaths.Write(plotPath, "--plot", () => what = SamplePictures.Write(plotPath, m, result, n, conditioning, st));
                 stdout.WriteLine(what is null ? "picture    none for this sample shape (trajectories, 2-D scatter and image grids are drawn)" : $"wrote      {plotPath} ({what})");
             }
 
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--cost-curve FILE, with the flag named in any error.</summary>
+    internal static CostCurve LoadCostCurve(string path)
+    {
+        try
+        {
+            return CostCurve.Load(path);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--cost-curve: {e.Message}", e);
+        }
     }
 
     /// <summary>The policy demo: chain i gets demo observation i * 4 / N (consecutive chains share one).</summary>
@@ -315,15 +337,33 @@ internal static class SampleCommand
         };
     }
 
-    private static float[] ParseNumbers(string text, string what)
+    /// <summary>
+    /// A comma-separated list of finite numbers: no empty entries ("1,,2" and a trailing comma are errors, not
+    /// skipped), spaces around entries allowed, at most <see cref="Asd.Native.Validation.ResourceLimits.MaxConditionSize"/> values.
+    /// </summary>
+    internal static float[] ParseNumbers(string text, string what)
     {
-        string[] parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ArgumentException($"{what}: no numbers given.");
+        }
+
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length > Asd.Native.Validation.ResourceLimits.MaxConditionSize)
+        {
+            throw new ArgumentException($"{what}: {parts.Length} numbers is more than the limit of {Asd.Native.Validation.ResourceLimits.MaxConditionSize}.");
+        }
         var values = new float[parts.Length];
         for (int i = 0; i < parts.Length; i++)
         {
+            if (parts[i].Length == 0)
+            {
+                throw new ArgumentException($"{what}: entry {i + 1} of '{(text.Length <= 80 ? text : text[..80] + "...")}' is empty.");
+            }
+
             if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !float.IsFinite(values[i]))
             {
-                throw new ArgumentException($"{what}: '{parts[i]}' is not a finite number.");
+                throw new ArgumentException($"{what}: '{(parts[i].Length <= 40 ? parts[i] : parts[i][..40] + "...")}' is not a finite number.");
             }
         }
 
@@ -348,7 +388,16 @@ internal static class SampleCommand
         float[] values;
         if (text.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
         {
-            (values, int[] shape) = Npy.Read(text);
+            int[] shape;
+            try
+            {
+                (values, shape) = Npy.Read(text, "--cond");
+            }
+            catch (InvalidDataException e)
+            {
+                throw new ArgumentException($"--cond: {e.Message}", e);
+            }
+
             bool ok = (shape.Length == 1 && shape[0] == conditionSize) || (shape.Length == 2 && shape[1] == conditionSize && (shape[0] == samples || shape[0] == 1));
             if (!ok)
             {

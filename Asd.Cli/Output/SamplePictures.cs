@@ -14,10 +14,8 @@ internal static class SamplePictures
     /// <summary>Writes the picture that fits the model; returns what was drawn, or null when no picture fits the shape.</summary>
     public static string? Write(string path, IDiffusionModel model, float[] samples, int n, float[] conditioning, SamplingStats stats)
     {
-        string title = string.Create(Ci, $"{model.Name}: {n} samples, {(stats.Sampler == "asd" ? $"ASD (L = {stats.SpecLength})" : "DDPM")}, K = {stats.Steps}");
-        string caption = stats.Sampler == "asd"
-            ? string.Create(Ci, $"sequential model calls per sample: DDPM {stats.Steps}, ASD {stats.SequentialModelCalls:F1} ({stats.AlgorithmicSpeedup:F2}x fewer); same law as DDPM")
-            : string.Create(Ci, $"sequential model calls per sample: {stats.SequentialModelCalls:F0}");
+        string title = Title(model.Name, n, stats);
+        string caption = Caption(stats.Sampler, stats.Steps, stats.SpecLength, stats.SpecLengthEffective, stats.SequentialModelCalls);
         int d = samples.Length / n;
         if (model.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
         {
@@ -39,6 +37,34 @@ internal static class SamplePictures
         }
 
         return null;
+    }
+
+    /// <summary>"model: N samples, ASD (L = auto), K = 100": one line in the picture's title.</summary>
+    internal static string Title(string model, int n, SamplingStats stats) =>
+        string.Create(Ci, $"{model}: {n} samples, {(stats.Sampler == "asd" ? $"ASD (L = {stats.SpecLength})" : "DDPM")}, K = {stats.Steps}");
+
+    /// <summary>
+    /// What the run saved, in sequential model calls per sample. When ASD made as many calls as DDPM (auto judged that
+    /// speculation does not pay on this model, or L = 1), it says so instead of "1.00x fewer".
+    /// </summary>
+    internal static string Caption(string sampler, int steps, string specLength, string effective, double calls)
+    {
+        if (sampler != "asd")
+        {
+            return string.Create(Ci, $"sequential model calls per sample: {calls:F0} (DDPM: one per step)");
+        }
+
+        // Rounded as printed: a saving that shows as 1.00x is no saving.
+        if (Math.Round(steps / calls, 2) > 1.0)
+        {
+            return string.Create(Ci, $"sequential model calls per sample: ASD {calls:F1}, DDPM {steps} ({steps / calls:F2}x fewer); same law as DDPM");
+        }
+
+        string why = specLength == "1" ? " (with L = 1, ASD is DDPM)"
+            : effective.StartsWith("auto", StringComparison.Ordinal) && effective.Split(' ').Skip(1).All(h => h.StartsWith("1:", StringComparison.Ordinal))
+                ? " (auto chose L = 1 throughout: speculating costs more than it saves on this model)"
+                : "";
+        return string.Create(Ci, $"sequential model calls per sample: ASD {calls:F1}, as many as DDPM{why}; same law as DDPM");
     }
 
     /// <summary>Consecutive chains with the same observation form one episode (at most 8 are drawn).</summary>

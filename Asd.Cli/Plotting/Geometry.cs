@@ -1,6 +1,6 @@
 namespace Asd.Cli.Plotting;
 
-/// <summary>Plane geometry shared by the rasterizer and the plots.</summary>
+/// <summary>Plane geometry for the plots: where a planned path first enters the obstacle.</summary>
 internal static class Geometry
 {
     /// <summary>Euclidean distance from point p to the segment from a to b (a point when a == b).</summary>
@@ -11,32 +11,6 @@ internal static class Geometry
         double t = len2 > 0 ? Math.Clamp((((px - ax) * dx) + ((py - ay) * dy)) / len2, 0.0, 1.0) : 0.0;
         double ex = ax + (t * dx) - px, ey = ay + (t * dy) - py;
         return Math.Sqrt((ex * ex) + (ey * ey));
-    }
-
-    /// <summary>Winding number of the closed polygon (interleaved x, y) around point (x, y); 0 means outside.</summary>
-    public static int Winding(ReadOnlySpan<double> xy, double x, double y)
-    {
-        int winding = 0;
-        int n = xy.Length / 2;
-        for (int i = 0; i < n; i++)
-        {
-            int j = (i + 1) % n;
-            double ax = xy[2 * i], ay = xy[(2 * i) + 1], bx = xy[2 * j], by = xy[(2 * j) + 1];
-            double side = ((bx - ax) * (y - ay)) - ((x - ax) * (by - ay));
-            if (ay <= y)
-            {
-                if (by > y && side > 0)
-                {
-                    winding++;
-                }
-            }
-            else if (by <= y && side < 0)
-            {
-                winding--;
-            }
-        }
-
-        return winding;
     }
 
     /// <summary>

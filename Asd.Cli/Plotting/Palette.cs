@@ -1,9 +1,11 @@
+using ScottPlot;
+
 namespace Asd.Cli.Plotting;
 
 /// <summary>Fixed colours for plots, so the same series always gets the same colour from run to run.</summary>
 internal static class Palette
 {
-    private static readonly Rgba[] Qualitative =
+    private static readonly Color[] Qualitative =
     [
         new(31, 119, 180),  // blue
         new(255, 127, 14),  // orange
@@ -16,42 +18,44 @@ internal static class Palette
     ];
 
     // Pure red is kept out of the qualitative set: it marks obstacle intrusions.
-    public static Rgba Alert => new(214, 39, 40);
+    public static Color Alert => new(214, 39, 40);
 
-    public static Rgba Obstacle => new(160, 160, 160);
+    public static Color Obstacle => new(160, 160, 160);
 
-    public static Rgba Grid => new(225, 225, 225);
+    public static Color ObstacleEdge => new(110, 110, 110);
 
-    public static Rgba Reference => new(120, 20, 20);
+    public static Color Ink => new(20, 20, 20);
+
+    public static Color SampleInk => new(25, 35, 80, 220);
+
+    public static Color TileBackground => new(180, 190, 205);
+
+    public static Color Reference => new(120, 20, 20);
 
     public static int QualitativeCount => Qualitative.Length;
 
     /// <summary>The <paramref name="index"/>-th qualitative colour; cycles after <see cref="QualitativeCount"/>.</summary>
-    public static Rgba Series(int index) => Qualitative[(int)((uint)index % (uint)Qualitative.Length)];
+    public static Color Series(int index) => Qualitative[(int)((uint)index % (uint)Qualitative.Length)];
 
     // Light sequential map (white to warm) so dark sample dots stay visible on top of the densest regions.
-    private static readonly Rgba[] HeatStops =
+    private static readonly (byte R, byte G, byte B)[] HeatStops =
     [
-        new(255, 255, 255),
-        new(255, 244, 208),
-        new(253, 214, 146),
-        new(248, 168, 104),
-        new(228, 112, 86),
+        (255, 255, 255),
+        (255, 244, 208),
+        (253, 214, 146),
+        (248, 168, 104),
+        (228, 112, 86),
     ];
 
-    private const int HeatSteps = 1024;
-
-    // Heat(t) at t = i / HeatSteps, so a heat map costs a table look-up per pixel.
-    private static readonly Rgba[] HeatTable = [.. Enumerable.Range(0, HeatSteps + 1).Select(i => Heat(i / (double)HeatSteps))];
-
-    /// <summary><see cref="Heat"/> rounded to the nearest of 1025 evenly spaced levels (at most 1/2048 off in t).</summary>
-    public static Rgba HeatFast(double t) => HeatTable[double.IsNaN(t) ? 0 : (int)((Math.Clamp(t, 0.0, 1.0) * HeatSteps) + 0.5)];
-
-    /// <summary>The light heat colour for <paramref name="t"/> in [0, 1] (clamped).</summary>
-    public static Rgba Heat(double t)
+    /// <summary>The light heat colour for <paramref name="t"/> in [0, 1] (clamped; NaN is 0).</summary>
+    public static (byte R, byte G, byte B) Heat(double t)
     {
         t = double.IsNaN(t) ? 0.0 : Math.Clamp(t, 0.0, 1.0) * (HeatStops.Length - 1);
         int i = Math.Min((int)t, HeatStops.Length - 2);
-        return Rgba.Lerp(HeatStops[i], HeatStops[i + 1], t - i);
+        double f = t - i;
+        (byte R, byte G, byte B) a = HeatStops[i], b = HeatStops[i + 1];
+        return (Mix(a.R, b.R, f), Mix(a.G, b.G, f), Mix(a.B, b.B, f));
     }
+
+    private static byte Mix(byte a, byte b, double f) => (byte)Math.Round(a + ((b - a) * f));
 }

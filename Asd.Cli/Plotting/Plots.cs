@@ -1,21 +1,53 @@
+using System.Globalization;
+using ScottPlot;
+using ScottPlot.Plottables;
+using ScottPlot.TickGenerators;
+
 namespace Asd.Cli.Plotting;
 
 /// <summary>
-/// A drawn plot: its canvas, the pixel rectangle its data went into (the axes' inner box, or the image grid), and
-/// for plots with data axes the mapping from data to pixels.
+/// A drawn plot (ScottPlot) and its picture size. <see cref="Png"/> renders it; after that, <see cref="PixelOf"/>
+/// says where a data point landed, so tests can read the pixels back from the file.
 /// </summary>
-internal sealed record RenderedPlot(Canvas Canvas, PixelRect PlotArea, PlotFrame? Frame);
+internal sealed class RenderedPlot(Plot plot, int width, int height) : IDisposable
+{
+    public Plot Plot { get; } = plot;
+
+    public int Width { get; } = width;
+
+    public int Height { get; } = height;
+
+    /// <summary>The picture as PNG bytes (renders the plot, which fixes its layout).</summary>
+    public byte[] Png() => Plot.GetImageBytes(Width, Height, ImageFormat.Png);
+
+    /// <summary>Writes the PNG. Its folder must exist: no output file creates one (the CLI checks paths before a run).</summary>
+    public void Save(string path) => File.WriteAllBytes(path, Png());
+
+    /// <summary>The pixel of data point (x, y) in the last rendered picture.</summary>
+    public Pixel PixelOf(double x, double y) => Plot.GetPixel(new Coordinates(x, y));
+
+    /// <summary>The data area of the last rendered picture.</summary>
+    public PixelRect DataArea => Plot.LastRender.DataRect;
+
+    public void Dispose() => Plot.Dispose();
+}
 
 /// <summary>
-/// The CLI's pictures, each written as one PNG with a title, a legend and a caption. Every input is checked before
-/// anything is drawn: nulls, wrong lengths and non-finite coordinates throw <see cref="ArgumentException"/> (a
-/// point is never skipped silently). The Render methods return the picture and where its data went, without saving.
+/// The CLI's pictures, each one PNG with a title, a legend and a caption, drawn with ScottPlot in the embedded font
+/// (<see cref="PlotFonts"/>). Every input is checked before anything is drawn: nulls, wrong lengths and non-finite
+/// coordinates throw <see cref="ArgumentException"/> (a point is never skipped silently). Titles and captions stay
+/// on one line: a text wider than the picture is set smaller until it fits. The Render methods return the plot
+/// without saving it.
 /// </summary>
 internal static class Plots
 {
-    private static readonly Rgba SampleInk = new(25, 35, 80, 210);
-    private static readonly Rgba ObstacleEdge = new(110, 110, 110);
-    private static readonly Rgba TileBackground = new(180, 190, 205);
+    private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
+
+    // Text sizes in pixels for an 800-pixel picture (PlotOptions.TextScale scales them).
+    private const float TitleSize = 20, LabelSize = 16, TickSize = 14, LegendSize = 14, CaptionSize = 14, ValueSize = 12;
+
+    /// <summary>The smallest size a title or caption is shrunk to; below it a text is cut at the picture's edge.</summary>
+    private const float MinTextSize = 8;
 
     // ---- Policy trajectories -------------------------------------------------------------------------------------
 
@@ -34,7 +66,8 @@ internal static class Plots
         PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        RenderPolicyTrajectories(title, caption, obstacle, workspace, episodes, options).Canvas.SavePng(path);
+        using RenderedPlot plot = RenderPolicyTrajectories(title, caption, obstacle, workspace, episodes, options);
+        plot.Save(path);
     }
 
     public static RenderedPlot RenderPolicyTrajectories(
@@ -82,53 +115,37 @@ internal static class Plots
             }
         }
 
-        int ts = options.ResolvedTextScale;
-        var legend = new List<LegendEntry>
-        {
-            new("start", new Rgba(200, 200, 200), Marker.Dot, Outline: Rgba.Ink),
-            new("goal", new Rgba(200, 200, 200), Marker.Star, Outline: Rgba.Ink),
-            new("waypoint", Rgba.Ink, Marker.Dot, Line: true),
-            new("obstacle", Palette.Obstacle, Marker.Dot),
-            new($"enters obstacle ({intruding} of {pathCount})", Palette.Alert, Marker.Cross, Line: true, Dashed: true, Outline: Rgba.White),
-        };
-        if (episodes.Count <= Palette.QualitativeCount)
-        {
-            for (int e = 0; e < episodes.Count; e++)
-            {
-                legend.Add(new LegendEntry($"episode {e + 1}", Palette.Series(e), Line: true));
-            }
-        }
+        float s = options.TextScale;
+        Plot plot = NewPlot(options, title);
+        Ellipse disc = plot.Add.Circle(obstacle.X, obstacle.Y, obstacle.R);
+        disc.FillColor = Palette.Obstacle;
+        disc.LineColor = Palette.ObstacleEdge;
+        disc.LineWidth = 1;
 
-        Figure figure = MakeFigure(options, title, caption, legend, options.Height);
-        Canvas canvas = figure.Canvas;
-        PlotFrame frame = figure.Frame(workspace.XMin, workspace.XMax, workspace.YMin, workspace.YMax, equalAspect: true);
-        frame.DrawAxes(canvas, ts, null, null, grid: true);
-
-        frame.ClipTo(canvas);
-        double radius = obstacle.R * 0.5 * ((frame.Area.Width / (frame.XMax - frame.XMin)) + (frame.Area.Height / (frame.YMax - frame.YMin)));
-        canvas.FillCircle(frame.PixelX(obstacle.X), frame.PixelY(obstacle.Y), radius, Palette.Obstacle);
-        canvas.StrokeCircle(frame.PixelX(obstacle.X), frame.PixelY(obstacle.Y), radius, ObstacleEdge, 1.0);
-
-        double lineWidth = Math.Max(1.25, ts);
+        float lineWidth = 1.6f * s, dot = 4.5f * s;
         var intrusions = new List<(double X, double Y)>();
         for (int e = 0; e < episodes.Count; e++)
         {
             (float[] start, _, float[][] paths) = episodes[e];
-            Rgba color = Palette.Series(e);
+            Color color = Palette.Series(e);
             foreach (float[] waypoints in paths)
             {
-                double[] data = DataPolyline(start, waypoints);
-                (double X, double Y)? entry = Geometry.FirstIntrusion(data, obstacle.X, obstacle.Y, obstacle.R);
-                double[] pixels = ToPixels(frame, data);
-                double dash = entry is null ? 0 : 5 * ts;
-                canvas.DrawPolyline(pixels, color, lineWidth, dash, dash * 0.7);
-                for (int i = 2; i < pixels.Length; i += 2)
+                double[] xy = DataPolyline(start, waypoints);
+                (double X, double Y)? entry = Geometry.FirstIntrusion(xy, obstacle.X, obstacle.Y, obstacle.R);
+                double[] xs = new double[xy.Length / 2], ys = new double[xy.Length / 2];
+                for (int i = 0; i < xs.Length; i++)
                 {
-                    canvas.FillCircle(pixels[i], pixels[i + 1], lineWidth + 0.5, color);
+                    xs[i] = xy[2 * i];
+                    ys[i] = xy[(2 * i) + 1];
                 }
 
+                Scatter line = plot.Add.Scatter(xs, ys, color);
+                line.LineWidth = lineWidth;
+                line.MarkerShape = MarkerShape.FilledCircle;
+                line.MarkerSize = dot;
                 if (entry is { } hit)
                 {
+                    line.LinePattern = new LinePattern([6 * s, 4 * s], 0, "dashed");
                     intrusions.Add(hit);
                 }
             }
@@ -136,19 +153,46 @@ internal static class Plots
 
         foreach ((double x, double y) in intrusions)
         {
-            canvas.DrawMarker(frame.PixelX(x), frame.PixelY(y), Marker.Cross, 6 * ts, Palette.Alert, Rgba.White);
+            OutlinedMarker(plot, x, y, MarkerShape.Eks, 13 * s, Palette.Alert, Colors.White, lineWidth: 3 * s);
         }
 
         for (int e = 0; e < episodes.Count; e++)
         {
             (float[] start, float[] goal, _) = episodes[e];
-            Rgba color = Palette.Series(e);
-            canvas.DrawMarker(frame.PixelX(start[0]), frame.PixelY(start[1]), Marker.Dot, 5 * ts, color, Rgba.Ink);
-            canvas.DrawMarker(frame.PixelX(goal[0]), frame.PixelY(goal[1]), Marker.Star, 8 * ts, color, Rgba.Ink);
+            Color color = Palette.Series(e);
+            OutlinedMarker(plot, start[0], start[1], MarkerShape.FilledCircle, 11 * s, color, Palette.Ink);
+            OutlinedMarker(plot, goal[0], goal[1], MarkerShape.FilledDiamond, 15 * s, color, Palette.Ink);
         }
 
-        canvas.ResetClip();
-        return new RenderedPlot(canvas, frame.Area, frame);
+        Color swatch = new(200, 200, 200);
+        var legend = new List<LegendItem>
+        {
+            MarkerItem("start", MarkerShape.FilledCircle, swatch, s),
+            MarkerItem("goal", MarkerShape.FilledDiamond, swatch, s),
+            MarkerItem("obstacle", MarkerShape.FilledCircle, Palette.Obstacle, s),
+            new()
+            {
+                LabelText = $"enters obstacle ({intruding} of {pathCount})",
+                LineColor = Palette.Alert,
+                LineWidth = lineWidth,
+                LinePattern = LinePattern.Dashed,
+                MarkerShape = MarkerShape.Eks,
+                MarkerColor = Palette.Alert,
+                MarkerSize = 9 * s,
+                MarkerLineWidth = 2 * s,
+            },
+        };
+        if (episodes.Count <= Palette.QualitativeCount)
+        {
+            for (int e = 0; e < episodes.Count; e++)
+            {
+                legend.Add(new LegendItem { LabelText = $"episode {e + 1}", LineColor = Palette.Series(e), LineWidth = 2 * s });
+            }
+        }
+
+        ShowLegend(plot, legend, s);
+        SetDataLimits(plot, workspace, squareUnits: true);
+        return Finish(plot, options, caption);
     }
 
     private static double[] DataPolyline(float[] start, float[] waypoints)
@@ -164,23 +208,14 @@ internal static class Plots
         return xy;
     }
 
-    private static double[] ToPixels(PlotFrame frame, double[] data)
-    {
-        var xy = new double[data.Length];
-        for (int i = 0; i < data.Length; i += 2)
-        {
-            xy[i] = frame.PixelX(data[i]);
-            xy[i + 1] = frame.PixelY(data[i + 1]);
-        }
-
-        return xy;
-    }
-
     // ---- Mixture scatter -----------------------------------------------------------------------------------------
 
+    /// <summary>Columns and rows of the grid on which a density function is evaluated for the heat map.</summary>
+    public const int DensityGridSize = 400;
+
     /// <summary>
-    /// Samples (interleaved x, y) as dark dots over a heat map of the target density, which is evaluated on a grid
-    /// of about half the plot's pixel resolution. Non-finite or negative density values count as 0.
+    /// Samples (interleaved x, y) as dark dots over a heat map of the target density, evaluated at the centres of a
+    /// <see cref="DensityGridSize"/>-square grid over the ranges. Non-finite or negative density values count as 0.
     /// </summary>
     public static void MixtureScatter(
         string path,
@@ -193,7 +228,8 @@ internal static class Plots
         PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        RenderMixtureScatter(title, caption, density, samples, ranges, scale, options).Canvas.SavePng(path);
+        using RenderedPlot plot = RenderMixtureScatter(title, caption, density, samples, ranges, scale, options);
+        plot.Save(path);
     }
 
     /// <summary>
@@ -213,7 +249,8 @@ internal static class Plots
         PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        RenderMixtureScatter(title, caption, densityGrid, gridColumns, gridRows, samples, ranges, scale, options).Canvas.SavePng(path);
+        using RenderedPlot plot = RenderMixtureScatter(title, caption, densityGrid, gridColumns, gridRows, samples, ranges, scale, options);
+        plot.Save(path);
     }
 
     public static RenderedPlot RenderMixtureScatter(
@@ -226,21 +263,19 @@ internal static class Plots
         PlotOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(density);
-        return RenderMixture(title, caption, frame =>
+        CheckRanges(ranges, nameof(ranges));
+        const int n = DensityGridSize;
+        var grid = new double[n * n];
+        for (int r = 0; r < n; r++)
         {
-            int columns = Math.Max(2, frame.Area.Width / 2), rows = Math.Max(2, frame.Area.Height / 2);
-            var grid = new double[columns * rows];
-            for (int r = 0; r < rows; r++)
+            double y = ranges.YMin + ((r + 0.5) / n * (ranges.YMax - ranges.YMin));
+            for (int c = 0; c < n; c++)
             {
-                double y = ranges.YMin + ((r + 0.5) / rows * (ranges.YMax - ranges.YMin));
-                for (int c = 0; c < columns; c++)
-                {
-                    grid[(r * columns) + c] = density(ranges.XMin + ((c + 0.5) / columns * (ranges.XMax - ranges.XMin)), y);
-                }
+                grid[(r * n) + c] = density(ranges.XMin + ((c + 0.5) / n * (ranges.XMax - ranges.XMin)), y);
             }
+        }
 
-            return (grid, columns, rows);
-        }, samples, ranges, scale, options);
+        return RenderMixtureScatter(title, caption, grid, n, n, samples, ranges, scale, options);
     }
 
     public static RenderedPlot RenderMixtureScatter(
@@ -254,26 +289,14 @@ internal static class Plots
         DensityScale scale = DensityScale.Sqrt,
         PlotOptions? options = null)
     {
+        options = CheckCommon(title, caption, options);
+        CheckRanges(ranges, nameof(ranges));
         ArgumentNullException.ThrowIfNull(densityGrid);
         if (gridColumns < 1 || gridRows < 1 || (long)gridColumns * gridRows != densityGrid.Length)
         {
             throw new ArgumentException($"The density grid has {densityGrid.Length} values, not {gridColumns} columns x {gridRows} rows (both >= 1).", nameof(densityGrid));
         }
 
-        return RenderMixture(title, caption, _ => (densityGrid, gridColumns, gridRows), samples, ranges, scale, options);
-    }
-
-    private static RenderedPlot RenderMixture(
-        string title,
-        string caption,
-        Func<PlotFrame, (double[] Grid, int Columns, int Rows)> makeGrid,
-        float[] samples,
-        (double XMin, double XMax, double YMin, double YMax) ranges,
-        DensityScale scale,
-        PlotOptions? options)
-    {
-        options = CheckCommon(title, caption, options);
-        CheckRanges(ranges, nameof(ranges));
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Length % 2 != 0)
         {
@@ -286,86 +309,71 @@ internal static class Plots
             throw new ArgumentException($"Unknown density scale {scale}.", nameof(scale));
         }
 
-        int ts = options.ResolvedTextScale;
-        string scaleName = scale == DensityScale.Sqrt ? "sqrt" : "log";
-        LegendEntry[] legend =
-        [
-            new($"target density ({scaleName} scale)", Palette.Heat(0.75)),
-            new($"samples ({samples.Length / 2})", SampleInk with { A = 255 }, Marker.Dot),
-        ];
-        Figure figure = MakeFigure(options, title, caption, legend, options.Height);
-        Canvas canvas = figure.Canvas;
-        PlotFrame frame = figure.Frame(ranges.XMin, ranges.XMax, ranges.YMin, ranges.YMax, equalAspect: true);
+        float s = options.TextScale;
+        Plot plot = NewPlot(options, title);
+        ImageRect heat = plot.Add.ImageRect(HeatImage(densityGrid, gridColumns, gridRows, scale), new CoordinateRect(ranges.XMin, ranges.XMax, ranges.YMin, ranges.YMax));
+        heat.AntiAlias = true;
+        plot.Grid.IsVisible = false;
 
-        (double[] grid, int columns, int rows) = makeGrid(frame);
-        DrawHeat(canvas, frame, grid, columns, rows, scale);
-
-        frame.ClipTo(canvas);
-        double dot = Math.Max(1.0, 1.1 * ts);
-        for (int i = 0; i < samples.Length; i += 2)
+        int count = samples.Length / 2;
+        double[] xs = new double[count], ys = new double[count];
+        for (int i = 0; i < count; i++)
         {
-            canvas.FillCircle(frame.PixelX(samples[i]), frame.PixelY(samples[i + 1]), dot, SampleInk);
+            xs[i] = samples[2 * i];
+            ys[i] = samples[(2 * i) + 1];
         }
 
-        frame.DrawAxes(canvas, ts, null, null);
-        return new RenderedPlot(canvas, frame.Area, frame);
+        if (count > 0)
+        {
+            plot.Add.Markers(xs, ys, MarkerShape.FilledCircle, 5 * s, Palette.SampleInk);
+        }
+
+        (byte hr, byte hg, byte hb) = Palette.Heat(0.75);
+        ShowLegend(plot,
+        [
+            new LegendItem { LabelText = $"target density ({(scale == DensityScale.Sqrt ? "sqrt" : "log")} scale)", FillColor = new Color(hr, hg, hb) },
+            MarkerItem($"samples ({count})", MarkerShape.FilledCircle, Palette.SampleInk.WithAlpha(255), s),
+        ], s);
+        SetDataLimits(plot, ranges, squareUnits: true);
+        return Finish(plot, options, caption);
     }
 
-    private static void DrawHeat(Canvas canvas, PlotFrame frame, double[] grid, int columns, int rows, DensityScale scale)
+    /// <summary>The density grid as an RGB picture, top row = the highest y, in the light heat colours.</summary>
+    private static Image HeatImage(double[] grid, int columns, int rows, DensityScale scale)
     {
-        var clean = new double[grid.Length];
         double max = 0;
-        for (int i = 0; i < grid.Length; i++)
+        foreach (double v in grid)
         {
-            double v = grid[i];
-            clean[i] = double.IsFinite(v) && v > 0 ? v : 0.0;
-            max = Math.Max(max, clean[i]);
-        }
-
-        if (!(max > 0))
-        {
-            return; // flat zero density: the plot area stays white
-        }
-
-        PixelRect a = frame.Area;
-
-        // Cell centres sit at (index + 0.5) / count of the range; each pixel interpolates between the nearest four.
-        // Column positions are the same on every row, so work them out once.
-        var c0s = new int[a.Width];
-        var c1s = new int[a.Width];
-        var fxs = new double[a.Width];
-        for (int i = 0; i < a.Width; i++)
-        {
-            double gx = (((frame.DataX(a.X + i) - frame.XMin) / (frame.XMax - frame.XMin)) * columns) - 0.5;
-            c0s[i] = Math.Clamp((int)Math.Floor(gx), 0, columns - 1);
-            c1s[i] = Math.Min(c0s[i] + 1, columns - 1);
-            fxs[i] = Math.Clamp(gx - c0s[i], 0.0, 1.0);
-        }
-
-        double invMax = 1.0 / max;
-        for (int py = a.Y; py < a.Bottom; py++)
-        {
-            double gy = (((frame.DataY(py) - frame.YMin) / (frame.YMax - frame.YMin)) * rows) - 0.5;
-            int r0 = Math.Clamp((int)Math.Floor(gy), 0, rows - 1), r1 = Math.Min(r0 + 1, rows - 1);
-            double fy = Math.Clamp(gy - r0, 0.0, 1.0);
-            ReadOnlySpan<double> lower = clean.AsSpan(r0 * columns, columns), upper = clean.AsSpan(r1 * columns, columns);
-            for (int i = 0; i < a.Width; i++)
+            if (double.IsFinite(v) && v > max)
             {
-                int c0 = c0s[i], c1 = c1s[i];
-                double fx = fxs[i];
-                double v0 = lower[c0] + ((lower[c1] - lower[c0]) * fx);
-                double v1 = upper[c0] + ((upper[c1] - upper[c0]) * fx);
-                double p = (v0 + ((v1 - v0) * fy)) * invMax;
-                double t = scale == DensityScale.Sqrt ? Math.Sqrt(p) : p > 0 ? 1 + (Math.Log10(p) / 3) : 0;
-                if (t > 0.002)
-                {
-                    canvas.Blend(a.X + i, py, Palette.HeatFast(t));
-                }
+                max = v;
             }
         }
+
+        var rgb = new byte[rows, columns, 3];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                double v = grid[(r * columns) + c];
+                double p = max > 0 && double.IsFinite(v) && v > 0 ? v / max : 0;
+                double t = scale == DensityScale.Sqrt ? Math.Sqrt(p) : p > 0 ? 1 + (Math.Log10(p) / 3) : 0;
+                (byte red, byte green, byte blue) = Palette.Heat(t);
+                int row = rows - 1 - r;
+                rgb[row, c, 0] = red;
+                rgb[row, c, 1] = green;
+                rgb[row, c, 2] = blue;
+            }
+        }
+
+        return new Image(rgb);
     }
 
     // ---- Image grid ----------------------------------------------------------------------------------------------
+
+    public const int TileGap = 2;
+
+    public const int MinTileSize = 64;
 
     /// <summary>
     /// <paramref name="count"/> images laid out row-major in a near-square grid. <paramref name="images"/> is
@@ -376,13 +384,14 @@ internal static class Plots
     public static void ImageGrid(string path, string title, string caption, float[] images, int count, int channels, int height, int width, PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        RenderImageGrid(title, caption, images, count, channels, height, width, options).Canvas.SavePng(path);
+        using RenderedPlot plot = RenderImageGrid(title, caption, images, count, channels, height, width, options);
+        plot.Save(path);
     }
 
-    public const int TileGap = 2;
-
-    public const int MinTileSize = 64;
-
+    /// <summary>
+    /// The image grid as a plot whose data coordinates are the grid picture's pixels: x from 0 at the left edge,
+    /// y from 0 at the bottom edge, one unit per upscaled pixel (<see cref="GridLayout"/> gives the upscale).
+    /// </summary>
     public static RenderedPlot RenderImageGrid(string title, string caption, float[] images, int count, int channels, int height, int width, PlotOptions? options = null)
     {
         options = CheckCommon(title, caption, options);
@@ -405,38 +414,61 @@ internal static class Plots
         CheckFinite(images, nameof(images));
 
         (int columns, int rows, int upscale) = GridLayout(count, height, width, options);
-        int ts = options.ResolvedTextScale;
         int gridW = (columns * width * upscale) + ((columns - 1) * TileGap);
         int gridH = (rows * height * upscale) + ((rows - 1) * TileGap);
-        int canvasW = Math.Max(options.Width, gridW + (2 * Figure.Margin(ts)));
-        LegendEntry[] legend = [];
-        int chrome = Figure.HeaderHeight(canvasW, title, ts) + Figure.FooterHeight(canvasW, caption, legend, ts);
-        int canvasH = Math.Max(options.Height, gridH + chrome);
-        Figure figure = MakeFigure(options with { Width = canvasW }, title, caption, legend, canvasH);
-        Canvas canvas = figure.Canvas;
+        if ((long)gridW * gridH > 8192L * 8192)
+        {
+            throw new ArgumentException($"An image grid of {count} images of {height}x{width} would be {gridW}x{gridH} pixels; at most 8192x8192 are drawn.", nameof(count));
+        }
 
-        int x0 = figure.Body.X + ((figure.Body.Width - gridW) / 2);
-        int y0 = figure.Body.Y + ((figure.Body.Height - gridH) / 2);
-        canvas.FillRect(x0 - TileGap, y0 - TileGap, x0 + gridW + TileGap, y0 + gridH + TileGap, TileBackground);
+        var rgb = new byte[gridH, gridW, 3];
+        (byte bgR, byte bgG, byte bgB) = (Palette.TileBackground.R, Palette.TileBackground.G, Palette.TileBackground.B);
+        for (int y = 0; y < gridH; y++)
+        {
+            for (int x = 0; x < gridW; x++)
+            {
+                rgb[y, x, 0] = bgR;
+                rgb[y, x, 1] = bgG;
+                rgb[y, x, 2] = bgB;
+            }
+        }
+
         int plane = height * width;
         for (int k = 0; k < count; k++)
         {
-            int tileX = x0 + ((k % columns) * ((width * upscale) + TileGap));
-            int tileY = y0 + ((k / columns) * ((height * upscale) + TileGap));
+            int tileX = (k % columns) * ((width * upscale) + TileGap);
+            int tileY = (k / columns) * ((height * upscale) + TileGap);
             int baseIndex = k * channels * plane;
-            for (int i = 0; i < height; i++)
+            for (int i = 0; i < height * upscale; i++)
             {
-                for (int j = 0; j < width; j++)
+                for (int j = 0; j < width * upscale; j++)
                 {
-                    int at = baseIndex + (i * width) + j;
+                    int at = baseIndex + (i / upscale * width) + (j / upscale);
                     byte r = ToByte(images[at]);
-                    Rgba color = channels == 1 ? new Rgba(r, r, r) : new Rgba(r, ToByte(images[at + plane]), ToByte(images[at + (2 * plane)]));
-                    canvas.FillRect(tileX + (j * upscale), tileY + (i * upscale), tileX + ((j + 1) * upscale), tileY + ((i + 1) * upscale), color);
+                    rgb[tileY + i, tileX + j, 0] = r;
+                    rgb[tileY + i, tileX + j, 1] = channels == 1 ? r : ToByte(images[at + plane]);
+                    rgb[tileY + i, tileX + j, 2] = channels == 1 ? r : ToByte(images[at + (2 * plane)]);
                 }
             }
         }
 
-        return new RenderedPlot(canvas, new PixelRect(x0, y0, gridW, gridH), null);
+        // Room for the grid at one picture pixel per grid pixel, plus the title and caption bands.
+        float s = options.TextScale;
+        int chrome = (int)Math.Ceiling(6 * CaptionSize * s);
+        var size = options with { Width = Math.Max(options.Width, gridW + 40), Height = Math.Max(options.Height, gridH + chrome) };
+        Plot plot = NewPlot(size, title);
+        ImageRect tiles = plot.Add.ImageRect(new Image(rgb), new CoordinateRect(0, gridW, 0, gridH));
+        tiles.AntiAlias = false;
+        var rim = plot.Add.Rectangle(-TileGap, gridW + TileGap, -TileGap, gridH + TileGap);
+        rim.FillColor = Palette.TileBackground;
+        rim.LineWidth = 0;
+        plot.MoveToBack(rim);
+        plot.Axes.Frameless();
+        plot.Axes.Title.IsVisible = title.Length > 0; // Frameless hides every panel, the title's too
+        plot.Grid.IsVisible = false;
+        double margin = 0.03 * Math.Max(gridW, gridH);
+        SetDataLimits(plot, (-margin, gridW + margin, -margin, gridH + margin), squareUnits: true);
+        return Finish(plot, size, caption);
     }
 
     /// <summary>Grid columns and rows (near square, row-major) and the integer upscale of each image.</summary>
@@ -444,11 +476,10 @@ internal static class Plots
     {
         int columns = (int)Math.Ceiling(Math.Sqrt(count));
         int rows = (count + columns - 1) / columns;
-        int ts = options.ResolvedTextScale;
 
         // The body of a picture with one title line and one caption line, as the space to fill.
-        int availW = options.Width - (2 * Figure.Margin(ts));
-        int availH = options.Height - (5 * Figure.Margin(ts)) - (BitmapFont.LineHeight * ((2 * ts) + 1));
+        int availW = options.Width - 40;
+        int availH = options.Height - (int)Math.Ceiling(6 * CaptionSize * options.TextScale);
         int fitW = (availW - ((columns - 1) * TileGap)) / (columns * width);
         int fitH = (availH - ((rows - 1) * TileGap)) / (rows * height);
         int minimum = (MinTileSize + Math.Max(height, width) - 1) / Math.Max(height, width);
@@ -462,15 +493,21 @@ internal static class Plots
 
     /// <summary>
     /// A grouped bar chart: one group per category, one bar per series, each labelled with its value, and an
-    /// optional dashed horizontal reference line (e.g. speedup 1.0, or a cost model's ceiling).
+    /// optional dashed horizontal reference line with its legend text (e.g. speedup 1.0, or a cost model's ceiling).
     /// </summary>
-    public static void Bars(string path, string title, string caption, string[] categories, IReadOnlyList<(string Name, double[] Values)> series, string yLabel, double? referenceLine, PlotOptions? options = null)
+    public static void Bars(string path, string title, string caption, string[] categories, IReadOnlyList<(string Name, double[] Values)> series, string yLabel, (double Value, string Label)? reference, PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        RenderBars(title, caption, categories, series, yLabel, referenceLine, options).Canvas.SavePng(path);
+        using RenderedPlot plot = RenderBars(title, caption, categories, series, yLabel, reference, options);
+        plot.Save(path);
     }
 
-    public static RenderedPlot RenderBars(string title, string caption, string[] categories, IReadOnlyList<(string Name, double[] Values)> series, string yLabel, double? referenceLine, PlotOptions? options = null)
+    /// <summary>Where bar <paramref name="seriesIndex"/> of category <paramref name="category"/> is centred on the x axis.</summary>
+    public static double BarCentre(int category, int seriesIndex, int seriesCount) => category + ((seriesIndex - ((seriesCount - 1) / 2.0)) * BarWidth(seriesCount));
+
+    private static double BarWidth(int seriesCount) => 0.8 / seriesCount;
+
+    public static RenderedPlot RenderBars(string title, string caption, string[] categories, IReadOnlyList<(string Name, double[] Values)> series, string yLabel, (double Value, string Label)? reference, PlotOptions? options = null)
     {
         options = CheckCommon(title, caption, options);
         ArgumentNullException.ThrowIfNull(categories);
@@ -490,24 +527,24 @@ internal static class Plots
         }
 
         double lo = 0, hi = 0;
-        for (int s = 0; s < series.Count; s++)
+        for (int k = 0; k < series.Count; k++)
         {
-            (string name, double[] values) = series[s];
+            (string name, double[] values) = series[k];
             if (name is null || values is null)
             {
-                throw new ArgumentException($"series[{s}] has a null {(name is null ? "name" : "values")}.", nameof(series));
+                throw new ArgumentException($"series[{k}] has a null {(name is null ? "name" : "values")}.", nameof(series));
             }
 
             if (values.Length != categories.Length)
             {
-                throw new ArgumentException($"series[{s}] ('{name}') has {values.Length} values for {categories.Length} categories.", nameof(series));
+                throw new ArgumentException($"series[{k}] ('{name}') has {values.Length} values for {categories.Length} categories.", nameof(series));
             }
 
             for (int i = 0; i < values.Length; i++)
             {
                 if (!double.IsFinite(values[i]))
                 {
-                    throw new ArgumentException($"series[{s}] ('{name}') value {i} is {values[i]}; bar values must be finite.", nameof(series));
+                    throw new ArgumentException($"series[{k}] ('{name}') value {i} is {values[i]}; bar values must be finite.", nameof(series));
                 }
 
                 lo = Math.Min(lo, values[i]);
@@ -515,15 +552,15 @@ internal static class Plots
             }
         }
 
-        if (referenceLine is { } reference)
+        if (reference is { } line)
         {
-            if (!double.IsFinite(reference))
+            if (!double.IsFinite(line.Value) || line.Label is null)
             {
-                throw new ArgumentException($"The reference line {reference} must be finite.", nameof(referenceLine));
+                throw new ArgumentException($"The reference line {line.Value} must be finite and have a label.", nameof(reference));
             }
 
-            lo = Math.Min(lo, reference);
-            hi = Math.Max(hi, reference);
+            lo = Math.Min(lo, line.Value);
+            hi = Math.Max(hi, line.Value);
         }
 
         if (hi - lo <= 0)
@@ -531,84 +568,205 @@ internal static class Plots
             hi = lo + 1;
         }
 
-        // Headroom for the value labels, then out to the next round tick.
+        // Headroom for the value labels above (or below) the bars.
         double pad = 0.12 * (hi - lo);
         hi += hi > 0 ? pad : 0;
         lo -= lo < 0 ? pad : 0;
-        double step = Ticks.Step(lo, hi);
-        hi = Math.Ceiling((hi / step) - 1e-9) * step;
-        lo = Math.Floor((lo / step) + 1e-9) * step;
 
-        int ts = options.ResolvedTextScale;
-        var legend = new List<LegendEntry>();
-        for (int s = 0; s < series.Count; s++)
+        float s = options.TextScale;
+        Plot plot = NewPlot(options, title);
+        double barWidth = BarWidth(series.Count);
+        for (int k = 0; k < series.Count; k++)
         {
-            legend.Add(new LegendEntry(series[s].Name, Palette.Series(s)));
-        }
-
-        if (referenceLine is { } r)
-        {
-            legend.Add(new LegendEntry($"reference {Ticks.FormatValue(r)}", Palette.Reference, Line: true, Dashed: true));
-        }
-
-        Figure figure = MakeFigure(options, title, caption, legend, options.Height);
-        Canvas canvas = figure.Canvas;
-        PlotFrame frame = figure.Frame(0, categories.Length, lo, hi, equalAspect: false, xLabel: false, yLabel: yLabel.Length > 0);
-        frame.DrawAxes(canvas, ts, null, yLabel, xTicks: false, grid: true);
-
-        double groupPx = frame.Area.Width / (double)categories.Length;
-        double barPx = groupPx * 0.8 / series.Count;
-        double zero = frame.PixelY(0);
-        frame.ClipTo(canvas);
-        for (int s = 0; s < series.Count; s++)
-        {
-            double[] values = series[s].Values;
-            for (int i = 0; i < categories.Length; i++)
+            (string name, double[] values) = series[k];
+            var bars = new List<Bar>(values.Length);
+            for (int i = 0; i < values.Length; i++)
             {
-                double left = frame.Area.X + (i * groupPx) + (groupPx * 0.1) + (s * barPx);
-                double inset = barPx > 6 ? 1.0 : 0.0; // a hairline between neighbouring bars
-                canvas.FillRect(left + inset, zero, left + barPx - inset, frame.PixelY(values[i]), Palette.Series(s));
+                bars.Add(new Bar
+                {
+                    Position = BarCentre(i, k, series.Count),
+                    Value = values[i],
+                    Size = barWidth * 0.94,
+                    FillColor = Palette.Series(k),
+                    LineWidth = 0,
+                    Label = FormatValue(values[i]),
+                });
             }
+
+            BarPlot plottable = plot.Add.Bars(bars);
+            plottable.LegendText = name;
+            plottable.ValueLabelStyle.FontName = PlotFonts.Name;
+            plottable.ValueLabelStyle.FontSize = ValueSize * s;
         }
 
-        if (referenceLine is { } line)
+        if (reference is { } r)
         {
-            double y = frame.PixelY(line);
-            ReadOnlySpan<double> xy = [frame.Area.X, y, frame.Area.Right, y];
-            canvas.DrawPolyline(xy, Palette.Reference, Math.Max(1.5, ts), 6 * ts, 4 * ts);
+            HorizontalLine h = plot.Add.HorizontalLine(r.Value, 1.8f * s, Palette.Reference, LinePattern.Dashed);
+            h.LegendText = r.Label;
         }
 
-        canvas.ResetClip();
-        for (int s = 0; s < series.Count; s++)
+        plot.Axes.Bottom.TickGenerator = new NumericManual([.. Enumerable.Range(0, categories.Length).Select(i => (double)i)], categories);
+        plot.Axes.Bottom.MajorTickStyle.Length = 0;
+        plot.Grid.XAxisStyle.IsVisible = false;
+        if (yLabel.Length > 0)
         {
-            double[] values = series[s].Values;
-            for (int i = 0; i < categories.Length; i++)
-            {
-                string label = Ticks.FormatValue(values[i]);
-                int labelScale = BitmapFont.MeasureWidth(label, ts) <= barPx + (groupPx * 0.1) ? ts : 1;
-                int cx = (int)Math.Round(frame.Area.X + (i * groupPx) + (groupPx * 0.1) + ((s + 0.5) * barPx));
-                double top = frame.PixelY(values[i]);
-                int y = values[i] >= 0
-                    ? (int)Math.Round(top) - (3 * ts) - (BitmapFont.CapHeight * labelScale)
-                    : (int)Math.Round(top) + (3 * ts);
-                canvas.DrawText(cx, y, label, Rgba.Ink, labelScale, TextAlign.Center);
-            }
+            plot.YLabel(yLabel, LabelSize * s);
+            plot.Axes.Left.Label.Bold = false;
         }
 
-        for (int i = 0; i < categories.Length; i++)
-        {
-            int labelScale = BitmapFont.MeasureWidth(categories[i], ts) <= groupPx ? ts : 1;
-            int cx = (int)Math.Round(frame.Area.X + ((i + 0.5) * groupPx));
-            canvas.DrawText(cx, frame.Area.Bottom + (5 * ts), categories[i], Rgba.Ink, labelScale, TextAlign.Center);
-        }
-
-        return new RenderedPlot(canvas, frame.Area, frame);
+        plot.Legend.DisplayPlottableLegendItems = true;
+        plot.ShowLegend(Edge.Bottom);
+        StyleLegend(plot, s);
+        plot.Axes.SetLimits(-0.5, categories.Length - 0.5, lo, hi);
+        return Finish(plot, options, caption);
     }
 
-    // ---- Shared checks -------------------------------------------------------------------------------------------
+    /// <summary>A short label for a bar's value (about three significant digits).</summary>
+    internal static string FormatValue(double value)
+    {
+        double a = Math.Abs(value);
+        string format = a >= 100 ? "F0" : a >= 10 ? "F1" : "F2";
+        return value.ToString(format, Ci);
+    }
 
-    private static Figure MakeFigure(PlotOptions options, string title, string caption, IReadOnlyList<LegendEntry> legend, int height) =>
-        Figure.Create(options.Width, height, options.ResolvedTextScale, title, caption, legend);
+    // ---- Shared parts --------------------------------------------------------------------------------------------
+
+    /// <summary>A white plot in the embedded font with its title above (one line; <see cref="Finish"/> adds the caption).</summary>
+    private static Plot NewPlot(PlotOptions options, string title)
+    {
+        PlotFonts.Register();
+        float s = options.TextScale;
+        var plot = new Plot();
+        plot.Font.Set(PlotFonts.Name, FontWeight.Normal, FontSlant.Upright, FontSpacing.Normal);
+        plot.Axes.Left.TickLabelStyle.FontSize = TickSize * s;
+        plot.Axes.Bottom.TickLabelStyle.FontSize = TickSize * s;
+        plot.Grid.MajorLineColor = new Color(225, 225, 225);
+        plot.Axes.Left.TickGenerator = new NumericAutomatic { MinimumTickSpacing = 60 * s };
+        plot.Axes.Bottom.TickGenerator = new NumericAutomatic { MinimumTickSpacing = 60 * s };
+
+        float textWidth = options.Width - (24 * s);
+        if (title.Length > 0)
+        {
+            plot.Title(title, FitSize(title, TitleSize * s, textWidth, bold: true));
+            plot.Axes.Title.Label.Bold = true;
+            plot.Axes.Title.FullFigureCenter = true;
+        }
+
+        return plot;
+    }
+
+    /// <summary>
+    /// Adds the caption under everything else (so after the legend), word-wrapped to the picture's width, and wraps
+    /// the plot with its size.
+    /// </summary>
+    private static RenderedPlot Finish(Plot plot, PlotOptions options, string caption)
+    {
+        float s = options.TextScale;
+        if (caption.Length > 0)
+        {
+            var panel = new CaptionPanel();
+            panel.Label.FontName = PlotFonts.Name;
+            panel.Label.FontSize = CaptionSize * s;
+            panel.Label.Bold = false;
+            panel.Label.ForeColor = new Color(60, 60, 60);
+            panel.Label.Text = string.Join('\n', WrapText(caption, panel.Label, options.Width - (24 * s)));
+            plot.Axes.AddPanel(panel);
+        }
+
+        return new RenderedPlot(plot, options.Width, options.Height);
+    }
+
+    /// <summary>Breaks the text at spaces into lines at most <paramref name="width"/> pixels wide (a longer word gets its own line).</summary>
+    internal static List<string> WrapText(string text, LabelStyle style, float width)
+    {
+        using Paint paint = Paint.NewDisposablePaint();
+        var lines = new List<string>();
+        string line = "";
+        foreach (string word in text.Split(' '))
+        {
+            string candidate = line.Length == 0 ? word : line + " " + word;
+            if (line.Length > 0 && style.Measure(candidate, paint).Width > width)
+            {
+                lines.Add(line);
+                line = word;
+            }
+            else
+            {
+                line = candidate;
+            }
+        }
+
+        lines.Add(line);
+        return lines;
+    }
+
+    /// <summary>The largest size up to <paramref name="size"/> at which the text is at most <paramref name="width"/> pixels wide.</summary>
+    internal static float FitSize(string text, float size, float width, bool bold)
+    {
+        PlotFonts.Register();
+        using Paint paint = Paint.NewDisposablePaint();
+        var style = new LabelStyle { FontName = PlotFonts.Name, Bold = bold, FontSize = size };
+        while (size > MinTextSize && style.Measure(text, paint).Width > width)
+        {
+            size = Math.Max(MinTextSize, size * 0.95f);
+            style.FontSize = size;
+        }
+
+        return size;
+    }
+
+    /// <summary>Shows exactly these legend items, in rows under the plot.</summary>
+    private static void ShowLegend(Plot plot, IEnumerable<LegendItem> items, float s)
+    {
+        plot.Legend.DisplayPlottableLegendItems = false;
+        plot.Legend.ManualItems.AddRange(items);
+        plot.ShowLegend(Edge.Bottom);
+        StyleLegend(plot, s);
+    }
+
+    private static void StyleLegend(Plot plot, float s)
+    {
+        plot.Legend.FontName = PlotFonts.Name;
+        plot.Legend.FontSize = LegendSize * s;
+        plot.Legend.Orientation = Orientation.Horizontal;
+        plot.Legend.OutlineWidth = 0;
+        plot.Legend.ShadowColor = Colors.Transparent;
+        plot.Legend.SymbolWidth = 24 * s;
+        plot.Legend.SetBestFontOnEachRender = false;
+    }
+
+    private static LegendItem MarkerItem(string label, MarkerShape shape, Color color, float s) => new()
+    {
+        LabelText = label,
+        MarkerShape = shape,
+        MarkerColor = color,
+        MarkerSize = 10 * s,
+        LineWidth = 0,
+    };
+
+    /// <summary>A marker with a contrasting rim: the same shape, larger, in the outline colour underneath.</summary>
+    private static void OutlinedMarker(Plot plot, double x, double y, MarkerShape shape, float size, Color fill, Color outline, float lineWidth = 1)
+    {
+        bool stroked = shape is MarkerShape.Eks or MarkerShape.Cross;
+        Marker under = plot.Add.Marker(x, y, shape, size + (stroked ? 0 : 3), outline);
+        Marker over = plot.Add.Marker(x, y, shape, size, fill);
+        if (stroked)
+        {
+            under.MarkerLineWidth = lineWidth + 2.5f;
+            over.MarkerLineWidth = lineWidth;
+        }
+    }
+
+    private static void SetDataLimits(Plot plot, (double XMin, double XMax, double YMin, double YMax) r, bool squareUnits)
+    {
+        plot.Axes.SetLimits(r.XMin, r.XMax, r.YMin, r.YMax);
+        if (squareUnits)
+        {
+            plot.Axes.SquareUnits();
+        }
+    }
+
+    // ---- Checks --------------------------------------------------------------------------------------------------
 
     private static PlotOptions CheckCommon(string title, string caption, PlotOptions? options)
     {

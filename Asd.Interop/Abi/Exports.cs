@@ -221,7 +221,7 @@ internal static unsafe class Exports
     {
         try
         {
-            StructIo.Write(p, size, "params", SamplerParams.Default);
+            StructIo.Write(p, size, "params", SamplerParams.Default, SamplerParams.AbiOneSize);
             return Status.Ok;
         }
         catch (Exception e)
@@ -242,7 +242,7 @@ internal static unsafe class Exports
 
             *outSampler = 0;
             ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            SamplerParams prm = StructIo.Read(p, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default);
+            SamplerParams prm = StructIo.Read(p, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default, SamplerParams.AbiOneSize);
             *outSampler = Handles.Add(SamplerHandle.Create(m, prm));
             return Status.Ok;
         }

@@ -45,9 +45,9 @@ internal sealed class ModelHandle
             throw new AsdException(Status.InvalidArgument, $"Unknown device '{device}'. Expected cpu, cuda or auto.");
         }
 
-        if (threads < 0)
+        if (threads < 0 || threads > Asd.Native.Validation.ResourceLimits.MaxThreads)
         {
-            throw new AsdException(Status.InvalidArgument, $"threads must be >= 0 (0 = one per core); got {threads}.");
+            throw new AsdException(Status.InvalidArgument, $"asd_model_params.threads = {threads} is out of range: use 0 (one per core) to {Asd.Native.Validation.ResourceLimits.MaxThreads}.");
         }
 
         var options = new ModelOpenOptions { Device = device, Threads = threads };

@@ -83,7 +83,7 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         }
 
         SchedulerConfig config = ApplyOverrides(model.Model.DefaultScheduler, p);
-        var options = new SamplerOptions { MaxBatchRows = p.MaxBatchRows, SpecLength = specLength, CostCurve = curve };
+        var options = new SamplerOptions { MaxBatchRows = p.MaxBatchRows, SpecLength = specLength, CostCurve = curve, Calibration = Calibration(p) };
         options.Validate();
         if (!model.TryAddRef())
         {
@@ -105,12 +105,25 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         }
     }
 
+    /// <summary>calibration_seconds (0 = default budget, &gt; 0 a budget, &lt; 0 skip) and the calibration callback.</summary>
+    private static CalibrationLimits Calibration(in SamplerParams p)
+    {
+        if (!double.IsFinite(p.CalibrationSeconds) && !double.IsNegativeInfinity(p.CalibrationSeconds))
+        {
+            throw new AsdException(Status.InvalidArgument, $"calibration_seconds = {p.CalibrationSeconds} is invalid: use 0 (the default budget, {Asd.Native.Validation.ResourceLimits.DefaultCalibrationSeconds} s), a budget in seconds, or < 0 to skip the calibration.");
+        }
+
+        double seconds = p.CalibrationSeconds == 0 ? Asd.Native.Validation.ResourceLimits.DefaultCalibrationSeconds : p.CalibrationSeconds;
+        nint progress = (nint)p.CalibrationProgress, user = (nint)p.CalibrationUser;
+        return new CalibrationLimits(seconds, progress == 0 ? null : (done, planned) => ((delegate* unmanaged<void*, long, long, long, int>)progress)((void*)user, done, planned, done) == 0);
+    }
+
     /// <summary>The schedule overrides: each field left at its "keep" value (0, -1 or NULL) keeps the model's.</summary>
     private static SchedulerConfig ApplyOverrides(SchedulerConfig config, in SamplerParams p)
     {
-        if (p.TrainSteps < 0)
+        if (p.TrainSteps < 0 || p.TrainSteps > Asd.Native.Validation.ResourceLimits.MaxTrainSteps)
         {
-            throw new AsdException(Status.InvalidArgument, $"train_steps = {p.TrainSteps} is invalid: use >= 1, or 0 to keep the model's.");
+            throw new AsdException(Status.InvalidArgument, $"train_steps = {p.TrainSteps} is invalid: use 1 to {Asd.Native.Validation.ResourceLimits.MaxTrainSteps}, or 0 to keep the model's.");
         }
 
         if (p.BetaStart is < 0 or >= 1 || double.IsNaN(p.BetaStart))

@@ -57,7 +57,8 @@ internal static class Status
         int status = e switch
         {
             AsdException a => a.Status,
-            SamplingCancelledException => Cancelled,
+            SamplingCancelledException or CalibrationCancelledException => Cancelled,
+            Asd.Native.Denoising.ModelRunException => Model,
             NonFiniteModelOutputException => Numeric,
             FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => Io,
             InvalidDataException => Model,
@@ -74,8 +75,12 @@ internal static class Status
             // .NET appends " (Parameter 'name')" naming a C# parameter the C caller never saw.
             ArgumentException { ParamName: { } p } a when a.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
                 => a.Message[..^$" (Parameter '{p}')".Length],
-            AsdException or ArgumentException or SamplingCancelledException or NonFiniteModelOutputException
+            AsdException or ArgumentException or SamplingCancelledException or CalibrationCancelledException or NonFiniteModelOutputException
+                or Asd.Native.Denoising.ModelRunException
                 or IOException or InvalidDataException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
+            // A safety net: every input path checks its sizes first (ResourceLimits, Shapes), so an overflow here
+            // is a missed check; the message still says what kind of input it was, not .NET's bare text.
+            OverflowException => $"a size or count in the input is too large for this engine ({e.Message})",
             _ => $"{e.GetType().Name}: {e.Message}",
         };
         return Fail(status, message);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Asd.Interop.Abi;
@@ -38,6 +39,22 @@ internal unsafe struct SamplerParams
     public byte* PredictionType;
     public byte* VarianceType;
     public byte* TimestepSpacing;
+
+    // Appended after ABI 1's first release: callers compiled against the older header pass a smaller struct_size
+    // (at least AbiOneSize), and these keep their defaults.
+    public double CalibrationSeconds;
+    public delegate* unmanaged<void*, long, long, long, int> CalibrationProgress;
+    public void* CalibrationUser;
+
+    /// <summary>The size of the struct as ABI 1 first shipped it (up to timestep_spacing).</summary>
+    public static int AbiOneSize
+    {
+        get
+        {
+            SamplerParams p = default;
+            return (int)Unsafe.ByteOffset(ref Unsafe.As<SamplerParams, byte>(ref p), ref Unsafe.As<double, byte>(ref p.CalibrationSeconds));
+        }
+    }
 
     public static SamplerParams Default => new()
     {
@@ -89,10 +106,12 @@ internal struct Stats
 internal static unsafe class StructIo
 {
     /// <summary>
-    /// Reads a caller's struct: the caller's struct_size must cover this version's fields (a struct from a newer
-    /// header is larger, and its extra fields are ignored by this older library).
+    /// Reads a caller's struct. Its struct_size must be at least <paramref name="minSize"/> (the size of the struct's
+    /// first ABI-1 release; default: this library's size). A smaller struct from an older header keeps the defaults
+    /// for the fields it lacks; a larger one from a newer header has its extra fields ignored. Reads exactly
+    /// min(struct_size, this library's size) bytes.
     /// </summary>
-    public static T Read<T>(T* p, string name, string defaultsFunction, T defaults)
+    public static T Read<T>(T* p, string name, string defaultsFunction, T defaults, int minSize = 0)
         where T : unmanaged
     {
         if (p == null)
@@ -100,17 +119,25 @@ internal static unsafe class StructIo
             return defaults;
         }
 
+        minSize = minSize > 0 ? minSize : sizeof(T);
         uint size = *(uint*)p;
-        if (size < (uint)sizeof(T))
+        if (size < (uint)minSize)
         {
-            throw new AsdException(Status.InvalidArgument, $"{name}.struct_size is {size}, but this libasd (ABI {Exports.AbiVersionValue}) needs at least {sizeof(T)}: initialise the struct with {defaultsFunction}(&params, sizeof params).");
+            throw new AsdException(Status.InvalidArgument, $"{name}.struct_size is {size}, but this libasd (ABI {Exports.AbiVersionValue}) needs at least {minSize}: initialise the struct with {defaultsFunction}(&params, sizeof params).");
         }
 
-        return *p;
+        T result = defaults;
+        new ReadOnlySpan<byte>(p, (int)Math.Min(size, (uint)sizeof(T))).CopyTo(new Span<byte>(&result, sizeof(T)));
+        return result;
     }
 
-    /// <summary>Writes <paramref name="value"/> into a caller's struct of <paramref name="callerSize"/> bytes, setting struct_size.</summary>
-    public static void Write<T>(T* p, nuint callerSize, string name, T value)
+    /// <summary>
+    /// Writes <paramref name="value"/> into a caller's struct of <paramref name="callerSize"/> bytes and sets its
+    /// struct_size to the bytes written: min(callerSize, this library's size). Nothing beyond this library's struct is
+    /// touched, whatever callerSize says (a hostile SIZE_MAX included); a struct from an older header (at least
+    /// <paramref name="minSize"/> bytes; default: this library's size) gets the fields it has.
+    /// </summary>
+    public static void Write<T>(T* p, nuint callerSize, string name, T value, int minSize = 0)
         where T : unmanaged
     {
         if (p == null)
@@ -118,15 +145,15 @@ internal static unsafe class StructIo
             throw AsdException.Null(name);
         }
 
-        if (callerSize < (nuint)sizeof(T))
+        minSize = minSize > 0 ? minSize : sizeof(T);
+        if (callerSize < (nuint)minSize)
         {
-            throw new AsdException(Status.BufferSize, $"{name}: size {callerSize} is smaller than this libasd's struct ({sizeof(T)} bytes); pass sizeof of the struct from the asd.h you compiled with (and check asd_abi_version()).");
+            throw new AsdException(Status.BufferSize, $"{name}: size {callerSize} is smaller than this libasd's struct ({minSize} bytes); pass sizeof of the struct from the asd.h you compiled with (and check asd_abi_version()).");
         }
 
-        // A newer caller's struct is larger: clear its tail so unknown fields read as zero, then write ours.
-        new Span<byte>(p, (int)Math.Min(callerSize, 1u << 20)).Clear();
-        *p = value;
-        *(uint*)p = (uint)sizeof(T);
+        int n = (int)Math.Min(callerSize, (nuint)sizeof(T));
+        new ReadOnlySpan<byte>(&value, n).CopyTo(new Span<byte>(p, n));
+        *(uint*)p = (uint)n;
     }
 }
 

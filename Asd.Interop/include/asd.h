@@ -27,6 +27,13 @@
  *     returns.
  *   - The progress callback runs on the thread that called asd_sampler_sample.
  *
+ * Limits (README, "Reliability"): a sample holds at most 2^24 floats (builtin:mixture: dim <= 2^20), a conditioning
+ * row at most 2^20, num_train_timesteps (and train_steps) at most 100000, threads at most 256; a model's JSON files at
+ * most 16 MiB and its weights at most 1 GiB. Files a model references must be regular files inside its folder
+ * (relative paths without "..", symbolic links only within the folder). A larger max_batch_rows is lowered so one
+ * batch buffer holds at most 2^24 floats (the bytes of a sample do not depend on it). Bad input never returns
+ * ASD_ERR_INTERNAL: that status means a bug.
+ *
  * Reproducibility: with a fixed spec_len (> 0, or 0 = unbounded), the same seed gives the same bytes whatever
  * the thread count, max_batch_rows or chain split (chain_offset). spec_len = -1 (automatic) may depend on timings.
  */
@@ -103,10 +110,14 @@ typedef struct asd_model asd_model;
 typedef struct asd_model_params {
     uint32_t struct_size;  /**< set by asd_model_default_params */
     const char* device;    /**< "cpu" (default when NULL), "cuda" or "auto" (cuda: ONNX models only; on CUDA each call is padded to a power-of-two batch with a session per size, see docs/onnx-models.md) */
-    int32_t threads;       /**< threads for each sampler of this model; 0 (default) = one per core */
+    int32_t threads;       /**< threads for each sampler of this model; 0 (default) = one per core (at most 256); 1 .. 256 */
 } asd_model_params;
 
-/** Fills *params with the defaults. params_size = sizeof(asd_model_params). */
+/**
+ * Fills *params with the defaults. params_size = sizeof(asd_model_params). Writes min(params_size, the library's own
+ * struct size) bytes and never touches memory beyond them, whatever params_size says; struct_size receives the
+ * number of bytes written. ASD_ERR_BUFFER_SIZE if params_size is smaller than the struct.
+ */
 ASD_API asd_status asd_model_default_params(asd_model_params* params, size_t params_size);
 
 /**
@@ -165,6 +176,13 @@ enum {
 };
 
 /**
+ * Progress callback, called on the sampling thread after every model call. completed_steps counts steps over all
+ * chains, out of total_steps = K * n. Return 0 to continue, non-zero to cancel the run (asd_sampler_sample then
+ * returns ASD_CANCELLED and leaves the output buffer untouched).
+ */
+typedef int32_t (*asd_progress_fn)(void* user, int64_t completed_steps, int64_t total_steps, int64_t model_calls);
+
+/**
  * Settings for asd_sampler_create. Initialise with asd_sampler_default_params. The schedule overrides keep the
  * model's value when left at their defaults (0, -1 or NULL, as noted) and use the names and meanings of
  * diffusers' DDPMScheduler (and of the CLI's flags).
@@ -187,9 +205,20 @@ typedef struct asd_sampler_params {
     const char* prediction_type; /**< "epsilon", "v_prediction", "sample"; NULL = model's */
     const char* variance_type;   /**< "fixed_small", "fixed_large"; NULL = model's */
     const char* timestep_spacing;/**< "leading", "trailing", "linspace"; NULL = model's */
+    /* Appended to ABI 1 (a caller built against an older asd.h passes a smaller struct_size; these keep their defaults). */
+    double calibration_seconds;  /**< budget of the batch-cost calibration that spec_len = -1 without cost_curve_path runs in
+                                      asd_sampler_create (once per model and thread count): 0 (default) = 5 s; > 0 = that many
+                                      seconds (the measurement keeps what it has when the budget runs out; a single model call
+                                      is never interrupted); < 0 = skip it (automatic L then assumes a cost linear in rows and
+                                      runs L = 1, DDPM's bytes; give cost_curve_path to speculate without calibrating) */
+    asd_progress_fn calibration_progress; /**< optional, called on the creating thread after every calibration call with
+                                      (calibration_user, calls done, calls planned, calls done); non-zero cancels:
+                                      asd_sampler_create returns ASD_CANCELLED and nothing is cached */
+    void* calibration_user;      /**< passed to calibration_progress */
 } asd_sampler_params;
 
-/** Fills *params with the defaults. params_size = sizeof(asd_sampler_params). */
+/** Fills *params with the defaults. params_size = sizeof(asd_sampler_params); as asd_model_default_params (a struct
+ * from an asd.h before calibration_seconds was added is accepted and filled up to its size). */
 ASD_API asd_status asd_sampler_default_params(asd_sampler_params* params, size_t params_size);
 
 /**
@@ -200,13 +229,6 @@ ASD_API asd_status asd_sampler_create(asd_model* model, const asd_sampler_params
 
 /** Frees the sampler (at the end of its running call, if any). NULL: no-op. */
 ASD_API void asd_sampler_free(asd_sampler* sampler);
-
-/**
- * Progress callback, called on the sampling thread after every model call. completed_steps counts steps over all
- * chains, out of total_steps = K * n. Return 0 to continue, non-zero to cancel the run (asd_sampler_sample then
- * returns ASD_CANCELLED and leaves the output buffer untouched).
- */
-typedef int32_t (*asd_progress_fn)(void* user, int64_t completed_steps, int64_t total_steps, int64_t model_calls);
 
 /** Per-call inputs of asd_sampler_sample. Initialise with asd_sample_default_params. */
 typedef struct asd_sample_params {
@@ -221,7 +243,7 @@ typedef struct asd_sample_params {
     void* progress_user;      /**< passed to progress */
 } asd_sample_params;
 
-/** Fills *params with the defaults. params_size = sizeof(asd_sample_params). */
+/** Fills *params with the defaults. params_size = sizeof(asd_sample_params); as asd_model_default_params. */
 ASD_API asd_status asd_sample_default_params(asd_sample_params* params, size_t params_size);
 
 /**
@@ -248,7 +270,8 @@ typedef struct asd_stats {
 } asd_stats;
 
 /**
- * Copies the statistics of the sampler's last completed run into *stats (stats_size = sizeof(asd_stats)).
+ * Copies the statistics of the sampler's last completed run into *stats (stats_size = sizeof(asd_stats)); writes
+ * min(stats_size, the library's struct size) bytes and nothing beyond.
  * ASD_ERR_STATE if no run has completed (or the last one failed or was cancelled).
  */
 ASD_API asd_status asd_sampler_stats(const asd_sampler* sampler, asd_stats* stats, size_t stats_size);

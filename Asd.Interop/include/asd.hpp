@@ -145,6 +145,7 @@ struct SamplerOptions {
     int32_t clip_sample = -1;                ///< -1 = model's
     double beta_start = 0, beta_end = 0, clip_sample_range = 0;  ///< 0 = model's
     std::string beta_schedule, prediction_type, variance_type, timestep_spacing;  ///< empty = model's
+    double calibration_seconds = 0;          ///< auto's calibration budget: 0 = default (5 s), < 0 = skip
 };
 
 /// Progress: (completed steps over all chains, K * n, model calls so far); return true to cancel.
@@ -180,6 +181,7 @@ public:
         p.prediction_type = o.prediction_type.empty() ? nullptr : o.prediction_type.c_str();
         p.variance_type = o.variance_type.empty() ? nullptr : o.variance_type.c_str();
         p.timestep_spacing = o.timestep_spacing.empty() ? nullptr : o.timestep_spacing.c_str();
+        p.calibration_seconds = o.calibration_seconds;
         detail::check(asd_sampler_create(model.get(), &p, &handle_));
     }
     ~Sampler() { asd_sampler_free(handle_); }

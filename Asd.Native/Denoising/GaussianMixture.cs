@@ -1,7 +1,7 @@
 namespace Asd.Native.Denoising;
 
 /// <summary>
-/// A Gaussian mixture target with isotropic components: weights w_k, means mu_k, variances v_k (asd-math section 4).
+/// A Gaussian mixture target with isotropic components: weights w_k, means mu_k, variances v_k (docs/math.md section 4).
 /// Its exact posterior under the stochastic-localization observation y = s x0 + W_s is closed form, which makes it
 /// the ground truth for the samplers' tests. Immutable and thread-safe.
 /// </summary>
@@ -59,7 +59,7 @@ public sealed class GaussianMixture
     public ReadOnlySpan<double> Variances => _variances;
 
     /// <summary>
-    /// The built-in mixture of asd-math section 5: 8 equal-weight components with variance 0.05 and means
+    /// The built-in mixture of docs/math.md section 5: 8 equal-weight components with variance 0.05 and means
     /// mu_k[j] = 4 sqrt(2/d) cos(2 pi k (floor(j/2) + 1) / 8 + (j mod 2) pi / 2), so |mu_k| = 4. d must be even.
     /// </summary>
     public static GaussianMixture Builtin(int dimension)

@@ -8,7 +8,7 @@ namespace Asd.Native.Denoising;
 /// <remarks>
 /// <para>An instance owns its scratch buffers and is not thread-safe: each sampler gets its own. The weights behind
 /// it are immutable and may be shared by many instances on many threads (see <see cref="IDiffusionModel"/>).</para>
-/// <para>Batch invariance (asd-math section 6): implementations in this engine compute every row's output with
+/// <para>Batch invariance (docs/math.md section 6): implementations in this engine compute every row's output with
 /// bits that do not depend on the batch size, the row's position or the thread count. ONNX Runtime does not
 /// promise this; <see cref="IsBatchInvariant"/> says which kind an instance is.</para>
 /// </remarks>
@@ -82,3 +82,9 @@ public sealed record DenoiserOptions
     /// </summary>
     public double? GuidanceScale { get; init; }
 }
+
+/// <summary>
+/// The model's own runtime rejected a call (an ONNX Runtime error: an index outside an embedding table, a shape the
+/// graph cannot take): the model or its inputs are at fault, not the engine.
+/// </summary>
+public sealed class ModelRunException(string message, Exception inner) : InvalidOperationException(message, inner);

@@ -48,7 +48,7 @@ public sealed class MixtureDenoiser : AnalyticDenoiser
 }
 
 /// <summary>
-/// An affine denoiser m(x, t) = A_t x + c_t (asd-math section 4): the DDPM output is then exactly Gaussian with
+/// An affine denoiser m(x, t) = A_t x + c_t (docs/math.md section 4): the DDPM output is then exactly Gaussian with
 /// moments from a linear recursion, so samplers can be checked against closed forms.
 /// </summary>
 public sealed class AffineDenoiser : AnalyticDenoiser

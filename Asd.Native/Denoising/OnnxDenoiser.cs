@@ -21,7 +21,9 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     private readonly Buffer[] _cond;
     private readonly Buffer? _flag;
     private readonly Dictionary<int, (InferenceSession Session, OrtIoBinding Binding, OrtValue[] Values)> _bindings = [];
-    private readonly RunOptions _run = new();
+    // Run errors reach the caller as a ModelRunException carrying ONNX Runtime's message; ONNX Runtime's own log line
+    // on stderr would break the one-line error that the CLI and libasd promise.
+    private readonly RunOptions _run = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
 
     internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged)
     {
@@ -124,7 +126,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new InvalidOperationException($"ONNX Runtime failed running '{_model.Name}' on {n} rows: {e.Message}", e);
+            throw new ModelRunException($"ONNX Runtime failed running '{_model.Name}' on {n} rows: {e.Message}", e);
         }
 
         _output.ReadRows(output, n * d);

@@ -11,7 +11,7 @@ namespace Asd.Native.IO;
 /// <param name="End">End of its bytes (exclusive).</param>
 public sealed record TensorInfo(string Name, string DType, int[] Shape, long Begin, long End)
 {
-    /// <summary>Number of elements.</summary>
+    /// <summary>Number of elements (checked against the data's length when the header is read).</summary>
     public long Count => Shape.Aggregate(1L, (a, b) => a * b);
 
     /// <summary>The shape as "[a, b]".</summary>
@@ -44,43 +44,108 @@ public sealed class SafeTensorsFile
     /// <summary>The tensors, by name.</summary>
     public IReadOnlyDictionary<string, TensorInfo> Tensors => _tensors;
 
-    /// <summary>Reads and validates a file.</summary>
+    /// <summary>
+    /// Reads and validates a file: a regular file of at most <see cref="Validation.ResourceLimits.MaxWeightsBytes"/>
+    /// bytes; the header is read and checked against the file's size before the data section is read.
+    /// </summary>
     /// <exception cref="InvalidDataException">A malformed, truncated or inconsistent file.</exception>
-    public static SafeTensorsFile Open(string path) => Parse(File.ReadAllBytes(path), path);
+    public static SafeTensorsFile Open(string path, string what = "safetensors file")
+    {
+        using FileStream stream = ModelFiles.OpenRegular(path, what, Validation.ResourceLimits.MaxWeightsBytes, out long length);
+        Span<byte> prefix = stackalloc byte[8];
+        if (length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) != 8)
+        {
+            throw new InvalidDataException($"{path}: {length} bytes is too short for a safetensors file (an 8-byte header length comes first).");
+        }
+
+        long headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(prefix), length, path);
+        var header = new byte[headerLength];
+        stream.ReadExactly(header);
+        long dataLength = length - 8 - headerLength;
+        Dictionary<string, TensorInfo> tensors = ParseHeader(header, dataLength, path);
+        var data = new byte[dataLength];
+        if (stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false) != data.Length)
+        {
+            throw new InvalidDataException($"{path}: the file shrank while it was read.");
+        }
+
+        return new SafeTensorsFile(path, data, 0, tensors);
+    }
 
     /// <summary>Validates bytes already in memory (for example an embedded model).</summary>
+    /// <exception cref="InvalidDataException">A malformed, truncated or inconsistent file.</exception>
     public static SafeTensorsFile Parse(byte[] bytes, string source)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
         if (bytes.Length < 8)
         {
             throw new InvalidDataException($"{source}: {bytes.Length} bytes is too short for a safetensors file (an 8-byte header length comes first).");
         }
 
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        if (headerLength > (ulong)(bytes.Length - 8))
+        long headerLength = CheckHeaderLength(BinaryPrimitives.ReadUInt64LittleEndian(bytes), bytes.Length, source);
+        long dataStart = 8 + headerLength;
+        Dictionary<string, TensorInfo> tensors = ParseHeader(bytes.AsMemory(8, (int)headerLength), bytes.Length - dataStart, source);
+        return new SafeTensorsFile(source, bytes, dataStart, tensors);
+    }
+
+    private static long CheckHeaderLength(ulong headerLength, long fileLength, string source)
+    {
+        if (headerLength > (ulong)(fileLength - 8))
         {
-            throw new InvalidDataException($"{source}: the header claims {headerLength} bytes but the file has only {bytes.Length - 8} after the length field (truncated or not a safetensors file).");
+            throw new InvalidDataException($"{source}: the header claims {headerLength} bytes but the file has only {fileLength - 8} after the length field (truncated or not a safetensors file).");
         }
 
-        long dataStart = 8 + (long)headerLength;
-        long dataLength = bytes.Length - dataStart;
+        if (headerLength > (ulong)Validation.ResourceLimits.MaxSafetensorsHeaderBytes)
+        {
+            throw new InvalidDataException($"{source}: the header claims {headerLength} bytes; the format's limit is {Validation.ResourceLimits.MaxSafetensorsHeaderBytes}.");
+        }
+
+        return (long)headerLength;
+    }
+
+    /// <summary>The tensors of a header, each checked against the data section's length before any data is read.</summary>
+    private static Dictionary<string, TensorInfo> ParseHeader(ReadOnlyMemory<byte> header, long dataLength, string source)
+    {
         var tensors = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+            using JsonDocument doc = JsonDocument.Parse(header);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"{source}: the safetensors header must be a JSON object.");
+            }
+
+            bool metadata = false;
             foreach (JsonProperty p in doc.RootElement.EnumerateObject())
             {
                 if (p.Name == "__metadata__")
                 {
+                    metadata = metadata ? throw new InvalidDataException($"{source}: '__metadata__' appears twice.") : true;
                     continue;
                 }
 
-                string dtype = p.Value.GetProperty("dtype").GetString() ?? "";
-                int[] shape = [.. p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32())];
-                long[] offsets = [.. p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64())];
-                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0])
+                if (tensors.ContainsKey(p.Name))
                 {
-                    throw new InvalidDataException($"{source}: tensor '{p.Name}' has invalid data_offsets.");
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' appears twice in the header.");
+                }
+
+                if (p.Value.ValueKind != JsonValueKind.Object)
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' must be an object with dtype, shape and data_offsets.");
+                }
+
+                string dtype = p.Value.GetProperty("dtype").GetString() ?? "";
+                JsonElement shapeList = p.Value.GetProperty("shape");
+                if (shapeList.GetArrayLength() > Validation.ResourceLimits.MaxRank)
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' has {shapeList.GetArrayLength()} dimensions; at most {Validation.ResourceLimits.MaxRank} are supported.");
+                }
+
+                int[] shape = [.. shapeList.EnumerateArray().Select(e => e.GetInt32())];
+                long[] offsets = [.. p.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64())];
+                if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || shape.Any(d => d < 0))
+                {
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' has invalid data_offsets or a negative size.");
                 }
 
                 var info = new TensorInfo(p.Name, dtype, shape, offsets[0], offsets[1]);
@@ -90,9 +155,10 @@ public sealed class SafeTensorsFile
                 }
 
                 int size = ElementSize(dtype);
-                if (size > 0 && info.Count * size != offsets[1] - offsets[0])
+                long bytes = Validation.Shapes.ProductOrMinusOne([.. shape.Select(d => (long)d)], dataLength);
+                if (size > 0 && (bytes < 0 || bytes * size != offsets[1] - offsets[0]))
                 {
-                    throw new InvalidDataException($"{source}: tensor '{p.Name}' is {dtype} {info.ShapeText} ({info.Count * size} bytes) but spans {offsets[1] - offsets[0]} bytes.");
+                    throw new InvalidDataException($"{source}: tensor '{p.Name}' is {dtype} {info.ShapeText} but spans {offsets[1] - offsets[0]} bytes.");
                 }
 
                 tensors[p.Name] = info;
@@ -103,7 +169,7 @@ public sealed class SafeTensorsFile
             throw new InvalidDataException($"{source}: the safetensors header is not valid JSON of the expected form ({e.Message}).", e);
         }
 
-        return new SafeTensorsFile(source, bytes, dataStart, tensors);
+        return tensors;
     }
 
     /// <summary>Reads a tensor as float32 and checks its shape.</summary>

@@ -4,7 +4,7 @@ using Asd.Native.Schedules;
 namespace Asd.Native.Models;
 
 /// <summary>
-/// <c>builtin:mixture?dim=d</c>: the pinned 8-component Gaussian mixture of asd-math section 5 with its exact
+/// <c>builtin:mixture?dim=d</c>: the pinned 8-component Gaussian mixture of docs/math.md section 5 with its exact
 /// denoiser. The default scheduler is the linear 1000-step schedule (beta 1e-4 .. 0.02) with sample prediction.
 /// </summary>
 public sealed class MixtureModel : IDiffusionModel

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Asd.Native.Denoising;
 using Asd.Native.IO;
 using Asd.Native.Schedules;
+using Asd.Native.Validation;
 using Asd.Simd;
 using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
@@ -86,54 +87,63 @@ public sealed class MlpModel : IDiffusionModel
     /// <summary>FLOPs of one row's forward pass, counted as 2 * sum(in * out) over the linear layers.</summary>
     public long FlopsPerRow => AllLinears().Sum(l => 2L * l.InWidth * l.OutWidth);
 
-    /// <summary>Loads <paramref name="jsonPath"/> and its safetensors file.</summary>
+    /// <summary>
+    /// Loads <paramref name="jsonPath"/> and its safetensors file. Both must be regular files of bounded size, and the
+    /// weights (<c>NAME.safetensors</c>, or the JSON's <c>"weights"</c>) must lie inside the JSON's folder
+    /// (<see cref="ModelFiles"/>).
+    /// </summary>
     public static MlpModel Load(string jsonPath)
     {
-        if (!File.Exists(jsonPath))
-        {
-            throw new FileNotFoundException($"Model file '{jsonPath}' does not exist.", jsonPath);
-        }
-
-        string json = File.ReadAllText(jsonPath);
-        using JsonDocument doc = ParseJson(json, jsonPath);
-        CheckFormat(doc.RootElement, jsonPath);
-        string weights = doc.RootElement.TryGetProperty("weights", out JsonElement w) && w.GetString() is { } wp
-            ? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(jsonPath))!, wp)
-            : Path.ChangeExtension(jsonPath, ".safetensors");
-        if (!File.Exists(weights))
-        {
-            throw new FileNotFoundException($"{jsonPath}: the weights file '{weights}' does not exist.", weights);
-        }
-
-        return FromParts(doc.RootElement, SafeTensorsFile.Open(weights), Path.GetFileNameWithoutExtension(jsonPath), jsonPath);
+        using JsonDocument doc = StrictJson.ReadFile(jsonPath, "asd-mlp model");
+        JsonElement root = StrictJson.Object(doc, jsonPath);
+        CheckFormat(root, jsonPath);
+        string reference = root.TryGetProperty("weights", out JsonElement w)
+            ? StrictJson.String(w, "weights", jsonPath)
+            : Path.GetFileNameWithoutExtension(jsonPath) + ".safetensors";
+        string weights = ModelFiles.ResolveInFolder(jsonPath, reference, "weights");
+        return FromParts(root, SafeTensorsFile.Open(weights, $"{jsonPath}: \"weights\""), Path.GetFileNameWithoutExtension(jsonPath), jsonPath);
     }
 
     /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>
     public static MlpModel Load(string json, byte[] safetensors, string name)
     {
-        using JsonDocument doc = ParseJson(json, name);
-        return FromParts(doc.RootElement, SafeTensorsFile.Parse(safetensors, name + ".safetensors"), name, name + ".json");
+        using JsonDocument doc = StrictJson.Parse(json, name);
+        JsonElement root = StrictJson.Object(doc, name);
+        return FromParts(root, SafeTensorsFile.Parse(safetensors, name + ".safetensors"), name, name + ".json");
     }
 
-    private static JsonDocument ParseJson(string json, string source)
+    /// <summary>
+    /// Parses an asd-mlp JSON (UTF-8 bytes) against safetensors bytes in memory; the <c>"weights"</c> key is checked
+    /// as a reference (relative, no "..") but not opened. For the fuzzer and for validating a model without files.
+    /// </summary>
+    public static MlpModel Parse(ReadOnlyMemory<byte> json, byte[] safetensors, string name)
     {
-        try
+        using JsonDocument doc = StrictJson.Parse(json, name);
+        JsonElement root = StrictJson.Object(doc, name);
+        CheckFormat(root, name);
+        if (root.TryGetProperty("weights", out JsonElement w))
         {
-            return JsonDocument.Parse(json);
+            string reference = StrictJson.String(w, "weights", name);
+            if (reference.Length == 0 || Path.IsPathRooted(reference) || reference.Split('/', '\\').Contains("..") || reference.Contains('\0', StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{name}: \"weights\" must name a file inside the model's folder.");
+            }
         }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({e.Message}).", e);
-        }
+
+        return FromParts(root, SafeTensorsFile.Parse(safetensors, name + ".safetensors"), name, name);
     }
 
     private static void CheckFormat(JsonElement root, string source)
     {
-        if (root.ValueKind != JsonValueKind.Object
-            || !root.TryGetProperty("format", out JsonElement f) || f.ValueKind != JsonValueKind.String || f.GetString() != "asd-mlp"
-            || !root.TryGetProperty("version", out JsonElement v) || v.ValueKind != JsonValueKind.Number || v.GetInt32() != 1)
+        if (!root.TryGetProperty("format", out JsonElement f) || f.ValueKind != JsonValueKind.String || f.GetString() != "asd-mlp"
+            || !root.TryGetProperty("version", out JsonElement v) || v.ValueKind != JsonValueKind.Number)
         {
             throw new InvalidDataException($"{source}: not an asd-mlp model (expected \"format\": \"asd-mlp\" and \"version\": 1; see docs/mlp-format.md).");
+        }
+
+        if (!v.TryGetInt64(out long version) || version != 1)
+        {
+            throw new InvalidDataException($"{source}: \"version\" is {StrictJson.Show(v)}; this engine reads asd-mlp version 1 (docs/mlp-format.md).");
         }
     }
 
@@ -153,28 +163,26 @@ public sealed class MlpModel : IDiffusionModel
 
             CheckFormat(root, source);
 
-            int[] sampleShape = [.. root.GetProperty("sample_shape").EnumerateArray().Select(e => e.GetInt32())];
-            if (sampleShape.Length == 0 || sampleShape.Any(s => s < 1))
-            {
-                throw new InvalidDataException($"{source}: sample_shape must be a non-empty list of positive sizes.");
-            }
+            long[] shapeValues = [.. StrictJson.Array(Required(root, "sample_shape", source), "sample_shape", source).Select(e => e.TryGetInt64(out long d) && e.ValueKind == JsonValueKind.Number ? d : throw new InvalidDataException($"{source}: \"sample_shape\" must list integers (got {StrictJson.Show(e)}).")).Take(ResourceLimits.MaxRank + 1)];
+            int sampleSize = Shapes.SampleSize(shapeValues, $"{source}: \"sample_shape\"");
+            int[] sampleShape = [.. shapeValues.Select(d => (int)d)];
 
-            int condDim = root.TryGetProperty("cond_dim", out JsonElement cd) ? cd.GetInt32() : 0;
-            PredictionType prediction = ScheduleNames.ParsePrediction(root.GetProperty("prediction_type").GetString()!);
-            TimeEmbeddingSpec time = ParseTime(root.GetProperty("time_embedding"), source);
-            int sampleSize = sampleShape.Aggregate(1, (a, b) => a * b);
+            int condDim = root.TryGetProperty("cond_dim", out JsonElement cd) ? StrictJson.Int(cd, "cond_dim", source, 0, ResourceLimits.MaxConditionSize) : 0;
+            PredictionType prediction = ScheduleNames.ParsePrediction(StrictJson.String(Required(root, "prediction_type", source), "prediction_type", source));
+            TimeEmbeddingSpec time = ParseTime(Required(root, "time_embedding", source), source);
 
+            var used = new HashSet<string>(StringComparer.Ordinal);
             int width = time.Dim;
-            var timeMlp = root.TryGetProperty("time_mlp", out JsonElement tm) ? ParseLayers(tm, weights, ref width, source) : [];
+            var timeMlp = root.TryGetProperty("time_mlp", out JsonElement tm) ? ParseLayers(tm, weights, used, ref width, source, "time_mlp") : [];
             int timeWidth = width;
-            string[] input = [.. root.GetProperty("input").EnumerateArray().Select(e => e.GetString()!)];
+            string[] input = [.. StrictJson.Array(Required(root, "input", source), "input", source).Select(e => StrictJson.String(e, "input", source))];
             if (input.Distinct().Count() != input.Length || input.Any(p => p is not ("sample" or "time" or "cond")) || !input.Contains("sample") || input.Contains("cond") != (condDim > 0))
             {
                 throw new InvalidDataException($"{source}: input must list \"sample\", optionally \"time\", and \"cond\" exactly when cond_dim > 0 (got [{string.Join(", ", input)}]).");
             }
 
             width = input.Sum(p => p switch { "sample" => sampleSize, "time" => timeWidth, _ => condDim });
-            var layers = ParseLayers(root.GetProperty("layers"), weights, ref width, source);
+            var layers = ParseLayers(Required(root, "layers", source), weights, used, ref width, source, "layers");
             if (width != sampleSize)
             {
                 throw new InvalidDataException($"{source}: the last layer outputs {width} values per row but the sample has {sampleSize}.");
@@ -186,26 +194,33 @@ public sealed class MlpModel : IDiffusionModel
             scheduler = scheduler with { PredictionType = prediction };
             return new MlpModel(name, sampleShape, condDim, time, timeMlp, input, layers, scheduler);
         }
-        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException or OverflowException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }
     }
+
+    private static JsonElement Required(JsonElement parent, string key, string source) =>
+        parent.TryGetProperty(key, out JsonElement e) ? e : throw new InvalidDataException($"{source}: the key \"{key}\" is missing.");
+
+    /// <summary>The widest layer or embedding a model may declare (a width is also bounded by its weights' bytes).</summary>
+    private const int MaxWidth = ResourceLimits.MaxSampleSize;
 
     private static TimeEmbeddingSpec ParseTime(JsonElement e, string source)
     {
         int dim = 0;
         double maxPeriod = 10000, shift = 1, scale = 1;
         bool flip = false;
-        foreach (JsonProperty p in e.EnumerateObject())
+        foreach (JsonProperty p in StrictJson.Properties(e, "time_embedding", source))
         {
+            string field = "time_embedding." + p.Name;
             switch (p.Name)
             {
-                case "dim": dim = p.Value.GetInt32(); break;
-                case "max_period": maxPeriod = p.Value.GetDouble(); break;
-                case "flip_sin_to_cos": flip = p.Value.GetBoolean(); break;
-                case "downscale_freq_shift": shift = p.Value.GetDouble(); break;
-                case "scale": scale = p.Value.GetDouble(); break;
+                case "dim": dim = StrictJson.Int(p.Value, field, source, 2, 1 << 20); break;
+                case "max_period": maxPeriod = StrictJson.Number(p.Value, field, source); break;
+                case "flip_sin_to_cos": flip = StrictJson.Bool(p.Value, field, source); break;
+                case "downscale_freq_shift": shift = StrictJson.Number(p.Value, field, source); break;
+                case "scale": scale = StrictJson.Number(p.Value, field, source); break;
                 default: throw new InvalidDataException($"{source}: unknown time_embedding key '{p.Name}'.");
             }
         }
@@ -220,37 +235,43 @@ public sealed class MlpModel : IDiffusionModel
             throw new InvalidDataException($"{source}: time_embedding.downscale_freq_shift must be below dim / 2.");
         }
 
+        if (!(maxPeriod > 0))
+        {
+            throw new InvalidDataException($"{source}: time_embedding.max_period must be > 0 (got {maxPeriod}).");
+        }
+
         return new TimeEmbeddingSpec(dim, maxPeriod, flip, shift, scale);
     }
 
-    private static List<MlpLayer> ParseLayers(JsonElement list, SafeTensorsFile weights, ref int width, string source)
+    private static List<MlpLayer> ParseLayers(JsonElement list, SafeTensorsFile weights, HashSet<string> used, ref int width, string source, string field)
     {
         var layers = new List<MlpLayer>();
-        foreach (JsonElement e in list.EnumerateArray())
+        foreach (JsonElement e in StrictJson.Array(list, field, source))
         {
-            string type = e.GetProperty("type").GetString()!;
+            if (e.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"{source}: each entry of \"{field}\" must be a layer object (got {StrictJson.Show(e)}).");
+            }
+
+            string type = StrictJson.String(Required(e, "type", source), field + "[].type", source);
             switch (type)
             {
                 case "linear":
                     {
                         CheckKeys(e, source, "type", "weight", "bias", "activation");
-                        string wName = e.GetProperty("weight").GetString()!;
-                        if (!weights.Tensors.TryGetValue(wName, out TensorInfo? info))
-                        {
-                            throw new InvalidDataException($"{weights.Source}: tensor '{wName}' is missing.");
-                        }
-
+                        string wName = Tensor(e, "weight", weights, used, source);
+                        TensorInfo info = weights.Tensors[wName];
                         int outWidth = info.Shape.Length == 2 && info.Shape[1] == width ? info.Shape[0] : -1;
-                        if (outWidth < 1)
+                        if (outWidth < 1 || outWidth > MaxWidth)
                         {
                             throw new InvalidDataException($"{weights.Source}: tensor '{wName}' has shape {info.ShapeText}, expected [out, {width}] (PyTorch's [out_features, in_features]; this layer receives {width} values per row).");
                         }
 
                         float[] w = weights.ReadFloat32(wName, outWidth, width);
-                        float[]? bias = e.TryGetProperty("bias", out JsonElement b) && b.ValueKind == JsonValueKind.String
-                            ? weights.ReadFloat32(b.GetString()!, outWidth)
+                        float[]? bias = e.TryGetProperty("bias", out JsonElement b) && b.ValueKind != JsonValueKind.Null
+                            ? weights.ReadFloat32(Tensor(e, "bias", weights, used, source), outWidth)
                             : null;
-                        Activation act = e.TryGetProperty("activation", out JsonElement a) ? ActivationMath.Parse(a.GetString()!) : Activation.Identity;
+                        Activation act = e.TryGetProperty("activation", out JsonElement a) ? ActivationMath.Parse(StrictJson.String(a, "activation", source)) : Activation.Identity;
                         layers.Add(new MlpLinear(width, outWidth, wName, w, bias, act));
                         width = outWidth;
                         break;
@@ -260,13 +281,13 @@ public sealed class MlpModel : IDiffusionModel
                     {
                         CheckKeys(e, source, "type", "layers", "activation");
                         int inner = width;
-                        List<MlpLayer> body = ParseLayers(e.GetProperty("layers"), weights, ref inner, source);
+                        List<MlpLayer> body = ParseLayers(Required(e, "layers", source), weights, used, ref inner, source, "residual.layers");
                         if (inner != width || body.Count == 0)
                         {
                             throw new InvalidDataException($"{source}: a residual block must map width {width} back to {width} (its layers end at {inner}).");
                         }
 
-                        Activation act = e.TryGetProperty("activation", out JsonElement a) ? ActivationMath.Parse(a.GetString()!) : Activation.Identity;
+                        Activation act = e.TryGetProperty("activation", out JsonElement a) ? ActivationMath.Parse(StrictJson.String(a, "activation", source)) : Activation.Identity;
                         layers.Add(new MlpResidual(width, body, act));
                         break;
                     }
@@ -274,9 +295,14 @@ public sealed class MlpModel : IDiffusionModel
                 case "layer_norm":
                     {
                         CheckKeys(e, source, "type", "weight", "bias", "eps");
-                        float[] w = weights.ReadFloat32(e.GetProperty("weight").GetString()!, width);
-                        float[] b = weights.ReadFloat32(e.GetProperty("bias").GetString()!, width);
-                        double eps = e.TryGetProperty("eps", out JsonElement ep) ? ep.GetDouble() : 1e-5;
+                        float[] w = weights.ReadFloat32(Tensor(e, "weight", weights, used, source), width);
+                        float[] b = weights.ReadFloat32(Tensor(e, "bias", weights, used, source), width);
+                        double eps = e.TryGetProperty("eps", out JsonElement ep) ? StrictJson.Number(ep, "eps", source) : 1e-5;
+                        if (!(eps > 0))
+                        {
+                            throw new InvalidDataException($"{source}: a layer_norm's eps must be > 0 (got {eps}).");
+                        }
+
                         layers.Add(new MlpLayerNorm(width, w, b, eps));
                         break;
                     }
@@ -289,13 +315,33 @@ public sealed class MlpModel : IDiffusionModel
         return layers;
     }
 
+    /// <summary>
+    /// The tensor a layer's <paramref name="key"/> names: present in the file, and used by no other layer (each
+    /// reference is copied into float32, so a tensor named by many layers would multiply memory without bound).
+    /// </summary>
+    private static string Tensor(JsonElement layer, string key, SafeTensorsFile weights, HashSet<string> used, string source)
+    {
+        string name = StrictJson.String(Required(layer, key, source), key, source);
+        if (!weights.Tensors.ContainsKey(name))
+        {
+            throw new InvalidDataException($"{weights.Source}: tensor '{name}' is missing.");
+        }
+
+        if (!used.Add(name))
+        {
+            throw new InvalidDataException($"{source}: tensor '{name}' is used by two layers; each layer needs tensors of its own.");
+        }
+
+        return name;
+    }
+
     private static void CheckKeys(JsonElement e, string source, params string[] allowed)
     {
         foreach (JsonProperty p in e.EnumerateObject())
         {
             if (Array.IndexOf(allowed, p.Name) < 0)
             {
-                throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a '{e.GetProperty("type").GetString()}' layer.");
+                throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a '{StrictJson.Show(e.GetProperty("type"))}' layer.");
             }
         }
     }

@@ -44,37 +44,13 @@ public static class ModelCatalog
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(spec);
         options ??= new ModelOpenOptions();
+        Validation.ResourceLimits.CheckThreads(options.Threads);
         if (spec.StartsWith("builtin:", StringComparison.Ordinal))
         {
-            (string name, Dictionary<string, string> query) = ParseQuery(spec);
-            switch (name)
-            {
-                case "builtin:mixture":
-                    int dim = 2;
-                    foreach ((string key, string value) in query)
-                    {
-                        if (key != "dim")
-                        {
-                            throw new ArgumentException($"Unknown parameter '{key}' in '{spec}'. builtin:mixture takes dim (an even number).");
-                        }
-
-                        if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out dim))
-                        {
-                            throw new ArgumentException($"'{value}' in '{spec}' is not an integer dimension.");
-                        }
-                    }
-
-                    return new MixtureModel(Denoising.GaussianMixture.Builtin(dim), dim == 2 ? "builtin:mixture" : $"builtin:mixture?dim={dim}");
-                case "builtin:policy":
-                    if (query.Count > 0)
-                    {
-                        throw new ArgumentException($"builtin:policy takes no parameters (got '{spec}').");
-                    }
-
-                    return OpenPolicy();
-                default:
-                    throw new ArgumentException($"Unknown built-in model '{name}'. Available: {string.Join(", ", BuiltinNames)}.");
-            }
+            BuiltinSpec builtin = ParseBuiltin(spec);
+            return builtin.Name == "builtin:policy"
+                ? OpenPolicy()
+                : new MixtureModel(Denoising.GaussianMixture.Builtin(builtin.Dimension), builtin.Dimension == 2 ? "builtin:mixture" : $"builtin:mixture?dim={builtin.Dimension}");
         }
 
         if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
@@ -110,26 +86,94 @@ public static class ModelCatalog
         return copy.ToArray();
     }
 
-    private static (string Name, Dictionary<string, string> Query) ParseQuery(string spec)
+    /// <summary>The largest <c>builtin:mixture</c> dimension (its means alone take 64 bytes per dimension).</summary>
+    public const int MaxMixtureDimension = 1 << 20;
+
+    /// <summary>
+    /// Parses a <c>builtin:</c> spec strictly: a known name, then optionally <c>?key=value</c> pairs joined by
+    /// <c>&amp;</c>, each key once, no spaces, no empty parts, values that are plain decimal integers.
+    /// </summary>
+    /// <exception cref="ArgumentException">Anything else, with a message that quotes the spec and names the part.</exception>
+    public static BuiltinSpec ParseBuiltin(string spec)
     {
-        int q = spec.IndexOf('?', StringComparison.Ordinal);
-        var query = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (q < 0)
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
         {
-            return (spec, query);
+            throw new ArgumentException($"Model spec '{Printable(spec)}' contains a space or control character; write it without (for example builtin:mixture?dim=4).");
         }
 
-        foreach (string part in spec[(q + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+        int q = spec.IndexOf('?', StringComparison.Ordinal);
+        string name = q < 0 ? spec : spec[..q];
+        var query = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (q >= 0)
         {
-            int eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
+            string text = spec[(q + 1)..];
+            if (text.Length == 0)
             {
-                throw new ArgumentException($"Malformed parameter '{part}' in '{spec}' (expected key=value).");
+                throw new ArgumentException($"Model spec '{spec}' ends in '?' with no parameters; drop the '?' or add key=value.");
             }
 
-            query[part[..eq]] = part[(eq + 1)..];
+            foreach (string part in text.Split('&'))
+            {
+                int eq = part.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0 || eq == part.Length - 1)
+                {
+                    throw new ArgumentException($"Malformed parameter '{part}' in '{spec}' (expected key=value).");
+                }
+
+                if (!query.TryAdd(part[..eq], part[(eq + 1)..]))
+                {
+                    throw new ArgumentException($"Parameter '{part[..eq]}' appears twice in '{spec}'; give it once.");
+                }
+            }
         }
 
-        return (spec[..q], query);
+        switch (name)
+        {
+            case "builtin:mixture":
+                int dim = 2;
+                foreach ((string key, string value) in query)
+                {
+                    if (key != "dim")
+                    {
+                        throw new ArgumentException($"Unknown parameter '{key}' in '{spec}'. builtin:mixture takes dim (an even number).");
+                    }
+
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out dim))
+                    {
+                        throw new ArgumentException(value.All(char.IsAsciiDigit)
+                            ? $"dim={value} in '{spec}' is too large: the limit is {MaxMixtureDimension}."
+                            : $"'{value}' in '{spec}' is not an integer dimension (digits only).");
+                    }
+
+                    if (dim > MaxMixtureDimension)
+                    {
+                        throw new ArgumentException($"dim={dim} in '{spec}' is too large: the limit is {MaxMixtureDimension}.");
+                    }
+
+                    if (dim < 2 || dim % 2 != 0)
+                    {
+                        throw new ArgumentException($"builtin:mixture needs an even dimension >= 2 (got dim={dim} in '{spec}').");
+                    }
+                }
+
+                return new BuiltinSpec(name, dim);
+            case "builtin:policy":
+                if (query.Count > 0)
+                {
+                    throw new ArgumentException($"builtin:policy takes no parameters (got '{spec}').");
+                }
+
+                return new BuiltinSpec(name, 0);
+            default:
+                throw new ArgumentException($"Unknown built-in model '{Printable(name)}'. Available: {string.Join(", ", BuiltinNames)}.");
+        }
     }
+
+    private static string Printable(string s) => s.Length <= 200 ? s : s[..200] + "...";
 }
+
+/// <summary>A parsed <c>builtin:</c> spec.</summary>
+/// <param name="Name">"builtin:mixture" or "builtin:policy".</param>
+/// <param name="Dimension">The mixture's dimension (0 for the policy).</param>
+public sealed record BuiltinSpec(string Name, int Dimension);

@@ -46,64 +46,91 @@ public sealed record OnnxIoConfig
     public GuidanceConfig? Guidance { get; init; }
 
     /// <summary>Reads <c>asd.json</c>: {"inputs": {"sample", "timestep", "cond": [...]}, "output", "guidance": {"null_cond": {...}, "scale"}}.</summary>
-    public static OnnxIoConfig Parse(string path)
+    /// <exception cref="InvalidDataException">Malformed JSON, an unknown key or a value of the wrong kind; the message names the key.</exception>
+    public static OnnxIoConfig Parse(string path) => Parse(IO.ModelFiles.ReadAllBytes(path, "asd.json", Validation.ResourceLimits.MaxJsonBytes), path);
+
+    /// <summary>Parses the bytes of an <c>asd.json</c> (see <see cref="Parse(string)"/>).</summary>
+    public static OnnxIoConfig Parse(ReadOnlyMemory<byte> utf8, string path)
     {
-        try
+        using JsonDocument doc = IO.StrictJson.Parse(utf8, path);
+        JsonElement root = IO.StrictJson.Object(doc, path);
+        var c = new OnnxIoConfig();
+        foreach (JsonProperty p in root.EnumerateObject())
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-            JsonElement root = doc.RootElement;
-            var c = new OnnxIoConfig();
-            foreach (JsonProperty p in root.EnumerateObject())
+            switch (p.Name)
             {
-                switch (p.Name)
-                {
-                    case "inputs":
-                        foreach (JsonProperty q in p.Value.EnumerateObject())
+                case "inputs":
+                    foreach (JsonProperty q in IO.StrictJson.Properties(p.Value, "inputs", path))
+                    {
+                        string field = "inputs." + q.Name;
+                        c = q.Name switch
                         {
-                            c = q.Name switch
-                            {
-                                "sample" => c with { Sample = q.Value.GetString() },
-                                "timestep" => c with { Timestep = q.Value.GetString() },
-                                "cond" => c with { Cond = [.. q.Value.EnumerateArray().Select(e => e.GetString()!)] },
-                                _ => throw new InvalidDataException($"{path}: unknown key 'inputs.{q.Name}' (expected sample, timestep, cond)."),
-                            };
-                        }
+                            "sample" => c with { Sample = Name(q.Value, field, path) },
+                            "timestep" => c with { Timestep = Name(q.Value, field, path) },
+                            "cond" => c with { Cond = [.. IO.StrictJson.Array(q.Value, field, path).Select(e => Name(e, field, path))] },
+                            _ => throw new InvalidDataException($"{path}: unknown key 'inputs.{q.Name}' (expected sample, timestep, cond)."),
+                        };
+                    }
 
-                        break;
-                    case "output":
-                        c = c with { Output = p.Value.GetString() };
-                        break;
-                    case "guidance":
-                        c = c with { Guidance = ParseGuidance(p.Value, path) };
-                        break;
-                    default:
-                        throw new InvalidDataException($"{path}: unknown key '{p.Name}' (expected inputs, output, guidance).");
-                }
+                    break;
+                case "output":
+                    c = c with { Output = Name(p.Value, "output", path) };
+                    break;
+                case "guidance":
+                    c = c with { Guidance = ParseGuidance(p.Value, path) };
+                    break;
+                default:
+                    throw new InvalidDataException($"{path}: unknown key '{p.Name}' (expected inputs, output, guidance).");
             }
+        }
 
-            return c;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new InvalidDataException($"{path}: invalid asd.json ({e.Message}).", e);
-        }
+        return c;
+    }
+
+    /// <summary>An input or output name: a non-empty string.</summary>
+    private static string Name(JsonElement e, string field, string path)
+    {
+        string name = IO.StrictJson.String(e, field, path);
+        return name.Length > 0 ? name : throw new InvalidDataException($"{path}: \"{field}\" is an empty name.");
     }
 
     private static GuidanceConfig ParseGuidance(JsonElement g, string path)
     {
-        double scale = g.TryGetProperty("scale", out JsonElement s) ? s.GetDouble() : 1.0;
+        double scale = 1.0;
         NullCondition nul = new NullCondition.Zeros();
-        if (g.TryGetProperty("null_cond", out JsonElement n))
+        foreach (JsonProperty p in IO.StrictJson.Properties(g, "guidance", path))
         {
-            JsonProperty only = n.EnumerateObject().Single();
-            nul = only.Name switch
+            switch (p.Name)
             {
-                "zeros" => new NullCondition.Zeros(),
-                "class_id" => new NullCondition.Value([only.Value.GetSingle()]),
-                "value" => new NullCondition.Value([.. only.Value.EnumerateArray().Select(e => e.GetSingle())]),
-                "input" => new NullCondition.FlagInput(only.Value.GetString()!),
-                _ => throw new InvalidDataException($"{path}: unknown guidance.null_cond '{only.Name}' (expected zeros, class_id, value, input)."),
-            };
+                case "scale":
+                    scale = IO.StrictJson.Number(p.Value, "guidance.scale", path);
+                    break;
+                case "null_cond":
+                    JsonProperty[] only = [.. IO.StrictJson.Properties(p.Value, "guidance.null_cond", path)];
+                    if (only.Length != 1)
+                    {
+                        throw new InvalidDataException($"{path}: \"guidance.null_cond\" must hold exactly one of zeros, class_id, value, input (got {only.Length} keys).");
+                    }
+
+                    string field = "guidance.null_cond." + only[0].Name;
+                    JsonElement v = only[0].Value;
+                    nul = only[0].Name switch
+                    {
+                        "zeros" => new NullCondition.Zeros(),
+                        "class_id" => new NullCondition.Value([IO.StrictJson.Int(v, field, path, 0, 1 << 24)]),
+                        "value" => new NullCondition.Value([.. IO.StrictJson.Array(v, field, path).Take(Validation.ResourceLimits.MaxConditionSize + 1).Select(e => (float)IO.StrictJson.Number(e, field, path))]),
+                        "input" => new NullCondition.FlagInput(Name(v, field, path)),
+                        _ => throw new InvalidDataException($"{path}: unknown guidance.null_cond '{only[0].Name}' (expected zeros, class_id, value, input)."),
+                    };
+                    if (nul is NullCondition.Value { Values: var values } && values.Any(x => !float.IsFinite(x)))
+                    {
+                        throw new InvalidDataException($"{path}: \"{field}\" must hold float32-representable finite numbers.");
+                    }
+
+                    break;
+                default:
+                    throw new InvalidDataException($"{path}: unknown key 'guidance.{p.Name}' (expected null_cond, scale).");
+            }
         }
 
         return new GuidanceConfig(nul, scale);
@@ -233,16 +260,20 @@ public sealed class OnnxModel : IDiffusionModel
             throw new FileNotFoundException($"Model path '{path}' does not exist.", path);
         }
 
-        string schedulerFile = Path.Combine(folder, "scheduler_config.json");
+        // Every file of a folder model is a regular file inside the folder (symbolic links that leave it are refused).
+        bool isFolder = Directory.Exists(path);
+        string anchor = Path.Combine(folder, "model.onnx");
+        file = isFolder ? IO.ModelFiles.ResolveInFolder(anchor, "model.onnx", "model.onnx") : file;
+        IO.ModelFiles.OpenRegular(file, "ONNX model", long.MaxValue, out _).Dispose();
         SchedulerConfig scheduler = new() { ClipSample = true };
-        if (Directory.Exists(path) && File.Exists(schedulerFile))
+        if (isFolder && File.Exists(Path.Combine(folder, "scheduler_config.json")))
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(schedulerFile));
-            scheduler = SchedulerConfigJson.Parse(doc.RootElement, schedulerFile);
+            scheduler = SchedulerConfigJson.ParseFile(IO.ModelFiles.ResolveInFolder(anchor, "scheduler_config.json", "scheduler_config.json"));
         }
 
-        string asdFile = Path.Combine(folder, "asd.json");
-        OnnxIoConfig io = Directory.Exists(path) && File.Exists(asdFile) ? OnnxIoConfig.Parse(asdFile) : new OnnxIoConfig();
+        OnnxIoConfig io = isFolder && File.Exists(Path.Combine(folder, "asd.json"))
+            ? OnnxIoConfig.Parse(IO.ModelFiles.ResolveInFolder(anchor, "asd.json", "asd.json"))
+            : new OnnxIoConfig();
         if (overrides is not null)
         {
             io = io with
@@ -260,6 +291,7 @@ public sealed class OnnxModel : IDiffusionModel
         {
             OnnxModel model = Bind(Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), file, session, device, fallback, io, scheduler);
             model.SetSessionSource(file, null, options);
+            model.CheckNullCondition(overrides?.Guidance is not null ? "--guidance-null" : Path.Combine(folder, "asd.json"));
             return model;
         }
         catch
@@ -285,6 +317,7 @@ public sealed class OnnxModel : IDiffusionModel
         {
             OnnxModel onnx = Bind(name, name, session, device, fallback, io ?? new OnnxIoConfig(), scheduler);
             onnx.SetSessionSource(name, model, options);
+            onnx.CheckNullCondition(name);
             return onnx;
         }
         catch
@@ -329,7 +362,9 @@ public sealed class OnnxModel : IDiffusionModel
                 string why = CudaUnavailableReason(e);
                 if (device == "cuda")
                 {
-                    throw new InvalidOperationException($"--device cuda: {why}", e);
+                    // Valid, but not available here: ASD_ERR_UNSUPPORTED through libasd (an InvalidOperationException
+                    // was reported as an internal error; found by tests/interop/fuzz_abi.c).
+                    throw new PlatformNotSupportedException($"--device cuda: {why}", e);
                 }
 
                 fallback = why;
@@ -455,6 +490,7 @@ public sealed class OnnxModel : IDiffusionModel
             throw new InvalidDataException($"{file}: the sample input {sample.Describe()} needs rank >= 2 and fixed sizes after the batch axis.");
         }
 
+        Validation.Shapes.SampleSize([.. sample.Dims[1..].Select(d => (long)d)], $"{file}: the sample input {sample.Describe()}");
         if (!sample.Dims[1..].SequenceEqual(output.Dims[1..]))
         {
             throw new InvalidDataException($"{file}: the output {output.Describe()} does not have the sample's shape {sample.Describe()}.");
@@ -498,6 +534,17 @@ public sealed class OnnxModel : IDiffusionModel
             }
         }
 
+        long condSize = 0;
+        foreach (OnnxPort c in cond)
+        {
+            long row = Validation.Shapes.ProductOrMinusOne([.. c.Dims.Skip(1).Select(d => (long)d)], Validation.ResourceLimits.MaxConditionSize);
+            condSize = row < 0 ? -1 : condSize + row;
+            if (condSize < 0 || condSize > Validation.ResourceLimits.MaxConditionSize)
+            {
+                throw new InvalidDataException($"{file}: the conditioning inputs hold more than {Validation.ResourceLimits.MaxConditionSize} values per row (the limit); {c.Describe()}.");
+            }
+        }
+
         var unused = inputs.Except(cond).Except([sample, timestep]).Where(i => i != flag).ToList();
         if (unused.Count > 0)
         {
@@ -525,6 +572,60 @@ public sealed class OnnxModel : IDiffusionModel
         }
 
         return new OnnxModel(name, session, device, fallback, sample, timestep, cond, output, scheduler, io.Guidance, flag);
+    }
+
+    /// <summary>
+    /// A guidance null condition given as values (asd.json "class_id" or "value", or --guidance-null) must fit a
+    /// conditioning row and, for integer inputs such as class labels, be whole numbers; then one row is run with it, so
+    /// a value the network rejects (a class id past its embedding table) fails at open, naming the setting, rather
+    /// than at the first sample as an ONNX Runtime error.
+    /// </summary>
+    private void CheckNullCondition(string source)
+    {
+        if (Guidance?.Null is not NullCondition.Value nul)
+        {
+            return;
+        }
+
+        string what = $"{source}: guidance.null_cond [{string.Join(", ", nul.Values.Take(8).Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)))}{(nul.Values.Length > 8 ? ", ..." : "")}]";
+        if (nul.Values.Length != ConditionSize)
+        {
+            throw new InvalidDataException($"{what} has {nul.Values.Length} values, but a conditioning row of this model has {ConditionSize}.");
+        }
+
+        int offset = 0;
+        foreach (OnnxPort c in CondInputs)
+        {
+            if (c.Type is TensorElementType.Int64 or TensorElementType.Int32)
+            {
+                foreach (float v in nul.Values.AsSpan(offset, c.RowSize))
+                {
+                    if (v != MathF.Round(v) || v < int.MinValue || v > int.MaxValue)
+                    {
+                        throw new InvalidDataException($"{what}: the input {c.Describe()} takes integers, not {v}.");
+                    }
+                }
+            }
+
+            offset += c.RowSize;
+        }
+
+        try
+        {
+            using var probe = new OnnxDenoiser(this, 1, flagged: false);
+            var x = new float[probe.SampleSize];
+            probe.Denoise(x, [0], nul.Values, new float[probe.SampleSize]);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"{what} is not accepted by the model ({FirstLine(e.Message)}).", e);
+        }
+    }
+
+    private static string FirstLine(string s)
+    {
+        int n = s.IndexOf('\n', StringComparison.Ordinal);
+        return n < 0 ? s : s[..n];
     }
 
     private static bool IsTimestepShape(int[] dims) => dims.Length == 0 || dims.Length == 1 || (dims.Length == 2 && dims[1] == 1);

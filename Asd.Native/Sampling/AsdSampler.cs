@@ -4,7 +4,7 @@ using Asd.Native.Schedules;
 namespace Asd.Native.Sampling;
 
 /// <summary>
-/// Autospeculative decoding (asd-math section 3): each round drafts up to L future steps by reusing the current
+/// Autospeculative decoding (docs/math.md section 3): each round drafts up to L future steps by reusing the current
 /// model value m_i, verifies all drafts with one batched call, accepts or corrects them with the Gaussian
 /// rejection sampler (reflection on the first rejection), and after a rejection makes one call at the corrected
 /// state. The output has exactly the law of <see cref="DdpmSampler"/> for any denoiser.
@@ -25,18 +25,21 @@ public sealed class AsdSampler : Sampler
     private int[] _step = [], _roundLen = [], _drafted = [], _rowStart = [], _rowCount = [], _inBatch = [];
     private Phase[] _phase = [];
     private readonly AutoSpeculation? _auto;
+    private Action? _variantRun;
 
     /// <summary>Creates an ASD sampler.</summary>
     public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
         : base(denoiser, plan, options ?? new SamplerOptions())
     {
-        _batchZ = new float[Options.MaxBatchRows * D];
+        _batchZ = new float[BatchCapacity * D];
         _corrected = new float[D];
         SpeculationLimit = Options.SpecLength.Limit;
         if (Options.SpecLength.IsAuto)
         {
             // Without a given curve (tests, direct construction) the denoiser is timed here; SamplerFactory caches it.
-            CostCurve = Options.CostCurve ?? CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps);
+            CostCurve = Options.CostCurve ?? (Options.Calibration.Skip
+                ? CostCurve.AssumedLinear()
+                : CostCurve.Measure(denoiser, Math.Min(CostCurveCache.CalibrationRows, RowsPerCall), plan.Schedule.Config.NumTrainTimesteps, limits: Options.Calibration));
             _auto = new AutoSpeculation(CostCurve, RowsPerCall);
         }
     }
@@ -54,8 +57,12 @@ public sealed class AsdSampler : Sampler
     /// <summary>The batch-cost curve the automatic speculation length uses (null for a fixed L).</summary>
     public CostCurve? CostCurve { get; }
 
-    /// <summary>Negative-control variant for the test suite.</summary>
-    internal AsdFault Fault { get; set; }
+    /// <summary>
+    /// Runs <paramref name="variant"/> instead of exact ASD: the test suite's negative controls (deliberately broken
+    /// variants) come in here. Production never calls it, and its round loop is compiled for <see cref="ExactAsd"/>.
+    /// </summary>
+    internal void UseVariant<TVariant>(TVariant variant)
+        where TVariant : struct, IAsdVariant => _variantRun = () => RunRounds(variant);
 
     /// <inheritdoc/>
     protected override void ResetStats(SamplingStats stats)
@@ -94,6 +101,19 @@ public sealed class AsdSampler : Sampler
 
     /// <inheritdoc/>
     protected override void Run()
+    {
+        if (_variantRun is { } run)
+        {
+            run();
+        }
+        else
+        {
+            RunRounds(default(ExactAsd));
+        }
+    }
+
+    private void RunRounds<TVariant>(TVariant variant)
+        where TVariant : struct, IAsdVariant
     {
         for (int c = 0; c < N; c++)
         {
@@ -150,7 +170,7 @@ public sealed class AsdSampler : Sampler
                 }
                 else
                 {
-                    Verify(c);
+                    Verify(c, in variant);
                 }
 
                 if (_phase[c] == Phase.Done)
@@ -235,7 +255,8 @@ public sealed class AsdSampler : Sampler
     }
 
     /// <summary>Verifies the steps covered by chain c's segment, in order, stopping at the first rejection.</summary>
-    private void Verify(int c)
+    private void Verify<TVariant>(int c, in TVariant variant)
+        where TVariant : struct, IAsdVariant
     {
         int i = _step[c], q = _drafted[c], n = _rowCount[c], r0 = _rowStart[c];
         ReadOnlySpan<float> mi = M(c);
@@ -251,9 +272,19 @@ public sealed class AsdSampler : Sampler
             ReadOnlySpan<float> xdj = k == 0 ? Xd(c) : BatchInput(r0 + k - 1);
             ReadOnlySpan<float> mdj = k == 0 ? Md(c) : BatchOutput(r0 + k - 1);
             CheckFinite(mdj, c, i + j);
-            var uniform = new UniformDraw(Noise, ChainId(c), i + j);
-            CouplingDecision decision = ReflectionCoupling.Decide(
-                BatchZ(r0 + k), mdj, mi, Plan.B[i + j], Plan.Sigma[i + j], ref uniform, _corrected, Fault, out _);
+            CouplingDecision decision = variant.Decide(
+                new DraftDecision
+                {
+                    Z = BatchZ(r0 + k),
+                    TargetModel = mdj,
+                    DraftModel = mi,
+                    Plan = Plan,
+                    Step = i + j,
+                    Position = j,
+                    Noise = Noise,
+                    Chain = ChainId(c),
+                },
+                _corrected);
             attempts[j]++;
             _auto?.Record(c, j, decision == CouplingDecision.Accept);
             if (decision == CouplingDecision.Accept)
@@ -262,26 +293,16 @@ public sealed class AsdSampler : Sampler
                 continue;
             }
 
-            Span<float> x = XRow(c);
-            if (Fault == AsdFault.ResampleFromDraft)
-            {
-                Noise.Gaussian(ChainId(c), i + j, NoisePurpose.FaultResample, _corrected);
-                Plan.Step(i + j, xdj, mi, _corrected, x);
-            }
-            else
-            {
-                Plan.Step(i + j, xdj, mdj, _corrected, x);
-            }
-
+            Plan.Step(i + j, xdj, mdj, _corrected, XRow(c));
             CompletedSteps += j + 1 - q;
             _step[c] = i + j + 1;
-            if (Fault == AsdFault.StaleModelAfterRejection)
+            if (variant.EvaluatesModelAfterRejection)
             {
-                Advance(c); // Wrong on purpose: keeps m_i as if it were the model at the corrected state.
+                _phase[c] = Phase.NeedModel;
             }
             else
             {
-                _phase[c] = Phase.NeedModel;
+                Advance(c);
             }
 
             return;
@@ -297,7 +318,11 @@ public sealed class AsdSampler : Sampler
             ReadOnlySpan<float> mNew = BatchOutput(last);
             CheckFinite(mNew, c, i + q);
             BatchInput(last).CopyTo(XRow(c));
-            mNew.CopyTo(M(c));
+            if (variant.AdoptsVerifiedModelAfterFullAcceptance)
+            {
+                mNew.CopyTo(M(c));
+            }
+
             _step[c] = i + q;
             Advance(c);
         }
@@ -306,10 +331,5 @@ public sealed class AsdSampler : Sampler
             BatchInput(last).CopyTo(Xd(c));
             BatchOutput(last).CopyTo(Md(c));
         }
-    }
-
-    private readonly struct UniformDraw(INoiseSource noise, ulong chain, int step) : IUniformDraw
-    {
-        public double Next() => noise.Uniform(chain, step, NoisePurpose.Accept);
     }
 }

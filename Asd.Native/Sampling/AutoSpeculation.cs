@@ -7,7 +7,7 @@ namespace Asd.Native.Sampling;
 /// </summary>
 /// <remarks>
 /// <para>Exactness does not depend on this choice: L is fixed before the round's noise is drawn and depends only on
-/// the past, and every step of a round has the target's law given its prefix whatever L is (asd-math section 3).</para>
+/// the past, and every step of a round has the target's law given its prefix whatever L is (docs/math.md section 3).</para>
 /// <para>Determinism: each chain's estimate uses only its own history, and the cost curve is fixed for the run, so
 /// with a given curve a chain's L sequence, hence its bytes, depend only on the seed, its chain id, the curve and the
 /// run's chain count and row cap (which scale the curve), not on thread count or timing.</para>

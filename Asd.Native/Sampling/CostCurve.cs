@@ -34,6 +34,12 @@ public sealed class CostCurve : IBatchCost
         RowOverheadSeconds = rowOverheadSeconds;
     }
 
+    /// <summary>
+    /// The curve assumed when the calibration is skipped (<see cref="CalibrationLimits.Skip"/>): cost linear in rows,
+    /// T(B) = B T(1), under which speculation never pays and automatic L runs L = 1 (DDPM's bytes).
+    /// </summary>
+    public static CostCurve AssumedLinear(string model = "") => new([1e-3, 2e-3], model);
+
     /// <summary>The model the curve was measured on.</summary>
     public string Model { get; }
 
@@ -76,18 +82,28 @@ public sealed class CostCurve : IBatchCost
     /// the median per B.
     /// Every B up to <paramref name="denseUpTo"/> is timed; above it, a grid of about 8 sizes per doubling, with
     /// linear interpolation between them.
+    /// <para>
+    /// <paramref name="limits"/> bounds the wall-clock time (default <see cref="Validation.ResourceLimits.DefaultCalibrationSeconds"/>):
+    /// the budget is checked after every call, and when it runs out the measurement keeps what it has (the sizes warmed
+    /// up so far, at least one row, and the passes completed, at least one), extrapolating beyond the largest size
+    /// measured. Its callback can cancel (<see cref="CalibrationCancelledException"/>). A single call that is itself
+    /// slower than the budget is the one overrun: calls are never interrupted.
+    /// </para>
     /// </summary>
-    public static CostCurve Measure(IDenoiser denoiser, int maxRows, int trainSteps, int repeats = 15, string model = "", int seed = 1, int denseUpTo = 16)
+    public static CostCurve Measure(IDenoiser denoiser, int maxRows, int trainSteps, int repeats = 15, string model = "", int seed = 1, int denseUpTo = 16, CalibrationLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(denoiser);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        limits ??= CalibrationLimits.Default;
         if (denoiser.MaxRowsPerCall > 0)
         {
             maxRows = Math.Min(maxRows, denoiser.MaxRowsPerCall);
         }
 
         int d = denoiser.SampleSize, c = denoiser.ConditionSize;
+        maxRows = Math.Max(1, Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(d, 1)));
+        var clock = new CalibrationClock(limits);
         var rng = new Random(seed);
         float[] x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
         // Zeros: conditioning may be class ids or flags that only take integers (an ONNX Int64 class input rejects
@@ -107,26 +123,39 @@ public sealed class CostCurve : IBatchCost
             sizes.Add(maxRows);
         }
 
-        void Call(int rows) => denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
+        void Call(int rows)
+        {
+            denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
+            clock.Tick();
+        }
 
         long warm = Stopwatch.GetTimestamp();
-        foreach (int b in sizes)
+        for (int i = 0; i < sizes.Count; i++)
         {
-            Call(b);
+            Call(sizes[i]);
+            if (clock.OutOfTime)
+            {
+                // Out of budget while warming up: time only the sizes warmed so far (larger ones are extrapolated).
+                sizes.RemoveRange(i + 1, sizes.Count - i - 1);
+                break;
+            }
         }
 
         // A cheap model's pass is short and its medians noisy: take more repeats, up to about 0.25 s in all (each
         // timed sample lasts at least 0.2 ms, so a pass takes at least sizes x 0.2 ms).
         double pass = Math.Max(Stopwatch.GetElapsedTime(warm).TotalSeconds, sizes.Count * 2e-4);
         repeats = Math.Clamp((int)(0.25 / pass), repeats, Math.Max(repeats, 101));
+        clock.Planned = clock.Calls + (repeats * sizes.Count * 2);
         var samples = new double[sizes.Count][];
         for (int i = 0; i < sizes.Count; i++)
         {
             samples[i] = new double[repeats];
         }
 
-        for (int r = 0; r < repeats; r++)
+        int passes = 0;
+        while (passes < repeats && (passes == 0 || !clock.OutOfTime))
         {
+            int r = passes++;
             for (int i = 0; i < sizes.Count; i++)
             {
                 int b = sizes[i];
@@ -157,10 +186,11 @@ public sealed class CostCurve : IBatchCost
             }
         }
 
-        var dense = new double[maxRows];
+        int measured = sizes[^1];
+        var dense = new double[measured];
         for (int i = 0; i < sizes.Count; i++)
         {
-            double median = Median(samples[i]);
+            double median = Median(samples[i].AsSpan(0, passes).ToArray());
             dense[sizes[i] - 1] = median;
             if (i > 0)
             {
@@ -173,7 +203,7 @@ public sealed class CostCurve : IBatchCost
             }
         }
 
-        return new CostCurve(dense, model, MeasureRowOverhead(d, repeats));
+        return new CostCurve(dense, model, MeasureRowOverhead(d, repeats, clock));
     }
 
     /// <summary>
@@ -183,23 +213,51 @@ public sealed class CostCurve : IBatchCost
     /// steps for small samples and fewer for large ones (about 2M values per run, at least 32 steps), so calibrating
     /// an image model stays quick.
     /// </summary>
-    public static double MeasureRowOverhead(int sampleSize, int repeats = 15)
+    public static double MeasureRowOverhead(int sampleSize, int repeats = 15) => MeasureRowOverhead(sampleSize, repeats, null);
+
+    private static double MeasureRowOverhead(int sampleSize, int repeats, CalibrationClock? clock)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         int steps = Math.Clamp((1 << 21) / sampleSize, 32, 1000);
         var plan = new Schedules.DiffusionSchedule(new Schedules.SchedulerConfig { PredictionType = Schedules.PredictionType.Sample }).Plan(steps);
-        using var sampler = new AsdSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(16) });
+        // Its rounds have 16 rows: buffers for 16 rows, not the default 1024 (which for a large sample is most of the
+        // memory a calibration would otherwise take).
+        using var sampler = new AsdSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(16), MaxBatchRows = 16 });
         var output = new float[sampleSize];
         sampler.Sample(1, 1, output);
+        clock?.Tick();
         var perRow = new double[repeats];
-        for (int r = 0; r < repeats; r++)
+        int runs = 0;
+        while (runs < repeats && (runs == 0 || clock is not { OutOfTime: true }))
         {
-            SamplingStats st = sampler.Sample(1, (ulong)r + 2, output);
-            perRow[r] = st.WallSeconds / st.RowsEvaluated;
+            SamplingStats st = sampler.Sample(1, (ulong)runs + 2, output);
+            perRow[runs++] = st.WallSeconds / st.RowsEvaluated;
+            clock?.Tick();
         }
 
-        return Median(perRow);
+        return Median(perRow.AsSpan(0, runs).ToArray());
+    }
+
+    /// <summary>The budget and cancellation of one calibration, checked after every call.</summary>
+    private sealed class CalibrationClock(CalibrationLimits limits)
+    {
+        private readonly long _start = Stopwatch.GetTimestamp();
+
+        public int Calls { get; private set; }
+
+        public int Planned { get; set; }
+
+        public bool OutOfTime => Stopwatch.GetElapsedTime(_start).TotalSeconds >= limits.Seconds;
+
+        public void Tick()
+        {
+            Calls++;
+            if (limits.Continue is { } go && !go(Calls, Math.Max(Planned, Calls)))
+            {
+                throw new CalibrationCancelledException();
+            }
+        }
     }
 
     /// <summary>A denoiser that answers x0 = 0 for every row at no cost: what is left of a run is the sampler's own work.</summary>
@@ -256,26 +314,63 @@ public sealed class CostCurve : IBatchCost
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    /// <summary>Reads a curve written by <see cref="Save"/>.</summary>
+    /// <summary>Reads a curve written by <see cref="Save"/> (a regular file of bounded size).</summary>
     /// <exception cref="InvalidDataException">Not a cost-curve file, or invalid times.</exception>
-    public static CostCurve Load(string path)
+    public static CostCurve Load(string path) =>
+        Parse(IO.ModelFiles.ReadAllBytes(path, "cost curve", Validation.ResourceLimits.MaxJsonBytes), path);
+
+    /// <summary>Parses the bytes of a cost-curve file (see <see cref="Save"/>).</summary>
+    /// <exception cref="InvalidDataException">Not a cost-curve file, or invalid times; the message names the key.</exception>
+    public static CostCurve Parse(ReadOnlyMemory<byte> utf8, string source)
     {
+        using JsonDocument doc = IO.StrictJson.Parse(utf8, source);
+        JsonElement root = IO.StrictJson.Object(doc, source);
+        string? format = null, model = "";
+        double overhead = 0;
+        List<double>? seconds = null;
+        foreach (JsonProperty p in root.EnumerateObject())
+        {
+            switch (p.Name)
+            {
+                case "format": format = IO.StrictJson.String(p.Value, "format", source); break;
+                case "version": IO.StrictJson.Int(p.Value, "version", source, 1, 1); break;
+                case "model": model = p.Value.ValueKind == JsonValueKind.Null ? "" : IO.StrictJson.String(p.Value, "model", source); break;
+                case "row_overhead_seconds": overhead = IO.StrictJson.Number(p.Value, "row_overhead_seconds", source); break;
+                case "seconds":
+                    seconds = [];
+                    foreach (JsonElement e in IO.StrictJson.Array(p.Value, "seconds", source))
+                    {
+                        if (seconds.Count == Validation.ResourceLimits.MaxCostCurvePoints)
+                        {
+                            throw new InvalidDataException($"{source}: \"seconds\" lists more than {Validation.ResourceLimits.MaxCostCurvePoints} batch sizes (the limit).");
+                        }
+
+                        seconds.Add(IO.StrictJson.Number(e, "seconds", source));
+                    }
+
+                    break;
+                default:
+                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, seconds).");
+            }
+        }
+
+        if (format != "asd-cost-curve")
+        {
+            throw new InvalidDataException($"{source}: not an asd cost-curve file (format must be \"asd-cost-curve\").");
+        }
+
+        if (seconds is null)
+        {
+            throw new InvalidDataException($"{source}: the key \"seconds\" is missing.");
+        }
+
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-            JsonElement root = doc.RootElement;
-            if (root.GetProperty("format").GetString() != "asd-cost-curve")
-            {
-                throw new InvalidDataException($"{path}: not an asd cost-curve file (format must be \"asd-cost-curve\").");
-            }
-
-            string model = root.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? "" : "";
-            double overhead = root.TryGetProperty("row_overhead_seconds", out JsonElement o) ? o.GetDouble() : 0;
-            return new CostCurve([.. root.GetProperty("seconds").EnumerateArray().Select(e => e.GetDouble())], model, overhead);
+            return new CostCurve(seconds, model, overhead);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+        catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{path}: invalid cost-curve file ({e.Message}).", e);
+            throw new InvalidDataException($"{source}: invalid cost-curve file ({e.Message}).", e);
         }
     }
 

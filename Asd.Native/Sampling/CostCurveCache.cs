@@ -23,7 +23,17 @@ public static class CostCurveCache
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(measure);
         ConcurrentDictionary<(int, bool), Lazy<CostCurve>> byThreads = Curves.GetValue(model, _ => new ConcurrentDictionary<(int, bool), Lazy<CostCurve>>());
-        return byThreads.GetOrAdd((threads, guided), _ => new Lazy<CostCurve>(measure, LazyThreadSafetyMode.ExecutionAndPublication)).Value;
+        Lazy<CostCurve> lazy = byThreads.GetOrAdd((threads, guided), _ => new Lazy<CostCurve>(measure, LazyThreadSafetyMode.ExecutionAndPublication));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            // A cancelled or failed measurement is not a curve: forget it, so the next sampler measures again.
+            byThreads.TryRemove(KeyValuePair.Create((threads, guided), lazy));
+            throw;
+        }
     }
 
     /// <summary>Whether a curve is cached for the model and thread count.</summary>

@@ -19,7 +19,7 @@ public enum NoisePurpose : uint
 }
 
 /// <summary>
-/// The random numbers of a run: pure functions of (seed, chain id, step, purpose) (asd-math section 6), so a chain
+/// The random numbers of a run: pure functions of (seed, chain id, step, purpose) (docs/math.md section 6), so a chain
 /// gets the same numbers however chains are batched, threaded or split across processes by chain offset.
 /// </summary>
 public interface INoiseSource

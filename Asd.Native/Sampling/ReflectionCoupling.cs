@@ -1,30 +1,7 @@
+using Asd.Native.Schedules;
 using Asd.Simd.Kernels;
 
 namespace Asd.Native.Sampling;
-
-/// <summary>
-/// Deliberately broken variants of ASD, used only by the test suite's negative controls: each must make the
-/// statistical tests fail. Production code never sets one.
-/// </summary>
-internal enum AsdFault
-{
-    None,
-
-    /// <summary>Accept every draft.</summary>
-    AlwaysAccept,
-
-    /// <summary>Drop the factor 1/2 from the acceptance log-ratio.</summary>
-    NoHalfInLogRatio,
-
-    /// <summary>On rejection, draw a fresh value from the draft law instead of reflecting into the target.</summary>
-    ResampleFromDraft,
-
-    /// <summary>Reflect about an axis orthogonal to the right one.</summary>
-    ReflectWrongAxis,
-
-    /// <summary>After a rejection, skip the extra model call and reuse the stale m_i at the corrected state.</summary>
-    StaleModelAfterRejection,
-}
 
 /// <summary>What the Gaussian rejection sampler decided for one draft.</summary>
 internal enum CouplingDecision
@@ -37,7 +14,7 @@ internal enum CouplingDecision
 }
 
 /// <summary>
-/// The Gaussian rejection sampler with reflection (asd-math section 3, step 3), in noise coordinates.
+/// The Gaussian rejection sampler with reflection (docs/math.md section 3, step 3), in noise coordinates.
 /// The draft of a step is N(mu_d, sigma^2 I) with noise z, the target N(mu_t, sigma^2 I), and
 /// d = mu_t - mu_d = b (md - m_i). Accept iff log U &lt; z.d / sigma - |d|^2 / (2 sigma^2); on rejection the
 /// value is mu_t + sigma z' with z' = z reflected across the hyperplane orthogonal to d. Given the prefix, the
@@ -56,8 +33,6 @@ internal static class ReflectionCoupling
     /// <param name="sigma">The step's noise scale.</param>
     /// <param name="uniform">Draws U in (0, 1) for this step.</param>
     /// <param name="correctedNoise">On rejection, receives z' (unused when sigma = 0).</param>
-    /// <param name="fault">Negative-control variant; <see cref="AsdFault.None"/> in production.</param>
-    /// <param name="zDotU">z . (md - m_i) in double (for callers that record it).</param>
     public static CouplingDecision Decide<TUniform>(
         ReadOnlySpan<float> z,
         ReadOnlySpan<float> targetModel,
@@ -65,13 +40,11 @@ internal static class ReflectionCoupling
         double b,
         double sigma,
         ref TUniform uniform,
-        Span<float> correctedNoise,
-        AsdFault fault,
-        out double zDotU)
+        Span<float> correctedNoise)
         where TUniform : struct, IUniformDraw
     {
-        RowOps.DifferenceDotAndNorm(z, targetModel, draftModel, out zDotU, out double uDotU);
-        if (uDotU == 0 || b == 0 || fault == AsdFault.AlwaysAccept)
+        RowOps.DifferenceDotAndNorm(z, targetModel, draftModel, out double zDotU, out double uDotU);
+        if (uDotU == 0 || b == 0)
         {
             return CouplingDecision.Accept;
         }
@@ -83,49 +56,14 @@ internal static class ReflectionCoupling
 
         // With d = b u: z.d / sigma - |d|^2 / (2 sigma^2).
         double zd = b * zDotU, dd = b * b * uDotU;
-        double half = fault == AsdFault.NoHalfInLogRatio ? 1.0 : 0.5;
-        double logRatio = (zd / sigma) - (half * dd / (sigma * sigma));
+        double logRatio = (zd / sigma) - (0.5 * dd / (sigma * sigma));
         if (Math.Log(uniform.Next()) < logRatio)
         {
             return CouplingDecision.Accept;
         }
 
-        if (fault == AsdFault.ReflectWrongAxis)
-        {
-            ReflectAboutWrongAxis(z, targetModel, draftModel, correctedNoise);
-        }
-        else
-        {
-            RowOps.ReflectAcrossDifference(z, targetModel, draftModel, zDotU, uDotU, correctedNoise);
-        }
-
+        RowOps.ReflectAcrossDifference(z, targetModel, draftModel, zDotU, uDotU, correctedNoise);
         return CouplingDecision.Reject;
-    }
-
-    /// <summary>Negative control: reflects across w, a vector orthogonal to u (pairs rotated by 90 degrees).</summary>
-    private static void ReflectAboutWrongAxis(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<float> destination)
-    {
-        int n = z.Length;
-        Span<double> w = n <= 512 ? stackalloc double[n] : new double[n];
-        w.Clear();
-        for (int i = 0; i + 1 < n; i += 2)
-        {
-            w[i] = -((double)p[i + 1] - q[i + 1]);
-            w[i + 1] = (double)p[i] - q[i];
-        }
-
-        double zw = 0, ww = 0;
-        for (int i = 0; i < n; i++)
-        {
-            zw += z[i] * w[i];
-            ww += w[i] * w[i];
-        }
-
-        double scale = ww > 0 ? 2 * zw / ww : 0;
-        for (int i = 0; i < n; i++)
-        {
-            destination[i] = (float)(z[i] - (scale * w[i]));
-        }
     }
 }
 
@@ -134,4 +72,77 @@ internal interface IUniformDraw
 {
     /// <summary>U in (0, 1).</summary>
     double Next();
+}
+
+/// <summary>
+/// One draft decision of a round, as the sampler hands it to its variant: draft position <see cref="Position"/> of
+/// the round decides absolute step <see cref="Step"/> of chain <see cref="Chain"/>.
+/// </summary>
+internal readonly ref struct DraftDecision
+{
+    /// <summary>The draft's noise z (the step noise of <see cref="Step"/>).</summary>
+    public required ReadOnlySpan<float> Z { get; init; }
+
+    /// <summary>md, the model at the draft's state.</summary>
+    public required ReadOnlySpan<float> TargetModel { get; init; }
+
+    /// <summary>m_i, the model value the round's drafts reused.</summary>
+    public required ReadOnlySpan<float> DraftModel { get; init; }
+
+    /// <summary>The run's steps and coefficients.</summary>
+    public required InferencePlan Plan { get; init; }
+
+    /// <summary>The absolute step index i + j being decided.</summary>
+    public required int Step { get; init; }
+
+    /// <summary>The draft position j within the round (j &gt;= 1).</summary>
+    public required int Position { get; init; }
+
+    /// <summary>The run's random numbers.</summary>
+    public required INoiseSource Noise { get; init; }
+
+    /// <summary>The global chain id (the noise key).</summary>
+    public required ulong Chain { get; init; }
+}
+
+/// <summary>
+/// The algorithm an <see cref="AsdSampler"/> runs, as a struct type argument of its round loop: the JIT compiles one
+/// copy of the loop per variant, so the production variant (<see cref="ExactAsd"/>) carries no branch for anything
+/// else. The test suite's negative controls are other implementations (deliberately broken), switched on only there.
+/// </summary>
+internal interface IAsdVariant
+{
+    /// <summary>Decides one draft; on rejection writes the corrected noise z'.</summary>
+    CouplingDecision Decide(in DraftDecision draft, Span<float> correctedNoise);
+
+    /// <summary>Whether a round that ended in a rejection evaluates the model at the corrected state (asd-math 3, step 4).</summary>
+    bool EvaluatesModelAfterRejection { get; }
+
+    /// <summary>Whether a fully accepted round takes the last verified model value as m at its new state.</summary>
+    bool AdoptsVerifiedModelAfterFullAcceptance { get; }
+}
+
+/// <summary>Exact ASD (asd-math section 3): the step's own coefficients, U keyed by (chain, absolute step, Accept).</summary>
+internal readonly struct ExactAsd : IAsdVariant
+{
+    /// <inheritdoc/>
+    public bool EvaluatesModelAfterRejection => true;
+
+    /// <inheritdoc/>
+    public bool AdoptsVerifiedModelAfterFullAcceptance => true;
+
+    /// <inheritdoc/>
+    public CouplingDecision Decide(in DraftDecision draft, Span<float> correctedNoise)
+    {
+        var uniform = new AcceptanceUniform(draft.Noise, draft.Chain, draft.Step);
+        return ReflectionCoupling.Decide(
+            draft.Z, draft.TargetModel, draft.DraftModel, draft.Plan.B[draft.Step], draft.Plan.Sigma[draft.Step], ref uniform, correctedNoise);
+    }
+}
+
+/// <summary>U_i of asd-math section 3: the uniform of (chain, absolute step i, purpose Accept).</summary>
+internal readonly struct AcceptanceUniform(INoiseSource noise, ulong chain, int step) : IUniformDraw
+{
+    /// <inheritdoc/>
+    public double Next() => noise.Uniform(chain, step, NoisePurpose.Accept);
 }

@@ -36,7 +36,10 @@ public abstract class Sampler : IDisposable
             throw new ArgumentException($"The denoiser's sample size must be >= 1 (got {D}).");
         }
 
-        int r = Options.MaxBatchRows;
+        // At most MaxBatchFloats per buffer: max_batch_rows alone must not size an allocation (1024 rows of a
+        // 2^24-float sample would be 64 GiB). Fewer rows per call split verifications into more calls, same bytes.
+        int r = Options.RowsFor(D);
+        BatchCapacity = r;
         RowsPerCall = denoiser.MaxRowsPerCall > 0 ? Math.Min(r, denoiser.MaxRowsPerCall) : r;
         _batchX = new float[checked(r * D)];
         _batchOut = new float[r * D];
@@ -115,6 +118,9 @@ public abstract class Sampler : IDisposable
 
     /// <summary>The row cap of one call: the option, or the denoiser's static batch if smaller.</summary>
     protected int RowsPerCall { get; }
+
+    /// <summary>Rows the batch buffers hold (<see cref="SamplerOptions.RowsFor"/>).</summary>
+    protected int BatchCapacity { get; }
 
     /// <summary>The timestep every row of the current batch must share when the denoiser takes one timestep per call (-1: none yet).</summary>
     protected int BatchTimestep { get; private set; } = -1;

@@ -31,13 +31,28 @@ public static class SamplerFactory
         options = (options ?? throw new ArgumentNullException(nameof(options))).Validate(); // before the calibration uses them
         var schedule = new DiffusionSchedule(scheduler);
         InferencePlan plan = schedule.Plan(steps);
+        int sampleSize = Validation.Shapes.SampleSize(model.SampleShape, $"model '{model.Name}' sample shape");
+        options = options with { MaxBatchRows = options.RowsFor(sampleSize) }; // buffers of bounded size (same bytes)
         IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = options.MaxBatchRows, Pool = pool, GuidanceScale = guidance });
-        if (kind == SamplerKind.Asd && options.SpecLength.IsAuto && options.CostCurve is null)
+        try
         {
-            // Calibrated once per model and thread count; a guided model is a different cost (two rows per row).
-            CostCurve curve = CostCurveCache.GetOrMeasure(model, pool?.Threads ?? 1, guidance is not null, () => CostCurve.Measure(
-                denoiser, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name));
-            options = options with { CostCurve = curve };
+            if (kind == SamplerKind.Asd && options.SpecLength.IsAuto && options.CostCurve is null)
+            {
+                // Calibrated once per model and thread count; a guided model is a different cost (two rows per row).
+                // Bounded by options.Calibration (a budget, and a callback that can cancel); skipped, auto assumes a
+                // linear cost and is not cached.
+                CalibrationLimits limits = options.Calibration;
+                CostCurve curve = limits.Skip
+                    ? CostCurve.AssumedLinear(model.Name)
+                    : CostCurveCache.GetOrMeasure(model, pool?.Threads ?? 1, guidance is not null, () => CostCurve.Measure(
+                        denoiser, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name, limits: limits));
+                options = options with { CostCurve = curve };
+            }
+        }
+        catch
+        {
+            (denoiser as IDisposable)?.Dispose();
+            throw;
         }
 
         Sampler sampler = kind == SamplerKind.Asd ? new AsdSampler(denoiser, plan, options) : new DdpmSampler(denoiser, plan, options);

@@ -18,10 +18,20 @@ public sealed record SamplerOptions
 
     /// <summary>
     /// The denoiser's batch-cost curve for the automatic speculation length. Given, it makes "auto" deterministic
-    /// (asd-math section 6); null, the curve is measured once per model and thread count and cached in memory
+    /// (docs/math.md section 6); null, the curve is measured once per model and thread count and cached in memory
     /// (<see cref="CostCurveCache"/>).
     /// </summary>
     public CostCurve? CostCurve { get; init; }
+
+    /// <summary>Bounds on the calibration that measures <see cref="CostCurve"/> when it is null and L is automatic.</summary>
+    public CalibrationLimits Calibration { get; init; } = CalibrationLimits.Default;
+
+    /// <summary>
+    /// The rows per call for samples of <paramref name="sampleSize"/> floats: <see cref="MaxBatchRows"/>, lowered so
+    /// that a batch buffer holds at most <see cref="Validation.ResourceLimits.MaxBatchFloats"/> floats (splitting a
+    /// verification into more calls never changes the bytes of a sample).
+    /// </summary>
+    public int RowsFor(int sampleSize) => Math.Max(1, Math.Min(MaxBatchRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(1, sampleSize)));
 
     /// <summary>Throws on invalid settings.</summary>
     public SamplerOptions Validate()
@@ -29,6 +39,11 @@ public sealed record SamplerOptions
         if (MaxBatchRows < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBatchRows), $"max_batch_rows must be >= 1 (got {MaxBatchRows}).");
+        }
+
+        if (Calibration is null || double.IsNaN(Calibration.Seconds))
+        {
+            throw new ArgumentException("calibration_seconds must be a number (0 = the default budget, < 0 = skip).");
         }
 
         if (SpecLength.Encoded < -1)
@@ -55,6 +70,24 @@ public interface ISamplingProgress
 
 /// <summary>Thrown when a progress callback cancels a run; the output buffer is left untouched.</summary>
 public sealed class SamplingCancelledException() : OperationCanceledException("Sampling was cancelled by the progress callback; no output was written.");
+
+/// <summary>Thrown when a calibration's callback (<see cref="CalibrationLimits.Continue"/>) cancels it.</summary>
+public sealed class CalibrationCancelledException() : OperationCanceledException("The batch-cost calibration was cancelled by its progress callback; no sampler was created.");
+
+/// <summary>
+/// Bounds on the batch-cost calibration that the automatic speculation length runs when no curve is given.
+/// </summary>
+/// <param name="Seconds">Wall-clock budget; the measurement keeps what it has when it runs out. Negative: skip the
+/// calibration and assume a cost linear in rows (T(B) = B T(1)), under which auto runs L = 1.</param>
+/// <param name="Continue">Called after every model call with (calls done, calls planned); false cancels.</param>
+public sealed record CalibrationLimits(double Seconds, Func<int, int, bool>? Continue = null)
+{
+    /// <summary>The default budget (<see cref="Validation.ResourceLimits.DefaultCalibrationSeconds"/>), no callback.</summary>
+    public static CalibrationLimits Default { get; } = new(Validation.ResourceLimits.DefaultCalibrationSeconds);
+
+    /// <summary>True when the calibration is skipped.</summary>
+    public bool Skip => Seconds < 0;
+}
 
 /// <summary>Thrown when the model returns NaN or infinity in a row the chain actually uses.</summary>
 public sealed class NonFiniteModelOutputException(string message) : InvalidOperationException(message);

@@ -11,7 +11,7 @@ namespace Asd.Native.Sampling;
 public readonly record struct PositionAcceptance(int Position, long Attempts, long Accepted);
 
 /// <summary>
-/// What one sampling run did, with the meanings of asd-math section 7. The sampler owns and reuses the
+/// What one sampling run did, with the meanings of docs/math.md section 7. The sampler owns and reuses the
 /// instance: it is valid until the sampler's next run (copy what you keep).
 /// </summary>
 public sealed class SamplingStats

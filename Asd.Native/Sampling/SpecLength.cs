@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Asd.Native.Sampling;
 
 /// <summary>
-/// The speculation length L, with the one encoding every interface shares (asd-math section 7):
+/// The speculation length L, with the one encoding every interface shares (docs/math.md section 7):
 /// CLI/JSON strings "1", "8", ... / "inf" / "auto"; C ABI int32 L &gt; 0 / 0 (unbounded) / -1 (automatic).
 /// </summary>
 public readonly struct SpecLength : IEquatable<SpecLength>

@@ -2,7 +2,7 @@ namespace Asd.Native.Schedules;
 
 /// <summary>
 /// The K steps of one sampler run: timesteps tau_0 &gt; ... &gt; tau_{K-1} and, for each step i, the coefficients of
-/// x_{i+1} = a_i x_i + b_i m(x_i, tau_i) + sigma_i z_i (asd-math section 1), plus the conversion of raw model output
+/// x_{i+1} = a_i x_i + b_i m(x_i, tau_i) + sigma_i z_i (docs/math.md section 1), plus the conversion of raw model output
 /// to the x0 estimate m. Step K-1 has abar' = 1, so a = 0 and b = 1. Immutable and thread-safe.
 /// </summary>
 public sealed class InferencePlan

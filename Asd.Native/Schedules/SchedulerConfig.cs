@@ -42,10 +42,7 @@ public sealed record SchedulerConfig
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public SchedulerConfig Validate()
     {
-        if (NumTrainTimesteps < 1)
-        {
-            throw new ArgumentException($"num_train_timesteps must be >= 1 (got {NumTrainTimesteps}).");
-        }
+        Validation.ResourceLimits.CheckTrainSteps(NumTrainTimesteps);
 
         if (TrainedBetas is { } betas)
         {
@@ -79,9 +76,9 @@ public sealed record SchedulerConfig
             throw new ArgumentException($"clip_sample_range must be > 0 (got {ClipSampleRange}).");
         }
 
-        if (StepsOffset < 0)
+        if (StepsOffset < 0 || StepsOffset > Validation.ResourceLimits.MaxTrainSteps)
         {
-            throw new ArgumentException($"steps_offset must be >= 0 (got {StepsOffset}).");
+            throw new ArgumentException($"steps_offset must be from 0 to {Validation.ResourceLimits.MaxTrainSteps} (got {StepsOffset}).");
         }
 
         return this;

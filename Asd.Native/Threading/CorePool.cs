@@ -48,12 +48,12 @@ public sealed class CorePool : IDisposable
     /// <summary>Creates a pool of <paramref name="threads"/> threads including the caller (0 means one per core).</summary>
     public CorePool(int threads)
     {
-        if (threads < 0)
+        if (threads < 0 || threads > Validation.ResourceLimits.MaxThreads)
         {
-            throw new ArgumentOutOfRangeException(nameof(threads), $"Thread count must be >= 0 (0 = one per core); got {threads}.");
+            throw new ArgumentOutOfRangeException(nameof(threads), $"Thread count must be 0 (one per core) to {Validation.ResourceLimits.MaxThreads}; got {threads}.");
         }
 
-        Threads = threads == 0 ? Environment.ProcessorCount : threads;
+        Threads = threads == 0 ? Math.Min(Environment.ProcessorCount, Validation.ResourceLimits.MaxThreads) : threads;
         _workers = new Worker[Threads - 1];
         for (int i = 0; i < _workers.Length; i++)
         {

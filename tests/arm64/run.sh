@@ -6,7 +6,8 @@
 #   c. the C example, compiled with aarch64-linux-gnu-gcc against the arm64 libasd.so, runs on the NEON path;
 #   d. the same seed gives the x64 samples: DDPM element by element, ASD by the share of identical chains;
 #   e. the small ONNX UNet (tests/fixtures/onnx/unet16) samples a few DDPM steps through ONNX Runtime arm64;
-#   f. the native ConditionalUnet1D fixtures (float32 and float16 weights) give x64's DDPM samples.
+#   f. the native ConditionalUnet1D fixtures (float32 and float16 weights) give x64's DDPM samples;
+#   g. asd draws a picture with the arm64 SkiaSharp beside it.
 #   (Plus a check that the binaries are AArch64 ELF with RUNPATH $ORIGIN; each publish counts as a check.)
 # .ci/run calls it after the cli stage and reuses that stage's x64 executable (artifacts/asd/linux-x64-*) as the
 # reference of (d); run alone it falls back to the Release build of Asd.Cli. Prints "ok"/"FAIL" per check and, last,
@@ -71,7 +72,7 @@ fi
 (cd "$ROOT/artifacts" && find libasd/linux-arm64 asd/linux-arm64 -type f -printf '%s\t%p\n' | sort -k2) | awk '{ printf "      %10d  %s\n", $1, $2 }'
 elf_ok() {
   local f
-  for f in "$LIB/libasd.so" "$LIB/libonnxruntime.so" "$EXE_DIR/asd" "$EXE_DIR/libonnxruntime.so"; do
+  for f in "$LIB/libasd.so" "$LIB/libonnxruntime.so" "$EXE_DIR/asd" "$EXE_DIR/libonnxruntime.so" "$EXE_DIR/libSkiaSharp.so" "$EXE_DIR/libHarfBuzzSharp.so"; do
     readelf -h "$f" | grep -q 'Machine: *AArch64' || { echo "not AArch64: $f"; return 1; }
   done
   readelf -d "$EXE_DIR/asd" | grep -q 'RUNPATH.*\[\$ORIGIN\]' && readelf -d "$LIB/libasd.so" | grep -q 'RUNPATH.*\$ORIGIN' \
@@ -192,5 +193,20 @@ unet_ok() {
   done
 }
 check "f. ConditionalUnet1D (float32 and float16 weights), DDPM, same seed: arm64 equals x64 element by element (|diff| <= $ATOL)" unet_ok
+
+# ------------------------------------------------------------------------------------------------ g. picture
+# The arm64 folder carries its own libSkiaSharp.so (AArch64), which ScottPlot draws the pictures with.
+plot_ok() {
+  (cd "$WORK" && "${ASD[@]}" sample --model builtin:mixture --steps 20 --samples 64 --threads 1 --plot "$WORK/arm64.png") || return 1
+  python3 - "$WORK/arm64.png" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h = struct.unpack(">II", b[16:24])
+assert (w, h) == (800, 800) and len(b) > 20000, (w, h, len(b))
+print("PNG", w, "x", h, len(b), "bytes")
+PY
+}
+check "g. asd sample --plot: the arm64 SkiaSharp draws the scatter (800x800 PNG)" plot_ok
 
 summary

@@ -14,7 +14,7 @@ check() { # name, command...
   local name=$1; shift
   if "$@" >>"$LOG" 2>&1; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name (see $LOG)"; fi
 }
-summary() { echo "CLI_SUMMARY $passed $failed"; exit 0; }
+summary() { echo "CLI_SUMMARY $passed $failed"; [ "$failed" -eq 0 ]; exit; }
 
 if [ "${ASD_SKIP_PUBLISH:-0}" != 1 ]; then
   if Asd.Cli/publish.sh v4 v3 >>"$LOG" 2>&1; then
@@ -34,7 +34,7 @@ info_ok() { # level, expected kernel path
 }
 [ "$best" = v4 ] && check "asd info (v4): Native AOT, avx512 kernels, ONNX Runtime found" info_ok v4 avx512
 check "asd info (v3): Native AOT, avx2 kernels, ONNX Runtime found" info_ok v3 avx2
-check "one folder: asd + libonnxruntime.so, nothing else needed" bash -c "ls '$ROOT/artifacts/asd/linux-x64-$best' | sort | tr '\n' ' ' | grep -qx 'asd libonnxruntime.so libonnxruntime_providers_shared.so '"
+check "one folder: asd + ONNX Runtime + SkiaSharp (the pictures), nothing else needed" bash -c "ls '$ROOT/artifacts/asd/linux-x64-$best' | sort | tr '\n' ' ' | grep -qx 'asd libHarfBuzzSharp.so libSkiaSharp.so libonnxruntime.so libonnxruntime_providers_shared.so '"
 
 exe=$ROOT/artifacts/asd/linux-x64-$best/asd
 work=$(mktemp -d)
@@ -45,15 +45,50 @@ sample_ok() {
     && [ "$(head -c 8 "$work/asd-sample.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
 }
 check "asd sample (README's first command, from an empty folder): summary and asd-sample.png" sample_ok
+# The picture is drawn by SkiaSharp from the folder alone, its text in the embedded font: hiding /usr/share/fonts in a
+# private mount namespace (root, as in CI) must give the same PNG bytes (without the embedded font, no text at all).
+plot_ok() {
+  local cmd="cd '$work' && '$exe' sample --model builtin:mixture --steps 20 --spec-len 4 --seed 1"
+  bash -c "$cmd --plot fonts.png" >/dev/null || return 1
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && [ -d /usr/share/fonts ]; then
+    unshare -m bash -c "mount -t tmpfs none /usr/share/fonts && $cmd --plot nofonts.png" >/dev/null || return 1
+    cmp "$work/fonts.png" "$work/nofonts.png" || return 1
+  fi
+  python3 - "$work/fonts.png" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+w, h = struct.unpack(">II", b[16:24])
+assert (w, h) == (800, 800), (w, h)
+print("PNG", w, "x", h, len(b), "bytes")
+PY
+}
+check "asd sample --plot: SkiaSharp beside asd draws an 800x800 PNG, the same bytes with no fonts installed" plot_ok
+# A folder copied without the SkiaSharp libraries still samples with --no-plot, and drawing fails in one line naming them.
+noskia_ok() {
+  local d=$work/noskia out code
+  mkdir -p "$d" && cp "$exe" "$d/" || return 1
+  (cd "$d" && ./asd sample --model builtin:mixture --steps 10 --no-plot) || return 1
+  out=$(cd "$d" && ./asd sample --model builtin:mixture --steps 10 2>&1); code=$?
+  echo "$out"
+  [ $code -eq 2 ] && grep -q "asd: error: cannot draw the picture: SkiaSharp's native library is missing" <<<"$out" && [ ! -e "$d/asd-sample.png" ]
+}
+check "asd without libSkiaSharp.so: --no-plot samples; drawing fails in one line naming the library (exit 2)" noskia_ok
 bench_ok() {
   (cd "$work" && "$exe" bench --model 'builtin:mixture?dim=4' --steps 20 --repeats 1 --threads 1 --json b.json --markdown) || return 1
   python3 "$ROOT/tests/cli/check_bench_json.py" "$work/b.json"
 }
 check "asd bench: table, and JSON with the fixed schema" bench_ok
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
-  "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
-check "asd reports bad input in one line with exit code 2" bash -c \
-  "'$exe' sample --spec-len 0 2>&1 | grep -q 'must be >= 1'; test \${PIPESTATUS[0]} -eq 2"
+  "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee -a /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
+bad_input_reported() {
+  local out code
+  out=$("$exe" sample --spec-len 0 2>&1)
+  code=$?
+  echo "$out"
+  [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'must be >= 1' <<<"$out"
+}
+check "asd reports bad input in one line with exit code 2" bad_input_reported
 
 # The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
 # configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.

@@ -7,11 +7,16 @@
  * Prints one line per check and a final "ROBUSTNESS <passed> <failed>"; exits non-zero on any failure.
  * Run from the repository root (it opens tests/fixtures/...).
  */
+#define _DEFAULT_SOURCE /* mmap, MAP_ANONYMOUS, mkdtemp */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "asd.h"
 
@@ -124,6 +129,143 @@ static void fill(float* buf, size_t n) {
     for (size_t i = 0; i < n; i++) buf[i] = -12345.0f;
 }
 
+/* --- issue 13: hostile sizes, limits, calibration ------------------------------------------------------ */
+
+/* A struct of `size` bytes ending where an inaccessible page begins: a write past it is a crash, not corruption. */
+static void* guarded(size_t size) {
+    long page = sysconf(_SC_PAGESIZE);
+    size_t span = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+    unsigned char* base = mmap(NULL, span + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    mprotect(base + span, (size_t)page, PROT_NONE);
+    return base + span - size;
+}
+
+/* Wall-clock bounds below are hang guards, not benchmarks; under valgrind (about 20-50x slower) the runner scales
+   them with ASD_TIME_FACTOR. */
+static double time_factor(void) {
+    const char* f = getenv("ASD_TIME_FACTOR");
+    double v = f ? atof(f) : 1;
+    return v >= 1 ? v : 1;
+}
+
+static double seconds_since(const struct timespec* t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+static int32_t cancel_calibration(void* user, int64_t done, int64_t planned, int64_t calls) {
+    (void)planned;
+    (void)calls;
+    *(int*)user += 1;
+    return done >= 4;
+}
+
+static void issue13_reproducers(void) {
+    static const size_t hostile[] = {SIZE_MAX, (size_t)1 << 20, 0xffffffffu, (size_t)1 << 40};
+    asd_model_params* mp = guarded(sizeof *mp);
+    asd_sampler_params* sp = guarded(sizeof *sp);
+    asd_sample_params* rp = guarded(sizeof *rp);
+    asd_stats* st = guarded(sizeof *st);
+    char what[160];
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        /* Each would write (or zero) up to `size` bytes before the fix: a segfault at the guard page. */
+        asd_status a = asd_model_default_params(mp, hostile[i]);
+        asd_status b = asd_sampler_default_params(sp, hostile[i]);
+        asd_status c = asd_sample_default_params(rp, hostile[i]);
+        snprintf(what, sizeof what, "asd_*_default_params(p, %zu) write only the library's struct (guard page after it)", hostile[i]);
+        CHECK_TRUE(a == ASD_OK && b == ASD_OK && c == ASD_OK && mp->struct_size == sizeof *mp && sp->struct_size == sizeof *sp &&
+                       rp->struct_size == sizeof *rp,
+                   what);
+    }
+
+    asd_model* m = NULL;
+    asd_sampler* s = NULL;
+    EXPECT_OK(asd_model_open("builtin:mixture?dim=4", NULL, &m));
+    sp->spec_len = 4;
+    sp->steps = 10;
+    EXPECT_OK(asd_sampler_create(m, sp, &s));
+    float out[8];
+    EXPECT_OK(asd_sampler_sample(s, 2, NULL, out, 8));
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        snprintf(what, sizeof what, "asd_sampler_stats(s, st, %zu) fills only the library's struct", hostile[i]);
+        CHECK_TRUE(asd_sampler_stats(s, st, hostile[i]) == ASD_OK && st->struct_size == sizeof *st && st->samples == 2, what);
+    }
+    asd_sampler_free(s);
+
+    /* Threads have an upper limit (1024 threads took 8.6 s, 65536 ran a machine out of memory). */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    asd_model_default_params(mp, sizeof *mp);
+    mp->threads = 65536;
+    asd_model* none = NULL;
+    EXPECT(asd_model_open("builtin:mixture", mp, &none), ASD_ERR_INVALID_ARGUMENT, "threads = 65536 is out of range: use 0 (one per core) to 256");
+    mp->threads = 1024;
+    EXPECT(asd_model_open("builtin:mixture", mp, &none), ASD_ERR_INVALID_ARGUMENT, "to 256");
+    CHECK_TRUE(seconds_since(&t0) < 5 * time_factor(), "hostile thread counts are refused at once");
+
+    /* An unavailable device is "valid but not available", not a bug (it was ASD_ERR_INTERNAL; found by fuzz_abi.c). */
+    mp->threads = 1;
+    mp->device = "cuda";
+    EXPECT(asd_model_open("tests/fixtures/onnx/unet16", mp, &none), ASD_ERR_UNSUPPORTED, "--device cuda");
+    mp->device = NULL;
+
+    /* Overflow never shows through; loose specs are refused. */
+    EXPECT(asd_model_open("builtin:mixture?dim=2147483646", NULL, &none), ASD_ERR_MODEL, "too large: the limit is 1048576");
+    EXPECT(asd_model_open("builtin:mixture?dim=4&dim=6", NULL, &none), ASD_ERR_MODEL, "appears twice");
+    EXPECT(asd_model_open("builtin:mixture?dim= 4", NULL, &none), ASD_ERR_MODEL, "space");
+    EXPECT(asd_model_open("builtin:mixture?", NULL, &none), ASD_ERR_MODEL, "ends in '?'");
+
+    /* A model file naming /dev/urandom as its weights: refused at once, never read. */
+    char dir[] = "/tmp/asd-robust-XXXXXX", path[256];
+    if (mkdtemp(dir)) {
+        snprintf(path, sizeof path, "%s/m.json", dir);
+        FILE* f = fopen(path, "w");
+        fputs("{\"format\": \"asd-mlp\", \"version\": 1, \"weights\": \"/dev/urandom\"}", f);
+        fclose(f);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        EXPECT(asd_model_open(path, NULL, &none), ASD_ERR_MODEL, "\"weights\" '/dev/urandom' is an absolute path");
+        f = fopen(path, "w");
+        fputs("{\"format\": \"asd-mlp\", \"version\": 9223372036854775807}", f);
+        fclose(f);
+        EXPECT(asd_model_open(path, NULL, &none), ASD_ERR_MODEL, "\"version\" is 9223372036854775807");
+        CHECK_TRUE(seconds_since(&t0) < 5 * time_factor(), "hostile model files are refused at once");
+        remove(path);
+        rmdir(dir);
+    }
+
+    /* Calibration inside asd_sampler_create: bounded by calibration_seconds, cancellable, skippable. */
+    asd_model* big = NULL;
+    EXPECT_OK(asd_model_open("builtin:mixture?dim=65536", NULL, &big));
+    asd_sampler_default_params(sp, sizeof *sp);
+    sp->steps = 10;
+    sp->spec_len = ASD_SPEC_LEN_AUTO;
+    sp->calibration_seconds = NAN;
+    EXPECT(asd_sampler_create(big, sp, &s), ASD_ERR_INVALID_ARGUMENT, "calibration_seconds");
+    int calls = 0;
+    sp->calibration_seconds = 60;
+    sp->calibration_progress = cancel_calibration;
+    sp->calibration_user = &calls;
+    EXPECT(asd_sampler_create(big, sp, &s), ASD_CANCELLED, "calibration was cancelled");
+    CHECK_TRUE(s == NULL && calls == 4, "the calibration callback cancelled after its 4th call");
+    sp->calibration_progress = NULL;
+    sp->calibration_seconds = -1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EXPECT_OK(asd_sampler_create(big, sp, &s));
+    CHECK_TRUE(seconds_since(&t0) < 5 * time_factor(), "calibration_seconds < 0 skips the calibration");
+    asd_sampler_free(s);
+    sp->calibration_seconds = 1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EXPECT_OK(asd_sampler_create(big, sp, &s));
+    double took = seconds_since(&t0);
+    snprintf(what, sizeof what, "a 1 s calibration of builtin:mixture?dim=65536 ends in time (took %.1f s; 71 s before)", took);
+    CHECK_TRUE(took < 20 * time_factor(), what);
+    asd_sampler_free(s);
+    asd_model_free(big);
+    asd_model_free(m);
+}
+
 int main(void) {
     /* ---- library-level exports */
     CHECK_TRUE(asd_abi_version() == ASD_ABI_VERSION, "asd_abi_version() == ASD_ABI_VERSION");
@@ -142,7 +284,10 @@ int main(void) {
     EXPECT(asd_model_default_params(NULL, sizeof mp), ASD_ERR_NULL_POINTER, "NULL");
     EXPECT(asd_model_default_params(&mp, 3), ASD_ERR_BUFFER_SIZE, "smaller");
     EXPECT(asd_sampler_default_params(NULL, sizeof sp), ASD_ERR_NULL_POINTER, "NULL");
-    EXPECT(asd_sampler_default_params(&sp, sizeof sp - 8), ASD_ERR_BUFFER_SIZE, "smaller");
+    EXPECT(asd_sampler_default_params(&sp, offsetof(asd_sampler_params, calibration_seconds) - 8), ASD_ERR_BUFFER_SIZE, "smaller");
+    /* A caller compiled against asd.h before calibration_seconds was appended: its struct is filled up to its size. */
+    EXPECT_OK(asd_sampler_default_params(&sp, offsetof(asd_sampler_params, calibration_seconds)));
+    CHECK_TRUE(sp.struct_size == offsetof(asd_sampler_params, calibration_seconds), "an older, smaller asd_sampler_params is filled up to its size");
     EXPECT(asd_sample_default_params(NULL, sizeof rp), ASD_ERR_NULL_POINTER, "NULL");
     EXPECT(asd_sample_default_params(&rp, 0), ASD_ERR_BUFFER_SIZE, "smaller");
     EXPECT_OK(asd_model_default_params(&mp, sizeof mp));
@@ -405,6 +550,7 @@ int main(void) {
     CHECK_TRUE(strstr(asd_last_error(), "nonsense") != NULL, "a successful call leaves the last error unchanged");
 
     asd_sampler_free(s);
+    issue13_reproducers();
     asd_model_free(g_model);
     printf("ROBUSTNESS %d %d\n", passed, failed);
     return failed != 0;

@@ -36,15 +36,17 @@ check() { # check "name" command...: one check, passes when the command exits 0 
   local name=$1; shift
   if "$@" >>"$LOG/checks.log" 2>&1; then ok "$name"; else bad "$name (see $LOG/checks.log)"; fi
 }
-# Adds the "<TAG> <passed> <failed>" line a test program prints; a missing line counts as one failure.
+# Adds the "<TAG> <passed> <failed>" line a test program prints; a missing line counts as one failure, and so does
+# the program's non-zero exit code (third argument) when its line reports no failure (a crash after the summary).
 count_line() {
-  local tag=$1 file=$2 line
+  local tag=$1 file=$2 rc=${3:-0} line
   line=$(grep -E "^$tag [0-9]+ [0-9]+$" "$file" | tail -n 1)
-  if [ -z "$line" ]; then bad "$tag: no summary line in $file (crash?)"; return; fi
+  if [ -z "$line" ]; then bad "$tag: no summary line in $file (crash? exit code $rc)"; return; fi
   read -r _ p f <<<"$line"
   passed=$((passed + p))
   failed=$((failed + f))
-  echo "      $tag: $p passed, $f failed"
+  echo "      $tag: $p passed, $f failed (exit code $rc)"
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then bad "$tag: exit code $rc although its summary reports no failure"; fi
 }
 strip_wall() { sed -E 's/"wall_seconds":[0-9.eE+-]+//'; }
 
@@ -136,9 +138,9 @@ stage_end "C and C++ examples"
 # ------------------------------------------------------------------------------------------------ robustness
 stage "robustness (every export: NULL handles and buffers, wrong lengths, NaN, unknown specs)"
 if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/robustness.c -o "$WORK/robustness" -L"$HOST" -lasd -Wl,-rpath,"$HOST" -lm >"$LOG/robustness-build.log" 2>&1; then
-  "$WORK/robustness" >"$LOG/robustness.out" 2>&1
+  "$WORK/robustness" >"$LOG/robustness.out" 2>&1; rc=$?
   grep -E '^FAIL' "$LOG/robustness.out"
-  count_line ROBUSTNESS "$LOG/robustness.out"
+  count_line ROBUSTNESS "$LOG/robustness.out" $rc
 else
   bad "robustness.c does not compile (see $LOG/robustness-build.log)"
 fi
@@ -151,9 +153,9 @@ for level in v4 v3; do
   gcc "${CFLAGS[@]}" -I"$d/include" tests/interop/concurrency.c -o "$WORK/concurrency-$level" -L"$d" -lasd -Wl,-rpath,"$d" -lpthread >>"$LOG/concurrency-build.log" 2>&1 \
     || bad "concurrency.c does not compile against $level (see $LOG/concurrency-build.log)"
 done
-"$WORK/concurrency-$(basename "$HOST" | cut -d- -f3)" >"$LOG/concurrency.out" 2>&1
+"$WORK/concurrency-$(basename "$HOST" | cut -d- -f3)" >"$LOG/concurrency.out" 2>&1; rc=$?
 sed 's/^/      /' "$LOG/concurrency.out"
-count_line CONCURRENCY "$LOG/concurrency.out"
+count_line CONCURRENCY "$LOG/concurrency.out" $rc
 if [ $HAS_V4 = 1 ]; then
   "$WORK/concurrency-v3" --serial >"$LOG/concurrency-v3.out" 2>&1
   h4=$(grep '^HASH' "$LOG/concurrency.out"); h3=$(grep '^HASH' "$LOG/concurrency-v3.out")
@@ -162,6 +164,37 @@ else
   not_run "v3/v4 serial outputs compared"
 fi
 stage_end "concurrency"
+
+# ------------------------------------------------------------------------------------------------ C-ABI fuzz (issue 13)
+stage "C-ABI fuzz (seeded random calls over every export, hostile arguments, one process per batch)"
+if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/fuzz_abi.c -o "$WORK/fuzz_abi" -L"$HOST" -lasd -Wl,-rpath,"$HOST" -lm -lpthread >"$LOG/fuzz-abi-build.log" 2>&1; then
+  # A crash or a hang of a batch is counted by the parent; the outer timeout only guards the parent itself.
+  timeout -k 10 900 "$WORK/fuzz_abi" --calls "${ASD_FUZZ_ABI_CALLS:-20000}" --batches 40 --seed "${ASD_FUZZ_ABI_SEED:-13}" >"$LOG/fuzz-abi.out" 2>&1
+  grep -E '^(FAIL|INTERNAL|statuses|FUZZ_ABI_FIGURES)' "$LOG/fuzz-abi.out" | head -n 40 | cut -c1-400 | sed 's/^/      /'
+  count_line FUZZ_ABI "$LOG/fuzz-abi.out"
+else
+  bad "fuzz_abi.c does not compile (see $LOG/fuzz-abi-build.log)"
+fi
+# Byte-mutated model files (asd-mlp JSON, scheduler_config.json, asd.json) and devices through asd_model_open.
+if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/open_fuzz.c -o "$WORK/open_fuzz" -L"$HOST" -lasd -Wl,-rpath,"$HOST" >"$LOG/open-fuzz-build.log" 2>&1; then
+  timeout -k 10 300 "$WORK/open_fuzz" --calls "${ASD_OPEN_FUZZ_CALLS:-600}" --seed 13 >"$LOG/open-fuzz.out" 2>"$LOG/open-fuzz.err"
+  grep -E '^(INTERNAL|OPEN_FUZZ_FIGURES)' "$LOG/open-fuzz.out" | head -n 20 | cut -c1-300 | sed 's/^/      /'
+  count_line OPEN_FUZZ "$LOG/open-fuzz.out"
+else
+  bad "open_fuzz.c does not compile (see $LOG/open-fuzz-build.log)"
+fi
+stage_end "C-ABI fuzz"
+
+# ------------------------------------------------------------------------------------------------ soak (issue 13)
+stage "soak (8 threads share one model for ${ASD_SOAK_SECONDS:-60} s; same bytes as one thread; RSS growth bounded)"
+if gcc "${CFLAGS[@]}" -I"$HOST/include" tests/interop/soak.c -o "$WORK/soak" -L"$HOST" -lasd -Wl,-rpath,"$HOST" -lpthread >"$LOG/soak-build.log" 2>&1; then
+  timeout -k 10 $(( ${ASD_SOAK_SECONDS:-60} + 180 )) "$WORK/soak" --seconds "${ASD_SOAK_SECONDS:-60}" --threads 8 >"$LOG/soak.out" 2>&1
+  grep -E '^(ok|FAIL|SOAK_FIGURES)' "$LOG/soak.out" | sed 's/^/      /'
+  count_line SOAK "$LOG/soak.out"
+else
+  bad "soak.c does not compile (see $LOG/soak-build.log)"
+fi
+stage_end "soak"
 
 # ------------------------------------------------------------------------------------------------ python
 stage "Python package (pip install, pytest)"
@@ -229,7 +262,7 @@ cp "$V3/libasd.so" "$V3"/libonnxruntime*.so "$VG/"
 gcc "${CFLAGS[@]}" -g -I"$V3/include" Asd.Interop/examples/sample.c -o "$VG/sample" -L"$VG" -lasd -Wl,-rpath,"$VG" -lm >"$LOG/valgrind-build.log" 2>&1
 gcc "${CFLAGS[@]}" -g -I"$V3/include" tests/interop/robustness.c -o "$VG/robustness" -L"$VG" -lasd -Wl,-rpath,"$VG" -lm >>"$LOG/valgrind-build.log" 2>&1
 for prog in sample robustness; do
-  if valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/interop/valgrind.supp "$VG/$prog" >"$LOG/valgrind-$prog.log" 2>&1; then
+  if ASD_TIME_FACTOR=50 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=tests/interop/valgrind.supp "$VG/$prog" >"$LOG/valgrind-$prog.log" 2>&1; then
     ok "valgrind $prog: no invalid accesses, no definite leaks ($(grep -o 'definitely lost: [0-9,]* bytes' "$LOG/valgrind-$prog.log"))"
   else
     bad "valgrind $prog (see $LOG/valgrind-$prog.log)"
@@ -276,11 +309,13 @@ check "both packages carry their XML docs" bash -c \
   "unzip -l artifacts/nuget/Asd.Native.0.1.0.nupkg | grep -q lib/net10.0/Asd.Native.xml && unzip -l artifacts/nuget/Asd.Simd.0.1.0.nupkg | grep -q lib/net10.0/Asd.Simd.xml"
 if dotnet build tests/NugetConsumer -c Release -nologo -v:q >"$LOG/consumer-build.log" 2>&1; then
   ok "tests/NugetConsumer restores Asd.Native from the local feed and builds"
-  dotnet tests/NugetConsumer/bin/Release/net10.0/NugetConsumer.dll >"$LOG/consumer.out" 2>&1
+  dotnet tests/NugetConsumer/bin/Release/net10.0/NugetConsumer.dll >"$LOG/consumer.out" 2>&1; rc=$?
   sed 's/^/      /' "$LOG/consumer.out" | grep -E '^      (ok|FAIL)'
   n_ok=$(grep -c '^ok ' "$LOG/consumer.out"); n_bad=$(grep -c '^FAIL' "$LOG/consumer.out")
   passed=$((passed + n_ok)); failed=$((failed + n_bad))
   [ "$n_ok" -gt 0 ] || bad "the NuGet consumer printed no checks (see $LOG/consumer.out)"
+  # A crash after its last check, or a failure it did not print, shows only in its exit code.
+  [ "$rc" -eq 0 ] || [ "$n_bad" -gt 0 ] || bad "the NuGet consumer exited with code $rc (see $LOG/consumer.out)"
 else
   bad "tests/NugetConsumer build (see $LOG/consumer-build.log)"
 fi

@@ -372,3 +372,64 @@ def test_import_never_needs_the_library():
 def test_stats_json_roundtrip(mixture):
     _, st = mixture.sample(3, steps=20, spec_len=8)
     assert json.loads(json.dumps(st)) == st
+
+
+# ------------------------------------------------------------------------------------------ issue 13: hostile input
+
+def test_status_names_are_the_library_names():
+    lib = asd._native.lib()
+    for code, name in asd._native._STATUS_NAMES.items():
+        assert lib.asd_status_name(code).decode() == name
+
+
+@pytest.mark.parametrize("spec, status, text", [
+    ("builtin:mixture?dim=2147483646", "ASD_ERR_MODEL", "too large"),
+    ("builtin:mixture?dim=4&dim=6", "ASD_ERR_MODEL", "appears twice"),
+    ("builtin:mixture?dim= 4", "ASD_ERR_MODEL", "space"),
+    ("builtin:mixture?", "ASD_ERR_MODEL", "ends in '?'"),
+])
+def test_hostile_specs_get_a_model_error_naming_the_problem(spec, status, text):
+    with pytest.raises(asd.AsdError) as e:
+        asd.Model(spec)
+    assert e.value.status_name == status and text in e.value.message
+    assert "Exception" not in e.value.message
+
+
+@pytest.mark.parametrize("threads", [257, 65536, -1])
+def test_thread_counts_are_limited(threads):
+    with pytest.raises(asd.AsdError) as e:
+        asd.Model("builtin:mixture", threads=threads)
+    assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT" and f"threads = {threads} is out of range" in e.value.message
+
+
+@pytest.mark.parametrize("weights, text", [("/dev/urandom", "absolute path"), ("/dev/zero", "absolute path"),
+                                           ("../x.safetensors", "contains '..'")])
+def test_weights_outside_the_model_folder_are_refused(tmp_path, weights, text):
+    with open(MLP, encoding="utf-8") as f:
+        spec = json.load(f)
+    spec["weights"] = weights
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(asd.AsdError) as e:
+        asd.Model(str(path))
+    assert e.value.status_name == "ASD_ERR_MODEL" and text in e.value.message
+
+
+def test_bad_python_arguments_raise_asd_error_not_raw_exceptions(mixture):
+    with pytest.raises(asd.AsdError, match="beta_start"):
+        mixture.sampler(spec_len=4, schedule={"beta_start": 10**400})
+    with pytest.raises(asd.AsdError, match="guidance_scale"):
+        mixture.sampler(spec_len=4, guidance_scale="large")
+    with pytest.raises(asd.AsdError, match="exceed what one call can produce"):
+        mixture.sample(2**31 - 1, spec_len=4)
+    with asd.Model(MLP, threads=1) as m, pytest.raises(asd.AsdError, match="cond"):
+        m.sample(2, spec_len=4, cond=["a", "b", "c"])
+
+
+def test_calibration_can_be_skipped_or_bounded():
+    with asd.Model("builtin:mixture?dim=8", threads=1) as m:
+        x, st = m.sampler(steps=20, spec_len="auto", calibration_seconds=-1).sample(4, seed=1)
+        assert st["spec_len_effective"].startswith("auto") and x.shape == (4, 8)
+        with pytest.raises(asd.AsdError) as e:
+            m.sampler(steps=20, spec_len="auto", calibration_seconds=float("nan"))
+        assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT" and "calibration_seconds" in e.value.message

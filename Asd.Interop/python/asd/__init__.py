@@ -52,7 +52,7 @@ def cpu_features():
 
 
 def encode_spec_len(spec_len):
-    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (asd-math section 7)."""
+    """The C encoding of a speculation length: int >= 1 -> L, "inf" -> 0, "auto" -> -1 (docs/math.md section 7)."""
     if isinstance(spec_len, str):
         text = spec_len.strip().lower()
         if text == "inf":
@@ -73,9 +73,26 @@ def encode_spec_len(spec_len):
 
 
 def _float_buffer(values, what):
-    """A C-contiguous float32 copy (or view) of values, and a pointer to it."""
-    arr = np.ascontiguousarray(values, dtype=np.float32)
+    """A C-contiguous float32 copy (or view) of values, and a pointer to it (AsdError naming `what` if not numbers)."""
+    try:
+        arr = np.ascontiguousarray(values, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise AsdError(f"{what}: expected numbers convertible to float32 ({e}).") from None
     return arr, arr.ctypes.data_as(POINTER(c_float))
+
+
+def _float(value, what):
+    """A Python float for a double field (AsdError naming `what` for anything else, huge ints included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise AsdError(f"{what}={value!r}: expected a number.")
+    try:
+        return float(value)
+    except OverflowError:
+        raise AsdError(f"{what}={value}: too large for a double.") from None
+
+
+# The most floats one asd_sampler_sample call fills (the library's own limit: the largest .NET array).
+_MAX_FLOATS_PER_CALL = 0x7FFFFFC7
 
 
 def _int(value, what, lo, hi):
@@ -167,10 +184,11 @@ class Model:
         return bool(v.value)
 
     def sampler(self, steps=100, spec_len="auto", sampler="asd", cost_curve=None, max_batch_rows=1024,
-                guidance_scale=None, schedule=None):
+                guidance_scale=None, schedule=None, calibration_seconds=None):
         """A reusable Sampler (one per thread). schedule: dict of scheduler overrides (see Sampler)."""
         return Sampler(self, steps=steps, spec_len=spec_len, sampler=sampler, cost_curve=cost_curve,
-                       max_batch_rows=max_batch_rows, guidance_scale=guidance_scale, schedule=schedule)
+                       max_batch_rows=max_batch_rows, guidance_scale=guidance_scale, schedule=schedule,
+                       calibration_seconds=calibration_seconds)
 
     def sample(self, n, steps=100, spec_len="auto", sampler="asd", seed=0, cond=None, chain_offset=0,
                init_noise=None, progress=None, cost_curve=None, max_batch_rows=1024, guidance_scale=None,
@@ -195,7 +213,7 @@ class Sampler:
     """
 
     def __init__(self, model, steps=100, spec_len="auto", sampler="asd", cost_curve=None, max_batch_rows=1024,
-                 guidance_scale=None, schedule=None):
+                 guidance_scale=None, schedule=None, calibration_seconds=None):
         lib = _native.lib()
         if sampler not in _SAMPLERS:
             raise AsdError(f"sampler={sampler!r}: expected 'asd' or 'ddpm'.")
@@ -206,7 +224,10 @@ class Sampler:
         p.spec_len = encode_spec_len(spec_len)
         p.max_batch_rows = _int(max_batch_rows, "max_batch_rows", 1, 2**31 - 1)
         if guidance_scale is not None:
-            p.guidance_scale = float(guidance_scale)
+            p.guidance_scale = _float(guidance_scale, "guidance_scale")
+        if calibration_seconds is not None:
+            # auto's calibration budget: a number of seconds, or < 0 to skip it (see asd_sampler_params)
+            p.calibration_seconds = _float(calibration_seconds, "calibration_seconds")
         if cost_curve is not None:
             p.cost_curve_path = str(cost_curve).encode()
         for key, value in (schedule or {}).items():
@@ -219,7 +240,7 @@ class Sampler:
             elif key in ("train_steps", "steps_offset"):
                 setattr(p, key, _int(value, key, 0, 2**31 - 1))
             else:
-                setattr(p, key, float(value))
+                setattr(p, key, _float(value, key))
         handle = c_void_p()
         _native.check(lib.asd_sampler_create(model._h(), byref(p), byref(handle)))
         self._handle = handle
@@ -260,6 +281,10 @@ class Sampler:
         n = _int(n, "n", 1, 2**31 - 1)
         seed = _int(seed, "seed", 0, 2**64 - 1)
         chain_offset = _int(chain_offset, "chain_offset", 0, 2**64 - 1)
+        size = int(np.prod(self._shape))
+        if n * size > _MAX_FLOATS_PER_CALL:
+            raise AsdError(f"n={n} samples of shape {self._shape} ({n * size} floats) exceed what one call can produce "
+                           f"({_MAX_FLOATS_PER_CALL}); sample in several calls with chain_offset.")
         out = np.empty((n,) + self._shape, dtype=np.float32)
         p = _native.SampleParams()
         _native.check(self._lib.asd_sample_default_params(byref(p), ctypes.sizeof(p)))

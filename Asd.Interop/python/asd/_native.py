@@ -20,7 +20,12 @@ ERR_BUFFER_SIZE = 4
 ERR_INVALID_HANDLE = 5
 ERR_MODEL = 6
 ERR_UNSUPPORTED = 7
+ERR_NUMERIC = 8
+ERR_BUSY = 9
+ERR_STATE = 10
+ERR_OUT_OF_MEMORY = 11
 ERR_IO = 12
+ERR_INTERNAL = 99
 
 # The flags /proc/cpuinfo shows for each x86-64 level that libasd ships (lzcnt appears as "abm").
 V4_FLAGS = frozenset({"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"})
@@ -44,7 +49,9 @@ class Cancelled(AsdError):
 _STATUS_NAMES = {OK: "ASD_OK", CANCELLED: "ASD_CANCELLED", ERR_INVALID_ARGUMENT: "ASD_ERR_INVALID_ARGUMENT",
                  ERR_NULL_POINTER: "ASD_ERR_NULL_POINTER", ERR_BUFFER_SIZE: "ASD_ERR_BUFFER_SIZE",
                  ERR_INVALID_HANDLE: "ASD_ERR_INVALID_HANDLE", ERR_MODEL: "ASD_ERR_MODEL",
-                 ERR_UNSUPPORTED: "ASD_ERR_UNSUPPORTED", ERR_IO: "ASD_ERR_IO"}
+                 ERR_UNSUPPORTED: "ASD_ERR_UNSUPPORTED", ERR_NUMERIC: "ASD_ERR_NUMERIC", ERR_BUSY: "ASD_ERR_BUSY",
+                 ERR_STATE: "ASD_ERR_STATE", ERR_OUT_OF_MEMORY: "ASD_ERR_OUT_OF_MEMORY", ERR_IO: "ASD_ERR_IO",
+                 ERR_INTERNAL: "ASD_ERR_INTERNAL"}
 
 
 # ------------------------------------------------------------------------------------------ structs (asd.h)
@@ -53,16 +60,18 @@ class ModelParams(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("device", c_char_p), ("threads", c_int32)]
 
 
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, c_void_p, c_int64, c_int64, c_int64)
+
+
 class SamplerParams(ctypes.Structure):
     _fields_ = [("struct_size", c_uint32), ("sampler", c_int32), ("steps", c_int32), ("spec_len", c_int32),
                 ("max_batch_rows", c_int32), ("guidance_scale", c_float), ("cost_curve_path", c_char_p),
                 ("train_steps", c_int32), ("steps_offset", c_int32), ("clip_sample", c_int32),
                 ("beta_start", c_double), ("beta_end", c_double), ("clip_sample_range", c_double),
                 ("beta_schedule", c_char_p), ("prediction_type", c_char_p), ("variance_type", c_char_p),
-                ("timestep_spacing", c_char_p)]
-
-
-PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, c_void_p, c_int64, c_int64, c_int64)
+                ("timestep_spacing", c_char_p),
+                ("calibration_seconds", c_double), ("calibration_progress", PROGRESS_FN),
+                ("calibration_user", c_void_p)]
 
 
 class SampleParams(ctypes.Structure):

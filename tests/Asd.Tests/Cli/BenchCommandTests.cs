@@ -36,7 +36,7 @@ public sealed class BenchCommandTests : IDisposable
         Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("machine").GetString()));
         Assert.Equal("builtin:mixture?dim=4", root.GetProperty("model").GetString());
         Assert.Equal(30, root.GetProperty("steps").GetInt32());
-        Assert.True(root.GetProperty("ceiling_wall_speedup").GetDouble() >= 1.0);
+        AssertCeilingFollowsFromTheCurveAndAcceptance(root, steps: 30);
         JsonElement[] rows = [.. root.GetProperty("rows").EnumerateArray()];
         Assert.Equal(["-", "1", "4", "inf", "auto"], rows.Select(r => r.GetProperty("spec_len").GetString()));
         Assert.Equal(["ddpm", "asd", "asd", "asd", "asd"], rows.Select(r => r.GetProperty("sampler").GetString()));
@@ -63,6 +63,45 @@ public sealed class BenchCommandTests : IDisposable
         Assert.True(code2 == 0, err2);
         Assert.Contains("| setting | sequential calls | algorithmic speedup | rows / step | wall / sample | wall speedup |", output2);
         Assert.Contains("| ASD L=auto |", output2);
+    }
+
+    /// <summary>
+    /// The ceiling recomputed from the JSON's own cost curve and acceptance with the README's formula, written out here
+    /// independently: max over L of T(1) E[steps](L) / E[cost](L), with T(B) = seconds[B] + B row overhead (one chain),
+    /// q_k = accepted / attempts (a position without attempts takes the q of the last one before it that has some, 1 if none), L up to K - 1.
+    /// </summary>
+    private static void AssertCeilingFollowsFromTheCurveAndAcceptance(JsonElement root, int steps)
+    {
+        double[] seconds = [.. root.GetProperty("cost_curve_seconds").EnumerateArray().Select(v => v.GetDouble())];
+        double overhead = root.GetProperty("cost_curve_row_overhead_seconds").GetDouble();
+        double T(int rows) => seconds[rows - 1] + (rows * overhead);
+        var q = new SortedDictionary<int, double>();
+        foreach (JsonElement p in root.GetProperty("acceptance_by_position").EnumerateArray().Where(p => p.GetProperty("attempts").GetInt64() > 0))
+        {
+            q[p.GetProperty("position").GetInt32()] = p.GetProperty("accepted").GetDouble() / p.GetProperty("attempts").GetDouble();
+        }
+
+        double Q(int k) => q.TryGetValue(k, out double v) ? v : q.Where(kv => kv.Key < k).Select(kv => kv.Value).DefaultIfEmpty(1).Last();
+        double best = 1;
+        int bestL = 1;
+        for (int l = 2; l <= steps - 1 && l <= seconds.Length; l++)
+        {
+            double expectedSteps = 1, reach = 1;
+            for (int j = 1; j < l; j++)
+            {
+                expectedSteps += reach;
+                reach *= Q(j);
+            }
+
+            double speedup = T(1) * expectedSteps / (T(l) + ((1 - reach) * T(1)));
+            if (speedup > best * (1 + 1e-12))
+            {
+                (best, bestL) = (speedup, l);
+            }
+        }
+
+        Assert.Equal(best, root.GetProperty("ceiling_wall_speedup").GetDouble(), 9);
+        Assert.Equal(bestL, root.GetProperty("ceiling_spec_len").GetInt32());
     }
 
     [Fact]

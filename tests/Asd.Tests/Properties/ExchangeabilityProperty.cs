@@ -9,7 +9,7 @@ namespace Asd.Tests.Properties;
 /// Property 7e: the exact stochastic-localization process of a Gaussian-mixture target, simulated step by step
 /// from its predictive law with the engine's mixture posterior (<see cref="GaussianMixture.Posterior"/>), has
 /// exchangeable increments over equal SNR intervals: (D1, D2) has the law of (D2, D1), and (D1..D6) the law of a
-/// random permutation of it. This is the reason drafts that reuse today's m are good (asd-math section 2).
+/// random permutation of it. This is the reason drafts that reuse today's m are good (docs/math.md section 2).
 /// </summary>
 internal static class ExchangeabilityProperty
 {

@@ -78,7 +78,7 @@ internal static class OnnxLawProperty
         var pValues = new List<double>();
         for (int l = 0; l < SameLawProperty.Lengths.Length; l++)
         {
-            using var asd = new AsdSampler(Denoiser(), plan, SameLawProperty.Options(SameLawProperty.Lengths[l], SampleSize, 2048)) { Fault = fault, OwnsDenoiser = true };
+            using var asd = new AsdSampler(Denoiser(), plan, SameLawProperty.Options(SameLawProperty.Lengths[l], SampleSize, 2048)) { OwnsDenoiser = true }.WithFault(fault);
             pValues.AddRange(TwoSample.ProjectionPValues(reference, Draw(asd, (ulong)(l + 1) * SampleSize), directions));
         }
 

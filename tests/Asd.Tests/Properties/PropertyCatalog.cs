@@ -1,4 +1,3 @@
-using Asd.Native.Sampling;
 using Asd.Tests.Statistics;
 
 namespace Asd.Tests.Properties;
@@ -19,6 +18,7 @@ internal static class PropertyCatalog
         new("7a acceptance rate", [
             ("null", s => RejectionSamplerProperty.RunRate(s, AsdFault.None)),
             ("control: no 1/2 in log-ratio", s => RejectionSamplerProperty.RunRate(s, AsdFault.NoHalfInLogRatio)),
+            ("control: b not squared in |d|^2", s => RejectionSamplerProperty.RunRate(s, AsdFault.BNotSquared)),
         ]),
         new("7c same law", [
             ("null", s => SameLawProperty.Run(s, AsdFault.None)),
@@ -33,6 +33,10 @@ internal static class PropertyCatalog
             ("null", s => ClosedFormProperty.Run(s, AsdFault.None)),
             ("control: always accept", s => ClosedFormProperty.Run(s, AsdFault.AlwaysAccept)),
             ("control: stale m after rejection", s => ClosedFormProperty.Run(s, AsdFault.StaleModelAfterRejection)),
+        ]),
+        new("7h subtle defects", [
+            ("null", s => SubtleDefectsProperty.Run(s, AsdFault.None)),
+            .. SubtleDefectsProperty.Controls.Select(f => ($"control: {Faults.Describe(f)}", (Func<ulong, PropertyOutcome>)(s => SubtleDefectsProperty.Run(s, f)))),
         ]),
         new("7e exchangeability", [
             ("null", s => ExchangeabilityProperty.Run(s, wrongPosterior: false)),

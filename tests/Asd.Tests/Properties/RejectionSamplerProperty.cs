@@ -1,5 +1,5 @@
 using Asd.Native.Sampling;
-using Asd.Simd.Random;
+using Asd.Native.Schedules;
 using Asd.Tests.Statistics;
 using FsCheck;
 using FsCheck.Fluent;
@@ -7,9 +7,9 @@ using FsCheck.Fluent;
 namespace Asd.Tests.Properties;
 
 /// <summary>
-/// Property 7a: the Gaussian rejection sampler with reflection (the code ASD runs, <c>ReflectionCoupling</c>)
-/// turns a draft N(mu_d, sigma^2 I) into an exact sample of N(mu_t, sigma^2 I), and accepts with probability
-/// 2 Phi(-|d| / (2 sigma)).
+/// Property 7a: the Gaussian rejection sampler with reflection, called as the sampler calls it (the production
+/// variant's decision, with a real plan's b and sigma of the decided step, b != 1), turns a draft N(mu_d, sigma^2 I)
+/// into an exact sample of N(mu_t, sigma^2 I), and accepts with probability 2 Phi(-|d| / (2 sigma)).
 /// </summary>
 internal static class RejectionSamplerProperty
 {
@@ -19,93 +19,94 @@ internal static class RejectionSamplerProperty
     /// <summary>20 cases at alpha = 0.01: the property fails at 5 or more rejecting cases (false alarm 1.4e-6).</summary>
     public static PropertyRule Rule { get; } = new(20, 0.01, PropertyRule.SuiteBeta);
 
-    /// <summary>One case: dimension, |d| / sigma, sigma and a seed.</summary>
-    public sealed record Case(int Dimension, double Ratio, double Sigma, ulong Seed)
+    /// <summary>One case: a schedule and the decided step s of a K-step plan (its b and sigma), dimension, |d| / sigma and a seed.</summary>
+    public sealed record Case(SchedulerConfig Scheduler, int Steps, int Step, int Dimension, double Ratio, ulong Seed)
     {
         /// <inheritdoc/>
-        public override string ToString() => $"d={Dimension} |d|/sigma={Ratio:F2} sigma={Sigma:F2} seed={Seed}";
+        public override string ToString() => $"d={Dimension} |d|/sigma={Ratio:F2} step {Step} of K={Steps} {CaseGen.Describe(Scheduler)} seed={Seed}";
     }
 
-    /// <summary>Dimension 1..64 (2..64 for the wrong-axis control, which needs a second axis), |d|/sigma in [0.3, 3].</summary>
+    /// <summary>
+    /// Dimension 1..64 (2..64 for the wrong-axis control, which needs a second axis), |d|/sigma in [0.3, 3], a random
+    /// schedule and K in 3..30, the decided step s in 1..K-2 (so steps s - 1 and s + 1 exist and sigma_s &gt; 0).
+    /// </summary>
     public static Gen<Case> Cases(int minDimension) =>
+        from scheduler in CaseGen.Scheduler(50, 1000)
+        from k in Gen.Choose(3, 30)
+        from step in Gen.Choose(1, k - 2)
         from d in Gen.Choose(minDimension, 64)
         from r in CaseGen.Uniform(0.3, 3.0)
-        from s in CaseGen.Uniform(0.1, 2.0)
         from seed in CaseGen.Seed
-        select new Case(d, r, s, seed);
+        select new Case(scheduler, k, step, d, r, seed);
 
-    private struct CounterUniform(ulong seed, ulong stream) : IUniformDraw
-    {
-        public readonly double Next() => CounterRng.Uniform(seed, stream, 0, 2);
-    }
-
-    /// <summary>Runs the rejection sampler for one case and returns the outputs (n x d), the acceptance count and the target mean.</summary>
-    internal static (double[][] Outputs, int Accepted, double[] TargetMean, double[] Direction, double RatioActual) Simulate(Case c, AsdFault fault)
+    /// <summary>
+    /// Runs the rejection sampler for one case and returns the outputs (n x d), the acceptance count, the target mean,
+    /// the unit direction of d, the actual |d| / sigma and sigma. Draw s is chain s of the case's seed: z is its step
+    /// noise of step s, U its acceptance uniform, as in the sampler.
+    /// </summary>
+    internal static (double[][] Outputs, int Accepted, double[] TargetMean, double[] Direction, double RatioActual, double Sigma) Simulate(Case c, AsdFault fault)
     {
         int d = c.Dimension;
+        InferencePlan plan = new DiffusionSchedule(c.Scheduler).Plan(c.Steps);
+        double b = plan.B[c.Step], sigma = plan.Sigma[c.Step];
         var rng = new System.Random((int)(c.Seed % int.MaxValue));
-        var draftMean = new float[d];
-        var targetMean = new float[d];
+        var draftModel = new float[d];
+        var targetModel = new float[d];
         var e = RandomUnit(rng, d);
         for (int j = 0; j < d; j++)
         {
-            draftMean[j] = (float)Gaussian(rng);
-            targetMean[j] = (float)(draftMean[j] + (c.Ratio * c.Sigma * e[j]));
+            draftModel[j] = (float)Gaussian(rng);
+            targetModel[j] = (float)(draftModel[j] + (c.Ratio * sigma / b * e[j]));
         }
 
-        double dd = 0;
+        // The draft and target means of one step from x = 0: b m_i and b md. d = b (md - m_i) in double, as the coupling sees it.
         var mt = new double[d];
+        var md = new double[d];
+        double dd = 0;
         for (int j = 0; j < d; j++)
         {
-            mt[j] = targetMean[j];
-            double u = (double)targetMean[j] - draftMean[j];
+            md[j] = b * draftModel[j];
+            mt[j] = b * targetModel[j];
+            double u = b * ((double)targetModel[j] - draftModel[j]);
             dd += u * u;
         }
 
+        var noise = new CounterNoise(c.Seed);
         var z = new float[d];
         var corrected = new float[d];
         var outputs = new double[SampleSize][];
         int accepted = 0;
         for (int s = 0; s < SampleSize; s++)
         {
-            CounterRng.Gaussian(c.Seed, (ulong)s, 0, 1, z);
-            var uniform = new CounterUniform(c.Seed, (ulong)s);
-            CouplingDecision decision = ReflectionCoupling.Decide(z, targetMean, draftMean, 1.0, c.Sigma, ref uniform, corrected, fault, out _);
+            noise.Gaussian((ulong)s, c.Step, NoisePurpose.Step, z);
+            var draft = new DraftDecision
+            {
+                Z = z,
+                TargetModel = targetModel,
+                DraftModel = draftModel,
+                Plan = plan,
+                Step = c.Step,
+                Position = 1,
+                Noise = noise,
+                Chain = (ulong)s,
+            };
+            CouplingDecision decision = fault == AsdFault.None
+                ? default(ExactAsd).Decide(draft, corrected)
+                : new FaultyAsd(fault).Decide(draft, corrected);
             var x = new double[d];
-            if (decision == CouplingDecision.Accept)
+            bool accept = decision == CouplingDecision.Accept;
+            accepted += accept ? 1 : 0;
+            for (int j = 0; j < d; j++)
             {
-                accepted++;
-                for (int j = 0; j < d; j++)
-                {
-                    x[j] = draftMean[j] + (c.Sigma * z[j]);
-                }
-            }
-            else if (fault == AsdFault.ResampleFromDraft)
-            {
-                CounterRng.Gaussian(c.Seed, (ulong)s, 0, 3, corrected);
-                for (int j = 0; j < d; j++)
-                {
-                    x[j] = draftMean[j] + (c.Sigma * corrected[j]);
-                }
-            }
-            else
-            {
-                for (int j = 0; j < d; j++)
-                {
-                    x[j] = targetMean[j] + (c.Sigma * corrected[j]);
-                }
+                x[j] = accept ? md[j] + (sigma * z[j]) : mt[j] + (sigma * corrected[j]);
             }
 
             outputs[s] = x;
         }
 
-        var direction = new double[d];
-        for (int j = 0; j < d; j++)
-        {
-            direction[j] = ((double)targetMean[j] - draftMean[j]) / Math.Sqrt(dd);
-        }
-
-        return (outputs, accepted, mt, direction, Math.Sqrt(dd) / c.Sigma);
+        double norm = Math.Sqrt(dd);
+        double[] direction = [.. Enumerable.Range(0, d).Select(j => b * ((double)targetModel[j] - draftModel[j]) / norm)];
+        return (outputs, accepted, mt, direction, norm / sigma, sigma);
     }
 
     /// <summary>The law half: KS on the mean-difference direction and two random directions, a chi-square mean test, and variance tests along e and in total.</summary>
@@ -114,8 +115,8 @@ internal static class RejectionSamplerProperty
         var results = new List<CaseResult>();
         foreach (Case c in CaseGen.Draw(Cases(minDimension), seed, Rule.Cases))
         {
-            var (x, _, mu, e, _) = Simulate(c, fault);
-            results.Add(new CaseResult(c.ToString(), LawPValue(x, mu, e, c.Sigma, c.Seed)));
+            var (x, _, mu, e, _, sigma) = Simulate(c, fault);
+            results.Add(new CaseResult(c.ToString(), LawPValue(x, mu, e, sigma, c.Seed)));
         }
 
         return Rule.Decide("7a rejection sampler: output law", results);
@@ -127,7 +128,7 @@ internal static class RejectionSamplerProperty
         var results = new List<CaseResult>();
         foreach (Case c in CaseGen.Draw(Cases(1), seed, Rule.Cases))
         {
-            var (_, accepted, _, _, ratio) = Simulate(c, fault);
+            var (_, accepted, _, _, ratio, _) = Simulate(c, fault);
             double p = 2 * Stat.NormalCdf(-ratio / 2);
             results.Add(new CaseResult(c.ToString(), Stat.BinomialTwoSided(accepted, SampleSize, p)));
         }

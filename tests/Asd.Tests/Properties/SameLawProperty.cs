@@ -101,7 +101,7 @@ internal static class SameLawProperty
         var pValues = new List<double>();
         for (int l = 0; l < Lengths.Length; l++)
         {
-            var asd = new AsdSampler(denoiser, plan, Options(Lengths[l], n)) { Fault = fault };
+            var asd = new AsdSampler(denoiser, plan, Options(Lengths[l], n)).WithFault(fault);
             double[][] candidate = Draw(asd, sampleSeed, (ulong)(l + 1) * (ulong)n, c.Dimension, n);
             pValues.AddRange(TwoSample.ProjectionPValues(reference, candidate, directions));
         }
@@ -109,19 +109,21 @@ internal static class SameLawProperty
         return Stat.Bonferroni(pValues);
     }
 
+    private static double CalibrateTimeScale(Case c, DiffusionSchedule schedule, InferencePlan plan) =>
+        CalibrateTimeScale(scale => RandomModels.Create(c.Kind, c.Dimension, schedule, c.Seed, true, scale), plan, c.Dimension, c.Seed);
+
     /// <summary>
     /// Picks the drift scale whose acceptance at draft position 1 is nearest 0.5, from a pilot of 400 chains of the
-    /// correct sampler with chain ids far from the test's.
+    /// correct sampler (L = 2) with chain ids far from the tests' (so the calibration never sees the variant under test).
     /// </summary>
-    private static double CalibrateTimeScale(Case c, DiffusionSchedule schedule, InferencePlan plan)
+    internal static double CalibrateTimeScale(Func<double, IDenoiser> denoiserAtScale, InferencePlan plan, int d, ulong seed)
     {
         double best = 1, bestGap = double.MaxValue;
         foreach (double scale in (double[])[0.25, 0.5, 1, 2, 4, 8, 16, 32, 64])
         {
-            IDenoiser pilot = RandomModels.Create(c.Kind, c.Dimension, schedule, c.Seed, true, scale);
-            var asd = new AsdSampler(pilot, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(2) });
-            var output = new float[400 * c.Dimension];
-            asd.Sample(400, c.Seed ^ 0xCA11B8A7E, output, chainOffset: 1UL << 40);
+            var asd = new AsdSampler(denoiserAtScale(scale), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(2) });
+            var output = new float[400 * d];
+            asd.Sample(400, seed ^ 0xCA11B8A7E, output, chainOffset: 1UL << 40);
             PositionAcceptance first = asd.Stats.AcceptanceByPosition.FirstOrDefault(a => a.Position == 1);
             double rate = first.Attempts == 0 ? 1 : (double)first.Accepted / first.Attempts;
             if (Math.Abs(rate - 0.5) < bestGap)

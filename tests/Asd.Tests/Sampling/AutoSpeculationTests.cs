@@ -142,7 +142,7 @@ public sealed class AutoSpeculationTests
     [Fact]
     public void LinearCostMakesAutoTheSequentialDdpmByteForByte()
     {
-        // T(B) = B: speculation cannot pay, so every round has L = 1, which is DDPM's bytes (asd-math section 6).
+        // T(B) = B: speculation cannot pay, so every round has L = 1, which is DDPM's bytes (docs/math.md section 6).
         (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(4, 80);
         var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => (double)b)]);
         var ddpmOut = new float[6 * 4];

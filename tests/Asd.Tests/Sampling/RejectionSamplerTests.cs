@@ -42,6 +42,15 @@ public sealed class RejectionSamplerTests(ITestOutputHelper output)
         Assert.False(outcome.Rejected, outcome.ToString());
     }
 
+    /// <summary>With the plan's b != 1, |d|^2 = b |u|^2 instead of b^2 |u|^2 changes the acceptance.</summary>
+    [Fact]
+    public void Control_BNotSquared_BreaksTheAcceptanceRate()
+    {
+        var outcome = RejectionSamplerProperty.RunRate(Seed, AsdFault.BNotSquared);
+        output.WriteLine(outcome.ToString());
+        Assert.True(outcome.Rejected, outcome.ToString());
+    }
+
     [Fact]
     public void Control_NoHalfInLogRatio_BreaksTheAcceptanceRate()
     {

@@ -84,7 +84,7 @@ public sealed class GoldenTests(ITestOutputHelper output)
             Close(step.GetProperty("a").GetDouble(), plan.A[i], 1e-10, $"{file} a[{i}]");
             Close(step.GetProperty("b").GetDouble(), plan.B[i], 1e-10, $"{file} b[{i}]");
 
-            // diffusers clamps the fixed_small variance to 1e-20 (sigma 1e-10); the engine keeps the exact 0 of asd-math.
+            // diffusers clamps the fixed_small variance to 1e-20 (sigma 1e-10); the engine keeps the exact 0 (docs/math.md section 1).
             Close(step.GetProperty("sigma_unclamped").GetDouble(), plan.Sigma[i], 1e-10, $"{file} sigma[{i}]");
             i++;
         }

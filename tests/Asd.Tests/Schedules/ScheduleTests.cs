@@ -12,7 +12,7 @@ public sealed class ScheduleTests
     [InlineData(BetaSchedule.SquaredCosCapV2)]
     public void StochasticLocalizationFormEqualsTheXForm(BetaSchedule betas)
     {
-        // asd-math section 2: with y = sqrt(s (1 + s)) x, the fixed_small step is y' = y + (s' - s) m + sqrt(s' - s) z.
+        // docs/math.md section 2: with y = sqrt(s (1 + s)) x, the fixed_small step is y' = y + (s' - s) m + sqrt(s' - s) z.
         var schedule = new DiffusionSchedule(new SchedulerConfig { BetaSchedule = betas, BetaStart = 0.00085, BetaEnd = 0.012 });
         InferencePlan plan = schedule.Plan(50);
         var rng = new System.Random(3);

@@ -100,6 +100,39 @@ public sealed class RowOpsTests
     }
 
     [Fact]
+    public void ReflectionEqualsTheHouseholderMatrixOfTheDifference()
+    {
+        // Independent of the kernel's formula: the reflection across the hyperplane orthogonal to u = p - q is the
+        // Householder matrix H = I - 2 u u^T / (u^T u), applied here as an explicit matrix in double. It is an isometry,
+        // flips the component along u and keeps the rest.
+        var rng = new System.Random(4);
+        for (int n = 1; n <= 40; n++)
+        {
+            float[] z = Random(rng, n), p = Random(rng, n), q = Random(rng, n);
+            double[] u = [.. p.Zip(q, (a, b) => (double)a - b)];
+            double uu = u.Sum(v => v * v), zu = z.Zip(u, (a, b) => a * b).Sum();
+            var reflected = new float[n];
+            RowOps.ReflectAcrossDifference(z, p, q, zu, uu, reflected);
+            for (int i = 0; i < n; i++)
+            {
+                double h = 0;
+                for (int j = 0; j < n; j++)
+                {
+                    h += ((i == j ? 1 : 0) - (2 * u[i] * u[j] / uu)) * z[j];
+                }
+
+                Assert.True(Math.Abs(reflected[i] - h) <= 1e-5 * (1 + Math.Abs(h)), $"n={n}, element {i}: {reflected[i]} vs {h}");
+            }
+
+            double norm = Math.Sqrt(z.Sum(v => (double)v * v)), reflectedNorm = Math.Sqrt(reflected.Sum(v => (double)v * v));
+            Assert.True(Math.Abs(norm - reflectedNorm) <= 1e-5 * (1 + norm), $"n={n}: |z| {norm} vs |z'| {reflectedNorm}");
+            Assert.True(Math.Abs(reflected.Zip(u, (a, b) => a * b).Sum() + zu) <= 1e-5 * (1 + (norm * Math.Sqrt(uu))), $"n={n}: z'.u must be -z.u");
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowOps.ReflectAcrossDifference([1f], [2f], [2f], 0, 0, new float[1]));
+    }
+
+    [Fact]
     public void AllFiniteFindsNaNAndInfinityAnywhere()
     {
         for (int n = 1; n <= 70; n++)

@@ -1,0 +1,31 @@
+using Asd.Tests.Properties;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>Property 7h and its eight negative controls, each rejected in at least twice the critical count of cases.</summary>
+public sealed class SubtleDefectsTests(ITestOutputHelper output)
+{
+    private const ulong Seed = 0x7B01;
+
+    public static TheoryData<string> Controls => [.. SubtleDefectsProperty.Controls.Select(f => f.ToString())];
+
+    [Fact]
+    public void AsdHasTheClosedFormLawWhereSubtleDefectsShow()
+    {
+        var outcome = SubtleDefectsProperty.Run(Seed, AsdFault.None);
+        output.WriteLine(outcome.ToString());
+        Assert.False(outcome.Rejected, outcome.ToString());
+    }
+
+    [Theory]
+    [MemberData(nameof(Controls))]
+    public void Control_IsRejectedWithMargin(string name)
+    {
+        var fault = Enum.Parse<AsdFault>(name);
+        var outcome = SubtleDefectsProperty.Run(Seed, fault);
+        output.WriteLine($"{Faults.Describe(fault)}: {outcome}");
+        Assert.True(outcome.Rejections >= 2 * outcome.Rule.CriticalCount, $"{Faults.Describe(fault)}: only {outcome.Rejections} rejecting cases, {2 * outcome.Rule.CriticalCount} asserted\n{outcome}");
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text;
+using Asd.Cli.Commands;
+using Asd.Native.IO;
+using Asd.Native.Models;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+
+namespace Asd.Fuzz;
+
+/// <summary>
+/// One fuzz target per parser of untrusted bytes. A target may reject its input only with the engine's documented
+/// errors, <see cref="InvalidDataException"/> (a malformed file) or a plain <see cref="ArgumentException"/> (a malformed
+/// spec or argument); anything else (an index out of range, a null reference, an overflow, an out-of-memory) is a bug.
+/// Shared by the harness (tools/fuzz/Asd.Fuzz) and the test that replays the reproducers (tests/Asd.Tests).
+/// </summary>
+internal static class FuzzTargets
+{
+    /// <summary>The bytes of tests/fixtures/mlp_small/mlp_small.safetensors (the harness embeds them; the tests read the fixture).</summary>
+    public static Func<byte[]> MlpWeights { get; set; } = () => File.ReadAllBytes(Path.Combine("fixtures", "mlp_small", "mlp_small.safetensors"));
+
+    private static byte[]? s_weights;
+
+    private static byte[] Weights => s_weights ??= MlpWeights();
+
+    /// <summary>The targets, by name (tools/fuzz/seeds/NAME holds each one's seed corpus).</summary>
+    internal static readonly IReadOnlyDictionary<string, Action<byte[]>> Targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
+    {
+        // asd-mlp JSON against the mlp_small fixture's tensors: reaches the layer, shape and scheduler checks.
+        ["mlp-json"] = b => MlpModel.Parse(b, Weights, "fuzz.json"),
+
+        // safetensors: the header, then every tensor read as float32 with its own shape.
+        ["safetensors"] = b =>
+        {
+            SafeTensorsFile f = SafeTensorsFile.Parse(b, "fuzz.safetensors");
+            foreach (TensorInfo t in f.Tensors.Values)
+            {
+                if (t.Count <= 1 << 20)
+                {
+                    f.ReadFloat32(t.Name, t.Shape);
+                }
+            }
+        },
+
+        // .npy (--cond files).
+        ["npy"] = b => Npy.Parse(b, "fuzz.npy"),
+
+        // scheduler_config.json, then the schedule and a plan built from it.
+        ["scheduler-config"] = b =>
+        {
+            SchedulerConfig c = SchedulerConfigJson.Parse(b, "scheduler_config.json");
+            var schedule = new DiffusionSchedule(c);
+            schedule.Plan(Math.Min(c.NumTrainTimesteps, 50));
+        },
+
+        // asd.json of an ONNX model folder.
+        ["asd-json"] = b => OnnxIoConfig.Parse(b, "asd.json"),
+
+        // Cost-curve files, then the automatic length's cost model over them.
+        ["cost-curve"] = b =>
+        {
+            CostCurve curve = CostCurve.Parse(b, "curve.json");
+            for (int rows = 1; rows <= 300; rows += 7)
+            {
+                _ = curve.Ratio(rows);
+            }
+        },
+
+        // Model specs (builtin:...): the strict parser of names and parameters.
+        ["model-spec"] = b => ModelCatalog.ParseBuiltin(Encoding.UTF8.GetString(b)),
+
+        // --cond lists of numbers, against a model with 4 conditioning values and 3 samples.
+        ["cond-list"] = b =>
+        {
+            string text = Encoding.UTF8.GetString(b);
+            if (!text.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+            {
+                SampleCommand.ReadConditioning(text, 4, 3);
+            }
+        },
+    };
+
+    /// <summary>Runs target <paramref name="name"/> on <paramref name="input"/>.</summary>
+    public static void Run(string name, byte[] input) => Targets[name](input);
+
+    /// <summary>InvalidDataException, or exactly ArgumentException (its subclasses, such as ArgumentOutOfRangeException from an indexer, are bugs here).</summary>
+    public static bool IsDocumentedRejection(Exception e) => e is InvalidDataException || e.GetType() == typeof(ArgumentException);
+}
