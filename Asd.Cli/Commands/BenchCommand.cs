@@ -31,9 +31,12 @@ internal static class BenchCommand
         var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
         var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
 
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models, as for asd sample).", DefaultValueFactory = _ => "cpu" };
+        var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: auto, on or off (as for asd sample).", DefaultValueFactory = _ => "auto" };
+        var cudaGraphs = new Option<string>("--cuda-graphs") { Description = "ONNX models on CUDA: on or off (as for asd sample).", DefaultValueFactory = _ => "off" };
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
+            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, device, batchBuckets, cudaGraphs,
         };
         command.SetAction(parse =>
         {
@@ -60,7 +63,13 @@ internal static class BenchCommand
             OutputPaths.Check(parse.GetValue(plot), "--plot");
             OutputPaths.Check(parse.GetValue(json), "--json");
             CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
-            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = threadCount });
+            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions
+            {
+                Threads = threadCount,
+                Device = parse.GetValue(device)!,
+                BatchBuckets = SampleCommand.ParseBuckets(parse.GetValue(batchBuckets)!),
+                CudaGraphs = SampleCommand.ParseOnOff(parse.GetValue(cudaGraphs)!, "--cuda-graphs"),
+            });
             float[] conditioning = m.ConditionSize > 0 && parse.GetValue(cond) is null && spec == ModelCatalog.DefaultModel
                 ? PolicyTask.DefaultObservations()[..PolicyTask.ObservationSize]
                 : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);

@@ -22,6 +22,7 @@ internal static class SampleCommand
         var guidanceNull = new Option<string?>("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models; auto falls back to the CPU and says so).", DefaultValueFactory = _ => "cpu" };
         var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: pad each call up to a power-of-two batch, one session per size (auto: on for CUDA, whose convolutions re-plan on every change of shape; on; off).", DefaultValueFactory = _ => "auto" };
+        var cudaGraphs = new Option<string>("--cuda-graphs") { Description = "ONNX models on CUDA: replay a captured CUDA graph per batch bucket (on; off, the default until measured).", DefaultValueFactory = _ => "off" };
         var onnxSample = new Option<string?>("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
         var onnxTimestep = new Option<string?>("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
         var onnxCond = new Option<string[]>("--onnx-cond") { Description = "Names of the ONNX conditioning inputs, in order (repeat the flag).", AllowMultipleArgumentsPerToken = true };
@@ -56,7 +57,7 @@ internal static class SampleCommand
         {
             model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
             trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
-            cond, guidance, guidanceNull, device, batchBuckets, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
+            cond, guidance, guidanceNull, device, batchBuckets, cudaGraphs, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
         };
 
         command.SetAction(parse =>
@@ -95,7 +96,7 @@ internal static class SampleCommand
                 Guidance = parse.GetValue(guidanceNull) is string gn ? new GuidanceConfig(ParseNullCondition(gn), parse.GetValue(guidance) ?? 1.0) : null,
             };
             int threadCount = CliThreads.Resolve(parse.GetValue(threads));
-            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(batchBuckets)!) });
+            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(batchBuckets)!), CudaGraphs = ParseOnOff(parse.GetValue(cudaGraphs)!, "--cuda-graphs") });
             if (m is OnnxModel { DeviceFallback: { } why })
             {
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
@@ -236,7 +237,7 @@ internal static class SampleCommand
             if (m is OnnxModel om)
             {
                 stdout.WriteLine(om.BatchBuckets
-                    ? $"device     {om.Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {om.BucketSessionCount} sessions"
+                    ? $"device     {om.Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {om.BucketSessionCount} sessions{(om.CudaGraphs ? ", CUDA graphs on" : "")}"
                     : $"device     {om.Device} (ONNX Runtime)");
             }
 
@@ -315,6 +316,13 @@ internal static class SampleCommand
         "on" => true,
         "off" => false,
         _ => throw new ArgumentException($"--batch-buckets must be auto, on or off (got '{text}')."),
+    };
+
+    internal static bool ParseOnOff(string text, string flag) => text.Trim().ToLowerInvariant() switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => throw new ArgumentException($"{flag} must be on or off (got '{text}')."),
     };
 
     /// <summary>zeros | class:ID | value:a,b,... | input:NAME.</summary>

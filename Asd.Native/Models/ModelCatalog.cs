@@ -21,6 +21,16 @@ public sealed record ModelOpenOptions
     /// </summary>
     public bool? BatchBuckets { get; init; }
 
+    /// <summary>
+    /// ONNX models on CUDA: ONNX Runtime's <c>enable_cuda_graph</c>, one captured graph per batch-bucket session, with
+    /// inputs and outputs in fixed device buffers that each call copies into and out of. Off by default until measured
+    /// on a GPU (issue 18). Needs <c>Device</c> cuda (or auto, where a CPU fallback ignores it) and batch buckets.
+    /// </summary>
+    public bool CudaGraphs { get; init; }
+
+    /// <summary>Tests only: run the CPU provider through a device I/O path, with CPU memory standing in for the device.</summary>
+    internal Denoising.OnnxIoPath? ForceIoPath { get; init; }
+
     /// <summary>Role overrides for ONNX models (CLI flags; they win over asd.json).</summary>
     public OnnxIoConfig? Onnx { get; init; }
 }

@@ -223,6 +223,15 @@ public sealed class OnnxModel : IDiffusionModel
     /// </summary>
     public bool BatchBuckets { get; private set; }
 
+    /// <summary>True when calls replay CUDA graphs (<see cref="ModelOpenOptions.CudaGraphs"/> on a CUDA session).</summary>
+    public bool CudaGraphs { get; private set; }
+
+    /// <summary>How denoisers move their buffers to the session (the CPU binds host memory; a device needs copies).</summary>
+    internal OnnxIoPath IoPath { get; private set; }
+
+    /// <summary>The device memory of <see cref="IoPath"/> where the engine copies itself (null: ONNX Runtime copies at bind time).</summary>
+    internal OnnxDeviceMemory? DeviceMemory { get; private set; }
+
     /// <summary>True when the timestep input is a scalar (one timestep per call).</summary>
     public bool ScalarTimestep => TimestepInput.Dims.Length == 0;
 
@@ -350,6 +359,16 @@ public sealed class OnnxModel : IDiffusionModel
             throw new ArgumentException($"Unknown device '{options.Device}'. Expected cpu, cuda or auto.");
         }
 
+        if (options.CudaGraphs && device == "cpu")
+        {
+            throw new ArgumentException("--cuda-graphs on (ModelOpenOptions.CudaGraphs) needs --device cuda: a CUDA graph replays work captured on the GPU, and this model is asked to run on the CPU.");
+        }
+
+        if (options.CudaGraphs && options.BatchBuckets == false)
+        {
+            throw new ArgumentException("--cuda-graphs on (ModelOpenOptions.CudaGraphs) needs batch buckets: a captured graph replays one input shape, and --batch-buckets off sends every batch size to one session.");
+        }
+
         string? fallback = null;
         if (device is "cuda" or "auto")
         {
@@ -367,7 +386,7 @@ public sealed class OnnxModel : IDiffusionModel
                     throw new PlatformNotSupportedException($"--device cuda: {why}", e);
                 }
 
-                fallback = why;
+                fallback = options.CudaGraphs ? $"{why}; --cuda-graphs is ignored on the CPU" : why;
             }
         }
 
@@ -394,7 +413,7 @@ public sealed class OnnxModel : IDiffusionModel
             // ASD_ORT_CUDA_OPTIONS="key=value;key=value" passes CUDA provider options through (for example
             // use_tf32=0, cudnn_conv_algo_search=HEURISTIC), for diagnosing the CUDA path on a GPU machine.
             string? extra = Environment.GetEnvironmentVariable("ASD_ORT_CUDA_OPTIONS");
-            if (string.IsNullOrWhiteSpace(extra))
+            if (string.IsNullOrWhiteSpace(extra) && !options.CudaGraphs)
             {
                 so.AppendExecutionProvider_CUDA(0);
             }
@@ -402,7 +421,13 @@ public sealed class OnnxModel : IDiffusionModel
             {
                 using var cudaOptions = new OrtCUDAProviderOptions();
                 var settings = new Dictionary<string, string> { ["device_id"] = "0" };
-                foreach (string pair in extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (options.CudaGraphs)
+                {
+                    // One graph per session: each batch bucket's session sees one shape, so its one graph fits.
+                    settings["enable_cuda_graph"] = "1";
+                }
+
+                foreach (string pair in (extra ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
                     string[] kv = pair.Split('=', 2, StringSplitOptions.TrimEntries);
                     if (kv.Length != 2)
@@ -684,6 +709,12 @@ public sealed class OnnxModel : IDiffusionModel
     /// <summary>The session that runs calls of exactly <paramref name="rows"/> rows (a bucket size) when buckets are on.</summary>
     internal InferenceSession SessionFor(int rows)
     {
+        if (IoPath == OnnxIoPath.Staged && (StaticBatch > 0 ? rows != StaticBatch : !BatchBuckets || rows < 1 || !System.Numerics.BitOperations.IsPow2(rows)))
+        {
+            throw new InvalidOperationException(
+                $"Model '{Name}': --cuda-graphs: a call of {rows} rows is not a batch bucket ({(StaticBatch > 0 ? $"the export's static batch {StaticBatch}" : "a power of two with batch buckets on")}); a captured graph replays one shape per session.");
+        }
+
         if (!BatchBuckets)
         {
             return Session;
@@ -718,6 +749,12 @@ public sealed class OnnxModel : IDiffusionModel
     {
         _source = (file, bytes, options);
         BatchBuckets = StaticBatch == 0 && (options.BatchBuckets ?? Device != "cpu");
+        CudaGraphs = Device == "cuda" && options.CudaGraphs;
+        IoPath = options.ForceIoPath ?? (Device == "cpu" ? OnnxIoPath.Host : CudaGraphs ? OnnxIoPath.Staged : OnnxIoPath.Rebind);
+        DeviceMemory = IoPath == OnnxIoPath.Host ? null
+            : Device == "cpu" ? OnnxDeviceMemory.Cpu.Instance
+            : IoPath == OnnxIoPath.Staged ? OnnxDeviceMemory.Cuda.Instance
+            : null;
     }
 
     /// <inheritdoc/>
