@@ -33,10 +33,11 @@ internal static class BenchCommand
 
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models, as for asd sample).", DefaultValueFactory = _ => "cpu" };
         var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: auto, on or off (as for asd sample).", DefaultValueFactory = _ => "auto" };
+        var rowParallel = new Option<string>("--row-parallel") { Description = "ONNX models on the CPU: split each call's rows across the threads, a one-thread session per thread (on; off: intra-op threads).", DefaultValueFactory = _ => "off" };
         var cudaGraphs = new Option<string>("--cuda-graphs") { Description = "ONNX models on CUDA: on or off (as for asd sample).", DefaultValueFactory = _ => "off" };
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, device, batchBuckets, cudaGraphs,
+            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, device, batchBuckets, cudaGraphs, rowParallel,
         };
         command.SetAction(parse =>
         {
@@ -69,6 +70,7 @@ internal static class BenchCommand
                 Device = parse.GetValue(device)!,
                 BatchBuckets = SampleCommand.ParseBuckets(parse.GetValue(batchBuckets)!),
                 CudaGraphs = SampleCommand.ParseOnOff(parse.GetValue(cudaGraphs)!, "--cuda-graphs"),
+                RowParallel = SampleCommand.ParseOnOff(parse.GetValue(rowParallel)!, "--row-parallel"),
             });
             float[] conditioning = m.ConditionSize > 0 && parse.GetValue(cond) is null && spec == ModelCatalog.DefaultModel
                 ? PolicyTask.DefaultObservations()[..PolicyTask.ObservationSize]

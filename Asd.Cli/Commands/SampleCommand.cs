@@ -22,6 +22,7 @@ internal static class SampleCommand
         var guidanceNull = new Option<string?>("--guidance-null") { Description = "Null condition for guidance: zeros, class:ID, value:a,b,..., or input:NAME (overrides asd.json)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models; auto falls back to the CPU and says so).", DefaultValueFactory = _ => "cpu" };
         var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: pad each call up to a power-of-two batch, one session per size (auto: on for CUDA, whose convolutions re-plan on every change of shape; on; off).", DefaultValueFactory = _ => "auto" };
+        var rowParallel = new Option<string>("--row-parallel") { Description = "ONNX models on the CPU: split each call's rows across the threads, a one-thread session per thread (on; off: intra-op threads).", DefaultValueFactory = _ => "off" };
         var cudaGraphs = new Option<string>("--cuda-graphs") { Description = "ONNX models on CUDA: replay a captured CUDA graph per batch bucket (on; off, the default until measured).", DefaultValueFactory = _ => "off" };
         var onnxSample = new Option<string?>("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
         var onnxTimestep = new Option<string?>("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
@@ -57,7 +58,7 @@ internal static class SampleCommand
         {
             model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
             trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
-            cond, guidance, guidanceNull, device, batchBuckets, cudaGraphs, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
+            cond, guidance, guidanceNull, device, batchBuckets, cudaGraphs, rowParallel, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
         };
 
         command.SetAction(parse =>
@@ -96,7 +97,7 @@ internal static class SampleCommand
                 Guidance = parse.GetValue(guidanceNull) is string gn ? new GuidanceConfig(ParseNullCondition(gn), parse.GetValue(guidance) ?? 1.0) : null,
             };
             int threadCount = CliThreads.Resolve(parse.GetValue(threads));
-            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(batchBuckets)!), CudaGraphs = ParseOnOff(parse.GetValue(cudaGraphs)!, "--cuda-graphs") });
+            using IDiffusionModel m = ModelCatalog.Open(spec, new ModelOpenOptions { Device = parse.GetValue(device)!, Threads = threadCount, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(batchBuckets)!), CudaGraphs = ParseOnOff(parse.GetValue(cudaGraphs)!, "--cuda-graphs"), RowParallel = ParseOnOff(parse.GetValue(rowParallel)!, "--row-parallel") });
             if (m is OnnxModel { DeviceFallback: { } why })
             {
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
@@ -160,7 +161,7 @@ internal static class SampleCommand
             }
 
             var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
-            using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
+            using var pool = new CorePool(m is OnnxModel { RowParallel: false } ? 1 : threadCount); // row-parallel ONNX: one lane per thread
             using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));
             int d = s.Denoiser.SampleSize;
             var result = new float[checked(n * d)];

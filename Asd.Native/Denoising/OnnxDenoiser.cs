@@ -15,6 +15,7 @@ namespace Asd.Native.Denoising;
 public sealed class OnnxDenoiser : IDenoiser, IDisposable
 {
     private readonly OnnxModel _model;
+    private readonly InferenceSession? _session; // a row-parallel lane's own session; null: the model's (bucket) session
     private readonly int _capacity;
     private readonly bool _flagged;
     private readonly Buffer _sample, _timestep, _output;
@@ -25,9 +26,10 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     // on stderr would break the one-line error that the CLI and libasd promise.
     private readonly RunOptions _run = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
 
-    internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged)
+    internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged, InferenceSession? session = null)
     {
         _model = model;
+        _session = session;
         _flagged = flagged;
         _capacity = model.StaticBatch > 0 ? model.StaticBatch
             : model.BatchBuckets ? (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(maxRows, 1, 1 << 30))
@@ -129,7 +131,7 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
     // Apart from Binding: the lambda's closure over rows would otherwise be allocated on every call, cached or not.
     private (InferenceSession, OnnxBoundIo) CreateBinding(int rows)
     {
-        InferenceSession session = _model.SessionFor(rows);
+        InferenceSession session = _session ?? _model.SessionFor(rows);
         Buffer[] buffers = [_sample, _timestep, .. _cond, .. _flag is null ? Array.Empty<Buffer>() : [_flag], _output];
         OrtValue[] values = [.. buffers.Select(b => b.CreateValue(rows))];
         return (session, new OnnxBoundIo(_model.IoPath, _model.DeviceMemory, session.CreateIoBinding(), [.. buffers.Select(b => b.Port.Name)], values));

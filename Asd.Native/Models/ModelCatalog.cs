@@ -28,6 +28,13 @@ public sealed record ModelOpenOptions
     /// </summary>
     public bool CudaGraphs { get; init; }
 
+    /// <summary>
+    /// ONNX models on the CPU with a dynamic batch: split each call's rows across the core pool, each pool thread with
+    /// a one-thread ONNX Runtime session of its own (prepacked weights shared), every row evaluated alone, so outputs
+    /// are bit-identical for any thread count (<c>OnnxRowParallelDenoiser</c>). Off: one session with intra-op threads.
+    /// </summary>
+    public bool RowParallel { get; init; }
+
     /// <summary>Tests only: run the CPU provider through a device I/O path, with CPU memory standing in for the device.</summary>
     internal Denoising.OnnxIoPath? ForceIoPath { get; init; }
 

@@ -161,6 +161,8 @@ public sealed class OnnxModel : IDiffusionModel
     private static readonly TensorElementType[] TimestepTypes = [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Double];
 
     private readonly Dictionary<int, InferenceSession> _buckets = [];
+    private readonly List<InferenceSession> _lanes = [];
+    private PrePackedWeightsContainer? _prepacked;
     private (string File, byte[]? Bytes, ModelOpenOptions Options) _source;
 
     private OnnxModel(string name, InferenceSession session, string device, string? fallback, OnnxPort sample, OnnxPort timestep, IReadOnlyList<OnnxPort> cond, OnnxPort output, SchedulerConfig scheduler, GuidanceConfig? guidance, OnnxPort? flag)
@@ -222,6 +224,9 @@ public sealed class OnnxModel : IDiffusionModel
     /// <see cref="ModelOpenOptions.BatchBuckets"/>; on by default for CUDA; never for a static batch).
     /// </summary>
     public bool BatchBuckets { get; private set; }
+
+    /// <summary>True when calls split their rows across the core pool, a one-thread session per lane (<see cref="ModelOpenOptions.RowParallel"/>).</summary>
+    public bool RowParallel { get; private set; }
 
     /// <summary>True when calls replay CUDA graphs (<see cref="ModelOpenOptions.CudaGraphs"/> on a CUDA session).</summary>
     public bool CudaGraphs { get; private set; }
@@ -393,11 +398,11 @@ public sealed class OnnxModel : IDiffusionModel
         return (NewSession(file, bytes, options, cuda: false), "cpu", fallback);
     }
 
-    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda)
+    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda, int? threads = null, PrePackedWeightsContainer? prepacked = null)
     {
         using var so = new SessionOptions
         {
-            IntraOpNumThreads = options.Threads,
+            IntraOpNumThreads = threads ?? options.Threads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -445,7 +450,13 @@ public sealed class OnnxModel : IDiffusionModel
 
         try
         {
-            return bytes is null ? new InferenceSession(file, so) : new InferenceSession(bytes, so);
+            return (bytes, prepacked) switch
+            {
+                (null, null) => new InferenceSession(file, so),
+                (null, _) => new InferenceSession(file, so, prepacked),
+                (_, null) => new InferenceSession(bytes, so),
+                _ => new InferenceSession(bytes, so, prepacked),
+            };
         }
         catch (OnnxRuntimeException e) when (!cuda)
         {
@@ -686,11 +697,13 @@ public sealed class OnnxModel : IDiffusionModel
 
         if (scale is not { } w || Guidance is null)
         {
-            return new OnnxDenoiser(this, options.MaxBatchRows, flagged: false);
+            return RowParallel ? new OnnxRowParallelDenoiser(this, options.Pool, flagged: false) : new OnnxDenoiser(this, options.MaxBatchRows, flagged: false);
         }
 
         // Both halves go through one call, so the inner denoiser takes twice the rows.
-        var inner = new OnnxDenoiser(this, 2 * options.MaxBatchRows, flagged: FlagInput is not null);
+        IDenoiser inner = RowParallel
+            ? new OnnxRowParallelDenoiser(this, options.Pool, flagged: FlagInput is not null)
+            : new OnnxDenoiser(this, 2 * options.MaxBatchRows, flagged: FlagInput is not null);
         return new GuidedDenoiser(inner, Guidance.Null, w);
     }
 
@@ -745,8 +758,34 @@ public sealed class OnnxModel : IDiffusionModel
         }
     }
 
+    /// <summary>
+    /// The one-thread session of row-parallel lane <paramref name="lane"/>, created when first needed; the lanes share
+    /// ONNX Runtime's prepacked weights (its CPU kernels repack weights per session otherwise).
+    /// </summary>
+    internal InferenceSession LaneSession(int lane)
+    {
+        lock (_lanes)
+        {
+            _prepacked ??= new PrePackedWeightsContainer();
+            while (_lanes.Count <= lane)
+            {
+                try
+                {
+                    _lanes.Add(NewSession(_source.File, _source.Bytes, _source.Options, cuda: false, threads: 1, prepacked: _prepacked));
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    throw new InvalidOperationException($"Model '{Name}': the one-thread session of row-parallel lane {_lanes.Count} could not be created ({e.Message}).", e);
+                }
+            }
+
+            return _lanes[lane];
+        }
+    }
+
     private void SetSessionSource(string file, byte[]? bytes, ModelOpenOptions options)
     {
+        RowParallel = options.RowParallel && Device == "cpu" && StaticBatch == 0;
         _source = (file, bytes, options);
         BatchBuckets = StaticBatch == 0 && (options.BatchBuckets ?? Device != "cpu");
         CudaGraphs = Device == "cuda" && options.CudaGraphs;
@@ -768,6 +807,17 @@ public sealed class OnnxModel : IDiffusionModel
             }
 
             _buckets.Clear();
+        }
+
+        lock (_lanes)
+        {
+            foreach (InferenceSession s in _lanes)
+            {
+                s.Dispose();
+            }
+
+            _lanes.Clear();
+            _prepacked?.Dispose();
         }
 
         Session.Dispose();

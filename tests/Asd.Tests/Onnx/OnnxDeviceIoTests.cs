@@ -1,6 +1,5 @@
 using Asd.Native.Denoising;
 using Asd.Native.Models;
-using Asd.Native.Schedules;
 using Xunit;
 
 namespace Asd.Tests.Onnx;
@@ -14,23 +13,19 @@ namespace Asd.Tests.Onnx;
 /// </summary>
 public sealed class OnnxDeviceIoTests
 {
-    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", name);
-
-    private static readonly DiffusionSchedule AnySchedule = new(new SchedulerConfig());
-
     [Theory]
     [InlineData("Rebind")]
     [InlineData("Staged")]
     public void EveryCallSeesItsOwnInputsOnTheDevicePaths(string pathName)
     {
         var path = Enum.Parse<OnnxIoPath>(pathName);
-        using var host = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true });
-        using var device = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true, ForceIoPath = path });
+        using var host = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true });
+        using var device = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true, ForceIoPath = path });
         Assert.Equal(OnnxIoPath.Host, host.IoPath);
         Assert.Equal(path, device.IoPath);
         Assert.Same(OnnxDeviceMemory.Cpu.Instance, device.DeviceMemory);
-        var a = (OnnxDenoiser)host.CreateDenoiser(AnySchedule, new DenoiserOptions { MaxBatchRows = 4 });
-        var b = (OnnxDenoiser)device.CreateDenoiser(AnySchedule, new DenoiserOptions { MaxBatchRows = 4 });
+        var a = (OnnxDenoiser)host.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = 4 });
+        var b = (OnnxDenoiser)device.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = 4 });
         int d = a.SampleSize;
         var rng = new Random(18);
         float[]? previous = null;
@@ -62,7 +57,7 @@ public sealed class OnnxDeviceIoTests
     [Fact]
     public void CudaGraphsOnTheCpuIsAnErrorNamingTheFlag()
     {
-        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { CudaGraphs = true }));
+        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { CudaGraphs = true }));
         Assert.Contains("--cuda-graphs", e.Message, StringComparison.Ordinal);
         Assert.Contains("--device cuda", e.Message, StringComparison.Ordinal);
     }
@@ -70,7 +65,7 @@ public sealed class OnnxDeviceIoTests
     [Fact]
     public void CudaGraphsWithoutBatchBucketsIsAnErrorNamingBothFlags()
     {
-        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Device = "cuda", CudaGraphs = true, BatchBuckets = false }));
+        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Device = "cuda", CudaGraphs = true, BatchBuckets = false }));
         Assert.Contains("--cuda-graphs", e.Message, StringComparison.Ordinal);
         Assert.Contains("--batch-buckets off", e.Message, StringComparison.Ordinal);
     }
@@ -79,7 +74,7 @@ public sealed class OnnxDeviceIoTests
     public void CudaGraphsWithoutTheCudaProviderSaysWhatIsMissing()
     {
         // This build (CI's) has the CPU-only ONNX Runtime, or no CUDA libraries: a clear error, never a CPU run.
-        var e = Assert.Throws<PlatformNotSupportedException>(() => ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Device = "cuda", CudaGraphs = true }));
+        var e = Assert.Throws<PlatformNotSupportedException>(() => ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Device = "cuda", CudaGraphs = true }));
         Assert.StartsWith("--device cuda: ", e.Message, StringComparison.Ordinal);
         Assert.True(e.Message.Contains("CPU-only", StringComparison.Ordinal) || e.Message.Contains("libcudart", StringComparison.Ordinal) || e.Message.Contains(".so", StringComparison.Ordinal), e.Message);
     }
@@ -87,7 +82,7 @@ public sealed class OnnxDeviceIoTests
     [Fact]
     public void CudaGraphsFallingBackToTheCpuSayTheyAreIgnored()
     {
-        using var model = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Device = "auto", CudaGraphs = true });
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Device = "auto", CudaGraphs = true });
         Assert.Equal("cpu", model.Device);
         Assert.False(model.CudaGraphs);
         Assert.Equal(OnnxIoPath.Host, model.IoPath);
@@ -97,12 +92,12 @@ public sealed class OnnxDeviceIoTests
     [Fact]
     public void TheGraphPathRefusesAShapeThatIsNotABucket()
     {
-        using var model = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true, ForceIoPath = OnnxIoPath.Staged });
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = true, ForceIoPath = OnnxIoPath.Staged });
         var e = Assert.Throws<InvalidOperationException>(() => model.SessionFor(3));
         Assert.Contains("--cuda-graphs", e.Message, StringComparison.Ordinal);
         Assert.Contains("3 rows is not a batch bucket", e.Message, StringComparison.Ordinal);
         Assert.NotNull(model.SessionFor(4));
-        using var unbucketed = (OnnxModel)ModelCatalog.Open(Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = false, ForceIoPath = OnnxIoPath.Staged });
+        using var unbucketed = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { Threads = 1, BatchBuckets = false, ForceIoPath = OnnxIoPath.Staged });
         Assert.Throws<InvalidOperationException>(() => unbucketed.SessionFor(4));
     }
 }

@@ -56,20 +56,7 @@ public sealed class OnnxMlpTests(ITestOutputHelper output)
     {
         using var onnx = (OnnxModel)ModelCatalog.Open(Fixture("fixtures/mlp_small/mlp_small.onnx"), new ModelOpenOptions { BatchBuckets = batchBuckets, ForceIoPath = ioPath is null ? null : Enum.Parse<OnnxIoPath>(ioPath) });
         var den = (OnnxDenoiser)onnx.CreateDenoiser(new DiffusionSchedule(new SchedulerConfig()), new DenoiserOptions { MaxBatchRows = 8 });
-        float[] x = new float[8 * 6], c = new float[8 * 3], y = new float[8 * 6];
-        int[] t = [1, 2, 3, 4, 5, 6, 7, 8];
-        for (int rows = 1; rows <= 8; rows++)
-        {
-            den.Denoise(x.AsSpan(0, rows * 6), t.AsSpan(0, rows), c.AsSpan(0, rows * 3), y.AsSpan(0, rows * 6));
-        }
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int rows = 1; rows <= 8; rows++)
-        {
-            den.Denoise(x.AsSpan(0, rows * 6), t.AsSpan(0, rows), c.AsSpan(0, rows * 3), y.AsSpan(0, rows * 6));
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        OnnxTestFiles.AssertNoAllocationAfterFirstCallOfEachSize(den);
         den.Dispose();
     }
 
