@@ -28,7 +28,7 @@ public sealed record TimeEmbeddingSpec(int Dim, double MaxPeriod, bool FlipSinTo
 /// The native diffusion-policy MLP: loaded from <c>NAME.json</c> + <c>NAME.safetensors</c> (docs/mlp-format.md).
 /// Immutable and shareable across threads; weights are packed once per ISA path on first use.
 /// </summary>
-public sealed class MlpModel : IDiffusionModel
+public sealed class MlpModel : IDiffusionModel, IStreamedWeights
 {
     private readonly Dictionary<(IsaPath, bool), IReadOnlyDictionary<MlpLinear, PackedMatrix>> _packed = [];
 
@@ -353,6 +353,21 @@ public sealed class MlpModel : IDiffusionModel
 
     private static IEnumerable<MlpLayer> Flatten(IEnumerable<MlpLayer> layers) =>
         layers.SelectMany(l => l is MlpResidual r ? Flatten(r.Layers) : [l]);
+
+    /// <inheritdoc/>
+    public long StreamedWeightBytes => AllLinears().Sum(l => (long)l.InWidth * l.OutWidth * (KeepHalfWeights && HalfBits(l.Weight) is not null ? 2 : 4));
+
+    /// <inheritdoc/>
+    public long FlopsPerSample => FlopsPerRow;
+
+    /// <inheritdoc/>
+    public string WeightPrecision =>
+        AllLinears().Select(l => KeepHalfWeights && HalfBits(l.Weight) is not null).Distinct().ToArray() switch
+        {
+            [true] => "float16",
+            [false] => "float32",
+            _ => "mixed float16/float32",
+        };
 
     /// <summary>Pack float16-valued layers as float16 (default); tests turn it off to compare with float32 packing.</summary>
     internal bool KeepHalfWeights { get; set; } = true;
