@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 18's measurements on a CUDA 13 GPU machine, all in one call. NOT RUN YET: written in a session without a GPU
 # (2026-12-03); every number it prints is still to be measured. tools/gpu_pack.sh prepares what it needs here (the
-# CUDA-flavour AOT build in artifacts/gpu/bin, the CUDA provider in parts of 55 MiB in artifacts/gpu/parts, carried
-# one part per call); this script joins the parts, checks their sha256 and runs:
+# CUDA-flavour AOT build as a tarball in parts of 36 MiB in artifacts/gpu/parts, carried one part per call; see its
+# header for the calls); this script joins the parts, checks their sha256, unpacks them and runs:
 #   a. precision: DDPM at K = 1 (the sample is one clipped model prediction) and K = 100, CUDA against the CPU, with
 #      TF32 on (ONNX Runtime's default) and off (use_tf32=0);
 #   b. the per-call cost curve on CUDA, B = 1..64, batch buckets on, CUDA graphs off and on (asd bench
@@ -21,10 +21,11 @@ dir=${ASD_GPU_DIR:-artifacts/gpu/bin}
 parts=artifacts/gpu/parts
 mkdir -p "$out/r"
 exec > >(tee "$out/gpu-check.log") 2>&1
-if [ ! -f "$dir/libonnxruntime_providers_cuda.so" ]; then
-  cat "$parts"/cuda.part-* > "$dir/libonnxruntime_providers_cuda.so" || { echo "missing parts"; exit 2; }
+if [ ! -x "$dir/asd" ]; then
+  cat "$parts"/asd-gpu.tgz.* > artifacts/gpu/asd-gpu.tgz || { echo "missing parts"; exit 2; }
+  (cd artifacts/gpu && sha256sum -c "$OLDPWD/$parts/asd-gpu.sha256") || { echo "the parts do not match their sha256 (one missing?)"; ls -la "$parts"; exit 2; }
+  tar -C artifacts/gpu -xzf artifacts/gpu/asd-gpu.tgz && rm artifacts/gpu/asd-gpu.tgz
 fi
-(cd "$dir" && sha256sum -c "$OLDPWD/$parts/cuda.sha256") || { echo "the CUDA provider's parts do not match their sha256"; exit 2; }
 for p in /opt/torch/.venv/lib/python3*/site-packages/nvidia/*/lib; do LD_LIBRARY_PATH=$p:${LD_LIBRARY_PATH:-}; done
 export LD_LIBRARY_PATH
 nvidia-smi -L
