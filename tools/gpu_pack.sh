@@ -9,6 +9,8 @@
 #   the last part's call: carry ["artifacts/gpu/parts/asd-gpu.tgz.NN", "artifacts/gpu/parts/asd-gpu.sha256"],
 #                         command "tools/gpu_check.sh $OUT", timeout_s 600
 # (A carried path replaces only itself there; parts carried by earlier calls stay while the machine is warm.)
+# Checked here without a GPU (2026-12-03): 8 parts (7 x 36 MiB + 6.3 MB, with asd.dbg, now left out), joined, sha256
+# OK, unpacked, and the unpacked AOT asd runs (--device cuda --cuda-graphs on: the libcudart.so.13 error, exit 2).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -16,7 +18,7 @@ source tools/aot_publish.sh
 aot_publish Asd.Cli/Asd.Cli.csproj v3 artifacts/gpu-publish -p:AsdOnnxRuntimeGpu=true
 rm -rf artifacts/gpu && mkdir -p artifacts/gpu/parts
 mv "$AOT_DIR" artifacts/gpu/bin
-rm -f artifacts/gpu/bin/libonnxruntime_providers_tensorrt.so
+rm -f artifacts/gpu/bin/libonnxruntime_providers_tensorrt.so artifacts/gpu/bin/*.dbg
 tar -C artifacts/gpu -cf - bin | gzip -1 > artifacts/gpu/asd-gpu.tgz
 (cd artifacts/gpu && sha256sum asd-gpu.tgz) > artifacts/gpu/parts/asd-gpu.sha256
 split -b 36M -d artifacts/gpu/asd-gpu.tgz artifacts/gpu/parts/asd-gpu.tgz.
