@@ -25,6 +25,10 @@ internal sealed class ModelFlags
 
     public Option<string> BatchBuckets { get; } = new("--batch-buckets") { Description = "ONNX models: pad each call up to a power-of-two batch, one session per size (auto: on for CUDA, whose convolutions re-plan on every change of shape; on; off).", DefaultValueFactory = _ => "auto" };
 
+    public Option<string> RowParallel { get; } = new("--row-parallel") { Description = "ONNX models on the CPU: split each call's rows across the threads, a one-thread session per thread (on; off: intra-op threads).", DefaultValueFactory = _ => "off" };
+
+    public Option<string> CudaGraphs { get; } = new("--cuda-graphs") { Description = "ONNX models on CUDA: replay a captured CUDA graph per batch bucket (on; off, the default until measured).", DefaultValueFactory = _ => "off" };
+
     public Option<string?> OnnxSample { get; } = new("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
 
     public Option<string?> OnnxTimestep { get; } = new("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
@@ -59,7 +63,7 @@ internal sealed class ModelFlags
         Option[] all =
         [
             Model, Threads, TrainSteps, BetaSchedule, BetaStart, BetaEnd, Prediction, Variance, Spacing, StepsOffset, Clip, ClipRange,
-            Guidance, GuidanceNull, Device, BatchBuckets, OnnxSample, OnnxTimestep, OnnxCond, OnnxOutput,
+            Guidance, GuidanceNull, Device, BatchBuckets, RowParallel, CudaGraphs, OnnxSample, OnnxTimestep, OnnxCond, OnnxOutput,
         ];
         foreach (Option o in all)
         {
@@ -82,7 +86,8 @@ internal sealed class ModelFlags
             Output = parse.GetValue(OnnxOutput),
             Guidance = parse.GetValue(GuidanceNull) is string gn ? new GuidanceConfig(SampleCommand.ParseNullCondition(gn), parse.GetValue(Guidance) ?? 1.0) : null,
         };
-        return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!) });
+        return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!),
+            RowParallel = ParseOnOff(parse.GetValue(RowParallel)!, "--row-parallel"), CudaGraphs = ParseOnOff(parse.GetValue(CudaGraphs)!, "--cuda-graphs") });
     }
 
     /// <summary>The scheduler overrides, as the engine's one record (applied and checked there).</summary>
@@ -98,6 +103,13 @@ internal sealed class ModelFlags
         StepsOffset = parse.GetValue(StepsOffset),
         ClipSample = parse.GetValue(Clip),
         ClipSampleRange = parse.GetValue(ClipRange),
+    };
+
+    internal static bool ParseOnOff(string text, string flag) => text.Trim().ToLowerInvariant() switch
+    {
+        "on" => true,
+        "off" => false,
+        _ => throw new ArgumentException($"{flag} must be on or off (got '{text}')."),
     };
 
     internal static bool? ParseBuckets(string text) => text.Trim().ToLowerInvariant() switch

@@ -25,6 +25,23 @@ public sealed record ModelOpenOptions
     /// </summary>
     public bool? BatchBuckets { get; init; }
 
+    /// <summary>
+    /// ONNX models on CUDA: ONNX Runtime's <c>enable_cuda_graph</c>, one captured graph per batch-bucket session, with
+    /// inputs and outputs in fixed device buffers that each call copies into and out of. Off by default until measured
+    /// on a GPU (issue 18). Needs <c>Device</c> cuda (or auto, where a CPU fallback ignores it) and batch buckets.
+    /// </summary>
+    public bool CudaGraphs { get; init; }
+
+    /// <summary>
+    /// ONNX models on the CPU with a dynamic batch: split each call's rows across the core pool, each pool thread with
+    /// a one-thread ONNX Runtime session of its own (prepacked weights shared), every row evaluated alone, so outputs
+    /// are bit-identical for any thread count (<c>OnnxRowParallelDenoiser</c>). Off: one session with intra-op threads.
+    /// </summary>
+    public bool RowParallel { get; init; }
+
+    /// <summary>Tests only: run the CPU provider through a device I/O path, with CPU memory standing in for the device.</summary>
+    internal Backends.Onnx.OnnxIoPath? ForceIoPath { get; init; }
+
     /// <summary>Role overrides for ONNX models (CLI flags; they win over asd.json).</summary>
     public OnnxIoConfig? Onnx { get; init; }
 }

@@ -55,6 +55,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "quick-policy-half")
+        {
+            QuickPolicyHalf.Run();
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "quick-mlp")
         {
             QuickMlp.Run();

@@ -131,11 +131,23 @@ gpu_auto_falls_back() {
   echo "$out"
   grep -q 'device     auto: CUDA is not available (.*libcudart.so.13.*); running on the CPU' <<<"$out" && grep -q '^sequential model calls' <<<"$out"
 }
+gpu_graphs_fail_clearly() {
+  local out
+  out=$(gpu_asd sample --model "$ROOT/tests/fixtures/onnx/unet16" --steps 5 --samples 2 --no-plot --device cuda --cuda-graphs on 2>&1)
+  local code=$?
+  echo "$out"
+  [ $code -eq 2 ] && grep -q -- '--device cuda: the CUDA runtime library libcudart.so.13 cannot be loaded' <<<"$out" || return 1
+  out=$(gpu_asd sample --model "$ROOT/tests/fixtures/onnx/unet16" --steps 5 --samples 2 --no-plot --device cpu --cuda-graphs on 2>&1)
+  code=$?
+  echo "$out"
+  [ $code -eq 2 ] && grep -q -- '--cuda-graphs on (ModelOpenOptions.CudaGraphs) needs --device cuda' <<<"$out"
+}
 if nvidia-smi >/dev/null 2>&1; then
   echo "skip CUDA-build checks: this machine has a GPU (they test the no-CUDA error path)"
 elif check "CUDA build (Microsoft.ML.OnnxRuntime.Gpu.Linux) compiles" gpu_build; then
   check "CUDA build: info lists CUDAExecutionProvider" bash -c "cd '$work' && dotnet '$gpu_dir/bin/Asd.Cli/release/asd.dll' info | grep -q 'ONNX Runtime package: cuda' && cd '$work' && dotnet '$gpu_dir/bin/Asd.Cli/release/asd.dll' info | grep -q CUDAExecutionProvider"
   check "CUDA build, no CUDA here: --device cuda fails naming libcudart.so.13 (exit 2), never a silent CPU run" gpu_cuda_fails_clearly
   check "CUDA build, no CUDA here: --device auto falls back to the CPU and says why" gpu_auto_falls_back
+  check "CUDA build, no CUDA here: --cuda-graphs on fails naming libcudart.so.13 on cuda and naming the flag on cpu (exit 2)" gpu_graphs_fail_clearly
 fi
 summary

@@ -28,9 +28,9 @@ public sealed record TimeEmbeddingSpec(int Dim, double MaxPeriod, bool FlipSinTo
 /// The native diffusion-policy MLP: loaded from <c>NAME.json</c> + <c>NAME.safetensors</c> (docs/mlp-format.md).
 /// Immutable and shareable across threads; weights are packed once per ISA path on first use.
 /// </summary>
-public sealed class MlpModel : IDiffusionModel
+public sealed class MlpModel : IDiffusionModel, IStreamedWeights
 {
-    private readonly Dictionary<IsaPath, IReadOnlyDictionary<MlpLinear, PackedMatrix>> _packed = [];
+    private readonly Dictionary<(IsaPath, bool), IReadOnlyDictionary<MlpLinear, PackedMatrix>> _packed = [];
 
     private MlpModel(string name, int[] sampleShape, int condDim, TimeEmbeddingSpec time, IReadOnlyList<MlpLayer> timeMlp, IReadOnlyList<string> input, IReadOnlyList<MlpLayer> layers, SchedulerConfig scheduler)
     {
@@ -354,18 +354,60 @@ public sealed class MlpModel : IDiffusionModel
     private static IEnumerable<MlpLayer> Flatten(IEnumerable<MlpLayer> layers) =>
         layers.SelectMany(l => l is MlpResidual r ? Flatten(r.Layers) : [l]);
 
+    /// <inheritdoc/>
+    public long StreamedWeightBytes => AllLinears().Sum(l => (long)l.InWidth * l.OutWidth * (KeepHalfWeights && HalfBits(l.Weight) is not null ? 2 : 4));
+
+    /// <inheritdoc/>
+    public long FlopsPerSample => FlopsPerRow;
+
+    /// <inheritdoc/>
+    public string WeightPrecision =>
+        AllLinears().Select(l => KeepHalfWeights && HalfBits(l.Weight) is not null).Distinct().ToArray() switch
+        {
+            [true] => "float16",
+            [false] => "float32",
+            _ => "mixed float16/float32",
+        };
+
+    /// <summary>Pack float16-valued layers as float16 (default); tests turn it off to compare with float32 packing.</summary>
+    internal bool KeepHalfWeights { get; set; } = true;
+
+    /// <summary>
+    /// The weights as float16 bits when every one is a finite float16 value (builtin:policy ships F16 weights, read
+    /// into float32 exactly), else null. Such a layer is packed as float16: the kernels widen exactly, so the GEMM
+    /// gives the float32 GEMM's bits from half the weight bytes (the MLP streams its weights on every call).
+    /// </summary>
+    internal static ushort[]? HalfBits(float[] weights)
+    {
+        var half = new ushort[weights.Length];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            Half h = (Half)weights[i];
+            if ((float)h != weights[i] || !Half.IsFinite(h))
+            {
+                return null;
+            }
+
+            half[i] = BitConverter.HalfToUInt16Bits(h);
+        }
+
+        return half;
+    }
+
     /// <summary>The weights packed for <paramref name="path"/> (packed on first request, then shared).</summary>
     internal IReadOnlyDictionary<MlpLinear, PackedMatrix> PackedFor(IsaPath path)
     {
         lock (_packed)
         {
-            if (!_packed.TryGetValue(path, out IReadOnlyDictionary<MlpLinear, PackedMatrix>? packed))
+            if (!_packed.TryGetValue((path, KeepHalfWeights), out IReadOnlyDictionary<MlpLinear, PackedMatrix>? packed))
             {
                 packed = AllLinears().ToDictionary(
                     l => l,
-                    l => PackedMatrix.Pack(l.Weight, l.InWidth, l.OutWidth, outputMajor: true, path),
+                    l => KeepHalfWeights && HalfBits(l.Weight) is { } half
+                        ? PackedMatrix.PackHalf(half, l.InWidth, l.OutWidth, outputMajor: true, path)
+                        : PackedMatrix.Pack(l.Weight, l.InWidth, l.OutWidth, outputMajor: true, path),
                     ReferenceEqualityComparer.Instance as IEqualityComparer<MlpLinear>);
-                _packed[path] = packed;
+                _packed[(path, KeepHalfWeights)] = packed;
             }
 
             return packed;

@@ -17,19 +17,21 @@ namespace Asd.Native.Backends.Onnx;
 public sealed class OnnxDenoiser : IDenoiser, IDisposable
 {
     private readonly OnnxModel _model;
+    private readonly InferenceSession? _session; // a row-parallel lane's own session; null: the model's (bucket) session
     private readonly int _capacity;
     private readonly bool _flagged;
     private readonly Buffer _sample, _timestep, _output;
     private readonly Buffer[] _cond;
     private readonly Buffer? _flag;
-    private readonly Dictionary<int, (InferenceSession Session, OrtIoBinding Binding, OrtValue[] Values)> _bindings = [];
+    private readonly Dictionary<int, (InferenceSession Session, OnnxBoundIo Io)> _bindings = [];
     // Run errors reach the caller as a ModelRunException carrying ONNX Runtime's message; ONNX Runtime's own log line
     // on stderr would break the one-line error that the CLI and libasd promise.
     private readonly RunOptions _run = new() { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
 
-    internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged)
+    internal OnnxDenoiser(OnnxModel model, int maxRows, bool flagged, InferenceSession? session = null)
     {
         _model = model;
+        _session = session;
         _flagged = flagged;
         _capacity = model.StaticBatch > 0 ? model.StaticBatch
             : model.BatchBuckets ? (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(maxRows, 1, 1 << 30))
@@ -101,92 +103,48 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
 
         _flag?.WriteColumns(conditioning, c, offset, n, callRows);
 
-        (InferenceSession session, OrtIoBinding binding, OrtValue[] values) = Binding(callRows);
-        if (_model.Device != "cpu")
-        {
-            // ONNX Runtime copies a host input to the device when it is bound, not when the session runs: a cached
-            // binding would feed every call the inputs of the first call with this row count (seen on CUDA: DDPM
-            // silently sampled from stale inputs and ASD's acceptance fell to 13%). Binding again copies the inputs
-            // just written; the values are the cached ones, so nothing is allocated here.
-            binding.BindInput(_sample.Port.Name, values[0]);
-            binding.BindInput(_timestep.Port.Name, values[1]);
-            int i = 2;
-            foreach (Buffer b in _cond)
-            {
-                binding.BindInput(b.Port.Name, values[i++]);
-            }
-
-            if (_flag is not null)
-            {
-                binding.BindInput(_flag.Port.Name, values[i]);
-            }
-        }
-
+        (InferenceSession session, OnnxBoundIo io) = Binding(callRows);
+        io.BeforeRun();
         try
         {
-            session.RunWithBinding(_run, binding);
+            session.RunWithBinding(_run, io.Binding);
         }
         catch (OnnxRuntimeException e)
         {
             throw new ModelRunException($"ONNX Runtime failed running '{_model.Name}' on {n} rows: {e.Message}", e);
         }
 
+        io.AfterRun();
         _output.ReadRows(output, n * d);
     }
 
-    private (InferenceSession, OrtIoBinding, OrtValue[]) Binding(int rows)
+    private (InferenceSession, OnnxBoundIo) Binding(int rows)
     {
         if (_bindings.TryGetValue(rows, out var cached))
         {
             return cached;
         }
 
-        InferenceSession session = _model.SessionFor(rows);
-        OrtIoBinding binding = session.CreateIoBinding();
-        var values = new List<OrtValue>();
-        void Bind(Buffer b, bool input)
-        {
-            OrtValue v = b.CreateValue(rows);
-            values.Add(v);
-            if (input)
-            {
-                binding.BindInput(b.Port.Name, v);
-            }
-            else
-            {
-                binding.BindOutput(b.Port.Name, v);
-            }
-        }
-
-        // Inputs first, in this order (Run binds them again in the same order on a device other than the CPU).
-        Bind(_sample, true);
-        Bind(_timestep, true);
-        foreach (Buffer b in _cond)
-        {
-            Bind(b, true);
-        }
-
-        if (_flag is not null)
-        {
-            Bind(_flag, true);
-        }
-
-        Bind(_output, false);
-        var entry = (session, binding, values.ToArray());
+        var entry = CreateBinding(rows);
         _bindings[rows] = entry;
         return entry;
+    }
+
+    // Apart from Binding: the lambda's closure over rows would otherwise be allocated on every call, cached or not.
+    private (InferenceSession, OnnxBoundIo) CreateBinding(int rows)
+    {
+        InferenceSession session = _session ?? _model.SessionFor(rows);
+        Buffer[] buffers = [_sample, _timestep, .. _cond, .. _flag is null ? Array.Empty<Buffer>() : [_flag], _output];
+        OrtValue[] values = [.. buffers.Select(b => b.CreateValue(rows))];
+        return (session, new OnnxBoundIo(_model.IoPath, _model.DeviceMemory, session.CreateIoBinding(), [.. buffers.Select(b => b.Port.Name)], values));
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        foreach ((_, OrtIoBinding binding, OrtValue[] values) in _bindings.Values)
+        foreach ((_, OnnxBoundIo io) in _bindings.Values)
         {
-            binding.Dispose();
-            foreach (OrtValue v in values)
-            {
-                v.Dispose();
-            }
+            io.Dispose();
         }
 
         _bindings.Clear();

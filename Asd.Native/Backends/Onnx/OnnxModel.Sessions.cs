@@ -30,6 +30,16 @@ public sealed partial class OnnxModel
             throw new ArgumentException($"Unknown device '{options.Device}'. Expected cpu, cuda or auto.");
         }
 
+        if (options.CudaGraphs && device == "cpu")
+        {
+            throw new ArgumentException("--cuda-graphs on (ModelOpenOptions.CudaGraphs) needs --device cuda: a CUDA graph replays work captured on the GPU, and this model is asked to run on the CPU.");
+        }
+
+        if (options.CudaGraphs && options.BatchBuckets == false)
+        {
+            throw new ArgumentException("--cuda-graphs on (ModelOpenOptions.CudaGraphs) needs batch buckets: a captured graph replays one input shape, and --batch-buckets off sends every batch size to one session.");
+        }
+
         string? fallback = null;
         if (device is "cuda" or "auto")
         {
@@ -47,18 +57,18 @@ public sealed partial class OnnxModel
                     throw new PlatformNotSupportedException($"--device cuda: {why}", e);
                 }
 
-                fallback = why;
+                fallback = options.CudaGraphs ? $"{why}; --cuda-graphs is ignored on the CPU" : why;
             }
         }
 
         return (NewSession(file, bytes, options, cuda: false), "cpu", fallback);
     }
 
-    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda)
+    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda, int? threads = null, PrePackedWeightsContainer? prepacked = null)
     {
         using var so = new SessionOptions
         {
-            IntraOpNumThreads = options.Threads,
+            IntraOpNumThreads = threads ?? options.Threads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -74,7 +84,7 @@ public sealed partial class OnnxModel
             // ASD_ORT_CUDA_OPTIONS="key=value;key=value" passes CUDA provider options through (for example
             // use_tf32=0, cudnn_conv_algo_search=HEURISTIC), for diagnosing the CUDA path on a GPU machine.
             string? extra = Environment.GetEnvironmentVariable("ASD_ORT_CUDA_OPTIONS");
-            if (string.IsNullOrWhiteSpace(extra))
+            if (string.IsNullOrWhiteSpace(extra) && !options.CudaGraphs)
             {
                 so.AppendExecutionProvider_CUDA(0);
             }
@@ -82,7 +92,13 @@ public sealed partial class OnnxModel
             {
                 using var cudaOptions = new OrtCUDAProviderOptions();
                 var settings = new Dictionary<string, string> { ["device_id"] = "0" };
-                foreach (string pair in extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (options.CudaGraphs)
+                {
+                    // One graph per session: each batch bucket's session sees one shape, so its one graph fits.
+                    settings["enable_cuda_graph"] = "1";
+                }
+
+                foreach (string pair in (extra ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
                     string[] kv = pair.Split('=', 2, StringSplitOptions.TrimEntries);
                     if (kv.Length != 2)
@@ -100,7 +116,13 @@ public sealed partial class OnnxModel
 
         try
         {
-            return bytes is null ? new InferenceSession(file, so) : new InferenceSession(bytes, so);
+            return (bytes, prepacked) switch
+            {
+                (null, null) => new InferenceSession(file, so),
+                (null, _) => new InferenceSession(file, so, prepacked),
+                (_, null) => new InferenceSession(bytes, so),
+                _ => new InferenceSession(bytes, so, prepacked),
+            };
         }
         catch (OnnxRuntimeException e) when (!cuda)
         {
@@ -147,6 +169,12 @@ public sealed partial class OnnxModel
     /// <summary>The session that runs calls of exactly <paramref name="rows"/> rows (a bucket size) when buckets are on.</summary>
     internal InferenceSession SessionFor(int rows)
     {
+        if (IoPath == OnnxIoPath.Staged && (StaticBatch > 0 ? rows != StaticBatch : !BatchBuckets || rows < 1 || !System.Numerics.BitOperations.IsPow2(rows)))
+        {
+            throw new InvalidOperationException(
+                $"Model '{Name}': --cuda-graphs: a call of {rows} rows is not a batch bucket ({(StaticBatch > 0 ? $"the export's static batch {StaticBatch}" : "a power of two with batch buckets on")}); a captured graph replays one shape per session.");
+        }
+
         if (!BatchBuckets)
         {
             return Session;
@@ -177,9 +205,41 @@ public sealed partial class OnnxModel
         }
     }
 
+    /// <summary>
+    /// The one-thread session of row-parallel lane <paramref name="lane"/>, created when first needed; the lanes share
+    /// ONNX Runtime's prepacked weights (its CPU kernels repack weights per session otherwise).
+    /// </summary>
+    internal InferenceSession LaneSession(int lane)
+    {
+        lock (_lanes)
+        {
+            _prepacked ??= new PrePackedWeightsContainer();
+            while (_lanes.Count <= lane)
+            {
+                try
+                {
+                    _lanes.Add(NewSession(_source.File, _source.Bytes, _source.Options, cuda: false, threads: 1, prepacked: _prepacked));
+                }
+                catch (OnnxRuntimeException e)
+                {
+                    throw new InvalidOperationException($"Model '{Name}': the one-thread session of row-parallel lane {_lanes.Count} could not be created ({e.Message}).", e);
+                }
+            }
+
+            return _lanes[lane];
+        }
+    }
+
     private void SetSessionSource(string file, byte[]? bytes, ModelOpenOptions options)
     {
+        RowParallel = options.RowParallel && Device == "cpu" && StaticBatch == 0;
         _source = (file, bytes, options);
         BatchBuckets = StaticBatch == 0 && (options.BatchBuckets ?? Device != "cpu");
+        CudaGraphs = Device == "cuda" && options.CudaGraphs;
+        IoPath = options.ForceIoPath ?? (Device == "cpu" ? OnnxIoPath.Host : CudaGraphs ? OnnxIoPath.Staged : OnnxIoPath.Rebind);
+        DeviceMemory = IoPath == OnnxIoPath.Host ? null
+            : Device == "cpu" ? OnnxDeviceMemory.Cpu.Instance
+            : IoPath == OnnxIoPath.Staged ? OnnxDeviceMemory.Cuda.Instance
+            : null;
     }
 }

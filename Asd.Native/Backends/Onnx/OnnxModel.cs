@@ -17,6 +17,8 @@ public sealed partial class OnnxModel : IDiffusionModel
     private static readonly TensorElementType[] TimestepTypes = [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Double];
 
     private readonly Dictionary<int, InferenceSession> _buckets = [];
+    private readonly List<InferenceSession> _lanes = [];
+    private PrePackedWeightsContainer? _prepacked;
     private (string File, byte[]? Bytes, ModelOpenOptions Options) _source;
 
     private OnnxModel(string name, InferenceSession session, string device, string? fallback, OnnxPort sample, OnnxPort timestep, IReadOnlyList<OnnxPort> cond, OnnxPort output, SchedulerConfig scheduler, GuidanceConfig? guidance, OnnxPort? flag)
@@ -80,6 +82,18 @@ public sealed partial class OnnxModel : IDiffusionModel
     public bool BatchBuckets { get; private set; }
 
     /// <summary>True when the timestep input is a scalar (one timestep per call).</summary>
+    /// <summary>True when calls split their rows across the core pool, a one-thread session per lane (<see cref="ModelOpenOptions.RowParallel"/>).</summary>
+    public bool RowParallel { get; private set; }
+
+    /// <summary>True when calls replay CUDA graphs (<see cref="ModelOpenOptions.CudaGraphs"/> on a CUDA session).</summary>
+    public bool CudaGraphs { get; private set; }
+
+    /// <summary>How denoisers move their buffers to the session (the CPU binds host memory; a device needs copies).</summary>
+    internal OnnxIoPath IoPath { get; private set; }
+
+    /// <summary>The device memory of <see cref="IoPath"/> where the engine copies itself (null: ONNX Runtime copies at bind time).</summary>
+    internal OnnxDeviceMemory? DeviceMemory { get; private set; }
+
     public bool ScalarTimestep => TimestepInput.Dims.Length == 0;
 
     /// <inheritdoc/>
@@ -92,11 +106,11 @@ public sealed partial class OnnxModel : IDiffusionModel
     public bool SupportsGuidance => Guidance is not null;
 
     /// <inheritdoc/>
-    public bool UsesCorePool => false;
+    public bool UsesCorePool => RowParallel; // row-parallel: one lane (a one-thread session) per pool thread
 
     /// <inheritdoc/>
     public string? RuntimeSummary => BatchBuckets
-        ? $"{Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {BucketSessionCount} sessions"
+        ? $"{Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {BucketSessionCount} sessions{(CudaGraphs ? ", CUDA graphs on" : "")}"
         : $"{Device} (ONNX Runtime)";
 
     /// <summary>
@@ -205,11 +219,13 @@ public sealed partial class OnnxModel : IDiffusionModel
 
         if (scale is not { } w || Guidance is null)
         {
-            return new OnnxDenoiser(this, options.MaxBatchRows, flagged: false);
+            return RowParallel ? new OnnxRowParallelDenoiser(this, options.Pool, flagged: false) : new OnnxDenoiser(this, options.MaxBatchRows, flagged: false);
         }
 
         // Both halves go through one call, so the inner denoiser takes twice the rows.
-        var inner = new OnnxDenoiser(this, 2 * options.MaxBatchRows, flagged: FlagInput is not null);
+        IDenoiser inner = RowParallel
+            ? new OnnxRowParallelDenoiser(this, options.Pool, flagged: FlagInput is not null)
+            : new OnnxDenoiser(this, 2 * options.MaxBatchRows, flagged: FlagInput is not null);
         return new GuidedDenoiser(inner, Guidance.Null, w);
     }
 
@@ -224,6 +240,17 @@ public sealed partial class OnnxModel : IDiffusionModel
             }
 
             _buckets.Clear();
+        }
+
+        lock (_lanes)
+        {
+            foreach (InferenceSession s in _lanes)
+            {
+                s.Dispose();
+            }
+
+            _lanes.Clear();
+            _prepacked?.Dispose();
         }
 
         Session.Dispose();

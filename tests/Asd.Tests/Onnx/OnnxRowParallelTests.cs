@@ -1,0 +1,70 @@
+using Asd.Native.Backends.Onnx;
+using Asd.Native.Denoising;
+using Asd.Native.Models;
+using Asd.Native.Threading;
+using Xunit;
+
+namespace Asd.Tests.Onnx;
+
+/// <summary>Row-parallel ONNX verification (issue 17): rows split across the pool, a one-thread session per lane.</summary>
+public sealed class OnnxRowParallelTests
+{
+    [Fact]
+    public void ARowsBitsDependNeitherOnItsNeighboursNorOnTheThreadCount()
+    {
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
+        Assert.True(model.RowParallel);
+        const int Rows = 7;
+        var rng = new Random(17);
+        float[] x = [.. Enumerable.Range(0, Rows * 256).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        int[] t = [.. Enumerable.Range(0, Rows).Select(_ => rng.Next(1000))];
+
+        // Each row alone, on one thread.
+        var alone = new float[Rows * 256];
+        using (var one = (OnnxRowParallelDenoiser)model.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = Rows }))
+        {
+            for (int r = 0; r < Rows; r++)
+            {
+                one.Denoise(x.AsSpan(r * 256, 256), t.AsSpan(r, 1), [], alone.AsSpan(r * 256, 256));
+            }
+        }
+
+        foreach (int threads in (int[])[1, 2, 3, 4])
+        {
+            using var pool = new CorePool(threads);
+            using var den = (OnnxRowParallelDenoiser)model.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = Rows, Pool = pool });
+            Assert.Equal(threads, den.Lanes);
+            Assert.True(den.IsBatchInvariant);
+            foreach (int rows in (int[])[Rows, 3, 1])
+            {
+                var y = new float[rows * 256];
+                den.Denoise(x.AsSpan(0, rows * 256), t.AsSpan(0, rows), [], y);
+                Assert.True(y.AsSpan().SequenceEqual(alone.AsSpan(0, rows * 256)), $"{threads} threads, {rows} rows: bits differ from each row evaluated alone");
+            }
+        }
+
+        // And the same values as the batched intra-op path, within ONNX Runtime's batch-to-batch rounding.
+        using var batched = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"));
+        var b = (OnnxDenoiser)batched.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = Rows });
+        var yb = new float[Rows * 256];
+        b.Denoise(x, t, [], yb);
+        Assert.True(yb.Zip(alone).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5);
+        b.Dispose();
+    }
+
+    [Fact]
+    public void RowParallelCallsAllocateNothingAfterTheFirstCall()
+    {
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.MlpSmall, new ModelOpenOptions { RowParallel = true });
+        using var pool = new CorePool(2);
+        using var den = (OnnxRowParallelDenoiser)model.CreateDenoiser(OnnxTestFiles.AnySchedule, new DenoiserOptions { MaxBatchRows = 8, Pool = pool });
+        OnnxTestFiles.AssertNoAllocationAfterFirstCallOfEachSize(den);
+    }
+
+    [Fact]
+    public void StaticBatchModelsKeepTheBatchedPath()
+    {
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16_static3"), new ModelOpenOptions { RowParallel = true });
+        Assert.False(model.RowParallel);
+    }
+}
