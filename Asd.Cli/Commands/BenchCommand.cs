@@ -29,11 +29,12 @@ internal static class BenchCommand
         var plot = new Option<string?>("--plot") { Description = "Write a bar chart (PNG) of the speedups." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON (fixed schema, see README)." };
         var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
+        var recalibrate = new Option<bool>("--recalibrate") { Description = "Measure the batch-cost curve again, replacing the remembered one." };
         var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
 
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality,
+            model, steps, samples, cond, threads, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, recalibrate,
         };
         command.SetAction(parse =>
         {
@@ -97,6 +98,7 @@ internal static class BenchCommand
                 SpecLengths = lengths,
                 GivenCostCurve = given,
                 Status = status,
+                Recalibrate = parse.GetValue(recalibrate),
             };
             BenchReport report = runner.Run(BenchOutput.DescribeMachine(), quality);
             status?.Invoke("");

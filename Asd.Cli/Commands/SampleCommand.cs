@@ -40,6 +40,8 @@ internal static class SampleCommand
         var noPlot = new Option<bool>("--no-plot") { Description = "Do not write the picture." };
         var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo)." };
         var oneByOne = new Option<bool?>("--one-by-one") { Description = "Sample each chain as its own request (one chain per call sequence, as a robot controller issues them) and report the median latency per request (default: on for the builtin:policy demo)." };
+        var recalibrate = new Option<bool>("--recalibrate") { Description = "Measure the batch-cost curve again for --spec-len auto, replacing the remembered one (ASD_CACHE_DIR, else $XDG_CACHE_HOME/asd or ~/.cache/asd; ASD_NO_CACHE=1 turns remembering off)." };
+        var vsDdpmRepeats = new Option<int>("--vs-ddpm-repeats") { Description = "Paired ASD/DDPM runs behind --vs-ddpm's wall-clock ratio (its median and interval).", DefaultValueFactory = _ => 5 };
         var costCurve = new Option<string?>("--cost-curve") { Description = "Batch-cost curve (asd-cost-curve JSON, from asd bench --save-cost-curve) for --spec-len auto: makes auto deterministic." };
         var trainSteps = new Option<int?>("--train-steps") { Description = "Override num_train_timesteps." };
         var betaSchedule = new Option<string?>("--beta-schedule") { Description = "Override beta_schedule: linear, scaled_linear, squaredcos_cap_v2, sigmoid." };
@@ -56,7 +58,7 @@ internal static class SampleCommand
         {
             model, sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, threads,
             trainSteps, betaSchedule, betaStart, betaEnd, prediction, variance, spacing, stepsOffset, clip, clipRange,
-            cond, guidance, guidanceNull, device, batchBuckets, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne,
+            cond, guidance, guidanceNull, device, batchBuckets, onnxSample, onnxTimestep, onnxCond, onnxOutput, plot, noPlot, costCurve, vsDdpm, oneByOne, recalibrate, vsDdpmRepeats,
         };
 
         command.SetAction(parse =>
@@ -159,6 +161,16 @@ internal static class SampleCommand
             }
 
             var options = new SamplerOptions { MaxBatchRows = parse.GetValue(maxRows), SpecLength = l, CostCurve = curve };
+            if (parse.GetValue(recalibrate))
+            {
+                options = options with { Calibration = options.Calibration with { Refresh = true } };
+            }
+
+            int pairs = parse.GetValue(vsDdpmRepeats);
+            if (pairs < 1)
+            {
+                throw new ArgumentException($"--vs-ddpm-repeats must be >= 1 (got {pairs}).");
+            }
             using var pool = new CorePool(m is OnnxModel ? 1 : threadCount);
             using Sampler s = SamplerFactory.Create(m, config, parse.GetValue(steps), kind, options, pool, parse.GetValue(guidance));
             int d = s.Denoiser.SampleSize;
@@ -168,7 +180,7 @@ internal static class SampleCommand
             using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, parse.GetValue(steps), SamplerKind.Ddpm, options with { CostCurve = null }, pool, parse.GetValue(guidance)) : null;
             var scratch = compare ? new float[result.Length] : [];
             SamplingStats st;
-            double? ddpmWall = null;
+            WallRatio? gain = null;
             double[]? latency = null, ddpmLatency = null;
             bool requests = parse.GetValue(oneByOne) ?? policyDemo;
             if (ddpm is not null)
@@ -208,15 +220,34 @@ internal static class SampleCommand
                     return 0;
                 });
                 st = SamplingStats.Merge(runs);
-                ddpmWall = ddpmLatency?.Sum();
+                gain = ddpmLatency is null ? null : WallRatio.Of(ddpmLatency, latency);
             }
             else
             {
-                st = SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}", p => s.Sample(n, seedValue, result, conditioning, chainOffset: firstChain, progress: p));
+                st = SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}", p => s.Sample(n, seedValue, result, conditioning, chainOffset: firstChain, progress: p)).Clone();
                 if (ddpm is not null)
                 {
-                    // The same chains through sequential DDPM: what ASD saved in wall-clock on this machine.
-                    ddpmWall = SampleProgress.Run(stdout, $"DDPM {m.Name}", p => ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain, progress: p).WallSeconds);
+                    // The same chains through sequential DDPM, in pairs run back to back (alternating which goes
+                    // first): what ASD saved in wall-clock on this machine, with its spread over the pairs.
+                    var asdWalls = new List<double> { st.WallSeconds };
+                    var ddpmWalls = new List<double>();
+                    ddpmWalls.Add(SampleProgress.Run(stdout, $"DDPM {m.Name}", p => ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain, progress: p).WallSeconds));
+                    for (int r = 1; r < pairs; r++)
+                    {
+                        bool ddpmFirst = r % 2 == 1;
+                        if (ddpmFirst)
+                        {
+                            ddpmWalls.Add(ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
+                        }
+
+                        asdWalls.Add(s.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
+                        if (!ddpmFirst)
+                        {
+                            ddpmWalls.Add(ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
+                        }
+                    }
+
+                    gain = WallRatio.Of(ddpmWalls, asdWalls);
                 }
             }
 
@@ -232,6 +263,10 @@ internal static class SampleCommand
             }
 
             PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats), latency is null ? "" : $" (all {n} requests)");
+            if (s is AsdSampler { AutoExplanation: { } explanation })
+            {
+                stdout.WriteLine(explanation);
+            }
             var inv = CultureInfo.InvariantCulture;
             if (m is OnnxModel om)
             {
@@ -244,17 +279,17 @@ internal static class SampleCommand
             {
                 double asdMedian = BenchResult.Median(latency);
                 string line = string.Create(inv, $"latency    one request (1 chain, K={parse.GetValue(steps)}), median of {n}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
-                if (ddpmLatency is not null)
+                if (ddpmLatency is not null && gain is { } g)
                 {
                     double ddpmMedian = BenchResult.Median(ddpmLatency);
-                    line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Speed(ddpmMedian / asdMedian)}");
+                    line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Compare(g, st)}");
                 }
 
                 stdout.WriteLine(line);
             }
-            else if (ddpmWall is double dw)
+            else if (gain is { } g)
             {
-                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM: {dw:F3} s, {parse.GetValue(steps)} sequential calls  ->  ASD is {Speed(dw / st.WallSeconds)} in wall-clock here"));
+                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM ({parse.GetValue(steps)} sequential calls)  ->  {Compare(g, st)}"));
             }
 
             if (m.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
@@ -302,6 +337,26 @@ internal static class SampleCommand
         }
 
         return cond;
+    }
+
+    /// <summary>
+    /// The wall-clock comparison with DDPM, honest about noise: when ASD ran L = 1 (DDPM's work) in all rounds but
+    /// its exploration, it says so instead of a speedup; otherwise the median paired ratio with its interval, called
+    /// faster or slower only when the interval excludes 1.
+    /// </summary>
+    internal static string Compare(WallRatio gain, SamplingStats st)
+    {
+        long rounds = st.RoundLengths.Sum(r => r.Rounds);
+        long ones = st.RoundLengths.Where(r => r.Length == 1).Sum(r => r.Rounds);
+        if (rounds > 0 && ones >= 0.97 * rounds)
+        {
+            string share = ones == rounds ? "L = 1 throughout" : string.Create(CultureInfo.InvariantCulture, $"L = 1 in {(double)ones / rounds:0.#%} of rounds, the rest exploring");
+            return string.Create(CultureInfo.InvariantCulture, $"ASD ran as DDPM ({share}): the same work, so no speedup to report (wall-clock ratio {gain})");
+        }
+
+        return gain.Sign == 0
+            ? $"no wall-clock difference beyond noise: {gain}"
+            : $"ASD is {Speed(gain.Median)} in wall-clock here: {gain}";
     }
 
     /// <summary>"2.98x faster", or "1.75x slower (0.57x)" when speculation lost: a ratio below 1 is never called faster.</summary>

@@ -26,6 +26,7 @@ public sealed class AsdSampler : Sampler
     private Phase[] _phase = [];
     private readonly AutoSpeculation? _auto;
     private Action? _variantRun;
+    private long _lastCallEnd;
 
     /// <summary>Creates an ASD sampler.</summary>
     public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
@@ -70,7 +71,36 @@ public sealed class AsdSampler : Sampler
         stats.Reset("asd", Plan.Steps, N, Options.SpecLength.ToString(), Options.SpecLength.ToString());
         _auto?.Reset(N);
         stats.ChosenLengths = _auto is null ? null : _auto.ChosenHistogram;
+        _lastCallEnd = 0;
     }
+
+    /// <inheritdoc/>
+    protected override void OnCallTimed(int rows, long start, long end)
+    {
+        if (_auto is { Learns: true } auto)
+        {
+            // From the end of the previous call to the end of this one: the call and the sampler's work around it
+            // (the first call of a run has no previous end and is not used).
+            if (_lastCallEnd != 0)
+            {
+                auto.Observe(rows, (end - _lastCallEnd) / (double)Clock.TimestampFrequency);
+            }
+
+            _lastCallEnd = end;
+        }
+    }
+
+    /// <summary>
+    /// For automatic L, one line on what the last run chose and why (<see cref="AutoSpeculation.Explain"/>); null for
+    /// a fixed L.
+    /// </summary>
+    public string? AutoExplanation => _auto?.Explain(Stats);
+
+    /// <summary>For automatic L, rounds of the last run that explored a neighbouring length (0 for a fixed L).</summary>
+    public long ExploredRounds => _auto?.ExploredRounds ?? 0;
+
+    /// <summary>For automatic L, T(B) as auto believes it now (corrected by the timings when the curve learns); null for a fixed L.</summary>
+    public IBatchCost? CurrentCost => _auto?.CurrentCost;
 
     /// <inheritdoc/>
     protected override void EnsureChainBuffers(int count)

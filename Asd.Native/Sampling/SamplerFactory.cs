@@ -41,11 +41,18 @@ public static class SamplerFactory
                 // Calibrated once per model and thread count; a guided model is a different cost (two rows per row).
                 // Bounded by options.Calibration (a budget, and a callback that can cancel); skipped, auto assumes a
                 // linear cost and is not cached.
+                // Remembered across processes per model content, device, threads, CPU and build (CostCurveStore).
                 CalibrationLimits limits = options.Calibration;
+                int rows = Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), threads = pool?.Threads ?? 1;
                 CostCurve curve = limits.Skip
                     ? CostCurve.AssumedLinear(model.Name)
-                    : CostCurveCache.GetOrMeasure(model, pool?.Threads ?? 1, guidance is not null, () => CostCurve.Measure(
-                        denoiser, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name, limits: limits));
+                    : CostCurveCache.GetOrMeasure(
+                        model,
+                        threads,
+                        guidance is not null,
+                        () => CostCurve.Measure(denoiser, rows, scheduler.NumTrainTimesteps, model: model.Name, limits: limits),
+                        () => CostCurveKey.For(model, denoiser, threads, guidance is not null, rows, (model as Models.OnnxModel)?.Device ?? "cpu"),
+                        limits.Refresh);
                 options = options with { CostCurve = curve };
             }
         }

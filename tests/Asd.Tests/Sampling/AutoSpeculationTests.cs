@@ -195,11 +195,13 @@ public sealed class AutoSpeculationTests
         Assert.True(probe.Stats.SpecLengthEffective.Split(' ').Length > 3, probe.Stats.SpecLengthEffective);
     }
 
-    [Fact]
-    public void AutoRunAllocatesNothingAfterTheFirst()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a curve that learns: every call timed, the estimates updated and refitted, some rounds explored
+    public void AutoRunAllocatesNothingAfterTheFirst(bool learns)
     {
         (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(4, 100);
-        var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = SublinearCurve(3) });
+        var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = SublinearCurve(3).WithLearning(learns) });
         var output = new float[3 * 4];
         sampler.Sample(3, 1, output);
         long before = GC.GetAllocatedBytesForCurrentThread();
