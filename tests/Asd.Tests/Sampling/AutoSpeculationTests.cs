@@ -272,8 +272,11 @@ public sealed class AutoSpeculationTests
             Assert.True(curve.Seconds(b) > 0 && double.IsFinite(curve.Seconds(b)));
         }
 
-        // 17 is between grid points 16 and 18: interpolated exactly halfway.
-        Assert.Equal(0.5 * (curve.Seconds(16) + curve.Seconds(18)), curve.Seconds(17), 15);
+        // 17 is between grid points 16 and 18: interpolated exactly halfway (in the measured points; the curve used
+        // is their non-decreasing fit, which pools a dip with its neighbours).
+        Assert.Equal(0.5 * (curve.MeasuredCallSeconds(16) + curve.MeasuredCallSeconds(18)), curve.MeasuredCallSeconds(17), 15);
+        double[] fit = Isotonic.Fit([.. Enumerable.Range(1, 40).Select(curve.MeasuredCallSeconds)]);
+        Assert.Equal(fit, Enumerable.Range(1, 40).Select(curve.CallSeconds).ToArray());
     }
 
     [Fact]
