@@ -180,6 +180,8 @@ internal static class SampleCommand
             using Sampler? ddpm = compare ? SamplerFactory.Create(m, config, parse.GetValue(steps), SamplerKind.Ddpm, options with { CostCurve = null }, pool, parse.GetValue(guidance)) : null;
             var scratch = compare ? new float[result.Length] : [];
             SamplingStats st;
+            SamplingStats? asdPaired = null; // every ASD run behind the comparison, merged
+            string? explanation = null;
             WallRatio? gain = null;
             double[]? latency = null, ddpmLatency = null;
             bool requests = parse.GetValue(oneByOne) ?? policyDemo;
@@ -225,11 +227,13 @@ internal static class SampleCommand
             else
             {
                 st = SampleProgress.Run(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}", p => s.Sample(n, seedValue, result, conditioning, chainOffset: firstChain, progress: p)).Clone();
+                explanation = (s as AsdSampler)?.AutoExplanation; // of this run (the paired runs below may learn more)
                 if (ddpm is not null)
                 {
                     // The same chains through sequential DDPM, in pairs run back to back (alternating which goes
                     // first): what ASD saved in wall-clock on this machine, with its spread over the pairs.
                     var asdWalls = new List<double> { st.WallSeconds };
+                    var asdRuns = new List<SamplingStats> { st };
                     var ddpmWalls = new List<double>();
                     ddpmWalls.Add(SampleProgress.Run(stdout, $"DDPM {m.Name}", p => ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain, progress: p).WallSeconds));
                     for (int r = 1; r < pairs; r++)
@@ -240,7 +244,8 @@ internal static class SampleCommand
                             ddpmWalls.Add(ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
                         }
 
-                        asdWalls.Add(s.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
+                        asdRuns.Add(s.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).Clone());
+                        asdWalls.Add(asdRuns[^1].WallSeconds);
                         if (!ddpmFirst)
                         {
                             ddpmWalls.Add(ddpm.Sample(n, seedValue, scratch, conditioning, chainOffset: firstChain).WallSeconds);
@@ -248,6 +253,7 @@ internal static class SampleCommand
                     }
 
                     gain = WallRatio.Of(ddpmWalls, asdWalls);
+                    asdPaired = SamplingStats.Merge(asdRuns);
                 }
             }
 
@@ -263,10 +269,11 @@ internal static class SampleCommand
             }
 
             PrintSummary(stdout, m.Name, st, parse.GetValue(output), parse.GetValue(stats), latency is null ? "" : $" (all {n} requests)");
-            if (s is AsdSampler { AutoExplanation: { } explanation })
+            if ((explanation ?? (s as AsdSampler)?.AutoExplanation) is { } autoLine)
             {
-                stdout.WriteLine(explanation);
+                stdout.WriteLine(autoLine);
             }
+
             var inv = CultureInfo.InvariantCulture;
             if (m is OnnxModel om)
             {
@@ -289,7 +296,7 @@ internal static class SampleCommand
             }
             else if (gain is { } g)
             {
-                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM ({parse.GetValue(steps)} sequential calls)  ->  {Compare(g, st)}"));
+                stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM ({parse.GetValue(steps)} sequential calls)  ->  {Compare(g, asdPaired ?? st)}"));
             }
 
             if (m.ConditionSize == PolicyTask.ObservationSize && d == PolicyTask.Waypoints * 2)
