@@ -22,6 +22,9 @@ namespace Asd.Native.Sampling;
 /// (<see cref="Isotonic"/>) every <see cref="RefitEvery"/> calls, with no allocation. So a calibration that is too high at the
 /// size in use is replaced by the first timing of that size, one that is too low by a factor f within
 /// log(f) / log(4) timings, each plus at most one refit.</para>
+/// <para>A trust region: a curve that learns lets a chain draft at most twice the largest call timed so far (per
+/// chain), so a run climbs to long drafts by doubling, each step on timings of its neighbourhood, rather than on an
+/// extrapolation of a few noisy timings far beyond them.</para>
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
 /// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts a neighbouring length, L + 1 and L - 1 in
 /// turn. So at most 1 round in 50, 2% of rounds, runs a length the model did not pick, and such a round costs at most
@@ -79,7 +82,7 @@ internal sealed class AutoSpeculation
     private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [];
     private readonly int[] _blockLength = [];
     private readonly FittedCost _fittedCost;
-    private int _sinceRefit;
+    private int _sinceRefit, _largestObserved;
     private long _decisions;
     private int _chains = 1;
     private double[] _attempts = [], _accepted = [];
@@ -198,6 +201,7 @@ internal sealed class AutoSpeculation
         double w = Math.Max(1 / (_observed[rows] + 1), LearnWeight);
         _estimate[rows] = e + (w * (Math.Min(seconds, MaxStep * e) - e));
         _observed[rows]++;
+        _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
         if (++_sinceRefit >= RefitEvery)
         {
@@ -296,6 +300,13 @@ internal sealed class AutoSpeculation
     public int Choose(int chain, int remaining)
     {
         int cap = Math.Min(remaining, Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall)));
+        if (_learns)
+        {
+            // A trust region: at most twice the largest call timed so far (per chain), so that a length is chosen
+            // on timings of its neighbourhood, not on an extrapolation far beyond them; it doubles as calls grow.
+            cap = Math.Min(cap, Math.Max(2, 2 * _largestObserved / ChainsPerCall));
+        }
+
         var acceptance = new ChainAcceptance(
             _attempts.AsSpan(chain * Stride, Stride),
             _accepted.AsSpan(chain * Stride, Stride),

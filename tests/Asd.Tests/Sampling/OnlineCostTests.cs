@@ -155,7 +155,8 @@ public sealed class OnlineCostTests
         // of rounds auto runs L = 1 except for its exploration rounds.
         var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
         int[] chosen = Simulate(new AutoSpeculation(wrong, 64), Linear, 600, 0.9);
-        Assert.True(chosen[0] > 8, $"the wrong curve should first speculate far (L = {chosen[0]})");
+        // It first drafts (within the trust region: twice the largest call timed, 2 before any), then learns.
+        Assert.True(chosen[0] > 1, $"the wrong curve should first speculate (L = {chosen[0]})");
         int[] late = [.. chosen.Skip(100)];
         double ones = late.Count(l => l == 1) / (double)late.Length;
         Assert.True(ones >= 1 - (1.0 / AutoSpeculation.ExplorePeriod) - 1e-9, $"L = 1 in {ones:P1} of rounds 100..600: {string.Join(",", late.Where(l => l != 1).Take(20))}");
