@@ -26,7 +26,6 @@ public sealed class AsdSampler : Sampler
     private Phase[] _phase = [];
     private readonly AutoSpeculation? _auto;
     private Action? _variantRun;
-    private long _lastCallEnd;
 
     /// <summary>Creates an ASD sampler.</summary>
     public AsdSampler(IDenoiser denoiser, InferencePlan plan, SamplerOptions? options = null)
@@ -71,23 +70,6 @@ public sealed class AsdSampler : Sampler
         stats.Reset("asd", Plan.Steps, N, Options.SpecLength.ToString(), Options.SpecLength.ToString());
         _auto?.Reset(N);
         stats.ChosenLengths = _auto is null ? null : _auto.ChosenHistogram;
-        _lastCallEnd = 0;
-    }
-
-    /// <inheritdoc/>
-    protected override void OnCallTimed(int rows, long start, long end)
-    {
-        if (_auto is { Learns: true } auto)
-        {
-            // From the end of the previous call to the end of this one: the call and the sampler's work around it
-            // (the first call of a run has no previous end and is not used).
-            if (_lastCallEnd != 0)
-            {
-                auto.Observe(rows, (end - _lastCallEnd) / (double)Clock.TimestampFrequency);
-            }
-
-            _lastCallEnd = end;
-        }
     }
 
     /// <summary>
@@ -152,8 +134,12 @@ public sealed class AsdSampler : Sampler
         }
 
         int active = N, cursor = 0;
+        AutoSpeculation? learner = _auto is { Learns: true } a ? a : null;
         while (active > 0)
         {
+            // A learning auto times each call with everything the sampler does for its rows (drafting, the call,
+            // the checks and the next choice of L), so that long drafts carry their own verification cost.
+            long start = learner is null ? 0 : Clock.GetTimestamp();
             BeginBatch();
             int chainsInBatch = 0, next = -1;
             for (int t = 0; t < N; t++)
@@ -209,6 +195,7 @@ public sealed class AsdSampler : Sampler
                 }
             }
 
+            learner?.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency);
             ReportProgress();
         }
     }

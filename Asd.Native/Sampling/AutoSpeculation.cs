@@ -13,8 +13,8 @@ namespace Asd.Native.Sampling;
 /// depend only on the seed, its chain id, the curve and the run's chain count and row cap (which scale the curve), not
 /// on thread count or timing.</para>
 /// <para>Online correction (a curve that learns: measured or remembered by the engine). Every denoiser call of the
-/// run is timed by the sampler, from the end of the previous call to the end of this one (so the sampler's own work
-/// for the call, and any slowdown of a call after a larger one, are in it), and <see cref="Observe"/> folds it into a
+/// run is timed by the sampler together with its own work for the call's rows (drafting them, the call, checking
+/// them; any slowdown of a call after a larger one is in it too), and <see cref="Observe"/> folds it into a
 /// running estimate for that row count: the first timings of a size replace what the calibration said (their running
 /// mean), later ones move it by <see cref="LearnWeight"/>, and one timing can raise it by at most <see cref="MaxStep"/>
 /// times (a preempted call is not the model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration

@@ -252,13 +252,11 @@ public abstract class Sampler : IDisposable
     protected void Invoke()
     {
         int rows = _batchRows;
-        long start = Clock.GetTimestamp();
         Denoiser.Denoise(
             _batchX.AsSpan(0, rows * D),
             _batchT.AsSpan(0, rows),
             C > 0 ? _batchCond.AsSpan(0, rows * C) : default,
             _batchOut.AsSpan(0, rows * D));
-        OnCallTimed(rows, start, Clock.GetTimestamp());
         _invocation++;
         Span<int> calls = Stats.CallsRaw;
         for (int r = 0; r < rows; r++)
@@ -278,18 +276,10 @@ public abstract class Sampler : IDisposable
     }
 
     /// <summary>
-    /// The clock that times denoiser calls (<see cref="OnCallTimed"/>): the system's <see cref="System.Diagnostics.Stopwatch"/>;
+    /// The clock that times the calls automatic L learns from: the system's <see cref="System.Diagnostics.Stopwatch"/>;
     /// tests give a fake one whose time a fake denoiser advances, so that they control every cost.
     /// </summary>
     internal TimeProvider Clock { get; set; } = TimeProvider.System;
-
-    /// <summary>
-    /// Called after every denoiser call with its row count and the <see cref="Clock"/> timestamps around it
-    /// (allocation-free: two timestamp reads per call).
-    /// </summary>
-    protected virtual void OnCallTimed(int rows, long start, long end)
-    {
-    }
 
     /// <summary>Throws when a row the chain is about to use holds NaN or infinity.</summary>
     protected void CheckFinite(ReadOnlySpan<float> m, int chain, int step)
