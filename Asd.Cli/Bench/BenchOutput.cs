@@ -10,7 +10,7 @@ internal static class BenchOutput
 {
     private static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
 
-    private static readonly string[] Header = ["setting", "sequential calls", "algorithmic speedup", "rows / step", "wall / sample", "wall speedup"];
+    private static readonly string[] Header = ["setting", "sequential calls", "algorithmic speedup", "rows / step", "wall / sample", "wall speedup", "interval", "predicted"];
 
     private static string[] Cells(BenchResult r) =>
     [
@@ -20,6 +20,8 @@ internal static class BenchOutput
         r.MeanRowsPerStep.ToString("F2", Ci),
         FormatSeconds(r.MedianWall),
         r.WallSpeedup.ToString("F2", Ci) + "x",
+        r.Setting.Sampler == "ddpm" || r.Gain.Pairs == 0 ? "" : string.Create(Ci, $"{r.Gain.Low:F2}-{r.Gain.High:F2} ({r.Gain.Coverage:0%})"),
+        double.IsNaN(r.PredictedSpeedup) ? "" : r.PredictedSpeedup.ToString("F2", Ci) + "x",
     ];
 
     public static string FormatSeconds(double s) => s >= 1 ? s.ToString("F2", Ci) + " s" : s >= 1e-3 ? (s * 1e3).ToString("F2", Ci) + " ms" : (s * 1e6).ToString("F1", Ci) + " us";
@@ -35,12 +37,14 @@ internal static class BenchOutput
         }
 
         o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
-            + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row)"));
+            + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.CallOverheadSeconds)} per call and {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row; non-decreasing fit of lower-quartile timings, call-to-call spread {(double.IsNaN(report.CostCurve.Noise) ? "unknown (given curve)" : report.CostCurve.Noise.ToString("P0", Ci))})"));
         if (report.OnnxCostCurve is { } ort)
         {
             o.WriteLine("ONNX Runtime T(B)/T(1)  " + string.Join("  ", CurvePoints(ort).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
                 + string.Create(Ci, $"   (T(1) = {FormatSeconds(ort.CallSeconds(1))}, {ort.CallSeconds(1) / report.CostCurve.CallSeconds(1):F2}x the engine's)"));
         }
+
+        o.WriteLine("wall speedup: DDPM's median time over the setting's; interval: of the median of per-repeat paired ratios (distribution-free, its coverage in brackets); predicted: the cost model's speedup for that L from T(B) and that L's own acceptance");
         var rows = report.Results.Select(Cells).ToList();
         int[] widths = [.. Enumerable.Range(0, Header.Length).Select(c => Math.Max(Header[c].Length, rows.Max(r => r[c].Length)))];
         string Line(string[] cells) => string.Join("  ", cells.Select((cell, c) => c == 0 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c])));
@@ -91,15 +95,25 @@ internal static class BenchOutput
             }
         }
 
-        yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the measured T(B)/T(1) and acceptance by position)");
+        yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B)/T(1) and acceptance by position)");
         if (report.GivenAcceptanceCeiling is { } g)
         {
             yield return string.Create(Ci, $"cost-model ceiling with the acceptance by position of {g.Source}: {g.Speedup:F2}x wall-clock (at L = {g.Length}, this run's T(B)/T(1))");
         }
 
+        BenchResult[] predicted = [.. report.Results.Where(r => !double.IsNaN(r.PredictedSpeedup))];
+        if (predicted.Length > 0)
+        {
+            double worst = predicted.Max(r => Math.Abs((r.PredictedSpeedup / r.WallSpeedup) - 1));
+            yield return string.Create(Ci, $"cost model: predicted / measured wall speedup per fixed L: {string.Join("  ", predicted.Select(r => $"L={r.Setting.SpecLen} {r.PredictedSpeedup / r.WallSpeedup:F2}"))} (largest gap {worst:0%})");
+        }
+
         if (report.Find("asd", "auto") is { } auto)
         {
-            yield return string.Create(Ci, $"ASD (auto) reaches {auto.WallSpeedup / report.CeilingWallSpeedup:0%} of the ceiling; L chosen per round: {string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"))}");
+            string chosen = string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"));
+            yield return auto.ShareOfLengthOne >= 0.97
+                ? string.Create(Ci, $"ASD (auto) ran as DDPM (L = 1 in {auto.ShareOfLengthOne:0.#%} of rounds, the rest exploring): no speedup to report; wall-clock ratio {auto.Gain}; L chosen per round: {chosen}")
+                : string.Create(Ci, $"ASD (auto): {auto.Gain} against DDPM, {auto.WallSpeedup / report.CeilingWallSpeedup:0%} of the ceiling; L chosen per round: {chosen}");
             BenchResult? bestFixed = report.Results.Where(r => r.Setting.Sampler == "asd" && r.Setting.SpecLen != "auto").MaxBy(r => r.WallSpeedup);
             if (bestFixed is not null)
             {
@@ -147,6 +161,54 @@ internal static class BenchOutput
             w.WriteNumber("repeats", report.Repeats);
             w.WriteNumber("ceiling_spec_len", report.CeilingLength);
             w.WriteNumber("cost_curve_row_overhead_seconds", report.CostCurve.RowOverheadSeconds);
+            w.WriteNumber("cost_curve_call_overhead_seconds", report.CostCurve.CallOverheadSeconds);
+            if (!double.IsNaN(report.CostCurve.Noise))
+            {
+                w.WriteNumber("cost_curve_noise", report.CostCurve.Noise);
+            }
+
+            w.WriteStartArray("cost_curve_seconds_measured");
+            for (int b = 1; b <= report.CostCurve.MaxRows; b++)
+            {
+                w.WriteNumberValue(report.CostCurve.MeasuredCallSeconds(b));
+            }
+
+            w.WriteEndArray();
+
+            if (report.Find("asd", "auto") is { } auto)
+            {
+                // Rounds per L that auto ran over the timed repeats (tools/auto_stability.sh reads the dominant L).
+                w.WriteStartObject("auto_round_lengths");
+                foreach ((int length, long rounds) in auto.ChosenLengths.OrderBy(kv => kv.Key))
+                {
+                    w.WriteNumber(length.ToString(Ci), rounds);
+                }
+
+                w.WriteEndObject();
+            }
+
+            // Per row of "rows", in order: the paired-ratio interval and the cost model's prediction (null where none).
+            w.WriteStartArray("wall_speedup_intervals");
+            foreach (BenchResult r in report.Results)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("median_ratio", r.Gain.Pairs == 0 ? 1 : r.Gain.Median);
+                w.WriteNumber("low", r.Gain.Pairs == 0 ? 1 : r.Gain.Low);
+                w.WriteNumber("high", r.Gain.Pairs == 0 ? 1 : r.Gain.High);
+                w.WriteNumber("coverage", r.Gain.Coverage);
+                if (double.IsNaN(r.PredictedSpeedup))
+                {
+                    w.WriteNull("predicted_wall_speedup");
+                }
+                else
+                {
+                    w.WriteNumber("predicted_wall_speedup", r.PredictedSpeedup);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
             w.WriteStartArray("cost_curve_seconds");
             for (int b = 1; b <= report.CostCurve.MaxRows; b++)
             {

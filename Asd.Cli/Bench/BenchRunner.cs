@@ -27,6 +27,18 @@ internal sealed class BenchResult(BenchSetting setting, int steps)
 
     public Dictionary<int, long> ChosenLengths { get; } = [];
 
+    /// <summary>Acceptance by draft position over this setting's timed runs.</summary>
+    public SortedDictionary<int, (long Attempts, long Accepted)> Acceptance { get; } = [];
+
+    /// <summary>DDPM's time over this setting's, per repeat (the pairs share a repeat): median and interval.</summary>
+    public WallRatio Gain { get; set; }
+
+    /// <summary>The wall-clock speedup the cost model predicts for this fixed L from the curve and this setting's own acceptance (NaN for DDPM rows and auto).</summary>
+    public double PredictedSpeedup { get; set; } = double.NaN;
+
+    /// <summary>The share of this setting's rounds that ran L = 1.</summary>
+    public double ShareOfLengthOne => ChosenLengths.Count == 0 ? double.NaN : (double)ChosenLengths.GetValueOrDefault(1) / ChosenLengths.Values.Sum();
+
     public double MeanSequentialCalls => SequentialCalls.Average();
 
     public double AlgorithmicSpeedup => steps / MeanSequentialCalls;
@@ -147,6 +159,9 @@ internal sealed class BenchRunner
 
     public Action<string>? Status { get; init; }
 
+    /// <summary>Measure the curve again instead of using a remembered one (<c>--recalibrate</c>).</summary>
+    public bool Recalibrate { get; init; }
+
     public BenchReport Run(string machine, string? quality)
     {
         // One pool for every setting (they run one at a time), sized as the engine sizes a model's pool.
@@ -157,7 +172,7 @@ internal sealed class BenchRunner
             SamplerRequest ddpm = Request with { Kind = SamplerKind.Ddpm, CostCurve = null };
             samplers.Add((new BenchSetting("ddpm", "-"), SamplerFactory.Create(Model, ddpm, pool)));
             Status?.Invoke("measuring the batch-cost curve T(B)");
-            CostCurve curve = GivenCostCurve ?? SamplerFactory.CostCurveFor(Model, Request, pool);
+            CostCurve curve = GivenCostCurve ?? SamplerFactory.CostCurveFor(Model, Request with { Calibration = Request.Calibration with { Refresh = Recalibrate } }, pool);
             foreach (SpecLength l in SpecLengths)
             {
                 SamplerRequest asd = Request with { Kind = SamplerKind.Asd, SpecLength = l, CostCurve = l.IsAuto ? curve : null };
@@ -215,6 +230,8 @@ internal sealed class BenchRunner
                     {
                         attempts.TryGetValue(p.Position, out (long Attempts, long Accepted) sum);
                         attempts[p.Position] = (sum.Attempts + p.Attempts, sum.Accepted + p.Accepted);
+                        res.Acceptance.TryGetValue(p.Position, out sum);
+                        res.Acceptance[p.Position] = (sum.Attempts + p.Attempts, sum.Accepted + p.Accepted);
                     }
 
                     foreach ((int length, long rounds) in st.RoundLengths)
@@ -225,13 +242,22 @@ internal sealed class BenchRunner
             }, r => Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}")));
 
             double ddpmWall = results[0].MedianWall;
+            var cost = new SpeculationCostModel.SharedCost(curve, Math.Clamp(Chains, 1, MaxBatchRows));
             foreach (BenchResult res in results)
             {
                 res.WallSpeedup = ddpmWall / res.MedianWall;
+                res.Gain = WallRatio.Of(results[0].WallPerSample, res.WallPerSample);
+                if (res.Setting.Sampler == "asd" && int.TryParse(res.Setting.SpecLen, NumberStyles.None, CultureInfo.InvariantCulture, out int fixedL))
+                {
+                    // What the cost model predicts for this L, from the curve and this L's own acceptance: so that a
+                    // gap between prediction and measurement is the cost model's, not the acceptance estimate's.
+                    int l = Math.Max(1, Math.Min(fixedL, Math.Min(Steps - 1, MaxBatchRows / Math.Max(1, Chains))));
+                    var own = new MeasuredAcceptance(res.Acceptance.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted)));
+                    res.PredictedSpeedup = cost.Seconds(1) * SpeculationCostModel.Rate(own, cost, l);
+                }
             }
 
             List<PositionAcceptance> pooled = [.. attempts.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted))];
-            var cost = new SpeculationCostModel.SharedCost(curve, Math.Clamp(Chains, 1, MaxBatchRows));
             int maxLength = Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains))));
             int ceilingLength = SpeculationCostModel.BestLength(new MeasuredAcceptance(pooled), cost, maxLength, out double bestRate);
             (string, double, int)? givenCeiling = null;

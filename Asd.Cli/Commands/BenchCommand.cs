@@ -30,16 +30,13 @@ internal static class BenchCommand
         var plot = new Option<string?>("--plot") { Description = "Write a bar chart (PNG) of the speedups." };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON (fixed schema, see README)." };
         var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
+        var recalibrate = new Option<bool>("--recalibrate") { Description = "Measure the batch-cost curve again, replacing the remembered one." };
         var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
         var acceptanceFrom = new Option<string?>("--acceptance-from") { Description = "Also state the cost-model ceiling with the acceptance by position of another asd bench JSON (for example a trained model's, when this one's weights are random)." };
 
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto (ONNX models, as for asd sample).", DefaultValueFactory = _ => "cpu" };
-        var batchBuckets = new Option<string>("--batch-buckets") { Description = "ONNX models: auto, on or off (as for asd sample).", DefaultValueFactory = _ => "auto" };
-        var rowParallel = new Option<string>("--row-parallel") { Description = "ONNX models on the CPU: split each call's rows across the threads, a one-thread session per thread (on; off: intra-op threads).", DefaultValueFactory = _ => "off" };
-        var cudaGraphs = new Option<string>("--cuda-graphs") { Description = "ONNX models on CUDA: on or off (as for asd sample).", DefaultValueFactory = _ => "off" };
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, acceptanceFrom,
+            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, acceptanceFrom, recalibrate,
         };
         flags.AddTo(command);
         command.SetAction(parse =>
@@ -105,6 +102,7 @@ internal static class BenchCommand
                 GivenCostCurve = given,
                 GivenAcceptance = parse.GetValue(acceptanceFrom) is string af ? BenchOutput.ReadAcceptance(af) : null,
                 Status = status,
+                Recalibrate = parse.GetValue(recalibrate),
             };
             BenchReport report = FieldFlags.Map(() => runner.Run(BenchOutput.DescribeMachine(), quality)); // the engine's field names, as flags
             status?.Invoke("");

@@ -30,9 +30,35 @@ internal static class InfoCommand
             (string? version, IReadOnlyList<string> providers, string? error) = OnnxRuntimeInfo.Probe();
             stdout.WriteLine(error is null ? $"onnxruntime {version}, providers: {string.Join(", ", providers)}" : $"onnxruntime unavailable: {error}");
             stdout.WriteLine($"models     {string.Join(", ", ModelCatalog.BuiltinNames)} (built in), ONNX folders or .onnx files, asd-mlp .json");
+            WriteRememberedCurves(stdout);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The cost curves remembered for auto (CostCurveStore): where, and one line per curve.</summary>
+    private static void WriteRememberedCurves(TextWriter stdout)
+    {
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        if (Asd.Native.Sampling.CostCurveStore.FromEnvironment() is not { } store)
+        {
+            stdout.WriteLine($"curves     not remembered ({Asd.Native.Sampling.CostCurveStore.DisableVariable} is set, or no cache folder)");
+            return;
+        }
+
+        (IReadOnlyList<Asd.Native.Sampling.StoredCostCurve> curves, IReadOnlyList<(string Path, string Why)> unreadable) = store.List();
+        stdout.WriteLine($"curves     {curves.Count} remembered cost curve(s) in {store.Directory} (asd sample --recalibrate measures again)");
+        foreach (Asd.Native.Sampling.StoredCostCurve c in curves)
+        {
+            var curve = c.Curve;
+            string ratios = string.Join(" ", new[] { 2, 4, 8, 16 }.Where(b => b <= curve.MaxRows).Select(b => string.Create(ci, $"{b}:{curve.Ratio(b):F2}")));
+            stdout.WriteLine(string.Create(ci, $"  {c.Key.Model}  {c.Key.Device}, {c.Key.Threads} thread(s){(c.Key.Guided ? ", guided" : "")}  T(1) = {curve.Seconds(1) * 1e3:F3} ms  T(B)/T(1) {ratios}  noise {curve.Noise:P0}  saved {c.Saved:yyyy-MM-dd HH:mm}Z  model {c.Key.ModelHash[..12]}"));
+        }
+
+        foreach ((string path, string why) in unreadable)
+        {
+            stdout.WriteLine($"  unreadable (ignored): {path}: {why}");
+        }
     }
 
     private static IEnumerable<string> CpuFeatures()

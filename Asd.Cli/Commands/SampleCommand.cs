@@ -33,11 +33,13 @@ internal static class SampleCommand
         var noPlot = new Option<bool>("--no-plot") { Description = "Do not write the picture." };
         var vsDdpm = new Option<bool?>("--vs-ddpm") { Description = "Also run sequential DDPM on the same chains and compare wall time (default: on for the builtin:policy demo; --vs-ddpm false turns it off)." };
         var oneByOne = new Option<bool?>("--one-by-one") { Description = "Sample each chain as its own request (one chain per call sequence, as a robot controller issues them) and report the median latency per request (default: on for the builtin:policy demo; --one-by-one false turns it off)." };
+        var recalibrate = new Option<bool>("--recalibrate") { Description = "Measure the batch-cost curve again for --spec-len auto, replacing the remembered one (ASD_CACHE_DIR, else $XDG_CACHE_HOME/asd or ~/.cache/asd; ASD_NO_CACHE=1 turns remembering off)." };
+        var vsDdpmRepeats = new Option<int>("--vs-ddpm-repeats") { Description = "Paired ASD/DDPM runs behind --vs-ddpm's wall-clock ratio (its median and interval).", DefaultValueFactory = _ => 5 };
         var costCurve = new Option<string?>("--cost-curve") { Description = "Batch-cost curve (asd-cost-curve JSON, from asd bench --save-cost-curve) for --spec-len auto: makes auto deterministic." };
 
         var command = new Command("sample", "Draw samples with ASD or DDPM and print what speculation saved.")
         {
-            sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, cond, plot, noPlot, costCurve, vsDdpm, oneByOne,
+            sampler, steps, specLen, samples, seed, chainOffset, output, stats, maxRows, cond, plot, noPlot, costCurve, vsDdpm, oneByOne, recalibrate, vsDdpmRepeats,
         };
         flags.AddTo(command);
 
@@ -68,7 +70,13 @@ internal static class SampleCommand
                 Guidance = parse.GetValue(flags.Guidance),
                 Threads = threadCount,
                 Schedule = flags.Overrides(parse),
+                Calibration = new CalibrationLimits { Refresh = parse.GetValue(recalibrate) },
             }.Validate());
+            int pairs = parse.GetValue(vsDdpmRepeats);
+            if (pairs < 1)
+            {
+                throw new ArgumentException($"--vs-ddpm-repeats must be >= 1 (got {pairs}).");
+            }
 
             using IDiffusionModel m = flags.Open(parse, threadCount);
             if (m.DeviceFallback is { } why)
@@ -86,7 +94,7 @@ internal static class SampleCommand
             var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
             SampleOutcome outcome = (parse.GetValue(oneByOne) ?? PolicyDemo.CompareByDefault(demo))
                 ? run.OneRequestAtATime(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}, one request at a time")
-                : run.Batched(stdout, kind.ToString().ToUpperInvariant(), m.Name);
+                : run.Batched(stdout, kind.ToString().ToUpperInvariant(), m.Name, pairs);
 
             // Report.
             if (outPath is not null)
@@ -124,7 +132,10 @@ internal static class SampleCommand
     }
 
     /// <summary>What <c>asd sample</c> ran and measured.</summary>
-    private sealed record SampleOutcome(float[] Samples, SamplingStats Stats, double? DdpmWall, double[]? Latency, double[]? DdpmLatency);
+    /// <param name="Gain">DDPM's wall time over ASD's: the median of paired ratios with its interval (null without DDPM).</param>
+    /// <param name="Paired">Every ASD run behind <paramref name="Gain"/>, merged (what "ran as DDPM" is judged on).</param>
+    /// <param name="Explanation">The automatic length's account of the run that produced the samples.</param>
+    private sealed record SampleOutcome(float[] Samples, SamplingStats Stats, WallRatio? Gain, SamplingStats? Paired, string? Explanation, double[]? Latency, double[]? DdpmLatency);
 
     /// <summary>One <c>asd sample</c> run: the sampler, and DDPM on the same chains when comparing.</summary>
     private sealed record SampleRun(Sampler Sampler, Sampler? Ddpm, int N, ulong Seed, ulong FirstChain, float[] Conditioning, int ConditionSize)
@@ -165,32 +176,56 @@ internal static class SampleCommand
                 });
                 return 0;
             });
-            return new SampleOutcome(result, SamplingStats.Merge(runs), Ddpm is null ? null : latency[1].Sum(), latency[0], Ddpm is null ? null : latency[1]);
+            SamplingStats merged = SamplingStats.Merge(runs);
+            return new SampleOutcome(result, merged, Ddpm is null ? null : WallRatio.Of(latency[1], latency[0]), merged, (Sampler as AsdSampler)?.AutoExplanation, latency[0], Ddpm is null ? null : latency[1]);
         }
 
-        /// <summary>All chains in one run; with DDPM, the same chains through sequential DDPM after it.</summary>
-        public SampleOutcome Batched(TextWriter stdout, string kind, string model)
+        /// <summary>
+        /// All chains in one run; with DDPM, the same chains through sequential DDPM, in <paramref name="pairs"/>
+        /// paired runs (a fresh seeded order each pair): what ASD saved in wall-clock, with its spread over the pairs.
+        /// The first pair's ASD run gives the samples.
+        /// </summary>
+        public SampleOutcome Batched(TextWriter stdout, string kind, string model, int pairs)
         {
             var result = new float[checked(N * D)];
             var scratch = Ddpm is null ? [] : new float[result.Length];
             SamplingStats? stats = null;
-            double? ddpmWall = null;
-            SideBySide.Run(Settings.Length, 1, warmUp: Ddpm is not null, shuffle: null, (round, k) =>
+            string? explanation = null;
+            var walls = new List<double>[] { [], [] };
+            var asdRuns = new List<SamplingStats>();
+            SideBySide.Run(Settings.Length, Ddpm is null ? 1 : pairs, warmUp: Ddpm is not null, Ddpm is null ? null : new Random(unchecked((int)Seed) ^ 0x5eed), (round, k) =>
             {
                 if (round == 0)
                 {
                     Settings[k].Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain);
                 }
-                else if (k == 0)
+                else if (round == 1)
                 {
-                    stats = SampleProgress.Run(stdout, $"{kind} {model}", p => Sampler.Sample(N, Seed, result, Conditioning, chainOffset: FirstChain, progress: p));
+                    SamplingStats st = k == 0
+                        ? SampleProgress.Run(stdout, $"{kind} {model}", p => Sampler.Sample(N, Seed, result, Conditioning, chainOffset: FirstChain, progress: p)).Clone()
+                        : SampleProgress.Run(stdout, $"DDPM {model}", p => Ddpm!.Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain, progress: p));
+                    if (k == 0)
+                    {
+                        stats = st;
+                        explanation = (Sampler as AsdSampler)?.AutoExplanation; // of this run (later pairs may learn more)
+                        asdRuns.Add(st);
+                    }
+
+                    walls[k].Add(st.WallSeconds);
                 }
                 else
                 {
-                    ddpmWall = SampleProgress.Run(stdout, $"DDPM {model}", p => Ddpm!.Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain, progress: p).WallSeconds);
+                    SamplingStats st = Settings[k].Sample(N, Seed, scratch, Conditioning, chainOffset: FirstChain);
+                    walls[k].Add(st.WallSeconds);
+                    if (k == 0)
+                    {
+                        asdRuns.Add(st.Clone());
+                    }
                 }
             });
-            return new SampleOutcome(result, stats!, ddpmWall, null, null);
+            return Ddpm is null
+                ? new SampleOutcome(result, stats!, null, null, explanation, null, null)
+                : new SampleOutcome(result, stats!, WallRatio.Of(walls[1], walls[0]), SamplingStats.Merge(asdRuns), explanation, null, null);
         }
     }
 
@@ -198,6 +233,11 @@ internal static class SampleCommand
     {
         SamplingStats st = r.Stats;
         PrintSummary(stdout, m.Name, st, outPath, statsPath, r.Latency is null ? "" : $" (all {r.Latency.Length} requests)");
+        if (r.Explanation is { } autoLine)
+        {
+            stdout.WriteLine(autoLine);
+        }
+
         var inv = CultureInfo.InvariantCulture;
         if (m.RuntimeSummary is { } runtime)
         {
@@ -208,17 +248,17 @@ internal static class SampleCommand
         {
             double asdMedian = BenchResult.Median(latency);
             string line = string.Create(inv, $"latency    one request (1 chain, K={steps}), median of {latency.Length}: {st.Sampler.ToUpperInvariant()} {asdMedian * 1e3:F2} ms");
-            if (r.DdpmLatency is { } ddpmLatency)
+            if (r.DdpmLatency is { } ddpmLatency && r.Gain is { } g)
             {
                 double ddpmMedian = BenchResult.Median(ddpmLatency);
-                line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Speed(ddpmMedian / asdMedian)}");
+                line += string.Create(inv, $", DDPM {ddpmMedian * 1e3:F2} ms  ->  {Compare(g, st)}");
             }
 
             stdout.WriteLine(line);
         }
-        else if (r.DdpmWall is double dw)
+        else if (r.Gain is { } g)
         {
-            stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM: {dw:F3} s, {steps} sequential calls  ->  ASD is {Speed(dw / st.WallSeconds)} in wall-clock here"));
+            stdout.WriteLine(string.Create(inv, $"vs DDPM    same chains through sequential DDPM ({steps} sequential calls)  ->  {Compare(g, r.Paired ?? st)}"));
         }
     }
 
@@ -233,6 +273,26 @@ internal static class SampleCommand
         {
             throw new ArgumentException($"--cost-curve: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The wall-clock comparison with DDPM, honest about noise: when ASD ran L = 1 (DDPM's work) in all rounds but
+    /// its exploration, it says so instead of a speedup; otherwise the median paired ratio with its interval, called
+    /// faster or slower only when the interval excludes 1.
+    /// </summary>
+    internal static string Compare(WallRatio gain, SamplingStats st)
+    {
+        long rounds = st.RoundLengths.Sum(r => r.Rounds);
+        long ones = st.RoundLengths.Where(r => r.Length == 1).Sum(r => r.Rounds);
+        if (rounds > 0 && ones >= 0.97 * rounds)
+        {
+            string share = ones == rounds ? "L = 1 throughout" : string.Create(CultureInfo.InvariantCulture, $"L = 1 in {(double)ones / rounds:0.#%} of rounds, the rest exploring");
+            return string.Create(CultureInfo.InvariantCulture, $"ASD ran as DDPM ({share}): the same work, so no speedup to report (wall-clock ratio {gain})");
+        }
+
+        return gain.Sign == 0
+            ? $"no wall-clock difference beyond noise: {gain}"
+            : $"ASD is {Speed(gain.Median)} in wall-clock here: {gain}";
     }
 
     /// <summary>"2.98x faster", or "1.75x slower (0.57x)" when speculation lost: a ratio below 1 is never called faster.</summary>

@@ -71,6 +71,18 @@ public sealed class AsdSampler : Sampler
         stats.ChosenLengths = _auto is null ? null : _auto.ChosenHistogram;
     }
 
+    /// <summary>
+    /// For automatic L, one line on what the last run chose and why (<see cref="AutoSpeculation.Explain"/>); null for
+    /// a fixed L.
+    /// </summary>
+    public string? AutoExplanation => _auto?.Explain(Stats);
+
+    /// <summary>For automatic L, rounds of the last run that explored a neighbouring length (0 for a fixed L).</summary>
+    public long ExploredRounds => _auto?.ExploredRounds ?? 0;
+
+    /// <summary>For automatic L, T(B) as auto believes it now (corrected by the timings when the curve learns); null for a fixed L.</summary>
+    public IBatchCost? CurrentCost => _auto?.CurrentCost;
+
     /// <inheritdoc/>
     protected override void EnsureChainBuffers(int count)
     {
@@ -121,8 +133,12 @@ public sealed class AsdSampler : Sampler
         }
 
         int active = N, cursor = 0;
+        AutoSpeculation? learner = _auto is { Learns: true } a ? a : null;
         while (active > 0)
         {
+            // A learning auto times each call with everything the sampler does for its rows (drafting, the call,
+            // the checks and the next choice of L), so that long drafts carry their own verification cost.
+            long start = learner is null ? 0 : Clock.GetTimestamp();
             BeginBatch();
             int chainsInBatch = 0, next = -1;
             for (int t = 0; t < N; t++)
@@ -178,6 +194,7 @@ public sealed class AsdSampler : Sampler
                 }
             }
 
+            learner?.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency);
             ReportProgress();
         }
     }

@@ -8,9 +8,27 @@ namespace Asd.Native.Sampling;
 /// <remarks>
 /// <para>Exactness does not depend on this choice: L is fixed before the round's noise is drawn and depends only on
 /// the past, and every step of a round has the target's law given its prefix whatever L is (docs/math.md section 3).</para>
-/// <para>Determinism: each chain's estimate uses only its own history, and the cost curve is fixed for the run, so
-/// with a given curve a chain's L sequence, hence its bytes, depend only on the seed, its chain id, the curve and the
-/// run's chain count and row cap (which scale the curve), not on thread count or timing.</para>
+/// <para>Determinism: each chain's estimate uses only its own history, and a given curve (one that does not
+/// <see cref="CostCurve.Learns"/>) is fixed for the run, so with a given curve a chain's L sequence, hence its bytes,
+/// depend only on the seed, its chain id, the curve and the run's chain count and row cap (which scale the curve), not
+/// on thread count or timing.</para>
+/// <para>Online correction (a curve that learns: measured or remembered by the engine). Every denoiser call of the
+/// run is timed by the sampler together with its own work for the call's rows (drafting them, the call, checking
+/// them; any slowdown of a call after a larger one is in it too), and <see cref="Observe"/> folds it into a
+/// running estimate for that row count: the first timings of a size replace what the calibration said (their running
+/// mean), later ones move it by <see cref="LearnWeight"/>, and one timing can raise it by at most <see cref="MaxStep"/>
+/// times (a preempted call is not the model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration
+/// beyond them (along the observed slope once two sizes are known), and the whole curve is refitted non-decreasing
+/// (<see cref="Isotonic"/>) every <see cref="RefitEvery"/> calls, with no allocation. So a calibration that is too high at the
+/// size in use is replaced by the first timing of that size, one that is too low by a factor f within
+/// log(f) / log(4) timings, each plus at most one refit.</para>
+/// <para>A trust region: a curve that learns lets a chain draft at most twice the largest call timed so far (per
+/// chain), so a run climbs to long drafts by doubling, each step on timings of its neighbourhood, rather than on an
+/// extrapolation of a few noisy timings far beyond them.</para>
+/// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
+/// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts a neighbouring length, L + 1 and L - 1 in
+/// turn. So at most 1 round in 50, 2% of rounds, runs a length the model did not pick, and such a round costs at most
+/// what one round of the neighbouring length costs more than the chosen one.</para>
 /// <para>The estimate: decayed counts per position (factor <see cref="Decay"/> per round, so it follows the change
 /// of acceptance along the trajectory), shrunk towards the chain's pooled rate, which is itself shrunk towards a
 /// prior of <see cref="PriorAcceptance"/>. Positions from <see cref="TrackedPositions"/> on share one count.</para>
@@ -43,13 +61,34 @@ internal sealed class AutoSpeculation
     /// </summary>
     public const double MinimumGain = 0.05;
 
+    /// <summary>One sweep of rounds (one per chain) in this many explores a neighbouring length (see remarks).</summary>
+    public const int ExplorePeriod = 50;
+
+    /// <summary>The weight of a new timing in the running estimate of its size, once the first few are in.</summary>
+    public const double LearnWeight = 0.1;
+
+    /// <summary>One timing can raise a size's estimate by at most this factor (a preempted call is not the model's cost).</summary>
+    public const double MaxStep = 4;
+
+    /// <summary>The largest row count with its own running estimate.</summary>
+    public const int MaxLearnedRows = 4096;
+
     private const int Stride = TrackedPositions + 1;
     private readonly CostCurve _curve;
     private readonly int _perCall;
     private readonly int _maxLength;
+    private readonly bool _learns;
+    private readonly int _learnedRows;
+    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [];
+    private readonly int[] _blockLength = [];
+    private readonly FittedCost _fittedCost;
+    private int _sinceRefit, _largestObserved;
+    private long _decisions;
+    private int _chains = 1;
     private double[] _attempts = [], _accepted = [];
     private double[] _poolAttempts = [], _poolAccepted = [];
     private long[] _chosen = [];
+    private int[] _lastChoice = [];
     private double[] _cost = [], _minCostFrom = [];
     private int _tabulatedChains;
 
@@ -59,7 +98,35 @@ internal sealed class AutoSpeculation
         _curve = curve;
         _perCall = rowsPerCall;
         _maxLength = Math.Min(MaxLength, rowsPerCall);
+        _learns = curve.Learns;
+        _fittedCost = new FittedCost(this);
+        if (_learns)
+        {
+            _learnedRows = Math.Clamp(rowsPerCall, 1, MaxLearnedRows);
+            _estimate = new double[_learnedRows + 1];
+            _observed = new double[_learnedRows + 1];
+            _fitted = new double[_learnedRows + 1];
+            _blockMean = new double[_learnedRows];
+            _blockLength = new int[_learnedRows];
+            for (int b = 1; b <= _learnedRows; b++)
+            {
+                _estimate[b] = curve.Seconds(b);
+                _fitted[b] = _estimate[b];
+            }
+        }
     }
+
+    /// <summary>Rounds of the last run that explored a neighbouring length (included in <see cref="ChosenHistogram"/>).</summary>
+    public long ExploredRounds { get; private set; }
+
+    /// <summary>Timed calls folded into the estimates since the controller was created.</summary>
+    public long ObservedCalls { get; private set; }
+
+    /// <summary>T(B) as auto currently believes it (the calibration, corrected by the run's timings when it learns).</summary>
+    public IBatchCost CurrentCost => _learns ? _fittedCost : _curve;
+
+    /// <summary>Whether the curve is corrected online (<see cref="CostCurve.Learns"/>).</summary>
+    public bool Learns => _learns;
 
     /// <summary>Rounds that chose each L in the last run (index L); the array is reused by the next run.</summary>
     public long[] ChosenHistogram => _chosen;
@@ -74,6 +141,7 @@ internal sealed class AutoSpeculation
             _accepted = new double[n];
             _poolAttempts = new double[chains];
             _poolAccepted = new double[chains];
+            _lastChoice = new int[chains];
         }
         else
         {
@@ -82,6 +150,8 @@ internal sealed class AutoSpeculation
             Array.Clear(_poolAttempts);
             Array.Clear(_poolAccepted);
         }
+
+        Array.Fill(_lastChoice, 1, 0, chains);
 
         if (_chosen.Length < _maxLength + 1)
         {
@@ -94,6 +164,9 @@ internal sealed class AutoSpeculation
 
         // Chains that share a call share its cost: with n of them, a call of B rows each costs T(n B) / n per chain.
         ChainsPerCall = Math.Clamp(chains, 1, _perCall);
+        _chains = Math.Max(1, chains);
+        _decisions = 0;
+        ExploredRounds = 0;
         if (_cost.Length < _maxLength + 1)
         {
             _cost = new double[_maxLength + 1];
@@ -104,8 +177,124 @@ internal sealed class AutoSpeculation
         if (_tabulatedChains != ChainsPerCall)
         {
             // The per-round search reads a table instead of evaluating the curve (once per chain count).
-            SpeculationCostModel.Tabulate(new SpeculationCostModel.SharedCost(_curve, ChainsPerCall), _maxLength, _cost, _minCostFrom);
-            _tabulatedChains = ChainsPerCall;
+            Tabulate();
+        }
+    }
+
+    private void Tabulate()
+    {
+        SpeculationCostModel.Tabulate(new SpeculationCostModel.SharedCost(CurrentCost, ChainsPerCall), _maxLength, _cost, _minCostFrom);
+        _tabulatedChains = ChainsPerCall;
+    }
+
+    /// <summary>
+    /// Folds one timed call of <paramref name="rows"/> rows that took <paramref name="seconds"/> (the sampler's work
+    /// for it included) into the estimates; every <see cref="RefitEvery"/> calls, refits the curve and the tables.
+    /// Allocation-free. Ignored when the curve does not learn.
+    /// </summary>
+    public void Observe(int rows, double seconds)
+    {
+        if (!_learns || rows < 1 || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
+        {
+            return;
+        }
+
+        // A size seen for the first time starts from the current fit (the calibration as corrected by its
+        // neighbours), and its first timings replace it: the running mean of the timings, then an exponential average.
+        double e = _observed[rows] > 0 ? _estimate[rows] : _fitted[rows];
+        double w = Math.Max(1 / (_observed[rows] + 1), LearnWeight);
+        _estimate[rows] = e + (w * (Math.Min(seconds, MaxStep * e) - e));
+        _observed[rows]++;
+        _largestObserved = Math.Max(_largestObserved, rows);
+        ObservedCalls++;
+        if (++_sinceRefit >= RefitEvery)
+        {
+            Refit();
+        }
+    }
+
+    /// <summary>Calls between two refits of the learned curve: at least 8, and about 1/32 of the sizes it holds (so the O(sizes) refit adds O(1) per call).</summary>
+    public int RefitEvery => Math.Max(8, _learnedRows / 32);
+
+    /// <summary>Rebuilds the learned curve from the estimates and re-tabulates the costs (see remarks).</summary>
+    internal void Refit()
+    {
+        _sinceRefit = 0;
+        if (!_learns)
+        {
+            return;
+        }
+
+        int n = _learnedRows;
+        int last = 0, beforeLast = 0;
+        for (int b = 1; b <= n; b++)
+        {
+            if (_observed[b] > 0)
+            {
+                if (last > 0)
+                {
+                    // Between two observed sizes: linear.
+                    for (int k = last + 1; k < b; k++)
+                    {
+                        _fitted[k] = _estimate[last] + ((_estimate[b] - _estimate[last]) * (k - last) / (b - last));
+                    }
+                }
+                else
+                {
+                    // Below the first observed size: the calibration, scaled to agree with it.
+                    double scale = _estimate[b] / _curve.Seconds(b);
+                    for (int k = 1; k < b; k++)
+                    {
+                        _fitted[k] = _curve.Seconds(k) * scale;
+                    }
+                }
+
+                _fitted[b] = _estimate[b];
+                beforeLast = last;
+                last = b;
+            }
+        }
+
+        if (last == 0)
+        {
+            for (int k = 1; k <= n; k++)
+            {
+                _fitted[k] = _curve.Seconds(k);
+            }
+        }
+        else
+        {
+            // Beyond the largest observed size: along the slope between the two largest observed sizes, or the
+            // calibration scaled to the largest one when only one size was seen.
+            double slope = beforeLast > 0 ? Math.Max(0, (_estimate[last] - _estimate[beforeLast]) / (last - beforeLast)) : double.NaN;
+            double scale = _estimate[last] / _curve.Seconds(last);
+            for (int k = last + 1; k <= n; k++)
+            {
+                _fitted[k] = double.IsNaN(slope) ? _curve.Seconds(k) * scale : _estimate[last] + (slope * (k - last));
+            }
+        }
+
+        Isotonic.FitInPlace(_fitted.AsSpan(1, n), _blockMean, _blockLength);
+        if (_cost.Length > 0)
+        {
+            Tabulate();
+        }
+    }
+
+    /// <summary>The learned curve: fitted sizes, then linear beyond them with the calibration's slope scaled alike.</summary>
+    private sealed class FittedCost(AutoSpeculation owner) : IBatchCost
+    {
+        public double Seconds(int rows)
+        {
+            double[] f = owner._fitted;
+            int n = owner._learnedRows;
+            if (rows <= n)
+            {
+                return f[rows];
+            }
+
+            CostCurve c = owner._curve;
+            return f[n] + ((c.Seconds(rows) - c.Seconds(n)) * (f[n] / c.Seconds(n)));
         }
     }
 
@@ -115,6 +304,17 @@ internal sealed class AutoSpeculation
     public int Choose(int chain, int remaining)
     {
         int cap = Math.Min(remaining, Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall)));
+        if (_learns)
+        {
+            // A trust region: at most twice the largest call timed so far (per chain), so that a length is chosen
+            // on timings of its neighbourhood, not on an extrapolation far beyond them; it doubles as calls grow.
+            cap = Math.Min(cap, Math.Max(2, 2 * _largestObserved / ChainsPerCall));
+        }
+
+        // The search window: at most 2 L + 2 for a chain whose last round had L (so a chain climbs 1, 4, 10, 22, ...
+        // round by round). Without it every round of a chain at L = 1 scanned ~50 lengths before the bound let it stop
+        // (0.9 us per round, as much as a call of the 2-D mixture).
+        cap = Math.Min(cap, (2 * _lastChoice[chain]) + 2);
         var acceptance = new ChainAcceptance(
             _attempts.AsSpan(chain * Stride, Stride),
             _accepted.AsSpan(chain * Stride, Stride),
@@ -127,9 +327,21 @@ internal sealed class AutoSpeculation
             {
                 l = 1;
             }
+
+            long sweep = _decisions / _chains;
+            if (_learns && sweep % ExplorePeriod == ExplorePeriod - 1)
+            {
+                // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap).
+                bool up = (sweep / ExplorePeriod) % 2 == 0;
+                int neighbour = up ? (l < cap ? l + 1 : l - 1) : (l > 1 ? l - 1 : l + 1);
+                l = Math.Clamp(neighbour, 1, cap);
+                ExploredRounds++;
+            }
         }
 
+        _decisions++;
         _chosen[l]++;
+        _lastChoice[chain] = l;
         return l;
     }
 
@@ -158,6 +370,69 @@ internal sealed class AutoSpeculation
 
         _poolAttempts[chain] *= Decay;
         _poolAccepted[chain] *= Decay;
+    }
+
+    /// <summary>
+    /// One line on what the last run chose and why, from the cost auto believed at its end and the acceptance by
+    /// position pooled over the run's chains (positions never drafted take the prior): for example
+    /// "auto: best predicted gain 1.02x at L = 2, below the 5% margin, so L = 1 (DDPM's work)".
+    /// </summary>
+    public string Explain(SamplingStats stats)
+    {
+        ArgumentNullException.ThrowIfNull(stats);
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        int cap = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
+        var q = new double[TrackedPositions + 1];
+        double last = PriorAcceptance;
+        var counts = stats.AcceptanceByPosition.ToDictionary(p => p.Position);
+        for (int k = 1; k <= TrackedPositions; k++)
+        {
+            if (counts.TryGetValue(k, out PositionAcceptance c) && c.Attempts > 0)
+            {
+                last = (c.Accepted + (PriorWeight * PriorAcceptance)) / (c.Attempts + PriorWeight);
+            }
+
+            q[k] = last;
+        }
+
+        var acceptance = new ArrayAcceptance(q);
+        var cost = new SpeculationCostModel.SharedCost(CurrentCost, ChainsPerCall);
+        int best = 1;
+        double gain = 1;
+        if (cap > 1)
+        {
+            best = SpeculationCostModel.BestLength(acceptance, cost, cap, out double rate);
+            gain = rate * cost.Seconds(1);
+        }
+        long rounds = 0, ones = 0;
+        int dominant = 1;
+        for (int l = 1; l < _chosen.Length; l++)
+        {
+            rounds += _chosen[l];
+            dominant = _chosen[l] > _chosen[dominant] ? l : dominant;
+        }
+
+        ones = _chosen.Length > 1 ? _chosen[1] : 0;
+        string source = _learns ? string.Create(ci, $"T(B) calibrated and corrected by {ObservedCalls} timed calls") : "T(B) from the given cost curve";
+        string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
+        if (rounds == 0)
+        {
+            return "auto: no round to choose (K = 1)";
+        }
+
+        if (rounds - ones <= ExploredRounds)
+        {
+            return best == 1 || gain < 1 + MinimumGain
+                ? string.Create(ci, $"auto: best predicted gain {gain:F2}x at L = {best}, below the {MinimumGain:0%} margin, so L = 1 (DDPM's work){explored} ({source}; acceptance at position 1: {q[1]:F2})")
+                : string.Create(ci, $"auto: ran L = 1 (DDPM's work){explored}; by the end it predicts {gain:F2}x at L = {best} ({source}; acceptance at position 1: {q[1]:F2})");
+        }
+
+        return string.Create(ci, $"auto: L = {dominant} in {(double)_chosen[dominant] / rounds:0%} of rounds, predicted gain {gain:F2}x at L = {best} over DDPM{explored} ({source}; acceptance at position 1: {q[1]:F2})");
+    }
+
+    private sealed class ArrayAcceptance(double[] q) : IPositionAcceptance
+    {
+        public double Acceptance(int position) => q[Math.Clamp(position, 1, q.Length - 1)];
     }
 
     private readonly ref struct ChainAcceptance(ReadOnlySpan<double> attempts, ReadOnlySpan<double> accepted, double pooled) : IPositionAcceptance

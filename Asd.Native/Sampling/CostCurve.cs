@@ -11,13 +11,16 @@ namespace Asd.Native.Sampling;
 /// </summary>
 public sealed class CostCurve : IBatchCost
 {
-    private readonly double[] _seconds;
+    private readonly double[] _seconds, _measured;
 
     /// <summary>Creates a curve from measured seconds per call, index 0 holding T(1).</summary>
-    /// <param name="secondsPerCall">The model's time per call of B rows, B = 1, 2, ...</param>
+    /// <param name="secondsPerCall">The model's time per call of B rows, B = 1, 2, ... (as measured: the curve keeps
+    /// their non-decreasing least-squares fit, <see cref="Isotonic"/>).</param>
     /// <param name="model">The model it was measured on.</param>
     /// <param name="rowOverheadSeconds">The sampler's own time per row (drawing, stepping, testing), &gt;= 0.</param>
-    public CostCurve(IReadOnlyList<double> secondsPerCall, string model = "", double rowOverheadSeconds = 0)
+    /// <param name="callOverheadSeconds">The sampler's own time per call (assembling, bookkeeping), &gt;= 0.</param>
+    /// <param name="noise">The measurement's relative spread (<see cref="Noise"/>); NaN when unknown.</param>
+    public CostCurve(IReadOnlyList<double> secondsPerCall, string model = "", double rowOverheadSeconds = 0, double callOverheadSeconds = 0, double noise = double.NaN)
     {
         if (secondsPerCall.Count == 0 || secondsPerCall.Any(s => !(s > 0) || double.IsInfinity(s)))
         {
@@ -29,14 +32,44 @@ public sealed class CostCurve : IBatchCost
             throw new ArgumentException($"The row overhead must be a finite time >= 0 (got {rowOverheadSeconds}).", nameof(rowOverheadSeconds));
         }
 
-        _seconds = [.. secondsPerCall];
+        if (!(callOverheadSeconds >= 0) || double.IsInfinity(callOverheadSeconds))
+        {
+            throw new ArgumentException($"The call overhead must be a finite time >= 0 (got {callOverheadSeconds}).", nameof(callOverheadSeconds));
+        }
+
+        _measured = [.. secondsPerCall];
+        _seconds = Isotonic.Fit(_measured);
         Model = model;
         RowOverheadSeconds = rowOverheadSeconds;
+        CallOverheadSeconds = callOverheadSeconds;
+        Noise = noise >= 0 ? noise : double.NaN;
     }
 
     /// <summary>
+    /// Whether automatic L may correct this curve from the timings of the run (<see cref="AutoSpeculation"/>): true
+    /// for a curve the engine measured itself or remembered (<see cref="CostCurveStore"/>), false for one a caller
+    /// gives (a file from <c>asd bench --save-cost-curve</c>), which keeps auto deterministic (docs/math.md section 6).
+    /// </summary>
+    public bool Learns { get; init; }
+
+    /// <summary>A copy of the curve that <see cref="Learns"/> (or not).</summary>
+    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns };
+
+    /// <summary>
+    /// The relative spread of single timed calls in the calibration: the median over batch sizes of
+    /// (upper quartile - lower quartile) / lower quartile. NaN when unknown (a curve given by numbers).
+    /// </summary>
+    public double Noise { get; }
+
+    /// <summary>The sampler's own work per call, beside <see cref="RowOverheadSeconds"/> per row.</summary>
+    public double CallOverheadSeconds { get; }
+
+    /// <summary>T(B) as measured, before the non-decreasing fit (B = 1 .. <see cref="MaxRows"/>).</summary>
+    public double MeasuredCallSeconds(int rows) => _measured[Math.Clamp(rows, 1, _measured.Length) - 1];
+
+    /// <summary>
     /// The curve assumed when the calibration is skipped (<see cref="CalibrationLimits.Skip"/>): cost linear in rows,
-    /// T(B) = B T(1), under which speculation never pays and automatic L runs L = 1 (DDPM's bytes).
+    /// T(B) = B T(1), under which speculation never pays and automatic L runs L = 1 (DDPM's bytes). It does not learn.
     /// </summary>
     public static CostCurve AssumedLinear(string model = "") => new([1e-3, 2e-3], model);
 
@@ -54,10 +87,11 @@ public sealed class CostCurve : IBatchCost
     public int MaxRows => _seconds.Length;
 
     /// <summary>
-    /// The cost of B rows in seconds: the model's T(B) plus B times <see cref="RowOverheadSeconds"/>; beyond the
+    /// The cost of B rows in seconds: the model's T(B) plus the sampler's <see cref="CallOverheadSeconds"/> and B times
+    /// <see cref="RowOverheadSeconds"/>; beyond the
     /// measured range T is extrapolated linearly from the last two points.
     /// </summary>
-    public double Seconds(int rows) => CallSeconds(rows) + (rows * RowOverheadSeconds);
+    public double Seconds(int rows) => CallSeconds(rows) + CallOverheadSeconds + (rows * RowOverheadSeconds);
 
     /// <summary>The model's T(B) alone, in seconds.</summary>
     public double CallSeconds(int rows)
@@ -141,8 +175,9 @@ public sealed class CostCurve : IBatchCost
             }
         }
 
-        // A cheap model's pass is short and its medians noisy: take more repeats, up to about 0.25 s in all (each
-        // timed sample lasts at least 0.2 ms, so a pass takes at least sizes x 0.2 ms).
+        // A cheap model's pass is short and its estimates noisy: allow more repeats, up to about 0.25 s in all (each
+        // timed sample lasts at least 0.2 ms, so a pass takes at least sizes x 0.2 ms). The passes stop earlier
+        // once the estimates are stable (StableAfter).
         double pass = Math.Max(Stopwatch.GetElapsedTime(warm).TotalSeconds, sizes.Count * 2e-4);
         repeats = Math.Clamp((int)(0.25 / pass), repeats, Math.Max(repeats, 101));
         clock.Planned = clock.Calls + (repeats * sizes.Count * 2);
@@ -152,6 +187,8 @@ public sealed class CostCurve : IBatchCost
             samples[i] = new double[repeats];
         }
 
+        var estimate = new double[sizes.Count];
+        var previous = new double[sizes.Count];
         int passes = 0;
         while (passes < repeats && (passes == 0 || !clock.OutOfTime))
         {
@@ -184,59 +221,128 @@ public sealed class CostCurve : IBatchCost
 
                 samples[i][r] = once;
             }
+
+            if (passes >= MinPasses && passes % 2 == 1 && StableAfter(samples, passes, estimate, previous))
+            {
+                break;
+            }
         }
 
+        // The estimator: the lower quartile of each size's samples. Interference on a shared machine (another
+        // process, a thread woken late) only ever adds time, so the low quantile is the machine's own cost, and it
+        // moves far less from run to run than the median (issue 16: medians gave curves like 16:7.71 24:4.21).
         int measured = sizes[^1];
         var dense = new double[measured];
+        var spread = new double[sizes.Count];
         for (int i = 0; i < sizes.Count; i++)
         {
-            double median = Median(samples[i].AsSpan(0, passes).ToArray());
-            dense[sizes[i] - 1] = median;
+            double[] sorted = [.. samples[i].AsSpan(0, passes).ToArray().Order()];
+            double low = Quantile(sorted, LowQuantile);
+            spread[i] = (Quantile(sorted, 0.75) - low) / low;
+            dense[sizes[i] - 1] = low;
             if (i > 0)
             {
                 int b0 = sizes[i - 1], b1 = sizes[i];
                 double m0 = dense[b0 - 1];
                 for (int b = b0 + 1; b < b1; b++)
                 {
-                    dense[b - 1] = m0 + ((median - m0) * (b - b0) / (b1 - b0));
+                    dense[b - 1] = m0 + ((low - m0) * (b - b0) / (b1 - b0));
                 }
             }
         }
 
-        return new CostCurve(dense, model, MeasureRowOverhead(d, repeats, clock));
+        (double perCall, double perRow) = MeasureSamplerOverhead(d, Math.Min(repeats, 15), clock);
+        return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true };
+    }
+
+    /// <summary>The quantile of the timed samples that estimates T(B) (see <see cref="Measure"/>).</summary>
+    public const double LowQuantile = 0.25;
+
+    /// <summary>Passes taken before the stability test may end the calibration.</summary>
+    private const int MinPasses = 7;
+
+    /// <summary>
+    /// True when the low-quantile estimates moved little since the last check (median relative change below 1%, none
+    /// above 5%); updates <paramref name="estimate"/> and <paramref name="previous"/>.
+    /// </summary>
+    private static bool StableAfter(double[][] samples, int passes, double[] estimate, double[] previous)
+    {
+        estimate.CopyTo(previous, 0);
+        var change = new double[samples.Length];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            estimate[i] = Quantile([.. samples[i].AsSpan(0, passes).ToArray().Order()], LowQuantile);
+            change[i] = previous[i] > 0 ? Math.Abs(estimate[i] - previous[i]) / previous[i] : double.PositiveInfinity;
+        }
+
+        return Median(change) < 0.01 && change.Max() < 0.05;
+    }
+
+    private static double Quantile(double[] sorted, double q)
+    {
+        double pos = q * (sorted.Length - 1);
+        int lo = (int)Math.Floor(pos);
+        int hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + ((sorted[hi] - sorted[lo]) * (pos - lo));
     }
 
     /// <summary>
-    /// The sampler's own seconds per row for samples of <paramref name="sampleSize"/> values: ASD with L = 16 on one
-    /// chain with a denoiser that returns a constant x0 estimate (so every draft is accepted and every round has 16
-    /// rows) and costs nothing; the median over <paramref name="repeats"/> runs of time per row. The run has 1000
-    /// steps for small samples and fewer for large ones (about 2M values per run, at least 32 steps), so calibrating
-    /// an image model stays quick.
+    /// The sampler's own seconds per row for samples of <paramref name="sampleSize"/> values (the per-row part of
+    /// <see cref="MeasureSamplerOverhead(int, int)"/>).
     /// </summary>
-    public static double MeasureRowOverhead(int sampleSize, int repeats = 15) => MeasureRowOverhead(sampleSize, repeats, null);
+    public static double MeasureRowOverhead(int sampleSize, int repeats = 15) => MeasureSamplerOverhead(sampleSize, repeats, null).PerRow;
 
-    private static double MeasureRowOverhead(int sampleSize, int repeats, CalibrationClock? clock)
+    /// <summary>
+    /// The sampler's own work, split into seconds per call and seconds per row, for samples of
+    /// <paramref name="sampleSize"/> values: ASD on one chain with a denoiser that returns a constant x0 estimate (so
+    /// every draft is accepted) and costs nothing, once with L = 1 (a call per row, as DDPM) and once with L = 16 (16
+    /// rows per call); the median over <paramref name="repeats"/> runs of each, and the two equations
+    /// time = calls x per-call + rows x per-row solved for both. The run has 1000 steps for small samples and fewer for
+    /// large ones (about 2M values per run, at least 32 steps), so calibrating an image model stays quick.
+    /// </summary>
+    public static (double PerCall, double PerRow) MeasureSamplerOverhead(int sampleSize, int repeats = 15) => MeasureSamplerOverhead(sampleSize, repeats, null);
+
+    private static (double PerCall, double PerRow) MeasureSamplerOverhead(int sampleSize, int repeats, CalibrationClock? clock)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sampleSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         int steps = Math.Clamp((1 << 21) / sampleSize, 32, 1000);
         var plan = new Schedules.DiffusionSchedule(new Schedules.SchedulerConfig { PredictionType = Schedules.PredictionType.Sample }).Plan(steps);
-        // Its rounds have 16 rows: buffers for 16 rows, not the default 1024 (which for a large sample is most of the
-        // memory a calibration would otherwise take).
-        using var sampler = new AsdSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(16), MaxBatchRows = 16 });
-        var output = new float[sampleSize];
-        sampler.Sample(1, 1, output);
-        clock?.Tick();
-        var perRow = new double[repeats];
-        int runs = 0;
-        while (runs < repeats && (runs == 0 || clock is not { OutOfTime: true }))
+        (double Wall, double Calls, double Rows) Run(int length)
         {
-            SamplingStats st = sampler.Sample(1, (ulong)runs + 2, output);
-            perRow[runs++] = st.WallSeconds / st.RowsEvaluated;
+            // Buffers for the rows a round has, not the default 1024 (which for a large sample is most of the memory
+            // a calibration would otherwise take).
+            using var sampler = new AsdSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { SpecLength = SpecLength.Fixed(length), MaxBatchRows = length });
+            var output = new float[sampleSize];
+            sampler.Sample(1, 1, output);
             clock?.Tick();
+            var wall = new double[repeats];
+            int runs = 0;
+            SamplingStats? st = null;
+            while (runs < repeats && (runs == 0 || clock is not { OutOfTime: true }))
+            {
+                st = sampler.Sample(1, (ulong)runs + 2, output);
+                wall[runs++] = st.WallSeconds;
+                clock?.Tick();
+            }
+
+            return (Median(wall.AsSpan(0, runs).ToArray()), st!.DenoiserInvocations, st.RowsEvaluated);
         }
 
-        return Median(perRow.AsSpan(0, runs).ToArray());
+        (double w16, double calls16, double rows16) = Run(16);
+        (double w1, double calls1, double rows1) = Run(1);
+
+        // w = calls c + rows r, for both runs.
+        double det = (calls1 * rows16) - (calls16 * rows1);
+        double perRow = det != 0 ? ((calls1 * w16) - (calls16 * w1)) / det : w16 / rows16;
+        double perCall = det != 0 ? ((w1 * rows16) - (w16 * rows1)) / det : 0;
+        if (perRow < 0 || perCall < 0)
+        {
+            // Noise can push one part below zero: then all of it is per row (the L = 16 run's time per row).
+            return (0, w16 / rows16);
+        }
+
+        return (perCall, perRow);
     }
 
     /// <summary>The budget and cancellation of one calibration, checked after every call.</summary>
@@ -280,7 +386,8 @@ public sealed class CostCurve : IBatchCost
 
     /// <summary>
     /// Writes the curve as JSON: {"format": "asd-cost-curve", "version": 1, "model": ..., "row_overhead_seconds": c,
-    /// "seconds": [T(1), T(2), ...]} (row_overhead_seconds is optional when read; 0 if absent).
+    /// "call_overhead_seconds": c0, "noise": n, "seconds": [T(1), T(2), ...]} (the times as measured; reading fits
+    /// them again). Only format and seconds are required when read: the overheads default to 0, noise to unknown.
     /// </summary>
     public void Save(string path)
     {
@@ -296,8 +403,14 @@ public sealed class CostCurve : IBatchCost
         w.WriteNumber("version", 1);
         w.WriteString("model", Model);
         w.WriteNumber("row_overhead_seconds", RowOverheadSeconds);
+        w.WriteNumber("call_overhead_seconds", CallOverheadSeconds);
+        if (!double.IsNaN(Noise))
+        {
+            w.WriteNumber("noise", Noise);
+        }
+
         w.WriteStartArray("seconds");
-        foreach (double s in _seconds)
+        foreach (double s in _measured)
         {
             w.WriteNumberValue(s);
         }
@@ -326,7 +439,7 @@ public sealed class CostCurve : IBatchCost
         using JsonDocument doc = IO.StrictJson.Parse(utf8, source);
         JsonElement root = IO.StrictJson.Object(doc, source);
         string? format = null, model = "";
-        double overhead = 0;
+        double overhead = 0, callOverhead = 0, noise = double.NaN;
         List<double>? seconds = null;
         foreach (JsonProperty p in root.EnumerateObject())
         {
@@ -336,6 +449,8 @@ public sealed class CostCurve : IBatchCost
                 case "version": IO.StrictJson.Int(p.Value, "version", source, 1, 1); break;
                 case "model": model = p.Value.ValueKind == JsonValueKind.Null ? "" : IO.StrictJson.String(p.Value, "model", source); break;
                 case "row_overhead_seconds": overhead = IO.StrictJson.Number(p.Value, "row_overhead_seconds", source); break;
+                case "call_overhead_seconds": callOverhead = IO.StrictJson.Number(p.Value, "call_overhead_seconds", source); break;
+                case "noise": noise = IO.StrictJson.Number(p.Value, "noise", source); break;
                 case "seconds":
                     seconds = [];
                     foreach (JsonElement e in IO.StrictJson.Array(p.Value, "seconds", source))
@@ -350,7 +465,7 @@ public sealed class CostCurve : IBatchCost
 
                     break;
                 default:
-                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, seconds).");
+                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, call_overhead_seconds, noise, seconds).");
             }
         }
 
@@ -366,7 +481,7 @@ public sealed class CostCurve : IBatchCost
 
         try
         {
-            return new CostCurve(seconds, model, overhead);
+            return new CostCurve(seconds, model, overhead, callOverhead, noise);
         }
         catch (ArgumentException e)
         {

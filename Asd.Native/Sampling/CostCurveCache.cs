@@ -5,7 +5,8 @@ namespace Asd.Native.Sampling;
 
 /// <summary>
 /// Batch-cost curves measured for the automatic speculation length, kept in memory per model and thread count, so a
-/// model is calibrated once per process however many samplers it serves.
+/// model is calibrated once per process however many samplers it serves, and across processes in the
+/// <see cref="CostCurveStore"/> the environment selects, so that it is calibrated once per machine.
 /// </summary>
 public static class CostCurveCache
 {
@@ -18,12 +19,38 @@ public static class CostCurveCache
     /// The cached curve of <paramref name="model"/> at <paramref name="threads"/> threads (with or without guidance, which
     /// evaluates two rows per row), measuring it on first use.
     /// </summary>
-    public static CostCurve GetOrMeasure(object model, int threads, bool guided, Func<CostCurve> measure)
+    public static CostCurve GetOrMeasure(object model, int threads, bool guided, Func<CostCurve> measure) => GetOrMeasure(model, threads, guided, measure, null);
+
+    /// <summary>
+    /// The curve of <paramref name="model"/> at <paramref name="threads"/> threads: from memory, else from the store
+    /// (<paramref name="store"/>, or the environment's when null) under the key <paramref name="key"/> computes, else
+    /// measured and remembered there. <paramref name="refresh"/> measures again and replaces both (<c>--recalibrate</c>).
+    /// Without a key, only memory is used.
+    /// </summary>
+    public static CostCurve GetOrMeasure(object model, int threads, bool guided, Func<CostCurve> measure, Func<CostCurveKey>? key, bool refresh = false, CostCurveStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(measure);
         ConcurrentDictionary<(int, bool), Lazy<CostCurve>> byThreads = Curves.GetValue(model, _ => new ConcurrentDictionary<(int, bool), Lazy<CostCurve>>());
-        Lazy<CostCurve> lazy = byThreads.GetOrAdd((threads, guided), _ => new Lazy<CostCurve>(measure, LazyThreadSafetyMode.ExecutionAndPublication));
+        if (refresh)
+        {
+            byThreads.TryRemove((threads, guided), out _);
+        }
+
+        store ??= key is null ? null : CostCurveStore.FromEnvironment();
+        Func<CostCurve> load = store is null || key is null ? measure : () =>
+        {
+            CostCurveKey k = key();
+            if (!refresh && store.TryLoad(k) is { } remembered)
+            {
+                return remembered;
+            }
+
+            CostCurve measured = measure();
+            store.Save(k, measured);
+            return measured;
+        };
+        Lazy<CostCurve> lazy = byThreads.GetOrAdd((threads, guided), _ => new Lazy<CostCurve>(load, LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
             return lazy.Value;

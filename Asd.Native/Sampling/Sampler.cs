@@ -285,6 +285,12 @@ public abstract class Sampler : IDisposable
         Stats.RowsEvaluated += rows;
     }
 
+    /// <summary>
+    /// The clock that times the calls automatic L learns from: the system's <see cref="System.Diagnostics.Stopwatch"/>;
+    /// tests give a fake one whose time a fake denoiser advances, so that they control every cost.
+    /// </summary>
+    internal TimeProvider Clock { get; set; } = TimeProvider.System;
+
     /// <summary>Throws when a row the chain is about to use holds NaN or infinity.</summary>
     protected void CheckFinite(ReadOnlySpan<float> m, int chain, int step)
     {

@@ -60,13 +60,21 @@ public static class SamplerFactory
             {
                 // The one calibration: once per model, pool size and guidance (a guided model is a different cost, two
                 // rows per row), bounded by request.Calibration (a budget, and a callback that can cancel). Skipped,
-                // auto assumes a linear cost and is not cached.
+                // auto assumes a linear cost and is not cached. Remembered across processes per model content,
+                // device, threads, CPU and build (CostCurveStore).
                 CalibrationLimits limits = request.Calibration;
                 IDenoiser timed = denoiser;
+                int rows = Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), threads = pool.Threads;
+                bool guided = request.Guidance is not null;
                 CostCurve curve = limits.Skip
                     ? CostCurve.AssumedLinear(model.Name)
-                    : CostCurveCache.GetOrMeasure(model, pool.Threads, request.Guidance is not null, () => CostCurve.Measure(
-                        timed, Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), scheduler.NumTrainTimesteps, model: model.Name, limits: limits));
+                    : CostCurveCache.GetOrMeasure(
+                        model,
+                        threads,
+                        guided,
+                        () => CostCurve.Measure(timed, rows, scheduler.NumTrainTimesteps, model: model.Name, limits: limits),
+                        () => CostCurveKey.For(model, timed, threads, guided, rows, $"{model.Device}/{timed.GetType().Name}"),
+                        limits.Refresh);
                 options = options with { CostCurve = curve };
             }
 

@@ -82,6 +82,9 @@ public sealed record CalibrationLimits(double Seconds, Func<int, int, bool>? Con
 
     /// <summary>True when the calibration is skipped.</summary>
     public bool Skip => Seconds < 0;
+
+    /// <summary>Measure again even when a curve is remembered (in memory or in <see cref="CostCurveStore"/>), and replace it.</summary>
+    public bool Refresh { get; init; }
 }
 
 /// <summary>Thrown when the model returns NaN or infinity in a row the chain actually uses.</summary>

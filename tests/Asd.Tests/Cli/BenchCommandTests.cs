@@ -60,14 +60,15 @@ public sealed class BenchCommandTests : IDisposable
 
     /// <summary>
     /// The ceiling recomputed from the JSON's own cost curve and acceptance with the README's formula, written out here
-    /// independently: max over L of T(1) E[steps](L) / E[cost](L), with T(B) = seconds[B] + B row overhead (one chain),
+    /// independently: max over L of T(1) E[steps](L) / E[cost](L), with T(B) = seconds[B] + call overhead + B row overhead (one chain),
     /// q_k = accepted / attempts (a position without attempts takes the q of the last one before it that has some, 1 if none), L up to K - 1.
     /// </summary>
     private static void AssertCeilingFollowsFromTheCurveAndAcceptance(JsonElement root, int steps)
     {
         double[] seconds = [.. root.GetProperty("cost_curve_seconds").EnumerateArray().Select(v => v.GetDouble())];
         double overhead = root.GetProperty("cost_curve_row_overhead_seconds").GetDouble();
-        double T(int rows) => seconds[rows - 1] + (rows * overhead);
+        double perCall = root.GetProperty("cost_curve_call_overhead_seconds").GetDouble();
+        double T(int rows) => seconds[rows - 1] + perCall + (rows * overhead);
         var q = new SortedDictionary<int, double>();
         foreach (JsonElement p in root.GetProperty("acceptance_by_position").EnumerateArray().Where(p => p.GetProperty("attempts").GetInt64() > 0))
         {

@@ -1,0 +1,233 @@
+using Asd.Native.Denoising;
+using Asd.Native.Sampling;
+using Asd.Native.Schedules;
+using Xunit;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>
+/// Issue 16: the robust cost curve (a non-decreasing fit), the online correction of a wrong calibration, bounded
+/// exploration, and the line that explains auto's choice. Costs are controlled exactly: a fake clock that only a fake
+/// denoiser advances, never the wall clock.
+/// </summary>
+public sealed class OnlineCostTests
+{
+    [Fact]
+    public void IsotonicFitPoolsAdjacentViolators()
+    {
+        Assert.Equal([1.0, 2.5, 2.5, 4.0], Isotonic.Fit([1.0, 3, 2, 4]));
+        Assert.Equal([3.0, 3, 3, 3, 3], Isotonic.Fit([5.0, 4, 3, 2, 1]));
+        Assert.Equal([1.0, 2, 3], Isotonic.Fit([1.0, 2, 3]));
+
+        // Random inputs: the fit is non-decreasing, keeps the sum (equal weights), is idempotent, and no other
+        // non-decreasing sequence tried is closer in squared error.
+        var rng = new Random(16);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            double[] v = [.. Enumerable.Range(0, rng.Next(1, 40)).Select(_ => rng.NextDouble())];
+            double[] f = Isotonic.Fit(v);
+            for (int i = 1; i < f.Length; i++)
+            {
+                Assert.True(f[i] >= f[i - 1], $"trial {trial}: not non-decreasing at {i}");
+            }
+
+            Assert.Equal(v.Sum(), f.Sum(), 9);
+            Assert.Equal(f, Isotonic.Fit(f));
+            double err = v.Zip(f, (a, b) => (a - b) * (a - b)).Sum();
+            double[] runningMax = [.. v];
+            for (int i = 1; i < runningMax.Length; i++)
+            {
+                runningMax[i] = Math.Max(runningMax[i], runningMax[i - 1]);
+            }
+
+            Assert.True(err <= v.Zip(runningMax, (a, b) => (a - b) * (a - b)).Sum() + 1e-12);
+        }
+    }
+
+    [Fact]
+    public void ANonMonotoneCurveIsFittedAndTheCeilingUsesTheFit()
+    {
+        // The shape asd bench printed in issue 16 (16:7.71 24:4.21): a larger batch measured cheaper.
+        double[] measured = [.. Enumerable.Range(1, 24).Select(b => b == 24 ? 4.21 : b >= 16 ? 7.71 : 1 + (b * 0.4))];
+        var curve = new CostCurve(measured);
+        for (int b = 2; b <= 30; b++)
+        {
+            Assert.True(curve.Seconds(b) >= curve.Seconds(b - 1), $"T({b}) < T({b - 1})");
+        }
+
+        Assert.Equal(4.21, curve.MeasuredCallSeconds(24));
+        Assert.True(curve.Seconds(24) > 6, $"T(24) fitted {curve.Seconds(24)}");
+
+        // The model's best L on the fitted curve never beats what the raw dip promised.
+        var raw = new RawCost(measured);
+        var q = new Constant(0.95);
+        SpeculationCostModel.BestLength(q, raw, 24, out double rawRate);
+        SpeculationCostModel.BestLength(q, curve, 24, out double fittedRate);
+        Assert.True(fittedRate * curve.Seconds(1) < rawRate * raw.Seconds(1), $"fitted {fittedRate * curve.Seconds(1)}, raw {rawRate * raw.Seconds(1)}");
+
+        // The file keeps the measured points and reading it fits them again.
+        var back = CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(curve.ToJson()), "t");
+        Assert.Equal(curve.Seconds(24), back.Seconds(24), 15);
+        Assert.False(back.Learns);
+    }
+
+    [Fact]
+    public void MeasureStatesItsNoiseAndLearns()
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        CostCurve curve = CostCurve.Measure(new MixtureDenoiser(GaussianMixture.Builtin(8), schedule), 24, 1000, repeats: 3);
+        Assert.True(curve.Noise >= 0 && double.IsFinite(curve.Noise), $"noise {curve.Noise}");
+        Assert.True(curve.Learns);
+        Assert.True(curve.CallOverheadSeconds >= 0 && curve.RowOverheadSeconds >= 0);
+        for (int b = 2; b <= 24; b++)
+        {
+            Assert.True(curve.Seconds(b) >= curve.Seconds(b - 1));
+        }
+    }
+
+    private sealed class RawCost(double[] s) : IBatchCost
+    {
+        public double Seconds(int rows) => s[Math.Min(rows, s.Length) - 1];
+    }
+
+    private sealed class Constant(double q) : IPositionAcceptance
+    {
+        public double Acceptance(int position) => q;
+    }
+
+    /// <summary>Runs <paramref name="rounds"/> rounds of one chain against a true cost; returns the L of each round.</summary>
+    private static int[] Simulate(AutoSpeculation auto, Func<int, double> trueCost, int rounds, double q, int seed = 3)
+    {
+        var rng = new Random(seed);
+        var chosen = new int[rounds];
+        auto.Reset(1);
+        for (int r = 0; r < rounds; r++)
+        {
+            int l = auto.Choose(0, 10_000);
+            chosen[r] = l;
+            auto.Observe(l, trueCost(l));
+            for (int j = 1; j < l; j++)
+            {
+                bool ok = rng.NextDouble() < q;
+                auto.Record(0, j, ok);
+                if (!ok)
+                {
+                    auto.Observe(1, trueCost(1)); // the extra single-row call after a rejection
+                    break;
+                }
+            }
+
+            auto.EndRound(0);
+        }
+
+        return chosen;
+    }
+
+    private static double Flat(int rows) => 1e-3 * (1 + (0.01 * rows));
+
+    private static double Linear(int rows) => 1e-3 * rows;
+
+    [Fact]
+    public void APessimisticCalibrationIsCorrectedWithinBoundedRounds()
+    {
+        // Calibrated as linear (speculation never pays), truly flat: L = 1 until the first exploration (round 50)
+        // times L = 2; from then on the learned slope makes long drafts cheap.
+        var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]) { Learns = true };
+        int[] chosen = Simulate(new AutoSpeculation(wrong, 64), Flat, 400, 0.9);
+        int firstDraft = Array.FindIndex(chosen, l => l > 1);
+        Assert.InRange(firstDraft, 0, AutoSpeculation.ExplorePeriod + 1);
+
+        // What a controller with the true curve chooses once settled, against the corrected one after 150 rounds.
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
+        int[] reference = Simulate(new AutoSpeculation(right, 64), Flat, 400, 0.9);
+        double late = chosen.Skip(150).Average(), target = reference.Skip(150).Average();
+        Assert.True(late >= 0.8 * target, $"corrected mean L {late:F2}, true-curve mean L {target:F2}");
+
+        // The negative control: the same wrong curve, not learning, never drafts.
+        var fixedWrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        Assert.All(Simulate(new AutoSpeculation(fixedWrong, 64), Flat, 400, 0.9), l => Assert.Equal(1, l));
+    }
+
+    [Fact]
+    public void AnOptimisticCalibrationIsCorrectedWithinBoundedRounds()
+    {
+        // Calibrated as flat (long drafts look free), truly linear: speculation never pays, so after a bounded number
+        // of rounds auto runs L = 1 except for its exploration rounds.
+        var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
+        int[] chosen = Simulate(new AutoSpeculation(wrong, 64), Linear, 600, 0.9);
+        // It first drafts (within the trust region: twice the largest call timed, 2 before any), then learns.
+        Assert.True(chosen[0] > 1, $"the wrong curve should first speculate (L = {chosen[0]})");
+        int[] late = [.. chosen.Skip(100)];
+        double ones = late.Count(l => l == 1) / (double)late.Length;
+        Assert.True(ones >= 1 - (1.0 / AutoSpeculation.ExplorePeriod) - 1e-9, $"L = 1 in {ones:P1} of rounds 100..600: {string.Join(",", late.Where(l => l != 1).Take(20))}");
+    }
+
+    /// <summary>A clock that only <see cref="CostlyDenoiser"/> advances.</summary>
+    private sealed class FakeClock : TimeProvider
+    {
+        public long Now { get; set; } = 1;
+
+        public override long TimestampFrequency => 1_000_000_000;
+
+        public override long GetTimestamp() => Now;
+    }
+
+    /// <summary>An exact mixture denoiser whose calls cost what <c>cost(rows)</c> says, on the fake clock.</summary>
+    private sealed class CostlyDenoiser(IDenoiser inner, FakeClock clock, Func<int, double> cost) : IDenoiser
+    {
+        public int SampleSize => inner.SampleSize;
+
+        public int ConditionSize => inner.ConditionSize;
+
+        public bool IsBatchInvariant => inner.IsBatchInvariant;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            inner.Denoise(samples, timesteps, conditioning, output);
+            clock.Now += (long)(cost(timesteps.Length) * clock.TimestampFrequency);
+        }
+    }
+
+    private static (AsdSampler Sampler, FakeClock Clock) CostlySampler(CostCurve curve, Func<int, double> cost, int steps = 1000)
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        var clock = new FakeClock();
+        var denoiser = new CostlyDenoiser(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), clock, cost);
+        var sampler = new AsdSampler(denoiser, schedule.Plan(steps), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = curve, MaxBatchRows = 64 }) { Clock = clock };
+        return (sampler, clock);
+    }
+
+    [Fact]
+    public void TheSamplerTimesEveryCallAndCorrectsAWrongCalibration()
+    {
+        var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        (AsdSampler learning, FakeClock clock) = CostlySampler(wrong.WithLearning(true), Flat);
+        SamplingStats st = learning.Sample(1, 7, new float[2]);
+        Assert.True(st.AlgorithmicSpeedup > 3, $"learning auto: {st.AlgorithmicSpeedup:F2}x ({st.SpecLengthEffective})");
+        Assert.True(learning.ExploredRounds <= (st.Rounds / AutoSpeculation.ExplorePeriod) + 1, $"{learning.ExploredRounds} explored of {st.Rounds}");
+        Assert.Contains("timed calls", learning.AutoExplanation, StringComparison.Ordinal);
+
+        // Fake time went by only through the denoiser: the sampler read this clock, not the wall clock.
+        Assert.True(clock.Now > 1);
+
+        // Negative control: the same wrong curve given by the caller (not learning) keeps L = 1, DDPM's work.
+        (AsdSampler given, _) = CostlySampler(wrong, Flat);
+        SamplingStats g = given.Sample(1, 7, new float[2]);
+        Assert.Equal(1.0, g.AlgorithmicSpeedup, 12);
+        Assert.StartsWith("auto: best predicted gain 1.00x at L = 1, below the 5% margin, so L = 1 (DDPM's work)", given.AutoExplanation, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ExplanationNamesTheChoice()
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        var flat = new CostCurve([.. Enumerable.Repeat(1.0, 64)]);
+        var sampler = new AsdSampler(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), schedule.Plan(300), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = flat });
+        sampler.Sample(2, 3, new float[4]);
+        string line = sampler.AutoExplanation!;
+        Assert.StartsWith("auto: L = ", line, StringComparison.Ordinal);
+        Assert.Contains("predicted gain", line, StringComparison.Ordinal);
+        Assert.Contains("from the given cost curve", line, StringComparison.Ordinal);
+        Assert.Null(new AsdSampler(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), schedule.Plan(30), new SamplerOptions { SpecLength = SpecLength.Fixed(4) }).AutoExplanation);
+    }
+}
