@@ -109,8 +109,7 @@ def measure(args):
         client.wait_for_workers(workers)
 
         def run():
-            x, st = ad.sample(spec, n, chains_per_task=c, client=client, **work)
-            return client.gather(client.compute([x, st]))
+            return ad.sample(spec, n, chains_per_task=c, client=client, **work).compute(client)
 
         x, st = run()
         assert x.tobytes() == ref.tobytes(), "the cluster's samples differ from one process's"
@@ -123,8 +122,7 @@ def measure(args):
         m_tiny = args.tiny_tasks
 
         def tiny_run():
-            x, st = ad.sample("builtin:mixture", m_tiny, steps=2, spec_len=1, chains_per_task=1, client=client)
-            return client.gather(client.compute([x, st]))
+            return ad.sample("builtin:mixture", m_tiny, steps=2, spec_len=1, chains_per_task=1, client=client).compute(client)
 
         tsec, ttimes = median_seconds(tiny_run, args.repeats)
         _, tst = tiny_run()

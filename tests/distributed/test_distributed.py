@@ -44,10 +44,10 @@ def one_process(spec, n, **kw):
 
 def computed(spec, n, scheduler, **kw):
     """asd.distributed.sample computed on a client (or, for None, on Dask's local threads)."""
-    x, st = ad.sample(spec, n, client=scheduler, **kw)
+    sampled = ad.sample(spec, n, client=scheduler, **kw)
     if scheduler is None:
-        return dask.compute(x, st, scheduler="threads")
-    return scheduler.gather(scheduler.compute([x, st]), errors="raise")
+        return dask.compute(*sampled, scheduler="threads", optimize_graph=False)
+    return sampled.compute(scheduler)
 
 
 CASES = {
@@ -139,12 +139,28 @@ def test_a_chain_offset_run_equals_its_slice(two_workers):
     assert x.tobytes() == ref[18:].tobytes()
 
 
+def sample_task_runs(client, run):
+    """How many times tasks named asd-sample-... ran on the cluster during run() (Dask's task stream)."""
+    from distributed import get_task_stream
+    with get_task_stream(client) as ts:
+        run()
+    return sum(1 for t in ts.data if "asd-sample-" in str(t["key"])  # also a fused key, ('asd-sample-asd-samples-..', i, 0)
+               for s in t["startstops"] if s["action"] == "compute")
+
+
 def test_the_array_is_lazy_and_one_compute_samples_each_task_once(two_workers):
-    x, st = ad.sample(MIXTURE, 40, steps=50, spec_len=8, chains_per_task=10, client=two_workers)
+    x, st = sampled = ad.sample(MIXTURE, 40, steps=50, spec_len=8, chains_per_task=10, client=two_workers, seed=5)
     assert isinstance(x, da.Array) and x.shape == (40, 32) and x.chunks[0] == (10, 10, 10, 10)
-    xs, sts = two_workers.gather(two_workers.compute([x, st]))
+    result = []
+    assert sample_task_runs(two_workers, lambda: result.extend(sampled.compute(two_workers))) == 4
+    xs, sts = result
     assert sts["distributed"]["tasks"] == 4
     assert sts["distributed"]["task_seconds"] > 0
+    assert xs.tobytes() == one_process(MIXTURE, 40, steps=50, spec_len=8, seed=5)[0].tobytes()
+    # Control: the counter sees a task that runs twice. An optimized compute of both fuses each task into its array
+    # block under a new key, so the statistics run the tasks again (why Sampled.compute turns optimization off).
+    fused = ad.sample(MIXTURE, 40, steps=50, spec_len=8, chains_per_task=10, client=two_workers, seed=6)
+    assert sample_task_runs(two_workers, lambda: two_workers.gather(two_workers.compute(list(fused)))) > 4
 
 
 def write_cost_curve(path):

@@ -2,12 +2,11 @@
 asd on Dask: one sampling run split into tasks of consecutive chains, on any Dask scheduler (a distributed cluster,
 a LocalCluster, or Dask's local threads), with the bytes of one process.
 
-    import dask, asd.distributed
+    import asd.distributed
     from distributed import Client
     client = Client("tcp://scheduler:8786")                     # or Client(LocalCluster(...)), or none
     x, stats = asd.distributed.sample("builtin:mixture?dim=32", 100_000, steps=100, spec_len=8, seed=7,
-                                      chains_per_task=1000)
-    x, stats = dask.compute(x, stats)                            # x: float32 [100000, 32], one pass of the tasks
+                                      chains_per_task=1000).compute()   # x: float32 [100000, 32], one pass
     asd.distributed.to_npy("out/", "builtin:mixture?dim=32", 100_000, spec_len=8, seed=7)   # shards + manifest
     asd.distributed.to_zarr("out.zarr", "builtin:mixture?dim=32", 100_000, spec_len=8, seed=7)
 
@@ -51,9 +50,22 @@ __all__ = ["sample", "to_npy", "to_zarr", "from_npy", "Sampled", "WorkerError", 
 #: machine") is small next to sampling, small enough to spread over workers.
 DEFAULT_CHAINS_PER_TASK = 256
 
-Sampled = namedtuple("Sampled", ["array", "stats"])
-Sampled.__doc__ = ("array: a lazy dask.array [n, *sample_shape] float32; stats: a dask Delayed of the merged "
-                   "statistics. Compute them together: x, st = dask.compute(*sampled).")
+class Sampled(namedtuple("Sampled", ["array", "stats"])):
+    """array: a lazy dask.array [n, *sample_shape] float32; stats: a dask Delayed of the merged statistics.
+
+    Compute them with ``sampled.compute()`` (or ``dask.compute(x, st, optimize_graph=False)``): one pass in which each
+    task samples once. Dask's array optimization fuses each task into its block under a new key, so an optimized
+    ``dask.compute(x, st)`` or ``client.compute([x, st])`` no longer shares the tasks with the statistics and samples
+    every chain twice (same bytes, twice the time; measured with one worker: 16.6 s instead of 8.3 s)."""
+
+    __slots__ = ()
+
+    def compute(self, client=None):
+        """(numpy samples, merged statistics) in one pass, each task run once; on `client` when given, else on the
+        scheduler dask.compute picks (the default client, if one is set)."""
+        if client is not None:
+            return tuple(client.gather(client.compute([self.array, self.stats], optimize_graph=False)))
+        return dask.compute(self.array, self.stats, optimize_graph=False)
 
 
 class WorkerError(AsdError):
@@ -319,7 +331,8 @@ def sample(model, n, steps=100, spec_len="auto", sampler="asd", seed=0, cond=Non
     """
     n chains as a lazy dask.array [n, *sample_shape] (float32, one block per task) and their merged statistics (a
     Delayed dict: the fields of asd.Model.sample's stats summed or averaged as shards.merge_stats says, plus
-    "distributed": tasks, workers, models opened). Compute both in one pass: x, st = dask.compute(x, st).
+    "distributed": tasks, workers, models opened). Compute both in one pass: x, st = sample(...).compute() (see
+    Sampled: an optimized dask.compute(x, st) samples every chain twice).
 
     Equals asd.Model(model).sample(n, ...)[0] byte for byte for DDPM and fixed or unbounded spec_len, for any
     chains_per_task and any workers (auto: see the module docstring). model: a spec string or an asd.Model (its
