@@ -5,7 +5,7 @@
 #   warm  - a cache filled by one untimed run before the ten;
 #   load  - warm cache, and a competing CPU-bound process pinned to core 1 for the whole run.
 # Writes one JSON per run under OUT (default artifacts/auto_stability) and prints the table of
-# docs/bench/auto-stability.md (tools/auto_stability_table.py). Run it under /work/bin/quiet in chunks:
+# docs/bench/auto-stability.md (tools/auto_stability_table.py). Run it on an otherwise idle machine, in chunks:
 #   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..3, conditions default: cold warm load)
 #   tools/auto_stability.sh table                           (just the table from what is there)
 set -euo pipefail

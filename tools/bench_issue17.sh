@@ -2,7 +2,7 @@
 # Issue 17's CPU measurements, regenerated into docs/bench/issue17/: asd bench (interleaved repeats, ratios from one
 # run, 2 threads, one request) on builtin:policy (float16-packed weights, with the bandwidth and FMA bounds) and on
 # the unet16 fixture with intra-op threads (1 and 2) and row-parallel lanes (2), and the policy's float16 against
-# float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp). Run after a Release build; wrap in /work/bin/quiet where the
+# float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp). Run after a Release build; run on an otherwise idle machine where the
 # machine is shared. Usage, from the repository root: tools/bench_issue17.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

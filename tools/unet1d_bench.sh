@@ -8,7 +8,7 @@
 #     weights do not make a policy whose drafts are accepted as a trained one's.
 # Outputs: docs/bench/unet1d/. Usage: tools/unet1d_bench.sh [policy] [deploy-f32] [deploy-f16]   (default: all three,
 # in that order, since the deploy runs read policy.json's acceptance; each a few minutes, on a quiet machine: run each
-# stage under /work/bin/quiet or on an otherwise idle box; the model generation before them is CPU-heavy, not timed).
+# stage on an otherwise idle machine; the model generation before them is CPU-heavy, not timed).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}

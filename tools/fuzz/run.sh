@@ -9,7 +9,7 @@
 # --cond lists) are instrumented with the sharpfuzz tool (installed into artifacts/tools from NuGet). The run ends with
 #   FUZZ <target> seconds=S execs=N paths=P edges=E crashes=C hangs=H execs_per_sec=R
 # and exits 1 if afl-fuzz saved any crash or hang (their inputs are replayed so the exception is printed).
-# Long campaigns: run under /work/bin/heavy (or nice), one target at a time, in chunks of at most 30 minutes.
+# Long campaigns: run under nice, one target at a time, in chunks of at most 30 minutes.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
