@@ -70,7 +70,7 @@ internal static class SampleCommand
                 Guidance = parse.GetValue(flags.Guidance),
                 Threads = threadCount,
                 Schedule = flags.Overrides(parse),
-                Calibration = new CalibrationLimits { Refresh = parse.GetValue(recalibrate) },
+                Calibration = CalibrationLimits.Default with { Refresh = parse.GetValue(recalibrate) },
             }.Validate());
             int pairs = parse.GetValue(vsDdpmRepeats);
             if (pairs < 1)

@@ -1,3 +1,4 @@
+using Asd.Native.Backends.Analytic;
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
