@@ -17,7 +17,7 @@ namespace Asd.Native.Backends.Mlp;
 /// chain over k, and threads only split columns, so a row's output bits do not depend on the batch size, the row's
 /// position or the thread count. Batches larger than the scratch are run in passes, which changes nothing either.
 /// </remarks>
-public sealed class MlpDenoiser : IDenoiser
+public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 {
     private readonly MlpModel _model;
     private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
@@ -189,23 +189,14 @@ public sealed class MlpDenoiser : IDenoiser
     }
 
     /// <inheritdoc/>
-    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
-    {
-        int rows = timesteps.Length;
-        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
-        int d = SampleSize, c = ConditionSize;
-        for (int start = 0; start < rows; start += _passRows)
-        {
-            int m = Math.Min(_passRows, rows - start);
-            Pass(
-                samples.Slice(start * d, m * d),
-                timesteps.Slice(start, m),
-                c == 0 ? default : conditioning.Slice(start * c, m * c),
-                output.Slice(start * d, m * d));
-        }
-    }
+    int IRowPassDenoiser.PassRows => _passRows;
 
-    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) =>
+        RowPasses.Denoise(this, samples, timesteps, conditioning, output);
+
+    /// <inheritdoc/>
+    void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int m = timesteps.Length, d = SampleSize, c = ConditionSize;
         TimeEmbedding(timesteps);
@@ -338,15 +329,7 @@ public sealed class MlpDenoiser : IDenoiser
         // Threads take panel groups; a narrow layer (fewer groups than threads) is split by row tiles instead.
         bool byRows = groups < threads && tiles > groups;
         _work.Set(_packedA[_packedCurrent], m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride, packNext, byRows);
-        int units = byRows ? tiles : groups;
-        if (_pool is null || threads == 1 || units == 1)
-        {
-            _work.Execute(0, units);
-        }
-        else
-        {
-            _pool.Run(_work, units);
-        }
+        CorePool.RunOrInline(_pool, _work, byRows ? tiles : groups);
 
         if (op.PackOutput)
         {
