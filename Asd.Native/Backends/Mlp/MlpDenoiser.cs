@@ -27,12 +27,10 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
     private readonly List<Op> _timeOps = [], _mainOps = [];
     private readonly int _timeOut, _mainOut;
     private readonly float[][] _packedA;
-    private readonly float[] _freqs;
+    private readonly TimestepEmbeddings _embeddings;
     private int _packedCurrent;
     private readonly GemmWork _work = new();
     private readonly string[] _inputParts;
-    private float[] _embeddingCache = [];
-    private bool[] _embeddingKnown = [];
 
     private const int InputBuffer = 0;
     private const int EmbeddingBuffer = 1;
@@ -59,7 +57,8 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         ChainPacking(_timeOps);
         ChainPacking(_mainOps);
         _packedA = [new float[Sgemm.PackedSize(_passRows, _stride)], new float[Sgemm.PackedSize(_passRows, _stride)]];
-        _freqs = RowNorm.SinusoidalFrequencies(model.TimeEmbedding.Dim, model.TimeEmbedding.MaxPeriod, model.TimeEmbedding.DownscaleFreqShift);
+        TimeEmbeddingSpec te = model.TimeEmbedding;
+        _embeddings = new TimestepEmbeddings(te.Dim, RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift), (float)te.Scale, te.FlipSinToCos);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -242,36 +241,9 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         float[] emb = _buffers[EmbeddingBuffer];
         for (int r = 0; r < timesteps.Length; r++)
         {
-            // Timesteps repeat from call to call (K of them per run), and sin/cos cost more than the rest of a small
-            // network's row, so each timestep's embedding is computed once (the same function, so the same bits).
-            int t = timesteps[r];
-            Span<float> row = emb.AsSpan(r * _stride, dim);
-            if (t < 0 || t >= 1 << 20)
-            {
-                EmbedTimestep(t, row);
-                continue;
-            }
-
-            if (t >= _embeddingKnown.Length)
-            {
-                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
-                Array.Resize(ref _embeddingKnown, size);
-                Array.Resize(ref _embeddingCache, size * dim);
-            }
-
-            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
-            if (!_embeddingKnown[t])
-            {
-                EmbedTimestep(t, cached);
-                _embeddingKnown[t] = true;
-            }
-
-            cached.CopyTo(row);
+            _embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
         }
     }
-
-    private void EmbedTimestep(int timestep, Span<float> row) =>
-        RowNorm.SinusoidalEmbedding(timestep, _freqs, (float)_model.TimeEmbedding.Scale, _model.TimeEmbedding.FlipSinToCos, row);
 
     private void Execute(List<Op> ops, int m)
     {

@@ -33,12 +33,11 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser
     private readonly CorePool? _pool;
     private readonly int _passSamples;
     private readonly int[] _kernelOffsets, _downOffsets = [-1, 0, 1], _pointOffsets = [0];
-    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA, _freqs;
+    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA;
     private readonly float[][] _general, _skips;
     private readonly ConvWork _conv = new();
     private readonly NormWork _norm = new();
-    private float[] _embeddingCache = [];
-    private bool[] _embeddingKnown = [];
+    private readonly TimestepEmbeddings _embeddings;
 
     internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool)
     {
@@ -69,7 +68,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser
         _r = new float[size];
         _skips = [.. Enumerable.Range(0, levels).Select(l => new float[checked(p * _c.LengthAt(l) * _c.DownDims[l])])];
         _packedA = new float[PackedScratch(p)];
-        _freqs = RowNorm.SinusoidalFrequencies(d, 10000, 1);
+        _embeddings = new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -278,30 +277,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser
         int dim = _c.StepEmbedDim;
         for (int r = 0; r < timesteps.Length; r++)
         {
-            // Timesteps repeat from call to call (K of them per run): each one's sin/cos is computed once.
-            int t = timesteps[r];
-            Span<float> row = _emb.AsSpan(r * dim, dim);
-            if (t < 0 || t >= 1 << 20)
-            {
-                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, row);
-                continue;
-            }
-
-            if (t >= _embeddingKnown.Length)
-            {
-                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
-                Array.Resize(ref _embeddingKnown, size);
-                Array.Resize(ref _embeddingCache, size * dim);
-            }
-
-            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
-            if (!_embeddingKnown[t])
-            {
-                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, cached);
-                _embeddingKnown[t] = true;
-            }
-
-            cached.CopyTo(row);
+            _embeddings.Write(timesteps[r], _emb.AsSpan(r * dim, dim));
         }
     }
 
