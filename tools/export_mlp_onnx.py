@@ -27,7 +27,6 @@ Needs Debian's python3-torch, python3-onnx, python3-numpy.
 """
 
 import argparse
-import io
 import os
 import sys
 
@@ -88,27 +87,8 @@ def export_onnx_bytes(spec, resolved, static_batch=None, timestep_dtype="int64",
         args.append(torch.zeros([B, spec["cond_dim"]], dtype=torch.float32))
         names.append("cond")
     dynamic_axes = None if static_batch else {n: {0: "batch"} for n in names + ["out"]}
-    buf = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(module, tuple(args), buf, input_names=names, output_names=["out"],
-                          dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
-                          export_params=True, verbose=False)
-    model = onnx.load_from_string(buf.getvalue())
-    # Nothing machine- or run-specific in the file.
-    model.doc_string = ""
-    model.graph.doc_string = ""
-    for node in model.graph.node:
-        node.doc_string = ""
-    model.graph.name = "asd_mlp"
-    # torch leaves the non-batch output dims symbolic after the final Reshape; state them.
-    dims = model.graph.output[0].type.tensor_type.shape.dim
-    del dims[:]
-    for i, d in enumerate([static_batch or "batch"] + spec["sample_shape"]):
-        dim = dims.add()
-        if isinstance(d, str):
-            dim.dim_param = d
-        else:
-            dim.dim_value = d
+    model = mc.export_clean_onnx(module, args, names, dynamic_axes, opset, "asd_mlp",
+                                 [static_batch or "batch"] + spec["sample_shape"])
     if "timestep" not in [i.name for i in model.graph.input]:
         # "time" is not an input of the network: torch drops the unused input; keep the interface.
         ts = onnx.helper.make_tensor_value_info(

@@ -7,6 +7,8 @@
     weights against the architecture;
   * ``MlpNet``: a ``torch.nn.Module`` computing the network exactly as the
     format says (float32), used by the ONNX exporter;
+  * ``export_clean_onnx``: torch.onnx.export with nothing run-specific left in
+    the file (also the asd-unet1d exporter's);
   * ``reference_forward``: an independent pure-numpy float64 forward;
   * ``run_onnx_numpy``: a tiny float64 interpreter for the ONNX ops the
     exporter emits (onnxruntime is not available here), used to check the
@@ -168,15 +170,16 @@ class MlpFormatError(ValueError):
     pass
 
 
-def _check_keys(obj, allowed, required, where):
+def check_keys(obj, allowed, required, where, error=MlpFormatError):
+    """A JSON object with no key outside `allowed` and every key of `required`, else `error` naming them."""
     if not isinstance(obj, dict):
-        raise MlpFormatError("%s: expected a JSON object" % where)
+        raise error("%s: expected a JSON object" % where)
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise MlpFormatError("%s: unknown key(s) %s" % (where, ", ".join(map(repr, unknown))))
+        raise error("%s: unknown key(s) %s" % (where, ", ".join(map(repr, unknown))))
     missing = sorted(required - set(obj))
     if missing:
-        raise MlpFormatError("%s: missing key(s) %s" % (where, ", ".join(map(repr, missing))))
+        raise error("%s: missing key(s) %s" % (where, ", ".join(map(repr, missing))))
 
 
 def _norm_layer(layer, where, linear_only=False):
@@ -186,7 +189,7 @@ def _norm_layer(layer, where, linear_only=False):
     if t not in _LAYER_KEYS or (linear_only and t != "linear"):
         raise MlpFormatError("%s: layer type %r not allowed here" % (where, t))
     allowed, required = _LAYER_KEYS[t]
-    _check_keys(layer, allowed, required, where)
+    check_keys(layer, allowed, required, where)
     out = {"type": t}
     if t in ("linear", "residual"):
         act = layer.get("activation", "identity")
@@ -209,7 +212,7 @@ def _norm_layer(layer, where, linear_only=False):
 
 def parse_spec(obj, where="model"):
     """Validate an asd-mlp JSON object; returns a normalised copy (defaults filled in)."""
-    _check_keys(obj, _TOP_KEYS, _TOP_REQUIRED, where)
+    check_keys(obj, _TOP_KEYS, _TOP_REQUIRED, where)
     if obj["format"] != "asd-mlp" or obj["version"] != 1:
         raise MlpFormatError("%s: format/version must be \"asd-mlp\"/1, got %r/%r" % (where, obj["format"], obj["version"]))
     shape = obj["sample_shape"]
@@ -229,7 +232,7 @@ def parse_spec(obj, where="model"):
         raise MlpFormatError("%s: \"cond\" must be in input exactly when cond_dim > 0" % where)
     te = None
     if "time_embedding" in obj:
-        _check_keys(obj["time_embedding"], _TE_KEYS, {"dim"}, where + ".time_embedding")
+        check_keys(obj["time_embedding"], _TE_KEYS, {"dim"}, where + ".time_embedding")
         te = dict(TE_DEFAULTS)
         te.update(obj["time_embedding"])
         te = {"dim": int(te["dim"]), "max_period": float(te["max_period"]), "flip_sin_to_cos": bool(te["flip_sin_to_cos"]),
@@ -510,6 +513,41 @@ def torch_forward(module, spec, sample, timestep, cond=None):
         if spec["cond_dim"]:
             args.append(torch.from_numpy(np.asarray(cond, dtype=np.float32)))
         return module(*args).numpy()
+
+
+# --------------------------------------------------------------------------
+# ONNX export
+# --------------------------------------------------------------------------
+
+def export_clean_onnx(module, args, input_names, dynamic_axes, opset, graph_name, out_dims):
+    """torch.onnx.export of module(*args) (output "out") as an onnx ModelProto with nothing machine- or run-specific
+    in it (doc strings cleared), the graph named graph_name, and the output's dims stated as out_dims (a str is a
+    symbolic dim, an int a fixed one): torch leaves the non-batch ones symbolic after a final Reshape."""
+    import io
+
+    import onnx
+    import torch
+
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(module, tuple(args), buf, input_names=input_names, output_names=["out"],
+                          dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
+                          export_params=True, verbose=False)
+    model = onnx.load_from_string(buf.getvalue())
+    model.doc_string = ""
+    model.graph.doc_string = ""
+    for node in model.graph.node:
+        node.doc_string = ""
+    model.graph.name = graph_name
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    del dims[:]
+    for d in out_dims:
+        dim = dims.add()
+        if isinstance(d, str):
+            dim.dim_param = d
+        else:
+            dim.dim_value = d
+    return model
 
 
 # --------------------------------------------------------------------------

@@ -50,12 +50,7 @@ def parse_config(obj, where="model"):
         raise Unet1dFormatError("%s: expected a JSON object" % where)
     if obj.get("format") != FORMAT or obj.get("version") != 1:
         raise Unet1dFormatError("%s: format/version must be %r/1, got %r/%r" % (where, FORMAT, obj.get("format"), obj.get("version")))
-    unknown = sorted(set(obj) - _KEYS)
-    if unknown:
-        raise Unet1dFormatError("%s: unknown key(s) %s" % (where, ", ".join(map(repr, unknown))))
-    missing = sorted(_REQUIRED - set(obj))
-    if missing:
-        raise Unet1dFormatError("%s: missing key(s) %s" % (where, ", ".join(map(repr, missing))))
+    mc.check_keys(obj, _KEYS, _REQUIRED, where, Unet1dFormatError)
     cfg = {
         "format": FORMAT, "version": 1,
         "horizon": obj["horizon"], "input_dim": obj["input_dim"], "global_cond_dim": obj.get("global_cond_dim", 0),
@@ -462,7 +457,6 @@ def module_tensors(module):
 def export_onnx(module, cfg, path, opset=17):
     """Writes the module as ONNX: inputs sample [B, horizon, input_dim] float32, timestep [B] int64, cond [B, G]
     float32 (absent when global_cond_dim is 0); output out [B, horizon, input_dim]; B dynamic."""
-    import io
     import onnx
     import torch
 
@@ -472,25 +466,8 @@ def export_onnx(module, cfg, path, opset=17):
     if cfg["global_cond_dim"]:
         args.append(torch.zeros(B, cfg["global_cond_dim"]))
         names.append("cond")
-    buf = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(module, tuple(args), buf, input_names=names, output_names=["out"],
-                          dynamic_axes={n: {0: "batch"} for n in names + ["out"]}, opset_version=opset,
-                          do_constant_folding=True, export_params=True, verbose=False)
-    model = onnx.load_from_string(buf.getvalue())
-    model.doc_string = ""
-    model.graph.doc_string = ""
-    for node in model.graph.node:
-        node.doc_string = ""
-    model.graph.name = "conditional_unet1d"
-    dims = model.graph.output[0].type.tensor_type.shape.dim
-    del dims[:]
-    for dv in ["batch", cfg["horizon"], cfg["input_dim"]]:
-        dd = dims.add()
-        if isinstance(dv, str):
-            dd.dim_param = dv
-        else:
-            dd.dim_value = dv
+    model = mc.export_clean_onnx(module, args, names, {n: {0: "batch"} for n in names + ["out"]}, opset,
+                                 "conditional_unet1d", ["batch", cfg["horizon"], cfg["input_dim"]])
     onnx.checker.check_model(model)
     data = model.SerializeToString()
     with open(path, "wb") as f:

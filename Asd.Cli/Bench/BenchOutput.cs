@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Asd.Native.IO;
 using Asd.Native.Sampling;
 
 namespace Asd.Cli.Bench;
@@ -130,9 +131,7 @@ internal static class BenchOutput
     /// <summary>Writes the JSON whose schema outside checks rely on (README, "asd bench").</summary>
     public static void WriteJson(string path, BenchReport report)
     {
-        string temp = path + ".tmp";
-        using (FileStream stream = File.Create(temp))
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        AtomicFile.WriteJson(path, w =>
         {
             w.WriteStartObject();
             w.WriteString("machine", report.Machine);
@@ -216,17 +215,7 @@ internal static class BenchOutput
             }
 
             w.WriteEndArray();
-            w.WriteStartArray("acceptance_by_position");
-            foreach (PositionAcceptance p in report.Acceptance)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("position", p.Position);
-                w.WriteNumber("attempts", p.Attempts);
-                w.WriteNumber("accepted", p.Accepted);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            SamplingStats.WriteAcceptance(w, report.Acceptance);
             if (report.Quality is { } q)
             {
                 w.WriteString("quality", q);
@@ -261,9 +250,7 @@ internal static class BenchOutput
             }
 
             w.WriteEndObject();
-        }
-
-        File.Move(temp, path, overwrite: true);
+        });
     }
 
     /// <summary>The acceptance by position of an asd bench JSON (--acceptance-from).</summary>

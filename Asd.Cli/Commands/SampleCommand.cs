@@ -401,14 +401,7 @@ internal static class SampleCommand
 
     private static void WriteStats(string path, SamplingStats stats, string model)
     {
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-        using (var w = new System.Text.Json.Utf8JsonWriter(stream, new System.Text.Json.JsonWriterOptions { Indented = true }))
-        {
-            stats.WriteJson(w, model);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteJson(path, w => stats.WriteJson(w, model));
     }
 
     private static void PrintSummary(TextWriter o, string model, SamplingStats s, string? outPath, string? statsPath, string wallNote = "")

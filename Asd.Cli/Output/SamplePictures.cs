@@ -27,7 +27,8 @@ internal static class SamplePictures
 
         if (model.SampleShape is [2] && model.TargetDensity([0.0, 0.0]) is not null)
         {
-            Plots.MixtureScatter(path, title, caption, (x, y) => model.TargetDensity([x, y]) ?? 0, samples, (-5.5, 5.5, -5.5, 5.5), DensityScale.Log);
+            (double, double, double, double) ranges = (-5.5, 5.5, -5.5, 5.5);
+            Plots.MixtureScatter(path, title, caption, DensityGrid.Evaluate((x, y) => model.TargetDensity([x, y]) ?? 0, ranges), samples, ranges, DensityScale.Log);
             return "scatter over the target density";
         }
 

@@ -17,7 +17,7 @@ internal sealed record PlotOptions(int Width = 800, int Height = 800)
     }
 }
 
-/// <summary>How <see cref="Plots.MixtureScatter(string, string, string, Func{double, double, double}, float[], ValueTuple{double, double, double, double}, DensityScale, PlotOptions?)"/> maps density to colour.</summary>
+/// <summary>How <see cref="Plots.MixtureScatter"/> maps density to colour.</summary>
 internal enum DensityScale
 {
     /// <summary>sqrt(p / max p): shows the modes' shapes and their tails.</summary>

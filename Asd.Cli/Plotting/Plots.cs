@@ -33,6 +33,36 @@ internal sealed class RenderedPlot(Plot plot, int width, int height) : IDisposab
 }
 
 /// <summary>
+/// A density at the centres of a <see cref="Columns"/> x <see cref="Rows"/> grid: <see cref="Values"/>[row * Columns +
+/// column], columns along x from the plot's XMin, rows along y from its YMin (the heat map of
+/// <see cref="Plots.MixtureScatter"/>).
+/// </summary>
+internal sealed record DensityGrid(double[] Values, int Columns, int Rows)
+{
+    /// <summary>Columns and rows of the grid on which <see cref="Evaluate"/> samples a density function.</summary>
+    public const int Size = 400;
+
+    /// <summary><paramref name="density"/>(x, y) at the centres of a <see cref="Size"/>-square grid over <paramref name="ranges"/>.</summary>
+    public static DensityGrid Evaluate(Func<double, double, double> density, (double XMin, double XMax, double YMin, double YMax) ranges)
+    {
+        ArgumentNullException.ThrowIfNull(density);
+        Plots.CheckRanges(ranges, nameof(ranges));
+        const int n = Size;
+        var grid = new double[n * n];
+        for (int r = 0; r < n; r++)
+        {
+            double y = ranges.YMin + ((r + 0.5) / n * (ranges.YMax - ranges.YMin));
+            for (int c = 0; c < n; c++)
+            {
+                grid[(r * n) + c] = density(ranges.XMin + ((c + 0.5) / n * (ranges.XMax - ranges.XMin)), y);
+            }
+        }
+
+        return new DensityGrid(grid, n, n);
+    }
+}
+
+/// <summary>
 /// The CLI's pictures, each one PNG with a title, a legend and a caption, drawn with ScottPlot in the embedded font
 /// (<see cref="PlotFonts"/>). Every input is checked before anything is drawn: nulls, wrong lengths and non-finite
 /// coordinates throw <see cref="ArgumentException"/> (a point is never skipped silently). Titles and captions stay
@@ -210,91 +240,26 @@ internal static class Plots
 
     // ---- Mixture scatter -----------------------------------------------------------------------------------------
 
-    /// <summary>Columns and rows of the grid on which a density function is evaluated for the heat map.</summary>
-    public const int DensityGridSize = 400;
-
     /// <summary>
-    /// Samples (interleaved x, y) as dark dots over a heat map of the target density, evaluated at the centres of a
-    /// <see cref="DensityGridSize"/>-square grid over the ranges. Non-finite or negative density values count as 0.
+    /// Samples (interleaved x, y) as dark dots over a heat map of the target density (<see cref="DensityGrid"/>, over
+    /// the same ranges). Non-finite or negative density values count as 0.
     /// </summary>
-    public static void MixtureScatter(
-        string path,
-        string title,
-        string caption,
-        Func<double, double, double> density,
-        float[] samples,
-        (double XMin, double XMax, double YMin, double YMax) ranges,
-        DensityScale scale = DensityScale.Sqrt,
-        PlotOptions? options = null)
+    public static void MixtureScatter(string path, string title, string caption, DensityGrid density, float[] samples, (double XMin, double XMax, double YMin, double YMax) ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         using RenderedPlot plot = RenderMixtureScatter(title, caption, density, samples, ranges, scale, options);
         plot.Save(path);
     }
 
-    /// <summary>
-    /// As the density overload, with the density precomputed: <paramref name="densityGrid"/>[row * columns + column]
-    /// is its value at the centre of grid cell (column, row); columns run along x from XMin, rows along y from YMin.
-    /// </summary>
-    public static void MixtureScatter(
-        string path,
-        string title,
-        string caption,
-        double[] densityGrid,
-        int gridColumns,
-        int gridRows,
-        float[] samples,
-        (double XMin, double XMax, double YMin, double YMax) ranges,
-        DensityScale scale = DensityScale.Sqrt,
-        PlotOptions? options = null)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        using RenderedPlot plot = RenderMixtureScatter(title, caption, densityGrid, gridColumns, gridRows, samples, ranges, scale, options);
-        plot.Save(path);
-    }
-
-    public static RenderedPlot RenderMixtureScatter(
-        string title,
-        string caption,
-        Func<double, double, double> density,
-        float[] samples,
-        (double XMin, double XMax, double YMin, double YMax) ranges,
-        DensityScale scale = DensityScale.Sqrt,
-        PlotOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(density);
-        CheckRanges(ranges, nameof(ranges));
-        const int n = DensityGridSize;
-        var grid = new double[n * n];
-        for (int r = 0; r < n; r++)
-        {
-            double y = ranges.YMin + ((r + 0.5) / n * (ranges.YMax - ranges.YMin));
-            for (int c = 0; c < n; c++)
-            {
-                grid[(r * n) + c] = density(ranges.XMin + ((c + 0.5) / n * (ranges.XMax - ranges.XMin)), y);
-            }
-        }
-
-        return RenderMixtureScatter(title, caption, grid, n, n, samples, ranges, scale, options);
-    }
-
-    public static RenderedPlot RenderMixtureScatter(
-        string title,
-        string caption,
-        double[] densityGrid,
-        int gridColumns,
-        int gridRows,
-        float[] samples,
-        (double XMin, double XMax, double YMin, double YMax) ranges,
-        DensityScale scale = DensityScale.Sqrt,
-        PlotOptions? options = null)
+    public static RenderedPlot RenderMixtureScatter(string title, string caption, DensityGrid density, float[] samples, (double XMin, double XMax, double YMin, double YMax) ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
     {
         options = CheckCommon(title, caption, options);
         CheckRanges(ranges, nameof(ranges));
-        ArgumentNullException.ThrowIfNull(densityGrid);
-        if (gridColumns < 1 || gridRows < 1 || (long)gridColumns * gridRows != densityGrid.Length)
+        ArgumentNullException.ThrowIfNull(density);
+        ArgumentNullException.ThrowIfNull(density.Values, nameof(density));
+        if (density.Columns < 1 || density.Rows < 1 || (long)density.Columns * density.Rows != density.Values.Length)
         {
-            throw new ArgumentException($"The density grid has {densityGrid.Length} values, not {gridColumns} columns x {gridRows} rows (both >= 1).", nameof(densityGrid));
+            throw new ArgumentException($"The density grid has {density.Values.Length} values, not {density.Columns} columns x {density.Rows} rows (both >= 1).", nameof(density));
         }
 
         ArgumentNullException.ThrowIfNull(samples);
@@ -311,7 +276,7 @@ internal static class Plots
 
         float s = options.TextScale;
         Plot plot = NewPlot(options, title);
-        ImageRect heat = plot.Add.ImageRect(HeatImage(densityGrid, gridColumns, gridRows, scale), new CoordinateRect(ranges.XMin, ranges.XMax, ranges.YMin, ranges.YMax));
+        ImageRect heat = plot.Add.ImageRect(HeatImage(density.Values, density.Columns, density.Rows, scale), new CoordinateRect(ranges.XMin, ranges.XMax, ranges.YMin, ranges.YMax));
         heat.AntiAlias = true;
         plot.Grid.IsVisible = false;
 
@@ -777,7 +742,7 @@ internal static class Plots
         return options;
     }
 
-    private static void CheckRanges((double XMin, double XMax, double YMin, double YMax) r, string name)
+    internal static void CheckRanges((double XMin, double XMax, double YMin, double YMax) r, string name)
     {
         if (!double.IsFinite(r.XMin) || !double.IsFinite(r.XMax) || !double.IsFinite(r.YMin) || !double.IsFinite(r.YMax)
             || !(r.XMax > r.XMin) || !(r.YMax > r.YMin) || !double.IsFinite(r.XMax - r.XMin) || !double.IsFinite(r.YMax - r.YMin))

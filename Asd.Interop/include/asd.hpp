@@ -48,13 +48,23 @@ inline void check(asd_status status) {
     if (status != ASD_OK) throw Error(status, asd_last_error());
 }
 
-inline std::string read_string(asd_status (*get)(const asd_model*, char*, size_t, size_t*), const asd_model* m) {
+/// A string getter's two calls: the size (with the NUL), then the text.
+template <typename Handle>
+inline std::string read_string(asd_status (*get)(const Handle*, char*, size_t, size_t*), const Handle* h) {
     size_t need = 0;
-    check(get(m, nullptr, 0, &need));
+    check(get(h, nullptr, 0, &need));
     std::string s(need, '\0');
-    check(get(m, s.data(), s.size(), &need));
+    check(get(h, s.data(), s.size(), &need));
     s.resize(need - 1);
     return s;
+}
+
+/// A model's scalar getter (int64_t or int32_t out-parameter).
+template <typename T>
+inline T read_value(asd_status (*get)(const asd_model*, T*), const asd_model* m) {
+    T v = 0;
+    check(get(m, &v));
+    return v;
 }
 
 inline std::vector<int64_t> read_shape(asd_status (*get)(const asd_model*, int64_t*, size_t, size_t*), const asd_model* m) {
@@ -105,26 +115,10 @@ public:
     std::string name() const { return detail::read_string(asd_model_name, handle_); }
     std::vector<int64_t> sample_shape() const { return detail::read_shape(asd_model_sample_shape, handle_); }
     std::vector<int64_t> cond_shape() const { return detail::read_shape(asd_model_cond_shape, handle_); }
-    int64_t sample_size() const {
-        int64_t v = 0;
-        detail::check(asd_model_sample_size(handle_, &v));
-        return v;
-    }
-    int64_t cond_size() const {
-        int64_t v = 0;
-        detail::check(asd_model_cond_size(handle_, &v));
-        return v;
-    }
-    int32_t train_steps() const {
-        int32_t v = 0;
-        detail::check(asd_model_train_steps(handle_, &v));
-        return v;
-    }
-    bool has_guidance() const {
-        int32_t v = 0;
-        detail::check(asd_model_has_guidance(handle_, &v));
-        return v != 0;
-    }
+    int64_t sample_size() const { return detail::read_value(asd_model_sample_size, handle_); }
+    int64_t cond_size() const { return detail::read_value(asd_model_cond_size, handle_); }
+    int32_t train_steps() const { return detail::read_value(asd_model_train_steps, handle_); }
+    bool has_guidance() const { return detail::read_value(asd_model_has_guidance, handle_) != 0; }
 
     asd_model* get() const noexcept { return handle_; }
 
@@ -234,14 +228,7 @@ public:
     }
 
     /// The stats JSON of the last completed run (the CLI's --stats fields).
-    std::string stats_json() const {
-        size_t need = 0;
-        detail::check(asd_sampler_stats_json(handle_, nullptr, 0, &need));
-        std::string s(need, '\0');
-        detail::check(asd_sampler_stats_json(handle_, s.data(), s.size(), &need));
-        s.resize(need - 1);
-        return s;
-    }
+    std::string stats_json() const { return detail::read_string(asd_sampler_stats_json, handle_); }
 
     asd_sampler* get() const noexcept { return handle_; }
 

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Asd.Native.Denoising;
+using Asd.Native.IO;
 
 namespace Asd.Native.Sampling;
 
@@ -190,8 +191,7 @@ public sealed class CostCurveStore(string directory)
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            using (FileStream stream = File.Create(temp))
-            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            AtomicFile.WriteJson(path, w =>
             {
                 w.WriteStartObject();
                 w.WriteString("format", Format);
@@ -214,9 +214,7 @@ public sealed class CostCurveStore(string directory)
                 }
 
                 w.WriteEndObject();
-            }
-
-            File.Move(temp, path, overwrite: true);
+            }, temp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

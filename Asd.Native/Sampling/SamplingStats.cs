@@ -282,6 +282,22 @@ public sealed class SamplingStats
     /// <summary>The "acceptance_by_position" and "round_lengths" arrays of the stats JSON (also written by shard merges).</summary>
     internal static void WriteCounts(Utf8JsonWriter w, IEnumerable<PositionAcceptance> acceptance, IEnumerable<(int Length, long Rounds)> roundLengths)
     {
+        WriteAcceptance(w, acceptance);
+        w.WriteStartArray("round_lengths");
+        foreach ((int length, long rounds) in roundLengths)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("length", length);
+            w.WriteNumber("rounds", rounds);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    /// <summary>The "acceptance_by_position" array of the stats JSON (also in asd bench's JSON, which --acceptance-from reads back).</summary>
+    internal static void WriteAcceptance(Utf8JsonWriter w, IEnumerable<PositionAcceptance> acceptance)
+    {
         w.WriteStartArray("acceptance_by_position");
         foreach (PositionAcceptance p in acceptance)
         {
@@ -289,16 +305,6 @@ public sealed class SamplingStats
             w.WriteNumber("position", p.Position);
             w.WriteNumber("attempts", p.Attempts);
             w.WriteNumber("accepted", p.Accepted);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteStartArray("round_lengths");
-        foreach ((int length, long rounds) in roundLengths)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("length", length);
-            w.WriteNumber("rounds", rounds);
             w.WriteEndObject();
         }
 

@@ -68,6 +68,23 @@ public sealed class CorePool : IDisposable
     public static int SpinIterations { get; set; } = 2000;
 
     /// <summary>
+    /// Runs <paramref name="work"/> over [0, <paramref name="count"/>) on <paramref name="pool"/>, or on the caller
+    /// alone when there is no pool or <paramref name="worthSplitting"/> is false (too little work to pay for waking
+    /// the workers). Chunks give the same bits on any thread, so the choice only changes the time.
+    /// </summary>
+    internal static void RunOrInline(CorePool? pool, IRangeWork work, int count, bool worthSplitting = true)
+    {
+        if (pool is null || !worthSplitting)
+        {
+            work.Execute(0, count);
+        }
+        else
+        {
+            pool.Run(work, count);
+        }
+    }
+
+    /// <summary>
     /// Runs <paramref name="work"/> over [0, <paramref name="count"/>) split into at most <see cref="Threads"/>
     /// contiguous chunks, and returns when all are done. An exception in any chunk is rethrown here.
     /// </summary>

@@ -120,8 +120,44 @@ def _int(value, what, lo, hi):
     return int(value)
 
 
-class Model:
+class _Owned:
+    """
+    A native handle this object owns (self._handle, self._lib): close() frees it once with the library's
+    _FREE function, and so do `with` and garbage collection; _h() is the handle, or AsdError naming _KIND once closed.
+    """
+
+    _KIND = ""
+    _FREE = ""
+
+    def _h(self):
+        if not self._handle:
+            raise AsdError(f"The {self._KIND} is closed.", _native.ERR_INVALID_HANDLE)
+        return self._handle
+
+    def close(self):
+        """Releases the handle (a model stays alive, inside the library, until its samplers are closed too)."""
+        if getattr(self, "_handle", None):
+            getattr(self._lib, self._FREE)(self._handle)
+            self._handle = c_void_p()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Model(_Owned):
     """An open model: builtin:mixture, builtin:mixture?dim=d, an asd-mlp .json file, a .onnx file or a model folder."""
+
+    _KIND = "model"
+    _FREE = "asd_model_free"
 
     def __init__(self, spec, device="cpu", threads=0):
         lib = _native.lib()
@@ -138,29 +174,6 @@ class Model:
         self._handle = handle
         self._lib = lib
         self.spec = spec
-
-    def _h(self):
-        if not self._handle:
-            raise AsdError("The model is closed.", _native.ERR_INVALID_HANDLE)
-        return self._handle
-
-    def close(self):
-        """Releases the model (samplers created from it keep it alive until they are closed)."""
-        if getattr(self, "_handle", None):
-            self._lib.asd_model_free(self._handle)
-            self._handle = c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _shape(self, fn):
         ndim = c_size_t()
@@ -220,7 +233,7 @@ class Model:
                             progress=progress)
 
 
-class Sampler:
+class Sampler(_Owned):
     """
     A sampler for one model, K steps and one algorithm. Not thread-safe (use one per thread).
 
@@ -228,6 +241,9 @@ class Sampler:
     schedule: overrides of the model's scheduler with diffusers' names: train_steps, beta_schedule, beta_start,
     beta_end, prediction_type, variance_type, timestep_spacing, steps_offset, clip_sample, clip_sample_range.
     """
+
+    _KIND = "sampler"
+    _FREE = "asd_sampler_free"
 
     def __init__(self, model, steps=100, spec_len="auto", sampler="asd", cost_curve=None, max_batch_rows=1024,
                  guidance_scale=None, schedule=None, calibration_seconds=None):
@@ -265,28 +281,6 @@ class Sampler:
         self.model = model
         self._shape = model.sample_shape
         self._cond_size = int(np.prod(model.cond_shape))
-
-    def close(self):
-        if getattr(self, "_handle", None):
-            self._lib.asd_sampler_free(self._handle)
-            self._handle = c_void_p()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown may have torn down ctypes already
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _h(self):
-        if not self._handle:
-            raise AsdError("The sampler is closed.", _native.ERR_INVALID_HANDLE)
-        return self._handle
 
     def sample(self, n, seed=0, cond=None, chain_offset=0, init_noise=None, progress=None):
         """

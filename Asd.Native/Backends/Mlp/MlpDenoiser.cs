@@ -17,7 +17,7 @@ namespace Asd.Native.Backends.Mlp;
 /// chain over k, and threads only split columns, so a row's output bits do not depend on the batch size, the row's
 /// position or the thread count. Batches larger than the scratch are run in passes, which changes nothing either.
 /// </remarks>
-public sealed class MlpDenoiser : IDenoiser
+public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 {
     private readonly MlpModel _model;
     private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
@@ -27,12 +27,10 @@ public sealed class MlpDenoiser : IDenoiser
     private readonly List<Op> _timeOps = [], _mainOps = [];
     private readonly int _timeOut, _mainOut;
     private readonly float[][] _packedA;
-    private readonly float[] _freqs;
+    private readonly TimestepEmbeddings _embeddings;
     private int _packedCurrent;
     private readonly GemmWork _work = new();
     private readonly string[] _inputParts;
-    private float[] _embeddingCache = [];
-    private bool[] _embeddingKnown = [];
 
     private const int InputBuffer = 0;
     private const int EmbeddingBuffer = 1;
@@ -59,7 +57,8 @@ public sealed class MlpDenoiser : IDenoiser
         ChainPacking(_timeOps);
         ChainPacking(_mainOps);
         _packedA = [new float[Sgemm.PackedSize(_passRows, _stride)], new float[Sgemm.PackedSize(_passRows, _stride)]];
-        _freqs = RowNorm.SinusoidalFrequencies(model.TimeEmbedding.Dim, model.TimeEmbedding.MaxPeriod, model.TimeEmbedding.DownscaleFreqShift);
+        TimeEmbeddingSpec te = model.TimeEmbedding;
+        _embeddings = new TimestepEmbeddings(te.Dim, RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift), (float)te.Scale, te.FlipSinToCos);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -189,23 +188,14 @@ public sealed class MlpDenoiser : IDenoiser
     }
 
     /// <inheritdoc/>
-    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
-    {
-        int rows = timesteps.Length;
-        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
-        int d = SampleSize, c = ConditionSize;
-        for (int start = 0; start < rows; start += _passRows)
-        {
-            int m = Math.Min(_passRows, rows - start);
-            Pass(
-                samples.Slice(start * d, m * d),
-                timesteps.Slice(start, m),
-                c == 0 ? default : conditioning.Slice(start * c, m * c),
-                output.Slice(start * d, m * d));
-        }
-    }
+    int IRowPassDenoiser.PassRows => _passRows;
 
-    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) =>
+        RowPasses.Denoise(this, samples, timesteps, conditioning, output);
+
+    /// <inheritdoc/>
+    void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int m = timesteps.Length, d = SampleSize, c = ConditionSize;
         TimeEmbedding(timesteps);
@@ -251,36 +241,9 @@ public sealed class MlpDenoiser : IDenoiser
         float[] emb = _buffers[EmbeddingBuffer];
         for (int r = 0; r < timesteps.Length; r++)
         {
-            // Timesteps repeat from call to call (K of them per run), and sin/cos cost more than the rest of a small
-            // network's row, so each timestep's embedding is computed once (the same function, so the same bits).
-            int t = timesteps[r];
-            Span<float> row = emb.AsSpan(r * _stride, dim);
-            if (t < 0 || t >= 1 << 20)
-            {
-                EmbedTimestep(t, row);
-                continue;
-            }
-
-            if (t >= _embeddingKnown.Length)
-            {
-                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
-                Array.Resize(ref _embeddingKnown, size);
-                Array.Resize(ref _embeddingCache, size * dim);
-            }
-
-            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
-            if (!_embeddingKnown[t])
-            {
-                EmbedTimestep(t, cached);
-                _embeddingKnown[t] = true;
-            }
-
-            cached.CopyTo(row);
+            _embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
         }
     }
-
-    private void EmbedTimestep(int timestep, Span<float> row) =>
-        RowNorm.SinusoidalEmbedding(timestep, _freqs, (float)_model.TimeEmbedding.Scale, _model.TimeEmbedding.FlipSinToCos, row);
 
     private void Execute(List<Op> ops, int m)
     {
@@ -338,15 +301,7 @@ public sealed class MlpDenoiser : IDenoiser
         // Threads take panel groups; a narrow layer (fewer groups than threads) is split by row tiles instead.
         bool byRows = groups < threads && tiles > groups;
         _work.Set(_packedA[_packedCurrent], m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride, packNext, byRows);
-        int units = byRows ? tiles : groups;
-        if (_pool is null || threads == 1 || units == 1)
-        {
-            _work.Execute(0, units);
-        }
-        else
-        {
-            _pool.Run(_work, units);
-        }
+        CorePool.RunOrInline(_pool, _work, byRows ? tiles : groups);
 
         if (op.PackOutput)
         {

@@ -83,15 +83,7 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
             _rows = rows;
             try
             {
-                int lanes = Math.Min(_lanes.Length, rows);
-                if (_pool is null || lanes == 1)
-                {
-                    Execute(0, lanes);
-                }
-                else
-                {
-                    _pool.Run(this, lanes);
-                }
+                CorePool.RunOrInline(_pool, this, Math.Min(_lanes.Length, rows));
             }
             finally
             {

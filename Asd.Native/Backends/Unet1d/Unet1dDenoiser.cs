@@ -19,7 +19,7 @@ namespace Asd.Native.Backends.Unet1d;
 /// statistics, and the embeddings are per row; so a sample's output bits do not depend on the batch size, its position
 /// in the batch, the thread count or (see <see cref="Asd.Simd.Kernels.Gemm.Sgemm"/>) the ISA path.
 /// </remarks>
-public sealed class Unet1dDenoiser : IDenoiser
+public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser
 {
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: waking the pool would cost more.</summary>
     private const long ParallelGemmMacs = 1 << 17;
@@ -33,12 +33,11 @@ public sealed class Unet1dDenoiser : IDenoiser
     private readonly CorePool? _pool;
     private readonly int _passSamples;
     private readonly int[] _kernelOffsets, _downOffsets = [-1, 0, 1], _pointOffsets = [0];
-    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA, _freqs;
+    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA;
     private readonly float[][] _general, _skips;
     private readonly ConvWork _conv = new();
     private readonly NormWork _norm = new();
-    private float[] _embeddingCache = [];
-    private bool[] _embeddingKnown = [];
+    private readonly TimestepEmbeddings _embeddings;
 
     internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool)
     {
@@ -69,7 +68,7 @@ public sealed class Unet1dDenoiser : IDenoiser
         _r = new float[size];
         _skips = [.. Enumerable.Range(0, levels).Select(l => new float[checked(p * _c.LengthAt(l) * _c.DownDims[l])])];
         _packedA = new float[PackedScratch(p)];
-        _freqs = RowNorm.SinusoidalFrequencies(d, 10000, 1);
+        _embeddings = new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -119,21 +118,11 @@ public sealed class Unet1dDenoiser : IDenoiser
     }
 
     /// <inheritdoc/>
-    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
-    {
-        int rows = timesteps.Length;
-        DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
-        int d = SampleSize, c = ConditionSize;
-        for (int start = 0; start < rows; start += _passSamples)
-        {
-            int m = Math.Min(_passSamples, rows - start);
-            Pass(
-                samples.Slice(start * d, m * d),
-                timesteps.Slice(start, m),
-                c == 0 ? default : conditioning.Slice(start * c, m * c),
-                output.Slice(start * d, m * d));
-        }
-    }
+    int IRowPassDenoiser.PassRows => _passSamples;
+
+    /// <inheritdoc/>
+    public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) =>
+        RowPasses.Denoise(this, samples, timesteps, conditioning, output);
 
     /// <summary>A channels-last activation: rows of <see cref="Stride"/> floats, the first <see cref="Channels"/> used.</summary>
     private readonly record struct Act(float[] Data, int Stride, int Channels)
@@ -141,7 +130,8 @@ public sealed class Unet1dDenoiser : IDenoiser
         public static Act None => new([], 0, 0);
     }
 
-    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    /// <inheritdoc/>
+    void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int p = timesteps.Length, d = _c.StepEmbedDim, cond = _c.CondDim, g = _c.GlobalCondDim;
 
@@ -260,31 +250,15 @@ public sealed class Unet1dDenoiser : IDenoiser
 
         _conv.Set(a, b, samples, inLength, outLength, stride, offsets, w, bias, activation, c, cOffset, ldc, _packedA);
         int tiles = Sgemm.TileCount(m, w.Path);
-        if (_pool is null || threads == 1 || (long)m * k < ParallelElements)
-        {
-            _conv.Packing = true;
-            _conv.Execute(0, tiles);
-        }
-        else
-        {
-            _conv.Packing = true;
-            _pool.Run(_conv, tiles);
-        }
+        _conv.Packing = true;
+        CorePool.RunOrInline(_pool, _conv, tiles, (long)m * k >= ParallelElements);
 
         _conv.Packing = false;
         int groups = (w.Panels + ConvWork.PanelsPerUnit - 1) / ConvWork.PanelsPerUnit;
 
         // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead.
         _conv.ByRows = groups < threads && tiles > groups;
-        int units = _conv.ByRows ? tiles : groups;
-        if (_pool is null || threads == 1 || units == 1 || (long)m * k * w.N < ParallelGemmMacs)
-        {
-            _conv.Execute(0, units);
-        }
-        else
-        {
-            _pool.Run(_conv, units);
-        }
+        CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, (long)m * k * w.N >= ParallelGemmMacs);
     }
 
     /// <summary>
@@ -295,15 +269,7 @@ public sealed class Unet1dDenoiser : IDenoiser
     private void Norm(Unet1dNorm norm, float[] x, int channels, int samples, int length, int scaleColumn, int shiftColumn, float[]? residual, int ldr)
     {
         _norm.Set(norm, x, channels, length, _c.GroupNormEpsilon, _film, _model.CondWidth, scaleColumn, shiftColumn, residual, ldr);
-        int units = samples * norm.Groups;
-        if (_pool is null || _pool.Threads == 1 || (long)samples * length * channels < ParallelElements)
-        {
-            _norm.Execute(0, units);
-        }
-        else
-        {
-            _pool.Run(_norm, units);
-        }
+        CorePool.RunOrInline(_pool, _norm, samples * norm.Groups, (long)samples * length * channels >= ParallelElements);
     }
 
     private void Embed(ReadOnlySpan<int> timesteps)
@@ -311,30 +277,7 @@ public sealed class Unet1dDenoiser : IDenoiser
         int dim = _c.StepEmbedDim;
         for (int r = 0; r < timesteps.Length; r++)
         {
-            // Timesteps repeat from call to call (K of them per run): each one's sin/cos is computed once.
-            int t = timesteps[r];
-            Span<float> row = _emb.AsSpan(r * dim, dim);
-            if (t < 0 || t >= 1 << 20)
-            {
-                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, row);
-                continue;
-            }
-
-            if (t >= _embeddingKnown.Length)
-            {
-                int size = Math.Max(t + 1, 2 * _embeddingKnown.Length);
-                Array.Resize(ref _embeddingKnown, size);
-                Array.Resize(ref _embeddingCache, size * dim);
-            }
-
-            Span<float> cached = _embeddingCache.AsSpan(t * dim, dim);
-            if (!_embeddingKnown[t])
-            {
-                RowNorm.SinusoidalEmbedding(t, _freqs, 1f, flipSinToCos: false, cached);
-                _embeddingKnown[t] = true;
-            }
-
-            cached.CopyTo(row);
+            _embeddings.Write(timesteps[r], _emb.AsSpan(r * dim, dim));
         }
     }
 

@@ -347,43 +347,50 @@ public static class Sgemm
     {
         if (w.HalfWeights)
         {
-            ref ushort h = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.HalfData), offset);
-            switch (w.Path)
-            {
-                case IsaPath.Avx512:
-                    SgemmKernels.RunAvx512(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
-                    break;
-                case IsaPath.Avx2:
-                    SgemmKernels.RunAvx2(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
-                    break;
-                case IsaPath.Neon:
-                    SgemmKernels.RunNeon(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
-                    break;
-                case IsaPath.Vector128:
-                    SgemmKernels.RunVector128(rows, panels, ref a, ref h, panelStride, kc, ref c, ldc, first);
-                    break;
-                default:
-                    ScalarKernel(rows, ref a, ref h, kc, ref c, ldc, first);
-                    break;
-            }
-
-            return;
+            RunPath(w.Path, rows, panels, ref a, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.HalfData), offset), panelStride, kc, ref c, ldc, first);
         }
-
-        ref float b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Data), offset);
-        switch (w.Path)
+        else
         {
+            RunPath(w.Path, rows, panels, ref a, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Data), offset), panelStride, kc, ref c, ldc, first);
+        }
+    }
+
+    /// <summary>
+    /// One dispatch on <paramref name="path"/> for both weight types (float32, or float16 bits as <see cref="ushort"/>):
+    /// the generated kernels are overloads per type, and the <c>typeof</c> test is a constant in each value-type
+    /// instantiation, so the JIT keeps only the branch of <typeparamref name="TWeight"/>.
+    /// </summary>
+    private static void RunPath<TWeight>(IsaPath path, int rows, int panels, ref float a, ref TWeight b, nint panelStride, int kc, ref float c, nint ldc, bool first)
+        where TWeight : unmanaged
+    {
+        bool half = typeof(TWeight) == typeof(ushort);
+        ref float bf = ref Unsafe.As<TWeight, float>(ref b);
+        ref ushort bh = ref Unsafe.As<TWeight, ushort>(ref b);
+        switch (path)
+        {
+            case IsaPath.Avx512 when half:
+                SgemmKernels.RunAvx512(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
+                break;
             case IsaPath.Avx512:
-                SgemmKernels.RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                SgemmKernels.RunAvx512(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Avx2 when half:
+                SgemmKernels.RunAvx2(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
                 break;
             case IsaPath.Avx2:
-                SgemmKernels.RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                SgemmKernels.RunAvx2(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Neon when half:
+                SgemmKernels.RunNeon(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
                 break;
             case IsaPath.Neon:
-                SgemmKernels.RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                SgemmKernels.RunNeon(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
+                break;
+            case IsaPath.Vector128 when half:
+                SgemmKernels.RunVector128(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
                 break;
             case IsaPath.Vector128:
-                SgemmKernels.RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first);
+                SgemmKernels.RunVector128(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
                 break;
             default:
                 ScalarKernel(rows, ref a, ref b, kc, ref c, ldc, first);

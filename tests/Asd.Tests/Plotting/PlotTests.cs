@@ -245,13 +245,15 @@ public sealed class PlotTests : IDisposable
 
     // ---- Mixture scatter -----------------------------------------------------------------------------------------
 
+    private static readonly (double, double, double, double) Around0 = (-2.0, 2.0, -2.0, 2.0);
+
     private static double Gaussian(double x, double y) => Math.Exp(-((x * x) + (y * y)) / (2 * 0.25));
 
     [Fact]
     public void MixtureShowsHeatAtTheModeDotsAtSamplesAndWhiteTails()
     {
         float[] samples = [1.5f, 1.5f, -1.2f, 1.4f];
-        using RenderedPlot plot = Plots.RenderMixtureScatter("Mixture", "one mode", Gaussian, samples, (-2.0, 2.0, -2.0, 2.0));
+        using RenderedPlot plot = Plots.RenderMixtureScatter("Mixture", "one mode", DensityGrid.Evaluate(Gaussian, Around0), samples, Around0);
         using var png = new Png(plot.Png());
 
         // The mode is the darkest heat colour; far tails are white; sample dots are dark ink.
@@ -272,7 +274,7 @@ public sealed class PlotTests : IDisposable
         // 2 x 2 grid over the unit square: rows run up from y = 0. Only the upper-right cell has mass; the NaN and
         // negative cells must count as zero (white), as must +inf (not a usable maximum).
         double[] grid = [double.NaN, -1.0, double.PositiveInfinity, 5.0];
-        using RenderedPlot plot = Plots.RenderMixtureScatter("Grid", "c", grid, 2, 2, [], Unit);
+        using RenderedPlot plot = Plots.RenderMixtureScatter("Grid", "c", new DensityGrid(grid, 2, 2), [], Unit);
         using var png = new Png(plot.Png());
         Near(Palette.Heat(1.0), png.At(plot.PixelOf(0.9, 0.9)), 12);
         Near((255, 255, 255), png.At(plot.PixelOf(0.1, 0.1)), 3);
@@ -285,8 +287,8 @@ public sealed class PlotTests : IDisposable
     {
         // At 1% of the peak: sqrt maps to t = 0.1 (near white), log (3 decades) to t = 1/3 (clearly warm).
         double[] grid = [0.01, 1.0];
-        using RenderedPlot sqrt = Plots.RenderMixtureScatter("s", "c", grid, 2, 1, [], Unit, DensityScale.Sqrt);
-        using RenderedPlot log = Plots.RenderMixtureScatter("l", "c", grid, 2, 1, [], Unit, DensityScale.Log);
+        using RenderedPlot sqrt = Plots.RenderMixtureScatter("s", "c", new DensityGrid(grid, 2, 1), [], Unit, DensityScale.Sqrt);
+        using RenderedPlot log = Plots.RenderMixtureScatter("l", "c", new DensityGrid(grid, 2, 1), [], Unit, DensityScale.Log);
         using var a = new Png(sqrt.Png());
         using var b = new Png(log.Png());
         (byte R, byte G, byte B) pa = a.At(sqrt.PixelOf(0.1, 0.5)), pb = b.At(log.PixelOf(0.1, 0.5));
@@ -424,8 +426,8 @@ public sealed class PlotTests : IDisposable
     private void WriteAll(string prefix)
     {
         Plots.PolicyTrajectories(File(prefix + "traj.png"), "Policy paths", "two episodes", Obstacle, Unit, Episodes());
-        Plots.MixtureScatter(File(prefix + "mix.png"), "Mixture", "one mode", Gaussian, [1.5f, 1.5f], (-2.0, 2.0, -2.0, 2.0));
-        Plots.MixtureScatter(File(prefix + "mixgrid.png"), "Mixture", "grid", [1.0, 2, 3, 4, 5, 6], 3, 2, [0.5f, 0.5f], Unit, DensityScale.Log);
+        Plots.MixtureScatter(File(prefix + "mix.png"), "Mixture", "one mode", DensityGrid.Evaluate(Gaussian, Around0), [1.5f, 1.5f], Around0);
+        Plots.MixtureScatter(File(prefix + "mixgrid.png"), "Mixture", "grid", new DensityGrid([1.0, 2, 3, 4, 5, 6], 3, 2), [0.5f, 0.5f], Unit, DensityScale.Log);
         Plots.ImageGrid(File(prefix + "img.png"), "Images", "4 tiles", Enumerable.Range(0, 4 * 3 * 8 * 8).Select(i => MathF.Sin(i * 0.1f)).ToArray(), 4, 3, 8, 8);
         Plots.Bars(File(prefix + "bars.png"), "Speedup", "per K", Lengths, Speedups(), "speedup", (1.0, "no speedup"));
     }
@@ -525,13 +527,15 @@ public sealed class PlotTests : IDisposable
             { "NaN obstacle", () => Plots.RenderPolicyTrajectories("t", "c", (double.NaN, 0.5, 0.1), Unit, Episodes()) },
             { "empty workspace", () => Plots.RenderPolicyTrajectories("t", "c", Obstacle, (0.0, 0.0, 0.0, 1.0), Episodes()) },
             { "reversed workspace", () => Plots.RenderPolicyTrajectories("t", "c", Obstacle, (0.0, 1.0, 1.0, 0.0), Episodes()) },
-            { "null density", () => Plots.RenderMixtureScatter("t", "c", (Func<double, double, double>)null!, [], Unit) },
-            { "null samples", () => Plots.RenderMixtureScatter("t", "c", Gaussian, null!, Unit) },
-            { "odd samples", () => Plots.RenderMixtureScatter("t", "c", Gaussian, [1f, 2f, 3f], Unit) },
-            { "NaN sample", () => Plots.RenderMixtureScatter("t", "c", Gaussian, [0.5f, float.NaN], Unit) },
-            { "infinite range", () => Plots.RenderMixtureScatter("t", "c", Gaussian, [], (0.0, double.PositiveInfinity, 0.0, 1.0)) },
-            { "grid size", () => Plots.RenderMixtureScatter("t", "c", [1.0, 2.0, 3.0], 2, 2, [], Unit) },
-            { "null grid", () => Plots.RenderMixtureScatter("t", "c", null!, 2, 2, [], Unit) },
+            { "null density", () => DensityGrid.Evaluate(null!, Unit) },
+            { "null samples", () => Plots.RenderMixtureScatter("t", "c", DensityGrid.Evaluate(Gaussian, Unit), null!, Unit) },
+            { "odd samples", () => Plots.RenderMixtureScatter("t", "c", DensityGrid.Evaluate(Gaussian, Unit), [1f, 2f, 3f], Unit) },
+            { "NaN sample", () => Plots.RenderMixtureScatter("t", "c", DensityGrid.Evaluate(Gaussian, Unit), [0.5f, float.NaN], Unit) },
+            { "infinite range", () => Plots.RenderMixtureScatter("t", "c", new DensityGrid([1.0], 1, 1), [], (0.0, double.PositiveInfinity, 0.0, 1.0)) },
+            { "infinite grid range", () => DensityGrid.Evaluate(Gaussian, (0.0, double.PositiveInfinity, 0.0, 1.0)) },
+            { "grid size", () => Plots.RenderMixtureScatter("t", "c", new DensityGrid([1.0, 2.0, 3.0], 2, 2), [], Unit) },
+            { "null grid", () => Plots.RenderMixtureScatter("t", "c", null!, [], Unit) },
+            { "null grid values", () => Plots.RenderMixtureScatter("t", "c", new DensityGrid(null!, 2, 2), [], Unit) },
             { "image length", () => Plots.RenderImageGrid("t", "c", new float[100], 1, 1, 16, 16) },
             { "two channels", () => Plots.RenderImageGrid("t", "c", new float[2 * 4 * 4], 1, 2, 4, 4) },
             { "zero images", () => Plots.RenderImageGrid("t", "c", [], 0, 1, 4, 4) },
@@ -563,7 +567,7 @@ public sealed class PlotTests : IDisposable
     public void BadInputWritesNoFile()
     {
         string path = File("bad.png");
-        Assert.ThrowsAny<ArgumentException>(() => Plots.MixtureScatter(path, "t", "c", Gaussian, [float.NaN, 0f], Unit));
+        Assert.ThrowsAny<ArgumentException>(() => Plots.MixtureScatter(path, "t", "c", DensityGrid.Evaluate(Gaussian, Unit), [float.NaN, 0f], Unit));
         Assert.ThrowsAny<ArgumentException>(() => Plots.Bars(" ", "t", "c", Lengths, Speedups(), "y", null));
         Assert.False(System.IO.File.Exists(path));
     }

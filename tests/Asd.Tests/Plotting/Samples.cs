@@ -61,8 +61,9 @@ internal static class Samples
             samples[(2 * i) + 1] = (float)((1.5 * Math.Sin(2 * Math.PI * m / modes)) + (sigma * Normal()));
         }
 
+        (double, double, double, double) ranges = (-2.5, 2.5, -2.5, 2.5);
         Plots.MixtureScatter(Path.Combine(folder, "mixture.png"), "mixture8: 1000 ASD samples over the target density",
-            "Heat: target density (sqrt scale). Dots: samples.", Density, samples, (-2.5, 2.5, -2.5, 2.5));
+            "Heat: target density (sqrt scale). Dots: samples.", DensityGrid.Evaluate(Density, ranges), samples, ranges);
 
         // 16 synthetic 16x16 greyscale tiles: rings of varying radius.
         const int n = 16, size = 16;
