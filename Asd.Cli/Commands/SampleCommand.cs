@@ -177,7 +177,7 @@ internal static class SampleCommand
                 return 0;
             });
             SamplingStats merged = SamplingStats.Merge(runs);
-            return new SampleOutcome(result, merged, Ddpm is null ? null : WallRatio.Of(latency[1], latency[0]), merged, (Sampler as AsdSampler)?.AutoExplanation, latency[0], Ddpm is null ? null : latency[1]);
+            return new SampleOutcome(result, merged, Ddpm is null ? null : WallRatio.Of(latency[1], latency[0]), merged, (Sampler as AsdSampler)?.ExplainAuto($"auto, last of the {N} requests"), latency[0], Ddpm is null ? null : latency[1]);
         }
 
         /// <summary>

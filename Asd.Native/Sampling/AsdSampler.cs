@@ -77,6 +77,9 @@ public sealed class AsdSampler : Sampler
     /// </summary>
     public string? AutoExplanation => _auto?.Explain(Stats);
 
+    /// <summary>As <see cref="AutoExplanation"/>, its first word replaced by <paramref name="label"/> (for example "auto, last request").</summary>
+    public string? ExplainAuto(string label) => _auto?.Explain(Stats, label);
+
     /// <summary>For automatic L, rounds of the last run that explored a neighbouring length (0 for a fixed L).</summary>
     public long ExploredRounds => _auto?.ExploredRounds ?? 0;
 

@@ -377,7 +377,7 @@ internal sealed class AutoSpeculation
     /// position pooled over the run's chains (positions never drafted take the prior): for example
     /// "auto: best predicted gain 1.02x at L = 2, below the 5% margin, so L = 1 (DDPM's work)".
     /// </summary>
-    public string Explain(SamplingStats stats)
+    public string Explain(SamplingStats stats, string label = "auto")
     {
         ArgumentNullException.ThrowIfNull(stats);
         var ci = System.Globalization.CultureInfo.InvariantCulture;
@@ -417,17 +417,17 @@ internal sealed class AutoSpeculation
         string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
         if (rounds == 0)
         {
-            return "auto: no round to choose (K = 1)";
+            return $"{label}: no round to choose (K = 1)";
         }
 
         if (rounds - ones <= ExploredRounds)
         {
             return best == 1 || gain < 1 + MinimumGain
-                ? string.Create(ci, $"auto: best predicted gain {gain:F2}x at L = {best}, below the {MinimumGain:0%} margin, so L = 1 (DDPM's work){explored} ({source}; acceptance at position 1: {q[1]:F2})")
-                : string.Create(ci, $"auto: ran L = 1 (DDPM's work){explored}; by the end it predicts {gain:F2}x at L = {best} ({source}; acceptance at position 1: {q[1]:F2})");
+                ? string.Create(ci, $"{label}: best predicted gain {gain:F2}x at L = {best}, below the {MinimumGain:0%} margin, so L = 1 (DDPM's work){explored} ({source}; acceptance at position 1: {q[1]:F2})")
+                : string.Create(ci, $"{label}: ran L = 1 (DDPM's work){explored}; by the end it predicts {gain:F2}x at L = {best} ({source}; acceptance at position 1: {q[1]:F2})");
         }
 
-        return string.Create(ci, $"auto: L = {dominant} in {(double)_chosen[dominant] / rounds:0%} of rounds, predicted gain {gain:F2}x at L = {best} over DDPM{explored} ({source}; acceptance at position 1: {q[1]:F2})");
+        return string.Create(ci, $"{label}: L = {dominant} in {(double)_chosen[dominant] / rounds:0%} of rounds, predicted gain {gain:F2}x at L = {best} over DDPM{explored} ({source}; acceptance at position 1: {q[1]:F2})");
     }
 
     private sealed class ArrayAcceptance(double[] q) : IPositionAcceptance

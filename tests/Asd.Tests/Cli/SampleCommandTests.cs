@@ -135,6 +135,17 @@ public sealed class SampleCommandTests : IDisposable
     }
 
     [Fact]
+    public void OneRequestAtATimeExplainsAutoOfTheLastRequest()
+    {
+        // The "ran auto" histogram merges every request; the explanation line is one sampler's account of its last run,
+        // so it must say whose it is.
+        var (code, output, err) = Run("sample", "--model", "builtin:mixture", "--steps", "50", "--samples", "3", "--one-by-one", "--no-plot");
+        Assert.True(code == 0, err);
+        Assert.Matches(@"\nauto, last of the 3 requests: (L = \d+ in \d+% of rounds|best predicted gain|ran L = 1)", output);
+        Assert.DoesNotMatch(@"\nauto: ", output);
+    }
+
+    [Fact]
     public void BatchedVsDdpmComparesTheSameChains()
     {
         var (code, output, err) = Run("sample", "--model", "builtin:mixture", "--steps", "50", "--vs-ddpm");
