@@ -80,6 +80,9 @@ public sealed class AsdSampler : Sampler
     /// <summary>As <see cref="AutoExplanation"/>, its first word replaced by <paramref name="label"/> (for example "auto, last request").</summary>
     public string? ExplainAuto(string label) => _auto?.Explain(Stats, label);
 
+    /// <summary>The automatic length's controller (null for a fixed L); tests read its state after a run.</summary>
+    internal AutoSpeculation? Auto => _auto;
+
     /// <summary>For automatic L, rounds of the last run that explored a neighbouring length (0 for a fixed L).</summary>
     public long ExploredRounds => _auto?.ExploredRounds ?? 0;
 

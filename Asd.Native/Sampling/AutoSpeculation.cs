@@ -358,6 +358,12 @@ internal sealed class AutoSpeculation
         }
     }
 
+    /// <summary>
+    /// Chain <paramref name="chain"/>'s pooled acceptance counts as the estimator holds them (decayed), for tests that
+    /// check the sampler feeds every decision in (<see cref="Record"/>) and ages the counts every round (<see cref="EndRound"/>).
+    /// </summary>
+    internal (double Attempts, double Accepted) PooledCounts(int chain) => (_poolAttempts[chain], _poolAccepted[chain]);
+
     /// <summary>Ages chain <paramref name="chain"/>'s counts at the end of a round.</summary>
     public void EndRound(int chain)
     {

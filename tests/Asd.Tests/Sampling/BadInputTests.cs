@@ -122,21 +122,29 @@ public sealed class BadInputTests
         }
     }
 
+    /// <remarks>
+    /// With a constant model every ASD draft is accepted, so at L = 4 the rows fall in place: step 0 is the first call
+    /// (the model at a chain's state), step 4 the last row of the first round (adopted as m after a full acceptance),
+    /// step 7 a row inside the second round (checked as that round is verified). Each is checked at its own site.
+    /// </remarks>
     [Theory]
-    [InlineData("ddpm")]
-    [InlineData("asd")]
-    public void NonFiniteModelOutputInAUsedRowNamesStepAndChain(string kind)
+    [InlineData("ddpm", 7)]
+    [InlineData("ddpm", 0)]
+    [InlineData("asd", 7)]
+    [InlineData("asd", 4)]
+    [InlineData("asd", 0)]
+    public void NonFiniteModelOutputInAUsedRowNamesStepAndChain(string kind, int step)
     {
         InferencePlan plan = Schedule.Plan(20);
-        var denoiser = new NaNAtTimestep(2, plan.Timesteps[7]);
+        var denoiser = new NaNAtTimestep(2, plan.Timesteps[step]);
         Sampler sampler = kind == "ddpm"
             ? new DdpmSampler(denoiser, plan)
             : new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(4) });
         float[] output = [1, 2, 3, 4, 5, 6];
         var e = Assert.Throws<NonFiniteModelOutputException>(() => sampler.Sample(3, 0, output, chainOffset: 40));
         Assert.Contains("chain 40", e.Message);
-        Assert.Contains("step 7", e.Message);
-        Assert.Contains($"timestep {plan.Timesteps[7]}", e.Message);
+        Assert.Contains($"step {step} of 20", e.Message);
+        Assert.Contains($"timestep {plan.Timesteps[step]}", e.Message);
         Assert.Equal([1, 2, 3, 4, 5, 6], output);
     }
 
