@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Mutation study with Stryker.NET (the local tool in .config/dotnet-tools.json) over the ASD sampler, the reflection
 # coupling, the noise keys (Asd.Native/Sampling) and the counter RNG and row kernels (Asd.Simd). Too slow for CI.
-#   tools/mutation/run.sh [native|simd|all] [extra dotnet-stryker arguments, e.g. -m '**/Sampling/Noise.cs']
+#   tools/mutation/run.sh [native|simd|all] [extra dotnet-stryker arguments]
+#   tools/mutation/run.sh lines FILE LINE[-LINE],...   re-score only the mutants on those lines of an Asd.Native file
+#                                                      (e.g. the survivors of a run, after adding tests for them)
 # Reports: artifacts/mutation/<target>/reports/mutation-report.{json,html}; tools/mutation/RESULTS.md records a run.
-# The tests it runs (TEST_FILTER): the exact tests (randomness contract, bit identity, determinism, golden, row ops, the draft decision,
-# counter RNG, automatic length, bad input, allocations) and the null form of the statistical properties that take
-# seconds (7a law and rate, 7c broad). The negative controls are left out: they run broken variants on purpose. The
-# minute-long nulls (7c hard, 7d, 7h) are run by hand on the survivors (RESULTS.md says which).
+# The tests it runs (TEST_FILTER): the exact tests (randomness contract, bit identity, determinism, golden, row ops,
+# the draft decision, the round loop's bookkeeping, model constraints, online cost, counter RNG, automatic length, bad
+# input, allocations), the null form of the statistical properties that take seconds (7a law and rate, 7c broad), and
+# two fast negative controls (the randomness contract's, and 7c's stale m after a rejection), so that the sampler's
+# hook for test-only variants is exercised too. The minute-long nulls (7c hard, 7d, 7h) are run by hand on the
+# survivors (RESULTS.md says which).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 target=${1:-all}
 shift || true
-TEST_FILTER=${TEST_FILTER:-'FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~RandomnessContractTests.CounterRng|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~RowOpsTests|FullyQualifiedName~ReflectionCouplingTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~DenoiserConstraintTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~RandomTests.Philox|FullyQualifiedName~RandomTests.Draws|FullyQualifiedName~RandomTests.Gaussians|FullyQualifiedName~RandomTests.Uniforms|FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RejectionSamplerTests.OutputLawIsTheTarget|FullyQualifiedName~RejectionSamplerTests.AcceptanceRateIsOneMinusTotalVariation|DisplayName~AsdHasTheDdpmLaw\(hard: False\)'}
+TEST_FILTER=${TEST_FILTER:-'FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~RandomnessContractTests.CounterRng|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~RowOpsTests|FullyQualifiedName~ReflectionCouplingTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~DenoiserConstraintTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~RandomTests.Philox|FullyQualifiedName~RandomTests.Draws|FullyQualifiedName~RandomTests.Gaussians|FullyQualifiedName~RandomTests.Uniforms|FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RejectionSamplerTests.OutputLawIsTheTarget|FullyQualifiedName~RejectionSamplerTests.AcceptanceRateIsOneMinusTotalVariation|DisplayName~AsdHasTheDdpmLaw\(hard: False\)|FullyQualifiedName~RandomnessContractTests.Control|DisplayName~Control_IsRejected\(fault: StaleModelAfterRejection, hard: False\)'}
 dotnet tool restore >/dev/null
 run() { # name, config, extra arguments
   local out=$ROOT/artifacts/mutation/$1 config=$2
   shift 2
+  case $config in /*) ;; *) config=$ROOT/tools/mutation/$config ;; esac
   mkdir -p "$out"
   # Stryker's project analysis (Buildalyzer) gives up with "Could not find build environment" when `dotnet --info`
   # is slow, as on a loaded machine: try again, up to three times.
   for attempt in 1 2 3; do
-    (cd "$ROOT/tests/Asd.Tests" && dotnet dotnet-stryker --config-file "$ROOT/tools/mutation/$config" --test-case-filter "$TEST_FILTER" \
+    (cd "$ROOT/tests/Asd.Tests" && dotnet dotnet-stryker --config-file "$config" --test-case-filter "$TEST_FILTER" \
       --output "$out" "$@") 2>&1 | tee "$out/stryker.log" || true
     grep -q 'Could not find build environment' "$out/stryker.log" || return 0
     echo "attempt $attempt: Stryker could not analyse the projects; retrying"
@@ -30,7 +35,29 @@ run() { # name, config, extra arguments
 }
 case $target in
   native) run native stryker-native.json "$@" ;;
+  lines)
+    # Stryker's mutate patterns take character spans ({start..end}); these are the spans of the given whole lines.
+    file=$1 lines=$2
+    shift 2
+    mkdir -p "$ROOT/artifacts/mutation"
+    python3 - "$ROOT/tools/mutation/stryker-native.json" "$ROOT/Asd.Native/$file" "$file" "$lines" > "$ROOT/artifacts/mutation/stryker-lines.json" <<'PY'
+import json, sys
+config, path, name, lines = sys.argv[1:]
+text = open(path, encoding="utf-8").read().split("\n")
+start = [0]
+for line in text:
+    start.append(start[-1] + len(line) + 1)
+spans = ""
+for part in lines.split(","):
+    a, _, b = part.partition("-")
+    a, b = int(a), int(b or a)
+    spans += "{%d..%d}" % (start[a - 1], start[b - 1] + len(text[b - 1]))
+c = json.load(open(config))
+c["stryker-config"]["mutate"] = ["**/" + name + spans]
+json.dump(c, sys.stdout, indent=1)
+PY
+    run lines "$ROOT/artifacts/mutation/stryker-lines.json" "$@" ;;
   simd) run simd stryker-simd.json "$@" ;;
   all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@" ;;
-  *) echo "usage: $0 [native|simd|all] [dotnet-stryker arguments]" >&2; exit 2 ;;
+  *) echo "usage: $0 [native|simd|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
 esac

@@ -211,6 +211,15 @@ public sealed class OnlineCostTests
         // Fake time went by only through the denoiser: the sampler read this clock, not the wall clock.
         Assert.True(clock.Now > 1);
 
+        // A size it timed is now believed to cost what the fake clock charged for it (ticks over the clock's frequency,
+        // from the call's own start), not what the calibration said: a call of 1 row, the first call of a chain.
+        Assert.Equal(Flat(1), learning.CurrentCost!.Seconds(1), 1e-12);
+        Assert.NotEqual(wrong.Seconds(1), learning.CurrentCost.Seconds(1), 1e-12);
+
+        // Exploration happened and was counted: one sweep in ExplorePeriod explores, and this run had more sweeps than that.
+        Assert.True(st.Rounds >= AutoSpeculation.ExplorePeriod, $"{st.Rounds} rounds: too few to see exploration");
+        Assert.True(learning.ExploredRounds >= 1, $"{learning.ExploredRounds} explored rounds of {st.Rounds}");
+
         // Negative control: the same wrong curve given by the caller (not learning) keeps L = 1, DDPM's work.
         (AsdSampler given, _) = CostlySampler(wrong, Flat);
         SamplingStats g = given.Sample(1, 7, new float[2]);
