@@ -1,7 +1,6 @@
 using Asd.Native.Denoising;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
-using Asd.Tests.Properties;
 using Xunit;
 
 namespace Asd.Tests.Sampling;
@@ -37,13 +36,13 @@ public sealed class AsdBookkeepingTests
     {
         const int chains = 5, steps = 30;
         InferencePlan plan = Schedule.Plan(steps);
-        var denoiser = new NonlinearDenoiser(2, Schedule.TrainSteps, 11);
+        var denoiser = new Properties.NonlinearDenoiser(2, Schedule.TrainSteps, 11);
         SpecLength length = SpecLength.Parse(specLen);
         var options = new SamplerOptions
         {
             SpecLength = length,
             MaxBatchRows = maxRows > 0 ? maxRows : SamplerOptions.DefaultMaxBatchRows,
-            CostCurve = length.IsAuto ? SameLawProperty.SublinearCurve(chains) : null,
+            CostCurve = length.IsAuto ? Properties.SameLawProperty.SublinearCurve(chains) : null,
         };
         var sampler = new AsdSampler(denoiser, plan, options);
         var log = new ProgressLog();
@@ -72,8 +71,8 @@ public sealed class AsdBookkeepingTests
     {
         // One chain: the estimator's pooled attempts are the run's decisions, each aged by Decay per later round.
         InferencePlan plan = Schedule.Plan(60);
-        var denoiser = new NonlinearDenoiser(2, Schedule.TrainSteps, 5);
-        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = SameLawProperty.SublinearCurve(1) });
+        var denoiser = new Properties.NonlinearDenoiser(2, Schedule.TrainSteps, 5);
+        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = Properties.SameLawProperty.SublinearCurve(1) });
         SamplingStats stats = sampler.Sample(1, 8, new float[2]);
         long decisions = stats.AcceptanceByPosition.Sum(a => a.Attempts), accepted = stats.AcceptanceByPosition.Sum(a => a.Accepted);
         Assert.True(stats.Rounds >= 5 && decisions >= 5 && accepted < decisions, $"{stats.Rounds} rounds, {accepted} of {decisions} accepted: too few to test");
