@@ -11,7 +11,7 @@ namespace Asd.Simd.Kernels.Gemm;
 /// <remarks>
 /// <para>Every output element is one fused-multiply-add chain over k in ascending order, started from 0, whatever the
 /// path, the tile or the row's position; the bias, activation and residual follow in that order, applied to each tile
-/// right after its last K block while it is in L1 (<see cref="ActivationMath.ApplyRow"/>: the same bits on every width). So each element has
+/// right after its last K block while it is in L1 (<see cref="ActivationMath.ApplyRow(ReadOnlySpan{float}, ReadOnlySpan{float}, Activation, ReadOnlySpan{float}, Span{float})"/>: the same bits on every width). So each element has
 /// one bit pattern for any batch size, row position, thread split (threads split panels, never K) and vector width:
 /// the AVX-512, AVX2, NEON and Vector128 kernels all agree with the scalar reference bit for bit.</para>
 /// <para>Blocking: A is packed into tiles of up to <see cref="MaxRows"/> rows, interleaved by k, so a microkernel reads
@@ -29,31 +29,12 @@ public static class Sgemm
     private static float[]? t_packedA;
 
     /// <summary>Columns per packed panel on <paramref name="path"/>.</summary>
-    public static int PanelWidth(IsaPath path) => path switch
-    {
-        IsaPath.Avx512 => SgemmKernels.Avx512PanelWidth,
-        IsaPath.Avx2 => SgemmKernels.Avx2PanelWidth,
-        IsaPath.Neon => SgemmKernels.NeonPanelWidth,
-        IsaPath.Vector128 => SgemmKernels.Vector128PanelWidth,
-        _ => 16,
-    };
+    public static int PanelWidth(IsaPath path) => SgemmKernels.PanelWidth(path);
 
     /// <summary>Rows per A tile on <paramref name="path"/>.</summary>
-    public static int MaxRows(IsaPath path) => path switch
-    {
-        IsaPath.Avx512 => SgemmKernels.Avx512MaxRows,
-        IsaPath.Avx2 => SgemmKernels.Avx2MaxRows,
-        IsaPath.Neon => SgemmKernels.NeonMaxRows,
-        IsaPath.Vector128 => SgemmKernels.Vector128MaxRows,
-        _ => 4,
-    };
+    public static int MaxRows(IsaPath path) => SgemmKernels.MaxRows(path);
 
-    private static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => path switch
-    {
-        IsaPath.Avx512 => SgemmKernels.Avx512Multi,
-        IsaPath.Avx2 => SgemmKernels.Avx2Multi,
-        _ => [],
-    };
+    private static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => SgemmKernels.Multi(path);
 
     /// <summary>Panels a tile of <paramref name="rows"/> rows takes at once: the widest multi-panel kernel that fits.</summary>
     private static int PanelsFor(ReadOnlySpan<(int Panels, int Rows)> multi, int rows, int available)
@@ -342,67 +323,35 @@ public static class Sgemm
         }
     }
 
-    /// <summary>Runs the microkernel of <c>w.Path</c> for <c>w</c>'s element type on the panels starting at element <paramref name="offset"/>.</summary>
+    /// <summary>
+    /// Runs the microkernel of <c>w.Path</c> for <c>w</c>'s element type on the panels starting at element
+    /// <paramref name="offset"/>; the scalar path, which has no generated kernel, walks the same chains in <see cref="ScalarKernel"/>.
+    /// </summary>
     private static void Run(PackedMatrix w, int rows, int panels, ref float a, int offset, nint panelStride, int kc, ref float c, nint ldc, bool first)
     {
         if (w.HalfWeights)
         {
-            RunPath(w.Path, rows, panels, ref a, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.HalfData), offset), panelStride, kc, ref c, ldc, first);
+            ref ushort b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.HalfData), offset);
+            if (!SgemmKernels.Run(w.Path, rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first))
+            {
+                ScalarKernel(rows, ref a, ref b, kc, ref c, ldc, first);
+            }
         }
         else
         {
-            RunPath(w.Path, rows, panels, ref a, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Data), offset), panelStride, kc, ref c, ldc, first);
-        }
-    }
-
-    /// <summary>
-    /// One dispatch on <paramref name="path"/> for both weight types (float32, or float16 bits as <see cref="ushort"/>):
-    /// the generated kernels are overloads per type, and the <c>typeof</c> test is a constant in each value-type
-    /// instantiation, so the JIT keeps only the branch of <typeparamref name="TWeight"/>.
-    /// </summary>
-    private static void RunPath<TWeight>(IsaPath path, int rows, int panels, ref float a, ref TWeight b, nint panelStride, int kc, ref float c, nint ldc, bool first)
-        where TWeight : unmanaged
-    {
-        bool half = typeof(TWeight) == typeof(ushort);
-        ref float bf = ref Unsafe.As<TWeight, float>(ref b);
-        ref ushort bh = ref Unsafe.As<TWeight, ushort>(ref b);
-        switch (path)
-        {
-            case IsaPath.Avx512 when half:
-                SgemmKernels.RunAvx512(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Avx512:
-                SgemmKernels.RunAvx512(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Avx2 when half:
-                SgemmKernels.RunAvx2(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Avx2:
-                SgemmKernels.RunAvx2(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Neon when half:
-                SgemmKernels.RunNeon(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Neon:
-                SgemmKernels.RunNeon(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Vector128 when half:
-                SgemmKernels.RunVector128(rows, panels, ref a, ref bh, panelStride, kc, ref c, ldc, first);
-                break;
-            case IsaPath.Vector128:
-                SgemmKernels.RunVector128(rows, panels, ref a, ref bf, panelStride, kc, ref c, ldc, first);
-                break;
-            default:
+            ref float b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Data), offset);
+            if (!SgemmKernels.Run(w.Path, rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first))
+            {
                 ScalarKernel(rows, ref a, ref b, kc, ref c, ldc, first);
-                break;
+            }
         }
     }
 
-    /// <summary>The scalar kernel: the same chains, one element at a time (16 columns, the scalar panel width).</summary>
+    /// <summary>The scalar kernel: the same chains, one element at a time (the scalar panel width of 16 columns).</summary>
     private static void ScalarKernel<TWeight>(int rows, ref float a, ref TWeight b, int kc, ref float c, nint ldc, bool first)
         where TWeight : unmanaged
     {
-        const int nr = 16;
+        const int nr = SgemmKernels.ScalarPanelWidth;
         for (int i = 0; i < rows; i++)
         {
             for (int j = 0; j < nr; j++)

@@ -4,8 +4,9 @@ using Xunit;
 namespace Asd.Tests.Simd;
 
 /// <summary>
-/// Generated code stays generated: the GEMM microkernels in Asd.Simd/Kernels/Gemm/*.g.cs must be exactly what
-/// tools/gen_gemm_kernels.py writes, so a hand edit (or a generator change without regenerating) fails CI.
+/// Generated code stays generated: the GEMM microkernels and their dispatch in Asd.Simd/Kernels/Gemm/*.g.cs, and the
+/// IVec widths in Asd.Simd/Vectors/*.g.cs, must be exactly what tools/gen_gemm_kernels.py and tools/gen_vectors.py
+/// write, so a hand edit (or a generator change without regenerating) fails CI.
 /// </summary>
 public sealed class GeneratedCodeTests
 {
@@ -40,29 +41,31 @@ public sealed class GeneratedCodeTests
         return differ;
     }
 
-    [Fact]
-    public void GemmKernelsAreWhatTheGeneratorWrites()
+    [Theory]
+    [InlineData("gen_gemm_kernels.py", "Kernels/Gemm")]
+    [InlineData("gen_vectors.py", "Vectors")]
+    public void GeneratedFilesAreWhatTheGeneratorWrites(string generator, string folder)
     {
         string root = RepositoryRoot();
-        string committed = Path.Combine(root, "Asd.Simd", "Kernels", "Gemm");
-        string fresh = Directory.CreateTempSubdirectory("asd-gemm-").FullName;
+        string committed = Path.Combine(root, "Asd.Simd", folder);
+        string fresh = Directory.CreateTempSubdirectory("asd-gen-").FullName;
         try
         {
             string python = File.Exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
             var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
-            start.ArgumentList.Add(Path.Combine(root, "tools", "gen_gemm_kernels.py"));
+            start.ArgumentList.Add(Path.Combine(root, "tools", generator));
             start.ArgumentList.Add("--out");
             start.ArgumentList.Add(fresh);
             using Process p = Process.Start(start)!;
             string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
             Assert.True(p.WaitForExit(120_000), "the generator did not finish in 2 minutes");
-            Assert.True(p.ExitCode == 0, $"tools/gen_gemm_kernels.py exited {p.ExitCode}: {stdout}{stderr}");
+            Assert.True(p.ExitCode == 0, $"tools/{generator} exited {p.ExitCode}: {stdout}{stderr}");
             Assert.NotEmpty(Directory.GetFiles(fresh, "*.g.cs"));
 
             List<string> differ = Differences(committed, fresh);
             Assert.True(differ.Count == 0,
-                $"Generated GEMM kernels differ from tools/gen_gemm_kernels.py's output: {string.Join(", ", differ)}. "
-                + "Edit the generator, run `python3 tools/gen_gemm_kernels.py` and commit its output.");
+                $"Generated files in Asd.Simd/{folder} differ from tools/{generator}'s output: {string.Join(", ", differ)}. "
+                + $"Edit the generator, run `python3 tools/{generator}` and commit its output.");
         }
         finally
         {
