@@ -70,6 +70,12 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
     col = lambda p, v: f"{p} * {nr} + {v * lanes}" if panels > 1 else f"{v * lanes}"
     out = []
     w = out.append
+
+    def fmas(tiles, rhs):
+        """One accumulator update a vector of each (row, panel) in tiles, in that order: acc = rhs(row, panel, vector)."""
+        for (i, p) in tiles:
+            for v in range(vpp):
+                w(f"                {acc(i, p, v)} = {rhs(i, p, v)};")
     w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns{', float16 weights' if half else ''}.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     w(f"    private static unsafe void {name}(ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
@@ -106,10 +112,8 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
             for p in range(panels):
                 for v in range(vpp):
                     w(f"                Vector128<float> q{j}_{p}_{v} = {wload(f'b{p}', f'((k0 + kk + {j}) * {nr}) + {v * lanes}')};")
-            for i in range(rows):
-                for p in range(panels):
-                    for v in range(vpp):
-                        w(f"                {acc(i, p, v)} = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar({acc(i, p, v)}, q{j}_{p}_{v}, xs{i}, {j});")
+            fmas([(i, p) for i in range(rows) for p in range(panels)],
+                 lambda i, p, v, j=j: f"AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar({acc(i, p, v)}, q{j}_{p}_{v}, xs{i}, {j})")
         w("            }")
         w("")
     w("            for (; kk < kEnd; kk++)")
@@ -126,24 +130,28 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
     # Register order: with many panels (few rows), broadcast the rows first and stream B one panel at a time
     # (acc + rows + vpp registers); otherwise load B first and broadcast one row at a time (acc + panels*vpp + 1).
     # Either way at most 32 vector registers stay live, so nothing spills inside the loop.
+    def broadcast_row(i):
+        w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
+
+    def load_panel(p):
+        for v in range(vpp):
+            w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
+
+    def row_times_panel(i, p, v):
+        return fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))
+
     if rows + vpp < panels * vpp + 1:
         for i in range(rows):
-            w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
+            broadcast_row(i)
         for p in range(panels):
-            for v in range(vpp):
-                w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
-            for i in range(rows):
-                for v in range(vpp):
-                    w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+            load_panel(p)
+            fmas([(i, p) for i in range(rows)], row_times_panel)
     else:
         for p in range(panels):
-            for v in range(vpp):
-                w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
+            load_panel(p)
         for i in range(rows):
-            w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
-            for p in range(panels):
-                for v in range(vpp):
-                    w(f"                {acc(i, p, v)} = {fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))};")
+            broadcast_row(i)
+            fmas([(i, p) for p in range(panels)], row_times_panel)
     w("            }")
     w("        }")
     w("")

@@ -77,13 +77,11 @@ for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import argparse  # noqa: E402
 import glob  # noqa: E402
 import hashlib  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -112,19 +110,11 @@ NULL_CLASS = 3
 CLASS_NAMES = ["square", "disc", "bar"]
 
 
-def setup_torch():
-    import torch
-    torch.set_num_threads(1)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
-    torch.use_deterministic_algorithms(True)
-    return torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ddpm_torch  # noqa: E402
+import mlp_common as mc  # noqa: E402
 
-
-torch = setup_torch()
-warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
+torch = ddpm_torch.setup_torch(1)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -222,29 +212,8 @@ def linear_betas(T=1000, b0=1e-4, b1=0.02):
     return torch.linspace(b0, b1, T, dtype=torch.float32)
 
 
-def squaredcos_cap_v2_betas(T):
-    def abar(t):
-        return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
-    return torch.tensor([min(1 - abar((i + 1) / T) / abar(i / T), 0.999) for i in range(T)], dtype=torch.float32)
-
-
 def scheduler_config(T, schedule):
-    return {
-        "_class_name": "DDPMScheduler",
-        "num_train_timesteps": T,
-        "beta_start": 0.0001,
-        "beta_end": 0.02,
-        "beta_schedule": schedule,
-        "trained_betas": None,
-        "variance_type": "fixed_small",
-        "clip_sample": False,
-        "clip_sample_range": 1.0,
-        "prediction_type": "epsilon",
-        "thresholding": False,
-        "timestep_spacing": "leading",
-        "steps_offset": 0,
-        "rescale_betas_zero_snr": False,
-    }
+    return {"_class_name": "DDPMScheduler", **ddpm_torch.scheduler_config(T, schedule, False)}
 
 
 # --------------------------------------------------------------------------
@@ -347,33 +316,23 @@ class UnetExport(nn.Module):
         return self.net(noisy_images, t.reshape(-1) if self.t_column else t)
 
 
-class ClassExport(nn.Module):
+class NetExport(nn.Module):
+    """The network as it is, under the name `net` (the exported node names start with it)."""
+
     def __init__(self, net):
         super().__init__()
         self.net = net
 
-    def forward(self, x, timesteps, class_labels):
-        return self.net(x, timesteps, class_labels)
-
-
-class PolicyExport(nn.Module):
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, noisy_action, timestep, obs):
-        return self.net(noisy_action, timestep, obs)
+    def forward(self, *inputs):
+        return self.net(*inputs)
 
 
 # --------------------------------------------------------------------------
 # Training and sampling
 # --------------------------------------------------------------------------
 
-def lr_at(step, steps, base, warmup=200):
-    if step < warmup:
-        return base * (step + 1) / warmup
-    p = (step - warmup) / max(1, steps - warmup)
-    return base * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * p)))
+def lr_at(step, steps, base):
+    return ddpm_torch.warmup_cosine_lr(step, steps, base, 200, 0.02)
 
 
 def train(model, sample_batch, loss_fn, steps, lr, seed, label):
@@ -407,8 +366,7 @@ def eps_loss(acp, T, cond_drop=None):
         n = x0.shape[0]
         t = torch.randint(0, T, (n,), generator=gen)
         noise = torch.randn(x0.shape, generator=gen)
-        a = acp[t].reshape([n] + [1] * (x0.dim() - 1))
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        xt = ddpm_torch.noised(x0, acp, t, noise)
         if cond_drop is not None:
             drop = torch.rand(n, generator=gen) < cond_drop
             cond = torch.where(drop, torch.full_like(cond, NULL_CLASS), cond)
@@ -423,18 +381,9 @@ def eps_loss(acp, T, cond_drop=None):
 
 def eval_loss(model, x0, cond, acp, T, seed, float_t=False):
     """Held-out epsilon MSE on a fixed set (t and noise seeded)."""
-    gen = torch.Generator().manual_seed(seed)
-    n = x0.shape[0]
-    t = torch.randint(0, T, (n,), generator=gen)
-    noise = torch.randn(x0.shape, generator=gen)
-    a = acp[t].reshape([n] + [1] * (x0.dim() - 1))
-    xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-    with torch.no_grad():
-        if cond is None:
-            pred = model(xt, t)
-        else:
-            pred = model(xt, t.float() if float_t else t, cond)
-    return float(F.mse_loss(pred, noise))
+    def eps(xt, t):
+        return model(xt, t) if cond is None else model(xt, t.float() if float_t else t, cond)
+    return ddpm_torch.heldout_eps_mse(eps, x0, acp, T, seed)
 
 
 def ddpm_sample(eps_fn, shape, acp, T, steps, seed):
@@ -477,28 +426,10 @@ def ascii_images(imgs, per_row=8):
 
 def export_graph(module, args, input_names, output_name, out_tail, dynamic, graph_name):
     """torch.onnx.export -> ModelProto with doc strings cleared and the output's dims stated."""
-    import onnx
-    buf = io.BytesIO()
     axes = {n: {0: "batch"} for n in input_names + [output_name]} if dynamic else None
     module.eval()
-    with torch.no_grad():
-        torch.onnx.export(module, tuple(args), buf, input_names=input_names, output_names=[output_name],
-                          dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True, export_params=True,
-                          verbose=False)
-    model = onnx.load_from_string(buf.getvalue())
-    model.doc_string = ""
-    model.graph.doc_string = ""
-    for node in model.graph.node:
-        node.doc_string = ""
-    model.graph.name = graph_name
-    dims = model.graph.output[0].type.tensor_type.shape.dim
-    del dims[:]
-    for d in ["batch" if dynamic else int(args[0].shape[0])] + list(out_tail):
-        dim = dims.add()
-        if isinstance(d, str):
-            dim.dim_param = d
-        else:
-            dim.dim_value = d
+    model = mc.export_clean_onnx(module, args, input_names, axes, OPSET, graph_name,
+                                 ["batch" if dynamic else int(args[0].shape[0])] + list(out_tail), output_name)
     got = [i.name for i in model.graph.input]
     if got != input_names or [o.name for o in model.graph.output] != [output_name]:
         raise RuntimeError("exported inputs %s outputs %s; expected %s, [%s]"
@@ -1023,7 +954,7 @@ def build(root, quick, preview):
 
     lin_betas = linear_betas()
     acp_unet = torch.cumprod(1 - lin_betas, dim=0)
-    cos_betas = squaredcos_cap_v2_betas(100)
+    cos_betas = ddpm_torch.squaredcos_cap_v2_betas(100)
     acp_policy = torch.cumprod(1 - cos_betas, dim=0)
 
     # ---- unet16 (unconditional) ----
@@ -1138,8 +1069,8 @@ def build(root, quick, preview):
     with torch.no_grad():
         ref_u = UnetExport(unet)(torch.from_numpy(xt_u), torch.from_numpy(t_u)).numpy()
         ref_s = UnetExport(unet, True)(torch.from_numpy(xt_u), torch.from_numpy(t_u.reshape(3, 1))).numpy()
-        ref_c = ClassExport(cnet)(torch.from_numpy(xt_c), torch.from_numpy(t_c), torch.from_numpy(y_c)).numpy()
-        ref_p = PolicyExport(pol)(torch.from_numpy(xt_p), torch.from_numpy(t_p), torch.from_numpy(o_p)).numpy()
+        ref_c = NetExport(cnet)(torch.from_numpy(xt_c), torch.from_numpy(t_c), torch.from_numpy(y_c)).numpy()
+        ref_p = NetExport(pol)(torch.from_numpy(xt_p), torch.from_numpy(t_p), torch.from_numpy(o_p)).numpy()
         ref_h = UnetExport(unet)(torch.from_numpy(xt_h.astype(np.float32)), torch.from_numpy(t_u)).numpy()
     if not np.array_equal(ref_u, ref_s):
         print("note: the [3,1]-timestep wrapper output differs from the [3] one by %.3e"
@@ -1153,10 +1084,10 @@ def build(root, quick, preview):
                                     ["noisy_images", "t"], "noise_pred", [1, 16, 16], True, "unet16")
     models["unet16_static3"] = export_graph(UnetExport(unet, True), [ex2(3, 1, 16, 16), torch.zeros(3, 1, dtype=torch.int64)],
                                             ["noisy_images", "t"], "noise_pred", [1, 16, 16], False, "unet16_static3")
-    models["unet16_class"] = export_graph(ClassExport(cnet), [ex2(2, 1, 16, 16), torch.zeros(2, dtype=torch.int64),
+    models["unet16_class"] = export_graph(NetExport(cnet), [ex2(2, 1, 16, 16), torch.zeros(2, dtype=torch.int64),
                                                               torch.zeros(2, dtype=torch.int64)],
                                           ["x", "timesteps", "class_labels"], "eps", [1, 16, 16], True, "unet16_class")
-    models["policy_mlp"] = export_graph(PolicyExport(pol), [ex2(2, 16), torch.zeros(2), ex2(2, 4)],
+    models["policy_mlp"] = export_graph(NetExport(pol), [ex2(2, 16), torch.zeros(2), ex2(2, 4)],
                                         ["noisy_action", "timestep", "obs"], "pred", [16], True, "policy_mlp")
     models["unet16_fp16"] = convert_fp16(models["unet16"])
     models["unet16_fp16"].graph.name = "unet16_fp16"

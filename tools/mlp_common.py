@@ -8,7 +8,7 @@
   * ``MlpNet``: a ``torch.nn.Module`` computing the network exactly as the
     format says (float32), used by the ONNX exporter;
   * ``export_clean_onnx``: torch.onnx.export with nothing run-specific left in
-    the file (also the asd-unet1d exporter's);
+    the file (also the asd-unet1d exporter's and make_onnx_fixtures.py's);
   * ``reference_forward``: an independent pure-numpy float64 forward;
   * ``run_onnx_numpy``: a tiny float64 interpreter for the ONNX ops the
     exporter emits (onnxruntime is not available here), used to check the
@@ -519,8 +519,8 @@ def torch_forward(module, spec, sample, timestep, cond=None):
 # ONNX export
 # --------------------------------------------------------------------------
 
-def export_clean_onnx(module, args, input_names, dynamic_axes, opset, graph_name, out_dims):
-    """torch.onnx.export of module(*args) (output "out") as an onnx ModelProto with nothing machine- or run-specific
+def export_clean_onnx(module, args, input_names, dynamic_axes, opset, graph_name, out_dims, output_name="out"):
+    """torch.onnx.export of module(*args) (output `output_name`) as an onnx ModelProto with nothing machine- or run-specific
     in it (doc strings cleared), the graph named graph_name, and the output's dims stated as out_dims (a str is a
     symbolic dim, an int a fixed one): torch leaves the non-batch ones symbolic after a final Reshape."""
     import io
@@ -530,7 +530,7 @@ def export_clean_onnx(module, args, input_names, dynamic_axes, opset, graph_name
 
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module, tuple(args), buf, input_names=input_names, output_names=["out"],
+        torch.onnx.export(module, tuple(args), buf, input_names=input_names, output_names=[output_name],
                           dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
                           export_params=True, verbose=False)
     model = onnx.load_from_string(buf.getvalue())

@@ -54,25 +54,19 @@ import json  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlp_common as mc  # noqa: E402
 import export_mlp_onnx  # noqa: E402
+import ddpm_torch  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-torch.set_num_threads(2)
-try:
-    torch.set_num_interop_threads(1)
-except RuntimeError:
-    pass
-torch.use_deterministic_algorithms(True)
-warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
+ddpm_torch.setup_torch(2)
 
 OUT_DIR = os.path.join("models", "builtin-policy")
 
@@ -215,27 +209,15 @@ def evaluate_paths(obs, act):
 # --------------------------------------------------------------------------
 
 def squaredcos_betas(T_):
-    def abar(t):
-        return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
-    return torch.tensor([min(1 - abar((i + 1) / T_) / abar(i / T_), 0.999) for i in range(T_)], dtype=torch.float32)
+    return ddpm_torch.squaredcos_cap_v2_betas(T_)
+
+
+def alphas_cumprod():
+    return torch.cumprod(1.0 - squaredcos_betas(T), 0)
 
 
 def scheduler_config():
-    return {
-        "num_train_timesteps": T,
-        "beta_start": 0.0001,
-        "beta_end": 0.02,
-        "beta_schedule": "squaredcos_cap_v2",
-        "trained_betas": None,
-        "variance_type": "fixed_small",
-        "clip_sample": True,
-        "clip_sample_range": 1.0,
-        "prediction_type": "epsilon",
-        "thresholding": False,
-        "timestep_spacing": "leading",
-        "steps_offset": 0,
-        "rescale_betas_zero_snr": False,
-    }
+    return ddpm_torch.scheduler_config(T, "squaredcos_cap_v2", True)
 
 
 # --------------------------------------------------------------------------
@@ -355,47 +337,24 @@ def n_params(m):
 # --------------------------------------------------------------------------
 
 def lr_at(step, steps):
-    if step < WARMUP:
-        return LR * (step + 1) / WARMUP
-    p = (step - WARMUP) / max(1, steps - WARMUP)
-    return LR * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
+    return ddpm_torch.warmup_cosine_lr(step, steps, LR, WARMUP, 0.01)
 
 
 def train(model, obs, act, steps, seed):
     """Epsilon-prediction DDPM training. Returns (EMA state dict, loss log, seconds)."""
     gen = torch.Generator().manual_seed(seed)
-    acp = torch.cumprod(1.0 - squaredcos_betas(T), 0)
+    acp = alphas_cumprod()
     obs_t = torch.from_numpy(obs.astype(np.float32))
     act_t = torch.from_numpy(act.reshape(len(act), -1).astype(np.float32))
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (decay if p.dim() == 2 else no_decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=LR, betas=(0.9, 0.999))
+    opt = ddpm_torch.adamw_matrices_decay(model, LR, WEIGHT_DECAY)
     ema = [p.detach().clone() for p in model.parameters()]
     model.train()
     t0 = time.time()
     log, run, run_n = [], 0.0, 0
     every = max(1, steps // 20)
     for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps)
-        idx = torch.randint(0, len(obs_t), (BATCH,), generator=gen)
-        x0, c = act_t[idx], obs_t[idx]
-        t = torch.randint(0, T, (BATCH,), generator=gen)
-        noise = torch.randn(x0.shape, generator=gen)
-        a = acp[t].unsqueeze(1)
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(model(xt, t, c), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        dcy = min(EMA_DECAY, (1.0 + step) / (10.0 + step))
-        with torch.no_grad():
-            for e, p in zip(ema, model.parameters()):
-                e.mul_(dcy).add_(p.detach(), alpha=1.0 - dcy)
-        run += float(loss)
+        run += ddpm_torch.train_step(model, opt, ema, EMA_DECAY, step, lr_at(step, steps), act_t, obs_t, acp, T, BATCH,
+                                     gen)
         run_n += 1
         if (step + 1) % every == 0 or step + 1 == steps:
             el = time.time() - t0
@@ -404,23 +363,16 @@ def train(model, obs, act, steps, seed):
                   flush=True)
             log.append((step + 1, run / run_n))
             run, run_n = 0.0, 0
-    with torch.no_grad():
-        for e, p in zip(ema, model.parameters()):
-            p.copy_(e)
+    ddpm_torch.load_ema(model, ema)
     model.eval()
     return log, time.time() - t0
 
 
 def heldout_loss(model, obs, act, seed):
-    gen = torch.Generator().manual_seed(seed)
-    acp = torch.cumprod(1.0 - squaredcos_betas(T), 0)
+    acp = alphas_cumprod()
     x0 = torch.from_numpy(act.reshape(len(act), -1).astype(np.float32))
     c = torch.from_numpy(obs.astype(np.float32))
-    t = torch.randint(0, T, (len(x0),), generator=gen)
-    noise = torch.randn(x0.shape, generator=gen)
-    a = acp[t].unsqueeze(1)
-    with torch.no_grad():
-        return float(F.mse_loss(model(a.sqrt() * x0 + (1 - a).sqrt() * noise, t, c), noise))
+    return ddpm_torch.heldout_eps_mse(lambda xt, t: model(xt, t, c), x0, acp, T, seed)
 
 
 # --------------------------------------------------------------------------
@@ -529,12 +481,18 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def training_arguments(description, seed, steps, quick_help):
+    """The command line both policy trainers share (train_unet_policy.py adds its own arguments)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--steps", type=int, default=STEPS)
-    ap.add_argument("--quick", action="store_true", help="200 steps, small pool (testing only)")
+    ap.add_argument("--seed", type=int, default=seed)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    return ap
+
+
+def main(argv=None):
+    ap = training_arguments(__doc__.splitlines()[0], SEED, STEPS, "200 steps, small pool (testing only)")
     a = ap.parse_args(argv)
     steps, pool = (200, 20_000) if a.quick else (a.steps, POOL)
     out_dir = os.path.join(a.root, OUT_DIR)

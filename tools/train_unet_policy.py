@@ -38,10 +38,7 @@ import os
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_v] = "1"
 
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -49,6 +46,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_policy as tp  # noqa: E402  (the task, schedule and evaluation sampler)
+import ddpm_torch  # noqa: E402
 import unet1d_common as uc  # noqa: E402
 
 import torch  # noqa: E402
@@ -174,22 +172,16 @@ def check_gradients():
 # --------------------------------------------------------------------------
 
 def lr_at(step, steps):
-    if step < WARMUP:
-        return LR * (step + 1) / WARMUP
-    p = (step - WARMUP) / max(1, steps - WARMUP)
-    return LR * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * p)))
+    return ddpm_torch.warmup_cosine_lr(step, steps, LR, WARMUP, 0.01)
 
 
 def train(model, obs, act, steps, seed, checkpoint, deadline):
     """Epsilon-prediction DDPM training; returns (loss log, seconds, finished). Resumable through checkpoint."""
     gen = torch.Generator().manual_seed(seed)
-    acp = torch.cumprod(1.0 - tp.squaredcos_betas(tp.T), 0)
+    acp = tp.alphas_cumprod()
     obs_t = torch.from_numpy(obs.astype(np.float32))
     act_t = torch.from_numpy(act.astype(np.float32))                  # [n, 16, 2]
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=LR, betas=(0.9, 0.999))
+    opt = ddpm_torch.adamw_matrices_decay(model, LR, WEIGHT_DECAY)
     ema = [p.detach().clone() for p in model.parameters()]
     start, log, elapsed = 0, [], 0.0
     if checkpoint and os.path.exists(checkpoint):
@@ -217,24 +209,8 @@ def train(model, obs, act, steps, seed, checkpoint, deadline):
         if deadline and time.time() > deadline:
             save(step)
             return log, elapsed + time.time() - t0, False
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps)
-        idx = torch.randint(0, len(obs_t), (BATCH,), generator=gen)
-        x0, c = act_t[idx], obs_t[idx]
-        t = torch.randint(0, tp.T, (BATCH,), generator=gen)
-        noise = torch.randn(x0.shape, generator=gen)
-        a = acp[t][:, None, None]
-        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = F.mse_loss(model(xt, t, c), noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        dcy = min(EMA_DECAY, (1.0 + step) / (10.0 + step))
-        with torch.no_grad():
-            for e, p in zip(ema, model.parameters()):
-                e.mul_(dcy).add_(p.detach(), alpha=1.0 - dcy)
-        run += float(loss)
+        run += ddpm_torch.train_step(model, opt, ema, EMA_DECAY, step, lr_at(step, steps), act_t, obs_t, acp, tp.T,
+                                     BATCH, gen)
         run_n += 1
         if (step + 1) % every == 0 or step + 1 == steps:
             el = elapsed + time.time() - t0
@@ -245,23 +221,16 @@ def train(model, obs, act, steps, seed, checkpoint, deadline):
             run, run_n = 0.0, 0
         if (step + 1) % CHECKPOINT_EVERY == 0:
             save(step + 1)
-    with torch.no_grad():
-        for e, p in zip(ema, model.parameters()):
-            p.copy_(e)
+    ddpm_torch.load_ema(model, ema)
     model.eval()
     return log, elapsed + time.time() - t0, True
 
 
 def heldout_loss(model, obs, act, seed):
-    gen = torch.Generator().manual_seed(seed)
-    acp = torch.cumprod(1.0 - tp.squaredcos_betas(tp.T), 0)
+    acp = tp.alphas_cumprod()
     x0 = torch.from_numpy(act.astype(np.float32))
     c = torch.from_numpy(obs.astype(np.float32))
-    t = torch.randint(0, tp.T, (len(x0),), generator=gen)
-    noise = torch.randn(x0.shape, generator=gen)
-    a = acp[t][:, None, None]
-    with torch.no_grad():
-        return float(F.mse_loss(model(a.sqrt() * x0 + (1 - a).sqrt() * noise, t, c), noise))
+    return ddpm_torch.heldout_eps_mse(lambda xt, t: model(xt, t, c), x0, acp, tp.T, seed)
 
 
 class _Flat(torch.nn.Module):
@@ -275,17 +244,8 @@ class _Flat(torch.nn.Module):
         return self.net(x.reshape(x.shape[0], tp.N_WP, 2), t, c).reshape(x.shape[0], -1)
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--steps", type=int, default=STEPS)
-    ap.add_argument("--quick", action="store_true", help="100 steps, small pool (testing only)")
+    ap = tp.training_arguments(__doc__.splitlines()[0], SEED, STEPS, "100 steps, small pool (testing only)")
     ap.add_argument("--checkpoint", help="save/resume training state here")
     ap.add_argument("--max-minutes", type=float, help="stop after this long (with --checkpoint: resume later)")
     a = ap.parse_args(argv)
@@ -380,7 +340,7 @@ def main(argv=None):
     q += ["", "Targets (C# test `Unet1dPolicyTests`): >= 90% reached, >= 95% collision-free, each symmetric mode >= 20%.",
           "", "## Files", ""]
     for p in files:
-        q.append("- `%s`: %d bytes, sha256 `%s`" % (p, sizes[p], sha256(os.path.join(out_dir, p))))
+        q.append("- `%s`: %d bytes, sha256 `%s`" % (p, sizes[p], tp.sha256(os.path.join(out_dir, p))))
     q.append("")
     with open(os.path.join(out_dir, "QUALITY.md"), "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(q))

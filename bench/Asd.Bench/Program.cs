@@ -5,77 +5,31 @@ namespace Asd.Bench;
 /// <summary>BenchmarkDotNet entry point: <c>dotnet run -c Release --project bench/Asd.Bench -- --filter '*Sampler*'</c>.</summary>
 public static class Program
 {
+    /// <summary>
+    /// The quick hand-rolled measurements, named by the first argument (they bypass BenchmarkDotNet); each gets the
+    /// whole argument list.
+    /// </summary>
+    private static readonly Dictionary<string, Action<string[]>> QuickRuns = new(StringComparer.Ordinal)
+    {
+        ["quick-act"] = _ => QuickAct.Run(),
+        ["loop-mlp"] = LoopMlp.Run,
+        ["quick-onnx-shapes"] = QuickOnnxShapes.Run,
+        ["quick-onnx-calls"] = QuickOnnxCalls.Run,
+        ["quick-onnx-after"] = QuickOnnxAfter.Run,
+        ["quick-pool"] = _ => QuickPool.Run(),
+        ["cost-curve"] = _ => CostCurveReport.Run(),
+        ["quick-stream"] = _ => QuickStream.Run(),
+        ["quick-policy-half"] = _ => QuickPolicyHalf.Run(),
+        ["quick-mlp"] = _ => QuickMlp.Run(),
+        ["quick-unet"] = QuickUnet.Run,
+        ["quick-gemm"] = _ => QuickGemm.Run(),
+    };
+
     public static void Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "quick-act")
+        if (args.Length > 0 && QuickRuns.TryGetValue(args[0], out Action<string[]>? run))
         {
-            QuickAct.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "loop-mlp")
-        {
-            LoopMlp.Run(args);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-onnx-shapes")
-        {
-            QuickOnnxShapes.Run(args);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-onnx-calls")
-        {
-            QuickOnnxCalls.Run(args);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-onnx-after")
-        {
-            QuickOnnxAfter.Run(args);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-pool")
-        {
-            QuickPool.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "cost-curve")
-        {
-            CostCurveReport.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-stream")
-        {
-            QuickStream.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-policy-half")
-        {
-            QuickPolicyHalf.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-mlp")
-        {
-            QuickMlp.Run();
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-unet")
-        {
-            QuickUnet.Run(args);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "quick-gemm")
-        {
-            QuickGemm.Run();
+            run(args);
             return;
         }
 

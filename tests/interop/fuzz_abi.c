@@ -240,25 +240,38 @@ static void* garbage(void) {
     return PICK(pool);
 }
 
-static asd_model* any_model(void) {
-    switch (pick(8)) {
-    case 0: return NULL;
-    case 1: return g_freed_model;
-    case 2: return (asd_model*)g_samplers[pick(SLOTS)]; /* wrong kind (or NULL) */
-    case 3: return (asd_model*)garbage();
-    default: return g_models[pick(SLOTS)];
+/* The handle operations of one kind (models, samplers), written once so that both kinds make the same draws in the
+ * same order (a seed replays a batch):
+ *   any_<kind>()           a handle to pass: NULL, the last freed one, one of the other kind, garbage, or a slot's;
+ *   keep_<kind>(h)         puts h in a random slot, freeing (and remembering as freed) the handle it replaces;
+ *   free_some_<kind>()     frees a live handle and empties its slot, or frees a freed or wrong-kind one (a no-op). */
+#define HANDLE_KIND(kind, type, live, freed, free_fn, other_live)                         \
+    static type* any_##kind(void) {                                                       \
+        switch (pick(8)) {                                                                \
+        case 0: return NULL;                                                              \
+        case 1: return freed;                                                             \
+        case 2: return (type*)other_live[pick(SLOTS)]; /* wrong kind (or NULL) */         \
+        case 3: return (type*)garbage();                                                  \
+        default: return live[pick(SLOTS)];                                                \
+        }                                                                                 \
+    }                                                                                     \
+    static void keep_##kind(type* h) {                                                    \
+        int slot = (int)pick(SLOTS);                                                      \
+        if (live[slot]) { free_fn(live[slot]); freed = live[slot]; }                      \
+        live[slot] = h;                                                                   \
+    }                                                                                     \
+    static void free_some_##kind(void) {                                                  \
+        int slot = (int)pick(SLOTS);                                                      \
+        if (pick(2) && live[slot]) {                                                      \
+            free_fn(live[slot]);                                                          \
+            freed = live[slot];                                                           \
+            live[slot] = NULL;                                                            \
+        } else {                                                                          \
+            free_fn(pick(2) ? freed : (type*)other_live[pick(SLOTS)]);                    \
+        }                                                                                 \
     }
-}
-
-static asd_sampler* any_sampler(void) {
-    switch (pick(8)) {
-    case 0: return NULL;
-    case 1: return g_freed_sampler;
-    case 2: return (asd_sampler*)g_models[pick(SLOTS)];
-    case 3: return (asd_sampler*)garbage();
-    default: return g_samplers[pick(SLOTS)];
-    }
-}
+HANDLE_KIND(model, asd_model, g_models, g_freed_model, asd_model_free, g_samplers)
+HANDLE_KIND(sampler, asd_sampler, g_samplers, g_freed_sampler, asd_sampler_free, g_models)
 
 static void random_string(char* buf, size_t cap) {
     size_t n = pick((uint32_t)cap - 1);
@@ -396,25 +409,10 @@ static void one_call(void) {
         asd_model* m = (asd_model*)garbage();
         asd_model** out = pick(20) ? &m : NULL;
         CALL(asd_model_open(spec, pick(8) ? g_mp : NULL, out));
-        if (out && m) {
-            int slot = (int)pick(SLOTS);
-            if (g_models[slot]) { asd_model_free(g_models[slot]); g_freed_model = g_models[slot]; }
-            g_models[slot] = m;
-        }
+        if (out && m) keep_model(m);
         break;
     }
-    case 5: { /* free a model (a live one, or anything) */
-        int slot = (int)pick(SLOTS);
-        if (pick(2) && g_models[slot]) {
-            asd_model_free(g_models[slot]);
-            g_freed_model = g_models[slot];
-            g_models[slot] = NULL;
-        } else {
-            asd_model_free(pick(2) ? g_freed_model : (asd_model*)g_samplers[pick(SLOTS)]);
-        }
-        g_calls++;
-        break;
-    }
+    case 5: free_some_model(); g_calls++; break;
     case 6: CALL(asd_model_name(any_model(), pick(4) ? buf : NULL, pick(4) ? pick(sizeof buf) : 0, pick(8) ? &need : NULL)); break;
     case 7: CALL(asd_model_sample_shape(any_model(), pick(4) ? dims : NULL, pick(4) ? pick(9) : 0, pick(8) ? &ndim : NULL)); break;
     case 8: CALL(asd_model_cond_shape(any_model(), pick(4) ? dims : NULL, pick(4) ? pick(9) : 0, pick(8) ? &ndim : NULL)); break;
@@ -427,25 +425,10 @@ static void one_call(void) {
         asd_sampler* s = (asd_sampler*)garbage();
         asd_sampler** out = pick(20) ? &s : NULL;
         CALL(asd_sampler_create(any_model(), pick(10) ? g_sp : NULL, out));
-        if (out && s) {
-            int slot = (int)pick(SLOTS);
-            if (g_samplers[slot]) { asd_sampler_free(g_samplers[slot]); g_freed_sampler = g_samplers[slot]; }
-            g_samplers[slot] = s;
-        }
+        if (out && s) keep_sampler(s);
         break;
     }
-    case 15: { /* free a sampler */
-        int slot = (int)pick(SLOTS);
-        if (pick(2) && g_samplers[slot]) {
-            asd_sampler_free(g_samplers[slot]);
-            g_freed_sampler = g_samplers[slot];
-            g_samplers[slot] = NULL;
-        } else {
-            asd_sampler_free(pick(2) ? g_freed_sampler : (asd_sampler*)g_models[pick(SLOTS)]);
-        }
-        g_calls++;
-        break;
-    }
+    case 15: free_some_sampler(); g_calls++; break;
     case 16: case 17: call_sample(any_sampler()); break;
     case 18: CALL(asd_sampler_stats(any_sampler(), pick(10) ? g_stats : NULL, PICK(hostile_sizes))); break;
     case 19: {

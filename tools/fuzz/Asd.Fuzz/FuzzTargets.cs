@@ -1,9 +1,5 @@
 using System.Text;
-using Asd.Cli.Commands;
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Backends.Onnx;
 using Asd.Native.IO;
-using Asd.Native.Models;
 using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 
@@ -28,7 +24,7 @@ internal static class FuzzTargets
     internal static readonly IReadOnlyDictionary<string, Action<byte[]>> Targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
     {
         // asd-mlp JSON against the mlp_small fixture's tensors: reaches the layer, shape and scheduler checks.
-        ["mlp-json"] = b => MlpModel.Parse(b, Weights, "fuzz.json"),
+        ["mlp-json"] = b => Asd.Native.Backends.Mlp.MlpModel.Parse(b, Weights, "fuzz.json"),
 
         // safetensors: the header, then every tensor read as float32 with its own shape.
         ["safetensors"] = b =>
@@ -55,7 +51,7 @@ internal static class FuzzTargets
         },
 
         // asd.json of an ONNX model folder.
-        ["asd-json"] = b => OnnxIoConfig.Parse(b, "asd.json"),
+        ["asd-json"] = b => Asd.Native.Backends.Onnx.OnnxIoConfig.Parse(b, "asd.json"),
 
         // Cost-curve files, then the automatic length's cost model over them.
         ["cost-curve"] = b =>
@@ -68,7 +64,7 @@ internal static class FuzzTargets
         },
 
         // Model specs (builtin:...): the strict parser of names and parameters.
-        ["model-spec"] = b => ModelCatalog.ParseBuiltin(Encoding.UTF8.GetString(b)),
+        ["model-spec"] = b => Asd.Native.Models.ModelCatalog.ParseBuiltin(Encoding.UTF8.GetString(b)),
 
         // --cond lists of numbers, against a model with 4 conditioning values and 3 samples.
         ["cond-list"] = b =>
@@ -76,7 +72,7 @@ internal static class FuzzTargets
             string text = Encoding.UTF8.GetString(b);
             if (!text.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
             {
-                SampleCommand.ReadConditioning(text, 4, 3);
+                Asd.Cli.Commands.SampleCommand.ReadConditioning(text, 4, 3);
             }
         },
     };
