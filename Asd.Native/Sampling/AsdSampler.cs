@@ -22,8 +22,8 @@ public sealed class AsdSampler : Sampler
     private readonly float[] _batchZ;
     private readonly float[] _corrected;
     private float[] _m = [], _xd = [], _md = [];
-    private int[] _step = [], _roundLen = [], _drafted = [], _rowStart = [], _rowCount = [], _inBatch = [];
-    private Phase[] _phase = [];
+    private ChainRound[] _round = [];
+    private int[] _inBatch = [];
     private readonly AutoSpeculation? _auto;
     private Action? _variantRun;
 
@@ -48,6 +48,16 @@ public sealed class AsdSampler : Sampler
         NeedModel,
         Draft,
         Done,
+    }
+
+    /// <summary>
+    /// Where a chain's round stands: its step i, the round's length L, the drafts checked so far, the chain's rows in
+    /// the current call, and what it needs next.
+    /// </summary>
+    private struct ChainRound
+    {
+        public int Step, Length, Drafted, RowStart, RowCount;
+        public Phase Phase;
     }
 
     /// <summary>The fixed L that runs (int.MaxValue for unbounded or automatic).</summary>
@@ -93,18 +103,13 @@ public sealed class AsdSampler : Sampler
     protected override void EnsureChainBuffers(int count)
     {
         base.EnsureChainBuffers(count);
-        if (_step.Length < count)
+        if (_round.Length < count)
         {
             _m = new float[count * D];
             _xd = new float[count * D];
             _md = new float[count * D];
-            _step = new int[count];
-            _roundLen = new int[count];
-            _drafted = new int[count];
-            _rowStart = new int[count];
-            _rowCount = new int[count];
+            _round = new ChainRound[count];
             _inBatch = new int[count];
-            _phase = new Phase[count];
         }
     }
 
@@ -134,8 +139,8 @@ public sealed class AsdSampler : Sampler
     {
         for (int c = 0; c < N; c++)
         {
-            _step[c] = 0;
-            _phase[c] = Phase.NeedModel;
+            _round[c].Step = 0;
+            _round[c].Phase = Phase.NeedModel;
         }
 
         int active = N, cursor = 0;
@@ -150,12 +155,12 @@ public sealed class AsdSampler : Sampler
             for (int t = 0; t < N; t++)
             {
                 int c = (cursor + t) % N;
-                if (_phase[c] == Phase.Done)
+                if (_round[c].Phase == Phase.Done)
                 {
                     continue;
                 }
 
-                int nextStep = _phase[c] == Phase.NeedModel ? _step[c] : _step[c] + _drafted[c] + 1;
+                int nextStep = _round[c].Phase == Phase.NeedModel ? _round[c].Step : _round[c].Step + _round[c].Drafted + 1;
                 if (BatchCapacityLeft == 0 || !FitsBatch(nextStep))
                 {
                     // Left for a later call; the next batch starts with the first chain that did not get in.
@@ -163,17 +168,17 @@ public sealed class AsdSampler : Sampler
                     continue;
                 }
 
-                if (_phase[c] == Phase.NeedModel)
+                if (_round[c].Phase == Phase.NeedModel)
                 {
-                    int row = AddRow(c, _step[c]);
+                    int row = AddRow(c, _round[c].Step);
                     XRow(c).CopyTo(BatchInput(row));
-                    _rowStart[c] = row;
-                    _rowCount[c] = 1;
+                    _round[c].RowStart = row;
+                    _round[c].RowCount = 1;
                 }
                 else
                 {
                     // A model that takes one timestep per call gets one draft row per chain per call (a segment of 1).
-                    int rows = Denoiser.SharedTimestep ? 1 : Math.Min(_roundLen[c] - _drafted[c], BatchCapacityLeft);
+                    int rows = Denoiser.SharedTimestep ? 1 : Math.Min(_round[c].Length - _round[c].Drafted, BatchCapacityLeft);
                     DraftRows(c, rows);
                 }
 
@@ -185,7 +190,7 @@ public sealed class AsdSampler : Sampler
             for (int b = 0; b < chainsInBatch; b++)
             {
                 int c = _inBatch[b];
-                if (_phase[c] == Phase.NeedModel)
+                if (_round[c].Phase == Phase.NeedModel)
                 {
                     ReceiveModel(c);
                 }
@@ -194,7 +199,7 @@ public sealed class AsdSampler : Sampler
                     Verify(c, in variant);
                 }
 
-                if (_phase[c] == Phase.Done)
+                if (_round[c].Phase == Phase.Done)
                 {
                     active--;
                 }
@@ -208,7 +213,7 @@ public sealed class AsdSampler : Sampler
     /// <summary>Drafts rows xd_{q+1} .. xd_{q+n} of chain c's round, every one reusing m_i.</summary>
     private void DraftRows(int c, int n)
     {
-        int i = _step[c], q = _drafted[c];
+        int i = _round[c].Step, q = _round[c].Drafted;
         ReadOnlySpan<float> mi = M(c);
         int first = -1;
         for (int k = 0; k < n; k++)
@@ -234,15 +239,15 @@ public sealed class AsdSampler : Sampler
             Plan.Step(i + j, previous, mi, z, BatchInput(row));
         }
 
-        _rowStart[c] = first;
-        _rowCount[c] = n;
+        _round[c].RowStart = first;
+        _round[c].RowCount = n;
     }
 
     /// <summary>A chain that asked for m at its state gets it; then it finishes or starts a round.</summary>
     private void ReceiveModel(int c)
     {
-        ReadOnlySpan<float> m = BatchOutput(_rowStart[c]);
-        CheckFinite(m, c, _step[c]);
+        ReadOnlySpan<float> m = BatchOutput(_round[c].RowStart);
+        CheckFinite(m, c, _round[c].Step);
         m.CopyTo(M(c));
         Advance(c);
     }
@@ -250,12 +255,12 @@ public sealed class AsdSampler : Sampler
     private void Advance(int c)
     {
         int k = Plan.Steps;
-        if (_step[c] == k - 1)
+        if (_round[c].Step == k - 1)
         {
             // The last step: output = a x + b m + sigma z with a = 0, b = 1; no model call follows it.
             Span<float> x = XRow(c);
             Plan.Step(k - 1, x, M(c), DrawStepNoise(c, k - 1), x);
-            _phase[c] = Phase.Done;
+            _round[c].Phase = Phase.Done;
             CompletedSteps++;
             return;
         }
@@ -263,16 +268,16 @@ public sealed class AsdSampler : Sampler
         if (_auto is { } auto)
         {
             auto.EndRound(c);
-            _roundLen[c] = auto.Choose(c, k - 1 - _step[c]);
+            _round[c].Length = auto.Choose(c, k - 1 - _round[c].Step);
         }
         else
         {
-            _roundLen[c] = Math.Min(SpeculationLimit, k - 1 - _step[c]);
+            _round[c].Length = Math.Min(SpeculationLimit, k - 1 - _round[c].Step);
         }
 
-        Stats.RoundLengthsRaw[_roundLen[c]]++;
-        _drafted[c] = 0;
-        _phase[c] = Phase.Draft;
+        Stats.RoundLengthsRaw[_round[c].Length]++;
+        _round[c].Drafted = 0;
+        _round[c].Phase = Phase.Draft;
         Stats.Rounds++;
     }
 
@@ -280,7 +285,7 @@ public sealed class AsdSampler : Sampler
     private void Verify<TVariant>(int c, in TVariant variant)
         where TVariant : struct, IAsdVariant
     {
-        int i = _step[c], q = _drafted[c], n = _rowCount[c], r0 = _rowStart[c];
+        int i = _round[c].Step, q = _round[c].Drafted, n = _round[c].RowCount, r0 = _round[c].RowStart;
         ReadOnlySpan<float> mi = M(c);
         Span<long> attempts = Stats.AttemptsRaw, accepted = Stats.AcceptedRaw;
         for (int k = 0; k < n; k++)
@@ -317,10 +322,10 @@ public sealed class AsdSampler : Sampler
 
             Plan.Step(i + j, xdj, mdj, _corrected, XRow(c));
             CompletedSteps += j + 1 - q;
-            _step[c] = i + j + 1;
+            _round[c].Step = i + j + 1;
             if (variant.EvaluatesModelAfterRejection)
             {
-                _phase[c] = Phase.NeedModel;
+                _round[c].Phase = Phase.NeedModel;
             }
             else
             {
@@ -331,10 +336,10 @@ public sealed class AsdSampler : Sampler
         }
 
         q += n;
-        _drafted[c] = q;
+        _round[c].Drafted = q;
         int last = r0 + n - 1;
         CompletedSteps += n;
-        if (q == _roundLen[c])
+        if (q == _round[c].Length)
         {
             // Every draft accepted: the last row's model value is m at the new state, so no extra call is needed.
             ReadOnlySpan<float> mNew = BatchOutput(last);
@@ -345,7 +350,7 @@ public sealed class AsdSampler : Sampler
                 mNew.CopyTo(M(c));
             }
 
-            _step[c] = i + q;
+            _round[c].Step = i + q;
             Advance(c);
         }
         else

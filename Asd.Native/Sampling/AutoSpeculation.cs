@@ -41,11 +41,8 @@ internal sealed class AutoSpeculation
     /// <summary>The longest L considered.</summary>
     public const int MaxLength = 256;
 
-    /// <summary>Acceptance assumed before any evidence.</summary>
-    public const double PriorAcceptance = 0.9;
-
-    /// <summary>Weight of the prior, in pseudo-attempts.</summary>
-    public const double PriorWeight = 2;
+    /// <summary>The prior: the acceptance assumed before any evidence, and its weight in pseudo-attempts.</summary>
+    public const double PriorAcceptance = 0.9, PriorWeight = 2;
 
     /// <summary>Weight of the pooled rate in each position's estimate, in pseudo-attempts.</summary>
     public const double PoolWeight = 2;

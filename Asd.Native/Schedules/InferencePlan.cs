@@ -8,21 +8,29 @@ namespace Asd.Native.Schedules;
 public sealed class InferencePlan
 {
     private readonly int[] _timesteps;
-    private readonly double[] _abar, _abarNext, _a, _b, _sigma, _c1, _c2;
-    private readonly float[] _aF, _bF, _sigmaF, _c1F, _c2F;
+
+    // One row of K values per coefficient, and the same rounded to float for the row kernels.
+    private readonly double[] _rows;
+    private readonly float[] _rowsF;
+
+    private enum Coefficient
+    {
+        AlphaBar,
+        AlphaBarNext,
+        A,
+        B,
+        Sigma,
+        C1,
+        C2,
+        Count,
+    }
 
     internal InferencePlan(DiffusionSchedule schedule, int[] timesteps)
     {
         Schedule = schedule;
         _timesteps = timesteps;
         int k = timesteps.Length;
-        _abar = new double[k];
-        _abarNext = new double[k];
-        _a = new double[k];
-        _b = new double[k];
-        _sigma = new double[k];
-        _c1 = new double[k];
-        _c2 = new double[k];
+        _rows = new double[(int)Coefficient.Count * k];
         SchedulerConfig config = schedule.Config;
         for (int i = 0; i < k; i++)
         {
@@ -31,19 +39,19 @@ public sealed class InferencePlan
             double abarNext = i + 1 < k ? schedule.AlphaBar(timesteps[i + 1]) : 1.0;
             double alpha = abar / abarNext;
             double beta = 1.0 - alpha;
-            _abar[i] = abar;
-            _abarNext[i] = abarNext;
-            _a[i] = Math.Sqrt(alpha) * (1.0 - abarNext) / (1.0 - abar);
-            _b[i] = Math.Sqrt(abarNext) * beta / (1.0 - abar);
+            At(Coefficient.AlphaBar, i) = abar;
+            At(Coefficient.AlphaBarNext, i) = abarNext;
+            At(Coefficient.A, i) = Math.Sqrt(alpha) * (1.0 - abarNext) / (1.0 - abar);
+            At(Coefficient.B, i) = Math.Sqrt(abarNext) * beta / (1.0 - abar);
 
             // diffusers adds noise only when the timestep is above 0. The fixed_small variance is exactly 0 at a
             // final step (abar' = 1); unlike diffusers we do not clamp it to 1e-20, so that step is deterministic.
             double variance = t <= 0 ? 0.0 : config.VarianceType == VarianceType.FixedLarge
                 ? beta
                 : (1.0 - abarNext) / (1.0 - abar) * beta;
-            _sigma[i] = Math.Sqrt(Math.Max(variance, 0.0));
+            At(Coefficient.Sigma, i) = Math.Sqrt(Math.Max(variance, 0.0));
 
-            (_c1[i], _c2[i]) = config.PredictionType switch
+            (At(Coefficient.C1, i), At(Coefficient.C2, i)) = config.PredictionType switch
             {
                 PredictionType.Epsilon => (1.0 / Math.Sqrt(abar), -Math.Sqrt(1.0 - abar) / Math.Sqrt(abar)),
                 PredictionType.VPrediction => (Math.Sqrt(abar), -Math.Sqrt(1.0 - abar)),
@@ -51,11 +59,7 @@ public sealed class InferencePlan
             };
         }
 
-        _aF = Array.ConvertAll(_a, v => (float)v);
-        _bF = Array.ConvertAll(_b, v => (float)v);
-        _sigmaF = Array.ConvertAll(_sigma, v => (float)v);
-        _c1F = Array.ConvertAll(_c1, v => (float)v);
-        _c2F = Array.ConvertAll(_c2, v => (float)v);
+        _rowsF = Array.ConvertAll(_rows, v => (float)v);
         ClipLimit = config.ClipSample ? (float)config.ClipSampleRange : float.PositiveInfinity;
     }
 
@@ -69,48 +73,54 @@ public sealed class InferencePlan
     public ReadOnlySpan<int> Timesteps => _timesteps;
 
     /// <summary>abar at tau_i.</summary>
-    public ReadOnlySpan<double> AlphaBar => _abar;
+    public ReadOnlySpan<double> AlphaBar => Row(Coefficient.AlphaBar);
 
     /// <summary>abar at tau_{i+1} (1 after the last step).</summary>
-    public ReadOnlySpan<double> AlphaBarNext => _abarNext;
+    public ReadOnlySpan<double> AlphaBarNext => Row(Coefficient.AlphaBarNext);
 
     /// <summary>Coefficient of x_i in step i.</summary>
-    public ReadOnlySpan<double> A => _a;
+    public ReadOnlySpan<double> A => Row(Coefficient.A);
 
     /// <summary>Coefficient of the x0 estimate in step i.</summary>
-    public ReadOnlySpan<double> B => _b;
+    public ReadOnlySpan<double> B => Row(Coefficient.B);
 
     /// <summary>Noise scale of step i (0 for a deterministic step).</summary>
-    public ReadOnlySpan<double> Sigma => _sigma;
+    public ReadOnlySpan<double> Sigma => Row(Coefficient.Sigma);
 
     /// <summary>x0 = C1 * x + C2 * model_output at step i (before clipping): the prediction type in one place.</summary>
-    public ReadOnlySpan<double> C1 => _c1;
+    public ReadOnlySpan<double> C1 => Row(Coefficient.C1);
 
     /// <summary>See <see cref="C1"/>.</summary>
-    public ReadOnlySpan<double> C2 => _c2;
+    public ReadOnlySpan<double> C2 => Row(Coefficient.C2);
 
     /// <summary>The clamp applied to x0 estimates (+infinity when clip_sample is off).</summary>
     public float ClipLimit { get; }
 
-    internal ReadOnlySpan<float> AF => _aF;
+    internal ReadOnlySpan<float> AF => RowF(Coefficient.A);
 
-    internal ReadOnlySpan<float> BF => _bF;
+    internal ReadOnlySpan<float> BF => RowF(Coefficient.B);
 
-    internal ReadOnlySpan<float> SigmaF => _sigmaF;
+    internal ReadOnlySpan<float> SigmaF => RowF(Coefficient.Sigma);
 
-    internal ReadOnlySpan<float> C1F => _c1F;
+    internal ReadOnlySpan<float> C1F => RowF(Coefficient.C1);
 
-    internal ReadOnlySpan<float> C2F => _c2F;
+    internal ReadOnlySpan<float> C2F => RowF(Coefficient.C2);
 
     /// <summary>
     /// One step, shared by every sampler: destination = a_i x + b_i m + sigma_i z (z ignored when sigma_i = 0).
     /// </summary>
     public void Step(int i, ReadOnlySpan<float> x, ReadOnlySpan<float> m, ReadOnlySpan<float> z, Span<float> destination) =>
-        Simd.Kernels.RowOps.LinearCombination(_aF[i], x, _bF[i], m, _sigmaF[i], z, destination);
+        Simd.Kernels.RowOps.LinearCombination(AF[i], x, BF[i], m, SigmaF[i], z, destination);
 
     /// <summary>
     /// Turns raw model output at step i into the x0 estimate m (in place allowed), applying clip_sample.
     /// </summary>
     public void ToX0(int i, ReadOnlySpan<float> x, ReadOnlySpan<float> modelOutput, Span<float> destination) =>
-        Simd.Kernels.RowOps.AffineCombineClamp(_c1F[i], x, _c2F[i], modelOutput, ClipLimit, destination);
+        Simd.Kernels.RowOps.AffineCombineClamp(C1F[i], x, C2F[i], modelOutput, ClipLimit, destination);
+
+    private ref double At(Coefficient c, int i) => ref _rows[((int)c * Steps) + i];
+
+    private ReadOnlySpan<double> Row(Coefficient c) => _rows.AsSpan((int)c * Steps, Steps);
+
+    private ReadOnlySpan<float> RowF(Coefficient c) => _rowsF.AsSpan((int)c * Steps, Steps);
 }

@@ -10,11 +10,8 @@ namespace Asd.Native.Tasks;
 /// </summary>
 public static class PolicyTask
 {
-    /// <summary>Values per observation.</summary>
-    public const int ObservationSize = 4;
-
-    /// <summary>Waypoints per action.</summary>
-    public const int Waypoints = 16;
+    /// <summary>The shapes: values per observation, and waypoints (x, y) per action.</summary>
+    public const int ObservationSize = 4, Waypoints = 16;
 
     /// <summary>The obstacle's radius (its centre is the origin).</summary>
     public const double ObstacleRadius = 0.3;
