@@ -1,9 +1,3 @@
-using System.Text.Json;
-using Asd.Cli;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Asd.Cli;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>The ONNX issue's "done when": model folders, the static-batch and guided fixtures, and a bare .onnx with flags.</summary>

@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Asd.Native.IO;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>The fixed flags of <c>asd sample</c> (issue: outside checks rely on them), run in-process.</summary>

@@ -1,8 +1,5 @@
-using Asd.Cli;
 using Asd.Cli.Commands;
-using Asd.Simd;
 using Asd.Tests.Simd;
-using Xunit;
 
 namespace Asd.Tests.Cli;
 

@@ -1,10 +1,4 @@
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Schedules;
-using Asd.Simd;
 using Asd.Tests.Simd;
-using Xunit;
 
 namespace Asd.Tests.Denoising;
 

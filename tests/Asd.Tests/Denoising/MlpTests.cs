@@ -1,15 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-using Asd.Simd;
-using Xunit.Abstractions;
-using Xunit;
-
 namespace Asd.Tests.Denoising;
 
 [Collection(Simd.IsaCollection.Name)]

@@ -1,13 +1,4 @@
-using System.Text.Json;
-using Asd.Native.Backends.Onnx;
 using Asd.Native.Backends.Unet1d;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-using Asd.Simd;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Asd.Tests.Denoising;
 

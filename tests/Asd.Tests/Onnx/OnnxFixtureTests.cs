@@ -1,12 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Xunit.Abstractions;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>ASD's law through ONNX Runtime, with its negative control.</summary>

@@ -1,11 +1,3 @@
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Schedules;
-using Xunit.Abstractions;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>The ONNX Runtime denoiser against the native MLP on identical weights (exports by tools/export_mlp_onnx.py).</summary>

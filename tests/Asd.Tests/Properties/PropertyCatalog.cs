@@ -1,5 +1,3 @@
-using Asd.Tests.Statistics;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>A statistical property with its null variant and its negative controls, for the offline power study.</summary>

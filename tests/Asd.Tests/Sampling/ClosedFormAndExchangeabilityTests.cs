@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Properties 7d (closed-form moments) and 7e (exchangeability), each with negative controls.</summary>

@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Property 7c and its three negative controls.</summary>

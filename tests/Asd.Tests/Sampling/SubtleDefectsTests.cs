@@ -1,7 +1,3 @@
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Property 7h and its eight negative controls, each rejected in at least twice the critical count of cases.</summary>

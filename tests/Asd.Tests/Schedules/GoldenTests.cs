@@ -1,11 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Schedules;
 
 /// <summary>

@@ -1,9 +1,5 @@
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
 using Asd.Simd.Vectors;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Asd.Tests.Simd;
 

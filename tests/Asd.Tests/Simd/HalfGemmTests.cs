@@ -1,7 +1,4 @@
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
-using Xunit;
 
 namespace Asd.Tests.Simd;
 

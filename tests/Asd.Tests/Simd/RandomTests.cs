@@ -1,9 +1,4 @@
-using Asd.Simd;
-using Asd.Simd.Random;
 using Asd.Simd.Vectors;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Asd.Tests.Simd;
 
