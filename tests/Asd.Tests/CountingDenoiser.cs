@@ -1,5 +1,3 @@
-using Asd.Native.Denoising;
-
 namespace Asd.Tests;
 
 /// <summary>A denoiser that counts the calls made to the one it wraps.</summary>

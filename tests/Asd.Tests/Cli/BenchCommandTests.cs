@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary><c>asd bench</c>: the table, the markdown, the plot and the JSON whose schema outside checks rely on.</summary>

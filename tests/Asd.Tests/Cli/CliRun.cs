@@ -1,5 +1,3 @@
-using Asd.Cli;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>Runs the asd command tree in-process, capturing its exit code, stdout and stderr.</summary>

@@ -1,5 +1,3 @@
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>

@@ -1,9 +1,3 @@
-using System.Text.Json;
-using Asd.Cli;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>
@@ -17,13 +11,8 @@ public sealed class MergeCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args[0] == "sample" ? [.. args, "--no-plot"] : args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) =>
+        CliRun.Run(args[0] == "sample" ? [.. args, "--no-plot"] : args);
 
     private string P(string name) => Path.Combine(_dir, name);
 

@@ -1,7 +1,3 @@
-using System.Text.Json;
-using Asd.Cli;
-using Xunit;
-
 namespace Asd.Tests.Cli;
 
 /// <summary>The ONNX issue's "done when": model folders, the static-batch and guided fixtures, and a bare .onnx with flags.</summary>
@@ -16,10 +12,8 @@ public sealed class OnnxCliTests : IDisposable
     private (int Code, string Out, string Err, JsonDocument? Stats) Run(params string[] args)
     {
         string stats = Path.Combine(_dir, $"s{Guid.NewGuid():N}.json");
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CliApp.Run([.. args, "--stats", stats, "--no-plot"], o, e);
-        return (code, o.ToString(), e.ToString(), File.Exists(stats) ? JsonDocument.Parse(File.ReadAllText(stats)) : null);
+        var (code, o, e) = CliRun.Run([.. args, "--stats", stats, "--no-plot"]);
+        return (code, o, e, File.Exists(stats) ? JsonDocument.Parse(File.ReadAllText(stats)) : null);
     }
 
     [Fact]

@@ -1,8 +1,5 @@
-using Asd.Cli;
 using Asd.Cli.Commands;
-using Asd.Simd;
 using Asd.Tests.Simd;
-using Xunit;
 
 namespace Asd.Tests.Cli;
 
@@ -14,13 +11,7 @@ namespace Asd.Tests.Cli;
 [Collection(IsaCollection.Name)]
 public sealed class SelftestCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 

@@ -1,10 +1,4 @@
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Schedules;
-using Asd.Simd;
 using Asd.Tests.Simd;
-using Xunit;
 
 namespace Asd.Tests.Denoising;
 
@@ -21,33 +15,26 @@ public sealed class MlpHalfWeightTests
     [MemberData(nameof(Paths))]
     public void PolicyWithFloat16WeightsGivesTheBitsOfFloat32Packing(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        using MlpModel half = ModelCatalog.OpenPolicy();
+        using MlpModel full = ModelCatalog.OpenPolicy();
+        full.KeepHalfWeights = false;
+        Assert.All(half.PackedFor(path).Values, w => Assert.True(w.HalfWeights));
+        Assert.All(full.PackedFor(path).Values, w => Assert.False(w.HalfWeights));
+        var schedule = new DiffusionSchedule(half.DefaultScheduler);
+        IDenoiser a = half.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 9 });
+        IDenoiser b = full.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 9 });
+        var rng = new Random(17);
+        foreach (int rows in (int[])[1, 3, 8, 9])
         {
-            using MlpModel half = ModelCatalog.OpenPolicy();
-            using MlpModel full = ModelCatalog.OpenPolicy();
-            full.KeepHalfWeights = false;
-            Assert.All(half.PackedFor(path).Values, w => Assert.True(w.HalfWeights));
-            Assert.All(full.PackedFor(path).Values, w => Assert.False(w.HalfWeights));
-            var schedule = new DiffusionSchedule(half.DefaultScheduler);
-            IDenoiser a = half.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 9 });
-            IDenoiser b = full.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 9 });
-            var rng = new Random(17);
-            foreach (int rows in (int[])[1, 3, 8, 9])
-            {
-                float[] x = [.. Enumerable.Range(0, rows * a.SampleSize).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
-                float[] c = [.. Enumerable.Range(0, rows * a.ConditionSize).Select(_ => (float)rng.NextDouble())];
-                int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(half.DefaultScheduler.NumTrainTimesteps))];
-                var ya = new float[rows * a.SampleSize];
-                var yb = new float[rows * a.SampleSize];
-                a.Denoise(x, t, c, ya);
-                b.Denoise(x, t, c, yb);
-                Assert.True(ya.AsSpan().SequenceEqual(yb), $"{path}, {rows} rows: float16 packing changed the bits");
-            }
-        }
-        finally
-        {
-            Isa.Force(null);
+            float[] x = [.. Enumerable.Range(0, rows * a.SampleSize).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+            float[] c = [.. Enumerable.Range(0, rows * a.ConditionSize).Select(_ => (float)rng.NextDouble())];
+            int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(half.DefaultScheduler.NumTrainTimesteps))];
+            var ya = new float[rows * a.SampleSize];
+            var yb = new float[rows * a.SampleSize];
+            a.Denoise(x, t, c, ya);
+            b.Denoise(x, t, c, yb);
+            Assert.True(ya.AsSpan().SequenceEqual(yb), $"{path}, {rows} rows: float16 packing changed the bits");
         }
     }
 

@@ -1,11 +1,4 @@
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
 using Asd.Native.Tasks;
-using Asd.Native.Threading;
-using Xunit;
 
 namespace Asd.Tests.Denoising;
 

@@ -1,11 +1,5 @@
 using Asd.Native.Backends.Unet1d;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
 using Asd.Native.Tasks;
-using Asd.Native.Sampling;
-using Asd.Native.Threading;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Asd.Tests.Denoising;
 

@@ -1,8 +1,3 @@
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>ASD's law through ONNX Runtime, with its negative control.</summary>
@@ -11,18 +6,10 @@ public sealed class OnnxLawTests(ITestOutputHelper output)
     private const ulong Seed = 0x0AA1;
 
     [Fact]
-    public void AsdHasTheDdpmLawThroughOnnxRuntime()
-    {
-        var outcome = OnnxLawProperty.Run(Seed, AsdFault.None);
-        output.WriteLine(outcome.ToString());
-        Assert.False(outcome.Rejected, outcome.ToString());
-    }
+    public void AsdHasTheDdpmLawThroughOnnxRuntime() =>
+        PropertyAssert.Holds(OnnxLawProperty.Run(Seed, AsdFault.None), output);
 
     [Fact]
-    public void Control_AlwaysAccept_IsRejected()
-    {
-        var outcome = OnnxLawProperty.Run(Seed, AsdFault.AlwaysAccept);
-        output.WriteLine(outcome.ToString());
-        Assert.True(outcome.Rejected, outcome.ToString());
-    }
+    public void Control_AlwaysAccept_IsRejected() =>
+        PropertyAssert.IsRejected(OnnxLawProperty.Run(Seed, AsdFault.AlwaysAccept), output);
 }

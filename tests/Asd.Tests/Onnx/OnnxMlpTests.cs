@@ -1,11 +1,3 @@
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Schedules;
-using Xunit.Abstractions;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>The ONNX Runtime denoiser against the native MLP on identical weights (exports by tools/export_mlp_onnx.py).</summary>
@@ -66,10 +58,9 @@ public sealed class OnnxMlpTests(ITestOutputHelper output)
     public void CudaIsNeverSilentlyReplacedByTheCpu()
     {
         string path = Fixture("fixtures/mlp_small/mlp_small.onnx");
-        var e = Assert.Throws<PlatformNotSupportedException>(() => ModelCatalog.Open(path, new ModelOpenOptions { Device = "cuda" }));
-        output.WriteLine(e.Message);
-        Assert.Contains("--device cuda", e.Message);
-        Assert.True(e.Message.Contains("CPU-only", StringComparison.Ordinal) || e.Message.Contains("libcudart", StringComparison.Ordinal) || e.Message.Contains("CUDA", StringComparison.Ordinal));
+        string message = LoggedThrows.Message<PlatformNotSupportedException>(() => ModelCatalog.Open(path, new ModelOpenOptions { Device = "cuda" }), output);
+        Assert.Contains("--device cuda", message);
+        Assert.True(message.Contains("CPU-only", StringComparison.Ordinal) || message.Contains("libcudart", StringComparison.Ordinal) || message.Contains("CUDA", StringComparison.Ordinal));
 
         using var auto = (OnnxModel)ModelCatalog.Open(path, new ModelOpenOptions { Device = "auto" });
         Assert.Equal("cpu", auto.Device);

@@ -1,9 +1,3 @@
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Threading;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>Row-parallel ONNX verification (issue 17): rows split across the pool, a one-thread session per lane.</summary>

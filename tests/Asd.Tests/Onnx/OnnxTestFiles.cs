@@ -1,7 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
-using Xunit;
-
 namespace Asd.Tests.Onnx;
 
 /// <summary>What the ONNX test classes share: fixture paths, a schedule, the allocation check.</summary>

@@ -2,7 +2,6 @@ using Asd.Cli.Output;
 using Asd.Cli.Plotting;
 using ScottPlot;
 using SkiaSharp;
-using Xunit;
 using Palette = Asd.Cli.Plotting.Palette;
 
 namespace Asd.Tests.Plotting;

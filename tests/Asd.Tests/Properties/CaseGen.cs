@@ -1,7 +1,3 @@
-using Asd.Native.Schedules;
-using FsCheck;
-using FsCheck.Fluent;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>FsCheck generators for the statistical properties, sampled with fixed seeds so every run sees the same cases.</summary>

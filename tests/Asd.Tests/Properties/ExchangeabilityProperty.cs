@@ -1,9 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Tests.Statistics;
-using FsCheck.Fluent;
-using FsCheck;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>

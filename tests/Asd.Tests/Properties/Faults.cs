@@ -1,6 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Simd.Kernels;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>

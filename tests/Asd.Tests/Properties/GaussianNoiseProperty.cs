@@ -1,8 +1,3 @@
-using Asd.Simd.Random;
-using Asd.Tests.Statistics;
-using FsCheck;
-using FsCheck.Fluent;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>

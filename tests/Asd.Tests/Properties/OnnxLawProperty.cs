@@ -1,12 +1,3 @@
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Statistics;
-using FsCheck.Fluent;
-using FsCheck;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using Asd.Tests.Statistics;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>A statistical property with its null variant and its negative controls, for the offline power study.</summary>
@@ -15,29 +13,11 @@ internal static class PropertyCatalog
             ("control: resample from draft", s => RejectionSamplerProperty.RunLaw(s, AsdFault.ResampleFromDraft)),
             ("control: reflect about wrong axis", s => RejectionSamplerProperty.RunLaw(s, AsdFault.ReflectWrongAxis, minDimension: 2)),
         ]),
-        new("7a acceptance rate", [
-            ("null", s => RejectionSamplerProperty.RunRate(s, AsdFault.None)),
-            ("control: no 1/2 in log-ratio", s => RejectionSamplerProperty.RunRate(s, AsdFault.NoHalfInLogRatio)),
-            ("control: b not squared in |d|^2", s => RejectionSamplerProperty.RunRate(s, AsdFault.BNotSquared)),
-        ]),
-        new("7c same law", [
-            ("null", s => SameLawProperty.Run(s, AsdFault.None)),
-            ("control: always accept", s => SameLawProperty.Run(s, AsdFault.AlwaysAccept)),
-            ("control: stale m after rejection", s => SameLawProperty.Run(s, AsdFault.StaleModelAfterRejection)),
-        ]),
-        new("7c same law (hard cases)", [
-            ("null", s => SameLawProperty.Run(s, AsdFault.None, hard: true)),
-            ("control: no 1/2 in log-ratio", s => SameLawProperty.Run(s, AsdFault.NoHalfInLogRatio, hard: true)),
-        ]),
-        new("7d closed form", [
-            ("null", s => ClosedFormProperty.Run(s, AsdFault.None)),
-            ("control: always accept", s => ClosedFormProperty.Run(s, AsdFault.AlwaysAccept)),
-            ("control: stale m after rejection", s => ClosedFormProperty.Run(s, AsdFault.StaleModelAfterRejection)),
-        ]),
-        new("7h subtle defects", [
-            ("null", s => SubtleDefectsProperty.Run(s, AsdFault.None)),
-            .. SubtleDefectsProperty.Controls.Select(f => ($"control: {Faults.Describe(f)}", (Func<ulong, PropertyOutcome>)(s => SubtleDefectsProperty.Run(s, f)))),
-        ]),
+        WithControls("7a acceptance rate", RejectionSamplerProperty.RunRate, AsdFault.NoHalfInLogRatio, AsdFault.BNotSquared),
+        WithControls("7c same law", (s, f) => SameLawProperty.Run(s, f), AsdFault.AlwaysAccept, AsdFault.StaleModelAfterRejection),
+        WithControls("7c same law (hard cases)", (s, f) => SameLawProperty.Run(s, f, hard: true), AsdFault.NoHalfInLogRatio),
+        WithControls("7d closed form", ClosedFormProperty.Run, AsdFault.AlwaysAccept, AsdFault.StaleModelAfterRejection),
+        WithControls("7h subtle defects", SubtleDefectsProperty.Run, SubtleDefectsProperty.Controls),
         new("7e exchangeability", [
             ("null", s => ExchangeabilityProperty.Run(s, wrongPosterior: false)),
             ("control: posterior without s^2 v_k", s => ExchangeabilityProperty.Run(s, wrongPosterior: true)),
@@ -46,9 +26,10 @@ internal static class PropertyCatalog
             ("null", s => GaussianNoiseProperty.Run(s, duplicateHalf: false)),
             ("control: sine half repeats cosine half", s => GaussianNoiseProperty.Run(s, duplicateHalf: true)),
         ]),
-        new("onnx same law", [
-            ("null", s => OnnxLawProperty.Run(s, AsdFault.None)),
-            ("control: always accept", s => OnnxLawProperty.Run(s, AsdFault.AlwaysAccept)),
-        ]),
+        WithControls("onnx same law", OnnxLawProperty.Run, AsdFault.AlwaysAccept),
     ];
+
+    /// <summary>A property run under a fault: its null variant (no fault) and a control per fault, named after it.</summary>
+    private static PropertyStudy WithControls(string name, Func<ulong, AsdFault, PropertyOutcome> run, params AsdFault[] controls) =>
+        new(name, [("null", s => run(s, AsdFault.None)), .. controls.Select(f => ($"control: {Faults.Describe(f)}", (Func<ulong, PropertyOutcome>)(s => run(s, f))))]);
 }

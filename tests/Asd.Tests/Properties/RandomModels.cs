@@ -1,7 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>The kinds of denoiser the law properties draw from.</summary>

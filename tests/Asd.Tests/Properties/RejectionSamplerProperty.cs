@@ -1,9 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Statistics;
-using FsCheck;
-using FsCheck.Fluent;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>

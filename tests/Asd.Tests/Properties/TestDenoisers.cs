@@ -1,6 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-
 namespace Asd.Tests.Properties;
 
 /// <summary>Test-only denoiser that ignores both x and t: every draft is exact, so ASD must give DDPM's bytes for any L.</summary>

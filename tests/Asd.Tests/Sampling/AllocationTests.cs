@@ -1,10 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>After its first run a sampler allocates nothing: every buffer is owned and reused (counted, not timed).</summary>

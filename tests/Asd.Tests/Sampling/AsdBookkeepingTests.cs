@@ -1,8 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>

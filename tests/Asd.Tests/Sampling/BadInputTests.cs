@@ -1,10 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Item 8: bad input gets a clear exception and no partial output.</summary>

@@ -1,12 +1,4 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Properties;
-using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
-using Xunit;
 
 namespace Asd.Tests.Sampling;
 

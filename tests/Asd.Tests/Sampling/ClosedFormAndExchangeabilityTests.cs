@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Properties 7d (closed-form moments) and 7e (exchangeability), each with negative controls.</summary>
@@ -12,36 +7,20 @@ public sealed class ClosedFormAndExchangeabilityTests(ITestOutputHelper output)
     private const ulong ExchangeabilitySeed = 0x7E01;
 
     [Fact]
-    public void AsdMatchesClosedFormMoments()
-    {
-        var outcome = ClosedFormProperty.Run(ClosedFormSeed, AsdFault.None);
-        output.WriteLine(outcome.ToString());
-        Assert.False(outcome.Rejected, outcome.ToString());
-    }
+    public void AsdMatchesClosedFormMoments() =>
+        PropertyAssert.Holds(ClosedFormProperty.Run(ClosedFormSeed, AsdFault.None), output);
 
     [Theory]
     [InlineData(AsdFault.AlwaysAccept)]
     [InlineData(AsdFault.StaleModelAfterRejection)]
-    internal void ClosedForm_Control_IsRejected(AsdFault fault)
-    {
-        var outcome = ClosedFormProperty.Run(ClosedFormSeed, fault);
-        output.WriteLine(outcome.ToString());
-        Assert.True(outcome.Rejected, outcome.ToString());
-    }
+    internal void ClosedForm_Control_IsRejected(AsdFault fault) =>
+        PropertyAssert.IsRejected(ClosedFormProperty.Run(ClosedFormSeed, fault), output);
 
     [Fact]
-    public void StochasticLocalizationIncrementsAreExchangeable()
-    {
-        var outcome = ExchangeabilityProperty.Run(ExchangeabilitySeed, wrongPosterior: false);
-        output.WriteLine(outcome.ToString());
-        Assert.False(outcome.Rejected, outcome.ToString());
-    }
+    public void StochasticLocalizationIncrementsAreExchangeable() =>
+        PropertyAssert.Holds(ExchangeabilityProperty.Run(ExchangeabilitySeed, wrongPosterior: false), output);
 
     [Fact]
-    public void Exchangeability_Control_WrongPosterior_IsRejected()
-    {
-        var outcome = ExchangeabilityProperty.Run(ExchangeabilitySeed, wrongPosterior: true);
-        output.WriteLine(outcome.ToString());
-        Assert.True(outcome.Rejected, outcome.ToString());
-    }
+    public void Exchangeability_Control_WrongPosterior_IsRejected() =>
+        PropertyAssert.IsRejected(ExchangeabilityProperty.Run(ExchangeabilitySeed, wrongPosterior: true), output);
 }

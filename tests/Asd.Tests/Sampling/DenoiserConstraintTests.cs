@@ -1,9 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Properties;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>

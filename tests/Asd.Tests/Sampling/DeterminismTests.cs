@@ -1,11 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-using Asd.Tests.Properties;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>
@@ -32,6 +24,15 @@ public sealed class DeterminismTests
         var output = new float[n * sampler.Denoiser.SampleSize];
         sampler.Sample(n, seed, output, chainOffset: offset);
         return output;
+    }
+
+    /// <summary>ASD at a fixed speculation length over a sample-prediction schedule, on a 3-dimensional nonlinear denoiser.</summary>
+    private static AsdSampler NonlinearAsd(int steps, int specLength, out IDenoiser denoiser, out InferencePlan plan)
+    {
+        var schedule = new DiffusionSchedule(new SchedulerConfig { PredictionType = PredictionType.Sample });
+        plan = schedule.Plan(steps);
+        denoiser = new NonlinearDenoiser(3, schedule.TrainSteps, 5);
+        return new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(specLength) });
     }
 
     [Theory]
@@ -74,10 +75,7 @@ public sealed class DeterminismTests
     [Fact]
     public void InitialNoiseCanBeSupplied()
     {
-        var schedule = new DiffusionSchedule(new SchedulerConfig { PredictionType = PredictionType.Sample });
-        InferencePlan plan = schedule.Plan(30);
-        var denoiser = new NonlinearDenoiser(3, schedule.TrainSteps, 5);
-        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(4) });
+        AsdSampler sampler = NonlinearAsd(steps: 30, specLength: 4, out _, out _);
         var drawn = new float[4 * 3];
         sampler.Sample(4, 9, drawn);
 
@@ -101,10 +99,7 @@ public sealed class DeterminismTests
     [Fact]
     public void MergedStatsOfASplitRunEqualTheWholeRunsCounts()
     {
-        var schedule = new DiffusionSchedule(new SchedulerConfig { PredictionType = PredictionType.Sample });
-        InferencePlan plan = schedule.Plan(50);
-        var denoiser = new NonlinearDenoiser(3, schedule.TrainSteps, 5);
-        var sampler = new AsdSampler(denoiser, plan, new SamplerOptions { SpecLength = SpecLength.Fixed(6) });
+        AsdSampler sampler = NonlinearAsd(steps: 50, specLength: 6, out IDenoiser denoiser, out InferencePlan plan);
         var output = new float[7 * 3];
         SamplingStats whole = sampler.Sample(7, 11, output).Clone();
         var parts = new List<SamplingStats>();

@@ -1,7 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>What a random draw is: Gaussians (a whole row of D values) or one uniform.</summary>

@@ -1,13 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-using Asd.Simd.Random;
-using Asd.Tests.Properties;
-using Xunit.Abstractions;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>

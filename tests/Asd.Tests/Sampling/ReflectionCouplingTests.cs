@@ -1,6 +1,3 @@
-using Asd.Native.Sampling;
-using Xunit;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>

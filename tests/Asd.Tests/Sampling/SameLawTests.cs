@@ -1,8 +1,3 @@
-using Asd.Native.Sampling;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>Property 7c and its three negative controls.</summary>
@@ -13,21 +8,13 @@ public sealed class SameLawTests(ITestOutputHelper output)
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void AsdHasTheDdpmLaw(bool hard)
-    {
-        var outcome = SameLawProperty.Run(Seed, AsdFault.None, hard);
-        output.WriteLine(outcome.ToString());
-        Assert.False(outcome.Rejected, outcome.ToString());
-    }
+    public void AsdHasTheDdpmLaw(bool hard) =>
+        PropertyAssert.Holds(SameLawProperty.Run(Seed, AsdFault.None, hard), output);
 
     [Theory]
     [InlineData(AsdFault.AlwaysAccept, false)]
     [InlineData(AsdFault.StaleModelAfterRejection, false)]
     [InlineData(AsdFault.NoHalfInLogRatio, true)]
-    internal void Control_IsRejected(AsdFault fault, bool hard)
-    {
-        var outcome = SameLawProperty.Run(Seed, fault, hard);
-        output.WriteLine(outcome.ToString());
-        Assert.True(outcome.Rejected, outcome.ToString());
-    }
+    internal void Control_IsRejected(AsdFault fault, bool hard) =>
+        PropertyAssert.IsRejected(SameLawProperty.Run(Seed, fault, hard), output);
 }

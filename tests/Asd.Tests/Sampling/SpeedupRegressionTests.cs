@@ -1,8 +1,3 @@
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Sampling;
 
 /// <summary>

@@ -1,11 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
-using Asd.Tests.Properties;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Asd.Tests.Schedules;
 
 /// <summary>
@@ -124,6 +116,15 @@ public sealed class GoldenTests(ITestOutputHelper output)
     private static void Close(double expected, double actual, double tolerance, string what) =>
         Assert.True(Math.Abs(expected - actual) <= tolerance * Math.Max(1, Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
 
+    /// <summary>A case of timesteps.json: the scheduler it configures and its number of inference steps.</summary>
+    private static (SchedulerConfig Config, int Steps) TimestepCase(JsonElement c) =>
+        (new SchedulerConfig
+        {
+            NumTrainTimesteps = c.GetProperty("num_train_timesteps").GetInt32(),
+            TimestepSpacing = ScheduleNames.ParseSpacing(c.GetProperty("timestep_spacing").GetString()!),
+            StepsOffset = c.GetProperty("steps_offset").GetInt32(),
+        }, c.GetProperty("num_inference_steps").GetInt32());
+
     [Fact]
     public void TimestepsMatchSetTimestepsEverywhere()
     {
@@ -131,13 +132,7 @@ public sealed class GoldenTests(ITestOutputHelper output)
         int checkedCases = 0;
         foreach (JsonElement c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
-            var config = new SchedulerConfig
-            {
-                NumTrainTimesteps = c.GetProperty("num_train_timesteps").GetInt32(),
-                TimestepSpacing = ScheduleNames.ParseSpacing(c.GetProperty("timestep_spacing").GetString()!),
-                StepsOffset = c.GetProperty("steps_offset").GetInt32(),
-            };
-            int k = c.GetProperty("num_inference_steps").GetInt32();
+            var (config, k) = TimestepCase(c);
             int[] expected = [.. c.GetProperty("timesteps").EnumerateArray().Select(v => v.GetInt32())];
             Assert.Equal(expected, new DiffusionSchedule(config).Timesteps(k));
             checkedCases++;
@@ -146,13 +141,7 @@ public sealed class GoldenTests(ITestOutputHelper output)
         int invalid = 0;
         foreach (JsonElement c in doc.RootElement.GetProperty("invalid").EnumerateArray())
         {
-            var config = new SchedulerConfig
-            {
-                NumTrainTimesteps = c.GetProperty("num_train_timesteps").GetInt32(),
-                TimestepSpacing = ScheduleNames.ParseSpacing(c.GetProperty("timestep_spacing").GetString()!),
-                StepsOffset = c.GetProperty("steps_offset").GetInt32(),
-            };
-            int k = c.GetProperty("num_inference_steps").GetInt32();
+            var (config, k) = TimestepCase(c);
             string reason = c.GetProperty("reason").GetString()!;
             var schedule = new DiffusionSchedule(config);
             if (c.TryGetProperty("timesteps", out JsonElement raw) && raw.ValueKind == JsonValueKind.Array && raw.GetArrayLength() == k + 1 && raw[k].GetInt32() == -1)

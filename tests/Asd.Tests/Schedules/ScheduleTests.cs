@@ -1,8 +1,3 @@
-using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
-using Xunit;
-
 namespace Asd.Tests.Schedules;
 
 public sealed class ScheduleTests

@@ -1,9 +1,5 @@
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
 using Asd.Simd.Vectors;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Asd.Tests.Simd;
 
@@ -93,20 +89,13 @@ public sealed class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void EveryAxisFrom1To67MatchesTheReferenceBitForBit(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        int seed = 1;
+        for (int s = 1; s <= 67; s++)
         {
-            int seed = 1;
-            for (int s = 1; s <= 67; s++)
-            {
-                Check(path, s, 13, 37, Activation.Identity, false, false, 0, seed++);
-                Check(path, 5, s, 33, Activation.Silu, true, false, 1, seed++);
-                Check(path, 9, 21, s, Activation.GeluTanh, true, true, 3, seed++);
-            }
-        }
-        finally
-        {
-            Isa.Force(null);
+            Check(path, s, 13, 37, Activation.Identity, false, false, 0, seed++);
+            Check(path, 5, s, 33, Activation.Silu, true, false, 1, seed++);
+            Check(path, 9, 21, s, Activation.GeluTanh, true, true, 3, seed++);
         }
     }
 
@@ -114,20 +103,13 @@ public sealed class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void BatchesFrom1To64AndEveryEpilogueMatch(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        foreach (Activation act in Enum.GetValues<Activation>())
         {
-            foreach (Activation act in Enum.GetValues<Activation>())
+            for (int m = 1; m <= 64; m++)
             {
-                for (int m = 1; m <= 64; m++)
-                {
-                    Check(path, m, 40, 70, act, m % 2 == 0, m % 3 == 0, m % 4, 1000 + m);
-                }
+                Check(path, m, 40, 70, act, m % 2 == 0, m % 3 == 0, m % 4, 1000 + m);
             }
-        }
-        finally
-        {
-            Isa.Force(null);
         }
     }
 
@@ -135,17 +117,10 @@ public sealed class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void LongInnerDimensionsCrossKBlocks(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        foreach ((int m, int k, int n) in new[] { (1, 300, 32), (3, 600, 97), (8, 513, 64), (13, 257, 45), (32, 520, 130) })
         {
-            foreach ((int m, int k, int n) in new[] { (1, 300, 32), (3, 600, 97), (8, 513, 64), (13, 257, 45), (32, 520, 130) })
-            {
-                Check(path, m, k, n, Activation.Mish, true, true, 2, m * k);
-            }
-        }
-        finally
-        {
-            Isa.Force(null);
+            Check(path, m, k, n, Activation.Mish, true, true, 2, m * k);
         }
     }
 
@@ -153,18 +128,11 @@ public sealed class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void RandomShapesMatch(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        var rng = new System.Random(77);
+        for (int t = 0; t < 60; t++)
         {
-            var rng = new System.Random(77);
-            for (int t = 0; t < 60; t++)
-            {
-                Check(path, rng.Next(1, 68), rng.Next(1, 68), rng.Next(1, 68), (Activation)rng.Next(5), rng.Next(2) == 0, rng.Next(2) == 0, rng.Next(4), t);
-            }
-        }
-        finally
-        {
-            Isa.Force(null);
+            Check(path, rng.Next(1, 68), rng.Next(1, 68), rng.Next(1, 68), (Activation)rng.Next(5), rng.Next(2) == 0, rng.Next(2) == 0, rng.Next(4), t);
         }
     }
 
@@ -192,30 +160,23 @@ public sealed class GemmTests(ITestOutputHelper output)
     [MemberData(nameof(Paths))]
     public void PackingTheNextInputInTheEpilogueEqualsPackingItAfterwards(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        var rng = new System.Random(12);
+        foreach ((int m, int k, int n) in new[] { (1, 40, 37), (5, 33, 64), (13, 70, 24), (32, 300, 50) })
         {
-            var rng = new System.Random(12);
-            foreach ((int m, int k, int n) in new[] { (1, 40, 37), (5, 33, 64), (13, 70, 24), (32, 300, 50) })
-            {
-                float[] a = Random(rng, m * k), w = Random(rng, k * n), bias = Random(rng, n);
-                PackedMatrix packed = PackedMatrix.Pack(w, k, n, outputMajor: false, path);
-                var packedA = new float[Sgemm.PackedSize(m, k)];
-                Sgemm.PackA(a, m, k, k, path, packedA);
-                var c = new float[m * n];
-                var chained = new float[Sgemm.PackedSize(m, n)];
-                Array.Fill(chained, float.NaN);
-                int tiles = Sgemm.TileCount(m, path);
-                Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, 0, (tiles + 1) / 2);
-                Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, (tiles + 1) / 2);
-                var repacked = new float[Sgemm.PackedSize(m, n)];
-                Sgemm.PackA(c, m, n, n, path, repacked);
-                Assert.Equal(repacked, chained);
-            }
-        }
-        finally
-        {
-            Isa.Force(null);
+            float[] a = Random(rng, m * k), w = Random(rng, k * n), bias = Random(rng, n);
+            PackedMatrix packed = PackedMatrix.Pack(w, k, n, outputMajor: false, path);
+            var packedA = new float[Sgemm.PackedSize(m, k)];
+            Sgemm.PackA(a, m, k, k, path, packedA);
+            var c = new float[m * n];
+            var chained = new float[Sgemm.PackedSize(m, n)];
+            Array.Fill(chained, float.NaN);
+            int tiles = Sgemm.TileCount(m, path);
+            Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, 0, (tiles + 1) / 2);
+            Sgemm.MultiplyPacked(packedA, m, packed, 0, packed.Panels, bias, Activation.Silu, default, 0, c, n, chained, (tiles + 1) / 2);
+            var repacked = new float[Sgemm.PackedSize(m, n)];
+            Sgemm.PackA(c, m, n, n, path, repacked);
+            Assert.Equal(repacked, chained);
         }
     }
 

@@ -1,7 +1,4 @@
-using Asd.Simd;
-using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;
-using Xunit;
 
 namespace Asd.Tests.Simd;
 
@@ -50,51 +47,44 @@ public sealed class HalfGemmTests
     [MemberData(nameof(Paths))]
     public void HalfWeightsGiveTheFloatGemmOfTheWidenedWeights(IsaPath path)
     {
-        Isa.Force(path);
-        try
+        using ForcedIsa forced = ForcedIsa.On(path);
+        var rng = new System.Random(15);
+
+        // Every tile height and multi-panel width, edge panels, K across blocks, both layouts.
+        (int M, int K, int N)[] shapes =
+        [
+            (1, 1, 1), (1, 7, 130), (2, 33, 129), (3, 257, 300), (4, 16, 64), (5, 40, 37), (6, 300, 96), (7, 5, 17),
+            (8, 513, 64), (12, 24, 33), (13, 70, 128), (16, 31, 257), (25, 100, 45), (64, 20, 20),
+        ];
+        foreach ((int m, int k, int n) in shapes)
         {
-            var rng = new System.Random(15);
-
-            // Every tile height and multi-panel width, edge panels, K across blocks, both layouts.
-            (int M, int K, int N)[] shapes =
-            [
-                (1, 1, 1), (1, 7, 130), (2, 33, 129), (3, 257, 300), (4, 16, 64), (5, 40, 37), (6, 300, 96), (7, 5, 17),
-                (8, 513, 64), (12, 24, 33), (13, 70, 128), (16, 31, 257), (25, 100, 45), (64, 20, 20),
-            ];
-            foreach ((int m, int k, int n) in shapes)
+            foreach (bool outputMajor in (bool[])[false, true])
             {
-                foreach (bool outputMajor in (bool[])[false, true])
+                // Activations up to 2^16 exercise the largest products; large halves times large activations stay finite.
+                float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)(((rng.NextDouble() * 2) - 1) * (rng.Next(4) == 0 ? 1e-3 : 1)))];
+                ushort[] h = RandomHalves(rng, k * n);
+                float[] bias = [.. Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble())];
+                PackedMatrix half = PackedMatrix.PackHalf(h, k, n, outputMajor, path);
+                PackedMatrix full = PackedMatrix.Pack(Widen(h), k, n, outputMajor, path);
+                Assert.True(half.HalfWeights);
+                Assert.Equal(full.Bytes, 2 * half.Bytes);
+                var c16 = new float[m * n];
+                var c32 = new float[m * n];
+                Sgemm.Multiply(a, m, k, half, bias, Activation.Mish, default, 0, c16, n);
+                Sgemm.Multiply(a, m, k, full, bias, Activation.Mish, default, 0, c32, n);
+                for (int i = 0; i < c16.Length; i++)
                 {
-                    // Activations up to 2^16 exercise the largest products; large halves times large activations stay finite.
-                    float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)(((rng.NextDouble() * 2) - 1) * (rng.Next(4) == 0 ? 1e-3 : 1)))];
-                    ushort[] h = RandomHalves(rng, k * n);
-                    float[] bias = [.. Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble())];
-                    PackedMatrix half = PackedMatrix.PackHalf(h, k, n, outputMajor, path);
-                    PackedMatrix full = PackedMatrix.Pack(Widen(h), k, n, outputMajor, path);
-                    Assert.True(half.HalfWeights);
-                    Assert.Equal(full.Bytes, 2 * half.Bytes);
-                    var c16 = new float[m * n];
-                    var c32 = new float[m * n];
-                    Sgemm.Multiply(a, m, k, half, bias, Activation.Mish, default, 0, c16, n);
-                    Sgemm.Multiply(a, m, k, full, bias, Activation.Mish, default, 0, c32, n);
-                    for (int i = 0; i < c16.Length; i++)
+                    if (BitConverter.SingleToInt32Bits(c16[i]) != BitConverter.SingleToInt32Bits(c32[i]))
                     {
-                        if (BitConverter.SingleToInt32Bits(c16[i]) != BitConverter.SingleToInt32Bits(c32[i]))
-                        {
-                            Assert.Fail($"{path} M={m} K={k} N={n} outputMajor={outputMajor}: element {i} is {c16[i]:R} with half weights, {c32[i]:R} with float weights");
-                        }
-                    }
-
-                    for (int kk = 0; kk < k; kk += Math.Max(1, k / 5))
-                    {
-                        Assert.Equal(full[kk, n - 1], half[kk, n - 1]);
+                        Assert.Fail($"{path} M={m} K={k} N={n} outputMajor={outputMajor}: element {i} is {c16[i]:R} with half weights, {c32[i]:R} with float weights");
                     }
                 }
+
+                for (int kk = 0; kk < k; kk += Math.Max(1, k / 5))
+                {
+                    Assert.Equal(full[kk, n - 1], half[kk, n - 1]);
+                }
             }
-        }
-        finally
-        {
-            Isa.Force(null);
         }
     }
 
@@ -105,23 +95,16 @@ public sealed class HalfGemmTests
         ushort[] all = [.. Enumerable.Range(0, 0x10000).Where(b => (b & 0x7C00) != 0x7C00).Select(b => (ushort)b)];
         foreach (IsaPath path in Isa.Supported())
         {
-            Isa.Force(path);
-            try
+            using ForcedIsa forced = ForcedIsa.On(path);
+            PackedMatrix w = PackedMatrix.PackHalf(all, 1, all.Length, outputMajor: false, path);
+            var c = new float[all.Length];
+            Sgemm.Multiply([1f], 1, 1, w, default, Activation.Identity, default, 0, c, all.Length);
+            for (int i = 0; i < all.Length; i++)
             {
-                PackedMatrix w = PackedMatrix.PackHalf(all, 1, all.Length, outputMajor: false, path);
-                var c = new float[all.Length];
-                Sgemm.Multiply([1f], 1, 1, w, default, Activation.Identity, default, 0, c, all.Length);
-                for (int i = 0; i < all.Length; i++)
-                {
-                    float want = (float)BitConverter.UInt16BitsToHalf(all[i]);
+                float want = (float)BitConverter.UInt16BitsToHalf(all[i]);
 
-                    // 1 * w + 0: -0 becomes +0 in the chain that starts from +0, on every path alike.
-                    Assert.True(c[i] == want, $"{path}: half 0x{all[i]:X4} widened to {c[i]:R}, expected {want:R}");
-                }
-            }
-            finally
-            {
-                Isa.Force(null);
+                // 1 * w + 0: -0 becomes +0 in the chain that starts from +0, on every path alike.
+                Assert.True(c[i] == want, $"{path}: half 0x{all[i]:X4} widened to {c[i]:R}, expected {want:R}");
             }
         }
     }

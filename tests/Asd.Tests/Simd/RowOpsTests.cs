@@ -1,7 +1,3 @@
-using Asd.Simd;
-using Asd.Simd.Kernels;
-using Xunit;
-
 namespace Asd.Tests.Simd;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using Asd.Native.Threading;
-using Xunit;
-
 namespace Asd.Tests.Threading;
 
 public sealed class CorePoolTests

@@ -2,16 +2,8 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text;
 using Asd.Cli.Commands;
-using Asd.Cli;
 using Asd.Fuzz;
-using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Schedules;
 using Asd.Native.Validation;
-using Xunit;
 
 namespace Asd.Tests.Validation;
 

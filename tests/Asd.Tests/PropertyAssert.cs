@@ -1,0 +1,23 @@
+namespace Asd.Tests;
+
+/// <summary>
+/// The two verdicts a statistical property's test asserts: the property holds, or (a negative control) it is
+/// rejected. Either way the outcome, with its worst cases, goes to the test's log first, and it is the message of
+/// a failing assertion.
+/// </summary>
+internal static class PropertyAssert
+{
+    /// <summary>Asserts that the property holds: fewer rejecting cases than its critical count.</summary>
+    public static void Holds(PropertyOutcome outcome, ITestOutputHelper output)
+    {
+        output.WriteLine(outcome.ToString());
+        Assert.False(outcome.Rejected, outcome.ToString());
+    }
+
+    /// <summary>Asserts that the property is rejected: a negative control, whose defect the property must see.</summary>
+    public static void IsRejected(PropertyOutcome outcome, ITestOutputHelper output)
+    {
+        output.WriteLine(outcome.ToString());
+        Assert.True(outcome.Rejected, outcome.ToString());
+    }
+}
