@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Asd.Cli.Commands;
 
 namespace Asd.Cli;

@@ -1,8 +1,6 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Asd.Native.IO;
-using Asd.Native.Sampling;
+using System.Text.Json.Serialization;
 
 namespace Asd.Cli.Bench;
 
@@ -128,129 +126,59 @@ internal static class BenchOutput
         }
     }
 
-    /// <summary>Writes the JSON whose schema outside checks rely on (README, "asd bench").</summary>
+    /// <summary>Writes the JSON whose schema outside checks rely on (README, "asd bench"): <see cref="BenchJson"/>.</summary>
     public static void WriteJson(string path, BenchReport report)
     {
-        AtomicFile.WriteJson(path, w =>
+        BenchResult? auto = report.Find("asd", "auto");
+        var json = new BenchJson(
+            report.Machine,
+            report.Model,
+            report.Steps,
+            report.CeilingWallSpeedup,
+            [.. report.Results.Select(r => new BenchJsonRow(r.Setting.Sampler, r.Setting.SpecLen, r.MeanSequentialCalls, r.AlgorithmicSpeedup, r.MeanRowsPerStep, r.MedianWall, r.WallSpeedup))],
+            report.Chains,
+            report.Threads,
+            report.Repeats,
+            report.CeilingLength,
+            report.CostCurve.RowOverheadSeconds,
+            report.CostCurve.CallOverheadSeconds,
+            double.IsNaN(report.CostCurve.Noise) ? null : report.CostCurve.Noise,
+            [.. Enumerable.Range(1, report.CostCurve.MaxRows).Select(report.CostCurve.MeasuredCallSeconds)],
+            auto is null ? null : new SortedDictionary<int, long>(auto.ChosenLengths),
+            [.. report.Results.Select(r => r.Gain.Pairs == 0
+                ? new BenchJsonInterval(1, 1, 1, r.Gain.Coverage, Predicted(r))
+                : new BenchJsonInterval(r.Gain.Median, r.Gain.Low, r.Gain.High, r.Gain.Coverage, Predicted(r)))],
+            [.. Enumerable.Range(1, report.CostCurve.MaxRows).Select(report.CostCurve.CallSeconds)],
+            AcceptanceJson(report.Acceptance),
+            report.Quality,
+            report.Physics?.WeightBytes,
+            report.Physics?.Precision,
+            report.Physics?.FlopsPerSample,
+            report.Physics?.ReadBandwidth,
+            report.Physics?.FmaPeak,
+            report.Physics?.StreamSeconds,
+            report.GivenAcceptanceCeiling?.Source,
+            report.GivenAcceptanceCeiling?.Speedup,
+            report.GivenAcceptanceCeiling?.Length,
+            report.OnnxCostCurve is { } ort ? [.. Enumerable.Range(1, ort.MaxRows).Select(ort.CallSeconds)] : null);
+        AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, json, BenchJsonContext.Default.BenchJson));
+
+        static double? Predicted(BenchResult r) => double.IsNaN(r.PredictedSpeedup) ? null : r.PredictedSpeedup;
+    }
+
+    /// <summary>"acceptance_by_position" as the stats JSON writes it (SamplingStats.WriteAcceptance: one schema for both, read back by --acceptance-from).</summary>
+    private static JsonElement AcceptanceJson(IReadOnlyList<PositionAcceptance> acceptance)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("machine", report.Machine);
-            w.WriteString("model", report.Model);
-            w.WriteNumber("steps", report.Steps);
-            w.WriteNumber("ceiling_wall_speedup", report.CeilingWallSpeedup);
-            w.WriteStartArray("rows");
-            foreach (BenchResult r in report.Results)
-            {
-                w.WriteStartObject();
-                w.WriteString("sampler", r.Setting.Sampler);
-                w.WriteString("spec_len", r.Setting.SpecLen);
-                w.WriteNumber("sequential_model_calls", r.MeanSequentialCalls);
-                w.WriteNumber("algorithmic_speedup", r.AlgorithmicSpeedup);
-                w.WriteNumber("rows_per_step", r.MeanRowsPerStep);
-                w.WriteNumber("wall_seconds_per_sample", r.MedianWall);
-                w.WriteNumber("wall_speedup", r.WallSpeedup);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-
-            // Context beyond the fixed schema: how the numbers were taken.
-            w.WriteNumber("chains", report.Chains);
-            w.WriteNumber("threads", report.Threads);
-            w.WriteNumber("repeats", report.Repeats);
-            w.WriteNumber("ceiling_spec_len", report.CeilingLength);
-            w.WriteNumber("cost_curve_row_overhead_seconds", report.CostCurve.RowOverheadSeconds);
-            w.WriteNumber("cost_curve_call_overhead_seconds", report.CostCurve.CallOverheadSeconds);
-            if (!double.IsNaN(report.CostCurve.Noise))
-            {
-                w.WriteNumber("cost_curve_noise", report.CostCurve.Noise);
-            }
-
-            w.WriteStartArray("cost_curve_seconds_measured");
-            for (int b = 1; b <= report.CostCurve.MaxRows; b++)
-            {
-                w.WriteNumberValue(report.CostCurve.MeasuredCallSeconds(b));
-            }
-
-            w.WriteEndArray();
-
-            if (report.Find("asd", "auto") is { } auto)
-            {
-                // Rounds per L that auto ran over the timed repeats (tools/auto_stability.sh reads the dominant L).
-                w.WriteStartObject("auto_round_lengths");
-                foreach ((int length, long rounds) in auto.ChosenLengths.OrderBy(kv => kv.Key))
-                {
-                    w.WriteNumber(length.ToString(Ci), rounds);
-                }
-
-                w.WriteEndObject();
-            }
-
-            // Per row of "rows", in order: the paired-ratio interval and the cost model's prediction (null where none).
-            w.WriteStartArray("wall_speedup_intervals");
-            foreach (BenchResult r in report.Results)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("median_ratio", r.Gain.Pairs == 0 ? 1 : r.Gain.Median);
-                w.WriteNumber("low", r.Gain.Pairs == 0 ? 1 : r.Gain.Low);
-                w.WriteNumber("high", r.Gain.Pairs == 0 ? 1 : r.Gain.High);
-                w.WriteNumber("coverage", r.Gain.Coverage);
-                if (double.IsNaN(r.PredictedSpeedup))
-                {
-                    w.WriteNull("predicted_wall_speedup");
-                }
-                else
-                {
-                    w.WriteNumber("predicted_wall_speedup", r.PredictedSpeedup);
-                }
-
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteStartArray("cost_curve_seconds");
-            for (int b = 1; b <= report.CostCurve.MaxRows; b++)
-            {
-                w.WriteNumberValue(report.CostCurve.CallSeconds(b));
-            }
-
-            w.WriteEndArray();
-            SamplingStats.WriteAcceptance(w, report.Acceptance);
-            if (report.Quality is { } q)
-            {
-                w.WriteString("quality", q);
-            }
-
-            if (report.Physics is { } ph)
-            {
-                w.WriteNumber("weight_bytes", ph.WeightBytes);
-                w.WriteString("weight_precision", ph.Precision);
-                w.WriteNumber("flops_per_sample", ph.FlopsPerSample);
-                w.WriteNumber("read_bandwidth_bytes_per_second", ph.ReadBandwidth);
-                w.WriteNumber("fma_peak_flops", ph.FmaPeak);
-                w.WriteNumber("weight_stream_bound_seconds", ph.StreamSeconds);
-            }
-
-            if (report.GivenAcceptanceCeiling is { } g)
-            {
-                w.WriteString("given_acceptance_source", g.Source);
-                w.WriteNumber("given_acceptance_ceiling_wall_speedup", g.Speedup);
-                w.WriteNumber("given_acceptance_ceiling_spec_len", g.Length);
-            }
-
-            if (report.OnnxCostCurve is { } ort)
-            {
-                w.WriteStartArray("onnxruntime_cost_curve_seconds");
-                for (int b = 1; b <= ort.MaxRows; b++)
-                {
-                    w.WriteNumberValue(ort.CallSeconds(b));
-                }
-
-                w.WriteEndArray();
-            }
-
+            SamplingStats.WriteAcceptance(w, acceptance);
             w.WriteEndObject();
-        });
+        }
+
+        using JsonDocument doc = JsonDocument.Parse(buffer.WrittenMemory);
+        return doc.RootElement.GetProperty("acceptance_by_position").Clone();
     }
 
     /// <summary>The acceptance by position of an asd bench JSON (--acceptance-from).</summary>
@@ -319,3 +247,58 @@ internal static class BenchOutput
         return sb.ToString();
     }
 }
+
+/// <summary>
+/// asd bench's JSON (--json), field for field in the order written, names in snake_case. The first five fields are
+/// the fixed schema outside checks rely on (README, "asd bench"); the rest says how the numbers were taken. A null
+/// field is left out: the noise of a given curve, auto's rounds per L without an auto setting, the bounds of a model
+/// that does not stream its weights, the ceiling without --acceptance-from, ONNX Runtime's curve without
+/// --vs-onnxruntime.
+/// </summary>
+/// <param name="Rows">One per setting, in the order run.</param>
+/// <param name="CostCurveNoise">The call-to-call spread of the calibration.</param>
+/// <param name="AutoRoundLengths">Rounds per L that auto ran over the timed repeats (tools/auto_stability.sh reads the dominant L).</param>
+/// <param name="WallSpeedupIntervals">Per row of <paramref name="Rows"/>, in order: the paired-ratio interval and the cost model's prediction.</param>
+internal sealed record BenchJson(
+    string Machine,
+    string Model,
+    int Steps,
+    double CeilingWallSpeedup,
+    IReadOnlyList<BenchJsonRow> Rows,
+    int Chains,
+    int Threads,
+    int Repeats,
+    int CeilingSpecLen,
+    double CostCurveRowOverheadSeconds,
+    double CostCurveCallOverheadSeconds,
+    double? CostCurveNoise,
+    double[] CostCurveSecondsMeasured,
+    SortedDictionary<int, long>? AutoRoundLengths,
+    IReadOnlyList<BenchJsonInterval> WallSpeedupIntervals,
+    double[] CostCurveSeconds,
+    JsonElement AcceptanceByPosition,
+    string? Quality,
+    long? WeightBytes,
+    string? WeightPrecision,
+    long? FlopsPerSample,
+    double? ReadBandwidthBytesPerSecond,
+    double? FmaPeakFlops,
+    double? WeightStreamBoundSeconds,
+    string? GivenAcceptanceSource,
+    double? GivenAcceptanceCeilingWallSpeedup,
+    int? GivenAcceptanceCeilingSpecLen,
+    double[]? OnnxruntimeCostCurveSeconds);
+
+/// <summary>One setting's row of <see cref="BenchJson.Rows"/>: means over the repeats, the wall time a median.</summary>
+internal sealed record BenchJsonRow(string Sampler, string SpecLen, double SequentialModelCalls, double AlgorithmicSpeedup, double RowsPerStep, double WallSecondsPerSample, double WallSpeedup);
+
+/// <summary>
+/// One setting's paired-ratio interval (1, 1, 1 where no pairs were timed: DDPM against itself) and the cost model's
+/// predicted wall speedup, written as null where there is none.
+/// </summary>
+internal sealed record BenchJsonInterval(double MedianRatio, double Low, double High, double Coverage, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictedWallSpeedup);
+
+/// <summary>The bench JSON's source-generated serializer (Native AOT: no reflection).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(BenchJson))]
+internal sealed partial class BenchJsonContext : JsonSerializerContext;

@@ -1,9 +1,3 @@
-using System.Globalization;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-using Asd.Native.Threading;
-
 namespace Asd.Cli.Bench;
 
 /// <summary>One sampler configuration <c>asd bench</c> times.</summary>

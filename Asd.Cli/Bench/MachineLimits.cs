@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Asd.Native.Threading;
 using Asd.Simd;
 using Asd.Simd.Kernels;
 using Asd.Simd.Vectors;

@@ -1,13 +1,5 @@
-using System.CommandLine;
-using System.Globalization;
 using Asd.Cli.Bench;
 using Asd.Cli.Output;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Tasks;
-using Asd.Native.Threading;
 
 namespace Asd.Cli.Commands;
 

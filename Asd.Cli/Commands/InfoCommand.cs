@@ -1,7 +1,4 @@
-using System.CommandLine;
 using System.Runtime.InteropServices;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Models;
 using Asd.Simd;
 
 namespace Asd.Cli.Commands;

@@ -1,7 +1,4 @@
-using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using Asd.Native.IO;
 
 namespace Asd.Cli.Commands;
 

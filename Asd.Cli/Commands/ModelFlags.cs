@@ -1,7 +1,3 @@
-using System.CommandLine;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
 using Asd.Native.Schedules;
 
 namespace Asd.Cli.Commands;

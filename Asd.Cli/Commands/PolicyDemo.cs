@@ -1,6 +1,3 @@
-using Asd.Native.Models;
-using Asd.Native.Tasks;
-
 namespace Asd.Cli.Commands;
 
 /// <summary>

@@ -1,15 +1,6 @@
-using System.CommandLine;
-using System.Globalization;
 using Asd.Cli.Bench;
 using Asd.Cli.Output;
-using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
 using Asd.Native.Schedules;
-using Asd.Native.Tasks;
-using Asd.Native.Threading;
 
 namespace Asd.Cli.Commands;
 

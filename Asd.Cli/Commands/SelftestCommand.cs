@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using Asd.Simd;
 using Asd.Simd.Kernels;
 using Asd.Simd.Kernels.Gemm;

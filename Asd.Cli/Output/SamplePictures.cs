@@ -1,10 +1,5 @@
-using System.Globalization;
 using Asd.Cli.Plotting;
 using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-using Asd.Native.Tasks;
 
 namespace Asd.Cli.Output;
 

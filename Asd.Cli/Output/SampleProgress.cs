@@ -1,4 +1,3 @@
-using Asd.Native.Sampling;
 using Spectre.Console;
 
 namespace Asd.Cli.Output;

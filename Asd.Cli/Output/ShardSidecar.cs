@@ -1,9 +1,3 @@
-using System.CommandLine;
-using Asd.Native.Denoising;
-using Asd.Native.IO;
-using Asd.Native.Models;
-using Asd.Native.Sampling;
-
 namespace Asd.Cli.Output;
 
 /// <summary>

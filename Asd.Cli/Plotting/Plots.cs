@@ -1,7 +1,9 @@
-using System.Globalization;
 using ScottPlot;
 using ScottPlot.Plottables;
 using ScottPlot.TickGenerators;
+using PlotRanges = (double XMin, double XMax, double YMin, double YMax);
+using PolicyEpisode = (float[] Start, float[] Goal, float[][] Paths);
+using PolicyObstacle = (double X, double Y, double R);
 
 namespace Asd.Cli.Plotting;
 
@@ -43,7 +45,7 @@ internal sealed record DensityGrid(double[] Values, int Columns, int Rows)
     public const int Size = 400;
 
     /// <summary><paramref name="density"/>(x, y) at the centres of a <see cref="Size"/>-square grid over <paramref name="ranges"/>.</summary>
-    public static DensityGrid Evaluate(Func<double, double, double> density, (double XMin, double XMax, double YMin, double YMax) ranges)
+    public static DensityGrid Evaluate(Func<double, double, double> density, PlotRanges ranges)
     {
         ArgumentNullException.ThrowIfNull(density);
         Plots.CheckRanges(ranges, nameof(ranges));
@@ -86,27 +88,14 @@ internal static class Plots
     /// a path is its waypoints as interleaved (x, y) pairs and is drawn from the start through them. Paths that
     /// come within the obstacle's radius are dashed, with a red cross where they first enter it.
     /// </summary>
-    public static void PolicyTrajectories(
-        string path,
-        string title,
-        string caption,
-        (double X, double Y, double R) obstacle,
-        (double XMin, double XMax, double YMin, double YMax) workspace,
-        IReadOnlyList<(float[] Start, float[] Goal, float[][] Paths)> episodes,
-        PlotOptions? options = null)
+    public static void PolicyTrajectories(string path, string title, string caption, PolicyObstacle obstacle, PlotRanges workspace, IReadOnlyList<PolicyEpisode> episodes, PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         using RenderedPlot plot = RenderPolicyTrajectories(title, caption, obstacle, workspace, episodes, options);
         plot.Save(path);
     }
 
-    public static RenderedPlot RenderPolicyTrajectories(
-        string title,
-        string caption,
-        (double X, double Y, double R) obstacle,
-        (double XMin, double XMax, double YMin, double YMax) workspace,
-        IReadOnlyList<(float[] Start, float[] Goal, float[][] Paths)> episodes,
-        PlotOptions? options = null)
+    public static RenderedPlot RenderPolicyTrajectories(string title, string caption, PolicyObstacle obstacle, PlotRanges workspace, IReadOnlyList<PolicyEpisode> episodes, PlotOptions? options = null)
     {
         options = CheckCommon(title, caption, options);
         CheckRanges(workspace, nameof(workspace));
@@ -244,14 +233,14 @@ internal static class Plots
     /// Samples (interleaved x, y) as dark dots over a heat map of the target density (<see cref="DensityGrid"/>, over
     /// the same ranges). Non-finite or negative density values count as 0.
     /// </summary>
-    public static void MixtureScatter(string path, string title, string caption, DensityGrid density, float[] samples, (double XMin, double XMax, double YMin, double YMax) ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
+    public static void MixtureScatter(string path, string title, string caption, DensityGrid density, float[] samples, PlotRanges ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         using RenderedPlot plot = RenderMixtureScatter(title, caption, density, samples, ranges, scale, options);
         plot.Save(path);
     }
 
-    public static RenderedPlot RenderMixtureScatter(string title, string caption, DensityGrid density, float[] samples, (double XMin, double XMax, double YMin, double YMax) ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
+    public static RenderedPlot RenderMixtureScatter(string title, string caption, DensityGrid density, float[] samples, PlotRanges ranges, DensityScale scale = DensityScale.Sqrt, PlotOptions? options = null)
     {
         options = CheckCommon(title, caption, options);
         CheckRanges(ranges, nameof(ranges));
@@ -722,7 +711,7 @@ internal static class Plots
         }
     }
 
-    private static void SetDataLimits(Plot plot, (double XMin, double XMax, double YMin, double YMax) r, bool squareUnits)
+    private static void SetDataLimits(Plot plot, PlotRanges r, bool squareUnits)
     {
         plot.Axes.SetLimits(r.XMin, r.XMax, r.YMin, r.YMax);
         if (squareUnits)
@@ -742,7 +731,7 @@ internal static class Plots
         return options;
     }
 
-    internal static void CheckRanges((double XMin, double XMax, double YMin, double YMax) r, string name)
+    internal static void CheckRanges(PlotRanges r, string name)
     {
         if (!double.IsFinite(r.XMin) || !double.IsFinite(r.XMax) || !double.IsFinite(r.YMin) || !double.IsFinite(r.YMax)
             || !(r.XMax > r.XMin) || !(r.YMax > r.YMin) || !double.IsFinite(r.XMax - r.XMin) || !double.IsFinite(r.YMax - r.YMin))

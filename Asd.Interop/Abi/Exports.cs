@@ -1,7 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Asd.Native.Sampling;
 using Asd.Simd;
 
 namespace Asd.Interop.Abi;
@@ -58,30 +55,14 @@ internal static unsafe class Exports
     // ---------------------------------------------------------------- model
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_default_params")]
-    private static int ModelDefaultParams(ModelParams* p, nuint size)
-    {
-        try
-        {
-            StructIo.Write(p, size, "params", ModelParams.Default);
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelDefaultParams(ModelParams* p, nuint size) => WriteDefaults(p, size);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_open")]
-    private static int ModelOpen(byte* spec, ModelParams* p, nint* outModel)
+    private static Status ModelOpen(byte* spec, ModelParams* p, nint* outModel)
     {
         try
         {
-            if (outModel == null)
-            {
-                throw AsdException.Null("out_model");
-            }
-
-            *outModel = 0;
+            Out(outModel, "out_model") = 0;
             string specText = Text.Read(spec) ?? throw AsdException.Null("spec");
             if (string.IsNullOrWhiteSpace(specText))
             {
@@ -89,8 +70,7 @@ internal static unsafe class Exports
             }
 
             ModelParams prm = StructIo.Read(p, "asd_model_params", "asd_model_default_params", ModelParams.Default);
-            var model = ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads);
-            *outModel = Handles.Add(model);
+            *outModel = Handles.Add(ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads));
             return Status.Ok;
         }
         catch (Exception e)
@@ -100,20 +80,10 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_free")]
-    private static void ModelFree(nint model)
-    {
-        try
-        {
-            Handles.Remove<ModelHandle>(model)?.Release();
-        }
-        catch (Exception e)
-        {
-            Status.Fail(e);
-        }
-    }
+    private static void ModelFree(nint model) => Free<ModelHandle>(model);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_name")]
-    private static int ModelName(nint model, byte* buf, nuint bufLen, nuint* needed)
+    private static Status ModelName(nint model, byte* buf, nuint bufLen, nuint* needed)
     {
         try
         {
@@ -127,120 +97,49 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_sample_shape")]
-    private static int ModelSampleShape(nint model, long* dims, nuint dimsLen, nuint* ndim)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            return WriteShape([.. m.Model.SampleShape], dims, dimsLen, ndim, "asd_model_sample_shape");
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelSampleShape(nint model, long* dims, nuint dimsLen, nuint* ndim) =>
+        ModelShape(model, &SampleShapeOf, dims, dimsLen, ndim, "asd_model_sample_shape");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_sample_size")]
-    private static int ModelSampleSize(nint model, long* size)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            Out(size, "size") = m.SampleSize;
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelSampleSize(nint model, long* size) => ModelValue(model, &SampleSizeOf, size, "size");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_cond_shape")]
-    private static int ModelCondShape(nint model, long* dims, nuint dimsLen, nuint* ndim)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            return WriteShape([m.Model.ConditionSize], dims, dimsLen, ndim, "asd_model_cond_shape");
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelCondShape(nint model, long* dims, nuint dimsLen, nuint* ndim) =>
+        ModelShape(model, &CondShapeOf, dims, dimsLen, ndim, "asd_model_cond_shape");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_cond_size")]
-    private static int ModelCondSize(nint model, long* size)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            Out(size, "size") = m.Model.ConditionSize;
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelCondSize(nint model, long* size) => ModelValue(model, &CondSizeOf, size, "size");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_train_steps")]
-    private static int ModelTrainSteps(nint model, int* steps)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            Out(steps, "steps") = m.Model.DefaultScheduler.NumTrainTimesteps;
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelTrainSteps(nint model, int* steps) => ModelValue(model, &TrainStepsOf, steps, "steps");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_has_guidance")]
-    private static int ModelHasGuidance(nint model, int* hasGuidance)
-    {
-        try
-        {
-            ModelHandle handle = Handles.Get<ModelHandle>(model, "model");
-            Out(hasGuidance, "has_guidance") = handle.HasGuidance ? 1 : 0;
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelHasGuidance(nint model, int* hasGuidance) => ModelValue(model, &HasGuidanceOf, hasGuidance, "has_guidance");
+
+    // What the model queries above read.
+    private static long[] SampleShapeOf(ModelHandle m) => [.. m.Model.SampleShape];
+
+    private static long[] CondShapeOf(ModelHandle m) => [m.Model.ConditionSize];
+
+    private static long SampleSizeOf(ModelHandle m) => m.SampleSize;
+
+    private static long CondSizeOf(ModelHandle m) => m.Model.ConditionSize;
+
+    private static int TrainStepsOf(ModelHandle m) => m.Model.DefaultScheduler.NumTrainTimesteps;
+
+    private static int HasGuidanceOf(ModelHandle m) => m.HasGuidance ? 1 : 0;
 
     // ---------------------------------------------------------------- sampler
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_default_params")]
-    private static int SamplerDefaultParams(SamplerParams* p, nuint size)
-    {
-        try
-        {
-            StructIo.Write(p, size, "params", SamplerParams.Default, SamplerParams.AbiOneSize);
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status SamplerDefaultParams(SamplerParams* p, nuint size) => WriteDefaults(p, size);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_create")]
-    private static int SamplerCreate(nint model, SamplerParams* p, nint* outSampler)
+    private static Status SamplerCreate(nint model, SamplerParams* p, nint* outSampler)
     {
         try
         {
-            if (outSampler == null)
-            {
-                throw AsdException.Null("out_sampler");
-            }
-
-            *outSampler = 0;
+            Out(outSampler, "out_sampler") = 0;
             ModelHandle m = Handles.Get<ModelHandle>(model, "model");
             SamplerParams prm = StructIo.Read(p, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default, SamplerParams.AbiOneSize);
             *outSampler = Handles.Add(SamplerHandle.Create(m, prm));
@@ -253,48 +152,22 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_free")]
-    private static void SamplerFree(nint sampler)
-    {
-        try
-        {
-            Handles.Remove<SamplerHandle>(sampler)?.Free();
-        }
-        catch (Exception e)
-        {
-            Status.Fail(e);
-        }
-    }
+    private static void SamplerFree(nint sampler) => Free<SamplerHandle>(sampler);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sample_default_params")]
-    private static int SampleDefaultParams(SampleParams* p, nuint size)
-    {
-        try
-        {
-            StructIo.Write(p, size, "params", SampleParams.Default);
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status SampleDefaultParams(SampleParams* p, nuint size) => WriteDefaults(p, size);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_sample")]
-    private static int SamplerSample(nint sampler, int n, SampleParams* p, float* output, nuint outputLen)
+    private static Status SamplerSample(nint sampler, int n, SampleParams* p, float* output, nuint outputLen)
     {
         try
         {
             SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
             SampleParams prm = StructIo.Read(p, "asd_sample_params", "asd_sample_default_params", SampleParams.Default);
             Span<float> outSpan = CheckSampleRequest(s, n, prm, output, outputLen);
-            s.Enter();
-            try
+            using (s.Enter())
             {
                 s.Sample(n, prm, outSpan);
-            }
-            finally
-            {
-                s.Exit();
             }
 
             return Status.Ok;
@@ -368,13 +241,12 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_stats")]
-    private static int SamplerStats(nint sampler, Stats* stats, nuint size)
+    private static Status SamplerStats(nint sampler, Stats* stats, nuint size)
     {
         try
         {
             SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
-            s.Enter();
-            try
+            using (s.Enter())
             {
                 SamplingStats st = s.RequireStats();
                 StructIo.Write(stats, size, "stats", new Stats
@@ -391,10 +263,6 @@ internal static unsafe class Exports
                     WallSeconds = st.WallSeconds,
                 });
             }
-            finally
-            {
-                s.Exit();
-            }
 
             return Status.Ok;
         }
@@ -405,19 +273,14 @@ internal static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_stats_json")]
-    private static int SamplerStatsJson(nint sampler, byte* buf, nuint bufLen, nuint* needed)
+    private static Status SamplerStatsJson(nint sampler, byte* buf, nuint bufLen, nuint* needed)
     {
         try
         {
             SamplerHandle s = Handles.Get<SamplerHandle>(sampler, "sampler");
-            s.Enter();
-            try
+            using (s.Enter())
             {
                 return Text.Write(s.StatsJson(), buf, bufLen, needed, "asd_sampler_stats_json");
-            }
-            finally
-            {
-                s.Exit();
             }
         }
         catch (Exception e)
@@ -427,6 +290,68 @@ internal static unsafe class Exports
     }
 
     // ---------------------------------------------------------------- helpers
+
+    // The common exports: each catches every exception of its body, which becomes the status and this thread's
+    // last error (Status.Fail).
+
+    /// <summary>asd_*_default_params: the struct's defaults, as much of them as the caller's struct holds.</summary>
+    private static Status WriteDefaults<T>(T* p, nuint size)
+        where T : unmanaged, IParams<T>
+    {
+        try
+        {
+            StructIo.Write(p, size, "params", T.Default, T.AbiOneSize);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    /// <summary>asd_*_free: unregisters the handle (a freed, foreign or NULL one is ignored) and frees its target.</summary>
+    private static void Free<T>(nint handle)
+        where T : class, IHandleTarget
+    {
+        try
+        {
+            Handles.Remove<T>(handle)?.Free();
+        }
+        catch (Exception e)
+        {
+            Status.Fail(e);
+        }
+    }
+
+    /// <summary>A model query that answers one number: <paramref name="read"/> of the model into <paramref name="result"/>.</summary>
+    private static Status ModelValue<T>(nint model, delegate*<ModelHandle, T> read, T* result, string name)
+        where T : unmanaged
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            Out(result, name) = read(m);
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    /// <summary>A model query that answers a shape (<see cref="WriteShape"/>).</summary>
+    private static Status ModelShape(nint model, delegate*<ModelHandle, long[]> shapeOf, long* dims, nuint dimsLen, nuint* ndim, string what)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return WriteShape(shapeOf(m), dims, dimsLen, ndim, what);
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
 
     private static byte* Pin(byte[] pinned) => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
 
@@ -441,7 +366,7 @@ internal static unsafe class Exports
         return ref *p;
     }
 
-    private static int WriteShape(long[] shape, long* dims, nuint dimsLen, nuint* ndim, string what)
+    private static Status WriteShape(long[] shape, long* dims, nuint dimsLen, nuint* ndim, string what)
     {
         if (ndim == null)
         {
@@ -466,9 +391,9 @@ internal static unsafe class Exports
     private static Dictionary<int, byte[]> BuildStatusNames()
     {
         var names = new Dictionary<int, byte[]>();
-        foreach (int s in (int[])[Status.Ok, Status.Cancelled, Status.InvalidArgument, Status.NullPointer, Status.BufferSize, Status.InvalidHandle, Status.Model, Status.Unsupported, Status.Numeric, Status.Busy, Status.State, Status.OutOfMemory, Status.Io, Status.Internal])
+        foreach (Status s in Enum.GetValues<Status>())
         {
-            names[s] = LastError.Pinned(Status.Name(s));
+            names[(int)s] = LastError.Pinned(Status.Name((int)s));
         }
 
         names[-1] = LastError.Pinned(Status.Name(-1));

@@ -2,6 +2,13 @@ using System.Collections.Concurrent;
 
 namespace Asd.Interop.Abi;
 
+/// <summary>What a handle of asd.h points at: its asd_*_free ends the caller's use of it.</summary>
+internal interface IHandleTarget
+{
+    /// <summary>What asd_*_free does once the handle is unregistered.</summary>
+    void Free();
+}
+
 /// <summary>
 /// Opaque handles. A handle is a registry key that is never reused in the process (unlike a pointer, which malloc
 /// may hand out again), so a call with a freed, foreign or wrong-kind handle gets ASD_ERR_INVALID_HANDLE instead of

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using Asd.Native.Backends.Analytic;
 using Asd.Native.Backends.Mlp;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
 
 namespace Asd.Interop.Abi;
 
@@ -11,7 +9,7 @@ namespace Asd.Interop.Abi;
 /// Samplers hold a reference: asd_model_free drops the caller's reference, and the model is disposed when its last
 /// sampler is freed, so freeing the model first is safe.
 /// </summary>
-internal sealed class ModelHandle
+internal sealed class ModelHandle : IHandleTarget
 {
     private readonly object _gate = new();
     private int _refs = 1;
@@ -91,6 +89,9 @@ internal sealed class ModelHandle
             return true;
         }
     }
+
+    /// <summary>asd_model_free: drops the caller's reference; a sampler created from the model keeps its own.</summary>
+    public void Free() => Release();
 
     public void Release()
     {

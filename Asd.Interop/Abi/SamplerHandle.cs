@@ -1,4 +1,3 @@
-using Asd.Native.Sampling;
 using Asd.Native.Schedules;
 
 namespace Asd.Interop.Abi;
@@ -9,7 +8,7 @@ namespace Asd.Interop.Abi;
 /// handle fails with ASD_ERR_BUSY. Freeing a sampler while it runs (from its progress callback, or another thread)
 /// unregisters it at once and disposes it when the run returns.
 /// </summary>
-internal sealed unsafe class SamplerHandle : ISamplingProgress
+internal sealed unsafe class SamplerHandle : ISamplingProgress, IHandleTarget
 {
     private readonly object _gate = new();
     private bool _busy;
@@ -141,8 +140,11 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         return new CalibrationLimits(seconds, progress == 0 ? null : (done, planned) => ((delegate* unmanaged<void*, long, long, long, int>)progress)((void*)user, done, planned, done) == 0);
     }
 
-    /// <summary>Marks the sampler busy; false if another call is using it.</summary>
-    public void Enter()
+    /// <summary>
+    /// Marks the sampler busy until the returned lease is disposed; throws ASD_ERR_BUSY if another call is using it
+    /// (or it was freed).
+    /// </summary>
+    public Lease Enter()
     {
         lock (_gate)
         {
@@ -155,9 +157,11 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
 
             _busy = true;
         }
+
+        return new Lease(this);
     }
 
-    public void Exit()
+    private void Exit()
     {
         bool dispose;
         lock (_gate)
@@ -234,5 +238,11 @@ internal sealed unsafe class SamplerHandle : ISamplingProgress
         }
 
         return _statsJson = System.Text.Encoding.UTF8.GetBytes(RequireStats().ToJson(indented: false, model: Model.Model.Name));
+    }
+
+    /// <summary>One call's hold on the sampler (<see cref="Enter"/>): disposing it ends the call.</summary>
+    public readonly ref struct Lease(SamplerHandle sampler)
+    {
+        public void Dispose() => sampler.Exit();
     }
 }

@@ -1,112 +1,113 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Asd.Native.Denoising;
-using Asd.Native.Sampling;
-
 namespace Asd.Interop.Abi;
 
-/// <summary>The status codes of asd.h (0 = ok). The values are part of the ABI: never renumber.</summary>
-internal static class Status
+/// <summary>
+/// The status codes of asd.h (asd_status; 0 = ok), returned as is by every export. The values are part of the ABI:
+/// never renumber. Each name is asd.h's without its prefix (see <see cref="StatusErrors.Name"/>).
+/// </summary>
+internal enum Status
 {
-    public const int Ok = 0;
-    public const int Cancelled = 1;
-    public const int InvalidArgument = 2;
-    public const int NullPointer = 3;
-    public const int BufferSize = 4;
-    public const int InvalidHandle = 5;
-    public const int Model = 6;
-    public const int Unsupported = 7;
-    public const int Numeric = 8;
-    public const int Busy = 9;
-    public const int State = 10;
-    public const int OutOfMemory = 11;
-    public const int Io = 12;
-    public const int Internal = 99;
+    Ok = 0,
+    Cancelled = 1,
+    InvalidArgument = 2,
+    NullPointer = 3,
+    BufferSize = 4,
+    InvalidHandle = 5,
+    Model = 6,
+    Unsupported = 7,
+    Numeric = 8,
+    Busy = 9,
+    State = 10,
+    OutOfMemory = 11,
+    Io = 12,
+    Internal = 99,
+}
 
-    /// <summary>The constant's name as asd.h spells it.</summary>
-    public static string Name(int status) => status switch
+/// <summary>What every export does with a status: names it as asd.h does, and makes a failure this thread's last error.</summary>
+internal static class StatusErrors
+{
+    extension(Status)
     {
-        Ok => "ASD_OK",
-        Cancelled => "ASD_CANCELLED",
-        InvalidArgument => "ASD_ERR_INVALID_ARGUMENT",
-        NullPointer => "ASD_ERR_NULL_POINTER",
-        BufferSize => "ASD_ERR_BUFFER_SIZE",
-        InvalidHandle => "ASD_ERR_INVALID_HANDLE",
-        Model => "ASD_ERR_MODEL",
-        Unsupported => "ASD_ERR_UNSUPPORTED",
-        Numeric => "ASD_ERR_NUMERIC",
-        Busy => "ASD_ERR_BUSY",
-        State => "ASD_ERR_STATE",
-        OutOfMemory => "ASD_ERR_OUT_OF_MEMORY",
-        Io => "ASD_ERR_IO",
-        Internal => "ASD_ERR_INTERNAL",
-        _ => "ASD_ERR_UNKNOWN",
-    };
-
-    /// <summary>
-    /// Converts any exception to a status and records its message as this thread's last error. Called from the
-    /// catch block of every export: no exception crosses the C boundary.
-    /// </summary>
-    public static int Fail(Exception e)
-    {
-        // A static constructor's failure (ASD_FORCE_ISA naming an unsupported path, say) is its inner exception.
-        while (e is TypeInitializationException { InnerException: { } inner })
+        /// <summary>
+        /// The constant's name as asd.h spells it: ASD_OK and ASD_CANCELLED, every failure ASD_ERR_ and its name in
+        /// upper snake case (InvalidArgument: ASD_ERR_INVALID_ARGUMENT), any other value ASD_ERR_UNKNOWN.
+        /// </summary>
+        public static string Name(int status)
         {
-            e = inner;
+            if (!Enum.IsDefined((Status)status))
+            {
+                return "ASD_ERR_UNKNOWN";
+            }
+
+            Status s = (Status)status;
+            string snake = string.Concat(s.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : char.ToUpperInvariant(c).ToString()));
+            return s is Status.Ok or Status.Cancelled ? "ASD_" + snake : "ASD_ERR_" + snake;
         }
 
-        int status = e switch
+        /// <summary>
+        /// Converts any exception to a status and records its message as this thread's last error. Called from the
+        /// catch block of every export: no exception crosses the C boundary.
+        /// </summary>
+        public static Status Fail(Exception e)
         {
-            AsdException a => a.Status,
-            SamplingCancelledException or CalibrationCancelledException => Cancelled,
-            Asd.Native.Denoising.ModelRunException => Model,
-            NonFiniteModelOutputException => Numeric,
-            FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => Io,
-            InvalidDataException => Model,
-            IOException => Io,
-            ArgumentException => InvalidArgument,
-            OverflowException => InvalidArgument,
-            PlatformNotSupportedException or NotSupportedException => Unsupported,
-            OutOfMemoryException or InsufficientExecutionStackException => OutOfMemory,
-            ObjectDisposedException => InvalidHandle,
-            _ => Internal,
-        };
-        string message = e switch
-        {
-            // .NET appends " (Parameter 'name')" naming a C# parameter the C caller never saw.
-            ArgumentException { ParamName: { } p } a when a.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
-                => a.Message[..^$" (Parameter '{p}')".Length],
-            AsdException or ArgumentException or SamplingCancelledException or CalibrationCancelledException or NonFiniteModelOutputException
-                or Asd.Native.Denoising.ModelRunException
-                or IOException or InvalidDataException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
-            // A safety net: every input path checks its sizes first (ResourceLimits, Shapes), so an overflow here
-            // is a missed check; the message still says what kind of input it was, not .NET's bare text.
-            OverflowException => $"a size or count in the input is too large for this engine ({e.Message})",
-            _ => $"{e.GetType().Name}: {e.Message}",
-        };
-        return Fail(status, message);
-    }
+            // A static constructor's failure (ASD_FORCE_ISA naming an unsupported path, say) is its inner exception.
+            while (e is TypeInitializationException { InnerException: { } inner })
+            {
+                e = inner;
+            }
 
-    /// <summary>Records <paramref name="message"/> as this thread's last error and returns <paramref name="status"/>.</summary>
-    public static int Fail(int status, string message)
-    {
-        try
-        {
-            LastError.Set(message);
-        }
-        catch (OutOfMemoryException)
-        {
-            LastError.SetStatic();
+            Status status = e switch
+            {
+                AsdException a => a.Status,
+                SamplingCancelledException or CalibrationCancelledException => Status.Cancelled,
+                Asd.Native.Denoising.ModelRunException => Status.Model,
+                NonFiniteModelOutputException => Status.Numeric,
+                FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException => Status.Io,
+                InvalidDataException => Status.Model,
+                IOException => Status.Io,
+                ArgumentException => Status.InvalidArgument,
+                OverflowException => Status.InvalidArgument,
+                PlatformNotSupportedException or NotSupportedException => Status.Unsupported,
+                OutOfMemoryException or InsufficientExecutionStackException => Status.OutOfMemory,
+                ObjectDisposedException => Status.InvalidHandle,
+                _ => Status.Internal,
+            };
+            string message = e switch
+            {
+                // .NET appends " (Parameter 'name')" naming a C# parameter the C caller never saw.
+                ArgumentException { ParamName: { } p } a when a.Message.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal)
+                    => a.Message[..^$" (Parameter '{p}')".Length],
+                AsdException or ArgumentException or SamplingCancelledException or CalibrationCancelledException or NonFiniteModelOutputException
+                    or Asd.Native.Denoising.ModelRunException
+                    or IOException or InvalidDataException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
+                // A safety net: every input path checks its sizes first (ResourceLimits, Shapes), so an overflow here
+                // is a missed check; the message still says what kind of input it was, not .NET's bare text.
+                OverflowException => $"a size or count in the input is too large for this engine ({e.Message})",
+                _ => $"{e.GetType().Name}: {e.Message}",
+            };
+            return Fail(status, message);
         }
 
-        return status;
+        /// <summary>Records <paramref name="message"/> as this thread's last error and returns <paramref name="status"/>.</summary>
+        public static Status Fail(Status status, string message)
+        {
+            try
+            {
+                LastError.Set(message);
+            }
+            catch (OutOfMemoryException)
+            {
+                LastError.SetStatic();
+            }
+
+            return status;
+        }
     }
 }
 
 /// <summary>An error with an explicit asd.h status.</summary>
-internal sealed class AsdException(int status, string message) : Exception(message)
+internal sealed class AsdException(Status status, string message) : Exception(message)
 {
-    public int Status { get; } = status;
+    public Status Status { get; } = status;
 
     public static AsdException Null(string parameter) => new(Abi.Status.NullPointer, $"{parameter} is NULL.");
 }

@@ -1,15 +1,23 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace Asd.Interop.Abi;
 
 // The parameter and result structs of asd.h, field for field (x86-64 SysV natural alignment in both languages).
 // Each starts with struct_size: the caller's sizeof, so later ABI versions can append fields and still read
 // structs from older callers. tests/interop/robustness.c checks the layout field by field through error messages.
 
+/// <summary>A parameter struct of asd.h that asd_*_default_params fills in.</summary>
+internal interface IParams<TSelf>
+    where TSelf : unmanaged, IParams<TSelf>
+{
+    /// <summary>The defaults the struct's asd_*_default_params writes.</summary>
+    static abstract TSelf Default { get; }
+
+    /// <summary>The smallest struct_size accepted: the struct as ABI 1 first shipped it; 0 when that is this library's size.</summary>
+    static virtual int AbiOneSize => 0;
+}
+
 /// <summary>asd_model_params.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct ModelParams
+internal unsafe struct ModelParams : IParams<ModelParams>
 {
     public uint StructSize;
     public byte* Device;
@@ -20,7 +28,7 @@ internal unsafe struct ModelParams
 
 /// <summary>asd_sampler_params.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct SamplerParams
+internal unsafe struct SamplerParams : IParams<SamplerParams>
 {
     public uint StructSize;
     public int Sampler;
@@ -71,7 +79,7 @@ internal unsafe struct SamplerParams
 
 /// <summary>asd_sample_params.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct SampleParams
+internal unsafe struct SampleParams : IParams<SampleParams>
 {
     public uint StructSize;
     public ulong Seed;
@@ -168,7 +176,7 @@ internal static unsafe class Text
     /// Writes <paramref name="value"/> NUL-terminated into a caller's buffer. <paramref name="needed"/> (optional)
     /// receives the bytes needed including the NUL. A NULL buffer with length 0 is a size query and succeeds.
     /// </summary>
-    public static int Write(ReadOnlySpan<byte> utf8, byte* buffer, nuint length, nuint* needed, string what)
+    public static Status Write(ReadOnlySpan<byte> utf8, byte* buffer, nuint length, nuint* needed, string what)
     {
         nuint need = (nuint)utf8.Length + 1;
         if (needed != null)

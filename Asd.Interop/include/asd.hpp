@@ -48,6 +48,9 @@ inline void check(asd_status status) {
     if (status != ASD_OK) throw Error(status, asd_last_error());
 }
 
+/// An optional string argument: NULL when empty.
+inline const char* c_str_or_null(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+
 /// A string getter's two calls: the size (with the NUL), then the text.
 template <typename Handle>
 inline std::string read_string(asd_status (*get)(const Handle*, char*, size_t, size_t*), const Handle* h) {
@@ -126,20 +129,28 @@ private:
     asd_model* handle_ = nullptr;
 };
 
-/// Sampler settings; the schedule overrides keep the model's values unless set (see asd_sampler_params).
-struct SamplerOptions {
-    int32_t sampler = ASD_SAMPLER_ASD;       ///< ASD_SAMPLER_ASD or ASD_SAMPLER_DDPM
-    int32_t steps = 100;                     ///< K
-    int32_t spec_len = ASD_SPEC_LEN_AUTO;    ///< L > 0, ASD_SPEC_LEN_UNBOUNDED (0) or ASD_SPEC_LEN_AUTO (-1)
-    int32_t max_batch_rows = 1024;
-    float guidance_scale = 0;                ///< 0 = none
-    std::string cost_curve_path;             ///< empty = none
-    int32_t train_steps = 0;                 ///< 0 = model's
-    int32_t steps_offset = -1;               ///< -1 = model's
-    int32_t clip_sample = -1;                ///< -1 = model's
-    double beta_start = 0, beta_end = 0, clip_sample_range = 0;  ///< 0 = model's
+/// Sampler settings: asd_sampler_params with the library's defaults (asd_sampler_default_params), its numeric
+/// fields as they are (sampler, steps, spec_len, max_batch_rows, guidance_scale, train_steps, steps_offset,
+/// clip_sample, beta_start, beta_end, clip_sample_range, calibration_seconds, ...), its strings as std::string
+/// (empty = none / the model's). The schedule overrides keep the model's values unless set.
+struct SamplerOptions : asd_sampler_params {
+    SamplerOptions() : asd_sampler_params() {
+        detail::check(asd_sampler_default_params(this, sizeof(asd_sampler_params)));
+    }
+
+    std::string cost_curve_path;  ///< empty = none
     std::string beta_schedule, prediction_type, variance_type, timestep_spacing;  ///< empty = model's
-    double calibration_seconds = 0;          ///< auto's calibration budget: 0 = default (5 s), < 0 = skip
+
+    /// The C struct, its strings pointing into this object (valid while it lives and is not changed).
+    asd_sampler_params params() const {
+        asd_sampler_params p = *this;
+        p.cost_curve_path = detail::c_str_or_null(cost_curve_path);
+        p.beta_schedule = detail::c_str_or_null(beta_schedule);
+        p.prediction_type = detail::c_str_or_null(prediction_type);
+        p.variance_type = detail::c_str_or_null(variance_type);
+        p.timestep_spacing = detail::c_str_or_null(timestep_spacing);
+        return p;
+    }
 };
 
 /// Progress: (completed steps over all chains, K * n, model calls so far); return true to cancel.
@@ -157,25 +168,7 @@ struct SampleOptions {
 class Sampler {
 public:
     Sampler(const Model& model, const SamplerOptions& o = {}) : sample_size_(model.sample_size()) {
-        asd_sampler_params p;
-        detail::check(asd_sampler_default_params(&p, sizeof p));
-        p.sampler = o.sampler;
-        p.steps = o.steps;
-        p.spec_len = o.spec_len;
-        p.max_batch_rows = o.max_batch_rows;
-        p.guidance_scale = o.guidance_scale;
-        p.cost_curve_path = o.cost_curve_path.empty() ? nullptr : o.cost_curve_path.c_str();
-        p.train_steps = o.train_steps;
-        p.steps_offset = o.steps_offset;
-        p.clip_sample = o.clip_sample;
-        p.beta_start = o.beta_start;
-        p.beta_end = o.beta_end;
-        p.clip_sample_range = o.clip_sample_range;
-        p.beta_schedule = o.beta_schedule.empty() ? nullptr : o.beta_schedule.c_str();
-        p.prediction_type = o.prediction_type.empty() ? nullptr : o.prediction_type.c_str();
-        p.variance_type = o.variance_type.empty() ? nullptr : o.variance_type.c_str();
-        p.timestep_spacing = o.timestep_spacing.empty() ? nullptr : o.timestep_spacing.c_str();
-        p.calibration_seconds = o.calibration_seconds;
+        asd_sampler_params p = o.params();
         detail::check(asd_sampler_create(model.get(), &p, &handle_));
     }
     ~Sampler() { asd_sampler_free(handle_); }
