@@ -3,7 +3,8 @@
 # coupling, the noise keys (Asd.Native/Sampling) and the counter RNG and row kernels (Asd.Simd). Too slow for CI.
 #   tools/mutation/run.sh [native|simd|all] [extra dotnet-stryker arguments]
 #   tools/mutation/run.sh lines FILE LINE[-LINE],...   re-score only the mutants on those lines of an Asd.Native file
-#                                                      (e.g. the survivors of a run, after adding tests for them)
+#                                                      (FILE relative to Asd.Native/), or of Asd.Simd/... (e.g. the
+#                                                      survivors of a run, after adding tests for them)
 # Reports: artifacts/mutation/<target>/reports/mutation-report.{json,html}; tools/mutation/RESULTS.md records a run.
 # The tests it runs (TEST_FILTER): the exact tests (randomness contract, bit identity, determinism, golden, row ops,
 # the draft decision, the round loop's bookkeeping, model constraints, online cost, counter RNG, automatic length, bad
@@ -40,7 +41,12 @@ case $target in
     file=$1 lines=$2
     shift 2
     mkdir -p "$ROOT/artifacts/mutation"
-    python3 - "$ROOT/tools/mutation/stryker-native.json" "$ROOT/Asd.Native/$file" "$file" "$lines" > "$ROOT/artifacts/mutation/stryker-lines.json" <<'PY'
+    # FILE is relative to Asd.Native/, or to the repository when it starts with Asd.Simd/ (then the simd config).
+    case $file in
+      Asd.Simd/*) base=stryker-simd.json path=$ROOT/$file file=${file#Asd.Simd/} ;;
+      *) base=stryker-native.json path=$ROOT/Asd.Native/$file ;;
+    esac
+    python3 - "$ROOT/tools/mutation/$base" "$path" "$file" "$lines" > "$ROOT/artifacts/mutation/stryker-lines.json" <<'PY'
 import json, sys
 config, path, name, lines = sys.argv[1:]
 text = open(path, encoding="utf-8").read().split("\n")

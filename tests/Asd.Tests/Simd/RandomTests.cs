@@ -105,6 +105,35 @@ public sealed class RandomTests(ITestOutputHelper output)
         Assert.True(worst < 3e-7);
     }
 
+    /// <summary>An empty row draws nothing and touches no counter (a zero-length sample is legal in a batch).</summary>
+    [Fact]
+    public void GaussiansOfAnEmptyRowAreNothing()
+    {
+        CounterRng.Gaussian(1, 2, 3, 4, Span<float>.Empty);
+        float[] one = [float.NaN];
+        CounterRng.Gaussian(1, 2, 3, 4, one.AsSpan(0, 0));
+        Assert.True(float.IsNaN(one[0]));
+    }
+
+    /// <summary>
+    /// A row longer than the stack buffer (2048 floats) borrows its words from the shared pool and gives them back, so
+    /// the sampler's step noise allocates nothing per step for large samples either (a 64x64x3 image is 12,288 floats).
+    /// </summary>
+    [Fact]
+    public void GaussiansOfALongRowAllocateNothingOnceWarm()
+    {
+        float[] row = new float[12_288];
+        CounterRng.Gaussian(7, 0, 0, 1, row);
+        CounterRng.Gaussian(7, 0, 1, 1, row);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (uint step = 2; step < 10; step++)
+        {
+            CounterRng.Gaussian(7, 0, step, 1, row);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void GaussiansAreStandardNormal() =>
         PropertyAssert.Holds(GaussianNoiseProperty.Run(0x6A55, duplicateHalf: false), output);

@@ -181,4 +181,35 @@ public sealed class RowOpsTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => RowNorm.SinusoidalFrequencies(7, 10000, 1));
     }
+
+    /// <summary>Every row kernel checks its spans' lengths first and names the one that disagrees (a short span must
+    /// never be read past, nor a long one silently cut).</summary>
+    [Fact]
+    public void MismatchedLengthsAreRejectedByName()
+    {
+        float[] four = new float[4], five = new float[5];
+        void Named(string name, Action call) =>
+            Assert.Contains($"'{name}' has length 5, expected 4", Assert.Throws<ArgumentException>(call).Message);
+
+        Named("x", () => RowOps.LinearCombination(1f, five, 1f, four, 1f, four, four));
+        Named("m", () => RowOps.LinearCombination(1f, four, 1f, five, 1f, four, four));
+        Named("z", () => RowOps.LinearCombination(1f, four, 1f, four, 1f, five, four));
+        Named("x", () => RowOps.AffineCombineClamp(1f, five, 1f, four, 1f, four));
+        Named("y", () => RowOps.AffineCombineClamp(1f, four, 1f, five, 1f, four));
+        Named("p", () => RowOps.DifferenceDotAndNorm(four, five, four, out _, out _));
+        Named("q", () => RowOps.DifferenceDotAndNorm(four, four, five, out _, out _));
+        Named("p", () => RowOps.ReflectAcrossDifference(four, five, four, 1, 1, four));
+        Named("q", () => RowOps.ReflectAcrossDifference(four, four, five, 1, 1, four));
+        Named("destination", () => RowOps.ReflectAcrossDifference(four, four, four, 1, 1, five));
+    }
+
+    /// <summary>p = q gives no reflection axis: an error that says so, not a division by zero into NaN.</summary>
+    [Fact]
+    public void AZeroReflectionAxisIsRejected()
+    {
+        float[] z = [1f, 2f], p = [3f, 4f];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => RowOps.ReflectAcrossDifference(z, p, p, 0, 0, new float[2]));
+        Assert.Equal("uDotU", e.ParamName);
+        Assert.Contains("reflection axis must be non-zero", e.Message);
+    }
 }
