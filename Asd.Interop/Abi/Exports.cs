@@ -60,23 +60,18 @@ internal static unsafe class Exports
     [UnmanagedCallersOnly(EntryPoint = "asd_model_open")]
     private static Status ModelOpen(byte* spec, ModelParams* p, nint* outModel)
     {
-        try
+        nint specAt = (nint)spec, paramsAt = (nint)p;
+        return Create(outModel, "out_model", () =>
         {
-            Out(outModel, "out_model") = 0;
-            string specText = Text.Read(spec) ?? throw AsdException.Null("spec");
+            string specText = Text.Read((byte*)specAt) ?? throw AsdException.Null("spec");
             if (string.IsNullOrWhiteSpace(specText))
             {
                 throw new AsdException(Status.InvalidArgument, "spec is empty: give builtin:mixture, builtin:mixture?dim=d or a model file.");
             }
 
-            ModelParams prm = StructIo.Read(p, "asd_model_params", "asd_model_default_params", ModelParams.Default);
-            *outModel = Handles.Add(ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads));
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
+            ModelParams prm = StructIo.Read((ModelParams*)paramsAt, "asd_model_params", "asd_model_default_params", ModelParams.Default);
+            return ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads);
+        });
     }
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_free")]
@@ -137,12 +132,25 @@ internal static unsafe class Exports
     [UnmanagedCallersOnly(EntryPoint = "asd_sampler_create")]
     private static Status SamplerCreate(nint model, SamplerParams* p, nint* outSampler)
     {
+        nint paramsAt = (nint)p;
+        return Create(outSampler, "out_sampler", () =>
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            SamplerParams prm = StructIo.Read((SamplerParams*)paramsAt, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default, SamplerParams.AbiOneSize);
+            return SamplerHandle.Create(m, prm);
+        });
+    }
+
+    /// <summary>
+    /// The one way a handle comes into being: clear <paramref name="outHandle"/> (an error leaves 0 there), build the
+    /// object, register it. Checks run in that order, so the out pointer is named before any other argument.
+    /// </summary>
+    private static Status Create(nint* outHandle, string outName, Func<object> build)
+    {
         try
         {
-            Out(outSampler, "out_sampler") = 0;
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            SamplerParams prm = StructIo.Read(p, "asd_sampler_params", "asd_sampler_default_params", SamplerParams.Default, SamplerParams.AbiOneSize);
-            *outSampler = Handles.Add(SamplerHandle.Create(m, prm));
+            Out(outHandle, outName) = 0;
+            *outHandle = Handles.Add(build());
             return Status.Ok;
         }
         catch (Exception e)

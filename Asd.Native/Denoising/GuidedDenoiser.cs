@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using Asd.Native.Backends.Analytic;
-using Asd.Native.Models;
 
 namespace Asd.Native.Denoising;
 

@@ -1,5 +1,3 @@
-using Asd.Simd.Kernels;
-
 namespace Asd.Native.Denoising;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Asd.Native.IO;
 
 /// <summary>Output files that appear whole or not at all: written beside the target under a temporary name, then moved over it.</summary>

@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
-using System.Text.Json;
 using Asd.Native.Sampling;
 
 namespace Asd.Native.IO;

@@ -1,8 +1,6 @@
-using System.Globalization;
 using Asd.Native.Backends.Analytic;
 using Asd.Native.Backends.Mlp;
 using Asd.Native.Backends.Onnx;
-using Asd.Native.Denoising;
 
 namespace Asd.Native.Models;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Hash = Asd.Native.IO.Sha256;
 
 namespace Asd.Native.Models;

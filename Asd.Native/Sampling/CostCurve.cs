@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text.Json;
-using Asd.Native.Denoising;
 
 namespace Asd.Native.Sampling;
 

@@ -1,10 +1,7 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using Asd.Native.Denoising;
 using Asd.Native.IO;
 
 namespace Asd.Native.Sampling;

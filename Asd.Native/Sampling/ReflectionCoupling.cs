@@ -1,6 +1,3 @@
-using Asd.Native.Schedules;
-using Asd.Simd.Kernels;
-
 namespace Asd.Native.Sampling;
 
 /// <summary>What the Gaussian rejection sampler decided for one draft.</summary>

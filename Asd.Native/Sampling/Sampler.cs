@@ -1,8 +1,5 @@
 using CommunityToolkit.HighPerformance;
 using System.Diagnostics;
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
-using Asd.Simd.Kernels;
 
 namespace Asd.Native.Sampling;
 

@@ -1,6 +1,3 @@
-using System.Globalization;
-using Asd.Native.Schedules;
-
 namespace Asd.Native.Sampling;
 
 /// <summary>

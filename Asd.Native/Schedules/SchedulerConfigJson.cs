@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Asd.Native.Schedules;
 
 /// <summary>Reads diffusers' <c>scheduler_config.json</c> keys, with diffusers' defaults for missing keys.</summary>

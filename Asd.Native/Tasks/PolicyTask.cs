@@ -1,5 +1,3 @@
-using Asd.Native.Denoising;
-
 namespace Asd.Native.Tasks;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Asd.Native.Validation;
 
 /// <summary>

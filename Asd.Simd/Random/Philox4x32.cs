@@ -9,10 +9,9 @@ namespace Asd.Simd.Random;
 /// </summary>
 public static class Philox4x32
 {
-    private const uint M0 = 0xD2511F53;
-    private const uint M1 = 0xCD9E8D57;
-    private const uint W0 = 0x9E3779B9;
-    private const uint W1 = 0xBB67AE85;
+    // The round multipliers, and the Weyl increments that bump the key between rounds (the paper's constants).
+    private const uint M0 = 0xD2511F53, M1 = 0xCD9E8D57;
+    private const uint W0 = 0x9E3779B9, W1 = 0xBB67AE85;
 
     /// <summary>Computes one block of four words for <paramref name="counter"/> under key (<paramref name="k0"/>, <paramref name="k1"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

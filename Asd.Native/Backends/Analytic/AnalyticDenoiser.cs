@@ -1,6 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
-
 namespace Asd.Native.Backends.Analytic;
 
 /// <summary>

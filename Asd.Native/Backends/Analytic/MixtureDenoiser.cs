@@ -1,6 +1,3 @@
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-
 namespace Asd.Native.Backends.Analytic;
 
 /// <summary>

@@ -1,10 +1,4 @@
 using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
-using Asd.Native.Threading;
-using Asd.Simd.Kernels.Gemm;
-using Asd.Simd.Kernels;
-using Asd.Simd;
 
 namespace Asd.Native.Backends.Mlp;
 

@@ -1,11 +1,5 @@
-using System.Text.Json;
-using Asd.Native.Denoising;
 using Asd.Native.IO;
-using Asd.Native.Schedules;
 using Asd.Native.Validation;
-using Asd.Simd.Kernels.Gemm;
-using Asd.Simd.Kernels;
-using Asd.Simd;
 
 namespace Asd.Native.Backends.Mlp;
 

@@ -1,7 +1,5 @@
 using System.Numerics;
 using Asd.Native.Backends.Analytic;
-using Asd.Native.Denoising;
-using Asd.Native.Models;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.OnnxRuntime;
 

@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-using Asd.Native.Denoising;
 
 namespace Asd.Native.Backends.Onnx;
 

@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Denoising;
-
 namespace Asd.Native.Backends.Onnx;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Schedules;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.OnnxRuntime;
 

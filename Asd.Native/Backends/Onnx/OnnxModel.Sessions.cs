@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Asd.Native.Models;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Asd.Native.Backends.Onnx;

@@ -1,8 +1,3 @@
-using Asd.Native.Models;
-using Asd.Native.Threading;
-
-using Asd.Native.Denoising;
-
 namespace Asd.Native.Backends.Onnx;
 
 /// <summary>

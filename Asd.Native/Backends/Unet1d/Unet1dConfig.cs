@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Asd.Native.Schedules;
-
 namespace Asd.Native.Backends.Unet1d;
 
 /// <summary>

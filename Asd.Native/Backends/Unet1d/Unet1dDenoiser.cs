@@ -1,9 +1,3 @@
-using Asd.Native.Denoising;
-using Asd.Native.Threading;
-using Asd.Simd;
-using Asd.Simd.Kernels;
-using Asd.Simd.Kernels.Gemm;
-
 namespace Asd.Native.Backends.Unet1d;
 
 /// <summary>

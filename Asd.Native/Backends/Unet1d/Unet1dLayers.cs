@@ -1,6 +1,4 @@
 using Asd.Native.IO;
-using Asd.Simd;
-using Asd.Simd.Kernels.Gemm;
 
 namespace Asd.Native.Backends.Unet1d;
 

@@ -1,10 +1,4 @@
-using System.Text.Json;
-using Asd.Native.Denoising;
 using Asd.Native.IO;
-using Asd.Native.Schedules;
-using Asd.Native.Threading;
-using Asd.Simd;
-using Asd.Simd.Kernels.Gemm;
 
 namespace Asd.Native.Backends.Unet1d;
 
