@@ -81,14 +81,14 @@ public sealed class MlpTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>tests/fixtures/mlp_bad/expected-errors.tsv: each broken file and the error it must give.</summary>
+    public static TheoryData<string, string> BadFiles => Validation.ExpectedErrors.Cases("mlp_bad");
+
     [Theory]
-    [InlineData("truncated", "truncated")]
-    [InlineData("mismatch", "has shape [24, 6], expected [out, 24]")]
-    [InlineData("missing", "'net.2.bias' is missing")]
-    [InlineData("badheader", "header claims")]
-    public void BadFilesGiveClearErrors(string name, string message)
+    [MemberData(nameof(BadFiles))]
+    public void BadFilesGiveClearErrors(string file, string message)
     {
-        Assert.Contains(message, LoggedThrows.Message<InvalidDataException>(() => MlpModel.Load(Fixture("mlp_bad", name + ".json")), output));
+        Assert.Contains(message, LoggedThrows.Message<InvalidDataException>(() => MlpModel.Load(Fixture("mlp_bad", file)), output));
     }
 
     [Fact]
