@@ -123,23 +123,15 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         }
 
         using JsonDocument doc = ParseJson(File.ReadAllText(jsonPath), jsonPath);
-        string dir = Path.GetDirectoryName(Path.GetFullPath(jsonPath))!;
-        string weights = Path.ChangeExtension(Path.GetFullPath(jsonPath), ".safetensors");
+        // The same rule as every model file: a name inside the model's folder, no absolute path, no '..', and no
+        // symbolic link that leads out of the folder (a link to /dev/urandom must be refused, not read).
+        string name = Path.GetFileNameWithoutExtension(jsonPath) + ".safetensors";
         if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("weights", out JsonElement w))
         {
-            string name = w.ValueKind == JsonValueKind.String ? w.GetString()! : throw new InvalidDataException($"{jsonPath}: 'weights' must be a file name.");
-            weights = Path.GetFullPath(Path.Combine(dir, name));
-            if (!weights.StartsWith(dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            {
-                throw new InvalidDataException($"{jsonPath}: 'weights' ({name}) must name a file in the model's folder.");
-            }
+            name = w.ValueKind == JsonValueKind.String ? w.GetString()! : throw new InvalidDataException($"{jsonPath}: 'weights' must be a file name.");
         }
 
-        if (!File.Exists(weights))
-        {
-            throw new FileNotFoundException($"{jsonPath}: the weights file '{weights}' does not exist.", weights);
-        }
-
+        string weights = ModelFiles.ResolveInFolder(jsonPath, name, "weights");
         (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, jsonPath);
         return new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights));
     }

@@ -187,7 +187,10 @@ public sealed class Unet1dTests(ITestOutputHelper output)
             string json = File.ReadAllText(Fixture("unet1d", "small.json"));
             File.Copy(Fixture("unet1d", "small.safetensors"), Path.Combine(dir, "w.safetensors"));
             File.WriteAllText(Path.Combine(dir, "m.json"), json.Replace("\"format\"", "\"weights\": \"../w.safetensors\", \"format\""));
-            Assert.Contains("must name a file in the model's folder", Assert.Throws<InvalidDataException>(() => Unet1dModel.Load(Path.Combine(dir, "m.json"))).Message);
+            Assert.Contains("a model may reference only files inside its own folder", Assert.Throws<InvalidDataException>(() => Unet1dModel.Load(Path.Combine(dir, "m.json"))).Message);
+            File.CreateSymbolicLink(Path.Combine(dir, "link.safetensors"), "/dev/urandom");
+            File.WriteAllText(Path.Combine(dir, "m.json"), json.Replace("\"format\"", "\"weights\": \"link.safetensors\", \"format\""));
+            Assert.Contains("outside the model's folder", Assert.Throws<InvalidDataException>(() => Unet1dModel.Load(Path.Combine(dir, "m.json"))).Message);
             File.WriteAllText(Path.Combine(dir, "m.json"), json.Replace("\"format\"", "\"weights\": \"w.safetensors\", \"format\""));
             using Unet1dModel ok = Unet1dModel.Load(Path.Combine(dir, "m.json"));
             Assert.Equal(263251, ok.Parameters);
