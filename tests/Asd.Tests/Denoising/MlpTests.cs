@@ -81,38 +81,18 @@ public sealed class MlpTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>tests/fixtures/mlp_bad/expected-errors.tsv: each broken file and the error it must give.</summary>
-    public static TheoryData<string, string> BadFiles => Validation.ExpectedErrors.Cases("mlp_bad");
-
-    [Theory]
-    [MemberData(nameof(BadFiles))]
-    public void BadFilesGiveClearErrors(string file, string message)
-    {
-        Assert.Contains(message, LoggedThrows.Message<InvalidDataException>(() => MlpModel.Load(Fixture("mlp_bad", file)), output));
-    }
-
     [Fact]
     public void MissingOrMalformedFilesAreReported()
     {
         Assert.Throws<FileNotFoundException>(() => MlpModel.Load(Fixture("mlp_small", "nope.json")));
-        string dir = Directory.CreateTempSubdirectory("asd-mlp-").FullName;
-        try
-        {
-            string json = File.ReadAllText(Fixture("mlp_small", "mlp_small.json"));
-            File.Copy(Fixture("mlp_small", "mlp_small.safetensors"), Path.Combine(dir, "m.safetensors"));
-            File.WriteAllText(Path.Combine(dir, "m.json"), json.Replace("\"cond_dim\"", "\"cond_dims\""));
-            Assert.Contains("unknown key 'cond_dims'", Assert.Throws<InvalidDataException>(() => MlpModel.Load(Path.Combine(dir, "m.json"))).Message);
-            File.WriteAllText(Path.Combine(dir, "m.json"), json.Replace("\"gelu_tanh\"", "\"gelu\""));
-            Assert.Contains("Unknown activation 'gelu'", Assert.Throws<InvalidDataException>(() => MlpModel.Load(Path.Combine(dir, "m.json"))).Message);
-            File.WriteAllText(Path.Combine(dir, "m.json"), "{ not json");
-            Assert.Contains("not valid JSON", Assert.Throws<InvalidDataException>(() => MlpModel.Load(Path.Combine(dir, "m.json"))).Message);
-            File.WriteAllBytes(Path.Combine(dir, "x.safetensors"), [1, 2, 3]);
-            Assert.Contains("too short", Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(Path.Combine(dir, "x.safetensors"))).Message);
-        }
-        finally
-        {
-            Directory.Delete(dir, true);
-        }
+        using var folder = new ScratchModelFolder("asd-mlp-", Fixture("mlp_small", "mlp_small.safetensors"), "m.safetensors");
+        string json = File.ReadAllText(Fixture("mlp_small", "mlp_small.json"));
+        string Refused(string text) => Assert.Throws<InvalidDataException>(() => MlpModel.Load(folder.WriteJson(text))).Message;
+        Assert.Contains("unknown key 'cond_dims'", Refused(json.Replace("\"cond_dim\"", "\"cond_dims\"")));
+        Assert.Contains("Unknown activation 'gelu'", Refused(json.Replace("\"gelu_tanh\"", "\"gelu\"")));
+        Assert.Contains("not valid JSON", Refused("{ not json"));
+        File.WriteAllBytes(Path.Combine(folder.Dir, "x.safetensors"), [1, 2, 3]);
+        Assert.Contains("too short", Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(Path.Combine(folder.Dir, "x.safetensors"))).Message);
     }
 
     [Fact]

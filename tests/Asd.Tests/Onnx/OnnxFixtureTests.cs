@@ -154,16 +154,6 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         Assert.All(x, v => Assert.True(float.IsFinite(v)));
     }
 
-    /// <summary>tests/fixtures/onnx/bad/expected-errors.tsv: each broken model and the error it must give.</summary>
-    public static TheoryData<string, string> BadModels => Validation.ExpectedErrors.Cases("onnx/bad");
-
-    [Theory]
-    [MemberData(nameof(BadModels))]
-    public void BadModelsGiveClearErrors(string file, string message)
-    {
-        Assert.Contains(message, LoggedThrows.Message<InvalidDataException>(() => ModelCatalog.Open(Fixture(Path.Combine("bad", file))), output));
-    }
-
     [Fact]
     public void RoleOverridesAndBadConditioningAreReported()
     {

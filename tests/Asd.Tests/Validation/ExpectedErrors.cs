@@ -2,9 +2,9 @@ namespace Asd.Tests.Validation;
 
 /// <summary>
 /// The manifests of the broken fixtures: tests/fixtures/FOLDER/expected-errors.tsv lists each broken model file of
-/// the folder with a substring its loader's error must contain. The loaders' tests take their cases from a manifest,
-/// and <see cref="ExpectedErrorsTests"/> holds every folder to its manifest, so a broken fixture added without an
-/// expected error fails the suite instead of going untested.
+/// the folder (asd-mlp, ConditionalUnet1D and ONNX models) with a substring its error must contain.
+/// <see cref="ExpectedErrorsTests"/> opens every listed file and holds every folder to its manifest, so a broken
+/// fixture added without an expected error fails the suite instead of going untested.
 /// </summary>
 internal static class ExpectedErrors
 {
@@ -23,24 +23,39 @@ internal static class ExpectedErrors
             .Select(line => line.Split('\t') is [string file, string message] && file.Length > 0 && message.Length > 0
                 ? (file, message)
                 : throw new InvalidDataException($"{folder}/{Manifest}: '{line}' is not FILE<TAB>MESSAGE"))];
-
-    /// <summary>A folder's manifest as theory cases (file name, expected message substring).</summary>
-    public static TheoryData<string, string> Cases(string folder)
-    {
-        var data = new TheoryData<string, string>();
-        foreach ((string file, string message) in Rows(folder))
-        {
-            data.Add(file, message);
-        }
-
-        return data;
-    }
 }
 
 /// <summary>Every broken fixture has an expected error, and every expected error has its fixture.</summary>
-public sealed class ExpectedErrorsTests
+public sealed class ExpectedErrorsTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Folders => [.. ExpectedErrors.Folders];
+
+    /// <summary>Every manifest's rows: folder, file, expected message substring.</summary>
+    public static TheoryData<string, string, string> BrokenFiles
+    {
+        get
+        {
+            var data = new TheoryData<string, string, string>();
+            foreach (string folder in ExpectedErrors.Folders)
+            {
+                foreach ((string file, string message) in ExpectedErrors.Rows(folder))
+                {
+                    data.Add(folder, file, message);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// Each broken file, opened as a user opens any model (<see cref="ModelCatalog.Open"/>, which routes by kind to the
+    /// asd-mlp, ConditionalUnet1D or ONNX loader), is refused with an error that says what is wrong.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BrokenFiles))]
+    public void EachBrokenFileGivesItsListedError(string folder, string file, string message) =>
+        Assert.Contains(message, LoggedThrows.Message<InvalidDataException>(() => ModelCatalog.Open(Path.Combine(ExpectedErrors.Folder(folder), file)), output));
 
     [Theory]
     [MemberData(nameof(Folders))]
