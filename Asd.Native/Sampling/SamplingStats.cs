@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using System.Text;
 
 namespace Asd.Native.Sampling;
@@ -252,14 +251,35 @@ public sealed class SamplingStats
     }
 
     /// <summary>Writes the stats as one JSON object, with <c>"model"</c> first when <paramref name="model"/> is given.</summary>
+    /// <remarks>
+    /// Written field by field on purpose: libasd serves this JSON (asd_sampler_stats_json), and System.Text.Json's
+    /// serializer, even source-generated, leaves a small native allocation behind in the Native AOT library on first use
+    /// (8 bytes, "definitely lost" under valgrind, tests/interop/run.sh), where the writer leaves none.
+    /// </remarks>
     public void WriteJson(Utf8JsonWriter w, string? model = null)
     {
         ArgumentNullException.ThrowIfNull(w);
-        var json = new StatsJson(
-            model, Sampler, Steps, SpecLength, SpecLengthEffective, Samples,
-            SequentialModelCalls, SequentialModelCallsMax, AlgorithmicSpeedup, DenoiserInvocations, RowsEvaluated, Rounds,
-            AcceptanceByPosition, RoundLengths.Select(r => new RoundLengthCount(r.Length, r.Rounds)), WallSeconds, RngScheme);
-        JsonSerializer.Serialize(w, json, StatsJsonContext.Default.StatsJson);
+        w.WriteStartObject();
+        if (model is not null)
+        {
+            w.WriteString("model", model);
+        }
+
+        w.WriteString("sampler", Sampler);
+        w.WriteNumber("steps", Steps);
+        w.WriteString("spec_len", SpecLength);
+        w.WriteString("spec_len_effective", SpecLengthEffective);
+        w.WriteNumber("samples", Samples);
+        w.WriteNumber("sequential_model_calls", SequentialModelCalls);
+        w.WriteNumber("sequential_model_calls_max", SequentialModelCallsMax);
+        w.WriteNumber("algorithmic_speedup", AlgorithmicSpeedup);
+        w.WriteNumber("denoiser_invocations", DenoiserInvocations);
+        w.WriteNumber("rows_evaluated", RowsEvaluated);
+        w.WriteNumber("rounds", Rounds);
+        WriteCounts(w, AcceptanceByPosition, RoundLengths);
+        w.WriteNumber("wall_seconds", WallSeconds);
+        w.WriteString("rng", RngScheme);
+        w.WriteEndObject();
     }
 
     /// <summary>The "acceptance_by_position" and "round_lengths" arrays of the stats JSON (also written by shard merges).</summary>
@@ -314,33 +334,3 @@ public sealed class SamplingStats
         CultureInfo.InvariantCulture,
         $"{Sampler} K={Steps} L={SpecLength}: {SequentialModelCalls:F2} sequential calls ({AlgorithmicSpeedup:F2}x), {DenoiserInvocations} invocations, {RowsEvaluated} rows, {WallSeconds:F3}s");
 }
-
-/// <summary>
-/// The stats JSON, field by field in the order written (docs/math.md section 7 says what each means); "model" is left
-/// out when null.
-/// </summary>
-internal sealed record StatsJson(
-    string? Model,
-    string Sampler,
-    int Steps,
-    string SpecLen,
-    string SpecLenEffective,
-    int Samples,
-    double SequentialModelCalls,
-    int SequentialModelCallsMax,
-    double AlgorithmicSpeedup,
-    long DenoiserInvocations,
-    long RowsEvaluated,
-    long Rounds,
-    IEnumerable<PositionAcceptance> AcceptanceByPosition,
-    IEnumerable<RoundLengthCount> RoundLengths,
-    double WallSeconds,
-    string Rng);
-
-/// <summary>One entry of the stats JSON's "round_lengths": how many rounds ran with this L.</summary>
-internal readonly record struct RoundLengthCount(int Length, long Rounds);
-
-/// <summary>The stats JSON's source-generated serializer (Native AOT: no reflection).</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(StatsJson))]
-internal sealed partial class StatsJsonContext : JsonSerializerContext;
