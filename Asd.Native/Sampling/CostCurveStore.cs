@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json.Serialization;
 using Asd.Native.IO;
 
 namespace Asd.Native.Sampling;
@@ -22,7 +21,6 @@ namespace Asd.Native.Sampling;
 public sealed record CostCurveKey(string Model, string ModelHash, string Device, int Threads, bool Guided, int Rows, string Cpu, string Build)
 {
     /// <summary>The file name of the key: a hash of every field.</summary>
-    [JsonIgnore]
     public string FileName
     {
         get
@@ -190,9 +188,33 @@ public sealed class CostCurveStore(string directory)
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            using JsonDocument curveJson = JsonDocument.Parse(curve.ToJson());
-            var file = new CostCurveFile(Format, 1, DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture), key, curveJson.RootElement);
-            AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, file, CostCurveFileJson.Default.CostCurveFile), temp);
+            // Written field by field on purpose: libasd saves these files, and System.Text.Json's serializer, even
+            // source-generated, leaves a small native allocation behind in the Native AOT library on first use (8 bytes,
+            // "definitely lost" under valgrind, tests/interop/run.sh), where the writer leaves none.
+            AtomicFile.WriteJson(path, w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("format", Format);
+                w.WriteNumber("version", 1);
+                w.WriteString("saved", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                w.WriteStartObject("key");
+                w.WriteString("model", key.Model);
+                w.WriteString("model_hash", key.ModelHash);
+                w.WriteString("device", key.Device);
+                w.WriteNumber("threads", key.Threads);
+                w.WriteBoolean("guided", key.Guided);
+                w.WriteNumber("rows", key.Rows);
+                w.WriteString("cpu", key.Cpu);
+                w.WriteString("build", key.Build);
+                w.WriteEndObject();
+                w.WritePropertyName("curve");
+                using (JsonDocument curveJson = JsonDocument.Parse(curve.ToJson()))
+                {
+                    curveJson.RootElement.WriteTo(w);
+                }
+
+                w.WriteEndObject();
+            }, temp);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -324,15 +346,3 @@ public sealed class CostCurveStore(string directory)
         return new CostCurveKey(model, hash, device, threads, guided, rows, cpu, build);
     }
 }
-
-/// <summary>
-/// A store file as <see cref="CostCurveStore.Save"/> writes it (version 1): the format name, the version, when it was
-/// measured (UTC, round-trip format), the key and the curve (<see cref="CostCurve.ToJson"/>).
-/// <see cref="CostCurveStore.Read"/> reads it back strictly.
-/// </summary>
-internal sealed record CostCurveFile(string Format, int Version, string Saved, CostCurveKey Key, JsonElement Curve);
-
-/// <summary>The store file's JSON (source-generated: no reflection, so Native AOT keeps it): snake_case names in declaration order.</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(CostCurveFile))]
-internal sealed partial class CostCurveFileJson : JsonSerializerContext;
