@@ -20,6 +20,9 @@ PY=${ASD_PYTHON:-/usr/bin/python3}
 mkdir -p "$LOG"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/asd-interop.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# The calibration checks (robustness.c) need a cache without this model's curve: run alone, this script would read
+# the user's ~/.cache/asd, so it uses its own unless the caller (.ci/run) gave one.
+export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$WORK/cache}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 PYTHONDONTWRITEBYTECODE=1
 
 passed=0
