@@ -341,7 +341,7 @@ internal static class KernelChecks
 
     /// <summary>
     /// The fused epilogue: every activation with and without bias and residual inside the GEMM, the same on its own
-    /// (<see cref="ActivationMath.ApplyRow(ReadOnlySpan{float}, ReadOnlySpan{float}, Activation, ReadOnlySpan{float}, Span{float})"/>, lengths 0-67 and 257), and the next layer's input packed in the epilogue
+    /// (<see cref="ActivationMath.ApplyRow"/>, lengths 0-67 and 257), and the next layer's input packed in the epilogue
     /// (unpacked here by the documented layout, so paths with different tile heights compare).
     /// </summary>
     private static KernelCheck EpilogueCheck()

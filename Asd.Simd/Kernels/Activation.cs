@@ -109,26 +109,16 @@ public static class ActivationMath
     /// destination = act(source + bias) (+ residual) per element, for an edge tile or a row; the same arithmetic as
     /// the fused GEMM epilogue. <paramref name="bias"/> and <paramref name="residual"/> may be empty.
     /// </summary>
-    public static void ApplyRow(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination) =>
-        ApplyRow(source, bias, activation, default, default, residual, destination);
-
-    /// <summary>
-    /// destination = act(source + bias) * scale + shift + residual per element, each step in that order and skipped
-    /// where its span is empty (so a step's absence never changes the bits of the others). The GEMM epilogue uses
-    /// bias and residual; GroupNorm's FiLM uses scale and shift. <paramref name="destination"/> may be
-    /// <paramref name="source"/>.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ApplyRow(
-        ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual, Span<float> destination)
+    public static void ApplyRow(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
     {
         int n = destination.Length;
-        if (source.Length != n || Short(bias, n) || Short(scale, n) || Short(shift, n) || Short(residual, n))
+        if (source.Length != n || (!bias.IsEmpty && bias.Length < n) || (!residual.IsEmpty && residual.Length < n))
         {
-            throw new ArgumentException($"ApplyRow spans disagree in length: destination {n}, source {source.Length}, bias {bias.Length}, scale {scale.Length}, shift {shift.Length}, residual {residual.Length}.");
+            throw new ArgumentException($"ApplyRow spans disagree in length: destination {n}, source {source.Length}, bias {bias.Length}, residual {residual.Length}.");
         }
 
-        var row = new Row(source, bias, activation, scale, shift, residual, destination);
+        var row = new Row(source, bias, activation, residual, destination);
         int i = Isa.Active switch
         {
             IsaPath.Avx512 => row.From<Vec512>(0),
@@ -139,13 +129,10 @@ public static class ActivationMath
         row.From<VecScalar>(i);
     }
 
-    private static bool Short(ReadOnlySpan<float> optional, int n) => !optional.IsEmpty && optional.Length < n;
-
-    /// <summary>The operands of <see cref="ApplyRow(ReadOnlySpan{float}, ReadOnlySpan{float}, Activation, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>.</summary>
-    private readonly ref struct Row(
-        ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual, Span<float> destination)
+    /// <summary>The operands of <see cref="ApplyRow"/>, so that each vector width's loop takes them at once.</summary>
+    private readonly ref struct Row(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
     {
-        private readonly ReadOnlySpan<float> _source = source, _bias = bias, _scale = scale, _shift = shift, _residual = residual;
+        private readonly ReadOnlySpan<float> _source = source, _bias = bias, _residual = residual;
         private readonly Span<float> _destination = destination;
 
         /// <summary>Whole vectors of <typeparamref name="TV"/> from element <paramref name="i"/>; returns where it stopped.</summary>
@@ -158,8 +145,6 @@ public static class ActivationMath
                 TV v = TV.Load(_source, i);
                 v = _bias.IsEmpty ? v : TV.Add(v, TV.Load(_bias, i));
                 v = Apply(activation, v);
-                v = _scale.IsEmpty ? v : TV.Multiply(v, TV.Load(_scale, i));
-                v = _shift.IsEmpty ? v : TV.Add(v, TV.Load(_shift, i));
                 v = _residual.IsEmpty ? v : TV.Add(v, TV.Load(_residual, i));
                 TV.Store(v, _destination, i);
             }

@@ -49,12 +49,11 @@ public static class GroupNorm
             ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
             Span<float> ys = y.Slice((t * ldy) + channel0, channels);
             Normalize(xs, gamma.Slice(channel0, channels), beta.Slice(channel0, channels), mean, inv, ys);
-            ActivationMath.ApplyRow(
-                ys, default, activation,
+            Post(
+                ys, activation,
                 scale.IsEmpty ? default : scale.Slice(channel0, channels),
                 shift.IsEmpty ? default : shift.Slice(channel0, channels),
-                residual.IsEmpty ? default : residual.Slice((t * ldr) + channel0, channels),
-                ys);
+                residual.IsEmpty ? default : residual.Slice((t * ldr) + channel0, channels));
         }
     }
 
@@ -157,4 +156,51 @@ public static class GroupNorm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<double> Wide(ref float p, int c) =>
         Vector512.WidenLower(Vector256.LoadUnsafe(ref p, (nuint)c).ToVector512Unsafe());
+
+    /// <summary>
+    /// ys = act(ys), then * scale, + shift, + residual where given. Its own loop rather than a shared entry like
+    /// <see cref="ActivationMath.ApplyRow"/>: a group's row is often 8-32 channels, called once per position, group and
+    /// layer, and routing it through that entry's checks and operand setup measured slower on the 1-D U-Net policy
+    /// (asd bench, 2 threads, interleaved runs on a noisy 2-vCPU VM: T(1) median 0.82 ms against 0.73 over 11 runs;
+    /// with this loop back, 0.685 against 0.663 over 5).
+    /// </summary>
+    private static void Post(Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+    {
+        int i = Isa.Active switch
+        {
+            IsaPath.Avx512 => PostFrom<Vec512>(0, ys, activation, scale, shift, residual),
+            IsaPath.Avx2 => PostFrom<Vec256>(0, ys, activation, scale, shift, residual),
+            IsaPath.Neon or IsaPath.Vector128 => PostFrom<Vec128>(0, ys, activation, scale, shift, residual),
+            _ => 0,
+        };
+        PostFrom<VecScalar>(i, ys, activation, scale, shift, residual);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PostFrom<TV>(int i, Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+        where TV : struct, IVec<TV>
+    {
+        for (; i + TV.Count <= ys.Length; i += TV.Count)
+        {
+            TV v = ActivationMath.Apply(activation, TV.Load(ys, i));
+            if (!scale.IsEmpty)
+            {
+                v = TV.Multiply(v, TV.Load(scale, i));
+            }
+
+            if (!shift.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(shift, i));
+            }
+
+            if (!residual.IsEmpty)
+            {
+                v = TV.Add(v, TV.Load(residual, i));
+            }
+
+            TV.Store(v, ys, i);
+        }
+
+        return i;
+    }
 }

@@ -11,7 +11,7 @@ namespace Asd.Simd.Kernels.Gemm;
 /// <remarks>
 /// <para>Every output element is one fused-multiply-add chain over k in ascending order, started from 0, whatever the
 /// path, the tile or the row's position; the bias, activation and residual follow in that order, applied to each tile
-/// right after its last K block while it is in L1 (<see cref="ActivationMath.ApplyRow(ReadOnlySpan{float}, ReadOnlySpan{float}, Activation, ReadOnlySpan{float}, Span{float})"/>: the same bits on every width). So each element has
+/// right after its last K block while it is in L1 (<see cref="ActivationMath.ApplyRow"/>: the same bits on every width). So each element has
 /// one bit pattern for any batch size, row position, thread split (threads split panels, never K) and vector width:
 /// the AVX-512, AVX2, NEON and Vector128 kernels all agree with the scalar reference bit for bit.</para>
 /// <para>Blocking: A is packed into tiles of up to <see cref="MaxRows"/> rows, interleaved by k, so a microkernel reads
