@@ -146,7 +146,9 @@ public sealed class AsdSampler : Sampler
         {
             // A learning auto times each call with everything the sampler does for its rows (drafting, the call,
             // the checks and the next choice of L), so that long drafts carry their own verification cost.
-            long start = learner is null ? 0 : Clock.GetTimestamp();
+            // Not while every chain runs a DDPM streak of auto's (AutoSpeculation.WantsTiming).
+            bool timed = learner is { WantsTiming: true };
+            long start = timed ? Clock.GetTimestamp() : 0;
             BeginBatch();
             int chainsInBatch = 0, next = -1;
             for (int t = 0; t < N; t++)
@@ -202,7 +204,10 @@ public sealed class AsdSampler : Sampler
                 }
             }
 
-            learner?.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency);
+            if (timed)
+            {
+                learner!.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency);
+            }
             ReportProgress();
         }
     }

@@ -15,19 +15,23 @@ namespace Asd.Native.Sampling;
 /// <para>Online correction (a curve that learns: measured or remembered by the engine). Every denoiser call of the
 /// run is timed by the sampler together with its own work for the call's rows (drafting them, the call, checking
 /// them; any slowdown of a call after a larger one is in it too), and <see cref="Observe"/> folds it into a
-/// running estimate for that row count: the first timings of a size replace what the calibration said (their running
-/// mean), later ones move it by <see cref="LearnWeight"/>, and one timing can raise it by at most <see cref="MaxStep"/>
-/// times (a preempted call is not the model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration
-/// beyond them (along the observed slope once two sizes are known), and the whole curve is refitted non-decreasing
-/// (<see cref="Isotonic"/>) every <see cref="RefitEvery"/> calls, with no allocation. So a calibration that is too high at the
-/// size in use is replaced by the first timing of that size, one that is too low by a factor f within
-/// log(f) / log(4) timings, each plus at most one refit.</para>
+/// robust estimate for that row count: the lower median of its last <see cref="Window"/> timings, with the fit it
+/// had when first timed (the calibration as corrected by its neighbours) as one more vote until <see cref="Window"/>
+/// timings are in; one timing counts at most <see cref="MaxStep"/> times the estimate (a preempted call is not the
+/// model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration beyond
+/// them (along the observed slope once two sizes are known), and the whole curve is refitted non-decreasing
+/// (<see cref="Isotonic"/>) every <see cref="RefitEvery"/> calls, with no allocation. So a calibration that is too
+/// high at the size in use is replaced by the first timing of that size, one that is too low by a factor of up to
+/// <see cref="MaxStep"/> by the second, and a later change of cost is followed within 3 timings; one outlier (a
+/// preempted call, a call right after a larger one) never moves an estimate on its own, so it cannot price a size
+/// out of use for good. Each correction takes effect at the next refit.</para>
 /// <para>A trust region: a curve that learns lets a chain draft at most twice the largest call timed so far (per
 /// chain), so a run climbs to long drafts by doubling, each step on timings of its neighbourhood, rather than on an
 /// extrapolation of a few noisy timings far beyond them.</para>
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
 /// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts a neighbouring length, L + 1 and L - 1 in
-/// turn. So at most 1 round in 50, 2% of rounds, runs a length the model did not pick, and such a round costs at most
+/// turn; the sweeps are counted across runs, so that short runs (one request of a few dozen rounds) explore too. So
+/// at most 1 round in 50, 2% of rounds, runs a length the model did not pick, and such a round costs at most
 /// what one round of the neighbouring length costs more than the chosen one.</para>
 /// <para>The estimate: decayed counts per position (factor <see cref="Decay"/> per round, so it follows the change
 /// of acceptance along the trajectory), shrunk towards the chain's pooled rate, which is itself shrunk towards a
@@ -61,9 +65,6 @@ internal sealed class AutoSpeculation
     /// <summary>One sweep of rounds (one per chain) in this many explores a neighbouring length (see remarks).</summary>
     public const int ExplorePeriod = 50;
 
-    /// <summary>The weight of a new timing in the running estimate of its size, once the first few are in.</summary>
-    public const double LearnWeight = 0.1;
-
     /// <summary>One timing can raise a size's estimate by at most this factor (a preempted call is not the model's cost).</summary>
     public const double MaxStep = 4;
 
@@ -76,16 +77,18 @@ internal sealed class AutoSpeculation
     private readonly int _maxLength;
     private readonly bool _learns;
     private readonly int _learnedRows;
-    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [];
+    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [];
     private readonly int[] _blockLength = [];
     private readonly FittedCost _fittedCost;
     private int _sinceRefit, _largestObserved;
-    private long _decisions;
+    private long _decisions, _sweepsBefore;
     private int _chains = 1;
     private double[] _attempts = [], _accepted = [];
     private double[] _poolAttempts = [], _poolAccepted = [];
     private long[] _chosen = [];
-    private int[] _lastChoice = [];
+    private int[] _lastChoice = [], _streakLeft = [], _streakNext = [], _pendingDecay = [];
+    private bool[] _streakRound = [];
+    private int _streakRounds;
     private double[] _cost = [], _minCostFrom = [];
     private int _tabulatedChains;
 
@@ -101,6 +104,7 @@ internal sealed class AutoSpeculation
         {
             _learnedRows = Math.Clamp(rowsPerCall, 1, MaxLearnedRows);
             _estimate = new double[_learnedRows + 1];
+            _recent = new double[(_learnedRows + 1) * Window];
             _observed = new double[_learnedRows + 1];
             _fitted = new double[_learnedRows + 1];
             _blockMean = new double[_learnedRows];
@@ -139,6 +143,10 @@ internal sealed class AutoSpeculation
             _poolAttempts = new double[chains];
             _poolAccepted = new double[chains];
             _lastChoice = new int[chains];
+            _streakLeft = new int[chains];
+            _streakNext = new int[chains];
+            _pendingDecay = new int[chains];
+            _streakRound = new bool[chains];
         }
         else
         {
@@ -149,6 +157,11 @@ internal sealed class AutoSpeculation
         }
 
         Array.Fill(_lastChoice, 1, 0, chains);
+        Array.Clear(_streakLeft);
+        Array.Clear(_streakNext);
+        Array.Clear(_pendingDecay);
+        Array.Clear(_streakRound);
+        _streakRounds = 0;
 
         if (_chosen.Length < _maxLength + 1)
         {
@@ -161,6 +174,9 @@ internal sealed class AutoSpeculation
 
         // Chains that share a call share its cost: with n of them, a call of B rows each costs T(n B) / n per chain.
         ChainsPerCall = Math.Clamp(chains, 1, _perCall);
+        // The exploration clock runs on across runs: a run shorter than ExplorePeriod sweeps (one request of a few
+        // dozen rounds) would otherwise never explore, and a stale estimate would stick for good.
+        _sweepsBefore += (_decisions + _chains - 1) / _chains;
         _chains = Math.Max(1, chains);
         _decisions = 0;
         ExploredRounds = 0;
@@ -196,18 +212,60 @@ internal sealed class AutoSpeculation
             return;
         }
 
-        // A size seen for the first time starts from the current fit (the calibration as corrected by its
-        // neighbours), and its first timings replace it: the running mean of the timings, then an exponential average.
-        double e = _observed[rows] > 0 ? _estimate[rows] : _fitted[rows];
-        double w = Math.Max(1 / (_observed[rows] + 1), LearnWeight);
-        _estimate[rows] = e + (w * (Math.Min(seconds, MaxStep * e) - e));
+        // The estimate of a size is the lower median of its last Window timings; until Window timings are in, the fit
+        // it had when first timed (the calibration as corrected by its neighbours) is one more vote. So the first
+        // timing below the fit replaces it, one above it needs a second to agree, and one preempted call moves
+        // nothing: an outlier can no longer price a size out for good (it had: 2 ms, 7x the truth, from two timings).
+        Span<double> window = _recent.AsSpan(rows * Window, Window);
+        int n = (int)Math.Min(_observed[rows], Window);
+        if (n == 0)
+        {
+            window[Window - 1] = _fitted[rows];
+        }
+
+        double e = n == 0 ? _fitted[rows] : _estimate[rows];
+        window[(int)(_observed[rows] % Window)] = Math.Min(seconds, MaxStep * e);
         _observed[rows]++;
+        _estimate[rows] = LowerMedian(window, Math.Min(n + 1, Window), withPrior: n + 1 < Window);
         _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
         if (++_sinceRefit >= RefitEvery)
         {
             Refit();
         }
+    }
+
+    /// <summary>Timings per size that its estimate (their lower median) is taken from.</summary>
+    public const int Window = 5;
+
+    /// <summary>The lower median of the first <paramref name="count"/> timings (and the prior vote in the last slot).</summary>
+    private static double LowerMedian(ReadOnlySpan<double> window, int count, bool withPrior)
+    {
+        Span<double> v = stackalloc double[Window];
+        int m = 0;
+        for (int i = 0; i < count; i++)
+        {
+            v[m++] = window[i];
+        }
+
+        if (withPrior)
+        {
+            v[m++] = window[Window - 1];
+        }
+
+        for (int i = 1; i < m; i++)
+        {
+            double x = v[i];
+            int j = i - 1;
+            for (; j >= 0 && v[j] > x; j--)
+            {
+                v[j + 1] = v[j];
+            }
+
+            v[j + 1] = x;
+        }
+
+        return v[(m - 1) / 2];
     }
 
     /// <summary>Calls between two refits of the learned curve: at least 8, and about 1/32 of the sizes it holds (so the O(sizes) refit adds O(1) per call).</summary>
@@ -300,6 +358,18 @@ internal sealed class AutoSpeculation
     /// <summary>The L for chain <paramref name="chain"/>'s next round, at most <paramref name="remaining"/>.</summary>
     public int Choose(int chain, int remaining)
     {
+        if (_streakLeft[chain] > 0 && (_sweepsBefore + (_decisions / _chains)) % ExplorePeriod != ExplorePeriod - 1)
+        {
+            // A round of a DDPM streak: L = 1 without a search (see StreakCap).
+            _streakLeft[chain]--;
+            SetStreakRound(chain, true);
+            _decisions++;
+            _chosen[1]++;
+            return 1;
+        }
+
+        SetStreakRound(chain, false);
+        ApplyPendingDecay(chain);
         int cap = Math.Min(remaining, Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall)));
         if (_learns)
         {
@@ -317,6 +387,7 @@ internal sealed class AutoSpeculation
             _accepted.AsSpan(chain * Stride, Stride),
             (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
         int l = 1;
+        bool exploring = false;
         if (cap > 1)
         {
             l = SpeculationCostModel.BestLength(acceptance, _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
@@ -325,22 +396,53 @@ internal sealed class AutoSpeculation
                 l = 1;
             }
 
-            long sweep = _decisions / _chains;
+            long sweep = _sweepsBefore + (_decisions / _chains);
             if (_learns && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
                 // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap).
                 bool up = (sweep / ExplorePeriod) % 2 == 0;
+                exploring = true;
                 int neighbour = up ? (l < cap ? l + 1 : l - 1) : (l > 1 ? l - 1 : l + 1);
                 l = Math.Clamp(neighbour, 1, cap);
                 ExploredRounds++;
             }
         }
 
+        // Runs of L = 1 grow into streaks of 1, 2, 4, ... StreakCap rounds that skip the search, the ageing and the
+        // timing of their calls; any other choice, or exploration, ends one.
+        bool one = l == 1 && !exploring;
+        _streakNext[chain] = one ? Math.Min(StreakCap, Math.Max(1, 2 * _streakNext[chain])) : 0;
+        _streakLeft[chain] = one && _lastChoice[chain] == 1 ? _streakNext[chain] : 0;
         _decisions++;
         _chosen[l]++;
         _lastChoice[chain] = l;
         return l;
     }
+
+    private void SetStreakRound(int chain, bool streak)
+    {
+        if (_streakRound[chain] != streak)
+        {
+            _streakRound[chain] = streak;
+            _streakRounds += streak ? 1 : -1;
+        }
+    }
+
+    /// <summary>
+    /// Whether the sampler should time the next call: not when every chain of the run is in a round of a DDPM streak
+    /// (nothing would be learned that the streak's next decision needs; reading the clock twice costs as much as a
+    /// tenth of the 2-D mixture's call).
+    /// </summary>
+    public bool WantsTiming => _streakRounds < _chains;
+
+    /// <summary>
+    /// The longest streak of L = 1 rounds granted without a decision. A chain that chose L = 1 (not exploring) twice
+    /// running gets 1, then 2, 4, ... up to this many further rounds of L = 1 before it decides again: on a model whose
+    /// call costs a microsecond, auto's per-round work (the search, ageing its counts, timing and refitting) cost a
+    /// third of a call, so auto ran at half DDPM's speed while choosing DDPM's work. So a chain drafts again at most
+    /// this many rounds later than it would have.
+    /// </summary>
+    public const int StreakCap = 16;
 
     /// <summary>Records the outcome of draft position <paramref name="position"/> (&gt;= 1) of chain <paramref name="chain"/>.</summary>
     public void Record(int chain, int position, bool accepted)
@@ -359,20 +461,45 @@ internal sealed class AutoSpeculation
     /// Chain <paramref name="chain"/>'s pooled acceptance counts as the estimator holds them (decayed), for tests that
     /// check the sampler feeds every decision in (<see cref="Record"/>) and ages the counts every round (<see cref="EndRound"/>).
     /// </summary>
-    internal (double Attempts, double Accepted) PooledCounts(int chain) => (_poolAttempts[chain], _poolAccepted[chain]);
+    internal (double Attempts, double Accepted) PooledCounts(int chain)
+    {
+        ApplyPendingDecay(chain);
+        return (_poolAttempts[chain], _poolAccepted[chain]);
+    }
 
     /// <summary>Ages chain <paramref name="chain"/>'s counts at the end of a round.</summary>
     public void EndRound(int chain)
     {
+        if (_streakRound[chain])
+        {
+            // A streak round drafted nothing: its ageing waits for the chain's next decision (ApplyPendingDecay).
+            _pendingDecay[chain]++;
+            return;
+        }
+
+        Age(chain, Decay);
+    }
+
+    private void ApplyPendingDecay(int chain)
+    {
+        if (_pendingDecay[chain] > 0)
+        {
+            Age(chain, Math.Pow(Decay, _pendingDecay[chain]));
+            _pendingDecay[chain] = 0;
+        }
+    }
+
+    private void Age(int chain, double decay)
+    {
         Span<double> a = _attempts.AsSpan(chain * Stride, Stride), s = _accepted.AsSpan(chain * Stride, Stride);
         for (int k = 1; k < Stride; k++)
         {
-            a[k] *= Decay;
-            s[k] *= Decay;
+            a[k] *= decay;
+            s[k] *= decay;
         }
 
-        _poolAttempts[chain] *= Decay;
-        _poolAccepted[chain] *= Decay;
+        _poolAttempts[chain] *= decay;
+        _poolAccepted[chain] *= decay;
     }
 
     /// <summary>

@@ -157,6 +157,118 @@ public sealed class OnlineCostTests
         Assert.True(ones >= 1 - (1.0 / AutoSpeculation.ExplorePeriod) - 1e-9, $"L = 1 in {ones:P1} of rounds 100..600: {string.Join(",", late.Where(l => l != 1).Take(20))}");
     }
 
+    [Fact]
+    public void OneOutlierTimingMovesNoEstimateAndTwoAgreeingOnesDo()
+    {
+        // The curve is right; one call of 3 rows is preempted (10x). Before the fix its first timing replaced the
+        // estimate, so 3 rows looked 4x too dear (and the sizes pooled with it by the fit) until timed again, which a
+        // size priced out of use rarely is.
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
+        var auto = new AutoSpeculation(right, 64);
+        auto.Reset(1);
+        auto.Observe(3, 10 * Flat(3));
+        auto.Refit();
+        Assert.Equal(Flat(3), auto.CurrentCost.Seconds(3), 1e-12);
+        Assert.Equal(Flat(4), auto.CurrentCost.Seconds(4), 1e-12);
+
+        // Once the window holds timings, one outlier among them still moves nothing beyond them.
+        for (int i = 0; i < 6; i++)
+        {
+            auto.Observe(5, Flat(5));
+        }
+
+        auto.Observe(5, 10 * Flat(5));
+        auto.Refit();
+        Assert.Equal(Flat(5), auto.CurrentCost.Seconds(5), 1e-12);
+
+        // The control: two timings that agree (the size really costs 3x now) are taken.
+        var slower = new AutoSpeculation(right, 64);
+        slower.Reset(1);
+        slower.Observe(3, 3 * Flat(3));
+        slower.Observe(3, 3 * Flat(3));
+        slower.Refit();
+        Assert.Equal(3 * Flat(3), slower.CurrentCost.Seconds(3), 1e-12);
+
+        // A calibration too high at a size is replaced by its first timing.
+        var high = new CostCurve([.. Enumerable.Range(1, 64).Select(b => 3 * Flat(b))]) { Learns = true };
+        var corrected = new AutoSpeculation(high, 64);
+        corrected.Reset(1);
+        corrected.Observe(2, Flat(2));
+        corrected.Refit();
+        Assert.Equal(Flat(2), corrected.CurrentCost.Seconds(2), 1e-12);
+    }
+
+    [Fact]
+    public void ShortRunsExploreToo()
+    {
+        // One request at a time: runs of a few dozen rounds, each shorter than ExplorePeriod sweeps. The exploration
+        // clock runs across runs, so they explore about one round in ExplorePeriod all the same.
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
+        var auto = new AutoSpeculation(right, 64);
+        long explored = 0, rounds = 0;
+        for (int run = 0; run < 40; run++)
+        {
+            int[] chosen = Simulate(auto, Flat, 30, 0.9, seed: run);
+            explored += auto.ExploredRounds;
+            rounds += chosen.Length;
+        }
+
+        Assert.InRange(explored, (rounds / AutoSpeculation.ExplorePeriod) - 1, (rounds / AutoSpeculation.ExplorePeriod) + 1);
+
+        // The control: a given curve (not learning) never explores.
+        var given = new AutoSpeculation(new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]), 64);
+        for (int run = 0; run < 40; run++)
+        {
+            Simulate(given, Flat, 30, 0.9, seed: run);
+            Assert.Equal(0, given.ExploredRounds);
+        }
+    }
+
+    [Fact]
+    public void RoundsOfDdpmWorkRunAsStreaksThatSkipTheControllersWork()
+    {
+        // Speculation never pays (every row costs a call): auto runs L = 1, and after the first decisions it stops
+        // searching, ageing and timing for streaks of up to StreakCap rounds, exploring all the same.
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        (AsdSampler sampler, _) = CostlySampler(linear.WithLearning(true), Linear);
+        SamplingStats st = sampler.Sample(1, 7, new float[2]);
+        long calls = st.DenoiserInvocations, timed = sampler.Auto!.ObservedCalls;
+        Assert.True(st.RoundLengths.Single(r => r.Length == 1).Rounds >= 0.97 * st.Rounds, $"{st.SpecLengthEffective}");
+        Assert.True(timed <= calls / 4, $"{timed} of {calls} calls timed: the streaks did not skip the timing");
+        Assert.InRange(sampler.ExploredRounds, (st.Rounds / AutoSpeculation.ExplorePeriod) - 1, (st.Rounds / AutoSpeculation.ExplorePeriod) + 1);
+
+        // The control: where speculation pays (and the curve says so), no round is a streak's and every call is timed.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        (AsdSampler drafting, _) = CostlySampler(flat.WithLearning(true), Flat);
+        SamplingStats d = drafting.Sample(1, 7, new float[2]);
+        Assert.True(d.AlgorithmicSpeedup > 3, $"{d.AlgorithmicSpeedup:F2}x");
+        Assert.True(drafting.Auto!.ObservedCalls >= 0.9 * d.DenoiserInvocations, $"{drafting.Auto.ObservedCalls} of {d.DenoiserInvocations} calls timed");
+    }
+
+    [Fact]
+    public void AStreakAgesTheCountsAsItsRoundsWouldHave()
+    {
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        var auto = new AutoSpeculation(linear, 64);
+        auto.Reset(1);
+        auto.Record(0, 1, true);
+        auto.Record(0, 2, false);
+        (double attempts0, double accepted0) = auto.PooledCounts(0);
+        int streakRounds = 0;
+        for (int r = 0; r < 40; r++)
+        {
+            Assert.Equal(1, auto.Choose(0, 1000));
+            auto.EndRound(0);
+            streakRounds++;
+        }
+
+        Assert.False(auto.WantsTiming, "the chain should be in a streak after 40 rounds of L = 1");
+        (double attempts, double accepted) = auto.PooledCounts(0);
+        double factor = Math.Pow(AutoSpeculation.Decay, streakRounds);
+        Assert.Equal(attempts0 * factor, attempts, attempts0 * factor * 1e-9);
+        Assert.Equal(accepted0 * factor, accepted, accepted0 * factor * 1e-9);
+    }
+
     /// <summary>A clock that only <see cref="CostlyDenoiser"/> advances.</summary>
     private sealed class FakeClock : TimeProvider
     {
