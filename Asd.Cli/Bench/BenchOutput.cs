@@ -94,7 +94,7 @@ internal static class BenchOutput
             }
         }
 
-        yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B)/T(1) and acceptance by position)");
+        yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B), DDPM's step and acceptance by position)");
         if (report.GivenAcceptanceCeiling is { } g)
         {
             yield return string.Create(Ci, $"cost-model ceiling with the acceptance by position of {g.Source}: {g.Speedup:F2}x wall-clock (at L = {g.Length}, this run's T(B)/T(1))");
@@ -142,6 +142,7 @@ internal static class BenchOutput
             report.CeilingLength,
             report.CostCurve.RowOverheadSeconds,
             report.CostCurve.CallOverheadSeconds,
+            double.IsNaN(report.CostCurve.DdpmRowOverheadSeconds) ? null : report.CostCurve.DdpmRowOverheadSeconds,
             double.IsNaN(report.CostCurve.Noise) ? null : report.CostCurve.Noise,
             [.. Enumerable.Range(1, report.CostCurve.MaxRows).Select(report.CostCurve.MeasuredCallSeconds)],
             auto is null ? null : new SortedDictionary<int, long>(auto.ChosenLengths),
@@ -271,6 +272,7 @@ internal sealed record BenchJson(
     int CeilingSpecLen,
     double CostCurveRowOverheadSeconds,
     double CostCurveCallOverheadSeconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? CostCurveDdpmRowOverheadSeconds,
     double? CostCurveNoise,
     double[] CostCurveSecondsMeasured,
     SortedDictionary<int, long>? AutoRoundLengths,

@@ -50,7 +50,21 @@ public sealed class CostCurve : IBatchCost
     public bool Learns { get; init; }
 
     /// <summary>A copy of the curve that <see cref="Learns"/> (or not).</summary>
-    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns };
+    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds };
+
+    /// <summary>
+    /// DDPM's own work per row (its step, noise and bookkeeping, without the model), measured beside the ASD sampler's
+    /// overheads; NaN when unknown (a curve given by numbers, or saved before it was measured). ASD's round with L = 1
+    /// does DDPM's arithmetic but more bookkeeping: on the 2-D mixture (0.4 us calls) it ran at 0.91x of DDPM, and a
+    /// prediction against T(1) alone was 9-18% optimistic there.
+    /// </summary>
+    public double DdpmRowOverheadSeconds { get; init; } = double.NaN;
+
+    /// <summary>
+    /// A DDPM step of <paramref name="rows"/> chains: the model's call plus DDPM's own work per row (ASD's overheads,
+    /// <see cref="Seconds"/>, when DDPM's are unknown). The baseline of every predicted wall-clock speedup.
+    /// </summary>
+    public double DdpmSeconds(int rows) => double.IsNaN(DdpmRowOverheadSeconds) ? Seconds(rows) : CallSeconds(rows) + (rows * DdpmRowOverheadSeconds);
 
     /// <summary>
     /// The relative spread of single timed calls in the calibration: the median over batch sizes of
@@ -249,7 +263,8 @@ public sealed class CostCurve : IBatchCost
         }
 
         (double perCall, double perRow) = MeasureSamplerOverhead(d, Math.Min(repeats, 15), clock);
-        return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true };
+        double ddpmPerRow = MeasureDdpmOverhead(d, Math.Min(repeats, 15), clock);
+        return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true, DdpmRowOverheadSeconds = ddpmPerRow };
     }
 
     /// <summary>The quantile of the timed samples that estimates T(B) (see <see cref="Measure"/>).</summary>
@@ -342,6 +357,30 @@ public sealed class CostCurve : IBatchCost
         return (perCall, perRow);
     }
 
+    /// <summary>
+    /// DDPM's own work per step of one chain for samples of <paramref name="sampleSize"/> values: the DDPM sampler on
+    /// the denoiser that costs nothing, the median over <paramref name="repeats"/> runs (as <see cref="MeasureSamplerOverhead(int, int)"/>).
+    /// </summary>
+    private static double MeasureDdpmOverhead(int sampleSize, int repeats, CalibrationClock? clock)
+    {
+        int steps = Math.Clamp((1 << 21) / sampleSize, 32, 1000);
+        var plan = new Schedules.DiffusionSchedule(new Schedules.SchedulerConfig { PredictionType = Schedules.PredictionType.Sample }).Plan(steps);
+        using var sampler = new DdpmSampler(new FreeDenoiser(sampleSize), plan, new SamplerOptions { MaxBatchRows = 1 });
+        var output = new float[sampleSize];
+        sampler.Sample(1, 1, output);
+        clock?.Tick();
+        var wall = new double[repeats];
+        int runs = 0;
+        while (runs < repeats && (runs == 0 || clock is not { OutOfTime: true }))
+        {
+            wall[runs] = sampler.Sample(1, (ulong)runs + 2, output).WallSeconds / steps;
+            runs++;
+            clock?.Tick();
+        }
+
+        return Median(wall.AsSpan(0, runs).ToArray());
+    }
+
     /// <summary>The budget and cancellation of one calibration, checked after every call.</summary>
     private sealed class CalibrationClock(CalibrationLimits limits)
     {
@@ -383,7 +422,7 @@ public sealed class CostCurve : IBatchCost
 
     /// <summary>
     /// Writes the curve as JSON: {"format": "asd-cost-curve", "version": 1, "model": ..., "row_overhead_seconds": c,
-    /// "call_overhead_seconds": c0, "noise": n, "seconds": [T(1), T(2), ...]} (the times as measured; reading fits
+    /// "call_overhead_seconds": c0, "ddpm_row_overhead_seconds": c1, "noise": n, "seconds": [T(1), T(2), ...]} (the times as measured; reading fits
     /// them again). Only format and seconds are required when read: the overheads default to 0, noise to unknown.
     /// </summary>
     public void Save(string path)
@@ -401,6 +440,11 @@ public sealed class CostCurve : IBatchCost
         w.WriteString("model", Model);
         w.WriteNumber("row_overhead_seconds", RowOverheadSeconds);
         w.WriteNumber("call_overhead_seconds", CallOverheadSeconds);
+        if (!double.IsNaN(DdpmRowOverheadSeconds))
+        {
+            w.WriteNumber("ddpm_row_overhead_seconds", DdpmRowOverheadSeconds);
+        }
+
         if (!double.IsNaN(Noise))
         {
             w.WriteNumber("noise", Noise);
@@ -436,7 +480,7 @@ public sealed class CostCurve : IBatchCost
         using JsonDocument doc = IO.StrictJson.Parse(utf8, source);
         JsonElement root = IO.StrictJson.Object(doc, source);
         string? format = null, model = "";
-        double overhead = 0, callOverhead = 0, noise = double.NaN;
+        double overhead = 0, callOverhead = 0, noise = double.NaN, ddpmOverhead = double.NaN;
         List<double>? seconds = null;
         foreach (JsonProperty p in root.EnumerateObject())
         {
@@ -448,6 +492,7 @@ public sealed class CostCurve : IBatchCost
                 case "row_overhead_seconds": overhead = IO.StrictJson.Number(p.Value, "row_overhead_seconds", source); break;
                 case "call_overhead_seconds": callOverhead = IO.StrictJson.Number(p.Value, "call_overhead_seconds", source); break;
                 case "noise": noise = IO.StrictJson.Number(p.Value, "noise", source); break;
+                case "ddpm_row_overhead_seconds": ddpmOverhead = IO.StrictJson.Number(p.Value, "ddpm_row_overhead_seconds", source); break;
                 case "seconds":
                     seconds = [];
                     foreach (JsonElement e in IO.StrictJson.Array(p.Value, "seconds", source))
@@ -462,7 +507,7 @@ public sealed class CostCurve : IBatchCost
 
                     break;
                 default:
-                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, call_overhead_seconds, noise, seconds).");
+                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, call_overhead_seconds, ddpm_row_overhead_seconds, noise, seconds).");
             }
         }
 
@@ -478,7 +523,12 @@ public sealed class CostCurve : IBatchCost
 
         try
         {
-            return new CostCurve(seconds, model, overhead, callOverhead, noise);
+            if (!double.IsNaN(ddpmOverhead) && !(ddpmOverhead >= 0 && double.IsFinite(ddpmOverhead)))
+            {
+                throw new ArgumentException($"ddpm_row_overhead_seconds must be a finite time >= 0 (got {ddpmOverhead}).");
+            }
+
+            return new CostCurve(seconds, model, overhead, callOverhead, noise) { DdpmRowOverheadSeconds = ddpmOverhead };
         }
         catch (ArgumentException e)
         {

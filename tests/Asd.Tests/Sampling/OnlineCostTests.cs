@@ -74,6 +74,20 @@ public sealed class OnlineCostTests
         Assert.True(curve.Noise >= 0 && double.IsFinite(curve.Noise), $"noise {curve.Noise}");
         Assert.True(curve.Learns);
         Assert.True(curve.CallOverheadSeconds >= 0 && curve.RowOverheadSeconds >= 0);
+
+        // DDPM's own work per row is measured too, kept by the file, and the baseline of predictions.
+        Assert.True(curve.DdpmRowOverheadSeconds > 0 && double.IsFinite(curve.DdpmRowOverheadSeconds), $"DDPM overhead {curve.DdpmRowOverheadSeconds}");
+        Assert.Equal(curve.CallSeconds(1) + curve.DdpmRowOverheadSeconds, curve.DdpmSeconds(1), 15);
+        CostCurve back = CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(curve.ToJson()), "t");
+        Assert.Equal(curve.DdpmRowOverheadSeconds, back.DdpmRowOverheadSeconds, 15);
+        Assert.Equal(curve.DdpmRowOverheadSeconds, curve.WithLearning(false).DdpmRowOverheadSeconds, 15);
+        string negative = curve.ToJson().Replace("\"ddpm_row_overhead_seconds\": ", "\"ddpm_row_overhead_seconds\": -", StringComparison.Ordinal);
+        Assert.Contains("ddpm_row_overhead_seconds", Assert.Throws<InvalidDataException>(() => CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(negative), "t")).Message, StringComparison.Ordinal);
+
+        // A curve without it (given by numbers, or saved before it was measured) predicts against ASD's T(1).
+        var plain = new CostCurve([1e-3, 2e-3]);
+        Assert.True(double.IsNaN(plain.DdpmRowOverheadSeconds));
+        Assert.Equal(plain.Seconds(1), plain.DdpmSeconds(1));
         for (int b = 2; b <= 24; b++)
         {
             Assert.True(curve.Seconds(b) >= curve.Seconds(b - 1));
