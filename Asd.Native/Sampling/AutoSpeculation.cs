@@ -88,6 +88,7 @@ internal sealed class AutoSpeculation
     private long[] _chosen = [];
     private int[] _lastChoice = [], _streakLeft = [], _streakNext = [], _pendingDecay = [];
     private bool[] _streakRound = [];
+    private int[] _held = [];
     private int _streakRounds;
     private double[] _cost = [], _minCostFrom = [];
     private int _tabulatedChains;
@@ -147,6 +148,7 @@ internal sealed class AutoSpeculation
             _streakNext = new int[chains];
             _pendingDecay = new int[chains];
             _streakRound = new bool[chains];
+            _held = new int[chains];
         }
         else
         {
@@ -161,6 +163,7 @@ internal sealed class AutoSpeculation
         Array.Clear(_streakNext);
         Array.Clear(_pendingDecay);
         Array.Clear(_streakRound);
+        Array.Fill(_held, 1, 0, chains);
         _streakRounds = 0;
 
         if (_chosen.Length < _maxLength + 1)
@@ -391,6 +394,18 @@ internal sealed class AutoSpeculation
         if (cap > 1)
         {
             l = SpeculationCostModel.BestLength(acceptance, _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
+            int held = _held[chain];
+            if (l != held && held > 1 && held <= cap)
+            {
+                // Hysteresis: keep the length in use unless another is predicted SwitchMargin faster. Neighbouring
+                // lengths often predict within a percent of each other, and timing noise then flipped runs between them.
+                double heldRate = RateOf(acceptance, held);
+                if (rate < heldRate * (1 + SwitchMargin))
+                {
+                    (l, rate) = (held, heldRate);
+                }
+            }
+
             if (rate * _cost[1] < 1 + MinimumGain)
             {
                 l = 1;
@@ -411,12 +426,35 @@ internal sealed class AutoSpeculation
         // Runs of L = 1 grow into streaks of 1, 2, 4, ... StreakCap rounds that skip the search, the ageing and the
         // timing of their calls; any other choice, or exploration, ends one.
         bool one = l == 1 && !exploring;
+        if (!exploring)
+        {
+            _held[chain] = l;
+        }
+
         _streakNext[chain] = one ? Math.Min(StreakCap, Math.Max(1, 2 * _streakNext[chain])) : 0;
         _streakLeft[chain] = one && _lastChoice[chain] == 1 ? _streakNext[chain] : 0;
         _decisions++;
         _chosen[l]++;
         _lastChoice[chain] = l;
         return l;
+    }
+
+    /// <summary>
+    /// The least predicted gain over the length in use that makes a chain switch to another (see Choose): 2%, so a
+    /// switch costs at most 2% of the predicted rate, against runs that flipped between neighbouring lengths.
+    /// </summary>
+    internal double SwitchMargin { get; init; } = 0.02;
+
+    /// <summary>The predicted rate of a round of exactly <paramref name="length"/> rows on the tabulated cost.</summary>
+    private double RateOf(in ChainAcceptance acceptance, int length) =>
+        SpeculationCostModel.Rate(acceptance, new TabulatedCost(_cost), length);
+
+    /// <summary>T(B) read from the per-round table (index B).</summary>
+    private readonly ref struct TabulatedCost(ReadOnlySpan<double> cost) : IBatchCost
+    {
+        private readonly ReadOnlySpan<double> _cost = cost;
+
+        public double Seconds(int rows) => _cost[rows];
     }
 
     private void SetStreakRound(int chain, bool streak)

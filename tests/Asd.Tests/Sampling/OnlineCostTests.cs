@@ -283,6 +283,24 @@ public sealed class OnlineCostTests
         Assert.Equal(accepted0 * factor, accepted, accepted0 * factor * 1e-9);
     }
 
+    [Fact]
+    public void HysteresisKeepsTheLengthInUseAgainstNearTies()
+    {
+        // A curve on which neighbouring lengths predict within a few percent, and acceptance estimates that move
+        // with every round's outcomes: without hysteresis the chosen L flips between neighbours round after round.
+        static double Gentle(int rows) => 1e-3 * (1 + (0.08 * rows));
+        var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Gentle(b))]);
+        static int Switches(int[] chosen) => chosen.Zip(chosen.Skip(1), (a, b) => a != b ? 1 : 0).Sum();
+        int[] held = Simulate(new AutoSpeculation(curve, 64), Gentle, 2000, 0.9);
+        int[] free = Simulate(new AutoSpeculation(curve, 64) { SwitchMargin = 0 }, Gentle, 2000, 0.9);
+        Assert.True(Switches(free) >= 200, $"the control should flip often: {Switches(free)} switches in 2000 rounds");
+        Assert.True(Switches(held) * 2 <= Switches(free), $"{Switches(held)} switches with hysteresis, {Switches(free)} without");
+
+        // What it costs: the mean predicted rate of the lengths held is within the margin of the free choice's.
+        double Rate(int[] chosen) => chosen.Skip(100).Average(l => SpeculationCostModel.Rate(new Constant(0.9), curve, l));
+        Assert.True(Rate(held) >= Rate(free) / (1 + 0.02) - 1e-9, $"held {Rate(held):F1}/s, free {Rate(free):F1}/s");
+    }
+
     /// <summary>A clock that only <see cref="CostlyDenoiser"/> advances.</summary>
     private sealed class FakeClock : TimeProvider
     {
