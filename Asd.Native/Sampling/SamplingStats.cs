@@ -252,9 +252,10 @@ public sealed class SamplingStats
 
     /// <summary>Writes the stats as one JSON object, with <c>"model"</c> first when <paramref name="model"/> is given.</summary>
     /// <remarks>
-    /// Written field by field on purpose: libasd serves this JSON (asd_sampler_stats_json), and System.Text.Json's
-    /// serializer, even source-generated, leaves a small native allocation behind in the Native AOT library on first use
-    /// (8 bytes, "definitely lost" under valgrind, tests/interop/run.sh), where the writer leaves none.
+    /// Written field by field with the writer (from the field tables below), not by System.Text.Json's serializer, on
+    /// purpose: libasd serves this JSON (asd_sampler_stats_json), and the serializer, even source-generated, leaves a
+    /// small native allocation behind in the Native AOT library on first use (8 bytes, "definitely lost" under valgrind,
+    /// tests/interop/run.sh), where the writer leaves none.
     /// </remarks>
     public void WriteJson(Utf8JsonWriter w, string? model = null)
     {
@@ -265,21 +266,82 @@ public sealed class SamplingStats
             w.WriteString("model", model);
         }
 
-        w.WriteString("sampler", Sampler);
-        w.WriteNumber("steps", Steps);
-        w.WriteString("spec_len", SpecLength);
-        w.WriteString("spec_len_effective", SpecLengthEffective);
-        w.WriteNumber("samples", Samples);
-        w.WriteNumber("sequential_model_calls", SequentialModelCalls);
-        w.WriteNumber("sequential_model_calls_max", SequentialModelCallsMax);
-        w.WriteNumber("algorithmic_speedup", AlgorithmicSpeedup);
-        w.WriteNumber("denoiser_invocations", DenoiserInvocations);
-        w.WriteNumber("rows_evaluated", RowsEvaluated);
-        w.WriteNumber("rounds", Rounds);
+        WriteFields(w, FieldsBeforeCounts);
         WriteCounts(w, AcceptanceByPosition, RoundLengths);
-        w.WriteNumber("wall_seconds", WallSeconds);
-        w.WriteString("rng", RngScheme);
+        WriteFields(w, FieldsAfterCounts);
         w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The scalar fields of the stats JSON in their order, around the two arrays: the list is data, so a field is
+    /// added in one place. The getters are static lambdas (created once) and <see cref="JsonScalar"/> is a struct, so
+    /// writing them allocates nothing.
+    /// </summary>
+    private static readonly (string Name, Func<SamplingStats, JsonScalar> Value)[] FieldsBeforeCounts =
+    [
+        ("sampler", s => s.Sampler),
+        ("steps", s => s.Steps),
+        ("spec_len", s => s.SpecLength),
+        ("spec_len_effective", s => s.SpecLengthEffective),
+        ("samples", s => s.Samples),
+        ("sequential_model_calls", s => s.SequentialModelCalls),
+        ("sequential_model_calls_max", s => s.SequentialModelCallsMax),
+        ("algorithmic_speedup", s => s.AlgorithmicSpeedup),
+        ("denoiser_invocations", s => s.DenoiserInvocations),
+        ("rows_evaluated", s => s.RowsEvaluated),
+        ("rounds", s => s.Rounds),
+    ];
+
+    private static readonly (string Name, Func<SamplingStats, JsonScalar> Value)[] FieldsAfterCounts =
+    [
+        ("wall_seconds", s => s.WallSeconds),
+        ("rng", s => s.RngScheme),
+    ];
+
+    private void WriteFields(Utf8JsonWriter w, (string Name, Func<SamplingStats, JsonScalar> Value)[] fields)
+    {
+        foreach ((string name, Func<SamplingStats, JsonScalar> value) in fields)
+        {
+            value(this).Write(w, name);
+        }
+    }
+
+    /// <summary>
+    /// One scalar of the stats JSON, written as its own type writes it: an integer (int or long) as an integer, a
+    /// double by Utf8JsonWriter's double format, a string as a string.
+    /// </summary>
+    private readonly struct JsonScalar
+    {
+        private readonly string? _text;
+        private readonly long _integer;
+        private readonly double _real;
+        private readonly Kind _kind;
+
+        private JsonScalar(Kind kind, string? text = null, long integer = 0, double real = 0) => (_kind, _text, _integer, _real) = (kind, text, integer, real);
+
+        private enum Kind : byte { Text, Integer, Real }
+
+        public static implicit operator JsonScalar(string text) => new(Kind.Text, text: text);
+
+        public static implicit operator JsonScalar(long integer) => new(Kind.Integer, integer: integer);
+
+        public static implicit operator JsonScalar(double real) => new(Kind.Real, real: real);
+
+        public void Write(Utf8JsonWriter w, string name)
+        {
+            switch (_kind)
+            {
+                case Kind.Text:
+                    w.WriteString(name, _text);
+                    break;
+                case Kind.Integer:
+                    w.WriteNumber(name, _integer);
+                    break;
+                default:
+                    w.WriteNumber(name, _real);
+                    break;
+            }
+        }
     }
 
     /// <summary>The "acceptance_by_position" and "round_lengths" arrays of the stats JSON (also written by shard merges).</summary>

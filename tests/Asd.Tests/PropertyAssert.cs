@@ -14,10 +14,14 @@ internal static class PropertyAssert
         Assert.False(outcome.Rejected, outcome.ToString());
     }
 
-    /// <summary>Asserts that the property is rejected: a negative control, whose defect the property must see.</summary>
-    public static void IsRejected(PropertyOutcome outcome, ITestOutputHelper output)
+    /// <summary>
+    /// Asserts that the property is rejected: a negative control, whose defect the property must see. With a
+    /// <paramref name="margin"/> above 1 it must reject in at least that many times the critical count of cases.
+    /// </summary>
+    public static void IsRejected(PropertyOutcome outcome, ITestOutputHelper output, int margin = 1)
     {
         output.WriteLine(outcome.ToString());
-        Assert.True(outcome.Rejected, outcome.ToString());
+        int asserted = margin * outcome.Rule.CriticalCount;
+        Assert.True(outcome.Rejections >= asserted, margin == 1 ? outcome.ToString() : $"only {outcome.Rejections} rejecting cases, {asserted} asserted ({margin} x the critical count)\n{outcome}");
     }
 }

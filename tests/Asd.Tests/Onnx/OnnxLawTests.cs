@@ -1,15 +1,7 @@
 namespace Asd.Tests.Onnx;
 
-/// <summary>ASD's law through ONNX Runtime, with its negative control.</summary>
-public sealed class OnnxLawTests(ITestOutputHelper output)
+/// <summary>ASD's law through ONNX Runtime, with its negative control, from the catalogue.</summary>
+public sealed class OnnxLawTests(ITestOutputHelper output) : PropertyTests<OnnxLawTests>(output), IPropertyGroup
 {
-    private const ulong Seed = 0x0AA1;
-
-    [Fact]
-    public void AsdHasTheDdpmLawThroughOnnxRuntime() =>
-        PropertyAssert.Holds(OnnxLawProperty.Run(Seed, AsdFault.None), output);
-
-    [Fact]
-    public void Control_AlwaysAccept_IsRejected() =>
-        PropertyAssert.IsRejected(OnnxLawProperty.Run(Seed, AsdFault.AlwaysAccept), output);
+    public static IReadOnlyList<string> Properties => ["onnx same law"];
 }

@@ -1,20 +1,7 @@
 namespace Asd.Tests.Sampling;
 
-/// <summary>Property 7c and its three negative controls.</summary>
-public sealed class SameLawTests(ITestOutputHelper output)
+/// <summary>Property 7c, in the ordinary and the hard regime, and its three negative controls, from the catalogue.</summary>
+public sealed class SameLawTests(ITestOutputHelper output) : PropertyTests<SameLawTests>(output), IPropertyGroup
 {
-    private const ulong Seed = 0x7C01;
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void AsdHasTheDdpmLaw(bool hard) =>
-        PropertyAssert.Holds(SameLawProperty.Run(Seed, AsdFault.None, hard), output);
-
-    [Theory]
-    [InlineData(AsdFault.AlwaysAccept, false)]
-    [InlineData(AsdFault.StaleModelAfterRejection, false)]
-    [InlineData(AsdFault.NoHalfInLogRatio, true)]
-    internal void Control_IsRejected(AsdFault fault, bool hard) =>
-        PropertyAssert.IsRejected(SameLawProperty.Run(Seed, fault, hard), output);
+    public static IReadOnlyList<string> Properties => ["7c same law", "7c same law (hard cases)"];
 }

@@ -133,14 +133,6 @@ public sealed class RandomTests(ITestOutputHelper output)
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
-
-    [Fact]
-    public void GaussiansAreStandardNormal() =>
-        PropertyAssert.Holds(GaussianNoiseProperty.Run(0x6A55, duplicateHalf: false), output);
-
-    [Fact]
-    public void Gaussians_Control_DependentHalves_IsRejected() =>
-        PropertyAssert.IsRejected(GaussianNoiseProperty.Run(0x6A55, duplicateHalf: true), output);
 }
 
 /// <summary>Tests that force an ISA path run one at a time (the forced path is process-wide).</summary>

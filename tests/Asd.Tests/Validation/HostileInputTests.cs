@@ -50,15 +50,43 @@ public sealed class HostileInputTests : IDisposable
         return e.Message;
     }
 
+    /// <summary>The rows of fixtures/hostile-inputs.tsv: check, a TAB, the input as a JSON string, a TAB, the expected message substring.</summary>
+    private static IReadOnlyList<(string Check, string Input, string Expected)> Rows() =>
+        [.. File.ReadLines(Path.Combine(AppContext.BaseDirectory, "fixtures", "hostile-inputs.tsv"))
+            .Where(line => line.Length > 0 && !line.StartsWith('#'))
+            .Select(line => line.Split('\t') is [string check, string input, string expected] && check.Length > 0 && expected.Length > 0
+                ? (check, JsonNode.Parse(input)!.GetValue<string>(), expected)
+                : throw new InvalidDataException($"hostile-inputs.tsv: '{line}' is not CHECK<TAB>\"INPUT\"<TAB>MESSAGE"))];
+
+    /// <summary>The hostile inputs a check takes, with the substring each one's error must contain.</summary>
+    public static TheoryData<string, string> Cases(string check)
+    {
+        var data = new TheoryData<string, string>();
+        foreach ((string _, string input, string expected) in Rows().Where(r => r.Check == check))
+        {
+            data.Add(input, expected);
+        }
+
+        return data;
+    }
+
+    /// <summary>Every row of the manifest names a check some test takes its cases from, so no row goes untested.</summary>
+    [Fact]
+    public void EveryRowBelongsToACheck()
+    {
+        HashSet<string> checks = [.. typeof(HostileInputTests).GetMethods()
+            .SelectMany(m => m.GetCustomAttributes(typeof(MemberDataAttribute), false).Cast<MemberDataAttribute>())
+            .Where(a => a.MemberName == nameof(Cases))
+            .Select(a => (string)a.Parameters[0])];
+        Assert.NotEmpty(checks);
+        Assert.All(Rows(), r => Assert.Contains(r.Check, checks));
+        Assert.All(checks, c => Assert.Contains(Rows(), r => r.Check == c));
+    }
+
     // ---------------------------------------------------------------- item 2: files outside the model's folder
 
     [Theory]
-    [InlineData("/dev/urandom", "absolute path")]
-    [InlineData("/dev/zero", "absolute path")]
-    [InlineData("/etc/passwd", "absolute path")]
-    [InlineData("../m.safetensors", "contains '..'")]
-    [InlineData("sub/../../m.safetensors", "contains '..'")]
-    [InlineData("", "must name a file")]
+    [MemberData(nameof(Cases), "weights")]
     public void WeightsMustBeARelativePathInsideTheFolder(string weights, string expected)
     {
         string json = MlpModelWith(j => j["weights"] = weights);
@@ -268,17 +296,7 @@ public sealed class HostileInputTests : IDisposable
     // ---------------------------------------------------------------- item 6: strict specs
 
     [Theory]
-    [InlineData("builtin:mixture?dim=4&dim=6", "appears twice")]
-    [InlineData("builtin:mixture?dim= 4", "space")]
-    [InlineData("builtin:mixture ?dim=4", "space")]
-    [InlineData("builtin:mixture?", "ends in '?'")]
-    [InlineData("builtin:mixture?dim=4&", "Malformed parameter")]
-    [InlineData("builtin:mixture?&dim=4", "Malformed parameter")]
-    [InlineData("builtin:mixture?dim=", "Malformed parameter")]
-    [InlineData("builtin:mixture?dim=+4", "digits only")]
-    [InlineData("builtin:mixture?dim=2147483646", "too large")]
-    [InlineData("builtin:mixture?dim=99999999999999", "too large")]
-    [InlineData("builtin:policy?", "ends in '?'")]
+    [MemberData(nameof(Cases), "spec")]
     public void LooseSpecsAreRejected(string spec, string expected)
     {
         Assert.Contains(expected, Rejected<ArgumentException>(() => ModelCatalog.Open(spec)));
@@ -356,25 +374,14 @@ public sealed class HostileInputTests : IDisposable
     // ---------------------------------------------------------------- parsers of arguments
 
     [Theory]
-    [InlineData("1,,2,3", "is empty")]
-    [InlineData("1,2,3,4,", "is empty")]
-    [InlineData(",1,2,3", "is empty")]
-    [InlineData(" ", "no numbers")]
-    [InlineData("1,2,nan,4", "not a finite number")]
-    [InlineData("1,2,1e39,4", "not a finite number")]
+    [MemberData(nameof(Cases), "cond")]
     public void CondListsAreStrict(string text, string expected)
     {
         Assert.Contains(expected, Assert.Throws<ArgumentException>(() => SampleCommand.ReadConditioning(text, 4, 1)).Message);
     }
 
     [Theory]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967299,), }", "not a size")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (65536, 65536), }", "does not match")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'shape': (4,), }", "appears twice")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False}", "has no 'shape'")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (4, }", "unclosed")]
-    [InlineData("{'descr': '<i4', 'fortran_order': False, 'shape': (4,), }", "not supported")]
-    [InlineData("not a dict", "not a Python dict")]
+    [MemberData(nameof(Cases), "npy-header")]
     public void MalformedNpyHeadersAreRejected(string header, string expected)
     {
         string padded = header.PadRight(118) + "\n";
