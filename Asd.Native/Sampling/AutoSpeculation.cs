@@ -20,7 +20,8 @@ namespace Asd.Native.Sampling;
 /// timings are in; one timing counts at most <see cref="MaxStep"/> times the estimate (a preempted call is not the
 /// model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration beyond
 /// them (along the observed slope once two sizes are known), and the whole curve is refitted non-decreasing
-/// (<see cref="Isotonic"/>) every <see cref="RefitEvery"/> calls, with no allocation. So a calibration that is too
+/// (<see cref="Isotonic"/>, each size weighted by how often it was timed) every <see cref="RefitEvery"/> calls, with
+/// no allocation. The first run on a <see cref="CostCurve.Remembered"/> curve is not timed (start-up costs). So a calibration that is too
 /// high at the size in use is replaced by the first timing of that size, one that is too low by a factor of up to
 /// <see cref="MaxStep"/> by the second, and a later change of cost is followed within 3 timings; one outlier (a
 /// preempted call, a call right after a larger one) never moves an estimate on its own, so it cannot price a size
@@ -77,11 +78,13 @@ internal sealed class AutoSpeculation
     private readonly int _maxLength;
     private readonly bool _learns;
     private readonly int _learnedRows;
-    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [];
+    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [], _weight = [], _blockWeight = [];
     private readonly int[] _blockLength = [];
     private readonly FittedCost _fittedCost;
     private int _sinceRefit, _largestObserved;
     private long _decisions, _sweepsBefore;
+    private int _runsToSkip;
+    private bool _burnIn;
     private int _chains = 1;
     private double[] _attempts = [], _accepted = [];
     private double[] _poolAttempts = [], _poolAccepted = [];
@@ -100,6 +103,7 @@ internal sealed class AutoSpeculation
         _perCall = rowsPerCall;
         _maxLength = Math.Min(MaxLength, rowsPerCall);
         _learns = curve.Learns;
+        _runsToSkip = _learns && curve.Remembered ? 1 : 0;
         _fittedCost = new FittedCost(this);
         if (_learns)
         {
@@ -109,6 +113,8 @@ internal sealed class AutoSpeculation
             _observed = new double[_learnedRows + 1];
             _fitted = new double[_learnedRows + 1];
             _blockMean = new double[_learnedRows];
+            _blockWeight = new double[_learnedRows];
+            _weight = new double[_learnedRows + 1];
             _blockLength = new int[_learnedRows];
             for (int b = 1; b <= _learnedRows; b++)
             {
@@ -177,6 +183,11 @@ internal sealed class AutoSpeculation
 
         // Chains that share a call share its cost: with n of them, a call of B rows each costs T(n B) / n per chain.
         ChainsPerCall = Math.Clamp(chains, 1, _perCall);
+
+        // The first run on a remembered curve is not timed (CostCurve.Remembered); Reset starts every run.
+        _burnIn = _runsToSkip > 0;
+        _runsToSkip = Math.Max(0, _runsToSkip - 1);
+
         // The exploration clock runs on across runs: a run shorter than ExplorePeriod sweeps (one request of a few
         // dozen rounds) would otherwise never explore, and a stale estimate would stick for good.
         _sweepsBefore += (_decisions + _chains - 1) / _chains;
@@ -210,7 +221,7 @@ internal sealed class AutoSpeculation
     /// </summary>
     public void Observe(int rows, double seconds)
     {
-        if (!_learns || rows < 1 || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
+        if (!_learns || _burnIn || rows < 1 || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
         {
             return;
         }
@@ -238,8 +249,27 @@ internal sealed class AutoSpeculation
         }
     }
 
+    /// <summary>The most timings a size's weight in the refit counts (see Refit).</summary>
+    private const double MaxWeight = 100;
+
     /// <summary>Timings per size that its estimate (their lower median) is taken from.</summary>
     public const int Window = 5;
+
+    /// <summary>Insertion sort of a few values in place.</summary>
+    private static void SortSmall(Span<double> v)
+    {
+        for (int i = 1; i < v.Length; i++)
+        {
+            double x = v[i];
+            int j = i - 1;
+            for (; j >= 0 && v[j] > x; j--)
+            {
+                v[j + 1] = v[j];
+            }
+
+            v[j + 1] = x;
+        }
+    }
 
     /// <summary>The lower median of the first <paramref name="count"/> timings (and the prior vote in the last slot).</summary>
     private static double LowerMedian(ReadOnlySpan<double> window, int count, bool withPrior)
@@ -256,18 +286,7 @@ internal sealed class AutoSpeculation
             v[m++] = window[Window - 1];
         }
 
-        for (int i = 1; i < m; i++)
-        {
-            double x = v[i];
-            int j = i - 1;
-            for (; j >= 0 && v[j] > x; j--)
-            {
-                v[j + 1] = v[j];
-            }
-
-            v[j + 1] = x;
-        }
-
+        SortSmall(v[..m]);
         return v[(m - 1) / 2];
     }
 
@@ -332,7 +351,15 @@ internal sealed class AutoSpeculation
             }
         }
 
-        Isotonic.FitInPlace(_fitted.AsSpan(1, n), _blockMean, _blockLength);
+        // Weighted by how often each size was timed: a size timed once (a call at the end of a run, or the first one
+        // after start-up, when code is still being compiled: 6 ms for 1 row against 0.2 ms) must not raise the fit of
+        // well-timed neighbours it is pooled with. Sizes not timed weigh 1.
+        for (int b = 1; b <= n; b++)
+        {
+            _weight[b] = 1 + Math.Min(_observed[b], MaxWeight);
+        }
+
+        Isotonic.FitInPlace(_fitted.AsSpan(1, n), _weight.AsSpan(1, n), _blockMean, _blockWeight, _blockLength);
         if (_cost.Length > 0)
         {
             Tabulate();
@@ -374,7 +401,7 @@ internal sealed class AutoSpeculation
         SetStreakRound(chain, false);
         ApplyPendingDecay(chain);
         int cap = Math.Min(remaining, Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall)));
-        if (_learns)
+        if (_learns && !_burnIn)
         {
             // A trust region: at most twice the largest call timed so far (per chain), so that a length is chosen
             // on timings of its neighbourhood, not on an extrapolation far beyond them; it doubles as calls grow.
@@ -412,7 +439,7 @@ internal sealed class AutoSpeculation
             }
 
             long sweep = _sweepsBefore + (_decisions / _chains);
-            if (_learns && sweep % ExplorePeriod == ExplorePeriod - 1)
+            if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
                 // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap).
                 bool up = (sweep / ExplorePeriod) % 2 == 0;
@@ -471,7 +498,7 @@ internal sealed class AutoSpeculation
     /// (nothing would be learned that the streak's next decision needs; reading the clock twice costs as much as a
     /// tenth of the 2-D mixture's call).
     /// </summary>
-    public bool WantsTiming => _streakRounds < _chains;
+    public bool WantsTiming => !_burnIn && _streakRounds < _chains;
 
     /// <summary>
     /// The longest streak of L = 1 rounds granted without a decision. A chain that chose L = 1 (not exploring) twice

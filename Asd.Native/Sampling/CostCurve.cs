@@ -50,7 +50,19 @@ public sealed class CostCurve : IBatchCost
     public bool Learns { get; init; }
 
     /// <summary>A copy of the curve that <see cref="Learns"/> (or not).</summary>
-    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds };
+    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = Remembered };
+
+    /// <summary>
+    /// Whether the curve was read from the per-user cache (<see cref="CostCurveStore"/>) rather than measured in this
+    /// process. A learning controller then skips the timings of its first run: that run is the process's first contact
+    /// with the model and the sampler (under the JIT, code compiled on first use), and its calls timed up to 50x their
+    /// cost (5.6 ms for 2 rows of the policy against 0.12 ms), which taught auto that short drafts are dear. A
+    /// calibration in the process warms all of it up before sampling.
+    /// </summary>
+    public bool Remembered { get; init; }
+
+    /// <summary>A learning copy marked <see cref="Remembered"/>.</summary>
+    internal CostCurve AsRemembered() => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = true, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = true };
 
     /// <summary>
     /// DDPM's own work per row (its step, noise and bookkeeping, without the model), measured beside the ASD sampler's

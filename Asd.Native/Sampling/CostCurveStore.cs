@@ -307,7 +307,7 @@ public sealed class CostCurveStore(string directory)
             throw new InvalidDataException($"{path}: \"{(key is null ? "key" : "curve")}\" is missing.");
         }
 
-        return new StoredCostCurve(path, key, curve.WithLearning(true), saved);
+        return new StoredCostCurve(path, key, curve.AsRemembered(), saved);
     }
 
     private static CostCurveKey ReadKey(JsonElement e, string path)

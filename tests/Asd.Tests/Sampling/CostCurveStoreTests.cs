@@ -70,6 +70,8 @@ public sealed class CostCurveStoreTests : IDisposable
         Assert.Equal(1, measured);
         Assert.Equal(a.Seconds(2), b.Seconds(2), 15);
         Assert.True(b.Learns, "a remembered curve is the engine's own: it keeps learning");
+        Assert.True(b.Remembered, "read from the store: its first run is not timed");
+        Assert.False(a.Remembered, "measured in this process");
 
         CostCurve c = CostCurveCache.GetOrMeasure(second, 1, false, Measure, () => Key(second), refresh: true, store: store);
         Assert.Equal(2, measured);

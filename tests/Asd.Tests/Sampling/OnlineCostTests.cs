@@ -40,6 +40,45 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void WeightedIsotonicFitTrustsTheHeavierPoint()
+    {
+        // A point seen once (weight 2) above a neighbour seen 50 times (weight 51): the pool sits near the neighbour.
+        double[] v = [1.0, 10.0, 2.0, 3.0];
+        Isotonic.FitInPlace(v, [1.0, 2.0, 51.0, 1.0], new double[4], new double[4], new int[4]);
+        Assert.Equal(1.0, v[0]);
+        Assert.Equal(((10.0 * 2) + (2.0 * 51)) / 53, v[1], 12);
+        Assert.Equal(v[1], v[2]);
+        Assert.Equal(3.0, v[3]);
+
+        // The control: with equal weights (or none) the same point pulls 2 and 3 up to the plain mean of the three.
+        double[] u = [1.0, 10.0, 2.0, 3.0];
+        Isotonic.FitInPlace(u, [], new double[4], new double[4], new int[4]);
+        Assert.Equal([1.0, 5.0, 5.0, 5.0], u);
+        Assert.Throws<ArgumentException>(() => Isotonic.FitInPlace(new double[3], [1.0], new double[3], new double[3], new int[3]));
+    }
+
+    [Fact]
+    public void ARememberedCurveSkipsTheTimingsOfItsFirstRun()
+    {
+        // The first run on a curve from the cache is the process's first contact with the model and the sampler (code
+        // compiled on first use under the JIT): not timed. From the second run on, every call is.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        (AsdSampler remembered, _) = CostlySampler(flat.AsRemembered(), Flat);
+        remembered.Sample(1, 7, new float[2]);
+        Assert.Equal(0, remembered.Auto!.ObservedCalls);
+        SamplingStats second = remembered.Sample(1, 8, new float[2]);
+        Assert.True(remembered.Auto.ObservedCalls >= 0.9 * second.DenoiserInvocations, $"{remembered.Auto.ObservedCalls} of {second.DenoiserInvocations} calls timed in the second run");
+
+        // Its first run still speculates on the remembered curve (no trust region without timings).
+        Assert.True(second.AlgorithmicSpeedup > 3, $"{second.AlgorithmicSpeedup:F2}x");
+
+        // The control: a curve measured in this process is timed from its first run.
+        (AsdSampler measured, _) = CostlySampler(flat.WithLearning(true), Flat);
+        SamplingStats first = measured.Sample(1, 7, new float[2]);
+        Assert.True(measured.Auto!.ObservedCalls >= 0.9 * first.DenoiserInvocations, $"{measured.Auto.ObservedCalls} of {first.DenoiserInvocations}");
+    }
+
+    [Fact]
     public void ANonMonotoneCurveIsFittedAndTheCeilingUsesTheFit()
     {
         // The shape asd bench printed in issue 16 (16:7.71 24:4.21): a larger batch measured cheaper.
@@ -182,8 +221,7 @@ public sealed class OnlineCostTests
         auto.Reset(1);
         auto.Observe(3, 10 * Flat(3));
         auto.Refit();
-        Assert.Equal(Flat(3), auto.CurrentCost.Seconds(3), 1e-12);
-        Assert.Equal(Flat(4), auto.CurrentCost.Seconds(4), 1e-12);
+        AssertShape(auto, Flat, 3, 4);
 
         // Once the window holds timings, one outlier among them still moves nothing beyond them.
         for (int i = 0; i < 6; i++)
@@ -193,15 +231,22 @@ public sealed class OnlineCostTests
 
         auto.Observe(5, 10 * Flat(5));
         auto.Refit();
-        Assert.Equal(Flat(5), auto.CurrentCost.Seconds(5), 1e-12);
+        AssertShape(auto, Flat, 3, 5);
 
         // The control: two timings that agree (the size really costs 3x now) are taken.
         var slower = new AutoSpeculation(right, 64);
         slower.Reset(1);
+        for (int i = 0; i < 3; i++)
+        {
+            slower.Observe(1, Flat(1));
+        }
+
         slower.Observe(3, 3 * Flat(3));
         slower.Observe(3, 3 * Flat(3));
         slower.Refit();
         Assert.Equal(3 * Flat(3), slower.CurrentCost.Seconds(3), 1e-12);
+        double ratio = slower.CurrentCost.Seconds(3) / slower.CurrentCost.Seconds(1);
+        Assert.True(ratio >= 2.5 * Flat(3) / Flat(1), $"T(3)/T(1) believed {ratio:F2}: the agreeing timings were not taken");
 
         // A calibration too high at a size is replaced by its first timing.
         var high = new CostCurve([.. Enumerable.Range(1, 64).Select(b => 3 * Flat(b))]) { Learns = true };
@@ -210,6 +255,15 @@ public sealed class OnlineCostTests
         corrected.Observe(2, Flat(2));
         corrected.Refit();
         Assert.Equal(Flat(2), corrected.CurrentCost.Seconds(2), 1e-12);
+    }
+
+    /// <summary>The given sizes are believed to cost what they truly cost (to rounding).</summary>
+    private static void AssertShape(AutoSpeculation auto, Func<int, double> truth, params int[] sizes)
+    {
+        foreach (int b in sizes)
+        {
+            Assert.Equal(truth(b), auto.CurrentCost.Seconds(b), truth(b) * 1e-12);
+        }
     }
 
     [Fact]
@@ -353,6 +407,12 @@ public sealed class OnlineCostTests
         // from the call's own start), not what the calibration said: a call of 1 row, the first call of a chain.
         Assert.Equal(Flat(1), learning.CurrentCost!.Seconds(1), 1e-12);
         Assert.NotEqual(wrong.Seconds(1), learning.CurrentCost.Seconds(1), 1e-12);
+
+        // And a longer call in the true proportion to it (within 10%: sizes not timed are interpolated), where the
+        // calibration said 8x.
+        double believed = learning.CurrentCost.Seconds(8) / learning.CurrentCost.Seconds(1);
+        Assert.Equal(Flat(8) / Flat(1), believed, 0.1 * Flat(8) / Flat(1));
+        Assert.True(wrong.Seconds(8) / wrong.Seconds(1) > 5 * believed, $"believed T(8)/T(1) {believed:F2}");
 
         // Exploration happened and was counted: one sweep in ExplorePeriod explores, and this run had more sweeps than that.
         Assert.True(st.Rounds >= AutoSpeculation.ExplorePeriod, $"{st.Rounds} rounds: too few to see exploration");
