@@ -335,10 +335,14 @@ def lr_at(step, steps, base):
     return ddpm_torch.warmup_cosine_lr(step, steps, base, 200, 0.02)
 
 
-def train(model, sample_batch, loss_fn, steps, lr, seed, label):
-    """Adam, warmup + cosine decay, grad-norm clip 1. Returns (mean loss of the last 10% of steps, seconds)."""
+def train(model, sample_batch, loss_fn, steps, lr, seed, label, ema_decay=None):
+    """Adam, warmup + cosine decay, grad-norm clip 1. Returns (mean loss of the last 10% of steps, seconds).
+    With ema_decay, an exponential moving average of the weights (decay min(ema_decay, (1 + step) / (10 + step)),
+    as ddpm_torch.train_step) is kept and copied into the model at the end; the fixtures of this script train
+    without it."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    ema = [p.detach().clone() for p in model.parameters()] if ema_decay else None
     model.train()
     t0 = time.time()
     tail, tail_n = 0.0, max(1, steps // 10)
@@ -350,11 +354,18 @@ def train(model, sample_batch, loss_fn, steps, lr, seed, label):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            dcy = min(ema_decay, (1.0 + step) / (10.0 + step))
+            with torch.no_grad():
+                for e, p in zip(ema, model.parameters()):
+                    e.mul_(dcy).add_(p.detach(), alpha=1.0 - dcy)
         if step >= steps - tail_n:
             tail += float(loss)
         if (step + 1) % max(1, steps // 8) == 0 or step == 0:
             print("  %s step %5d/%d  loss %.4f  (%.0f s)" % (label, step + 1, steps, float(loss), time.time() - t0),
                   flush=True)
+    if ema is not None:
+        ddpm_torch.load_ema(model, ema)
     model.eval()
     return tail / tail_n, time.time() - t0
 
@@ -1168,10 +1179,6 @@ def build(root, quick, preview):
 
 
 def write_readme(out, s, quick):
-    def size(rel):
-        return os.path.getsize(os.path.join(out, rel))
-    files = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "**", "*"), recursive=True)
-                   if os.path.isfile(p) and not p.endswith("README.md"))
     u, c, p = s["unet16"], s["unet16_class"], s["policy_mlp"]
     lines = [
         "# ONNX fixtures",
@@ -1232,12 +1239,75 @@ def write_readme(out, s, quick):
         "batch of 3 input rows as exported (flat row-major data with shape and dtype) and the torch float32 "
         "outputs, with `atol` for comparing ONNX Runtime's results.",
         "",
-        "| file | bytes |",
-        "|---|---|",
     ]
+    lines += bytes_table(out)
+    write_bytes(os.path.join(out, "README.md"), "\n".join(with_unet28(lines, out)).encode("utf-8"))
+
+
+def bytes_table(out):
+    """The README's table of every file under `out` but the README, from its header line to the total."""
+    def size(rel):
+        return os.path.getsize(os.path.join(out, rel))
+    files = sorted(os.path.relpath(p, out) for p in glob.glob(os.path.join(out, "**", "*"), recursive=True)
+                   if os.path.isfile(p) and not p.endswith("README.md"))
+    lines = ["| file | bytes |", "|---|---|"]
     lines += ["| `%s` | %d |" % (f, size(f)) for f in files]
     lines += ["", "Total (without this README): %d bytes." % sum(size(f) for f in files), ""]
-    write_bytes(os.path.join(out, "README.md"), "\n".join(lines).encode("utf-8"))
+    return lines
+
+
+UNET28_NOTE = " `unet28/` comes from `tools/make_unet28_fixture.py`"
+UNET28_ROW = "| `unet28/` |"
+UNET28_BULLET = "* 28x28 images (`unet28/`"
+
+
+def with_unet28(lines, out):
+    """`lines` of the README with the unet28 fixture's sentence, table row and training bullet (written from
+    unet28/quality.json, which tools/make_unet28_fixture.py writes), replacing any earlier ones; without them when the
+    fixture is absent. Both scripts write the README through this, so neither drops the other's lines."""
+    lines = [ln for ln in lines if not ln.startswith(UNET28_ROW) and not ln.startswith(UNET28_BULLET)]
+    lines = [ln.split(UNET28_NOTE)[0] for ln in lines]
+    path = os.path.join(out, "unet28", "quality.json")
+    if not os.path.exists(path):
+        return lines
+    with open(path, encoding="utf-8") as f:
+        q = json.load(f)
+    tr, s, th, ctl = q["training"], q["trained"], q["threshold"], q["controls"]
+    note = (UNET28_NOTE + " (trained on 28x28 images, about 15 minutes on one core), which rewrites this README's "
+            "unet28 lines and the bytes table.")
+    row = (UNET28_ROW + " `noisy_images` f32 [B,1,28,28], `t` i64 [B] | `noise_pred` f32 [B,1,28,28] | UNet, "
+           "%d params, DDPM eps, linear betas 1e-4..0.02, T=1000; `quality.json` |" % q["params"])
+    bullet = (UNET28_BULLET + ", `tools/make_unet28_fixture.py`): 28x28, background -1, one shape at +1 at a random "
+              "position: a square (side 6-18), a disc (radius 4-9.5) or a horizontal/vertical bar (3-5 x 14-26). A "
+              "UNet of 32/48/64 channels at 28/14/7 pixels (see the script's docstring); %d steps of Adam, batch %d, "
+              "EMA weights; final train loss %.4f, held-out loss %.4f. Of 64 samples (DDPM, 100 steps) %.0f%% are "
+              "valid shapes to a stricter heuristic (one connected shape; square/disc/bar/none %d/%d/%d/%d) and %.1f%% "
+              "of the pixels lie within 0.2 of +-1; the threshold is valid >= %.2f and clean >= %.2f, and the "
+              "negative controls score %.0f%% / %.1f%% (the untrained network's samples), %.0f%% / %.1f%% (the "
+              "trained network told t = 0 at every step), %.0f%% / %.1f%% (random -1/+1 pixels) and %.0f%% / %.1f%% "
+              "(N(0,1) noise). `unet28/quality.json` has the heuristic and every number."
+              % (tr["steps"], tr["batch"], tr["train_loss"], tr["heldout_loss"], 100 * s["valid"], *s["classes"],
+                 100 * s["clean"], th["valid_min"], th["clean_min"], 100 * ctl["untrained"]["valid"],
+                 100 * ctl["untrained"]["clean"], 100 * ctl["told_t0"]["valid"], 100 * ctl["told_t0"]["clean"],
+                 100 * ctl["sign_noise"]["valid"], 100 * ctl["sign_noise"]["clean"], 100 * ctl["noise"]["valid"],
+                 100 * ctl["noise"]["clean"]))
+    res = []
+    for ln in lines:
+        res.append(ln + note if ln.startswith("Generated by `/usr/bin/python3 tools/make_onnx_fixtures.py`") else ln)
+        if ln.startswith("| `unet16_fp16/` |"):
+            res.append(row)
+        elif ln.startswith("* images: 16x16"):
+            res.append(bullet)
+    return res
+
+
+def refresh_readme(out):
+    """Rewrites README.md's unet28 lines and bytes table in place (the other fixtures' lines stay as they are)."""
+    path = os.path.join(out, "README.md")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    lines = lines[:lines.index("| file | bytes |")] + bytes_table(out)
+    write_bytes(path, "\n".join(with_unet28(lines, out)).encode("utf-8"))
 
 
 def sha_listing(out):
