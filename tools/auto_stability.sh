@@ -6,8 +6,9 @@
 #   load  - warm cache, and a competing CPU-bound process pinned to core 1 for the whole run.
 # Writes one JSON per run under OUT (default artifacts/auto_stability) and prints the table of
 # docs/bench/auto-stability.md (tools/auto_stability_table.py). Run it on an otherwise idle machine, in chunks:
-#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..3, conditions default: cold warm load)
+#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..4, conditions default: cold warm load)
 #   tools/auto_stability.sh table                           (just the table from what is there)
+#   tools/auto_stability.sh all                             (every model and condition, then the table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-artifacts/auto_stability}
@@ -20,10 +21,16 @@ MODELS=(
   "mixture2|builtin:mixture|200|1|"
   "mixture32|builtin:mixture?dim=32|1000|1|"
   "unet16|tests/fixtures/onnx/unet16|100|1|"
+  "unet28|tests/fixtures/onnx/unet28|100|1|"
 )
 
 if [ "${1:-}" = table ]; then
   exec /usr/bin/python3 tools/auto_stability_table.py "$OUT"
+fi
+
+if [ "${1:-}" = all ]; then
+  for i in "${!MODELS[@]}"; do "$0" "$i"; done
+  exec "$0" table
 fi
 
 idx=${1:?model index 0..$((${#MODELS[@]} - 1)) or table}
