@@ -15,6 +15,8 @@ DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
 [ -x "$ROOT/artifacts/asd/linux-x64-v4/asd" ] || "$ROOT/Asd.Cli/publish.sh" v4
 [ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY"
 [ -f "$DEPLOY-f16/unet1d_deploy.json" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY-f16" --dtype F16 --no-onnx
+# A cost-curve cache of its own (unless ASD_CACHE_DIR is given): every bench here calibrates on this machine now.
+export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
 OUT=$ROOT/docs/bench/unet1d
 mkdir -p "$OUT"
 cd "$OUT"

@@ -158,17 +158,10 @@ public sealed class CostCurve : IBatchCost
             maxRows = Math.Min(maxRows, denoiser.MaxRowsPerCall);
         }
 
-        int d = denoiser.SampleSize, c = denoiser.ConditionSize;
+        int d = denoiser.SampleSize;
         maxRows = Math.Max(1, Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(d, 1)));
         var clock = new CalibrationClock(limits);
-        var rng = new Random(seed);
-        float[] x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
-        // Zeros: conditioning may be class ids or flags that only take integers (an ONNX Int64 class input rejects
-        // 0.29), and a model's cost does not depend on the condition's value.
-        var cond = new float[maxRows * c];
-        int shared = rng.Next(Math.Max(1, trainSteps));
-        int[] t = [.. Enumerable.Range(0, maxRows).Select(_ => denoiser.SharedTimestep ? shared : rng.Next(Math.Max(1, trainSteps)))];
-        var output = new float[maxRows * d];
+        var probe = new Probe(denoiser, maxRows, trainSteps, seed, clock);
         List<int> sizes = [];
         for (int b = 1; b <= maxRows; b = b < denseUpTo ? b + 1 : b + Math.Max(1, b / 8))
         {
@@ -180,11 +173,7 @@ public sealed class CostCurve : IBatchCost
             sizes.Add(maxRows);
         }
 
-        void Call(int rows)
-        {
-            denoiser.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), output.AsSpan(0, rows * d));
-            clock.Tick();
-        }
+        void Call(int rows) => probe.Call(rows);
 
         long warm = Stopwatch.GetTimestamp();
         for (int i = 0; i < sizes.Count; i++)
@@ -226,22 +215,7 @@ public sealed class CostCurve : IBatchCost
                 // cost every speedup is measured against, came out ~10% dear, and drafts looked cheap.
                 Call(b);
 
-                // Several calls per sample so that a sample lasts long enough for the timer.
-                long start = Stopwatch.GetTimestamp();
-                Call(b);
-                double once = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (once < 2e-4)
-                {
-                    int calls = (int)Math.Ceiling(2e-4 / Math.Max(once, 1e-7));
-                    start = Stopwatch.GetTimestamp();
-                    for (int k = 0; k < calls; k++)
-                    {
-                        Call(b);
-                    }
-
-                    once = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
-                }
-
+                double once = probe.Time(b);
                 samples[i][r] = once;
             }
 
@@ -391,6 +365,115 @@ public sealed class CostCurve : IBatchCost
         }
 
         return Median(wall.AsSpan(0, runs).ToArray());
+    }
+
+    /// <summary>
+    /// Why <paramref name="remembered"/> no longer describes <paramref name="denoiser"/> on this machine now, or null
+    /// when it still does: T(1) and T(B) for B = min(8, the rows remembered) timed again (each size called twice
+    /// untimed first, so code compiled on first use is not timed; then the second lowest of 5 timings, as the
+    /// calibration's low quantile), against the remembered values. Stale when T(1) moved by more than 1.4x either way
+    /// (the curve was measured under another load), or T(B) / T(1) by more than 1.25x (its shape, which is what auto's
+    /// choice reads). A curve saved while other work loaded the machine (T(1) 0.19 ms against 0.10 now, T(2) below
+    /// T(1)) made auto draft badly for a whole bench (1.22x against L = 2's 1.74x). Costs 14 calls.
+    /// </summary>
+    public static string? Disagreement(IDenoiser denoiser, CostCurve remembered, int trainSteps)
+    {
+        ArgumentNullException.ThrowIfNull(denoiser);
+        ArgumentNullException.ThrowIfNull(remembered);
+        int b = Math.Min(8, remembered.MaxRows);
+        if (denoiser.MaxRowsPerCall > 0)
+        {
+            b = Math.Min(b, denoiser.MaxRowsPerCall);
+        }
+
+        var probe = new Probe(denoiser, b, trainSteps, 1, null);
+        double Now(int rows)
+        {
+            probe.Call(rows);
+            probe.Call(rows);
+            Span<double> t = stackalloc double[5];
+            for (int i = 0; i < t.Length; i++)
+            {
+                t[i] = probe.Time(rows);
+            }
+
+            t.Sort();
+            return t[1];
+        }
+
+        double one = Now(1), many = b > 1 ? Now(b) : one;
+        double was = remembered.CallSeconds(1), level = one / was;
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        if (level > MaxLevelChange || level < 1 / MaxLevelChange)
+        {
+            return string.Create(ci, $"T(1) {was * 1e6:0} us remembered, {one * 1e6:0} us now");
+        }
+
+        double shape = (many / one) / (remembered.CallSeconds(b) / was);
+        return shape > MaxShapeChange || shape < 1 / MaxShapeChange
+            ? string.Create(ci, $"T({b})/T(1) {remembered.CallSeconds(b) / was:F2} remembered, {many / one:F2} now")
+            : null;
+    }
+
+    /// <summary>How far T(1) may move before a remembered curve counts as stale (<see cref="Disagreement"/>).</summary>
+    public const double MaxLevelChange = 1.4;
+
+    /// <summary>How far T(B)/T(1) may move before a remembered curve counts as stale (<see cref="Disagreement"/>).</summary>
+    public const double MaxShapeChange = 1.25;
+
+    /// <summary>
+    /// Calls of a denoiser on fixed inputs (random samples, random timesteps or one shared, zero conditions), for the
+    /// calibration and the staleness check.
+    /// </summary>
+    private sealed class Probe
+    {
+        private readonly IDenoiser _denoiser;
+        private readonly float[] _x, _cond, _output;
+        private readonly int[] _t;
+        private readonly CalibrationClock? _clock;
+
+        public Probe(IDenoiser denoiser, int maxRows, int trainSteps, int seed, CalibrationClock? clock)
+        {
+            _denoiser = denoiser;
+            _clock = clock;
+            int d = denoiser.SampleSize, c = denoiser.ConditionSize;
+            var rng = new Random(seed);
+            _x = [.. Enumerable.Range(0, maxRows * d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+            // Zeros: conditioning may be class ids or flags that only take integers (an ONNX Int64 class input rejects
+            // 0.29), and a model's cost does not depend on the condition's value.
+            _cond = new float[maxRows * c];
+            int shared = rng.Next(Math.Max(1, trainSteps));
+            _t = [.. Enumerable.Range(0, maxRows).Select(_ => denoiser.SharedTimestep ? shared : rng.Next(Math.Max(1, trainSteps)))];
+            _output = new float[maxRows * d];
+        }
+
+        public void Call(int rows)
+        {
+            int d = _denoiser.SampleSize, c = _denoiser.ConditionSize;
+            _denoiser.Denoise(_x.AsSpan(0, rows * d), _t.AsSpan(0, rows), _cond.AsSpan(0, rows * c), _output.AsSpan(0, rows * d));
+            _clock?.Tick();
+        }
+
+        /// <summary>Seconds per call of <paramref name="rows"/> rows, over enough calls to last 0.2 ms.</summary>
+        public double Time(int rows)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Call(rows);
+            double once = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (once < 2e-4)
+            {
+                int calls = (int)Math.Ceiling(2e-4 / Math.Max(once, 1e-7));
+                start = Stopwatch.GetTimestamp();
+                for (int k = 0; k < calls; k++)
+                {
+                    Call(rows);
+                }
+
+                once = Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+            }
+
+            return once;
+        }
     }
 
     /// <summary>The budget and cancellation of one calibration, checked after every call.</summary>

@@ -24,10 +24,11 @@ public static class CostCurveCache
     /// <summary>
     /// The curve of <paramref name="model"/> at <paramref name="threads"/> threads: from memory, else from the store
     /// (<paramref name="store"/>, or the environment's when null) under the key <paramref name="key"/> computes, else
-    /// measured and remembered there. <paramref name="refresh"/> measures again and replaces both (<c>--recalibrate</c>).
+    /// measured and remembered there. <paramref name="refresh"/> measures again and replaces both (<c>--recalibrate</c>);
+    /// a remembered curve for which <paramref name="stale"/> gives a reason is measured again too, with a warning.
     /// Without a key, only memory is used.
     /// </summary>
-    public static CostCurve GetOrMeasure(object model, int threads, bool guided, Func<CostCurve> measure, Func<CostCurveKey>? key, bool refresh = false, CostCurveStore? store = null)
+    public static CostCurve GetOrMeasure(object model, int threads, bool guided, Func<CostCurve> measure, Func<CostCurveKey>? key, bool refresh = false, CostCurveStore? store = null, Func<CostCurve, string?>? stale = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(measure);
@@ -43,7 +44,14 @@ public static class CostCurveCache
             CostCurveKey k = key();
             if (!refresh && store.TryLoad(k) is { } remembered)
             {
-                return remembered;
+                // A curve remembered under another load (or before an upgrade the key does not see) is measured
+                // again: stale says why, from a few timed calls (CostCurve.Disagreement).
+                if (stale?.Invoke(remembered) is not { } why)
+                {
+                    return remembered;
+                }
+
+                CostCurveStore.Warn($"the remembered cost curve {store.PathOf(k)} no longer matches this machine ({why}); calibrating again.");
             }
 
             CostCurve measured = measure();

@@ -71,7 +71,8 @@ public static class SamplerFactory
                         guided,
                         () => CostCurve.Measure(timed, rows, scheduler.NumTrainTimesteps, model: model.Name, limits: limits),
                         () => CostCurveKey.For(model, timed, threads, guided, rows, $"{model.Device}/{timed.GetType().Name}"),
-                        limits.Refresh);
+                        limits.Refresh,
+                        stale: remembered => CostCurve.Disagreement(timed, remembered, scheduler.NumTrainTimesteps));
                 options = options with { CostCurve = curve };
             }
 

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+
+namespace Asd.Tests.Sampling;
+
+/// <summary>
+/// A remembered cost curve that no longer matches the machine is measured again (issue 16): checked against a
+/// denoiser whose calls take a known wall-clock time (it spins), so the timings are real but their truth is known.
+/// Run alone: the timings are wall-clock, and the thresholds (1.4x, 1.25x) sit far from both the matching curve and
+/// the stale ones (2x).
+/// </summary>
+[Collection(TimedCallsCollection.Name)]
+public sealed class StaleCurveTests
+{
+    private const double PerCall = 300e-6, PerRow = 40e-6;
+
+    private static double True(int rows) => PerCall + (rows * PerRow);
+
+    private static CostCurve Remembered(Func<int, double> seconds) =>
+        new CostCurve([.. Enumerable.Range(1, 16).Select(seconds)]).AsRemembered();
+
+    [Fact]
+    public void ACurveThatStillMatchesIsKept() =>
+        Assert.Null(CostCurve.Disagreement(new SpinDenoiser(), Remembered(True), 1000));
+
+    [Fact]
+    public void ACurveSavedUnderAnotherLoadIsStale()
+    {
+        string? why = CostCurve.Disagreement(new SpinDenoiser(), Remembered(b => 2 * True(b)), 1000);
+        Assert.NotNull(why);
+        Assert.StartsWith("T(1) 680 us remembered, ", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACurveOfAnotherShapeIsStale()
+    {
+        // Same T(1), but T(8) twice what it is: drafts would look dear.
+        string? why = CostCurve.Disagreement(new SpinDenoiser(), Remembered(b => b == 1 ? True(1) : 2 * True(b)), 1000);
+        Assert.NotNull(why);
+        Assert.StartsWith("T(8)/T(1) ", why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheCacheMeasuresAStaleCurveAgainWithAWarning()
+    {
+        string dir = Directory.CreateTempSubdirectory("asd-stale-").FullName;
+        var warnings = new List<string>();
+        Action<string> previous = CostCurveStore.Warn;
+        CostCurveStore.Warn = warnings.Add;
+        try
+        {
+            var store = new CostCurveStore(dir);
+            var key = new CostCurveKey("m", "hash", "cpu/Spin", 1, false, 16, "cpu", "build");
+            store.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true });
+            int measured = 0;
+            CostCurve Measure()
+            {
+                measured++;
+                return new CostCurve([5e-4, 6e-4]) { Learns = true };
+            }
+
+            // Not stale: the remembered curve is used, nothing measured, nothing said.
+            CostCurve kept = CostCurveCache.GetOrMeasure(new object(), 1, false, Measure, () => key, store: store, stale: _ => null);
+            Assert.Equal(0, measured);
+            Assert.Equal(1e-3, kept.CallSeconds(1), 15);
+            Assert.Empty(warnings);
+
+            // Stale: measured again, replaced in the store, and the warning names the file and the reason.
+            CostCurve fresh = CostCurveCache.GetOrMeasure(new object(), 1, false, Measure, () => key, store: store, stale: _ => "T(1) 1000 us remembered, 500 us now");
+            Assert.Equal(1, measured);
+            Assert.Equal(5e-4, fresh.CallSeconds(1), 15);
+            Assert.Contains("no longer matches this machine (T(1) 1000 us remembered, 500 us now)", Assert.Single(warnings), StringComparison.Ordinal);
+            Assert.Equal(5e-4, store.TryLoad(key)!.CallSeconds(1), 15);
+        }
+        finally
+        {
+            CostCurveStore.Warn = previous;
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>An exact-zero denoiser whose calls take PerCall + rows x PerRow of wall-clock time.</summary>
+    private sealed class SpinDenoiser : IDenoiser
+    {
+        public int SampleSize => 2;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            long until = Stopwatch.GetTimestamp() + (long)(True(timesteps.Length) * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(20);
+            }
+
+            output.Clear();
+        }
+    }
+}
+
+/// <summary>Tests whose assertions read wall-clock timings run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TimedCallsCollection
+{
+    public const string Name = "Timed calls";
+}
