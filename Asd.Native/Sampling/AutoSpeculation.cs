@@ -104,6 +104,12 @@ internal sealed class AutoSpeculation
         _maxLength = Math.Min(MaxLength, rowsPerCall);
         _learns = curve.Learns;
         _runsToSkip = _learns && curve.Remembered ? 1 : 0;
+
+        // A remembered curve was measured on this machine over its whole range and checked again before use
+        // (CostCurve.Disagreement): the trust region starts there, as after a calibration's warm-up run. Starting it at
+        // 0 made the first timed run after the untimed one climb from L = 2 (warm-cache policy bench runs: 0.78 of the
+        // best fixed L against 0.92 with a fresh calibration).
+        _largestObserved = _runsToSkip > 0 ? curve.MaxRows : 0;
         _fittedCost = new FittedCost(this);
         if (_learns)
         {

@@ -72,6 +72,16 @@ public sealed class OnlineCostTests
         // Its first run still speculates on the remembered curve (no trust region without timings).
         Assert.True(second.AlgorithmicSpeedup > 3, $"{second.AlgorithmicSpeedup:F2}x");
 
+        // Its trust region starts at the curve's measured range (it was checked against this machine before use): the
+        // first choice of the first timed run may draft past 2 rows; a fresh learning curve's may not (the control).
+        var warm = new AutoSpeculation(flat.AsRemembered(), 64);
+        warm.Reset(1);
+        warm.Reset(1);
+        Assert.True(warm.Choose(0, 1000) > 2, "a remembered curve's trust region started empty");
+        var fresh = new AutoSpeculation(flat.WithLearning(true), 64);
+        fresh.Reset(1);
+        Assert.True(fresh.Choose(0, 1000) <= 2, "a fresh learning curve drafted past its trust region");
+
         // The control: a curve measured in this process is timed from its first run.
         (AsdSampler measured, _) = CostlySampler(flat.WithLearning(true), Flat);
         SamplingStats first = measured.Sample(1, 7, new float[2]);

@@ -5,7 +5,7 @@ namespace Asd.Tests.Sampling;
 /// <summary>
 /// A remembered cost curve that no longer matches the machine is measured again (issue 16): checked against a
 /// denoiser whose calls take a known wall-clock time (it spins), so the timings are real but their truth is known.
-/// Run alone: the timings are wall-clock, and the thresholds (1.4x, 1.25x) sit far from both the matching curve and
+/// Run alone: the timings are wall-clock, and the thresholds (1.4x, 1.5x) sit far from both the matching curve and
 /// the stale ones (2x).
 /// </summary>
 [Collection(TimedCallsCollection.Name)]
@@ -33,8 +33,8 @@ public sealed class StaleCurveTests
     [Fact]
     public void ACurveOfAnotherShapeIsStale()
     {
-        // Same T(1), but T(8) twice what it is: drafts would look dear.
-        string? why = CostCurve.Disagreement(new SpinDenoiser(), Remembered(b => b == 1 ? True(1) : 2 * True(b)), 1000);
+        // Same T(1), but T(8) 2.5x what it is: drafts would look dear.
+        string? why = CostCurve.Disagreement(new SpinDenoiser(), Remembered(b => b == 1 ? True(1) : 2.5 * True(b)), 1000);
         Assert.NotNull(why);
         Assert.StartsWith("T(8)/T(1) ", why, StringComparison.Ordinal);
     }
