@@ -72,6 +72,13 @@ public interface IDiffusionModel : IDisposable
     /// </summary>
     bool UsesCorePool => true;
 
+    /// <summary>
+    /// The threads a call runs on when the model brings its own (<see cref="UsesCorePool"/> false: ONNX Runtime's
+    /// intra-op threads); 1 otherwise. Part of the cost curve's key: a curve measured with one intra-op thread is not
+    /// the curve of two.
+    /// </summary>
+    int OwnThreads => 1;
+
     /// <summary>Where the model runs: "cpu" (the engine's kernels, or ONNX Runtime on the CPU) or "cuda".</summary>
     string Device => "cpu";
 

@@ -61,7 +61,9 @@ public static class SamplerFactory
                 // device, threads, CPU and build (CostCurveStore).
                 CalibrationLimits limits = request.Calibration;
                 IDenoiser timed = denoiser;
-                int rows = Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), threads = pool.Threads;
+                // A model with threads of its own (ONNX Runtime's intra-op pool) is keyed by those: its core pool is
+                // always one thread, and one- and two-thread curves had shared a key (and a file).
+                int rows = Math.Min(CostCurveCache.CalibrationRows, options.MaxBatchRows), threads = model.UsesCorePool ? pool.Threads : model.OwnThreads;
                 bool guided = request.Guidance is not null;
                 CostCurve curve = limits.Skip
                     ? CostCurve.AssumedLinear(model.Name)

@@ -106,6 +106,9 @@ public sealed partial class OnnxModel : IDiffusionModel
     public bool UsesCorePool => RowParallel; // row-parallel: one lane (a one-thread session) per pool thread
 
     /// <inheritdoc/>
+    public int OwnThreads => RowParallel ? 1 : _source.Options.Threads > 0 ? _source.Options.Threads : Environment.ProcessorCount;
+
+    /// <inheritdoc/>
     public string? RuntimeSummary => BatchBuckets
         ? $"{Device} (ONNX Runtime), batch buckets on: calls padded to a power of two, {BucketSessionCount} sessions{(CudaGraphs ? ", CUDA graphs on" : "")}"
         : $"{Device} (ONNX Runtime)";

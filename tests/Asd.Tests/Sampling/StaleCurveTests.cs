@@ -106,3 +106,23 @@ public sealed class TimedCallsCollection
 {
     public const string Name = "Timed calls";
 }
+
+/// <summary>The cost curve's key tells an ONNX model's intra-op thread counts apart.</summary>
+public sealed class CurveKeyThreadsTests
+{
+    [Fact]
+    public void OnnxIntraOpThreadsAreTheKeysThreads()
+    {
+        string folder = Onnx.OnnxTestFiles.Fixture("unet16");
+        using IDiffusionModel one = ModelCatalog.Open(folder, new ModelOpenOptions { Threads = 1 });
+        using IDiffusionModel two = ModelCatalog.Open(folder, new ModelOpenOptions { Threads = 2 });
+        Assert.False(one.UsesCorePool);
+        Assert.Equal(1, one.OwnThreads);
+        Assert.Equal(2, two.OwnThreads);
+
+        // The control: a model on the core pool has no threads of its own.
+        using IDiffusionModel policy = ModelCatalog.Open("builtin:policy");
+        Assert.True(policy.UsesCorePool);
+        Assert.Equal(1, policy.OwnThreads);
+    }
+}
