@@ -123,32 +123,34 @@ import torch.nn.functional as F  # noqa: E402
 # Data
 # --------------------------------------------------------------------------
 
-def make_shapes(rng, n, labels=None):
-    """n 16x16 images (float32 [n,1,16,16], background -1, shape +1) and their labels (int64 [n]).
+def make_shapes(rng, n, labels=None, size=16, side=(4, 11), radius=(2.5, 5.5), thick=(2, 4), length=(9, 16)):
+    """n size x size images (float32 [n,1,size,size], background -1, shape +1) and their labels (int64 [n]).
 
-    square: side 4..10 pixels; disc: radius 2.5..5.5, centre on the pixel grid or between pixels;
-    bar: horizontal or vertical, thickness 2..3, length 9..15. Everything lies inside the image."""
+    square: side in [side) pixels; disc: radius in [radius), centre on the pixel grid or between pixels;
+    bar: horizontal or vertical, thickness in [thick), length in [length). Everything lies inside the image.
+    The defaults are the 16x16 fixtures' (side 4..10, radius 2.5..5.5, thickness 2..3, length 9..15);
+    tools/make_unet28_fixture.py passes its own 28x28 ranges."""
     if labels is None:
         labels = rng.integers(0, 3, size=n)
     labels = np.asarray(labels, dtype=np.int64)
-    yy, xx = np.meshgrid(np.arange(16), np.arange(16), indexing="ij")
-    imgs = np.empty((n, 1, 16, 16), dtype=np.float32)
+    yy, xx = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    imgs = np.empty((n, 1, size, size), dtype=np.float32)
     for i in range(n):
         c = labels[i]
         if c == 0:
-            s = int(rng.integers(4, 11))
-            y0, x0 = (int(v) for v in rng.integers(0, 17 - s, size=2))
+            s = int(rng.integers(*side))
+            y0, x0 = (int(v) for v in rng.integers(0, size + 1 - s, size=2))
             m = (yy >= y0) & (yy < y0 + s) & (xx >= x0) & (xx < x0 + s)
         elif c == 1:
-            r = float(rng.uniform(2.5, 5.5))
-            lo, hi = r - 0.5, 15.5 - r
+            r = float(rng.uniform(*radius))
+            lo, hi = r - 0.5, size - 0.5 - r
             cy, cx = (math.floor(v * 2.0) / 2.0 for v in rng.uniform(lo, hi, size=2))
             m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
         else:
-            th = int(rng.integers(2, 4))
-            ln = int(rng.integers(9, 16))
-            a0 = int(rng.integers(0, 17 - ln))
-            b0 = int(rng.integers(0, 17 - th))
+            th = int(rng.integers(*thick))
+            ln = int(rng.integers(*length))
+            a0 = int(rng.integers(0, size + 1 - ln))
+            b0 = int(rng.integers(0, size + 1 - th))
             if rng.random() < 0.5:
                 m = (yy >= b0) & (yy < b0 + th) & (xx >= a0) & (xx < a0 + ln)
             else:
@@ -1319,15 +1321,21 @@ def sha_listing(out):
     return res
 
 
-def main(argv=None):
+def fixture_arguments(doc, out_dir):
+    """The options every fixture script takes: --root, --quick, --preview, --ort, --no-ort."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=repo, help="write under ROOT/%s (default: the repository root)" % OUT_DIR)
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--root", default=repo, help="write under ROOT/%s (default: the repository root)" % out_dir)
     ap.add_argument("--quick", action="store_true", help="a few training steps only (tests the script)")
     ap.add_argument("--preview", action="store_true", help="print samples as ASCII art")
-    ap.add_argument("--check-only", action="store_true", help="only run the ONNX Runtime check on existing fixtures")
     ap.add_argument("--ort", help="path of libonnxruntime.so (default: the NuGet package's, when present)")
     ap.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime check")
+    return ap
+
+
+def main(argv=None):
+    ap = fixture_arguments(__doc__, OUT_DIR)
+    ap.add_argument("--check-only", action="store_true", help="only run the ONNX Runtime check on existing fixtures")
     a = ap.parse_args(argv)
     out = os.path.join(a.root, OUT_DIR)
     if not a.check_only:

@@ -75,7 +75,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_onnx_fixtures as mof  # noqa: E402  (sets the one-thread environment and imports torch)
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
@@ -118,32 +117,9 @@ CLASS_NAMES = ["square", "disc", "bar"]
 
 def make_shapes28(rng, n):
     """n 28x28 images (float32 [n,1,28,28], background -1, shape +1) and their labels (int64 [n]: 0 square,
-    1 disc, 2 bar). Every shape lies inside the image."""
-    labels = rng.integers(0, 3, size=n).astype(np.int64)
-    yy, xx = np.meshgrid(np.arange(SIZE), np.arange(SIZE), indexing="ij")
-    imgs = np.empty((n, 1, SIZE, SIZE), dtype=np.float32)
-    for i in range(n):
-        c = labels[i]
-        if c == 0:
-            s = int(rng.integers(6, 19))
-            y0, x0 = (int(v) for v in rng.integers(0, SIZE + 1 - s, size=2))
-            m = (yy >= y0) & (yy < y0 + s) & (xx >= x0) & (xx < x0 + s)
-        elif c == 1:
-            r = float(rng.uniform(4.0, 9.5))
-            lo, hi = r - 0.5, SIZE - 0.5 - r
-            cy, cx = (math.floor(v * 2.0) / 2.0 for v in rng.uniform(lo, hi, size=2))
-            m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-        else:
-            th = int(rng.integers(3, 6))
-            ln = int(rng.integers(14, 27))
-            a0 = int(rng.integers(0, SIZE + 1 - ln))
-            b0 = int(rng.integers(0, SIZE + 1 - th))
-            if rng.random() < 0.5:
-                m = (yy >= b0) & (yy < b0 + th) & (xx >= a0) & (xx < a0 + ln)
-            else:
-                m = (xx >= b0) & (xx < b0 + th) & (yy >= a0) & (yy < a0 + ln)
-        imgs[i, 0] = np.where(m, 1.0, -1.0)
-    return imgs, labels
+    1 disc, 2 bar): make_onnx_fixtures.make_shapes with the 16x16 ranges scaled up (side 6..18, radius 4..9.5,
+    thickness 3..5, length 14..26). Every shape lies inside the image."""
+    return mof.make_shapes(rng, n, size=SIZE, side=(6, 19), radius=(4.0, 9.5), thick=(3, 6), length=(14, 27))
 
 
 def largest_component(fg):
@@ -425,14 +401,7 @@ def build(root, quick, preview, ort_lib):
 
 
 def main(argv=None):
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=repo, help="write under ROOT/%s (default: the repository root)" % OUT_DIR)
-    ap.add_argument("--quick", action="store_true", help="a few training steps only (tests the script)")
-    ap.add_argument("--preview", action="store_true", help="print samples as ASCII art")
-    ap.add_argument("--ort", help="path of libonnxruntime.so (default: the NuGet package's, when present)")
-    ap.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime check")
-    a = ap.parse_args(argv)
+    a = mof.fixture_arguments(__doc__, OUT_DIR).parse_args(argv)
     lib = None if a.no_ort else (a.ort or mof.find_ort())
     return 0 if build(a.root, a.quick, a.preview, lib) else 1
 
