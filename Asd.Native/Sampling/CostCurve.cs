@@ -50,7 +50,10 @@ public sealed class CostCurve : IBatchCost
     public bool Learns { get; init; }
 
     /// <summary>A copy of the curve that <see cref="Learns"/> (or not).</summary>
-    public CostCurve WithLearning(bool learns) => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = Remembered };
+    public CostCurve WithLearning(bool learns) => Copy(learns, Remembered);
+
+    private CostCurve Copy(bool learns, bool remembered) =>
+        new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = remembered };
 
     /// <summary>
     /// Whether the curve was read from the per-user cache (<see cref="CostCurveStore"/>) rather than measured in this
@@ -62,7 +65,7 @@ public sealed class CostCurve : IBatchCost
     public bool Remembered { get; init; }
 
     /// <summary>A learning copy marked <see cref="Remembered"/>.</summary>
-    internal CostCurve AsRemembered() => new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = true, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = true };
+    internal CostCurve AsRemembered() => Copy(learns: true, remembered: true);
 
     /// <summary>
     /// DDPM's own work per row (its step, noise and bookkeeping, without the model), measured beside the ASD sampler's
