@@ -8,7 +8,11 @@ namespace Asd.Tests.Onnx;
 /// </summary>
 public sealed class OnnxUnet28Tests(ITestOutputHelper output)
 {
-    private const int Samples = 16;
+    // 96 samples: the trained model draws a valid shape with probability 0.705 (DDPM, 512 samples of this engine, seeds
+    // 11 and 12), so a sample set scores under valid_min = 0.5 with probability 8e-6 (binomial, 96 draws). Another CPU
+    // gives ONNX Runtime other rounding and so other samples, a new draw: with 16 samples that failed 2.3% of the time.
+    private const int Samples = 96;
+    private const int ControlSamples = 16;
     private const int Steps = 100;
     private const ulong Seed = 28;
 
@@ -61,18 +65,18 @@ public sealed class OnnxUnet28Tests(ITestOutputHelper output)
         // shape half rejects. And N(0, 1) noise, which both reject.
         ShapeHeuristic.Threshold threshold = Threshold();
         var rng = new Random(28);
-        float[] noise = [.. Enumerable.Range(0, Samples * 28 * 28).Select(_ => (float)Gaussian(rng))];
+        float[] noise = [.. Enumerable.Range(0, ControlSamples * 28 * 28).Select(_ => (float)Gaussian(rng))];
         ShapeHeuristic.Score noiseScore = ShapeHeuristic.Evaluate(noise);
-        float[] signs = [.. Enumerable.Range(0, Samples * 28 * 28).Select(_ => rng.Next(2) == 0 ? -1f : 1f)];
+        float[] signs = [.. Enumerable.Range(0, ControlSamples * 28 * 28).Select(_ => rng.Next(2) == 0 ? -1f : 1f)];
         ShapeHeuristic.Score signScore = ShapeHeuristic.Evaluate(signs);
 
         // The trained model through the same DDPM run, told t = 0 (no noise left) at every step.
         using var model = (OnnxModel)ModelCatalog.Open(Folder, new ModelOpenOptions { Threads = 1 });
         var schedule = new DiffusionSchedule(model.DefaultScheduler);
-        var wrongTimestep = new FixedTimestepDenoiser(model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = Samples }), 0);
+        var wrongTimestep = new FixedTimestepDenoiser(model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = ControlSamples }), 0);
         using var ddpm = new DdpmSampler(wrongTimestep, schedule.Plan(Steps)) { OwnsDenoiser = true };
-        var x = new float[Samples * 28 * 28];
-        ddpm.Sample(Samples, Seed, x);
+        var x = new float[ControlSamples * 28 * 28];
+        ddpm.Sample(ControlSamples, Seed, x);
         ShapeHeuristic.Score wrongScore = ShapeHeuristic.Evaluate(x);
 
         output.WriteLine($"N(0, 1) noise: {noiseScore}");
