@@ -378,7 +378,8 @@ public sealed class CostCurve : IBatchCost
     /// (the curve was measured under another load), or T(B) / T(1) by more than 1.5x (its shape, which is what auto's
     /// choice reads; the analytic mixtures' T(8)/T(1) differs by up to 1.4x between the calibration's interleaved
     /// passes and these back-to-back calls, and a tighter bound recalibrated them on every run). A curve saved while other work loaded the machine (T(1) 0.19 ms against 0.10 now, T(2) below
-    /// T(1)) made auto draft badly for a whole bench (1.22x against L = 2's 1.74x). Costs 14 calls.
+    /// T(1)) made auto draft badly for a whole bench (1.22x against L = 2's 1.74x). A move counts only when it is also
+    /// more than <see cref="MinStaleSeconds"/> per call. Costs 14 calls.
     /// </summary>
     public static string? Disagreement(IDenoiser denoiser, CostCurve remembered, int trainSteps)
     {
@@ -408,16 +409,27 @@ public sealed class CostCurve : IBatchCost
         double one = Now(1), many = b > 1 ? Now(b) : one;
         double was = remembered.CallSeconds(1), level = one / was;
         var ci = System.Globalization.CultureInfo.InvariantCulture;
-        if (level > MaxLevelChange || level < 1 / MaxLevelChange)
+        if ((level > MaxLevelChange || level < 1 / MaxLevelChange) && Math.Abs(one - was) > MinStaleSeconds)
         {
-            return string.Create(ci, $"T(1) {was * 1e6:0} us remembered, {one * 1e6:0} us now");
+            return string.Create(ci, $"T(1) {Micro(was)} us remembered, {Micro(one)} us now");
         }
 
-        double shape = (many / one) / (remembered.CallSeconds(b) / was);
-        return shape > MaxShapeChange || shape < 1 / MaxShapeChange
+        // T(B) as the remembered shape predicts it from today's T(1), against T(B) now.
+        double predicted = one * remembered.CallSeconds(b) / was, shape = many / predicted;
+        return (shape > MaxShapeChange || shape < 1 / MaxShapeChange) && Math.Abs(many - predicted) > MinStaleSeconds
             ? string.Create(ci, $"T({b})/T(1) {remembered.CallSeconds(b) / was:F2} remembered, {many / one:F2} now")
             : null;
+
+        // Fractions shown below 10 us: the 2-D mixture's calls take a fraction of a microsecond.
+        static string Micro(double seconds) => (seconds * 1e6).ToString(seconds < 1e-5 ? "0.###" : "0", CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// The least change of a call's time, in seconds, that <see cref="Disagreement"/> counts: the 2-D mixture's calls
+    /// (0.2-1 us) moved by more than 1.4x between processes on a quiet machine, and recalibrated it on most runs; a
+    /// microsecond either way does not change auto's choice, and its online correction follows such a model anyway.
+    /// </summary>
+    public const double MinStaleSeconds = 2e-6;
 
     /// <summary>How far T(1) may move before a remembered curve counts as stale (<see cref="Disagreement"/>).</summary>
     public const double MaxLevelChange = 1.4;

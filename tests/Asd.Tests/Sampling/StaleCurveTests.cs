@@ -40,6 +40,20 @@ public sealed class StaleCurveTests
     }
 
     [Fact]
+    public void AMoveOfLessThanTheFloorIsNoStaleness()
+    {
+        // Calls of 0.5 us remembered at half and at twice that: 2x moves, but by less than MinStaleSeconds, so kept (the
+        // 2-D mixture recalibrated on most runs without the floor). The control: the same 2x moves at 340 us are stale
+        // (ACurveSavedUnderAnotherLoadIsStale), and so is a 2x move of a 0.5 us call remembered as 4 us.
+        var fast = new SpinDenoiser(0.4e-6, 0.1e-6);
+        Assert.Null(CostCurve.Disagreement(fast, Remembered(b => fast.Seconds(b) / 2), 1000));
+        Assert.Null(CostCurve.Disagreement(fast, Remembered(b => fast.Seconds(b) * 2), 1000));
+        string? why = CostCurve.Disagreement(fast, Remembered(b => 4e-6 + fast.Seconds(b)), 1000);
+        Assert.NotNull(why);
+        Assert.Matches(@"^T\(1\) 4\.\d+ us remembered, 0\.\d+ us now$", why);
+    }
+
+    [Fact]
     public void TheCacheMeasuresAStaleCurveAgainWithAWarning()
     {
         string dir = Directory.CreateTempSubdirectory("asd-stale-").FullName;
@@ -78,9 +92,11 @@ public sealed class StaleCurveTests
         }
     }
 
-    /// <summary>An exact-zero denoiser whose calls take PerCall + rows x PerRow of wall-clock time.</summary>
-    private sealed class SpinDenoiser : IDenoiser
+    /// <summary>An exact-zero denoiser whose calls take perCall + rows x perRow of wall-clock time.</summary>
+    private sealed class SpinDenoiser(double perCall = PerCall, double perRow = PerRow) : IDenoiser
     {
+        public double Seconds(int rows) => perCall + (rows * perRow);
+
         public int SampleSize => 2;
 
         public int ConditionSize => 0;
@@ -89,7 +105,7 @@ public sealed class StaleCurveTests
 
         public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
         {
-            long until = Stopwatch.GetTimestamp() + (long)(True(timesteps.Length) * Stopwatch.Frequency);
+            long until = Stopwatch.GetTimestamp() + (long)(Seconds(timesteps.Length) * Stopwatch.Frequency);
             while (Stopwatch.GetTimestamp() < until)
             {
                 Thread.SpinWait(20);
