@@ -32,8 +32,12 @@ namespace Asd.Native.Sampling;
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
 /// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts a neighbouring length, L + 1 and L - 1 in
 /// turn; the sweeps are counted across runs, so that short runs (one request of a few dozen rounds) explore too. So
-/// at most 1 round in 50, 2% of rounds, runs a length the model did not pick, and such a round costs at most
-/// what one round of the neighbouring length costs more than the chosen one.</para>
+/// at most 1 round in 50, 2% of rounds, runs a length the model did not pick. And its time is bounded too: an
+/// exploring round is skipped while the predicted extra seconds of all explored rounds so far (a neighbour's round
+/// cost less the chosen one's, on the current curve) exceed <see cref="ExploreShare"/> of the predicted seconds of all
+/// rounds (both counted across runs), so exploring costs at most that share plus one exploring round's extra. The
+/// first exploration is never held back, so a stale estimate is timed again within 50 sweeps. On the 2-D mixture a
+/// round of L = 2 cost five of L = 1, and exploring every 50th round had cost 8% of the run.</para>
 /// <para>The estimate: decayed counts per position (factor <see cref="Decay"/> per round, so it follows the change
 /// of acceptance along the trajectory), shrunk towards the chain's pooled rate, which is itself shrunk towards a
 /// prior of <see cref="PriorAcceptance"/>. Positions from <see cref="TrackedPositions"/> on share one count.</para>
@@ -66,6 +70,9 @@ internal sealed class AutoSpeculation
     /// <summary>One sweep of rounds (one per chain) in this many explores a neighbouring length (see remarks).</summary>
     public const int ExplorePeriod = 50;
 
+    /// <summary>The most of the predicted time that exploring rounds may cost beyond the rounds they replace (see remarks).</summary>
+    public const double ExploreShare = 0.02;
+
     /// <summary>One timing can raise a size's estimate by at most this factor (a preempted call is not the model's cost).</summary>
     public const double MaxStep = 4;
 
@@ -82,7 +89,8 @@ internal sealed class AutoSpeculation
     private readonly int[] _blockLength = [];
     private readonly FittedCost _fittedCost;
     private int _sinceRefit, _largestObserved;
-    private long _decisions, _sweepsBefore;
+    private long _decisions, _sweepsBefore, _explorations;
+    private double _roundSeconds, _exploreSeconds;
     private int _runsToSkip;
     private bool _burnIn;
     private int _chains = 1;
@@ -398,6 +406,7 @@ internal sealed class AutoSpeculation
         {
             // A round of a DDPM streak: L = 1 without a search (see StreakCap).
             _streakLeft[chain]--;
+            _roundSeconds += _cost[1];
             SetStreakRound(chain, true);
             _decisions++;
             _chosen[1]++;
@@ -447,14 +456,23 @@ internal sealed class AutoSpeculation
             long sweep = _sweepsBefore + (_decisions / _chains);
             if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
-                // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap).
-                bool up = (sweep / ExplorePeriod) % 2 == 0;
-                exploring = true;
-                int neighbour = up ? (l < cap ? l + 1 : l - 1) : (l > 1 ? l - 1 : l + 1);
-                l = Math.Clamp(neighbour, 1, cap);
-                ExploredRounds++;
+                // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap), if the
+                // time budget allows (ExploreShare).
+                bool up = _explorations % 2 == 0;
+                int neighbour = Math.Clamp(up ? (l < cap ? l + 1 : l - 1) : (l > 1 ? l - 1 : l + 1), 1, cap);
+                double extra = Math.Max(0, _cost[neighbour] - _cost[l]);
+                if (_exploreSeconds <= ExploreShare * _roundSeconds)
+                {
+                    exploring = true;
+                    _exploreSeconds += extra;
+                    _explorations++;
+                    l = neighbour;
+                    ExploredRounds++;
+                }
             }
         }
+
+        _roundSeconds += _cost[l];
 
         // Runs of L = 1 grow into streaks of 1, 2, 4, ... StreakCap rounds that skip the search, the ageing and the
         // timing of their calls; any other choice, or exploration, ends one.

@@ -277,6 +277,27 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void ExplorationCostsAtMostItsShareOfTheTime()
+    {
+        // Like the 2-D mixture at 2 threads: one row 1 us, two rows 5 us (a second core joins), so speculation never
+        // pays and a round exploring L = 2 costs four rounds of L = 1 more. One sweep in ExplorePeriod exploring would
+        // spend 8% of the time there; the budget holds it to ExploreShare plus one exploring round.
+        static double Steep(int rows) => rows == 1 ? 1e-6 : 4e-6 + (rows * 0.5e-6);
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(Steep)]) { Learns = true };
+        var auto = new AutoSpeculation(right, 64);
+        int[] chosen = Simulate(auto, Steep, 20_000, 0.9);
+        double total = chosen.Sum(l => Steep(l)), extra = chosen.Where(l => l > 1).Sum(l => Steep(l) - Steep(1));
+        int explored = chosen.Count(l => l > 1);
+        Assert.Equal(explored, auto.ExploredRounds);
+        Assert.True(explored >= 20, $"{explored} rounds explored: it must still explore");
+        Assert.True(extra / total <= AutoSpeculation.ExploreShare + ((Steep(2) - Steep(1)) / total), $"exploring took {extra / total:P2} of the time");
+
+        // The control: exploring one sweep in ExplorePeriod, as the count alone allows, spends more than twice the share.
+        double byCount = chosen.Length / (double)AutoSpeculation.ExplorePeriod * (Steep(2) - Steep(1)) / total;
+        Assert.True(byCount > 2 * AutoSpeculation.ExploreShare, $"{byCount:P2}");
+    }
+
+    [Fact]
     public void ShortRunsExploreToo()
     {
         // One request at a time: runs of a few dozen rounds, each shorter than ExplorePeriod sweeps. The exploration
