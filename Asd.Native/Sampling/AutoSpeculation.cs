@@ -15,23 +15,27 @@ namespace Asd.Native.Sampling;
 /// <para>Online correction (a curve that learns: measured or remembered by the engine). Every denoiser call of the
 /// run is timed by the sampler together with its own work for the call's rows (drafting them, the call, checking
 /// them; any slowdown of a call after a larger one is in it too), and <see cref="Observe"/> folds it into a
-/// robust estimate for that row count: the lower median of its last <see cref="Window"/> timings, with the fit it
-/// had when first timed (the calibration as corrected by its neighbours) as one more vote until <see cref="Window"/>
-/// timings are in; one timing counts at most <see cref="MaxStep"/> times the estimate (a preempted call is not the
-/// model's cost). Sizes not observed are interpolated between observed ones, or scaled from the calibration beyond
-/// them (along the observed slope once two sizes are known), and the whole curve is refitted non-decreasing
-/// (<see cref="Isotonic"/>, each size weighted by how often it was timed) every <see cref="RefitEvery"/> calls, with
-/// no allocation. The first run on a <see cref="CostCurve.Remembered"/> curve is not timed (start-up costs). So a calibration that is too
-/// high at the size in use is replaced by the first timing of that size, one that is too low by a factor of up to
-/// <see cref="MaxStep"/> by the second, and a later change of cost is followed within 3 timings; one outlier (a
-/// preempted call, a call right after a larger one) never moves an estimate on its own, so it cannot price a size
-/// out of use for good. Each correction takes effect at the next refit.</para>
+/// robust estimate for that row count: the lower median of its last <see cref="Window"/> timings, the fit it had
+/// when first timed (the calibration as corrected by its neighbours) filling the slots not yet timed, and timings
+/// below that fit believed at once; one timing counts at most <see cref="MaxStep"/> times the estimate (a preempted
+/// call is not the model's cost). Sizes not observed are interpolated between observed ones, or follow the
+/// calibration's shape beyond them (scaled to the largest observed size: a slope learned from neighbouring sizes
+/// reads a cost that steps, T(1) = T(2) on two row-parallel lanes, as flat), and the whole curve is refitted
+/// non-decreasing (<see cref="Isotonic"/>, each size weighted by how often it was timed) every <see cref="RefitEvery"/>
+/// calls, up to 4 times the largest size timed, with no allocation. The first run on a
+/// <see cref="CostCurve.Remembered"/> curve is not timed (start-up costs). So a calibration that is too high at the
+/// size in use is replaced by the first timing of that size, one that is too low by a factor of up to
+/// <see cref="MaxStep"/> by the third, and a later change of cost is followed within 3 timings; two outliers (preempted
+/// calls, calls right after a larger one, ONNX Runtime's first run of a shape on each of two lanes) never move an
+/// estimate, so they cannot price a size out of use, or make the sizes beyond look free. Each correction takes effect
+/// at the next refit.</para>
 /// <para>A trust region: a curve that learns lets a chain draft at most twice the largest call timed so far (per
 /// chain), so a run climbs to long drafts by doubling, each step on timings of its neighbourhood, rather than on an
 /// extrapolation of a few noisy timings far beyond them.</para>
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
-/// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts a neighbouring length, L + 1 and L - 1 in
-/// turn; the sweeps are counted across runs, so that short runs (one request of a few dozen rounds) explore too. So
+/// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts another length, 2 L (at least L + 1, within the
+/// trust region) and L - 1 in turn, and 2 L again while the last upward try found its length cheaper than predicted
+/// (so a calibration too steep is corrected one doubling per exploration); the sweeps are counted across runs, so that short runs (one request of a few dozen rounds) explore too. So
 /// at most 1 round in 50, 2% of rounds, runs a length the model did not pick. And its time is bounded too: an
 /// exploring round is skipped while the predicted extra seconds of all explored rounds so far (a neighbour's round
 /// cost less the chosen one's, on the current curve) exceed <see cref="ExploreShare"/> of the predicted seconds of all
@@ -85,12 +89,17 @@ internal sealed class AutoSpeculation
     private readonly int _maxLength;
     private readonly bool _learns;
     private readonly int _learnedRows;
+    private int _fitRows;
     private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [], _weight = [], _blockWeight = [];
     private readonly int[] _blockLength = [];
     private readonly FittedCost _fittedCost;
     private int _sinceRefit, _largestObserved;
     private long _decisions, _sweepsBefore, _explorations;
-    private double _roundSeconds, _exploreSeconds;
+    private double _roundSeconds, _exploreSeconds, _upPredicted;
+    private int _upRows;
+
+    /// <summary>An upward exploration whose length is now believed to cost less than this share of what was predicted explores upwards again.</summary>
+    private const double Surprise = 0.8;
     private int _runsToSkip;
     private bool _burnIn;
     private int _chains = 1;
@@ -130,6 +139,7 @@ internal sealed class AutoSpeculation
             _blockWeight = new double[_learnedRows];
             _weight = new double[_learnedRows + 1];
             _blockLength = new int[_learnedRows];
+            _fitRows = _learnedRows;
             for (int b = 1; b <= _learnedRows; b++)
             {
                 _estimate[b] = curve.Seconds(b);
@@ -241,20 +251,23 @@ internal sealed class AutoSpeculation
         }
 
         // The estimate of a size is the lower median of its last Window timings; until Window timings are in, the fit
-        // it had when first timed (the calibration as corrected by its neighbours) is one more vote. So the first
-        // timing below the fit replaces it, one above it needs a second to agree, and one preempted call moves
-        // nothing: an outlier can no longer price a size out for good (it had: 2 ms, 7x the truth, from two timings).
+        // it had when first timed (the calibration as corrected by its neighbours) fills the empty slots, except that
+        // timings below it are believed at once (their lower median with it). So the first timing below the fit
+        // replaces it, one above it needs two more to agree, and two slow calls move nothing: an outlier can no longer
+        // price a size out for good (it had: 2 ms, 7x the truth, from two timings), and the first 1-row call on each
+        // of two row-parallel lanes (2.6 ms against 1.3, ONNX Runtime's first run of a shape) no longer made T(1)
+        // look dear and every longer draft nearly free beside it.
         Span<double> window = _recent.AsSpan(rows * Window, Window);
         int n = (int)Math.Min(_observed[rows], Window);
         if (n == 0)
         {
-            window[Window - 1] = _fitted[rows];
+            window[Window - 1] = _fittedCost.Seconds(rows);
         }
 
-        double e = n == 0 ? _fitted[rows] : _estimate[rows];
+        double e = n == 0 ? window[Window - 1] : _estimate[rows];
         window[(int)(_observed[rows] % Window)] = Math.Min(seconds, MaxStep * e);
         _observed[rows]++;
-        _estimate[rows] = LowerMedian(window, Math.Min(n + 1, Window), withPrior: n + 1 < Window);
+        _estimate[rows] = Estimate(window, Math.Min(n + 1, Window));
         _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
         if (++_sinceRefit >= RefitEvery)
@@ -285,27 +298,41 @@ internal sealed class AutoSpeculation
         }
     }
 
-    /// <summary>The lower median of the first <paramref name="count"/> timings (and the prior vote in the last slot).</summary>
-    private static double LowerMedian(ReadOnlySpan<double> window, int count, bool withPrior)
+    /// <summary>
+    /// A size's estimate from the first <paramref name="count"/> slots of its window (timings; with fewer than
+    /// <see cref="Window"/>, the prior waits in the last slot): the lower median of the window with its empty slots
+    /// holding the prior, or, when lower, the lower median of the timings and the prior.
+    /// </summary>
+    private static double Estimate(ReadOnlySpan<double> window, int count)
     {
         Span<double> v = stackalloc double[Window];
-        int m = 0;
-        for (int i = 0; i < count; i++)
+        if (count >= Window)
         {
-            v[m++] = window[i];
+            window.CopyTo(v);
+            SortSmall(v);
+            return v[(Window - 1) / 2];
         }
 
-        if (withPrior)
-        {
-            v[m++] = window[Window - 1];
-        }
-
-        SortSmall(v[..m]);
-        return v[(m - 1) / 2];
+        double prior = window[Window - 1];
+        window[..count].CopyTo(v);
+        v[count] = prior;
+        SortSmall(v[..(count + 1)]);
+        double fast = v[count / 2];
+        v[(count + 1)..].Fill(prior);
+        SortSmall(v);
+        return Math.Min(fast, v[(Window - 1) / 2]);
     }
 
     /// <summary>Calls between two refits of the learned curve: at least 8, and about 1/32 of the sizes it holds (so the O(sizes) refit adds O(1) per call).</summary>
-    public int RefitEvery => Math.Max(8, _learnedRows / 32);
+    public int RefitEvery => Math.Max(8, _fitRows / 32);
+
+    /// <summary>
+    /// The least number of sizes a refit fits; it fits up to 4 times the largest call timed (twice the trust region),
+    /// and beyond them the calibration's shape carries the fit on (<see cref="FittedCost"/>). Fitting all 4096 sizes
+    /// a call may hold made a refit come every 128 calls, so a 100-step run of a millisecond UNet chose its lengths
+    /// on a table fitted before the run.
+    /// </summary>
+    private const int MinFitRows = 64;
 
     /// <summary>Rebuilds the learned curve from the estimates and re-tabulates the costs (see remarks).</summary>
     internal void Refit()
@@ -316,8 +343,9 @@ internal sealed class AutoSpeculation
             return;
         }
 
-        int n = _learnedRows;
-        int last = 0, beforeLast = 0;
+        int n = Math.Min(_learnedRows, Math.Max(MinFitRows, 4 * _largestObserved));
+        _fitRows = n;
+        int last = 0;
         for (int b = 1; b <= n; b++)
         {
             if (_observed[b] > 0)
@@ -341,7 +369,6 @@ internal sealed class AutoSpeculation
                 }
 
                 _fitted[b] = _estimate[b];
-                beforeLast = last;
                 last = b;
             }
         }
@@ -355,13 +382,16 @@ internal sealed class AutoSpeculation
         }
         else
         {
-            // Beyond the largest observed size: along the slope between the two largest observed sizes, or the
-            // calibration scaled to the largest one when only one size was seen.
-            double slope = beforeLast > 0 ? Math.Max(0, (_estimate[last] - _estimate[beforeLast]) / (last - beforeLast)) : double.NaN;
+            // Beyond the largest observed size: the calibration's shape, scaled to agree with the largest. Not a slope
+            // learned from the observed sizes: a cost that steps (rows split over P lanes, so T(1) = T(2) on two) gives
+            // a flat slope between neighbours, and on the 28x28 UNet the fit put 8 and 16 rows at the cost of 1; a chain
+            // doubled its L each time the trust region let it (8, 16, 44) and one repeat ran at 0.39x of DDPM. The
+            // calibration timed those sizes; a wrong one is corrected size by size as the trust region and the
+            // exploration reach them.
             double scale = _estimate[last] / _curve.Seconds(last);
             for (int k = last + 1; k <= n; k++)
             {
-                _fitted[k] = double.IsNaN(slope) ? _curve.Seconds(k) * scale : _estimate[last] + (slope * (k - last));
+                _fitted[k] = _curve.Seconds(k) * scale;
             }
         }
 
@@ -386,7 +416,7 @@ internal sealed class AutoSpeculation
         public double Seconds(int rows)
         {
             double[] f = owner._fitted;
-            int n = owner._learnedRows;
+            int n = owner._fitRows;
             if (rows <= n)
             {
                 return f[rows];
@@ -456,16 +486,19 @@ internal sealed class AutoSpeculation
             long sweep = _sweepsBefore + (_decisions / _chains);
             if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
-                // Try a neighbour, upwards and downwards in turn (upwards from L = 1, downwards from the cap), if the
-                // time budget allows (ExploreShare).
-                bool up = _explorations % 2 == 0;
-                int neighbour = Math.Clamp(up ? (l < cap ? l + 1 : l - 1) : (l > 1 ? l - 1 : l + 1), 1, cap);
+                // Try another length, twice as long and one shorter in turn (upwards from L = 1, downwards from the cap),
+                // if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the sizes timed
+                // follows the calibration's shape, so a calibration too steep is corrected one doubling per upward
+                // exploration; and upwards again while the last upward one found its length cheaper than predicted.
+                bool up = _explorations % 2 == 0 || (_upRows > 0 && _upRows <= cap && _cost[_upRows] < Surprise * _upPredicted);
+                int neighbour = Math.Clamp(up ? (l < cap ? Math.Max(l + 1, 2 * l) : l - 1) : (l > 1 ? l - 1 : l + 1), 1, cap);
                 double extra = Math.Max(0, _cost[neighbour] - _cost[l]);
                 if (_exploreSeconds <= ExploreShare * _roundSeconds)
                 {
                     exploring = true;
                     _exploreSeconds += extra;
                     _explorations++;
+                    (_upRows, _upPredicted) = neighbour > l ? (neighbour, _cost[neighbour]) : (0, 0);
                     l = neighbour;
                     ExploredRounds++;
                 }

@@ -189,7 +189,8 @@ public sealed class OnlineCostTests
     public void APessimisticCalibrationIsCorrectedWithinBoundedRounds()
     {
         // Calibrated as linear (speculation never pays), truly flat: L = 1 until the first exploration (round 50)
-        // times L = 2; from then on the learned slope makes long drafts cheap.
+        // times L = 2; from then on each upward exploration doubles the length tried, and finding it cheaper than the
+        // calibration said explores upwards again, so the chain climbs 2, 4, 8, 16, ... one exploration apart.
         var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]) { Learns = true };
         int[] chosen = Simulate(new AutoSpeculation(wrong, 64), Flat, 400, 0.9);
         int firstDraft = Array.FindIndex(chosen, l => l > 1);
@@ -221,29 +222,32 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
-    public void OneOutlierTimingMovesNoEstimateAndTwoAgreeingOnesDo()
+    public void TwoOutlierTimingsMoveNoEstimateAndThreeAgreeingOnesDo()
     {
-        // The curve is right; one call of 3 rows is preempted (10x). Before the fix its first timing replaced the
-        // estimate, so 3 rows looked 4x too dear (and the sizes pooled with it by the fit) until timed again, which a
-        // size priced out of use rarely is.
+        // The curve is right; two calls of 3 rows are slow (10x: preempted, or ONNX Runtime's first run of the shape on
+        // each of two row-parallel lanes). Before the fix one such timing replaced the estimate, so 3 rows looked 4x too
+        // dear (and the sizes pooled with it by the fit) until timed again, which a size priced out of use rarely is;
+        // and two of them, on 1 row, made every longer draft look nearly free beside it.
         var right = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
         var auto = new AutoSpeculation(right, 64);
         auto.Reset(1);
         auto.Observe(3, 10 * Flat(3));
+        auto.Observe(3, 10 * Flat(3));
         auto.Refit();
         AssertShape(auto, Flat, 3, 4);
 
-        // Once the window holds timings, one outlier among them still moves nothing beyond them.
+        // Once the window holds timings, two outliers among them still move nothing beyond them.
         for (int i = 0; i < 6; i++)
         {
             auto.Observe(5, Flat(5));
         }
 
         auto.Observe(5, 10 * Flat(5));
+        auto.Observe(5, 10 * Flat(5));
         auto.Refit();
         AssertShape(auto, Flat, 3, 5);
 
-        // The control: two timings that agree (the size really costs 3x now) are taken.
+        // The control: three timings that agree (the size really costs 3x now) are taken, and two are not yet.
         var slower = new AutoSpeculation(right, 64);
         slower.Reset(1);
         for (int i = 0; i < 3; i++)
@@ -252,6 +256,9 @@ public sealed class OnlineCostTests
         }
 
         slower.Observe(3, 3 * Flat(3));
+        slower.Observe(3, 3 * Flat(3));
+        slower.Refit();
+        Assert.Equal(Flat(3), slower.CurrentCost.Seconds(3), 1e-12);
         slower.Observe(3, 3 * Flat(3));
         slower.Refit();
         Assert.Equal(3 * Flat(3), slower.CurrentCost.Seconds(3), 1e-12);
@@ -274,6 +281,29 @@ public sealed class OnlineCostTests
         {
             Assert.Equal(truth(b), auto.CurrentCost.Seconds(b), truth(b) * 1e-12);
         }
+    }
+
+    [Fact]
+    public void ACostThatStepsDoesNotReadAsFlatBeyondTheSizesTimed()
+    {
+        // Rows split over two row-parallel lanes: T(1) = T(2), T(3) = T(4), ... The 28x28 UNet's fit had extrapolated
+        // the flat slope from 1 to 2 rows beyond them, and two slow first 1-row calls (one per lane) had made T(1) look
+        // dear: 8, 16 and 44 rows looked as cheap as 1, chains doubled their L up to 62, and one repeat ran at 0.39x.
+        static double Steps(int rows) => 1e-3 * ((rows + 1) / 2) * (1 + (0.01 * rows));
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(Steps)]) { Learns = true };
+        int best = Simulate(new AutoSpeculation(right.WithLearning(false), 64), Steps, 400, 0.9).Max();
+        var auto = new AutoSpeculation(right, 64);
+        auto.Reset(1);
+        auto.Observe(1, 2.2 * Steps(1));
+        auto.Observe(1, 2.2 * Steps(1));
+        int[] chosen = Simulate(auto, Steps, 400, 0.9);
+        Assert.InRange(best, 2, 4);
+        int longest = chosen.Max();
+        Assert.True(longest <= 2 * best, $"drafted up to L = {longest}; the true curve's choice is at most {best}");
+
+        // The control: the belief the old fit came to (flat beyond 2 rows), as a given curve, drafts far longer.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Steps(Math.Min(b, 2)) * (1 + (0.001 * b)))]);
+        Assert.True(Simulate(new AutoSpeculation(flat, 64), Steps, 400, 0.9).Max() > 4 * best);
     }
 
     [Fact]
