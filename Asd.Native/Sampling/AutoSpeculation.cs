@@ -22,7 +22,8 @@ namespace Asd.Native.Sampling;
 /// calibration's shape beyond them (scaled to the largest observed size: a slope learned from neighbouring sizes
 /// reads a cost that steps, T(1) = T(2) on two row-parallel lanes, as flat), and the whole curve is refitted
 /// non-decreasing (<see cref="Isotonic"/>, each size weighted by how often it was timed) every <see cref="RefitEvery"/>
-/// calls, up to 4 times the largest size timed, with no allocation. The first run on a
+/// calls and whenever a timing moves its size's estimate by more than 10%, up to 4 times the largest size timed, with
+/// no allocation. The first run on a
 /// <see cref="CostCurve.Remembered"/> curve is not timed (start-up costs). So a calibration that is too high at the
 /// size in use is replaced by the first timing of that size, one that is too low by a factor of up to
 /// <see cref="MaxStep"/> by the third, and a later change of cost is followed within 3 timings; two outliers (preempted
@@ -267,10 +268,11 @@ internal sealed class AutoSpeculation
         double e = n == 0 ? window[Window - 1] : _estimate[rows];
         window[(int)(_observed[rows] % Window)] = Math.Min(seconds, MaxStep * e);
         _observed[rows]++;
+        double before = _estimate[rows];
         _estimate[rows] = Estimate(window, Math.Min(n + 1, Window));
         _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
-        if (++_sinceRefit >= RefitEvery)
+        if (++_sinceRefit >= RefitEvery || Math.Abs(_estimate[rows] - before) > RefitOnMove * before)
         {
             Refit();
         }
@@ -323,14 +325,20 @@ internal sealed class AutoSpeculation
         return Math.Min(fast, v[(Window - 1) / 2]);
     }
 
-    /// <summary>Calls between two refits of the learned curve: at least 8, and about 1/32 of the sizes it holds (so the O(sizes) refit adds O(1) per call).</summary>
-    public int RefitEvery => Math.Max(8, _fitRows / 32);
+    /// <summary>
+    /// Calls between two refits of the learned curve: at least 8, and about 1/32 of the sizes a call may hold (so the
+    /// refit adds O(1) per call). A timing that moves its size's estimate by more than <see cref="RefitOnMove"/> refits
+    /// at once: with 4096 rows a call, a refit came every 128 calls, so a 100-step run of a millisecond UNet chose its
+    /// lengths on a table fitted before the run.
+    /// </summary>
+    public int RefitEvery => Math.Max(8, _learnedRows / 32);
+
+    /// <summary>The relative move of one size's estimate that refits the curve at once (see <see cref="RefitEvery"/>).</summary>
+    public const double RefitOnMove = 0.1;
 
     /// <summary>
     /// The least number of sizes a refit fits; it fits up to 4 times the largest call timed (twice the trust region),
-    /// and beyond them the calibration's shape carries the fit on (<see cref="FittedCost"/>). Fitting all 4096 sizes
-    /// a call may hold made a refit come every 128 calls, so a 100-step run of a millisecond UNet chose its lengths
-    /// on a table fitted before the run.
+    /// and beyond them the calibration's shape carries the fit on (<see cref="FittedCost"/>).
     /// </summary>
     private const int MinFitRows = 64;
 
