@@ -36,8 +36,9 @@ namespace Asd.Native.Sampling;
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
 /// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts another length, 2 L (at least L + 1, within the
 /// trust region) and L - 1 in turn, and 2 L again while the last upward try found its length cheaper than predicted
-/// (so a calibration too steep is corrected one doubling per exploration); the sweeps are counted across runs, so that short runs (one request of a few dozen rounds) explore too. So
-/// at most 1 round in 50, 2% of rounds, runs a length the model did not pick. And its time is bounded too: an
+/// (so a calibration too steep is corrected one doubling per exploration); the sweeps are counted across runs, so
+/// that short runs (one request of a few dozen rounds) explore too. So at most 1 round in 50, 2% of rounds, runs a
+/// length the model did not pick. And its time is bounded too: an
 /// exploring round is skipped while the predicted extra seconds of all explored rounds so far (a neighbour's round
 /// cost less the chosen one's, on the current curve) exceed <see cref="ExploreShare"/> of the predicted seconds of all
 /// rounds (both counted across runs), so exploring costs at most that share plus one exploring round's extra. The

@@ -526,7 +526,19 @@ public sealed class CostCurve : IBatchCost
 
         public bool IsBatchInvariant => true;
 
-        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) => output.Clear();
+        /// <summary>
+        /// x0 = 1e-6 t in every element: drafts then differ from their targets by a little, so every verification runs
+        /// the whole coupling (the log-ratio and a uniform draw), as with a real model, yet is accepted all but always.
+        /// A constant had skipped both (the difference was zero), and the per-row overhead came out at half what a
+        /// real model's rounds cost beyond their calls (the 2-D mixture: long drafts predicted to win, measured 0.6x).
+        /// </summary>
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            for (int r = 0; r < timesteps.Length; r++)
+            {
+                output.Slice(r * sampleSize, sampleSize).Fill(1e-6f * timesteps[r]);
+            }
+        }
     }
 
     private static double Median(double[] values)
