@@ -6,7 +6,7 @@
 #   load  - warm cache, and a competing CPU-bound process pinned to core 1 for the whole run.
 # Writes one JSON per run under OUT (default artifacts/auto_stability) and prints the table of
 # docs/bench/auto-stability.md (tools/auto_stability_table.py). Run it on an otherwise idle machine, in chunks:
-#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..4, conditions default: cold warm load)
+#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..6, conditions default: cold warm load)
 #   tools/auto_stability.sh table                           (just the table from what is there)
 #   tools/auto_stability.sh all                             (every model and condition, then the table)
 set -euo pipefail
@@ -22,6 +22,8 @@ MODELS=(
   "mixture32|builtin:mixture?dim=32|1000|1|"
   "unet16|tests/fixtures/onnx/unet16|100|1|"
   "unet28|tests/fixtures/onnx/unet28|100|1|"
+  "unet16-rowpar|tests/fixtures/onnx/unet16|100|1|--row-parallel on"
+  "unet28-rowpar|tests/fixtures/onnx/unet28|100|1|--row-parallel on"
 )
 
 if [ "${1:-}" = table ]; then
