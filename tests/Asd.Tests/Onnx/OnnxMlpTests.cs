@@ -55,6 +55,32 @@ public sealed class OnnxMlpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheAllocationCheckCatchesADenoiserThatAllocatesPerCall()
+    {
+        // The control of the check above: 40 bytes a call, in every pass.
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => OnnxTestFiles.AssertNoAllocationAfterFirstCallOfEachSize(new AllocatingDenoiser()));
+    }
+
+    private sealed class AllocatingDenoiser : IDenoiser
+    {
+        public int SampleSize => 6;
+
+        public int ConditionSize => 3;
+
+        public bool IsBatchInvariant => true;
+
+        private float[] _last = [];
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            // Kept in a field, so the array escapes and cannot live on the stack.
+            _last = new float[4];
+            _last[0] = samples[0];
+            output.Fill(_last[0]);
+        }
+    }
+
+    [Fact]
     public void CudaIsNeverSilentlyReplacedByTheCpu()
     {
         string path = Fixture("fixtures/mlp_small/mlp_small.onnx");
