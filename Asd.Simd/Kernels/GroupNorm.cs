@@ -130,7 +130,7 @@ public static class GroupNorm
 
     /// <summary>y = (float)((x - mean) * inv * gamma + beta), each step a double operation, per element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Normalize(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double mean, double inv, Span<float> ys)
+    internal static void Normalize(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double mean, double inv, Span<float> ys)
     {
         int c = 0;
         if (Isa.Active == IsaPath.Avx512)

@@ -21,6 +21,8 @@ public static class Program
         ["quick-stream"] = _ => QuickStream.Run(),
         ["quick-policy-half"] = _ => QuickPolicyHalf.Run(),
         ["quick-mlp"] = _ => QuickMlp.Run(),
+        ["loop-policy"] = QuickPolicyHalf.Loop,
+        ["quick-layernorm"] = _ => QuickPolicyHalf.LayerNormRow(),
         ["quick-unet"] = QuickUnet.Run,
         ["quick-gemm"] = _ => QuickGemm.Run(),
     };

@@ -169,36 +169,175 @@ internal static class CostCurveReport
 /// <summary><c>-- quick-pool</c>: one 512x512 GEMM split over panels on 1 and 2 pool threads (development probe).</summary>
 internal static class QuickPool
 {
-    private sealed class Work(float[] packedA, int m, PackedMatrix w, float[] c) : Asd.Native.Threading.IRangeWork
+    private sealed class TracedWork(Work inner) : Asd.Native.Threading.IRangeWork
+    {
+        public readonly long[] Start = new long[2], End = new long[2];
+        public readonly int[] Thread = new int[2];
+
+        public void Execute(int start, int end)
+        {
+            int i = start == 0 ? 0 : 1;
+            Start[i] = System.Diagnostics.Stopwatch.GetTimestamp();
+            inner.Execute(start, end);
+            End[i] = System.Diagnostics.Stopwatch.GetTimestamp();
+            Thread[i] = Environment.CurrentManagedThreadId;
+        }
+    }
+
+    private sealed class PairWork(Work a, Work b) : Asd.Native.Threading.IRangeWork
+    {
+        public void Execute(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                (i == 0 ? a : b).Execute(0, 3);
+            }
+        }
+    }
+
+    private sealed class EmptyWork : Asd.Native.Threading.IRangeWork
+    {
+        public void Execute(int start, int end)
+        {
+        }
+    }
+
+    private sealed class Work(float[] packedA, int m, PackedMatrix w, float[] c, float[]? packNext = null) : Asd.Native.Threading.IRangeWork
     {
         public void Execute(int start, int end) =>
-            Sgemm.MultiplyPacked(packedA.AsSpan(0, Sgemm.PackedSize(m, w.K)), m, w, start * 4, Math.Min(end * 4, w.Panels), default, Activation.Silu, default, 0, c, w.N);
+            Sgemm.MultiplyPacked(packedA.AsSpan(0, Sgemm.PackedSize(m, w.K)), m, w, start * 4, Math.Min(end * 4, w.Panels), default, Activation.Silu, default, 0, c, w.N, packNext is null ? default : packNext.AsSpan(0, Sgemm.PackedSize(m, w.N)));
     }
 
     public static void Run()
     {
-        foreach (int m in (int[])[8, 32])
+        {
+            // Two threads, each on its own matrix (half the columns each) rather than halves of one.
+            const int m = 8, k = 768, n = 384;
+            var rng = new Random(1);
+            float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
+            PackedMatrix w0 = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble())], k, n, true);
+            PackedMatrix w1 = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble())], k, n, true);
+            var p0 = new float[Sgemm.PackedSize(m, k)];
+            var p1 = new float[Sgemm.PackedSize(m, k)];
+            Sgemm.PackA(a, m, k, k, w0.Path, p0);
+            Sgemm.PackA(a, m, k, k, w0.Path, p1);
+            var pair = new PairWork(new Work(p0, m, w0, new float[m * n]), new Work(p1, m, w1, new float[m * n]));
+            foreach (int threads in (int[])[1, 2, 1, 2])
+            {
+                using var pool = new Asd.Native.Threading.CorePool(threads);
+                var times = new double[4000];
+                for (int rep = 0; rep < times.Length; rep++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    pool.Run(pair, 2);
+                    times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                }
+
+                Array.Sort(times);
+                Console.WriteLine($"two separate 8x768x384 float16 GEMMs, threads={threads}: best {times[0]:F1} us, median {times[times.Length / 2]:F1} us");
+            }
+        }
+
+        // A chain of layers whose weights together exceed L2, as in builtin:policy (6 x 768 x 768 float16 = 7 MB).
+        foreach (int m in (int[])[1, 8])
+        {
+            const int k = 768, n = 768, layers = 6;
+            var rng = new Random(1);
+            float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
+            var packed = new float[Sgemm.PackedSize(m, k)];
+            float[][] chained = [new float[Sgemm.PackedSize(m, k)], new float[Sgemm.PackedSize(m, k)]];
+            var c = new float[m * n];
+            bool chain = Environment.GetEnvironmentVariable("ASD_CHAIN") == "1";
+            Work[] works = [.. Enumerable.Range(0, layers).Select(i =>
+            {
+                PackedMatrix w = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble() * 0.01f)], k, n, true);
+                Sgemm.PackA(a, m, k, k, w.Path, packed);
+                Sgemm.PackA(a, m, k, k, w.Path, chained[0]);
+                return chain ? new Work(chained[i % 2], m, w, c, chained[1 - (i % 2)]) : new Work(packed, m, w, c);
+            })];
+            Console.WriteLine($"chained activations (each layer packs the next one's input): {chain}");
+            foreach (int threads in (int[])[1, 2, 1, 2])
+            {
+                using var pool = new Asd.Native.Threading.CorePool(threads);
+                var times = new double[2000];
+                for (int rep = 0; rep < times.Length; rep++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    foreach (Work wk in works)
+                    {
+                        pool.Run(wk, 6);
+                    }
+
+                    times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                }
+
+                Array.Sort(times);
+                Console.WriteLine($"chain of {layers} layers M={m} 768x768 float16, threads={threads}: best {times[0]:F1} us ({2.0 * m * n * k * layers / times[0] / 1e3:F1} GFLOP/s), median {times[times.Length / 2]:F1} us ({2.0 * m * n * k * layers / times[times.Length / 2] / 1e3:F1} GFLOP/s)");
+            }
+        }
+
+        foreach ((int m, int k, int n, bool half) in new[] { (8, 512, 512, false), (32, 512, 512, false), (8, 768, 768, false), (8, 768, 768, true), (1, 768, 768, true), (8, 768, 768 * 4, true) })
         {
             var rng = new Random(1);
-            const int k = 512, n = 512;
             float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
-            PackedMatrix w = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble())], k, n, false);
+            PackedMatrix w = PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble())], k, n, half);
             var packed = new float[Sgemm.PackedSize(m, k)];
             Sgemm.PackA(a, m, k, k, w.Path, packed);
             var c = new float[m * n];
             var work = new Work(packed, m, w, c);
-            foreach (int threads in (int[])[1, 2])
+            int units = (w.Panels + 3) / 4;
+            foreach (int threads in (int[])[1, 2, 1, 2])
             {
                 using var pool = new Asd.Native.Threading.CorePool(threads);
-                double best = double.MaxValue;
-                for (int rep = 0; rep < 2000; rep++)
+                var times = new double[4000];
+                for (int rep = 0; rep < times.Length; rep++)
                 {
                     long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-                    pool.Run(work, 4);
-                    best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+                    pool.Run(work, units);
+                    times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 }
 
-                Console.WriteLine($"M={m} threads={threads}: best {best:F1} us ({2.0 * m * n * k / best / 1e3:F1} GFLOP/s)");
+                Array.Sort(times);
+                double best = times[0], med = times[times.Length / 2];
+                Console.WriteLine($"M={m} K={k} N={n} half={half} threads={threads}: best {best:F1} us ({2.0 * m * n * k / best / 1e3:F1} GFLOP/s), median {med:F1} us");
+                for (int rep = 0; rep < times.Length; rep++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    work.Execute(0, units / 2);
+                    times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                }
+
+                Array.Sort(times);
+                Console.WriteLine($"   half the units inline: best {times[0]:F1} us, median {times[times.Length / 2]:F1} us");
+                if (threads == 2)
+                {
+                    var traced = new TracedWork(work);
+                    var s0 = new double[times.Length]; var s1 = new double[times.Length]; var e0 = new double[times.Length]; var e1 = new double[times.Length]; var tot = new double[times.Length];
+                    int mine = Environment.CurrentManagedThreadId, sameThread = 0;
+                    for (int rep = 0; rep < times.Length; rep++)
+                    {
+                        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                        pool.Run(traced, units);
+                        long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+                        double us(long x) => (x - t0) * 1e6 / System.Diagnostics.Stopwatch.Frequency;
+                        (s0[rep], e0[rep], s1[rep], e1[rep], tot[rep]) = (us(traced.Start[0]), us(traced.End[0]), us(traced.Start[1]), us(traced.End[1]), us(t1));
+                        if (traced.Thread[0] == traced.Thread[1]) sameThread++;
+                    }
+
+                    double Med(double[] v) { Array.Sort(v); return v[v.Length / 2]; }
+                    Console.WriteLine($"   traced medians: chunk0 {Med(s0):F2}-{Med(e0):F2}  chunk1 {Med(s1):F2}-{Med(e1):F2}  total {Med(tot):F2} us; both chunks on one thread in {sameThread} of {times.Length}");
+                }
+
+                var empty = new EmptyWork();
+                for (int rep = 0; rep < times.Length; rep++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    pool.Run(empty, units);
+                    times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                }
+
+                Array.Sort(times);
+                Console.WriteLine($"   empty run: best {times[0]:F2} us, median {times[times.Length / 2]:F2} us");
             }
         }
     }

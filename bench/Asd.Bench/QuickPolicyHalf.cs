@@ -41,6 +41,43 @@ internal static class QuickPolicyHalf
         }
     }
 
+    /// <summary><c>-- loop-policy ROWS THREADS SECONDS</c>: builtin:policy forwards in a loop, for profilers.</summary>
+    public static void Loop(string[] args)
+    {
+        int rows = int.Parse(args[1]), threads = int.Parse(args[2]);
+        using MlpModel model = ModelCatalog.OpenPolicy();
+        using var pool = new CorePool(threads);
+        IDenoiser d = model.CreateDenoiser(new DiffusionSchedule(model.DefaultScheduler), new DenoiserOptions { MaxBatchRows = rows, Pool = pool });
+        float[] x = new float[rows * d.SampleSize], c = new float[rows * d.ConditionSize], y = new float[rows * d.SampleSize];
+        int[] t = [.. Enumerable.Range(0, rows).Select(i => 10 + (7 * i))];
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture))
+        {
+            d.Denoise(x, t, c, y);
+            n++;
+        }
+
+        Console.WriteLine($"{sw.Elapsed.TotalMicroseconds / n:F1} us per forward");
+    }
+
+    /// <summary><c>-- quick-layernorm</c>: one 768-wide layer norm row, for development.</summary>
+    public static void LayerNormRow()
+    {
+        var rng = new Random(1);
+        float[] x = [.. Enumerable.Range(0, 768).Select(_ => (float)rng.NextDouble())], w = [.. x], b = [.. x], y = new float[768];
+        for (int rep = 0; rep < 5; rep++)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 200_000; i++)
+            {
+                Asd.Simd.Kernels.RowNorm.LayerNorm(x, w, b, 1e-5, y);
+            }
+
+            Console.WriteLine($"layer norm of 768: {sw.Elapsed.TotalMicroseconds / 200_000 * 1000:F0} ns");
+        }
+    }
+
     private static double Window(Action f)
     {
         f();

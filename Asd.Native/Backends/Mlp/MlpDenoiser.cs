@@ -3,34 +3,48 @@ using Asd.Native.Backends.Analytic;
 namespace Asd.Native.Backends.Mlp;
 
 /// <summary>
-/// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM; the core pool splits each GEMM's output
-/// panels across threads (never K). Owns its scratch (one per sampler); the model's packed weights are shared.
+/// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM on the core pool. A call of few rows splits
+/// each GEMM's output panels across threads (never K); a call of at least <see cref="MlpModel.RowSplitRows"/> rows
+/// gives each thread whole rows instead, run through every layer on that thread's own scratch (a lane). Owns its
+/// scratch (one per sampler); the model's packed weights are shared.
 /// </summary>
 /// <remarks>
-/// Batch-invariant: the time embedding and layer norm are computed per row, every GEMM output element is one FMA
-/// chain over k, and threads only split columns, so a row's output bits do not depend on the batch size, the row's
-/// position or the thread count. Batches larger than the scratch are run in passes, which changes nothing either.
+/// <para>Batch-invariant: the time embedding and layer norm are computed per row, every GEMM output element is one FMA
+/// chain over k, and threads only split columns or whole rows, so a row's output bits do not depend on the batch size,
+/// the row's position, the thread count or the split. Batches larger than the scratch are run in passes, which changes
+/// nothing either.</para>
+/// <para>Why rows: a column split makes every layer's activations cross between cores (each thread writes half the
+/// columns that both read next), and on the 2-vCPU VM we measure on a cache line takes ~240 ns to move from one core
+/// to the other (a ping-pong probe), so an 8-row layer of 768 ran at 1.35x of one thread's speed with two. Whole rows
+/// per thread cross nothing but the inputs and outputs, at the price of each thread streaming all the weights.</para>
 /// </remarks>
 public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 {
-    private readonly MlpModel _model;
-    private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
-    private readonly CorePool? _pool;
-    private readonly int _passRows, _stride;
-    private readonly List<float[]> _buffers = [];
-    private readonly List<Op> _timeOps = [], _mainOps = [];
-    private readonly int _timeOut, _mainOut;
-    private readonly float[][] _packedA;
-    private readonly TimestepEmbeddings _embeddings;
-    private int _packedCurrent;
-    private readonly GemmWork _work = new();
-    private readonly LayerNormWork _normWork = new();
-    private readonly string[] _inputParts;
+    /// <summary>The default of <see cref="MlpModel.RowSplitRows"/>: measured on builtin:policy (2 threads), one thread
+    /// with 2 rows (118 us) beat two threads splitting the columns of 4 (152 us), and lost to them at 1 against 2.</summary>
+    internal const int DefaultRowSplitRows = 4;
+
+    /// <summary>Each lane of a row split takes at least this many rows.</summary>
+    private const int RowsPerLane = 2;
+
+    /// <summary>Layer norms of at least this many rows are split across the pool.</summary>
+    private const int LayerNormSplitRows = 32;
 
     private const int InputBuffer = 0;
     private const int EmbeddingBuffer = 1;
 
-    internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool)
+    private readonly MlpModel _model;
+    private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
+    private readonly CorePool? _pool;
+    private readonly int _passRows, _stride, _rowSplitRows;
+    private readonly List<Op> _timeOps = [], _mainOps = [];
+    private readonly int _timeOut, _mainOut;
+    private int _bufferCount = 2;
+    private readonly Lane[] _lanes;
+    private readonly string[] _inputParts;
+    private readonly RowSplitWork _rowSplit;
+
+    internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
     {
         _model = model;
         _pool = pool;
@@ -45,15 +59,26 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 
         _stride = width;
         _inputParts = [.. model.Input];
-        _buffers.Add(new float[_passRows * _stride]);
-        _buffers.Add(new float[_passRows * _stride]);
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);
         _mainOut = Plan(model.Layers, InputBuffer, _mainOps, []);
         ChainPacking(_timeOps);
         ChainPacking(_mainOps);
-        _packedA = [new float[Sgemm.PackedSize(_passRows, _stride)], new float[Sgemm.PackedSize(_passRows, _stride)]];
+
+        // Lane 0 serves column-split calls of up to a whole pass; a row split of m rows over L >= 2 lanes gives each
+        // at most ceil(m / 2) rows.
+        _rowSplitRows = Math.Max(rowSplitRows, RowsPerLane);
+        int lanes = pool is null ? 1 : Math.Max(1, Math.Min(pool.Threads, _passRows / RowsPerLane));
+        if (_passRows < _rowSplitRows)
+        {
+            lanes = 1;
+        }
+
         TimeEmbeddingSpec te = model.TimeEmbedding;
-        _embeddings = new TimestepEmbeddings(te.Dim, RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift), (float)te.Scale, te.FlipSinToCos);
+        float[] frequencies = RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift);
+        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(
+            i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount,
+            new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos)))];
+        _rowSplit = new RowSplitWork(this, _passRows);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -170,7 +195,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 
     private int Allocate(List<int> live)
     {
-        for (int i = 2; i < _buffers.Count; i++)
+        for (int i = 2; i < _bufferCount; i++)
         {
             if (!live.Contains(i))
             {
@@ -178,8 +203,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
             }
         }
 
-        _buffers.Add(new float[_passRows * _stride]);
-        return _buffers.Count - 1;
+        return _bufferCount++;
     }
 
     /// <inheritdoc/>
@@ -192,11 +216,32 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
     /// <inheritdoc/>
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        int m = timesteps.Length, d = SampleSize, c = ConditionSize;
-        TimeEmbedding(timesteps);
-        Execute(_timeOps, m);
+        int m = timesteps.Length;
+        int lanes = m < _rowSplitRows ? 1 : Math.Min(_lanes.Length, m / RowsPerLane);
+        if (lanes <= 1)
+        {
+            Forward(_lanes[0], _pool, samples, timesteps, conditioning, output);
+            return;
+        }
 
-        float[] input = _buffers[InputBuffer], time = _buffers[_timeOut];
+        _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
+    }
+
+    /// <summary>The forward pass of <paramref name="timesteps"/>.Length rows on one lane's scratch; GEMMs split their
+    /// columns across <paramref name="pool"/> when there is one.</summary>
+    private void Forward(Lane lane, CorePool? pool, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int m = timesteps.Length, d = SampleSize, c = ConditionSize;
+        float[] emb = lane.Buffers[EmbeddingBuffer];
+        int dim = _model.TimeEmbedding.Dim;
+        for (int r = 0; r < m; r++)
+        {
+            lane.Embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
+        }
+
+        Execute(lane, pool, _timeOps, m);
+
+        float[] input = lane.Buffers[InputBuffer], time = lane.Buffers[_timeOut];
         int tw = _model.TimeWidth;
         for (int r = 0; r < m; r++)
         {
@@ -222,39 +267,30 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
             }
         }
 
-        Execute(_mainOps, m);
-        float[] result = _buffers[_mainOut];
+        Execute(lane, pool, _mainOps, m);
+        float[] result = lane.Buffers[_mainOut];
         for (int r = 0; r < m; r++)
         {
             result.AsSpan(r * _stride, d).CopyTo(output.Slice(r * d, d));
         }
     }
 
-    private void TimeEmbedding(ReadOnlySpan<int> timesteps)
-    {
-        int dim = _model.TimeEmbedding.Dim;
-        float[] emb = _buffers[EmbeddingBuffer];
-        for (int r = 0; r < timesteps.Length; r++)
-        {
-            _embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
-        }
-    }
-
-    private void Execute(List<Op> ops, int m)
+    private void Execute(Lane lane, CorePool? pool, List<Op> ops, int m)
     {
         foreach (Op op in ops)
         {
-            float[] src = _buffers[op.Source], dst = _buffers[op.Destination];
+            float[] src = lane.Buffers[op.Source], dst = lane.Buffers[op.Destination];
             switch (op.Kind)
             {
                 case OpKind.Gemm:
-                    Gemm(op, src, dst, m);
+                    Gemm(lane, pool, op, src, dst, m);
                     break;
                 case OpKind.LayerNorm:
-                    // Rows split across the pool: a row of 768 takes ~2 us (double sums, in order, for the reference's
-                    // bits), and 8 rows on the calling thread alone kept the other core waiting ~45 us a call.
-                    _normWork.Set((MlpLayerNorm)op.Layer!, src, dst, _stride);
-                    CorePool.RunOrInline(_pool, _normWork, m, worthSplitting: m > 1);
+                    // A row of 768 takes ~0.36 us. Split across the pool only when there are many: rows a worker
+                    // normalized sit in its core's cache, and the next GEMM's packing on this thread then pulls them
+                    // across.
+                    lane.NormWork.Set((MlpLayerNorm)op.Layer!, src, dst, _stride);
+                    CorePool.RunOrInline(pool, lane.NormWork, m, worthSplitting: m >= LayerNormSplitRows);
                     break;
                 case OpKind.Activate:
                     for (int r = 0; r < m; r++)
@@ -265,7 +301,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
 
                     break;
                 default:
-                    float[] residual = _buffers[op.Residual];
+                    float[] residual = lane.Buffers[op.Residual];
                     for (int r = 0; r < m; r++)
                     {
                         Span<float> row = dst.AsSpan(r * _stride, op.Width);
@@ -277,28 +313,86 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         }
     }
 
-    private void Gemm(Op op, float[] src, float[] dst, int m)
+    private void Gemm(Lane lane, CorePool? pool, Op op, float[] src, float[] dst, int m)
     {
         var linear = (MlpLinear)op.Layer!;
         PackedMatrix w = _packed[linear];
+        float[] packedA = lane.PackedA[lane.PackedCurrent];
         if (!op.InputPacked)
         {
-            Sgemm.PackA(src, m, linear.InWidth, _stride, w.Path, _packedA[_packedCurrent]);
+            Sgemm.PackA(src, m, linear.InWidth, _stride, w.Path, packedA);
         }
 
-        float[]? packNext = op.PackOutput ? _packedA[1 - _packedCurrent] : null;
+        float[]? packNext = op.PackOutput ? lane.PackedA[1 - lane.PackedCurrent] : null;
         int groups = (w.Panels + GemmWork.PanelsPerUnit - 1) / GemmWork.PanelsPerUnit;
         int tiles = Sgemm.TileCount(m, w.Path);
-        int threads = _pool?.Threads ?? 1;
+        int threads = pool?.Threads ?? 1;
 
         // Threads take panel groups; a narrow layer (fewer groups than threads) is split by row tiles instead.
         bool byRows = groups < threads && tiles > groups;
-        _work.Set(_packedA[_packedCurrent], m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? _buffers[op.Residual] : null, dst, _stride, packNext, byRows);
-        CorePool.RunOrInline(_pool, _work, byRows ? tiles : groups);
+        lane.Work.Set(packedA, m, w, linear.Bias, linear.Activation, op.Residual >= 0 ? lane.Buffers[op.Residual] : null, dst, _stride, packNext, byRows);
+        CorePool.RunOrInline(pool, lane.Work, byRows ? tiles : groups);
 
         if (op.PackOutput)
         {
-            _packedCurrent = 1 - _packedCurrent;
+            lane.PackedCurrent = 1 - lane.PackedCurrent;
+        }
+    }
+
+    /// <summary>One thread's scratch: activations, packed inputs, and the per-call state of its GEMMs and norms.</summary>
+    private sealed class Lane
+    {
+        public Lane(int rows, int stride, int buffers, TimestepEmbeddings embeddings)
+        {
+            Buffers = [.. Enumerable.Range(0, buffers).Select(_ => new float[rows * stride])];
+            PackedA = [new float[Sgemm.PackedSize(rows, stride)], new float[Sgemm.PackedSize(rows, stride)]];
+            Embeddings = embeddings;
+        }
+
+        public float[][] Buffers { get; }
+
+        public float[][] PackedA { get; }
+
+        public int PackedCurrent { get; set; }
+
+        public TimestepEmbeddings Embeddings { get; }
+
+        public GemmWork Work { get; } = new();
+
+        public LayerNormWork NormWork { get; } = new();
+    }
+
+    /// <summary>
+    /// A row split: lane i runs rows [i m / L, (i + 1) m / L) through the whole network on one thread. The call's
+    /// inputs are staged in arrays first (a work item cannot hold spans), and the outputs gathered from one.
+    /// </summary>
+    private sealed class RowSplitWork(MlpDenoiser owner, int rows) : IRangeWork
+    {
+        private readonly float[] _samples = new float[rows * owner.SampleSize], _conditioning = new float[rows * owner.ConditionSize], _output = new float[rows * owner.SampleSize];
+        private readonly int[] _timesteps = new int[rows];
+        private int _m, _lanes;
+
+        public void Run(CorePool pool, int lanes, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            (_m, _lanes) = (timesteps.Length, lanes);
+            samples.CopyTo(_samples);
+            timesteps.CopyTo(_timesteps);
+            conditioning.CopyTo(_conditioning);
+            pool.Run(this, lanes);
+            _output.AsSpan(0, output.Length).CopyTo(output);
+        }
+
+        public void Execute(int start, int end)
+        {
+            int d = owner.SampleSize, c = owner.ConditionSize;
+            for (int i = start; i < end; i++)
+            {
+                int r0 = (int)((long)_m * i / _lanes), r1 = (int)((long)_m * (i + 1) / _lanes);
+                owner.Forward(
+                    owner._lanes[i], null,
+                    _samples.AsSpan(r0 * d, (r1 - r0) * d), _timesteps.AsSpan(r0, r1 - r0),
+                    _conditioning.AsSpan(r0 * c, (r1 - r0) * c), _output.AsSpan(r0 * d, (r1 - r0) * d));
+            }
         }
     }
 

@@ -367,6 +367,12 @@ public sealed class MlpModel : IDiffusionModel, IStreamedWeights
     internal bool KeepHalfWeights { get; set; } = true;
 
     /// <summary>
+    /// Calls of at least this many rows on a pool of two or more threads give each thread whole rows (a row split)
+    /// rather than a share of every layer's columns (default 4; <see cref="int.MaxValue"/> turns it off, for benches).
+    /// </summary>
+    internal int RowSplitRows { get; set; } = MlpDenoiser.DefaultRowSplitRows;
+
+    /// <summary>
     /// The weights as float16 bits when every one is a finite float16 value (builtin:policy ships F16 weights, read
     /// into float32 exactly), else null. Such a layer is packed as float16: the kernels widen exactly, so the GEMM
     /// gives the float32 GEMM's bits from half the weight bytes (the MLP streams its weights on every call).
@@ -411,11 +417,11 @@ public sealed class MlpModel : IDiffusionModel, IStreamedWeights
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
         options.GuidanceScale is null
-            ? new MlpDenoiser(this, options.MaxBatchRows, options.Pool)
+            ? new MlpDenoiser(this, options.MaxBatchRows, options.Pool, RowSplitRows)
             : throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance.");
 
     /// <summary>A denoiser with its own scratch for up to <paramref name="maxRows"/> rows per internal pass.</summary>
-    public MlpDenoiser CreateDenoiser(int maxRows = 64, Threading.CorePool? pool = null) => new(this, maxRows, pool);
+    public MlpDenoiser CreateDenoiser(int maxRows = 64, Threading.CorePool? pool = null) => new(this, maxRows, pool, RowSplitRows);
 
     /// <inheritdoc/>
     public void Dispose()
