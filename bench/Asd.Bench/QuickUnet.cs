@@ -19,6 +19,12 @@ internal static class QuickUnet
         Console.WriteLine($"read bandwidth, {threads} threads, 1 GB: {Bandwidth(pool, 1L << 30):F1} GB/s");
         Console.WriteLine($"FMA peak (12 Vector512 chains per thread), {threads} threads: {FmaPeak(pool):F1} GFLOP/s");
         using Unet1dModel model = Unet1dModel.Load(path);
+        if (Environment.GetEnvironmentVariable("ASD_ROW_SPLIT") is { Length: > 0 } split)
+        {
+            model.RowSplitRows = split == "off" ? int.MaxValue : int.Parse(split);
+            Console.WriteLine($"row split from {split} samples (off: every GEMM's columns split across the threads)");
+        }
+
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
         int d = model.SampleSize, c = model.ConditionSize;
         int[] sizes = args.Length > 3 ? [int.Parse(args[3])] : [1, 2, 3, 4, 6, 8, 12, 16];

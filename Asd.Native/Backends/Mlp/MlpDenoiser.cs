@@ -13,12 +13,10 @@ namespace Asd.Native.Backends.Mlp;
 /// chain over k, and threads only split columns or whole rows, so a row's output bits do not depend on the batch size,
 /// the row's position, the thread count or the split. Batches larger than the scratch are run in passes, which changes
 /// nothing either.</para>
-/// <para>Why rows: a column split makes every layer's activations cross between cores (each thread writes half the
-/// columns that both read next), and on the 2-vCPU VM we measure on a cache line takes ~240 ns to move from one core
-/// to the other (a ping-pong probe), so an 8-row layer of 768 ran at 1.35x of one thread's speed with two. Whole rows
-/// per thread cross nothing but the inputs and outputs, at the price of each thread streaming all the weights.</para>
+/// <para>Why rows, not columns, for larger calls: see <see cref="RowSplit"/>. Traced per chunk on builtin:policy (2
+/// threads, 8 rows), each half of a 768x768 layer took 41-44 us against 58 us for the whole layer on one thread.</para>
 /// </remarks>
-public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
+public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
     /// <summary>The default of <see cref="MlpModel.RowSplitRows"/>: measured on builtin:policy (2 threads), one thread
     /// with 2 rows (118 us) beat two threads splitting the columns of 4 (152 us), and lost to them at 1 against 2.</summary>
@@ -42,7 +40,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
     private int _bufferCount = 2;
     private readonly Lane[] _lanes;
     private readonly string[] _inputParts;
-    private readonly RowSplitWork _rowSplit;
+    private readonly RowSplit _rowSplit;
 
     internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
     {
@@ -78,7 +76,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(
             i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount,
             new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos)))];
-        _rowSplit = new RowSplitWork(this, _passRows);
+        _rowSplit = new RowSplit(this, _passRows);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -227,6 +225,10 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
     }
 
+    /// <inheritdoc/>
+    void ILaneDenoiser.ForwardLane(int lane, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output) =>
+        Forward(_lanes[lane], null, samples, timesteps, conditioning, output);
+
     /// <summary>The forward pass of <paramref name="timesteps"/>.Length rows on one lane's scratch; GEMMs split their
     /// columns across <paramref name="pool"/> when there is one.</summary>
     private void Forward(Lane lane, CorePool? pool, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
@@ -360,40 +362,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser
         public GemmWork Work { get; } = new();
 
         public LayerNormWork NormWork { get; } = new();
-    }
-
-    /// <summary>
-    /// A row split: lane i runs rows [i m / L, (i + 1) m / L) through the whole network on one thread. The call's
-    /// inputs are staged in arrays first (a work item cannot hold spans), and the outputs gathered from one.
-    /// </summary>
-    private sealed class RowSplitWork(MlpDenoiser owner, int rows) : IRangeWork
-    {
-        private readonly float[] _samples = new float[rows * owner.SampleSize], _conditioning = new float[rows * owner.ConditionSize], _output = new float[rows * owner.SampleSize];
-        private readonly int[] _timesteps = new int[rows];
-        private int _m, _lanes;
-
-        public void Run(CorePool pool, int lanes, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
-        {
-            (_m, _lanes) = (timesteps.Length, lanes);
-            samples.CopyTo(_samples);
-            timesteps.CopyTo(_timesteps);
-            conditioning.CopyTo(_conditioning);
-            pool.Run(this, lanes);
-            _output.AsSpan(0, output.Length).CopyTo(output);
-        }
-
-        public void Execute(int start, int end)
-        {
-            int d = owner.SampleSize, c = owner.ConditionSize;
-            for (int i = start; i < end; i++)
-            {
-                int r0 = (int)((long)_m * i / _lanes), r1 = (int)((long)_m * (i + 1) / _lanes);
-                owner.Forward(
-                    owner._lanes[i], null,
-                    _samples.AsSpan(r0 * d, (r1 - r0) * d), _timesteps.AsSpan(r0, r1 - r0),
-                    _conditioning.AsSpan(r0 * c, (r1 - r0) * c), _output.AsSpan(r0 * d, (r1 - r0) * d));
-            }
-        }
     }
 
     /// <summary>One layer norm's rows, so pool workers can take disjoint row ranges without allocating.</summary>

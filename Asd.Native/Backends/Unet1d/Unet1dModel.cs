@@ -323,11 +323,17 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
         options.GuidanceScale is null
-            ? new Unet1dDenoiser(this, options.MaxBatchRows, options.Pool)
+            ? new Unet1dDenoiser(this, options.MaxBatchRows, options.Pool, RowSplitRows)
             : throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance.");
 
     /// <summary>A denoiser with its own scratch for up to <paramref name="maxRows"/> samples per internal pass.</summary>
-    public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool);
+    public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool, RowSplitRows);
+
+    /// <summary>
+    /// Calls of at least this many samples on a pool of two or more threads give each thread whole samples (a row
+    /// split) rather than a share of every GEMM's columns (<see cref="int.MaxValue"/> turns it off, for benches).
+    /// </summary>
+    internal int RowSplitRows { get; set; } = Unet1dDenoiser.DefaultRowSplitRows;
 
     /// <inheritdoc/>
     public void Dispose()
