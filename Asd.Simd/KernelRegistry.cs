@@ -40,7 +40,7 @@ public static class KernelRegistry
             new("gaussian noise (Box-Muller)", p, width),
             new("row update (DDPM/ASD step, x0 conversion)", p, width),
             new("verifier reductions (z.d, |d|^2)", p, p == IsaPath.Avx512 ? "Vector512<double>, 8 fixed lanes" : "scalar double, 8 fixed lanes"),
-            new("layer norm, time embedding", IsaPath.Scalar, "scalar double per row (alignment-independent)"),
+            new("layer norm, time embedding", p, (p == IsaPath.Avx512 ? "layer norm: Vector512<double>" : "layer norm: scalar double") + " statistics in the group norm's 8 fixed lanes; time embedding: scalar double per row"),
             new(
                 "group norm (Mish, FiLM, residual)",
                 p,

@@ -478,8 +478,10 @@ internal static class KernelChecks
     }
 
     /// <summary>
-    /// Layer norm and the sinusoidal time embedding run scalar on every path; they are checked against their
-    /// definitions in double precision (rounding to float once: 1e-6 absolute + relative is ~16 float ulps).
+    /// Layer norm and the sinusoidal time embedding, checked against their definitions in double precision (rounding to
+    /// float once: 1e-6 absolute + relative is ~16 float ulps). The layer norm's statistics and normalization are the
+    /// group norm's (a one-position group), whose bits <see cref="GroupNormCheck"/> compares across paths; the time
+    /// embedding is scalar on every path.
     /// </summary>
     private static KernelCheck NormsCheck()
     {
