@@ -4,7 +4,7 @@ namespace Asd.Native.Backends.Analytic;
 /// Base of the closed-form denoisers: they know x0_hat = m(x, t) exactly and express it in the schedule's
 /// prediction type, so the sampler's single conversion back to x0 is exercised for every type.
 /// Rows are independent (computed in double, one fixed order per row), hence batch-invariant;
-/// rows are split across the core pool when one is given.
+/// rows are split across the core pool when one is given and the call has enough work to pay for it.
 /// </summary>
 public abstract class AnalyticDenoiser : IDenoiser
 {
@@ -34,6 +34,17 @@ public abstract class AnalyticDenoiser : IDenoiser
     /// <summary>The training schedule the answers refer to.</summary>
     protected DiffusionSchedule Schedule => _schedule;
 
+    /// <summary>
+    /// Calls with less estimated work than this (rows x <see cref="RowCost"/>, roughly nanoseconds) run on the calling
+    /// thread. Waking the pool and gathering its rows costs microseconds, and on the 2-vCPU VM we measure a cache
+    /// line takes ~240 ns to cross between the cores (tools/core_pingpong.c): the 2-D mixture's 2-row call, split,
+    /// cost 2.38x its 1-row call (asd bench cost curve) for 0.4 us of arithmetic a row.
+    /// </summary>
+    private const long ParallelCost = 8192;
+
+    /// <summary>A row's work in rough units of a double multiply-add (for the split decision only).</summary>
+    protected virtual long RowCost => SampleSize;
+
     /// <summary>Writes E[x0 | x_t = x] (or the model's x0 estimate) for one row into <paramref name="x0"/>.</summary>
     protected abstract void ComputeX0(ReadOnlySpan<float> x, int timestep, ReadOnlySpan<float> condition, Span<double> x0);
 
@@ -42,7 +53,7 @@ public abstract class AnalyticDenoiser : IDenoiser
     {
         int rows = timesteps.Length;
         DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
-        if (_pool is null || _pool.Threads == 1 || rows < 2)
+        if (_pool is null || _pool.Threads == 1 || rows < 2 || rows * RowCost < ParallelCost)
         {
             DenoiseRows(samples, timesteps, conditioning, output, 0, rows);
             return;

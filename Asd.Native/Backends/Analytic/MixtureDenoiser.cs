@@ -13,6 +13,9 @@ public sealed class MixtureDenoiser : AnalyticDenoiser
         : base(mixture.Dimension, 0, schedule, pool) => _mixture = mixture;
 
     /// <inheritdoc/>
+    protected override long RowCost => (long)_mixture.Components * (_mixture.Dimension + 20); // an exp per component
+
+    /// <inheritdoc/>
     protected override void ComputeX0(ReadOnlySpan<float> x, int timestep, ReadOnlySpan<float> condition, Span<double> x0)
     {
         int d = _mixture.Dimension, kCount = _mixture.Components;
@@ -86,6 +89,9 @@ public sealed class AffineDenoiser : AnalyticDenoiser
 
         return (a, c);
     }
+
+    /// <inheritdoc/>
+    protected override long RowCost => (long)SampleSize * SampleSize;
 
     /// <inheritdoc/>
     protected override void ComputeX0(ReadOnlySpan<float> x, int timestep, ReadOnlySpan<float> condition, Span<double> x0)

@@ -66,9 +66,10 @@ public sealed class MixtureTests
     [Fact]
     public void AnalyticDenoisersAreBatchInvariant()
     {
-        // A row's output bits must not depend on the batch size, its position or the thread count.
+        // A row's output bits must not depend on the batch size, its position or the thread count. 400 rows are
+        // enough work for both denoisers to split them across the pool (AnalyticDenoiser's threshold; 37 were not).
         var schedule = new DiffusionSchedule(new SchedulerConfig { PredictionType = PredictionType.Epsilon });
-        const int d = 6, rows = 37;
+        const int d = 6, rows = 400;
         IDenoiser[] Make(CorePool? pool) =>
         [
             new MixtureDenoiser(GaussianMixture.Builtin(d), schedule, pool),
