@@ -4,8 +4,8 @@ namespace Asd.Native.Backends.Mlp;
 
 /// <summary>
 /// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM on the core pool. A call of few rows splits
-/// each GEMM's output panels across threads (never K); a call of at least <see cref="MlpModel.RowSplitRows"/> rows
-/// gives each thread whole rows instead, run through every layer on that thread's own scratch (a lane). Owns its
+/// each GEMM's output panels across threads (never K), or gives each thread whole rows, run through every layer on
+/// that thread's own scratch (a lane), whichever <see cref="SplitChooser"/> has timed faster for that many rows. Owns its
 /// scratch (one per sampler); the model's packed weights are shared.
 /// </summary>
 /// <remarks>
@@ -13,17 +13,16 @@ namespace Asd.Native.Backends.Mlp;
 /// chain over k, and threads only split columns or whole rows, so a row's output bits do not depend on the batch size,
 /// the row's position, the thread count or the split. Batches larger than the scratch are run in passes, which changes
 /// nothing either.</para>
-/// <para>Why rows, not columns, for larger calls: see <see cref="RowSplit"/>. Traced per chunk on builtin:policy (2
+/// <para>Why rows at all: see <see cref="RowSplit"/>. Traced per chunk on builtin:policy (2
 /// threads, 8 rows), each half of a 768x768 layer took 41-44 us against 58 us for the whole layer on one thread.</para>
 /// </remarks>
 public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
-    /// <summary>The default of <see cref="MlpModel.RowSplitRows"/>: measured on builtin:policy (2 threads), one thread
-    /// with 2 rows (118 us) beat two threads splitting the columns of 4 (152 us), and lost to them at 1 against 2.</summary>
-    internal const int DefaultRowSplitRows = 4;
+    /// <summary>The default of <see cref="MlpModel.RowSplitRows"/>: from 2 rows up, <see cref="SplitChooser"/> times both ways.</summary>
+    internal const int DefaultRowSplitRows = 2;
 
     /// <summary>Each lane of a row split takes at least this many rows.</summary>
-    private const int RowsPerLane = 2;
+    private const int RowsPerLane = 1;
 
     /// <summary>Layer norms of at least this many rows are split across the pool.</summary>
     private const int LayerNormSplitRows = 32;
@@ -41,6 +40,8 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly Lane[] _lanes;
     private readonly string[] _inputParts;
     private readonly RowSplit _rowSplit;
+    private readonly SplitChooser _chooser;
+    private readonly TimestepEmbeddings _embeddings;
 
     internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
     {
@@ -73,10 +74,11 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         TimeEmbeddingSpec te = model.TimeEmbedding;
         float[] frequencies = RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift);
-        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(
-            i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount,
-            new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos)))];
+        // One embedding cache for every lane: a row split warms it for its call first, so the lanes only read it.
+        _embeddings = new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos);
+        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount))];
         _rowSplit = new RowSplit(this, _passRows);
+        _chooser = new SplitChooser(_passRows);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -222,7 +224,19 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             return;
         }
 
-        _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
+        bool splitRows = _chooser.SplitRows(m);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (splitRows)
+        {
+            _embeddings.Warm(timesteps);
+            _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
+        }
+        else
+        {
+            Forward(_lanes[0], _pool, samples, timesteps, conditioning, output);
+        }
+
+        _chooser.Record(m, splitRows, (System.Diagnostics.Stopwatch.GetTimestamp() - start) / (double)System.Diagnostics.Stopwatch.Frequency);
     }
 
     /// <inheritdoc/>
@@ -238,7 +252,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         int dim = _model.TimeEmbedding.Dim;
         for (int r = 0; r < m; r++)
         {
-            lane.Embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
+            _embeddings.Write(timesteps[r], emb.AsSpan(r * _stride, dim));
         }
 
         Execute(lane, pool, _timeOps, m);
@@ -344,11 +358,10 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <summary>One thread's scratch: activations, packed inputs, and the per-call state of its GEMMs and norms.</summary>
     private sealed class Lane
     {
-        public Lane(int rows, int stride, int buffers, TimestepEmbeddings embeddings)
+        public Lane(int rows, int stride, int buffers)
         {
             Buffers = [.. Enumerable.Range(0, buffers).Select(_ => new float[rows * stride])];
             PackedA = [new float[Sgemm.PackedSize(rows, stride)], new float[Sgemm.PackedSize(rows, stride)]];
-            Embeddings = embeddings;
         }
 
         public float[][] Buffers { get; }
@@ -356,8 +369,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         public float[][] PackedA { get; }
 
         public int PackedCurrent { get; set; }
-
-        public TimestepEmbeddings Embeddings { get; }
 
         public GemmWork Work { get; } = new();
 

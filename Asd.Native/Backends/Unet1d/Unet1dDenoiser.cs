@@ -16,9 +16,10 @@ namespace Asd.Native.Backends.Unet1d;
 public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
     /// <summary>
-    /// The default of <see cref="Unet1dModel.RowSplitRows"/>. Measured with quick-unet (2 threads, interleaved runs) on
-    /// the trained policy (models/unet-policy): two threads splitting columns ran 2 samples in 0.82-0.97 ms, no faster
-    /// than one thread (0.82-0.96), while one sample per thread takes one thread's T(1), 0.57-0.66 ms.
+    /// The default of <see cref="Unet1dModel.RowSplitRows"/>: from 2 samples up, <see cref="SplitChooser"/> times both
+    /// ways. On the trained policy (models/unet-policy; quick-unet, 2 threads, interleaved runs) two threads splitting
+    /// columns ran 2 samples in 0.82-0.97 ms, no faster than one thread (0.82-0.96), while one sample per thread takes
+    /// one thread's T(1), 0.57-0.66 ms.
     /// </summary>
     internal const int DefaultRowSplitRows = 2;
 
@@ -52,13 +53,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly int _rowSplitRows;
     private readonly Unet1dDenoiser[] _laneDenoisers = [];
     private readonly RowSplit? _rowSplit;
+    private readonly SplitChooser? _chooser;
 
     /// <summary>
     /// A denoiser for passes of up to <paramref name="maxRows"/> samples. With a pool of two or more threads, calls of
-    /// at least <paramref name="rowSplitRows"/> samples give each thread whole samples (<see cref="RowSplit"/>), run
-    /// on a lane denoiser of its own; smaller calls split each GEMM's columns.
+    /// at least <paramref name="rowSplitRows"/> samples may give each thread whole samples (<see cref="RowSplit"/>), run
+    /// on a lane denoiser of its own, when <see cref="SplitChooser"/> has timed that faster than splitting each GEMM's
+    /// columns.
     /// </summary>
-    internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
+    internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows, TimestepEmbeddings? sharedEmbeddings = null)
     {
         _model = model;
         _c = model.Config;
@@ -87,14 +90,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _r = new float[size];
         _skips = [.. Enumerable.Range(0, levels).Select(l => new float[checked(p * _c.LengthAt(l) * _c.DownDims[l])])];
         _packedA = new float[PackedScratch(p)];
-        _embeddings = new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
+        _embeddings = sharedEmbeddings ?? new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
 
         _rowSplitRows = Math.Max(rowSplitRows, RowsPerLane);
         int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples / RowsPerLane);
         if (lanes >= 2 && _passSamples >= _rowSplitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
         {
-            _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue))];
+            _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
             _rowSplit = new RowSplit(this, _passSamples);
+            _chooser = new SplitChooser(_passSamples);
         }
     }
 
@@ -160,15 +164,28 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <inheritdoc/>
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        int lanes = timesteps.Length < _rowSplitRows ? 1 : Math.Min(_laneDenoisers.Length, timesteps.Length / RowsPerLane);
-        if (lanes >= 2)
+        int m = timesteps.Length;
+        int lanes = m < _rowSplitRows ? 1 : Math.Min(_laneDenoisers.Length, m / RowsPerLane);
+        if (lanes < 2)
         {
+            Forward(samples, timesteps, conditioning, output);
+            return;
+        }
+
+        bool splitRows = _chooser!.SplitRows(m);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (splitRows)
+        {
+            // The lanes share this denoiser's embedding cache; warmed here, they only read it.
+            _embeddings.Warm(timesteps);
             _rowSplit!.Run(_pool!, lanes, samples, timesteps, conditioning, output);
         }
         else
         {
             Forward(samples, timesteps, conditioning, output);
         }
+
+        _chooser.Record(m, splitRows, (System.Diagnostics.Stopwatch.GetTimestamp() - start) / (double)System.Diagnostics.Stopwatch.Frequency);
     }
 
     /// <inheritdoc/>
