@@ -59,6 +59,10 @@ internal static class QuickPolicyHalf
         }
 
         Console.WriteLine($"{sw.Elapsed.TotalMicroseconds / n:F1} us per forward");
+        if (typeof(MlpDenoiser).GetField("_chooser", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)?.GetValue(d) is SplitChooser chooser)
+        {
+            Console.WriteLine($"split chooser at {rows} rows: columns {chooser.Estimate(rows, false) * 1e6:F1} us, rows {chooser.Estimate(rows, true) * 1e6:F1} us");
+        }
     }
 
     /// <summary><c>-- quick-layernorm</c>: one 768-wide layer norm row, for development.</summary>

@@ -61,8 +61,8 @@ public sealed class MlpTests(ITestOutputHelper output)
                 foreach (int threads in (int[])[1, 2, 3])
                 {
                     using var pool = new CorePool(threads);
-                    // Passes of 7 rows alternate the column split and the row split (SplitChooser's first trials
-                    // alternate), so with 2 or 3 threads both ways meet the reference.
+                    // Of the passes of 7 rows, the first 3 split columns and the next 3 rows (SplitChooser's
+                    // trials), so with 2 or 3 threads both ways meet the reference.
                     foreach (int maxRows in (int[])[1, 7, 64])
                     {
                         var y = new float[rows * 32];

@@ -125,8 +125,8 @@ public sealed class Unet1dTests(ITestOutputHelper output)
                 foreach (int threads in (int[])[1, 2, 3])
                 {
                     using var pool = new CorePool(threads);
-                    // Passes of 5 samples alternate the column split and the row split (SplitChooser's first trials
-                    // alternate), so with 2 or 3 threads both ways meet the reference.
+                    // Of the passes of 5 samples, the first 3 split columns and the next 3 rows (SplitChooser's
+                    // trials), so with 2 or 3 threads both ways meet the reference.
                     foreach (int maxRows in (int[])[1, 5, 64])
                     {
                         var y = new float[rows * d];
