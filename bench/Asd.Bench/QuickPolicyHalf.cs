@@ -46,6 +46,11 @@ internal static class QuickPolicyHalf
     {
         int rows = int.Parse(args[1]), threads = int.Parse(args[2]);
         using MlpModel model = ModelCatalog.OpenPolicy();
+        if (Environment.GetEnvironmentVariable("ASD_ROW_SPLIT") is { Length: > 0 } split)
+        {
+            model.RowSplitRows = split == "off" ? int.MaxValue : int.Parse(split);
+        }
+
         using var pool = new CorePool(threads);
         IDenoiser d = model.CreateDenoiser(new DiffusionSchedule(model.DefaultScheduler), new DenoiserOptions { MaxBatchRows = rows, Pool = pool });
         float[] x = new float[rows * d.SampleSize], c = new float[rows * d.ConditionSize], y = new float[rows * d.SampleSize];
@@ -59,10 +64,6 @@ internal static class QuickPolicyHalf
         }
 
         Console.WriteLine($"{sw.Elapsed.TotalMicroseconds / n:F1} us per forward");
-        if (typeof(MlpDenoiser).GetField("_chooser", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)?.GetValue(d) is SplitChooser chooser)
-        {
-            Console.WriteLine($"split chooser at {rows} rows: columns {chooser.Estimate(rows, false) * 1e6:F1} us, rows {chooser.Estimate(rows, true) * 1e6:F1} us");
-        }
     }
 
     /// <summary><c>-- quick-layernorm</c>: one 768-wide layer norm row, for development.</summary>

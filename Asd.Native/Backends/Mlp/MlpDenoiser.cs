@@ -4,8 +4,8 @@ namespace Asd.Native.Backends.Mlp;
 
 /// <summary>
 /// Runs an <see cref="MlpModel"/> on batches of rows with the Asd.Simd GEMM on the core pool. A call of few rows splits
-/// each GEMM's output panels across threads (never K), or gives each thread whole rows, run through every layer on
-/// that thread's own scratch (a lane), whichever <see cref="SplitChooser"/> has timed faster for that many rows. Owns its
+/// each GEMM's output panels across threads (never K); a call of at least <see cref="MlpModel.RowSplitRows"/> rows
+/// gives each thread whole rows instead, run through every layer on that thread's own scratch (a lane). Owns its
 /// scratch (one per sampler); the model's packed weights are shared.
 /// </summary>
 /// <remarks>
@@ -18,8 +18,14 @@ namespace Asd.Native.Backends.Mlp;
 /// </remarks>
 public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
-    /// <summary>The default of <see cref="MlpModel.RowSplitRows"/>: from 2 rows up, <see cref="SplitChooser"/> times both ways.</summary>
-    internal const int DefaultRowSplitRows = 2;
+    /// <summary>
+    /// The default of <see cref="MlpModel.RowSplitRows"/>. builtin:policy on the 2-vCPU VM (loop-policy, 2 threads,
+    /// interleaved): at 4 rows the column split ran 95-101 us against 109-125 for the row split, at 6 rows 205-214
+    /// against 168-178 in a noisier hour, at 8 rows 162-188 against 147-170. (A per-size choice by timing both ways
+    /// was tried and dropped: a call of one way amid calls of the other finds the caches as the other left them, so
+    /// back-to-back timings misjudged the mixed sizes of sampling; on the trained ConditionalUnet1D auto lost ~8%.)
+    /// </summary>
+    internal const int DefaultRowSplitRows = 6;
 
     /// <summary>Each lane of a row split takes at least this many rows.</summary>
     private const int RowsPerLane = 1;
@@ -40,7 +46,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly Lane[] _lanes;
     private readonly string[] _inputParts;
     private readonly RowSplit _rowSplit;
-    private readonly SplitChooser _chooser;
     private readonly TimestepEmbeddings _embeddings;
 
     internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
@@ -78,7 +83,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _embeddings = new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos);
         _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount))];
         _rowSplit = new RowSplit(this, _passRows);
-        _chooser = new SplitChooser(_passRows);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -224,19 +228,8 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             return;
         }
 
-        bool splitRows = _chooser.SplitRows(m);
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (splitRows)
-        {
-            _embeddings.Warm(timesteps);
-            _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
-        }
-        else
-        {
-            Forward(_lanes[0], _pool, samples, timesteps, conditioning, output);
-        }
-
-        _chooser.Record(m, splitRows, (System.Diagnostics.Stopwatch.GetTimestamp() - start) / (double)System.Diagnostics.Stopwatch.Frequency);
+        _embeddings.Warm(timesteps);
+        _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
     }
 
     /// <inheritdoc/>

@@ -367,9 +367,8 @@ public sealed class MlpModel : IDiffusionModel, IStreamedWeights
     internal bool KeepHalfWeights { get; set; } = true;
 
     /// <summary>
-    /// Calls of at least this many rows on a pool of two or more threads may give each thread whole rows (a row split)
-    /// rather than a share of every layer's columns, whichever is timed faster (default 2; <see cref="int.MaxValue"/>
-    /// turns row splits off, for benches).
+    /// Calls of at least this many rows on a pool of two or more threads give each thread whole rows (a row split)
+    /// rather than a share of every layer's columns (default 6; <see cref="int.MaxValue"/> turns it off, for benches).
     /// </summary>
     internal int RowSplitRows { get; set; } = MlpDenoiser.DefaultRowSplitRows;
 

@@ -16,8 +16,7 @@ namespace Asd.Native.Backends.Unet1d;
 public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
     /// <summary>
-    /// The default of <see cref="Unet1dModel.RowSplitRows"/>: from 2 samples up, <see cref="SplitChooser"/> times both
-    /// ways. On the trained policy (models/unet-policy; quick-unet, 2 threads, interleaved runs) two threads splitting
+    /// The default of <see cref="Unet1dModel.RowSplitRows"/>. On the trained policy (models/unet-policy; quick-unet, 2 threads, interleaved runs) two threads splitting
     /// columns ran 2 samples in 0.82-0.97 ms, no faster than one thread (0.82-0.96), while one sample per thread takes
     /// one thread's T(1), 0.57-0.66 ms.
     /// </summary>
@@ -53,13 +52,11 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly int _rowSplitRows;
     private readonly Unet1dDenoiser[] _laneDenoisers = [];
     private readonly RowSplit? _rowSplit;
-    private readonly SplitChooser? _chooser;
 
     /// <summary>
     /// A denoiser for passes of up to <paramref name="maxRows"/> samples. With a pool of two or more threads, calls of
-    /// at least <paramref name="rowSplitRows"/> samples may give each thread whole samples (<see cref="RowSplit"/>), run
-    /// on a lane denoiser of its own, when <see cref="SplitChooser"/> has timed that faster than splitting each GEMM's
-    /// columns.
+    /// at least <paramref name="rowSplitRows"/> samples give each thread whole samples (<see cref="RowSplit"/>), run
+    /// on a lane denoiser of its own; smaller calls split each GEMM's columns.
     /// </summary>
     internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows, TimestepEmbeddings? sharedEmbeddings = null)
     {
@@ -98,7 +95,6 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         {
             _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
             _rowSplit = new RowSplit(this, _passSamples);
-            _chooser = new SplitChooser(_passSamples);
         }
     }
 
@@ -172,20 +168,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             return;
         }
 
-        bool splitRows = _chooser!.SplitRows(m);
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (splitRows)
-        {
-            // The lanes share this denoiser's embedding cache; warmed here, they only read it.
-            _embeddings.Warm(timesteps);
-            _rowSplit!.Run(_pool!, lanes, samples, timesteps, conditioning, output);
-        }
-        else
-        {
-            Forward(samples, timesteps, conditioning, output);
-        }
-
-        _chooser.Record(m, splitRows, (System.Diagnostics.Stopwatch.GetTimestamp() - start) / (double)System.Diagnostics.Stopwatch.Frequency);
+        // The lanes share this denoiser's embedding cache; warmed here, they only read it.
+        _embeddings.Warm(timesteps);
+        _rowSplit!.Run(_pool!, lanes, samples, timesteps, conditioning, output);
     }
 
     /// <inheritdoc/>

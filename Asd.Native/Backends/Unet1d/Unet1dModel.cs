@@ -330,9 +330,8 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool, RowSplitRows);
 
     /// <summary>
-    /// Calls of at least this many samples on a pool of two or more threads may give each thread whole samples (a row
-    /// split) rather than a share of every GEMM's columns, whichever is timed faster (<see cref="int.MaxValue"/> turns
-    /// row splits off, for benches).
+    /// Calls of at least this many samples on a pool of two or more threads give each thread whole samples (a row
+    /// split) rather than a share of every GEMM's columns (<see cref="int.MaxValue"/> turns it off, for benches).
     /// </summary>
     internal int RowSplitRows { get; set; } = Unet1dDenoiser.DefaultRowSplitRows;
 

@@ -61,8 +61,8 @@ public sealed class MlpTests(ITestOutputHelper output)
                 foreach (int threads in (int[])[1, 2, 3])
                 {
                     using var pool = new CorePool(threads);
-                    // Of the passes of 7 rows, the first 3 split columns and the next 3 rows (SplitChooser's
-                    // trials), so with 2 or 3 threads both ways meet the reference.
+                    // With 2 or 3 threads, passes of 1 and 3 rows split each layer's columns, passes of 7 and 45 split
+                    // whole rows (MlpModel.RowSplitRows, 6): both ways meet the reference.
                     foreach (int maxRows in (int[])[1, 7, 64])
                     {
                         var y = new float[rows * 32];

@@ -125,8 +125,8 @@ public sealed class Unet1dTests(ITestOutputHelper output)
                 foreach (int threads in (int[])[1, 2, 3])
                 {
                     using var pool = new CorePool(threads);
-                    // Of the passes of 5 samples, the first 3 split columns and the next 3 rows (SplitChooser's
-                    // trials), so with 2 or 3 threads both ways meet the reference.
+                    // With 2 or 3 threads, passes of 1 sample split each GEMM's columns, passes of 2 or more split whole
+                    // samples (Unet1dModel.RowSplitRows, 2): both ways meet the reference.
                     foreach (int maxRows in (int[])[1, 5, 64])
                     {
                         var y = new float[rows * d];
