@@ -112,7 +112,7 @@ selftest_ok() {
   local out
   out=$("${ASD[@]}" selftest --path all) || { echo "$out"; return 1; }
   echo "$out"
-  grep -q 'selected path neon$' <<<"$out" && [ "$(grep -Ec ' neon +[0-9]+ .* pass$' <<<"$out")" = 6 ] && [ "$(grep -Ec ' vector128 +[0-9]+ .* pass$' <<<"$out")" = 6 ] \
+  grep -q 'selected path neon$' <<<"$out" && [ "$(grep -Ec ' neon +[0-9]+ .* pass$' <<<"$out")" = 7 ] && [ "$(grep -Ec ' vector128 +[0-9]+ .* pass$' <<<"$out")" = 7 ] \
     && grep -q '^selftest passed: 21 of 21 operations' <<<"$out" && grep '^selftest passed' <<<"$out"
 }
 check "b. asd selftest: every kernel family on neon and vector128 equals the scalar reference" selftest_ok
