@@ -125,10 +125,52 @@ public sealed class AsdSampler : Sampler
         {
             run();
         }
+        else if (_auto is { } auto && auto.RunsAsDdpm())
+        {
+            RunDdpmSteps(auto);
+        }
         else
         {
             RunRounds(default(ExactAsd));
         }
+    }
+
+    /// <summary>
+    /// DDPM's own loop, for a run auto decided would draft nothing (<see cref="AutoSpeculation.RunsAsDdpm"/>): the same
+    /// model calls, noise and bytes as rounds of L = 1, without their bookkeeping. Its steps count as rounds of L = 1.
+    /// </summary>
+    private void RunDdpmSteps(AutoSpeculation auto)
+    {
+        int k = Plan.Steps, cap = RowsPerCall;
+        for (int i = 0; i < k; i++)
+        {
+            for (int first = 0; first < N; first += cap)
+            {
+                int end = Math.Min(N, first + cap);
+                BeginBatch();
+                for (int c = first; c < end; c++)
+                {
+                    XRow(c).CopyTo(BatchInput(AddRow(c, i)));
+                }
+
+                Invoke();
+                for (int c = first; c < end; c++)
+                {
+                    Span<float> m = BatchOutput(c - first);
+                    CheckFinite(m, c, i);
+                    Span<float> x = XRow(c);
+                    Plan.Step(i, x, m, DrawStepNoise(c, i), x);
+                }
+
+                CompletedSteps += end - first;
+                ReportProgress();
+            }
+        }
+
+        long rounds = (long)N * (k - 1);
+        Stats.Rounds += rounds;
+        Stats.RoundLengthsRaw[1] += rounds;
+        auto.RecordDdpmRounds(rounds);
     }
 
     private void RunRounds<TVariant>(TVariant variant)

@@ -220,6 +220,8 @@ internal sealed class AutoSpeculation
         _chains = Math.Max(1, chains);
         _decisions = 0;
         ExploredRounds = 0;
+        RanAsDdpm = false;
+        _runs++;
         if (_cost.Length < _maxLength + 1)
         {
             _cost = new double[_maxLength + 1];
@@ -232,6 +234,51 @@ internal sealed class AutoSpeculation
             // The per-round search reads a table instead of evaluating the curve (once per chain count).
             Tabulate();
         }
+    }
+
+    /// <summary>
+    /// Whether the run just <see cref="Reset"/> should take DDPM's own steps throughout: on the cost auto believes now,
+    /// with the prior acceptance at every position (what its first decision of a run has), no L >= 2 is predicted to
+    /// beat DDPM by <see cref="MinimumGain"/>. Such a run would choose L = 1 round after round anyway; as ASD rounds it
+    /// also pays their bookkeeping and auto's (the choice, the timing, exploring), which on the 2-D mixture's 0.4 us
+    /// calls cost auto 0.61-0.69x of DDPM's wall-clock (docs/bench/auto-stability.md). The law and the bytes are
+    /// DDPM's, as L = 1 throughout gives. Nothing is learned in such a run; the next run decides again.
+    /// </summary>
+    /// <remarks>
+    /// Never on the first run of this controller, nor on one run in <see cref="RecheckRuns"/>: those run as rounds,
+    /// timing and exploring, so a calibration that was wrong (too steep) is still corrected within a bounded number
+    /// of runs, and a run on a fresh controller behaves as before.
+    /// </remarks>
+    public bool RunsAsDdpm()
+    {
+        int cap = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
+        if (cap < 2 || _runs <= 1 || _runs % RecheckRuns == 0)
+        {
+            return false;
+        }
+
+        SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
+        return rate * _cost[1] < 1 + MinimumGain;
+    }
+
+    /// <summary>One run in this many runs as rounds even when <see cref="RunsAsDdpm"/> would say DDPM.</summary>
+    public const int RecheckRuns = 8;
+
+    private long _runs;
+
+    /// <summary>Counts <paramref name="rounds"/> rounds of L = 1 taken as DDPM steps (<see cref="RunsAsDdpm"/>).</summary>
+    public void RecordDdpmRounds(long rounds)
+    {
+        _chosen[1] += rounds;
+        RanAsDdpm = true;
+    }
+
+    /// <summary>Whether the last run took DDPM's own steps throughout (<see cref="RunsAsDdpm"/>).</summary>
+    public bool RanAsDdpm { get; private set; }
+
+    private readonly struct PriorAcceptanceOnly : IPositionAcceptance
+    {
+        public double Acceptance(int position) => PriorAcceptance;
     }
 
     private void Tabulate()
@@ -679,6 +726,11 @@ internal sealed class AutoSpeculation
         if (rounds == 0)
         {
             return $"{label}: no round to choose (K = 1)";
+        }
+
+        if (RanAsDdpm)
+        {
+            return string.Create(ci, $"{label}: best predicted gain {gain:F2}x at L = {best}, below the {MinimumGain:0%} margin, so DDPM's own steps throughout (no L drafts; {source})");
         }
 
         if (rounds - ones <= ExploredRounds)

@@ -452,6 +452,51 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void RunsThatWouldDraftNothingTakeDdpmsOwnStepsWithItsBytesAndOneInEightStillExplores()
+    {
+        // Every row costs a call: after the first run (rounds, timed, exploring), auto's runs take DDPM's own steps.
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        (AsdSampler sampler, _) = CostlySampler(linear.WithLearning(true), Linear, steps: 200);
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        var ddpm = new DdpmSampler(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), schedule.Plan(200));
+        var expected = new float[3 * 2];
+        ddpm.Sample(3, 11, expected);
+        var ranAsDdpm = new List<bool>();
+        for (int run = 1; run <= AutoSpeculation.RecheckRuns + 1; run++)
+        {
+            var y = new float[3 * 2];
+            SamplingStats st = sampler.Sample(3, 11, y);
+            ranAsDdpm.Add(sampler.Auto!.RanAsDdpm);
+
+            if (ranAsDdpm[^1])
+            {
+                // DDPM's steps: its bytes, every step a round of L = 1, nothing explored. (A run as rounds may explore
+                // an L = 2 round: the same law, other bytes.)
+                Assert.Equal(expected, y);
+                Assert.Equal(3 * 199, st.Rounds);
+                Assert.Equal(st.Rounds, st.RoundLengths.Single(r => r.Length == 1).Rounds);
+                Assert.Equal(0, sampler.ExploredRounds);
+                Assert.StartsWith("auto: best predicted gain", sampler.AutoExplanation, StringComparison.Ordinal);
+                Assert.Contains("so DDPM's own steps throughout", sampler.AutoExplanation, StringComparison.Ordinal);
+            }
+        }
+
+        // The first run and the RecheckRuns-th run ran as rounds (which can explore); the others as DDPM.
+        bool[] want = [.. Enumerable.Range(1, AutoSpeculation.RecheckRuns + 1).Select(r => r != 1 && r % AutoSpeculation.RecheckRuns != 0)];
+        Assert.Equal(want, ranAsDdpm);
+
+        // Control: where drafting pays, no run takes DDPM's steps.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        (AsdSampler drafting, _) = CostlySampler(flat.WithLearning(true), Flat, steps: 200);
+        for (int run = 0; run < 3; run++)
+        {
+            SamplingStats d = drafting.Sample(1, 7, new float[2]);
+            Assert.False(drafting.Auto!.RanAsDdpm);
+            Assert.True(d.AlgorithmicSpeedup > 3, $"{d.AlgorithmicSpeedup:F2}x");
+        }
+    }
+
+    [Fact]
     public void TheSamplerTimesEveryCallAndCorrectsAWrongCalibration()
     {
         var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
