@@ -127,7 +127,7 @@ public sealed class AsdSampler : Sampler
         }
         else if (_auto is { } auto && auto.RunsAsDdpm())
         {
-            RunDdpmSteps(auto);
+            RunAsDdpm(auto);
         }
         else
         {
@@ -139,36 +139,11 @@ public sealed class AsdSampler : Sampler
     /// DDPM's own loop, for a run auto decided would draft nothing (<see cref="AutoSpeculation.RunsAsDdpm"/>): the same
     /// model calls, noise and bytes as rounds of L = 1, without their bookkeeping. Its steps count as rounds of L = 1.
     /// </summary>
-    private void RunDdpmSteps(AutoSpeculation auto)
+    private void RunAsDdpm(AutoSpeculation auto)
     {
-        int k = Plan.Steps, cap = RowsPerCall;
-        for (int i = 0; i < k; i++)
-        {
-            for (int first = 0; first < N; first += cap)
-            {
-                int end = Math.Min(N, first + cap);
-                BeginBatch();
-                for (int c = first; c < end; c++)
-                {
-                    XRow(c).CopyTo(BatchInput(AddRow(c, i)));
-                }
-
-                Invoke();
-                for (int c = first; c < end; c++)
-                {
-                    Span<float> m = BatchOutput(c - first);
-                    CheckFinite(m, c, i);
-                    Span<float> x = XRow(c);
-                    Plan.Step(i, x, m, DrawStepNoise(c, i), x);
-                }
-
-                CompletedSteps += end - first;
-                ReportProgress();
-            }
-        }
-
-        long rounds = (long)N * (k - 1);
-        Stats.Rounds += rounds;
+        long before = Stats.Rounds;
+        RunDdpmSteps();
+        long rounds = Stats.Rounds - before;
         Stats.RoundLengthsRaw[1] += rounds;
         auto.RecordDdpmRounds(rounds);
     }

@@ -14,39 +14,8 @@ public sealed class DdpmSampler(IDenoiser denoiser, InferencePlan plan, SamplerO
     protected override void ResetStats(SamplingStats stats) => stats.Reset("ddpm", Plan.Steps, N, "-", "-");
 
     /// <inheritdoc/>
-    protected override void Run()
-    {
-        int k = Plan.Steps, cap = RowsPerCall;
-        for (int i = 0; i < k; i++)
-        {
-            for (int first = 0; first < N; first += cap)
-            {
-                int end = Math.Min(N, first + cap);
-                BeginBatch();
-                for (int c = first; c < end; c++)
-                {
-                    XRow(c).CopyTo(BatchInput(AddRow(c, i)));
-                }
+    protected override void Run() => RunDdpmSteps();
 
-                Invoke();
-                for (int c = first; c < end; c++)
-                {
-                    Span<float> m = BatchOutput(c - first);
-                    CheckFinite(m, c, i);
-                    Span<float> x = XRow(c);
-                    Plan.Step(i, x, m, DrawStepNoise(c, i), x);
-                }
-
-                CompletedSteps += end - first;
-                ReportProgress();
-            }
-
-            if (i < k - 1)
-            {
-                Stats.Rounds += N;
-            }
-
-            StepObserver?.Invoke(i, X.ToArray());
-        }
-    }
+    /// <inheritdoc/>
+    protected override void AfterDdpmStep(int step) => StepObserver?.Invoke(step, X.ToArray());
 }

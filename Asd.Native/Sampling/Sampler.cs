@@ -310,6 +310,51 @@ public abstract class Sampler : IDisposable
         return StepNoise;
     }
 
+    /// <summary>
+    /// DDPM's loop: K steps, each one batched model call over all chains (split by the row cap), then
+    /// x_{i+1} = a_i x_i + b_i m_i + sigma_i z_i; every step but the last counts as one round per chain.
+    /// </summary>
+    protected void RunDdpmSteps()
+    {
+        int k = Plan.Steps, cap = RowsPerCall;
+        for (int i = 0; i < k; i++)
+        {
+            for (int first = 0; first < N; first += cap)
+            {
+                int end = Math.Min(N, first + cap);
+                BeginBatch();
+                for (int c = first; c < end; c++)
+                {
+                    XRow(c).CopyTo(BatchInput(AddRow(c, i)));
+                }
+
+                Invoke();
+                for (int c = first; c < end; c++)
+                {
+                    Span<float> m = BatchOutput(c - first);
+                    CheckFinite(m, c, i);
+                    Span<float> x = XRow(c);
+                    Plan.Step(i, x, m, DrawStepNoise(c, i), x);
+                }
+
+                CompletedSteps += end - first;
+                ReportProgress();
+            }
+
+            if (i < k - 1)
+            {
+                Stats.Rounds += N;
+            }
+
+            AfterDdpmStep(i);
+        }
+    }
+
+    /// <summary>Called by <see cref="RunDdpmSteps"/> after step <paramref name="step"/> (the states hold x_{step+1}).</summary>
+    protected virtual void AfterDdpmStep(int step)
+    {
+    }
+
     /// <summary>Reports progress; throws <see cref="SamplingCancelledException"/> if the receiver cancels.</summary>
     protected void ReportProgress()
     {
