@@ -27,9 +27,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// </summary>
     internal const int DefaultRowSplitRows = 6;
 
-    /// <summary>Each lane of a row split takes at least this many rows.</summary>
-    private const int RowsPerLane = 1;
-
     /// <summary>Layer norms of at least this many rows are split across the pool.</summary>
     private const int LayerNormSplitRows = 32;
 
@@ -68,20 +65,16 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         ChainPacking(_timeOps);
         ChainPacking(_mainOps);
 
-        // Lane 0 serves column-split calls of up to a whole pass; a row split of m rows over L >= 2 lanes gives each
-        // at most ceil(m / 2) rows.
-        _rowSplitRows = Math.Max(rowSplitRows, RowsPerLane);
-        int lanes = pool is null ? 1 : Math.Max(1, Math.Min(pool.Threads, _passRows / RowsPerLane));
-        if (_passRows < _rowSplitRows)
-        {
-            lanes = 1;
-        }
+        // Lane 0 serves column-split calls of up to a whole pass; a row split of m rows over min(L, m) lanes gives each
+        // at most ceil(passRows / L) rows.
+        _rowSplitRows = rowSplitRows;
+        int lanes = pool is null || _passRows < rowSplitRows ? 1 : Math.Min(pool.Threads, _passRows);
 
         TimeEmbeddingSpec te = model.TimeEmbedding;
         float[] frequencies = RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift);
         // One embedding cache for every lane: a row split warms it for its call first, so the lanes only read it.
         _embeddings = new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos);
-        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + 1) / 2, _stride, _bufferCount))];
+        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + lanes - 1) / lanes, _stride, _bufferCount))];
         _rowSplit = new RowSplit(this, _passRows);
     }
 
@@ -221,7 +214,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int m = timesteps.Length;
-        int lanes = m < _rowSplitRows ? 1 : Math.Min(_lanes.Length, m / RowsPerLane);
+        int lanes = m < _rowSplitRows ? 1 : Math.Min(_lanes.Length, m);
         if (lanes <= 1)
         {
             Forward(_lanes[0], _pool, samples, timesteps, conditioning, output);

@@ -29,9 +29,6 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// </summary>
     internal const long RowSplitMaxWeightBytes = 32L << 20;
 
-    /// <summary>Each lane of a row split takes at least this many samples.</summary>
-    private const int RowsPerLane = 1;
-
     /// <summary>Below this many multiply-adds a GEMM runs on the calling thread: waking the pool would cost more.</summary>
     private const long ParallelGemmMacs = 1 << 17;
 
@@ -89,8 +86,8 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _packedA = new float[PackedScratch(p)];
         _embeddings = sharedEmbeddings ?? new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
 
-        _rowSplitRows = Math.Max(rowSplitRows, RowsPerLane);
-        int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples / RowsPerLane);
+        _rowSplitRows = Math.Max(rowSplitRows, 2);
+        int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples);
         if (lanes >= 2 && _passSamples >= _rowSplitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
         {
             _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
@@ -161,7 +158,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         int m = timesteps.Length;
-        int lanes = m < _rowSplitRows ? 1 : Math.Min(_laneDenoisers.Length, m / RowsPerLane);
+        int lanes = m < _rowSplitRows ? 1 : Math.Min(_laneDenoisers.Length, m);
         if (lanes < 2)
         {
             Forward(samples, timesteps, conditioning, output);
