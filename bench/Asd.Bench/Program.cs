@@ -22,6 +22,7 @@ public static class Program
         ["quick-policy-half"] = _ => QuickPolicyHalf.Run(),
         ["quick-mlp"] = _ => QuickMlp.Run(),
         ["loop-policy"] = QuickPolicyHalf.Loop,
+        ["first-calls"] = _ => QuickPolicyHalf.FirstCalls(),
         ["quick-layernorm"] = _ => QuickPolicyHalf.LayerNormRow(),
         ["quick-unet"] = QuickUnet.Run,
         ["quick-gemm"] = _ => QuickGemm.Run(),

@@ -66,6 +66,45 @@ internal static class QuickPolicyHalf
         Console.WriteLine($"{sw.Elapsed.TotalMicroseconds / n:F1} us per forward");
     }
 
+    /// <summary>
+    /// <c>-- first-calls</c>: builtin:policy's first, second and tenth call of each size in a fresh process after
+    /// warming only 1 and 8 rows, as auto meets new sizes after a remembered curve (no calibration ran them).
+    /// </summary>
+    public static void FirstCalls()
+    {
+        using MlpModel model = ModelCatalog.OpenPolicy();
+        using var pool = new CorePool(2);
+        IDenoiser d = model.CreateDenoiser(new DiffusionSchedule(model.DefaultScheduler), new DenoiserOptions { MaxBatchRows = 64, Pool = pool });
+        float[] x = new float[64 * d.SampleSize], c = new float[64 * d.ConditionSize], y = new float[64 * d.SampleSize];
+        int[] t = [.. Enumerable.Range(0, 64).Select(i => 10 + (7 * i % 90))];
+        void Call(int rows) => d.Denoise(x.AsSpan(0, rows * d.SampleSize), t.AsSpan(0, rows), c.AsSpan(0, rows * d.ConditionSize), y.AsSpan(0, rows * d.SampleSize));
+        for (int i = 0; i < 200; i++)
+        {
+            Call(1);
+            Call(8);
+        }
+
+        foreach (int rows in (int[])[1, 8, 10, 14, 18, 24, 32, 12, 5, 6, 7])
+        {
+            var times = new List<double>(10);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int k = 0; k < 10; k++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Call(rows);
+                times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            if (Environment.GetEnvironmentVariable("DOTNET_JitStdOutFile") is { } jf)
+            {
+                Console.WriteLine($"-- jitted so far: {File.ReadAllLines(jf).Length}");
+            }
+
+            Console.WriteLine($"rows {rows,2}: first {times[0],8:F1} us  second {times[1],8:F1}  tenth {times[9],8:F1}  allocated by the calls {allocated} B");
+        }
+    }
+
     /// <summary><c>-- quick-layernorm</c>: one 768-wide layer norm row, for development.</summary>
     public static void LayerNormRow()
     {

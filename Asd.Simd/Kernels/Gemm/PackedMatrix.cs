@@ -23,6 +23,7 @@ public sealed class PackedMatrix
         Panels = (n + PanelWidth - 1) / PanelWidth;
         _data = data;
         _half = half;
+        SgemmKernels.CompileAll(path, half.Length > 0);
     }
 
     /// <summary>Inner dimension (inputs per row).</summary>

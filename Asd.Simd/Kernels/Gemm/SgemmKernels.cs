@@ -11,4 +11,64 @@ internal static partial class SgemmKernels
 
     /// <summary>2^112 = 2^(127 - 15): turns a half's exponent field, read with the float bias, into its value.</summary>
     internal const float HalfScale = 5.192296858534828E+33f;
+
+    /// <summary>The (path, weight type) pairs whose microkernels <see cref="CompileAll"/> has run: bit 2 x path + half.</summary>
+    private static int s_compiled;
+
+    /// <summary>
+    /// Runs every microkernel of <paramref name="path"/> for one weight type once, on an empty product (kc = 0, so it
+    /// reads nothing and writes zeros to scratch), the first time weights of that type are packed for that path.
+    /// </summary>
+    /// <remarks>
+    /// A JIT build compiles each kernel at its first call: 1-3 ms each, fully optimised. Sampling meets new tile heights
+    /// as auto's L and the row split change, so without this the first call of each new size paid it inside a request:
+    /// builtin:policy's first 10-, 12- or 6-row call took 2.1-3.3 ms against 0.14-0.25 ms after
+    /// (<c>Asd.Bench first-calls</c>), and auto on a remembered curve (no calibration had run those sizes) ran at
+    /// 0.56-0.6x of fixed L = 8 in the first repeats of a bench. Packing is where a model pays its start-up, once per
+    /// process. Under Native AOT the kernels are compiled ahead and this is a few microseconds.
+    /// </remarks>
+    internal static void CompileAll(IsaPath path, bool half)
+    {
+        int bit = 1 << ((2 * (int)path) + (half ? 1 : 0));
+        if ((Volatile.Read(ref s_compiled) & bit) != 0 || !Isa.IsSupported(path))
+        {
+            return;
+        }
+
+        int maxPanels = 1;
+        foreach ((int panels, _) in Multi(path))
+        {
+            maxPanels = Math.Max(maxPanels, panels);
+        }
+
+        int ldc = maxPanels * PanelWidth(path);
+        Span<float> c = stackalloc float[MaxRows(path) * ldc];
+        float a = 0, b = 0;
+        ushort bh = 0;
+        for (int rows = 1; rows <= MaxRows(path); rows++)
+        {
+            RunEmpty(path, rows, 1, ref a, ref b, ref bh, c, ldc, half);
+        }
+
+        foreach ((int panels, int maxRows) in Multi(path))
+        {
+            for (int rows = 1; rows <= maxRows; rows++)
+            {
+                RunEmpty(path, rows, panels, ref a, ref b, ref bh, c, ldc, half);
+            }
+        }
+
+        Interlocked.Or(ref s_compiled, bit);
+    }
+
+    /// <summary>Whether <see cref="CompileAll"/> has run the kernels of <paramref name="path"/> for one weight type.</summary>
+    internal static bool Compiled(IsaPath path, bool half) => (Volatile.Read(ref s_compiled) & (1 << ((2 * (int)path) + (half ? 1 : 0)))) != 0;
+
+    private static void RunEmpty(IsaPath path, int rows, int panels, ref float a, ref float b, ref ushort bh, Span<float> c, int ldc, bool half)
+    {
+        ref float c0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(c);
+        _ = half
+            ? Run(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true)
+            : Run(path, rows, panels, ref a, ref b, panelStride: 0, kc: 0, ref c0, ldc, first: true);
+    }
 }

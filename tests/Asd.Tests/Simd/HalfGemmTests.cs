@@ -34,6 +34,30 @@ public sealed class HalfGemmTests
 
     private static float[] Widen(ushort[] h) => [.. h.Select(b => (float)BitConverter.UInt16BitsToHalf(b))];
 
+    /// <summary>
+    /// Packing weights runs every kernel of their path and type once (SgemmKernels.CompileAll), so that a JIT build
+    /// compiles them at model load, not inside the first call of each new row count; and the empty runs leave the
+    /// products as they were.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void PackingCompilesEveryKernelOfItsPathAndType(IsaPath path)
+    {
+        var rng = new System.Random(3);
+        ushort[] h = RandomHalves(rng, 40 * 70);
+        PackedMatrix half = PackedMatrix.PackHalf(h, 40, 70, outputMajor: false, path);
+        PackedMatrix full = PackedMatrix.Pack(Widen(h), 40, 70, outputMajor: false, path);
+        Assert.True(SgemmKernels.Compiled(path, half: true));
+        Assert.True(SgemmKernels.Compiled(path, half: false));
+
+        float[] a = [.. Enumerable.Range(0, 5 * 40).Select(_ => (float)rng.NextDouble() - 0.5f)];
+        float[] ch = new float[5 * 70], cf = new float[5 * 70];
+        Sgemm.Multiply(a, 5, 40, half, [], Asd.Simd.Kernels.Activation.Identity, [], 0, ch, 70);
+        Sgemm.Multiply(a, 5, 40, full, [], Asd.Simd.Kernels.Activation.Identity, [], 0, cf, 70);
+        Assert.Equal(cf, ch);
+        Assert.Contains(cf, v => v != 0);
+    }
+
     [Fact]
     public void TheWideningScaleIsTwoToThe112()
     {
