@@ -153,6 +153,9 @@ internal sealed class BenchRunner
 
     public Action<string>? Status { get; init; }
 
+    /// <summary>Told each timed run, as one line (<c>--trace-runs</c>); null: nothing.</summary>
+    public Action<string>? TraceRun { get; init; }
+
     /// <summary>Measure the curve again instead of using a remembered one (<c>--recalibrate</c>).</summary>
     public bool Recalibrate { get; init; }
 
@@ -223,6 +226,13 @@ internal sealed class BenchRunner
                 }
 
                 BenchResult res = results[i];
+                if (TraceRun is { } trace)
+                {
+                    BenchSetting s = samplers[i].Setting;
+                    string lengths = string.Join(' ', st.RoundLengths.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Length}:{kv.Rounds}")));
+                    trace(string.Create(CultureInfo.InvariantCulture, $"repeat {r} {s.Sampler} L={s.SpecLen}: {st.WallSeconds * 1e3:F3} ms, {st.SequentialModelCalls} sequential calls, {st.RowsEvaluated} rows{(lengths.Length > 0 ? ", L per round " + lengths : "")}"));
+                }
+
                 res.WallPerSample.Add(st.WallSeconds / Chains);
                 res.SequentialCalls.Add(st.SequentialModelCalls);
                 res.RowsPerStep.Add((double)st.RowsEvaluated / ((double)Steps * Chains));

@@ -55,6 +55,26 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("| ASD L=auto |", output2);
     }
 
+    [Fact]
+    public void TraceRunsPrintsEveryTimedRunOfEverySettingWithItsRoundLengths()
+    {
+        var (code, output, err) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "20", "--repeats", "3", "--threads", "1",
+            "--spec-lens", "1,4", "--trace-runs");
+        Assert.True(code == 0, err + output);
+        string[] lines = [.. err.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("repeat ", StringComparison.Ordinal))];
+
+        // Three timed repeats of three settings (DDPM, L = 1, L = 4); the warm-up pass is not timed, so not traced.
+        Assert.Equal(9, lines.Length);
+        foreach (string setting in (string[])["ddpm L=-", "asd L=1", "asd L=4"])
+        {
+            Assert.Equal([1, 2, 3], lines.Where(l => l.Contains(" " + setting + ":", StringComparison.Ordinal)).Select(l => int.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)).Order());
+        }
+
+        Assert.All(lines.Where(l => l.Contains("ddpm", StringComparison.Ordinal)), l => Assert.Contains(" 20 sequential calls, 20 rows", l));
+        Assert.All(lines.Where(l => l.Contains("asd L=4", StringComparison.Ordinal)), l => Assert.Contains("L per round ", l));
+        Assert.DoesNotContain("repeat 0", err);
+    }
+
     /// <summary>
     /// The ceiling recomputed from the JSON's own cost curve and acceptance with the README's formula, written out here
     /// independently: max over L of T_ddpm E[steps](L) / E[cost](L), with T(B) = seconds[B] + call overhead + B row overhead (one chain)
