@@ -16,21 +16,40 @@ internal interface ILaneDenoiser : IDenoiser
 /// streaming all the weights. The call's inputs are staged in arrays first (a work item cannot hold spans), and the
 /// outputs gathered from one. Allocates nothing per call.
 /// </summary>
-internal sealed class RowSplit(ILaneDenoiser owner, int rows) : IRangeWork
+/// <param name="owner">The denoiser whose lanes run the rows.</param>
+/// <param name="rows">The most rows a call holds.</param>
+/// <param name="pool">The pool whose threads run the lanes.</param>
+/// <param name="lanes">The owner's lanes (at most the pool's threads).</param>
+/// <param name="minRows">The fewest rows a call splits; smaller calls are the owner's to run (<see cref="TryRun"/>).</param>
+/// <param name="embeddings">The timestep-embedding cache the lanes share: warmed for a call's timesteps before the lanes start, so they only read it.</param>
+internal sealed class RowSplit(ILaneDenoiser owner, int rows, CorePool pool, int lanes, int minRows, TimestepEmbeddings embeddings) : IRangeWork
 {
     private readonly float[] _samples = new float[rows * owner.SampleSize], _conditioning = new float[rows * owner.ConditionSize], _output = new float[rows * owner.SampleSize];
     private readonly int[] _timesteps = new int[rows];
     private int _m, _lanes;
 
-    /// <summary>Runs the call's rows (at most the rows this split was made for) over <paramref name="lanes"/> lanes of <paramref name="pool"/>.</summary>
-    public void Run(CorePool pool, int lanes, ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    /// <summary>
+    /// Runs the call's rows (at most the rows this split was made for) over min(lanes, rows) lanes when the call holds
+    /// at least the split's fewest rows and two lanes would run; otherwise returns false and leaves the call to the
+    /// caller.
+    /// </summary>
+    public bool TryRun(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        (_m, _lanes) = (timesteps.Length, lanes);
+        int m = timesteps.Length;
+        int used = Math.Min(lanes, m);
+        if (m < minRows || used < 2)
+        {
+            return false;
+        }
+
+        embeddings.Warm(timesteps);
+        (_m, _lanes) = (m, used);
         samples.CopyTo(_samples);
         timesteps.CopyTo(_timesteps);
         conditioning.CopyTo(_conditioning);
-        pool.Run(this, lanes);
+        pool.Run(this, used);
         _output.AsSpan(0, output.Length).CopyTo(output);
+        return true;
     }
 
     /// <inheritdoc/>

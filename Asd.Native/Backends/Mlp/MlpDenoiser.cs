@@ -36,13 +36,13 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly MlpModel _model;
     private readonly IReadOnlyDictionary<MlpLinear, PackedMatrix> _packed;
     private readonly CorePool? _pool;
-    private readonly int _passRows, _stride, _rowSplitRows;
+    private readonly int _passRows, _stride;
     private readonly List<Op> _timeOps = [], _mainOps = [];
     private readonly int _timeOut, _mainOut;
     private int _bufferCount = 2;
     private readonly Lane[] _lanes;
     private readonly string[] _inputParts;
-    private readonly RowSplit _rowSplit;
+    private readonly RowSplit? _rowSplit;
     private readonly TimestepEmbeddings _embeddings;
 
     internal MlpDenoiser(MlpModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows)
@@ -67,7 +67,6 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         // Lane 0 serves column-split calls of up to a whole pass; a row split of m rows over min(L, m) lanes gives each
         // at most ceil(passRows / L) rows.
-        _rowSplitRows = rowSplitRows;
         int lanes = pool is null || _passRows < rowSplitRows ? 1 : Math.Min(pool.Threads, _passRows);
 
         TimeEmbeddingSpec te = model.TimeEmbedding;
@@ -75,7 +74,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         // One embedding cache for every lane: a row split warms it for its call first, so the lanes only read it.
         _embeddings = new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos);
         _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + lanes - 1) / lanes, _stride, _bufferCount))];
-        _rowSplit = new RowSplit(this, _passRows);
+        _rowSplit = lanes < 2 ? null : new RowSplit(this, _passRows, pool!, lanes, rowSplitRows, _embeddings);
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -213,16 +212,10 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <inheritdoc/>
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        int m = timesteps.Length;
-        int lanes = m < _rowSplitRows ? 1 : Math.Min(_lanes.Length, m);
-        if (lanes <= 1)
+        if (_rowSplit?.TryRun(samples, timesteps, conditioning, output) != true)
         {
             Forward(_lanes[0], _pool, samples, timesteps, conditioning, output);
-            return;
         }
-
-        _embeddings.Warm(timesteps);
-        _rowSplit.Run(_pool!, lanes, samples, timesteps, conditioning, output);
     }
 
     /// <inheritdoc/>

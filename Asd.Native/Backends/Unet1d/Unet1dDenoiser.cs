@@ -46,7 +46,6 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly ConvWork _conv = new();
     private readonly NormWork _norm = new();
     private readonly TimestepEmbeddings _embeddings;
-    private readonly int _rowSplitRows;
     private readonly Unet1dDenoiser[] _laneDenoisers = [];
     private readonly RowSplit? _rowSplit;
 
@@ -86,12 +85,12 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _packedA = new float[PackedScratch(p)];
         _embeddings = sharedEmbeddings ?? new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
 
-        _rowSplitRows = Math.Max(rowSplitRows, 2);
+        int splitRows = Math.Max(rowSplitRows, 2);
         int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples);
-        if (lanes >= 2 && _passSamples >= _rowSplitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
+        if (lanes >= 2 && _passSamples >= splitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
         {
             _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
-            _rowSplit = new RowSplit(this, _passSamples);
+            _rowSplit = new RowSplit(this, _passSamples, pool!, lanes, splitRows, _embeddings);
         }
     }
 
@@ -157,17 +156,11 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <inheritdoc/>
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        int m = timesteps.Length;
-        int lanes = m < _rowSplitRows ? 1 : Math.Min(_laneDenoisers.Length, m);
-        if (lanes < 2)
+        // The lanes share this denoiser's embedding cache (RowSplit warms it for the call).
+        if (_rowSplit?.TryRun(samples, timesteps, conditioning, output) != true)
         {
             Forward(samples, timesteps, conditioning, output);
-            return;
         }
-
-        // The lanes share this denoiser's embedding cache; warmed here, they only read it.
-        _embeddings.Warm(timesteps);
-        _rowSplit!.Run(_pool!, lanes, samples, timesteps, conditioning, output);
     }
 
     /// <inheritdoc/>
