@@ -230,7 +230,7 @@ internal sealed class BenchRunner
                 {
                     BenchSetting s = samplers[i].Setting;
                     string lengths = string.Join(' ', st.RoundLengths.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Length}:{kv.Rounds}")));
-                    trace(string.Create(CultureInfo.InvariantCulture, $"repeat {r} {s.Sampler} L={s.SpecLen}: {st.WallSeconds * 1e3:F3} ms, {st.SequentialModelCalls} sequential calls, {st.RowsEvaluated} rows{(lengths.Length > 0 ? ", L per round " + lengths : "")}"));
+                    trace(string.Create(CultureInfo.InvariantCulture, $"repeat {r} {s.Sampler} L={s.SpecLen}: {st.WallSeconds * 1e3:F3} ms, {st.SequentialModelCalls} sequential calls, {st.RowsEvaluated} rows{(lengths.Length > 0 ? ", L per round " + lengths : "")}{(samplers[i].Sampler is AsdSampler { AutoExplanation: { } why } ? "; " + why : "")}"));
                 }
 
                 res.WallPerSample.Add(st.WallSeconds / Chains);
