@@ -245,6 +245,8 @@ internal sealed class AutoSpeculation
     /// DDPM's, as L = 1 throughout gives. Nothing is learned in such a run; the next run decides again.
     /// </summary>
     /// <remarks>
+    /// When the curve learns, the calibration (measured or remembered) must predict no gain either: a belief learned
+    /// from timings is revised only by rounds that time longer calls, which runs of DDPM steps never make.
     /// Never on the first run of this controller, nor on one run in <see cref="RecheckRuns"/>: those run as rounds,
     /// timing and exploring, so a calibration that was wrong (too steep) is still corrected within a bounded number
     /// of runs, and a run on a fresh controller behaves as before.
@@ -252,13 +254,38 @@ internal sealed class AutoSpeculation
     public bool RunsAsDdpm()
     {
         int cap = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
-        if (cap < 2 || _runs <= 1 || _runs % RecheckRuns == 0)
+        if (cap < 2)
         {
             return false;
         }
 
+        // Decided on every run, the first and the rechecks too (whose answer is then rounds), so that a JIT build has
+        // compiled this before a run can act on it (AsdSampler.CompileDdpmRuns says why).
+        bool ddpm = DraftingNeverPays(cap);
+        return ddpm && _runs > 1 && _runs % RecheckRuns != 0;
+    }
+
+    private bool DraftingNeverPays(int cap)
+    {
         SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
-        return rate * _cost[1] < 1 + MinimumGain;
+        if (rate * _cost[1] >= 1 + MinimumGain)
+        {
+            return false;
+        }
+
+        if (!_learns)
+        {
+            return true;
+        }
+
+        // The calibration must agree. A learned belief that drafting never pays while the calibration said it does
+        // came from the run's own timings, which a run of DDPM steps could never revise: on the unet16 fixture (ONNX
+        // Runtime), two cold runs in ten took DDPM's steps in every timed repeat after the first, where fixed L = 4
+        // ran 1.33x faster (auto / best fixed 0.71-0.72). Runs as rounds choose L = 1 on that belief anyway, and
+        // their exploration times the longer calls again.
+        var calibrated = new SpeculationCostModel.SharedCost(_curve, ChainsPerCall);
+        SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), calibrated, cap, out double calibratedRate);
+        return calibratedRate * calibrated.Seconds(1) < 1 + MinimumGain;
     }
 
     /// <summary>One run in this many runs as rounds even when <see cref="RunsAsDdpm"/> would say DDPM.</summary>

@@ -497,6 +497,42 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void ALearnedBeliefThatDraftingNeverPaysDoesNotTakeDdpmsStepsWhileTheCalibrationDisagrees()
+    {
+        // Timings teach the controller that a call costs a call per row (linear): no L gains. Where the calibration
+        // said drafting pays (flat), its runs stay rounds, which time longer calls again (exploring); DDPM's steps would
+        // have kept that belief for RecheckRuns - 1 runs, unrevised.
+        static bool[] RunsAsDdpmAfterLinearTimings(CostCurve calibration)
+        {
+            var auto = new AutoSpeculation(calibration.WithLearning(true), rowsPerCall: 64);
+            var decisions = new List<bool>();
+            for (int run = 1; run <= 4; run++)
+            {
+                auto.Reset(1);
+                decisions.Add(auto.RunsAsDdpm());
+                for (int rep = 0; rep < AutoSpeculation.Window; rep++)
+                {
+                    for (int rows = 1; rows <= 64; rows++)
+                    {
+                        auto.Observe(rows, Linear(rows));
+                    }
+                }
+            }
+
+            // The belief is linear whatever the calibration said.
+            Assert.Equal(Linear(8) / Linear(1), auto.CurrentCost.Seconds(8) / auto.CurrentCost.Seconds(1), 1e-9);
+            return [.. decisions];
+        }
+
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        Assert.Equal([false, false, false, false], RunsAsDdpmAfterLinearTimings(flat));
+
+        // Control: with a calibration that agrees (linear), every run after the first takes DDPM's steps.
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        Assert.Equal([false, true, true, true], RunsAsDdpmAfterLinearTimings(linear));
+    }
+
+    [Fact]
     public void TheSamplerTimesEveryCallAndCorrectsAWrongCalibration()
     {
         var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
