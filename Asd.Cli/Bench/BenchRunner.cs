@@ -125,6 +125,9 @@ internal sealed class BenchRunner
     /// <summary>The sampler name of the ONNX Runtime row.</summary>
     public const string OnnxRuntimeSampler = "ddpm-onnxruntime";
 
+    /// <summary>Untimed runs of an auto sampler in the warm-up pass (other settings have one).</summary>
+    public const int AutoWarmUpRuns = 3;
+
     /// <summary>The untimed pause after each ONNX Runtime run, for its spinning threads to park.</summary>
     public static readonly TimeSpan OnnxRuntimeSettle = TimeSpan.FromMilliseconds(200);
 
@@ -214,12 +217,16 @@ internal sealed class BenchRunner
 
                 if (r == 0)
                 {
-                    if (samplers[i].Sampler is AsdSampler { CostCurve.Remembered: true })
+                    if (samplers[i].Sampler is AsdSampler { CostCurve: not null })
                     {
-                        // A remembered curve's first run in the process is not learned from (CostCurve.Remembered),
-                        // so the code that learns was first compiled inside the first timed repeat (JIT builds): the
-                        // 2-D mixture's repeat took 50x DDPM's. A second untimed run puts that in the warm-up too.
-                        samplers[i].Sampler.Sample(Chains, Seed, output, Conditioning);
+                        // auto takes some of its paths first in a later run: learning (not in a remembered curve's
+                        // first run), DDPM's steps (never in the first run), exploring, switching lengths. A JIT
+                        // build compiles each at its first call, inside a timed repeat: on the 2-D mixture, whose run
+                        // takes 70 us, one such repeat took 0.5-2 ms. Untimed runs put them in the warm-up.
+                        for (int extra = 1; extra < AutoWarmUpRuns; extra++)
+                        {
+                            samplers[i].Sampler.Sample(Chains, Seed, output, Conditioning);
+                        }
                     }
 
                     return;

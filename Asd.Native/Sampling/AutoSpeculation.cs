@@ -283,10 +283,21 @@ internal sealed class AutoSpeculation
         // Runtime), two cold runs in ten took DDPM's steps in every timed repeat after the first, where fixed L = 4
         // ran 1.33x faster (auto / best fixed 0.71-0.72). Runs as rounds choose L = 1 on that belief anyway, and
         // their exploration times the longer calls again.
-        var calibrated = new SpeculationCostModel.SharedCost(_curve, ChainsPerCall);
-        SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), calibrated, cap, out double calibratedRate);
-        return calibratedRate * calibrated.Seconds(1) < 1 + MinimumGain;
+        // The calibration does not change; its verdict is kept per chain count and cap (a search of the whole curve
+        // cost 2-4% of a 2-D mixture run of 80 us).
+        if (_calibrationVerdictFor != (ChainsPerCall, cap))
+        {
+            var calibrated = new SpeculationCostModel.SharedCost(_curve, ChainsPerCall);
+            SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), calibrated, cap, out double calibratedRate);
+            _calibrationSaysNoGain = calibratedRate * calibrated.Seconds(1) < 1 + MinimumGain;
+            _calibrationVerdictFor = (ChainsPerCall, cap);
+        }
+
+        return _calibrationSaysNoGain;
     }
+
+    private (int Chains, int Cap) _calibrationVerdictFor;
+    private bool _calibrationSaysNoGain;
 
     /// <summary>One run in this many runs as rounds even when <see cref="RunsAsDdpm"/> would say DDPM.</summary>
     public const int RecheckRuns = 8;
