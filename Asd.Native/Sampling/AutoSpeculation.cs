@@ -282,9 +282,8 @@ internal sealed class AutoSpeculation
         // came from the run's own timings, which a run of DDPM steps could never revise: on the unet16 fixture (ONNX
         // Runtime), two cold runs in ten took DDPM's steps in every timed repeat after the first, where fixed L = 4
         // ran 1.33x faster (auto / best fixed 0.71-0.72). Runs as rounds choose L = 1 on that belief anyway, and
-        // their exploration times the longer calls again.
-        // The calibration does not change; its verdict is kept per chain count and cap (a search of the whole curve
-        // cost 2-4% of a 2-D mixture run of 80 us).
+        // their exploration times the longer calls again. The calibration does not change, so its verdict is kept per
+        // chain count and cap (searching the whole curve every run cost 2-4% of a 2-D mixture run of 80 us).
         if (_calibrationVerdictFor != (ChainsPerCall, cap))
         {
             var calibrated = new SpeculationCostModel.SharedCost(_curve, ChainsPerCall);

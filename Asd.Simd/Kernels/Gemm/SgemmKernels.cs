@@ -29,8 +29,7 @@ internal static partial class SgemmKernels
     /// </remarks>
     internal static void CompileAll(IsaPath path, bool half)
     {
-        int bit = 1 << ((2 * (int)path) + (half ? 1 : 0));
-        if ((Volatile.Read(ref s_compiled) & bit) != 0 || !Isa.IsSupported(path))
+        if (Compiled(path, half) || !Isa.IsSupported(path))
         {
             return;
         }
@@ -58,11 +57,13 @@ internal static partial class SgemmKernels
             }
         }
 
-        Interlocked.Or(ref s_compiled, bit);
+        Interlocked.Or(ref s_compiled, CompiledBit(path, half));
     }
 
     /// <summary>Whether <see cref="CompileAll"/> has run the kernels of <paramref name="path"/> for one weight type.</summary>
-    internal static bool Compiled(IsaPath path, bool half) => (Volatile.Read(ref s_compiled) & (1 << ((2 * (int)path) + (half ? 1 : 0)))) != 0;
+    internal static bool Compiled(IsaPath path, bool half) => (Volatile.Read(ref s_compiled) & CompiledBit(path, half)) != 0;
+
+    private static int CompiledBit(IsaPath path, bool half) => 1 << ((2 * (int)path) + (half ? 1 : 0));
 
     private static void RunEmpty(IsaPath path, int rows, int panels, ref float a, ref float b, ref ushort bh, Span<float> c, int ldc, bool half)
     {
