@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # auto_stability.sh: does `auto` never lose? (issue 16). For each model, 10 separate `asd bench` runs, each timing
-# DDPM, fixed L = 1, 2, 4, 8 and auto side by side (interleaved repeats), in three conditions:
+# DDPM, a second DDPM (the A/A control of the measurement), fixed L = 1, 2, 4, 8 and auto side by side (interleaved
+# repeats), in three conditions:
 #   cold  - a fresh, empty curve cache for every run (auto calibrates first);
 #   warm  - a cache filled by one untimed run before the ten;
 #   load  - warm cache, and a competing CPU-bound process pinned to core 1 for the whole run.
@@ -13,17 +14,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-artifacts/auto_stability}
 RUNS=${RUNS:-10}
-REPEATS=${REPEATS:-5}
+# Timed repeats per bench: by model (the last field of MODELS), so that every setting gets ~20+ ms of timing: with 5
+# repeats of the 2-D mixture's 70-us run, the A/A control (a second DDPM, --ddpm-control) read 0.78x (interval
+# 0.32-1.21), with 101 it read 1.00x (1.00-1.00). REPEATS overrides them all.
 ASD=${ASD:-"dotnet Asd.Cli/bin/Release/net10.0/asd.dll"}
-# name | model spec | K | chains | extra flags
+# name | model spec | K | chains | extra flags | repeats
 MODELS=(
-  "policy|builtin:policy|100|1|--skip-quality"
-  "mixture2|builtin:mixture|200|1|"
-  "mixture32|builtin:mixture?dim=32|1000|1|"
-  "unet16|tests/fixtures/onnx/unet16|100|1|"
-  "unet28|tests/fixtures/onnx/unet28|100|1|"
-  "unet16-rowpar|tests/fixtures/onnx/unet16|100|1|--row-parallel on"
-  "unet28-rowpar|tests/fixtures/onnx/unet28|100|1|--row-parallel on"
+  "policy|builtin:policy|100|1|--skip-quality|21"
+  "mixture2|builtin:mixture|200|1||101"
+  "mixture32|builtin:mixture?dim=32|1000|1||31"
+  "unet16|tests/fixtures/onnx/unet16|100|1||11"
+  "unet28|tests/fixtures/onnx/unet28|100|1||9"
+  "unet16-rowpar|tests/fixtures/onnx/unet16|100|1|--row-parallel on|11"
+  "unet28-rowpar|tests/fixtures/onnx/unet28|100|1|--row-parallel on|9"
 )
 
 if [ "${1:-}" = table ]; then
@@ -39,13 +42,14 @@ idx=${1:?model index 0..$((${#MODELS[@]} - 1)) or table}
 shift || true
 conditions=("$@")
 [ ${#conditions[@]} -gt 0 ] || conditions=(cold warm load)
-IFS='|' read -r name spec steps chains extra <<<"${MODELS[$idx]}"
+IFS='|' read -r name spec steps chains extra repeats <<<"${MODELS[$idx]}"
+repeats=${REPEATS:-$repeats}
 mkdir -p "$OUT/$name"
 
 bench() { # bench CACHE_DIR JSON
   # shellcheck disable=SC2086
   ASD_CACHE_DIR="$1" timeout 300 $ASD bench --model "$spec" --steps "$steps" --samples "$chains" --threads 2 \
-    --spec-lens 1,2,4,8,auto --repeats "$REPEATS" --seed 0 --json "$2" $extra > "$2.txt"
+    --spec-lens 1,2,4,8,auto --repeats "$repeats" --ddpm-control --seed 0 --json "$2" $extra > "$2.txt"
 }
 
 load_pid=""

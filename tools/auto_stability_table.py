@@ -4,7 +4,9 @@
 Per model and condition (cold cache, warm cache, warm cache with a competing process on one core), over the runs:
 auto's wall-clock speedup over DDPM (min and median; criterion: >= 0.97 in every run), auto over the best fixed L
 of the same run (median; criterion >= 0.9), and how many runs share the dominant L (criterion for the warm cache:
->= 9 of 10), plus the cost model's predicted/measured ratio per fixed L (median over runs).
+>= 9 of 10), plus the cost model's predicted/measured ratio per fixed L (median over runs), and the A/A control: a
+second DDPM sampler timed the same way (asd bench --ddpm-control), whose ratio to DDPM is each run's own measurement
+noise (min and max over the runs; "-" for runs made without it).
 """
 import glob
 import json
@@ -13,21 +15,22 @@ import statistics
 import sys
 
 out = sys.argv[1] if len(sys.argv) > 1 else "artifacts/auto_stability"
-print("| model | condition | runs | auto / DDPM min | auto / DDPM median | auto / best fixed L (median) | dominant L (runs) | predicted / measured, fixed L (median) | criteria |")
-print("|---|---|---:|---:|---:|---:|---|---|---|")
+print("| model | condition | runs | auto / DDPM min | auto / DDPM median | auto / best fixed L (median) | dominant L (runs) | predicted / measured, fixed L (median) | A/A control min-max | criteria |")
+print("|---|---|---:|---:|---:|---:|---|---|---:|---|")
 for model_dir in sorted(glob.glob(os.path.join(out, "*"))):
     model = os.path.basename(model_dir)
     for cond in ("cold", "warm", "load"):
         files = sorted(glob.glob(os.path.join(model_dir, f"{cond}-*.json")), key=lambda f: int(f.rsplit("-", 1)[1].split(".")[0]))
         if not files:
             continue
-        auto_ddpm, auto_best, dominant, pred = [], [], [], {}
+        auto_ddpm, auto_best, dominant, pred, control = [], [], [], {}, []
         for f in files:
             d = json.load(open(f))
             rows = {r["spec_len"]: r for r in d["rows"]}
             auto = rows["auto"]["wall_speedup"]
             fixed = [r["wall_speedup"] for r in d["rows"] if r["sampler"] == "asd" and r["spec_len"] not in ("auto", "inf")]
             auto_ddpm.append(auto)
+            control += [r["wall_speedup"] for r in d["rows"] if r["sampler"] == "ddpm-control"]
             auto_best.append(auto / max(fixed))
             lengths = d.get("auto_round_lengths", {})
             dominant.append(max(lengths, key=lambda k: lengths[k]) if lengths else "?")
@@ -36,10 +39,13 @@ for model_dir in sorted(glob.glob(os.path.join(out, "*"))):
                     pred.setdefault(row["spec_len"], []).append(iv["predicted_wall_speedup"] / row["wall_speedup"])
         top = max(set(dominant), key=dominant.count)
         same = dominant.count(top)
-        ok = [f"every run >= 0.97: {'yes' if min(auto_ddpm) >= 0.97 else 'NO'}",
+        below = sum(c < 0.97 for c in control)
+        noise = f" (the A/A control too, in {below} of {len(control)} runs)" if below else ""
+        ok = [f"every run >= 0.97: {'yes' if min(auto_ddpm) >= 0.97 else 'NO' + noise}",
               f"median vs best >= 0.9: {'yes' if statistics.median(auto_best) >= 0.9 else 'NO'}"]
         if cond == "warm":
             ok.append(f"same L >= 9/10: {'yes' if same >= 0.9 * len(files) else 'NO'}")
         preds = " ".join(f"L={k}:{statistics.median(v):.2f}" for k, v in sorted(pred.items(), key=lambda kv: int(kv[0])))
         print(f"| {model} | {cond} | {len(files)} | {min(auto_ddpm):.2f} | {statistics.median(auto_ddpm):.2f} | "
-              f"{statistics.median(auto_best):.2f} | L={top} ({same}/{len(files)}) | {preds} | {'; '.join(ok)} |")
+              f"{statistics.median(auto_best):.2f} | L={top} ({same}/{len(files)}) | {preds} | "
+              f"{f'{min(control):.2f}-{max(control):.2f}' if control else '-'} | {'; '.join(ok)} |")

@@ -107,6 +107,11 @@ internal static class BenchOutput
             yield return string.Create(Ci, $"cost model: predicted / measured wall speedup per fixed L: {string.Join("  ", predicted.Select(r => $"L={r.Setting.SpecLen} {r.PredictedSpeedup / r.WallSpeedup:F2}"))} (largest gap {worst:0%})");
         }
 
+        if (report.Find(BenchRunner.ControlSampler, "-") is { } control)
+        {
+            yield return string.Create(Ci, $"measurement noise (A/A control, a second DDPM sampler timed the same way): DDPM over the control {control.Gain}; median-time ratio {control.WallSpeedup:F2}x");
+        }
+
         if (report.Find("asd", "auto") is { } auto)
         {
             string chosen = string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"));
@@ -207,7 +212,7 @@ internal static class BenchOutput
             path,
             string.Create(Ci, $"asd bench: {report.Model}, K = {report.Steps}, {report.Threads} thread(s)"),
             report.Machine,
-            [.. rows.Select(r => r.Setting.Sampler == "asd" ? "L=" + r.Setting.SpecLen : r.Setting.Sampler == "ddpm" ? "DDPM" : "DDPM ORT")],
+            [.. rows.Select(r => r.Setting.Sampler == "asd" ? "L=" + r.Setting.SpecLen : r.Setting.Sampler == "ddpm" ? "DDPM" : r.Setting.Sampler == BenchRunner.ControlSampler ? "DDPM ctl" : "DDPM ORT")],
             [("wall-clock speedup", [.. rows.Select(r => r.WallSpeedup)]), ("algorithmic speedup", [.. rows.Select(r => r.AlgorithmicSpeedup)])],
             "speedup over DDPM",
             (report.CeilingWallSpeedup, string.Create(Ci, $"cost-model ceiling {report.CeilingWallSpeedup:F2}x")));

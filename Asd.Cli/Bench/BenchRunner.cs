@@ -5,7 +5,13 @@ namespace Asd.Cli.Bench;
 /// <param name="SpecLen">The speculation length string of docs/math.md section 7 ("-" for DDPM).</param>
 internal sealed record BenchSetting(string Sampler, string SpecLen)
 {
-    public string Label => Sampler == "asd" ? $"ASD L={SpecLen}" : Sampler == "ddpm" ? "DDPM" : "DDPM (ONNX Runtime)";
+    public string Label => Sampler switch
+    {
+        "asd" => $"ASD L={SpecLen}",
+        "ddpm" => "DDPM",
+        BenchRunner.ControlSampler => "DDPM (control)",
+        _ => "DDPM (ONNX Runtime)",
+    };
 }
 
 /// <summary>What one setting measured over the timed repeats.</summary>
@@ -125,6 +131,16 @@ internal sealed class BenchRunner
     /// <summary>The sampler name of the ONNX Runtime row.</summary>
     public const string OnnxRuntimeSampler = "ddpm-onnxruntime";
 
+    /// <summary>The sampler name of the control row (<see cref="DdpmControl"/>).</summary>
+    public const string ControlSampler = "ddpm-control";
+
+    /// <summary>
+    /// Also time a second DDPM sampler of its own (<c>--ddpm-control</c>): the same work as the DDPM row, timed the same
+    /// way, so its ratio to DDPM is the measurement's own noise (an A/A comparison), the yardstick for any other
+    /// setting's ratio of this run.
+    /// </summary>
+    public bool DdpmControl { get; init; }
+
     /// <summary>Untimed runs of an auto sampler in the warm-up pass (other settings have one).</summary>
     public const int AutoWarmUpRuns = 3;
 
@@ -171,6 +187,11 @@ internal sealed class BenchRunner
         {
             SamplerRequest ddpm = Request with { Kind = SamplerKind.Ddpm, CostCurve = null };
             samplers.Add((new BenchSetting("ddpm", "-"), SamplerFactory.Create(Model, ddpm, pool)));
+            if (DdpmControl)
+            {
+                samplers.Add((new BenchSetting(ControlSampler, "-"), SamplerFactory.Create(Model, ddpm, pool)));
+            }
+
             Status?.Invoke("measuring the batch-cost curve T(B)");
             CostCurve curve = GivenCostCurve ?? SamplerFactory.CostCurveFor(Model, Request with { Calibration = Request.Calibration with { Refresh = Recalibrate } }, pool);
             foreach (SpecLength l in SpecLengths)

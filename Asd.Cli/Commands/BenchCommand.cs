@@ -23,13 +23,14 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "Write the results as JSON (fixed schema, see README)." };
         var vsOrt = new Option<bool>("--vs-onnxruntime") { Description = "Also time sequential DDPM through ONNX Runtime CPU on the same network." };
         var traceRuns = new Option<bool>("--trace-runs") { Description = "Print every timed run to stderr: setting, wall-clock, sequential calls, rows and the L of its rounds (why a setting's repeats differ)." };
+        var control = new Option<bool>("--ddpm-control") { Description = "Also time a second, separate DDPM sampler: the same work as DDPM, so its ratio to DDPM is this run's measurement noise (an A/A control)." };
         var recalibrate = new Option<bool>("--recalibrate") { Description = "Measure the batch-cost curve again, replacing the remembered one." };
         var skipQuality = new Option<bool>("--skip-quality") { Description = "builtin:policy: skip the quality test that runs before timing." };
         var acceptanceFrom = new Option<string?>("--acceptance-from") { Description = "Also state the cost-model ceiling with the acceptance by position of another asd bench JSON (for example a trained model's, when this one's weights are random)." };
 
         var command = new Command("bench", "Time DDPM and ASD (L = 1, 2, 4, 8, 16, inf, auto) side by side, with the cost-model ceiling.")
         {
-            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, acceptanceFrom, recalibrate, traceRuns,
+            steps, samples, cond, specLens, repeats, seed, maxRows, costCurve, saveCurve, markdown, plot, json, vsOrt, skipQuality, acceptanceFrom, recalibrate, traceRuns, control,
         };
         flags.AddTo(command);
         command.SetAction(parse =>
@@ -97,6 +98,7 @@ internal static class BenchCommand
                 Status = status,
                 Recalibrate = parse.GetValue(recalibrate),
                 TraceRun = parse.GetValue(traceRuns) ? stderr.WriteLine : null,
+                DdpmControl = parse.GetValue(control),
             };
             BenchReport report = FieldFlags.Map(() => runner.Run(BenchOutput.DescribeMachine(), quality)); // the engine's field names, as flags
             status?.Invoke("");

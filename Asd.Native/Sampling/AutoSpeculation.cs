@@ -247,9 +247,14 @@ internal sealed class AutoSpeculation
     /// <remarks>
     /// When the curve learns, the calibration (measured or remembered) must predict no gain either: a belief learned
     /// from timings is revised only by rounds that time longer calls, which runs of DDPM steps never make.
-    /// Never on the first run of this controller, nor on one run in <see cref="RecheckRuns"/>: those run as rounds,
-    /// timing and exploring, so a calibration that was wrong (too steep) is still corrected within a bounded number
-    /// of runs, and a run on a fresh controller behaves as before.
+    /// Never on the first run of this controller, nor on a recheck: those run as rounds, timing and exploring, so a
+    /// calibration that was wrong (too steep) is still corrected within a bounded number of runs, and a run on a fresh
+    /// controller behaves as before. The first recheck is run <see cref="RecheckRuns"/>; each recheck after which
+    /// drafting still never pays doubles the gap to the next, up to <see cref="MaxRecheckGap"/> runs, and a run whose
+    /// belief predicts a gain brings the gap back to <see cref="RecheckRuns"/>. A recheck as rounds cost 1.5-5 DDPM
+    /// runs on the 2-D mixture, so one in 8 for good cost 6-50% more than DDPM's steps; with the gap doubled it costs
+    /// at most 1-6% once it reaches 64 runs (after run 120), and a belief that turned wrong is still rechecked within
+    /// 64 runs.
     /// </remarks>
     public bool RunsAsDdpm()
     {
@@ -262,7 +267,26 @@ internal sealed class AutoSpeculation
         // Decided on every run, the first and the rechecks too (whose answer is then rounds), so that a JIT build has
         // compiled this before a run can act on it (AsdSampler.CompileDdpmRuns says why).
         bool ddpm = DraftingNeverPays(cap);
-        return ddpm && _runs > 1 && _runs % RecheckRuns != 0;
+        if (!ddpm)
+        {
+            _recheckGap = RecheckRuns;
+            _nextRecheck = _runs + RecheckRuns;
+            return false;
+        }
+
+        if (_runs == 1)
+        {
+            return false;
+        }
+
+        if (_runs >= _nextRecheck)
+        {
+            _nextRecheck = _runs + Math.Min(2 * _recheckGap, MaxRecheckGap);
+            _recheckGap = (int)(_nextRecheck - _runs);
+            return false;
+        }
+
+        return true;
     }
 
     private bool DraftingNeverPays(int cap)
@@ -298,10 +322,14 @@ internal sealed class AutoSpeculation
     private (int Chains, int Cap) _calibrationVerdictFor;
     private bool _calibrationSaysNoGain;
 
-    /// <summary>One run in this many runs as rounds even when <see cref="RunsAsDdpm"/> would say DDPM.</summary>
+    /// <summary>The run of the first recheck (a run as rounds where <see cref="RunsAsDdpm"/> would say DDPM), and the gap after a run that predicted a gain.</summary>
     public const int RecheckRuns = 8;
 
-    private long _runs;
+    /// <summary>The longest gap, in runs, between two rechecks (see <see cref="RunsAsDdpm"/>).</summary>
+    public const int MaxRecheckGap = 64;
+
+    private long _runs, _nextRecheck = RecheckRuns;
+    private int _recheckGap = RecheckRuns;
 
     /// <summary>Counts <paramref name="rounds"/> rounds of L = 1 taken as DDPM steps (<see cref="RunsAsDdpm"/>).</summary>
     public void RecordDdpmRounds(long rounds)

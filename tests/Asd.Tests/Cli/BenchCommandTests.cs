@@ -56,6 +56,30 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void DdpmControlTimesASecondDdpmSamplerAndStatesTheRunsNoise()
+    {
+        string json = Path.Combine(_dir, "control.json");
+        var (code, output, err) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "20", "--repeats", "5", "--threads", "1",
+            "--spec-lens", "2", "--ddpm-control", "--json", json, "--trace-runs");
+        Assert.True(code == 0, err + output);
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement[] rows = [.. doc.RootElement.GetProperty("rows").EnumerateArray()];
+        Assert.Equal(["ddpm", "ddpm-control", "asd"], rows.Select(r => r.GetProperty("sampler").GetString()));
+
+        // The control does DDPM's work: K sequential calls of one row each, timed in every repeat.
+        Assert.Equal(20.0, rows[1].GetProperty("sequential_model_calls").GetDouble());
+        Assert.Equal(1.0, rows[1].GetProperty("rows_per_step").GetDouble());
+        Assert.Equal(5, err.Split('\n').Count(l => l.Trim().StartsWith("repeat ", StringComparison.Ordinal) && l.Contains(" ddpm-control L=-:", StringComparison.Ordinal)));
+        Assert.Contains("DDPM (control)", output);
+        Assert.Matches(@"measurement noise \(A/A control, a second DDPM sampler timed the same way\): DDPM over the control [0-9.]+x \(\d+% interval [0-9.]+-[0-9.]+, 5 paired repeats\)", output);
+
+        // Without the flag: no control row, no noise line.
+        var (code2, output2, err2) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "20", "--repeats", "2", "--threads", "1", "--spec-lens", "2");
+        Assert.True(code2 == 0, err2 + output2);
+        Assert.DoesNotContain("control", output2);
+    }
+
+    [Fact]
     public void TraceRunsPrintsEveryTimedRunOfEverySettingWithItsRoundLengths()
     {
         var (code, output, err) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "20", "--repeats", "3", "--threads", "1",

@@ -452,7 +452,7 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
-    public void RunsThatWouldDraftNothingTakeDdpmsOwnStepsWithItsBytesAndOneInEightStillExplores()
+    public void RunsThatWouldDraftNothingTakeDdpmsOwnStepsWithItsBytesAndRechecksStillExplore()
     {
         // Every row costs a call: after the first run (rounds, timed, exploring), auto's runs take DDPM's own steps.
         var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
@@ -462,7 +462,8 @@ public sealed class OnlineCostTests
         var expected = new float[3 * 2];
         ddpm.Sample(3, 11, expected);
         var ranAsDdpm = new List<bool>();
-        for (int run = 1; run <= AutoSpeculation.RecheckRuns + 1; run++)
+        const int Runs = 130;
+        for (int run = 1; run <= Runs; run++)
         {
             var y = new float[3 * 2];
             SamplingStats st = sampler.Sample(3, 11, y);
@@ -481,9 +482,11 @@ public sealed class OnlineCostTests
             }
         }
 
-        // The first run and the RecheckRuns-th run ran as rounds (which can explore); the others as DDPM.
-        bool[] want = [.. Enumerable.Range(1, AutoSpeculation.RecheckRuns + 1).Select(r => r != 1 && r % AutoSpeculation.RecheckRuns != 0)];
-        Assert.Equal(want, ranAsDdpm);
+        // The first run and the rechecks ran as rounds (which can explore), the others as DDPM: the first recheck is
+        // run RecheckRuns (8), and each gap doubles (16, 32) up to MaxRecheckGap (64): runs 8, 24, 56, 120.
+        int[] rounds = [.. Enumerable.Range(1, Runs).Where(r => !ranAsDdpm[r - 1])];
+        Assert.Equal([1, 8, 24, 56, 120], rounds);
+        Assert.Equal(AutoSpeculation.MaxRecheckGap, 120 - 56);
 
         // Control: where drafting pays, no run takes DDPM's steps.
         var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
@@ -497,11 +500,67 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void ARunThatPredictsAGainBringsTheRecheckGapBack()
+    {
+        // Calibrated linear (no L gains). Runs 1-30 on that belief: rounds at 1, 8 and 24 (the gap doubled to 16).
+        // Then timings say flat (drafting pays): that run runs as rounds and the gap returns to RecheckRuns; timings
+        // say linear again, and the next recheck comes RecheckRuns after the run that predicted a gain, not 32 later.
+        var linear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
+        var auto = new AutoSpeculation(linear.WithLearning(true), rowsPerCall: 64);
+        var roundRuns = new List<int>();
+        void Teach(Func<int, double> cost)
+        {
+            // Enough timings for the estimates to follow (one timing raises an estimate at most MaxStep-fold).
+            for (int rep = 0; rep < 4 * AutoSpeculation.Window; rep++)
+            {
+                for (int rows = 1; rows <= 64; rows++)
+                {
+                    auto.Observe(rows, cost(rows));
+                }
+            }
+        }
+
+        for (int run = 1; run <= 60; run++)
+        {
+            if (run == 31)
+            {
+                Teach(Flat);
+            }
+            else if (run == 32)
+            {
+                Teach(Linear);
+            }
+
+            auto.Reset(1);
+            if (!auto.RunsAsDdpm())
+            {
+                roundRuns.Add(run);
+            }
+        }
+
+        Assert.Equal([1, 8, 24, 31, 39, 55], roundRuns);
+
+        // Control: without the flat timings the gap keeps doubling (8, 24, 56).
+        var steady = new AutoSpeculation(linear.WithLearning(true), rowsPerCall: 64);
+        var steadyRounds = new List<int>();
+        for (int run = 1; run <= 60; run++)
+        {
+            steady.Reset(1);
+            if (!steady.RunsAsDdpm())
+            {
+                steadyRounds.Add(run);
+            }
+        }
+
+        Assert.Equal([1, 8, 24, 56], steadyRounds);
+    }
+
+    [Fact]
     public void ALearnedBeliefThatDraftingNeverPaysDoesNotTakeDdpmsStepsWhileTheCalibrationDisagrees()
     {
         // Timings teach the controller that a call costs a call per row (linear): no L gains. Where the calibration
         // said drafting pays (flat), its runs stay rounds, which time longer calls again (exploring); DDPM's steps would
-        // have kept that belief for RecheckRuns - 1 runs, unrevised.
+        // have kept that belief until the next recheck, unrevised.
         static bool[] RunsAsDdpmAfterLinearTimings(CostCurve calibration)
         {
             var auto = new AutoSpeculation(calibration.WithLearning(true), rowsPerCall: 64);
