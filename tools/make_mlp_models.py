@@ -9,6 +9,9 @@ Writes, under the root:
       the pinned benchmark network: concat[x (32), sinusoidal time embedding (128), cond (4)] = 164,
       Linear 164->512->512->512->32 with SiLU between, epsilon prediction; PyTorch-default-like
       init U(-1/sqrt(in), 1/sqrt(in)) for weights and biases, float32.
+  bench/Asd.Bench/models/mlp_bench_f16.{json,safetensors,onnx}
+      the same network with its parameters rounded to float16, stored as F16 (the ONNX file: float16 initializers
+      cast to float32, so ONNX Runtime computes in float32 on the same values).
   tests/fixtures/mlp_small/mlp_small.{json,safetensors,onnx}
       a small network that uses every feature of the format (see make_small), plus
       mlp_small_halves.{json,safetensors}: the same weights stored as a mix of F16, BF16 and F32
@@ -287,6 +290,20 @@ def main(argv=None):
 
     spec, tensors = make_bench()
     write_model(root, BENCH_DIR, "mlp_bench", spec, tensors)
+
+    # mlp_bench_f16: the same network with every parameter rounded to float16 and stored as F16 (as builtin:policy
+    # ships its weights), and its ONNX export with the same values (float16 initializers cast to float32, which ONNX
+    # Runtime folds at load): the engine then streams half the bytes, ONNX Runtime computes in float32 on identical values.
+    tensors16 = {k: v.astype(np.float16).astype(np.float32) for k, v in tensors.items()}
+    spec16 = dict(spec)
+    spec16["weights"] = "mlp_bench_f16.safetensors"
+    d16 = os.path.join(root, BENCH_DIR)
+    j16 = os.path.join(d16, "mlp_bench_f16.json")
+    write_json(j16, spec16)
+    mc.write_safetensors(os.path.join(d16, "mlp_bench_f16.safetensors"), tensors16, {"format": "pt"},
+                         {k: "F16" for k in tensors16})
+    exp.export(j16, fp16_weights=True)
+    exp.check(j16, os.path.join(d16, "mlp_bench_f16.onnx"))
 
     spec, tensors = make_small()
     jpath = write_model(root, SMALL_DIR, "mlp_small", spec, tensors)

@@ -90,6 +90,9 @@ public sealed class AsdSampler : Sampler
     {
         public int Step, Length, Drafted, RowStart, RowCount;
         public Phase Phase;
+
+        /// <summary>Whether auto chose this round's length to explore (<see cref="AutoSpeculation.LastChoiceExplored"/>).</summary>
+        public bool Explores;
     }
 
     /// <summary>The fixed L that runs (int.MaxValue for unbounded or automatic).</summary>
@@ -203,6 +206,7 @@ public sealed class AsdSampler : Sampler
             long start = timed ? Clock.GetTimestamp() : 0;
             BeginBatch();
             int chainsInBatch = 0, next = -1;
+            bool explores = false;
             for (int t = 0; t < N; t++)
             {
                 int c = (cursor + t) % N;
@@ -231,6 +235,7 @@ public sealed class AsdSampler : Sampler
                     // A model that takes one timestep per call gets one draft row per chain per call (a segment of 1).
                     int rows = Denoiser.SharedTimestep ? 1 : Math.Min(_round[c].Length - _round[c].Drafted, BatchCapacityLeft);
                     DraftRows(c, rows);
+                    explores |= _round[c].Explores;
                 }
 
                 _inBatch[chainsInBatch++] = c;
@@ -258,7 +263,7 @@ public sealed class AsdSampler : Sampler
 
             if (timed)
             {
-                learner!.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency);
+                learner!.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency, explores);
             }
             ReportProgress();
         }
@@ -323,6 +328,7 @@ public sealed class AsdSampler : Sampler
         {
             auto.EndRound(c);
             _round[c].Length = auto.Choose(c, k - 1 - _round[c].Step);
+            _round[c].Explores = auto.LastChoiceExplored;
         }
         else
         {

@@ -39,9 +39,10 @@ namespace Asd.Native.Sampling;
 /// (so a calibration too steep is corrected one doubling per exploration); the sweeps are counted across runs, so
 /// that short runs (one request of a few dozen rounds) explore too. So at most 1 round in 50, 2% of rounds, runs a
 /// length the model did not pick. And its time is bounded too: an
-/// exploring round is skipped while the predicted extra seconds of all explored rounds so far (a neighbour's round
-/// cost less the chosen one's, on the current curve) exceed <see cref="ExploreShare"/> of the predicted seconds of all
-/// rounds (both counted across runs), so exploring costs at most that share plus one exploring round's extra. The
+/// exploring round is skipped while the extra seconds of all explored rounds so far (a neighbour's round cost less
+/// the chosen one's, on the current curve, plus whatever its call then took beyond its size's estimate) exceed
+/// <see cref="ExploreShare"/> of the predicted seconds of all rounds (both counted across runs), so exploring costs at
+/// most that share plus one exploring round's extra, in measured time. The
 /// first exploration is never held back, so a stale estimate is timed again within 50 sweeps. On the 2-D mixture a
 /// round of L = 2 cost five of L = 1, and exploring every 50th round had cost 8% of the run.</para>
 /// <para>The estimate: decayed counts per position (factor <see cref="Decay"/> per round, so it follows the change
@@ -355,13 +356,25 @@ internal sealed class AutoSpeculation
     /// <summary>
     /// Folds one timed call of <paramref name="rows"/> rows that took <paramref name="seconds"/> (the sampler's work
     /// for it included) into the estimates; every <see cref="RefitEvery"/> calls, refits the curve and the tables.
-    /// Allocation-free. Ignored when the curve does not learn.
+    /// <paramref name="explores"/>: the call carried a round whose length was explored (<see cref="LastChoiceExplored"/>);
+    /// what it took beyond the estimate is charged to the exploration budget too (see remarks). Allocation-free.
+    /// Ignored when the curve does not learn.
     /// </summary>
-    public void Observe(int rows, double seconds)
+    public void Observe(int rows, double seconds, bool explores = false)
     {
         if (!_learns || _burnIn || rows < 1 || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
         {
             return;
+        }
+
+        if (explores)
+        {
+            // The budget was charged the predicted extra when the length was chosen; a call that took longer than
+            // its size's estimate adds the rest, so the bound holds on measured time. The estimate is a lower median
+            // and shrugs off slow calls, which is right for choosing L but priced exploring too low on a loaded core:
+            // with a competing process on one core, auto on the row-parallel unet16 fixture explored L = 2 rounds
+            // that cost several times their estimate, and ran 0.92-0.93x of DDPM where L = 1 ran 1.00-1.02x.
+            _exploreSeconds += Math.Max(0, seconds - _fittedCost.Seconds(rows));
         }
 
         // The estimate of a size is the lower median of its last Window timings; until Window timings are in, the fit
@@ -550,9 +563,13 @@ internal sealed class AutoSpeculation
 
     private int ChainsPerCall { get; set; } = 1;
 
+    /// <summary>Whether the last <see cref="Choose"/> picked a length to explore rather than the best predicted one.</summary>
+    public bool LastChoiceExplored { get; private set; }
+
     /// <summary>The L for chain <paramref name="chain"/>'s next round, at most <paramref name="remaining"/>.</summary>
     public int Choose(int chain, int remaining)
     {
+        LastChoiceExplored = false;
         if (_streakLeft[chain] > 0 && (_sweepsBefore + (_decisions / _chains)) % ExplorePeriod != ExplorePeriod - 1)
         {
             // A round of a DDPM streak: L = 1 without a search (see StreakCap).
@@ -622,6 +639,7 @@ internal sealed class AutoSpeculation
                     (_upRows, _upPredicted) = neighbour > l ? (neighbour, _cost[neighbour]) : (0, 0);
                     l = neighbour;
                     ExploredRounds++;
+                    LastChoiceExplored = true;
                 }
             }
         }

@@ -11,7 +11,9 @@ namespace Asd.Bench;
 /// One forward pass of the pinned network (models/mlp_bench: input [x 32, time embedding 128, cond 4] = 164,
 /// Linear 164-512-512-512-32 with SiLU between) for a batch of rows: the native MLP (Asd.Simd GEMM on the core pool)
 /// against ONNX Runtime CPU running the same weights (exported by tools/export_mlp_onnx.py) with the same thread count.
-/// FLOPs = 2 * Batch * 624,640 (= 2 sum(in * out)).
+/// FLOPs = 2 * Batch * 624,640 (= 2 sum(in * out)). <see cref="Weights"/> float16: models/mlp_bench_f16, the same
+/// network with its parameters rounded to float16 (tools/make_mlp_models.py): the engine packs and streams them as
+/// float16 (widened in the GEMM, as builtin:policy runs), ONNX Runtime computes in float32 on the same values.
 /// </summary>
 [MemoryDiagnoser]
 public class MlpForwardBenchmarks
@@ -33,12 +35,22 @@ public class MlpForwardBenchmarks
     [Params(1, 2)]
     public int Threads { get; set; }
 
+    [Params("float32", "float16")]
+    public string Weights { get; set; } = "float32";
+
+    private string ModelName => Weights == "float16" ? "mlp_bench_f16" : "mlp_bench";
+
     internal static string ModelPath(string file) => Path.Combine(AppContext.BaseDirectory, "models", file);
 
     [GlobalSetup]
     public void Setup()
     {
-        _model = MlpModel.Load(ModelPath("mlp_bench.json"));
+        _model = MlpModel.Load(ModelPath(ModelName + ".json"));
+        if (_model.WeightPrecision != (Weights == "float16" ? "float16" : "float32"))
+        {
+            throw new InvalidOperationException($"{ModelName}: the engine packed {_model.WeightPrecision} weights, not {Weights}");
+        }
+
         _pool = Threads > 1 ? new CorePool(Threads) : null;
         _denoiser = _model.CreateDenoiser(64, _pool);
         var rng = new Random(1);
@@ -55,7 +67,7 @@ public class MlpForwardBenchmarks
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        _session = new InferenceSession(ModelPath("mlp_bench.onnx"), options);
+        _session = new InferenceSession(ModelPath(ModelName + ".onnx"), options);
         _runOptions = new RunOptions();
         _binding = _session.CreateIoBinding();
         _ortValues =

@@ -307,6 +307,48 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void AnExploringCallThatTakesLongerThanItsEstimateIsChargedInMeasuredTime()
+    {
+        // As on a loaded core with row-parallel lanes: the curve is right for the calls auto makes, but one exploring
+        // call (L = 2) in three takes 20x its estimate. The lower-median estimate shrugs those off (a minority of slow
+        // calls moves nothing), so a budget on predicted seconds let exploring take several times its share.
+        static double Steep(int rows) => rows == 1 ? 1e-6 : 4e-6 + (rows * 0.5e-6);
+        static double ExploringShare(bool charged)
+        {
+            var auto = new AutoSpeculation(new CostCurve([.. Enumerable.Range(1, 64).Select(Steep)]) { Learns = true }, 64);
+            auto.Reset(1);
+            double total = 0, extra = 0;
+            int explorations = 0;
+            for (int r = 0; r < 50_000; r++)
+            {
+                int l = auto.Choose(0, 10_000);
+                bool explored = auto.LastChoiceExplored;
+                Assert.Equal(l > 1, explored); // L = 1 is best here: every longer round is an exploration
+                double seconds = explored && explorations++ % 3 == 0 ? 20 * Steep(l) : Steep(l);
+                total += seconds;
+                extra += explored ? seconds - Steep(1) : 0;
+                auto.Observe(l, seconds, charged && explored);
+                for (int j = 1; j < l; j++)
+                {
+                    auto.Record(0, j, true);
+                }
+
+                auto.EndRound(0);
+            }
+
+            Assert.True(auto.ExploredRounds >= 5, $"{auto.ExploredRounds} rounds explored: it must still explore");
+            return extra / total;
+        }
+
+        double share = ExploringShare(charged: true);
+        Assert.True(share <= AutoSpeculation.ExploreShare * 1.1, $"exploring took {share:P2} of the measured time");
+
+        // The control: charged only what the estimate predicted, exploring takes over twice the share.
+        double predictedOnly = ExploringShare(charged: false);
+        Assert.True(predictedOnly > 2 * AutoSpeculation.ExploreShare, $"{predictedOnly:P2}");
+    }
+
+    [Fact]
     public void ExplorationCostsAtMostItsShareOfTheTime()
     {
         // Like the 2-D mixture at 2 threads: one row 1 us, two rows 5 us (a second core joins), so speculation never
