@@ -51,6 +51,12 @@ public class MlpForwardBenchmarks
             throw new InvalidOperationException($"{ModelName}: the engine packed {_model.WeightPrecision} weights, not {Weights}");
         }
 
+        if (Environment.GetEnvironmentVariable("ASD_ROW_SPLIT") is { Length: > 0 } split)
+        {
+            // Development only (loop-mlp, quick-mlp): the row count from which calls give each thread whole rows.
+            _model.RowSplitRows = split == "off" ? int.MaxValue : int.Parse(split, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         _pool = Threads > 1 ? new CorePool(Threads) : null;
         _denoiser = _model.CreateDenoiser(64, _pool);
         var rng = new Random(1);
