@@ -104,8 +104,8 @@ internal static class QuickMlp
         for (int rep = 0; rep < 20; rep++)
         {
             Thread.Sleep(BenchRunnerSettle);
-            bestA = Math.Min(bestA, Window(asd));
-            bestB = Math.Min(bestB, Window(ort));
+            bestA = Math.Min(bestA, QuickPolicyHalf.Window(() => asd()));
+            bestB = Math.Min(bestB, QuickPolicyHalf.Window(() => ort()));
         }
 
         return (bestA, bestB);
@@ -113,19 +113,6 @@ internal static class QuickMlp
 
     /// <summary>The pause asd bench gives ONNX Runtime's spinning threads (BenchRunner.OnnxRuntimeSettle).</summary>
     private static readonly TimeSpan BenchRunnerSettle = TimeSpan.FromMilliseconds(200);
-
-    private static double Window(Func<float> f)
-    {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        int n = 0;
-        while (sw.ElapsedMilliseconds < 30)
-        {
-            f();
-            n++;
-        }
-
-        return sw.Elapsed.TotalMicroseconds / n;
-    }
 }
 
 /// <summary>Quick read-bandwidth probe (<c>-- quick-stream</c>), for development only.</summary>
