@@ -616,7 +616,9 @@ internal sealed class AutoSpeculation
                 }
             }
 
-            if (rate * _cost[1] < 1 + MinimumGain)
+            // The margin has the same hysteresis: a chain drafting keeps drafting while the gain stays within
+            // SwitchMargin of the margin, so a gain near 5% does not flip it between L = 1 and L = 2 round by round.
+            if (rate * _cost[1] < 1 + MinimumGain - (held > 1 ? SwitchMargin : 0))
             {
                 l = 1;
             }

@@ -441,6 +441,40 @@ public sealed class OnlineCostTests
     }
 
     [Fact]
+    public void HysteresisKeepsAChainDraftingWhileItsGainHoversAtTheMargin()
+    {
+        // T(2) = 1.124 T(1): L = 2 gains 5% over DDPM (the margin) at an acceptance of 0.6. A drafting chain then sees
+        // only rejections, so its predicted gain falls round by round through the margin. Without hysteresis it stops
+        // drafting on the first round below 5%; with it, only once the gain is SwitchMargin below that, some rounds
+        // later. (On the 28x28 UNet fixture the learned T(2)/T(1) moves around such a margin, and warm runs split
+        // between L = 1 and L = 2 as their dominant length.)
+        static double NearMargin(int rows) => 1e-3 * (1 + (0.124 * (rows - 1)));
+        var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(NearMargin)]);
+        static int RoundsUntilL1(AutoSpeculation auto)
+        {
+            auto.Reset(1);
+            for (int r = 0; r < 200; r++)
+            {
+                int l = auto.Choose(0, 1000);
+                if (l == 1)
+                {
+                    return r;
+                }
+
+                auto.Record(0, 1, false);
+                auto.EndRound(0);
+            }
+
+            return int.MaxValue;
+        }
+
+        int free = RoundsUntilL1(new AutoSpeculation(curve, 64) { SwitchMargin = 0 });
+        int held = RoundsUntilL1(new AutoSpeculation(curve, 64));
+        Assert.InRange(free, 1, 199);
+        Assert.True(held > free && held < int.MaxValue, $"with hysteresis the chain stopped drafting after {held} rounds, without after {free}");
+    }
+
+    [Fact]
     public void HysteresisKeepsTheLengthInUseAgainstNearTies()
     {
         // A curve on which neighbouring lengths predict within a few percent, and acceptance estimates that move
