@@ -71,6 +71,7 @@ internal sealed class AutoSpeculation
     /// optimistic by about this much where speculation barely pays (shared calls whose cost grows linearly with rows:
     /// chains that finish late pay whole calls alone, which the per-chain share T(nB) / n does not see), and a draft
     /// that wins 2% on paper lost 5% in wall-clock there (the 16x16 UNet fixture through ONNX Runtime, 16 chains).
+    /// A chain already drafting keeps drafting down to <see cref="SwitchMargin"/> below it (see Choose).
     /// </summary>
     public const double MinimumGain = 0.05;
 
