@@ -212,7 +212,7 @@ internal static class BenchOutput
             path,
             string.Create(Ci, $"asd bench: {report.Model}, K = {report.Steps}, {report.Threads} thread(s)"),
             report.Machine,
-            [.. rows.Select(r => r.Setting.Sampler == "asd" ? "L=" + r.Setting.SpecLen : r.Setting.Sampler == "ddpm" ? "DDPM" : r.Setting.Sampler == BenchRunner.ControlSampler ? "DDPM ctl" : "DDPM ORT")],
+            [.. rows.Select(r => r.Setting.ShortLabel)],
             [("wall-clock speedup", [.. rows.Select(r => r.WallSpeedup)]), ("algorithmic speedup", [.. rows.Select(r => r.AlgorithmicSpeedup)])],
             "speedup over DDPM",
             (report.CeilingWallSpeedup, string.Create(Ci, $"cost-model ceiling {report.CeilingWallSpeedup:F2}x")));

@@ -12,6 +12,15 @@ internal sealed record BenchSetting(string Sampler, string SpecLen)
         BenchRunner.ControlSampler => "DDPM (control)",
         _ => "DDPM (ONNX Runtime)",
     };
+
+    /// <summary>The label of a bar in the plot (<see cref="Label"/>, shorter).</summary>
+    public string ShortLabel => Sampler switch
+    {
+        "asd" => "L=" + SpecLen,
+        "ddpm" => "DDPM",
+        BenchRunner.ControlSampler => "DDPM ctl",
+        _ => "DDPM ORT",
+    };
 }
 
 /// <summary>What one setting measured over the timed repeats.</summary>

@@ -283,8 +283,8 @@ internal sealed class AutoSpeculation
 
         if (_runs >= _nextRecheck)
         {
-            _nextRecheck = _runs + Math.Min(2 * _recheckGap, MaxRecheckGap);
-            _recheckGap = (int)(_nextRecheck - _runs);
+            _recheckGap = Math.Min(2 * _recheckGap, MaxRecheckGap);
+            _nextRecheck = _runs + _recheckGap;
             return false;
         }
 
