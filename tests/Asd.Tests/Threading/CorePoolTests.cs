@@ -131,16 +131,36 @@ public sealed class CorePoolTests
     [Fact]
     public void CallsAllocateNothing()
     {
+        // Three passes of 100 calls, at most one of which may allocate: in CI one pass read 2088 bytes once (a clean
+        // run of the same commit read 0, as every local run did), the runtime's, not the pool's, which would allocate
+        // in every pass. The ONNX allocation check allows the same (OnnxTestFiles).
         using var pool = new CorePool(2);
         var work = new CountingWork(100);
         pool.Run(work, 100);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        long[] passes = AllocatedPerPass(() => pool.Run(work, 100));
+        Assert.True(passes.Count(b => b == 0) >= 2, $"bytes allocated per pass of 100 calls: {string.Join(", ", passes)}");
+
+        // The control: a call that allocates fails the check in every pass.
+        Assert.Equal(0, AllocatedPerPass(() => _kept = new object[4]).Count(b => b == 0));
+    }
+
+    private static object? _kept;
+
+    private static long[] AllocatedPerPass(Action call)
+    {
+        long[] passes = new long[3];
+        for (int pass = 0; pass < passes.Length; pass++)
         {
-            pool.Run(work, 100);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                call();
+            }
+
+            passes[pass] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        return passes;
     }
 
     [Fact]
