@@ -37,9 +37,18 @@ internal sealed class RowSplit(ILaneDenoiser owner, int rows, CorePool pool, int
     {
         int m = timesteps.Length;
         int used = Math.Min(lanes, m);
-        if (m < minRows || used < 2)
+        if (m < minRows || m == 0)
         {
             return false;
+        }
+
+        if (used < 2)
+        {
+            // One row (a split from one row on): lane 0 runs it on the calling thread, on the scratch it uses in
+            // larger calls, with no hand-off to the pool at all.
+            embeddings.Warm(timesteps);
+            owner.ForwardLane(0, samples, timesteps, conditioning, output);
+            return true;
         }
 
         embeddings.Warm(timesteps);

@@ -27,102 +27,124 @@ public static class GroupNorm
     /// <paramref name="scale"/> and <paramref name="shift"/> are indexed by absolute channel; the last three terms may
     /// be empty (skipped).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(
         ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int length, int channel0, int channels,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double epsilon, Activation activation,
+        ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual, int ldr) =>
+        ApplyGroups(x, ldx, y, ldy, length, channel0, 1, channels, gamma, beta, epsilon, activation, scale, shift, residual, ldr);
+
+    /// <summary>
+    /// <see cref="Apply"/> for <paramref name="groups"/> adjacent groups of <paramref name="width"/> channels each,
+    /// starting at <paramref name="channel0"/>: every group gets its own statistics, and the bits of each are those
+    /// <see cref="Apply"/> gives it alone. Rows are processed whole across the groups, so the activation runs on full
+    /// vectors even where a group is narrower than one (8 channels of a 64-channel layer in 8 groups).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ApplyGroups(
+        ReadOnlySpan<float> x, int ldx, Span<float> y, int ldy, int length, int channel0, int groups, int width,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double epsilon, Activation activation,
         ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual, int ldr)
     {
-        int end = channel0 + channels;
-        if (length < 1 || channel0 < 0 || channels < 1 || ldx < end || ldy < end
+        long endLong = channel0 + ((long)groups * width);
+        int end = (int)Math.Min(endLong, int.MaxValue);
+        if (length < 1 || channel0 < 0 || groups < 1 || width < 1 || endLong > int.MaxValue || ldx < end || ldy < end
             || x.Length < ((long)(length - 1) * ldx) + end || y.Length < ((long)(length - 1) * ldy) + end
             || gamma.Length < end || beta.Length < end
             || (!scale.IsEmpty && scale.Length < end) || (!shift.IsEmpty && shift.Length < end)
             || (!residual.IsEmpty && (ldr < end || residual.Length < ((long)(length - 1) * ldr) + end)))
         {
-            throw new ArgumentException($"GroupNorm spans disagree with {length} rows x channels [{channel0}, {end}) (x {x.Length}/{ldx}, y {y.Length}/{ldy}, gamma {gamma.Length}, beta {beta.Length}, scale {scale.Length}, shift {shift.Length}, residual {residual.Length}/{ldr}).");
+            throw new ArgumentException($"GroupNorm spans disagree with {length} rows x {groups} group(s) of {width} channels from {channel0} (x {x.Length}/{ldx}, y {y.Length}/{ldy}, gamma {gamma.Length}, beta {beta.Length}, scale {scale.Length}, shift {shift.Length}, residual {residual.Length}/{ldr}).");
         }
 
-        (double mean, double inv) = Statistics(x, ldx, length, channel0, channels, epsilon);
-        for (int t = 0; t < length; t++)
+        // Statistics for a bounded number of groups at a time (a hostile group count must not overflow the stack).
+        const int Batch = 64;
+        Span<double> stats = stackalloc double[2 * Batch];
+        for (int g0 = 0; g0 < groups; g0 += Batch)
         {
-            ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
-            Span<float> ys = y.Slice((t * ldy) + channel0, channels);
-            Normalize(xs, gamma.Slice(channel0, channels), beta.Slice(channel0, channels), mean, inv, ys);
-            Post(
-                ys, activation,
-                scale.IsEmpty ? default : scale.Slice(channel0, channels),
-                shift.IsEmpty ? default : shift.Slice(channel0, channels),
-                residual.IsEmpty ? default : residual.Slice((t * ldr) + channel0, channels));
+            int count = Math.Min(Batch, groups - g0), first = channel0 + (g0 * width), span = count * width;
+            for (int g = 0; g < count; g++)
+            {
+                (stats[2 * g], stats[(2 * g) + 1]) = Statistics(x, ldx, length, first + (g * width), width, epsilon);
+            }
+
+            for (int t = 0; t < length; t++)
+            {
+                Span<float> ys = y.Slice((t * ldy) + first, span);
+                NormalizeGroups(x.Slice((t * ldx) + first, span), gamma.Slice(first, span), beta.Slice(first, span), stats[..(2 * count)], width, ys);
+                Post(
+                    ys, activation,
+                    scale.IsEmpty ? default : scale.Slice(first, span),
+                    shift.IsEmpty ? default : shift.Slice(first, span),
+                    residual.IsEmpty ? default : residual.Slice((t * ldr) + first, span));
+            }
         }
     }
 
     /// <summary>Mean and 1 / sqrt(variance + eps) of the group (population variance, two passes, 8 fixed lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static (double Mean, double Inverse) Statistics(ReadOnlySpan<float> x, int ldx, int length, int channel0, int channels, double epsilon)
     {
+        double n = (double)length * channels;
+        if (Isa.Active == IsaPath.Avx512 && channels % 8 == 0)
+        {
+            // Every row starts in lane 0 (channels is a multiple of 8), so one vector of 8 double lanes, kept in a
+            // register across rows, adds the elements in the same order as the lane-by-lane loop below.
+            ref float p = ref MemoryMarshal.GetReference(x);
+            Vector512<double> acc = Vector512<double>.Zero;
+            for (int t = 0; t < length; t++)
+            {
+                nint row = (t * (nint)ldx) + channel0;
+                for (int c = 0; c < channels; c += 8)
+                {
+                    acc += Wide(ref Unsafe.Add(ref p, row), c);
+                }
+            }
+
+            double wideMean = LaneSum(acc) / n;
+            Vector512<double> m = Vector512.Create(wideMean);
+            acc = Vector512<double>.Zero;
+            for (int t = 0; t < length; t++)
+            {
+                nint row = (t * (nint)ldx) + channel0;
+                for (int c = 0; c < channels; c += 8)
+                {
+                    Vector512<double> d = Wide(ref Unsafe.Add(ref p, row), c) - m;
+                    acc = Vector512.FusedMultiplyAdd(d, d, acc);
+                }
+            }
+
+            return (wideMean, 1.0 / Math.Sqrt((LaneSum(acc) / n) + epsilon));
+        }
+
         Span<double> lanes = stackalloc double[8];
         lanes.Clear();
-        bool wide = Isa.Active == IsaPath.Avx512 && channels % 8 == 0;
         for (int t = 0, e = 0; t < length; t++, e += channels)
         {
             ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
-            if (wide)
+            for (int c = 0; c < channels; c++)
             {
-                SumWide(xs, lanes, 0, false);
-            }
-            else
-            {
-                for (int c = 0; c < channels; c++)
-                {
-                    lanes[(e + c) & 7] += xs[c];
-                }
+                lanes[(e + c) & 7] += xs[c];
             }
         }
 
-        double n = (double)length * channels, mean = LaneSum(lanes) / n;
+        double mean = LaneSum(lanes) / n;
         lanes.Clear();
         for (int t = 0, e = 0; t < length; t++, e += channels)
         {
             ReadOnlySpan<float> xs = x.Slice((t * ldx) + channel0, channels);
-            if (wide)
+            for (int c = 0; c < channels; c++)
             {
-                SumWide(xs, lanes, mean, true);
-            }
-            else
-            {
-                for (int c = 0; c < channels; c++)
-                {
-                    double d = xs[c] - mean;
-                    lanes[(e + c) & 7] = Math.FusedMultiplyAdd(d, d, lanes[(e + c) & 7]);
-                }
+                double d = xs[c] - mean;
+                lanes[(e + c) & 7] = Math.FusedMultiplyAdd(d, d, lanes[(e + c) & 7]);
             }
         }
 
         return (mean, 1.0 / Math.Sqrt((LaneSum(lanes) / n) + epsilon));
     }
 
-    /// <summary>Adds a row (a multiple of 8 long, its first element in lane 0) to the lanes: values, or squared deviations from <paramref name="mean"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SumWide(ReadOnlySpan<float> xs, Span<double> lanes, double mean, bool squares)
-    {
-        Vector512<double> acc = Vector512.Create<double>(lanes), m = Vector512.Create(mean);
-        ref float p = ref MemoryMarshal.GetReference(xs);
-        for (int c = 0; c < xs.Length; c += 8)
-        {
-            Vector512<double> v = Vector512.WidenLower(Vector256.LoadUnsafe(ref p, (nuint)c).ToVector512Unsafe());
-            if (squares)
-            {
-                Vector512<double> d = v - m;
-                acc = Vector512.FusedMultiplyAdd(d, d, acc);
-            }
-            else
-            {
-                acc += v;
-            }
-        }
-
-        acc.CopyTo(lanes);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double LaneSum(Vector512<double> l) =>
+        ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double LaneSum(ReadOnlySpan<double> l) =>
@@ -150,6 +172,40 @@ public static class GroupNorm
         {
             double v = (xs[c] - mean) * inv;
             ys[c] = (float)((v * gamma[c]) + beta[c]);
+        }
+    }
+
+    /// <summary><see cref="Normalize"/> of a row of adjacent groups of <paramref name="width"/> channels, group g with (mean, inverse) = stats[2g], stats[2g + 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NormalizeGroups(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<double> stats, int width, Span<float> ys)
+    {
+        int groups = stats.Length / 2;
+        if (Isa.Active == IsaPath.Avx512 && width % 8 == 0)
+        {
+            ref float px = ref MemoryMarshal.GetReference(xs), pg = ref MemoryMarshal.GetReference(gamma), pb = ref MemoryMarshal.GetReference(beta);
+            ref float py = ref MemoryMarshal.GetReference(ys);
+            for (int g = 0, c = 0; g < groups; g++)
+            {
+                Vector512<double> m = Vector512.Create(stats[2 * g]), s = Vector512.Create(stats[(2 * g) + 1]);
+                for (int end = c + width; c < end; c += 8)
+                {
+                    Vector512<double> v = (Wide(ref px, c) - m) * s;
+                    v = (v * Wide(ref pg, c)) + Wide(ref pb, c);
+                    Vector512.Narrow(v, v).GetLower().StoreUnsafe(ref py, (nuint)c);
+                }
+            }
+
+            return;
+        }
+
+        for (int g = 0, c = 0; g < groups; g++)
+        {
+            double mean = stats[2 * g], inv = stats[(2 * g) + 1];
+            for (int end = c + width; c < end; c++)
+            {
+                double v = (xs[c] - mean) * inv;
+                ys[c] = (float)((v * gamma[c]) + beta[c]);
+            }
         }
     }
 

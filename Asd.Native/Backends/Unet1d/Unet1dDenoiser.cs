@@ -16,11 +16,16 @@ namespace Asd.Native.Backends.Unet1d;
 public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 {
     /// <summary>
-    /// The default of <see cref="Unet1dModel.RowSplitRows"/>. On the trained policy (models/unet-policy; quick-unet, 2 threads, interleaved runs) two threads splitting
-    /// columns ran 2 samples in 0.82-0.97 ms, no faster than one thread (0.82-0.96), while one sample per thread takes
-    /// one thread's T(1), 0.57-0.66 ms.
+    /// The default of <see cref="Unet1dModel.RowSplitRows"/>: every call, a single sample included, runs whole samples
+    /// per thread (a single sample on the calling thread alone). On the trained policy (models/unet-policy;
+    /// quick-unet, 2 threads, interleaved runs) two threads splitting columns ran 2 samples in 0.82-0.97 ms, no faster
+    /// than one thread (0.82-0.96), while one sample per thread takes one thread's T(1), 0.57-0.66 ms; and, after the
+    /// group norm walked rows whole (2026-12-04), one sample took 0.31-0.37 ms on one thread against 0.36-0.43 ms with
+    /// its columns split across two (3 interleaved runs each): the split's per-layer hand-offs cost more than the half
+    /// of the arithmetic it saves. Models too large for a row split (<see cref="RowSplitMaxWeightBytes"/>) still
+    /// split a single sample's columns, since there each thread then streams half the weights.
     /// </summary>
-    internal const int DefaultRowSplitRows = 2;
+    internal const int DefaultRowSplitRows = 1;
 
     /// <summary>
     /// Models with more packed weights than this never split rows: each lane streams all the weights, which a model
@@ -85,9 +90,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _packedA = new float[PackedScratch(p)];
         _embeddings = sharedEmbeddings ?? new TimestepEmbeddings(d, RowNorm.SinusoidalFrequencies(d, 10000, 1), 1f, flipSinToCos: false);
 
-        int splitRows = Math.Max(rowSplitRows, 2);
+        int splitRows = Math.Max(rowSplitRows, 1);
         int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples);
-        if (lanes >= 2 && _passSamples >= splitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
+        if (pool is { Threads: >= 2 } && _passSamples >= splitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
         {
             _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
             _rowSplit = new RowSplit(this, _passSamples, pool!, lanes, splitRows, _embeddings);
@@ -381,15 +386,17 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         public void Execute(int start, int end)
         {
             int groups = _norm.Groups, width = _channels / groups, block = _length * _channels;
-            for (int u = start; u < end; u++)
+            for (int u = start; u < end;)
             {
-                int sample = u / groups, g = u % groups;
+                // The units of one sample in this range, as one call: its rows are then walked once, whole.
+                int sample = u / groups, g = u % groups, count = Math.Min(end - u, groups - g);
                 Span<float> x = _x.AsSpan(sample * block, block);
-                GroupNorm.Apply(
-                    x, _channels, x, _channels, _length, g * width, width, _norm.Gamma, _norm.Beta, _epsilon, Activation.Mish,
+                GroupNorm.ApplyGroups(
+                    x, _channels, x, _channels, _length, g * width, count, width, _norm.Gamma, _norm.Beta, _epsilon, Activation.Mish,
                     _scale < 0 ? default : _film.AsSpan((sample * _filmStride) + _scale, _channels),
                     _shift < 0 ? default : _film.AsSpan((sample * _filmStride) + _shift, _channels),
                     _residual is null ? default : _residual.AsSpan(sample * _length * _ldr, ((_length - 1) * _ldr) + _channels), _ldr);
+                u += count;
             }
         }
     }

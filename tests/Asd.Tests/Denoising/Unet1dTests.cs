@@ -125,14 +125,21 @@ public sealed class Unet1dTests(ITestOutputHelper output)
                 foreach (int threads in (int[])[1, 2, 3])
                 {
                     using var pool = new CorePool(threads);
-                    // With 2 or 3 threads, passes of 1 sample split each GEMM's columns, passes of 2 or more split whole
-                    // samples (Unet1dModel.RowSplitRows, 2): both ways meet the reference.
-                    foreach (int maxRows in (int[])[1, 5, 64])
+                    // With 2 or 3 threads, passes run whole samples per thread (a row split: Unet1dModel.RowSplitRows,
+                    // 1 by default, so a pass of 1 sample runs on one thread) or, with the split off, split each
+                    // GEMM's columns across the threads: both ways meet the reference.
+                    foreach (int split in (int[])[Unet1dDenoiser.DefaultRowSplitRows, int.MaxValue])
                     {
-                        var y = new float[rows * d];
-                        model.CreateDenoiser(maxRows, pool).Denoise(x, t, cond, y);
-                        Assert.True(reference.AsSpan().SequenceEqual(y), $"{path}, {threads} threads, {maxRows} rows per pass: bits differ");
+                        model.RowSplitRows = split;
+                        foreach (int maxRows in (int[])[1, 5, 64])
+                        {
+                            var y = new float[rows * d];
+                            model.CreateDenoiser(maxRows, pool).Denoise(x, t, cond, y);
+                            Assert.True(reference.AsSpan().SequenceEqual(y), $"{path}, {threads} threads, {maxRows} rows per pass, row split from {split}: bits differ");
+                        }
                     }
+
+                    model.RowSplitRows = Unet1dDenoiser.DefaultRowSplitRows;
 
                     // Rows placed elsewhere in another batch.
                     var shifted = new float[3 * d];
