@@ -120,6 +120,15 @@ internal sealed class BenchReport
 /// <param name="FmaPeak">Measured FMA peak (FLOP per second), with the benchmark's threads.</param>
 internal sealed record BenchPhysics(long WeightBytes, string Precision, long FlopsPerSample, double ReadBandwidth, double FmaPeak)
 {
+    /// <summary>With probes between the repeats: the slowest and fastest of them (<see cref="ReadBandwidth"/> is their median).</summary>
+    public double ReadBandwidthLow { get; init; } = ReadBandwidth;
+
+    /// <inheritdoc cref="ReadBandwidthLow"/>
+    public double ReadBandwidthHigh { get; init; } = ReadBandwidth;
+
+    /// <summary>Bandwidth probes taken between the repeats (0: one probe before them, best of 5 passes).</summary>
+    public int ReadBandwidthProbes { get; init; }
+
     /// <summary>The weight-stream bound: the time to read every weight once.</summary>
     public double StreamSeconds => WeightBytes / ReadBandwidth;
 
@@ -155,6 +164,17 @@ internal sealed class BenchRunner
 
     /// <summary>The untimed pause after each ONNX Runtime run, for its spinning threads to park.</summary>
     public static readonly TimeSpan OnnxRuntimeSettle = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// Models whose packed weights exceed this (the last-level cache of the machines we target, 32 MB) get a bandwidth
+    /// probe before every repeat, and their stream bound is taken at the median of those probes: their calls read the
+    /// weights from memory, whose speed on a shared machine moves within minutes. Smaller models keep one probe before
+    /// the repeats: a probe sweeps 1 GB through the caches, and would evict weights that such a model reads from them.
+    /// </summary>
+    public long InterleavedProbeMinWeightBytes { get; init; } = DefaultInterleavedProbeMinWeightBytes;
+
+    /// <summary>The default of <see cref="InterleavedProbeMinWeightBytes"/>.</summary>
+    public const long DefaultInterleavedProbeMinWeightBytes = 32L << 20;
 
     /// <summary>What every setting shares (steps, row cap, guidance, threads, scheduler overrides); each setting sets its sampler and L.</summary>
     public required SamplerRequest Request { get; init; }
@@ -222,10 +242,17 @@ internal sealed class BenchRunner
             }
 
             BenchPhysics? physics = null;
+            MachineLimits.BandwidthProbe? probe = null;
+            var bandwidths = new List<double>();
             if (Model is IStreamedWeights streamed)
             {
                 Status?.Invoke("measuring the read bandwidth and the FMA peak");
-                physics = new BenchPhysics(streamed.StreamedWeightBytes, streamed.WeightPrecision, streamed.FlopsPerSample, MachineLimits.ReadBandwidth(pool), MachineLimits.FmaPeak(pool));
+                probe = new MachineLimits.BandwidthProbe(pool);
+                physics = new BenchPhysics(streamed.StreamedWeightBytes, streamed.WeightPrecision, streamed.FlopsPerSample, probe.Best(5), MachineLimits.FmaPeak(pool));
+                if (streamed.StreamedWeightBytes <= InterleavedProbeMinWeightBytes)
+                {
+                    probe = null;
+                }
             }
 
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
@@ -288,7 +315,22 @@ internal sealed class BenchRunner
                         res.ChosenLengths[length] = res.ChosenLengths.GetValueOrDefault(length) + rounds;
                     }
                 }
-            }, r => Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}")));
+            }, r =>
+            {
+                if (probe is not null && r > 0)
+                {
+                    // The bound of this repeat's minutes (untimed, before the repeat's settings run).
+                    bandwidths.Add(probe.Best(2));
+                }
+
+                Status?.Invoke(r == 0 ? "warm-up pass (not timed)" : string.Create(CultureInfo.InvariantCulture, $"repeat {r} of {Repeats}"));
+            });
+            probe = null;
+            if (physics is not null && bandwidths.Count > 0)
+            {
+                double[] sorted = [.. bandwidths.Order()];
+                physics = physics with { ReadBandwidth = sorted[sorted.Length / 2], ReadBandwidthLow = sorted[0], ReadBandwidthHigh = sorted[^1], ReadBandwidthProbes = sorted.Length };
+            }
 
             double ddpmWall = results[0].MedianWall;
             int sharing = Math.Clamp(Chains, 1, MaxBatchRows);

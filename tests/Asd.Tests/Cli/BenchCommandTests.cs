@@ -1,3 +1,4 @@
+using Asd.Cli.Bench;
 namespace Asd.Tests.Cli;
 
 /// <summary><c>asd bench</c>: the table, the markdown, the plot and the JSON whose schema outside checks rely on.</summary>
@@ -77,6 +78,40 @@ public sealed class BenchCommandTests : IDisposable
         var (code2, output2, err2) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "20", "--repeats", "2", "--threads", "1", "--spec-lens", "2");
         Assert.True(code2 == 0, err2 + output2);
         Assert.DoesNotContain("control", output2);
+    }
+
+    /// <summary>
+    /// A model whose weights exceed the probe threshold gets a bandwidth probe before every timed repeat, and its stream
+    /// bound is taken at their median; one under it keeps the single probe before the repeats (the control: a probe
+    /// sweeps the caches such a model reads its weights from). The threshold is lowered to make the 5 MB policy count.
+    /// </summary>
+    [Fact]
+    public void ALargeModelsStreamBoundUsesBandwidthProbesTakenBetweenTheRepeats()
+    {
+        using Asd.Native.Denoising.IDiffusionModel model = Asd.Native.Models.ModelCatalog.Open("builtin:policy");
+        BenchReport Bench(long threshold) => new BenchRunner
+        {
+            Model = model,
+            Request = new Asd.Native.Sampling.SamplerRequest { Steps = 10, Threads = 1 },
+            Chains = 1,
+            Conditioning = Asd.Cli.Commands.PolicyDemo.BenchObservation(),
+            Seed = 1,
+            Repeats = 4,
+            SpecLengths = [Asd.Native.Sampling.SpecLength.Parse("2", "--spec-lens")],
+            InterleavedProbeMinWeightBytes = threshold,
+        }.Run("test machine", null);
+
+        BenchReport probed = Bench(0);
+        BenchPhysics ph = probed.Physics!;
+        Assert.Equal(4, ph.ReadBandwidthProbes);
+        Assert.True(ph.ReadBandwidthLow > 0 && ph.ReadBandwidthLow <= ph.ReadBandwidth && ph.ReadBandwidth <= ph.ReadBandwidthHigh, $"{ph}");
+        var text = new StringWriter();
+        BenchOutput.WriteTable(text, probed);
+        Assert.Matches(@"GB/s \(read bandwidth, 1 thread\(s\), 1024 MB; median of 4 probes between the repeats, [0-9.]+-[0-9.]+\) = ", text.ToString());
+
+        BenchPhysics once = Bench(Asd.Cli.Bench.BenchRunner.DefaultInterleavedProbeMinWeightBytes).Physics!;
+        Assert.Equal(0, once.ReadBandwidthProbes);
+        Assert.Equal(once.ReadBandwidth, once.ReadBandwidthLow);
     }
 
     [Fact]
