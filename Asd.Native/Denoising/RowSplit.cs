@@ -19,7 +19,10 @@ internal interface ILaneDenoiser : IDenoiser
 /// <param name="owner">The denoiser whose lanes run the rows.</param>
 /// <param name="rows">The most rows a call holds.</param>
 /// <param name="pool">The pool whose threads run the lanes.</param>
-/// <param name="lanes">The owner's lanes (at most the pool's threads).</param>
+/// <param name="lanes">The most lanes a call is split over (at most the pool's threads). Which scratch runs a lane's
+/// rows is the running thread's (<see cref="CorePool.CurrentSlot"/>), so the owner keeps one lane of scratch per pool
+/// thread: a chunk goes to whichever thread claims it first, and its rows then run where that thread's scratch already
+/// sits in cache (the caller's is lane 0, which also runs one-row calls).</param>
 /// <param name="minRows">The fewest rows a call splits; smaller calls are the owner's to run (<see cref="TryRun"/>).</param>
 /// <param name="embeddings">The timestep-embedding cache the lanes share: warmed for a call's timesteps before the lanes start, so they only read it.</param>
 internal sealed class RowSplit(ILaneDenoiser owner, int rows, CorePool pool, int lanes, int minRows, TimestepEmbeddings embeddings) : IRangeWork
@@ -69,7 +72,7 @@ internal sealed class RowSplit(ILaneDenoiser owner, int rows, CorePool pool, int
         {
             int r0 = (int)((long)_m * i / _lanes), r1 = (int)((long)_m * (i + 1) / _lanes);
             owner.ForwardLane(
-                i,
+                CorePool.CurrentSlot,
                 _samples.AsSpan(r0 * d, (r1 - r0) * d), _timesteps.AsSpan(r0, r1 - r0),
                 _conditioning.AsSpan(r0 * c, (r1 - r0) * c), _output.AsSpan(r0 * d, (r1 - r0) * d));
         }

@@ -45,6 +45,9 @@ public sealed class CorePool : IDisposable
     [ThreadStatic]
     private static bool t_insideWork;
 
+    [ThreadStatic]
+    private static int t_slot;
+
     /// <summary>Creates a pool of <paramref name="threads"/> threads including the caller (0 means one per core).</summary>
     public CorePool(int threads)
     {
@@ -63,6 +66,14 @@ public sealed class CorePool : IDisposable
 
     /// <summary>Threads that share each call, the caller included.</summary>
     public int Threads { get; }
+
+    /// <summary>
+    /// Inside a chunk of <see cref="Run"/>: the running thread's place in the pool, 0 for the thread that called Run and
+    /// i for worker i (so always below <see cref="Threads"/>); 0 outside any chunk. Chunks are claimed by whichever
+    /// thread is free first, so work that keeps per-thread scratch indexes it by slot, not by chunk: each thread then
+    /// finds its own scratch in its own cache, whichever chunk it took.
+    /// </summary>
+    internal static int CurrentSlot => t_slot;
 
     /// <summary>How long an idle worker spins before it sleeps; a trade between wake-up latency and wasted cycles.</summary>
     public static int SpinIterations { get; set; } = 2000;
@@ -122,7 +133,7 @@ public sealed class CorePool : IDisposable
 
             while (TryClaim(generation << 32, out int chunk))
             {
-                RunChunk(chunk);
+                RunChunk(chunk, 0);
             }
 
             // Only chunks that a worker claimed and is running remain; yield the core to it if it was preempted.
@@ -158,11 +169,12 @@ public sealed class CorePool : IDisposable
         }
     }
 
-    private void RunChunk(int index)
+    private void RunChunk(int index, int slot)
     {
         int start = (int)((long)_count * index / _parts);
         int end = (int)((long)_count * (index + 1) / _parts);
         t_insideWork = true;
+        t_slot = slot;
         try
         {
             _work!.Execute(start, end);
@@ -174,6 +186,7 @@ public sealed class CorePool : IDisposable
         finally
         {
             t_insideWork = false;
+            t_slot = 0;
             Interlocked.Increment(ref _done);
         }
     }
@@ -208,11 +221,13 @@ public sealed class CorePool : IDisposable
         private readonly Thread _thread;
         private readonly SemaphoreSlim _signal = new(0);
         private readonly long _startGeneration;
+        private readonly int _slot;
         private int _sleeping;
 
         public Worker(CorePool pool, int index)
         {
             _pool = pool;
+            _slot = index;
 
             // Read here, not when the thread first runs: a call submitted before the thread is scheduled must still
             // count as new to it.
@@ -245,7 +260,7 @@ public sealed class CorePool : IDisposable
                 // Claim chunks of the call this worker woke for; a claim fails once they are gone or a later call began.
                 while (_pool.TryClaim(seen << 32, out int chunk))
                 {
-                    _pool.RunChunk(chunk);
+                    _pool.RunChunk(chunk, _slot);
                 }
             }
         }

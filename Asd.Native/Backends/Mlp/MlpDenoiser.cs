@@ -73,7 +73,8 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         float[] frequencies = RowNorm.SinusoidalFrequencies(te.Dim, te.MaxPeriod, te.DownscaleFreqShift);
         // One embedding cache for every lane: a row split warms it for its call first, so the lanes only read it.
         _embeddings = new TimestepEmbeddings(te.Dim, frequencies, (float)te.Scale, te.FlipSinToCos);
-        _lanes = [.. Enumerable.Range(0, lanes).Select(i => new Lane(i == 0 ? _passRows : (_passRows + lanes - 1) / lanes, _stride, _bufferCount))];
+        // With a row split, one lane per pool thread: RowSplit picks a lane by the running thread's slot.
+        _lanes = [.. Enumerable.Range(0, lanes < 2 ? 1 : pool!.Threads).Select(i => new Lane(i == 0 ? _passRows : (_passRows + lanes - 1) / lanes, _stride, _bufferCount))];
         _rowSplit = lanes < 2 ? null : new RowSplit(this, _passRows, pool!, lanes, rowSplitRows, _embeddings);
     }
 

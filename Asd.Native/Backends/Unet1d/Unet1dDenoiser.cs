@@ -94,7 +94,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         int lanes = pool is null ? 1 : Math.Min(pool.Threads, _passSamples);
         if (pool is { Threads: >= 2 } && _passSamples >= splitRows && model.PackedWeightBytes(Path) <= RowSplitMaxWeightBytes)
         {
-            _laneDenoisers = [.. Enumerable.Range(0, lanes).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
+            // One lane per pool thread (RowSplit picks a lane by the running thread's slot), each for the most rows a
+            // split over min(threads, rows) lanes gives one.
+            _laneDenoisers = [.. Enumerable.Range(0, pool.Threads).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
             _rowSplit = new RowSplit(this, _passSamples, pool!, lanes, splitRows, _embeddings);
         }
     }

@@ -50,6 +50,50 @@ public sealed class CorePoolTests
         }
     }
 
+    /// <summary>What the slot of each chunk's thread was: per thread, the slots it ran under.</summary>
+    private sealed class SlotWork : IRangeWork
+    {
+        public readonly System.Collections.Concurrent.ConcurrentDictionary<int, HashSet<int>> SlotsByThread = new();
+
+        public void Execute(int start, int end)
+        {
+            HashSet<int> slots = SlotsByThread.GetOrAdd(Environment.CurrentManagedThreadId, _ => []);
+            lock (slots)
+            {
+                slots.Add(CorePool.CurrentSlot);
+            }
+
+            Thread.SpinWait(5000);
+        }
+    }
+
+    /// <summary>
+    /// RowSplit picks a lane's scratch by CorePool.CurrentSlot: every thread must keep one slot below the pool's size,
+    /// whichever chunks it claims, the caller's being 0, and no two threads may share one. The control: outside a chunk
+    /// the slot reads 0, and a worker's slot does not leak into the caller.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void EachThreadRunsEveryChunkItClaimsUnderItsOwnSlot(int threads)
+    {
+        using var pool = new CorePool(threads);
+        var work = new SlotWork();
+        for (int repeat = 0; repeat < 200; repeat++)
+        {
+            pool.Run(work, threads);
+            Assert.Equal(0, CorePool.CurrentSlot);
+        }
+
+        Assert.All(work.SlotsByThread.Values, s => Assert.Single(s));
+        int[] slots = [.. work.SlotsByThread.Values.Select(s => s.Single())];
+        Assert.Equal(slots.Length, slots.Distinct().Count());
+        Assert.All(slots, s => Assert.InRange(s, 0, threads - 1));
+        Assert.Equal(0, work.SlotsByThread[Environment.CurrentManagedThreadId].Single());
+        Assert.True(work.SlotsByThread.Count >= 2, $"only {work.SlotsByThread.Count} thread(s) ran chunks in 200 calls");
+    }
+
     [Fact]
     public async Task ACallRightAfterConstructionDoesNotWaitForever()
     {
