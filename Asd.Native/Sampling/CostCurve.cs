@@ -208,14 +208,19 @@ public sealed class CostCurve : IBatchCost
         while (passes < repeats && (passes == 0 || !clock.OutOfTime))
         {
             int r = passes++;
-            for (int i = 0; i < sizes.Count; i++)
+
+            // Largest size first: each size then follows the next larger one, as in sampling, where one round's call
+            // is about the size of the last. In increasing order one row came right after the largest call of the
+            // previous pass, and ran slow even after an untimed call of its own: on the trained ConditionalUnet1D
+            // (quick-unet, 2 threads, sizes 1..64) T(1) read 0.40 ms that way and 0.32 ms in decreasing order, which
+            // is what DDPM's own calls take (0.30-0.33 ms in asd bench); through ONNX Runtime on the UNet fixture a
+            // row right after 64 ran 1.25x (2 threads) to 1.48x (1 thread) slow (bench quick-onnx-after). T(1) is the
+            // DDPM cost every speedup is measured against: too dear, and drafts looked cheap.
+            for (int i = sizes.Count - 1; i >= 0; i--)
             {
                 int b = sizes[i];
 
-                // One untimed call of this size first. Each pass goes from its largest size back to one row, and a
-                // one-row call right after 64 rows ran 1.25x (2 threads) to 1.48x (1 thread) slower than after one
-                // row through ONNX Runtime on the UNet fixture (bench quick-onnx-after): the median T(1), the DDPM
-                // cost every speedup is measured against, came out ~10% dear, and drafts looked cheap.
+                // One untimed call of this size first (the pass begins with its largest size after the last pass's one row).
                 Call(b);
 
                 double once = probe.Time(b);

@@ -6,7 +6,7 @@ using Asd.Native.Threading;
 namespace Asd.Bench;
 
 /// <summary>
-/// <c>-- quick-unet MODEL.json [threads]</c>: T(B) of a ConditionalUnet1D through its denoiser (median of interleaved
+/// <c>-- quick-unet MODEL.json [threads] [sizes, comma-separated] [repeats]</c>: T(B) of a ConditionalUnet1D through its denoiser (median of interleaved
 /// calls) and the read bandwidth of a 1 GB buffer with the same threads; a development probe (asd bench publishes).
 /// </summary>
 internal static class QuickUnet
@@ -27,13 +27,14 @@ internal static class QuickUnet
 
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
         int d = model.SampleSize, c = model.ConditionSize;
-        int[] sizes = args.Length > 3 ? [int.Parse(args[3])] : [1, 2, 3, 4, 6, 8, 12, 16];
+        int[] sizes = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 3, 4, 6, 8, 12, 16];
         int reps = args.Length > 4 ? int.Parse(args[4]) : 25;
         var rng = new Random(1);
-        float[] x = [.. Enumerable.Range(0, 16 * d).Select(_ => (float)rng.NextDouble())];
-        float[] cond = [.. Enumerable.Range(0, 16 * c).Select(_ => (float)rng.NextDouble())];
-        int[] t = [.. Enumerable.Range(0, 16).Select(i => (i * 7) % 100)];
-        var y = new float[16 * d];
+        int most = sizes.Max();
+        float[] x = [.. Enumerable.Range(0, most * d).Select(_ => (float)rng.NextDouble())];
+        float[] cond = [.. Enumerable.Range(0, most * c).Select(_ => (float)rng.NextDouble())];
+        int[] t = [.. Enumerable.Range(0, most).Select(i => (i * 7) % 100)];
+        var y = new float[most * d];
         var times = sizes.ToDictionary(b => b, _ => new List<double>());
         for (int rep = 0; rep < reps; rep++)
         {
