@@ -63,7 +63,7 @@ public sealed partial class OnnxModel
         return (NewSession(file, bytes, options, cuda: false), "cpu", fallback);
     }
 
-    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda, int? threads = null, PrePackedWeightsContainer? prepacked = null)
+    private static InferenceSession NewSession(string file, byte[]? bytes, ModelOpenOptions options, bool cuda, int? threads = null, PrePackedWeightsContainer? prepacked = null, bool spin = true)
     {
         using var so = new SessionOptions
         {
@@ -72,6 +72,11 @@ public sealed partial class OnnxModel
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (!spin)
+        {
+            // Intra-op threads that spin after a run would hold the cores the next call's lanes need.
+            so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
         if (cuda)
         {
             string? missing = MissingCudaLibrary();
@@ -226,6 +231,26 @@ public sealed partial class OnnxModel
             }
 
             return _lanes[lane];
+        }
+    }
+
+    /// <summary>
+    /// The session that a row-parallel call of one row may take instead of a lane: <paramref name="threads"/> intra-op
+    /// threads that do not spin between runs, sharing the lanes' prepacked weights; created when first needed.
+    /// </summary>
+    internal InferenceSession SingleRowSession(int threads)
+    {
+        lock (_lanes)
+        {
+            _prepacked ??= new PrePackedWeightsContainer();
+            try
+            {
+                return _singleRow ??= NewSession(_source.File, _source.Bytes, _source.Options, cuda: false, threads: threads, prepacked: _prepacked, spin: false);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InvalidOperationException($"Model '{Name}': the {threads}-thread session for one-row calls could not be created ({e.Message}).", e);
+            }
         }
     }
 

@@ -16,6 +16,7 @@ public sealed partial class OnnxModel : IDiffusionModel
     private readonly Dictionary<int, InferenceSession> _buckets = [];
     private readonly List<InferenceSession> _lanes = [];
     private PrePackedWeightsContainer? _prepacked;
+    private InferenceSession? _singleRow;
     private (string File, byte[]? Bytes, ModelOpenOptions Options) _source;
 
     private OnnxModel(string name, InferenceSession session, string device, string? fallback, OnnxPort sample, OnnxPort timestep, IReadOnlyList<OnnxPort> cond, OnnxPort output, SchedulerConfig scheduler, GuidanceConfig? guidance, OnnxPort? flag)
@@ -250,6 +251,8 @@ public sealed partial class OnnxModel : IDiffusionModel
             }
 
             _lanes.Clear();
+            _singleRow?.Dispose();
+            _singleRow = null;
             _prepacked?.Dispose();
         }
 

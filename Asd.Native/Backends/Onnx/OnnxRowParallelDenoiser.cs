@@ -11,19 +11,30 @@ namespace Asd.Native.Backends.Onnx;
 /// bits depend neither on its batch neighbours nor on the thread count: this path is batch-invariant, unlike ONNX
 /// Runtime's batched calls. Lane i takes rows i, i + P, i + 2P, ...: lanes are indices of the pool's range, so no two
 /// threads ever share a lane's session and buffers. After the first call nothing is allocated.
+/// <para>A call of one row gains nothing from the lanes, and may run faster on one session with the pool's threads as
+/// intra-op threads (the 28x28 UNet fixture: 0.71 ms on two against 1.10 ms on one, while two rows on two lanes took
+/// 1.10 ms). When the denoiser is made, both ways are timed on one probe row, interleaved, and one-row calls take the
+/// intra-op session only when it was at least 5% faster and gave the probe row's exact bits, so the choice changes the
+/// time, not the output (<see cref="SingleRowMode"/> says what was chosen and why).</para>
 /// </remarks>
 internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, IRangeWork
 {
     private readonly OnnxModel _model;
     private readonly CorePool? _pool;
     private readonly OnnxDenoiser[] _lanes;
+    private readonly OnnxDenoiser? _single;
 
     // The current call, for the lanes (spans cannot be fields; the caller's memory is pinned for the call's duration).
     private float* _samples, _conditioning, _output;
     private int* _timesteps;
     private int _rows;
 
-    internal OnnxRowParallelDenoiser(OnnxModel model, CorePool? pool, bool flagged)
+    /// <param name="model">The row-parallel model.</param>
+    /// <param name="pool">The core pool whose threads run the lanes.</param>
+    /// <param name="flagged">Whether the rows carry a guidance flag (guided calls).</param>
+    /// <param name="singleRowIntraOp">One-row calls on intra-op threads: null to time both ways (the default), true to
+    /// take them whenever their bits match a lane's (tests), false never.</param>
+    internal OnnxRowParallelDenoiser(OnnxModel model, CorePool? pool, bool flagged, bool? singleRowIntraOp = null)
     {
         _model = model;
         _pool = pool;
@@ -34,6 +45,21 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
             for (int i = 0; i < lanes; i++)
             {
                 _lanes[i] = new OnnxDenoiser(model, 1, flagged, model.LaneSession(i));
+            }
+
+            SingleRowMode = "one lane (one thread)";
+            if (lanes >= 2 && !flagged && singleRowIntraOp != false)
+            {
+                var single = new OnnxDenoiser(model, 1, flagged, model.SingleRowSession(lanes));
+                (bool faster, SingleRowMode) = ChooseSingleRow(single, lanes, singleRowIntraOp == true);
+                if (faster)
+                {
+                    _single = single;
+                }
+                else
+                {
+                    single.Dispose();
+                }
             }
         }
         catch
@@ -58,6 +84,12 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
     /// <summary>Lanes, one per pool thread.</summary>
     internal int Lanes => _lanes.Length;
 
+    /// <summary>How calls of one row run, and the timing that chose it.</summary>
+    internal string SingleRowMode { get; }
+
+    /// <summary>Minimum speedup of the intra-op session over one lane for one-row calls to take it.</summary>
+    internal const double SingleRowMinGain = 1.05;
+
     /// <inheritdoc/>
     public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
@@ -65,6 +97,12 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
         if (rows == 0)
         {
+            return;
+        }
+
+        if (rows == 1 && _single is not null)
+        {
+            _single.Denoise(samples, timesteps, conditioning, output);
             return;
         }
 
@@ -106,6 +144,50 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         }
     }
 
+    /// <summary>
+    /// Times one probe row on lane 0 and on <paramref name="single"/>, interleaved (2 untimed calls each, then 9 timed
+    /// of each), and compares their outputs bit for bit: true when the intra-op session's median was at least
+    /// <see cref="SingleRowMinGain"/> times faster and every output matched.
+    /// </summary>
+    private (bool Faster, string Mode) ChooseSingleRow(OnnxDenoiser single, int threads, bool forced)
+    {
+        int d = SampleSize, c = ConditionSize, trainSteps = Math.Max(1, _model.DefaultScheduler.NumTrainTimesteps);
+        var rng = new Random(7);
+        float[] x = [.. Enumerable.Range(0, d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+        float[] cond = new float[c];
+        int[] t = [trainSteps / 2];
+        float[] byLane = new float[d], bySingle = new float[d];
+        var laneTimes = new List<double>();
+        var singleTimes = new List<double>();
+        bool same = true;
+        for (int i = 0; i < 11; i++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            _lanes[0].Denoise(x, t, cond, byLane);
+            double lane = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
+            single.Denoise(x, t, cond, bySingle);
+            double one = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            same &= System.Runtime.InteropServices.MemoryMarshal.AsBytes(byLane.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bySingle.AsSpan()));
+            if (i >= 2)
+            {
+                laneTimes.Add(lane);
+                singleTimes.Add(one);
+            }
+        }
+
+        double laneMedian = laneTimes.Order().ElementAt(laneTimes.Count / 2), singleMedian = singleTimes.Order().ElementAt(singleTimes.Count / 2);
+        string timing = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"one row: {laneMedian * 1e6:F0} us on one lane, {singleMedian * 1e6:F0} us on {threads} intra-op threads");
+        if (!same)
+        {
+            return (false, $"one lane (one thread): the {threads}-thread session's output bits differ from a lane's; {timing}");
+        }
+
+        return forced || laneMedian >= SingleRowMinGain * singleMedian
+            ? (true, $"{threads} intra-op threads ({timing})")
+            : (false, $"one lane (one thread; {timing})");
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -113,5 +195,7 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         {
             lane?.Dispose();
         }
+
+        _single?.Dispose();
     }
 }

@@ -46,6 +46,42 @@ public sealed class OnnxRowParallelTests
         b.Dispose();
     }
 
+    /// <summary>
+    /// A call of one row may run on one session with the pool's threads as intra-op threads (when it times faster, and
+    /// only when its bits equal a lane's): forced on here, its rows still carry each row's bits evaluated alone; the
+    /// control, forced off, runs them on a lane, and a pool of one thread never makes the session.
+    /// </summary>
+    [Fact]
+    public void OneRowCallsOnIntraOpThreadsKeepARowsBits()
+    {
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
+        var rng = new Random(23);
+        float[] x = [.. Enumerable.Range(0, 3 * 256).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        int[] t = [5, 500, 999];
+        var alone = new float[3 * 256];
+        using (var one = new OnnxRowParallelDenoiser(model, null, flagged: false))
+        {
+            Assert.StartsWith("one lane", one.SingleRowMode);
+            for (int r = 0; r < 3; r++)
+            {
+                one.Denoise(x.AsSpan(r * 256, 256), t.AsSpan(r, 1), [], alone.AsSpan(r * 256, 256));
+            }
+        }
+
+        using var pool = new CorePool(2);
+        foreach (bool intraOp in (bool[])[true, false])
+        {
+            using var den = new OnnxRowParallelDenoiser(model, pool, flagged: false, singleRowIntraOp: intraOp);
+            Assert.True(intraOp ? den.SingleRowMode.StartsWith("2 intra-op threads", StringComparison.Ordinal) : den.SingleRowMode.StartsWith("one lane", StringComparison.Ordinal), den.SingleRowMode);
+            var y = new float[256];
+            for (int r = 0; r < 3; r++)
+            {
+                den.Denoise(x.AsSpan(r * 256, 256), t.AsSpan(r, 1), [], y);
+                Assert.True(y.AsSpan().SequenceEqual(alone.AsSpan(r * 256, 256)), $"intra-op {intraOp}, row {r}: bits differ from the row evaluated alone on one thread");
+            }
+        }
+    }
+
     [Fact]
     public void RowParallelCallsAllocateNothingAfterTheFirstCall()
     {
