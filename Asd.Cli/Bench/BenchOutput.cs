@@ -94,6 +94,11 @@ internal static class BenchOutput
             }
         }
 
+        if (report.SingleRowMode is { } single)
+        {
+            yield return $"row-parallel: calls of one row run on {single}";
+        }
+
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B), DDPM's step and acceptance by position)");
         if (report.GivenAcceptanceCeiling is { } g)
         {

@@ -105,6 +105,9 @@ internal sealed class BenchReport
     /// <summary>ONNX Runtime's own T(B) on the same network (with --vs-onnxruntime).</summary>
     public CostCurve? OnnxCostCurve { get; init; }
 
+    /// <summary>Row-parallel ONNX models: how calls of one row ran (one lane or intra-op threads) and the timing that chose it.</summary>
+    public string? SingleRowMode { get; init; }
+
     /// <summary>Seconds of one denoiser call of <see cref="Chains"/> rows in the given setting's sequential run.</summary>
     public double SecondsPerCall(BenchResult r) => r.MedianWall * Chains / Steps;
 
@@ -381,6 +384,7 @@ internal sealed class BenchRunner
                 Quality = quality,
                 Physics = physics,
                 OnnxCostCurve = onnxCurve,
+                SingleRowMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Onnx.OnnxRowParallelDenoiser>().FirstOrDefault()?.SingleRowMode,
                 GivenAcceptanceCeiling = givenCeiling,
             };
         }
