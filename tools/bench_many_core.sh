@@ -4,7 +4,7 @@
 #   a. row-parallel lanes on THREADS cores (default: every core), L = 2, 4, 8, 16 and auto, with their own DDPM;
 #   b. DDPM on ONNX Runtime's intra-op threads, 1 to THREADS (the best of these is the "best DDPM configuration");
 # then the same row-parallel bench on THREADS/2 cores. Every bench gets a fresh cost-curve cache. It runs the AOT
-# build in ASD_BIN_DIR (asd + libonnxruntime.so), or, with no ASD_BIN_DIR, the framework-dependent Release build. Writes OUTDIR/*.txt, *.json, machine.txt and OUTDIR/many-core.tgz (the device
+# build in ASD_BIN_DIR (asd + libonnxruntime.so), or, with no ASD_BIN_DIR, the framework-dependent Release build. Writes OUTDIR/r/*.txt, *.json, machine.txt, table.md (tools/many_core_table.py) and OUTDIR/many-core.tgz (the device
 # tool returns at most 8 files). A bench starts only while ASD_BENCH_BUDGET_S (default 420 s) lasts, in the order
 # above, so the results the goal needs come first and the output is always packed.
 # Usage, from the repository root: tools/bench_many_core.sh OUTDIR [THREADS]
@@ -22,7 +22,10 @@ if [ "${1:-}" = --pack ]; then
   set -e
   Asd.Cli/publish.sh v3
   rm -rf artifacts/mc && mkdir -p artifacts/mc
-  tar -C artifacts/asd/linux-x64-v3 -cf - asd libonnxruntime.so libonnxruntime_providers_shared.so | xz -9e -T2 \
+  # The far side's copy of the tree need not say which commit the binary came from; the binary's folder does.
+  echo "asd built from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes') at $(date -u +%FT%TZ)" \
+    > artifacts/asd/linux-x64-v3/build.txt
+  tar -C artifacts/asd/linux-x64-v3 -cf - asd build.txt libonnxruntime.so libonnxruntime_providers_shared.so | xz -9e -T2 \
     > artifacts/mc/asd-cpu.txz
   split -n 2 -d artifacts/mc/asd-cpu.txz artifacts/mc/asd-cpu.txz.
   rm artifacts/mc/asd-cpu.txz
@@ -35,7 +38,8 @@ mkdir -p "$out/r"
 if [ -n "${ASD_BIN_DIR:-}" ]; then asd=("$ASD_BIN_DIR/asd"); else asd=(dotnet Asd.Cli/bin/Release/net10.0/asd.dll); fi
 budget=${ASD_BENCH_BUDGET_S:-420}
 { grep -m1 'model name' /proc/cpuinfo; echo "nproc $(nproc)"; lscpu | grep -E '^(Socket|Core|Thread|NUMA node\(s\)|L3)'
-  date -u +%FT%TZ; git rev-parse --short HEAD 2>/dev/null; "${asd[@]}" info | grep -E '^(build|machine|onnxruntime)'; } \
+  date -u +%FT%TZ; cat "${ASD_BIN_DIR:-/nonexistent}/build.txt" 2>/dev/null || echo "tree at $(git rev-parse --short HEAD 2>/dev/null)"
+  "${asd[@]}" info | grep -E '^(build|machine|onnxruntime)'; } \
   > "$out/r/machine.txt" 2>&1
 cat "$out/r/machine.txt"
 bench() {
@@ -61,5 +65,6 @@ for model in unet28 unet16; do
   (( half >= 2 )) && bench "$model-t$half-rowpar-on" --model "tests/fixtures/onnx/$model" --threads "$half" --row-parallel on \
     --spec-lens 2,4,8,auto --repeats 5
 done
+python3 tools/many_core_table.py "$out/r" > "$out/r/table.md" || echo "no table (tools/many_core_table.py failed)"
 tar -czf "$out/many-core.tgz" -C "$out/r" .
 echo "packed $out/many-core.tgz after ${SECONDS}s"
