@@ -13,8 +13,11 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
 [ -x "$ROOT/artifacts/asd/linux-x64-v4/asd" ] || "$ROOT/Asd.Cli/publish.sh" v4
-[ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY"
-[ -f "$DEPLOY-f16/unet1d_deploy.json" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY-f16" --dtype F16 --no-onnx
+# A stage that fails (a missing model, python3-onnx not installed) stops the script, so that no summary is written from
+# the previous run's files beside this run's.
+[ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY" || exit 1
+[ -f "$DEPLOY-f16/unet1d_deploy.json" ] ||
+  /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY-f16" --dtype F16 --no-onnx || exit 1
 # A cost-curve cache of its own (unless ASD_CACHE_DIR is given): every bench here calibrates on this machine now.
 export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
 OUT=$ROOT/docs/bench/unet1d
@@ -36,7 +39,7 @@ for stage in $STAGES; do
       $A bench --model "$DEPLOY-f16/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 4,8,auto \
         --acceptance-from policy.json --json deploy-f16.json > deploy-f16.txt 2>&1 ;;
     *) echo "unknown stage '$stage' (policy, deploy-f32, deploy-f16)" >&2; exit 2 ;;
-  esac
+  esac || { echo "stage $stage failed: $(head -c 600 "$stage.txt")" >&2; exit 1; }
   echo "$stage after: $(cat /proc/loadavg)" >> load.txt
   grep -vE "^(-|setting|machine)" "$stage.txt" | cut -c1-220
 done

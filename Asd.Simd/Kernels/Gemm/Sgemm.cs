@@ -16,14 +16,23 @@ namespace Asd.Simd.Kernels.Gemm;
 /// the AVX-512, AVX2, NEON and Vector128 kernels all agree with the scalar reference bit for bit.</para>
 /// <para>Blocking: A is packed into tiles of up to <see cref="MaxRows"/> rows, interleaved by k, so a microkernel reads
 /// one stream of broadcasts; K is cut into blocks of <see cref="KBlock"/> (the partial sums wait in C between blocks,
-/// which continues the same chain); each block of a W panel is read once and reused from L1 by every row tile, so
+/// which continues the same chain); each block of a W panel is read once and reused from L2 by every row tile, so
 /// the weights stream from memory once per call whatever the batch. Tiles of at most a few rows walk several panels
 /// at once, so even one row keeps enough independent accumulators in flight.</para>
 /// </remarks>
 public static class Sgemm
 {
-    /// <summary>Inner-dimension block: a 32-column panel block of 256 rows is 32 KB, about the L1 data cache.</summary>
-    public const int KBlock = 256;
+    /// <summary>
+    /// Inner-dimension block. A 16-column panel block of 1024 rows is 64 KB (the 4-panel span of the few-row kernels,
+    /// 256 KB), so the later row tiles reuse it from L2, whose bandwidth the one-panel kernels' 64 bytes per 11-12 FMAs
+    /// do not strain, while every block ends a C round trip and a kernel call. Measured against 256 rows (a 16 KB panel
+    /// block, L1-sized) on the 2-vCPU Zen 5 VM, 2 threads, alternated runs of `Asd.Bench quick-unet`: the
+    /// deployment-size ConditionalUnet1D (K up to 5120; five pairs) took a median 14% less at one row and 12% less at
+    /// six (README, "Bringing your diffusion policy"), the trained one 6-16% less at 1-8 rows (two pairs), builtin:policy (K = 768, `loop-policy`, three pairs) 5-8% at 1 and 8 rows and 12-15% at 4, and the
+    /// pinned MLP (`quick-mlp`, K at most 512) did not change. Blocking changes no bits: each output element's chain
+    /// over k runs in the same order.
+    /// </summary>
+    public const int KBlock = 1024;
 
     [ThreadStatic]
     private static float[]? t_packedA;

@@ -118,7 +118,8 @@ public sealed class GemmTests(ITestOutputHelper output)
     public void LongInnerDimensionsCrossKBlocks(IsaPath path)
     {
         using ForcedIsa forced = ForcedIsa.On(path);
-        foreach ((int m, int k, int n) in new[] { (1, 300, 32), (3, 600, 97), (8, 513, 64), (13, 257, 45), (32, 520, 130) })
+        const int kb = Sgemm.KBlock;
+        foreach ((int m, int k, int n) in new[] { (1, kb + 44, 32), (3, (2 * kb) + 88, 97), (8, (2 * kb) + 1, 64), (13, kb + 1, 45), (32, (2 * kb) + 8, 130) })
         {
             Check(path, m, k, n, Activation.Mish, true, true, 2, m * k);
         }
