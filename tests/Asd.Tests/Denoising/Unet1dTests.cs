@@ -168,11 +168,8 @@ public sealed class Unet1dTests(ITestOutputHelper output)
             den.Denoise(x.AsSpan(0, rows * d), t.AsSpan(0, rows), cond.AsSpan(0, rows * c), y.AsSpan(0, rows * d));
         }
 
-        // Three passes of 1..16 rows, at most one of which may allocate: in CI (2026-12-04, clean clone of fa98ec3) one
-        // pass read 2032 bytes once, never seen locally in 9 runs, alone or under load; the runtime allocates on a thread
-        // once in a while (tiered compilation promoting a method: CorePoolTests, OnnxTestFiles). An allocation per call
-        // or per size shows in every pass.
-        long[] passes = AllocatedPerPass(() =>
+        // Three passes of 1..16 rows, at most one of which may allocate (AllocationCheck says why).
+        long[] passes = AllocationCheck.PerPass(() =>
         {
             for (int rows = 1; rows <= 16; rows++)
             {
@@ -182,23 +179,10 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         Assert.True(passes.Count(b => b != 0) <= 1, $"bytes allocated by 3 passes of 1..16 rows: {string.Join(", ", passes)}");
 
         // The control: a call that allocates fails the check in every pass.
-        Assert.Equal(3, AllocatedPerPass(() => _kept = new float[4]).Count(b => b != 0));
+        Assert.Equal(3, AllocationCheck.PerPass(() => _kept = new float[4]).Count(b => b != 0));
     }
 
     private static float[]? _kept;
-
-    private static long[] AllocatedPerPass(Action pass)
-    {
-        long[] bytes = new long[3];
-        for (int i = 0; i < bytes.Length; i++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            pass();
-            bytes[i] = GC.GetAllocatedBytesForCurrentThread() - before;
-        }
-
-        return bytes;
-    }
 
     [Fact]
     public void TheWeightsFileMustStayInTheModelsFolder()

@@ -190,22 +190,13 @@ public sealed class CorePoolTests
 
     private static object? _kept;
 
-    private static long[] AllocatedPerPass(Action call)
+    private static long[] AllocatedPerPass(Action call) => AllocationCheck.PerPass(() =>
     {
-        long[] passes = new long[3];
-        for (int pass = 0; pass < passes.Length; pass++)
+        for (int i = 0; i < 100; i++)
         {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 100; i++)
-            {
-                call();
-            }
-
-            passes[pass] = GC.GetAllocatedBytesForCurrentThread() - before;
+            call();
         }
-
-        return passes;
-    }
+    });
 
     [Fact]
     public void BadArgumentsAreRejected()
