@@ -28,9 +28,10 @@ public static class Sgemm
     /// do not strain, while every block ends a C round trip and a kernel call. Measured against 256 rows (a 16 KB panel
     /// block, L1-sized) on the 2-vCPU Zen 5 VM, 2 threads, alternated runs of `Asd.Bench quick-unet`: the
     /// deployment-size ConditionalUnet1D (K up to 5120; five pairs) took a median 14% less at one row and 12% less at
-    /// six (README, "Bringing your diffusion policy"), the trained one 6-16% less at 1-8 rows (two pairs), builtin:policy (K = 768, `loop-policy`, three pairs) 5-8% at 1 and 8 rows and 12-15% at 4, and the
-    /// pinned MLP (`quick-mlp`, K at most 512) did not change. Blocking changes no bits: each output element's chain
-    /// over k runs in the same order.
+    /// six (README, "Bringing your diffusion policy"), the trained one 6-16% less at 1-8 rows (two pairs),
+    /// builtin:policy (K = 768, `loop-policy`, three pairs) 5-8% at 1 and 8 rows and 12-15% at 4, and the pinned MLP
+    /// (`quick-mlp`, K at most 512) did not change. Blocking changes no bits: each output element's chain over k runs
+    /// in the same order.
     /// </summary>
     public const int KBlock = 1024;
 
