@@ -83,22 +83,40 @@ public static class Conv1dPacking
                 int row = row0 + i, sample = row / outLength, pos = row - (sample * outLength);
                 if (whole16)
                 {
-                    // Each group of 16 columns lies in one tap and one source: one vector copy or a zero fill.
-                    for (int g = 0; g < k; g += 16)
+                    // Tap by tap, 16 columns at a time: each group lies in one tap and one source, so it is one vector
+                    // copy or a zero fill, with no division per group (this loop ran at a few GB/s with one).
+                    ref float dst = ref tile[16 * i];
+                    int step = 16 * r;
+                    for (int j = 0; j < taps; j++)
                     {
-                        int tap = g / channels, c = g - (tap * channels), p = (pos * stride) + tapOffsets[tap];
-                        ref float dst = ref tile[(g * r) + (16 * i)];
+                        int p = (pos * stride) + tapOffsets[j];
                         if ((uint)p >= (uint)inLength)
                         {
-                            Vector512<float>.Zero.StoreUnsafe(ref dst);
+                            for (int c = 0; c < channels; c += 16)
+                            {
+                                Vector512<float>.Zero.StoreUnsafe(ref dst);
+                                dst = ref Unsafe.Add(ref dst, step);
+                            }
+
+                            continue;
                         }
-                        else
+
+                        int src = (sample * inLength) + p;
+                        ref float from = ref Unsafe.Add(ref f, src * firstStride);
+                        for (int c = 0; c < firstChannels; c += 16)
                         {
-                            int src = (sample * inLength) + p;
-                            ref float from = ref c < firstChannels
-                                ? ref Unsafe.Add(ref f, (src * firstStride) + c)
-                                : ref Unsafe.Add(ref s2, (src * secondStride) + c - firstChannels);
-                            Vector512.LoadUnsafe(ref from).StoreUnsafe(ref dst);
+                            Vector512.LoadUnsafe(ref from, (nuint)c).StoreUnsafe(ref dst);
+                            dst = ref Unsafe.Add(ref dst, step);
+                        }
+
+                        if (secondChannels > 0)
+                        {
+                            from = ref Unsafe.Add(ref s2, src * secondStride);
+                            for (int c = 0; c < secondChannels; c += 16)
+                            {
+                                Vector512.LoadUnsafe(ref from, (nuint)c).StoreUnsafe(ref dst);
+                                dst = ref Unsafe.Add(ref dst, step);
+                            }
                         }
                     }
 
