@@ -6,6 +6,9 @@ namespace Asd.Native.Sampling;
 /// acceptance by draft position.
 /// </summary>
 /// <remarks>
+/// <para>The lengths drafted are those of <see cref="SpeculationCostModel.OnLengthGrid"/> (1, 2, 3, 4, 6, 8, 12, 16,
+/// ...) and, for a chain's last round, its steps left: near the optimum neighbouring lengths predict within timing
+/// noise of each other, and choosing among all of them made the length a run settled on a matter of chance.</para>
 /// <para>Exactness does not depend on this choice: L is fixed before the round's noise is drawn and depends only on
 /// the past, and every step of a round has the target's law given its prefix whatever L is (docs/math.md section 3).</para>
 /// <para>Determinism: each chain's estimate uses only its own history, and a given curve (one that does not
@@ -35,8 +38,9 @@ namespace Asd.Native.Sampling;
 /// extrapolation of a few noisy timings far beyond them.</para>
 /// <para>Exploration, so that a stale estimate of a size not in use cannot stick: one sweep of rounds in
 /// <see cref="ExplorePeriod"/> (a sweep is one round per chain) drafts another length, 2 L (at least L + 1, within the
-/// trust region) and L - 1 in turn, and 2 L again while the last upward try found its length cheaper than predicted
-/// (so a calibration too steep is corrected one doubling per exploration); the sweeps are counted across runs, so
+/// trust region; the grid length below when that is cut) and the grid's next shorter length in turn, and 2 L again
+/// while the last upward try found its length cheaper than predicted (so a calibration too steep is corrected one
+/// doubling per exploration); the sweeps are counted across runs, so
 /// that short runs (one request of a few dozen rounds) explore too. So at most 1 round in 50, 2% of rounds, runs a
 /// length the model did not pick. And its time is bounded too: an
 /// exploring round is skipped while the extra seconds of all explored rounds so far (a neighbour's round cost less
@@ -293,7 +297,7 @@ internal sealed class AutoSpeculation
 
     private bool DraftingNeverPays(int cap)
     {
-        SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
+        SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate, onGrid: true);
         if (rate * _cost[1] >= 1 + MinimumGain)
         {
             return false;
@@ -313,7 +317,7 @@ internal sealed class AutoSpeculation
         if (_calibrationVerdictFor != (ChainsPerCall, cap))
         {
             var calibrated = new SpeculationCostModel.SharedCost(_curve, ChainsPerCall);
-            SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), calibrated, cap, out double calibratedRate);
+            SpeculationCostModel.BestLength(new PriorAcceptanceOnly(), calibrated, cap, out double calibratedRate, onGrid: true);
             _calibrationSaysNoGain = calibratedRate * calibrated.Seconds(1) < 1 + MinimumGain;
             _calibrationVerdictFor = (ChainsPerCall, cap);
         }
@@ -604,7 +608,8 @@ internal sealed class AutoSpeculation
         bool exploring = false;
         if (cap > 1)
         {
-            l = SpeculationCostModel.BestLength(acceptance, _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate);
+            // Lengths on the grid only (SpeculationCostModel.OnLengthGrid), and the steps left for a chain's last round.
+            l = SpeculationCostModel.BestLength(acceptance, _cost, _minCostFrom.AsSpan(0, cap + 1), cap, out double rate, onGrid: true, alsoAllowed: remaining);
             int held = _held[chain];
             if (l != held && held > 1 && held <= cap)
             {
@@ -627,12 +632,14 @@ internal sealed class AutoSpeculation
             long sweep = _sweepsBefore + (_decisions / _chains);
             if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
-                // Try another length, twice as long and one shorter in turn (upwards from L = 1, downwards from the cap),
-                // if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the sizes timed
+                // Try another length, twice as long and the grid's next shorter in turn (upwards from L = 1, downwards
+                // from the cap), if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the sizes timed
                 // follows the calibration's shape, so a calibration too steep is corrected one doubling per upward
                 // exploration; and upwards again while the last upward one found its length cheaper than predicted.
                 bool up = _explorations % 2 == 0 || (_upRows > 0 && _upRows <= cap && _cost[_upRows] < Surprise * _upPredicted);
-                int neighbour = Math.Clamp(up ? (l < cap ? Math.Max(l + 1, 2 * l) : l - 1) : (l > 1 ? l - 1 : l + 1), 1, cap);
+                int below = SpeculationCostModel.GridBelow(l), twice = Math.Min(cap, 2 * l);
+                int above = SpeculationCostModel.OnLengthGrid(twice) ? twice : SpeculationCostModel.GridBelow(twice);
+                int neighbour = Math.Clamp(up ? (above > l ? above : below) : (l > 1 ? below : above), 1, cap);
                 double extra = Math.Max(0, _cost[neighbour] - _cost[l]);
                 if (_exploreSeconds <= ExploreShare * _roundSeconds)
                 {
@@ -795,7 +802,7 @@ internal sealed class AutoSpeculation
         double gain = 1;
         if (cap > 1)
         {
-            best = SpeculationCostModel.BestLength(acceptance, cost, cap, out double rate);
+            best = SpeculationCostModel.BestLength(acceptance, cost, cap, out double rate, onGrid: true);
             gain = rate * cost.Seconds(1);
         }
         long rounds = 0, ones = 0;

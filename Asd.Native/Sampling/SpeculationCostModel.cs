@@ -23,8 +23,10 @@ public static class SpeculationCostModel
     /// <param name="callSeconds">T(B): the seconds of one call of B rows.</param>
     /// <param name="maxLength">The largest L to consider (&gt;= 1).</param>
     /// <param name="bestRate">The rate of the chosen L, in steps per second.</param>
+    /// <param name="onGrid">Consider only lengths on <see cref="OnLengthGrid"/> (and <paramref name="alsoAllowed"/>), as auto drafts.</param>
+    /// <param name="alsoAllowed">With <paramref name="onGrid"/>, one more length to consider (a chain's steps left).</param>
     /// <returns>The best L.</returns>
-    public static int BestLength<TAcceptance, TCost>(TAcceptance acceptance, TCost callSeconds, int maxLength, out double bestRate)
+    public static int BestLength<TAcceptance, TCost>(TAcceptance acceptance, TCost callSeconds, int maxLength, out double bestRate, bool onGrid = false, int alsoAllowed = 0)
         where TAcceptance : IPositionAcceptance, allows ref struct
         where TCost : IBatchCost, allows ref struct
     {
@@ -32,7 +34,38 @@ public static class SpeculationCostModel
         Span<double> cost = maxLength < 512 ? stackalloc double[maxLength + 1] : new double[maxLength + 1];
         Span<double> minCostFrom = maxLength < 512 ? stackalloc double[maxLength + 1] : new double[maxLength + 1];
         Tabulate(callSeconds, maxLength, cost, minCostFrom);
-        return BestLength(acceptance, cost, minCostFrom, maxLength, out bestRate);
+        return BestLength(acceptance, cost, minCostFrom, maxLength, out bestRate, onGrid, alsoAllowed);
+    }
+
+    /// <summary>
+    /// The lengths auto drafts: 1, 2, 3, then 2^k and 3 x 2^k (4, 6, 8, 12, 16, 24, 32, ...), each 1.33-1.5x the one
+    /// before. Near its optimum the predicted rate is flat, and neighbouring lengths predict within a percent or two of
+    /// each other, so which of them won moved with timing noise from run to run (builtin:policy with a remembered curve:
+    /// the most used L of a run was 3, 5, 9, 10, 12 in different runs); grid points differ by more than that noise, and
+    /// their calls are the sizes the calibration times (1, 2, 4, 6, 8, 12, ...). A chain's last round, cut to the steps
+    /// left, is allowed besides (see <see cref="BestLength{TAcceptance}"/>).
+    /// </summary>
+    public static bool OnLengthGrid(int length)
+    {
+        if (length < 1)
+        {
+            return false;
+        }
+
+        int odd = length % 3 == 0 ? length / 3 : length;
+        return (odd & (odd - 1)) == 0;
+    }
+
+    /// <summary>The largest length on <see cref="OnLengthGrid"/> below <paramref name="length"/> (1 for 2 or less).</summary>
+    public static int GridBelow(int length)
+    {
+        int l = Math.Max(1, length - 1);
+        while (!OnLengthGrid(l))
+        {
+            l--;
+        }
+
+        return l;
     }
 
     /// <summary>
@@ -43,7 +76,7 @@ public static class SpeculationCostModel
     /// least minCostFrom[l+1], so when that ratio cannot beat the best rate the rest of the search is skipped. On a
     /// model whose calls cost microseconds this keeps the choice itself from costing as much as a call.
     /// </summary>
-    public static int BestLength<TAcceptance>(TAcceptance acceptance, ReadOnlySpan<double> cost, ReadOnlySpan<double> minCostFrom, int maxLength, out double bestRate)
+    public static int BestLength<TAcceptance>(TAcceptance acceptance, ReadOnlySpan<double> cost, ReadOnlySpan<double> minCostFrom, int maxLength, out double bestRate, bool onGrid = false, int alsoAllowed = 0)
         where TAcceptance : IPositionAcceptance, allows ref struct
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
@@ -61,13 +94,13 @@ public static class SpeculationCostModel
             steps += reach;
             reach *= Math.Clamp(acceptance.Acceptance(l - 1), 0.0, 1.0);
             double rate = steps / (cost[l] + ((1 - reach) * t1));
-            if (rate > bestRate * (1 + 1e-12))
+            if (rate > bestRate * (1 + 1e-12) && (!onGrid || l == alsoAllowed || OnLengthGrid(l)))
             {
                 bestRate = rate;
                 best = l;
             }
 
-            // Every longer draft: E[steps] <= steps + (maxLength - l) reach, E[cost] >= min T over (l, maxLength].
+            // Every longer draft (the grid's among them): E[steps] <= steps + (maxLength - l) reach, E[cost] >= min T over (l, maxLength].
             if (l == maxLength || (steps + ((maxLength - l) * reach)) / minCostFrom[l + 1] <= bestRate * (1 + 1e-12))
             {
                 break;

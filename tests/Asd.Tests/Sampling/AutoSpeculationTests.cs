@@ -76,6 +76,64 @@ public sealed class AutoSpeculationTests
             int got = SpeculationCostModel.BestLength(acceptance, cost, minFrom, max, out double rate);
             Assert.True(expected == got, $"trial {trial}: max {max}, slope {slope}: argmax {expected} ({expectedRate}), search {got} ({rate})");
             Assert.Equal(expectedRate, rate, 12);
+
+            // On the grid (and one more allowed length), the same against the rates of the allowed lengths alone.
+            int extra = rng.Next(1, max + 1);
+            double gridRate = Enumerable.Range(1, max).Where(l => l == extra || SpeculationCostModel.OnLengthGrid(l)).Max(l => rates[l - 1]);
+            int gridExpected = Enumerable.Range(1, max).First(l => (l == extra || SpeculationCostModel.OnLengthGrid(l)) && rates[l - 1] == gridRate);
+            int gridGot = SpeculationCostModel.BestLength(acceptance, cost, minFrom, max, out double gotGridRate, onGrid: true, alsoAllowed: extra);
+            Assert.True(gridExpected == gridGot, $"trial {trial}: grid argmax {gridExpected} ({gridRate}), search {gridGot} ({gotGridRate})");
+        }
+    }
+
+    [Fact]
+    public void TheLengthGridIsOneTwoThreeThenPowersOfTwoAndThreeTimesThem()
+    {
+        int[] grid = [.. Enumerable.Range(1, 200).Where(SpeculationCostModel.OnLengthGrid)];
+        Assert.Equal([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192], grid);
+        Assert.False(SpeculationCostModel.OnLengthGrid(0));
+        Assert.Equal([1, 1, 2, 3, 4, 4, 6, 8, 8, 12, 16, 24], new[] { 1, 2, 3, 4, 5, 6, 7, 9, 12, 16, 24, 32 }.Select(SpeculationCostModel.GridBelow));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AutoDraftsOnlyGridLengthsOrTheStepsLeft(bool learns)
+    {
+        // Every round of a chain, explorations included, drafts a grid length or exactly the chain's steps left,
+        // whatever the acceptance and the curve (a learning one is corrected by the timings of a different true cost).
+        var rng = new Random(11);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            double slope = rng.NextDouble() < 0.5 ? 0.01 * rng.NextDouble() : 0.3 * rng.NextDouble();
+            var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(b => 1e-3 * (1 + (slope * b)))]) { Learns = learns };
+            double q = 0.5 + (0.5 * rng.NextDouble()), trueSlope = slope * (0.5 + rng.NextDouble());
+            var auto = new AutoSpeculation(curve, 64);
+            for (int run = 0; run < 3; run++)
+            {
+                auto.Reset(1);
+                for (int remaining = 100; remaining > 0;)
+                {
+                    int l = auto.Choose(0, remaining);
+                    Assert.True(SpeculationCostModel.OnLengthGrid(l) || l == remaining, $"trial {trial}: L = {l} with {remaining} steps left");
+                    auto.Observe(l, 1e-3 * (1 + (trueSlope * l)));
+                    int advanced = 1;
+                    for (int j = 1; j < l; j++)
+                    {
+                        bool ok = rng.NextDouble() < q;
+                        auto.Record(0, j, ok);
+                        if (!ok)
+                        {
+                            break;
+                        }
+
+                        advanced++;
+                    }
+
+                    auto.EndRound(0);
+                    remaining -= Math.Min(advanced, remaining);
+                }
+            }
         }
     }
 
