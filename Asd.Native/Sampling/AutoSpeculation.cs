@@ -100,6 +100,9 @@ internal sealed class AutoSpeculation
     private int _fitRows;
     private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [], _weight = [], _blockWeight = [];
     private readonly int[] _blockLength = [];
+
+    /// <summary>Per size, <see cref="ObservedCalls"/> after its last timing.</summary>
+    private readonly long[] _lastTimed = [];
     private readonly FittedCost _fittedCost;
     private int _sinceRefit, _largestObserved;
     private long _decisions, _sweepsBefore, _explorations;
@@ -142,6 +145,7 @@ internal sealed class AutoSpeculation
             _estimate = new double[_learnedRows + 1];
             _recent = new double[(_learnedRows + 1) * Window];
             _observed = new double[_learnedRows + 1];
+            _lastTimed = new long[_learnedRows + 1];
             _fitted = new double[_learnedRows + 1];
             _blockMean = new double[_learnedRows];
             _blockWeight = new double[_learnedRows];
@@ -389,6 +393,12 @@ internal sealed class AutoSpeculation
         // price a size out for good (it had: 2 ms, 7x the truth, from two timings), and the first 1-row call on each
         // of two row-parallel lanes (2.6 ms against 1.3, ONNX Runtime's first run of a shape) no longer made T(1)
         // look dear and every longer draft nearly free beside it.
+        if (_observed[rows] > 0 && ObservedCalls - _lastTimed[rows] > StaleCalls && seconds < _estimate[rows])
+        {
+            // A stale estimate that a new timing undercuts: the size starts afresh, as if never timed (see StaleCalls).
+            _observed[rows] = 0;
+        }
+
         Span<double> window = _recent.AsSpan(rows * Window, Window);
         int n = (int)Math.Min(_observed[rows], Window);
         if (n == 0)
@@ -403,6 +413,7 @@ internal sealed class AutoSpeculation
         _estimate[rows] = Estimate(window, Math.Min(n + 1, Window));
         _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
+        _lastTimed[rows] = ObservedCalls;
         if (++_sinceRefit >= RefitEvery || Math.Abs(_estimate[rows] - before) > RefitOnMove * before)
         {
             Refit();
@@ -464,6 +475,24 @@ internal sealed class AutoSpeculation
     /// </summary>
     public int RefitEvery => Math.Max(8, _learnedRows / 32);
 
+    /// <summary>
+    /// Timed calls after which the estimate of a size not timed since is stale. A slow spell of the machine prices up
+    /// every size it times, and a chain then drafts the sizes it finds cheap, which its timings soon price right again,
+    /// while the others keep their slow estimates: builtin:policy with a remembered curve, after one request at 1.6x
+    /// its calls' usual time (T(1) 136 us against 86) and more for larger calls, drafted L = 4 for the other twenty
+    /// requests of the run with T(6) to T(12) still priced 1.4-2.1x their calibration (auto 2.45x of DDPM where L = 4
+    /// ran 2.74x); its explorations doubled L to 8, whose one timing could not move a lower median of five, and the
+    /// stale T(6) held T(8) up in the monotone fit anyway. So a stale size (1) is what an upward exploration times
+    /// first (the shortest stale grid length above L, before doubling), (2) starts afresh, as if never timed, when a
+    /// timing undercuts its estimate, and (3) weighs as one timing in the fit. Re-timing goes through exploration, so
+    /// its cost stays within <see cref="ExploreShare"/>, and a size dear in truth stays priced so (its new timing does
+    /// not undercut it).
+    /// </summary>
+    public const int DefaultStaleCalls = 64;
+
+    /// <summary>See <see cref="DefaultStaleCalls"/> (a test turns it off).</summary>
+    internal int StaleCalls { get; init; } = DefaultStaleCalls;
+
     /// <summary>The relative move of one size's estimate that refits the curve at once (see <see cref="RefitEvery"/>).</summary>
     public const double RefitOnMove = 0.1;
 
@@ -484,6 +513,7 @@ internal sealed class AutoSpeculation
 
         int n = Math.Min(_learnedRows, Math.Max(MinFitRows, 4 * _largestObserved));
         _fitRows = n;
+
         int last = 0;
         for (int b = 1; b <= n; b++)
         {
@@ -536,10 +566,12 @@ internal sealed class AutoSpeculation
 
         // Weighted by how often each size was timed: a size timed once (a call at the end of a run, or the first one
         // after start-up, when code is still being compiled: 6 ms for 1 row against 0.2 ms) must not raise the fit of
-        // well-timed neighbours it is pooled with. Sizes not timed weigh 1.
+        // well-timed neighbours it is pooled with. Sizes not timed weigh 1, and so do sizes not timed for StaleCalls
+        // calls: old timings must not hold up the fit of a neighbour timed since (see StaleCalls).
         for (int b = 1; b <= n; b++)
         {
-            _weight[b] = 1 + Math.Min(_observed[b], MaxWeight);
+            bool stale = _observed[b] > 0 && ObservedCalls - _lastTimed[b] > StaleCalls;
+            _weight[b] = 1 + (stale ? 0 : Math.Min(_observed[b], MaxWeight));
         }
 
         Isotonic.FitInPlace(_fitted.AsSpan(1, n), _weight.AsSpan(1, n), _blockMean, _blockWeight, _blockLength);
@@ -638,7 +670,12 @@ internal sealed class AutoSpeculation
                 // exploration; and upwards again while the last upward one found its length cheaper than predicted.
                 bool up = _explorations % 2 == 0 || (_upRows > 0 && _upRows <= cap && _cost[_upRows] < Surprise * _upPredicted);
                 int below = SpeculationCostModel.GridBelow(l), twice = Math.Min(cap, 2 * l);
-                int above = SpeculationCostModel.OnLengthGrid(twice) ? twice : SpeculationCostModel.GridBelow(twice);
+                int above = StaleAbove(l, cap);
+                if (above == 0)
+                {
+                    above = SpeculationCostModel.OnLengthGrid(twice) ? twice : SpeculationCostModel.GridBelow(twice);
+                }
+
                 int neighbour = Math.Clamp(up ? (above > l ? above : below) : (l > 1 ? below : above), 1, cap);
                 double extra = Math.Max(0, _cost[neighbour] - _cost[l]);
                 if (_exploreSeconds <= ExploreShare * _roundSeconds)
@@ -677,6 +714,24 @@ internal sealed class AutoSpeculation
     /// switch costs at most 2% of the predicted rate, against runs that flipped between neighbouring lengths.
     /// </summary>
     internal double SwitchMargin { get; init; } = 0.02;
+
+    /// <summary>
+    /// The shortest grid length above <paramref name="l"/>, at most <paramref name="cap"/>, whose estimate is stale
+    /// (timed, but not for <see cref="StaleCalls"/> calls), or 0: an upward exploration times it before doubling, so
+    /// that a size priced up in a slow spell and avoided since is timed again (see <see cref="StaleCalls"/>).
+    /// </summary>
+    private int StaleAbove(int l, int cap)
+    {
+        for (int g = l + 1; g <= Math.Min(cap, _learnedRows); g++)
+        {
+            if (SpeculationCostModel.OnLengthGrid(g) && _observed[g] > 0 && ObservedCalls - _lastTimed[g] > StaleCalls)
+            {
+                return g;
+            }
+        }
+
+        return 0;
+    }
 
     /// <summary>The predicted rate of a round of exactly <paramref name="length"/> rows on the tabulated cost.</summary>
     private double RateOf(in ChainAcceptance acceptance, int length) =>
