@@ -393,7 +393,7 @@ internal sealed class AutoSpeculation
         // price a size out for good (it had: 2 ms, 7x the truth, from two timings), and the first 1-row call on each
         // of two row-parallel lanes (2.6 ms against 1.3, ONNX Runtime's first run of a shape) no longer made T(1)
         // look dear and every longer draft nearly free beside it.
-        if (_observed[rows] > 0 && ObservedCalls - _lastTimed[rows] > StaleCalls && seconds < _estimate[rows])
+        if (IsStale(rows) && seconds < _estimate[rows])
         {
             // A stale estimate that a new timing undercuts: the size starts afresh, as if never timed (see StaleCalls).
             _observed[rows] = 0;
@@ -570,8 +570,7 @@ internal sealed class AutoSpeculation
         // calls: old timings must not hold up the fit of a neighbour timed since (see StaleCalls).
         for (int b = 1; b <= n; b++)
         {
-            bool stale = _observed[b] > 0 && ObservedCalls - _lastTimed[b] > StaleCalls;
-            _weight[b] = 1 + (stale ? 0 : Math.Min(_observed[b], MaxWeight));
+            _weight[b] = 1 + (IsStale(b) ? 0 : Math.Min(_observed[b], MaxWeight));
         }
 
         Isotonic.FitInPlace(_fitted.AsSpan(1, n), _weight.AsSpan(1, n), _blockMean, _blockWeight, _blockLength);
@@ -665,12 +664,13 @@ internal sealed class AutoSpeculation
             if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
             {
                 // Try another length, twice as long and the grid's next shorter in turn (upwards from L = 1, downwards
-                // from the cap), if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the sizes timed
-                // follows the calibration's shape, so a calibration too steep is corrected one doubling per upward
-                // exploration; and upwards again while the last upward one found its length cheaper than predicted.
+                // from the cap), if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the
+                // sizes timed follows the calibration's shape, so a calibration too steep is corrected one doubling per
+                // upward exploration; and upwards again while the last upward one found its length cheaper than
+                // predicted.
                 bool up = _explorations % 2 == 0 || (_upRows > 0 && _upRows <= cap && _cost[_upRows] < Surprise * _upPredicted);
                 int below = SpeculationCostModel.GridBelow(l), twice = Math.Min(cap, 2 * l);
-                int above = StaleAbove(l, cap);
+                int above = StaleAbove(l, cap); // upwards, a stale size first (see StaleCalls)
                 if (above == 0)
                 {
                     above = SpeculationCostModel.OnLengthGrid(twice) ? twice : SpeculationCostModel.GridBelow(twice);
@@ -715,6 +715,9 @@ internal sealed class AutoSpeculation
     /// </summary>
     internal double SwitchMargin { get; init; } = 0.02;
 
+    /// <summary>Whether <paramref name="rows"/> was timed, but not for <see cref="StaleCalls"/> calls.</summary>
+    private bool IsStale(int rows) => _observed[rows] > 0 && ObservedCalls - _lastTimed[rows] > StaleCalls;
+
     /// <summary>
     /// The shortest grid length above <paramref name="l"/>, at most <paramref name="cap"/>, whose estimate is stale
     /// (timed, but not for <see cref="StaleCalls"/> calls), or 0: an upward exploration times it before doubling, so
@@ -724,7 +727,7 @@ internal sealed class AutoSpeculation
     {
         for (int g = l + 1; g <= Math.Min(cap, _learnedRows); g++)
         {
-            if (SpeculationCostModel.OnLengthGrid(g) && _observed[g] > 0 && ObservedCalls - _lastTimed[g] > StaleCalls)
+            if (SpeculationCostModel.OnLengthGrid(g) && IsStale(g))
             {
                 return g;
             }

@@ -100,7 +100,8 @@ public static class SpeculationCostModel
                 best = l;
             }
 
-            // Every longer draft (the grid's among them): E[steps] <= steps + (maxLength - l) reach, E[cost] >= min T over (l, maxLength].
+            // Every longer draft (the grid's among them): E[steps] <= steps + (maxLength - l) reach, E[cost] >= min T
+            // over (l, maxLength].
             if (l == maxLength || (steps + ((maxLength - l) * reach)) / minCostFrom[l + 1] <= bestRate * (1 + 1e-12))
             {
                 break;
