@@ -78,7 +78,7 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
                 w(f"                {acc(i, p, v)} = {rhs(i, p, v)};")
     w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns{', float16 weights' if half else ''}.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    private static unsafe void {name}(ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+    w(f"    private static unsafe void {name}(ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
     w("    {")
     decl = ", ".join(acc(*t) for t in accs)
     w(f"        {vt}<float> {decl};")
@@ -120,13 +120,15 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
     w("            {")
     w("                nint k = k0 + kk;")
     if isa in PREFETCH:
-        # Weights of small batches come from L3 or DRAM: ask for them PREFETCH k-steps ahead, one request per line.
-        # One request per 64-byte line of a k-step's weights (half weights: a row of 16 columns is half a line, so
-        # consecutive k-steps ask for the same line; a repeated prefetch costs little).
+        # Weights of small batches come from L3 or DRAM: ask for them ahead, one request per 64-byte line of a k-step's
+        # weights (half weights: a row of 16 columns is half a line, so consecutive k-steps ask for the same line; a
+        # repeated prefetch costs little). The caller says where, as an element offset from each panel's current k-step:
+        # SgemmKernels.PrefetchSteps k-steps ahead for a tile that streams its own weights, or the next panels at the same k while
+        # the second and later row tiles reuse a block from L2 (Sgemm.MultiplyPacked), so that memory stays busy.
         esize = 2 if half else 4
         for p in range(panels):
             for line in range(0, max(nr * esize, 64), 64):
-                w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, ((k + PrefetchSteps{isa}) * {nr}) + {line // esize})));")
+                w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, prefetch + (k * {nr}) + {line // esize})));")
     # Register order: with many panels (few rows), broadcast the rows first and stream B one panel at a time
     # (acc + rows + vpp registers); otherwise load B first and broadcast one row at a time (acc + panels*vpp + 1).
     # Either way at most 32 vector registers stay live, so nothing spills inside the loop.
@@ -183,10 +185,6 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>Columns per packed panel on the {isa} path.</summary>")
     w(f"    internal const int {isa}PanelWidth = {nr};")
     w("")
-    if isa in PREFETCH:
-        w(f"    /// <summary>How many k-steps ahead the {isa} kernels prefetch the weights.</summary>")
-        w(f"    internal const int PrefetchSteps{isa} = 24;")
-        w("")
     w(f"    /// <summary>Rows per tile on the {isa} path.</summary>")
     w(f"    internal const int {isa}MaxRows = {maxrows};")
     w("")
@@ -197,15 +195,15 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
         suffix, bt = ("_F16", "ushort") if half else ("", "float")
         what = "float16 weights" if half else "float32 weights"
         w(f"    /// <summary>Runs the {isa} microkernel ({what}) for a tile of <paramref name=\"rows\"/> rows and <paramref name=\"panels\"/> adjacent full panels.</summary>")
-        w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+        w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
         w("    {")
         w("        switch ((panels, rows))")
         w("        {")
         for r in range(1, maxrows + 1):
-            w(f"            case (1, {r}): {isa}_P1_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
+            w(f"            case (1, {r}): {isa}_P1_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;")
         for (mp, mrows) in multi:
             for r in range(1, mrows + 1):
-                w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first); break;")
+                w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;")
         w("            default: throw new ArgumentOutOfRangeException(nameof(rows), $\"No kernel for {rows} rows x {panels} panels.\");")
         w("        }")
         w("    }")
@@ -234,7 +232,7 @@ def dispatch_file():
     """The per-path tables and the one dispatch from an IsaPath to its kernels, for both weight types."""
     lines = []
     w = lines.append
-    args = "rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first"
+    args = "rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch"
     w("// <auto-generated> by tools/gen_gemm_kernels.py; edit the generator, not this file. </auto-generated>")
     w("namespace Asd.Simd.Kernels.Gemm;")
     w("")
@@ -264,7 +262,7 @@ def dispatch_file():
     for bt, what in (("float", "float32 weights"), ("ushort", "float16 weights")):
         w("")
         w(f"    /// <summary>Runs the microkernel of <paramref name=\"path\"/> ({what}); false on the scalar path, which has none.</summary>")
-        w(f"    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first)")
+        w(f"    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
         w("    {")
         w("        switch (path)")
         w("        {")

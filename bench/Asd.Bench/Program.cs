@@ -26,6 +26,7 @@ public static class Program
         ["quick-layernorm"] = _ => QuickPolicyHalf.LayerNormRow(),
         ["quick-unet"] = QuickUnet.Run,
         ["quick-gemm"] = _ => QuickGemm.Run(),
+        ["quick-convgemm"] = QuickConvGemm.Run,
     };
 
     public static void Main(string[] args)

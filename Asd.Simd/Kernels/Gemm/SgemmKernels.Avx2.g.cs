@@ -12,9 +12,6 @@ internal static partial class SgemmKernels
     /// <summary>Columns per packed panel on the Avx2 path.</summary>
     internal const int Avx2PanelWidth = 16;
 
-    /// <summary>How many k-steps ahead the Avx2 kernels prefetch the weights.</summary>
-    internal const int PrefetchStepsAvx2 = 24;
-
     /// <summary>Rows per tile on the Avx2 path.</summary>
     internal const int Avx2MaxRows = 6;
 
@@ -22,37 +19,37 @@ internal static partial class SgemmKernels
     internal static readonly (int Panels, int Rows)[] Avx2Multi = [(2, 3)];
 
     /// <summary>Runs the Avx2 microkernel (float32 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunAvx2(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunAvx2(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Avx2_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Avx2_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Avx2_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Avx2_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 5): Avx2_P1_R5(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 6): Avx2_P1_R6(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 1): Avx2_P2_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 2): Avx2_P2_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 3): Avx2_P2_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Avx2_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx2_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx2_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx2_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx2_P1_R5(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx2_P1_R6(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx2_P2_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx2_P2_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx2_P2_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
 
     /// <summary>Runs the Avx2 microkernel (float16 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunAvx2(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunAvx2(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Avx2_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Avx2_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Avx2_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Avx2_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 5): Avx2_P1_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 6): Avx2_P1_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 1): Avx2_P2_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 2): Avx2_P2_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 3): Avx2_P2_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Avx2_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx2_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx2_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx2_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx2_P1_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx2_P1_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx2_P2_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx2_P2_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx2_P2_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -63,7 +60,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1;
         if (first)
@@ -86,7 +83,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -101,7 +98,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
         if (first)
@@ -128,7 +125,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -148,7 +145,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
         if (first)
@@ -179,7 +176,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -204,7 +201,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
         if (first)
@@ -239,7 +236,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -269,7 +266,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
         if (first)
@@ -308,7 +305,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -343,7 +340,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
         if (first)
@@ -386,7 +383,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -426,7 +423,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 2 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
         if (first)
@@ -454,8 +451,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
@@ -476,7 +473,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 2 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
         if (first)
@@ -512,8 +509,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
@@ -543,7 +540,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 2 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
         if (first)
@@ -587,8 +584,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
                 Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
                 Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
@@ -627,7 +624,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1;
         if (first)
@@ -650,7 +647,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -665,7 +662,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
         if (first)
@@ -692,7 +689,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -712,7 +709,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
         if (first)
@@ -743,7 +740,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -768,7 +765,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
         if (first)
@@ -803,7 +800,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -833,7 +830,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
         if (first)
@@ -872,7 +869,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -907,7 +904,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P1_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P1_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
         if (first)
@@ -950,7 +947,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
@@ -990,7 +987,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 2 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
         if (first)
@@ -1018,8 +1015,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
@@ -1040,7 +1037,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 2 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
         if (first)
@@ -1076,8 +1073,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
@@ -1107,7 +1104,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 2 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx2_P2_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
         if (first)
@@ -1151,8 +1148,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx2) * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx2) * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> w1_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));

@@ -12,9 +12,6 @@ internal static partial class SgemmKernels
     /// <summary>Columns per packed panel on the Avx512 path.</summary>
     internal const int Avx512PanelWidth = 32;
 
-    /// <summary>How many k-steps ahead the Avx512 kernels prefetch the weights.</summary>
-    internal const int PrefetchStepsAvx512 = 24;
-
     /// <summary>Rows per tile on the Avx512 path.</summary>
     internal const int Avx512MaxRows = 12;
 
@@ -22,61 +19,61 @@ internal static partial class SgemmKernels
     internal static readonly (int Panels, int Rows)[] Avx512Multi = [(4, 3), (2, 6)];
 
     /// <summary>Runs the Avx512 microkernel (float32 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunAvx512(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunAvx512(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Avx512_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Avx512_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Avx512_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Avx512_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 5): Avx512_P1_R5(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 6): Avx512_P1_R6(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 7): Avx512_P1_R7(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 8): Avx512_P1_R8(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 9): Avx512_P1_R9(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 10): Avx512_P1_R10(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 11): Avx512_P1_R11(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 12): Avx512_P1_R12(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 1): Avx512_P4_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 2): Avx512_P4_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 3): Avx512_P4_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 1): Avx512_P2_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 2): Avx512_P2_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 3): Avx512_P2_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 4): Avx512_P2_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 5): Avx512_P2_R5(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 6): Avx512_P2_R6(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Avx512_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx512_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx512_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx512_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx512_P1_R5(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx512_P1_R6(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 7): Avx512_P1_R7(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 8): Avx512_P1_R8(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 9): Avx512_P1_R9(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 10): Avx512_P1_R10(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 11): Avx512_P1_R11(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 12): Avx512_P1_R12(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 1): Avx512_P4_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 2): Avx512_P4_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 3): Avx512_P4_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx512_P2_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx512_P2_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx512_P2_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 4): Avx512_P2_R4(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 5): Avx512_P2_R5(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 6): Avx512_P2_R6(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
 
     /// <summary>Runs the Avx512 microkernel (float16 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunAvx512(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunAvx512(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Avx512_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Avx512_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Avx512_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Avx512_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 5): Avx512_P1_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 6): Avx512_P1_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 7): Avx512_P1_R7_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 8): Avx512_P1_R8_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 9): Avx512_P1_R9_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 10): Avx512_P1_R10_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 11): Avx512_P1_R11_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 12): Avx512_P1_R12_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 1): Avx512_P4_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 2): Avx512_P4_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (4, 3): Avx512_P4_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 1): Avx512_P2_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 2): Avx512_P2_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 3): Avx512_P2_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 4): Avx512_P2_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 5): Avx512_P2_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (2, 6): Avx512_P2_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Avx512_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx512_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx512_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx512_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx512_P1_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx512_P1_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 7): Avx512_P1_R7_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 8): Avx512_P1_R8_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 9): Avx512_P1_R9_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 10): Avx512_P1_R10_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 11): Avx512_P1_R11_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 12): Avx512_P1_R12_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 1): Avx512_P4_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 2): Avx512_P4_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 3): Avx512_P4_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx512_P2_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx512_P2_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx512_P2_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 4): Avx512_P2_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 5): Avx512_P2_R5_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 6): Avx512_P2_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -87,7 +84,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1;
         if (first)
@@ -110,8 +107,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -126,7 +123,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
         if (first)
@@ -153,8 +150,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -174,7 +171,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
         if (first)
@@ -205,8 +202,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -231,7 +228,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
         if (first)
@@ -266,8 +263,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -297,7 +294,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
         if (first)
@@ -336,8 +333,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -372,7 +369,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
         if (first)
@@ -415,8 +412,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -456,7 +453,7 @@ internal static partial class SgemmKernels
 
     /// <summary>7 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R7(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R7(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1;
         if (first)
@@ -503,8 +500,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -549,7 +546,7 @@ internal static partial class SgemmKernels
 
     /// <summary>8 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R8(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R8(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1;
         if (first)
@@ -600,8 +597,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -651,7 +648,7 @@ internal static partial class SgemmKernels
 
     /// <summary>9 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R9(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R9(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1;
         if (first)
@@ -706,8 +703,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -762,7 +759,7 @@ internal static partial class SgemmKernels
 
     /// <summary>10 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R10(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R10(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1;
         if (first)
@@ -821,8 +818,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -882,7 +879,7 @@ internal static partial class SgemmKernels
 
     /// <summary>11 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R11(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R11(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1;
         if (first)
@@ -945,8 +942,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -1011,7 +1008,7 @@ internal static partial class SgemmKernels
 
     /// <summary>12 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R12(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R12(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1, c11_0_0, c11_0_1;
         if (first)
@@ -1078,8 +1075,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -1149,7 +1146,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 4 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1;
         if (first)
@@ -1187,14 +1184,14 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
@@ -1227,7 +1224,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 4 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1;
         if (first)
@@ -1281,14 +1278,14 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
@@ -1338,7 +1335,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 4 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c2_2_0, c2_2_1, c2_3_0, c2_3_1;
         if (first)
@@ -1408,14 +1405,14 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
@@ -1482,7 +1479,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
         if (first)
@@ -1510,10 +1507,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
@@ -1534,7 +1531,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
         if (first)
@@ -1570,10 +1567,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
@@ -1603,7 +1600,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
         if (first)
@@ -1647,10 +1644,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
@@ -1689,7 +1686,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1;
         if (first)
@@ -1741,10 +1738,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
@@ -1792,7 +1789,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R5(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1;
         if (first)
@@ -1852,10 +1849,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
@@ -1912,7 +1909,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 2 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R6(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1, c5_0_0, c5_0_1, c5_1_0, c5_1_1;
         if (first)
@@ -1980,10 +1977,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 16)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 16)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 16)));
                 Vector512<float> w0_0 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 0));
                 Vector512<float> w0_1 = Vector512.LoadUnsafe(ref b0, (nuint)((k * 32) + 16));
                 Vector512<float> w1_0 = Vector512.LoadUnsafe(ref b1, (nuint)((k * 32) + 0));
@@ -2049,7 +2046,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1;
         if (first)
@@ -2072,7 +2069,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2087,7 +2084,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
         if (first)
@@ -2114,7 +2111,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2134,7 +2131,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
         if (first)
@@ -2165,7 +2162,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2190,7 +2187,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
         if (first)
@@ -2225,7 +2222,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2255,7 +2252,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
         if (first)
@@ -2294,7 +2291,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2329,7 +2326,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
         if (first)
@@ -2372,7 +2369,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2412,7 +2409,7 @@ internal static partial class SgemmKernels
 
     /// <summary>7 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R7_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R7_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1;
         if (first)
@@ -2459,7 +2456,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2504,7 +2501,7 @@ internal static partial class SgemmKernels
 
     /// <summary>8 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R8_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R8_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1;
         if (first)
@@ -2555,7 +2552,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2605,7 +2602,7 @@ internal static partial class SgemmKernels
 
     /// <summary>9 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R9_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R9_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1;
         if (first)
@@ -2660,7 +2657,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2715,7 +2712,7 @@ internal static partial class SgemmKernels
 
     /// <summary>10 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R10_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R10_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1;
         if (first)
@@ -2774,7 +2771,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2834,7 +2831,7 @@ internal static partial class SgemmKernels
 
     /// <summary>11 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R11_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R11_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1;
         if (first)
@@ -2897,7 +2894,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -2962,7 +2959,7 @@ internal static partial class SgemmKernels
 
     /// <summary>12 row(s) x 1 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P1_R12_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P1_R12_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1, c11_0_0, c11_0_1;
         if (first)
@@ -3029,7 +3026,7 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
@@ -3099,7 +3096,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 4 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1;
         if (first)
@@ -3137,10 +3134,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
@@ -3173,7 +3170,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 4 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1;
         if (first)
@@ -3227,10 +3224,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
@@ -3280,7 +3277,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 4 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P4_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P4_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c2_2_0, c2_2_1, c2_3_0, c2_3_1;
         if (first)
@@ -3350,10 +3347,10 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
@@ -3420,7 +3417,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
         if (first)
@@ -3448,8 +3445,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
@@ -3470,7 +3467,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
         if (first)
@@ -3506,8 +3503,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
@@ -3537,7 +3534,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
         if (first)
@@ -3581,8 +3578,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
@@ -3621,7 +3618,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1;
         if (first)
@@ -3673,8 +3670,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
@@ -3722,7 +3719,7 @@ internal static partial class SgemmKernels
 
     /// <summary>5 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R5_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1;
         if (first)
@@ -3782,8 +3779,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
@@ -3840,7 +3837,7 @@ internal static partial class SgemmKernels
 
     /// <summary>6 row(s) x 2 panel(s) of 32 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx512_P2_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Avx512_P2_R6_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1, c5_0_0, c5_0_1, c5_1_0, c5_1_1;
         if (first)
@@ -3908,8 +3905,8 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, ((k + PrefetchStepsAvx512) * 32) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, ((k + PrefetchStepsAvx512) * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));

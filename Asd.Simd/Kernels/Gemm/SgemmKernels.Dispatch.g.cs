@@ -35,27 +35,27 @@ internal static partial class SgemmKernels
     };
 
     /// <summary>Runs the microkernel of <paramref name="path"/> (float32 weights); false on the scalar path, which has none.</summary>
-    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch (path)
         {
-            case IsaPath.Avx512: RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Avx2: RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Vector128: RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Neon: RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
+            case IsaPath.Avx512: RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Avx2: RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Vector128: RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Neon: RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
             default: return false;
         }
     }
 
     /// <summary>Runs the microkernel of <paramref name="path"/> (float16 weights); false on the scalar path, which has none.</summary>
-    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch (path)
         {
-            case IsaPath.Avx512: RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Avx2: RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Vector128: RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
-            case IsaPath.Neon: RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first); return true;
+            case IsaPath.Avx512: RunAvx512(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Avx2: RunAvx2(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Vector128: RunVector128(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Neon: RunNeon(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
             default: return false;
         }
     }

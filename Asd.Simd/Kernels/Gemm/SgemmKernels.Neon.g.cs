@@ -19,27 +19,27 @@ internal static partial class SgemmKernels
     internal static readonly (int Panels, int Rows)[] NeonMulti = [];
 
     /// <summary>Runs the Neon microkernel (float32 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunNeon(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunNeon(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Neon_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Neon_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Neon_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Neon_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Neon_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Neon_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Neon_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Neon_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
 
     /// <summary>Runs the Neon microkernel (float16 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunNeon(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunNeon(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Neon_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Neon_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Neon_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Neon_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Neon_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Neon_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Neon_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Neon_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -50,7 +50,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
         if (first)
@@ -134,7 +134,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
         if (first)
@@ -252,7 +252,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
         if (first)
@@ -404,7 +404,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
         if (first)
@@ -590,7 +590,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
         if (first)
@@ -674,7 +674,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
         if (first)
@@ -792,7 +792,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
         if (first)
@@ -944,7 +944,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Neon_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Neon_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
         if (first)

@@ -18,27 +18,27 @@ internal static partial class SgemmKernels
     internal static readonly (int Panels, int Rows)[] Vector128Multi = [];
 
     /// <summary>Runs the Vector128 microkernel (float32 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunVector128(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunVector128(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Vector128_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Vector128_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Vector128_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Vector128_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Vector128_P1_R1(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Vector128_P1_R2(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Vector128_P1_R3(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Vector128_P1_R4(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
 
     /// <summary>Runs the Vector128 microkernel (float16 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
-    internal static void RunVector128(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    internal static void RunVector128(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         switch ((panels, rows))
         {
-            case (1, 1): Vector128_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 2): Vector128_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 3): Vector128_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
-            case (1, 4): Vector128_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first); break;
+            case (1, 1): Vector128_P1_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Vector128_P1_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Vector128_P1_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Vector128_P1_R4_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -49,7 +49,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R1(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
         if (first)
@@ -96,7 +96,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R2(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
         if (first)
@@ -160,7 +160,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R3(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
         if (first)
@@ -241,7 +241,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R4(ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
         if (first)
@@ -339,7 +339,7 @@ internal static partial class SgemmKernels
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R1_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
         if (first)
@@ -386,7 +386,7 @@ internal static partial class SgemmKernels
 
     /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R2_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
         if (first)
@@ -450,7 +450,7 @@ internal static partial class SgemmKernels
 
     /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
         if (first)
@@ -531,7 +531,7 @@ internal static partial class SgemmKernels
 
     /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Vector128_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first)
+    private static unsafe void Vector128_P1_R4_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
         Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
         if (first)

@@ -12,6 +12,9 @@ internal static partial class SgemmKernels
     /// <summary>2^112 = 2^(127 - 15): turns a half's exponent field, read with the float bias, into its value.</summary>
     internal const float HalfScale = 5.192296858534828E+33f;
 
+    /// <summary>How many k-steps ahead a tile that streams its own weights prefetches them (AVX-512 and AVX2 kernels).</summary>
+    internal const int PrefetchSteps = 24;
+
     /// <summary>The (path, weight type) pairs whose microkernels <see cref="CompileAll"/> has run: bit 2 x path + half.</summary>
     private static int s_compiled;
 
@@ -69,7 +72,7 @@ internal static partial class SgemmKernels
     {
         ref float c0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(c);
         _ = half
-            ? Run(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true)
-            : Run(path, rows, panels, ref a, ref b, panelStride: 0, kc: 0, ref c0, ldc, first: true);
+            ? Run(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0)
+            : Run(path, rows, panels, ref a, ref b, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0);
     }
 }
