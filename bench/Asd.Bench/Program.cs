@@ -27,6 +27,7 @@ public static class Program
         ["quick-unet"] = QuickUnet.Run,
         ["quick-gemm"] = _ => QuickGemm.Run(),
         ["quick-convgemm"] = QuickConvGemm.Run,
+        ["quick-split"] = QuickConvGemm.Split,
     };
 
     public static void Main(string[] args)

@@ -73,6 +73,73 @@ internal static class QuickConvGemm
         Console.WriteLine($"  hot M={m,3}: {flops / t / 1e6:F0} GFLOP/s ({flops / t / 1e6 / peak:P0} of peak)");
     }
 
+    /// <summary>
+    /// <c>-- quick-split [threads]</c>: which thread, and which half of the panels, is slower when two threads share a
+    /// one-row GEMM of the deployment-size network (M = 4, K = 5120, N = 1024, from memory): each chunk's time by the
+    /// slot that ran it and by its position, as the pool assigns them (the caller claims the first chunk).
+    /// </summary>
+    public static void Split(string[] args)
+    {
+        int threads = args.Length > 1 ? int.Parse(args[1]) : 2, m = args.Length > 2 ? int.Parse(args[2]) : 4;
+        int n = args.Length > 3 ? int.Parse(args[3]) : 1024, k = args.Length > 4 ? int.Parse(args[4]) : 5120;
+        using var pool = new CorePool(threads);
+        var rng = new Random(1);
+        PackedMatrix[] ws = [.. Enumerable.Range(0, 400_000_000 / (k * n * 4) + 2).Select(_ => PackedMatrix.Pack([.. Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble() - 0.5f)], k, n, false))];
+        float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
+        var packed = new float[Sgemm.PackedSize(m, k)];
+        Sgemm.PackA(a, m, k, k, ws[0].Path, packed);
+        var work = new TimedWork(packed, m, new float[m * n]);
+        int groups = (ws[0].Panels + 3) / 4;
+        for (int rep = 0; rep < 400; rep++)
+        {
+            work.W = ws[rep % ws.Length];
+            work.Measure = rep >= 50;
+            if (Environment.GetEnvironmentVariable("REPACK") == "1")
+            {
+                // As the denoiser does: the caller packs A just before the GEMM, so A is in its cache only.
+                Sgemm.PackA(a, m, k, k, ws[0].Path, packed);
+            }
+
+            pool.Run(work, groups);
+        }
+
+        Console.WriteLine($"M={m} K={k} N={n}, {ws.Length} matrices of {ws[0].Bytes / 1e6:F1} MB, {groups} panel groups over {threads} threads");
+        foreach (((int slot, int start), List<double> t) in work.Times.OrderBy(kv => kv.Key))
+        {
+            t.Sort();
+            Console.WriteLine($"  slot {slot} chunk from group {start}: median {t[t.Count / 2]:F1} us over {t.Count}");
+        }
+    }
+
+    private sealed class TimedWork(float[] packed, int m, float[] c) : IRangeWork
+    {
+        public PackedMatrix W { get; set; } = null!;
+
+        public bool Measure { get; set; }
+
+        public Dictionary<(int, int), List<double>> Times { get; } = [];
+
+        public void Execute(int start, int end)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Sgemm.MultiplyPacked(packed, m, W, start * 4, Math.Min(end * 4, W.Panels), default, Activation.Identity, default, 0, c, W.N);
+            double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            if (Measure)
+            {
+                lock (Times)
+                {
+                    (int, int) key = (CorePool.CurrentSlot, start);
+                    if (!Times.TryGetValue(key, out List<double>? list))
+                    {
+                        Times[key] = list = [];
+                    }
+
+                    list.Add(us);
+                }
+            }
+        }
+    }
+
     private sealed class Work(float[] packed, int m, float[] c) : IRangeWork
     {
         public PackedMatrix W { get; set; } = null!;
