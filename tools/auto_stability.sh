@@ -10,6 +10,8 @@
 #   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..6, conditions default: cold warm load)
 #   tools/auto_stability.sh table                           (just the table from what is there)
 #   tools/auto_stability.sh all                             (every model and condition, then the table)
+#   tools/auto_stability.sh run MODEL_INDEX CACHE_DIR JSON    (one run of one model, as the conditions run it; for
+#                                                           tools/auto_ab.sh, which compares two builds this way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-artifacts/auto_stability}
@@ -38,10 +40,16 @@ if [ "${1:-}" = all ]; then
   exec "$0" table
 fi
 
+single=""
+if [ "${1:-}" = run ]; then
+  single=1
+  shift
+fi
+
 idx=${1:?model index 0..$((${#MODELS[@]} - 1)) or table}
 shift || true
 conditions=("$@")
-[ ${#conditions[@]} -gt 0 ] || conditions=(cold warm load)
+[ ${#conditions[@]} -gt 0 ] || [ -n "$single" ] || conditions=(cold warm load)
 IFS='|' read -r name spec steps chains extra repeats <<<"${MODELS[$idx]}"
 repeats=${REPEATS:-$repeats}
 mkdir -p "$OUT/$name"
@@ -52,8 +60,20 @@ bench() { # bench CACHE_DIR JSON
     --spec-lens 1,2,4,8,auto --repeats "$repeats" --ddpm-control --seed 0 --json "$2" $extra > "$2.txt"
 }
 
+if [ -n "$single" ]; then
+  mkdir -p "$1"
+  bench "$1" "$2"
+  exit
+fi
+
 load_pid=""
-stop_load() { if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; load_pid=""; fi; }
+stop_load() { if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; if [ -n "$single" ]; then
+  mkdir -p "$1"
+  bench "$1" "$2"
+  exit
+fi
+
+load_pid=""; fi; }
 trap stop_load EXIT
 
 for cond in "${conditions[@]}"; do

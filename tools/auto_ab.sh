@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# auto_ab.sh: two builds of asd side by side on auto's stability (issue 16): the code at BASE (a commit, built in a
+# temporary git worktree) and the working tree. Each build gets its own curve cache, filled by one untimed run (the
+# warm condition of tools/auto_stability.sh); then RUNS runs of each, interleaved run by run (base, head, base, ...),
+# each one `asd bench` with DDPM, fixed L = 1, 2, 4, 8 and auto side by side. Prints every run's most used L and auto's
+# speedup over DDPM, then per build how many runs share their dominant L and the median speedup.
+# Usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]   (defaults: 10 runs, model 0 = builtin:policy; the indices are
+# tools/auto_stability.sh's). Run it on an otherwise idle machine. Writes OUT (default artifacts/auto_ab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=${1:?usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]}
+runs=${2:-10}
+idx=${3:-0}
+OUT=${OUT:-artifacts/auto_ab}
+rm -rf "$OUT"
+mkdir -p "$OUT"
+tree="$OUT/base-tree"
+git worktree add -f --detach "$tree" "$base" > /dev/null
+trap 'git worktree remove --force "$tree" > /dev/null 2>&1 || true' EXIT
+dotnet build -c Release "$tree/Asd.Cli" -v q -nologo > "$OUT/build-base.log" || { tail -20 "$OUT/build-base.log"; exit 1; }
+dotnet build -c Release Asd.Cli -v q -nologo > "$OUT/build-head.log" || { tail -20 "$OUT/build-head.log"; exit 1; }
+asd_base="dotnet $tree/Asd.Cli/bin/Release/net10.0/asd.dll"
+asd_head="dotnet Asd.Cli/bin/Release/net10.0/asd.dll"
+for v in base head; do
+  var="asd_$v"
+  ASD=${!var} tools/auto_stability.sh run "$idx" "$OUT/cache-$v" "$OUT/$v-prime.json"
+done
+
+for r in $(seq 1 "$runs"); do
+  for v in base head; do
+    var="asd_$v"
+    ASD=${!var} tools/auto_stability.sh run "$idx" "$OUT/cache-$v" "$OUT/$v-$r.json"
+  done
+done
+
+/usr/bin/python3 - "$OUT" "$runs" "$base" <<'PY'
+import json, statistics, sys
+out, runs, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print(f"run | {base}: dominant L, auto / DDPM | working tree: dominant L, auto / DDPM")
+summary = {}
+for r in range(1, runs + 1):
+    cells = []
+    for v in ("base", "head"):
+        d = json.load(open(f"{out}/{v}-{r}.json"))
+        lengths = d.get("auto_round_lengths", {})
+        dom = max(lengths, key=lambda k: lengths[k]) if lengths else "?"
+        auto = next(row["wall_speedup"] for row in d["rows"] if row["spec_len"] == "auto")
+        summary.setdefault(v, []).append((dom, auto))
+        cells.append(f"L = {dom}, {auto:.2f}x")
+    print(f"{r} | {cells[0]} | {cells[1]}")
+for v, name in (("base", base), ("head", "working tree")):
+    doms = [d for d, _ in summary[v]]
+    top = max(set(doms), key=doms.count)
+    print(f"{name}: dominant L {top} in {doms.count(top)} of {runs} runs; auto / DDPM median {statistics.median(a for _, a in summary[v]):.2f}x")
+PY
