@@ -122,9 +122,10 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
     if isa in PREFETCH:
         # Weights of small batches come from L3 or DRAM: ask for them ahead, one request per 64-byte line of a k-step's
         # weights (half weights: a row of 16 columns is half a line, so consecutive k-steps ask for the same line; a
-        # repeated prefetch costs little). The caller says where, as an element offset from each panel's current k-step:
-        # SgemmKernels.PrefetchSteps k-steps ahead for a tile that streams its own weights, or the next panels at the same k while
-        # the second and later row tiles reuse a block from L2 (Sgemm.MultiplyPacked), so that memory stays busy.
+        # repeated prefetch costs little). The caller says where, as an element offset from each panel's current
+        # k-step: SgemmKernels.PrefetchSteps k-steps ahead for a tile that streams its own weights, or the next panels
+        # at the same k while the second and later row tiles reuse a block from L2 (Sgemm.MultiplyPacked), so that
+        # memory stays busy.
         esize = 2 if half else 4
         for p in range(panels):
             for line in range(0, max(nr * esize, 64), 64):
