@@ -217,6 +217,8 @@ internal sealed class AutoSpeculation
             Array.Clear(_chosen);
         }
 
+        Array.Clear(_heldBy);
+
         // Chains that share a call share its cost: with n of them, a call of B rows each costs T(n B) / n per chain.
         ChainsPerCall = Math.Clamp(chains, 1, _perCall);
 
@@ -619,18 +621,23 @@ internal sealed class AutoSpeculation
 
         SetStreakRound(chain, false);
         ApplyPendingDecay(chain);
-        int cap = Math.Min(remaining, Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall)));
+        int widest = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
+        int cap = Math.Min(remaining, widest);
+        int trust = int.MaxValue;
         if (_learns && !_burnIn)
         {
             // A trust region: at most twice the largest call timed so far (per chain), so that a length is chosen
             // on timings of its neighbourhood, not on an extrapolation far beyond them; it doubles as calls grow.
-            cap = Math.Min(cap, Math.Max(2, 2 * _largestObserved / ChainsPerCall));
+            trust = Math.Max(2, 2 * _largestObserved / ChainsPerCall);
+            cap = Math.Min(cap, trust);
         }
 
         // The search window: at most 2 L + 2 for a chain whose last round had L (so a chain climbs 1, 4, 10, 22, ...
         // round by round). Without it every round of a chain at L = 1 scanned ~50 lengths before the bound let it stop
         // (0.9 us per round, as much as a call of the 2-D mixture).
-        cap = Math.Min(cap, (2 * _lastChoice[chain]) + 2);
+        int climb = (2 * _lastChoice[chain]) + 2;
+        cap = Math.Min(cap, climb);
+        Hold hold = Hold.None;
         var acceptance = new ChainAcceptance(
             _attempts.AsSpan(chain * Stride, Stride),
             _accepted.AsSpan(chain * Stride, Stride),
@@ -649,8 +656,20 @@ internal sealed class AutoSpeculation
                 double heldRate = RateOf(acceptance, held);
                 if (rate < heldRate * (1 + SwitchMargin))
                 {
+                    hold = held < l ? Hold.Hysteresis : Hold.None;
                     (l, rate) = (held, heldRate);
                 }
+            }
+
+            if (hold == Hold.None && l > 1 && cap < widest && l == remaining && remaining < Math.Min(trust, climb))
+            {
+                hold = Hold.Steps;
+            }
+            else if (hold == Hold.None && l > 1 && cap < widest && l >= (SpeculationCostModel.OnLengthGrid(cap) ? cap : SpeculationCostModel.GridBelow(cap)))
+            {
+                // The longest length the search was allowed: what held it there (for Explain; the unconstrained best
+                // may be the same length, so this counts rounds a limit could have held, not rounds it did).
+                hold = trust <= climb && trust <= remaining ? Hold.Trust : climb <= remaining ? Hold.Climb : Hold.Steps;
             }
 
             // The margin has the same hysteresis: a chain drafting keeps drafting while the gain stays within
@@ -658,6 +677,7 @@ internal sealed class AutoSpeculation
             if (rate * _cost[1] < 1 + MinimumGain - (held > 1 ? SwitchMargin : 0))
             {
                 l = 1;
+                hold = Hold.None;
             }
 
             long sweep = _sweepsBefore + (_decisions / _chains);
@@ -685,6 +705,7 @@ internal sealed class AutoSpeculation
                     _explorations++;
                     (_upRows, _upPredicted) = neighbour > l ? (neighbour, _cost[neighbour]) : (0, 0);
                     l = neighbour;
+                    hold = Hold.None;
                     ExploredRounds++;
                     LastChoiceExplored = true;
                 }
@@ -705,9 +726,32 @@ internal sealed class AutoSpeculation
         _streakLeft[chain] = one && _lastChoice[chain] == 1 ? _streakNext[chain] : 0;
         _decisions++;
         _chosen[l]++;
+        _heldBy[(int)hold]++;
         _lastChoice[chain] = l;
         return l;
     }
+
+    /// <summary>What held a round's length where it was, for <see cref="Explain"/>.</summary>
+    private enum Hold
+    {
+        /// <summary>Nothing: the best predicted length within the limits, below them, or an exploration or streak.</summary>
+        None,
+
+        /// <summary>The longest length the trust region allowed (twice the largest call timed).</summary>
+        Trust,
+
+        /// <summary>The longest length the climb from the chain's previous round allowed (2 L + 2).</summary>
+        Climb,
+
+        /// <summary>The chain's steps left.</summary>
+        Steps,
+
+        /// <summary>Hysteresis kept the length in use, shorter than the best predicted one.</summary>
+        Hysteresis,
+    }
+
+    /// <summary>Rounds of the last run by what held their length (index <see cref="Hold"/>).</summary>
+    private readonly long[] _heldBy = new long[5];
 
     /// <summary>
     /// The least predicted gain over the length in use that makes a chain switch to another (see Choose): 2%, so a
@@ -891,7 +935,34 @@ internal sealed class AutoSpeculation
                 : string.Create(ci, $"{label}: ran L = 1 (DDPM's work){explored}; by the end it predicts {gain:F2}x at L = {best} ({source}; acceptance at position 1: {q[1]:F2})");
         }
 
-        return string.Create(ci, $"{label}: L = {dominant} in {(double)_chosen[dominant] / rounds:0%} of rounds, predicted gain {gain:F2}x at L = {best} over DDPM{explored} ({source}; acceptance at position 1: {q[1]:F2})");
+        string why = dominant < best ? HeldBelow(best, rounds) : "";
+        return string.Create(ci, $"{label}: L = {dominant} in {(double)_chosen[dominant] / rounds:0%} of rounds, predicted gain {gain:F2}x at L = {best} over DDPM{explored}{why} ({source}; acceptance at position 1: {q[1]:F2})");
+    }
+
+    /// <summary>
+    /// Why a run's most used length is shorter than the best it predicts at its end: the share of rounds that ran the
+    /// longest length a limit allowed (the trust region, the climb from the previous round, the steps left) or that
+    /// hysteresis kept shorter; or, when none did, that the rounds chose on the curve and acceptance they had then.
+    /// </summary>
+    private string HeldBelow(int best, long rounds)
+    {
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        var parts = new List<string>(4);
+        void Add(Hold h, string what)
+        {
+            if (_heldBy[(int)h] > 0)
+            {
+                parts.Add(string.Create(ci, $"{what} in {(double)_heldBy[(int)h] / rounds:0%}"));
+            }
+        }
+
+        Add(Hold.Trust, "the trust region (at most twice the largest call timed)");
+        Add(Hold.Climb, "the climb from the previous round (at most 2 L + 2)");
+        Add(Hold.Steps, "the steps left");
+        Add(Hold.Hysteresis, string.Create(ci, $"hysteresis (a switch needs {SwitchMargin:0%} more predicted gain)"));
+        return parts.Count == 0
+            ? string.Create(ci, $"; no limit held rounds below L = {best}: they chose on the acceptance and T(B) estimated at the time")
+            : string.Create(ci, $"; held below L = {best} by {string.Join(", ", parts)} of rounds");
     }
 
     private sealed class ArrayAcceptance(double[] q) : IPositionAcceptance

@@ -792,4 +792,30 @@ public sealed class OnlineCostTests
         Assert.Contains("from the given cost curve", line, StringComparison.Ordinal);
         Assert.Null(new AsdSampler(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), schedule.Plan(30), new SamplerOptions { SpecLength = SpecLength.Fixed(4) }).AutoExplanation);
     }
+    [Fact]
+    public void ExplanationSaysWhatHeldTheLengthBelowTheBestPredicted()
+    {
+        // A curve that learns starts with no call timed, so its trust region (twice the largest call timed) lets a
+        // chain climb 2, 4, 8, ... one doubling per round; a short run (K = 40) ends before the climb reaches the
+        // cheap 64-row calls its end predicts best, and the explanation must name the trust region.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        (AsdSampler learning, _) = CostlySampler(flat.WithLearning(true), Flat, steps: 40);
+        learning.Sample(1, 7, new float[2]);
+        string line = learning.AutoExplanation!;
+        Assert.Matches(@"^auto: L = \d+ in \d+% of rounds, predicted gain [\d.]+x at L = \d+ over DDPM", line);
+        Assert.Matches(@"; held below L = \d+ by the trust region \(at most twice the largest call timed\) in \d+%", line);
+
+        // Control: the same curve given by the caller has no trust region; what holds a short run there is the
+        // climb from the previous round (1, 4, 10, ...), and the trust region must not be named.
+        (AsdSampler given, _) = CostlySampler(flat, Flat, steps: 40);
+        given.Sample(1, 7, new float[2]);
+        string control = given.AutoExplanation!;
+        Assert.DoesNotContain("trust region", control, StringComparison.Ordinal);
+        Assert.Contains("the climb from the previous round (at most 2 L + 2) in ", control, StringComparison.Ordinal);
+
+        // And a run long enough to settle at the best length gives no such clause.
+        (AsdSampler settled, _) = CostlySampler(flat, Flat, steps: 1000);
+        settled.Sample(1, 7, new float[2]);
+        Assert.DoesNotContain("held below", settled.AutoExplanation!, StringComparison.Ordinal);
+    }
 }
