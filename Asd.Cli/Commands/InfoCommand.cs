@@ -13,7 +13,7 @@ internal static class InfoCommand
         {
             stdout.WriteLine($"asd {BuildInfo.Version}");
             bool aot = !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported;
-            stdout.WriteLine($"build      {(aot ? $"Native AOT, instruction set {BuildInfo.IsaLevel}" : "JIT (dotnet run / dotnet asd.dll): kernels compiled for this CPU at start")}, {RuntimeInformation.RuntimeIdentifier}, ONNX Runtime package: {OnnxRuntimeInfo.Package}");
+            stdout.WriteLine($"build      {(aot ? $"Native AOT, instruction set {BuildInfo.IsaLevel}" : "JIT (./asd, dotnet run or dotnet asd.dll): kernels compiled for this CPU at start")}, {RuntimeInformation.RuntimeIdentifier}, ONNX Runtime package: {OnnxRuntimeInfo.Package}");
             stdout.WriteLine($"runtime    {RuntimeInformation.FrameworkDescription} {RuntimeInformation.ProcessArchitecture}");
             stdout.WriteLine($"machine    {Bench.BenchOutput.DescribeMachine()}");
             stdout.WriteLine($"cpu        {string.Join(" ", CpuFeatures())}");

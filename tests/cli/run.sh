@@ -48,6 +48,17 @@ sample_ok() {
     && [ "$(head -c 8 "$work/asd-sample.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]
 }
 check "asd sample (README's first command, from an empty folder): summary and asd-sample.png" sample_ok
+# The README's first command itself: ./asd builds the CLI from the source tree and runs it as its own process (exec, so
+# no dotnet host waits beside it with a core busy); from another folder, its files land there.
+launcher_ok() {
+  local dir="$work/launcher"
+  mkdir -p "$dir"
+  (cd "$dir" && "$ROOT/asd" sample) | tee "$dir/sample.txt" || return 1
+  grep -q 'sequential model calls per chain: DDPM 100' "$dir/sample.txt" \
+    && [ "$(head -c 8 "$dir/asd-sample.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] \
+    && "$ROOT/asd" info | grep -q '^build      JIT (./asd'
+}
+check "./asd sample (the README's first command, as written, from another folder): builds, runs the CLI itself, summary and picture" launcher_ok
 # The picture is drawn by SkiaSharp from the folder alone, its text in the embedded font: hiding /usr/share/fonts in a
 # private mount namespace (root, as in CI) must give the same PNG bytes (without the embedded font, no text at all).
 plot_ok() {
