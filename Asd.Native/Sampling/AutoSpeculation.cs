@@ -51,7 +51,9 @@ namespace Asd.Native.Sampling;
 /// round of L = 2 cost five of L = 1, and exploring every 50th round had cost 8% of the run.</para>
 /// <para>The estimate: decayed counts per position (factor <see cref="Decay"/> per round, so it follows the change
 /// of acceptance along the trajectory), shrunk towards the chain's pooled rate, which is itself shrunk towards a
-/// prior of <see cref="PriorAcceptance"/>. Positions from <see cref="TrackedPositions"/> on share one count.</para>
+/// prior of <see cref="PriorAcceptance"/>. Positions from <see cref="TrackedPositions"/> on share one count. With a curve
+/// that learns, a run's chains start with the acceptance of the runs before it instead of the prior alone (see
+/// SeedFromProfile); a given curve starts every run from the prior, so that its bytes stay a function of the seed.</para>
 /// </remarks>
 internal sealed class AutoSpeculation
 {
@@ -198,6 +200,11 @@ internal sealed class AutoSpeculation
             Array.Clear(_accepted);
             Array.Clear(_poolAttempts);
             Array.Clear(_poolAccepted);
+        }
+
+        if (_learns && SeedsAcceptance)
+        {
+            SeedFromProfile(chains);
         }
 
         Array.Fill(_lastChoice, 1, 0, chains);
@@ -731,6 +738,63 @@ internal sealed class AutoSpeculation
         return l;
     }
 
+    /// <summary>
+    /// A curve that learns: each chain of a new run starts with the acceptance by position of the runs before it (the
+    /// profile, decayed by <see cref="ProfileDecay"/> per run), as if it had drafted a few rounds of it: at most
+    /// <see cref="SeedAttempts"/> attempts per position and <see cref="SeedPooledAttempts"/> in its pooled rate, which the
+    /// chain's own decayed counts then outweigh within a few rounds. Without it every request started from the prior
+    /// (0.9 at every position, where builtin:policy accepts 0.96-0.99), so its first rounds drafted 3-6, and a
+    /// rejection in them, out of 2-3 attempts at that position, put its estimate at 0.74-0.82 for several more.
+    /// </summary>
+    private void SeedFromProfile(int chains)
+    {
+        double totalAttempts = 0, totalAccepted = 0;
+        for (int k = 1; k < Stride; k++)
+        {
+            totalAttempts += _profileAttempts[k];
+            totalAccepted += _profileAccepted[k];
+        }
+
+        if (totalAttempts > 0)
+        {
+            double pooledWeight = Math.Min(totalAttempts, SeedPooledAttempts), pooled = totalAccepted / totalAttempts;
+            for (int c = 0; c < chains; c++)
+            {
+                Span<double> a = _attempts.AsSpan(c * Stride, Stride), s = _accepted.AsSpan(c * Stride, Stride);
+                for (int k = 1; k < Stride; k++)
+                {
+                    if (_profileAttempts[k] > 0)
+                    {
+                        double w = Math.Min(_profileAttempts[k], SeedAttempts);
+                        a[k] = w;
+                        s[k] = w * (_profileAccepted[k] / _profileAttempts[k]);
+                    }
+                }
+
+                _poolAttempts[c] = pooledWeight;
+                _poolAccepted[c] = pooledWeight * pooled;
+            }
+        }
+
+        for (int k = 1; k < Stride; k++)
+        {
+            _profileAttempts[k] *= ProfileDecay;
+            _profileAccepted[k] *= ProfileDecay;
+        }
+    }
+
+    /// <summary>Whether a curve that learns seeds each run's chains from the profile (see SeedFromProfile); off only in tests, as a control.</summary>
+    internal bool SeedsAcceptance { get; init; } = true;
+
+    /// <summary>Per-run decay of the acceptance profile carried across runs (a curve that learns; see SeedFromProfile).</summary>
+    public const double ProfileDecay = 0.5;
+
+    /// <summary>The most attempts per position, and in the pooled rate, a chain starts with from the profile.</summary>
+    public const double SeedAttempts = 4, SeedPooledAttempts = 16;
+
+    /// <summary>Acceptance counts by position over all chains and runs, decayed per run (index k).</summary>
+    private readonly double[] _profileAttempts = new double[Stride], _profileAccepted = new double[Stride];
+
     /// <summary>What held a round's length where it was, for <see cref="Explain"/>.</summary>
     private enum Hold
     {
@@ -820,13 +884,15 @@ internal sealed class AutoSpeculation
     /// <summary>Records the outcome of draft position <paramref name="position"/> (&gt;= 1) of chain <paramref name="chain"/>.</summary>
     public void Record(int chain, int position, bool accepted)
     {
-        int k = chain * Stride + Math.Min(position, TrackedPositions);
+        int p = Math.Min(position, TrackedPositions), k = chain * Stride + p;
         _attempts[k] += 1;
         _poolAttempts[chain] += 1;
+        _profileAttempts[p] += 1;
         if (accepted)
         {
             _accepted[k] += 1;
             _poolAccepted[chain] += 1;
+            _profileAccepted[p] += 1;
         }
     }
 

@@ -265,7 +265,10 @@ public sealed class OnlineCostTests
         // a controller that never saw the spell drafts: judged on the true rate of the rounds of the last 20 of 40
         // requests (each request's last two rounds, cut to its steps left, excluded), within 10%, for every seed. The
         // negative control keeps slow estimates for good (StaleCalls off): its chain stays on short drafts, below 80%,
-        // in at least two seeds of four (in the others an exploration happens to free it).
+        // in at least two seeds of four (in the others an exploration happens to free it). The stale sizes are checked
+        // alone, without the acceptance carried across requests (SeedsAcceptance), since that too frees such a chain in
+        // this scenario (a request's first rounds then predict long drafts worth their inflated price); the
+        // controller with both is checked as well.
         var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(PolicyLike)]) { Learns = true };
         double Spell(long call, int rows) => PolicyLike(rows) * (call < 100 ? 1.4 + (0.1 * rows) : 1.0);
         var truth = new RawCost([.. Enumerable.Range(1, 64).Select(PolicyLike)]);
@@ -274,11 +277,15 @@ public sealed class OnlineCostTests
         int locked = 0;
         for (int seed = 1; seed <= 4; seed++)
         {
-            double undisturbed = LateRate(SimulateRequests(new AutoSpeculation(curve, 64), (_, rows) => PolicyLike(rows), 40, 100, 0.97, seed));
-            double recovered = LateRate(SimulateRequests(new AutoSpeculation(curve, 64), Spell, 40, 100, 0.97, seed));
-            double kept = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { StaleCalls = int.MaxValue }, Spell, 40, 100, 0.97, seed));
+            double undisturbed = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { SeedsAcceptance = false }, (_, rows) => PolicyLike(rows), 40, 100, 0.97, seed));
+            double recovered = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { SeedsAcceptance = false }, Spell, 40, 100, 0.97, seed));
+            double kept = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { StaleCalls = int.MaxValue, SeedsAcceptance = false }, Spell, 40, 100, 0.97, seed));
             Assert.True(recovered >= 0.9 * undisturbed, $"seed {seed}: after the spell {recovered:F0} steps/s, undisturbed {undisturbed:F0}");
             locked += kept < 0.8 * undisturbed ? 1 : 0;
+
+            double undisturbedBoth = LateRate(SimulateRequests(new AutoSpeculation(curve, 64), (_, rows) => PolicyLike(rows), 40, 100, 0.97, seed));
+            double recoveredBoth = LateRate(SimulateRequests(new AutoSpeculation(curve, 64), Spell, 40, 100, 0.97, seed));
+            Assert.True(recoveredBoth >= 0.9 * undisturbedBoth, $"seed {seed}, seeded: after the spell {recoveredBoth:F0} steps/s, undisturbed {undisturbedBoth:F0}");
         }
 
         Assert.True(locked >= 2, $"the control stayed on short drafts in {locked} of 4 seeds");
@@ -817,5 +824,47 @@ public sealed class OnlineCostTests
         (AsdSampler settled, _) = CostlySampler(flat, Flat, steps: 1000);
         settled.Sample(1, 7, new float[2]);
         Assert.DoesNotContain("held below", settled.AutoExplanation!, StringComparison.Ordinal);
+    }
+    [Fact]
+    public void ALearningCurveStartsEachRunFromTheAcceptanceOfTheRunsBefore()
+    {
+        // One request of K = 100 at acceptance 0.97; the next run's chain starts with the acceptance the first saw,
+        // as SeedPooledAttempts attempts in its pooled rate and up to SeedAttempts at each position drafted, instead
+        // of the prior (0.9, weight 2) alone.
+        var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(PolicyLike)]);
+        var learning = new AutoSpeculation(curve.WithLearning(true), 64);
+        SimulateRequests(learning, (_, rows) => PolicyLike(rows), 1, 100, 0.97, seed: 5);
+        learning.Reset(1);
+        (double attempts, double accepted) = learning.PooledCounts(0);
+        Assert.Equal(AutoSpeculation.SeedPooledAttempts, attempts, 9);
+        Assert.InRange(accepted / attempts, 0.9, 1.0);
+
+        // What it buys: requests that settle sooner and stay. Ten simulated runs of 21 requests on the policy-like
+        // curve (fixed draws), against the same controller without the seeding: the share of rounds at each run's
+        // most used length, and the predicted time of all rounds.
+        (double Share, double Seconds) Runs(bool seeds)
+        {
+            double share = 0, seconds = 0;
+            for (int run = 0; run < 10; run++)
+            {
+                var auto = new AutoSpeculation(curve.WithLearning(true), 64) { SeedsAcceptance = seeds };
+                List<int> rounds = [.. SimulateRequests(auto, (_, rows) => PolicyLike(rows), 21, 100, 0.97, seed: 50 + run).SelectMany(r => r)];
+                share += rounds.GroupBy(l => l).Max(g => g.Count()) / (double)rounds.Count / 10;
+                seconds += rounds.Sum(PolicyLike) / 10;
+            }
+
+            return (share, seconds);
+        }
+
+        (double share, double seconds) = Runs(true);
+        (double controlShare, double controlSeconds) = Runs(false);
+        Assert.True(share > 1.2 * controlShare, $"share of rounds at the most used length: {share:F3} seeded, {controlShare:F3} without");
+        Assert.True(seconds < controlSeconds, $"predicted time of all rounds: {seconds * 1e3:F2} ms seeded, {controlSeconds * 1e3:F2} ms without");
+
+        // Control: a given curve keeps no profile, so each run's bytes depend only on the seed, the chain and the curve.
+        var given = new AutoSpeculation(curve, 64);
+        SimulateRequests(given, (_, rows) => PolicyLike(rows), 1, 100, 0.97, seed: 5);
+        given.Reset(1);
+        Assert.Equal((0.0, 0.0), given.PooledCounts(0));
     }
 }
