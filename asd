@@ -1,7 +1,7 @@
 #!/bin/sh
 # asd from the source tree: builds the CLI (Release; restore included) when its sources changed, then runs it as its
 # own process. Not `dotnet run`: the SDK's host process waits on the program with one core busy for as long as it
-# runs (dotnet/sdk#21855; here 0.7-0.8 of a core, and DDPM's call on builtin:policy took 17 ms instead of 7 on the
+# runs (dotnet/sdk#21855; here 0.7-1.0 of a core, and DDPM's request on builtin:policy took 17 ms instead of 7 on the
 # 2-core VM), so `asd sample` and `asd bench` would time the engine under a competing load.
 set -e
 root=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
