@@ -572,8 +572,14 @@ internal static class QuickOnnxAfter
 {
     public static void Run(string[] args)
     {
-        using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]) });
-        var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64 });
+        // quick-onnx-after MODEL THREADS [rowpar]: how a call's time depends on the call before it (issue 16 item 6:
+        // the cost model times each size after a call of the same kind, sampling alternates sizes and, row-parallel,
+        // a one-row session with intra-op threads and the lanes).
+        bool rowParallel = args.Length > 3 && args[3] == "rowpar";
+        using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]), RowParallel = rowParallel });
+        // The pool the engine gives the model (row-parallel: one lane per thread; otherwise a pool of one).
+        using var pool = new Asd.Native.Threading.CorePool(Asd.Native.Sampling.SamplerFactory.PoolThreads(model, int.Parse(args[2])));
+        var den = model.CreateDenoiser(new Asd.Native.Schedules.DiffusionSchedule(model.DefaultScheduler), new Asd.Native.Denoising.DenoiserOptions { MaxBatchRows = 64, Pool = pool });
         int d = den.SampleSize, c = den.ConditionSize;
         var rng = new Random(1);
         float[] x = [.. Enumerable.Range(0, 64 * d).Select(_ => (float)rng.NextDouble())], cond = new float[64 * c], y = new float[64 * d];
@@ -605,7 +611,23 @@ internal static class QuickOnnxAfter
 
             afterBig.Sort();
             afterOne.Sort();
-            Console.WriteLine($"one row after {before,2} rows: median {afterBig[100]:F1} us; after one row: {afterOne[100]:F1} us ({afterBig[100] / afterOne[100]:F2}x)");
+            Console.WriteLine($"one row after {before,2} rows: median {afterBig[100]:F1} us; after one row: {afterOne[100]:F1} us ({afterBig[100] / afterOne[100]:F2}x); after one row, lower quartile {afterOne[50]:F1} us, mean {afterOne.Average():F1} us");
+        }
+
+        foreach (int rows in (int[])[2, 4, 8])
+        {
+            var afterOne = new List<double>();
+            var afterSame = new List<double>();
+            for (int r = 0; r < 200; r++)
+            {
+                Call(1);
+                afterOne.Add(Timed(rows));
+                afterSame.Add(Timed(rows));
+            }
+
+            afterOne.Sort();
+            afterSame.Sort();
+            Console.WriteLine($"{rows} rows after one row: median {afterOne[100]:F1} us; after {rows} rows: {afterSame[100]:F1} us ({afterOne[100] / afterSame[100]:F2}x); after {rows} rows, lower quartile {afterSame[50]:F1} us, mean {afterSame.Average():F1} us");
         }
     }
 }
