@@ -16,6 +16,13 @@ multiply by 2^112 (the exponent bias difference, 127 - 15); half subnormals beco
 after the multiply, both exactly. Infinity and NaN would become finite numbers, so the packer rejects them. The FMA
 chains are the same, so a half-weight GEMM gives the bits of the float GEMM on the widened weights.
 
+The multiply runs on the FMA pipes, one per weight vector: at 4-8 rows it is one more op per 4-8 FMAs (a tile of 8
+rows ran at 79% of one core's FMA peak with half weights against 87% with float weights). So each kernel comes a third
+time (suffix _F16S) without it: the widened weight is w x 2^-112 (exact: a float normal or subnormal), and the caller
+passes A already scaled by 2^112 (exact while |x| < 2^16: Sgemm scales a thread's tiles once per GEMM and falls back
+to the _F16 kernels otherwise). The FMA's product x 2^112 * w 2^-112 is x * w exactly, and it rounds once, as before,
+so the bits are those of the other two families.
+
 Usage: python3 tools/gen_gemm_kernels.py [--out DIR]   (rewrites the .g.cs files, or writes them into DIR; commit them)
 The test suite regenerates them into a temporary folder and fails on any difference (GeneratedCodeTests).
 """
@@ -56,14 +63,15 @@ HALF_WIDEN = {
 }
 
 
-def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
+def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False, scaled=False):
     nr = lanes * vpp
-    name = f"{isa}_P{panels}_R{rows}" + ("_F16" if half else "")
+    name = f"{isa}_P{panels}_R{rows}" + (("_F16S" if scaled else "_F16") if half else "")
     bt = "ushort" if half else "float"
 
     def wload(b, off):
         if half:
-            return HALF_LOAD[isa].format(b=b, off=off)
+            load = HALF_LOAD[isa].format(b=b, off=off)
+            return load.replace("WidenHalf", "WidenHalfScaled") if scaled else load
         return f"{vt}.LoadUnsafe(ref {b}, (nuint)({off}))"
     accs = [(i, p, v) for i in range(rows) for p in range(panels) for v in range(vpp)]
     acc = lambda i, p, v: f"c{i}_{p}_{v}"
@@ -76,7 +84,8 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False):
         for (i, p) in tiles:
             for v in range(vpp):
                 w(f"                {acc(i, p, v)} = {rhs(i, p, v)};")
-    w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns{', float16 weights' if half else ''}.</summary>")
+    what = (", float16 weights times 2^-112, A times 2^112" if scaled else ", float16 weights") if half else ""
+    w(f"    /// <summary>{rows} row(s) x {panels} panel(s) of {nr} columns{what}.</summary>")
     w("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     w(f"    private static unsafe void {name}(ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
     w("    {")
@@ -192,11 +201,11 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>The multi-panel kernels of the {isa} path, widest first: (panels walked at once, up to this many rows).</summary>")
     w(f"    internal static readonly (int Panels, int Rows)[] {isa}Multi = [{', '.join(f'({a}, {b})' for a, b in multi)}];")
     w("")
-    for half in (False, True):
-        suffix, bt = ("_F16", "ushort") if half else ("", "float")
-        what = "float16 weights" if half else "float32 weights"
+    for half, scaled in ((False, False), (True, False), (True, True)):
+        suffix, bt = (("_F16S" if scaled else "_F16"), "ushort") if half else ("", "float")
+        what = ("float16 weights, A scaled by 2^112" if scaled else "float16 weights") if half else "float32 weights"
         w(f"    /// <summary>Runs the {isa} microkernel ({what}) for a tile of <paramref name=\"rows\"/> rows and <paramref name=\"panels\"/> adjacent full panels.</summary>")
-        w(f"    internal static void Run{isa}(int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
+        w(f"    internal static void Run{isa}{'Scaled' if scaled else ''}(int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
         w("    {")
         w("        switch ((panels, rows))")
         w("        {")
@@ -214,12 +223,17 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w("    [MethodImpl(MethodImplOptions.AggressiveInlining)]")
     w(f"    private static {hout} WidenHalf{isa}({hin} h) => {hexpr};")
     w("")
-    for half in (False, True):
+    unscaled = hexpr[:hexpr.rindex(" * ")]
+    w(f"    /// <summary>Widens {lanes} IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>")
+    w("    [MethodImpl(MethodImplOptions.AggressiveInlining)]")
+    w(f"    private static {hout} WidenHalfScaled{isa}({hin} h) => {unscaled};")
+    w("")
+    for half, scaled in ((False, False), (True, False), (True, True)):
         for r in range(1, maxrows + 1):
-            w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec, half))
+            w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec, half, scaled))
         for (mp, mrows) in multi:
             for r in range(1, mrows + 1):
-                w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec, half))
+                w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec, half, scaled))
     w("}")
     return "\n".join(lines) + "\n"
 
@@ -260,15 +274,15 @@ def dispatch_file():
             w(f"        IsaPath.{spec[0]} => {spec[0]}Multi,")
     w("        _ => [],")
     w("    };")
-    for bt, what in (("float", "float32 weights"), ("ushort", "float16 weights")):
+    for bt, what, scaled in (("float", "float32 weights", ""), ("ushort", "float16 weights", ""), ("ushort", "float16 weights, A scaled by 2^112", "Scaled")):
         w("")
         w(f"    /// <summary>Runs the microkernel of <paramref name=\"path\"/> ({what}); false on the scalar path, which has none.</summary>")
-        w(f"    internal static bool Run(IsaPath path, int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
+        w(f"    internal static bool Run{scaled}(IsaPath path, int rows, int panels, ref float a, ref {bt} b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)")
         w("    {")
         w("        switch (path)")
         w("        {")
         for spec in ISAS:
-            w(f"            case IsaPath.{spec[0]}: Run{spec[0]}({args}); return true;")
+            w(f"            case IsaPath.{spec[0]}: Run{spec[0]}{scaled}({args}); return true;")
         w("            default: return false;")
         w("        }")
         w("    }")

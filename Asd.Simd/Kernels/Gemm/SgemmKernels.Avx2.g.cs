@@ -54,9 +54,31 @@ internal static partial class SgemmKernels
         }
     }
 
+    /// <summary>Runs the Avx2 microkernel (float16 weights, A scaled by 2^112) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
+    internal static void RunAvx2Scaled(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        switch ((panels, rows))
+        {
+            case (1, 1): Avx2_P1_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx2_P1_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx2_P1_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx2_P1_R4_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx2_P1_R5_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx2_P1_R6_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx2_P2_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx2_P2_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx2_P2_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
+        }
+    }
+
     /// <summary>Widens 8 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> WidenHalfAvx2(Vector128<ushort> h) => (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h.AsInt16()), 13) & Vector256.Create(HalfMask)).AsSingle() * Vector256.Create(HalfScale);
+
+    /// <summary>Widens 8 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenHalfScaledAvx2(Vector128<ushort> h) => (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h.AsInt16()), 13) & Vector256.Create(HalfMask)).AsSingle();
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1154,6 +1176,570 @@ internal static partial class SgemmKernels
                 Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector256<float> w1_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
                 Vector256<float> w1_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
+    }
+
+    /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+    }
+
+    /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+    }
+
+    /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c2_0_0 = Vector256<float>.Zero;
+            c2_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+    }
+
+    /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R4_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c2_0_0 = Vector256<float>.Zero;
+            c2_0_1 = Vector256<float>.Zero;
+            c3_0_0 = Vector256<float>.Zero;
+            c3_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c3_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 8));
+    }
+
+    /// <summary>5 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R5_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c2_0_0 = Vector256<float>.Zero;
+            c2_0_1 = Vector256<float>.Zero;
+            c3_0_0 = Vector256<float>.Zero;
+            c3_0_1 = Vector256<float>.Zero;
+            c4_0_0 = Vector256<float>.Zero;
+            c4_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c3_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 8));
+            c4_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((4 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 8));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 8));
+    }
+
+    /// <summary>6 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P1_R6_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c2_0_0 = Vector256<float>.Zero;
+            c2_0_1 = Vector256<float>.Zero;
+            c3_0_0 = Vector256<float>.Zero;
+            c3_0_1 = Vector256<float>.Zero;
+            c4_0_0 = Vector256<float>.Zero;
+            c4_0_1 = Vector256<float>.Zero;
+            c5_0_0 = Vector256<float>.Zero;
+            c5_0_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c3_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((3 * ldc) + 8));
+            c4_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((4 * ldc) + 8));
+            c5_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((5 * ldc) + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> x3 = Vector256.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector256.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector256.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector256<float> x4 = Vector256.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector256.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector256.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector256<float> x5 = Vector256.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector256.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector256.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 8));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 8));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 8));
+    }
+
+    /// <summary>1 row(s) x 2 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P2_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c0_1_0 = Vector256<float>.Zero;
+            c0_1_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+            c0_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+            c0_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
+                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+    }
+
+    /// <summary>2 row(s) x 2 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P2_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c0_1_0 = Vector256<float>.Zero;
+            c0_1_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c1_1_0 = Vector256<float>.Zero;
+            c1_1_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+            c0_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+            c0_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
+            c1_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
+            c1_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
+                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
+                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
+    }
+
+    /// <summary>3 row(s) x 2 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx2_P2_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector256<float>.Zero;
+            c0_0_1 = Vector256<float>.Zero;
+            c0_1_0 = Vector256<float>.Zero;
+            c0_1_1 = Vector256<float>.Zero;
+            c1_0_0 = Vector256<float>.Zero;
+            c1_0_1 = Vector256<float>.Zero;
+            c1_1_0 = Vector256<float>.Zero;
+            c1_1_1 = Vector256<float>.Zero;
+            c2_0_0 = Vector256<float>.Zero;
+            c2_0_1 = Vector256<float>.Zero;
+            c2_1_0 = Vector256<float>.Zero;
+            c2_1_1 = Vector256<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
+            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
+            c0_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
+            c0_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
+            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
+            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
+            c1_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
+            c1_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
+            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
+            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
+            c2_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
+            c2_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
+                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
+                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);

@@ -78,9 +78,43 @@ internal static partial class SgemmKernels
         }
     }
 
+    /// <summary>Runs the Avx512 microkernel (float16 weights, A scaled by 2^112) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
+    internal static void RunAvx512Scaled(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        switch ((panels, rows))
+        {
+            case (1, 1): Avx512_P1_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Avx512_P1_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Avx512_P1_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Avx512_P1_R4_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 5): Avx512_P1_R5_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 6): Avx512_P1_R6_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 7): Avx512_P1_R7_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 8): Avx512_P1_R8_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 9): Avx512_P1_R9_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 10): Avx512_P1_R10_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 11): Avx512_P1_R11_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 12): Avx512_P1_R12_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 1): Avx512_P4_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 2): Avx512_P4_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (4, 3): Avx512_P4_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 1): Avx512_P2_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 2): Avx512_P2_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 3): Avx512_P2_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 4): Avx512_P2_R4_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 5): Avx512_P2_R5_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (2, 6): Avx512_P2_R6_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
+        }
+    }
+
     /// <summary>Widens 16 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> WidenHalfAvx512(Vector256<ushort> h) => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(h.AsInt16()), 13) & Vector512.Create(HalfMask)).AsSingle() * Vector512.Create(HalfScale);
+
+    /// <summary>Widens 16 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> WidenHalfScaledAvx512(Vector256<ushort> h) => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(h.AsInt16()), 13) & Vector512.Create(HalfMask)).AsSingle();
 
     /// <summary>1 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -3911,6 +3945,1932 @@ internal static partial class SgemmKernels
                 Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
                 Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
                 Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+                c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                c5_1_0 = Vector512.FusedMultiplyAdd(x5, w1_0, c5_1_0);
+                c5_1_1 = Vector512.FusedMultiplyAdd(x5, w1_1, c5_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+        c4_1_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+        c4_1_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 16));
+        c5_1_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 0));
+        c5_1_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>1 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+    }
+
+    /// <summary>2 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+    }
+
+    /// <summary>3 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+    }
+
+    /// <summary>4 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R4_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+    }
+
+    /// <summary>5 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R5_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+    }
+
+    /// <summary>6 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R6_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+    }
+
+    /// <summary>7 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R7_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 7);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+    }
+
+    /// <summary>8 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R8_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+            c7_0_0 = Vector512<float>.Zero;
+            c7_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+            c7_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 0));
+            c7_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 8);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        c7_0_0.StoreUnsafe(ref c, (nuint)((7 * ldc) + 0));
+        c7_0_1.StoreUnsafe(ref c, (nuint)((7 * ldc) + 16));
+    }
+
+    /// <summary>9 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R9_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+            c7_0_0 = Vector512<float>.Zero;
+            c7_0_1 = Vector512<float>.Zero;
+            c8_0_0 = Vector512<float>.Zero;
+            c8_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+            c7_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 0));
+            c7_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 16));
+            c8_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 0));
+            c8_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 9);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        c7_0_0.StoreUnsafe(ref c, (nuint)((7 * ldc) + 0));
+        c7_0_1.StoreUnsafe(ref c, (nuint)((7 * ldc) + 16));
+        c8_0_0.StoreUnsafe(ref c, (nuint)((8 * ldc) + 0));
+        c8_0_1.StoreUnsafe(ref c, (nuint)((8 * ldc) + 16));
+    }
+
+    /// <summary>10 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R10_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+            c7_0_0 = Vector512<float>.Zero;
+            c7_0_1 = Vector512<float>.Zero;
+            c8_0_0 = Vector512<float>.Zero;
+            c8_0_1 = Vector512<float>.Zero;
+            c9_0_0 = Vector512<float>.Zero;
+            c9_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+            c7_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 0));
+            c7_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 16));
+            c8_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 0));
+            c8_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 16));
+            c9_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 0));
+            c9_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 10);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        c7_0_0.StoreUnsafe(ref c, (nuint)((7 * ldc) + 0));
+        c7_0_1.StoreUnsafe(ref c, (nuint)((7 * ldc) + 16));
+        c8_0_0.StoreUnsafe(ref c, (nuint)((8 * ldc) + 0));
+        c8_0_1.StoreUnsafe(ref c, (nuint)((8 * ldc) + 16));
+        c9_0_0.StoreUnsafe(ref c, (nuint)((9 * ldc) + 0));
+        c9_0_1.StoreUnsafe(ref c, (nuint)((9 * ldc) + 16));
+    }
+
+    /// <summary>11 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R11_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+            c7_0_0 = Vector512<float>.Zero;
+            c7_0_1 = Vector512<float>.Zero;
+            c8_0_0 = Vector512<float>.Zero;
+            c8_0_1 = Vector512<float>.Zero;
+            c9_0_0 = Vector512<float>.Zero;
+            c9_0_1 = Vector512<float>.Zero;
+            c10_0_0 = Vector512<float>.Zero;
+            c10_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+            c7_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 0));
+            c7_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 16));
+            c8_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 0));
+            c8_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 16));
+            c9_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 0));
+            c9_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 16));
+            c10_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((10 * ldc) + 0));
+            c10_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((10 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 11);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+                Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref ag, kk + 160));
+                c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
+                c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        c7_0_0.StoreUnsafe(ref c, (nuint)((7 * ldc) + 0));
+        c7_0_1.StoreUnsafe(ref c, (nuint)((7 * ldc) + 16));
+        c8_0_0.StoreUnsafe(ref c, (nuint)((8 * ldc) + 0));
+        c8_0_1.StoreUnsafe(ref c, (nuint)((8 * ldc) + 16));
+        c9_0_0.StoreUnsafe(ref c, (nuint)((9 * ldc) + 0));
+        c9_0_1.StoreUnsafe(ref c, (nuint)((9 * ldc) + 16));
+        c10_0_0.StoreUnsafe(ref c, (nuint)((10 * ldc) + 0));
+        c10_0_1.StoreUnsafe(ref c, (nuint)((10 * ldc) + 16));
+    }
+
+    /// <summary>12 row(s) x 1 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P1_R12_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c1_0_0, c1_0_1, c2_0_0, c2_0_1, c3_0_0, c3_0_1, c4_0_0, c4_0_1, c5_0_0, c5_0_1, c6_0_0, c6_0_1, c7_0_0, c7_0_1, c8_0_0, c8_0_1, c9_0_0, c9_0_1, c10_0_0, c10_0_1, c11_0_0, c11_0_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c6_0_0 = Vector512<float>.Zero;
+            c6_0_1 = Vector512<float>.Zero;
+            c7_0_0 = Vector512<float>.Zero;
+            c7_0_1 = Vector512<float>.Zero;
+            c8_0_0 = Vector512<float>.Zero;
+            c8_0_1 = Vector512<float>.Zero;
+            c9_0_0 = Vector512<float>.Zero;
+            c9_0_1 = Vector512<float>.Zero;
+            c10_0_0 = Vector512<float>.Zero;
+            c10_0_1 = Vector512<float>.Zero;
+            c11_0_0 = Vector512<float>.Zero;
+            c11_0_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 16));
+            c6_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 0));
+            c6_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((6 * ldc) + 16));
+            c7_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 0));
+            c7_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((7 * ldc) + 16));
+            c8_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 0));
+            c8_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((8 * ldc) + 16));
+            c9_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 0));
+            c9_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((9 * ldc) + 16));
+            c10_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((10 * ldc) + 0));
+            c10_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((10 * ldc) + 16));
+            c11_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((11 * ldc) + 0));
+            c11_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((11 * ldc) + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 12);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                Vector512<float> x5 = Vector512.Create(Unsafe.Add(ref ag, kk + 80));
+                c5_0_0 = Vector512.FusedMultiplyAdd(x5, w0_0, c5_0_0);
+                c5_0_1 = Vector512.FusedMultiplyAdd(x5, w0_1, c5_0_1);
+                Vector512<float> x6 = Vector512.Create(Unsafe.Add(ref ag, kk + 96));
+                c6_0_0 = Vector512.FusedMultiplyAdd(x6, w0_0, c6_0_0);
+                c6_0_1 = Vector512.FusedMultiplyAdd(x6, w0_1, c6_0_1);
+                Vector512<float> x7 = Vector512.Create(Unsafe.Add(ref ag, kk + 112));
+                c7_0_0 = Vector512.FusedMultiplyAdd(x7, w0_0, c7_0_0);
+                c7_0_1 = Vector512.FusedMultiplyAdd(x7, w0_1, c7_0_1);
+                Vector512<float> x8 = Vector512.Create(Unsafe.Add(ref ag, kk + 128));
+                c8_0_0 = Vector512.FusedMultiplyAdd(x8, w0_0, c8_0_0);
+                c8_0_1 = Vector512.FusedMultiplyAdd(x8, w0_1, c8_0_1);
+                Vector512<float> x9 = Vector512.Create(Unsafe.Add(ref ag, kk + 144));
+                c9_0_0 = Vector512.FusedMultiplyAdd(x9, w0_0, c9_0_0);
+                c9_0_1 = Vector512.FusedMultiplyAdd(x9, w0_1, c9_0_1);
+                Vector512<float> x10 = Vector512.Create(Unsafe.Add(ref ag, kk + 160));
+                c10_0_0 = Vector512.FusedMultiplyAdd(x10, w0_0, c10_0_0);
+                c10_0_1 = Vector512.FusedMultiplyAdd(x10, w0_1, c10_0_1);
+                Vector512<float> x11 = Vector512.Create(Unsafe.Add(ref ag, kk + 176));
+                c11_0_0 = Vector512.FusedMultiplyAdd(x11, w0_0, c11_0_0);
+                c11_0_1 = Vector512.FusedMultiplyAdd(x11, w0_1, c11_0_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 16));
+        c5_0_0.StoreUnsafe(ref c, (nuint)((5 * ldc) + 0));
+        c5_0_1.StoreUnsafe(ref c, (nuint)((5 * ldc) + 16));
+        c6_0_0.StoreUnsafe(ref c, (nuint)((6 * ldc) + 0));
+        c6_0_1.StoreUnsafe(ref c, (nuint)((6 * ldc) + 16));
+        c7_0_0.StoreUnsafe(ref c, (nuint)((7 * ldc) + 0));
+        c7_0_1.StoreUnsafe(ref c, (nuint)((7 * ldc) + 16));
+        c8_0_0.StoreUnsafe(ref c, (nuint)((8 * ldc) + 0));
+        c8_0_1.StoreUnsafe(ref c, (nuint)((8 * ldc) + 16));
+        c9_0_0.StoreUnsafe(ref c, (nuint)((9 * ldc) + 0));
+        c9_0_1.StoreUnsafe(ref c, (nuint)((9 * ldc) + 16));
+        c10_0_0.StoreUnsafe(ref c, (nuint)((10 * ldc) + 0));
+        c10_0_1.StoreUnsafe(ref c, (nuint)((10 * ldc) + 16));
+        c11_0_0.StoreUnsafe(ref c, (nuint)((11 * ldc) + 0));
+        c11_0_1.StoreUnsafe(ref c, (nuint)((11 * ldc) + 16));
+    }
+
+    /// <summary>1 row(s) x 4 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P4_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c0_2_0 = Vector512<float>.Zero;
+            c0_2_1 = Vector512<float>.Zero;
+            c0_3_0 = Vector512<float>.Zero;
+            c0_3_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c0_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+            c0_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+            c0_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+            c0_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        ref ushort b2 = ref Unsafe.Add(ref b, 2 * panelStride);
+        ref ushort b3 = ref Unsafe.Add(ref b, 3 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
+                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
+                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c0_2_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+        c0_2_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+        c0_3_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+        c0_3_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+    }
+
+    /// <summary>2 row(s) x 4 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P4_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c0_2_0 = Vector512<float>.Zero;
+            c0_2_1 = Vector512<float>.Zero;
+            c0_3_0 = Vector512<float>.Zero;
+            c0_3_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c1_2_0 = Vector512<float>.Zero;
+            c1_2_1 = Vector512<float>.Zero;
+            c1_3_0 = Vector512<float>.Zero;
+            c1_3_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c0_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+            c0_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+            c0_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+            c0_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c1_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 0));
+            c1_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 16));
+            c1_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 0));
+            c1_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        ref ushort b2 = ref Unsafe.Add(ref b, 2 * panelStride);
+        ref ushort b3 = ref Unsafe.Add(ref b, 3 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
+                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
+                c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
+                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
+                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+                c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
+                c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c0_2_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+        c0_2_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+        c0_3_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+        c0_3_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c1_2_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 0));
+        c1_2_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 16));
+        c1_3_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 0));
+        c1_3_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 16));
+    }
+
+    /// <summary>3 row(s) x 4 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P4_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c0_2_0, c0_2_1, c0_3_0, c0_3_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c1_2_0, c1_2_1, c1_3_0, c1_3_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c2_2_0, c2_2_1, c2_3_0, c2_3_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c0_2_0 = Vector512<float>.Zero;
+            c0_2_1 = Vector512<float>.Zero;
+            c0_3_0 = Vector512<float>.Zero;
+            c0_3_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c1_2_0 = Vector512<float>.Zero;
+            c1_2_1 = Vector512<float>.Zero;
+            c1_3_0 = Vector512<float>.Zero;
+            c1_3_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c2_2_0 = Vector512<float>.Zero;
+            c2_2_1 = Vector512<float>.Zero;
+            c2_3_0 = Vector512<float>.Zero;
+            c2_3_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c0_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+            c0_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+            c0_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+            c0_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c1_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 0));
+            c1_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 16));
+            c1_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 0));
+            c1_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c2_2_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 2 * 32 + 0));
+            c2_2_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 2 * 32 + 16));
+            c2_3_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 0));
+            c2_3_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        ref ushort b2 = ref Unsafe.Add(ref b, 2 * panelStride);
+        ref ushort b3 = ref Unsafe.Add(ref b, 3 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
+                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
+                c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
+                c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
+                c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
+                c2_2_0 = Vector512.FusedMultiplyAdd(x2, w2_0, c2_2_0);
+                c2_2_1 = Vector512.FusedMultiplyAdd(x2, w2_1, c2_2_1);
+                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
+                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
+                c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
+                c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
+                c1_3_1 = Vector512.FusedMultiplyAdd(x1, w3_1, c1_3_1);
+                c2_3_0 = Vector512.FusedMultiplyAdd(x2, w3_0, c2_3_0);
+                c2_3_1 = Vector512.FusedMultiplyAdd(x2, w3_1, c2_3_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c0_2_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 0));
+        c0_2_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 2 * 32 + 16));
+        c0_3_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 0));
+        c0_3_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 3 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c1_2_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 0));
+        c1_2_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 2 * 32 + 16));
+        c1_3_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 0));
+        c1_3_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 3 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c2_2_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 2 * 32 + 0));
+        c2_2_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 2 * 32 + 16));
+        c2_3_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 0));
+        c2_3_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 3 * 32 + 16));
+    }
+
+    /// <summary>1 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>2 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>3 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>4 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R4_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>5 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R5_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c4_1_0 = Vector512<float>.Zero;
+            c4_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+            c4_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+            c4_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 5);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
+                c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
+                Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
+                Vector512<float> x3 = Vector512.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector512.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector512.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_1_0 = Vector512.FusedMultiplyAdd(x3, w1_0, c3_1_0);
+                c3_1_1 = Vector512.FusedMultiplyAdd(x3, w1_1, c3_1_1);
+                Vector512<float> x4 = Vector512.Create(Unsafe.Add(ref ag, kk + 64));
+                c4_0_0 = Vector512.FusedMultiplyAdd(x4, w0_0, c4_0_0);
+                c4_0_1 = Vector512.FusedMultiplyAdd(x4, w0_1, c4_0_1);
+                c4_1_0 = Vector512.FusedMultiplyAdd(x4, w1_0, c4_1_0);
+                c4_1_1 = Vector512.FusedMultiplyAdd(x4, w1_1, c4_1_1);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+        c3_1_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+        c3_1_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+        c4_0_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+        c4_0_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+        c4_1_0.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+        c4_1_1.StoreUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+    }
+
+    /// <summary>6 row(s) x 2 panel(s) of 32 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Avx512_P2_R6_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector512<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1, c3_0_0, c3_0_1, c3_1_0, c3_1_1, c4_0_0, c4_0_1, c4_1_0, c4_1_1, c5_0_0, c5_0_1, c5_1_0, c5_1_1;
+        if (first)
+        {
+            c0_0_0 = Vector512<float>.Zero;
+            c0_0_1 = Vector512<float>.Zero;
+            c0_1_0 = Vector512<float>.Zero;
+            c0_1_1 = Vector512<float>.Zero;
+            c1_0_0 = Vector512<float>.Zero;
+            c1_0_1 = Vector512<float>.Zero;
+            c1_1_0 = Vector512<float>.Zero;
+            c1_1_1 = Vector512<float>.Zero;
+            c2_0_0 = Vector512<float>.Zero;
+            c2_0_1 = Vector512<float>.Zero;
+            c2_1_0 = Vector512<float>.Zero;
+            c2_1_1 = Vector512<float>.Zero;
+            c3_0_0 = Vector512<float>.Zero;
+            c3_0_1 = Vector512<float>.Zero;
+            c3_1_0 = Vector512<float>.Zero;
+            c3_1_1 = Vector512<float>.Zero;
+            c4_0_0 = Vector512<float>.Zero;
+            c4_0_1 = Vector512<float>.Zero;
+            c4_1_0 = Vector512<float>.Zero;
+            c4_1_1 = Vector512<float>.Zero;
+            c5_0_0 = Vector512<float>.Zero;
+            c5_0_1 = Vector512<float>.Zero;
+            c5_1_0 = Vector512<float>.Zero;
+            c5_1_1 = Vector512<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 0));
+            c0_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 32 + 16));
+            c0_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 0));
+            c0_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 32 + 16));
+            c1_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 0));
+            c1_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 32 + 16));
+            c1_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 0));
+            c1_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 32 + 16));
+            c2_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 0));
+            c2_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 32 + 16));
+            c2_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 0));
+            c2_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 32 + 16));
+            c3_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 0));
+            c3_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0 * 32 + 16));
+            c3_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 0));
+            c3_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((3 * ldc) + 1 * 32 + 16));
+            c4_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 0));
+            c4_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 0 * 32 + 16));
+            c4_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 0));
+            c4_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((4 * ldc) + 1 * 32 + 16));
+            c5_0_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 0));
+            c5_0_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 0 * 32 + 16));
+            c5_1_0 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 0));
+            c5_1_1 = Vector512.LoadUnsafe(ref c, (nuint)((5 * ldc) + 1 * 32 + 16));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 6);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
+                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
+                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
+                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);

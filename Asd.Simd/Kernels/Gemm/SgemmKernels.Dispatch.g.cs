@@ -59,4 +59,17 @@ internal static partial class SgemmKernels
             default: return false;
         }
     }
+
+    /// <summary>Runs the microkernel of <paramref name="path"/> (float16 weights, A scaled by 2^112); false on the scalar path, which has none.</summary>
+    internal static bool RunScaled(IsaPath path, int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        switch (path)
+        {
+            case IsaPath.Avx512: RunAvx512Scaled(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Avx2: RunAvx2Scaled(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Vector128: RunVector128Scaled(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            case IsaPath.Neon: RunNeonScaled(rows, panels, ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); return true;
+            default: return false;
+        }
+    }
 }

@@ -44,9 +44,26 @@ internal static partial class SgemmKernels
         }
     }
 
+    /// <summary>Runs the Neon microkernel (float16 weights, A scaled by 2^112) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
+    internal static void RunNeonScaled(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        switch ((panels, rows))
+        {
+            case (1, 1): Neon_P1_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Neon_P1_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Neon_P1_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Neon_P1_R4_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
+        }
+    }
+
     /// <summary>Widens 4 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> WidenHalfNeon(Vector64<ushort> h) => (Vector128.ShiftLeft(AdvSimd.SignExtendWideningLower(h.AsInt16()), 13) & Vector128.Create(HalfMask)).AsSingle() * Vector128.Create(HalfScale);
+
+    /// <summary>Widens 4 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> WidenHalfScaledNeon(Vector64<ushort> h) => (Vector128.ShiftLeft(AdvSimd.SignExtendWideningLower(h.AsInt16()), 13) & Vector128.Create(HalfMask)).AsSingle();
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -1087,6 +1104,546 @@ internal static partial class SgemmKernels
                 Vector128<float> w0_1 = WidenHalfNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
                 Vector128<float> w0_2 = WidenHalfNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector128<float> w0_3 = WidenHalfNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = AdvSimd.FusedMultiplyAdd(c2_0_0, x2, w0_0);
+                c2_0_1 = AdvSimd.FusedMultiplyAdd(c2_0_1, x2, w0_1);
+                c2_0_2 = AdvSimd.FusedMultiplyAdd(c2_0_2, x2, w0_2);
+                c2_0_3 = AdvSimd.FusedMultiplyAdd(c2_0_3, x2, w0_3);
+                Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = AdvSimd.FusedMultiplyAdd(c3_0_0, x3, w0_0);
+                c3_0_1 = AdvSimd.FusedMultiplyAdd(c3_0_1, x3, w0_1);
+                c3_0_2 = AdvSimd.FusedMultiplyAdd(c3_0_2, x3, w0_2);
+                c3_0_3 = AdvSimd.FusedMultiplyAdd(c3_0_3, x3, w0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 4));
+        c2_0_2.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c2_0_3.StoreUnsafe(ref c, (nuint)((2 * ldc) + 12));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 4));
+        c3_0_2.StoreUnsafe(ref c, (nuint)((3 * ldc) + 8));
+        c3_0_3.StoreUnsafe(ref c, (nuint)((3 * ldc) + 12));
+    }
+
+    /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Neon_P1_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> q0_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0)));
+                Vector128<float> q0_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4)));
+                Vector128<float> q0_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8)));
+                Vector128<float> q0_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                Vector128<float> q1_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0)));
+                Vector128<float> q1_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4)));
+                Vector128<float> q1_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8)));
+                Vector128<float> q1_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                Vector128<float> q2_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0)));
+                Vector128<float> q2_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4)));
+                Vector128<float> q2_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8)));
+                Vector128<float> q2_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                Vector128<float> q3_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0)));
+                Vector128<float> q3_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4)));
+                Vector128<float> q3_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8)));
+                Vector128<float> q3_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+    }
+
+    /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Neon_P1_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> q0_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0)));
+                Vector128<float> q0_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4)));
+                Vector128<float> q0_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8)));
+                Vector128<float> q0_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                Vector128<float> q1_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0)));
+                Vector128<float> q1_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4)));
+                Vector128<float> q1_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8)));
+                Vector128<float> q1_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                Vector128<float> q2_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0)));
+                Vector128<float> q2_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4)));
+                Vector128<float> q2_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8)));
+                Vector128<float> q2_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                Vector128<float> q3_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0)));
+                Vector128<float> q3_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4)));
+                Vector128<float> q3_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8)));
+                Vector128<float> q3_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+    }
+
+    /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Neon_P1_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+            c2_0_0 = Vector128<float>.Zero;
+            c2_0_1 = Vector128<float>.Zero;
+            c2_0_2 = Vector128<float>.Zero;
+            c2_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+            c2_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 4));
+            c2_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c2_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> xs2 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 32));
+                Vector128<float> q0_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0)));
+                Vector128<float> q0_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4)));
+                Vector128<float> q0_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8)));
+                Vector128<float> q0_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q0_0_0, xs2, 0);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q0_0_1, xs2, 0);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q0_0_2, xs2, 0);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q0_0_3, xs2, 0);
+                Vector128<float> q1_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0)));
+                Vector128<float> q1_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4)));
+                Vector128<float> q1_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8)));
+                Vector128<float> q1_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q1_0_0, xs2, 1);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q1_0_1, xs2, 1);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q1_0_2, xs2, 1);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q1_0_3, xs2, 1);
+                Vector128<float> q2_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0)));
+                Vector128<float> q2_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4)));
+                Vector128<float> q2_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8)));
+                Vector128<float> q2_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q2_0_0, xs2, 2);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q2_0_1, xs2, 2);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q2_0_2, xs2, 2);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q2_0_3, xs2, 2);
+                Vector128<float> q3_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0)));
+                Vector128<float> q3_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4)));
+                Vector128<float> q3_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8)));
+                Vector128<float> q3_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q3_0_0, xs2, 3);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q3_0_1, xs2, 3);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q3_0_2, xs2, 3);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q3_0_3, xs2, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
+                c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);
+                c0_0_2 = AdvSimd.FusedMultiplyAdd(c0_0_2, x0, w0_2);
+                c0_0_3 = AdvSimd.FusedMultiplyAdd(c0_0_3, x0, w0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = AdvSimd.FusedMultiplyAdd(c1_0_0, x1, w0_0);
+                c1_0_1 = AdvSimd.FusedMultiplyAdd(c1_0_1, x1, w0_1);
+                c1_0_2 = AdvSimd.FusedMultiplyAdd(c1_0_2, x1, w0_2);
+                c1_0_3 = AdvSimd.FusedMultiplyAdd(c1_0_3, x1, w0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = AdvSimd.FusedMultiplyAdd(c2_0_0, x2, w0_0);
+                c2_0_1 = AdvSimd.FusedMultiplyAdd(c2_0_1, x2, w0_1);
+                c2_0_2 = AdvSimd.FusedMultiplyAdd(c2_0_2, x2, w0_2);
+                c2_0_3 = AdvSimd.FusedMultiplyAdd(c2_0_3, x2, w0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 4));
+        c2_0_2.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c2_0_3.StoreUnsafe(ref c, (nuint)((2 * ldc) + 12));
+    }
+
+    /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Neon_P1_R4_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+            c2_0_0 = Vector128<float>.Zero;
+            c2_0_1 = Vector128<float>.Zero;
+            c2_0_2 = Vector128<float>.Zero;
+            c2_0_3 = Vector128<float>.Zero;
+            c3_0_0 = Vector128<float>.Zero;
+            c3_0_1 = Vector128<float>.Zero;
+            c3_0_2 = Vector128<float>.Zero;
+            c3_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+            c2_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 4));
+            c2_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c2_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 12));
+            c3_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 4));
+            c3_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 8));
+            c3_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk + 4 <= kEnd; kk += 4)
+            {
+                Vector128<float> xs0 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 0));
+                Vector128<float> xs1 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 16));
+                Vector128<float> xs2 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 32));
+                Vector128<float> xs3 = Vector128.LoadUnsafe(ref ag, (nuint)(kk + 48));
+                Vector128<float> q0_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 0)));
+                Vector128<float> q0_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 4)));
+                Vector128<float> q0_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 8)));
+                Vector128<float> q0_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 0) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q0_0_0, xs0, 0);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q0_0_1, xs0, 0);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q0_0_2, xs0, 0);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q0_0_3, xs0, 0);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q0_0_0, xs1, 0);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q0_0_1, xs1, 0);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q0_0_2, xs1, 0);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q0_0_3, xs1, 0);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q0_0_0, xs2, 0);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q0_0_1, xs2, 0);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q0_0_2, xs2, 0);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q0_0_3, xs2, 0);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q0_0_0, xs3, 0);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q0_0_1, xs3, 0);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q0_0_2, xs3, 0);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q0_0_3, xs3, 0);
+                Vector128<float> q1_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 0)));
+                Vector128<float> q1_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 4)));
+                Vector128<float> q1_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 8)));
+                Vector128<float> q1_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 1) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q1_0_0, xs0, 1);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q1_0_1, xs0, 1);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q1_0_2, xs0, 1);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q1_0_3, xs0, 1);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q1_0_0, xs1, 1);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q1_0_1, xs1, 1);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q1_0_2, xs1, 1);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q1_0_3, xs1, 1);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q1_0_0, xs2, 1);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q1_0_1, xs2, 1);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q1_0_2, xs2, 1);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q1_0_3, xs2, 1);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q1_0_0, xs3, 1);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q1_0_1, xs3, 1);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q1_0_2, xs3, 1);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q1_0_3, xs3, 1);
+                Vector128<float> q2_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 0)));
+                Vector128<float> q2_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 4)));
+                Vector128<float> q2_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 8)));
+                Vector128<float> q2_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 2) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q2_0_0, xs0, 2);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q2_0_1, xs0, 2);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q2_0_2, xs0, 2);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q2_0_3, xs0, 2);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q2_0_0, xs1, 2);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q2_0_1, xs1, 2);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q2_0_2, xs1, 2);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q2_0_3, xs1, 2);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q2_0_0, xs2, 2);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q2_0_1, xs2, 2);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q2_0_2, xs2, 2);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q2_0_3, xs2, 2);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q2_0_0, xs3, 2);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q2_0_1, xs3, 2);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q2_0_2, xs3, 2);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q2_0_3, xs3, 2);
+                Vector128<float> q3_0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 0)));
+                Vector128<float> q3_0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 4)));
+                Vector128<float> q3_0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 8)));
+                Vector128<float> q3_0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)(((k0 + kk + 3) * 16) + 12)));
+                c0_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_0, q3_0_0, xs0, 3);
+                c0_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_1, q3_0_1, xs0, 3);
+                c0_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_2, q3_0_2, xs0, 3);
+                c0_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c0_0_3, q3_0_3, xs0, 3);
+                c1_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_0, q3_0_0, xs1, 3);
+                c1_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_1, q3_0_1, xs1, 3);
+                c1_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_2, q3_0_2, xs1, 3);
+                c1_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c1_0_3, q3_0_3, xs1, 3);
+                c2_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_0, q3_0_0, xs2, 3);
+                c2_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_1, q3_0_1, xs2, 3);
+                c2_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_2, q3_0_2, xs2, 3);
+                c2_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c2_0_3, q3_0_3, xs2, 3);
+                c3_0_0 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_0, q3_0_0, xs3, 3);
+                c3_0_1 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_1, q3_0_1, xs3, 3);
+                c3_0_2 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_2, q3_0_2, xs3, 3);
+                c3_0_3 = AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(c3_0_3, q3_0_3, xs3, 3);
+            }
+
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledNeon(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
                 Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = AdvSimd.FusedMultiplyAdd(c0_0_0, x0, w0_0);
                 c0_0_1 = AdvSimd.FusedMultiplyAdd(c0_0_1, x0, w0_1);

@@ -43,9 +43,26 @@ internal static partial class SgemmKernels
         }
     }
 
+    /// <summary>Runs the Vector128 microkernel (float16 weights, A scaled by 2^112) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
+    internal static void RunVector128Scaled(int rows, int panels, ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        switch ((panels, rows))
+        {
+            case (1, 1): Vector128_P1_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 2): Vector128_P1_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 3): Vector128_P1_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            case (1, 4): Vector128_P1_R4_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
+        }
+    }
+
     /// <summary>Widens 4 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<float> WidenHalfVector128(Vector64<ushort> h) => (Vector128.ShiftLeft(Vector128.WidenLower(h.AsInt16().ToVector128Unsafe()), 13) & Vector128.Create(HalfMask)).AsSingle() * Vector128.Create(HalfScale);
+
+    /// <summary>Widens 4 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> WidenHalfScaledVector128(Vector64<ushort> h) => (Vector128.ShiftLeft(Vector128.WidenLower(h.AsInt16().ToVector128Unsafe()), 13) & Vector128.Create(HalfMask)).AsSingle();
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -586,6 +603,296 @@ internal static partial class SgemmKernels
                 Vector128<float> w0_1 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
                 Vector128<float> w0_2 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
                 Vector128<float> w0_3 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
+                Vector128<float> x3 = Vector128.Create(Unsafe.Add(ref ag, kk + 48));
+                c3_0_0 = Vector128.FusedMultiplyAdd(x3, w0_0, c3_0_0);
+                c3_0_1 = Vector128.FusedMultiplyAdd(x3, w0_1, c3_0_1);
+                c3_0_2 = Vector128.FusedMultiplyAdd(x3, w0_2, c3_0_2);
+                c3_0_3 = Vector128.FusedMultiplyAdd(x3, w0_3, c3_0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 4));
+        c2_0_2.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c2_0_3.StoreUnsafe(ref c, (nuint)((2 * ldc) + 12));
+        c3_0_0.StoreUnsafe(ref c, (nuint)((3 * ldc) + 0));
+        c3_0_1.StoreUnsafe(ref c, (nuint)((3 * ldc) + 4));
+        c3_0_2.StoreUnsafe(ref c, (nuint)((3 * ldc) + 8));
+        c3_0_3.StoreUnsafe(ref c, (nuint)((3 * ldc) + 12));
+    }
+
+    /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Vector128_P1_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 1);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+    }
+
+    /// <summary>2 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Vector128_P1_R2_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 2);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+    }
+
+    /// <summary>3 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Vector128_P1_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+            c2_0_0 = Vector128<float>.Zero;
+            c2_0_1 = Vector128<float>.Zero;
+            c2_0_2 = Vector128<float>.Zero;
+            c2_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+            c2_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 4));
+            c2_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c2_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
+                Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
+            }
+        }
+
+        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0));
+        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 4));
+        c0_0_2.StoreUnsafe(ref c, (nuint)((0 * ldc) + 8));
+        c0_0_3.StoreUnsafe(ref c, (nuint)((0 * ldc) + 12));
+        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0));
+        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 4));
+        c1_0_2.StoreUnsafe(ref c, (nuint)((1 * ldc) + 8));
+        c1_0_3.StoreUnsafe(ref c, (nuint)((1 * ldc) + 12));
+        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0));
+        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 4));
+        c2_0_2.StoreUnsafe(ref c, (nuint)((2 * ldc) + 8));
+        c2_0_3.StoreUnsafe(ref c, (nuint)((2 * ldc) + 12));
+    }
+
+    /// <summary>4 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Vector128_P1_R4_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
+    {
+        Vector128<float> c0_0_0, c0_0_1, c0_0_2, c0_0_3, c1_0_0, c1_0_1, c1_0_2, c1_0_3, c2_0_0, c2_0_1, c2_0_2, c2_0_3, c3_0_0, c3_0_1, c3_0_2, c3_0_3;
+        if (first)
+        {
+            c0_0_0 = Vector128<float>.Zero;
+            c0_0_1 = Vector128<float>.Zero;
+            c0_0_2 = Vector128<float>.Zero;
+            c0_0_3 = Vector128<float>.Zero;
+            c1_0_0 = Vector128<float>.Zero;
+            c1_0_1 = Vector128<float>.Zero;
+            c1_0_2 = Vector128<float>.Zero;
+            c1_0_3 = Vector128<float>.Zero;
+            c2_0_0 = Vector128<float>.Zero;
+            c2_0_1 = Vector128<float>.Zero;
+            c2_0_2 = Vector128<float>.Zero;
+            c2_0_3 = Vector128<float>.Zero;
+            c3_0_0 = Vector128<float>.Zero;
+            c3_0_1 = Vector128<float>.Zero;
+            c3_0_2 = Vector128<float>.Zero;
+            c3_0_3 = Vector128<float>.Zero;
+        }
+        else
+        {
+            c0_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0));
+            c0_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 4));
+            c0_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 8));
+            c0_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((0 * ldc) + 12));
+            c1_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0));
+            c1_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 4));
+            c1_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 8));
+            c1_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((1 * ldc) + 12));
+            c2_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0));
+            c2_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 4));
+            c2_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 8));
+            c2_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((2 * ldc) + 12));
+            c3_0_0 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 0));
+            c3_0_1 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 4));
+            c3_0_2 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 8));
+            c3_0_3 = Vector128.LoadUnsafe(ref c, (nuint)((3 * ldc) + 12));
+        }
+
+        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
+        for (nint k0 = 0; k0 < kc; k0 += 16)
+        {
+            ref float ag = ref Unsafe.Add(ref a, k0 * 4);
+            nint kEnd = Math.Min(16, kc - k0);
+            nint kk = 0;
+            for (; kk < kEnd; kk++)
+            {
+                nint k = k0 + kk;
+                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
                 Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);

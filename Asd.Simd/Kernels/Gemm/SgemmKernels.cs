@@ -73,6 +73,7 @@ internal static partial class SgemmKernels
         ref float c0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(c);
         _ = half
             ? Run(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0)
+                && RunScaled(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0)
             : Run(path, rows, panels, ref a, ref b, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0);
     }
 }

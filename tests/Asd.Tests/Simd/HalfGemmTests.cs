@@ -112,6 +112,77 @@ public sealed class HalfGemmTests
         }
     }
 
+    /// <summary>
+    /// The float16 kernels take A scaled by 2^112 and skip the multiply in the widening (Sgemm.ScaleForHalf); a GEMM whose
+    /// A holds |x| >= 2^16, an infinity or a NaN runs the kernels that multiply. Both must give the float GEMM's bits:
+    /// activations at the limit and beyond it, subnormal activations (which the scale makes normal), products that
+    /// overflow, and a NaN.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ScaledAndUnscaledActivationsGiveTheFloatBits(IsaPath path)
+    {
+        using ForcedIsa forced = ForcedIsa.On(path);
+        var rng = new System.Random(21);
+        const int k = 70, n = 65;
+        ushort[] h = RandomHalves(rng, k * n);
+        PackedMatrix half = PackedMatrix.PackHalf(h, k, n, outputMajor: false, path);
+        PackedMatrix full = PackedMatrix.Pack(Widen(h), k, n, outputMajor: false, path);
+        float below = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(Sgemm.ScaledHalfLimit) - 1);
+        float[] specials = [below, -below, Sgemm.ScaledHalfLimit, 1e30f, float.Epsilon, -1e-40f, 1e-38f, float.MaxValue, float.PositiveInfinity, float.NaN];
+        foreach (float special in specials)
+        {
+            foreach (int m in (int[])[1, 4, 8, 13])
+            {
+                float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+                a[rng.Next(a.Length)] = special;
+                a[rng.Next(a.Length)] = (float)(rng.NextDouble() * 1e-39); // subnormal
+                var c16 = new float[m * n];
+                var c32 = new float[m * n];
+                Sgemm.Multiply(a, m, k, half, default, Activation.Identity, default, 0, c16, n);
+                Sgemm.Multiply(a, m, k, full, default, Activation.Identity, default, 0, c32, n);
+                for (int i = 0; i < c16.Length; i++)
+                {
+                    bool same = BitConverter.SingleToInt32Bits(c16[i]) == BitConverter.SingleToInt32Bits(c32[i]) || (float.IsNaN(c16[i]) && float.IsNaN(c32[i]));
+                    Assert.True(same, $"{path} M={m} with {special:R} in A: element {i} is {c16[i]:R} with half weights, {c32[i]:R} with float weights");
+                }
+
+                if (float.IsFinite(special) && special != float.MaxValue)
+                {
+                    Assert.Contains(c32, v => v != 0 && float.IsFinite(v));
+                }
+            }
+        }
+    }
+
+    /// <summary>ScaleForHalf: x 2^112 exactly, and true only while every |x| is below 2^16 (not NaN, not infinite).</summary>
+    [Fact]
+    public void ScalingForTheHalfKernelsIsExactAndRefusesWhatWouldOverflow()
+    {
+        float below = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(Sgemm.ScaledHalfLimit) - 1);
+        float[] fine = [0f, -0f, 1f, -1.5f, below, -below, float.Epsilon, 1e-40f, 3.25e-20f, 12345.678f];
+        foreach (int length in (int[])[1, 7, 16, 33])
+        {
+            float[] src = [.. Enumerable.Range(0, length).Select(i => fine[i % fine.Length])];
+            var dst = new float[length];
+            Assert.True(Sgemm.ScaleForHalf(src, dst));
+            for (int i = 0; i < length; i++)
+            {
+                Assert.Equal((double)src[i] * Math.Pow(2, 112), (double)dst[i]);
+            }
+
+            foreach (float bad in (float[])[Sgemm.ScaledHalfLimit, -Sgemm.ScaledHalfLimit, 1e20f, float.PositiveInfinity, float.NegativeInfinity, float.NaN])
+            {
+                float[] with = [.. src];
+                with[length - 1] = bad;
+                Assert.False(Sgemm.ScaleForHalf(with, dst), $"{bad} at position {length - 1} of {length}");
+                with = [.. src];
+                with[0] = bad;
+                Assert.False(Sgemm.ScaleForHalf(with, dst), $"{bad} at position 0 of {length}");
+            }
+        }
+    }
+
     [Fact]
     public void EveryFiniteHalfWidensExactly()
     {
