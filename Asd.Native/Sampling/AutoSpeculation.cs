@@ -21,7 +21,8 @@ namespace Asd.Native.Sampling;
 /// robust estimate for that row count: the lower median of its last <see cref="Window"/> timings, the fit it had
 /// when first timed (the calibration as corrected by its neighbours) filling the slots not yet timed, and timings
 /// below that fit believed at once; one timing counts at most <see cref="MaxStep"/> times the estimate (a preempted
-/// call is not the model's cost). Sizes not observed are interpolated between observed ones, or follow the
+/// call is not the model's cost); an estimate within <see cref="Deadband"/> (5%) of that first fit keeps the fit, so
+/// timing noise moves nothing. Sizes not observed are interpolated between observed ones, or follow the
 /// calibration's shape beyond them (scaled to the largest observed size: a slope learned from neighbouring sizes
 /// reads a cost that steps, T(1) = T(2) on two row-parallel lanes, as flat), and the whole curve is refitted
 /// non-decreasing (<see cref="Isotonic"/>, each size weighted by how often it was timed) every <see cref="RefitEvery"/>
@@ -100,7 +101,7 @@ internal sealed class AutoSpeculation
     private readonly bool _learns;
     private readonly int _learnedRows;
     private int _fitRows;
-    private readonly double[] _estimate = [], _observed = [], _fitted = [], _blockMean = [], _recent = [], _weight = [], _blockWeight = [];
+    private readonly double[] _estimate = [], _prior = [], _observed = [], _fitted = [], _blockMean = [], _recent = [], _weight = [], _blockWeight = [];
     private readonly int[] _blockLength = [];
 
     /// <summary>Per size, <see cref="ObservedCalls"/> after its last timing.</summary>
@@ -145,6 +146,7 @@ internal sealed class AutoSpeculation
         {
             _learnedRows = Math.Clamp(rowsPerCall, 1, MaxLearnedRows);
             _estimate = new double[_learnedRows + 1];
+            _prior = new double[_learnedRows + 1];
             _recent = new double[(_learnedRows + 1) * Window];
             _observed = new double[_learnedRows + 1];
             _lastTimed = new long[_learnedRows + 1];
@@ -413,13 +415,19 @@ internal sealed class AutoSpeculation
         if (n == 0)
         {
             window[Window - 1] = _fittedCost.Seconds(rows);
+            _prior[rows] = window[Window - 1];
         }
 
         double e = n == 0 ? window[Window - 1] : _estimate[rows];
         window[(int)(_observed[rows] % Window)] = Math.Min(seconds, MaxStep * e);
         _observed[rows]++;
         double before = _estimate[rows];
-        _estimate[rows] = Estimate(window, Math.Min(n + 1, Window));
+        double estimate = Estimate(window, Math.Min(n + 1, Window));
+
+        // A deadband: an estimate within Deadband of the belief the size had when first timed keeps that belief. Timing
+        // noise then moves nothing, so runs on a remembered curve on a quiet machine choose as the curve says, alike
+        // run after run; a calibration wrong by more is corrected as before.
+        _estimate[rows] = Math.Abs(estimate - _prior[rows]) <= Deadband * _prior[rows] ? _prior[rows] : estimate;
         _largestObserved = Math.Max(_largestObserved, rows);
         ObservedCalls++;
         _lastTimed[rows] = ObservedCalls;
@@ -431,6 +439,12 @@ internal sealed class AutoSpeculation
 
     /// <summary>The most timings a size's weight in the refit counts (see Refit).</summary>
     private const double MaxWeight = 100;
+
+    /// <summary>How far a size's estimate must move from its belief when first timed before it counts (see Observe).</summary>
+    internal double Deadband { get; init; } = DefaultDeadband;
+
+    /// <summary>The default <see cref="Deadband"/>.</summary>
+    public const double DefaultDeadband = 0.05;
 
     /// <summary>Timings per size that its estimate (their lower median) is taken from.</summary>
     public const int Window = 5;

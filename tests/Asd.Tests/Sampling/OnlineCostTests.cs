@@ -264,7 +264,8 @@ public sealed class OnlineCostTests
         // machine is as calibrated. During the spell a chain rightly drafts short; afterwards it must come back to what
         // a controller that never saw the spell drafts: judged on the true rate of the rounds of the last 20 of 40
         // requests (each request's last two rounds, cut to its steps left, excluded), within 10%, for every seed. The
-        // negative control keeps slow estimates for good (StaleCalls off): its chain stays on short drafts, below 80%,
+        // negative control keeps slow estimates for good (StaleCalls off, and no deadband, which would snap a size
+        // timed again near its calibration back to it): its chain stays on short drafts, below 80%,
         // in at least two seeds of four (in the others an exploration happens to free it). The stale sizes are checked
         // alone, without the acceptance carried across requests (SeedsAcceptance), since that too frees such a chain in
         // this scenario (a request's first rounds then predict long drafts worth their inflated price); the
@@ -279,7 +280,7 @@ public sealed class OnlineCostTests
         {
             double undisturbed = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { SeedsAcceptance = false }, (_, rows) => PolicyLike(rows), 40, 100, 0.97, seed));
             double recovered = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { SeedsAcceptance = false }, Spell, 40, 100, 0.97, seed));
-            double kept = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { StaleCalls = int.MaxValue, SeedsAcceptance = false }, Spell, 40, 100, 0.97, seed));
+            double kept = LateRate(SimulateRequests(new AutoSpeculation(curve, 64) { StaleCalls = int.MaxValue, SeedsAcceptance = false, Deadband = 0 }, Spell, 40, 100, 0.97, seed));
             Assert.True(recovered >= 0.9 * undisturbed, $"seed {seed}: after the spell {recovered:F0} steps/s, undisturbed {undisturbed:F0}");
             locked += kept < 0.8 * undisturbed ? 1 : 0;
 
@@ -356,6 +357,49 @@ public sealed class OnlineCostTests
         corrected.Observe(2, Flat(2));
         corrected.Refit();
         Assert.Equal(Flat(2), corrected.CurrentCost.Seconds(2), 1e-12);
+    }
+
+    /// <summary>
+    /// Timing noise within the deadband (5%) moves no estimate, so runs on a remembered curve choose alike; a change
+    /// beyond it is taken as before (three agreeing timings), and the control without a deadband follows the noise.
+    /// </summary>
+    [Fact]
+    public void TimingNoiseWithinTheDeadbandMovesNothingAndAChangeBeyondItIsTaken()
+    {
+        var right = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]) { Learns = true };
+        double[] noise = [0.97, 1.04, 0.96, 1.03, 0.98, 1.045, 0.955, 1.02];
+        AutoSpeculation Feed(double deadband)
+        {
+            var auto = new AutoSpeculation(right, 64) { Deadband = deadband };
+            auto.Reset(1);
+            foreach (int b in (int[])[1, 2, 4])
+            {
+                foreach (double f in noise)
+                {
+                    auto.Observe(b, f * Flat(b));
+                }
+            }
+
+            auto.Refit();
+            return auto;
+        }
+
+        AutoSpeculation banded = Feed(AutoSpeculation.DefaultDeadband);
+        Assert.Equal(0.05, AutoSpeculation.DefaultDeadband);
+        AssertShape(banded, Flat, 1, 2, 3, 4, 8);
+
+        // The control: no deadband, and the same timings move the belief (the last five's median is 0.98-1.02x).
+        AutoSpeculation unbanded = Feed(0);
+        Assert.Contains((int[])[1, 2, 4], b => Math.Abs(unbanded.CurrentCost.Seconds(b) - Flat(b)) > 0.01 * Flat(b));
+
+        // A real change (the size now costs 1.2x) is taken after three agreeing timings, deadband or not.
+        for (int i = 0; i < 3; i++)
+        {
+            banded.Observe(4, 1.2 * Flat(4));
+        }
+
+        banded.Refit();
+        Assert.Equal(1.2 * Flat(4), banded.CurrentCost.Seconds(4), 1e-12);
     }
 
     /// <summary>The given sizes are believed to cost what they truly cost (to rounding).</summary>
@@ -733,7 +777,8 @@ public sealed class OnlineCostTests
                 {
                     for (int rows = 1; rows <= 64; rows++)
                     {
-                        auto.Observe(rows, Linear(rows));
+                        // Twice the linear cost, so that every size is beyond the deadband of either calibration.
+                        auto.Observe(rows, 2 * Linear(rows));
                     }
                 }
             }
@@ -755,7 +800,9 @@ public sealed class OnlineCostTests
     public void TheSamplerTimesEveryCallAndCorrectsAWrongCalibration()
     {
         var wrong = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Linear(b))]);
-        (AsdSampler learning, FakeClock clock) = CostlySampler(wrong.WithLearning(true), Flat);
+        // The truth is 1.5x the flat curve, so that a size timed is beyond the deadband of the calibration at every size.
+        static double Truth(int rows) => 1.5 * Flat(rows);
+        (AsdSampler learning, FakeClock clock) = CostlySampler(wrong.WithLearning(true), Truth);
         SamplingStats st = learning.Sample(1, 7, new float[2]);
         Assert.True(st.AlgorithmicSpeedup > 3, $"learning auto: {st.AlgorithmicSpeedup:F2}x ({st.SpecLengthEffective})");
         Assert.True(learning.ExploredRounds <= (st.Rounds / AutoSpeculation.ExplorePeriod) + 1, $"{learning.ExploredRounds} explored of {st.Rounds}");
@@ -766,7 +813,7 @@ public sealed class OnlineCostTests
 
         // A size it timed is now believed to cost what the fake clock charged for it (ticks over the clock's frequency,
         // from the call's own start), not what the calibration said: a call of 1 row, the first call of a chain.
-        Assert.Equal(Flat(1), learning.CurrentCost!.Seconds(1), 1e-12);
+        Assert.Equal(Truth(1), learning.CurrentCost!.Seconds(1), 1e-12);
         Assert.NotEqual(wrong.Seconds(1), learning.CurrentCost.Seconds(1), 1e-12);
 
         // And a longer call in the true proportion to it (within 10%: sizes not timed are interpolated), where the
