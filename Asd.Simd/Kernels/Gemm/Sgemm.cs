@@ -247,7 +247,8 @@ public static class Sgemm
         {
             int k16 = RoundK(k);
             int need = rowTo * k16;
-            float[] scaled = t_scaledA is { } sa && sa.Length >= need ? sa : (t_scaledA = new float[Math.Max(need, 4096)]);
+            // Grown geometrically: auto's calls grow as a run climbs to longer drafts, and each growth is an allocation.
+            float[] scaled = t_scaledA is { } sa && sa.Length >= need ? sa : (t_scaledA = new float[Math.Max(need, Math.Max(4096, 2 * (t_scaledA?.Length ?? 0)))]);
             if (ScaleForHalf(packedA[(rowFrom * k16)..need], scaled.AsSpan(rowFrom * k16, need - (rowFrom * k16))))
             {
                 aRef = ref MemoryMarshal.GetArrayDataReference(scaled);

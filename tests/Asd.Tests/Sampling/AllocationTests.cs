@@ -42,4 +42,35 @@ public sealed class AllocationTests
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    /// <summary>
+    /// builtin:policy packs float16 weights, whose GEMMs scale A for the kernels that skip the widening's multiply
+    /// (Sgemm.ScaleForHalf) into a buffer of each thread's: once every size has run, calls of any of them allocate
+    /// nothing (on one thread every GEMM runs on the calling thread, where the count sees it).
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void HalfWeightForwardAllocatesNothingOnceEachSizeHasRun(int threads)
+    {
+        using Asd.Native.Backends.Mlp.MlpModel model = Asd.Native.Models.ModelCatalog.OpenPolicy();
+        Assert.Equal("float16", model.WeightPrecision);
+        using var pool = threads > 1 ? new Asd.Native.Threading.CorePool(threads) : null;
+        MlpDenoiser den = model.CreateDenoiser(16, pool);
+        int d = den.SampleSize, cs = den.ConditionSize;
+        float[] x = new float[16 * d], c = new float[16 * cs], y = new float[16 * d];
+        int[] t = [.. Enumerable.Range(0, 16).Select(i => i * 5)];
+        int[] sizes = [1, 2, 4, 8, 16, 3];
+        void Pass()
+        {
+            foreach (int b in sizes)
+            {
+                den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), c.AsSpan(0, b * cs), y.AsSpan(0, b * d));
+            }
+        }
+
+        Pass();
+        long[] bytes = AllocationCheck.PerPass(Pass);
+        Assert.True(bytes.Count(b => b != 0) <= 1, $"bytes per pass: {string.Join(", ", bytes)}");
+    }
 }
