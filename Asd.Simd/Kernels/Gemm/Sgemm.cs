@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Asd.Simd.Vectors;
 
 namespace Asd.Simd.Kernels.Gemm;
 
@@ -442,52 +443,56 @@ public static class Sgemm
     /// </summary>
     internal static bool ScaleForHalf(ReadOnlySpan<float> src, Span<float> dst)
     {
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int n = src.Length, i = 0;
+        int n = src.Length;
         if (dst.Length < n)
         {
             throw new ArgumentException($"dst holds {dst.Length} floats; {n} needed.", nameof(dst));
         }
 
-        if (Vector512.IsHardwareAccelerated)
+        (int i, bool inside) = Isa.Active switch
         {
-            Vector512<float> scale512 = Vector512.Create(SgemmKernels.HalfScale), limit512 = Vector512.Create(ScaledHalfLimit);
-            Vector512<float> outside512 = Vector512<float>.Zero;
-            for (; i + 16 <= n; i += 16)
-            {
-                Vector512<float> x = Vector512.LoadUnsafe(ref s, (nuint)i);
-                outside512 |= ~Vector512.LessThan(Vector512.Abs(x), limit512);
-                (x * scale512).StoreUnsafe(ref d, (nuint)i);
-            }
-
-            if (outside512 != Vector512<float>.Zero)
-            {
-                return false;
-            }
-        }
-
-        var scale = new System.Numerics.Vector<float>(SgemmKernels.HalfScale);
-        var limit = new System.Numerics.Vector<float>(ScaledHalfLimit);
-        System.Numerics.Vector<int> outside = default;
-        for (; i + System.Numerics.Vector<float>.Count <= n; i += System.Numerics.Vector<float>.Count)
-        {
-            System.Numerics.Vector<float> x = System.Numerics.Vector.LoadUnsafe(ref s, (nuint)i);
-
-            // Not below the limit: too large, infinite, or NaN.
-            outside |= ~System.Numerics.Vector.LessThan(System.Numerics.Vector.Abs(x), limit);
-            System.Numerics.Vector.StoreUnsafe(x * scale, ref d, (nuint)i);
-        }
-
-        bool inside = outside == System.Numerics.Vector<int>.Zero;
+            IsaPath.Avx512 => ScaleForHalf<Vec512>(src, dst),
+            IsaPath.Avx2 => ScaleForHalf<Vec256>(src, dst),
+            IsaPath.Neon or IsaPath.Vector128 => ScaleForHalf<Vec128>(src, dst),
+            _ => (0, true),
+        };
         for (; i < n; i++)
         {
-            float x = Unsafe.Add(ref s, i);
-            inside &= MathF.Abs(x) < ScaledHalfLimit;
-            Unsafe.Add(ref d, i) = x * SgemmKernels.HalfScale;
+            inside &= MathF.Abs(src[i]) < ScaledHalfLimit;
+            dst[i] = src[i] * SgemmKernels.HalfScale;
         }
 
         return inside;
+    }
+
+    /// <summary>The whole vectors of <see cref="ScaleForHalf(ReadOnlySpan{float}, Span{float})"/>: how far it got, and whether every |x| was below the limit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (int End, bool Inside) ScaleForHalf<TV>(ReadOnlySpan<float> src, Span<float> dst)
+        where TV : struct, IVec<TV>
+    {
+        TV scale = TV.Broadcast(SgemmKernels.HalfScale), limit = TV.Broadcast(ScaledHalfLimit);
+        TV magnitude = TV.BroadcastBits(0x7FFF_FFFF), inside = TV.BroadcastBits(uint.MaxValue);
+        int i = 0;
+        for (; i + TV.Count <= src.Length; i += TV.Count)
+        {
+            TV x = TV.Load(src, i);
+
+            // Lanes below the limit keep their bits set; too large, infinite or NaN clears them.
+            inside = TV.AndBits(inside, TV.LessThan(TV.AndBits(x, magnitude), limit));
+            TV.Store(TV.Multiply(x, scale), dst, i);
+        }
+
+        Span<float> lanes = stackalloc float[TV.Count];
+        TV.Store(inside, lanes, 0);
+        foreach (float lane in lanes)
+        {
+            if (BitConverter.SingleToUInt32Bits(lane) != uint.MaxValue)
+            {
+                return (i, false);
+            }
+        }
+
+        return (i, true);
     }
 
     /// <summary>The scalar kernel: the same chains, one element at a time (the scalar panel width of 16 columns).</summary>
