@@ -68,6 +68,23 @@ def probe_note(f):
     return "read bandwidth %.1f GB/s: one probe before the repeats" % (f["bandwidth"] / 1e9)
 
 
+def repeated_runs(d):
+    """(label, facts) of each earlier deploy-f32 run kept in DIR/runs/ (deploy-f32-HHMM.json) and the latest one."""
+    out = []
+    runs_dir = os.path.join(d, "runs")
+    if os.path.isdir(runs_dir):
+        for name in sorted(os.listdir(runs_dir)):
+            if name.startswith("deploy-f32-") and name.endswith(".json"):
+                with open(os.path.join(runs_dir, name)) as f:
+                    r = json.load(f)
+                hhmm = name[len("deploy-f32-"):-len(".json")]
+                out.append(("%s:%s UTC" % (hhmm[:2], hhmm[2:]), facts(r)))
+    latest = load(d, "deploy-f32")
+    if out and latest:
+        out.append(("latest (deploy-f32.json)", facts(latest)))
+    return [(label, f) for label, f in out if "stream_s" in f]
+
+
 def fmt_ms(s):
     return "-" if s is None else "%.3f" % (s * 1e3)
 
@@ -178,10 +195,30 @@ def main():
         md.append("| %s | %s | %s | %s | %s |" % (g["goal"], g["measured"], g["target"],
                                                 {True: "yes", False: "no", None: "-"}[g["met"]], g["note"]))
     md.append("")
+    repeated = repeated_runs(d)
+    if repeated:
+        md += ["## The float32 deployment-size stage, run after run", "",
+               "The VM's memory speed moves by tens of percent within minutes, and with it both ratios of one call. Each row "
+               "is one `tools/unet1d_bench.sh deploy-f32` run: earlier ones kept in `runs/` (named by their UTC time), "
+               "the latest as `deploy-f32.json`.", "",
+               "| run | read bandwidth GB/s (median of probes, range) | DDPM per call ms | / weight-stream bound | "
+               "ONNX Runtime per call ms | ONNX Runtime / native |", "|---|---|---|---|---|---|"]
+        for label, f in repeated:
+            md.append("| %s | %.1f (%.1f-%.1f) | %.2f | %.2f | %s | %s |" % (
+                label, f["bandwidth"] / 1e9, (f["bandwidth_low"] or f["bandwidth"]) / 1e9,
+                (f["bandwidth_high"] or f["bandwidth"]) / 1e9, f["ddpm_call_s"] * 1e3, f["ddpm_call_s"] / f["stream_s"],
+                fmt_ms(f["ort_ddpm_call_s"]), "-" if not f["ort_ddpm_call_s"] else "%.2fx" % (f["ort_ddpm_call_s"] / f["ddpm_call_s"])))
+        ratios = sorted(f["ddpm_call_s"] / f["stream_s"] for _, f in repeated)
+        orts = sorted(f["ort_ddpm_call_s"] / f["ddpm_call_s"] for _, f in repeated if f["ort_ddpm_call_s"])
+        md += ["", "Median over the %d runs: DDPM per call %.2f times the weight-stream bound (%d of %d within 1.3); "
+               "ONNX Runtime / native %.2fx (%d of %d at 2x or more)." % (
+                   len(repeated), ratios[len(ratios) // 2], sum(x <= 1.3 for x in ratios), len(ratios),
+                   orts[len(orts) // 2] if orts else float("nan"), sum(x >= 2 for x in orts), len(orts)), ""]
     with open(os.path.join(d, "summary.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(d, "summary.json"), "w") as f:
-        json.dump({"runs": runs, "goals": goals}, f, indent=1, sort_keys=True)
+        json.dump({"runs": runs, "goals": goals, "repeated_deploy_f32": [dict(run=label, **f) for label, f in repeated]},
+                  f, indent=1, sort_keys=True)
         f.write("\n")
     print("\n".join(md))
 

@@ -86,7 +86,7 @@ internal static class BenchOutput
         if (report.Physics is { } ph && report.Find("ddpm", "-") is { } ddpm)
         {
             double call = report.SecondsPerCall(ddpm);
-            yield return string.Create(Ci, $"bounds: {ph.WeightBytes / 1e6:F1} MB of {ph.Precision} weights per call at {ph.ReadBandwidth / 1e9:F1} GB/s (read bandwidth, {report.Threads} thread(s), {MachineLimits.ProbeBytes >> 20} MB{(ph.ReadBandwidthProbes > 0 ? string.Create(Ci, $"; median of {ph.ReadBandwidthProbes} probes between the repeats, {ph.ReadBandwidthLow / 1e9:F1}-{ph.ReadBandwidthHigh / 1e9:F1}") : "")}) = {FormatSeconds(ph.StreamSeconds)}; {ph.FlopsPerSample / 1e6:F1} MFLOP per row at {ph.FmaPeak / 1e9:F0} GFLOP/s (FMA peak) = {FormatSeconds(ph.ComputeSeconds(1))} per row");
+            yield return string.Create(Ci, $"bounds: {ph.WeightBytes / 1e6:F1} MB of {ph.Precision} weights per call at {ph.ReadBandwidth / 1e9:F1} GB/s (read bandwidth, {report.Threads} thread(s), {MachineLimits.ProbeBytes >> 20} MB{(ph.ReadBandwidthProbes > 0 ? string.Create(Ci, $"; median of {ph.ReadBandwidthProbes} probes between the repeats, {ph.ReadBandwidthLow / 1e9:F1}-{ph.ReadBandwidthHigh / 1e9:F1}") : "")}) = {FormatSeconds(ph.StreamSeconds)}; {ph.FlopsPerSample / 1e6:F1} MFLOP per row at {ph.FmaPeak / 1e9:F0} GFLOP/s (FMA peak, the best of the probes before and between the repeats) = {FormatSeconds(ph.ComputeSeconds(1))} per row");
             yield return string.Create(Ci, $"DDPM per call ({report.Chains} row(s)): {FormatSeconds(call)} = {call / ph.StreamSeconds:F2}x the weight-stream bound");
             if (report.Find("ddpm-onnxruntime", "-") is { } ortDdpm)
             {

@@ -7,8 +7,9 @@ namespace Asd.Cli.Bench;
 
 /// <summary>
 /// The two numbers that bound a dense network's call on this machine, measured with the benchmark's own threads: the
-/// read bandwidth from memory (a buffer far larger than any cache, each thread summing its own contiguous part) and
-/// the fused-multiply-add peak (12 independent chains per thread, at the active path's vector width).
+/// read bandwidth from memory (a buffer far larger than any cache, each thread summing its own contiguous part, the
+/// faster of one sequential stream and four interleaved prefetched ones: <see cref="MachineProbes.StreamSumInterleaved{TVec}"/>)
+/// and the fused-multiply-add peak (12 independent chains per thread, at the active path's vector width).
 /// </summary>
 internal static class MachineLimits
 {
@@ -44,15 +45,22 @@ internal static class MachineLimits
             pool.Run(_work, pool.Threads);
         }
 
-        /// <summary>The best of <paramref name="passes"/> timed passes over the buffer, in bytes per second.</summary>
+        /// <summary>
+        /// The best of <paramref name="passes"/> timed passes over the buffer in each way of reading it (one stream, and
+        /// interleaved streams, alternated pass by pass), in bytes per second.
+        /// </summary>
         public double Best(int passes)
         {
             double best = 0;
             for (int rep = 0; rep < passes; rep++)
             {
-                long start = Stopwatch.GetTimestamp();
-                _pool.Run(_work, _pool.Threads);
-                best = Math.Max(best, _bytes / Stopwatch.GetElapsedTime(start).TotalSeconds);
+                foreach (bool interleaved in (ReadOnlySpan<bool>)[false, true])
+                {
+                    _work.Interleaved = interleaved;
+                    long start = Stopwatch.GetTimestamp();
+                    _pool.Run(_work, _pool.Threads);
+                    best = Math.Max(best, _bytes / Stopwatch.GetElapsedTime(start).TotalSeconds);
+                }
             }
 
             return best;
@@ -80,12 +88,16 @@ internal static class MachineLimits
     {
         public float Sink { get; private set; }
 
+        /// <summary>Read each part as interleaved prefetched streams rather than one.</summary>
+        public bool Interleaved { get; set; }
+
         public void Execute(int start, int end)
         {
             for (int p = start; p < end; p++)
             {
                 long from = buffer.LongLength * p / parts, to = buffer.LongLength * (p + 1) / parts;
-                Sink += MachineProbes.StreamSum<Vec256>(buffer.AsSpan((int)from, (int)(to - from)));
+                ReadOnlySpan<float> part = buffer.AsSpan((int)from, (int)(to - from));
+                Sink += Interleaved ? MachineProbes.StreamSumInterleaved<Vec256>(part) : MachineProbes.StreamSum<Vec256>(part);
             }
         }
     }

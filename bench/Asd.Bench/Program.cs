@@ -25,6 +25,8 @@ public static class Program
         ["first-calls"] = _ => QuickPolicyHalf.FirstCalls(),
         ["quick-layernorm"] = _ => QuickPolicyHalf.LayerNormRow(),
         ["quick-unet"] = QuickUnet.Run,
+        ["quick-bw"] = QuickBandwidth.Run,
+        ["quick-m4"] = QuickM4.Run,
         ["quick-gemm"] = _ => QuickGemm.Run(),
         ["quick-convgemm"] = QuickConvGemm.Run,
         ["quick-split"] = QuickConvGemm.Split,

@@ -108,6 +108,7 @@ public sealed class BenchCommandTests : IDisposable
         var text = new StringWriter();
         BenchOutput.WriteTable(text, probed);
         Assert.Matches(@"GB/s \(read bandwidth, 1 thread\(s\), 1024 MB; median of 4 probes between the repeats, [0-9.]+-[0-9.]+\) = ", text.ToString());
+        Assert.Contains("GFLOP/s (FMA peak, the best of the probes before and between the repeats)", text.ToString());
 
         BenchPhysics once = Bench(Asd.Cli.Bench.BenchRunner.DefaultInterleavedProbeMinWeightBytes).Physics!;
         Assert.Equal(0, once.ReadBandwidthProbes);
