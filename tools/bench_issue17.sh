@@ -2,7 +2,7 @@
 # Issue 17's CPU measurements, regenerated into docs/bench/issue17/: asd bench (interleaved repeats, ratios from one
 # run, 2 threads, one request) on builtin:policy (float16-packed weights, with the bandwidth and FMA bounds) and on
 # the unet16 and unet28 fixtures with intra-op threads (1 and 2) and row-parallel lanes (2), and the policy's float16 against
-# float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp). Run after a Release build; run on an otherwise idle machine where the
+# float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp), on Release builds it makes first; run on an otherwise idle machine where the
 # machine is shared. Usage, from the repository root: tools/bench_issue17.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,9 @@ out=docs/bench/issue17
 mkdir -p "$out"
 # A cost-curve cache of its own (unless ASD_CACHE_DIR is given): every bench here calibrates on this machine now.
 export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
+# Built every time: an old build would time old code.
+dotnet build -c Release Asd.Cli -v q -nologo > /dev/null
+dotnet build -c Release bench/Asd.Bench -v q -nologo > /dev/null
 asd() { dotnet Asd.Cli/bin/Release/net10.0/asd.dll "$@"; }
 { grep -m1 'model name' /proc/cpuinfo; nproc; date -u +%FT%TZ; git rev-parse --short HEAD; } > "$out/machine.txt"
 asd bench --model builtin:policy --threads 2 --samples 1 --repeats 10 --json "$out/policy.json" > "$out/policy.txt"

@@ -11,7 +11,7 @@ namespace Asd.Bench;
 /// <c>-- quick-bw [MODEL.json] [threads] [rounds]</c>: ways of reading a 1 GB buffer (one stream per thread, several
 /// interleaved streams per thread with software prefetch, asd bench's probe, the packed GEMM's pattern), alternated
 /// round by round with one-sample calls of a ConditionalUnet1D (its weight bytes over the call's time), then the GEMM's
-/// pattern one 21 MB slice per pool call; which probe reads what the memory delivers, and what the GEMM's weight stream
+/// pattern one 20 MB slice per pool call (with contiguous halves per thread, and with 2 MB chunks dealt in turn as the GEMM's K blocks are); which probe reads what the memory delivers, and what the GEMM's weight stream
 /// reaches (issue 15's bound). A development probe.
 /// </summary>
 internal static class QuickBandwidth
@@ -69,23 +69,29 @@ internal static class QuickBandwidth
             }
         }
 
-        // The same pattern, one pool call per 21 MB slice (a coarse GEMM's weights), slices taken in turn.
-        var sliced = new List<double>();
-        var sliceWork = new ReadWork(buffer, threads, 2, 768, 32768);
-        const int slice = 21 << 18;
-        for (int r = 0; r < rounds; r++)
+        // The same pattern, one pool call per 20 MB slice (about a coarse GEMM's weights), slices taken in turn: each
+        // thread reading a contiguous half of the slice, then 2 MB chunks dealt to the threads in turn (as they take a
+        // GEMM's K blocks).
+        const int slice = 20 << 18;
+        foreach ((string name, int alternate) in (ReadOnlySpan<(string, int)>)[("2 streams + pf 3 KB in 128 KB runs, 20 MB a call", 0), ("same, threads alternate 2 MB chunks", 1 << 19)])
         {
-            long s = Stopwatch.GetTimestamp();
-            for (int i = 0; i + slice <= buffer.Length; i += slice)
+            var rates = new List<double>();
+            var work = new ReadWork(buffer, threads, 2, 768, 32768) { Alternate = alternate };
+            for (int r = 0; r < rounds; r++)
             {
-                sliceWork.Window = (i, slice);
-                pool.Run(sliceWork, threads);
+                long s = Stopwatch.GetTimestamp();
+                for (int i = 0; i + slice <= buffer.Length; i += slice)
+                {
+                    work.Window = (i, slice);
+                    pool.Run(work, threads);
+                }
+
+                rates.Add((double)(buffer.Length / slice) * slice * 4 / Stopwatch.GetElapsedTime(s).TotalSeconds / 1e9);
             }
 
-            sliced.Add((double)(buffer.Length / slice) * slice * 4 / Stopwatch.GetElapsedTime(s).TotalSeconds / 1e9);
+            Console.WriteLine($"{name,-22} median {Median(rates),6:F1} GB/s  best {rates.Max(),6:F1}");
         }
 
-        Console.WriteLine($"{"2 streams + pf 3 KB in 128 KB runs, 21 MB a call",-22} median {Median(sliced),6:F1} GB/s  best {sliced.Max(),6:F1}");
         foreach ((string name, List<double> v) in results)
         {
             Console.WriteLine($"{name,-22} median {Median(v),6:F1} GB/s  best {v.Max(),6:F1}");
@@ -126,11 +132,25 @@ internal static class QuickBandwidth
 
         public void Execute(int start, int end)
         {
-            if (Alternate > 0)
+            if (Alternate > 0 && Window.Length == 0)
             {
                 for (int p = start; p < end; p++)
                 {
                     for (long at = (long)p * Alternate; at + Alternate <= buffer.LongLength; at += (long)parts * Alternate)
+                    {
+                        Sink += Chunked(buffer.AsSpan((int)at, Alternate), streams, prefetch, chunk);
+                    }
+                }
+
+                return;
+            }
+
+            if (Window.Length > 0 && Alternate > 0)
+            {
+                // Within the window, chunks of Alternate floats dealt to the threads in turn (the GEMM's K blocks).
+                for (int p = start; p < end; p++)
+                {
+                    for (long at = Window.Start + ((long)p * Alternate); at + Alternate <= Window.Start + Window.Length; at += (long)parts * Alternate)
                     {
                         Sink += Chunked(buffer.AsSpan((int)at, Alternate), streams, prefetch, chunk);
                     }

@@ -38,10 +38,31 @@ internal static class QuickM4
             ws[i].Data.CopyTo(big, i * size);
         }
 
+        // And copied into a group-major layout: each group of 4 panels holds its K blocks in turn, so a thread's
+        // contiguous range of groups is one contiguous region, read front to back.
+        var grouped = GC.AllocateUninitializedArray<float>(size * ws.Length);
+        for (int i = 0; i < ws.Length; i++)
+        {
+            PackedMatrix w = ws[i];
+            int at = i * size;
+            for (int g = 0; g < w.Panels; g += 4)
+            {
+                for (int k0 = 0; k0 < k; k0 += Sgemm.KBlock)
+                {
+                    int kc = Math.Min(Sgemm.KBlock, k - k0);
+                    for (int q = g; q < g + 4; q++)
+                    {
+                        Array.Copy(w.Data, w.Offset(k0, q), grouped, at, kc * w.PanelWidth);
+                        at += kc * w.PanelWidth;
+                    }
+                }
+            }
+        }
+
         var c0 = new float[m * n];
         var c1 = new float[m * n];
-        var works = new IRangeWork[] { new Engine(packed, c0), new TwoPass(lo, hi, c1, true), new TwoPass(lo, hi, c1, false), new ReadOnly(), new ReadOnly { Fma = true }, new ReadOnly { Big = big } };
-        string[] names = ["engine (P2_R4)", "2 x P4_R2, 2nd prefetches next span", "2 x P4_R2, both own", "read only, same order", "read + 16 FMA per k-step", "read only, copies in one array"];
+        var works = new IRangeWork[] { new Engine(packed, c0), new TwoPass(lo, hi, c1, true), new TwoPass(lo, hi, c1, false), new ReadOnly(), new ReadOnly { Fma = true }, new ReadOnly { Big = big }, new ReadOnly { Big = grouped, GroupMajor = true } };
+        string[] names = ["engine (P2_R4)", "2 x P4_R2, 2nd prefetches next span", "2 x P4_R2, both own", "read only, same order", "read + 16 FMA per k-step", "read only, copies in one array", "read only, group-major copies"];
         var times = works.Select(_ => new List<double>()).ToArray();
         for (int rep = 0; rep < 160; rep++)
         {
@@ -130,6 +151,8 @@ internal static class QuickM4
 
         public float[]? Big { get; init; }
 
+        public bool GroupMajor { get; init; }
+
         public int Slot { get; set; }
 
         public float Sink;
@@ -146,12 +169,15 @@ internal static class QuickM4
                 Vector512<float> f8 = default, f9 = default, f10 = default, f11 = default, f12 = default, f13 = default, f14 = default, f15 = default;
                 for (int part = start; part < end; part++)
                 {
+                    for (int gi = 0; gi < (GroupMajor ? per / 4 : 1); gi++)
                     for (int k0 = 0; k0 < k; k0 += Sgemm.KBlock)
                     {
                         int kc = Math.Min(Sgemm.KBlock, k - k0);
-                        for (int p = part * per; p < (part + 1) * per; p += 2)
+                        int p0 = GroupMajor ? (part * per) + (gi * 4) : part * per, p1 = GroupMajor ? p0 + 4 : (part + 1) * per;
+                        for (int p = p0; p < p1; p += 2)
                         {
-                            float* b0 = data + w.Offset(k0, p), b1 = b0 + (kc * nr);
+                            // Group-major: group g's K block k0 starts at g k nr + k0 4 nr; its panels follow one another.
+                            float* b0 = data + (GroupMajor ? ((long)(p / 4) * 4 * k * nr) + ((long)k0 * 4 * nr) + ((p % 4) * kc * nr) : w.Offset(k0, p)), b1 = b0 + (kc * nr);
                             for (int kk = 0; kk < kc; kk++)
                             {
                                 Sse.Prefetch0(b0 + own + (kk * 32));
