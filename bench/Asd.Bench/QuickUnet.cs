@@ -1,9 +1,6 @@
 using System.Diagnostics;
-using System.Runtime.Intrinsics;
 using Asd.Native.Backends.Unet1d;
 using Asd.Native.Threading;
-using Asd.Simd.Kernels;
-using Asd.Simd.Vectors;
 
 namespace Asd.Bench;
 
@@ -19,7 +16,7 @@ internal static class QuickUnet
         int threads = args.Length > 2 ? int.Parse(args[2]) : 2;
         using var pool = new CorePool(threads);
         Console.WriteLine($"read bandwidth, {threads} threads, 1 GB: {Bandwidth(pool, 1L << 30):F1} GB/s");
-        Console.WriteLine($"FMA peak (12 Vector512 chains per thread), {threads} threads: {FmaPeak(pool):F1} GFLOP/s");
+        Console.WriteLine($"FMA peak (12 chains per thread), {threads} threads: {FmaPeak(pool):F1} GFLOP/s");
         using Unet1dModel model = Unet1dModel.Load(path);
         if (Environment.GetEnvironmentVariable("ASD_ROW_SPLIT") is { Length: > 0 } split)
         {
@@ -59,34 +56,8 @@ internal static class QuickUnet
         }
     }
 
-    internal static double FmaPeak(CorePool pool)
-    {
-        var work = new FmaWork();
-        double best = 0;
-        for (int rep = 0; rep < 7; rep++)
-        {
-            var sw = Stopwatch.StartNew();
-            pool.Run(work, pool.Threads);
-            best = Math.Max(best, pool.Threads * 2.0 * 16 * 12 * FmaWork.Iterations / sw.Elapsed.TotalSeconds / 1e9);
-        }
-
-        return best;
-    }
-
-    private sealed class FmaWork : IRangeWork
-    {
-        public const int Iterations = 1 << 23;
-
-        public float Sink;
-
-        public void Execute(int start, int end)
-        {
-            for (int i = start; i < end; i++)
-            {
-                Sink += GemmBenchmarks.FmaChains(Iterations);
-            }
-        }
-    }
+    /// <summary>The FMA peak of the pool's threads, in GFLOP/s: asd bench's probe (<see cref="MachineLimits"/>).</summary>
+    internal static double FmaPeak(CorePool pool) => MachineLimits.FmaPeak(pool) / 1e9;
 
     private static double Median(List<double> v)
     {
@@ -94,45 +65,6 @@ internal static class QuickUnet
         return s[s.Length / 2];
     }
 
-    /// <summary>Read bandwidth with the pool's threads: the faster of one stream and interleaved prefetched streams per thread, as asd bench's probe reads it.</summary>
-    internal static double Bandwidth(CorePool pool, long bytes)
-    {
-        var buffer = new float[bytes / 4];
-        for (int i = 0; i < buffer.Length; i += 1024)
-        {
-            buffer[i] = i;
-        }
-
-        var work = new SumWork(buffer, pool.Threads);
-        double best = 0;
-        for (int rep = 0; rep < 5; rep++)
-        {
-            foreach (bool interleaved in (bool[])[false, true])
-            {
-                work.Interleaved = interleaved;
-                var sw = Stopwatch.StartNew();
-                pool.Run(work, pool.Threads);
-                best = Math.Max(best, bytes / sw.Elapsed.TotalSeconds / 1e9);
-            }
-        }
-
-        return best;
-    }
-
-    private sealed class SumWork(float[] buffer, int parts) : IRangeWork
-    {
-        public float Sink;
-
-        public bool Interleaved;
-
-        public void Execute(int start, int end)
-        {
-            for (int p = start; p < end; p++)
-            {
-                long from = buffer.Length * (long)p / parts, to = buffer.Length * (long)(p + 1) / parts;
-                ReadOnlySpan<float> part = buffer.AsSpan((int)from, (int)(to - from));
-                Sink += Interleaved ? MachineProbes.StreamSumInterleaved<Vec512>(part) : MachineProbes.StreamSum<Vec512>(part);
-            }
-        }
-    }
+    /// <summary>Read bandwidth with the pool's threads, in GB/s: asd bench's probe (<see cref="MachineLimits"/>).</summary>
+    internal static double Bandwidth(CorePool pool, long bytes) => MachineLimits.ReadBandwidth(pool, bytes) / 1e9;
 }

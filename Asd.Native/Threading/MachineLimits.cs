@@ -3,7 +3,7 @@ using Asd.Simd;
 using Asd.Simd.Kernels;
 using Asd.Simd.Vectors;
 
-namespace Asd.Cli.Bench;
+namespace Asd.Native.Threading;
 
 /// <summary>
 /// The two numbers that bound a dense network's call on this machine, measured with the benchmark's own threads: the
