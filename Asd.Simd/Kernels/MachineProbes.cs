@@ -40,7 +40,7 @@ internal static class MachineProbes
     /// Sums <paramref name="a"/> as <see cref="InterleavedStreams"/> equal runs read in lockstep, 256 bytes of each per
     /// step, each prefetched 1 KB ahead where the ISA has a prefetch (x86); a tail shorter than one step per run is not
     /// read. One sequential stream per core does not reach the memory's read bandwidth on the project VM (AMD EPYC
-    /// Zen 5 class): interleaved in one process, one stream per thread read 47-54 GB/s on two threads while four
+    /// Zen 5 class): interleaved in one process, one stream per thread read 45-54 GB/s on two threads while four
     /// prefetched streams read 62-73 GB/s, and the packed GEMM's weight stream (two panels a kernel, prefetched)
     /// reached 51 GB/s on the deployment-size ConditionalUnet1D, above the one-stream probe of those minutes
     /// (<c>Asd.Bench quick-bw</c>, <c>quick-convgemm</c>). A bound from the one-stream probe called that network's call
