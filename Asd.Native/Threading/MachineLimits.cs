@@ -16,7 +16,7 @@ internal static class MachineLimits
     /// <summary>Bytes of the bandwidth probe's buffer: 1 GiB, far beyond any last-level cache.</summary>
     public const long ProbeBytes = 1L << 30;
 
-    /// <summary>Best of 5 passes over <paramref name="bytes"/> bytes, in bytes per second.</summary>
+    /// <summary>The best of 5 passes over <paramref name="bytes"/> bytes in each way of reading them (see <see cref="BandwidthProbe.Best"/>), in bytes per second.</summary>
     public static double ReadBandwidth(CorePool pool, long bytes = ProbeBytes) => new BandwidthProbe(pool, bytes).Best(5);
 
     /// <summary>
