@@ -120,7 +120,7 @@ internal static class QuickBandwidth
         }
     }
 
-    private sealed class ReadWork(float[] buffer, int parts, int streams, int prefetch, int chunk = 0) : IRangeWork
+    internal sealed class ReadWork(float[] buffer, int parts, int streams, int prefetch, int chunk = 0) : IRangeWork
     {
         public float Sink;
 
@@ -178,7 +178,7 @@ internal static class QuickBandwidth
         }
 
         /// <summary>Runs of <paramref name="chunk"/> floats, <paramref name="streams"/> adjacent runs read in lockstep, then the next group (the packed GEMM's panels).</summary>
-        private static float Chunked(ReadOnlySpan<float> a, int streams, int prefetch, int chunk)
+        internal static float Chunked(ReadOnlySpan<float> a, int streams, int prefetch, int chunk)
         {
             float sum = 0;
             int group = chunk * streams;

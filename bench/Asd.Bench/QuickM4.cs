@@ -61,8 +61,8 @@ internal static class QuickM4
 
         var c0 = new float[m * n];
         var c1 = new float[m * n];
-        var works = new IRangeWork[] { new Engine(packed, c0), new TwoPass(lo, hi, c1, true), new TwoPass(lo, hi, c1, false), new ReadOnly(), new ReadOnly { Fma = true }, new ReadOnly { Big = big }, new ReadOnly { Big = grouped, GroupMajor = true } };
-        string[] names = ["engine (P2_R4)", "2 x P4_R2, 2nd prefetches next span", "2 x P4_R2, both own", "read only, same order", "read + 16 FMA per k-step", "read only, copies in one array", "read only, group-major copies"];
+        var works = new IRangeWork[] { new Engine(packed, c0), new TwoPass(lo, hi, c1, true), new TwoPass(lo, hi, c1, false), new ReadOnly(), new ReadOnly { Fma = true }, new ReadOnly { Big = big }, new ReadOnly { Big = grouped, GroupMajor = true }, new ProbeOnSlot(big, size) };
+        string[] names = ["engine (P2_R4)", "2 x P4_R2, 2nd prefetches next span", "2 x P4_R2, both own", "read only, same order", "read + 16 FMA per k-step", "read only, copies in one array", "read only, group-major copies", "quick-bw's probe on the same copies"];
         var times = works.Select(_ => new List<double>()).ToArray();
         for (int rep = 0; rep < 160; rep++)
         {
@@ -73,6 +73,10 @@ internal static class QuickM4
                 if (works[v] is ReadOnly ro)
                 {
                     ro.Slot = ((rep * works.Length) + v) % ws.Length;
+                }
+                else if (works[v] is ProbeOnSlot ps)
+                {
+                    ps.Slot = ((rep * works.Length) + v) % ws.Length;
                 }
                 long s = Stopwatch.GetTimestamp();
                 pool.Run(works[v], threads);
@@ -203,6 +207,24 @@ internal static class QuickM4
                 }
 
                 Sink += Vector512.Sum(s0 + s1 + s2 + s3 + f0 + f1 + f2 + f3 + f4 + f5 + f6 + f7 + f8 + f9 + f10 + f11 + f12 + f13 + f14 + f15);
+            }
+        }
+    }
+    /// <summary>quick-bw's two-stream pattern (128 KB runs, prefetched 3 KB ahead) over one matrix's copy, each thread a contiguous half.</summary>
+    private sealed class ProbeOnSlot(float[] big, int size) : IRangeWork, IWeights
+    {
+        public PackedMatrix W { get; set; } = null!;
+
+        public int Slot { get; set; }
+
+        public float Sink;
+
+        public void Execute(int start, int end)
+        {
+            for (int part = start; part < end; part++)
+            {
+                int from = (Slot * size) + (part * (size / 2));
+                Sink += QuickBandwidth.ReadWork.Chunked(big.AsSpan(from, size / 2), 2, 768, 32768);
             }
         }
     }
