@@ -132,50 +132,27 @@ internal static class QuickBandwidth
 
         public void Execute(int start, int end)
         {
-            if (Alternate > 0 && Window.Length == 0)
-            {
-                for (int p = start; p < end; p++)
-                {
-                    for (long at = (long)p * Alternate; at + Alternate <= buffer.LongLength; at += (long)parts * Alternate)
-                    {
-                        Sink += Chunked(buffer.AsSpan((int)at, Alternate), streams, prefetch, chunk);
-                    }
-                }
-
-                return;
-            }
-
-            if (Window.Length > 0 && Alternate > 0)
-            {
-                // Within the window, chunks of Alternate floats dealt to the threads in turn (the GEMM's K blocks).
-                for (int p = start; p < end; p++)
-                {
-                    for (long at = Window.Start + ((long)p * Alternate); at + Alternate <= Window.Start + Window.Length; at += (long)parts * Alternate)
-                    {
-                        Sink += Chunked(buffer.AsSpan((int)at, Alternate), streams, prefetch, chunk);
-                    }
-                }
-
-                return;
-            }
-
-            if (Window.Length > 0)
-            {
-                for (int p = start; p < end; p++)
-                {
-                    int from = Window.Start + (int)((long)Window.Length * p / parts), to = Window.Start + (int)((long)Window.Length * (p + 1) / parts);
-                    Sink += Chunked(buffer.AsSpan(from, to - from), streams, prefetch, chunk);
-                }
-
-                return;
-            }
-
+            // The region read: the window, or the whole buffer; then either chunks of Alternate floats dealt to the
+            // threads in turn (as they take a GEMM's K blocks), or one contiguous part per thread.
+            (int from, int length) = Window.Length > 0 ? Window : (0, buffer.Length);
             for (int p = start; p < end; p++)
             {
-                long from = buffer.LongLength * p / parts, to = buffer.LongLength * (p + 1) / parts;
-                Sink += chunk == 0 ? Sum(buffer.AsSpan((int)from, (int)(to - from)), streams, prefetch) : Chunked(buffer.AsSpan((int)from, (int)(to - from)), streams, prefetch, chunk);
+                if (Alternate > 0)
+                {
+                    for (long at = from + ((long)p * Alternate); at + Alternate <= from + length; at += (long)parts * Alternate)
+                    {
+                        Sink += Read(buffer.AsSpan((int)at, Alternate));
+                    }
+                }
+                else
+                {
+                    int a = from + (int)((long)length * p / parts), b = from + (int)((long)length * (p + 1) / parts);
+                    Sink += Read(buffer.AsSpan(a, b - a));
+                }
             }
         }
+
+        private float Read(ReadOnlySpan<float> part) => chunk == 0 ? Sum(part, streams, prefetch) : Chunked(part, streams, prefetch, chunk);
 
         /// <summary>Runs of <paramref name="chunk"/> floats, <paramref name="streams"/> adjacent runs read in lockstep, then the next group (the packed GEMM's panels).</summary>
         internal static float Chunked(ReadOnlySpan<float> a, int streams, int prefetch, int chunk)
