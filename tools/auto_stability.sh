@@ -67,13 +67,7 @@ if [ -n "$single" ]; then
 fi
 
 load_pid=""
-stop_load() { if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; if [ -n "$single" ]; then
-  mkdir -p "$1"
-  bench "$1" "$2"
-  exit
-fi
-
-load_pid=""; fi; }
+stop_load() { if [ -n "$load_pid" ]; then kill "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; load_pid=""; fi; }
 trap stop_load EXIT
 
 for cond in "${conditions[@]}"; do

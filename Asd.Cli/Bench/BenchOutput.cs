@@ -23,6 +23,10 @@ internal static class BenchOutput
         double.IsNaN(r.PredictedSpeedup) ? "" : r.PredictedSpeedup.ToString("F2", Ci) + "x",
     ];
 
+    /// <summary>DDPM's back-to-back call where the calibration timed it (CostCurve.DdpmCallSeconds), for the curve's line.</summary>
+    private static string DdpmCall(CostCurve curve) =>
+        double.IsNaN(curve.DdpmCallSeconds) ? "" : string.Create(Ci, $" DDPM's call, one row right after another, {FormatSeconds(curve.DdpmCallSeconds)};");
+
     public static string FormatSeconds(double s) => s >= 1 ? s.ToString("F2", Ci) + " s" : s >= 1e-3 ? (s * 1e3).ToString("F2", Ci) + " ms" : (s * 1e6).ToString("F1", Ci) + " us";
 
     /// <summary>A plain-text table for the terminal, plus the ceiling and the lines a reader looks for.</summary>
@@ -36,7 +40,7 @@ internal static class BenchOutput
         }
 
         o.WriteLine("cost curve T(B)/T(1)  " + string.Join("  ", CurvePoints(report.CostCurve).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
-            + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.CallOverheadSeconds)} per call and {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row; non-decreasing fit of lower-quartile timings, call-to-call spread {(double.IsNaN(report.CostCurve.Noise) ? "unknown (given curve)" : report.CostCurve.Noise.ToString("P0", Ci))})"));
+            + string.Create(Ci, $"   (T(1) = {FormatSeconds(report.CostCurve.Seconds(1))}: model call {FormatSeconds(report.CostCurve.CallSeconds(1))} + sampler {FormatSeconds(report.CostCurve.CallOverheadSeconds)} per call and {FormatSeconds(report.CostCurve.RowOverheadSeconds)} per row;{DdpmCall(report.CostCurve)} non-decreasing fit of lower-quartile timings, call-to-call spread {(double.IsNaN(report.CostCurve.Noise) ? "unknown (given curve)" : report.CostCurve.Noise.ToString("P0", Ci))})"));
         if (report.OnnxCostCurve is { } ort)
         {
             o.WriteLine("ONNX Runtime T(B)/T(1)  " + string.Join("  ", CurvePoints(ort).Select(p => string.Create(Ci, $"{p.Rows}:{p.Ratio:F2}")))
@@ -97,6 +101,12 @@ internal static class BenchOutput
         if (report.SingleRowMode is { } single)
         {
             yield return $"row-parallel: calls of one row run on {single}";
+        }
+
+        if (report.RetimedPasses > 0)
+        {
+            CostCurve p = report.PredictionCurve;
+            yield return string.Create(Ci, $"T(B) for the predictions, timed again before every repeat ({report.RetimedPasses} passes, as the calibration times them): {string.Join("  ", report.RetimedSizes.Select(b => string.Create(Ci, $"{b}: {FormatSeconds(p.CallSeconds(b))}")))}; DDPM's call back to back {FormatSeconds(p.DdpmCallSeconds)}; beyond {report.RetimedSizes[^1]} rows the calibration's shape");
         }
 
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B), DDPM's step and acceptance by position)");
@@ -174,7 +184,10 @@ internal static class BenchOutput
             report.GivenAcceptanceCeiling?.Source,
             report.GivenAcceptanceCeiling?.Speedup,
             report.GivenAcceptanceCeiling?.Length,
-            report.OnnxCostCurve is { } ort ? [.. Enumerable.Range(1, ort.MaxRows).Select(ort.CallSeconds)] : null);
+            report.OnnxCostCurve is { } ort ? [.. Enumerable.Range(1, ort.MaxRows).Select(ort.CallSeconds)] : null,
+            double.IsNaN(report.CostCurve.DdpmCallSeconds) ? null : report.CostCurve.DdpmCallSeconds,
+            [.. Enumerable.Range(1, report.PredictionCurve.MaxRows).Select(report.PredictionCurve.CallSeconds)],
+            double.IsNaN(report.PredictionCurve.DdpmCallSeconds) ? null : report.PredictionCurve.DdpmCallSeconds);
         AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, json, BenchJsonContext.Default.BenchJson));
 
         static double? Predicted(BenchResult r) => double.IsNaN(r.PredictedSpeedup) ? null : r.PredictedSpeedup;
@@ -305,7 +318,10 @@ internal sealed record BenchJson(
     string? GivenAcceptanceSource,
     double? GivenAcceptanceCeilingWallSpeedup,
     int? GivenAcceptanceCeilingSpecLen,
-    double[]? OnnxruntimeCostCurveSeconds);
+    double[]? OnnxruntimeCostCurveSeconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? CostCurveDdpmCallSeconds,
+    double[] PredictionCostCurveSeconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmCallSeconds);
 
 /// <summary>One setting's row of <see cref="BenchJson.Rows"/>: means over the repeats, the wall time a median.</summary>
 internal sealed record BenchJsonRow(string Sampler, string SpecLen, double SequentialModelCalls, double AlgorithmicSpeedup, double RowsPerStep, double WallSecondsPerSample, double WallSpeedup);

@@ -83,6 +83,19 @@ internal sealed class BenchReport
 
     public required CostCurve CostCurve { get; init; }
 
+    /// <summary>
+    /// The curve that the predictions and the ceiling use: <see cref="CostCurve"/> with T(B) at the fixed lengths'
+    /// sizes and DDPM's call timed again between the repeats (<see cref="CostCurve.Retiming"/>); the curve itself when
+    /// given (--cost-curve).
+    /// </summary>
+    public required CostCurve PredictionCurve { get; init; }
+
+    /// <summary>The sizes re-timed between the repeats and the passes timed (none for a given curve).</summary>
+    public IReadOnlyList<int> RetimedSizes { get; init; } = [];
+
+    /// <summary>Passes of <see cref="RetimedSizes"/> timed.</summary>
+    public int RetimedPasses { get; init; }
+
     public required IReadOnlyList<BenchResult> Results { get; init; }
 
     /// <summary>Acceptance by draft position pooled over every timed ASD run.</summary>
@@ -260,6 +273,17 @@ internal sealed class BenchRunner
                 }
             }
 
+            // The predictions' T(B): the sizes the fixed lengths call and DDPM's call, timed again before every repeat
+            // (untimed for the runs), so that a prediction and the runs it predicts share their minutes. A given
+            // curve is the caller's and is used as given.
+            int sharing = Math.Clamp(Chains, 1, MaxBatchRows);
+            int FixedRows(int fixedL) => Math.Max(1, Math.Min(fixedL, Math.Min(Steps - 1, MaxBatchRows / Math.Max(1, Chains))));
+            CostCurve.Retiming? retiming = GivenCostCurve is null
+                ? new CostCurve.Retiming(
+                    samplers[0].Sampler.Denoiser,
+                    SpecLengths.Where(l => l.IsFixed).Select(l => sharing * FixedRows(l.Encoded)).Append(sharing),
+                    Request.Schedule.Apply(Model.DefaultScheduler).NumTrainTimesteps)
+                : null;
             var results = samplers.Select(s => new BenchResult(s.Setting, Steps)).ToList();
             var attempts = new SortedDictionary<int, (long Attempts, long Accepted)>();
             int d = Model.SampleShape.Aggregate(1, (a, b) => a * b);
@@ -322,6 +346,13 @@ internal sealed class BenchRunner
                 }
             }, r =>
             {
+                if (r > 0)
+                {
+                    // First, while the caches and the cores are as the last run left them (a bandwidth or FMA probe
+                    // in between had the policy's 8-row call timed at 185 us where its runs took about 140).
+                    retiming?.Pass();
+                }
+
                 if (probe is not null && r > 0)
                 {
                     // The bound of this repeat's minutes (untimed, before the repeat's settings run).
@@ -352,12 +383,12 @@ internal sealed class BenchRunner
             }
 
             double ddpmWall = results[0].MedianWall;
-            int sharing = Math.Clamp(Chains, 1, MaxBatchRows);
-            var cost = new SpeculationCostModel.SharedCost(curve, sharing);
+            CostCurve predicting = retiming?.Apply(curve) ?? curve;
+            var cost = new SpeculationCostModel.SharedCost(predicting, sharing);
 
             // The baseline of every prediction: a DDPM step per chain (the model's call and DDPM's own work), not
             // ASD's round of L = 1, which does more bookkeeping.
-            double ddpmStep = curve.DdpmSeconds(sharing) / sharing;
+            double ddpmStep = predicting.DdpmSeconds(sharing) / sharing;
             foreach (BenchResult res in results)
             {
                 res.WallSpeedup = ddpmWall / res.MedianWall;
@@ -366,9 +397,12 @@ internal sealed class BenchRunner
                 {
                     // What the cost model predicts for this L, from the curve and this L's own acceptance: so that a
                     // gap between prediction and measurement is the cost model's, not the acceptance estimate's.
-                    int l = Math.Max(1, Math.Min(fixedL, Math.Min(Steps - 1, MaxBatchRows / Math.Max(1, Chains))));
+                    int l = FixedRows(fixedL);
                     var own = new MeasuredAcceptance(res.Acceptance.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted)));
-                    res.PredictedSpeedup = ddpmStep * SpeculationCostModel.Rate(own, cost, l);
+                    // L = 1 throughout: each one-row call follows another (CostCurve.SteadySeconds).
+                    res.PredictedSpeedup = l == 1
+                        ? ddpmStep * sharing / predicting.SteadySeconds(sharing)
+                        : ddpmStep * SpeculationCostModel.Rate(own, cost, l);
                 }
             }
 
@@ -391,6 +425,9 @@ internal sealed class BenchRunner
                 Threads = Request.Threads,
                 Repeats = Repeats,
                 CostCurve = curve,
+                PredictionCurve = predicting,
+                RetimedSizes = retiming?.Sizes ?? [],
+                RetimedPasses = retiming?.Passes ?? 0,
                 Results = results,
                 Acceptance = pooled,
                 // Against DDPM's step, so below 1 where even ASD's best L loses to DDPM (its bookkeeping on a model

@@ -6,7 +6,7 @@ namespace Asd.Native.Sampling;
 /// A denoiser's measured batch-cost curve: T(B), the wall-clock time of one call with B rows, for B = 1 .. Max.
 /// ASD's wall-clock gain depends on T(B) / T(1): a verification of L rows costs T(L) instead of L T(1).
 /// </summary>
-public sealed class CostCurve : IBatchCost
+public sealed partial class CostCurve : IBatchCost
 {
     private readonly double[] _seconds, _measured;
 
@@ -53,7 +53,7 @@ public sealed class CostCurve : IBatchCost
     public CostCurve WithLearning(bool learns) => Copy(learns, Remembered);
 
     private CostCurve Copy(bool learns, bool remembered) =>
-        new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, Remembered = remembered };
+        new(_measured, Model, RowOverheadSeconds, CallOverheadSeconds, Noise) { Learns = learns, DdpmRowOverheadSeconds = DdpmRowOverheadSeconds, DdpmCallSeconds = DdpmCallSeconds, Remembered = remembered };
 
     /// <summary>
     /// Whether the curve was read from the per-user cache (<see cref="CostCurveStore"/>) rather than measured in this
@@ -76,10 +76,25 @@ public sealed class CostCurve : IBatchCost
     public double DdpmRowOverheadSeconds { get; init; } = double.NaN;
 
     /// <summary>
-    /// A DDPM step of <paramref name="rows"/> chains: the model's call plus DDPM's own work per row (ASD's overheads,
-    /// <see cref="Seconds"/>, when DDPM's are unknown). The baseline of every predicted wall-clock speedup.
+    /// The model's call of one row as DDPM's calls come, each right after another of one row; NaN when unknown (a
+    /// curve given by numbers, or saved before it was measured). The curve's own T(1) is timed after the larger sizes
+    /// of a pass, as a round's call follows the rounds before it, and that is not always DDPM's cost: on the 28x28 UNet
+    /// fixture row-parallel (2 threads), one row right after two read 1.13-1.22 ms (lower quartile) where DDPM's
+    /// back-to-back calls read 1.04-1.06 ms in the same process (<c>Asd.Bench quick-sampling-calls</c>), so every
+    /// speedup predicted against the curve's T(1) was 8-15% high.
     /// </summary>
-    public double DdpmSeconds(int rows) => double.IsNaN(DdpmRowOverheadSeconds) ? Seconds(rows) : CallSeconds(rows) + (rows * DdpmRowOverheadSeconds);
+    public double DdpmCallSeconds { get; init; } = double.NaN;
+
+    /// <summary>
+    /// A DDPM step of <paramref name="rows"/> chains: the model's call (<see cref="DdpmCallSeconds"/> for one row when
+    /// known, T(rows) otherwise) plus DDPM's own work per row (ASD's overheads, as in <see cref="Seconds"/>, when DDPM's
+    /// are unknown). The baseline of every predicted wall-clock speedup.
+    /// </summary>
+    public double DdpmSeconds(int rows)
+    {
+        double call = rows == 1 && !double.IsNaN(DdpmCallSeconds) ? DdpmCallSeconds : CallSeconds(rows);
+        return double.IsNaN(DdpmRowOverheadSeconds) ? call + CallOverheadSeconds + (rows * RowOverheadSeconds) : call + (rows * DdpmRowOverheadSeconds);
+    }
 
     /// <summary>
     /// The relative spread of single timed calls in the calibration: the median over batch sizes of
@@ -131,6 +146,15 @@ public sealed class CostCurve : IBatchCost
         double last = _seconds[^1], slope = _seconds.Length > 1 ? Math.Max(0, last - _seconds[^2]) : last;
         return last + (slope * (rows - _seconds.Length));
     }
+
+    /// <summary>
+    /// ASD's round of <paramref name="rows"/> rows when every round has that many, as with L = 1 throughout: one row
+    /// then comes right after another, so its call is <see cref="DdpmCallSeconds"/> when known (plus the sampler's
+    /// overheads, as in <see cref="Seconds"/>); other sizes as <see cref="Seconds"/>. On the 28x28 UNet fixture
+    /// row-parallel, fixed L = 1 was predicted 6-12% below its measured speed against the curve's T(1).
+    /// </summary>
+    public double SteadySeconds(int rows) =>
+        rows == 1 && !double.IsNaN(DdpmCallSeconds) ? DdpmCallSeconds + CallOverheadSeconds + RowOverheadSeconds : Seconds(rows);
 
     /// <summary>The cost of B rows over the cost of one (<see cref="Seconds"/>).</summary>
     public double Ratio(int rows) => Seconds(rows) / Seconds(1);
@@ -256,9 +280,20 @@ public sealed class CostCurve : IBatchCost
             }
         }
 
+        // DDPM's call: one row right after another, as DDPM's steps come (DdpmCallSeconds), as many timings as the
+        // passes took and the same estimator.
+        Call(1);
+        var backToBack = new double[passes];
+        int timedCalls = 0;
+        while (timedCalls < passes && (timedCalls == 0 || !clock.OutOfTime))
+        {
+            backToBack[timedCalls++] = probe.Time(1);
+        }
+
+        double ddpmCall = Quantile([.. backToBack.AsSpan(0, timedCalls).ToArray().Order()], LowQuantile);
         (double perCall, double perRow) = MeasureSamplerOverhead(d, Math.Min(repeats, 15), clock);
         double ddpmPerRow = MeasureDdpmOverhead(d, Math.Min(repeats, 15), clock);
-        return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true, DdpmRowOverheadSeconds = ddpmPerRow };
+        return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true, DdpmRowOverheadSeconds = ddpmPerRow, DdpmCallSeconds = ddpmCall };
     }
 
     /// <summary>The quantile of the timed samples that estimates T(B) (see <see cref="Measure"/>).</summary>
@@ -554,8 +589,9 @@ public sealed class CostCurve : IBatchCost
 
     /// <summary>
     /// Writes the curve as JSON: {"format": "asd-cost-curve", "version": 1, "model": ..., "row_overhead_seconds": c,
-    /// "call_overhead_seconds": c0, "ddpm_row_overhead_seconds": c1, "noise": n, "seconds": [T(1), T(2), ...]} (the times as measured; reading fits
-    /// them again). Only format and seconds are required when read: the overheads default to 0, noise to unknown.
+    /// "call_overhead_seconds": c0, "ddpm_row_overhead_seconds": c1, "ddpm_call_seconds": t1, "noise": n, "seconds":
+    /// [T(1), T(2), ...]} (the times as measured; reading fits them again). Only format and seconds are required when
+    /// read: the overheads default to 0, DDPM's call to the curve's T(1), noise to unknown.
     /// </summary>
     public void Save(string path)
     {
@@ -575,6 +611,11 @@ public sealed class CostCurve : IBatchCost
         if (!double.IsNaN(DdpmRowOverheadSeconds))
         {
             w.WriteNumber("ddpm_row_overhead_seconds", DdpmRowOverheadSeconds);
+        }
+
+        if (!double.IsNaN(DdpmCallSeconds))
+        {
+            w.WriteNumber("ddpm_call_seconds", DdpmCallSeconds);
         }
 
         if (!double.IsNaN(Noise))
@@ -612,7 +653,7 @@ public sealed class CostCurve : IBatchCost
         using JsonDocument doc = IO.StrictJson.Parse(utf8, source);
         JsonElement root = IO.StrictJson.Object(doc, source);
         string? format = null, model = "";
-        double overhead = 0, callOverhead = 0, noise = double.NaN, ddpmOverhead = double.NaN;
+        double overhead = 0, callOverhead = 0, noise = double.NaN, ddpmOverhead = double.NaN, ddpmCall = double.NaN;
         List<double>? seconds = null;
         foreach (JsonProperty p in root.EnumerateObject())
         {
@@ -625,6 +666,7 @@ public sealed class CostCurve : IBatchCost
                 case "call_overhead_seconds": callOverhead = IO.StrictJson.Number(p.Value, "call_overhead_seconds", source); break;
                 case "noise": noise = IO.StrictJson.Number(p.Value, "noise", source); break;
                 case "ddpm_row_overhead_seconds": ddpmOverhead = IO.StrictJson.Number(p.Value, "ddpm_row_overhead_seconds", source); break;
+                case "ddpm_call_seconds": ddpmCall = IO.StrictJson.Number(p.Value, "ddpm_call_seconds", source); break;
                 case "seconds":
                     seconds = [];
                     foreach (JsonElement e in IO.StrictJson.Array(p.Value, "seconds", source))
@@ -639,7 +681,7 @@ public sealed class CostCurve : IBatchCost
 
                     break;
                 default:
-                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, call_overhead_seconds, ddpm_row_overhead_seconds, noise, seconds).");
+                    throw new InvalidDataException($"{source}: unknown key '{p.Name}' in a cost-curve file (expected format, version, model, row_overhead_seconds, call_overhead_seconds, ddpm_row_overhead_seconds, ddpm_call_seconds, noise, seconds).");
             }
         }
 
@@ -660,7 +702,12 @@ public sealed class CostCurve : IBatchCost
                 throw new ArgumentException($"ddpm_row_overhead_seconds must be a finite time >= 0 (got {ddpmOverhead}).");
             }
 
-            return new CostCurve(seconds, model, overhead, callOverhead, noise) { DdpmRowOverheadSeconds = ddpmOverhead };
+            if (!double.IsNaN(ddpmCall) && !(ddpmCall > 0 && double.IsFinite(ddpmCall)))
+            {
+                throw new ArgumentException($"ddpm_call_seconds must be a finite time > 0 (got {ddpmCall}).");
+            }
+
+            return new CostCurve(seconds, model, overhead, callOverhead, noise) { DdpmRowOverheadSeconds = ddpmOverhead, DdpmCallSeconds = ddpmCall };
         }
         catch (ArgumentException e)
         {

@@ -30,6 +30,7 @@ public static class Program
         ["quick-gemm"] = _ => QuickGemm.Run(),
         ["quick-convgemm"] = QuickConvGemm.Run,
         ["quick-split"] = QuickConvGemm.Split,
+        ["quick-sampling-calls"] = QuickSamplingCalls.Run,
     };
 
     public static void Main(string[] args)

@@ -150,21 +150,27 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     /// <summary>
-    /// The ceiling recomputed from the JSON's own cost curve and acceptance with the README's formula, written out here
+    /// The ceiling recomputed from the JSON's own prediction curve (the calibration with T(B) at the fixed lengths' sizes
+    /// and DDPM's call timed again between the repeats) and acceptance with the README's formula, written out here
     /// independently: max over L of T_ddpm E[steps](L) / E[cost](L), with T(B) = seconds[B] + call overhead + B row overhead (one chain)
-    /// and T_ddpm = seconds[1] + DDPM's row overhead (T(1) when the JSON has none),
+    /// and T_ddpm = DDPM's back-to-back call (seconds[1] when the JSON has none) + DDPM's row overhead (ASD's overheads when none),
     /// q_k = accepted / attempts (a position without attempts takes the q of the last one before it that has some, 1 if none), L up to K - 1.
     /// </summary>
     private static void AssertCeilingFollowsFromTheCurveAndAcceptance(JsonElement root, int steps)
     {
-        double[] seconds = [.. root.GetProperty("cost_curve_seconds").EnumerateArray().Select(v => v.GetDouble())];
+        double[] seconds = [.. root.GetProperty("prediction_cost_curve_seconds").EnumerateArray().Select(v => v.GetDouble())];
+        Assert.Equal(root.GetProperty("cost_curve_seconds").GetArrayLength(), seconds.Length);
+        Assert.True(root.GetProperty("prediction_ddpm_call_seconds").GetDouble() > 0);
         double overhead = root.GetProperty("cost_curve_row_overhead_seconds").GetDouble();
         double perCall = root.GetProperty("cost_curve_call_overhead_seconds").GetDouble();
         double T(int rows) => seconds[rows - 1] + perCall + (rows * overhead);
 
-        // The baseline is DDPM's step: the model's call plus DDPM's own work per row (ASD's T(1) if not measured).
+        // The baseline is DDPM's step: DDPM's back-to-back call (the curve's T(1) if not measured) plus DDPM's own work
+        // per row (ASD's overheads if not measured).
         JsonElement ddpm = root.GetProperty("cost_curve_ddpm_row_overhead_seconds");
-        double ddpmStep = ddpm.ValueKind == JsonValueKind.Null ? T(1) : seconds[0] + ddpm.GetDouble();
+        JsonElement ddpmCallJson = root.GetProperty("prediction_ddpm_call_seconds");
+        double ddpmCall = ddpmCallJson.ValueKind == JsonValueKind.Null ? seconds[0] : ddpmCallJson.GetDouble();
+        double ddpmStep = ddpm.ValueKind == JsonValueKind.Null ? ddpmCall + perCall + overhead : ddpmCall + ddpm.GetDouble();
         var q = new SortedDictionary<int, double>();
         foreach (JsonElement p in root.GetProperty("acceptance_by_position").EnumerateArray().Where(p => p.GetProperty("attempts").GetInt64() > 0))
         {

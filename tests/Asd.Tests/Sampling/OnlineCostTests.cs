@@ -126,7 +126,7 @@ public sealed class OnlineCostTests
 
         // DDPM's own work per row is measured too, kept by the file, and the baseline of predictions.
         Assert.True(curve.DdpmRowOverheadSeconds > 0 && double.IsFinite(curve.DdpmRowOverheadSeconds), $"DDPM overhead {curve.DdpmRowOverheadSeconds}");
-        Assert.Equal(curve.CallSeconds(1) + curve.DdpmRowOverheadSeconds, curve.DdpmSeconds(1), 15);
+        Assert.Equal(curve.DdpmCallSeconds + curve.DdpmRowOverheadSeconds, curve.DdpmSeconds(1), 15);
         CostCurve back = CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(curve.ToJson()), "t");
         Assert.Equal(curve.DdpmRowOverheadSeconds, back.DdpmRowOverheadSeconds, 15);
         Assert.Equal(curve.DdpmRowOverheadSeconds, curve.WithLearning(false).DdpmRowOverheadSeconds, 15);

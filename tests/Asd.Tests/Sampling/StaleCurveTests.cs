@@ -92,6 +92,76 @@ public sealed class StaleCurveTests
         }
     }
 
+    /// <summary>
+    /// The calibration times DDPM's call as DDPM makes it, one row right after another, apart from the curve's T(1)
+    /// (timed after the larger sizes of a pass): on a denoiser whose one-row call costs twice as much within 3 ms of a
+    /// larger call (as row-parallel ONNX models' did), T(1) reads the slow call and DdpmCallSeconds the fast one, and
+    /// DDPM's step, the baseline of predictions, uses the latter. Fails if the DDPM call is taken from the passes.
+    /// </summary>
+    [Fact]
+    public void CalibrationTimesDdpmsCallBackToBack()
+    {
+        var den = new AfterLargerDenoiser(fast: 200e-6, slow: 400e-6, memory: 3e-3);
+        CostCurve curve = CostCurve.Measure(den, 4, 1000, repeats: 7, denseUpTo: 4);
+        Assert.True(curve.CallSeconds(1) > 330e-6, $"T(1) {curve.CallSeconds(1) * 1e6:F0} us, expected the slow call (400 us)");
+        Assert.True(curve.DdpmCallSeconds < 270e-6, $"DDPM's call {curve.DdpmCallSeconds * 1e6:F0} us, expected the fast one (200 us)");
+        Assert.Equal(curve.DdpmCallSeconds + curve.DdpmRowOverheadSeconds, curve.DdpmSeconds(1), 15);
+
+        // Kept by the file and by copies; several chains' DDPM calls use the curve (timed one row at a time).
+        CostCurve back = CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(curve.ToJson()), "t");
+        Assert.Equal(curve.DdpmCallSeconds, back.DdpmCallSeconds, 15);
+        Assert.Equal(curve.DdpmCallSeconds, curve.WithLearning(false).DdpmCallSeconds, 15);
+        Assert.Equal(curve.DdpmCallSeconds, curve.AsRemembered().DdpmCallSeconds, 15);
+        Assert.Equal(curve.CallSeconds(2) + (2 * curve.DdpmRowOverheadSeconds), curve.DdpmSeconds(2), 15);
+        foreach (string bad in (string[])["0", "-1e-4"])
+        {
+            string json = System.Text.RegularExpressions.Regex.Replace(curve.ToJson(), "\"ddpm_call_seconds\": [^,\n]+", "\"ddpm_call_seconds\": " + bad);
+            Assert.Contains("\"ddpm_call_seconds\": " + bad, json, StringComparison.Ordinal);
+            Assert.Contains("ddpm_call_seconds", Assert.Throws<InvalidDataException>(() => CostCurve.Parse(System.Text.Encoding.UTF8.GetBytes(json), "t")).Message, StringComparison.Ordinal);
+        }
+
+        // ASD's rounds of one row throughout come back to back too; other sizes keep the curve.
+        Assert.Equal(curve.DdpmCallSeconds + curve.CallOverheadSeconds + curve.RowOverheadSeconds, curve.SteadySeconds(1), 15);
+        Assert.Equal(curve.Seconds(2), curve.SteadySeconds(2), 15);
+
+        // A curve without it predicts against its own T(1).
+        var plain = new CostCurve([1e-3, 2e-3]);
+        Assert.True(double.IsNaN(plain.DdpmCallSeconds));
+        Assert.Equal(plain.Seconds(1), plain.DdpmSeconds(1));
+        Assert.Equal(plain.Seconds(1), plain.SteadySeconds(1));
+    }
+
+    /// <summary>One row costs <c>slow</c> within <c>memory</c> seconds of the end of a larger call, <c>fast</c> otherwise; a larger call costs <c>slow</c>.</summary>
+    private sealed class AfterLargerDenoiser(double fast, double slow, double memory) : IDenoiser
+    {
+        private long _largerEnded = long.MinValue / 2;
+
+        public int SampleSize => 2;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            long now = Stopwatch.GetTimestamp();
+            bool larger = timesteps.Length > 1;
+            double seconds = larger || now - _largerEnded < (long)(memory * Stopwatch.Frequency) ? slow : fast;
+            long until = now + (long)(seconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(20);
+            }
+
+            if (larger)
+            {
+                _largerEnded = Stopwatch.GetTimestamp();
+            }
+
+            output.Clear();
+        }
+    }
+
     /// <summary>An exact-zero denoiser whose calls take perCall + rows x perRow of wall-clock time.</summary>
     private sealed class SpinDenoiser(double perCall = PerCall, double perRow = PerRow) : IDenoiser
     {
