@@ -131,6 +131,38 @@ public sealed class StaleCurveTests
         Assert.Equal(plain.Seconds(1), plain.SteadySeconds(1));
     }
 
+    /// <summary>
+    /// A bench's re-timing (CostCurve.Retiming) replaces a curve measured at another time: the sizes timed read what the
+    /// denoiser costs now, the sizes beyond follow the old curve's shape scaled to the largest timed one, DDPM's call is
+    /// timed back to back, and the sampler's overheads stay the old curve's. Against a curve at twice the true cost.
+    /// </summary>
+    [Fact]
+    public void RetimingReplacesAStaleCurveAtTheSizesTimed()
+    {
+        var den = new SpinDenoiser();
+        var stale = new CostCurve([.. Enumerable.Range(1, 16).Select(b => 2 * True(b))], "m", rowOverheadSeconds: 1e-6, callOverheadSeconds: 2e-6) { DdpmRowOverheadSeconds = 3e-6 };
+        var retiming = new CostCurve.Retiming(den, [4, 2, 4], 1000);
+        Assert.Equal([1, 2, 4], retiming.Sizes);
+        Assert.Same(stale, retiming.Apply(stale)); // nothing timed yet
+        for (int i = 0; i < 7; i++)
+        {
+            retiming.Pass();
+        }
+
+        CostCurve now = retiming.Apply(stale);
+        foreach (int b in (int[])[1, 2, 4])
+        {
+            Assert.InRange(now.CallSeconds(b) / True(b), 0.97, 1.25);
+        }
+
+        Assert.InRange(now.CallSeconds(3) / True(3), 0.97, 1.25); // between timed sizes: linear
+        Assert.Equal(now.CallSeconds(4) * stale.CallSeconds(12) / stale.CallSeconds(4), now.CallSeconds(12), 12);
+        Assert.InRange(now.DdpmCallSeconds / True(1), 0.97, 1.25);
+        Assert.Equal(stale.MaxRows, now.MaxRows);
+        Assert.Equal((1e-6, 2e-6, 3e-6), (now.RowOverheadSeconds, now.CallOverheadSeconds, now.DdpmRowOverheadSeconds));
+        Assert.False(now.Learns);
+    }
+
     /// <summary>One row costs <c>slow</c> within <c>memory</c> seconds of the end of a larger call, <c>fast</c> otherwise; a larger call costs <c>slow</c>.</summary>
     private sealed class AfterLargerDenoiser(double fast, double slow, double memory) : IDenoiser
     {
