@@ -71,18 +71,7 @@ public sealed partial class CostCurve
             double[] low = [.. _samples.Select(s => Quantile([.. s.Order()], LowQuantile))];
             int largest = _sizes[^1], rows = Math.Max(largest, calibration.MaxRows);
             var seconds = new double[rows];
-            for (int i = 0; i < _sizes.Length; i++)
-            {
-                seconds[_sizes[i] - 1] = low[i];
-                if (i > 0)
-                {
-                    int b0 = _sizes[i - 1], b1 = _sizes[i];
-                    for (int b = b0 + 1; b < b1; b++)
-                    {
-                        seconds[b - 1] = low[i - 1] + ((low[i] - low[i - 1]) * (b - b0) / (b1 - b0));
-                    }
-                }
-            }
+            FillBetween(_sizes, low, seconds);
 
             double scale = low[^1] / calibration.CallSeconds(largest);
             for (int b = largest + 1; b <= rows; b++)

@@ -263,22 +263,15 @@ public sealed partial class CostCurve : IBatchCost
         int measured = sizes[^1];
         var dense = new double[measured];
         var spread = new double[sizes.Count];
+        var lows = new double[sizes.Count];
         for (int i = 0; i < sizes.Count; i++)
         {
             double[] sorted = [.. samples[i].AsSpan(0, passes).ToArray().Order()];
-            double low = Quantile(sorted, LowQuantile);
-            spread[i] = (Quantile(sorted, 0.75) - low) / low;
-            dense[sizes[i] - 1] = low;
-            if (i > 0)
-            {
-                int b0 = sizes[i - 1], b1 = sizes[i];
-                double m0 = dense[b0 - 1];
-                for (int b = b0 + 1; b < b1; b++)
-                {
-                    dense[b - 1] = m0 + ((low - m0) * (b - b0) / (b1 - b0));
-                }
-            }
+            lows[i] = Quantile(sorted, LowQuantile);
+            spread[i] = (Quantile(sorted, 0.75) - lows[i]) / lows[i];
         }
+
+        FillBetween(sizes, lows, dense);
 
         // DDPM's call: one row right after another, as DDPM's steps come (DdpmCallSeconds), as many timings as the
         // passes took and the same estimator.
@@ -294,6 +287,26 @@ public sealed partial class CostCurve : IBatchCost
         (double perCall, double perRow) = MeasureSamplerOverhead(d, Math.Min(repeats, 15), clock);
         double ddpmPerRow = MeasureDdpmOverhead(d, Math.Min(repeats, 15), clock);
         return new CostCurve(dense, model, perRow, perCall, Median(spread)) { Learns = true, DdpmRowOverheadSeconds = ddpmPerRow, DdpmCallSeconds = ddpmCall };
+    }
+
+    /// <summary>
+    /// Writes <paramref name="values"/> at the row counts <paramref name="sizes"/> (ascending, from 1) into
+    /// <paramref name="dense"/> (index B - 1), and linear interpolation between them.
+    /// </summary>
+    private static void FillBetween(IReadOnlyList<int> sizes, double[] values, double[] dense)
+    {
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            dense[sizes[i] - 1] = values[i];
+            if (i > 0)
+            {
+                int b0 = sizes[i - 1], b1 = sizes[i];
+                for (int b = b0 + 1; b < b1; b++)
+                {
+                    dense[b - 1] = values[i - 1] + ((values[i] - values[i - 1]) * (b - b0) / (b1 - b0));
+                }
+            }
+        }
     }
 
     /// <summary>The quantile of the timed samples that estimates T(B) (see <see cref="Measure"/>).</summary>
