@@ -34,6 +34,13 @@ for stage in $STAGES; do
       $A bench --model "$ROOT/models/unet-policy/policy.json" --cond 0,-0.8,0,0.8 --threads 2 --repeats 25 --vs-onnxruntime \
         --json policy.json > policy.txt 2>&1 ;;
     deploy-f32)
+      # The previous run joins runs/ under the UTC time it ran (deploy-f32.utc, written below), so that the report's
+      # run-after-run table keeps it.
+      if [ -f deploy-f32.json ] && [ -f deploy-f32.utc ] && grep -qxE "[0-9]{4}" deploy-f32.utc; then
+        t=$(cat deploy-f32.utc); mkdir -p runs
+        cp deploy-f32.json "runs/deploy-f32-$t.json"; cp deploy-f32.txt "runs/deploy-f32-$t.txt"
+      fi
+      date -u +%H%M > deploy-f32.utc
       $A bench --model "$DEPLOY/unet1d_deploy.json" --cond "$COND" --threads 2 --repeats 7 --spec-lens 1,2,4,8,12,auto \
         --vs-onnxruntime --acceptance-from policy.json --json deploy-f32.json > deploy-f32.txt 2>&1 ;;
     deploy-f16)
