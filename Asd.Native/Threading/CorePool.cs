@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace Asd.Native.Threading;
 
@@ -31,14 +32,17 @@ public sealed class CorePool : IDisposable
 
     private readonly Worker[] _workers;
     private readonly object _submitLock = new();
-    private IRangeWork? _work;
-    private int _count;
-    private int _parts;
-    private int _done;
 
-    // (generation << 32) | next unclaimed chunk. One word, so a claim (compare-and-swap) can only succeed for the
-    // call whose description the claimer read: a later call changes the generation half.
-    private long _state;
+    // The claim word, the call's description and the count of finished chunks each on a cache line of its own: idle
+    // workers poll the claim word, so the caller's writes of the description must not land on that line (each write
+    // would take it back from the pollers), and a worker's count must not take it from a core that is claiming.
+    private ClaimLine _claim;
+    private CallLine _call;
+    private CounterLine _done;
+
+    // Chunks finished by the end of the current call: the done count only grows, so starting a call writes nothing on
+    // its line (caller only).
+    private int _doneTarget;
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _failure;
 
@@ -74,6 +78,9 @@ public sealed class CorePool : IDisposable
     /// finds its own scratch in its own cache, whichever chunk it took.
     /// </summary>
     internal static int CurrentSlot => t_slot;
+
+    /// <summary>How long (Stopwatch ticks, 50 us) a caller spins for workers' chunks before it yields its core.</summary>
+    private static readonly long SpinBeforeYieldTicks = System.Diagnostics.Stopwatch.Frequency / 20_000;
 
     /// <summary>How long an idle worker spins before it sleeps; a trade between wake-up latency and wasted cycles.</summary>
     public static int SpinIterations { get; set; } = 2000;
@@ -117,33 +124,30 @@ public sealed class CorePool : IDisposable
 
         lock (_submitLock)
         {
-            _work = work;
-            _count = count;
-            _parts = parts;
+            _call.Work = work;
+            _call.Count = count;
+            _call.Parts = parts;
             _failure = null;
-            Volatile.Write(ref _done, 0);
+            _doneTarget = unchecked(_doneTarget + parts);
 
-            // Publishing the new generation with chunk 0 unclaimed releases the description written above.
-            long generation = (Volatile.Read(ref _state) >> 32) + 1;
-            Volatile.Write(ref _state, generation << 32);
+            // Publishing the new generation releases the description written above. It is published with chunk 0
+            // claimed already, by the caller, which saves the caller a compare-and-swap on a line the spinning workers
+            // are reading.
+            long generation = (Volatile.Read(ref _claim.State) >> 32) + 1;
+            Volatile.Write(ref _claim.State, (generation << 32) | 1);
             foreach (Worker w in _workers)
             {
                 w.Wake();
             }
 
+            RunChunk(0, 0);
             while (TryClaim(generation << 32, out int chunk))
             {
                 RunChunk(chunk, 0);
             }
 
-            // Only chunks that a worker claimed and is running remain; yield the core to it if it was preempted.
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _done) != parts)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
-
-            _work = null;
+            WaitForChunks(_doneTarget);
+            _call.Work = null;
             _failure?.Throw();
         }
     }
@@ -153,15 +157,15 @@ public sealed class CorePool : IDisposable
     {
         while (true)
         {
-            long s = Volatile.Read(ref _state);
+            long s = Volatile.Read(ref _claim.State);
             int next = (int)(s & ChunkMask);
-            if ((s & ~ChunkMask) != generationBits || next >= _parts)
+            if ((s & ~ChunkMask) != generationBits || next >= _call.Parts)
             {
                 chunk = -1;
                 return false;
             }
 
-            if (Interlocked.CompareExchange(ref _state, s + 1, s) == s)
+            if (Interlocked.CompareExchange(ref _claim.State, s + 1, s) == s)
             {
                 chunk = next;
                 return true;
@@ -171,13 +175,14 @@ public sealed class CorePool : IDisposable
 
     private void RunChunk(int index, int slot)
     {
-        int start = (int)((long)_count * index / _parts);
-        int end = (int)((long)_count * (index + 1) / _parts);
+        int count = _call.Count, parts = _call.Parts;
+        int start = (int)((long)count * index / parts);
+        int end = (int)((long)count * (index + 1) / parts);
         t_insideWork = true;
         t_slot = slot;
         try
         {
-            _work!.Execute(start, end);
+            _call.Work!.Execute(start, end);
         }
         catch (Exception e)
         {
@@ -187,7 +192,38 @@ public sealed class CorePool : IDisposable
         {
             t_insideWork = false;
             t_slot = 0;
-            Interlocked.Increment(ref _done);
+            Interlocked.Increment(ref _done.Value);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the done count reaches <paramref name="target"/>: only chunks that a worker claimed and is running
+    /// remain. Spins without yielding for up to <see cref="SpinBeforeYieldTicks"/>, since a yield is a system call whose
+    /// return can come microseconds after the worker finished (on the 2-vCPU VM the per-layer hand-offs of a 4-row MLP
+    /// call waited ~0.9 us); after that yields, so a worker preempted onto this core can run.
+    /// </summary>
+    private void WaitForChunks(int target)
+    {
+        if (Volatile.Read(ref _done.Value) == target)
+        {
+            return;
+        }
+
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _done.Value) != target)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() - start > SpinBeforeYieldTicks)
+            {
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _done.Value) != target)
+                {
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+
+                return;
+            }
+
+            Thread.SpinWait(1);
         }
     }
 
@@ -202,10 +238,10 @@ public sealed class CorePool : IDisposable
         lock (_submitLock)
         {
             _disposed = true;
-            Interlocked.Add(ref _state, 1L << 32);
+            Interlocked.Add(ref _claim.State, 1L << 32);
             foreach (Worker w in _workers)
             {
-                w.Wake();
+                w.Wake(certain: true);
             }
         }
 
@@ -215,6 +251,38 @@ public sealed class CorePool : IDisposable
         }
     }
 
+    /// <summary>The claim word, with a cache line of padding on either side.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 136)]
+    private struct ClaimLine
+    {
+        /// <summary>(generation &lt;&lt; 32) | next unclaimed chunk. One word, so a claim (compare-and-swap) can only
+        /// succeed for the call whose description the claimer read: a later call changes the generation half.</summary>
+        [FieldOffset(64)]
+        public long State;
+    }
+
+    /// <summary>The call's description, with a cache line of padding on either side.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 144)]
+    private struct CallLine
+    {
+        [FieldOffset(64)]
+        public IRangeWork? Work;
+
+        [FieldOffset(72)]
+        public int Count;
+
+        [FieldOffset(76)]
+        public int Parts;
+    }
+
+    /// <summary>A counter with a cache line of padding on either side.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 132)]
+    private struct CounterLine
+    {
+        [FieldOffset(64)]
+        public int Value;
+    }
+
     private sealed class Worker
     {
         private readonly CorePool _pool;
@@ -222,7 +290,9 @@ public sealed class CorePool : IDisposable
         private readonly SemaphoreSlim _signal = new(0);
         private readonly long _startGeneration;
         private readonly int _slot;
-        private int _sleeping;
+
+        // On a line of its own: the caller reads it on every call, and this worker's spin loop reads its other fields.
+        private CounterLine _sleeping;
 
         public Worker(CorePool pool, int index)
         {
@@ -231,14 +301,21 @@ public sealed class CorePool : IDisposable
 
             // Read here, not when the thread first runs: a call submitted before the thread is scheduled must still
             // count as new to it.
-            _startGeneration = Volatile.Read(ref pool._state) >> 32;
+            _startGeneration = Volatile.Read(ref pool._claim.State) >> 32;
             _thread = new Thread(Loop) { IsBackground = true, Name = $"asd-core-{index}" };
             _thread.Start();
         }
 
-        public void Wake()
+        /// <summary>
+        /// Wakes the worker if it sleeps. A plain read first, so that a call to a spinning worker costs no locked
+        /// instruction (which would wait for the caller's publication to reach the worker's core before the caller's
+        /// own chunk may start). The read may miss a worker that is just going to sleep: it then sleeps through this
+        /// call, whose chunks the caller claims itself, and the next call's wake sees it. Dispose passes
+        /// <paramref name="certain"/>, a full fence (the interlocked exchange) that cannot miss it.
+        /// </summary>
+        public void Wake(bool certain = false)
         {
-            if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+            if ((certain || Volatile.Read(ref _sleeping.Value) == 1) && Interlocked.Exchange(ref _sleeping.Value, 0) == 1)
             {
                 _signal.Release();
             }
@@ -265,7 +342,7 @@ public sealed class CorePool : IDisposable
             }
         }
 
-        private long Generation() => Volatile.Read(ref _pool._state) >> 32;
+        private long Generation() => Volatile.Read(ref _pool._claim.State) >> 32;
 
         private long WaitForGeneration(long seen)
         {
@@ -282,12 +359,14 @@ public sealed class CorePool : IDisposable
 
             while (true)
             {
-                Volatile.Write(ref _sleeping, 1);
+                // An interlocked write (a full fence), so the generation below is read after the flag is visible: a
+                // submitter that publishes and then checks the flag with a fence of its own cannot miss this worker.
+                Interlocked.Exchange(ref _sleeping.Value, 1);
                 long g = Generation();
                 if (g != seen)
                 {
                     // A submitter may have cleared the flag and released the semaphore already: consume that release.
-                    if (Interlocked.Exchange(ref _sleeping, 0) == 0)
+                    if (Interlocked.Exchange(ref _sleeping.Value, 0) == 0)
                     {
                         _signal.Wait();
                     }

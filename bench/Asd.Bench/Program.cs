@@ -31,6 +31,7 @@ public static class Program
         ["quick-convgemm"] = QuickConvGemm.Run,
         ["quick-split"] = QuickConvGemm.Split,
         ["quick-sampling-calls"] = QuickSamplingCalls.Run,
+        ["quick-halves"] = QuickHalves.Run,
     };
 
     public static void Main(string[] args)

@@ -234,6 +234,8 @@ internal static class QuickPool
 
     public static void Run()
     {
+        bool chainOnly = Environment.GetEnvironmentVariable("ASD_CHAIN_ROWS") is not null;
+        if (!chainOnly)
         {
             // Two threads, each on its own matrix (half the columns each) rather than halves of one.
             const int m = 8, k = 768, n = 384;
@@ -263,9 +265,11 @@ internal static class QuickPool
         }
 
         // A chain of layers whose weights together exceed L2, as in builtin:policy (6 x 768 x 768 float16 = 7 MB).
-        foreach (int m in (int[])[1, 8])
+        int[] chainRows = Environment.GetEnvironmentVariable("ASD_CHAIN_ROWS") is { } rowsText ? [int.Parse(rowsText)] : [1, 8];
+        foreach (int m in chainRows)
         {
-            const int k = 768, n = 768, layers = 6;
+            int k = int.Parse(Environment.GetEnvironmentVariable("ASD_CHAIN_WIDTH") ?? "768"), n = k;
+            int layers = int.Parse(Environment.GetEnvironmentVariable("ASD_CHAIN_LAYERS") ?? "6");
             var rng = new Random(1);
             float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
             var packed = new float[Sgemm.PackedSize(m, k)];
@@ -279,7 +283,7 @@ internal static class QuickPool
                 Sgemm.PackA(a, m, k, k, w.Path, chained[0]);
                 return chain ? new Work(chained[i % 2], m, w, c, chained[1 - (i % 2)]) : new Work(packed, m, w, c);
             })];
-            Console.WriteLine($"chained activations (each layer packs the next one's input): {chain}");
+            Console.WriteLine($"chained activations (each layer packs the next one's input): {chain}; panel width {Sgemm.PanelWidth(Asd.Simd.Isa.Active)}");
             foreach (int threads in (int[])[1, 2, 1, 2])
             {
                 using var pool = new Asd.Native.Threading.CorePool(threads);
@@ -289,18 +293,23 @@ internal static class QuickPool
                     long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                     foreach (Work wk in works)
                     {
-                        pool.Run(wk, 6);
+                        pool.Run(wk, (((n + Sgemm.PanelWidth(Asd.Simd.Isa.Active) - 1) / Sgemm.PanelWidth(Asd.Simd.Isa.Active)) + 3) / 4);
                     }
 
                     times[rep] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 }
 
                 Array.Sort(times);
-                Console.WriteLine($"chain of {layers} layers M={m} 768x768 float16, threads={threads}: best {times[0]:F1} us ({2.0 * m * n * k * layers / times[0] / 1e3:F1} GFLOP/s), median {times[times.Length / 2]:F1} us ({2.0 * m * n * k * layers / times[times.Length / 2] / 1e3:F1} GFLOP/s)");
+                Console.WriteLine($"chain of {layers} layers M={m} {k}x{n} float16, threads={threads}: best {times[0]:F1} us ({2.0 * m * n * k * layers / times[0] / 1e3:F1} GFLOP/s), median {times[times.Length / 2]:F1} us ({2.0 * m * n * k * layers / times[times.Length / 2] / 1e3:F1} GFLOP/s)");
             }
         }
 
-        foreach ((int m, int k, int n, bool half) in new[] { (8, 512, 512, false), (32, 512, 512, false), (8, 768, 768, false), (8, 768, 768, true), (1, 768, 768, true), (8, 768, 768 * 4, true) })
+        if (chainOnly)
+        {
+            return;
+        }
+
+        foreach ((int m, int k, int n, bool half) in new[] { (4, 512, 512, true), (8, 512, 512, true), (8, 512, 512, false), (32, 512, 512, false), (8, 768, 768, false), (8, 768, 768, true), (1, 768, 768, true), (8, 768, 768 * 4, true) })
         {
             var rng = new Random(1);
             float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
@@ -425,6 +434,20 @@ internal static class QuickAct
             }
 
             Console.WriteLine($"{act}: {best:F2} us per 16384 elements ({best * 1000 / 16384:F2} ns each)");
+            double best64 = double.MaxValue;
+            for (int rep = 0; rep < 300; rep++)
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                for (int r = 0; r < 256; r++)
+                {
+                    Span<float> row = x.AsSpan(r * 64, 64);
+                    ActivationMath.ApplyRow(row, bias.AsSpan(0, 64), act, default, row);
+                }
+
+                best64 = Math.Min(best64, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMicroseconds);
+            }
+
+            Console.WriteLine($"   in slices of 64: {best64:F2} us per 16384 elements ({best64 * 1000 / 16384:F2} ns each)");
         }
 
         var packed = new float[32 * 512];

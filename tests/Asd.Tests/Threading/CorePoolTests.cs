@@ -94,6 +94,47 @@ public sealed class CorePoolTests
         Assert.True(work.SlotsByThread.Count >= 2, $"only {work.SlotsByThread.Count} thread(s) ran chunks in 200 calls");
     }
 
+    /// <summary>Chunk 0 (the caller's: it publishes the call with chunk 0 claimed) waits until chunk 1 has started on
+    /// another thread, so the call finishes only if a worker woke for it.</summary>
+    private sealed class NeedsAWorker : IRangeWork
+    {
+        private int _started;
+
+        public bool WorkerJoined { get; private set; }
+
+        public void Execute(int start, int end)
+        {
+            if (start == 0)
+            {
+                WorkerJoined = SpinWait.SpinUntil(() => Volatile.Read(ref _started) == 1, TimeSpan.FromSeconds(10));
+            }
+            else
+            {
+                Volatile.Write(ref _started, 1);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task WorkersThatFellAsleepWakeForACallAndForDispose()
+    {
+        // An idle worker spins, then sleeps on a semaphore. A call must wake it (its chunk would otherwise wait for
+        // the caller, which here waits for it), and Dispose must wake it too, or joining it would hang. A worker that
+        // checked the generation after announcing its sleep without a fence could miss Dispose's wake.
+        for (int i = 0; i < 5; i++)
+        {
+            var pool = new CorePool(2);
+            Thread.Sleep(200);
+            var work = new NeedsAWorker();
+            Task run = Task.Run(() => pool.Run(work, 2));
+            Assert.True(await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20))) == run, "the call hung");
+            Assert.True(work.WorkerJoined, "no worker woke for a call made while the workers slept");
+            Thread.Sleep(200);
+            Task dispose = Task.Run(pool.Dispose);
+            Assert.True(await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(20))) == dispose, "Dispose hung joining a sleeping worker");
+        }
+    }
+
     [Fact]
     public async Task ACallRightAfterConstructionDoesNotWaitForever()
     {
