@@ -104,8 +104,13 @@ def main():
     first = next(iter(runs.values()))
     md += ["Machine: %s." % first["machine"], ""]
     if os.path.exists(os.path.join(d, "load.txt")):
+        # load.txt gains two lines per stage run; the tables come from each stage's latest run, so only its lines.
+        latest = {}
         with open(os.path.join(d, "load.txt")) as f:
-            md += ["Load averages around the runs: " + "; ".join(l.strip() for l in f if l.strip()) + ".", ""]
+            for l in f:
+                if ":" in l:
+                    latest[l.split(":", 1)[0].strip()] = l.strip()
+        md += ["Load averages around each stage's latest run: " + "; ".join(latest.values()) + ".", ""]
 
     md += ["## Bounds of one call", "",
            "Weight-stream bound = packed weight bytes / measured read bandwidth; compute bound of B rows = "
