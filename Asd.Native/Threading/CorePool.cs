@@ -15,8 +15,9 @@ public interface IRangeWork
 /// </summary>
 /// <remarks>
 /// <para>With <c>Threads</c> = 1 every call runs inline on the caller. Otherwise the range is cut into at most
-/// <c>Threads</c> contiguous chunks that the caller and the workers claim one at a time; workers spin briefly, then
-/// sleep, between calls. A call allocates nothing.</para>
+/// <c>Threads</c> contiguous chunks: the caller publishes the call with chunk 0 its own, and the workers (and the
+/// caller, once done) claim the rest one at a time; workers spin briefly, then sleep, between calls. A call allocates
+/// nothing.</para>
 /// <para>Claiming (rather than giving chunk i to worker i) is what keeps latency sane on a busy machine: when another
 /// process holds the cores, a worker may not run for a whole scheduler quantum (milliseconds); the caller then does
 /// that worker's chunk itself instead of waiting for it. A chunk's result does not depend on which thread runs it,
