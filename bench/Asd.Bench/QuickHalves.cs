@@ -93,7 +93,6 @@ internal static class QuickHalves
 
                 Array.Sort(times);
                 double median2 = times[times.Length / 2], best2 = times[0];
-                double alone = 0;
                 for (int rep = 0; rep < times.Length; rep++)
                 {
                     long t0 = Stopwatch.GetTimestamp();
@@ -105,11 +104,12 @@ internal static class QuickHalves
                     {
                         work.Execute(0, 1);
                     }
+
                     times[rep] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                 }
 
-                double[] sortedAlone = [.. times.Order()];
-                alone = sortedAlone[times.Length / 2];
+                Array.Sort(times);
+                double alone = times[times.Length / 2];
                 Console.WriteLine($"{name,-32} 2 threads median {median2,6:F2} us (best {best2:F2}); first half alone {alone:F2} us");
             }
         }
