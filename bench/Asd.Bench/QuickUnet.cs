@@ -7,6 +7,8 @@ namespace Asd.Bench;
 /// <summary>
 /// <c>-- quick-unet MODEL.json [threads] [sizes, comma-separated] [repeats]</c>: T(B) of a ConditionalUnet1D through its denoiser (median of interleaved
 /// calls) and the read bandwidth of a 1 GB buffer with the same threads; a development probe (asd bench publishes).
+/// With <c>ASD_AB_PACK=L1,L2,...</c> it times each size under each per-thread packing limit instead
+/// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first.
 /// </summary>
 internal static class QuickUnet
 {
@@ -35,6 +37,37 @@ internal static class QuickUnet
         int[] t = [.. Enumerable.Range(0, most).Select(i => (i * 7) % 100)];
         var y = new float[most * d];
         var times = sizes.ToDictionary(b => b, _ => new List<double>());
+        if (Environment.GetEnvironmentVariable("ASD_AB_PACK") is { Length: > 0 } ab)
+        {
+            // Two per-thread packing limits, call by call (order alternating per repeat), so drift hits both alike.
+            long[] limits = [.. ab.Split(',').Select(long.Parse)];
+            var abTimes = new Dictionary<(int, long), List<double>>();
+            for (int rep = 0; rep < reps; rep++)
+            {
+                foreach (int b in sizes)
+                {
+                    for (int i = 0; i < limits.Length; i++)
+                    {
+                        long limit = limits[(i + rep) % limits.Length];
+                        Unet1dDenoiser.PerThreadPackLimit = limit;
+                        den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+                        var sw = Stopwatch.StartNew();
+                        den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+                        double ms = sw.Elapsed.TotalMilliseconds;
+                        (abTimes.TryGetValue((b, limit), out List<double>? list) ? list : abTimes[(b, limit)] = []).Add(ms);
+                    }
+                }
+            }
+
+            foreach (int b in sizes)
+            {
+                double first = Median(abTimes[(b, limits[0])]);
+                Console.WriteLine($"B={b,2}: " + string.Join("  ", limits.Select(l => $"limit {l}: {Median(abTimes[(b, l)]),8:F3} ms ({Median(abTimes[(b, l)]) / first:F3})")));
+            }
+
+            return;
+        }
+
         for (int rep = 0; rep < reps; rep++)
         {
             foreach (int b in sizes)

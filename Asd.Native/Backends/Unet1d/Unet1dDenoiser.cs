@@ -40,6 +40,19 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <summary>Below this many packed floats, or normalized elements, the work runs on the calling thread.</summary>
     private const long ParallelElements = 1 << 15;
 
+    /// <summary>
+    /// The most im2col elements (rows x depth, 8 MB of floats) a thread packs for itself when a GEMM's columns are split
+    /// across the pool (<see cref="ConvWork.Fused"/>); beyond it the threads pack disjoint row tiles of one shared A
+    /// first. The deployment-size network's A reaches it at 32 samples.
+    /// </summary>
+    internal const long PerThreadPackMost = 1 << 21;
+
+    /// <summary>
+    /// The most im2col elements a thread packs for itself, at most <see cref="PerThreadPackMost"/>: a development knob
+    /// (0 turns per-thread packing off), for side-by-side timing (Asd.Bench quick-unet with ASD_AB_PACK).
+    /// </summary>
+    internal static long PerThreadPackLimit { get; set; } = PerThreadPackMost;
+
     private readonly Unet1dModel _model;
     private readonly Unet1dConfig _c;
     private readonly Unet1dPacked _w;
@@ -103,6 +116,14 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             // split over min(threads, rows) lanes gives one.
             _laneDenoisers = [.. Enumerable.Range(0, pool.Threads).Select(_ => new Unet1dDenoiser(model, (_passSamples + lanes - 1) / lanes, null, int.MaxValue, _embeddings))];
             _rowSplit = new RowSplit(this, _passSamples, pool!, lanes, splitRows, _embeddings);
+        }
+
+        if (pool is { Threads: >= 2 } && (_rowSplit is null || splitRows > 1))
+        {
+            // Calls this denoiser runs itself, its GEMMs' columns split: each thread packs A into a buffer of its own
+            // (ConvWork.Fused), up to PerThreadPackMost elements plus each row's padding to the K step.
+            int own = (int)Math.Min(_packedA.Length, PerThreadPackMost + (16L * p * _c.Horizon));
+            _conv.PerThread = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[own])];
         }
     }
 
@@ -299,15 +320,28 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         _conv.Set(a, b, samples, inLength, outLength, stride, offsets, w, bias, activation, c, cOffset, ldc, _packedA);
         int tiles = Sgemm.TileCount(m, w.Path);
-        _conv.Packing = true;
-        CorePool.RunOrInline(_pool, _conv, tiles, (long)m * k >= ParallelElements);
-
-        _conv.Packing = false;
         int groups = (w.Panels + ConvWork.PanelsPerUnit - 1) / ConvWork.PanelsPerUnit;
 
         // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead.
         _conv.ByRows = groups < threads && tiles > groups;
-        CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, (long)m * k * w.N >= ParallelGemmMacs);
+        bool splitGemm = (long)m * k * w.N >= ParallelGemmMacs, splitPack = (long)m * k >= ParallelElements;
+        _conv.Fused = _pool is not { Threads: >= 2 } || !splitGemm ? Fusion.None
+            : _conv.ByRows ? Fusion.OwnTiles
+            : (long)m * k <= PerThreadPackLimit && Sgemm.PackedSize(m, k) <= _conv.PerThread[0].Length ? Fusion.WholeA
+            : Fusion.None;
+        if (_conv.Fused != Fusion.None)
+        {
+            // One pool call: each chunk packs the A it multiplies (see ConvWork.Fused).
+            _conv.NextCall();
+            _pool!.Run(_conv, _conv.ByRows ? tiles : groups);
+            return;
+        }
+
+        _conv.Packing = true;
+        CorePool.RunOrInline(_pool, _conv, tiles, splitPack);
+
+        _conv.Packing = false;
+        CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, splitGemm);
     }
 
     /// <summary>
@@ -352,6 +386,27 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         /// <summary>The model's weights stream from memory on every call (<see cref="Sgemm.MultiplyPacked"/>'s hint).</summary>
         public bool WeightsFromMemory { get; init; }
 
+        /// <summary>How the GEMM's chunks get their packed A (see <see cref="Fusion"/>).</summary>
+        public Fusion Fused { get; set; }
+
+        /// <summary>Per pool slot, the buffer <see cref="Fusion.WholeA"/> packs into (empty without a pool of 2+).</summary>
+        public float[][] PerThread { get; set; } = [[]];
+
+        private int _call;
+        private int[] _packedCall = [];
+
+        /// <summary>Starts a <see cref="Fusion.WholeA"/> call: every thread packs again.</summary>
+        public void NextCall()
+        {
+            if (_packedCall.Length != PerThread.Length)
+            {
+                _packedCall = new int[PerThread.Length];
+            }
+
+            // Call numbers start at 1 (0 is "never packed") and wrap past int.MaxValue without reaching 0 again.
+            _call = _call == int.MaxValue ? 1 : _call + 1;
+        }
+
         public void Set(Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets, PackedMatrix w, float[] bias, Activation activation, float[] c, int cOffset, int ldc, float[] packed)
         {
             (_a, _b, _samples, _inLength, _outLength, _stride, _offsets) = (a, b, samples, inLength, outLength, stride, offsets);
@@ -369,13 +424,53 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
                 return;
             }
 
+            float[] packed = _packed;
+            if (Fused == Fusion.OwnTiles)
+            {
+                Conv1dPacking.Pack(
+                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
+                    _samples, _inLength, _outLength, _stride, _offsets, _w.Path, packed, start, end);
+            }
+            else if (Fused == Fusion.WholeA)
+            {
+                int slot = CorePool.CurrentSlot;
+                packed = PerThread[slot];
+                if (_packedCall[slot] != _call)
+                {
+                    Conv1dPacking.Pack(
+                        _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
+                        _samples, _inLength, _outLength, _stride, _offsets, _w.Path, packed);
+                    _packedCall[slot] = _call;
+                }
+            }
+
             (int p0, int p1, int t0, int t1) = ByRows
                 ? (0, _w.Panels, start, end)
                 : (start * PanelsPerUnit, Math.Min(end * PanelsPerUnit, _w.Panels), 0, int.MaxValue);
             Sgemm.MultiplyPacked(
-                _packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), m, _w, p0, p1,
+                packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), m, _w, p0, p1,
                 _bias, _activation, default, 0, _c.AsSpan(_cOffset), _ldc, default, t0, t1, WeightsFromMemory);
         }
+    }
+
+    /// <summary>
+    /// Where a column- or row-split GEMM's packed A comes from. Without fusion the threads first pack disjoint row tiles
+    /// of one shared A (or the caller packs it alone, when it is too small to split), then multiply: every thread then
+    /// reads the tiles the other packed from the other core's cache, and the next pack writes over lines the other core
+    /// holds. On the deployment-size network (2 threads) that cost 4-10% of a call at 1-32 samples (Asd.Bench quick-unet,
+    /// ASD_AB_PACK, README "Bringing your diffusion policy"). Packing is the same function of the same input on any
+    /// thread, so fusion never changes the product's bits.
+    /// </summary>
+    private enum Fusion
+    {
+        /// <summary>A packed before the GEMM, into the shared buffer.</summary>
+        None,
+
+        /// <summary>Each thread packs the whole A into its own buffer (by <see cref="CorePool.CurrentSlot"/>), once per call whatever chunks it takes, then multiplies its panels.</summary>
+        WholeA,
+
+        /// <summary>The GEMM is split by row tiles: each chunk packs its own tiles into the shared buffer, then multiplies them.</summary>
+        OwnTiles,
     }
 
     /// <summary>One group norm's state; unit u is sample u / groups, group u % groups.</summary>
