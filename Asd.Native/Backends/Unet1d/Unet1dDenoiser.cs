@@ -43,9 +43,13 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <summary>
     /// The most im2col elements (rows x depth, 8 MB of floats) a thread packs for itself when a GEMM's columns are split
     /// across the pool (<see cref="ConvWork.Fused"/>); beyond it the threads pack disjoint row tiles of one shared A
-    /// first. The deployment-size network's A reaches it at 32 samples.
+    /// first. The deployment-size network's A reaches it at 32 samples. With more than two threads each gets
+    /// <see cref="PerThreadPackTotal"/> / threads, so the copies together stay within 16 MB of floats.
     /// </summary>
     internal const long PerThreadPackMost = 1 << 21;
+
+    /// <summary>The most im2col elements all threads' own copies of A hold together (see <see cref="PerThreadPackMost"/>).</summary>
+    internal const long PerThreadPackTotal = 2 * PerThreadPackMost;
 
     /// <summary>
     /// The most im2col elements a thread packs for itself, at most <see cref="PerThreadPackMost"/>: a development knob
@@ -121,8 +125,11 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         if (pool is { Threads: >= 2 } && (_rowSplit is null || splitRows > 1))
         {
             // Calls this denoiser runs itself, its GEMMs' columns split: each thread packs A into a buffer of its own
-            // (ConvWork.Fused), up to PerThreadPackMost elements plus each row's padding to the K step.
-            int own = (int)Math.Min(_packedA.Length, PerThreadPackMost + (16L * p * _c.Horizon));
+            // (ConvWork.Fused), up to PerThreadPackMost elements (less with more than two threads) plus each row's
+            // padding to the K step. A one-sample call's largest A on the deployment size (40960 elements: 4 rows x 5
+            // taps x 2048 channels in the first up block) still fits on 64 threads.
+            long elements = Math.Min(PerThreadPackMost, PerThreadPackTotal / pool.Threads);
+            int own = (int)Math.Min(_packedA.Length, elements + (16L * p * _c.Horizon));
             _conv.PerThread = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[own])];
         }
     }
