@@ -154,11 +154,14 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public void CallsAllocateNothingAfterTheFirst()
+    [Theory]
+    [InlineData(Unet1dDenoiser.DefaultRowSplitRows)]
+    [InlineData(int.MaxValue)] // no row split: every GEMM's columns or row tiles split, each chunk packing its own A
+    public void CallsAllocateNothingAfterTheFirst(int rowSplitRows)
     {
         using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
         using var pool = new CorePool(2);
+        model.RowSplitRows = rowSplitRows;
         Unet1dDenoiser den = model.CreateDenoiser(16, pool);
         int d = model.SampleSize, c = model.ConditionSize;
         float[] x = new float[16 * d], cond = new float[16 * c], y = new float[16 * d];
