@@ -8,7 +8,9 @@ namespace Asd.Bench;
 /// <c>-- quick-unet MODEL.json [threads] [sizes, comma-separated] [repeats]</c>: T(B) of a ConditionalUnet1D through its denoiser (median of interleaved
 /// calls) and the read bandwidth of a 1 GB buffer with the same threads; a development probe (asd bench publishes).
 /// With <c>ASD_AB_PACK=L1,L2,...</c> it times each size under each per-thread packing limit instead
-/// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first.
+/// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first;
+/// a limit may carry a group norm's split threshold after a slash (<c>2097152/32768</c>:
+/// <c>Unet1dDenoiser.NormParallelElements</c>, else its default).
 /// </summary>
 internal static class QuickUnet
 {
@@ -39,17 +41,20 @@ internal static class QuickUnet
         var times = sizes.ToDictionary(b => b, _ => new List<double>());
         if (Environment.GetEnvironmentVariable("ASD_AB_PACK") is { Length: > 0 } ab)
         {
-            // Two per-thread packing limits, call by call (order alternating per repeat), so drift hits both alike.
-            long[] limits = [.. ab.Split(',').Select(long.Parse)];
-            var abTimes = new Dictionary<(int, long), List<double>>();
+            // The settings call by call (order alternating per repeat), so drift hits them alike.
+            string[] limits = ab.Split(',');
+            long normDefault = Unet1dDenoiser.NormParallelElements;
+            var abTimes = new Dictionary<(int, string), List<double>>();
             for (int rep = 0; rep < reps; rep++)
             {
                 foreach (int b in sizes)
                 {
                     for (int i = 0; i < limits.Length; i++)
                     {
-                        long limit = limits[(i + rep) % limits.Length];
-                        Unet1dDenoiser.PerThreadPackLimit = limit;
+                        string limit = limits[(i + rep) % limits.Length];
+                        string[] knobs = limit.Split('/');
+                        Unet1dDenoiser.PerThreadPackLimit = long.Parse(knobs[0]);
+                        Unet1dDenoiser.NormParallelElements = knobs.Length > 1 ? long.Parse(knobs[1]) : normDefault;
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
                         var sw = Stopwatch.StartNew();
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));

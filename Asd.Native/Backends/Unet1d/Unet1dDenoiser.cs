@@ -41,6 +41,16 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private const long ParallelElements = 1 << 15;
 
     /// <summary>
+    /// From this many normalized elements a group norm is split across the pool (by sample and group): on the
+    /// deployment-size network (4096 elements a sample at every level) from 2 samples. Below it the caller normalizes
+    /// alone while the other threads wait. Call by call against the earlier 2^15 (`Asd.Bench quick-unet` with
+    /// ASD_AB_PACK=2097152/32768,2097152, four runs, 11:03 UTC): 0.967-0.988 of the time at 6 samples, 0.976-1.011 at 4,
+    /// 0.977-1.025 at 2, and 0.988-1.004 and 0.991-1.001 at 1 and 8 samples, where nothing changes (the noise); a split
+    /// from one sample (threshold 0) read 0.993-1.037 at 1. Settable for that side-by-side timing.
+    /// </summary>
+    internal static long NormParallelElements { get; set; } = 1 << 13;
+
+    /// <summary>
     /// The most im2col elements (rows x depth, 8 MB of floats) a thread packs for itself when a GEMM's columns are split
     /// across the pool (<see cref="ConvWork.Fused"/>); beyond it the threads pack disjoint row tiles of one shared A
     /// first. The deployment-size network's A reaches it at 32 samples. With more than two threads each gets
@@ -359,7 +369,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private void Norm(Unet1dNorm norm, float[] x, int channels, int samples, int length, int scaleColumn, int shiftColumn, float[]? residual, int ldr)
     {
         _norm.Set(norm, x, channels, length, _c.GroupNormEpsilon, _film, _model.CondWidth, scaleColumn, shiftColumn, residual, ldr);
-        CorePool.RunOrInline(_pool, _norm, samples * norm.Groups, (long)samples * length * channels >= ParallelElements);
+        CorePool.RunOrInline(_pool, _norm, samples * norm.Groups, (long)samples * length * channels >= NormParallelElements);
     }
 
     private void Embed(ReadOnlySpan<int> timesteps)
