@@ -450,7 +450,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             }
             else if (Fused == Fusion.WholeA)
             {
-                int slot = CorePool.CurrentSlot;
+                // The slot of this pool's running thread; a call nested in another pool's chunk runs inline on one
+                // thread, whose slot (the other pool's) may exceed this pool's, and any one buffer then serves.
+                int slot = Math.Min(CorePool.CurrentSlot, PerThread.Length - 1);
                 packed = PerThread[slot];
                 if (_packedCall[slot] != _call)
                 {
