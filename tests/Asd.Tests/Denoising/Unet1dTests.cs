@@ -1,4 +1,5 @@
 using Asd.Native.Backends.Unet1d;
+using Asd.Native.Threading;
 
 namespace Asd.Tests.Denoising;
 
@@ -186,6 +187,60 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     }
 
     private static float[]? _kept;
+
+    [Fact]
+    public void ADenoiserCalledInsideAnotherPoolsChunkGivesTheSameBits()
+    {
+        // A denoiser with a 2-thread pool, its GEMMs' columns split (each thread packing its own A), called from chunks
+        // of a 4-thread pool: its pool then runs inline on the calling thread, whose slot (up to 3) is the outer pool's.
+        using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
+        model.RowSplitRows = int.MaxValue;
+        using var inner = new CorePool(2);
+        Unet1dDenoiser den = model.CreateDenoiser(64, inner);
+        const int rows = 37;
+        int d = model.SampleSize, c = model.ConditionSize;
+        var rng = new Random(11);
+        float[] x = [.. Enumerable.Range(0, rows * d).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        float[] cond = [.. Enumerable.Range(0, rows * c).Select(_ => (float)rng.NextDouble())];
+        int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(100))];
+        var reference = new float[rows * d];
+        den.Denoise(x, t, cond, reference);
+
+        using var outer = new CorePool(4);
+        var nested = new NestedCalls(() =>
+        {
+            var y = new float[rows * d];
+            den.Denoise(x, t, cond, y);
+            return y;
+        });
+        for (int attempt = 0; attempt < 50 && !nested.HighSlotRan; attempt++)
+        {
+            outer.Run(nested, 4);
+        }
+
+        Assert.True(nested.HighSlotRan, "no chunk of the outer pool ran on a slot above the inner pool's");
+        Assert.NotEmpty(nested.Results);
+        Assert.All(nested.Results, y => Assert.True(reference.AsSpan().SequenceEqual(y), "a nested call's bits differ"));
+    }
+
+    /// <summary>Chunks that each call a denoiser, one at a time (a denoiser serves one caller at a time).</summary>
+    private sealed class NestedCalls(Func<float[]> call) : IRangeWork
+    {
+        private readonly Lock _gate = new();
+
+        public List<float[]> Results { get; } = [];
+
+        public bool HighSlotRan { get; private set; }
+
+        public void Execute(int start, int end)
+        {
+            lock (_gate)
+            {
+                Results.Add(call());
+                HighSlotRan |= CorePool.CurrentSlot >= 2;
+            }
+        }
+    }
 
     [Fact]
     public void TheWeightsFileMustStayInTheModelsFolder()
