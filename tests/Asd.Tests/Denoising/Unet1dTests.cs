@@ -104,10 +104,7 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", file));
         const int rows = 37;
         int d = model.SampleSize, c = model.ConditionSize;
-        var rng = new Random(6);
-        float[] x = [.. Enumerable.Range(0, rows * d).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
-        float[] cond = [.. Enumerable.Range(0, rows * c).Select(_ => (float)rng.NextDouble())];
-        int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(100))];
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, rows, 6);
 
         // The reference: every row alone, on the scalar path, one thread.
         var reference = new float[rows * d];
@@ -198,18 +195,14 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         using var inner = new CorePool(2);
         Unet1dDenoiser den = model.CreateDenoiser(64, inner);
         const int rows = 37;
-        int d = model.SampleSize, c = model.ConditionSize;
-        var rng = new Random(11);
-        float[] x = [.. Enumerable.Range(0, rows * d).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
-        float[] cond = [.. Enumerable.Range(0, rows * c).Select(_ => (float)rng.NextDouble())];
-        int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(100))];
-        var reference = new float[rows * d];
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, rows, 11);
+        var reference = new float[rows * model.SampleSize];
         den.Denoise(x, t, cond, reference);
 
         using var outer = new CorePool(4);
         var nested = new NestedCalls(() =>
         {
-            var y = new float[rows * d];
+            var y = new float[rows * model.SampleSize];
             den.Denoise(x, t, cond, y);
             return y;
         });
@@ -221,6 +214,16 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         Assert.True(nested.HighSlotRan, "no chunk of the outer pool ran on a slot above the inner pool's");
         Assert.NotEmpty(nested.Results);
         Assert.All(nested.Results, y => Assert.True(reference.AsSpan().SequenceEqual(y), "a nested call's bits differ"));
+    }
+
+    /// <summary>Seeded samples in [-2, 2), conditions in [0, 1) and timesteps below 100 for <paramref name="rows"/> rows.</summary>
+    private static (float[] X, float[] Cond, int[] T) RandomInputs(Unet1dModel model, int rows, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = [.. Enumerable.Range(0, rows * model.SampleSize).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        float[] cond = [.. Enumerable.Range(0, rows * model.ConditionSize).Select(_ => (float)rng.NextDouble())];
+        int[] t = [.. Enumerable.Range(0, rows).Select(_ => rng.Next(100))];
+        return (x, cond, t);
     }
 
     /// <summary>Chunks that each call a denoiser, one at a time (a denoiser serves one caller at a time).</summary>
