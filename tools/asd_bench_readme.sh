@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Every asd bench run the README quotes, in one go, on the AOT v4 executable (published first if missing).
+# Every asd bench run the README quotes, in one go, on the AOT executable of this machine's level (v4 with AVX-512,
+# else v3; published first if missing).
 # Outputs go to docs/bench/asd/. Usage: tools/asd_bench_readme.sh   (about 3 minutes; a quiet machine, please)
 set -u
-[ -x "$(dirname "${BASH_SOURCE[0]}")/../artifacts/asd/linux-x64-v4/asd" ] || "$(dirname "${BASH_SOURCE[0]}")/../Asd.Cli/publish.sh" v4
-cd "$(dirname "${BASH_SOURCE[0]}")/../docs/bench/asd"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The level this CPU runs: a v4 (AVX-512) build stops at start-up on a CPU without AVX-512 (the project's VMs are not
+# all alike: some are Zen 3, AVX2 only).
+LEVEL=v3; grep -qw avx512f /proc/cpuinfo 2>/dev/null && LEVEL=v4
+[ -x "$ROOT/artifacts/asd/linux-x64-$LEVEL/asd" ] || "$ROOT/Asd.Cli/publish.sh" "$LEVEL"
+cd "$ROOT/docs/bench/asd"
 rm -f ./*
-A=../../../artifacts/asd/linux-x64-v4/asd
+A=$ROOT/artifacts/asd/linux-x64-$LEVEL/asd
 cat /proc/loadavg > load.txt
 # The two-run protocol: run 1 (all lengths, saves the curve), run 2 (best fixed + auto on the saved curve).
 $A bench --threads 2 --repeats 25 --save-cost-curve policy-cost-curve.json --json policy-run1.json --vs-onnxruntime > policy-run1.txt 2>&1

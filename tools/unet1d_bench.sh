@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# The asd bench runs of the README's "Bringing your diffusion policy", on the AOT v4 executable (published if missing):
+# The asd bench runs of the README's "Bringing your diffusion policy", on the AOT executable of this machine's level (v4 with
+# AVX-512, else v3; published every time):
 #   * the deployment-size ConditionalUnet1D (tools/make_unet1d_models.py --deploy: 62.3M parameters, seeded weights,
 #     generated here, not committed) with float32 weights against ONNX Runtime CPU on the same network;
 #   * the same network with float16 weights (half the bytes per call);
 #   * the trained 4.1M-parameter policy models/unet-policy against ONNX Runtime CPU;
 #   * the deployment-size curve combined with the trained policy's acceptance (--acceptance-from), since seeded
 #     weights do not make a policy whose drafts are accepted as a trained one's.
-# Outputs: docs/bench/unet1d/. Usage: tools/unet1d_bench.sh [policy] [deploy-f32] [deploy-f16]   (default: all three,
+# Outputs: docs/bench/unet1d/ (or $ASD_UNET1D_OUT). Usage: tools/unet1d_bench.sh [policy] [deploy-f32] [deploy-f16]   (default: all three,
 # in that order, since the deploy runs read policy.json's acceptance; each a few minutes, on a quiet machine: run each
 # stage on an otherwise idle machine; the model generation before them is CPU-heavy, not timed).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
 # Published every time (under a minute when little changed): an executable left from older sources timed older code.
-"$ROOT/Asd.Cli/publish.sh" v4 > /dev/null || exit 1
+# The level this CPU runs: a v4 (AVX-512) build stops at start-up on a CPU without AVX-512 (the project's VMs are not
+# all alike: some are Zen 3, AVX2 only).
+LEVEL=v3; grep -qw avx512f /proc/cpuinfo 2>/dev/null && LEVEL=v4
+"$ROOT/Asd.Cli/publish.sh" "$LEVEL" > /dev/null || exit 1
 # A stage that fails (a missing model, python3-onnx not installed) stops the script, so that no summary is written from
 # the previous run's files beside this run's.
 [ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY" || exit 1
@@ -21,10 +25,11 @@ DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
   /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY-f16" --dtype F16 --no-onnx || exit 1
 # A cost-curve cache of its own (unless ASD_CACHE_DIR is given): every bench here calibrates on this machine now.
 export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
-OUT=$ROOT/docs/bench/unet1d
+# ASD_UNET1D_OUT writes elsewhere (another machine's runs beside the README's, for example).
+OUT=${ASD_UNET1D_OUT:-$ROOT/docs/bench/unet1d}
 mkdir -p "$OUT"
 cd "$OUT"
-A=$ROOT/artifacts/asd/linux-x64-v4/asd
+A=$ROOT/artifacts/asd/linux-x64-$LEVEL/asd
 COND=$(python3 -c "print(','.join(['0.1']*40))")
 STAGES=${*:-policy deploy-f32 deploy-f16}
 for stage in $STAGES; do

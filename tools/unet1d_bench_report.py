@@ -82,7 +82,9 @@ def repeated_runs(d):
     latest = load(d, "deploy-f32")
     if out and latest:
         out.append(("latest (deploy-f32.json)", facts(latest)))
-    return [(label, f) for label, f in out if "stream_s" in f]
+    # A median over runs on different CPUs would describe no machine: only the latest run's machine counts.
+    machine = out[-1][1]["machine"] if out else None
+    return [(label, f) for label, f in out if "stream_s" in f and f["machine"] == machine]
 
 
 def fmt_ms(s):
@@ -205,7 +207,7 @@ def main():
         md += ["## The float32 deployment-size stage, run after run", "",
                "The VM's memory speed moves by tens of percent within minutes, and with it both ratios of one call. Each row "
                "is one `tools/unet1d_bench.sh deploy-f32` run: earlier ones kept in `runs/` (named by their UTC time), "
-               "the latest as `deploy-f32.json`.", "",
+               "the latest as `deploy-f32.json`; only runs on the latest run's machine.", "",
                "| run | read bandwidth GB/s (median of probes, range) | DDPM per call ms | / weight-stream bound | "
                "ONNX Runtime per call ms | ONNX Runtime / native |", "|---|---|---|---|---|---|"]
         for label, f in repeated:
