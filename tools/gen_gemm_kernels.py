@@ -42,6 +42,15 @@ ISAS = [
 ]
 
 
+# The multi-panel kernels of the float16 kernels where they differ from the float32 ones. AVX2's 2-panel x 3-row tile
+# with float16 weights needs the widening's mask beside its 12 accumulators, 3 rows and a weight vector: 17 of 16
+# registers, so an accumulator lived on the stack (3-row GEMMs at 40% of the FMA peak on a Zen 3; one panel at a time,
+# 56-59%; at 1 and 2 rows the 2-panel kernels stay faster: 30 against 23%, 48 against 44%).
+HALF_MULTI = {"Avx2": [(2, 2)]}
+
+# Vector registers of each ISA (x64 without AVX-512 has 16, AVX-512 and arm64 32): a kernel's live vectors fit them.
+REGISTERS = {"Avx512": 32, "Avx2": 16, "Vector128": 16, "Neon": 32}
+
 # How a kernel with float16 weights loads one vector of weights: (the load of lanes halves, the widening call).
 HALF_LOAD = {
     "Avx512": "WidenHalfAvx512(Vector256.LoadUnsafe(ref {b}, (nuint)({off})))",
@@ -141,7 +150,10 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False, scaled=Fals
                 w(f"                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b{p}, prefetch + (k * {nr}) + {line // esize})));")
     # Register order: with many panels (few rows), broadcast the rows first and stream B one panel at a time
     # (acc + rows + vpp registers); otherwise load B first and broadcast one row at a time (acc + panels*vpp + 1).
-    # Either way at most 32 vector registers stay live, so nothing spills inside the loop.
+    # Where neither fits the register file (AVX2's 16: the 2-panel x 3-row tile holds 12 accumulators, and either
+    # order needs 17, so the JIT kept one accumulator on the stack and every k-step stored and reloaded it: 3-row
+    # GEMMs ran at 40% of the FMA peak where 2 rows ran at 55-65%), broadcast the rows first and stream B one vector
+    # at a time (acc + rows + 1). The order of the FMAs into each accumulator (k ascending) is the same in all three.
     def broadcast_row(i):
         w(f"                {vt}<float> x{i} = {vt}.Create(Unsafe.Add(ref ag, kk + {i * 16}));")
 
@@ -152,7 +164,17 @@ def kernel(isa, vt, lanes, vpp, rows, panels, fma, ivec, half=False, scaled=Fals
     def row_times_panel(i, p, v):
         return fma.format(a=f'x{i}', b=f'w{p}_{v}', c=acc(i, p, v))
 
-    if rows + vpp < panels * vpp + 1:
+    live = len(accs)
+    rows_first = rows + vpp < panels * vpp + 1
+    if live + min(rows + vpp, panels * vpp + 1) > REGISTERS[isa] >= live + rows + 1:
+        for i in range(rows):
+            broadcast_row(i)
+        for p in range(panels):
+            for v in range(vpp):
+                w(f"                {vt}<float> w{p}_{v} = {wload(f'b{p}', f'(k * {nr}) + {v * lanes}')};")
+                for i in range(rows):
+                    w(f"                {acc(i, p, v)} = {row_times_panel(i, p, v)};")
+    elif rows_first:
         for i in range(rows):
             broadcast_row(i)
         for p in range(panels):
@@ -201,6 +223,11 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     w(f"    /// <summary>The multi-panel kernels of the {isa} path, widest first: (panels walked at once, up to this many rows).</summary>")
     w(f"    internal static readonly (int Panels, int Rows)[] {isa}Multi = [{', '.join(f'({a}, {b})' for a, b in multi)}];")
     w("")
+    half_multi = HALF_MULTI.get(isa, multi)
+    if isa in HALF_MULTI:
+        w(f"    /// <summary>The multi-panel kernels of the {isa} path with float16 weights, widest first.</summary>")
+        w(f"    internal static readonly (int Panels, int Rows)[] {isa}MultiHalf = [{', '.join(f'({a}, {b})' for a, b in half_multi)}];")
+        w("")
     for half, scaled in ((False, False), (True, False), (True, True)):
         suffix, bt = (("_F16S" if scaled else "_F16"), "ushort") if half else ("", "float")
         what = ("float16 weights, A scaled by 2^112" if scaled else "float16 weights") if half else "float32 weights"
@@ -211,7 +238,7 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
         w("        {")
         for r in range(1, maxrows + 1):
             w(f"            case (1, {r}): {isa}_P1_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;")
-        for (mp, mrows) in multi:
+        for (mp, mrows) in (half_multi if half else multi):
             for r in range(1, mrows + 1):
                 w(f"            case ({mp}, {r}): {isa}_P{mp}_R{r}{suffix}(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;")
         w("            default: throw new ArgumentOutOfRangeException(nameof(rows), $\"No kernel for {rows} rows x {panels} panels.\");")
@@ -231,7 +258,7 @@ def file_for(isa, vt, lanes, vpp, maxrows, multi, fma, ivec):
     for half, scaled in ((False, False), (True, False), (True, True)):
         for r in range(1, maxrows + 1):
             w(kernel(isa, vt, lanes, vpp, r, 1, fma, ivec, half, scaled))
-        for (mp, mrows) in multi:
+        for (mp, mrows) in (half_multi if half else multi):
             for r in range(1, mrows + 1):
                 w(kernel(isa, vt, lanes, vpp, r, mp, fma, ivec, half, scaled))
     w("}")
@@ -266,11 +293,13 @@ def dispatch_file():
         w(f"        _ => {scalar},")
         w("    };")
         w("")
-    w("    /// <summary>The multi-panel kernels of <paramref name=\"path\"/>, widest first (none on paths without them).</summary>")
-    w("    internal static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => path switch")
+    w("    /// <summary>The multi-panel kernels of <paramref name=\"path\"/> for one weight type, widest first (none on paths without them).</summary>")
+    w("    internal static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path, bool half) => path switch")
     w("    {")
     for spec in ISAS:
-        if spec[5]:
+        if spec[0] in HALF_MULTI:
+            w(f"        IsaPath.{spec[0]} => half ? {spec[0]}MultiHalf : {spec[0]}Multi,")
+        elif spec[5]:
             w(f"        IsaPath.{spec[0]} => {spec[0]}Multi,")
     w("        _ => [],")
     w("    };")

@@ -69,7 +69,7 @@ internal static class QuickMlp
         {
             foreach (int threads in (int[])[1, 2])
             {
-                foreach (int batch in (int[])[1, 2, 4, 8, 16, 32])
+                foreach (int batch in (int[])[1, 2, 3, 4, 6, 8, 16, 32])
                 {
                     var b = new MlpForwardBenchmarks { Batch = batch, Threads = threads, Weights = weights };
                     b.Setup();

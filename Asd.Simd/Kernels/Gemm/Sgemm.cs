@@ -70,7 +70,7 @@ public static class Sgemm
     /// <summary>Rows per A tile on <paramref name="path"/>.</summary>
     public static int MaxRows(IsaPath path) => SgemmKernels.MaxRows(path);
 
-    private static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => SgemmKernels.Multi(path);
+    private static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path, bool half) => SgemmKernels.Multi(path, half);
 
     /// <summary>Panels a tile of <paramref name="rows"/> rows takes at once: the widest multi-panel kernel that fits.</summary>
     private static int PanelsFor(ReadOnlySpan<(int Panels, int Rows)> multi, int rows, int available)
@@ -227,7 +227,7 @@ public static class Sgemm
             throw new ArgumentException($"packedNext holds {packedNext.Length} floats; {m} x {n} packed needs {PackedSize(m, n)}.", nameof(packedNext));
         }
 
-        ReadOnlySpan<(int Panels, int Rows)> multi = Multi(path);
+        ReadOnlySpan<(int Panels, int Rows)> multi = Multi(path, w.HalfWeights);
         int group = 1;
         foreach ((int panels, _) in multi)
         {

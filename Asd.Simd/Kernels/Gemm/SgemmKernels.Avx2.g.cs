@@ -18,6 +18,9 @@ internal static partial class SgemmKernels
     /// <summary>The multi-panel kernels of the Avx2 path, widest first: (panels walked at once, up to this many rows).</summary>
     internal static readonly (int Panels, int Rows)[] Avx2Multi = [(2, 3)];
 
+    /// <summary>The multi-panel kernels of the Avx2 path with float16 weights, widest first.</summary>
+    internal static readonly (int Panels, int Rows)[] Avx2MultiHalf = [(2, 2)];
+
     /// <summary>Runs the Avx2 microkernel (float32 weights) for a tile of <paramref name="rows"/> rows and <paramref name="panels"/> adjacent full panels.</summary>
     internal static void RunAvx2(int rows, int panels, ref float a, ref float b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
     {
@@ -49,7 +52,6 @@ internal static partial class SgemmKernels
             case (1, 6): Avx2_P1_R6_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             case (2, 1): Avx2_P2_R1_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             case (2, 2): Avx2_P2_R2_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
-            case (2, 3): Avx2_P2_R3_F16(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -67,7 +69,6 @@ internal static partial class SgemmKernels
             case (1, 6): Avx2_P1_R6_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             case (2, 1): Avx2_P2_R1_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             case (2, 2): Avx2_P2_R2_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
-            case (2, 3): Avx2_P2_R3_F16S(ref a, ref b, panelStride, kc, ref c, ldc, first, prefetch); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows), $"No kernel for {rows} rows x {panels} panels.");
         }
     }
@@ -608,24 +609,24 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
-                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
                 Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
+                Vector256<float> w0_0 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                Vector256<float> w0_1 = Vector256.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector256<float> w1_0 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 0));
+                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
+                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
+                Vector256<float> w1_1 = Vector256.LoadUnsafe(ref b1, (nuint)((k * 16) + 8));
+                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
+                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
                 c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
             }
         }
@@ -1124,90 +1125,6 @@ internal static partial class SgemmKernels
         c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
     }
 
-    /// <summary>3 row(s) x 2 panel(s) of 16 columns, float16 weights.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R3_F16(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
-    {
-        Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
-        if (first)
-        {
-            c0_0_0 = Vector256<float>.Zero;
-            c0_0_1 = Vector256<float>.Zero;
-            c0_1_0 = Vector256<float>.Zero;
-            c0_1_1 = Vector256<float>.Zero;
-            c1_0_0 = Vector256<float>.Zero;
-            c1_0_1 = Vector256<float>.Zero;
-            c1_1_0 = Vector256<float>.Zero;
-            c1_1_1 = Vector256<float>.Zero;
-            c2_0_0 = Vector256<float>.Zero;
-            c2_0_1 = Vector256<float>.Zero;
-            c2_1_0 = Vector256<float>.Zero;
-            c2_1_1 = Vector256<float>.Zero;
-        }
-        else
-        {
-            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
-            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
-            c0_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
-            c0_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
-            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
-            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
-            c1_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
-            c1_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
-            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
-            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
-            c2_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
-            c2_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
-        }
-
-        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k0 = 0; k0 < kc; k0 += 16)
-        {
-            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
-            nint kEnd = Math.Min(16, kc - k0);
-            nint kk = 0;
-            for (; kk < kEnd; kk++)
-            {
-                nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
-                Vector256<float> w1_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
-                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
-                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-                c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-                c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            }
-        }
-
-        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
-        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
-        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
-        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
-        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
-        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
-        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
-        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
-        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
-        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
-        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
-        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
-    }
-
     /// <summary>1 row(s) x 1 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Avx2_P1_R1_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
@@ -1686,90 +1603,6 @@ internal static partial class SgemmKernels
         c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
         c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
         c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
-    }
-
-    /// <summary>3 row(s) x 2 panel(s) of 16 columns, float16 weights times 2^-112, A times 2^112.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Avx2_P2_R3_F16S(ref float a, ref ushort b, nint panelStride, nint kc, ref float c, nint ldc, bool first, nint prefetch)
-    {
-        Vector256<float> c0_0_0, c0_0_1, c0_1_0, c0_1_1, c1_0_0, c1_0_1, c1_1_0, c1_1_1, c2_0_0, c2_0_1, c2_1_0, c2_1_1;
-        if (first)
-        {
-            c0_0_0 = Vector256<float>.Zero;
-            c0_0_1 = Vector256<float>.Zero;
-            c0_1_0 = Vector256<float>.Zero;
-            c0_1_1 = Vector256<float>.Zero;
-            c1_0_0 = Vector256<float>.Zero;
-            c1_0_1 = Vector256<float>.Zero;
-            c1_1_0 = Vector256<float>.Zero;
-            c1_1_1 = Vector256<float>.Zero;
-            c2_0_0 = Vector256<float>.Zero;
-            c2_0_1 = Vector256<float>.Zero;
-            c2_1_0 = Vector256<float>.Zero;
-            c2_1_1 = Vector256<float>.Zero;
-        }
-        else
-        {
-            c0_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
-            c0_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
-            c0_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
-            c0_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
-            c1_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
-            c1_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
-            c1_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
-            c1_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
-            c2_0_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
-            c2_0_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
-            c2_1_0 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
-            c2_1_1 = Vector256.LoadUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
-        }
-
-        ref ushort b0 = ref Unsafe.Add(ref b, 0 * panelStride);
-        ref ushort b1 = ref Unsafe.Add(ref b, 1 * panelStride);
-        for (nint k0 = 0; k0 < kc; k0 += 16)
-        {
-            ref float ag = ref Unsafe.Add(ref a, k0 * 3);
-            nint kEnd = Math.Min(16, kc - k0);
-            nint kk = 0;
-            for (; kk < kEnd; kk++)
-            {
-                nint k = k0 + kk;
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
-                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
-                Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
-                c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-                Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
-                c1_1_1 = Vector256.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-                Vector256<float> x2 = Vector256.Create(Unsafe.Add(ref ag, kk + 32));
-                c2_0_0 = Vector256.FusedMultiplyAdd(x2, w0_0, c2_0_0);
-                c2_0_1 = Vector256.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-                c2_1_0 = Vector256.FusedMultiplyAdd(x2, w1_0, c2_1_0);
-                c2_1_1 = Vector256.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-            }
-        }
-
-        c0_0_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 0));
-        c0_0_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 0 * 16 + 8));
-        c0_1_0.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 0));
-        c0_1_1.StoreUnsafe(ref c, (nuint)((0 * ldc) + 1 * 16 + 8));
-        c1_0_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 0));
-        c1_0_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 0 * 16 + 8));
-        c1_1_0.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 0));
-        c1_1_1.StoreUnsafe(ref c, (nuint)((1 * ldc) + 1 * 16 + 8));
-        c2_0_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 0));
-        c2_0_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 0 * 16 + 8));
-        c2_1_0.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 0));
-        c2_1_1.StoreUnsafe(ref c, (nuint)((2 * ldc) + 1 * 16 + 8));
     }
 
 }

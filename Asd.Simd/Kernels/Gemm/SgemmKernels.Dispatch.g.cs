@@ -26,11 +26,11 @@ internal static partial class SgemmKernels
         _ => 4,
     };
 
-    /// <summary>The multi-panel kernels of <paramref name="path"/>, widest first (none on paths without them).</summary>
-    internal static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path) => path switch
+    /// <summary>The multi-panel kernels of <paramref name="path"/> for one weight type, widest first (none on paths without them).</summary>
+    internal static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path, bool half) => path switch
     {
         IsaPath.Avx512 => Avx512Multi,
-        IsaPath.Avx2 => Avx2Multi,
+        IsaPath.Avx2 => half ? Avx2MultiHalf : Avx2Multi,
         _ => [],
     };
 

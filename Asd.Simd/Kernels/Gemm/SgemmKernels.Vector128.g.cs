@@ -220,24 +220,24 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
-                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
-                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
-                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
                 Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
                 Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                Vector128<float> w0_0 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                Vector128<float> w0_1 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 4));
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector128<float> w0_2 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8));
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
                 c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                Vector128<float> w0_3 = Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 12));
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
             }
         }
@@ -510,24 +510,24 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Vector128<float> w0_0 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector128<float> w0_1 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
-                Vector128<float> w0_2 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
-                Vector128<float> w0_3 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
                 Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
                 Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                Vector128<float> w0_0 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                Vector128<float> w0_1 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector128<float> w0_2 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
                 c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                Vector128<float> w0_3 = WidenHalfVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
             }
         }
@@ -800,24 +800,24 @@ internal static partial class SgemmKernels
             for (; kk < kEnd; kk++)
             {
                 nint k = k0 + kk;
-                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
-                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
-                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
                 Vector128<float> x0 = Vector128.Create(Unsafe.Add(ref ag, kk + 0));
-                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
-                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
-                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
                 Vector128<float> x1 = Vector128.Create(Unsafe.Add(ref ag, kk + 16));
-                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
-                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
-                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 Vector128<float> x2 = Vector128.Create(Unsafe.Add(ref ag, kk + 32));
+                Vector128<float> w0_0 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
+                c0_0_0 = Vector128.FusedMultiplyAdd(x0, w0_0, c0_0_0);
+                c1_0_0 = Vector128.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c2_0_0 = Vector128.FusedMultiplyAdd(x2, w0_0, c2_0_0);
+                Vector128<float> w0_1 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 4)));
+                c0_0_1 = Vector128.FusedMultiplyAdd(x0, w0_1, c0_0_1);
+                c1_0_1 = Vector128.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_1 = Vector128.FusedMultiplyAdd(x2, w0_1, c2_0_1);
+                Vector128<float> w0_2 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                c0_0_2 = Vector128.FusedMultiplyAdd(x0, w0_2, c0_0_2);
+                c1_0_2 = Vector128.FusedMultiplyAdd(x1, w0_2, c1_0_2);
                 c2_0_2 = Vector128.FusedMultiplyAdd(x2, w0_2, c2_0_2);
+                Vector128<float> w0_3 = WidenHalfScaledVector128(Vector64.LoadUnsafe(ref b0, (nuint)((k * 16) + 12)));
+                c0_0_3 = Vector128.FusedMultiplyAdd(x0, w0_3, c0_0_3);
+                c1_0_3 = Vector128.FusedMultiplyAdd(x1, w0_3, c1_0_3);
                 c2_0_3 = Vector128.FusedMultiplyAdd(x2, w0_3, c2_0_3);
             }
         }

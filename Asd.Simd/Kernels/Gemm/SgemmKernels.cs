@@ -38,7 +38,7 @@ internal static partial class SgemmKernels
         }
 
         int maxPanels = 1;
-        foreach ((int panels, _) in Multi(path))
+        foreach ((int panels, _) in Multi(path, half))
         {
             maxPanels = Math.Max(maxPanels, panels);
         }
@@ -52,7 +52,7 @@ internal static partial class SgemmKernels
             RunEmpty(path, rows, 1, ref a, ref b, ref bh, c, ldc, half);
         }
 
-        foreach ((int panels, int maxRows) in Multi(path))
+        foreach ((int panels, int maxRows) in Multi(path, half))
         {
             for (int rows = 1; rows <= maxRows; rows++)
             {
