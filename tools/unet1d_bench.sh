@@ -18,6 +18,9 @@ DEPLOY=${ASD_UNET1D_DEPLOY:-$ROOT/artifacts/unet1d-deploy}
 # all alike: some are Zen 3, AVX2 only).
 LEVEL=v3; grep -qw avx512f /proc/cpuinfo 2>/dev/null && LEVEL=v4
 "$ROOT/Asd.Cli/publish.sh" "$LEVEL" > /dev/null || exit 1
+# The model generator's Debian packages, installed when missing (as root, or with passwordless sudo).
+source "$ROOT/tests/lib/need_apt.sh"
+need_apt "${TMPDIR:-/tmp}/unet1d_bench_apt.log" python3-torch python3-onnx python3-numpy
 # A stage that fails (a missing model, python3-onnx not installed) stops the script, so that no summary is written from
 # the previous run's files beside this run's.
 [ -f "$DEPLOY/unet1d_deploy.onnx" ] || /usr/bin/python3 "$ROOT/tools/make_unet1d_models.py" --deploy "$DEPLOY" || exit 1
