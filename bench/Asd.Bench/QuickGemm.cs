@@ -15,7 +15,7 @@ internal static class QuickGemm
     {
         double peak = Best(() => GemmBenchmarks.FmaChains(1 << 22), GemmBenchmarks.FmaFlops(1 << 22));
         Console.WriteLine($"FMA peak (12 chains): {peak:F1} GFLOP/s");
-        foreach ((int m, int k, int n) in (from size in (int[])[256, 768] from m in (int[])[1, 2, 3, 4, 6, 8, 12] select (m, size, size)))
+        foreach ((int m, int k, int n) in (from size in (int[])[256, 768] from m in (int[])[1, 2, 3, 4, 6, 8, 12, 16, 32, 64] select (m, size, size)))
         {
             var rng = new Random(1);
             float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble())];
@@ -23,9 +23,14 @@ internal static class QuickGemm
             PackedMatrix ph = PackedMatrix.PackHalf(h, k, n, false);
             PackedMatrix pf = PackedMatrix.Pack([.. h.Select(b => (float)BitConverter.UInt16BitsToHalf(b))], k, n, false);
             var c = new float[m * n];
+            int widenOnce = Sgemm.WidenOnceTiles;
+            Sgemm.WidenOnceTiles = int.MaxValue;
             double gh = Best(() => { Sgemm.Multiply(a, m, k, ph, default, Activation.Identity, default, 0, c, n); return c[0]; }, 2.0 * m * n * k);
+            Sgemm.WidenOnceTiles = 1;
+            double gw = Best(() => { Sgemm.Multiply(a, m, k, ph, default, Activation.Identity, default, 0, c, n); return c[0]; }, 2.0 * m * n * k);
+            Sgemm.WidenOnceTiles = widenOnce;
             double gf = Best(() => { Sgemm.Multiply(a, m, k, pf, default, Activation.Identity, default, 0, c, n); return c[0]; }, 2.0 * m * n * k);
-            Console.WriteLine($"M={m} {k}x{n}: float16 {gh:F1} GFLOP/s ({gh / peak:P0}), float32 {gf:F1} GFLOP/s ({gf / peak:P0})");
+            Console.WriteLine($"M={m} {k}x{n}: float16 {gh:F1} GFLOP/s ({gh / peak:P0}), widened once {gw:F1} ({gw / peak:P0}), float32 {gf:F1} GFLOP/s ({gf / peak:P0})");
         }
 
         foreach ((int m, int n, int k) in new[] { (512, 512, 512), (1, 512, 512), (8, 512, 512), (16, 512, 512), (32, 512, 512), (8, 1024, 1024), (16, 1024, 1024), (8, 512, 164), (8, 32, 512), (1, 1024, 640), (1, 2048, 1024) })

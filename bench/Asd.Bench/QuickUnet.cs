@@ -10,7 +10,8 @@ namespace Asd.Bench;
 /// With <c>ASD_AB_PACK=L1,L2,...</c> it times each size under each per-thread packing limit instead
 /// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first;
 /// a limit may carry a group norm's split threshold after a slash (<c>2097152/32768</c>:
-/// <c>Unet1dDenoiser.NormParallelElements</c>, else its default).
+/// <c>Unet1dDenoiser.NormParallelElements</c>, else its default) and a third, the float16 widen-once tile threshold
+/// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default).
 /// </summary>
 internal static class QuickUnet
 {
@@ -44,6 +45,7 @@ internal static class QuickUnet
             // The settings call by call (order alternating per repeat), so drift hits them alike.
             string[] limits = ab.Split(',');
             long normDefault = Unet1dDenoiser.NormParallelElements;
+            int widenDefault = Asd.Simd.Kernels.Gemm.Sgemm.WidenOnceTiles;
             var abTimes = new Dictionary<(int, string), List<double>>();
             for (int rep = 0; rep < reps; rep++)
             {
@@ -55,6 +57,7 @@ internal static class QuickUnet
                         string[] knobs = limit.Split('/');
                         Unet1dDenoiser.PerThreadPackLimit = long.Parse(knobs[0]);
                         Unet1dDenoiser.NormParallelElements = knobs.Length > 1 ? long.Parse(knobs[1]) : normDefault;
+                        Asd.Simd.Kernels.Gemm.Sgemm.WidenOnceTiles = knobs.Length > 2 ? int.Parse(knobs[2]) : widenDefault;
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
                         var sw = Stopwatch.StartNew();
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));

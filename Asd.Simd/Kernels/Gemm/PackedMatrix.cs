@@ -24,6 +24,11 @@ public sealed class PackedMatrix
         _data = data;
         _half = half;
         SgemmKernels.CompileAll(path, half.Length > 0);
+        if (half.Length > 0)
+        {
+            // A float16 GEMM with many row tiles runs the float kernels on weights it widens once (Sgemm.WidenOnceTiles).
+            SgemmKernels.CompileAll(path, half: false);
+        }
     }
 
     /// <summary>Inner dimension (inputs per row).</summary>

@@ -52,6 +52,22 @@ public static class Sgemm
     [ThreadStatic]
     private static float[]? t_scaledA;
 
+    /// <summary>A thread's block of float16 weights widened once for all its row tiles (see <see cref="WidenOnceTiles"/>).</summary>
+    [ThreadStatic]
+    private static float[]? t_widened;
+
+    /// <summary>
+    /// A thread with float16 weights and at least this many row tiles widens each block of panels once into a float
+    /// buffer and runs the float kernels on it for every tile, instead of widening the same weights in every tile's
+    /// kernel (the same values, so the same bits). Not with the prefetch of the next panel (weights that stream from
+    /// memory, few tiles), whose tiles read the halves while memory brings the next ones. The widening pass does not
+    /// overlap the arithmetic as the kernels' widening does, so it pays from about 5 tiles: AVX2 on a Zen 3
+    /// (<c>Asd.Bench quick-gemm</c>, 256 and 768 square, % of the FMA peak, in the kernels / widened once): 3 tiles
+    /// 73-76 / 67-74, 4 tiles 76-80 / 76-79, 6 tiles 73-77 / 78-83, 8 tiles 76-80 / 83-86, 22 tiles 74-80 / 88-91
+    /// (float32 weights 85-95). Settable for that probe's side-by-side timing.
+    /// </summary>
+    internal static int WidenOnceTiles { get; set; } = 5;
+
     /// <summary>
     /// The largest |x| the float16 kernels take scaled: x 2^112 is finite (and exact) below 2^16. A GEMM whose A holds
     /// a larger value (or a NaN) runs the kernels that multiply each widened weight instead, with the same bits.
@@ -242,9 +258,9 @@ public static class Sgemm
         // row tile, and costs about one vector operation per A value: worth it where the thread walks many panels per
         // row (few-row calls of wide layers: the MLPs), not on the convolutions' many rows and narrow layers (the
         // trained ConditionalUnet1D ran 5-15% slower at 2-12 samples with every GEMM scaled, four alternated pairs).
-        bool scaledA = false;
+        bool scaledA = false, widenOnce = w.HalfWeights && path != IsaPath.Scalar && !prefetchNext && rangeTiles >= WidenOnceTiles;
         int rowFrom = Tile(m, tiles, tileStart).Row0, rowTo = tileEnd < tiles ? Tile(m, tiles, tileEnd).Row0 : m;
-        if (w.HalfWeights && path != IsaPath.Scalar && (long)(panelEnd - panelStart) * rangeTiles * ScaledHalfPanelsPerRow >= rowTo - rowFrom)
+        if (w.HalfWeights && !widenOnce && path != IsaPath.Scalar && (long)(panelEnd - panelStart) * rangeTiles * ScaledHalfPanelsPerRow >= rowTo - rowFrom)
         {
             int k16 = RoundK(k);
             int need = rowTo * k16;
@@ -286,6 +302,15 @@ public static class Sgemm
                     ahead = next < 0 ? own : next - w.Offset(k0, p);
                 }
 
+                // Float16 weights, many tiles: this span's full panels widened once, for every tile's float kernel.
+                float[]? widened = null;
+                if (widenOnce && (p + span) * nr <= n)
+                {
+                    int count = span * kc * nr;
+                    widened = t_widened is { } tw && tw.Length >= count ? tw : (t_widened = new float[Math.Max(count, KBlock * nr)]);
+                    SgemmKernels.Widen(path, w.HalfData.AsSpan(w.Offset(k0, p), count), widened);
+                }
+
                 for (int t = tileStart; t < tileEnd; t++)
                 {
                     (int row0, int r) = Tile(m, tiles, t);
@@ -305,7 +330,15 @@ public static class Sgemm
                     int step = PanelsFor(multi, r, span);
                     for (int q = p; q < p + span; q += step)
                     {
-                        Run(w, scaledA, r, step, ref aTile, w.Offset(k0, q), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first, prefetch);
+                        if (widened is not null)
+                        {
+                            // The widened block is in cache: prefetch within it, one tile's own distance ahead.
+                            SgemmKernels.Run(path, r, step, ref aTile, ref widened[(q - p) * kc * nr], panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first, own);
+                        }
+                        else
+                        {
+                            Run(w, scaledA, r, step, ref aTile, w.Offset(k0, q), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first, prefetch);
+                        }
                     }
 
                     if (last && needsEpilogue)

@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Asd.Simd.Kernels.Gemm;
 
 /// <summary>Constants the generated microkernels share (the kernels themselves are in the .g.cs files).</summary>
@@ -11,6 +14,59 @@ internal static partial class SgemmKernels
 
     /// <summary>2^112 = 2^(127 - 15): turns a half's exponent field, read with the float bias, into its value.</summary>
     internal const float HalfScale = 5.192296858534828E+33f;
+
+    /// <summary>
+    /// dst = the float values of the IEEE half bits in src, with the widening the float16 kernels do in registers (the
+    /// same values: the conversion is exact), for a GEMM that widens a block of weights once and runs the float kernels
+    /// on it for every row tile.
+    /// </summary>
+    internal static void Widen(IsaPath path, ReadOnlySpan<ushort> src, Span<float> dst)
+    {
+        int n = src.Length, i = 0;
+        if (dst.Length < n)
+        {
+            throw new ArgumentException($"dst holds {dst.Length} floats; {n} needed.", nameof(dst));
+        }
+
+        ref ushort s = ref MemoryMarshal.GetReference(src);
+        ref float d = ref MemoryMarshal.GetReference(dst);
+        switch (path)
+        {
+            case IsaPath.Avx512:
+                for (; i + 16 <= n; i += 16)
+                {
+                    WidenHalfAvx512(Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                }
+
+                break;
+            case IsaPath.Avx2:
+                for (; i + 8 <= n; i += 8)
+                {
+                    WidenHalfAvx2(Vector128.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                }
+
+                break;
+            case IsaPath.Neon:
+                for (; i + 4 <= n; i += 4)
+                {
+                    WidenHalfNeon(Vector64.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                }
+
+                break;
+            case IsaPath.Vector128:
+                for (; i + 4 <= n; i += 4)
+                {
+                    WidenHalfVector128(Vector64.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                }
+
+                break;
+        }
+
+        for (; i < n; i++)
+        {
+            dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
+        }
+    }
 
     /// <summary>How many k-steps ahead a tile that streams its own weights prefetches them (AVX-512 and AVX2 kernels).</summary>
     internal const int PrefetchSteps = 24;
@@ -70,7 +126,7 @@ internal static partial class SgemmKernels
 
     private static void RunEmpty(IsaPath path, int rows, int panels, ref float a, ref float b, ref ushort bh, Span<float> c, int ldc, bool half)
     {
-        ref float c0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(c);
+        ref float c0 = ref MemoryMarshal.GetReference(c);
         _ = half
             ? Run(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0)
                 && RunScaled(path, rows, panels, ref a, ref bh, panelStride: 0, kc: 0, ref c0, ldc, first: true, prefetch: 0)

@@ -78,7 +78,7 @@ public sealed class HalfGemmTests
         (int M, int K, int N)[] shapes =
         [
             (1, 1, 1), (1, 7, 130), (2, 33, 129), (3, 257, 300), (4, 16, 64), (5, 40, 37), (6, 300, 96), (7, 5, 17),
-            (8, 513, 64), (12, 24, 33), (13, 70, 128), (16, 31, 257), (25, 100, 45), (64, 20, 20),
+            (8, 513, 64), (12, 24, 33), (13, 70, 128), (16, 31, 257), (25, 100, 45), (64, 20, 20), (70, 1100, 40),
         ];
         foreach ((int m, int k, int n) in shapes)
         {
@@ -109,6 +109,42 @@ public sealed class HalfGemmTests
                     Assert.Equal(full[kk, n - 1], half[kk, n - 1]);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A GEMM with many row tiles widens each block of float16 weights once and runs the float kernels on it
+    /// (Sgemm.WidenOnceTiles): the same bits as the float16 kernels, which widen in registers, on every path, from one
+    /// tile to many, with edge panels, K across blocks and activations beyond the scaled kernels' limit.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void WideningOnceForAllTilesGivesTheKernelsBits(IsaPath path)
+    {
+        using ForcedIsa forced = ForcedIsa.On(path);
+        var rng = new System.Random(27);
+        int before = Sgemm.WidenOnceTiles;
+        try
+        {
+            foreach ((int m, int k, int n) in ((int, int, int)[])[(1, 40, 33), (7, 300, 64), (30, 1100, 40), (64, 50, 97)])
+            {
+                float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+                a[rng.Next(a.Length)] = 1e6f;
+                ushort[] h = RandomHalves(rng, k * n);
+                PackedMatrix half = PackedMatrix.PackHalf(h, k, n, outputMajor: false, path);
+                var inKernels = new float[m * n];
+                var once = new float[m * n];
+                Sgemm.WidenOnceTiles = int.MaxValue;
+                Sgemm.Multiply(a, m, k, half, default, Activation.Identity, default, 0, inKernels, n);
+                Sgemm.WidenOnceTiles = 1;
+                Sgemm.Multiply(a, m, k, half, default, Activation.Identity, default, 0, once, n);
+                Assert.Equal(inKernels.Select(BitConverter.SingleToInt32Bits), once.Select(BitConverter.SingleToInt32Bits));
+                Assert.Contains(once, v => v != 0);
+            }
+        }
+        finally
+        {
+            Sgemm.WidenOnceTiles = before;
         }
     }
 
