@@ -103,6 +103,11 @@ internal static class BenchOutput
             yield return $"row-parallel: calls of one row run on {single}";
         }
 
+        if (report.OneSampleMode is { } oneSample)
+        {
+            yield return $"ConditionalUnet1D: one-sample calls run on {oneSample}";
+        }
+
         if (report.RetimedPasses > 0)
         {
             CostCurve p = report.PredictionCurve;

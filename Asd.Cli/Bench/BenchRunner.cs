@@ -121,6 +121,9 @@ internal sealed class BenchReport
     /// <summary>Row-parallel ONNX models: how calls of one row ran (one lane or intra-op threads) and the timing that chose it.</summary>
     public string? SingleRowMode { get; init; }
 
+    /// <summary>Native ConditionalUnet1D on a pool: how one-sample calls ran (one lane or the columns split) and the timing that chose it.</summary>
+    public string? OneSampleMode { get; init; }
+
     /// <summary>Seconds of one denoiser call of <see cref="Chains"/> rows in the given setting's sequential run.</summary>
     public double SecondsPerCall(BenchResult r) => r.MedianWall * Chains / Steps;
 
@@ -438,6 +441,7 @@ internal sealed class BenchRunner
                 Physics = physics,
                 OnnxCostCurve = onnxCurve,
                 SingleRowMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Onnx.OnnxRowParallelDenoiser>().FirstOrDefault()?.SingleRowMode,
+                OneSampleMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Unet1d.Unet1dDenoiser>().FirstOrDefault()?.OneSampleMode,
                 GivenAcceptanceCeiling = givenCeiling,
             };
         }

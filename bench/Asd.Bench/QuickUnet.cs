@@ -30,6 +30,7 @@ internal static class QuickUnet
         }
 
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
+        Console.WriteLine($"one-sample calls run on {den.OneSampleMode}");
         int d = model.SampleSize, c = model.ConditionSize;
         int[] sizes = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 3, 4, 6, 8, 12, 16];
         int reps = args.Length > 4 ? int.Parse(args[4]) : 25;

@@ -81,12 +81,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly Unet1dDenoiser[] _laneDenoisers = [];
     private readonly RowSplit? _rowSplit;
 
+    /// <summary>Whether a one-sample call splits its GEMMs' columns across the pool instead of running on one lane (<see cref="OneSampleMode"/>).</summary>
+    private readonly bool _oneSampleColumns;
+
     /// <summary>
     /// A denoiser for passes of up to <paramref name="maxRows"/> samples. With a pool of two or more threads, calls of
     /// at least <paramref name="rowSplitRows"/> samples give each thread whole samples (<see cref="RowSplit"/>), run
     /// on a lane denoiser of its own; smaller calls split each GEMM's columns.
     /// </summary>
-    internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows, TimestepEmbeddings? sharedEmbeddings = null)
+    internal Unet1dDenoiser(Unet1dModel model, int maxRows, CorePool? pool, int rowSplitRows = DefaultRowSplitRows, TimestepEmbeddings? sharedEmbeddings = null, bool? oneSampleColumns = null)
     {
         _model = model;
         _c = model.Config;
@@ -132,7 +135,10 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             _rowSplit = new RowSplit(this, _passSamples, pool!, lanes, splitRows, _embeddings);
         }
 
-        if (pool is { Threads: >= 2 } && (_rowSplit is null || splitRows > 1))
+        // A row split from one sample runs a lone sample on one lane unless the columns split measures faster
+        // (ChooseOneSample), so those calls need the column split's buffers too.
+        bool probeOneSample = _rowSplit is not null && splitRows <= 1;
+        if (pool is { Threads: >= 2 } && (_rowSplit is null || splitRows > 1 || probeOneSample))
         {
             // Calls this denoiser runs itself, its GEMMs' columns split: each thread packs A into a buffer of its own
             // (ConvWork.Fused), up to PerThreadPackMost elements (less with more than two threads) plus each row's
@@ -142,6 +148,85 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             int own = (int)Math.Min(_packedA.Length, elements + (16L * p * _c.Horizon));
             _conv.PerThread = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[own])];
         }
+
+        OneSampleMode = pool is not { Threads: >= 2 } ? "one thread (no pool)" : _rowSplit is null ? "its GEMMs' columns split across the pool" : "one lane (one thread)";
+        if (probeOneSample && oneSampleColumns is { } forced)
+        {
+            (_oneSampleColumns, OneSampleMode) = (forced, forced ? $"the columns split over {pool!.Threads} threads (forced)" : "one lane (one thread; forced)");
+        }
+        else if (probeOneSample)
+        {
+            (_oneSampleColumns, OneSampleMode) = ChooseOneSample(pool!.Threads);
+        }
+    }
+
+    /// <summary>
+    /// A one-sample call gains nothing from a row split: it runs on one lane, or has its GEMMs' columns split across the
+    /// pool, and which is faster depends on the machine. The lane was faster on the project's AVX-512 VM (the trained
+    /// policy: 0.31-0.37 ms against 0.36-0.43 ms), the columns on an AVX2-only one (a Zen 3: 0.61 ms against 0.84 ms,
+    /// `quick-unet` with and without ASD_ROW_SPLIT=off), where the same arithmetic takes twice the instructions and
+    /// outweighs the per-layer hand-offs. Timed when the denoiser is made; the column split needs to be this much faster.
+    /// </summary>
+    internal const double OneSampleColumnsMinGain = 1.05;
+
+    /// <summary>How one-sample calls run, and the timing that chose it (both ways give the same bits).</summary>
+    internal string OneSampleMode { get; }
+
+    /// <summary>
+    /// Times one probe sample on lane 0 and with the columns split, in alternating blocks of 3 back-to-back calls (the
+    /// last 2 of each block timed, 5 blocks each way), and compares their outputs bit for bit: the columns when their
+    /// median was at least <see cref="OneSampleColumnsMinGain"/> times faster and every output matched. Back to back,
+    /// as sampling calls: a column call right after a lane call found the pool's threads asleep (on a Zen 3, 0.77-0.90
+    /// ms against 0.58-0.67 in a run of column calls).
+    /// </summary>
+    private (bool Columns, string Mode) ChooseOneSample(int threads)
+    {
+        int d = SampleSize, c = ConditionSize;
+        var rng = new Random(7);
+        float[] x = [.. Enumerable.Range(0, d).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+        float[] cond = [.. Enumerable.Range(0, c).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+        int[] t = [Math.Max(1, _model.DefaultScheduler.NumTrainTimesteps) / 2];
+        float[] byLane = new float[d], byColumns = new float[d];
+        var laneTimes = new List<double>();
+        var columnTimes = new List<double>();
+        bool same = true;
+        for (int block = 0; block < 7; block++)
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _rowSplit!.TryRun(x, t, cond, byLane);
+                double lane = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (i > 0 && block > 1)
+                {
+                    laneTimes.Add(lane);
+                }
+            }
+
+            for (int i = 0; i < 3; i++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                Forward(x, t, cond, byColumns);
+                double columns = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (i > 0 && block > 1)
+                {
+                    columnTimes.Add(columns);
+                }
+            }
+
+            same &= System.Runtime.InteropServices.MemoryMarshal.AsBytes(byLane.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(byColumns.AsSpan()));
+        }
+
+        double laneMedian = laneTimes.Order().ElementAt(laneTimes.Count / 2), columnMedian = columnTimes.Order().ElementAt(columnTimes.Count / 2);
+        string timing = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"one sample: {laneMedian * 1e6:F0} us on one lane, {columnMedian * 1e6:F0} us with the columns split over {threads} threads");
+        if (!same)
+        {
+            return (false, $"one lane (one thread): the column split's output bits differ from a lane's; {timing}");
+        }
+
+        return laneMedian >= OneSampleColumnsMinGain * columnMedian
+            ? (true, $"the columns split over {threads} threads ({timing})")
+            : (false, $"one lane (one thread; {timing})");
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -207,7 +292,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         // The lanes share this denoiser's embedding cache (RowSplit warms it for the call).
-        if (_rowSplit?.TryRun(samples, timesteps, conditioning, output) != true)
+        if ((timesteps.Length == 1 && _oneSampleColumns) || _rowSplit?.TryRun(samples, timesteps, conditioning, output) != true)
         {
             Forward(samples, timesteps, conditioning, output);
         }

@@ -323,17 +323,23 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
         options.GuidanceScale is null
-            ? new Unet1dDenoiser(this, options.MaxBatchRows, options.Pool, RowSplitRows)
+            ? new Unet1dDenoiser(this, options.MaxBatchRows, options.Pool, RowSplitRows, oneSampleColumns: OneSampleColumns)
             : throw new InvalidOperationException($"Model '{Name}' defines no null condition for guidance.");
 
     /// <summary>A denoiser with its own scratch for up to <paramref name="maxRows"/> samples per internal pass.</summary>
-    public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool, RowSplitRows);
+    public Unet1dDenoiser CreateDenoiser(int maxRows = 64, CorePool? pool = null) => new(this, maxRows, pool, RowSplitRows, oneSampleColumns: OneSampleColumns);
 
     /// <summary>
     /// Calls of at least this many samples on a pool of two or more threads give each thread whole samples (a row
     /// split) rather than a share of every GEMM's columns (<see cref="int.MaxValue"/> turns it off, for benches).
     /// </summary>
     internal int RowSplitRows { get; set; } = Unet1dDenoiser.DefaultRowSplitRows;
+
+    /// <summary>
+    /// How a denoiser with a row split from one sample runs one-sample calls: null times both ways when it is made
+    /// (<see cref="Unet1dDenoiser.OneSampleMode"/>), true splits the columns, false runs one lane (tests, benches).
+    /// </summary>
+    internal bool? OneSampleColumns { get; set; }
 
     /// <inheritdoc/>
     public void Dispose()

@@ -124,20 +124,23 @@ public sealed class Unet1dTests(ITestOutputHelper output)
                 {
                     using var pool = new CorePool(threads);
                     // With 2 or 3 threads, passes run whole samples per thread (a row split: Unet1dModel.RowSplitRows,
-                    // 1 by default, so a pass of 1 sample runs on one thread) or, with the split off, split each
-                    // GEMM's columns across the threads: both ways meet the reference.
-                    foreach (int split in (int[])[Unet1dDenoiser.DefaultRowSplitRows, int.MaxValue])
+                    // 1 by default, so a pass of 1 sample runs on one lane, or with its columns split where that was
+                    // timed faster: both forced here) or, with the split off, split each GEMM's columns across the
+                    // threads: every way meets the reference.
+                    foreach ((int split, bool oneSampleColumns) in ((int, bool)[])[(Unet1dDenoiser.DefaultRowSplitRows, false), (Unet1dDenoiser.DefaultRowSplitRows, true), (int.MaxValue, false)])
                     {
                         model.RowSplitRows = split;
+                        model.OneSampleColumns = oneSampleColumns;
                         foreach (int maxRows in (int[])[1, 5, 64])
                         {
                             var y = new float[rows * d];
                             model.CreateDenoiser(maxRows, pool).Denoise(x, t, cond, y);
-                            Assert.True(reference.AsSpan().SequenceEqual(y), $"{path}, {threads} threads, {maxRows} rows per pass, row split from {split}: bits differ");
+                            Assert.True(reference.AsSpan().SequenceEqual(y), $"{path}, {threads} threads, {maxRows} rows per pass, row split from {split}, one-sample columns {oneSampleColumns}: bits differ");
                         }
                     }
 
                     model.RowSplitRows = Unet1dDenoiser.DefaultRowSplitRows;
+                    model.OneSampleColumns = null;
 
                     // Rows placed elsewhere in another batch.
                     var shifted = new float[3 * d];
@@ -152,14 +155,39 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// With a row split from one sample, the denoiser times a one-sample call on one lane and with its columns split when
+    /// it is made, says which it chose and why, and gives the reference bits either way; without a pool nothing is timed.
+    /// </summary>
+    [Fact]
+    public void OneSampleCallsTimeBothWaysAndSayWhichRan()
+    {
+        using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, 1, 8);
+        int d = model.SampleSize;
+        var reference = new float[d];
+        Unet1dDenoiser alone = model.CreateDenoiser(4);
+        Assert.Equal("one thread (no pool)", alone.OneSampleMode);
+        alone.Denoise(x, t, cond, reference);
+
+        using var pool = new CorePool(2);
+        Unet1dDenoiser timed = model.CreateDenoiser(4, pool);
+        Assert.Matches(@"^(the columns split over 2 threads \(|one lane \(one thread; )one sample: \d+ us on one lane, \d+ us with the columns split over 2 threads\)$", timed.OneSampleMode);
+        var y = new float[d];
+        timed.Denoise(x, t, cond, y);
+        Assert.True(reference.AsSpan().SequenceEqual(y), timed.OneSampleMode);
+    }
+
     [Theory]
-    [InlineData(Unet1dDenoiser.DefaultRowSplitRows)]
-    [InlineData(int.MaxValue)] // no row split: every GEMM's columns or row tiles split, each chunk packing its own A
-    public void CallsAllocateNothingAfterTheFirst(int rowSplitRows)
+    [InlineData(Unet1dDenoiser.DefaultRowSplitRows, false)]
+    [InlineData(Unet1dDenoiser.DefaultRowSplitRows, true)] // one-sample calls with their columns split
+    [InlineData(int.MaxValue, false)] // no row split: every GEMM's columns or row tiles split, each chunk packing its own A
+    public void CallsAllocateNothingAfterTheFirst(int rowSplitRows, bool oneSampleColumns)
     {
         using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
         using var pool = new CorePool(2);
         model.RowSplitRows = rowSplitRows;
+        model.OneSampleColumns = oneSampleColumns;
         Unet1dDenoiser den = model.CreateDenoiser(16, pool);
         int d = model.SampleSize, c = model.ConditionSize;
         float[] x = new float[16 * d], cond = new float[16 * c], y = new float[16 * d];
