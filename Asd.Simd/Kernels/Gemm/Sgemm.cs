@@ -307,7 +307,8 @@ public static class Sgemm
                 if (widenOnce && (p + span) * nr <= n)
                 {
                     int count = span * kc * nr;
-                    widened = t_widened is { } tw && tw.Length >= count ? tw : (t_widened = new float[Math.Max(count, KBlock * nr)]);
+                    // Sized for the widest span of a full K block at once, so a thread allocates it once.
+                    widened = t_widened is { } tw && tw.Length >= count ? tw : (t_widened = new float[Math.Max(count, group * KBlock * nr)]);
                     SgemmKernels.Widen(path, w.HalfData.AsSpan(w.Offset(k0, p), count), widened);
                 }
 
