@@ -174,8 +174,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
     /// <summary>
     /// Times one probe sample on lane 0 and with the columns split, in alternating blocks of 3 back-to-back calls (the
-    /// last 2 of each block timed, 5 blocks each way), and compares their outputs bit for bit: the columns when their
-    /// median was at least <see cref="OneSampleColumnsMinGain"/> times faster and every output matched. Back to back,
+    /// last 2 of each block timed; 7 blocks each way, the first 2 untimed), and compares their outputs bit for bit: the
+    /// columns when their median was at least <see cref="OneSampleColumnsMinGain"/> times faster and every output
+    /// matched. Back to back,
     /// as sampling calls: a column call right after a lane call found the pool's threads asleep (on a Zen 3, 0.77-0.90
     /// ms against 0.58-0.67 in a run of column calls).
     /// </summary>
