@@ -81,41 +81,30 @@ public static class GroupNorm
     }
 
     /// <summary>Mean and 1 / sqrt(variance + eps) of the group (population variance, two passes, 8 fixed lanes).</summary>
+    /// <remarks>
+    /// Where the group's rows hold whole multiples of 8 channels, every row starts in lane 0, so vectors of double
+    /// lanes kept in registers across rows add the elements in the same order as the lane-by-lane loop: one vector of
+    /// 8 on AVX-512, two of 4 on AVX2, four of 2 on NEON and Vector128. Without them AVX2 ran the lane-by-lane loop, and
+    /// the statistics and the normalization below took 17% of the trained 1-D U-Net policy's 4-sample call on a Zen 3
+    /// (perf, 2 threads).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static (double Mean, double Inverse) Statistics(ReadOnlySpan<float> x, int ldx, int length, int channel0, int channels, double epsilon)
     {
-        double n = (double)length * channels;
-        if (Isa.Active == IsaPath.Avx512 && channels % 8 == 0)
+        if (channels % 8 == 0)
         {
-            // Every row starts in lane 0 (channels is a multiple of 8), so one vector of 8 double lanes, kept in a
-            // register across rows, adds the elements in the same order as the lane-by-lane loop below.
-            ref float p = ref MemoryMarshal.GetReference(x);
-            Vector512<double> acc = Vector512<double>.Zero;
-            for (int t = 0; t < length; t++)
+            switch (Isa.Active)
             {
-                nint row = (t * (nint)ldx) + channel0;
-                for (int c = 0; c < channels; c += 8)
-                {
-                    acc += Wide(ref Unsafe.Add(ref p, row), c);
-                }
+                case IsaPath.Avx512:
+                    return Statistics<Lanes512>(x, ldx, length, channel0, channels, epsilon);
+                case IsaPath.Avx2:
+                    return Statistics<Lanes256>(x, ldx, length, channel0, channels, epsilon);
+                case IsaPath.Neon or IsaPath.Vector128:
+                    return Statistics<Lanes128>(x, ldx, length, channel0, channels, epsilon);
             }
-
-            double wideMean = LaneSum(acc) / n;
-            Vector512<double> m = Vector512.Create(wideMean);
-            acc = Vector512<double>.Zero;
-            for (int t = 0; t < length; t++)
-            {
-                nint row = (t * (nint)ldx) + channel0;
-                for (int c = 0; c < channels; c += 8)
-                {
-                    Vector512<double> d = Wide(ref Unsafe.Add(ref p, row), c) - m;
-                    acc = Vector512.FusedMultiplyAdd(d, d, acc);
-                }
-            }
-
-            return (wideMean, 1.0 / Math.Sqrt((LaneSum(acc) / n) + epsilon));
         }
 
+        double n = (double)length * channels;
         Span<double> lanes = stackalloc double[8];
         lanes.Clear();
         for (int t = 0, e = 0; t < length; t++, e += channels)
@@ -142,9 +131,37 @@ public static class GroupNorm
         return (mean, 1.0 / Math.Sqrt((LaneSum(lanes) / n) + epsilon));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double LaneSum(Vector512<double> l) =>
-        ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    /// <summary><see cref="Statistics"/> with the 8 lanes in registers (channels a multiple of 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (double Mean, double Inverse) Statistics<TL>(ReadOnlySpan<float> x, int ldx, int length, int channel0, int channels, double epsilon)
+        where TL : struct, ILanes8<TL>
+    {
+        double n = (double)length * channels;
+        ref float p = ref MemoryMarshal.GetReference(x);
+        TL acc = default;
+        for (int t = 0; t < length; t++)
+        {
+            ref float row = ref Unsafe.Add(ref p, (t * (nint)ldx) + channel0);
+            for (int c = 0; c < channels; c += 8)
+            {
+                acc = TL.Add(acc, ref Unsafe.Add(ref row, c));
+            }
+        }
+
+        double mean = TL.Sum(acc) / n;
+        TL m = TL.Broadcast(mean);
+        acc = default;
+        for (int t = 0; t < length; t++)
+        {
+            ref float row = ref Unsafe.Add(ref p, (t * (nint)ldx) + channel0);
+            for (int c = 0; c < channels; c += 8)
+            {
+                acc = TL.AddSquare(acc, ref Unsafe.Add(ref row, c), m);
+            }
+        }
+
+        return (mean, 1.0 / Math.Sqrt((TL.Sum(acc) / n) + epsilon));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double LaneSum(ReadOnlySpan<double> l) =>
@@ -154,20 +171,13 @@ public static class GroupNorm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Normalize(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double mean, double inv, Span<float> ys)
     {
-        int c = 0;
-        if (Isa.Active == IsaPath.Avx512)
+        int c = Isa.Active switch
         {
-            Vector512<double> m = Vector512.Create(mean), s = Vector512.Create(inv);
-            ref float px = ref MemoryMarshal.GetReference(xs), pg = ref MemoryMarshal.GetReference(gamma), pb = ref MemoryMarshal.GetReference(beta);
-            ref float py = ref MemoryMarshal.GetReference(ys);
-            for (; c + 8 <= xs.Length; c += 8)
-            {
-                Vector512<double> v = (Wide(ref px, c) - m) * s;
-                v = (v * Wide(ref pg, c)) + Wide(ref pb, c);
-                Vector512.Narrow(v, v).GetLower().StoreUnsafe(ref py, (nuint)c);
-            }
-        }
-
+            IsaPath.Avx512 => NormalizeFrom<Lanes512>(0, xs.Length, xs, gamma, beta, mean, inv, ys),
+            IsaPath.Avx2 => NormalizeFrom<Lanes256>(0, xs.Length, xs, gamma, beta, mean, inv, ys),
+            IsaPath.Neon or IsaPath.Vector128 => NormalizeFrom<Lanes128>(0, xs.Length, xs, gamma, beta, mean, inv, ys),
+            _ => 0,
+        };
         for (; c < xs.Length; c++)
         {
             double v = (xs[c] - mean) * inv;
@@ -180,28 +190,18 @@ public static class GroupNorm
     private static void NormalizeGroups(ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, ReadOnlySpan<double> stats, int width, Span<float> ys)
     {
         int groups = stats.Length / 2;
-        if (Isa.Active == IsaPath.Avx512 && width % 8 == 0)
-        {
-            ref float px = ref MemoryMarshal.GetReference(xs), pg = ref MemoryMarshal.GetReference(gamma), pb = ref MemoryMarshal.GetReference(beta);
-            ref float py = ref MemoryMarshal.GetReference(ys);
-            for (int g = 0, c = 0; g < groups; g++)
-            {
-                Vector512<double> m = Vector512.Create(stats[2 * g]), s = Vector512.Create(stats[(2 * g) + 1]);
-                for (int end = c + width; c < end; c += 8)
-                {
-                    Vector512<double> v = (Wide(ref px, c) - m) * s;
-                    v = (v * Wide(ref pg, c)) + Wide(ref pb, c);
-                    Vector512.Narrow(v, v).GetLower().StoreUnsafe(ref py, (nuint)c);
-                }
-            }
-
-            return;
-        }
-
         for (int g = 0, c = 0; g < groups; g++)
         {
             double mean = stats[2 * g], inv = stats[(2 * g) + 1];
-            for (int end = c + width; c < end; c++)
+            int end = c + width;
+            c = Isa.Active switch
+            {
+                IsaPath.Avx512 => NormalizeFrom<Lanes512>(c, end, xs, gamma, beta, mean, inv, ys),
+                IsaPath.Avx2 => NormalizeFrom<Lanes256>(c, end, xs, gamma, beta, mean, inv, ys),
+                IsaPath.Neon or IsaPath.Vector128 => NormalizeFrom<Lanes128>(c, end, xs, gamma, beta, mean, inv, ys),
+                _ => c,
+            };
+            for (; c < end; c++)
             {
                 double v = (xs[c] - mean) * inv;
                 ys[c] = (float)((v * gamma[c]) + beta[c]);
@@ -209,9 +209,180 @@ public static class GroupNorm
         }
     }
 
+    /// <summary>
+    /// Normalizes elements [c, end) a vector at a time, the same double operations per element as the scalar loop
+    /// (subtract, multiply, multiply, add: no fused multiply-add, one rounding to float); returns where it stopped.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Wide(ref float p, int c) =>
-        Vector512.WidenLower(Vector256.LoadUnsafe(ref p, (nuint)c).ToVector512Unsafe());
+    private static int NormalizeFrom<TL>(int c, int end, ReadOnlySpan<float> xs, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, double mean, double inv, Span<float> ys)
+        where TL : struct, ILanes8<TL>
+    {
+        ref float px = ref MemoryMarshal.GetReference(xs), pg = ref MemoryMarshal.GetReference(gamma), pb = ref MemoryMarshal.GetReference(beta);
+        ref float py = ref MemoryMarshal.GetReference(ys);
+        TL m = TL.Broadcast(mean), s = TL.Broadcast(inv);
+        for (; c + TL.Step <= end; c += TL.Step)
+        {
+            TL.NormalizeStep(ref Unsafe.Add(ref px, c), ref Unsafe.Add(ref pg, c), ref Unsafe.Add(ref pb, c), m, s, ref Unsafe.Add(ref py, c));
+        }
+
+        return c;
+    }
+
+    /// <summary>
+    /// Eight double lanes of the statistics in the vectors of one path, and that path's step of the normalization.
+    /// Lane j of the 8 holds the elements j, j + 8, ... of the group's rows (channels a multiple of 8), and
+    /// <see cref="Sum"/> adds the lanes in the fixed tree of <see cref="LaneSum(ReadOnlySpan{double})"/>.
+    /// </summary>
+    private interface ILanes8<TSelf>
+        where TSelf : struct, ILanes8<TSelf>
+    {
+        /// <summary>Floats per <see cref="NormalizeStep"/>.</summary>
+        static abstract int Step { get; }
+
+        static abstract TSelf Broadcast(double value);
+
+        /// <summary>lane j += p[j] for j &lt; 8.</summary>
+        static abstract TSelf Add(TSelf acc, ref float p);
+
+        /// <summary>lane j = fma(p[j] - mean, p[j] - mean, lane j) for j &lt; 8.</summary>
+        static abstract TSelf AddSquare(TSelf acc, ref float p, TSelf mean);
+
+        static abstract double Sum(TSelf acc);
+
+        /// <summary>y[j] = (float)(((x[j] - mean) * inv * gamma[j]) + beta[j]) for j &lt; <see cref="Step"/>.</summary>
+        static abstract void NormalizeStep(ref float x, ref float gamma, ref float beta, TSelf mean, TSelf inv, ref float y);
+    }
+
+    private struct Lanes512 : ILanes8<Lanes512>
+    {
+        private Vector512<double> _v;
+
+        public static int Step => 8;
+
+        public static Lanes512 Broadcast(double value) => new() { _v = Vector512.Create(value) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes512 Add(Lanes512 acc, ref float p) => new() { _v = acc._v + Wide(ref p) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes512 AddSquare(Lanes512 acc, ref float p, Lanes512 mean)
+        {
+            Vector512<double> d = Wide(ref p) - mean._v;
+            return new() { _v = Vector512.FusedMultiplyAdd(d, d, acc._v) };
+        }
+
+        public static double Sum(Lanes512 acc) =>
+            ((acc._v[0] + acc._v[4]) + (acc._v[2] + acc._v[6])) + ((acc._v[1] + acc._v[5]) + (acc._v[3] + acc._v[7]));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void NormalizeStep(ref float x, ref float gamma, ref float beta, Lanes512 mean, Lanes512 inv, ref float y)
+        {
+            Vector512<double> v = (Wide(ref x) - mean._v) * inv._v;
+            v = (v * Wide(ref gamma)) + Wide(ref beta);
+            Vector512.Narrow(v, v).GetLower().StoreUnsafe(ref y);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<double> Wide(ref float p) => Vector512.WidenLower(Vector256.LoadUnsafe(ref p).ToVector512Unsafe());
+    }
+
+    private struct Lanes256 : ILanes8<Lanes256>
+    {
+        private Vector256<double> _lo, _hi;
+
+        public static int Step => 8;
+
+        public static Lanes256 Broadcast(double value) => new() { _lo = Vector256.Create(value), _hi = Vector256.Create(value) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes256 Add(Lanes256 acc, ref float p)
+        {
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref p));
+            return new() { _lo = acc._lo + lo, _hi = acc._hi + hi };
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes256 AddSquare(Lanes256 acc, ref float p, Lanes256 mean)
+        {
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref p));
+            lo -= mean._lo;
+            hi -= mean._lo;
+            return new() { _lo = Vector256.FusedMultiplyAdd(lo, lo, acc._lo), _hi = Vector256.FusedMultiplyAdd(hi, hi, acc._hi) };
+        }
+
+        public static double Sum(Lanes256 acc)
+        {
+            // (l0 + l4, l1 + l5, l2 + l6, l3 + l7), then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+            Vector256<double> s = acc._lo + acc._hi;
+            return (s[0] + s[2]) + (s[1] + s[3]);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void NormalizeStep(ref float x, ref float gamma, ref float beta, Lanes256 mean, Lanes256 inv, ref float y)
+        {
+            (Vector256<double> xl, Vector256<double> xh) = Vector256.Widen(Vector256.LoadUnsafe(ref x));
+            (Vector256<double> gl, Vector256<double> gh) = Vector256.Widen(Vector256.LoadUnsafe(ref gamma));
+            (Vector256<double> bl, Vector256<double> bh) = Vector256.Widen(Vector256.LoadUnsafe(ref beta));
+            Vector256<double> lo = (((xl - mean._lo) * inv._lo) * gl) + bl, hi = (((xh - mean._lo) * inv._lo) * gh) + bh;
+            Vector256.Narrow(lo, hi).StoreUnsafe(ref y);
+        }
+    }
+
+    private struct Lanes128 : ILanes8<Lanes128>
+    {
+        private Vector128<double> _a, _b, _c, _d;
+
+        public static int Step => 4;
+
+        public static Lanes128 Broadcast(double value)
+        {
+            Vector128<double> v = Vector128.Create(value);
+            return new() { _a = v, _b = v, _c = v, _d = v };
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes128 Add(Lanes128 acc, ref float p)
+        {
+            (Vector128<double> a, Vector128<double> b) = Vector128.Widen(Vector128.LoadUnsafe(ref p));
+            (Vector128<double> c, Vector128<double> d) = Vector128.Widen(Vector128.LoadUnsafe(ref Unsafe.Add(ref p, 4)));
+            return new() { _a = acc._a + a, _b = acc._b + b, _c = acc._c + c, _d = acc._d + d };
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes128 AddSquare(Lanes128 acc, ref float p, Lanes128 mean)
+        {
+            (Vector128<double> a, Vector128<double> b) = Vector128.Widen(Vector128.LoadUnsafe(ref p));
+            (Vector128<double> c, Vector128<double> d) = Vector128.Widen(Vector128.LoadUnsafe(ref Unsafe.Add(ref p, 4)));
+            a -= mean._a;
+            b -= mean._a;
+            c -= mean._a;
+            d -= mean._a;
+            return new()
+            {
+                _a = Vector128.FusedMultiplyAdd(a, a, acc._a),
+                _b = Vector128.FusedMultiplyAdd(b, b, acc._b),
+                _c = Vector128.FusedMultiplyAdd(c, c, acc._c),
+                _d = Vector128.FusedMultiplyAdd(d, d, acc._d),
+            };
+        }
+
+        public static double Sum(Lanes128 acc)
+        {
+            // _a = (l0, l1), _b = (l2, l3), _c = (l4, l5), _d = (l6, l7).
+            Vector128<double> ac = acc._a + acc._c, bd = acc._b + acc._d;
+            return (ac[0] + bd[0]) + (ac[1] + bd[1]);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void NormalizeStep(ref float x, ref float gamma, ref float beta, Lanes128 mean, Lanes128 inv, ref float y)
+        {
+            (Vector128<double> xl, Vector128<double> xh) = Vector128.Widen(Vector128.LoadUnsafe(ref x));
+            (Vector128<double> gl, Vector128<double> gh) = Vector128.Widen(Vector128.LoadUnsafe(ref gamma));
+            (Vector128<double> bl, Vector128<double> bh) = Vector128.Widen(Vector128.LoadUnsafe(ref beta));
+            Vector128<double> lo = (((xl - mean._a) * inv._a) * gl) + bl, hi = (((xh - mean._a) * inv._a) * gh) + bh;
+            Vector128.Narrow(lo, hi).StoreUnsafe(ref y);
+        }
+    }
 
     /// <summary>
     /// ys = act(ys), then * scale, + shift, + residual where given. Its own loop rather than a shared entry like

@@ -169,6 +169,29 @@ public sealed class RowOpsTests
             Assert.Equal(y, copy);
         }
 
+        // Every path and offset gives the scalar path's bits (rows of 8k and not, so the vector statistics and
+        // normalization and their scalar tails all run).
+        foreach (int n in new[] { 1, 3, 4, 7, 8, 12, 16, 24, 31, 64, 100, 256, 768 })
+        {
+            float[] x = Random(rng, n), w = Random(rng, n), b = Random(rng, n);
+            var reference = new float[n];
+            Isa.Force(IsaPath.Scalar);
+            RowNorm.LayerNorm(x, w, b, 1e-5, reference);
+            Isa.Force(null);
+            OnEveryPath(path =>
+            {
+                for (int offset = 0; offset < 16; offset += 5)
+                {
+                    float[] x2 = new float[n + 16], w2 = new float[n + 16], b2 = new float[n + 16], y2 = new float[n + 16];
+                    Array.Copy(x, 0, x2, offset, n);
+                    Array.Copy(w, 0, w2, offset, n);
+                    Array.Copy(b, 0, b2, offset, n);
+                    RowNorm.LayerNorm(x2.AsSpan(offset, n), w2.AsSpan(offset, n), b2.AsSpan(offset, n), 1e-5, y2.AsSpan(offset, n));
+                    Assert.True(reference.AsSpan().SequenceEqual(y2.AsSpan(offset, n)), $"{path}, n={n}, offset {offset}");
+                }
+            });
+        }
+
         float[] freqs = RowNorm.SinusoidalFrequencies(8, 10000, 1);
         var emb = new float[8];
         RowNorm.SinusoidalEmbedding(250, freqs, 1f, flipSinToCos: false, emb);
@@ -180,6 +203,31 @@ public sealed class RowOpsTests
         }
 
         Assert.Throws<ArgumentOutOfRangeException>(() => RowNorm.SinusoidalFrequencies(7, 10000, 1));
+    }
+
+    /// <summary>
+    /// The group statistics add the elements in one fixed order on every path (element e into lane e mod 8, the lanes
+    /// in a fixed tree), so the double mean and inverse are equal bit for bit. The values span 2^-30..2^30, where
+    /// double sums lose bits and any other order of additions gives other doubles (the float outputs of a
+    /// normalization would rarely show it).
+    /// </summary>
+    [Fact]
+    public void GroupStatisticsAreTheSameDoublesOnEveryPath()
+    {
+        var rng = new System.Random(4);
+        foreach ((int length, int channels) in new[] { (1, 8), (1, 768), (16, 8), (16, 32), (8, 64), (4, 256), (5, 12), (3, 20), (7, 40) })
+        {
+            int ld = channels + 3, channel0 = 2;
+            float[] x = [.. Enumerable.Range(0, (length * ld) + channel0).Select(_ => (float)(((rng.NextDouble() * 2) - 1) * Math.Pow(2, rng.Next(-30, 31))))];
+            Isa.Force(IsaPath.Scalar);
+            (double mean0, double inv0) = GroupNorm.Statistics(x, ld, length, channel0, channels, 1e-5);
+            Isa.Force(null);
+            OnEveryPath(path =>
+            {
+                (double mean, double inv) = GroupNorm.Statistics(x, ld, length, channel0, channels, 1e-5);
+                Assert.True(mean.Equals(mean0) && inv.Equals(inv0), $"{path}, {length} x {channels}: ({mean:R}, {inv:R}) vs ({mean0:R}, {inv0:R})");
+            });
+        }
     }
 
     /// <summary>Every row kernel checks its spans' lengths first and names the one that disagrees (a short span must
