@@ -31,6 +31,8 @@ export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
 # ASD_UNET1D_OUT writes elsewhere (another machine's runs beside the README's, for example).
 OUT=${ASD_UNET1D_OUT:-$ROOT/docs/bench/unet1d}
 mkdir -p "$OUT"
+# Absolute: the stages run inside it, and the report is given it after them (a relative ASD_UNET1D_OUT found nothing).
+OUT=$(cd "$OUT" && pwd)
 cd "$OUT"
 A=$ROOT/artifacts/asd/linux-x64-$LEVEL/asd
 COND=$(python3 -c "print(','.join(['0.1']*40))")
