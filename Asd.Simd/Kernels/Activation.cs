@@ -57,7 +57,11 @@ public static class ActivationMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Exp<TV>(TV x) where TV : struct, IVec<TV>
     {
-        x = TV.Max(TV.Min(x, TV.Broadcast(88.3f)), TV.Broadcast(-87.3f));
+        // Compare-and-select clamps and the platform's own conversion of k (an integer in [-126, 127]): the same bits
+        // as IEEE min/max and the saturating conversion for every input (a NaN passes the clamps, and either conversion
+        // of it gives the scale 1), in about half the operations on x64, where the activations took 1.0 ns an element
+        // (SiLU, AVX2 on a Zen 3: 8% of a 4-row MLP forward).
+        x = TV.Greater(TV.Broadcast(-87.3f), TV.Lesser(TV.Broadcast(88.3f), x));
         TV k = TV.Round(TV.Multiply(x, TV.Broadcast(Log2E)));
         TV r = TV.MultiplyAdd(k, TV.Broadcast(-Ln2Hi), x);
         r = TV.MultiplyAdd(k, TV.Broadcast(-Ln2Lo), r);
@@ -71,7 +75,7 @@ public static class ActivationMath
         p = TV.MultiplyAdd(r, p, TV.Broadcast(1f));
         p = TV.MultiplyAdd(r, p, TV.Broadcast(1f));
 
-        TV scale = TV.ShiftLeftBits(TV.AddBits(TV.ConvertToInt32Bits(k), TV.BroadcastBits(127u)), 23);
+        TV scale = TV.ShiftLeftBits(TV.AddBits(TV.ConvertToInt32NativeBits(k), TV.BroadcastBits(127u)), 23);
         return TV.Multiply(p, scale);
     }
 
@@ -95,7 +99,7 @@ public static class ActivationMath
 
             case Activation.Mish:
                 {
-                    TV e = Exp(TV.Min(x, TV.Broadcast(20f)));
+                    TV e = Exp(TV.Lesser(TV.Broadcast(20f), x));
                     TV n = TV.Multiply(e, TV.Add(e, TV.Broadcast(2f)));
                     return TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
                 }

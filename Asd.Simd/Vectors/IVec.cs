@@ -38,6 +38,16 @@ public interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract TSelf Min(TSelf a, TSelf b);
     static abstract TSelf Max(TSelf a, TSelf b);
 
+    /// <summary>
+    /// a &lt; b ? a : b per lane, so b where either is NaN: one compare and one select on every path, where
+    /// <see cref="Min"/>'s IEEE rules for NaN and signed zeros take about five operations on x64. For a clamp to a
+    /// constant c, Lesser(c, x) passes a NaN x through.
+    /// </summary>
+    static abstract TSelf Lesser(TSelf a, TSelf b);
+
+    /// <summary>a &gt; b ? a : b per lane, so b where either is NaN (see <see cref="Lesser"/>).</summary>
+    static abstract TSelf Greater(TSelf a, TSelf b);
+
     /// <summary>All-ones lanes where a &lt; b.</summary>
     static abstract TSelf LessThan(TSelf a, TSelf b);
 
@@ -56,6 +66,13 @@ public interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
 
     /// <summary>Converts floats holding integral values to signed 32-bit integer lanes (bits).</summary>
     static abstract TSelf ConvertToInt32Bits(TSelf value);
+
+    /// <summary>
+    /// <see cref="ConvertToInt32Bits"/> with the platform's own conversion: one instruction, where the saturating one
+    /// takes five on x64. Only for values known to be integral and within int's range: the paths differ for NaN and
+    /// beyond it.
+    /// </summary>
+    static abstract TSelf ConvertToInt32NativeBits(TSelf value);
 
     /// <summary>Rounds to the nearest integral value, ties to even.</summary>
     static abstract TSelf Round(TSelf value);

@@ -77,6 +77,12 @@ public readonly struct Vec128 : IVec<Vec128>
     public static Vec128 Max(Vec128 a, Vec128 b) => new(Vector128.Max(a.V, b.V));
 
     /// <inheritdoc/>
+    public static Vec128 Lesser(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.LessThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
+    public static Vec128 Greater(Vec128 a, Vec128 b) => new(Vector128.ConditionalSelect(Vector128.GreaterThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
     public static Vec128 LessThan(Vec128 a, Vec128 b) => new(Vector128.LessThan(a.V, b.V));
 
     /// <inheritdoc/>
@@ -105,6 +111,9 @@ public readonly struct Vec128 : IVec<Vec128>
 
     /// <inheritdoc/>
     public static Vec128 ConvertToInt32Bits(Vec128 value) => new(Vector128.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec128 ConvertToInt32NativeBits(Vec128 value) => new(Vector128.ConvertToInt32Native(value.V).AsSingle());
 
     /// <inheritdoc/>
     public static Vec128 Round(Vec128 value) => new(Vector128.Round(value.V));

@@ -77,6 +77,12 @@ public readonly struct Vec256 : IVec<Vec256>
     public static Vec256 Max(Vec256 a, Vec256 b) => new(Vector256.Max(a.V, b.V));
 
     /// <inheritdoc/>
+    public static Vec256 Lesser(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.LessThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
+    public static Vec256 Greater(Vec256 a, Vec256 b) => new(Vector256.ConditionalSelect(Vector256.GreaterThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
     public static Vec256 LessThan(Vec256 a, Vec256 b) => new(Vector256.LessThan(a.V, b.V));
 
     /// <inheritdoc/>
@@ -105,6 +111,9 @@ public readonly struct Vec256 : IVec<Vec256>
 
     /// <inheritdoc/>
     public static Vec256 ConvertToInt32Bits(Vec256 value) => new(Vector256.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec256 ConvertToInt32NativeBits(Vec256 value) => new(Vector256.ConvertToInt32Native(value.V).AsSingle());
 
     /// <inheritdoc/>
     public static Vec256 Round(Vec256 value) => new(Vector256.Round(value.V));

@@ -77,6 +77,12 @@ public readonly struct Vec512 : IVec<Vec512>
     public static Vec512 Max(Vec512 a, Vec512 b) => new(Vector512.Max(a.V, b.V));
 
     /// <inheritdoc/>
+    public static Vec512 Lesser(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.LessThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
+    public static Vec512 Greater(Vec512 a, Vec512 b) => new(Vector512.ConditionalSelect(Vector512.GreaterThan(a.V, b.V), a.V, b.V));
+
+    /// <inheritdoc/>
     public static Vec512 LessThan(Vec512 a, Vec512 b) => new(Vector512.LessThan(a.V, b.V));
 
     /// <inheritdoc/>
@@ -105,6 +111,9 @@ public readonly struct Vec512 : IVec<Vec512>
 
     /// <inheritdoc/>
     public static Vec512 ConvertToInt32Bits(Vec512 value) => new(Vector512.ConvertToInt32(value.V).AsSingle());
+
+    /// <inheritdoc/>
+    public static Vec512 ConvertToInt32NativeBits(Vec512 value) => new(Vector512.ConvertToInt32Native(value.V).AsSingle());
 
     /// <inheritdoc/>
     public static Vec512 Round(Vec512 value) => new(Vector512.Round(value.V));

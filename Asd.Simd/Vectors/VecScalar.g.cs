@@ -65,6 +65,12 @@ public readonly struct VecScalar : IVec<VecScalar>
     public static VecScalar Max(VecScalar a, VecScalar b) => new(MathF.Max(a.V, b.V));
 
     /// <inheritdoc/>
+    public static VecScalar Lesser(VecScalar a, VecScalar b) => new(a.V < b.V ? a.V : b.V);
+
+    /// <inheritdoc/>
+    public static VecScalar Greater(VecScalar a, VecScalar b) => new(a.V > b.V ? a.V : b.V);
+
+    /// <inheritdoc/>
     public static VecScalar LessThan(VecScalar a, VecScalar b) => FromBits(a.V < b.V ? uint.MaxValue : 0u);
 
     /// <inheritdoc/>
@@ -94,6 +100,9 @@ public readonly struct VecScalar : IVec<VecScalar>
 
     /// <inheritdoc/>
     public static VecScalar ConvertToInt32Bits(VecScalar value) => FromBits((uint)(int)value.V);
+
+    /// <inheritdoc/>
+    public static VecScalar ConvertToInt32NativeBits(VecScalar value) => FromBits((uint)(int)value.V);
 
     /// <inheritdoc/>
     public static VecScalar Round(VecScalar value) => new(MathF.Round(value.V, MidpointRounding.ToEven));
