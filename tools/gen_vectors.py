@@ -1,5 +1,5 @@
 """Generates the IVec implementations of Asd.Simd (Asd.Simd/Vectors/Vec128.g.cs, Vec256.g.cs, Vec512.g.cs,
-VecScalar.g.cs) from one table, so that every operation's vector form and its one-lane reference stand side by side
+VecScalar.g.cs, and VecPair.g.cs, two of one width side by side) from one table, so that every operation's vector form and its one-lane reference stand side by side
 and the three vector widths cannot drift apart.
 
 The one-lane forms must round exactly like the vector ones (MathF.FusedMultiplyAdd for the fused multiply-add,
@@ -108,9 +108,67 @@ def file_for(bits):
     return "\n".join(lines) + "\n"
 
 
+def pair_file():
+    """VecPair<TV>: two vectors of one width side by side, every operation applied to both in turn, so a kernel
+    instantiated on it interleaves two independent chains (the activations' exp is a chain of ~30 dependent
+    operations, which one vector at a time leaves latency-bound). Lane order: A's lanes, then B's."""
+    t = "VecPair<TV>"
+    lines = [HEADER, "using System.Runtime.CompilerServices;", "", "namespace Asd.Simd.Vectors;", "",
+             "/// <summary>",
+             "/// Two <typeparamref name=\"TV\"/> vectors side by side: <see cref=\"IVec{TSelf}\"/> over 2 x TV.Count lanes whose every",
+             "/// operation runs on both halves in turn, so a kernel instantiated on it interleaves two independent dependency chains.",
+             "/// The same operations lane by lane, so the same bits as <typeparamref name=\"TV\"/> itself.",
+             "/// </summary>",
+             "/// <typeparam name=\"TV\">The width of each half.</typeparam>",
+             f"public readonly struct {t} : IVec<{t}>",
+             "    where TV : struct, IVec<TV>",
+             "{",
+             "    /// <summary>Lanes 0 .. TV.Count - 1.</summary>",
+             "    public readonly TV A;",
+             "",
+             "    /// <summary>Lanes TV.Count .. 2 TV.Count - 1.</summary>",
+             "    public readonly TV B;",
+             "",
+             f"    {INLINE}",
+             "    private VecPair(TV a, TV b) => (A, B) = (a, b);",
+             "",
+             "    /// <inheritdoc/>",
+             "    public static int Count => 2 * TV.Count;",
+             "",
+             "    /// <inheritdoc/>",
+             "    public static bool IsHardwareAccelerated => TV.IsHardwareAccelerated;"]
+    for name, params, _, _, _ in OPS:
+        plist = [x.strip().split(" ") for x in params.split(",")]
+
+        def args(half):
+            out = []
+            for typ, arg in plist:
+                if typ == "{T}":
+                    out.append(f"{arg}.{half}")
+                elif arg == "index" and half == "B":
+                    out.append("index + TV.Count")
+                else:
+                    out.append(arg)
+            return ", ".join(out)
+
+        lines += ["", "    /// <inheritdoc/>", f"    {INLINE}"]
+        if name == "Store":
+            lines += [f"    public static void Store({params.replace('{T}', t)})", "    {",
+                      f"        TV.Store({args('A')});", f"        TV.Store({args('B')});", "    }"]
+        else:
+            lines += [f"    public static {t} {name}({params.replace('{T}', t)}) =>",
+                      f"        new(TV.{name}({args('A')}), TV.{name}({args('B')}));"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 out_dir = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else ROOT
 for width in (128, 256, 512, None):
     path = os.path.join(out_dir, f"Vec{width or 'Scalar'}.g.cs")
     with open(path, "w") as f:
         f.write(file_for(width))
     print("wrote", os.path.relpath(path))
+path = os.path.join(out_dir, "VecPair.g.cs")
+with open(path, "w") as f:
+    f.write(pair_file())
+print("wrote", os.path.relpath(path))

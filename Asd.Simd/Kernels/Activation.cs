@@ -81,33 +81,14 @@ public static class ActivationMath
 
     /// <summary>Applies <paramref name="activation"/> to x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TV Apply<TV>(Activation activation, TV x) where TV : struct, IVec<TV>
+    public static TV Apply<TV>(Activation activation, TV x) where TV : struct, IVec<TV> => activation switch
     {
-        switch (activation)
-        {
-            case Activation.Relu:
-                return TV.Max(x, TV.Broadcast(0f));
-            case Activation.Silu:
-                return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
-            case Activation.GeluTanh:
-                {
-                    // x sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x^3).
-                    TV x2 = TV.Multiply(x, x);
-                    TV u = TV.Multiply(TV.Multiply(x, TV.MultiplyAdd(x2, TV.Broadcast(0.044715f), TV.Broadcast(1f))), TV.Broadcast(-1.5957691216057308f));
-                    return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(u)));
-                }
-
-            case Activation.Mish:
-                {
-                    TV e = Exp(TV.Lesser(TV.Broadcast(20f), x));
-                    TV n = TV.Multiply(e, TV.Add(e, TV.Broadcast(2f)));
-                    return TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
-                }
-
-            default:
-                return x;
-        }
-    }
+        Activation.Relu => ReluOp.Apply(x),
+        Activation.Silu => SiluOp.Apply(x),
+        Activation.GeluTanh => GeluTanhOp.Apply(x),
+        Activation.Mish => MishOp.Apply(x),
+        _ => x,
+    };
 
     /// <summary>
     /// destination = act(source + bias) (+ residual) per element, for an edge tile or a row; the same arithmetic as
@@ -122,33 +103,120 @@ public static class ActivationMath
             throw new ArgumentException($"ApplyRow spans disagree in length: destination {n}, source {source.Length}, bias {bias.Length}, residual {residual.Length}.");
         }
 
-        var row = new Row(source, bias, activation, residual, destination);
-        int i = Isa.Active switch
+        var row = new Row(source, bias, residual, destination);
+        switch (activation)
         {
-            IsaPath.Avx512 => row.From<Vec512>(0),
-            IsaPath.Avx2 => row.From<Vec256>(0),
-            IsaPath.Neon or IsaPath.Vector128 => row.From<Vec128>(0),
-            _ => 0,
-        };
-        row.From<VecScalar>(i);
+            case Activation.Relu:
+                row.Run<ReluOp>();
+                break;
+            case Activation.Silu:
+                row.Run<SiluOp>();
+                break;
+            case Activation.GeluTanh:
+                row.Run<GeluTanhOp>();
+                break;
+            case Activation.Mish:
+                row.Run<MishOp>();
+                break;
+            default:
+                row.Run<IdentityOp>();
+                break;
+        }
+    }
+
+    /// <summary>One activation as a type, so that a loop is compiled for it alone.</summary>
+    private interface IActivationOp
+    {
+        static abstract TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV>;
+    }
+
+    private readonly struct IdentityOp : IActivationOp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV> => x;
+    }
+
+    private readonly struct ReluOp : IActivationOp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV> => TV.Max(x, TV.Broadcast(0f));
+    }
+
+    private readonly struct SiluOp : IActivationOp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV> => TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
+    }
+
+    private readonly struct GeluTanhOp : IActivationOp
+    {
+        /// <summary>x sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x^3).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV>
+        {
+            TV x2 = TV.Multiply(x, x);
+            TV u = TV.Multiply(TV.Multiply(x, TV.MultiplyAdd(x2, TV.Broadcast(0.044715f), TV.Broadcast(1f))), TV.Broadcast(-1.5957691216057308f));
+            return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(u)));
+        }
+    }
+
+    private readonly struct MishOp : IActivationOp
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TV Apply<TV>(TV x)
+            where TV : struct, IVec<TV>
+        {
+            TV e = Exp(TV.Lesser(TV.Broadcast(20f), x));
+            TV n = TV.Multiply(e, TV.Add(e, TV.Broadcast(2f)));
+            return TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
+        }
     }
 
     /// <summary>The operands of <see cref="ApplyRow"/>, so that each vector width's loop takes them at once.</summary>
-    private readonly ref struct Row(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, Span<float> destination)
+    private readonly ref struct Row(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Span<float> destination)
     {
         private readonly ReadOnlySpan<float> _source = source, _bias = bias, _residual = residual;
         private readonly Span<float> _destination = destination;
 
-        /// <summary>Whole vectors of <typeparamref name="TV"/> from element <paramref name="i"/>; returns where it stopped.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public int From<TV>(int i)
+        /// <summary>
+        /// The whole row: two vectors at a time first (<see cref="VecPair{TV}"/>: two chains of the exp's ~30 dependent
+        /// operations interleaved, where one vector at a time left SiLU latency-bound), then one, then lanes. Each
+        /// element gets the same operations whichever loop takes it.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Run<TA>()
+            where TA : struct, IActivationOp
+        {
+            int i = Isa.Active switch
+            {
+                IsaPath.Avx512 => From<Vec512, TA>(From<VecPair<Vec512>, TA>(0)),
+                IsaPath.Avx2 => From<Vec256, TA>(From<VecPair<Vec256>, TA>(0)),
+                IsaPath.Neon or IsaPath.Vector128 => From<Vec128, TA>(From<VecPair<Vec128>, TA>(0)),
+                _ => 0,
+            };
+            From<VecScalar, TA>(i);
+        }
+
+        /// <summary>
+        /// Whole vectors of <typeparamref name="TV"/> from element <paramref name="i"/>; returns where it stopped. Its own
+        /// method per width and activation: with every activation in one loop the JIT's inlining budget ran out on the
+        /// two-vector width and left the vector operations as calls (GELU and Mish 30x slower).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+        private int From<TV, TA>(int i)
             where TV : struct, IVec<TV>
+            where TA : struct, IActivationOp
         {
             for (; i + TV.Count <= _destination.Length; i += TV.Count)
             {
                 TV v = TV.Load(_source, i);
                 v = _bias.IsEmpty ? v : TV.Add(v, TV.Load(_bias, i));
-                v = Apply(activation, v);
+                v = TA.Apply(v);
                 v = _residual.IsEmpty ? v : TV.Add(v, TV.Load(_residual, i));
                 TV.Store(v, _destination, i);
             }
