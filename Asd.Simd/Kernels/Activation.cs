@@ -124,35 +124,35 @@ public static class ActivationMath
         }
     }
 
-    /// <summary>One activation as a type, so that a loop is compiled for it alone.</summary>
-    private interface IActivationOp
+    /// <summary>One activation as a type, so that a loop is compiled for it alone (here and in <see cref="GroupNorm"/>).</summary>
+    internal interface IActivationOp
     {
         static abstract TV Apply<TV>(TV x)
             where TV : struct, IVec<TV>;
     }
 
-    private readonly struct IdentityOp : IActivationOp
+    internal readonly struct IdentityOp : IActivationOp
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Apply<TV>(TV x)
             where TV : struct, IVec<TV> => x;
     }
 
-    private readonly struct ReluOp : IActivationOp
+    internal readonly struct ReluOp : IActivationOp
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Apply<TV>(TV x)
             where TV : struct, IVec<TV> => TV.Max(x, TV.Broadcast(0f));
     }
 
-    private readonly struct SiluOp : IActivationOp
+    internal readonly struct SiluOp : IActivationOp
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Apply<TV>(TV x)
             where TV : struct, IVec<TV> => TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
     }
 
-    private readonly struct GeluTanhOp : IActivationOp
+    internal readonly struct GeluTanhOp : IActivationOp
     {
         /// <summary>x sigmoid(2u) with u = sqrt(2/pi) (x + 0.044715 x^3).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -165,7 +165,7 @@ public static class ActivationMath
         }
     }
 
-    private readonly struct MishOp : IActivationOp
+    internal readonly struct MishOp : IActivationOp
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Apply<TV>(TV x)

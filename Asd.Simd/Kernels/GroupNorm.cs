@@ -393,28 +393,54 @@ public static class GroupNorm
     /// </summary>
     private static void Post(Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
     {
+        switch (activation)
+        {
+            case Activation.Relu:
+                Post<ActivationMath.ReluOp>(ys, scale, shift, residual);
+                break;
+            case Activation.Silu:
+                Post<ActivationMath.SiluOp>(ys, scale, shift, residual);
+                break;
+            case Activation.GeluTanh:
+                Post<ActivationMath.GeluTanhOp>(ys, scale, shift, residual);
+                break;
+            case Activation.Mish:
+                Post<ActivationMath.MishOp>(ys, scale, shift, residual);
+                break;
+            default:
+                Post<ActivationMath.IdentityOp>(ys, scale, shift, residual);
+                break;
+        }
+    }
+
+    /// <summary>Two vectors at a time, then one, then lanes (as <see cref="ActivationMath.ApplyRow"/>): the same operations per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Post<TA>(Span<float> ys, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+        where TA : struct, ActivationMath.IActivationOp
+    {
         int i = Isa.Active switch
         {
-            IsaPath.Avx512 => PostFrom<Vec512>(0, ys, activation, scale, shift, residual),
-            IsaPath.Avx2 => PostFrom<Vec256>(0, ys, activation, scale, shift, residual),
-            IsaPath.Neon or IsaPath.Vector128 => PostFrom<Vec128>(0, ys, activation, scale, shift, residual),
+            IsaPath.Avx512 => PostFrom<Vec512, TA>(PostFrom<VecPair<Vec512>, TA>(0, ys, scale, shift, residual), ys, scale, shift, residual),
+            IsaPath.Avx2 => PostFrom<Vec256, TA>(PostFrom<VecPair<Vec256>, TA>(0, ys, scale, shift, residual), ys, scale, shift, residual),
+            IsaPath.Neon or IsaPath.Vector128 => PostFrom<Vec128, TA>(PostFrom<VecPair<Vec128>, TA>(0, ys, scale, shift, residual), ys, scale, shift, residual),
             _ => 0,
         };
-        PostFrom<VecScalar>(i, ys, activation, scale, shift, residual);
+        PostFrom<VecScalar, TA>(i, ys, scale, shift, residual);
     }
 
     /// <remarks>
-    /// Not inlined: inside <see cref="ApplyGroups"/> the JIT ran out of its inlining budget here and left the vector
-    /// operations as calls (Vec256.Multiply, Add and Store took 8% of the trained 1-D U-Net's 4-sample call, which ran
-    /// 1.3x slower, when the exp's clamps became compare-and-select).
+    /// One method per width and activation, not inlined: inside <see cref="ApplyGroups"/> the JIT ran out of its
+    /// inlining budget and left the vector operations as calls (Vec256.Multiply, Add and Store took 8% of the trained
+    /// 1-D U-Net's 4-sample call, which ran 1.3x slower, when the exp's clamps became compare-and-select).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static int PostFrom<TV>(int i, Span<float> ys, Activation activation, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
+    private static int PostFrom<TV, TA>(int i, Span<float> ys, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, ReadOnlySpan<float> residual)
         where TV : struct, IVec<TV>
+        where TA : struct, ActivationMath.IActivationOp
     {
         for (; i + TV.Count <= ys.Length; i += TV.Count)
         {
-            TV v = ActivationMath.Apply(activation, TV.Load(ys, i));
+            TV v = TA.Apply(TV.Load(ys, i));
             if (!scale.IsEmpty)
             {
                 v = TV.Multiply(v, TV.Load(scale, i));
