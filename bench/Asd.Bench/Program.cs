@@ -32,7 +32,6 @@ public static class Program
         ["quick-split"] = QuickConvGemm.Split,
         ["quick-sampling-calls"] = QuickSamplingCalls.Run,
         ["quick-halves"] = QuickHalves.Run,
-        ["quick-mlp-weights"] = QuickMlpWeights.Run,
     };
 
     public static void Main(string[] args)
