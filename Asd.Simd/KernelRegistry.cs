@@ -39,12 +39,18 @@ public static class KernelRegistry
             new("gemm epilogue (bias, activation, residual)", p, width),
             new("gaussian noise (Box-Muller)", p, width),
             new("row update (DDPM/ASD step, x0 conversion)", p, width),
-            new("verifier reductions (z.d, |d|^2)", p, p == IsaPath.Avx512 ? "Vector512<double>, 8 fixed lanes" : "scalar double, 8 fixed lanes"),
-            new("layer norm, time embedding", p, (p == IsaPath.Avx512 ? "layer norm: Vector512<double>" : "layer norm: scalar double") + " statistics in the group norm's 8 fixed lanes; time embedding: scalar double per row"),
-            new(
-                "group norm (Mish, FiLM, residual)",
-                p,
-                (p == IsaPath.Avx512 ? "Vector512<double> statistics and normalization" : "scalar double statistics and normalization") + $", 8 fixed lanes; {width} epilogue"),
+            new("verifier reductions (z.d, |d|^2)", p, $"{DoubleLanes(p)}, 8 fixed lanes"),
+            new("layer norm, time embedding", p, $"layer norm: {DoubleLanes(p)} statistics in the group norm's 8 fixed lanes; time embedding: scalar double per row"),
+            new("group norm (Mish, FiLM, residual)", p, $"{DoubleLanes(p)} statistics and normalization, 8 fixed lanes; {width} epilogue"),
         ];
     }
+
+    /// <summary>How a path holds the 8 double lanes of the statistics and the verifier's reductions.</summary>
+    private static string DoubleLanes(IsaPath p) => p switch
+    {
+        IsaPath.Avx512 => "Vector512<double>",
+        IsaPath.Avx2 => "2 x Vector256<double>",
+        IsaPath.Neon or IsaPath.Vector128 => "4 x Vector128<double>",
+        _ => "scalar double",
+    };
 }

@@ -139,9 +139,15 @@ public static class RowOps
         zu.Clear();
         uu.Clear();
         int i = 0;
-        if (Isa.Active == IsaPath.Avx512 && n >= 8)
+        if (n >= 8)
         {
-            i = DifferenceDot512(z, p, q, zu, uu);
+            i = Isa.Active switch
+            {
+                IsaPath.Avx512 => DifferenceDot512(z, p, q, zu, uu),
+                IsaPath.Avx2 => DifferenceDot256(z, p, q, zu, uu),
+                IsaPath.Neon or IsaPath.Vector128 => DifferenceDot128(z, p, q, zu, uu),
+                _ => 0,
+            };
         }
 
         for (; i < n; i++)
@@ -171,6 +177,67 @@ public static class RowOps
 
         zu.CopyTo(zuLanes);
         uu.CopyTo(uuLanes);
+        return i;
+    }
+
+    /// <summary>
+    /// <see cref="DifferenceDot512"/> in two vectors of 4 doubles (lanes 0-3 and 4-7: i is a multiple of 8, so each
+    /// element lands in lane i mod 8 as on the other paths).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int DifferenceDot256(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<double> zuLanes, Span<double> uuLanes)
+    {
+        Vector256<double> zuLo = Vector256<double>.Zero, zuHi = Vector256<double>.Zero, uuLo = Vector256<double>.Zero, uuHi = Vector256<double>.Zero;
+        int i = 0;
+        for (; i + 8 <= z.Length; i += 8)
+        {
+            (Vector256<double> zLo, Vector256<double> zHi) = Vector256.Widen(Vector256.Create(z.Slice(i, 8)));
+            (Vector256<double> pLo, Vector256<double> pHi) = Vector256.Widen(Vector256.Create(p.Slice(i, 8)));
+            (Vector256<double> qLo, Vector256<double> qHi) = Vector256.Widen(Vector256.Create(q.Slice(i, 8)));
+            Vector256<double> uLo = pLo - qLo, uHi = pHi - qHi;
+            zuLo = Vector256.FusedMultiplyAdd(zLo, uLo, zuLo);
+            zuHi = Vector256.FusedMultiplyAdd(zHi, uHi, zuHi);
+            uuLo = Vector256.FusedMultiplyAdd(uLo, uLo, uuLo);
+            uuHi = Vector256.FusedMultiplyAdd(uHi, uHi, uuHi);
+        }
+
+        zuLo.CopyTo(zuLanes);
+        zuHi.CopyTo(zuLanes[4..]);
+        uuLo.CopyTo(uuLanes);
+        uuHi.CopyTo(uuLanes[4..]);
+        return i;
+    }
+
+    /// <summary><see cref="DifferenceDot512"/> in four vectors of 2 doubles (lanes 0-1, 2-3, 4-5, 6-7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int DifferenceDot128(ReadOnlySpan<float> z, ReadOnlySpan<float> p, ReadOnlySpan<float> q, Span<double> zuLanes, Span<double> uuLanes)
+    {
+        Span<Vector128<double>> zu = stackalloc Vector128<double>[4];
+        Span<Vector128<double>> uu = stackalloc Vector128<double>[4];
+        zu.Clear();
+        uu.Clear();
+        int i = 0;
+        for (; i + 8 <= z.Length; i += 8)
+        {
+            for (int h = 0; h < 2; h++)
+            {
+                (Vector128<double> zLo, Vector128<double> zHi) = Vector128.Widen(Vector128.Create(z.Slice(i + (4 * h), 4)));
+                (Vector128<double> pLo, Vector128<double> pHi) = Vector128.Widen(Vector128.Create(p.Slice(i + (4 * h), 4)));
+                (Vector128<double> qLo, Vector128<double> qHi) = Vector128.Widen(Vector128.Create(q.Slice(i + (4 * h), 4)));
+                Vector128<double> uLo = pLo - qLo, uHi = pHi - qHi;
+                zu[2 * h] = Vector128.FusedMultiplyAdd(zLo, uLo, zu[2 * h]);
+                zu[(2 * h) + 1] = Vector128.FusedMultiplyAdd(zHi, uHi, zu[(2 * h) + 1]);
+                uu[2 * h] = Vector128.FusedMultiplyAdd(uLo, uLo, uu[2 * h]);
+                uu[(2 * h) + 1] = Vector128.FusedMultiplyAdd(uHi, uHi, uu[(2 * h) + 1]);
+            }
+        }
+
+        for (int v = 0; v < 4; v++)
+        {
+            zu[v].CopyTo(zuLanes[(2 * v)..]);
+            uu[v].CopyTo(uuLanes[(2 * v)..]);
+        }
+
         return i;
     }
 
