@@ -3,7 +3,7 @@
 # temporary git worktree) and the working tree. Each build gets its own curve cache, filled by one untimed run (the
 # warm condition of tools/auto_stability.sh); then RUNS runs of each, interleaved run by run (base, head, base, ...),
 # each one `asd bench` with DDPM, fixed L = 1, 2, 4, 8 and auto side by side. Prints every run's most used L and auto's
-# speedup over DDPM, then per build how many runs share their dominant L and the median speedup.
+# speedup over DDPM and over the best fixed L, then per build how many runs share their dominant L and the medians.
 # Usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]   (defaults: 10 runs, model 0 = builtin:policy; the indices are
 # tools/auto_stability.sh's). Run it on an otherwise idle machine. Writes OUT (default artifacts/auto_ab).
 set -euo pipefail
@@ -45,11 +45,13 @@ for r in range(1, runs + 1):
         lengths = d.get("auto_round_lengths", {})
         dom = max(lengths, key=lambda k: lengths[k]) if lengths else "?"
         auto = next(row["wall_speedup"] for row in d["rows"] if row["spec_len"] == "auto")
-        summary.setdefault(v, []).append((dom, auto))
-        cells.append(f"L = {dom}, {auto:.2f}x")
+        best = max(row["wall_speedup"] for row in d["rows"] if row["spec_len"] not in ("auto", "-"))
+        summary.setdefault(v, []).append((dom, auto, auto / best))
+        cells.append(f"L = {dom}, {auto:.2f}x, {auto / best:.2f} of the best fixed L")
     print(f"{r} | {cells[0]} | {cells[1]}")
 for v, name in (("base", base), ("head", "working tree")):
-    doms = [d for d, _ in summary[v]]
+    doms = [d for d, _, _ in summary[v]]
     top = max(set(doms), key=doms.count)
-    print(f"{name}: dominant L {top} in {doms.count(top)} of {runs} runs; auto / DDPM median {statistics.median(a for _, a in summary[v]):.2f}x")
+    print(f"{name}: dominant L {top} in {doms.count(top)} of {runs} runs; auto / DDPM median {statistics.median(a for _, a, _ in summary[v]):.2f}x; "
+          f"auto / best fixed L median {statistics.median(b for _, _, b in summary[v]):.2f} (min {min(b for _, _, b in summary[v]):.2f})")
 PY

@@ -265,6 +265,10 @@ public sealed class AsdSampler : Sampler
             {
                 learner!.Observe(BatchRows, (Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency, explores);
             }
+            else
+            {
+                learner?.NoteCall(BatchRows);
+            }
             ReportProgress();
         }
     }

@@ -242,6 +242,10 @@ internal sealed class AutoSpeculation
         _decisions = 0;
         ExploredRounds = 0;
         RanAsDdpm = false;
+
+        // What ran before a run is not known (other samplers, other settings of a bench, a robot's idle time between
+        // requests): its first calls count as cold (see ColdWindow).
+        Array.Clear(_recentRows);
         _runs++;
         if (_cost.Length < _maxLength + 1)
         {
@@ -355,6 +359,11 @@ internal sealed class AutoSpeculation
     /// <summary>Counts <paramref name="rounds"/> rounds of L = 1 taken as DDPM steps (<see cref="RunsAsDdpm"/>).</summary>
     public void RecordDdpmRounds(long rounds)
     {
+        for (long i = 0; i < Math.Min(rounds, ColdWindow); i++)
+        {
+            NoteCall(1);
+        }
+
         _chosen[1] += rounds;
         RanAsDdpm = true;
     }
@@ -382,7 +391,14 @@ internal sealed class AutoSpeculation
     /// </summary>
     public void Observe(int rows, double seconds, bool explores = false)
     {
-        if (!_learns || _burnIn || rows < 1 || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
+        if (!_learns || rows < 1)
+        {
+            return;
+        }
+
+        bool cold = IsCold(rows);
+        NoteCall(rows);
+        if (_burnIn || rows > _learnedRows || !(seconds > 0) || double.IsInfinity(seconds))
         {
             return;
         }
@@ -404,10 +420,21 @@ internal sealed class AutoSpeculation
         // price a size out for good (it had: 2 ms, 7x the truth, from two timings), and the first 1-row call on each
         // of two row-parallel lanes (2.6 ms against 1.3, ONNX Runtime's first run of a shape) no longer made T(1)
         // look dear and every longer draft nearly free beside it.
-        if (IsStale(rows) && seconds < _estimate[rows])
+        bool provisional = (explores || cold) && _observed[rows] > 0;
+        if ((IsStale(rows) && seconds < _estimate[rows]) || (provisional && seconds < (1 - Deadband) * _estimate[rows]))
         {
-            // A stale estimate that a new timing undercuts: the size starts afresh, as if never timed (see StaleCalls).
+            // A stale estimate that a new timing undercuts, or an exploring or cold call (see ColdWindow) that
+            // undercuts it beyond the deadband: the size starts afresh, as if never timed (see StaleCalls). Explorations
+            // time a size every few dozen rounds, so it never went stale, and one fast timing could not move a lower
+            // median of five slow ones (from a slow spell, or cold calls before ColdWindow told them apart).
             _observed[rows] = 0;
+        }
+        else if (provisional && seconds > _estimate[rows])
+        {
+            // An exploring or cold call slower than the estimate says nothing of the size in steady use (see
+            // ColdWindow): it is not timed, so it raises nothing.
+            ObservedCalls++;
+            return;
         }
 
         Span<double> window = _recent.AsSpan(rows * Window, Window);
@@ -435,6 +462,56 @@ internal sealed class AutoSpeculation
         {
             Refit();
         }
+    }
+
+    /// <summary>
+    /// Calls remembered to tell a cold call: a call of B rows is cold when fewer than <see cref="WarmCalls"/> of the
+    /// last <see cref="ColdWindow"/> calls (timed or not, see <see cref="NoteCall"/>) had at least 3/4 of its rows; the
+    /// first calls of a run count as cold. A cold call's timing may lower its size's estimate (it restarts the size
+    /// when it undercuts it beyond the deadband) but never raises it. Why: on the 2-vCPU VM, with rows split over two
+    /// row-parallel lanes, a 2-row call after a streak of one-row calls took 1.15x its time in steady use after 4 of
+    /// them, 1.3x after 8 and 1.6x after 16 (<c>quick-onnx-after</c>: the idle lane's core, 311 against 490 us), and
+    /// the first 2-row calls of a run after a DDPM repeat 2-2.5x. Every exploration of L = 2 from auto's DDPM streaks
+    /// was such a call, so a chain that once fell to L = 1 found L = 2 dear each time it looked and stayed at L = 1
+    /// (570-690 of ~830 rounds in some row-parallel unet16 runs, auto at 0.6-0.8 of fixed L = 2, which never idles a
+    /// lane). The choice of L must rest on what a length costs in steady use, which is what a chain that picks it pays.
+    /// </summary>
+    public const int ColdWindow = 6;
+
+    /// <summary>See <see cref="ColdWindow"/>.</summary>
+    public const int WarmCalls = 3;
+
+    /// <summary>Whether cold calls are told apart (see <see cref="ColdWindow"/>); off only in tests, as a control.</summary>
+    internal bool TellsColdCalls { get; init; } = true;
+
+    private readonly int[] _recentRows = new int[ColdWindow];
+    private int _recentNext;
+
+    /// <summary>Whether a call of <paramref name="rows"/> rows is cold (see <see cref="ColdWindow"/>).</summary>
+    private bool IsCold(int rows)
+    {
+        if (!TellsColdCalls || rows < 2)
+        {
+            return false;
+        }
+
+        int wide = ((3 * rows) + 3) / 4, warm = 0;
+        foreach (int r in _recentRows)
+        {
+            warm += r >= wide ? 1 : 0;
+        }
+
+        return warm < WarmCalls;
+    }
+
+    /// <summary>
+    /// Notes a call of <paramref name="rows"/> rows that was not timed (the sampler times none while every chain runs a
+    /// DDPM streak), so that a call after it can be told cold (see <see cref="ColdWindow"/>). Allocation-free.
+    /// </summary>
+    public void NoteCall(int rows)
+    {
+        _recentRows[_recentNext] = rows;
+        _recentNext = (_recentNext + 1) % ColdWindow;
     }
 
     /// <summary>The most timings a size's weight in the refit counts (see Refit).</summary>

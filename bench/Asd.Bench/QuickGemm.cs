@@ -600,10 +600,16 @@ internal static class QuickOnnxAfter
 {
     public static void Run(string[] args)
     {
-        // quick-onnx-after MODEL THREADS [rowpar]: how a call's time depends on the call before it (issue 16 item 6:
+        // quick-onnx-after MODEL THREADS [rowpar [SPIN]]: how a call's time depends on the call before it (issue 16 item 6:
         // the cost model times each size after a call of the same kind, sampling alternates sizes and, row-parallel,
         // a one-row session with intra-op threads and the lanes).
         bool rowParallel = args.Length > 3 && args[3] == "rowpar";
+        if (args.Length > 4)
+        {
+            // An idle worker's spin before it sleeps (CorePool.SpinIterations), to see what waking a lane costs.
+            Asd.Native.Threading.CorePool.SpinIterations = int.Parse(args[4]);
+        }
+
         using var model = (Asd.Native.Backends.Onnx.OnnxModel)Asd.Native.Models.ModelCatalog.Open(args[1], new Asd.Native.Models.ModelOpenOptions { Threads = int.Parse(args[2]), RowParallel = rowParallel });
         // The pool the engine gives the model (row-parallel: one lane per thread; otherwise a pool of one).
         using var pool = new Asd.Native.Threading.CorePool(Asd.Native.Sampling.SamplerFactory.PoolThreads(model, int.Parse(args[2])));
@@ -656,6 +662,26 @@ internal static class QuickOnnxAfter
             afterOne.Sort();
             afterSame.Sort();
             Console.WriteLine($"{rows} rows after one row: median {afterOne[100]:F1} us; after {rows} rows: {afterSame[100]:F1} us ({afterOne[100] / afterSame[100]:F2}x); after {rows} rows, lower quartile {afterSame[50]:F1} us, mean {afterSame.Average():F1} us");
+        }
+
+        // Two rows after a streak of one-row calls (auto's DDPM streaks, then an exploring or rechecking round):
+        // row-parallel, a lane idle for longer than its spin sleeps and must be woken.
+        foreach (int streak in (int[])[0, 1, 2, 4, 8, 16])
+        {
+            var after = new List<double>();
+            for (int r = 0; r < 100; r++)
+            {
+                Call(2);
+                for (int k = 0; k < streak; k++)
+                {
+                    Call(1);
+                }
+
+                after.Add(Timed(2));
+            }
+
+            after.Sort();
+            Console.WriteLine($"2 rows after {streak,2} one-row calls: median {after[50]:F1} us, lower quartile {after[25]:F1} us, upper quartile {after[75]:F1} us");
         }
     }
 }
