@@ -192,7 +192,10 @@ internal static class BenchOutput
             report.OnnxCostCurve is { } ort ? [.. Enumerable.Range(1, ort.MaxRows).Select(ort.CallSeconds)] : null,
             double.IsNaN(report.CostCurve.DdpmCallSeconds) ? null : report.CostCurve.DdpmCallSeconds,
             [.. Enumerable.Range(1, report.PredictionCurve.MaxRows).Select(report.PredictionCurve.CallSeconds)],
-            double.IsNaN(report.PredictionCurve.DdpmCallSeconds) ? null : report.PredictionCurve.DdpmCallSeconds);
+            double.IsNaN(report.PredictionCurve.DdpmCallSeconds) ? null : report.PredictionCurve.DdpmCallSeconds,
+            report.PredictionCurve.RowOverheadSeconds,
+            report.PredictionCurve.CallOverheadSeconds,
+            double.IsNaN(report.PredictionCurve.DdpmRowOverheadSeconds) ? null : report.PredictionCurve.DdpmRowOverheadSeconds);
         AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, json, BenchJsonContext.Default.BenchJson));
 
         static double? Predicted(BenchResult r) => double.IsNaN(r.PredictedSpeedup) ? null : r.PredictedSpeedup;
@@ -326,7 +329,10 @@ internal sealed record BenchJson(
     double[]? OnnxruntimeCostCurveSeconds,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? CostCurveDdpmCallSeconds,
     double[] PredictionCostCurveSeconds,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmCallSeconds);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmCallSeconds,
+    double PredictionRowOverheadSeconds,
+    double PredictionCallOverheadSeconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmRowOverheadSeconds);
 
 /// <summary>One setting's row of <see cref="BenchJson.Rows"/>: means over the repeats, the wall time a median.</summary>
 internal sealed record BenchJsonRow(string Sampler, string SpecLen, double SequentialModelCalls, double AlgorithmicSpeedup, double RowsPerStep, double WallSecondsPerSample, double WallSpeedup);

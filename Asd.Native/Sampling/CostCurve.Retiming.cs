@@ -14,7 +14,8 @@ public sealed partial class CostCurve
         private readonly Probe _probe;
         private readonly int[] _sizes;
         private readonly List<double>[] _samples;
-        private readonly List<double> _ddpm = [];
+        private readonly List<double> _ddpm = [], _perCall = [], _perRow = [], _ddpmPerRow = [];
+        private readonly int _sampleSize;
 
         /// <param name="denoiser">The denoiser to time (DDPM's, in a bench).</param>
         /// <param name="sizes">The row counts to time; 1 is always timed.</param>
@@ -26,6 +27,7 @@ public sealed partial class CostCurve
             int cap = denoiser.MaxRowsPerCall > 0 ? denoiser.MaxRowsPerCall : int.MaxValue;
             _sizes = [.. sizes.Append(1).Where(b => b >= 1).Select(b => Math.Min(b, cap)).Distinct().Order()];
             _probe = new Probe(denoiser, _sizes[^1], trainSteps, 1, null);
+            _sampleSize = denoiser.SampleSize;
             _samples = [.. _sizes.Select(_ => new List<double>())];
         }
 
@@ -37,7 +39,8 @@ public sealed partial class CostCurve
 
         /// <summary>
         /// One pass: every size, largest first, each timed once after an untimed call of its size; then DDPM's call,
-        /// one untimed and three timed one-row calls back to back.
+        /// one untimed and three timed one-row calls back to back; then the sampler's own work per call and per row
+        /// and DDPM's per step (<see cref="MeasureSamplerOverhead(int, int)"/>, 3 runs of each).
         /// </summary>
         public void Pass()
         {
@@ -52,13 +55,24 @@ public sealed partial class CostCurve
             {
                 _ddpm.Add(_probe.Time(1));
             }
+
+            (double perCall, double perRow) = MeasureSamplerOverhead(_sampleSize, OverheadRuns, null);
+            _perCall.Add(perCall);
+            _perRow.Add(perRow);
+            _ddpmPerRow.Add(MeasureDdpmOverhead(_sampleSize, OverheadRuns, null));
         }
+
+        /// <summary>Runs per pass of each overhead measurement.</summary>
+        private const int OverheadRuns = 3;
 
         /// <summary>
         /// <paramref name="calibration"/> with T(B) replaced by the lower quartile of these passes at the sizes timed
-        /// (linear between them; beyond the largest, the calibration's shape scaled to it) and DDPM's call by theirs;
-        /// the sampler's overheads are the calibration's. The calibration itself when no pass was timed. It does not
-        /// learn: it is for predictions.
+        /// (linear between them; beyond the largest, the calibration's shape scaled to it), DDPM's call by theirs, and
+        /// the sampler's overheads by the medians of theirs. The calibration itself when no pass was timed. It does not
+        /// learn: it is for predictions. The overheads too: a remembered curve carries those of the process that
+        /// calibrated it, and the 2-D mixture's, calibrated by the first process of a pass on the Zen 3 VM, read
+        /// 0.47 us a row against 0.28-0.29 in every later process, so every warm run predicted each fixed L about 20%
+        /// slower than it ran (predicted / measured 0.76-0.81, against 0.97-1.02 cold).
         /// </summary>
         public CostCurve Apply(CostCurve calibration)
         {
@@ -79,9 +93,9 @@ public sealed partial class CostCurve
                 seconds[b - 1] = calibration.CallSeconds(b) * scale;
             }
 
-            return new CostCurve(seconds, calibration.Model, calibration.RowOverheadSeconds, calibration.CallOverheadSeconds, calibration.Noise)
+            return new CostCurve(seconds, calibration.Model, Median([.. _perRow]), Median([.. _perCall]), calibration.Noise)
             {
-                DdpmRowOverheadSeconds = calibration.DdpmRowOverheadSeconds,
+                DdpmRowOverheadSeconds = Median([.. _ddpmPerRow]),
                 DdpmCallSeconds = Quantile([.. _ddpm.Order()], LowQuantile),
             };
         }

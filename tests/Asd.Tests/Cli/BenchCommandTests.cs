@@ -161,13 +161,13 @@ public sealed class BenchCommandTests : IDisposable
         double[] seconds = [.. root.GetProperty("prediction_cost_curve_seconds").EnumerateArray().Select(v => v.GetDouble())];
         Assert.Equal(root.GetProperty("cost_curve_seconds").GetArrayLength(), seconds.Length);
         Assert.True(root.GetProperty("prediction_ddpm_call_seconds").GetDouble() > 0);
-        double overhead = root.GetProperty("cost_curve_row_overhead_seconds").GetDouble();
-        double perCall = root.GetProperty("cost_curve_call_overhead_seconds").GetDouble();
+        double overhead = root.GetProperty("prediction_row_overhead_seconds").GetDouble();
+        double perCall = root.GetProperty("prediction_call_overhead_seconds").GetDouble();
         double T(int rows) => seconds[rows - 1] + perCall + (rows * overhead);
 
         // The baseline is DDPM's step: DDPM's back-to-back call (the curve's T(1) if not measured) plus DDPM's own work
         // per row (ASD's overheads if not measured).
-        JsonElement ddpm = root.GetProperty("cost_curve_ddpm_row_overhead_seconds");
+        JsonElement ddpm = root.GetProperty("prediction_ddpm_row_overhead_seconds");
         JsonElement ddpmCallJson = root.GetProperty("prediction_ddpm_call_seconds");
         double ddpmCall = ddpmCallJson.ValueKind == JsonValueKind.Null ? seconds[0] : ddpmCallJson.GetDouble();
         double ddpmStep = ddpm.ValueKind == JsonValueKind.Null ? ddpmCall + perCall + overhead : ddpmCall + ddpm.GetDouble();

@@ -147,13 +147,15 @@ public sealed class StaleCurveTests
     /// <summary>
     /// A bench's re-timing (CostCurve.Retiming) replaces a curve measured at another time: the sizes timed read what the
     /// denoiser costs now, the sizes beyond follow the old curve's shape scaled to the largest timed one, DDPM's call is
-    /// timed back to back, and the sampler's overheads stay the old curve's. Against a curve at twice the true cost.
+    /// timed back to back, and the sampler's overheads are measured again too (a remembered curve carries those of the
+    /// process that calibrated it). Against a curve at twice the true cost, with overheads of tens of microseconds (the
+    /// sampler's own work on a 2-value sample takes well under one).
     /// </summary>
     [Fact]
     public void RetimingReplacesAStaleCurveAtTheSizesTimed()
     {
         var den = new SpinDenoiser();
-        var stale = new CostCurve([.. Enumerable.Range(1, 16).Select(b => 2 * True(b))], "m", rowOverheadSeconds: 1e-6, callOverheadSeconds: 2e-6) { DdpmRowOverheadSeconds = 3e-6 };
+        var stale = new CostCurve([.. Enumerable.Range(1, 16).Select(b => 2 * True(b))], "m", rowOverheadSeconds: 20e-6, callOverheadSeconds: 40e-6) { DdpmRowOverheadSeconds = 30e-6 };
         var retiming = new CostCurve.Retiming(den, [4, 2, 4], 1000);
         Assert.Equal([1, 2, 4], retiming.Sizes);
         Assert.Same(stale, retiming.Apply(stale)); // nothing timed yet
@@ -172,7 +174,9 @@ public sealed class StaleCurveTests
         Assert.Equal(now.CallSeconds(4) * stale.CallSeconds(12) / stale.CallSeconds(4), now.CallSeconds(12), 12);
         Assert.InRange(now.DdpmCallSeconds / True(1), 0.97, 1.25);
         Assert.Equal(stale.MaxRows, now.MaxRows);
-        Assert.Equal((1e-6, 2e-6, 3e-6), (now.RowOverheadSeconds, now.CallOverheadSeconds, now.DdpmRowOverheadSeconds));
+        Assert.InRange(now.RowOverheadSeconds, 1e-9, 5e-6);
+        Assert.InRange(now.CallOverheadSeconds, 0, 5e-6);
+        Assert.InRange(now.DdpmRowOverheadSeconds, 1e-9, 5e-6);
         Assert.False(now.Learns);
     }
 
@@ -229,7 +233,8 @@ public sealed class StaleCurveTests
             long until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
             while (Stopwatch.GetTimestamp() < until)
             {
-                Thread.SpinWait(20);
+                // No pause between reads of the clock: Thread.SpinWait(20) is 20 pause instructions, about 0.4 us on a
+                // Zen 3, and made the 0.5 us calls of AMoveOfLessThanTheFloorIsNoStaleness read 1.1 us.
             }
 
             output.Clear();
