@@ -432,8 +432,7 @@ internal sealed class AutoSpeculation
         else if (provisional && seconds > _estimate[rows])
         {
             // An exploring or cold call slower than the estimate says nothing of the size in steady use (see
-            // ColdWindow): it is not timed, so it raises nothing.
-            ObservedCalls++;
+            // ColdWindow): it is not folded in (nor counted in ObservedCalls), so it raises nothing.
             return;
         }
 
