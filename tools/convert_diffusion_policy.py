@@ -12,7 +12,14 @@ CHECKPOINT is one of
     the EMA weights are used when present (they are what diffusion_policy evaluates), unless --state-dict says;
   * a policy or U-Net state dict saved with ``torch.save`` (``*.pt``, ``*.pth``), keys with or without the policy's
     ``model.`` prefix;
-  * a safetensors file of such a state dict.
+  * a safetensors file of such a state dict;
+  * an ONNX export of the ConditionalUnet1D (``*.onnx``, or a model folder holding ``model.onnx``; python3-onnx).
+    torch.onnx.export keeps the parameters' names for the convolutions and linear layers; each group norm's scale
+    and shift, which the exporter folds into anonymous ``onnx::Mul_*`` / ``onnx::Add_*`` constants (or passes to a
+    GroupNormalization node), are found by following the graph from the convolution before them, and n_groups, the
+    final block's groups and the group norm's epsilon come from the same nodes. The horizon comes from the ``sample``
+    input's shape when it is fixed (else --horizon), and the noise scheduler from ``scheduler_config.json`` beside the file (asd's
+    ONNX model-folder layout) when there is one. Nothing in the graph is run.
 Torch files are read with a restricted unpickler: tensors, containers and numbers are rebuilt, any other class
 (OmegaConf's config nodes, diffusion_policy's own classes) becomes an inert record, and nothing is imported or run,
 so neither diffusion_policy nor hydra/omegaconf is needed.
@@ -168,6 +175,123 @@ def load_checkpoint(path):
     return obj, None, "torch"
 
 
+# Ops a group norm's data path passes through between the convolution and its affine terms, as torch.onnx.export
+# writes it (opset <= 17: Reshape, InstanceNormalization, Reshape, Mul, Add; opset >= 18 may use GroupNormalization).
+_GN_PATH = ("Reshape", "InstanceNormalization", "Mul", "Add", "GroupNormalization", "Cast", "Identity")
+
+
+def load_onnx(path):
+    """(state dict name -> float32 array, config dict, description) from an ONNX export of a ConditionalUnet1D."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise ConversionError("reading an ONNX file needs python3-onnx (apt install python3-onnx)")
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # a corrupt or foreign file
+        raise ConversionError("%s: cannot be read as an ONNX model (%s: %s)" % (path, type(e).__name__, e))
+    g = model.graph
+    arrays = {}
+    for init in g.initializer:
+        try:
+            arrays[init.name] = numpy_helper.to_array(init)
+        except Exception as e:
+            raise ConversionError("%s: initializer %r cannot be read (%s)" % (path, init.name, e))
+    producer, consumers = {}, {}
+    for node in g.node:
+        for o in node.output:
+            producer[o] = node
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    arrays[node.output[0]] = numpy_helper.to_array(a.t)
+
+    def constant(name, depth=0):
+        """The array a value is: an initializer or Constant, through shape-only ops (Unsqueeze, Reshape, ...)."""
+        if name in arrays:
+            return arrays[name]
+        node = producer.get(name)
+        if node is None or depth > 4 or node.op_type not in ("Unsqueeze", "Squeeze", "Reshape", "Cast", "Identity"):
+            return None
+        return constant(node.input[0], depth + 1)
+
+    # Parameters the exporter kept by name (state-dict names: dotted words; the exporter's own are 'onnx::Op_N').
+    tensors = {k: np.array(v, dtype=np.float32) for k, v in arrays.items()
+               if np.issubdtype(np.asarray(v).dtype, np.floating) and "::" not in k and "." in k
+               and k.split(".")[-1] in ("weight", "bias")}
+
+    # Each Conv1dBlock's group norm, from the convolution 'P.block.0' on: its scale and shift, its groups and epsilon.
+    groups = {}
+    eps = set()
+    for node in g.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or not node.input[1].endswith(".block.0.weight"):
+            continue
+        norm = node.input[1][:-len("0.weight")] + "1."
+        found, cur, n_groups = {}, node.output[0], None
+        for _ in range(8):
+            nxt = [n for n in consumers.get(cur, []) if n.op_type != "Shape"]
+            if len(nxt) != 1 or nxt[0].op_type not in _GN_PATH:
+                break
+            n = nxt[0]
+            attrs = {a.name: a for a in n.attribute}
+            if n.op_type == "Reshape" and n_groups is None:
+                shape = constant(n.input[1])
+                if shape is not None and shape.size == 3 and int(shape[1]) > 0:
+                    n_groups = int(shape[1])
+            elif n.op_type == "InstanceNormalization":
+                scale = constant(n.input[1])
+                n_groups = int(scale.size) if scale is not None else n_groups
+                eps.add(float(attrs["epsilon"].f) if "epsilon" in attrs else 1e-5)
+            elif n.op_type == "GroupNormalization":
+                n_groups = int(attrs["num_groups"].i)
+                eps.add(float(attrs["epsilon"].f) if "epsilon" in attrs else 1e-5)
+                for key, inp in (("weight", n.input[1]), ("bias", n.input[2])):
+                    v = constant(inp)
+                    if v is not None:
+                        found[key] = v
+                break
+            elif n.op_type in ("Mul", "Add"):
+                other = [constant(i) for i in n.input if i != cur]
+                if len(other) != 1 or other[0] is None:
+                    break
+                found["weight" if n.op_type == "Mul" else "bias"] = other[0]
+                if n.op_type == "Add":
+                    break
+            cur = n.output[0]
+        for key, v in found.items():
+            tensors.setdefault(norm + key, np.array(v, dtype=np.float32).reshape(-1))
+        if n_groups is not None:
+            groups[norm[:-len(".block.1.")]] = n_groups
+
+    cfg = {}
+    final = [v for k, v in groups.items() if k.endswith("final_conv.0")]
+    inner = {v for k, v in groups.items() if not k.endswith("final_conv.0")}
+    if len(inner) > 1:
+        raise ConversionError("%s: the group norms use different group counts %s; a ConditionalUnet1D uses one" % (path, sorted(inner)))
+    if inner:
+        cfg["n_groups"] = inner.pop()
+    if final:
+        cfg["final_n_groups"] = final[0]
+    if len(eps) == 1:
+        # ONNX stores epsilon as a float32 attribute: 1e-5 comes back as 9.99999975e-06; its shortest float32
+        # spelling is the number the model was built with.
+        cfg["group_norm_eps"] = float(str(np.float32(eps.pop())))
+    elif len(eps) > 1:
+        raise ConversionError("%s: the group norms use different epsilons %s; a ConditionalUnet1D uses one" % (path, sorted(eps)))
+    # The horizon: the middle dimension of the sample input [batch, horizon, input_dim], when the export fixed it. The
+    # input named 'sample' (ConditionalUnet1D.forward's name), else the only rank-3 input.
+    ranked = [i for i in g.input if i.name not in arrays and len(i.type.tensor_type.shape.dim) == 3]
+    named = [i for i in ranked if i.name == "sample"]
+    for inp in named or (ranked if len(ranked) == 1 else []):
+        middle = inp.type.tensor_type.shape.dim[1]
+        if middle.dim_value > 0:
+            cfg["horizon"] = int(middle.dim_value)
+    return tensors, cfg, "the ONNX graph's initializers"
+
+
 def pick_state_dict(obj, key):
     """The state dict inside a loaded checkpoint: a workspace payload's state_dicts[key], or the object itself."""
     import torch
@@ -297,6 +421,9 @@ def infer_config(unet, args, cfg_unet, cfg_sched, cfg_horizon, warn):
     scheduler = {k: v for k, v in scheduler.items() if v is not None}
     obj = dict(inferred, format=uc.FORMAT, version=1, horizon=int(horizon), n_groups=int(groups),
                prediction_type=scheduler.get("prediction_type", "epsilon"), scheduler=scheduler)
+    for k in ("final_n_groups", "group_norm_eps"):  # read from an ONNX graph's group norms (load_onnx)
+        if cfg_unet.get(k) is not None:
+            obj[k] = cfg_unet[k]
     return uc.parse_config(obj, "the converted configuration")
 
 
@@ -336,20 +463,38 @@ def main(argv=None):
     def warn(msg):
         print("note: " + msg, file=sys.stderr)
 
+    from_onnx = False
     try:
+        if os.path.isdir(a.checkpoint) and os.path.isfile(os.path.join(a.checkpoint, "model.onnx")):
+            a.checkpoint = os.path.join(a.checkpoint, "model.onnx")
         if not os.path.isfile(a.checkpoint):
             raise ConversionError("%s: no such file" % a.checkpoint)
-        loaded, _, kind = load_checkpoint(a.checkpoint)
-        if kind == "safetensors":
-            tensors, cfg, where = loaded, None, "the safetensors file"
+        from_onnx = a.checkpoint.endswith(".onnx")
+        graph_cfg = {}
+        if from_onnx:
+            tensors, graph_cfg, where = load_onnx(a.checkpoint)
+            cfg = None
+            beside = os.path.join(os.path.dirname(os.path.abspath(a.checkpoint)), "scheduler_config.json")
+            if a.scheduler is None and os.path.isfile(beside):
+                a.scheduler = beside
+                warn("noise scheduler from %s" % beside)
         else:
-            tensors, cfg, where = pick_state_dict(loaded, a.state_dict)
+            loaded, _, kind = load_checkpoint(a.checkpoint)
+            if kind == "safetensors":
+                tensors, cfg, where = loaded, None, "the safetensors file"
+            else:
+                tensors, cfg, where = pick_state_dict(loaded, a.state_dict)
         if a.config:
             import yaml
             with open(a.config, encoding="utf-8") as f:
                 cfg = yaml.safe_load(f)
         prefix, unet, others = split_prefix(tensors)
         cfg_unet, cfg_sched, cfg_horizon = find_config(cfg)
+        for k, v in graph_cfg.items():  # what the ONNX graph says, unless a configuration says otherwise
+            if k == "horizon":
+                cfg_horizon = cfg_horizon or v
+            else:
+                cfg_unet.setdefault(k, v)
         config = infer_config(unet, a, cfg_unet, cfg_sched, cfg_horizon, warn)
         uc.check_tensors(config, unet, "%s (%s, prefix %r)" % (a.checkpoint, where, prefix))
         config["source"] = {"converter": "tools/convert_diffusion_policy.py", "checkpoint": os.path.basename(a.checkpoint),
@@ -357,7 +502,11 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         uc.write_model(a.out, config, unet, a.dtype)
     except (ConversionError, uc.Unet1dFormatError, mc.SafetensorsError) as e:
-        print("error: %s" % e, file=sys.stderr)
+        hint = ""
+        if from_onnx and "missing" in str(e):
+            hint = (" (an ONNX export: no initializer has that name, and following the graph from its layer's"
+                    " convolution did not reach it; was the graph optimised after export?)")
+        print("error: %s%s" % (e, hint), file=sys.stderr)
         return 2
 
     norm = normalizer(others, prefix)

@@ -125,7 +125,7 @@ check "asd sample --out FOLDER: one line saying --out is a folder" one_line_erro
 # The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
 # configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.
 source "$ROOT/tests/lib/need_apt.sh"
-need_apt "$LOG.apt" python3-torch python3-numpy python3-yaml
+need_apt "$LOG.apt" python3-torch python3-numpy python3-yaml python3-onnx
 check "tools/convert_diffusion_policy.py: checkpoints convert, asd samples them, broken ones fail naming the tensor" \
   /usr/bin/python3 "$ROOT/tests/tools/test_convert_diffusion_policy.py" "$exe"
 

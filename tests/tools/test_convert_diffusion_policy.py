@@ -119,6 +119,104 @@ def convert(args):
     return p.returncode, p.stdout + p.stderr
 
 
+def same_model(converted_json, reference_json):
+    """Whether a converted model has the reference's tensors bit for bit and its architecture (as float32)."""
+    with open(os.path.splitext(converted_json)[0] + ".safetensors", "rb") as f:
+        got, _, _ = mc.parse_safetensors(f.read())
+    with open(os.path.splitext(reference_json)[0] + ".safetensors", "rb") as f:
+        ref, _, _ = mc.parse_safetensors(f.read())
+    a = uc.parse_config(json.load(open(converted_json)), converted_json)
+    b = uc.parse_config(json.load(open(reference_json)), reference_json)
+    keys = ("horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
+            "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps")
+    bad = [k for k in keys if a[k] != b[k]] + sorted(set(got) ^ set(ref)) + [k for k in ref if k in got and not np.array_equal(got[k], ref[k])]
+    return not bad, "differ: %s" % bad[:5]
+
+
+def onnx_checks(tmp):
+    """ONNX exports (torch.onnx.export of the module, as tools/make_unet1d_models.py and train_unet_policy.py write
+    them, with the group norms' scale and shift folded into anonymous constants) convert to the weights they were
+    exported from, bit for bit; the scheduler comes from scheduler_config.json beside model.onnx; broken graphs fail
+    naming the tensor."""
+    import onnx
+
+    for name, onnx_path, ref in (
+            ("the trained policy", "models/unet-policy/policy.onnx", "models/unet-policy/policy.json"),
+            ("the small fixture (4 groups, FiLM scale, final block 8 groups)", "tests/fixtures/unet1d/small.onnx", "tests/fixtures/unet1d/small.json"),
+            ("the float16 fixture (unconditional, FiLM shift)", "tests/fixtures/unet1d/small_f16.onnx", "tests/fixtures/unet1d/small_f16.json")):
+        out = os.path.join(tmp, "onnx-" + os.path.basename(onnx_path)[:-5], "unet.json")
+        rc, text = convert([os.path.join(ROOT, onnx_path), "--out", out])
+        ok, why = (rc == 0, text)
+        if ok:
+            ok, why = same_model(out, os.path.join(ROOT, ref))
+        check("ONNX export of %s: the weights and architecture it was exported from" % name, ok, why)
+
+    # Settings diffusion_policy's own models never change but the format carries: read from the graph, not defaulted.
+    odd = uc.parse_config(dict(CFG, final_n_groups=4, group_norm_eps=1e-6, horizon=12), "test")
+    torch.manual_seed(3)
+    module = uc.build_module(odd)
+    with open(os.path.join(tmp, "odd.json"), "w") as f:
+        json.dump(dict(CFG, final_n_groups=4, group_norm_eps=1e-6, horizon=12), f)
+    uc.write_model(os.path.join(tmp, "odd.json"), odd, uc.module_tensors(module), "F32")
+    uc.export_onnx(module, odd, os.path.join(tmp, "odd.onnx"))
+    out = os.path.join(tmp, "onnx-odd", "unet.json")
+    rc, text = convert([os.path.join(tmp, "odd.onnx"), "--out", out])
+    ok, why = (rc == 0, text)
+    if ok:
+        ok, why = same_model(out, os.path.join(tmp, "odd.json"))
+    check("ONNX export with the final block at 4 groups, epsilon 1e-6 and horizon 12: read from the graph", ok, why)
+
+    small = onnx.load(os.path.join(ROOT, "tests/fixtures/unet1d/small.onnx"))
+    folder = os.path.join(tmp, "onnx-folder")
+    os.makedirs(folder)
+    onnx.save(small, os.path.join(folder, "model.onnx"))
+    with open(os.path.join(folder, "scheduler_config.json"), "w") as f:
+        json.dump({"num_train_timesteps": 50, "beta_schedule": "linear", "prediction_type": "epsilon"}, f)
+    out = os.path.join(tmp, "onnx-folder-out", "unet.json")
+    rc, text = convert([folder, "--out", out])
+    check("an ONNX model folder: model.onnx with the scheduler_config.json beside it", rc == 0
+          and json.load(open(out))["scheduler"]["num_train_timesteps"] == 50
+          and json.load(open(out))["scheduler"]["beta_schedule"] == "linear", text)
+
+    def broken_onnx(what, edit, expect):
+        m = onnx.ModelProto()
+        m.CopyFrom(small)
+        edit(m)
+        path = os.path.join(tmp, "broken-%d.onnx" % abs(hash(what)))
+        onnx.save(m, path)
+        rc, text = convert([path, "--out", os.path.join(tmp, "broken-onnx.json")])
+        check("%s: exit 2 naming %s" % (what, expect), rc == 2 and expect in text, text)
+
+    def unfold_add(m):
+        # The first group norm's shift comes from a graph input instead of a constant: nothing to read it from.
+        conv = next(n for n in m.graph.node if n.op_type == "Conv" and n.input[1] == "down_modules.0.0.blocks.0.block.0.weight")
+        users = {i: n for n in m.graph.node for i in n.input}
+        cur = conv.output[0]
+        while users[cur].op_type != "Add":
+            cur = users[cur].output[0]
+        add = users[cur]
+        const = next(i for i in add.input if i != cur)
+        m.graph.input.append(onnx.helper.make_tensor_value_info("shift", onnx.TensorProto.FLOAT, None))
+        add.input[list(add.input).index(const)] = "shift"
+
+    broken_onnx("an ONNX group norm whose shift is not a constant", unfold_add, "'down_modules.0.0.blocks.0.block.1.bias'")
+
+    def rename_conv(m):
+        w = "mid_modules.1.blocks.0.block.0.weight"
+        next(i for i in m.graph.initializer if i.name == w).name = "onnx::Conv_1"
+        for n in m.graph.node:
+            for k, i in enumerate(n.input):
+                if i == w:
+                    n.input[k] = "onnx::Conv_1"
+
+    broken_onnx("an ONNX convolution whose weight lost its name", rename_conv, "'mid_modules.1.blocks.0.block.0.weight'")
+    junk = os.path.join(tmp, "junk.onnx")
+    with open(junk, "wb") as f:
+        f.write(b"\x08\x07 not an onnx model")
+    rc, text = convert([junk, "--out", os.path.join(tmp, "junk-onnx.json")])
+    check("a corrupt ONNX file: exit 2 with a message", rc == 2 and "error:" in text, text)
+
+
 def main():
     asd = sys.argv[1:]
     tmp = tempfile.mkdtemp(prefix="asd-convert-")
@@ -198,6 +296,7 @@ def main():
     rc, text = convert([junk, "--out", os.path.join(tmp, "junk.json")])
     check("a corrupt file: exit 2 with a message", rc == 2 and "error:" in text, text)
 
+    onnx_checks(tmp)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
