@@ -134,7 +134,7 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>The same network for ONNX Runtime: builtin:policy's embedded export, or NAME.onnx beside an asd-mlp NAME.json.</summary>
+    /// <summary>The same network for ONNX Runtime: builtin:policy's embedded export, NAME.onnx beside an asd-mlp NAME.json, or the ONNX file a native ConditionalUnet1D was taken from.</summary>
     private static IDiffusionModel OpenOnnxTwin(string spec, IDiffusionModel model, int threads)
     {
         var options = new ModelOpenOptions { Threads = threads };
@@ -143,12 +143,18 @@ internal static class BenchCommand
             return OnnxModel.OpenBytes(BuiltinResources.PolicyOnnx(), "builtin:policy (ONNX Runtime)", model.DefaultScheduler, options);
         }
 
+        if (model is Asd.Native.Backends.Unet1d.Unet1dModel { ImportedFrom: not null })
+        {
+            // An ONNX file the native engine took over: the same file through ONNX Runtime.
+            return ModelCatalog.Open(spec, options with { NativeOnnx = false });
+        }
+
         if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && Path.ChangeExtension(spec, ".onnx") is { } onnx && File.Exists(onnx))
         {
             return OnnxModel.OpenBytes(File.ReadAllBytes(onnx), Path.GetFileName(onnx) + " (ONNX Runtime)", model.DefaultScheduler, options);
         }
 
-        throw new ArgumentException($"--vs-onnxruntime needs the same network as ONNX: builtin:policy, or an asd-mlp NAME.json with NAME.onnx beside it (tools/export_mlp_onnx.py); '{spec}' has none.");
+        throw new ArgumentException($"--vs-onnxruntime needs the same network as ONNX: builtin:policy, an asd-mlp or asd-unet1d NAME.json with NAME.onnx beside it (tools/export_mlp_onnx.py), or an ONNX ConditionalUnet1D the native engine runs; '{spec}' has none.");
     }
 }
 

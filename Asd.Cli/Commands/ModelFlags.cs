@@ -25,6 +25,8 @@ internal sealed class ModelFlags
 
     public Option<string> CudaGraphs { get; } = new("--cuda-graphs") { Description = "ONNX models on CUDA: replay a captured CUDA graph per batch bucket (on; off, the default until measured).", DefaultValueFactory = _ => "off" };
 
+    public Option<string> OnnxNative { get; } = new("--onnx-native") { Description = "ONNX exports of diffusion_policy's ConditionalUnet1D: auto runs a recognised one on asd's native kernels unless an ONNX Runtime setting is given; on requires it; off always uses ONNX Runtime.", DefaultValueFactory = _ => "auto" };
+
     public Option<string?> OnnxSample { get; } = new("--onnx-sample") { Description = "Name of the ONNX input holding the noisy sample." };
 
     public Option<string?> OnnxTimestep { get; } = new("--onnx-timestep") { Description = "Name of the ONNX timestep input." };
@@ -59,7 +61,7 @@ internal sealed class ModelFlags
         Option[] all =
         [
             Model, Threads, TrainSteps, BetaSchedule, BetaStart, BetaEnd, Prediction, Variance, Spacing, StepsOffset, Clip, ClipRange,
-            Guidance, GuidanceNull, Device, BatchBuckets, RowParallel, CudaGraphs, OnnxSample, OnnxTimestep, OnnxCond, OnnxOutput,
+            Guidance, GuidanceNull, Device, BatchBuckets, RowParallel, CudaGraphs, OnnxNative, OnnxSample, OnnxTimestep, OnnxCond, OnnxOutput,
         ];
         foreach (Option o in all)
         {
@@ -83,7 +85,8 @@ internal sealed class ModelFlags
             Guidance = parse.GetValue(GuidanceNull) is string gn ? new GuidanceConfig(SampleCommand.ParseNullCondition(gn), parse.GetValue(Guidance) ?? 1.0) : null,
         };
         return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!),
-            RowParallel = ParseOnOff(parse.GetValue(RowParallel)!, "--row-parallel"), CudaGraphs = ParseOnOff(parse.GetValue(CudaGraphs)!, "--cuda-graphs") });
+            RowParallel = ParseOnOff(parse.GetValue(RowParallel)!, "--row-parallel"), CudaGraphs = ParseOnOff(parse.GetValue(CudaGraphs)!, "--cuda-graphs"),
+            NativeOnnx = ParseAutoOnOff(parse.GetValue(OnnxNative)!, "--onnx-native") });
     }
 
     /// <summary>The scheduler overrides, as the engine's one record (applied and checked there).</summary>
@@ -108,11 +111,13 @@ internal sealed class ModelFlags
         _ => throw new ArgumentException($"{flag} must be on or off (got '{text}')."),
     };
 
-    internal static bool? ParseBuckets(string text) => text.Trim().ToLowerInvariant() switch
+    internal static bool? ParseBuckets(string text) => ParseAutoOnOff(text, "--batch-buckets");
+
+    internal static bool? ParseAutoOnOff(string text, string flag) => text.Trim().ToLowerInvariant() switch
     {
         "auto" => null,
         "on" => true,
         "off" => false,
-        _ => throw new ArgumentException($"--batch-buckets must be auto, on or off (got '{text}')."),
+        _ => throw new ArgumentException($"{flag} must be auto, on or off (got '{text}')."),
     };
 }

@@ -42,6 +42,14 @@ public sealed record ModelOpenOptions
 
     /// <summary>Role overrides for ONNX models (CLI flags; they win over asd.json).</summary>
     public OnnxIoConfig? Onnx { get; init; }
+
+    /// <summary>
+    /// ONNX exports of diffusion_policy's ConditionalUnet1D (<see cref="Backends.Unet1d.Unet1dOnnx"/>): null (default)
+    /// runs a recognised one on the native engine when nothing asks for ONNX Runtime (the CPU, no port or guidance
+    /// overrides, no asd.json, no row-parallel sessions or batch buckets), else through ONNX Runtime; true requires the
+    /// native engine (an error says why it cannot); false always uses ONNX Runtime.
+    /// </summary>
+    public bool? NativeOnnx { get; init; }
 }
 
 /// <summary>
@@ -74,7 +82,7 @@ public static class ModelCatalog
 
         if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            return OnnxModel.Open(spec, options, options.Onnx);
+            return OpenNativeOnnx(spec, options) ?? (Denoising.IDiffusionModel)OnnxModel.Open(spec, options, options.Onnx);
         }
 
         if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -83,6 +91,58 @@ public static class ModelCatalog
         }
 
         throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file, or an asd-mlp or asd-unet1d .json file.");
+    }
+
+    /// <summary>Where notes on how a model was opened go (the CLI's stderr by default; tests capture them).</summary>
+    public static Action<string> Warn { get; set; } = message => Console.Error.WriteLine($"asd: note: {message}");
+
+    /// <summary>
+    /// The native model of an ONNX ConditionalUnet1D (<see cref="ModelOpenOptions.NativeOnnx"/>), or null to open the
+    /// file with ONNX Runtime. A graph that holds a ConditionalUnet1D's weights but cannot be taken over is noted with
+    /// the reason and runs through ONNX Runtime, unless the native engine was required.
+    /// </summary>
+    private static Backends.Unet1d.Unet1dModel? OpenNativeOnnx(string spec, ModelOpenOptions options)
+    {
+        if (options.NativeOnnx == false)
+        {
+            return null;
+        }
+
+        (string file, string folder, _, SchedulerConfig scheduler) = OnnxModel.Locate(spec);
+        OnnxIoConfig? io = options.Onnx;
+        string? runtimeWanted =
+            !string.Equals(options.Device, "cpu", StringComparison.OrdinalIgnoreCase) ? $"--device {options.Device}"
+            : io is not null && (io.Sample ?? io.Timestep ?? io.Output) is not null || io?.Cond is not null || io?.Guidance is not null ? "ONNX port or guidance settings"
+            : File.Exists(Path.Combine(folder, "asd.json")) && Directory.Exists(spec) ? "the folder's asd.json"
+            : options.RowParallel ? "row-parallel sessions"
+            : options.BatchBuckets == true ? "batch buckets"
+            : options.CudaGraphs ? "CUDA graphs"
+            : null;
+        if (runtimeWanted is not null)
+        {
+            return options.NativeOnnx == true
+                ? throw new ArgumentException($"The native engine cannot run '{spec}' with {runtimeWanted}: those are ONNX Runtime's.")
+                : null;
+        }
+
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(spec));
+        Backends.Unet1d.Unet1dModel? model = Backends.Unet1d.Unet1dOnnx.TryImport(file, name, scheduler, out string? why);
+        if (model is not null)
+        {
+            return model;
+        }
+
+        if (options.NativeOnnx == true)
+        {
+            throw new InvalidDataException($"'{spec}' cannot run on the native engine: {why ?? "it is not an export of diffusion_policy's ConditionalUnet1D"}.");
+        }
+
+        if (why is not null)
+        {
+            Warn($"'{spec}' holds a ConditionalUnet1D's weights but the native engine cannot take it over ({why}); running it through ONNX Runtime.");
+        }
+
+        return null;
     }
 
     /// <summary>

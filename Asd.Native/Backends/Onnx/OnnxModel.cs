@@ -115,14 +115,12 @@ public sealed partial class OnnxModel : IDiffusionModel
         : $"{Device} (ONNX Runtime)";
 
     /// <summary>
-    /// Opens a model folder or a bare <c>.onnx</c> file. <paramref name="overrides"/> (CLI flags) win over asd.json.
+    /// Where an ONNX model's files are: the .onnx file (a folder's model.onnx), the folder, whether the path named the
+    /// folder, and the scheduler (the folder's scheduler_config.json, else the defaults a bare .onnx gets).
     /// </summary>
-    /// <exception cref="FileNotFoundException">The path does not exist or the folder has no model.onnx.</exception>
-    /// <exception cref="InvalidDataException">The file is not a readable ONNX model, or its inputs cannot be assigned roles.</exception>
-    public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null)
+    /// <exception cref="FileNotFoundException">No such file, or a folder without model.onnx.</exception>
+    internal static (string File, string Folder, bool IsFolder, SchedulerConfig Scheduler) Locate(string path)
     {
-        options ??= new ModelOpenOptions();
-        OnnxRuntimeNative.Install();
         string file = path, folder;
         if (Directory.Exists(path))
         {
@@ -153,6 +151,20 @@ public sealed partial class OnnxModel : IDiffusionModel
             scheduler = SchedulerConfigJson.ParseFile(IO.ModelFiles.ResolveInFolder(anchor, "scheduler_config.json", "scheduler_config.json"));
         }
 
+        return (file, folder, isFolder, scheduler);
+    }
+
+    /// <summary>
+    /// Opens a model folder or a bare <c>.onnx</c> file. <paramref name="overrides"/> (CLI flags) win over asd.json.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The path does not exist or the folder has no model.onnx.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable ONNX model, or its inputs cannot be assigned roles.</exception>
+    public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null)
+    {
+        options ??= new ModelOpenOptions();
+        OnnxRuntimeNative.Install();
+        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = Locate(path);
+        string anchor = Path.Combine(folder, "model.onnx");
         OnnxIoConfig io = isFolder && File.Exists(Path.Combine(folder, "asd.json"))
             ? OnnxIoConfig.Parse(IO.ModelFiles.ResolveInFolder(anchor, "asd.json", "asd.json"))
             : new OnnxIoConfig();

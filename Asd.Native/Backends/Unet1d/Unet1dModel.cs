@@ -156,6 +156,18 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         }
     }
 
+    /// <summary>A model from a configuration and weights already read (an ONNX export taken over by <see cref="Unet1dOnnx"/>).</summary>
+    internal static Unet1dModel FromFile(string name, Unet1dConfig config, SchedulerConfig scheduler, SafeTensorsFile file, string importedFrom) =>
+        new(name, config, scheduler, file) { ImportedFrom = importedFrom };
+
+    /// <summary>The ONNX file the weights were taken from, when the model was opened from one (<see cref="Unet1dOnnx"/>); else null.</summary>
+    public string? ImportedFrom { get; private init; }
+
+    /// <summary>For an ONNX file run natively, a line that says so and how to run it through ONNX Runtime instead.</summary>
+    public string? RuntimeSummary => ImportedFrom is { } onnx
+        ? $"cpu (asd's native ConditionalUnet1D, weights taken from {onnx}; --onnx-native off runs ONNX Runtime)"
+        : null;
+
     /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>
     public static Unet1dModel Load(string json, byte[] safetensors, string name)
     {

@@ -59,6 +59,22 @@ public sealed class OnnxCliTests : IDisposable
     }
 
     [Fact]
+    public void AConditionalUnet1dExportSaysItRunsNativelyAndTheFlagTurnsThatOff()
+    {
+        string small = Path.Combine(AppContext.BaseDirectory, "fixtures", "unet1d", "small.onnx");
+        string[] args = ["sample", "--model", small, "--cond", "0.1,0.2,0.3,0.4,0.5", "--steps", "5", "--samples", "2"];
+        var native = Run(args);
+        Assert.True(native.Code == 0, native.Err);
+        Assert.Contains("device     cpu (asd's native ConditionalUnet1D, weights taken from", native.Out);
+        var runtime = Run([.. args, "--onnx-native", "off"]);
+        Assert.True(runtime.Code == 0, runtime.Err);
+        Assert.Contains("device     cpu (ONNX Runtime)", runtime.Out);
+        var bad = Run([.. args, "--onnx-native", "maybe"]);
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("--onnx-native must be auto, on or off", bad.Err);
+    }
+
+    [Fact]
     public void AutoDeviceSaysWhyItRunsOnTheCpu()
     {
         var (code, output, err, _) = Run("sample", "--model", Fixture("unet16"), "--device", "auto", "--steps", "5", "--samples", "1");

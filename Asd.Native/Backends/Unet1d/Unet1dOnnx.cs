@@ -1,0 +1,384 @@
+using System.Buffers.Binary;
+using System.Text;
+using Asd.Native.IO;
+
+namespace Asd.Native.Backends.Unet1d;
+
+/// <summary>
+/// Recognises an ONNX export of diffusion_policy's ConditionalUnet1D and builds the native model from its weights, so
+/// a policy served through ONNX Runtime runs on the engine's own kernels without its checkpoint (the same mapping as
+/// <c>tools/convert_diffusion_policy.py</c>'s ONNX reader; docs/unet1d-format.md).
+/// </summary>
+/// <remarks>
+/// <para>torch.onnx.export keeps the parameters' state-dict names for the convolutions and linear layers. It folds each
+/// group norm's scale and shift into anonymous constants (<c>onnx::Mul_*</c>, <c>onnx::Add_*</c>, after a Reshape,
+/// InstanceNormalization and Reshape), or passes them to a GroupNormalization node; they are found by following the
+/// graph from the convolution before the norm, which also gives the groups and the epsilon. The architecture comes from
+/// the shapes, the horizon from the sample input's fixed shape. Nothing in the graph is run: a graph that holds the
+/// weights of a ConditionalUnet1D but computes something else would not be noticed, which is why the CLI says when it
+/// runs an ONNX file natively and how to run it through ONNX Runtime instead.</para>
+/// </remarks>
+public static class Unet1dOnnx
+{
+    /// <summary>The initializer that marks a ConditionalUnet1D (as <c>tools/convert_diffusion_policy.py</c>'s anchor).</summary>
+    public const string Anchor = "diffusion_step_encoder.1.weight";
+
+    private static readonly string[] Modules = ["diffusion_step_encoder.", "down_modules.", "mid_modules.", "up_modules.", "final_conv.", "local_cond_encoder."];
+
+    /// <summary>
+    /// The native model of the ConditionalUnet1D in <paramref name="onnxFile"/>, or null with <paramref name="why"/>:
+    /// null when the file is not one (no initializer named <c>*diffusion_step_encoder.1.weight</c>: nothing to say),
+    /// else why it could not be taken over (a tensor not found, a horizon the graph leaves open, external data, ...).
+    /// The file is read only when its bytes hold the anchor's name.
+    /// </summary>
+    public static Unet1dModel? TryImport(string onnxFile, string name, SchedulerConfig scheduler, out string? why)
+    {
+        ArgumentNullException.ThrowIfNull(onnxFile);
+        ArgumentNullException.ThrowIfNull(scheduler);
+        why = null;
+        try
+        {
+            if (!Mentions(onnxFile, Encoding.UTF8.GetBytes(Anchor)))
+            {
+                return null;
+            }
+
+            byte[] bytes = ModelFiles.ReadAllBytes(onnxFile, "ONNX model", Array.MaxLength);
+            return Import(bytes, onnxFile, name, scheduler);
+        }
+        catch (InvalidDataException e)
+        {
+            why = e.Message;
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            why = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>Whether the file's bytes contain <paramref name="needle"/> (read in blocks; nothing else kept).</summary>
+    private static bool Mentions(string path, byte[] needle)
+    {
+        using FileStream stream = ModelFiles.OpenRegular(path, "ONNX model", long.MaxValue, out long length);
+        if (length > Array.MaxLength)
+        {
+            return false;
+        }
+
+        var buffer = new byte[(1 << 20) + needle.Length];
+        int kept = 0;
+        while (true)
+        {
+            int read = stream.Read(buffer, kept, buffer.Length - kept);
+            if (read <= 0)
+            {
+                return false;
+            }
+
+            int filled = kept + read;
+            if (buffer.AsSpan(0, filled).IndexOf(needle) >= 0)
+            {
+                return true;
+            }
+
+            // Keep the tail that could begin a match split across two blocks.
+            kept = Math.Min(needle.Length - 1, filled);
+            buffer.AsSpan(filled - kept, kept).CopyTo(buffer);
+        }
+    }
+
+    /// <summary>Builds the native model from ONNX bytes.</summary>
+    /// <exception cref="InvalidDataException">Not a ConditionalUnet1D, or one whose weights or shape cannot be taken over (the message says which).</exception>
+    internal static Unet1dModel Import(byte[] onnx, string source, string name, SchedulerConfig scheduler)
+    {
+        OnnxGraph graph = OnnxProto.ReadGraph(onnx, source);
+        var byName = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
+        foreach (OnnxTensor t in graph.Initializers)
+        {
+            byName[t.Name] = t;
+        }
+
+        string[] anchors = [.. byName.Keys.Where(k => k.EndsWith(Anchor, StringComparison.Ordinal))];
+        if (anchors.Length != 1)
+        {
+            throw new InvalidDataException($"{source}: {(anchors.Length == 0 ? "no initializer named '*" + Anchor + "'" : "several U-Nets (" + string.Join(", ", anchors) + ")")}; not one ConditionalUnet1D.");
+        }
+
+        string prefix = anchors[0][..^Anchor.Length];
+        var producer = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
+        var consumers = new Dictionary<string, List<OnnxNode>>(StringComparer.Ordinal);
+        var constants = new Dictionary<string, OnnxTensor>(byName, StringComparer.Ordinal);
+        foreach (OnnxNode n in graph.Nodes)
+        {
+            foreach (string o in n.Outputs)
+            {
+                producer[o] = n;
+            }
+
+            foreach (string i in n.Inputs)
+            {
+                (consumers.TryGetValue(i, out List<OnnxNode>? list) ? list : consumers[i] = []).Add(n);
+            }
+
+            if (n.OpType == "Constant" && n.Outputs.Length == 1 && n.Attribute("value")?.T is { } value)
+            {
+                constants[n.Outputs[0]] = value;
+            }
+        }
+
+        // The U-Net's parameters that kept their state-dict names, without the prefix.
+        var tensors = new Dictionary<string, Weight>(StringComparer.Ordinal);
+        foreach ((string key, OnnxTensor t) in byName)
+        {
+            string local = key[prefix.Length..];
+            if (key.StartsWith(prefix, StringComparison.Ordinal) && Array.Exists(Modules, m => local.StartsWith(m, StringComparison.Ordinal))
+                && (t.DataType is OnnxTensor.Float or OnnxTensor.Float16))
+            {
+                tensors[local] = new Weight(t, null);
+            }
+        }
+
+        // Each Conv1dBlock's group norm, followed from its convolution ('P.block.0').
+        int? groups = null, finalGroups = null;
+        double? epsilon = null;
+        foreach (OnnxNode conv in graph.Nodes)
+        {
+            if (conv.OpType != "Conv" || conv.Inputs.Length < 2 || conv.Outputs.Length < 1
+                || !conv.Inputs[1].StartsWith(prefix, StringComparison.Ordinal) || !conv.Inputs[1].EndsWith(".block.0.weight", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            string norm = conv.Inputs[1][prefix.Length..^"0.weight".Length] + "1.";
+            (int? g, double? eps) = FollowNorm(conv.Outputs[0], norm, tensors, consumers, producer, constants, source);
+            if (g is { } count)
+            {
+                bool final = norm.StartsWith("final_conv.0.", StringComparison.Ordinal);
+                int? seen = final ? finalGroups : groups;
+                if (seen is { } other && other != count)
+                {
+                    throw new InvalidDataException($"{source}: the group norms use {other} and {count} groups; a ConditionalUnet1D uses one count.");
+                }
+
+                if (final)
+                {
+                    finalGroups = count;
+                }
+                else
+                {
+                    groups = count;
+                }
+            }
+
+            if (eps is { } e)
+            {
+                epsilon = epsilon is { } before && before != e
+                    ? throw new InvalidDataException($"{source}: the group norms use epsilons {before} and {e}; a ConditionalUnet1D uses one.")
+                    : e;
+            }
+        }
+
+        Unet1dConfig config = Architecture(tensors, graph, groups, finalGroups, epsilon, source);
+        config.Validate(source);
+        SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
+        return Unet1dModel.FromFile(name, config, scheduler, file, source);
+    }
+
+    /// <summary>A weight: an initializer kept as stored, or values found by following the graph.</summary>
+    private sealed record Weight(OnnxTensor? Stored, float[]? Values)
+    {
+        public long[] Shape => Stored?.Dims ?? [Values!.Length];
+    }
+
+    private static OnnxTensor? Constant(string value, Dictionary<string, OnnxNode> producer, Dictionary<string, OnnxTensor> constants)
+    {
+        for (int depth = 0; depth < 5; depth++)
+        {
+            if (constants.TryGetValue(value, out OnnxTensor? t))
+            {
+                return t;
+            }
+
+            if (!producer.TryGetValue(value, out OnnxNode? n) || n.Inputs.Length == 0 || n.OpType is not ("Unsqueeze" or "Squeeze" or "Reshape" or "Cast" or "Identity"))
+            {
+                return null;
+            }
+
+            value = n.Inputs[0];
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Walks the data path from a convolution's output through the group norm (Reshape, InstanceNormalization, Reshape,
+    /// Mul, Add; or GroupNormalization), records its scale and shift under <paramref name="norm"/> + weight/bias when
+    /// they did not keep their names, and returns its groups and epsilon when the path shows them.
+    /// </summary>
+    private static (int? Groups, double? Epsilon) FollowNorm(string output, string norm, Dictionary<string, Weight> tensors, Dictionary<string, List<OnnxNode>> consumers,
+        Dictionary<string, OnnxNode> producer, Dictionary<string, OnnxTensor> constants, string source)
+    {
+        int? groups = null;
+        double? eps = null;
+        string current = output;
+        for (int step = 0; step < 8; step++)
+        {
+            List<OnnxNode> next = consumers.TryGetValue(current, out List<OnnxNode>? all) ? [.. all.Where(n => n.OpType != "Shape")] : [];
+            if (next.Count != 1 || next[0].Outputs.Length < 1)
+            {
+                break;
+            }
+
+            OnnxNode n = next[0];
+            switch (n.OpType)
+            {
+                case "Reshape" when n.Inputs.Length > 1 && groups is null:
+                    if (Constant(n.Inputs[1], producer, constants) is { Count: 3 } shape && shape.ToFloats(source)[1] is > 0 and var g)
+                    {
+                        groups = (int)g;
+                    }
+
+                    break;
+                case "Reshape" or "Cast" or "Identity":
+                    break;
+                case "InstanceNormalization":
+                    groups = n.Inputs.Length > 1 && Constant(n.Inputs[1], producer, constants) is { } scale ? (int)scale.Count : groups;
+                    eps = Float32Spelling(n.Attribute("epsilon")?.F ?? 1e-5f);
+                    break;
+                case "GroupNormalization":
+                    groups = n.Attribute("num_groups") is { } a ? (int)a.I : groups;
+                    eps = Float32Spelling(n.Attribute("epsilon")?.F ?? 1e-5f);
+                    for (int k = 1; k <= 2 && k < n.Inputs.Length; k++)
+                    {
+                        if (Constant(n.Inputs[k], producer, constants) is { } v)
+                        {
+                            tensors.TryAdd(norm + (k == 1 ? "weight" : "bias"), new Weight(null, v.ToFloats(source)));
+                        }
+                    }
+
+                    return (groups, eps);
+                case "Mul" or "Add":
+                    string[] others = [.. n.Inputs.Where(i => i != current)];
+                    if (others.Length != 1 || Constant(others[0], producer, constants) is not { } c)
+                    {
+                        return (groups, eps);
+                    }
+
+                    tensors.TryAdd(norm + (n.OpType == "Mul" ? "weight" : "bias"), new Weight(null, c.ToFloats(source)));
+                    if (n.OpType == "Add")
+                    {
+                        return (groups, eps);
+                    }
+
+                    break;
+                default:
+                    return (groups, eps);
+            }
+
+            current = n.Outputs[0];
+        }
+
+        return (groups, eps);
+    }
+
+    /// <summary>ONNX stores epsilon as float32: 1e-5 comes back as 9.99999975e-06; its shortest float32 spelling is what the model was built with.</summary>
+    private static double Float32Spelling(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    /// <summary>The architecture from the weights' shapes (as the converter infers it) and the graph's groups, epsilon and horizon.</summary>
+    private static Unet1dConfig Architecture(Dictionary<string, Weight> t, OnnxGraph graph, int? groups, int? finalGroups, double? epsilon, string source)
+    {
+        long[] Shape(string key, int rank) =>
+            t.TryGetValue(key, out Weight? w) && w.Shape.Length == rank
+                ? w.Shape
+                : throw new InvalidDataException($"{source}: tensor '{key}' {(t.ContainsKey(key) ? "has an unexpected shape" : "is missing")} (no initializer of that name, and following the graph did not reach it).");
+
+        int step = checked((int)Shape("diffusion_step_encoder.1.weight", 2)[1]);
+        int levels = 0;
+        while (t.ContainsKey($"down_modules.{levels}.0.blocks.0.block.0.weight"))
+        {
+            levels++;
+        }
+
+        long[] first = Shape("down_modules.0.0.blocks.0.block.0.weight", 3);
+        int[] down = [.. Enumerable.Range(0, levels).Select(i => checked((int)Shape($"down_modules.{i}.0.blocks.0.block.0.weight", 3)[0]))];
+        long[] cond = Shape("down_modules.0.0.cond_encoder.1.weight", 2);
+        int horizon = Horizon(graph, source);
+        return new Unet1dConfig
+        {
+            Horizon = horizon,
+            InputDim = checked((int)first[1]),
+            KernelSize = checked((int)first[2]),
+            DownDims = down,
+            StepEmbedDim = step,
+            GlobalCondDim = checked((int)cond[1] - step),
+            CondPredictScale = cond[0] == 2L * down[0],
+            Groups = groups ?? throw new InvalidDataException($"{source}: the group norms' group count was not found in the graph."),
+            FinalGroups = finalGroups ?? 8,
+            GroupNormEpsilon = epsilon ?? 1e-5,
+        };
+    }
+
+    /// <summary>The horizon: the middle dimension of the sample input [batch, horizon, input_dim], when the export fixed it.</summary>
+    private static int Horizon(OnnxGraph graph, string source)
+    {
+        var initializers = new HashSet<string>(graph.Initializers.Select(i => i.Name), StringComparer.Ordinal);
+        OnnxValueInfo[] ranked = [.. graph.Inputs.Where(i => !initializers.Contains(i.Name) && i.Dims is { Length: 3 })];
+        OnnxValueInfo? sample = Array.Find(ranked, i => i.Name == "sample") ?? (ranked.Length == 1 ? ranked[0] : null);
+        return sample?.Dims is { } d && d[1] is > 0 and <= int.MaxValue
+            ? (int)d[1]
+            : throw new InvalidDataException($"{source}: the horizon is not fixed in the graph (the sample input's middle dimension); export with a fixed horizon, or convert with tools/convert_diffusion_policy.py --horizon.");
+    }
+
+    /// <summary>The weights as a safetensors file in memory: stored float32 and float16 bytes copied as they are, found values as float32.</summary>
+    private static byte[] SafeTensorsBytes(Dictionary<string, Weight> tensors, string source)
+    {
+        var header = new StringBuilder("{");
+        long offset = 0;
+        var parts = new List<(Weight W, long Bytes)>();
+        foreach ((string key, Weight w) in tensors.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            string dtype = w.Stored is { DataType: OnnxTensor.Float16, External: false } s && s.Raw.Length > 0 ? "F16" : "F32";
+            long count = w.Stored?.CheckedCount(source) ?? w.Values!.Length; // the stored bytes fill the shape: nothing larger is allocated
+
+            long bytes = count * (dtype == "F16" ? 2 : 4);
+            header.Append(CultureInfo.InvariantCulture, $"{(parts.Count > 0 ? "," : "")}\"{key}\":{{\"dtype\":\"{dtype}\",\"shape\":[{string.Join(',', w.Shape)}],\"data_offsets\":[{offset},{offset + bytes}]}}");
+            parts.Add((w, bytes));
+            offset += bytes;
+        }
+
+        header.Append('}');
+        byte[] head = Encoding.UTF8.GetBytes(header.ToString());
+        long total = 8 + head.Length + offset;
+        if (total > Array.MaxLength)
+        {
+            throw new InvalidDataException($"{source}: {offset} bytes of weights is more than one buffer holds.");
+        }
+
+        var file = new byte[total];
+        BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)head.Length);
+        head.CopyTo(file, 8);
+        int at = 8 + head.Length;
+        foreach ((Weight w, long bytes) in parts)
+        {
+            Span<byte> dst = file.AsSpan(at, (int)bytes);
+            if (w.Stored is { External: false } s && s.Raw.Length == bytes)
+            {
+                s.Raw.Span.CopyTo(dst);
+            }
+            else
+            {
+                float[] v = w.Values ?? w.Stored!.ToFloats(source);
+                for (int i = 0; i < v.Length; i++)
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(dst[(4 * i)..], v[i]);
+                }
+            }
+
+            at += (int)bytes;
+        }
+
+        return file;
+    }
+}

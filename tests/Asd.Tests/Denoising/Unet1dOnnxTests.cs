@@ -1,0 +1,198 @@
+using System.Text;
+using Asd.Native.Backends.Unet1d;
+
+namespace Asd.Tests.Denoising;
+
+/// <summary>
+/// ONNX exports of the ConditionalUnet1D run on the native engine (<see cref="Unet1dOnnx"/>): the weights and the
+/// architecture taken from the graph give the asd-unet1d model's outputs; other graphs, the opt-out and ONNX Runtime's
+/// own settings keep ONNX Runtime; a graph that cannot be taken over names the tensor and still runs; hostile bytes
+/// give an <see cref="InvalidDataException"/> and nothing worse.
+/// </summary>
+[Collection(Simd.IsaCollection.Name)]
+public sealed class Unet1dOnnxTests(ITestOutputHelper output)
+{
+    private static string Fixture(params string[] parts) => Unet1dTests.Fixture(parts);
+
+    private static string PolicyOnnx => Path.Combine(AppContext.BaseDirectory, "unet-policy", "policy.onnx");
+
+    /// <summary>Both models' denoiser outputs on the same seeded rows (timesteps from 0 to T - 1).</summary>
+    private static (float[] A, float[] B) Outputs(IDiffusionModel a, IDiffusionModel b, int rows = 7)
+    {
+        var schedule = new DiffusionSchedule(a.DefaultScheduler);
+        IDenoiser da = a.CreateDenoiser(schedule, new DenoiserOptions()), db = b.CreateDenoiser(schedule, new DenoiserOptions());
+        var rng = new Random(15);
+        int d = da.SampleSize, c = da.ConditionSize;
+        float[] x = [.. Enumerable.Range(0, rows * d).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        float[] cond = [.. Enumerable.Range(0, rows * c).Select(_ => (float)((rng.NextDouble() * 2) - 1))];
+        int[] t = [.. Enumerable.Range(0, rows).Select(i => i == 0 ? 0 : i == 1 ? 99 : rng.Next(100))];
+        var ya = new float[rows * d];
+        var yb = new float[rows * d];
+        da.Denoise(x, t, cond, ya);
+        db.Denoise(x, t, cond, yb);
+        (da as IDisposable)?.Dispose();
+        (db as IDisposable)?.Dispose();
+        return (ya, yb);
+    }
+
+    private static void SameArchitecture(Unet1dConfig a, Unet1dConfig b)
+    {
+        Assert.Equal(
+            (a.Horizon, a.InputDim, a.GlobalCondDim, a.StepEmbedDim, a.KernelSize, a.Groups, a.FinalGroups, a.CondPredictScale, a.GroupNormEpsilon),
+            (b.Horizon, b.InputDim, b.GlobalCondDim, b.StepEmbedDim, b.KernelSize, b.Groups, b.FinalGroups, b.CondPredictScale, b.GroupNormEpsilon));
+        Assert.Equal(a.DownDims, b.DownDims);
+    }
+
+    [Fact]
+    public void TheSmallFixturesExportRunsNativelyWithTheBitsOfItsAsdUnet1dModel()
+    {
+        // small.onnx was exported by tools/make_unet1d_models.py from small.safetensors (float32, 4 groups, FiLM
+        // scale, the final block at 8 groups): the same weights and architecture must give the same bits.
+        using var json = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
+        IDiffusionModel opened = ModelCatalog.Open(Fixture("unet1d", "small.onnx"));
+        using var native = Assert.IsType<Unet1dModel>(opened);
+        Assert.EndsWith("small.onnx", native.ImportedFrom);
+        Assert.Contains("--onnx-native off", native.RuntimeSummary);
+        SameArchitecture(json.Config, native.Config);
+        Assert.Equal(json.Parameters, native.Parameters);
+        (float[] a, float[] b) = Outputs(json, native);
+        Assert.Equal(a, b);
+    }
+
+    [Theory]
+    [InlineData("small_f16")]
+    [InlineData("unet-policy")]
+    public void ExportsOfFloat16ModelsMatchTheirAsdUnet1dModel(string which)
+    {
+        // These asd-unet1d files keep float16 weights; their ONNX exports hold the same values widened to float32, so
+        // the outputs agree to float32 rounding (the kernels widen float16 on another path).
+        (string json, string onnx) = which == "unet-policy"
+            ? (Path.Combine(AppContext.BaseDirectory, "unet-policy", "policy.json"), PolicyOnnx)
+            : (Fixture("unet1d", which + ".json"), Fixture("unet1d", which + ".onnx"));
+        using var reference = (Unet1dModel)ModelCatalog.Open(json);
+        using var native = Assert.IsType<Unet1dModel>(ModelCatalog.Open(onnx));
+        SameArchitecture(reference.Config, native.Config);
+        (float[] a, float[] b) = Outputs(reference, native);
+        double rel = Unet1dTests.Relative(b, [.. a.Select(v => (double)v)]);
+        output.WriteLine($"{which}: native from ONNX vs asd-unet1d, relative difference {rel:E2}");
+        Assert.True(rel <= 1e-5, $"{which}: {rel}");
+    }
+
+    [Fact]
+    public void OtherGraphsTheOptOutAndOnnxRuntimeSettingsKeepOnnxRuntime()
+    {
+        string small = Fixture("unet1d", "small.onnx");
+        using (var m = Assert.IsType<OnnxModel>(ModelCatalog.Open(Fixture("onnx", "unet16"))))
+        {
+            Assert.Null(Unet1dOnnx.TryImport(Path.Combine(Fixture("onnx", "unet16"), "model.onnx"), "unet16", m.DefaultScheduler, out string? why));
+            Assert.Null(why); // an image UNet is not a ConditionalUnet1D: nothing to say
+        }
+
+        using (IDiffusionModel m = ModelCatalog.Open(small, new ModelOpenOptions { NativeOnnx = false }))
+        {
+            Assert.IsType<OnnxModel>(m);
+        }
+
+        using (IDiffusionModel m = ModelCatalog.Open(small, new ModelOpenOptions { RowParallel = true }))
+        {
+            Assert.IsType<OnnxModel>(m);
+        }
+
+        using (IDiffusionModel m = ModelCatalog.Open(small, new ModelOpenOptions { Onnx = new OnnxIoConfig { Sample = "sample" } }))
+        {
+            Assert.IsType<OnnxModel>(m);
+        }
+
+        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.Open(small, new ModelOpenOptions { NativeOnnx = true, RowParallel = true }));
+        Assert.Contains("row-parallel", e.Message);
+        var notUnet = Assert.Throws<InvalidDataException>(() => ModelCatalog.Open(Fixture("onnx", "unet16"), new ModelOpenOptions { NativeOnnx = true }));
+        Assert.Contains("not an export of diffusion_policy's ConditionalUnet1D", notUnet.Message);
+    }
+
+    [Fact]
+    public void AnExportWhoseWeightLostItsNameRunsThroughOnnxRuntimeAndTheReasonNamesTheTensor()
+    {
+        // The same-length rename changes the initializer and the Conv's input alike, as an optimiser that renames
+        // initializers would: the model is still valid ONNX, so ONNX Runtime runs it, but the native engine cannot
+        // tell which layer the tensor is. The control, the untouched file, is taken over.
+        byte[] bytes = File.ReadAllBytes(Fixture("unet1d", "small.onnx"));
+        byte[] from = Encoding.UTF8.GetBytes("down_modules.0.0.blocks.0.block.0.weight"), to = Encoding.UTF8.GetBytes("down_modules.0.0.blocks.0.block.0.weighX");
+        int replaced = 0;
+        for (int at; (at = bytes.AsSpan().IndexOf(from)) >= 0; replaced++)
+        {
+            to.CopyTo(bytes, at);
+        }
+
+        Assert.True(replaced >= 2, $"{replaced} occurrences");
+        string dir = Directory.CreateTempSubdirectory("asd-unet1d-onnx-").FullName;
+        try
+        {
+            string renamed = Path.Combine(dir, "renamed.onnx"), control = Path.Combine(dir, "control.onnx");
+            File.WriteAllBytes(renamed, bytes);
+            File.Copy(Fixture("unet1d", "small.onnx"), control);
+            var scheduler = new SchedulerConfig { ClipSample = true };
+            Assert.Null(Unet1dOnnx.TryImport(renamed, "renamed", scheduler, out string? why));
+            Assert.Contains("'down_modules.0.0.blocks.0.block.0.weight'", why);
+            using (IDiffusionModel m = ModelCatalog.Open(renamed))
+            {
+                Assert.IsType<OnnxModel>(m);
+            }
+
+            using Unet1dModel? taken = Unet1dOnnx.TryImport(control, "control", scheduler, out string? none);
+            Assert.NotNull(taken);
+            Assert.Null(none);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void HostileBytesGiveAnInvalidDataExceptionAndNothingWorse()
+    {
+        // Truncations, random bytes and 0xFF runs (varints that never end, lengths past the end) anywhere in the file,
+        // 600 of them from a fixed seed: the importer returns a model or throws InvalidDataException, never an
+        // out-of-range read, an overflow, a huge allocation or a hang. Most mutations fail, some land in weights and
+        // still load: both count.
+        byte[] clean = File.ReadAllBytes(Fixture("unet1d", "small.onnx"));
+        var rng = new Random(20261205);
+        var scheduler = new SchedulerConfig { ClipSample = true };
+        int rejected = 0, loaded = 0;
+        for (int i = 0; i < 600; i++)
+        {
+            byte[] b;
+            switch (i % 3)
+            {
+                case 0:
+                    b = clean[..rng.Next(clean.Length)];
+                    break;
+                case 1:
+                    b = (byte[])clean.Clone();
+                    for (int k = rng.Next(1, 9); k > 0; k--)
+                    {
+                        b[rng.Next(b.Length)] = (byte)rng.Next(256);
+                    }
+
+                    break;
+                default:
+                    b = (byte[])clean.Clone();
+                    b.AsSpan(rng.Next(b.Length - 16), rng.Next(1, 16)).Fill(0xFF);
+                    break;
+            }
+
+            try
+            {
+                using Unet1dModel m = Unet1dOnnx.Import(b, $"mutation {i}", "m", scheduler);
+                loaded++;
+            }
+            catch (InvalidDataException)
+            {
+                rejected++;
+            }
+        }
+
+        output.WriteLine($"{rejected} rejected, {loaded} loaded");
+        Assert.True(rejected >= 200, $"{rejected} rejected");
+    }
+}
