@@ -93,6 +93,22 @@ public static class ModelCatalog
         throw new ArgumentException($"Cannot open model '{spec}': expected {string.Join(", ", BuiltinNames)}, a model folder, a .onnx file, or an asd-mlp or asd-unet1d .json file.");
     }
 
+    /// <summary>
+    /// The environment variable that sets <see cref="ModelOpenOptions.NativeOnnx"/> where it is left null (auto, on or
+    /// off): the C and Python interfaces, whose model options do not carry it, honour it too.
+    /// </summary>
+    public const string NativeOnnxVariable = "ASD_ONNX_NATIVE";
+
+    /// <summary>The value of <see cref="NativeOnnxVariable"/>: auto (or unset) null, on true, off false.</summary>
+    /// <exception cref="ArgumentException">Anything else.</exception>
+    internal static bool? NativeOnnxSetting(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => null,
+        "on" or "1" => true,
+        "off" or "0" => false,
+        _ => throw new ArgumentException($"{NativeOnnxVariable}={value}: expected auto, on or off."),
+    };
+
     /// <summary>Where notes on how a model was opened go (the CLI's stderr by default; tests capture them).</summary>
     public static Action<string> Warn { get; set; } = message => Console.Error.WriteLine($"asd: note: {message}");
 
@@ -103,12 +119,14 @@ public static class ModelCatalog
     /// </summary>
     private static Backends.Unet1d.Unet1dModel? OpenNativeOnnx(string spec, ModelOpenOptions options)
     {
-        if (options.NativeOnnx == false)
+        bool? wanted = options.NativeOnnx ?? NativeOnnxSetting(Environment.GetEnvironmentVariable(NativeOnnxVariable));
+        if (wanted == false)
         {
             return null;
         }
 
-        (string file, string folder, _, SchedulerConfig scheduler) = OnnxModel.Locate(spec);
+        options = options with { NativeOnnx = wanted };
+        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = OnnxModel.Locate(spec);
         OnnxIoConfig? io = options.Onnx;
         string? runtimeWanted =
             !string.Equals(options.Device, "cpu", StringComparison.OrdinalIgnoreCase) ? $"--device {options.Device}"
@@ -129,6 +147,13 @@ public static class ModelCatalog
         Backends.Unet1d.Unet1dModel? model = Backends.Unet1d.Unet1dOnnx.TryImport(file, name, scheduler, out string? why);
         if (model is not null)
         {
+            if (!(isFolder && File.Exists(Path.Combine(folder, "scheduler_config.json"))))
+            {
+                // A bare .onnx gets diffusers' default schedule, which is not what diffusion_policy trains with: without
+                // the schedule flags its samples would be wrong without any error (0% reach on the trained policy).
+                Warn($"'{spec}' is a ConditionalUnet1D without a scheduler_config.json beside it: its schedule is diffusers' default ({scheduler.NumTrainTimesteps} train steps, {scheduler.BetaSchedule.ToString().ToLowerInvariant()} betas) unless the schedule flags say otherwise; diffusion_policy trains with --train-steps 100 --beta-schedule squaredcos_cap_v2.");
+            }
+
             return model;
         }
 

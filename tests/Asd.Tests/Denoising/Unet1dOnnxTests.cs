@@ -110,6 +110,63 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheEnvironmentVariableReadsAutoOnAndOffAndNamesItselfOtherwise()
+    {
+        Assert.Null(ModelCatalog.NativeOnnxSetting(null));
+        Assert.Null(ModelCatalog.NativeOnnxSetting(" Auto "));
+        Assert.True(ModelCatalog.NativeOnnxSetting("on"));
+        Assert.False(ModelCatalog.NativeOnnxSetting("OFF"));
+        Assert.False(ModelCatalog.NativeOnnxSetting("0"));
+        var e = Assert.Throws<ArgumentException>(() => ModelCatalog.NativeOnnxSetting("onnxruntime"));
+        Assert.Contains("ASD_ONNX_NATIVE=onnxruntime", e.Message);
+    }
+
+    [Fact]
+    public void ABareExportSaysItsScheduleIsDiffusersDefaultAndAFolderWithItsScheduleDoesNot()
+    {
+        // The trained policy as a bare .onnx gets 1000 linear steps and samples garbage without an error (0% reach);
+        // the note names the flags. In a folder with its scheduler_config.json it gets its schedule and no note.
+        string dir = Directory.CreateTempSubdirectory("asd-unet1d-onnx-").FullName;
+        var notes = new List<string>();
+        Action<string> before = ModelCatalog.Warn;
+        ModelCatalog.Warn = m => { lock (notes) { notes.Add(m); } };
+        try
+        {
+            string bare = Path.Combine(dir, "policy.onnx"), folder = Path.Combine(dir, "folder");
+            File.Copy(PolicyOnnx, bare);
+            Directory.CreateDirectory(folder);
+            File.Copy(PolicyOnnx, Path.Combine(folder, "model.onnx"));
+            File.WriteAllText(Path.Combine(folder, "scheduler_config.json"),
+                """{"num_train_timesteps": 100, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "epsilon", "clip_sample": true}""");
+            using (IDiffusionModel m = ModelCatalog.Open(bare))
+            {
+                Assert.Equal(1000, m.DefaultScheduler.NumTrainTimesteps);
+            }
+
+            using (IDiffusionModel m = ModelCatalog.Open(folder))
+            {
+                Assert.Equal(100, m.DefaultScheduler.NumTrainTimesteps);
+                Assert.Equal(BetaSchedule.SquaredCosCapV2, m.DefaultScheduler.BetaSchedule);
+            }
+
+            string[] mine;
+            lock (notes)
+            {
+                mine = [.. notes.Where(n => n.Contains(dir, StringComparison.Ordinal))];
+            }
+
+            string note = Assert.Single(mine);
+            Assert.Contains(bare, note);
+            Assert.Contains("--train-steps 100 --beta-schedule squaredcos_cap_v2", note);
+        }
+        finally
+        {
+            ModelCatalog.Warn = before;
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AnExportWhoseWeightLostItsNameRunsThroughOnnxRuntimeAndTheReasonNamesTheTensor()
     {
         // The same-length rename changes the initializer and the Conv's input alike, as an optimiser that renames
