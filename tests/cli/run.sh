@@ -102,6 +102,12 @@ check "asd bench --acceptance-from: a second ceiling with another run's acceptan
    | grep -q 'ceiling with the acceptance by position of' && { '$exe' bench --acceptance-from nothing.json 2>&1 | grep -q -- '--acceptance-from nothing.json'; test \${PIPESTATUS[0]} -eq 2; }"
 check "asd bench --vs-onnxruntime: ONNX Runtime loads beside the executable" bash -c \
   "cd '$work' && '$exe' bench --steps 10 --repeats 1 --spec-lens 4 --vs-onnxruntime --skip-quality | tee -a /dev/stderr | grep -q 'DDPM (ONNX Runtime)'"
+# An ONNX export of the ConditionalUnet1D runs on the native kernels in the published (Native AOT) executable too, and
+# --onnx-native off hands it to ONNX Runtime.
+check "asd sample on a ConditionalUnet1D .onnx: the native engine, and ONNX Runtime with --onnx-native off" bash -c \
+  "cd '$work' && '$exe' sample --model '$ROOT/tests/fixtures/unet1d/small.onnx' --cond 0.1,0.2,0.3,0.4,0.5 --steps 5 --samples 2 --no-plot \
+   | tee -a /dev/stderr | grep -q \"asd's native ConditionalUnet1D\" && '$exe' sample --model '$ROOT/tests/fixtures/unet1d/small.onnx' \
+   --cond 0.1,0.2,0.3,0.4,0.5 --steps 5 --samples 2 --no-plot --onnx-native off | grep -q 'cpu (ONNX Runtime)'"
 bad_input_reported() {
   local out code
   out=$("$exe" sample --spec-len 0 2>&1)
