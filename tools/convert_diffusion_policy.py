@@ -19,7 +19,9 @@ CHECKPOINT is one of
     GroupNormalization node), are found by following the graph from the convolution before them, and n_groups, the
     final block's groups and the group norm's epsilon come from the same nodes. The horizon comes from the ``sample``
     input's shape when it is fixed (else --horizon), and the noise scheduler from ``scheduler_config.json`` beside the file (asd's
-    ONNX model-folder layout) when there is one. Nothing in the graph is run.
+    ONNX model-folder layout) when there is one. Nothing in the graph is run. A graph that computes more than the
+    U-Net (a policy exported whole, normalising its observation inside the graph) converts with a warning: only the
+    U-Net's weights are written.
 Torch files are read with a restricted unpickler: tensors, containers and numbers are rebuilt, any other class
 (OmegaConf's config nodes, diffusion_policy's own classes) becomes an inert record, and nothing is imported or run,
 so neither diffusion_policy nor hydra/omegaconf is needed.
@@ -266,7 +268,7 @@ def load_onnx(path):
         if n_groups is not None:
             groups[norm[:-len(".block.1.")]] = n_groups
 
-    cfg = {}
+    cfg = {"extras": graph_extras(g, producer, consumers, set(arrays), prefix_of(tensors))}
     final = [v for k, v in groups.items() if k.endswith("final_conv.0")]
     inner = {v for k, v in groups.items() if not k.endswith("final_conv.0")}
     if len(inner) > 1:
@@ -290,6 +292,47 @@ def load_onnx(path):
         if middle.dim_value > 0:
             cfg["horizon"] = int(middle.dim_value)
     return tensors, cfg, "the ONNX graph's initializers"
+
+
+def prefix_of(tensors):
+    anchors = [k for k in tensors if k.endswith(UNET_ANCHOR)]
+    return anchors[0][:-len(UNET_ANCHOR)] if len(anchors) == 1 else ""
+
+
+def graph_extras(g, producer, consumers, constants, prefix):
+    """Why the graph computes more than the U-Net (as asd's native import checks it), or None: one output, from
+    final_conv.1 through data moves only; the sample input into the first block's convolutions; conditioning straight
+    into the concatenation with the step embedding."""
+    moves = ("Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze")
+    if len(g.output) != 1:
+        return "%d outputs" % len(g.output)
+    value, last = g.output[0].name, None
+    for _ in range(8):
+        last = producer.get(value)
+        if last is None or last.op_type not in moves or not last.input:
+            break
+        value = last.input[0]
+    if last is None or last.op_type != "Conv" or len(last.input) < 2 or last.input[1] != prefix + "final_conv.1.weight":
+        return "its output does not come from final_conv.1 through transposes and reshapes alone"
+    for inp in g.input:
+        rank = len(inp.type.tensor_type.shape.dim)
+        if inp.name in constants or rank not in (2, 3):
+            continue
+        frontier, seen = [inp.name], 0
+        while frontier and seen < 64:
+            seen += 1
+            for n in consumers.get(frontier.pop(), []):
+                if n.op_type in moves:
+                    frontier.append(n.output[0])
+                    continue
+                if n.op_type == "Shape":
+                    continue
+                ok = (n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in (
+                    prefix + "down_modules.0.0.blocks.0.block.0.weight", prefix + "down_modules.0.0.residual_conv.weight")) \
+                    if rank == 3 else n.op_type == "Concat"
+                if not ok:
+                    return "input %r goes into a %s node before the U-Net" % (inp.name, n.op_type)
+    return None
 
 
 def pick_state_dict(obj, key):
@@ -490,6 +533,11 @@ def main(argv=None):
                 cfg = yaml.safe_load(f)
         prefix, unet, others = split_prefix(tensors)
         cfg_unet, cfg_sched, cfg_horizon = find_config(cfg)
+        extras = graph_cfg.pop("extras", None)
+        if extras is not None:
+            warn("the ONNX graph computes more than the ConditionalUnet1D (%s): only the U-Net's weights are converted;"
+                 " whatever the graph does around it (normalising the observation or the action, ...) is yours to apply"
+                 % extras)
         for k, v in graph_cfg.items():  # what the ONNX graph says, unless a configuration says otherwise
             if k == "horizon":
                 cfg_horizon = cfg_horizon or v

@@ -75,12 +75,12 @@ internal sealed record OnnxNode(string OpType, string[] Inputs, string[] Outputs
 /// <summary>A graph input: its name and shape (-1 for a symbolic or missing dimension; null when no shape is given).</summary>
 internal sealed record OnnxValueInfo(string Name, long[]? Dims);
 
-/// <summary>The parts of an ONNX graph the engine reads: nodes, initializers and inputs (subgraphs are not read).</summary>
-internal sealed record OnnxGraph(OnnxNode[] Nodes, OnnxTensor[] Initializers, OnnxValueInfo[] Inputs);
+/// <summary>The parts of an ONNX graph the engine reads: nodes, initializers, inputs and outputs (subgraphs are not read).</summary>
+internal sealed record OnnxGraph(OnnxNode[] Nodes, OnnxTensor[] Initializers, OnnxValueInfo[] Inputs, OnnxValueInfo[] Outputs);
 
 /// <summary>
 /// Reads the ONNX protobuf (onnx.proto3: ModelProto, GraphProto, NodeProto, TensorProto, ValueInfoProto) far enough to
-/// recognise a network and take its weights (<c>Unet1dOnnx</c>). Written here because the engine needs ten fields of
+/// recognise a network and take its weights (<c>Unet1dOnnx</c>). Written here because the engine needs a dozen fields of
 /// five messages, and ONNX Runtime's API does not expose initializers by name. Every length is checked against what is
 /// left of its enclosing message, and unknown fields are skipped, so a truncated or hostile file fails with an
 /// <see cref="InvalidDataException"/>, never an out-of-range read, a huge allocation or a hang.
@@ -115,6 +115,7 @@ internal static class OnnxProto
         var nodes = new List<OnnxNode>();
         var inits = new List<OnnxTensor>();
         var inputs = new List<OnnxValueInfo>();
+        var outputs = new List<OnnxValueInfo>();
         while (!r.End)
         {
             (int field, int wire) = r.Tag();
@@ -123,11 +124,12 @@ internal static class OnnxProto
                 case (1, 2): nodes.Add(Node(r.Message())); break;
                 case (5, 2): inits.Add(Tensor(r.Message())); break;
                 case (11, 2): inputs.Add(ValueInfo(r.Message())); break;
+                case (12, 2): outputs.Add(ValueInfo(r.Message())); break;
                 default: r.Skip(wire); break;
             }
         }
 
-        return new OnnxGraph([.. nodes], [.. inits], [.. inputs]);
+        return new OnnxGraph([.. nodes], [.. inits], [.. inputs], [.. outputs]);
     }
 
     private static OnnxNode Node(Reader r)

@@ -251,6 +251,40 @@ def onnx_checks(tmp, asd):
               and "asd's native ConditionalUnet1D" in outs[0][1] and outs[0][2] == outs[1][2] and len(outs[0][2]) > 128,
               outs[0][1][-400:] + outs[1][1][-400:])
 
+    # A policy exported whole: the observation normalised inside the graph, or a second output. The converter takes
+    # the U-Net's weights and says the rest is the caller's; asd runs such a file through ONNX Runtime, with a note.
+    def normalised_cond(m):
+        g = m.graph
+        g.initializer.append(onnx.numpy_helper.from_array(np.full(5, 2.0, dtype=np.float32), "obs_scale"))
+        for n in g.node:
+            for k, i in enumerate(n.input):
+                if i == "cond":
+                    n.input[k] = "cond_scaled"
+        g.node.insert(0, onnx.helper.make_node("Mul", ["cond", "obs_scale"], ["cond_scaled"]))
+
+    def second_output(m):
+        m.graph.output.append(onnx.helper.make_tensor_value_info("/Concat_output_0", onnx.TensorProto.FLOAT, None))
+
+    for what, edit, why in (("the observation normalised in the graph", normalised_cond, "input 'cond' goes into a Mul node"),
+                            ("a second output", second_output, "2 outputs")):
+        m = onnx.ModelProto()
+        m.CopyFrom(small)
+        edit(m)
+        path = os.path.join(tmp, "wrapped-%d" % len(what), "model.onnx")
+        os.makedirs(os.path.dirname(path))
+        onnx.save(m, path)
+        rc, text = convert([path, "--out", os.path.join(tmp, "wrapped-%d.json" % len(what))])
+        check("ONNX graph with %s: the converter warns that only the U-Net converts" % what,
+              rc == 0 and "computes more than the ConditionalUnet1D" in text and why in text, text)
+        if asd:
+            p = subprocess.run(asd + ["sample", "--model", os.path.dirname(path), "--steps", "5", "--samples", "2", "--no-plot",
+                                      "--cond", "0.1,0.2,0.3,0.4,0.5"], capture_output=True, text=True, timeout=600)
+            text = p.stdout + p.stderr
+            # ONNX Runtime then runs it, or (two outputs) asks which output to use: either way not the native U-Net.
+            check("ONNX graph with %s: asd leaves it to ONNX Runtime, noting why" % what, "asd's native" not in text
+                  and ("cpu (ONNX Runtime)" in text or "name the one to use" in text)
+                  and "computes more than the ConditionalUnet1D" in text and why in text, text[-600:])
+
     folder = os.path.join(tmp, "onnx-folder")
     os.makedirs(folder)
     onnx.save(small, os.path.join(folder, "model.onnx"))

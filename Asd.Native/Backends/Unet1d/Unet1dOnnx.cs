@@ -180,10 +180,79 @@ public static class Unet1dOnnx
             }
         }
 
-        Unet1dConfig config = Architecture(tensors, graph, groups, finalGroups, epsilon, source);
+        Unet1dConfig config = Architecture(tensors, graph, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
+        CheckNothingAround(graph, prefix, producer, consumers, source);
         config.Validate(source);
         SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
+    }
+
+    /// <summary>Ops that only move data (the U-Net's Rearranges and the exporter's casts).</summary>
+    private static bool MovesData(OnnxNode n) => n.OpType is "Transpose" or "Reshape" or "Identity" or "Cast" or "Squeeze" or "Unsqueeze";
+
+    /// <summary>
+    /// The graph must compute the U-Net and nothing else, since the native model runs only the U-Net: a policy exported
+    /// whole (observation normalisation in the graph, an encoder, the action's unnormalisation) holds the same weights
+    /// but is another function. So the one output must come from final_conv.1 through data moves only, the sample input
+    /// must reach the first block's convolutions (and nothing else) the same way, and a conditioning input must go
+    /// straight into the concatenation with the step embedding. Otherwise the file runs through ONNX Runtime.
+    /// </summary>
+    private static void CheckNothingAround(OnnxGraph graph, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
+    {
+        void Fail(string what) => throw new InvalidDataException($"{source}: the graph computes more than the ConditionalUnet1D ({what}); only the U-Net runs natively.");
+
+        if (graph.Outputs.Length != 1)
+        {
+            Fail($"{graph.Outputs.Length} outputs");
+        }
+
+        string value = graph.Outputs[0].Name;
+        OnnxNode? last = null;
+        for (int depth = 0; depth < 8 && producer.TryGetValue(value, out last) && MovesData(last) && last.Inputs.Length > 0; depth++)
+        {
+            value = last.Inputs[0];
+        }
+
+        if (last is not { OpType: "Conv" } || last.Inputs.Length < 2 || last.Inputs[1] != prefix + "final_conv.1.weight")
+        {
+            Fail($"its output '{graph.Outputs[0].Name}' does not come from final_conv.1 through transposes and reshapes alone");
+        }
+
+        var initializers = new HashSet<string>(graph.Initializers.Select(i => i.Name), StringComparer.Ordinal);
+        foreach (OnnxValueInfo input in graph.Inputs.Where(i => !initializers.Contains(i.Name)))
+        {
+            if (input.Dims is not { Length: 3 } && input.Dims is not { Length: 2 })
+            {
+                continue; // the timestep: a scalar or one per row, into the sinusoidal embedding
+            }
+
+            bool sample = input.Dims.Length == 3;
+            var frontier = new Stack<string>([input.Name]);
+            for (int visited = 0; frontier.Count > 0 && visited < 64; visited++)
+            {
+                foreach (OnnxNode n in consumers.TryGetValue(frontier.Pop(), out List<OnnxNode>? list) ? list : [])
+                {
+                    if (MovesData(n) || n.OpType == "Shape")
+                    {
+                        if (n.OpType != "Shape")
+                        {
+                            frontier.Push(n.Outputs[0]);
+                        }
+
+                        continue;
+                    }
+
+                    bool expected = sample
+                        ? n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] is var w
+                            && (w == prefix + "down_modules.0.0.blocks.0.block.0.weight" || w == prefix + "down_modules.0.0.residual_conv.weight")
+                        : n.OpType == "Concat";
+                    if (!expected)
+                    {
+                        Fail($"input '{input.Name}' goes into a {n.OpType} node before the U-Net's {(sample ? "first convolutions" : "conditioning")}");
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>A weight: an initializer kept as stored, or values found by following the graph.</summary>
