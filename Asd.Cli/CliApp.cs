@@ -13,7 +13,7 @@ public static class CliApp
     {
         var root = new RootCommand("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
         {
-            SampleCommand.Create(stdout),
+            SampleCommand.Create(stdout, stderr),
             MergeCommand.Create(stdout),
             BenchCommand.Create(stdout, stderr),
             SelftestCommand.Create(stdout),

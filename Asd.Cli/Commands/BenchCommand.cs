@@ -62,6 +62,7 @@ internal static class BenchCommand
                 Schedule = flags.Overrides(parse),
             }.Validate());
             using IDiffusionModel m = flags.Open(parse, threadCount);
+            flags.NoteDefaultSchedule(parse, m, stderr);
             float[] conditioning = PolicyDemo.Applies(spec, parse.GetValue(cond))
                 ? PolicyDemo.BenchObservation()
                 : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);

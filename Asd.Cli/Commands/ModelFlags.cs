@@ -89,6 +89,30 @@ internal sealed class ModelFlags
             NativeOnnx = ParseAutoOnOff(parse.GetValue(OnnxNative)!, "--onnx-native") });
     }
 
+    /// <summary>
+    /// A note on <paramref name="stderr"/> when the model is a bare .onnx and no schedule flag was given: its schedule is
+    /// then diffusers' default, and a model trained with another samples wrong values without any error (the trained
+    /// ConditionalUnet1D policy: 0% reach). A scheduler_config.json beside the file is read only for a model folder, so
+    /// the note says to pass the folder when there is one. The native ConditionalUnet1D import notes its own case.
+    /// </summary>
+    public void NoteDefaultSchedule(ParseResult parse, IDiffusionModel model, TextWriter stderr)
+    {
+        string spec = parse.GetValue(Model)!;
+        if (!spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || !File.Exists(spec) || Overrides(parse) != ScheduleOverrides.None
+            || model is Asd.Native.Backends.Unet1d.Unet1dModel { ImportedFrom: not null })
+        {
+            return;
+        }
+
+        SchedulerConfig d = model.DefaultScheduler;
+        string folder = Path.GetDirectoryName(Path.GetFullPath(spec))!;
+        string advice = File.Exists(Path.Combine(folder, "scheduler_config.json")) && Path.GetFileName(spec) == "model.onnx"
+            ? $"a scheduler_config.json sits beside it, but only a model folder reads one: pass --model {folder}"
+            : "if the model was trained with another, pass --train-steps, --beta-schedule, --prediction-type, ... or give a model folder with its scheduler_config.json";
+        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"asd: note: {spec} is a bare .onnx, so its noise schedule is diffusers' default ({d.NumTrainTimesteps} train steps, {d.BetaSchedule.ToString().ToLowerInvariant()} betas {d.BetaStart}..{d.BetaEnd}, {d.PredictionType.ToString().ToLowerInvariant()} prediction); {advice}."));
+    }
+
     /// <summary>The scheduler overrides, as the engine's one record (applied and checked there).</summary>
     public ScheduleOverrides Overrides(ParseResult parse) => new()
     {

@@ -7,7 +7,7 @@ namespace Asd.Cli.Commands;
 /// <summary><c>asd sample</c>: run DDPM or ASD and report what speculation saved.</summary>
 internal static class SampleCommand
 {
-    public static Command Create(TextWriter stdout)
+    public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var flags = new ModelFlags();
         var cond = new Option<string?>("--cond") { Description = "Conditioning: comma-separated numbers (shared by all samples) or a .npy file ([C] or [N, C])." };
@@ -70,6 +70,7 @@ internal static class SampleCommand
             }
 
             using IDiffusionModel m = flags.Open(parse, threadCount);
+            flags.NoteDefaultSchedule(parse, m, stderr);
             if (m.DeviceFallback is { } why)
             {
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");

@@ -75,6 +75,26 @@ public sealed class OnnxCliTests : IDisposable
     }
 
     [Fact]
+    public void ABareOnnxWithoutScheduleFlagsSaysItsScheduleIsTheDefault()
+    {
+        // The policy MLP was trained with 100 squaredcos_cap_v2 steps; as a bare file it gets diffusers' 1000 linear
+        // steps unless flags say otherwise, and sampling it so gives wrong actions with no error: the note must say so,
+        // and point at the scheduler_config.json beside it. With a schedule flag there is nothing to say.
+        string bare = Path.Combine(Fixture("policy_mlp"), "model.onnx");
+        string[] args = ["sample", "--model", bare, "--cond", "-0.6,-0.6,0.6,0.6", "--steps", "5", "--samples", "2"];
+        var plain = Run(args);
+        Assert.True(plain.Code == 0, plain.Err);
+        Assert.Contains("is a bare .onnx, so its noise schedule is diffusers' default (1000 train steps, linear betas", plain.Err);
+        Assert.Contains($"pass --model {Fixture("policy_mlp")}", plain.Err);
+        var flagged = Run([.. args, "--train-steps", "100", "--beta-schedule", "squaredcos_cap_v2"]);
+        Assert.True(flagged.Code == 0, flagged.Err);
+        Assert.DoesNotContain("bare .onnx", flagged.Err);
+        var folder = Run(["sample", "--model", Fixture("policy_mlp"), "--cond", "-0.6,-0.6,0.6,0.6", "--steps", "5", "--samples", "2"]);
+        Assert.True(folder.Code == 0, folder.Err);
+        Assert.DoesNotContain("bare .onnx", folder.Err);
+    }
+
+    [Fact]
     public void AutoDeviceSaysWhyItRunsOnTheCpu()
     {
         var (code, output, err, _) = Run("sample", "--model", Fixture("unet16"), "--device", "auto", "--steps", "5", "--samples", "1");
