@@ -5,6 +5,8 @@ Usage:
     /usr/bin/python3 tools/make_unet1d_models.py [--root DIR]          the committed fixtures (below)
     /usr/bin/python3 tools/make_unet1d_models.py --deploy DIR [--dtype F32|F16] [--seed S] [--no-onnx]
                                                                         the deployment-size network (not committed)
+    /usr/bin/python3 tools/make_unet1d_models.py --fuzz-seed tools/fuzz/seeds/onnx-unet1d/tiny.onnx
+                                                                        the fuzz seed (committed)
 
 Fixtures, under the root:
   tests/fixtures/unet1d/small.{json,safetensors,onnx}
@@ -162,9 +164,19 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["F32", "F16"], default="F32")
     ap.add_argument("--seed", type=int, default=SEED_DEPLOY)
     ap.add_argument("--no-onnx", action="store_true", help="--deploy: skip the ONNX export")
+    ap.add_argument("--fuzz-seed", metavar="FILE", help="write only the fuzz seed: the tiny network's ONNX export (tools/fuzz/seeds/onnx-unet1d)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(2)
+    if a.fuzz_seed:
+        # The broken files' tiny network (every kind of layer, 2 levels), as torch.onnx.export writes it: small enough
+        # for afl-fuzz (a few KB of weights), real enough that mutations reach the graph walk of Unet1dOnnx.Import.
+        cfg = uc.parse_config(dict(TINY), "tiny")
+        torch.manual_seed(SEED_SMALL)
+        os.makedirs(os.path.dirname(os.path.abspath(a.fuzz_seed)), exist_ok=True)
+        uc.export_onnx(uc.build_module(cfg), cfg, a.fuzz_seed)
+        print("wrote %s (%d bytes)" % (a.fuzz_seed, os.path.getsize(a.fuzz_seed)))
+        return 0
     if a.deploy:
         os.makedirs(a.deploy, exist_ok=True)
         entry = make(a.deploy, "unet1d_deploy", DEPLOY, a.seed, a.dtype, 3, onnx=not a.no_onnx, jitter=0.0)

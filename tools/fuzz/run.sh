@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
-TARGETS=(mlp-json safetensors npy scheduler-config asd-json cost-curve model-spec cond-list)
+TARGETS=(mlp-json safetensors npy scheduler-config asd-json cost-curve model-spec cond-list onnx-unet1d)
 BIN=$ROOT/artifacts/fuzz/bin
 TOOLS=$ROOT/artifacts/tools
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -21,6 +21,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dict_for() {
   case $1 in
     npy) echo "$ROOT/tools/fuzz/dict/npy.dict" ;;
+    onnx-unet1d) echo "$ROOT/tools/fuzz/dict/onnx.dict" ;;
     model-spec | cond-list) echo "$ROOT/tools/fuzz/dict/text.dict" ;;
     *) echo "$ROOT/tools/fuzz/dict/json.dict" ;;
   esac

@@ -10,6 +10,7 @@ for t in $(tools/fuzz/run.sh --list); do
     mlp-json) what='asd-mlp JSON (`MlpModel.Parse`)' ;;
     safetensors) what='safetensors (`SafeTensorsFile.Parse` + every tensor read)' ;;
     npy) what='`.npy` (`Npy.Parse`)' ;;
+    onnx-unet1d) what='ONNX ConditionalUnet1D exports (`Unet1dOnnx.Import`: protobuf, graph walk, model)' ;;
     scheduler-config) what='`scheduler_config.json` (+ schedule and plan)' ;;
     asd-json) what='`asd.json` (`OnnxIoConfig.Parse`)' ;;
     cost-curve) what='cost curves (`CostCurve.Parse` + ratios)' ;;

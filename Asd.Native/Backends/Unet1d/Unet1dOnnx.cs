@@ -89,9 +89,9 @@ public static class Unet1dOnnx
         }
     }
 
-    /// <summary>Builds the native model from ONNX bytes.</summary>
+    /// <summary>Builds the native model from ONNX bytes (the fuzz harness's entry; <see cref="TryImport"/> for files).</summary>
     /// <exception cref="InvalidDataException">Not a ConditionalUnet1D, or one whose weights or shape cannot be taken over (the message says which).</exception>
-    internal static Unet1dModel Import(byte[] onnx, string source, string name, SchedulerConfig scheduler)
+    public static Unet1dModel Import(byte[] onnx, string source, string name, SchedulerConfig scheduler)
     {
         OnnxGraph graph = OnnxProto.ReadGraph(onnx, source);
         var byName = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);

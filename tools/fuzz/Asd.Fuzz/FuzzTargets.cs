@@ -39,6 +39,13 @@ internal static class FuzzTargets
             }
         },
 
+        // ONNX exports of a ConditionalUnet1D taken over by the native engine: the protobuf reader, the graph walk
+        // and the model built from what it found.
+        ["onnx-unet1d"] = b =>
+        {
+            using Asd.Native.Backends.Unet1d.Unet1dModel m = Asd.Native.Backends.Unet1d.Unet1dOnnx.Import(b, "fuzz.onnx", "fuzz", new SchedulerConfig { ClipSample = true });
+        },
+
         // .npy (--cond files).
         ["npy"] = b => Npy.Parse(b, "fuzz.npy"),
 
