@@ -149,7 +149,11 @@ public static class ActivationMath
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TV Apply<TV>(TV x)
-            where TV : struct, IVec<TV> => TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
+            where TV : struct, IVec<TV>
+        {
+            TV y = TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(TV.Subtract(TV.Broadcast(0f), x))));
+            return BeyondExp(TV.LessThan(x, TV.Broadcast(-88.3f)), x, y);
+        }
     }
 
     internal readonly struct GeluTanhOp : IActivationOp
@@ -161,7 +165,8 @@ public static class ActivationMath
         {
             TV x2 = TV.Multiply(x, x);
             TV u = TV.Multiply(TV.Multiply(x, TV.MultiplyAdd(x2, TV.Broadcast(0.044715f), TV.Broadcast(1f))), TV.Broadcast(-1.5957691216057308f));
-            return TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(u)));
+            TV y = TV.Divide(x, TV.Add(TV.Broadcast(1f), Exp(u)));
+            return BeyondExp(TV.LessThan(TV.Broadcast(88.3f), u), x, y);
         }
     }
 
@@ -173,9 +178,20 @@ public static class ActivationMath
         {
             TV e = Exp(TV.Lesser(TV.Broadcast(20f), x));
             TV n = TV.Multiply(e, TV.Add(e, TV.Broadcast(2f)));
-            return TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
+            TV y = TV.Multiply(x, TV.Divide(n, TV.Add(n, TV.Broadcast(2f))));
+            return BeyondExp(TV.LessThan(x, TV.Broadcast(-87.3f)), x, y);
         }
     }
+
+    /// <summary>
+    /// x 0 where <paramref name="clamped"/>: the lanes whose exp argument passed the clamp, where the activation is x
+    /// times a factor below e^-87 (under 1e-35 for any float x up to 88). The clamped form x / (1 + e^88.3) is that
+    /// small only while |x| is: at x = -1e38 it gave -0.5 for SiLU, GELU and Mish alike, a finite wrong value from a
+    /// network that had overflowed. x 0 is -0 there, and NaN for x = -inf, as x sigmoid(x) gives in PyTorch.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV BeyondExp<TV>(TV clamped, TV x, TV y)
+        where TV : struct, IVec<TV> => TV.Select(clamped, TV.Multiply(x, TV.Broadcast(0f)), y);
 
     /// <summary>The operands of <see cref="ApplyRow"/>, so that each vector width's loop takes them at once.</summary>
     private readonly ref struct Row(ReadOnlySpan<float> source, ReadOnlySpan<float> bias, ReadOnlySpan<float> residual, Span<float> destination)

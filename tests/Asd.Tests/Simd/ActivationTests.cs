@@ -33,18 +33,25 @@ public sealed class ActivationTests
         return TV.Multiply(p, scale);
     }
 
-    private static float ReferenceApply(Activation activation, float value)
+    /// <summary>
+    /// The activations with <see cref="ReferenceExp"/>; <paramref name="clampedTail"/> false leaves out the x 0 taken
+    /// where exp's argument passed its clamp (the form before it, kept as the negative control of
+    /// <see cref="EveryInputGivesTheDefinitionsValueOnEveryPath"/>).
+    /// </summary>
+    private static float ReferenceApply(Activation activation, float value, bool clampedTail = true)
     {
         VecScalar x = VecScalar.Broadcast(value);
         VecScalar one = VecScalar.Broadcast(1f);
-        return activation switch
+        VecScalar u = VecScalar.Multiply(
+            VecScalar.Multiply(x, VecScalar.MultiplyAdd(VecScalar.Multiply(x, x), VecScalar.Broadcast(0.044715f), one)),
+            VecScalar.Broadcast(-1.5957691216057308f));
+        (float y, bool clamped) = activation switch
         {
-            Activation.Silu => VecScalar.Divide(x, VecScalar.Add(one, ReferenceExp(VecScalar.Subtract(VecScalar.Broadcast(0f), x)))).V,
-            Activation.GeluTanh => VecScalar.Divide(x, VecScalar.Add(one, ReferenceExp(VecScalar.Multiply(
-                VecScalar.Multiply(x, VecScalar.MultiplyAdd(VecScalar.Multiply(x, x), VecScalar.Broadcast(0.044715f), one)),
-                VecScalar.Broadcast(-1.5957691216057308f))))).V,
-            _ => Mish(x),
+            Activation.Silu => (VecScalar.Divide(x, VecScalar.Add(one, ReferenceExp(VecScalar.Subtract(VecScalar.Broadcast(0f), x)))).V, value < -88.3f),
+            Activation.GeluTanh => (VecScalar.Divide(x, VecScalar.Add(one, ReferenceExp(u))).V, u.V > 88.3f),
+            _ => (Mish(x), value < -87.3f),
         };
+        return clampedTail && clamped ? value * 0f : y;
 
         static float Mish(VecScalar x)
         {
@@ -110,6 +117,100 @@ public sealed class ActivationTests
         finally
         {
             Isa.Force(null);
+        }
+    }
+
+    /// <summary>
+    /// Each activation as defined, in double and rounded once (PyTorch's formulas: x sigmoid(x), 0.5 x (1 + tanh(
+    /// sqrt(2/pi) (x + 0.044715 x^3))), x tanh(softplus(x))), including x beyond 1e30 and the infinities that an
+    /// overflowing network feeds it. Tolerance: 4e-7 relative (the exp's 1 ulp, a divide and for Mish a product;
+    /// worst measured 2.3e-7 SiLU, 2.9e-7 Mish), times 1 + |u| for GELU, whose exp argument u = 1.596 x (1 + 0.044715
+    /// x^2) rounds in float and e^u multiplies that error by |u| (worst measured 1.6e-7 (1 + |u|)), plus 1e-35 absolute (the results that the kernels flush
+    /// towards zero: every one below e^-87 in size); NaN exactly where the
+    /// definition gives NaN. Negative control: the same check must reject the form without the clamped-tail select,
+    /// which gave -0.5 at x = -1e38.
+    /// </summary>
+    [Fact]
+    public void EveryInputGivesTheDefinitionsValueOnEveryPath()
+    {
+        float[] x = [.. Inputs(), -1e30f, -1e34f, -1e36f, -1e38f, 1e38f, -3e19f, -1e19f, -2e13f, -300f, -88f, -10.5f];
+        var output = new float[x.Length];
+        try
+        {
+            foreach (Activation activation in Exponential)
+            {
+                float[] expected = [.. x.Select(v => (float)Definition(activation, v))];
+                float[] far = [-1e38f];
+                float controlAtFar = ReferenceApply(activation, far[0], clampedTail: false);
+                Assert.True(
+                    FirstMiss(activation, far, [(float)Definition(activation, far[0])], [controlAtFar]) is not null,
+                    $"{activation}: the negative control (no clamped-tail select) passed the check at x = -1e38 with {controlAtFar:R}");
+                Assert.True(Math.Abs(controlAtFar) > 0.1f, $"{activation}: the control gave {controlAtFar:R} at x = -1e38, expected about -0.5");
+                Assert.NotNull(FirstMiss(activation, x, expected, [.. x.Select(v => ReferenceApply(activation, v, clampedTail: false))]));
+                foreach (IsaPath path in Isa.Supported())
+                {
+                    Isa.Force(path);
+                    ActivationMath.ApplyRow(x, default, activation, default, output);
+                    string? miss = FirstMiss(activation, x, expected, output);
+                    Assert.True(miss is null, $"{path}: {miss}");
+                }
+            }
+        }
+        finally
+        {
+            Isa.Force(null);
+        }
+
+        static double Definition(Activation activation, float value)
+        {
+            double v = value;
+            return activation switch
+            {
+                Activation.Silu => v * Sigmoid(v),
+                // 0.5 v (1 + tanh a) = v sigmoid(2 a): the same number, without the cancellation 1 + tanh a has in
+                // double for a < -19 (0.5 relative error at v = -7.2).
+                Activation.GeluTanh => v * Sigmoid(2 * Math.Sqrt(2 / Math.PI) * (v + (0.044715 * v * v * v))),
+                _ => v * TanhSoftplus(v),
+            };
+
+            // tanh(log(1 + e^v)) = n / (n + 2) with n = e^v (e^v + 2), exactly; the log form loses everything in
+            // double once e^v < 1e-16 (.NET has no log1p). 1 - 2 / (n + 2) keeps it 1 where n overflows.
+            static double TanhSoftplus(double v)
+            {
+                double e = Math.Exp(v), n = e * (e + 2);
+                return v > 0 ? 1 - (2 / (n + 2)) : n / (n + 2);
+            }
+
+            static double Sigmoid(double v) => v >= 0 ? 1 / (1 + Math.Exp(-v)) : Math.Exp(v) / (1 + Math.Exp(v));
+        }
+
+        // The worst miss is reported: a random input hit first would hide the edge that broke.
+        static string? FirstMiss(Activation activation, float[] x, float[] expected, float[] got)
+        {
+            string? worst = null;
+            double worstExcess = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                if (float.IsNaN(expected[i]) || float.IsNaN(got[i]))
+                {
+                    if (float.IsNaN(expected[i]) != float.IsNaN(got[i]))
+                    {
+                        return $"{activation}: x = {x[i]:R} gave {got[i]:R}, the definition {expected[i]:R}";
+                    }
+
+                    continue;
+                }
+
+                double v = x[i], condition = activation == Activation.GeluTanh ? Math.Abs(1.5957691216057308 * v * (1 + (0.044715 * v * v))) : 0;
+                double excess = expected[i] == got[i] ? 0 : Math.Abs((double)got[i] - expected[i]) - ((4e-7 * (1 + condition) * Math.Abs((double)expected[i])) + 1e-35);
+                if (excess > worstExcess)
+                {
+                    worstExcess = excess;
+                    worst = $"{activation}: x = {x[i]:R} gave {got[i]:R}, the definition {expected[i]:R}";
+                }
+            }
+
+            return worst;
         }
     }
 
