@@ -295,8 +295,11 @@ def load_onnx(path):
 
 
 def prefix_of(tensors):
-    anchors = [k for k in tensors if k.endswith(UNET_ANCHOR)]
-    return anchors[0][:-len(UNET_ANCHOR)] if len(anchors) == 1 else ""
+    """The U-Net's prefix, or "" where there is not exactly one U-Net (split_prefix says why, later)."""
+    try:
+        return split_prefix(tensors)[0]
+    except ConversionError:
+        return ""
 
 
 def graph_extras(g, producer, consumers, constants, prefix):

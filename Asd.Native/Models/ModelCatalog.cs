@@ -82,7 +82,9 @@ public static class ModelCatalog
 
         if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            return OpenNativeOnnx(spec, options) ?? (Denoising.IDiffusionModel)OnnxModel.Open(spec, options, options.Onnx);
+            // Located once: the scheduler_config.json is parsed once whichever engine runs the file.
+            var located = OnnxModel.Locate(spec);
+            return OpenNativeOnnx(spec, located, options) ?? (Denoising.IDiffusionModel)OnnxModel.Open(spec, located, options, options.Onnx);
         }
 
         if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -117,7 +119,7 @@ public static class ModelCatalog
     /// file with ONNX Runtime. A graph that holds a ConditionalUnet1D's weights but cannot be taken over is noted with
     /// the reason and runs through ONNX Runtime, unless the native engine was required.
     /// </summary>
-    private static Backends.Unet1d.Unet1dModel? OpenNativeOnnx(string spec, ModelOpenOptions options)
+    private static Backends.Unet1d.Unet1dModel? OpenNativeOnnx(string spec, (string File, string Folder, bool IsFolder, SchedulerConfig Scheduler) located, ModelOpenOptions options)
     {
         bool? wanted = options.NativeOnnx ?? NativeOnnxSetting(Environment.GetEnvironmentVariable(NativeOnnxVariable));
         if (wanted == false)
@@ -126,7 +128,7 @@ public static class ModelCatalog
         }
 
         options = options with { NativeOnnx = wanted };
-        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = OnnxModel.Locate(spec);
+        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = located;
         OnnxIoConfig? io = options.Onnx;
         string? runtimeWanted =
             !string.Equals(options.Device, "cpu", StringComparison.OrdinalIgnoreCase) ? $"--device {options.Device}"

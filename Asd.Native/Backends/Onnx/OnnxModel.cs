@@ -159,11 +159,15 @@ public sealed partial class OnnxModel : IDiffusionModel
     /// </summary>
     /// <exception cref="FileNotFoundException">The path does not exist or the folder has no model.onnx.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable ONNX model, or its inputs cannot be assigned roles.</exception>
-    public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null)
+    public static OnnxModel Open(string path, ModelOpenOptions? options = null, OnnxIoConfig? overrides = null) =>
+        Open(path, Locate(path), options, overrides);
+
+    /// <summary><see cref="Open(string, ModelOpenOptions?, OnnxIoConfig?)"/> with the files <see cref="Locate"/> found for <paramref name="path"/>.</summary>
+    internal static OnnxModel Open(string path, (string File, string Folder, bool IsFolder, SchedulerConfig Scheduler) located, ModelOpenOptions? options, OnnxIoConfig? overrides)
     {
         options ??= new ModelOpenOptions();
         OnnxRuntimeNative.Install();
-        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = Locate(path);
+        (string file, string folder, bool isFolder, SchedulerConfig scheduler) = located;
         string anchor = Path.Combine(folder, "model.onnx");
         OnnxIoConfig io = isFolder && File.Exists(Path.Combine(folder, "asd.json"))
             ? OnnxIoConfig.Parse(IO.ModelFiles.ResolveInFolder(anchor, "asd.json", "asd.json"))
@@ -197,7 +201,7 @@ public sealed partial class OnnxModel : IDiffusionModel
 
     /// <summary>
     /// Opens an ONNX model held in memory (an embedded export such as <c>builtin:policy</c>'s), with the scheduler it
-    /// was trained with; inputs are assigned roles as for <see cref="Open"/>.
+    /// was trained with; inputs are assigned roles as for <see cref="Open(string, ModelOpenOptions?, OnnxIoConfig?)"/>.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not a model ONNX Runtime can load, or roles cannot be assigned.</exception>
     public static OnnxModel OpenBytes(byte[] model, string name, SchedulerConfig scheduler, ModelOpenOptions? options = null, OnnxIoConfig? io = null)

@@ -107,6 +107,9 @@ public static class Unet1dOnnx
         }
 
         string prefix = anchors[0][..^Anchor.Length];
+
+        // The inputs fed at run time (older exporters list the initializers among the graph's inputs too).
+        OnnxValueInfo[] fed = [.. graph.Inputs.Where(i => !byName.ContainsKey(i.Name))];
         var producer = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
         var consumers = new Dictionary<string, List<OnnxNode>>(StringComparer.Ordinal);
         var constants = new Dictionary<string, OnnxTensor>(byName, StringComparer.Ordinal);
@@ -180,8 +183,8 @@ public static class Unet1dOnnx
             }
         }
 
-        Unet1dConfig config = Architecture(tensors, graph, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
-        CheckNothingAround(graph, prefix, producer, consumers, source);
+        Unet1dConfig config = Architecture(tensors, fed, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
+        CheckNothingAround(graph, fed, prefix, producer, consumers, source);
         config.Validate(source);
         SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
@@ -197,7 +200,7 @@ public static class Unet1dOnnx
     /// must reach the first block's convolutions (and nothing else) the same way, and a conditioning input must go
     /// straight into the concatenation with the step embedding. Otherwise the file runs through ONNX Runtime.
     /// </summary>
-    private static void CheckNothingAround(OnnxGraph graph, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
+    private static void CheckNothingAround(OnnxGraph graph, OnnxValueInfo[] fed, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
     {
         void Fail(string what) => throw new InvalidDataException($"{source}: the graph computes more than the ConditionalUnet1D ({what}); only the U-Net runs natively.");
 
@@ -218,8 +221,7 @@ public static class Unet1dOnnx
             Fail($"its output '{graph.Outputs[0].Name}' does not come from final_conv.1 through transposes and reshapes alone");
         }
 
-        var initializers = new HashSet<string>(graph.Initializers.Select(i => i.Name), StringComparer.Ordinal);
-        foreach (OnnxValueInfo input in graph.Inputs.Where(i => !initializers.Contains(i.Name)))
+        foreach (OnnxValueInfo input in fed)
         {
             if (input.Dims is not { Length: 3 } && input.Dims is not { Length: 2 })
             {
@@ -356,7 +358,7 @@ public static class Unet1dOnnx
     private static double Float32Spelling(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     /// <summary>The architecture from the weights' shapes (as the converter infers it) and the graph's groups, epsilon and horizon.</summary>
-    private static Unet1dConfig Architecture(Dictionary<string, Weight> t, OnnxGraph graph, int? groups, int? finalGroups, double? epsilon, string source)
+    private static Unet1dConfig Architecture(Dictionary<string, Weight> t, OnnxValueInfo[] fed, int? groups, int? finalGroups, double? epsilon, string source)
     {
         long[] Shape(string key, int rank) =>
             t.TryGetValue(key, out Weight? w) && w.Shape.Length == rank
@@ -373,7 +375,7 @@ public static class Unet1dOnnx
         long[] first = Shape("down_modules.0.0.blocks.0.block.0.weight", 3);
         int[] down = [.. Enumerable.Range(0, levels).Select(i => checked((int)Shape($"down_modules.{i}.0.blocks.0.block.0.weight", 3)[0]))];
         long[] cond = Shape("down_modules.0.0.cond_encoder.1.weight", 2);
-        int horizon = Horizon(graph, source);
+        int horizon = Horizon(fed, source);
         return new Unet1dConfig
         {
             Horizon = horizon,
@@ -390,10 +392,9 @@ public static class Unet1dOnnx
     }
 
     /// <summary>The horizon: the middle dimension of the sample input [batch, horizon, input_dim], when the export fixed it.</summary>
-    private static int Horizon(OnnxGraph graph, string source)
+    private static int Horizon(OnnxValueInfo[] fed, string source)
     {
-        var initializers = new HashSet<string>(graph.Initializers.Select(i => i.Name), StringComparer.Ordinal);
-        OnnxValueInfo[] ranked = [.. graph.Inputs.Where(i => !initializers.Contains(i.Name) && i.Dims is { Length: 3 })];
+        OnnxValueInfo[] ranked = [.. fed.Where(i => i.Dims is { Length: 3 })];
         OnnxValueInfo? sample = Array.Find(ranked, i => i.Name == "sample") ?? (ranked.Length == 1 ? ranked[0] : null);
         return sample?.Dims is { } d && d[1] is > 0 and <= int.MaxValue
             ? (int)d[1]
