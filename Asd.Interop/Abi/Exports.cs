@@ -69,8 +69,8 @@ internal static unsafe class Exports
                 throw new AsdException(Status.InvalidArgument, "spec is empty: give builtin:mixture, builtin:mixture?dim=d or a model file.");
             }
 
-            ModelParams prm = StructIo.Read((ModelParams*)paramsAt, "asd_model_params", "asd_model_default_params", ModelParams.Default);
-            return ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads);
+            ModelParams prm = StructIo.Read((ModelParams*)paramsAt, "asd_model_params", "asd_model_default_params", ModelParams.Default, ModelParams.AbiOneSize);
+            return ModelHandle.Open(specText, Text.Read(prm.Device) ?? "cpu", prm.Threads, Text.Read(prm.OnnxNative));
         });
     }
 
@@ -84,6 +84,20 @@ internal static unsafe class Exports
         {
             ModelHandle m = Handles.Get<ModelHandle>(model, "model");
             return Text.Write(System.Text.Encoding.UTF8.GetBytes(m.Model.Name), buf, bufLen, needed, "asd_model_name");
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "asd_model_runtime")]
+    private static Status ModelRuntime(nint model, byte* buf, nuint bufLen, nuint* needed)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return Text.Write(System.Text.Encoding.UTF8.GetBytes(m.Runtime), buf, bufLen, needed, "asd_model_runtime");
         }
         catch (Exception e)
         {

@@ -35,10 +35,13 @@ internal sealed class ModelHandle : IHandleTarget
 
     public long SampleSize { get; }
 
+    /// <summary>asd_model_runtime: the model's runtime line, or the engine's own kernels.</summary>
+    public string Runtime => Model.RuntimeSummary ?? $"{Model.Device} (asd's kernels)";
+
     /// <summary>Whether the model defines a null condition for classifier-free guidance (ONNX models with asd.json guidance).</summary>
     public bool HasGuidance => Model.SupportsGuidance;
 
-    public static ModelHandle Open(string spec, string device, int threads)
+    public static ModelHandle Open(string spec, string device, int threads, string? onnxNative = null)
     {
         if (device is not ("cpu" or "cuda" or "auto"))
         {
@@ -50,7 +53,14 @@ internal sealed class ModelHandle : IHandleTarget
             throw new AsdException(Status.InvalidArgument, $"asd_model_params.threads = {threads} is out of range: use 0 (one per core) to {Asd.Native.Validation.ResourceLimits.MaxThreads}.");
         }
 
-        var options = new ModelOpenOptions { Device = device, Threads = threads };
+        bool? native = onnxNative switch
+        {
+            null or "auto" => null, // then ASD_ONNX_NATIVE, as the CLI's --onnx-native auto
+            "on" => true,
+            "off" => false,
+            _ => throw new AsdException(Status.InvalidArgument, $"asd_model_params.onnx_native = \"{onnxNative}\": expected \"auto\", \"on\", \"off\" or NULL."),
+        };
+        var options = new ModelOpenOptions { Device = device, Threads = threads, NativeOnnx = native };
         IDiffusionModel model = OpenThroughCatalog(spec, options);
         if (device == "cuda" && model.Device != "cuda")
         {

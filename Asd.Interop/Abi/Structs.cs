@@ -23,7 +23,22 @@ internal unsafe struct ModelParams : IParams<ModelParams>
     public byte* Device;
     public int Threads;
 
-    public static ModelParams Default => new() { StructSize = (uint)sizeof(ModelParams), Device = null, Threads = 0 };
+    // Appended after ABI 1's first release. Pointer-aligned, so the struct grows (24 -> 32 bytes on x86-64) and an
+    // older caller's struct_size, which counts threads' tail padding, stops before it: a new field in that padding
+    // would read whatever bytes an older caller left there.
+    public byte* OnnxNative;
+
+    /// <summary>The size of the struct as ABI 1 first shipped it (up to threads and its padding).</summary>
+    public static int AbiOneSize
+    {
+        get
+        {
+            ModelParams p = default;
+            return (int)((byte*)&p.OnnxNative - (byte*)&p);
+        }
+    }
+
+    public static ModelParams Default => new() { StructSize = (uint)sizeof(ModelParams), Device = null, Threads = 0, OnnxNative = null };
 }
 
 /// <summary>asd_sampler_params.</summary>

@@ -111,12 +111,18 @@ typedef struct asd_model_params {
     uint32_t struct_size;  /**< set by asd_model_default_params */
     const char* device;    /**< "cpu" (default when NULL), "cuda" or "auto" (cuda: ONNX models only; on CUDA each call is padded to a power-of-two batch with a session per size, see docs/onnx-models.md) */
     int32_t threads;       /**< threads for each sampler of this model; 0 (default) = one per core (at most 256); 1 .. 256 */
+    /* Appended after ABI 1's first release: a struct_size up to threads (inclusive of its padding) leaves it NULL. */
+    const char* onnx_native; /**< ONNX exports of diffusion_policy's ConditionalUnet1D: "auto" (or NULL, the default: the
+                                  ASD_ONNX_NATIVE environment variable if set, else the native engine where it can take
+                                  the graph over, else ONNX Runtime), "on" (the native engine or ASD_ERR_MODEL saying
+                                  why not) or "off" (always ONNX Runtime); asd_model_runtime says which ran */
 } asd_model_params;
 
 /**
  * Fills *params with the defaults. params_size = sizeof(asd_model_params). Writes min(params_size, the library's own
  * struct size) bytes and never touches memory beyond them, whatever params_size says; struct_size receives the
- * number of bytes written. ASD_ERR_BUFFER_SIZE if params_size is smaller than the struct.
+ * number of bytes written. ASD_ERR_BUFFER_SIZE if params_size is smaller than the struct (a struct from an asd.h
+ * before onnx_native was added is accepted and filled up to its size).
  */
 ASD_API asd_status asd_model_default_params(asd_model_params* params, size_t params_size);
 
@@ -133,6 +139,13 @@ ASD_API void asd_model_free(asd_model* model);
 
 /** The model's name (for example "builtin:mixture?dim=32"), copied into buf; see the string convention. */
 ASD_API asd_status asd_model_name(const asd_model* model, char* buf, size_t buf_len, size_t* needed);
+
+/**
+ * How the model runs, one line for logs, copied into buf (see the string convention): "cpu (asd's kernels)" for the
+ * built-in, asd-mlp and asd-unet1d models, "cpu (ONNX Runtime)" or "cuda (ONNX Runtime) ..." for ONNX Runtime, and
+ * "cpu (asd's native ConditionalUnet1D, weights taken from FILE ...)" for an ONNX export run natively.
+ */
+ASD_API asd_status asd_model_runtime(const asd_model* model, char* buf, size_t buf_len, size_t* needed);
 
 /**
  * The shape of one sample. *ndim receives the number of dimensions; dims (dims_len entries) receives them.

@@ -91,6 +91,7 @@ inline std::string cpu_features() {
 struct ModelOptions {
     std::string device = "cpu";  ///< "cpu", "cuda" or "auto"
     int32_t threads = 0;         ///< threads per sampler; 0 = one per core
+    std::string onnx_native = {};  ///< "auto", "on" or "off" for ONNX ConditionalUnet1D exports; empty = auto (asd_model_params.onnx_native)
 };
 
 /// An open model (asd_model). Immutable; share it across threads.
@@ -101,6 +102,7 @@ public:
         detail::check(asd_model_default_params(&p, sizeof p));
         p.device = options.device.c_str();
         p.threads = options.threads;
+        p.onnx_native = options.onnx_native.empty() ? nullptr : options.onnx_native.c_str();
         detail::check(asd_model_open(spec.c_str(), &p, &handle_));
     }
     ~Model() { asd_model_free(handle_); }
@@ -116,6 +118,7 @@ public:
     Model& operator=(const Model&) = delete;
 
     std::string name() const { return detail::read_string(asd_model_name, handle_); }
+    std::string runtime() const { return detail::read_string(asd_model_runtime, handle_); }
     std::vector<int64_t> sample_shape() const { return detail::read_shape(asd_model_sample_shape, handle_); }
     std::vector<int64_t> cond_shape() const { return detail::read_shape(asd_model_cond_shape, handle_); }
     int64_t sample_size() const { return detail::read_value(asd_model_sample_size, handle_); }

@@ -94,6 +94,7 @@ static const int32_t int_pool[] = {0, 1, 2, 3, 5, 8, 10, 20, -1, -2, 64, 1000, 1
 static const double double_pool[] = {0, 0.0001, 0.02, 0.5, 1, 2, -1, 1e300, -1e-300, NAN, INFINITY, -INFINITY};
 static const float float_pool[] = {0, 1, 2, 7.5f, -1, NAN, INFINITY, -INFINITY, 3.4e38f};
 static const char* const device_pool[] = {NULL, "cpu", "cuda", "auto", "gpu", "", "CPU", "cpu\xff"};
+static const char* const onnx_native_pool[] = {NULL, "auto", "on", "off", "", "ON", "sideways", "off\xff"};
 static const char* const name_pool[] = {NULL, "linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid", "epsilon", "v_prediction",
                                         "sample", "fixed_small", "fixed_large", "learned", "leading", "trailing", "linspace",
                                         "", "\xff\xfe", "cosine"};
@@ -172,6 +173,7 @@ static void make_models(void) {
     add_spec("tests/fixtures/mlp_bad/truncated.json");
     add_spec("tests/fixtures/mlp_bad/badheader.json");
     add_spec("tests/fixtures/onnx/bad/not_onnx.onnx");
+    add_spec("tests/fixtures/unet1d/small.onnx"); /* a ConditionalUnet1D export: native or ONNX Runtime by onnx_native */
     add_spec("\xff\xfe\x80");
     mlp_variant("urandom", "\"cond_dim\"", "\"weights\": \"/dev/urandom\", \"cond_dim\"");
     mlp_variant("zero", "\"cond_dim\"", "\"weights\": \"/dev/zero\", \"cond_dim\"");
@@ -393,7 +395,7 @@ static void one_call(void) {
     size_t need = 0, ndim = 0;
     int64_t dims[8], v64;
     int32_t v32;
-    switch (pick(20)) {
+    switch (pick(21)) {
     case 0: CALL(asd_model_default_params(pick(10) ? g_mp : NULL, PICK(hostile_sizes))); break;
     case 1: CALL(asd_sampler_default_params(pick(10) ? g_sp : NULL, PICK(hostile_sizes))); break;
     case 2: CALL(asd_sample_default_params(pick(10) ? g_rp : NULL, PICK(hostile_sizes))); break;
@@ -401,6 +403,7 @@ static void one_call(void) {
         asd_model_default_params(g_mp, sizeof *g_mp);
         g_mp->device = PICK(device_pool);
         g_mp->threads = pick(3) ? (int32_t)pick(3) : PICK(threads_pool);
+        g_mp->onnx_native = PICK(onnx_native_pool);
         if (pick(10) == 0) g_mp->struct_size = (uint32_t)PICK(hostile_sizes);
         char random_spec[64];
         const char* spec = g_specs[pick((uint32_t)g_nspecs)];
@@ -436,6 +439,7 @@ static void one_call(void) {
         CALL(asd_sampler_stats_json(any_sampler(), pick(4) ? buf : NULL, len, pick(8) ? &need : NULL));
         break;
     }
+    case 20: CALL(asd_model_runtime(any_model(), pick(4) ? buf : NULL, pick(4) ? pick(sizeof buf) : 0, pick(8) ? &need : NULL)); break;
     }
     /* Library-level calls with hostile arguments, now and then. */
     if (pick(16) == 0) {

@@ -302,6 +302,18 @@ int main(void) {
     asd_sample_params rp;
     EXPECT(asd_model_default_params(NULL, sizeof mp), ASD_ERR_NULL_POINTER, "NULL");
     EXPECT(asd_model_default_params(&mp, 3), ASD_ERR_BUFFER_SIZE, "smaller");
+    EXPECT(asd_model_default_params(&mp, offsetof(asd_model_params, threads)), ASD_ERR_BUFFER_SIZE, "smaller");
+    /* A caller compiled against asd.h before onnx_native was appended: its struct (threads and its padding) is filled
+       up to its size, and onnx_native is left as it was. */
+    mp.onnx_native = "untouched";
+    EXPECT_OK(asd_model_default_params(&mp, offsetof(asd_model_params, onnx_native)));
+    CHECK_TRUE(mp.struct_size == offsetof(asd_model_params, onnx_native) && strcmp(mp.onnx_native, "untouched") == 0,
+               "an older, smaller asd_model_params is filled up to its size");
+    /* ... and asd_model_open reads no further: a wild pointer beyond that size is never followed. */
+    mp.onnx_native = (const char*)(uintptr_t)0x10;
+    asd_model* older = NULL;
+    EXPECT_OK(asd_model_open("builtin:mixture", &mp, &older));
+    asd_model_free(older);
     EXPECT(asd_sampler_default_params(NULL, sizeof sp), ASD_ERR_NULL_POINTER, "NULL");
     EXPECT(asd_sampler_default_params(&sp, offsetof(asd_sampler_params, calibration_seconds) - 8), ASD_ERR_BUFFER_SIZE, "smaller");
     /* A caller compiled against asd.h before calibration_seconds was appended: its struct is filled up to its size. */
@@ -310,7 +322,8 @@ int main(void) {
     EXPECT(asd_sample_default_params(NULL, sizeof rp), ASD_ERR_NULL_POINTER, "NULL");
     EXPECT(asd_sample_default_params(&rp, 0), ASD_ERR_BUFFER_SIZE, "smaller");
     EXPECT_OK(asd_model_default_params(&mp, sizeof mp));
-    CHECK_TRUE(mp.struct_size == sizeof mp && mp.threads == 0 && mp.device == NULL, "model defaults: size, threads 0, device NULL (cpu)");
+    CHECK_TRUE(mp.struct_size == sizeof mp && mp.threads == 0 && mp.device == NULL && mp.onnx_native == NULL,
+               "model defaults: size, threads 0, device NULL (cpu), onnx_native NULL (auto)");
     EXPECT_OK(asd_sampler_default_params(&sp, sizeof sp));
     CHECK_TRUE(sp.struct_size == sizeof sp && sp.sampler == ASD_SAMPLER_ASD && sp.steps == 100 && sp.spec_len == ASD_SPEC_LEN_AUTO &&
                    sp.max_batch_rows == 1024 && sp.steps_offset == -1 && sp.clip_sample == -1 && sp.beta_schedule == NULL &&
@@ -341,6 +354,14 @@ int main(void) {
     mp.struct_size = 0;
     EXPECT(asd_model_open("builtin:mixture", &mp, &m), ASD_ERR_INVALID_ARGUMENT, "struct_size");
     mp.struct_size = sizeof mp;
+    mp.onnx_native = "sideways";
+    EXPECT(asd_model_open("builtin:mixture", &mp, &m), ASD_ERR_INVALID_ARGUMENT, "onnx_native");
+    mp.onnx_native = "ON";
+    EXPECT(asd_model_open("builtin:mixture", &mp, &m), ASD_ERR_INVALID_ARGUMENT, "onnx_native");
+    /* "on" needs a ConditionalUnet1D export: another ONNX model is refused with the reason, not run another way. */
+    mp.onnx_native = "on";
+    EXPECT(asd_model_open("tests/fixtures/mlp_small/mlp_small.onnx", &mp, &m), ASD_ERR_MODEL, "native engine");
+    mp.onnx_native = NULL;
 
     /* ---- asd_*_free: NULL, foreign and double frees are no-ops */
     asd_model_free(NULL);
@@ -386,6 +407,12 @@ int main(void) {
     EXPECT(asd_model_name(g_model, NULL, 0, NULL), ASD_ERR_NULL_POINTER, "needed");
     EXPECT_OK(asd_model_name(g_model, name, sizeof name, &need));
     CHECK_TRUE(strcmp(name, "builtin:mixture?dim=4") == 0, "asd_model_name copies the name");
+    EXPECT(asd_model_runtime(NULL, name, sizeof name, &need), ASD_ERR_NULL_POINTER, "model");
+    EXPECT(asd_model_runtime(freed, name, sizeof name, &need), ASD_ERR_INVALID_HANDLE, "not a live handle");
+    EXPECT(asd_model_runtime(g_model, name, 5, &need), ASD_ERR_BUFFER_SIZE, "5 bytes");
+    CHECK_TRUE(need == strlen("cpu (asd's kernels)") + 1, "asd_model_runtime reports the size needed on BUFFER_SIZE");
+    EXPECT_OK(asd_model_runtime(g_model, name, sizeof name, &need));
+    CHECK_TRUE(strcmp(name, "cpu (asd's kernels)") == 0, "asd_model_runtime of a built-in model: the engine's kernels");
     EXPECT_OK(asd_model_sample_shape(g_model, NULL, 0, &nd));
     CHECK_TRUE(nd == 1, "asd_model_sample_shape size query gives ndim 1");
     EXPECT_OK(asd_model_cond_shape(g_model, dims, 4, &nd));

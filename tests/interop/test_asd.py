@@ -274,6 +274,43 @@ def test_onnx_model_samples_through_onnx_runtime_inside_libasd():
     assert stats["sequential_model_calls"] < 20
 
 
+UNET1D_ONNX = os.path.join(ROOT, "tests", "fixtures", "unet1d", "small.onnx")
+
+
+def test_onnx_native_chooses_the_engine_of_a_conditional_unet1d_export():
+    # onnx_native (asd_model_params.onnx_native): auto and on run the ConditionalUnet1D export on asd's kernels, off
+    # through ONNX Runtime; Model.runtime (asd_model_runtime) says which. Both compute the same network.
+    with asd.Model(UNET1D_ONNX, threads=1) as auto, asd.Model(UNET1D_ONNX, threads=1, onnx_native="on") as native, \
+            asd.Model(UNET1D_ONNX, threads=1, onnx_native="off") as runtime:
+        assert "asd's native ConditionalUnet1D" in auto.runtime and "asd's native ConditionalUnet1D" in native.runtime
+        assert runtime.runtime == "cpu (ONNX Runtime)"
+        cond = np.linspace(-1, 1, native.cond_shape[0], dtype=np.float32)
+        a, _ = native.sample(2, steps=20, sampler="ddpm", cond=cond, seed=3)
+        b, _ = runtime.sample(2, steps=20, sampler="ddpm", cond=cond, seed=3)
+        assert a.shape == b.shape and np.allclose(a, b, rtol=0, atol=1e-4), np.abs(a - b).max()
+    with asd.Model(MLP, onnx_native="on") as m:  # not ONNX: the setting has nothing to choose
+        assert m.runtime == "cpu (asd's kernels)"
+
+
+def test_onnx_native_on_refuses_what_it_cannot_run_and_bad_values_name_the_field():
+    with pytest.raises(asd.AsdError, match="native engine") as e:
+        asd.Model(os.path.join(ROOT, "tests", "fixtures", "mlp_small", "mlp_small.onnx"), onnx_native="on")
+    assert e.value.status_name == "ASD_ERR_MODEL"
+    with pytest.raises(asd.AsdError, match="onnx_native") as e:
+        asd.Model(UNET1D_ONNX, onnx_native="sideways")
+    assert e.value.status_name == "ASD_ERR_INVALID_ARGUMENT"
+    with pytest.raises(asd.AsdError, match="onnx_native must be a string"):
+        asd.Model(UNET1D_ONNX, onnx_native=True)
+
+
+def test_asd_onnx_native_environment_variable_decides_where_the_field_is_auto():
+    code = ("import asd; p = %r; print(asd.Model(p).runtime); print(asd.Model(p, onnx_native='on').runtime)" % UNET1D_ONNX)
+    r = _in_subprocess(code, ASD_ONNX_NATIVE="off")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "cpu (ONNX Runtime)" and "asd's native ConditionalUnet1D" in lines[1], lines
+
+
 def test_library_errors_raise_with_message(mixture, mlp):
     with pytest.raises(asd.AsdError, match="Unknown built-in model") as e:
         asd.Model("builtin:nonsense")

@@ -159,16 +159,22 @@ class Model(_Owned):
     _KIND = "model"
     _FREE = "asd_model_free"
 
-    def __init__(self, spec, device="cpu", threads=0):
+    def __init__(self, spec, device="cpu", threads=0, onnx_native=None):
+        """onnx_native, for ONNX exports of diffusion_policy's ConditionalUnet1D: None or "auto" (ASD_ONNX_NATIVE if
+        set, else asd's native engine where it can take the graph over, else ONNX Runtime), "on" (native or an
+        error saying why not) or "off" (ONNX Runtime). Model.runtime says which ran."""
         lib = _native.lib()
         if not isinstance(spec, str):
             raise AsdError(f"spec must be a string, not {type(spec).__name__}.")
         if device is not None and not isinstance(device, str):
             raise AsdError(f"device must be a string (cpu, cuda or auto), not {type(device).__name__}.")
+        if onnx_native is not None and not isinstance(onnx_native, str):
+            raise AsdError(f"onnx_native must be a string (auto, on or off) or None, not {type(onnx_native).__name__}.")
         params = _native.ModelParams()
         _native.check(lib.asd_model_default_params(byref(params), ctypes.sizeof(params)))
         params.device = device.encode() if device is not None else None
         params.threads = _int(threads, "threads", -(2**31), 2**31 - 1)
+        params.onnx_native = onnx_native.encode() if onnx_native is not None else None
         handle = c_void_p()
         _native.check(lib.asd_model_open(spec.encode(), byref(params), byref(handle)))
         self._handle = handle
@@ -182,13 +188,22 @@ class Model(_Owned):
         _native.check(fn(self._h(), dims, ndim.value, byref(ndim)))
         return tuple(int(d) for d in dims)
 
+    def _text(self, fn):
+        need = c_size_t()
+        _native.check(fn(self._h(), None, 0, byref(need)))
+        buf = ctypes.create_string_buffer(need.value)
+        _native.check(fn(self._h(), buf, need.value, byref(need)))
+        return buf.value.decode()
+
     @property
     def name(self):
-        need = c_size_t()
-        _native.check(self._lib.asd_model_name(self._h(), None, 0, byref(need)))
-        buf = ctypes.create_string_buffer(need.value)
-        _native.check(self._lib.asd_model_name(self._h(), buf, need.value, byref(need)))
-        return buf.value.decode()
+        return self._text(self._lib.asd_model_name)
+
+    @property
+    def runtime(self):
+        """How the model runs, one line for logs: "cpu (asd's kernels)", "cpu (ONNX Runtime)", or for an ONNX
+        ConditionalUnet1D run natively "cpu (asd's native ConditionalUnet1D, weights taken from FILE ...)"."""
+        return self._text(self._lib.asd_model_runtime)
 
     @property
     def sample_shape(self):

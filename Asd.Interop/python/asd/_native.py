@@ -57,7 +57,7 @@ _STATUS_NAMES = {OK: "ASD_OK", CANCELLED: "ASD_CANCELLED", ERR_INVALID_ARGUMENT:
 # ------------------------------------------------------------------------------------------ structs (asd.h)
 
 class ModelParams(ctypes.Structure):
-    _fields_ = [("struct_size", c_uint32), ("device", c_char_p), ("threads", c_int32)]
+    _fields_ = [("struct_size", c_uint32), ("device", c_char_p), ("threads", c_int32), ("onnx_native", c_char_p)]
 
 
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int32, c_void_p, c_int64, c_int64, c_int64)
@@ -102,6 +102,7 @@ SIGNATURES = {
     "asd_model_open": (_status, [c_char_p, POINTER(ModelParams), POINTER(c_void_p)]),
     "asd_model_free": (None, [c_void_p]),
     "asd_model_name": (_status, [c_void_p, c_char_p, c_size_t, POINTER(c_size_t)]),
+    "asd_model_runtime": (_status, [c_void_p, c_char_p, c_size_t, POINTER(c_size_t)]),
     "asd_model_sample_shape": (_status, [c_void_p, POINTER(c_int64), c_size_t, POINTER(c_size_t)]),
     "asd_model_sample_size": (_status, [c_void_p, POINTER(c_int64)]),
     "asd_model_cond_shape": (_status, [c_void_p, POINTER(c_int64), c_size_t, POINTER(c_size_t)]),

@@ -165,7 +165,7 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
 
     /// <summary>For an ONNX file run natively, a line that says so and how to run it through ONNX Runtime instead.</summary>
     public string? RuntimeSummary => ImportedFrom is { } onnx
-        ? $"cpu (asd's native ConditionalUnet1D, weights taken from {onnx}; --onnx-native off runs ONNX Runtime)"
+        ? $"cpu (asd's native ConditionalUnet1D, weights taken from {onnx}; --onnx-native off, or onnx_native \"off\" in C and Python, runs ONNX Runtime)"
         : null;
 
     /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>
