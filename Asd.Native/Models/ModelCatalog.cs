@@ -153,7 +153,8 @@ public static class ModelCatalog
             {
                 // A bare .onnx gets diffusers' default schedule, which is not what diffusion_policy trains with: without
                 // the schedule flags its samples would be wrong without any error (0% reach on the trained policy).
-                Warn($"'{spec}' is a ConditionalUnet1D without a scheduler_config.json beside it: its schedule is diffusers' default ({scheduler.NumTrainTimesteps} train steps, {scheduler.BetaSchedule.ToString().ToLowerInvariant()} betas) unless the schedule flags say otherwise; diffusion_policy trains with --train-steps 100 --beta-schedule squaredcos_cap_v2.");
+                // The library cannot see the overrides a sampler will get, so the note names each interface's.
+                Warn($"'{spec}' is a ConditionalUnet1D opened without a scheduler_config.json (only a model folder reads one): its schedule is diffusers' default ({scheduler.NumTrainTimesteps} train steps, {scheduler.BetaSchedule.ToString().ToLowerInvariant()} betas) unless overridden. diffusion_policy trains with 100 steps and squaredcos_cap_v2 betas: --train-steps 100 --beta-schedule squaredcos_cap_v2 (CLI), schedule={{\"train_steps\": 100, \"beta_schedule\": \"squaredcos_cap_v2\"}} (Python), asd_sampler_params.train_steps and .beta_schedule (C), or open the folder holding model.onnx and its scheduler_config.json.");
             }
 
             return model;

@@ -157,7 +157,9 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
 
             string note = Assert.Single(mine);
             Assert.Contains(bare, note);
-            Assert.Contains("--train-steps 100 --beta-schedule squaredcos_cap_v2", note);
+            Assert.Contains("--train-steps 100 --beta-schedule squaredcos_cap_v2 (CLI)", note);
+            Assert.Contains("""schedule={"train_steps": 100, "beta_schedule": "squaredcos_cap_v2"} (Python)""", note);
+            Assert.Contains("asd_sampler_params.train_steps and .beta_schedule (C)", note);
         }
         finally
         {
