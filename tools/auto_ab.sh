@@ -3,7 +3,8 @@
 # temporary git worktree) and the working tree. Each build gets its own curve cache, filled by one untimed run (the
 # warm condition of tools/auto_stability.sh); then RUNS runs of each, interleaved run by run (base, head, base, ...),
 # each one `asd bench` with DDPM, fixed L = 1, 2, 4, 8 and auto side by side. Prints every run's most used L and auto's
-# speedup over DDPM and over the best fixed L, then per build how many runs share their dominant L and the medians.
+# speedup over DDPM and over the best fixed L, each setting's time per sample in both builds (median of the run pairs'
+# ratios), then per build how many runs share their dominant L and the medians.
 # Usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]   (defaults: 10 runs, model 0 = builtin:policy; the indices are
 # tools/auto_stability.sh's). Run it on an otherwise idle machine. Writes OUT (default artifacts/auto_ab).
 set -euo pipefail
@@ -49,6 +50,17 @@ for r in range(1, runs + 1):
         summary.setdefault(v, []).append((dom, auto, auto / best))
         cells.append(f"L = {dom}, {auto:.2f}x, {auto / best:.2f} of the best fixed L")
     print(f"{r} | {cells[0]} | {cells[1]}")
+# Per setting, the time per sample of the working tree over the base's, run pair by run pair (each pair ran minutes
+# apart on the same machine): what a change of speed, rather than of auto's choice, did to every setting.
+times = {}
+for r in range(1, runs + 1):
+    for v in ("base", "head"):
+        for row in json.load(open(f"{out}/{v}-{r}.json"))["rows"]:
+            times.setdefault(f"{row['sampler']} L={row['spec_len']}", {}).setdefault(v, []).append(row["wall_seconds_per_sample"])
+for setting, t in times.items():
+    pairs = [h / b for b, h in zip(t["base"], t["head"])]
+    print(f"{setting}: {statistics.median(t['base']) * 1e3:.2f} ms -> {statistics.median(t['head']) * 1e3:.2f} ms per sample; "
+          f"working tree / base, median of {len(pairs)} run pairs {statistics.median(pairs):.3f} (range {min(pairs):.3f}-{max(pairs):.3f})")
 for v, name in (("base", base), ("head", "working tree")):
     doms = [d for d, _, _ in summary[v]]
     top = max(set(doms), key=doms.count)

@@ -269,8 +269,9 @@ internal sealed class BenchRunner
                 Status?.Invoke("measuring the read bandwidth and the FMA peak");
                 probe = new MachineLimits.BandwidthProbe(pool);
                 fmaPeak = MachineLimits.FmaPeak(pool);
-                physics = new BenchPhysics(streamed.StreamedWeightBytes, streamed.WeightPrecision, streamed.FlopsPerSample, probe.Best(5), fmaPeak);
-                if (streamed.StreamedWeightBytes <= InterleavedProbeMinWeightBytes)
+                long streamedBytes = streamed.StreamedWeightBytesFor(pool.Threads);
+                physics = new BenchPhysics(streamedBytes, streamed.WeightPrecisionFor(pool.Threads), streamed.FlopsPerSample, probe.Best(5), fmaPeak);
+                if (streamedBytes <= InterleavedProbeMinWeightBytes)
                 {
                     probe = null;
                 }

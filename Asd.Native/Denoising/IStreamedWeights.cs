@@ -15,4 +15,13 @@ public interface IStreamedWeights
 
     /// <summary>How the weights are stored, e.g. "float32" or "float16" (widened in the kernels).</summary>
     string WeightPrecision { get; }
+
+    /// <summary>
+    /// <see cref="StreamedWeightBytes"/> for a denoiser on a pool of <paramref name="threads"/> threads: a model may pack
+    /// its weights by the thread count (the MLP's float16 layers, <see cref="Backends.Mlp.MlpModel"/>).
+    /// </summary>
+    long StreamedWeightBytesFor(int threads) => StreamedWeightBytes;
+
+    /// <summary><see cref="WeightPrecision"/> for a denoiser on a pool of <paramref name="threads"/> threads.</summary>
+    string WeightPrecisionFor(int threads) => WeightPrecision;
 }

@@ -13,6 +13,60 @@ namespace Asd.Native.Threading;
 /// </summary>
 internal static class MachineLimits
 {
+    /// <summary>
+    /// The last-level cache's size in bytes as Linux reports it for CPU 0 (the highest level under
+    /// /sys/devices/system/cpu/cpu0/cache), or 0 where it cannot be read: another OS, a container hiding sysfs, a
+    /// malformed entry. Read once.
+    /// </summary>
+    public static long LastLevelCacheBytes => s_lastLevelCache.Value;
+
+    private static readonly Lazy<long> s_lastLevelCache = new(() => ReadLastLevelCache("/sys/devices/system/cpu/cpu0/cache"));
+
+    /// <summary>The size of the highest-level cache listed under <paramref name="folder"/>; 0 if none is readable.</summary>
+    internal static long ReadLastLevelCache(string folder)
+    {
+        int bestLevel = 0;
+        long bestBytes = 0;
+        try
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                string index = Path.Combine(folder, $"index{i}");
+                if (!Directory.Exists(index))
+                {
+                    break;
+                }
+
+                string level = File.ReadAllText(Path.Combine(index, "level")).Trim(), size = File.ReadAllText(Path.Combine(index, "size")).Trim();
+                if (int.TryParse(level, out int l) && l > bestLevel && ParseSize(size) is > 0 and long bytes)
+                {
+                    (bestLevel, bestBytes) = (l, bytes);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return bestBytes;
+    }
+
+    /// <summary>sysfs's cache sizes: digits and a K, M or G suffix ("32768K"); anything else, or beyond 1 TiB, 0.</summary>
+    internal static long ParseSize(string text)
+    {
+        if (text.Length is 0 or > 12)
+        {
+            return 0;
+        }
+
+        long unit = char.ToUpperInvariant(text[^1]) switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1 };
+        string digits = unit == 1 ? text : text[..^1];
+        return long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)
+            && n > 0 && n <= (1L << 40) / unit
+            ? n * unit
+            : 0;
+    }
+
     /// <summary>Bytes of the bandwidth probe's buffer: 1 GiB, far beyond any last-level cache.</summary>
     public const long ProbeBytes = 1L << 30;
 

@@ -46,9 +46,10 @@ public class MlpForwardBenchmarks
     public void Setup()
     {
         _model = MlpModel.Load(ModelPath(ModelName + ".json"));
-        if (_model.WeightPrecision != (Weights == "float16" ? "float16" : "float32"))
+        _model.HalfWeights = Weights == "float16" ? MlpModel.HalfPacking.Always : MlpModel.HalfPacking.ByMachine;
+        if (_model.WeightPrecisionFor(Threads) != (Weights == "float16" ? "float16" : "float32"))
         {
-            throw new InvalidOperationException($"{ModelName}: the engine packed {_model.WeightPrecision} weights, not {Weights}");
+            throw new InvalidOperationException($"{ModelName}: the engine packed {_model.WeightPrecisionFor(Threads)} weights, not {Weights}");
         }
 
         if (Environment.GetEnvironmentVariable("ASD_ROW_SPLIT") is { Length: > 0 } split)

@@ -50,7 +50,7 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _model = model;
         _pool = pool;
         Path = Isa.Active;
-        _packed = model.PackedFor(Path);
+        _packed = model.PackedFor(Path, pool?.Threads ?? 1);
         _passRows = Math.Clamp(maxRows, 1, 128);
         int width = Math.Max(model.InputWidth, model.TimeEmbedding.Dim);
         foreach (MlpLinear l in model.AllLinears())
@@ -80,6 +80,9 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
     public IsaPath Path { get; }
+
+    /// <summary>Whether any layer reads float16-packed weights (<see cref="MlpModel.PacksHalf"/> for this pool).</summary>
+    internal bool ReadsHalfWeights => _packed.Values.Any(w => w.HalfWeights);
 
     /// <inheritdoc/>
     public int SampleSize => _model.SampleSize;
