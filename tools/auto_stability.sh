@@ -7,7 +7,8 @@
 #   load  - warm cache, and a competing CPU-bound process pinned to core 1 for the whole run.
 # Writes one JSON per run under OUT (default artifacts/auto_stability) and prints the table of
 # docs/bench/auto-stability.md (tools/auto_stability_table.py). Run it on an otherwise idle machine, in chunks:
-#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..6, conditions default: cold warm load)
+#   tools/auto_stability.sh MODEL_INDEX [CONDITION ...]     (MODEL_INDEX 0..7, conditions default: cold warm load;
+#                                                           7, the trained native ConditionalUnet1D, is beyond issue 16's list)
 #   tools/auto_stability.sh table                           (just the table from what is there)
 #   tools/auto_stability.sh all                             (every model and condition, then the table)
 #   tools/auto_stability.sh run MODEL_INDEX CACHE_DIR JSON    (one run of one model, as the conditions run it; for
@@ -29,6 +30,7 @@ MODELS=(
   "unet28|tests/fixtures/onnx/unet28|100|1||9"
   "unet16-rowpar|tests/fixtures/onnx/unet16|100|1|--row-parallel on|11"
   "unet28-rowpar|tests/fixtures/onnx/unet28|100|1|--row-parallel on|9"
+  "unet-policy|models/unet-policy/policy.json|100|1|--cond 0,-0.8,0,0.8|7"
 )
 
 if [ "${1:-}" = table ]; then

@@ -46,7 +46,7 @@ public class MlpForwardBenchmarks
     public void Setup()
     {
         _model = MlpModel.Load(ModelPath(ModelName + ".json"));
-        _model.HalfWeights = Weights == "float16" ? MlpModel.HalfPacking.Always : MlpModel.HalfPacking.ByMachine;
+        _model.HalfWeights = Weights == "float16" ? HalfPacking.Always : HalfPacking.ByMachine;
         if (_model.WeightPrecisionFor(Threads) != (Weights == "float16" ? "float16" : "float32"))
         {
             throw new InvalidOperationException($"{ModelName}: the engine packed {_model.WeightPrecisionFor(Threads)} weights, not {Weights}");

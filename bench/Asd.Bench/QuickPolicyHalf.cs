@@ -16,8 +16,8 @@ internal static class QuickPolicyHalf
     {
         using MlpModel half = ModelCatalog.OpenPolicy();
         using MlpModel full = ModelCatalog.OpenPolicy();
-        half.HalfWeights = MlpModel.HalfPacking.Always;
-        full.HalfWeights = MlpModel.HalfPacking.Never;
+        half.HalfWeights = HalfPacking.Always;
+        full.HalfWeights = HalfPacking.Never;
         long weights = half.AllLinears().Sum(l => (long)l.InWidth * l.OutWidth);
         Console.WriteLine($"builtin:policy: {weights} weights = {weights * 4 / 1e6:F2} MB float32, {weights * 2 / 1e6:F2} MB float16");
         foreach (int threads in (int[])[1, 2])

@@ -376,45 +376,12 @@ public sealed class MlpModel : IDiffusionModel, IStreamedWeights
         };
     }
 
-    /// <summary>How float16-valued layers are packed: as the machine rule says (default), always float16, never.</summary>
+    /// <summary>How float16-valued layers are packed: as <see cref="WeightPacking.HalfPays"/> says (default), always float16, never.</summary>
     internal HalfPacking HalfWeights { get; set; } = HalfPacking.ByMachine;
 
-    /// <summary>The choices of <see cref="HalfWeights"/>.</summary>
-    internal enum HalfPacking
-    {
-        /// <summary><see cref="HalfPays"/> decides per ISA path and thread count.</summary>
-        ByMachine,
-
-        /// <summary>Float16 wherever every weight of a layer is a float16 value.</summary>
-        Always,
-
-        /// <summary>Float32 (tests and benches compare the two; the bits are the same).</summary>
-        Never,
-    }
-
     /// <summary>Whether a denoiser on <paramref name="threads"/> threads of <paramref name="path"/> reads float16-packed layers.</summary>
-    internal bool PacksHalf(IsaPath path, int threads) => HalfWeights switch
-    {
-        HalfPacking.Always => true,
-        HalfPacking.Never => false,
-        _ => HalfPays(path, threads, FloatWeightBytes, Threading.MachineLimits.LastLevelCacheBytes),
-    };
-
-    private long FloatWeightBytes => AllLinears().Sum(l => (long)l.InWidth * l.OutWidth * 4);
-
-    /// <summary>
-    /// Whether float16 packing is the faster of two that give the same bits. Float16 halves the bytes a call streams,
-    /// but .NET exposes no half-conversion instruction, so the kernels widen each weight vector with three integer
-    /// operations beside its FMAs. Measured on builtin:policy (2.5M weights: 10 MB as float32), <c>Asd.Bench
-    /// quick-policy-half</c>, float32 time over float16 time: on the AVX-512 Zen 5 VM 1.03-1.81 at 1-8 rows on 1 and 2
-    /// threads (float16 always faster; docs/bench/issue17/policy-half.txt); on the AVX2 Zen 3 VM (32 MB L3) 0.83-0.96 at
-    /// 2-8 rows on 1 thread and 0.88-0.96 at 1-8 rows on 2 threads (float32 faster: its weights stay in the L3, and the
-    /// widening's integer operations share the FMA pipes' ports), but 1.08-1.31 at 1 row on 1 thread
-    /// (docs/bench/avx2/policy-half.md). So float32 on AVX2 with two or more threads when the float32 copy fits in half
-    /// the last-level cache; float16 everywhere else, and wherever the cache size is unknown (0).
-    /// </summary>
-    internal static bool HalfPays(IsaPath path, int threads, long floatBytes, long lastLevelCacheBytes) =>
-        !(path == IsaPath.Avx2 && threads >= 2 && lastLevelCacheBytes > 0 && floatBytes <= lastLevelCacheBytes / 2);
+    internal bool PacksHalf(IsaPath path, int threads) =>
+        WeightPacking.PacksHalf(HalfWeights, path, threads, AllLinears().Sum(l => (long)l.InWidth * l.OutWidth * 4));
 
     /// <summary>
     /// Calls of at least this many rows on a pool of two or more threads give each thread whole rows (a row split)

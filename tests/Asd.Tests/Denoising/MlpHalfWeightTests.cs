@@ -18,8 +18,8 @@ public sealed class MlpHalfWeightTests
         using ForcedIsa forced = ForcedIsa.On(path);
         using MlpModel half = ModelCatalog.OpenPolicy();
         using MlpModel full = ModelCatalog.OpenPolicy();
-        half.HalfWeights = MlpModel.HalfPacking.Always;
-        full.HalfWeights = MlpModel.HalfPacking.Never;
+        half.HalfWeights = HalfPacking.Always;
+        full.HalfWeights = HalfPacking.Never;
         Assert.All(half.PackedFor(path).Values, w => Assert.True(w.HalfWeights));
         Assert.All(full.PackedFor(path).Values, w => Assert.False(w.HalfWeights));
         var schedule = new DiffusionSchedule(half.DefaultScheduler);
@@ -46,7 +46,7 @@ public sealed class MlpHalfWeightTests
     }
 
     /// <summary>
-    /// The packing rule (MlpModel.HalfPays), from the measurements in its comment: float32 only on AVX2 with 2+ threads
+    /// The packing rule (WeightPacking.HalfPays), from the measurements in its comment: float32 only on AVX2 with 2+ threads
     /// and a float32 copy within half the last-level cache; float16 wherever else, and where the cache is unknown.
     /// </summary>
     [Theory]
@@ -59,7 +59,7 @@ public sealed class MlpHalfWeightTests
     [InlineData(IsaPath.Neon, 2, 10_000_000L, 32L << 20, true)]
     [InlineData(IsaPath.Scalar, 2, 10_000_000L, 32L << 20, true)]
     public void Float16PackingIsKeptExceptOnAvx2WithThreadsAndRoomInTheCache(IsaPath path, int threads, long floatBytes, long cache, bool half) =>
-        Assert.Equal(half, MlpModel.HalfPays(path, threads, floatBytes, cache));
+        Assert.Equal(half, WeightPacking.HalfPays(path, threads, floatBytes, cache));
 
     /// <summary>
     /// The rule reaches the denoiser: a pool's thread count picks the packing (on this machine's AVX2 path, if it has
@@ -77,7 +77,7 @@ public sealed class MlpHalfWeightTests
         var two = (MlpDenoiser)model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 8, Pool = pool });
         long floatBytes = model.AllLinears().Sum(l => 4L * l.InWidth * l.OutWidth);
         Assert.True(one.ReadsHalfWeights);
-        Assert.Equal(MlpModel.HalfPays(path, 2, floatBytes, MachineLimits.LastLevelCacheBytes), two.ReadsHalfWeights);
+        Assert.Equal(WeightPacking.HalfPays(path, 2, floatBytes, MachineLimits.LastLevelCacheBytes), two.ReadsHalfWeights);
         Assert.Equal(two.ReadsHalfWeights ? "float16" : "float32", model.WeightPrecisionFor(2));
         Assert.Equal(floatBytes / (two.ReadsHalfWeights ? 2 : 1), model.StreamedWeightBytesFor(2));
         AssertSameBits(one, two, model.DefaultScheduler.NumTrainTimesteps, seed: 5, [1, 4, 8], $"{path}: 1 and 2 threads gave different bits");
