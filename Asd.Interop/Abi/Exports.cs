@@ -78,32 +78,16 @@ internal static unsafe class Exports
     private static void ModelFree(nint model) => Free<ModelHandle>(model);
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_name")]
-    private static Status ModelName(nint model, byte* buf, nuint bufLen, nuint* needed)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            return Text.Write(System.Text.Encoding.UTF8.GetBytes(m.Model.Name), buf, bufLen, needed, "asd_model_name");
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelName(nint model, byte* buf, nuint bufLen, nuint* needed) =>
+        ModelText(model, &NameOf, buf, bufLen, needed, "asd_model_name");
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_runtime")]
-    private static Status ModelRuntime(nint model, byte* buf, nuint bufLen, nuint* needed)
-    {
-        try
-        {
-            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
-            return Text.Write(System.Text.Encoding.UTF8.GetBytes(m.Runtime), buf, bufLen, needed, "asd_model_runtime");
-        }
-        catch (Exception e)
-        {
-            return Status.Fail(e);
-        }
-    }
+    private static Status ModelRuntime(nint model, byte* buf, nuint bufLen, nuint* needed) =>
+        ModelText(model, &RuntimeOf, buf, bufLen, needed, "asd_model_runtime");
+
+    private static string NameOf(ModelHandle m) => m.Model.Name;
+
+    private static string RuntimeOf(ModelHandle m) => m.Runtime;
 
     [UnmanagedCallersOnly(EntryPoint = "asd_model_sample_shape")]
     private static Status ModelSampleShape(nint model, long* dims, nuint dimsLen, nuint* ndim) =>
@@ -354,6 +338,20 @@ internal static unsafe class Exports
             ModelHandle m = Handles.Get<ModelHandle>(model, "model");
             Out(result, name) = read(m);
             return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.Fail(e);
+        }
+    }
+
+    /// <summary>A model query that answers a string, copied into the caller's buffer by the string convention (<see cref="Text.Write"/>).</summary>
+    private static Status ModelText(nint model, delegate*<ModelHandle, string> read, byte* buf, nuint bufLen, nuint* needed, string function)
+    {
+        try
+        {
+            ModelHandle m = Handles.Get<ModelHandle>(model, "model");
+            return Text.Write(System.Text.Encoding.UTF8.GetBytes(read(m)), buf, bufLen, needed, function);
         }
         catch (Exception e)
         {
