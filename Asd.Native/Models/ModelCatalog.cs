@@ -97,7 +97,8 @@ public static class ModelCatalog
 
     /// <summary>
     /// The environment variable that sets <see cref="ModelOpenOptions.NativeOnnx"/> where it is left null (auto, on or
-    /// off): the C and Python interfaces, whose model options do not carry it, honour it too.
+    /// off), for every interface: the CLI's --onnx-native auto and C's and Python's onnx_native "auto" or NULL leave it
+    /// null. (C parses its field strictly, in ModelHandle: a typed value should be spelt as documented.)
     /// </summary>
     public const string NativeOnnxVariable = "ASD_ONNX_NATIVE";
 
