@@ -26,7 +26,7 @@ Torch files are read with a restricted unpickler: tensors, containers and number
 (OmegaConf's config nodes, diffusion_policy's own classes) becomes an inert record, and nothing is imported or run,
 so neither diffusion_policy nor hydra/omegaconf is needed.
 
-The architecture (input_dim, global_cond_dim, diffusion_step_embed_dim, down_dims, kernel_size, cond_predict_scale)
+The architecture (input_dim, global_cond_dim, local_cond_dim, diffusion_step_embed_dim, down_dims, kernel_size, cond_predict_scale)
 is read from the tensor shapes and checked against the training configuration when there is one. Two numbers are
 not in the weights: the horizon and n_groups; they come from the checkpoint's configuration, --config (the run's
 hydra ``config.yaml``) or the flags, in that order of preference (flags win). The noise scheduler the model was
@@ -34,8 +34,10 @@ trained with (``policy.noise_scheduler``: num_train_timesteps, beta schedule, va
 prediction_type) is written into the JSON the same way; without any source, the flags or diffusion_policy's
 defaults (100 steps, squaredcos_cap_v2, epsilon, clip_sample) are used and the converter says so.
 
-A state dict that does not hold a ConditionalUnet1D (missing, extra or mis-shaped tensors, local conditioning) is an
-error that names the tensor. After writing, the converter reloads the files and runs the U-Net (tools/unet1d_common.py)
+A state dict that does not hold a ConditionalUnet1D (missing, extra or mis-shaped tensors) is an error that names the
+tensor. Local conditioning (``obs_as_local_cond``: ``local_cond_encoder.*``) converts, with local_cond_dim from its
+shapes; asd then takes each sample's conditioning as the global values followed by the local ones, position by
+position ([horizon, local_cond_dim], the layout of diffusion_policy's ``local_cond``). After writing, the converter reloads the files and runs the U-Net (tools/unet1d_common.py)
 on random inputs with the written weights and with the checkpoint's original float32 weights, and prints the largest
 relative difference (0 for F32; the float16 rounding for F16).
 
@@ -283,14 +285,12 @@ def load_onnx(path):
         cfg["group_norm_eps"] = float(str(np.float32(eps.pop())))
     elif len(eps) > 1:
         raise ConversionError("%s: the group norms use different epsilons %s; a ConditionalUnet1D uses one" % (path, sorted(eps)))
-    # The horizon: the middle dimension of the sample input [batch, horizon, input_dim], when the export fixed it. The
-    # input named 'sample' (ConditionalUnet1D.forward's name), else the only rank-3 input.
+    # The horizon: the middle dimension of the sample input [batch, horizon, input_dim] (and of the local
+    # conditioning [batch, horizon, local_cond_dim], when there is one), when the export fixed it and they agree.
     ranked = [i for i in g.input if i.name not in arrays and len(i.type.tensor_type.shape.dim) == 3]
-    named = [i for i in ranked if i.name == "sample"]
-    for inp in named or (ranked if len(ranked) == 1 else []):
-        middle = inp.type.tensor_type.shape.dim[1]
-        if middle.dim_value > 0:
-            cfg["horizon"] = int(middle.dim_value)
+    middles = {int(i.type.tensor_type.shape.dim[1].dim_value) for i in ranked}
+    if len(middles) == 1 and min(middles) > 0:
+        cfg["horizon"] = min(middles)
     return tensors, cfg, "the ONNX graph's initializers"
 
 
@@ -330,8 +330,10 @@ def graph_extras(g, producer, consumers, constants, prefix):
                     continue
                 if n.op_type == "Shape":
                     continue
+                # Rank 3: the sample into the first block's convolutions, or the local conditioning into its block's.
                 ok = (n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in (
-                    prefix + "down_modules.0.0.blocks.0.block.0.weight", prefix + "down_modules.0.0.residual_conv.weight")) \
+                    prefix + "down_modules.0.0.blocks.0.block.0.weight", prefix + "down_modules.0.0.residual_conv.weight",
+                    prefix + "local_cond_encoder.0.blocks.0.block.0.weight", prefix + "local_cond_encoder.0.residual_conv.weight")) \
                     if rank == 3 else n.op_type == "Concat"
                 if not ok:
                     return "input %r goes into a %s node before the U-Net" % (inp.name, n.op_type)
@@ -421,10 +423,6 @@ def infer_config(unet, args, cfg_unet, cfg_sched, cfg_horizon, warn):
             raise ConversionError("tensor %r is missing: the state dict is not a diffusion_policy ConditionalUnet1D" % name)
         return list(unet[name].shape)
 
-    if any(k.startswith("local_cond_encoder.") for k in unet):
-        raise ConversionError("tensor %r: local conditioning (local_cond_dim) is not supported; diffusion_policy's "
-                              "published configurations condition globally (obs_as_global_cond)"
-                              % next(k for k in unet if k.startswith("local_cond_encoder.")))
     d = shape("diffusion_step_encoder.1.weight")[1]
     levels = 0
     while "down_modules.%d.0.blocks.0.block.0.weight" % levels in unet:
@@ -435,13 +433,16 @@ def infer_config(unet, args, cfg_unet, cfg_sched, cfg_horizon, warn):
     down = [shape("down_modules.%d.0.blocks.0.block.0.weight" % i)[0] for i in range(levels)]
     cond = shape("down_modules.0.0.cond_encoder.1.weight")
     inferred = {"input_dim": w0[1], "kernel_size": w0[2], "down_dims": down, "diffusion_step_embed_dim": d,
-                "global_cond_dim": cond[1] - d, "cond_predict_scale": cond[0] == 2 * down[0]}
+                "global_cond_dim": cond[1] - d, "cond_predict_scale": cond[0] == 2 * down[0], "local_cond_dim": 0}
+    if any(k.startswith("local_cond_encoder.") for k in unet):
+        # Local conditioning (obs_as_local_cond): its block's input channels are local_cond_dim.
+        inferred["local_cond_dim"] = shape("local_cond_encoder.0.blocks.0.block.0.weight")[1]
     if inferred["global_cond_dim"] < 0:
         raise ConversionError("tensor 'down_modules.0.0.cond_encoder.1.weight' has shape %s: its input (%d) is narrower "
                               "than the step embedding (%d)" % (cond, cond[1], d))
     for k, v in cfg_unet.items():
         if k in inferred and v is not None and (list(v) if isinstance(v, (list, tuple)) else v) != inferred[k] \
-                and not (k == "global_cond_dim" and v in (None, 0) and inferred[k] == 0):
+                and not (k in ("global_cond_dim", "local_cond_dim") and v in (None, 0) and inferred[k] == 0):
             raise ConversionError("the training configuration says %s = %r but the weights say %r" % (k, v, inferred[k]))
     groups = args.n_groups or cfg_unet.get("n_groups")
     if groups is None:
@@ -572,12 +573,16 @@ def main(argv=None):
     x = rng.standard_normal((n, cfg2["horizon"], cfg2["input_dim"])).astype(np.float32)
     t = rng.integers(0, cfg2["scheduler"]["num_train_timesteps"], n)
     c = rng.standard_normal((n, cfg2["global_cond_dim"])).astype(np.float32) if cfg2["global_cond_dim"] else None
-    ref = uc.torch_forward(uc.build_module(cfg2, unet), cfg2, x, t, c)
-    got = uc.torch_forward(uc.build_module(cfg2, stored), cfg2, x, t, c)
+    loc = rng.standard_normal((n, cfg2["horizon"], cfg2["local_cond_dim"])).astype(np.float32) if cfg2["local_cond_dim"] else None
+    ref = uc.torch_forward(uc.build_module(cfg2, unet), cfg2, x, t, c, loc)
+    got = uc.torch_forward(uc.build_module(cfg2, stored), cfg2, x, t, c, loc)
     rel = float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
-    print("converted %s (%s, prefix %r): ConditionalUnet1D horizon %d, input_dim %d, global_cond_dim %d, down_dims %s, "
+    print("converted %s (%s, prefix %r): ConditionalUnet1D horizon %d, input_dim %d, global_cond_dim %d%s, down_dims %s, "
           "kernel %d, %d groups, cond_predict_scale %s, step embedding %d: %d parameters"
-          % (a.checkpoint, where, prefix, cfg2["horizon"], cfg2["input_dim"], cfg2["global_cond_dim"], cfg2["down_dims"],
+          % (a.checkpoint, where, prefix, cfg2["horizon"], cfg2["input_dim"], cfg2["global_cond_dim"],
+             ", local_cond_dim %d (conditioning per sample: %d global values, then %d x %d local)"
+             % (cfg2["local_cond_dim"], cfg2["global_cond_dim"], cfg2["horizon"], cfg2["local_cond_dim"]) if cfg2["local_cond_dim"] else "",
+             cfg2["down_dims"],
              cfg2["kernel_size"], cfg2["n_groups"], cfg2["cond_predict_scale"], cfg2["diffusion_step_embed_dim"],
              uc.n_params(cfg2)))
     print("scheduler: %s" % json.dumps(cfg2["scheduler"]))

@@ -15,12 +15,17 @@ Fixtures, under the root:
   tests/fixtures/unet1d/small_f16.{json,safetensors,onnx}
       horizon 16, input_dim 2, unconditional, step embedding 32, down_dims [32, 48], kernel 3, 8 groups, FiLM shift
       only; float16 convolution and linear weights (48 channels: edge panels on every GEMM path).
+  tests/fixtures/unet1d/small_local.{json,safetensors,onnx}
+      horizon 8, input_dim 2, global_cond_dim 3, local conditioning (local_cond_dim 4), step embedding 16, down_dims
+      [16, 32], kernel 3, 4 groups, FiLM with scale and shift; float32 weights. Its reference rows' "cond" is the
+      engine's conditioning row: the 3 global values, then the 8 x 4 local values position by position.
   tests/fixtures/unet1d/reference.json
       for each: 5 input rows (samples, timesteps including 0 and T - 1, conditioning) and the outputs of the numpy
       float64 reference forward and of the torch float32 module.
   tests/fixtures/unet1d_bad/*.{json,safetensors}
       from a tiny network (horizon 4, down_dims [8, 16], kernel 3): a missing tensor, a mis-shaped tensor, an extra (local-conditioning) tensor, a NaN weight, a truncated file, an
-      unknown JSON key and a horizon the U-Net cannot halve, for the loader's error messages.
+      unknown JSON key, a horizon the U-Net cannot halve, local conditioning declared without its block, and more
+      conditioning values per sample than the format allows, for the loader's error messages.
   Weights: PyTorch's default initialisation (torch.manual_seed) plus N(0, 0.1^2) on every tensor, so the group-norm
   affine terms and biases are not the trivial 1 / 0.
 
@@ -62,6 +67,12 @@ SMALL = {"format": "asd-unet1d", "version": 1, "horizon": 8, "input_dim": 3, "gl
 SMALL_F16 = {"format": "asd-unet1d", "version": 1, "horizon": 16, "input_dim": 2, "global_cond_dim": 0,
              "diffusion_step_embed_dim": 32, "down_dims": [32, 48], "kernel_size": 3, "n_groups": 8,
              "cond_predict_scale": False, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+# Local conditioning (diffusion_policy's local_cond_dim): per-position features [horizon, local_cond_dim] through a
+# residual block of their own, added after the first block of the finest level.
+SMALL_LOCAL = {"format": "asd-unet1d", "version": 1, "horizon": 8, "input_dim": 2, "global_cond_dim": 3,
+               "local_cond_dim": 4, "diffusion_step_embed_dim": 16, "down_dims": [16, 32], "kernel_size": 3,
+               "n_groups": 4, "cond_predict_scale": True, "prediction_type": "epsilon", "scheduler": SCHEDULER}
+SEED_LOCAL = 20260105
 # The base of the broken files: as small as the format allows while keeping every kind of layer.
 TINY = {"format": "asd-unet1d", "version": 1, "horizon": 4, "input_dim": 2, "global_cond_dim": 3,
         "diffusion_step_embed_dim": 8, "down_dims": [8, 16], "kernel_size": 3, "n_groups": 4,
@@ -88,7 +99,8 @@ def rows(cfg, n, seed):
     t = rng.integers(0, T, n).astype(np.int64)
     t[0], t[-1] = 0, T - 1
     cond = rng.standard_normal((n, cfg["global_cond_dim"])).astype(np.float32) if cfg["global_cond_dim"] else None
-    return sample, t, cond
+    local = rng.standard_normal((n, cfg["horizon"], cfg["local_cond_dim"])).astype(np.float32) if cfg["local_cond_dim"] else None
+    return sample, t, cond, local
 
 
 def make(root_dir, name, cfg_obj, seed, dtype, n_rows, onnx=True, jitter=0.1):
@@ -102,17 +114,20 @@ def make(root_dir, name, cfg_obj, seed, dtype, n_rows, onnx=True, jitter=0.1):
     module = uc.build_module(cfg, stored)
     if onnx:
         uc.export_onnx(module, cfg, os.path.join(root_dir, name + ".onnx"))
-    sample, t, cond = rows(cfg, n_rows, SEED_ROWS)
-    ref = uc.reference_forward(cfg, stored, sample, t, cond)
-    got = uc.torch_forward(module, cfg, sample, t, cond)
+    sample, t, cond, local = rows(cfg, n_rows, SEED_ROWS)
+    ref = uc.reference_forward(cfg, stored, sample, t, cond, local)
+    got = uc.torch_forward(module, cfg, sample, t, cond, local)
     rel = float(np.abs(got - ref).max() / max(1.0, float(np.abs(ref).max())))
     print("%s: %d parameters (%s weights), torch float32 vs numpy float64 reference: relative %.2e (%.1f s)"
           % (name, uc.n_params(cfg), dtype, rel, time.time() - t0), flush=True)
     if rel > 1e-4:
         raise RuntimeError("torch module and numpy reference disagree (%g)" % rel)
     del written, dtypes
+    # "cond" is the engine's conditioning row: the global conditioning, then the local [horizon, local_cond_dim].
+    parts = [a.reshape(n_rows, -1) for a in (cond, local) if a is not None]
+    engine_cond = np.concatenate(parts, axis=1) if parts else None
     return {"model": name + ".json", "rows": n_rows, "sample": sample.reshape(-1).tolist(), "timestep": t.tolist(),
-            "cond": [] if cond is None else cond.reshape(-1).tolist(), "reference": ref.reshape(-1).tolist(),
+            "cond": [] if engine_cond is None else engine_cond.reshape(-1).tolist(), "reference": ref.reshape(-1).tolist(),
             "torch_float32": got.reshape(-1).astype(np.float64).tolist()}
 
 
@@ -155,6 +170,10 @@ def make_bad(root):
     obj = dict(good)
     obj["horizon"] = 5
     save("horizon", tensors, obj)
+    # Local conditioning declared, but the weights hold no local block.
+    save("nolocal", tensors, dict(good, local_cond_dim=2))
+    # More conditioning values per sample than the format allows: 64 positions x 65536.
+    save("localsize", tensors, dict(good, horizon=64, local_cond_dim=65536))
 
 
 def main(argv=None):
@@ -185,7 +204,8 @@ def main(argv=None):
         return 0
     fix = os.path.join(a.root, FIX_DIR)
     os.makedirs(fix, exist_ok=True)
-    entries = [make(fix, "small", SMALL, SEED_SMALL, "F32", 5), make(fix, "small_f16", SMALL_F16, SEED_F16, "F16", 5)]
+    entries = [make(fix, "small", SMALL, SEED_SMALL, "F32", 5), make(fix, "small_f16", SMALL_F16, SEED_F16, "F16", 5),
+               make(fix, "small_local", SMALL_LOCAL, SEED_LOCAL, "F32", 5)]
     write_json(os.path.join(fix, "reference.json"), {"models": entries})
     make_bad(a.root)
     print("wrote %s and %s" % (FIX_DIR, BAD_DIR))

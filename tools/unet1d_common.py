@@ -28,12 +28,14 @@ import mlp_common as mc  # noqa: E402
 
 FORMAT = "asd-unet1d"
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
-_KEYS = {"format", "version", "horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims",
+_KEYS = {"format", "version", "horizon", "input_dim", "global_cond_dim", "local_cond_dim", "diffusion_step_embed_dim", "down_dims",
          "kernel_size", "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps", "prediction_type",
          "scheduler", "weights", "source"}
 _REQUIRED = {"format", "version", "horizon", "input_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
              "n_groups", "prediction_type"}
 LIMIT = 1 << 16
+# The most conditioning values per sample (global + horizon x local): the engine's bound, as Unet1dConfig's.
+MAX_CONDITION = 1 << 20
 
 
 class Unet1dFormatError(ValueError):
@@ -54,6 +56,7 @@ def parse_config(obj, where="model"):
     cfg = {
         "format": FORMAT, "version": 1,
         "horizon": obj["horizon"], "input_dim": obj["input_dim"], "global_cond_dim": obj.get("global_cond_dim", 0),
+        "local_cond_dim": obj.get("local_cond_dim", 0),
         "diffusion_step_embed_dim": obj["diffusion_step_embed_dim"], "down_dims": obj["down_dims"],
         "kernel_size": obj["kernel_size"], "n_groups": obj["n_groups"], "final_n_groups": obj.get("final_n_groups", 8),
         "cond_predict_scale": obj.get("cond_predict_scale", False), "group_norm_eps": obj.get("group_norm_eps", 1e-5),
@@ -71,8 +74,8 @@ def validate(cfg, where="model"):
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    for key in ("horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "kernel_size", "n_groups",
-                "final_n_groups"):
+    for key in ("horizon", "input_dim", "global_cond_dim", "local_cond_dim", "diffusion_step_embed_dim", "kernel_size",
+                "n_groups", "final_n_groups"):
         if not is_int(cfg[key]):
             fail("%r must be an integer (got %r)" % (key, cfg[key]))
     dims = cfg["down_dims"]
@@ -80,6 +83,8 @@ def validate(cfg, where="model"):
         fail("down_dims must list 1 to 8 channel counts in [1, %d] (got %r)" % (LIMIT, dims))
     if not 1 <= cfg["input_dim"] <= LIMIT or not 0 <= cfg["global_cond_dim"] <= LIMIT:
         fail("input_dim must be in [1, %d] and global_cond_dim in [0, %d]" % (LIMIT, LIMIT))
+    if not 0 <= cfg["local_cond_dim"] <= LIMIT:
+        fail("local_cond_dim must be in [0, %d]" % LIMIT)
     d = cfg["diffusion_step_embed_dim"]
     if not 4 <= d <= LIMIT or d % 2:
         fail("diffusion_step_embed_dim must be even and in [4, %d] (got %d)" % (LIMIT, d))
@@ -92,6 +97,8 @@ def validate(cfg, where="model"):
     unit = 1 << (len(dims) - 1)
     if not 1 <= cfg["horizon"] <= LIMIT or cfg["horizon"] % unit:
         fail("horizon (%d) must be a positive multiple of %d" % (cfg["horizon"], unit))
+    if condition_size(cfg) > MAX_CONDITION:
+        fail("global_cond_dim + horizon x local_cond_dim (%d) must be at most %d" % (condition_size(cfg), MAX_CONDITION))
     if not isinstance(cfg["cond_predict_scale"], bool):
         fail("cond_predict_scale must be true or false")
     eps = cfg["group_norm_eps"]
@@ -104,16 +111,23 @@ def validate(cfg, where="model"):
 
 
 def cond_dim(cfg):
+    """Width of the FiLM layers' input: the step embedding, then the global conditioning."""
     return cfg["diffusion_step_embed_dim"] + cfg["global_cond_dim"]
+
+
+def condition_size(cfg):
+    """Conditioning values per sample as the engine takes them: the global conditioning, then the local conditioning
+    [horizon, local_cond_dim] position by position (diffusion_policy's local_cond [B, T, local_cond_dim], flattened)."""
+    return cfg["global_cond_dim"] + cfg["horizon"] * cfg.get("local_cond_dim", 0)
 
 
 def config_json(cfg):
     """The JSON object to write (keys in a fixed order; optional keys only when set)."""
     out = OrderedDict()
-    for key in ("format", "version", "horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims",
-                "kernel_size", "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps", "prediction_type",
-                "scheduler", "weights", "source"):
-        if cfg.get(key) is not None:
+    for key in ("format", "version", "horizon", "input_dim", "global_cond_dim", "local_cond_dim", "diffusion_step_embed_dim",
+                "down_dims", "kernel_size", "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps",
+                "prediction_type", "scheduler", "weights", "source"):
+        if cfg.get(key) is not None and not (key == "local_cond_dim" and cfg[key] == 0):
             out[key] = cfg[key]
     return out
 
@@ -150,6 +164,11 @@ def expected_shapes(cfg):
 
     lin("diffusion_step_encoder.1", d, 4 * d)
     lin("diffusion_step_encoder.3", 4 * d, d)
+    if cfg.get("local_cond_dim"):
+        # Two blocks from the local conditioning to down_dims[0] channels; only the first is added in the forward
+        # (after the first block of the finest level), but diffusion_policy's state dict holds both.
+        block("local_cond_encoder.0", cfg["local_cond_dim"], cfg["down_dims"][0])
+        block("local_cond_encoder.1", cfg["local_cond_dim"], cfg["down_dims"][0])
     dims = [cfg["input_dim"]] + list(cfg["down_dims"])
     levels = len(cfg["down_dims"])
     for i in range(levels):
@@ -173,13 +192,22 @@ def expected_shapes(cfg):
     return s
 
 
+def present_shapes(cfg, tensors):
+    """expected_shapes, less the second local block when tensors hold none of it: that block is never run (see
+    build_module), and an ONNX export prunes it, so it may be absent (but not in part)."""
+    exp = expected_shapes(cfg)
+    if not any(n.startswith("local_cond_encoder.1.") for n in tensors):
+        exp = OrderedDict((n, v) for n, v in exp.items() if not n.startswith("local_cond_encoder.1."))
+    return exp
+
+
 def n_params(cfg):
     return int(sum(int(np.prod(v)) for v in expected_shapes(cfg).values()))
 
 
 def check_tensors(cfg, tensors, where="the weights"):
     """Every expected tensor present with its shape, finite, and nothing else. Raises Unet1dFormatError naming the tensor."""
-    exp = expected_shapes(cfg)
+    exp = present_shapes(cfg, tensors)
     for name, shape in exp.items():
         if name not in tensors:
             raise Unet1dFormatError("%s: tensor %r (shape %s) is missing" % (where, name, shape))
@@ -190,7 +218,7 @@ def check_tensors(cfg, tensors, where="the weights"):
             raise Unet1dFormatError("%s: tensor %r holds non-finite values" % (where, name))
     extra = [n for n in tensors if n not in exp]
     if extra:
-        hint = " (local conditioning is not supported)" if any(n.startswith("local_cond_encoder") for n in extra) else ""
+        hint = " (a local conditioning block: the configuration needs local_cond_dim)" if any(n.startswith("local_cond_encoder") for n in extra) else ""
         raise Unet1dFormatError("%s: tensor %r is not part of this ConditionalUnet1D (down_dims %s)%s; the configuration "
                                 "and the weights disagree" % (where, extra[0], cfg["down_dims"], hint))
 
@@ -224,7 +252,7 @@ def write_model(json_path, cfg, tensors, weight_dtype="F32"):
     """Writes NAME.json and NAME.safetensors. weight_dtype F16 stores the convolution and linear weights (the tensors
     named *.weight with 2 or 3 dimensions) as float16, rounding them; norms and biases stay float32."""
     check_tensors(cfg, tensors, json_path)
-    ordered = OrderedDict((n, np.asarray(tensors[n], dtype=np.float32)) for n in expected_shapes(cfg))
+    ordered = OrderedDict((n, np.asarray(tensors[n], dtype=np.float32)) for n in present_shapes(cfg, tensors))
     dtypes = {}
     if weight_dtype == "F16":
         for n, a in ordered.items():
@@ -286,8 +314,9 @@ def np_group_norm(x, groups, gamma, beta, eps):
     return y * gamma[None, :, None] + beta[None, :, None]
 
 
-def reference_forward(cfg, tensors, sample, timestep, cond=None):
-    """float64. sample [B, horizon, input_dim], timestep [B], cond [B, global_cond_dim] -> [B, horizon, input_dim]."""
+def reference_forward(cfg, tensors, sample, timestep, cond=None, local=None):
+    """float64. sample [B, horizon, input_dim], timestep [B], cond [B, global_cond_dim], local [B, horizon,
+    local_cond_dim] -> [B, horizon, input_dim]."""
     T = {n: np.asarray(a, dtype=np.float64) for n, a in tensors.items()}
     k, eps = cfg["kernel_size"], cfg["group_norm_eps"]
 
@@ -317,9 +346,14 @@ def reference_forward(cfg, tensors, sample, timestep, cond=None):
     if cfg["global_cond_dim"]:
         feature = np.concatenate([feature, np.asarray(cond, dtype=np.float64)], axis=1)
     levels = len(cfg["down_dims"])
+    local_feature = None
+    if cfg.get("local_cond_dim"):
+        local_feature = block("local_cond_encoder.0", np.asarray(local, dtype=np.float64).transpose(0, 2, 1), feature)
     skips = []
     for i in range(levels):
         x = block("down_modules.%d.0" % i, x, feature)
+        if i == 0 and local_feature is not None:
+            x = x + local_feature
         x = block("down_modules.%d.1" % i, x, feature)
         skips.append(x)
         if i < levels - 1:
@@ -399,6 +433,9 @@ def build_module(cfg, tensors=None):
             super().__init__()
             d, dims, levels = cfg["diffusion_step_embed_dim"], cfg["down_dims"], len(cfg["down_dims"])
             self.diffusion_step_encoder = nn.Sequential(StepEmbedding(d), nn.Linear(d, 4 * d), nn.Mish(), nn.Linear(4 * d, d))
+            if cfg.get("local_cond_dim"):
+                self.local_cond_encoder = nn.ModuleList([ResidualBlock(cfg["local_cond_dim"], dims[0]),
+                                                         ResidualBlock(cfg["local_cond_dim"], dims[0])])
             chans = [cfg["input_dim"]] + list(dims)
             self.down_modules = nn.ModuleList([
                 nn.ModuleList([ResidualBlock(chans[i], chans[i + 1]), ResidualBlock(chans[i + 1], chans[i + 1]),
@@ -413,14 +450,22 @@ def build_module(cfg, tensors=None):
             self.final_conv = nn.Sequential(ConvNormMish(dims[0], dims[0], cfg["kernel_size"], cfg["final_n_groups"]),
                                             nn.Conv1d(dims[0], cfg["input_dim"], 1))
 
-        def forward(self, sample, timestep, global_cond=None):
+        def forward(self, sample, timestep, global_cond=None, local_cond=None):
             feature = self.diffusion_step_encoder(timestep)
             if global_cond is not None:
                 feature = torch.cat([feature, global_cond], dim=-1)
+            # The second local block's output is never added: diffusion_policy adds it after the first block of its
+            # last up level only under a test that is never true (and that its comment keeps for compatibility with
+            # published checkpoints; at that level the output has half the horizon's positions, so the "fixed" test
+            # would not run at all).
+            local = self.local_cond_encoder[0](local_cond.transpose(1, 2), feature) if local_cond is not None else None
             x = sample.transpose(1, 2)
             skips = []
-            for first, second, resample in self.down_modules:
-                x = second(first(x, feature), feature)
+            for level, (first, second, resample) in enumerate(self.down_modules):
+                x = first(x, feature)
+                if level == 0 and local is not None:
+                    x = x + local
+                x = second(x, feature)
                 skips.append(x)
                 x = resample(x)
             for m in self.mid_modules:
@@ -435,18 +480,20 @@ def build_module(cfg, tensors=None):
     if sorted(names) != sorted(expected_shapes(cfg)):
         raise AssertionError("the torch module's state dict disagrees with expected_shapes (a bug)")
     if tensors is not None:
-        state = {n: torch.from_numpy(np.ascontiguousarray(tensors[n], dtype=np.float32)) for n in names}
-        module.load_state_dict(state, strict=True)
+        # The second local block may be absent (present_shapes): it keeps its initialisation, which no output reads.
+        kept = present_shapes(cfg, tensors)
+        state = {n: torch.from_numpy(np.ascontiguousarray(tensors[n], dtype=np.float32)) for n in names if n in kept}
+        module.load_state_dict(state, strict=len(state) == len(names))
     return module.eval()
 
 
-def torch_forward(module, cfg, sample, timestep, cond=None):
+def torch_forward(module, cfg, sample, timestep, cond=None, local=None):
     import torch
     with torch.no_grad():
         args = [torch.from_numpy(np.asarray(sample, dtype=np.float32)), torch.from_numpy(np.asarray(timestep, dtype=np.int64))]
-        if cfg["global_cond_dim"]:
-            args.append(torch.from_numpy(np.asarray(cond, dtype=np.float32)))
-        return module(*args).numpy()
+        glob = torch.from_numpy(np.asarray(cond, dtype=np.float32)) if cfg["global_cond_dim"] else None
+        loc = torch.from_numpy(np.asarray(local, dtype=np.float32)) if cfg.get("local_cond_dim") else None
+        return module(*args, global_cond=glob, local_cond=loc).numpy()
 
 
 def module_tensors(module):
@@ -456,7 +503,8 @@ def module_tensors(module):
 
 def export_onnx(module, cfg, path, opset=17):
     """Writes the module as ONNX: inputs sample [B, horizon, input_dim] float32, timestep [B] int64, cond [B, G]
-    float32 (absent when global_cond_dim is 0); output out [B, horizon, input_dim]; B dynamic."""
+    float32 (absent when global_cond_dim is 0), local_cond [B, horizon, L] float32 (only with local conditioning);
+    output out [B, horizon, input_dim]; B dynamic."""
     import onnx
     import torch
 
@@ -466,6 +514,20 @@ def export_onnx(module, cfg, path, opset=17):
     if cfg["global_cond_dim"]:
         args.append(torch.zeros(B, cfg["global_cond_dim"]))
         names.append("cond")
+    if cfg.get("local_cond_dim"):
+        # local_cond [B, horizon, local_cond_dim] after the others; the module takes it by keyword, so a wrapper
+        # passes it (its parameters then carry the prefix "unet.", as a policy exported whole would).
+        class _WithLocal(torch.nn.Module):
+            def __init__(self, unet):
+                super().__init__()
+                self.unet = unet
+
+            def forward(self, sample, timestep, *rest):
+                return self.unet(sample, timestep, global_cond=rest[0] if len(rest) > 1 else None, local_cond=rest[-1])
+
+        module = _WithLocal(module)
+        args.append(torch.zeros(B, cfg["horizon"], cfg["local_cond_dim"]))
+        names.append("local_cond")
     model = mc.export_clean_onnx(module, args, names, {n: {0: "batch"} for n in names + ["out"]}, opset,
                                  "conditional_unet1d", ["batch", cfg["horizon"], cfg["input_dim"]])
     onnx.checker.check_model(model)

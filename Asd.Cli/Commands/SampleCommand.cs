@@ -76,7 +76,7 @@ internal static class SampleCommand
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
 
-            float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n);
+            float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, (m as Asd.Native.Backends.Unet1d.Unet1dModel)?.ConditionLayout);
             using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
             bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
@@ -345,14 +345,18 @@ internal static class SampleCommand
         return values.Length > 0 ? values : throw new ArgumentException($"{what}: no numbers given.");
     }
 
-    /// <summary>--cond as numbers or a .npy file; empty when the model is unconditional and nothing was given.</summary>
-    internal static float[] ReadConditioning(string? text, int conditionSize, int samples)
+    /// <summary>
+    /// --cond as numbers or a .npy file; empty when the model is unconditional and nothing was given. <paramref name="layout"/>,
+    /// when given, says what a sample's values are (a ConditionalUnet1D with local conditioning), for the errors.
+    /// </summary>
+    internal static float[] ReadConditioning(string? text, int conditionSize, int samples, string? layout = null)
     {
+        string what = layout is null ? "" : $": {layout}";
         if (text is null)
         {
             return conditionSize == 0
                 ? []
-                : throw new ArgumentException($"This model is conditional: give --cond with {conditionSize} numbers (shared by all samples) or a .npy file of shape [{conditionSize}] or [{samples}, {conditionSize}].");
+                : throw new ArgumentException($"This model is conditional: give --cond with {conditionSize} numbers (shared by all samples{what}) or a .npy file of shape [{conditionSize}] or [{samples}, {conditionSize}].");
         }
 
         if (conditionSize == 0)
@@ -376,7 +380,7 @@ internal static class SampleCommand
             bool ok = (shape.Length == 1 && shape[0] == conditionSize) || (shape.Length == 2 && shape[1] == conditionSize && (shape[0] == samples || shape[0] == 1));
             if (!ok)
             {
-                throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [{samples}, {conditionSize}].");
+                throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [{samples}, {conditionSize}]{what}.");
             }
         }
         else
@@ -384,7 +388,7 @@ internal static class SampleCommand
             values = ParseNumbers(text, "--cond");
             if (values.Length != conditionSize && values.Length != samples * conditionSize)
             {
-                throw new ArgumentException($"--cond has {values.Length} numbers; this model takes {conditionSize} per sample ({conditionSize} shared, or {samples} x {conditionSize}).");
+                throw new ArgumentException($"--cond has {values.Length} numbers; this model takes {conditionSize} per sample ({conditionSize} shared, or {samples} x {conditionSize}){what}.");
             }
         }
 

@@ -292,6 +292,25 @@ def test_onnx_native_chooses_the_engine_of_a_conditional_unet1d_export():
         assert m.runtime == "cpu (asd's kernels)"
 
 
+def test_a_conditional_unet1d_with_local_conditioning_takes_global_then_local_values():
+    # small_local: 3 global values, then 8 positions x 4 local values per sample; its ONNX export (inputs cond and
+    # local_cond) runs natively with the JSON model's bits.
+    stem = os.path.join(ROOT, "tests", "fixtures", "unet1d", "small_local")
+    with asd.Model(stem + ".json", threads=1) as m, asd.Model(stem + ".onnx", threads=1) as exported:
+        assert m.cond_shape == (3 + 8 * 4,) and exported.cond_shape == m.cond_shape
+        assert "asd's native ConditionalUnet1D" in exported.runtime
+        cond = np.linspace(-1, 1, 35, dtype=np.float32)
+        a, _ = m.sample(2, steps=20, sampler="ddpm", cond=cond, seed=3)
+        b, _ = exported.sample(2, steps=20, sampler="ddpm", cond=cond, seed=3)
+        assert a.shape == (2, 8, 2) and np.array_equal(a, b)
+        other = cond.copy()
+        other[3:] = other[3:][::-1]  # the same values, the local part in another order: another policy's input
+        c, _ = m.sample(2, steps=20, sampler="ddpm", cond=other, seed=3)
+        assert np.abs(c - a).max() > 1e-3
+        with pytest.raises(asd.AsdError):
+            m.sample(2, steps=20, cond=cond[:3], seed=3)
+
+
 def test_onnx_native_on_refuses_what_it_cannot_run_and_bad_values_name_the_field():
     with pytest.raises(asd.AsdError, match="native engine") as e:
         asd.Model(os.path.join(ROOT, "tests", "fixtures", "mlp_small", "mlp_small.onnx"), onnx_native="on")

@@ -89,9 +89,9 @@ SCHED = {"_target_": "diffusers.schedulers.scheduling_ddpm.DDPMScheduler", "num_
          "clip_sample": True, "prediction_type": "epsilon"}
 
 
-def dp_config(down_dims=None):
+def dp_config(down_dims=None, local_cond_dim=None):
     model = {"_target_": "diffusion_policy.model.diffusion.conditional_unet1d.ConditionalUnet1D", "input_dim": 3,
-             "local_cond_dim": None, "global_cond_dim": 5, "diffusion_step_embed_dim": 16,
+             "local_cond_dim": local_cond_dim, "global_cond_dim": 5, "diffusion_step_embed_dim": 16,
              "down_dims": down_dims or [16, 32, 64], "kernel_size": 5, "n_groups": 4, "cond_predict_scale": True}
     policy = {"_target_": "diffusion_policy.policy.diffusion_unet_lowdim_policy.DiffusionUnetLowdimPolicy",
               "model": DictConfig(model), "noise_scheduler": DictConfig(SCHED), "horizon": 8, "num_inference_steps": 50}
@@ -119,15 +119,17 @@ def convert(args):
     return p.returncode, p.stdout + p.stderr
 
 
-def same_model(converted_json, reference_json):
-    """Whether a converted model has the reference's tensors bit for bit and its architecture (as float32)."""
+def same_model(converted_json, reference_json, pruned=()):
+    """Whether a converted model has the reference's tensors bit for bit and its architecture (as float32); tensors
+    under a prefix in pruned may be missing from the converted model (an ONNX export drops what the forward never uses)."""
     with open(os.path.splitext(converted_json)[0] + ".safetensors", "rb") as f:
         got, _, _ = mc.parse_safetensors(f.read())
     with open(os.path.splitext(reference_json)[0] + ".safetensors", "rb") as f:
         ref, _, _ = mc.parse_safetensors(f.read())
+    ref = {k: v for k, v in ref.items() if k in got or not k.startswith(tuple(pruned)) or not pruned}
     a = uc.parse_config(json.load(open(converted_json)), converted_json)
     b = uc.parse_config(json.load(open(reference_json)), reference_json)
-    keys = ("horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
+    keys = ("horizon", "input_dim", "global_cond_dim", "local_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
             "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps")
     bad = [k for k in keys if a[k] != b[k]] + sorted(set(got) ^ set(ref)) + [k for k in ref if k in got and not np.array_equal(got[k], ref[k])]
     return not bad, "differ: %s" % bad[:5]
@@ -196,12 +198,14 @@ def onnx_checks(tmp, asd):
     for name, onnx_path, ref in (
             ("the trained policy", "models/unet-policy/policy.onnx", "models/unet-policy/policy.json"),
             ("the small fixture (4 groups, FiLM scale, final block 8 groups)", "tests/fixtures/unet1d/small.onnx", "tests/fixtures/unet1d/small.json"),
-            ("the float16 fixture (unconditional, FiLM shift)", "tests/fixtures/unet1d/small_f16.onnx", "tests/fixtures/unet1d/small_f16.json")):
+            ("the float16 fixture (unconditional, FiLM shift)", "tests/fixtures/unet1d/small_f16.onnx", "tests/fixtures/unet1d/small_f16.json"),
+            ("the local-conditioning fixture (inputs cond and local_cond; the unused local block pruned)",
+             "tests/fixtures/unet1d/small_local.onnx", "tests/fixtures/unet1d/small_local.json")):
         out = os.path.join(tmp, "onnx-" + os.path.basename(onnx_path)[:-5], "unet.json")
         rc, text = convert([os.path.join(ROOT, onnx_path), "--out", out])
         ok, why = (rc == 0, text)
         if ok:
-            ok, why = same_model(out, os.path.join(ROOT, ref))
+            ok, why = same_model(out, os.path.join(ROOT, ref), pruned=("local_cond_encoder.1.",))
         check("ONNX export of %s: the weights and architecture it was exported from" % name, ok, why)
 
     # Settings diffusion_policy's own models never change but the format carries: read from the graph, not defaulted.
@@ -335,6 +339,40 @@ def onnx_checks(tmp, asd):
     check("a corrupt ONNX file: exit 2 with a message", rc == 2 and "error:" in text, text)
 
 
+def local_checks(tmp, asd):
+    """A policy with local conditioning (obs_as_local_cond, local_cond_dim 4): converts with local_cond_dim, its
+    weights bit for bit, and asd takes 5 global + 8 x 4 local values per sample; a configuration that disagrees fails."""
+    torch.manual_seed(3)
+    cfg = uc.parse_config(dict(CFG, local_cond_dim=4), "test-local")
+    tensors = uc.module_tensors(uc.build_module(cfg))
+    check("the local block's tensors are in the state dict", "local_cond_encoder.1.residual_conv.weight" in tensors, sorted(tensors)[:3])
+    sd = OrderedDict(("model." + k, torch.from_numpy(v)) for k, v in tensors.items())
+    path = os.path.join(tmp, "local.ckpt")
+    torch.save({"cfg": dp_config(local_cond_dim=4), "state_dicts": {"ema_model": sd}}, path)
+    out = os.path.join(tmp, "local", "policy.json")
+    rc, text = convert([path, "--out", out])
+    check("a checkpoint with local conditioning converts, saying how conditioning is laid out", rc == 0
+          and "local_cond_dim 4 (conditioning per sample: 5 global values, then 8 x 4 local)" in text, text)
+    if rc == 0:
+        j = json.load(open(out))
+        with open(os.path.splitext(out)[0] + ".safetensors", "rb") as f:
+            written, _, _ = mc.parse_safetensors(f.read())
+        check("local_cond_dim 4 in the JSON, every tensor (both local blocks) bit for bit", j.get("local_cond_dim") == 4
+              and sorted(written) == sorted(tensors) and all(np.array_equal(written[k], tensors[k]) for k in tensors), json.dumps(j))
+        if asd:
+            cond = ",".join("%.2f" % (0.01 * i) for i in range(5 + 8 * 4))
+            p = subprocess.run(asd + ["sample", "--model", out, "--steps", "5", "--samples", "2", "--no-plot", "--cond", cond],
+                               capture_output=True, text=True, timeout=600)
+            check("asd samples it with 5 + 8 x 4 conditioning values", p.returncode == 0 and "sequential model calls" in p.stdout, p.stdout + p.stderr)
+            p = subprocess.run(asd + ["sample", "--model", out, "--steps", "5", "--no-plot", "--cond", "0.1,0.2,0.3,0.4,0.5"],
+                               capture_output=True, text=True, timeout=600)
+            check("5 values (the global part only) are refused, naming the layout", p.returncode != 0
+                  and "5 global values, then 8 positions x 4 local values" in p.stderr, p.stdout + p.stderr)
+    torch.save({"cfg": dp_config(local_cond_dim=3), "state_dicts": {"ema_model": sd}}, path)
+    rc, text = convert([path, "--out", os.path.join(tmp, "local-mismatch.json")])
+    check("a configuration whose local_cond_dim disagrees with the weights: exit 2 naming it", rc == 2 and "local_cond_dim = 3" in text, text)
+
+
 def main():
     asd = sys.argv[1:]
     tmp = tempfile.mkdtemp(prefix="asd-convert-")
@@ -397,8 +435,11 @@ def main():
            "'mid_modules.1.blocks.0.block.0.weight'")
     broken("mis-shaped tensor", lambda sd: sd.__setitem__("model.up_modules.0.2.conv.weight", torch.zeros(32, 16, 4)),
            "'up_modules.0.2.conv.weight'")
-    broken("extra tensor", lambda sd: sd.__setitem__("model.local_cond_encoder.0.blocks.0.block.0.weight", torch.zeros(16, 2, 5)),
-           "'local_cond_encoder.0.blocks.0.block.0.weight'")
+    broken("extra tensor", lambda sd: sd.__setitem__("model.mid_modules.2.blocks.0.block.0.weight", torch.zeros(64, 64, 5)),
+           "'mid_modules.2.blocks.0.block.0.weight' is not part of this ConditionalUnet1D")
+    broken("a local conditioning block without its other tensors",
+           lambda sd: sd.__setitem__("model.local_cond_encoder.0.blocks.0.block.0.weight", torch.zeros(16, 2, 5)),
+           "'local_cond_encoder.0.blocks.0.block.0.bias' (shape [16]) is missing")
     broken("NaN weight", lambda sd: sd["model.final_conv.1.weight"].__setitem__((0, 0, 0), float("nan")),
            "'final_conv.1.weight'")
     broken("no U-Net", lambda sd: [sd.pop(k) for k in list(sd) if k.startswith("model.")], "no ConditionalUnet1D")
@@ -414,6 +455,7 @@ def main():
     rc, text = convert([junk, "--out", os.path.join(tmp, "junk.json")])
     check("a corrupt file: exit 2 with a message", rc == 2 and "error:" in text, text)
 
+    local_checks(tmp, asd)
     onnx_checks(tmp, asd)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1

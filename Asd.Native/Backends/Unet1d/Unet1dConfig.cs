@@ -15,8 +15,24 @@ public sealed record Unet1dConfig
     /// <summary>Values per action step (the U-Net's input and output channels).</summary>
     public required int InputDim { get; init; }
 
-    /// <summary>Conditioning values per sample (the observation features), 0 when unconditional.</summary>
+    /// <summary>Global conditioning values per sample (the observation features; diffusion_policy's global_cond), 0 without.</summary>
     public int GlobalCondDim { get; init; }
+
+    /// <summary>
+    /// Local conditioning values per action step (diffusion_policy's <c>local_cond_dim</c>), 0 without: features per
+    /// position [horizon, local_cond_dim] that a residual block of their own maps to down_dims[0] channels, added after
+    /// the first block of the finest level.
+    /// </summary>
+    public int LocalCondDim { get; init; }
+
+    /// <summary>
+    /// Conditioning values per sample as the engine takes them: the global conditioning, then the local conditioning
+    /// position by position (diffusion_policy's local_cond [B, T, local_cond_dim], each sample's rows in order).
+    /// </summary>
+    public int ConditionSize => GlobalCondDim + (Horizon * LocalCondDim);
+
+    /// <summary>The most conditioning values per sample (<see cref="ConditionSize"/>) a configuration may ask for.</summary>
+    public const int MaxConditionSize = 1 << 20;
 
     /// <summary>Width of the diffusion-step embedding (and of its MLP's output).</summary>
     public required int StepEmbedDim { get; init; }
@@ -50,7 +66,7 @@ public sealed record Unet1dConfig
 
     private static readonly HashSet<string> Keys =
     [
-        "format", "version", "horizon", "input_dim", "global_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
+        "format", "version", "horizon", "input_dim", "global_cond_dim", "local_cond_dim", "diffusion_step_embed_dim", "down_dims", "kernel_size",
         "n_groups", "final_n_groups", "cond_predict_scale", "group_norm_eps", "prediction_type", "scheduler", "weights", "source",
     ];
 
@@ -81,6 +97,7 @@ public sealed record Unet1dConfig
             Horizon = Required(root, "horizon", source),
             InputDim = Required(root, "input_dim", source),
             GlobalCondDim = Optional(root, "global_cond_dim", 0, source),
+            LocalCondDim = Optional(root, "local_cond_dim", 0, source),
             StepEmbedDim = Required(root, "diffusion_step_embed_dim", source),
             DownDims = down,
             KernelSize = Required(root, "kernel_size", source),
@@ -138,6 +155,16 @@ public sealed record Unet1dConfig
         if (Horizon is < 1 or > limit || Horizon % unit != 0)
         {
             Fail($"horizon ({Horizon}) must be a positive multiple of {unit} (it halves at each of the {DownDims.Count - 1} downsampling steps and must double back).");
+        }
+
+        if (LocalCondDim is < 0 or > limit)
+        {
+            Fail($"local_cond_dim ({LocalCondDim}) must be in [0, {limit}].");
+        }
+
+        if (GlobalCondDim + ((long)Horizon * LocalCondDim) > MaxConditionSize)
+        {
+            Fail($"global_cond_dim + horizon x local_cond_dim ({GlobalCondDim} + {Horizon} x {LocalCondDim}) must be at most {MaxConditionSize} conditioning values per sample.");
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Asd.Native.Backends.Unet1d;
 
 /// <summary>
@@ -73,7 +75,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly CorePool? _pool;
     private readonly int _passSamples;
     private readonly int[] _kernelOffsets, _downOffsets = [-1, 0, 1], _pointOffsets = [0];
-    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA;
+    private readonly float[] _emb, _hidden, _feature, _featureMish, _film, _input, _output, _t, _r, _packedA, _local;
     private readonly float[][] _general, _skips;
     private readonly ConvWork _conv;
     private readonly NormWork _norm = new();
@@ -110,6 +112,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _featureMish = new float[p * _c.CondDim];
         _film = new float[p * model.CondWidth];
         _input = new float[p * model.SampleSize];
+        _local = new float[p * _c.Horizon * _c.LocalCondDim];
         _output = new float[p * model.SampleSize];
         long most = 0;
         for (int l = 0; l < levels; l++)
@@ -249,6 +252,11 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         void Need(int rows, int depth) => most = Math.Max(most, Sgemm.PackedSize(checked(p * rows), depth));
         int d = _c.StepEmbedDim, q = _c.KernelSize;
         Need(1, Math.Max(4 * d, _c.CondDim));
+        if (_model.LocalCond is { } local)
+        {
+            Need(_c.Horizon, q * Math.Max(local.In, local.Out));
+        }
+
         for (int l = 0; l < _c.Levels; l++)
         {
             int h = _c.LengthAt(l);
@@ -306,15 +314,18 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// <summary>One pass on this denoiser's scratch, its GEMMs' columns split across the pool when it has one.</summary>
     private void Forward(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
-        int p = timesteps.Length, d = _c.StepEmbedDim, cond = _c.CondDim, g = _c.GlobalCondDim;
+        int p = timesteps.Length, d = _c.StepEmbedDim, cond = _c.CondDim, g = _c.GlobalCondDim, cs = _c.ConditionSize;
 
         // The conditioning of every FiLM layer: Mish(concat(step MLP(embedding(t)), global_cond)), one GEMM for all blocks.
         Embed(timesteps);
         Conv(_w[_model.StepHidden], _model.StepHidden.Bias, new Act(_emb, d, d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Mish, _hidden, 0, 4 * d);
         Conv(_w[_model.StepOut], _model.StepOut.Bias, new Act(_hidden, 4 * d, 4 * d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Identity, _feature, 0, cond);
-        for (int r = 0; r < p && g > 0; r++)
+        // A sample's conditioning: the global values, then the local ones [horizon, local_cond_dim] (channels-last rows).
+        int localSize = _c.Horizon * _c.LocalCondDim;
+        for (int r = 0; r < p; r++)
         {
-            conditioning.Slice(r * g, g).CopyTo(_feature.AsSpan((r * cond) + d, g));
+            conditioning.Slice(r * cs, g).CopyTo(_feature.AsSpan((r * cond) + d, g));
+            conditioning.Slice((r * cs) + g, localSize).CopyTo(_local.AsSpan(r * localSize, localSize));
         }
 
         ActivationMath.ApplyRow(_feature.AsSpan(0, p * cond), default, Activation.Mish, default, _featureMish.AsSpan(0, p * cond));
@@ -327,6 +338,14 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             Unet1dDown level = _model.Down[l];
             int h = _c.LengthAt(l);
             Act first = Block(level.First, x, Act.None, p, h, Free(x));
+            if (l == 0 && _model.LocalCond is { } local)
+            {
+                // diffusion_policy adds the local conditioning's block to the first block's output (after its residual).
+                Act features = Block(local, new Act(_local, _c.LocalCondDim, _c.LocalCondDim), Act.None, p, h, Free(first));
+                Span<float> sum = first.Data.AsSpan(0, p * h * first.Stride);
+                TensorPrimitives.Add(sum, features.Data.AsSpan(0, sum.Length), sum);
+            }
+
             Act skip = Block(level.Second, first, Act.None, p, h, _skips[l]);
             if (level.Downsample is { } down)
             {

@@ -23,6 +23,20 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         int d = config.StepEmbedDim;
         StepHidden = Unet1dLinear.Read(file, "diffusion_step_encoder.1", d, 4 * d);
         StepOut = Unet1dLinear.Read(file, "diffusion_step_encoder.3", 4 * d, d);
+        if (config.LocalCondDim > 0)
+        {
+            // diffusion_policy's state dict holds two local blocks; its forward adds only the first (after the first
+            // block of the finest level). It adds the second after the first block of its last up level only under a
+            // test that is never true (idx == len(up_modules), kept for the published checkpoints; where a copy wrote
+            // the test that was meant, that level has half the horizon's positions and the sum fails), so the second
+            // is read and checked but never run.
+            LocalCond = Unet1dBlock.Read(file, "local_cond_encoder.0", config.LocalCondDim, config.DownDims[0], config);
+            // An ONNX export drops it (its output is unused, so the exporter prunes it): it may be absent, but not in part.
+            LocalCondUnused = file.Tensors.ContainsKey("local_cond_encoder.1.blocks.0.block.0.weight")
+                ? Unet1dBlock.Read(file, "local_cond_encoder.1", config.LocalCondDim, config.DownDims[0], config)
+                : null;
+        }
+
         int[] dims = [config.InputDim, .. config.DownDims];
         var down = new List<Unet1dDown>();
         for (int i = 0; i < config.Levels; i++)
@@ -64,7 +78,7 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
 
         CondWidth = offset;
         CheckNoExtraTensors(file);
-        Parameters = StepHidden.Parameters + StepOut.Parameters + Blocks().Sum(b => b.Parameters)
+        Parameters = StepHidden.Parameters + StepOut.Parameters + Blocks().Sum(b => b.Parameters) + (LocalCondUnused?.Parameters ?? 0)
             + Down.Sum(l => l.Downsample?.Parameters ?? 0) + Up.Sum(l => l.Upsample.Parameters)
             + FinalConv.Parameters + FinalNorm.Parameters + FinalOut.Parameters;
     }
@@ -82,7 +96,16 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     public int SampleSize => Config.Horizon * Config.InputDim;
 
     /// <inheritdoc/>
-    public int ConditionSize => Config.GlobalCondDim;
+    /// <remarks>The global conditioning, then the local conditioning [horizon, local_cond_dim] (<see cref="Unet1dConfig.ConditionSize"/>).</remarks>
+    public int ConditionSize => Config.ConditionSize;
+
+    /// <summary>
+    /// What a sample's conditioning values are when the model has local conditioning ("3 global values, then 8
+    /// positions x 4 local values"), for messages; null without it (the values are then the global conditioning).
+    /// </summary>
+    public string? ConditionLayout => Config.LocalCondDim == 0
+        ? null
+        : $"{(Config.GlobalCondDim > 0 ? $"{Config.GlobalCondDim} global values, then " : "")}{Config.Horizon} positions x {Config.LocalCondDim} local values";
 
     /// <inheritdoc/>
     public SchedulerConfig DefaultScheduler { get; }
@@ -93,6 +116,12 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     internal Unet1dLinear StepHidden { get; }
 
     internal Unet1dLinear StepOut { get; }
+
+    /// <summary>The local conditioning's block (diffusion_policy's local_cond_encoder.0), or null without local conditioning.</summary>
+    internal Unet1dBlock? LocalCond { get; }
+
+    /// <summary>local_cond_encoder.1: in the state dict, never in the forward (see the constructor).</summary>
+    private Unet1dBlock? LocalCondUnused { get; }
 
     internal IReadOnlyList<Unet1dDown> Down { get; }
 
@@ -109,9 +138,9 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <summary>Columns of the concatenated FiLM GEMM (every block's cond_encoder output, in <see cref="Blocks"/> order).</summary>
     internal int CondWidth { get; }
 
-    /// <summary>Every residual block in execution order: down, mid, up.</summary>
+    /// <summary>Every residual block the forward runs, in execution order: the local conditioning's, down, mid, up.</summary>
     internal IEnumerable<Unet1dBlock> Blocks() =>
-        Down.SelectMany(l => new[] { l.First, l.Second }).Concat(Mid).Concat(Up.SelectMany(l => new[] { l.First, l.Second }));
+        (LocalCond is { } local ? new[] { local } : []).Concat(Down.SelectMany(l => new[] { l.First, l.Second }).Concat(Mid).Concat(Up.SelectMany(l => new[] { l.First, l.Second })));
 
     /// <summary>Loads <paramref name="jsonPath"/> and its safetensors file (the JSON's "weights" key, else NAME.safetensors).</summary>
     /// <exception cref="InvalidDataException">Malformed JSON, inconsistent sizes, or a missing, extra, mis-shaped or non-finite tensor (named).</exception>
@@ -218,7 +247,9 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
             {
                 throw new InvalidDataException(
                     $"{file.Source}: tensor '{name}' is not part of a ConditionalUnet1D with down_dims [{string.Join(", ", Config.DownDims)}]"
-                    + (name.StartsWith("local_cond_encoder", StringComparison.Ordinal) ? " (local conditioning is not supported)" : "")
+                    + (name.StartsWith("local_cond_encoder", StringComparison.Ordinal) && Config.LocalCondDim == 0
+                        ? " (a local conditioning block: the JSON needs local_cond_dim, which tools/convert_diffusion_policy.py writes)"
+                        : "")
                     + "; the configuration and the weights disagree.");
             }
         }
@@ -228,7 +259,7 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     {
         yield return StepHidden.Name;
         yield return StepOut.Name;
-        foreach (Unet1dBlock b in Blocks())
+        foreach (Unet1dBlock b in LocalCondUnused is { } unused ? Blocks().Append(unused) : Blocks())
         {
             yield return b.Conv1.Name;
             yield return b.Norm1.Name;
@@ -265,6 +296,11 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         get
         {
             long macs = (long)StepHidden.In * StepHidden.Out + ((long)StepOut.In * StepOut.Out) + ((long)Config.CondDim * CondWidth);
+            if (LocalCond is { } local)
+            {
+                macs += Config.Horizon * BlockMacs(local);
+            }
+
             for (int i = 0; i < Down.Count; i++)
             {
                 int h = Config.LengthAt(i);

@@ -221,6 +221,10 @@ public static class Unet1dOnnx
             Fail($"its output '{graph.Outputs[0].Name}' does not come from final_conv.1 through transposes and reshapes alone");
         }
 
+        // Rank-3 inputs: the sample into the first block's convolutions, and the local conditioning (if any) into the
+        // local block's; each must reach one of them, and each of them exactly one input, since the native model
+        // knows the two apart only by where they go.
+        int samples = 0, locals = 0;
         foreach (OnnxValueInfo input in fed)
         {
             if (input.Dims is not { Length: 3 } && input.Dims is not { Length: 2 })
@@ -229,6 +233,7 @@ public static class Unet1dOnnx
             }
 
             bool sample = input.Dims.Length == 3;
+            bool intoSample = false, intoLocal = false;
             var frontier = new Stack<string>([input.Name]);
             for (int visited = 0; frontier.Count > 0 && visited < 64; visited++)
             {
@@ -244,16 +249,32 @@ public static class Unet1dOnnx
                         continue;
                     }
 
-                    bool expected = sample
-                        ? n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] is var w
-                            && (w == prefix + "down_modules.0.0.blocks.0.block.0.weight" || w == prefix + "down_modules.0.0.residual_conv.weight")
-                        : n.OpType == "Concat";
+                    string w = n.OpType == "Conv" && n.Inputs.Length > 1 ? n.Inputs[1] : "";
+                    bool toSample = w == prefix + "down_modules.0.0.blocks.0.block.0.weight" || w == prefix + "down_modules.0.0.residual_conv.weight";
+                    bool toLocal = w == prefix + "local_cond_encoder.0.blocks.0.block.0.weight" || w == prefix + "local_cond_encoder.0.residual_conv.weight";
+                    intoSample |= toSample;
+                    intoLocal |= toLocal;
+                    bool expected = sample ? toSample || toLocal : n.OpType == "Concat";
                     if (!expected)
                     {
                         Fail($"input '{input.Name}' goes into a {n.OpType} node before the U-Net's {(sample ? "first convolutions" : "conditioning")}");
                     }
                 }
             }
+
+            if (sample && intoSample == intoLocal)
+            {
+                Fail($"input '{input.Name}' reaches {(intoSample ? "both the first block and the local conditioning's block" : "neither the first block nor the local conditioning's block")}");
+            }
+
+            samples += intoSample ? 1 : 0;
+            locals += intoLocal ? 1 : 0;
+        }
+
+        bool hasLocal = producer.Values.Any(n => n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] == prefix + "local_cond_encoder.0.blocks.0.block.0.weight");
+        if (samples != 1 || locals != (hasLocal ? 1 : 0))
+        {
+            Fail($"{samples} inputs reach the first block and {locals} the local conditioning's block; one sample input{(hasLocal ? " and one local conditioning input" : "")} expected");
         }
     }
 
@@ -375,6 +396,7 @@ public static class Unet1dOnnx
         long[] first = Shape("down_modules.0.0.blocks.0.block.0.weight", 3);
         int[] down = [.. Enumerable.Range(0, levels).Select(i => checked((int)Shape($"down_modules.{i}.0.blocks.0.block.0.weight", 3)[0]))];
         long[] cond = Shape("down_modules.0.0.cond_encoder.1.weight", 2);
+        int local = t.ContainsKey("local_cond_encoder.0.blocks.0.block.0.weight") ? checked((int)Shape("local_cond_encoder.0.blocks.0.block.0.weight", 3)[1]) : 0;
         int horizon = Horizon(fed, source);
         return new Unet1dConfig
         {
@@ -384,6 +406,7 @@ public static class Unet1dOnnx
             DownDims = down,
             StepEmbedDim = step,
             GlobalCondDim = checked((int)cond[1] - step),
+            LocalCondDim = local,
             CondPredictScale = cond[0] == 2L * down[0],
             Groups = groups ?? throw new InvalidDataException($"{source}: the group norms' group count was not found in the graph."),
             FinalGroups = finalGroups ?? 8,
@@ -391,14 +414,16 @@ public static class Unet1dOnnx
         };
     }
 
-    /// <summary>The horizon: the middle dimension of the sample input [batch, horizon, input_dim], when the export fixed it.</summary>
+    /// <summary>
+    /// The horizon: the middle dimension of the sample input [batch, horizon, input_dim] (and of the local conditioning
+    /// [batch, horizon, local_cond_dim], when the U-Net has one), when the export fixed it.
+    /// </summary>
     private static int Horizon(OnnxValueInfo[] fed, string source)
     {
-        OnnxValueInfo[] ranked = [.. fed.Where(i => i.Dims is { Length: 3 })];
-        OnnxValueInfo? sample = Array.Find(ranked, i => i.Name == "sample") ?? (ranked.Length == 1 ? ranked[0] : null);
-        return sample?.Dims is { } d && d[1] is > 0 and <= int.MaxValue
-            ? (int)d[1]
-            : throw new InvalidDataException($"{source}: the horizon is not fixed in the graph (the sample input's middle dimension); export with a fixed horizon, or convert with tools/convert_diffusion_policy.py --horizon.");
+        long[] middles = [.. fed.Where(i => i.Dims is { Length: 3 }).Select(i => i.Dims![1]).Distinct()];
+        return middles is [> 0 and <= int.MaxValue and long h]
+            ? (int)h
+            : throw new InvalidDataException($"{source}: the horizon is not fixed in the graph (the sample input's middle dimension{(middles.Length > 1 ? "s disagree: " + string.Join(", ", middles) : "")}); export with a fixed horizon, or convert with tools/convert_diffusion_policy.py --horizon.");
     }
 
     /// <summary>The weights as a safetensors file in memory: stored float32 and float16 bytes copied as they are, found values as float32.</summary>

@@ -38,8 +38,8 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
     private static void SameArchitecture(Unet1dConfig a, Unet1dConfig b)
     {
         Assert.Equal(
-            (a.Horizon, a.InputDim, a.GlobalCondDim, a.StepEmbedDim, a.KernelSize, a.Groups, a.FinalGroups, a.CondPredictScale, a.GroupNormEpsilon),
-            (b.Horizon, b.InputDim, b.GlobalCondDim, b.StepEmbedDim, b.KernelSize, b.Groups, b.FinalGroups, b.CondPredictScale, b.GroupNormEpsilon));
+            (a.Horizon, a.InputDim, a.GlobalCondDim, a.LocalCondDim, a.StepEmbedDim, a.KernelSize, a.Groups, a.FinalGroups, a.CondPredictScale, a.GroupNormEpsilon),
+            (b.Horizon, b.InputDim, b.GlobalCondDim, b.LocalCondDim, b.StepEmbedDim, b.KernelSize, b.Groups, b.FinalGroups, b.CondPredictScale, b.GroupNormEpsilon));
         Assert.Equal(a.DownDims, b.DownDims);
     }
 
@@ -55,6 +55,21 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         Assert.Contains("--onnx-native off", native.RuntimeSummary);
         SameArchitecture(json.Config, native.Config);
         Assert.Equal(json.Parameters, native.Parameters);
+        (float[] a, float[] b) = Outputs(json, native);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void AnExportWithLocalConditioningRunsNativelyWithTheBitsOfItsAsdUnet1dModel()
+    {
+        // small_local.onnx: inputs sample, timestep, cond and local_cond, the U-Net's parameters under "unet." (the
+        // export wraps it), and no local_cond_encoder.1 (its output is unused, so the exporter pruned it).
+        using var json = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small_local.json"));
+        using var native = Assert.IsType<Unet1dModel>(ModelCatalog.Open(Fixture("unet1d", "small_local.onnx")));
+        SameArchitecture(json.Config, native.Config);
+        Assert.Equal(3 + (8 * 4), native.ConditionSize);
+        Assert.True(native.Parameters < json.Parameters, "the export holds one local block, the state dict two");
+        Assert.Equal(json.FlopsPerSample, native.FlopsPerSample);
         (float[] a, float[] b) = Outputs(json, native);
         Assert.Equal(a, b);
     }

@@ -50,6 +50,7 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     [Theory]
     [InlineData("small.json", 8, 3, 5)]
     [InlineData("small_f16.json", 16, 2, 0)]
+    [InlineData("small_local.json", 8, 2, 3 + (8 * 4))]
     public void MatchesTheFloat64ReferenceAndTheTorchModule(string file, int horizon, int inputDim, int condDim)
     {
         Rows rows = Rows.Read(Fixture("unet1d", "reference.json")).Single(r => r.Model == file);
@@ -68,9 +69,68 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         Assert.True(toTorch <= 1e-5, $"{toTorch}");
     }
 
+    /// <summary>
+    /// The negative control of the local-conditioning row above: the same rows with the local part of each conditioning
+    /// row replaced (zeros, or another sample's) must miss the reference by far more than its 1e-5 bar, so a denoiser that
+    /// dropped the local block, or read the conditioning row in another layout, fails it; and the global part still counts.
+    /// </summary>
+    [Fact]
+    public void LocalConditioningIsReadAsGlobalThenPositionByPosition()
+    {
+        Rows rows = Rows.Read(Fixture("unet1d", "reference.json")).Single(r => r.Model == "small_local.json");
+        using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small_local.json"));
+        Assert.Equal(4, model.Config.LocalCondDim);
+        int c = model.ConditionSize, g = model.Config.GlobalCondDim, h = model.Config.Horizon, l = model.Config.LocalCondDim;
+        double Deviation(Func<float[], float[]> change)
+        {
+            var y = new float[rows.Reference.Length];
+            model.CreateDenoiser().Denoise(rows.Sample, rows.Timestep, change((float[])rows.Cond.Clone()), y);
+            return Relative(y, rows.Reference);
+        }
+
+        Assert.True(Deviation(x => x) <= 1e-5);
+        double zeroLocal = Deviation(x =>
+        {
+            for (int r = 0; r < rows.Count; r++)
+            {
+                Array.Clear(x, (r * c) + g, h * l);
+            }
+
+            return x;
+        });
+
+        // Each position's values in reverse channel order: the layout [horizon, local_cond_dim] matters, not only the values.
+        double transposed = Deviation(x =>
+        {
+            for (int r = 0; r < rows.Count; r++)
+            {
+                for (int t = 0; t < h; t++)
+                {
+                    Array.Reverse(x, (r * c) + g + (t * l), l);
+                }
+            }
+
+            return x;
+        });
+        double zeroGlobal = Deviation(x =>
+        {
+            for (int r = 0; r < rows.Count; r++)
+            {
+                Array.Clear(x, r * c, g);
+            }
+
+            return x;
+        });
+        output.WriteLine($"relative deviation from the reference: local zeroed {zeroLocal:E2}, local channels reversed {transposed:E2}, global zeroed {zeroGlobal:E2}");
+        Assert.True(zeroLocal > 1e-2, $"{zeroLocal}");
+        Assert.True(transposed > 1e-2, $"{transposed}");
+        Assert.True(zeroGlobal > 1e-2, $"{zeroGlobal}");
+    }
+
     [Theory]
     [InlineData("small")]
     [InlineData("small_f16")]
+    [InlineData("small_local")]
     public void EqualsOnnxRuntimeOnTheSameWeights(string stem)
     {
         using var native = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", stem + ".json"));
@@ -99,6 +159,7 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     [Theory]
     [InlineData("small.json")]
     [InlineData("small_f16.json")]
+    [InlineData("small_local.json")]
     public void RowsAreBatchInvariantAcrossBatchSizePositionThreadsAndIsaPaths(string file)
     {
         using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", file));
