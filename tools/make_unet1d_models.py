@@ -6,7 +6,8 @@ Usage:
     /usr/bin/python3 tools/make_unet1d_models.py --deploy DIR [--dtype F32|F16] [--seed S] [--no-onnx]
                                                                         the deployment-size network (not committed)
     /usr/bin/python3 tools/make_unet1d_models.py --fuzz-seed tools/fuzz/seeds/onnx-unet1d/tiny.onnx
-                                                                        the fuzz seed (committed)
+                                                                        the fuzz seeds (committed): tiny.onnx and
+                                                                        tiny_local.onnx (local conditioning)
 
 Fixtures, under the root:
   tests/fixtures/unet1d/small.{json,safetensors,onnx}
@@ -195,6 +196,13 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(a.fuzz_seed)), exist_ok=True)
         uc.export_onnx(uc.build_module(cfg), cfg, a.fuzz_seed)
         print("wrote %s (%d bytes)" % (a.fuzz_seed, os.path.getsize(a.fuzz_seed)))
+        # And beside it the same network with local conditioning (2 values per step): a second rank-3 input and the
+        # local block, so that mutations reach the graph walk's checks of which input feeds which block.
+        local_cfg = uc.parse_config(dict(TINY, local_cond_dim=2), "tiny_local")
+        torch.manual_seed(SEED_SMALL)
+        local_seed = os.path.splitext(a.fuzz_seed)[0] + "_local.onnx"
+        uc.export_onnx(uc.build_module(local_cfg), local_cfg, local_seed)
+        print("wrote %s (%d bytes)" % (local_seed, os.path.getsize(local_seed)))
         return 0
     if a.deploy:
         os.makedirs(a.deploy, exist_ok=True)

@@ -158,7 +158,9 @@ ASD_API asd_status asd_model_sample_size(const asd_model* model, int64_t* size);
 
 /**
  * The shape of one conditioning row: one dimension, the number of conditioning floats (0 when the model is
- * unconditional). Same conventions as asd_model_sample_shape.
+ * unconditional). Same conventions as asd_model_sample_shape. A ConditionalUnet1D with local conditioning
+ * (asd-unet1d's local_cond_dim) takes its global values, then horizon x local_cond_dim values position by position
+ * (docs/unet1d-format.md).
  */
 ASD_API asd_status asd_model_cond_shape(const asd_model* model, int64_t* dims, size_t dims_len, size_t* ndim);
 

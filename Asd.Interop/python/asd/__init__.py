@@ -212,7 +212,8 @@ class Model(_Owned):
 
     @property
     def cond_shape(self):
-        """The shape of one conditioning row: (cond_size,), which is (0,) for an unconditional model."""
+        """The shape of one conditioning row: (cond_size,), which is (0,) for an unconditional model. A ConditionalUnet1D
+        with local conditioning takes its global values, then horizon x local_cond_dim values position by position."""
         return self._shape(self._lib.asd_model_cond_shape)
 
     @property

@@ -241,9 +241,10 @@ public static class Unet1dOnnx
                 {
                     if (MovesData(n) || n.OpType == "Shape")
                     {
-                        if (n.OpType != "Shape")
+                        // A data move's outputs (a mutated or hand-written graph may give one none).
+                        foreach (string moved in n.OpType == "Shape" ? [] : n.Outputs)
                         {
-                            frontier.Push(n.Outputs[0]);
+                            frontier.Push(moved);
                         }
 
                         continue;
