@@ -270,7 +270,8 @@ def load_onnx(path):
         if n_groups is not None:
             groups[norm[:-len(".block.1.")]] = n_groups
 
-    cfg = {"extras": graph_extras(g, producer, consumers, set(arrays), prefix_of(tensors))}
+    cfg = {"extras": graph_extras(g, producer, consumers, set(arrays), prefix_of(tensors)),
+           "local_first": local_first(g, consumers, set(arrays), prefix_of(tensors))}
     final = [v for k, v in groups.items() if k.endswith("final_conv.0")]
     inner = {v for k, v in groups.items() if not k.endswith("final_conv.0")}
     if len(inner) > 1:
@@ -300,6 +301,31 @@ def prefix_of(tensors):
         return split_prefix(tensors)[0]
     except ConversionError:
         return ""
+
+
+def local_first(g, consumers, constants, prefix):
+    """Whether the graph's local conditioning input comes before its global conditioning input (diffusion_policy's
+    forward order: local_cond, then global_cond). ONNX Runtime builds a conditioning row in input order; the asd-unet1d
+    format takes the global values first."""
+    moves = ("Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze")
+    local_weights = (prefix + "local_cond_encoder.0.blocks.0.block.0.weight", prefix + "local_cond_encoder.0.residual_conv.weight")
+    order = []
+    for inp in g.input:
+        if inp.name in constants:
+            continue
+        frontier, seen, kind = [inp.name], 0, None
+        while frontier and seen < 64 and kind is None:
+            seen += 1
+            for n in consumers.get(frontier.pop(), []):
+                if n.op_type in moves:
+                    frontier.extend(n.output)
+                elif n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in local_weights:
+                    kind = "local"
+                elif n.op_type == "Concat":
+                    kind = "global"
+        if kind:
+            order.append(kind)
+    return "local" in order and "global" in order and order.index("local") < order.index("global")
 
 
 def graph_extras(g, producer, consumers, constants, prefix):
@@ -538,6 +564,10 @@ def main(argv=None):
         prefix, unet, others = split_prefix(tensors)
         cfg_unet, cfg_sched, cfg_horizon = find_config(cfg)
         extras = graph_cfg.pop("extras", None)
+        if graph_cfg.pop("local_first", False):
+            warn("the ONNX graph takes its local conditioning input before the global one (diffusion_policy's order), so "
+                 "ONNX Runtime and asd's native import of the file read a row as local values, then global; the converted "
+                 "model reads global values first, then local (docs/unet1d-format.md)")
         if extras is not None:
             warn("the ONNX graph computes more than the ConditionalUnet1D (%s): only the U-Net's weights are converted;"
                  " whatever the graph does around it (normalising the observation or the action, ...) is yours to apply"

@@ -501,7 +501,7 @@ def module_tensors(module):
     return OrderedDict((n, t.detach().cpu().numpy().astype(np.float32)) for n, t in module.state_dict().items())
 
 
-def export_onnx(module, cfg, path, opset=17):
+def export_onnx(module, cfg, path, opset=17, local_first=False):
     """Writes the module as ONNX: inputs sample [B, horizon, input_dim] float32, timestep [B] int64, cond [B, G]
     float32 (absent when global_cond_dim is 0), local_cond [B, horizon, L] float32 (only with local conditioning);
     output out [B, horizon, input_dim]; B dynamic."""
@@ -523,11 +523,18 @@ def export_onnx(module, cfg, path, opset=17):
                 self.unet = unet
 
             def forward(self, sample, timestep, *rest):
+                if local_first:  # diffusion_policy's forward order: local_cond, then global_cond
+                    return self.unet(sample, timestep, global_cond=rest[1] if len(rest) > 1 else None, local_cond=rest[0])
                 return self.unet(sample, timestep, global_cond=rest[0] if len(rest) > 1 else None, local_cond=rest[-1])
 
         module = _WithLocal(module)
-        args.append(torch.zeros(B, cfg["horizon"], cfg["local_cond_dim"]))
-        names.append("local_cond")
+        local = torch.zeros(B, cfg["horizon"], cfg["local_cond_dim"])
+        if local_first:
+            args.insert(2, local)
+            names.insert(2, "local_cond")
+        else:
+            args.append(local)
+            names.append("local_cond")
     model = mc.export_clean_onnx(module, args, names, {n: {0: "batch"} for n in names + ["out"]}, opset,
                                  "conditional_unet1d", ["batch", cfg["horizon"], cfg["input_dim"]])
     onnx.checker.check_model(model)

@@ -27,9 +27,17 @@ public sealed record Unet1dConfig
 
     /// <summary>
     /// Conditioning values per sample as the engine takes them: the global conditioning, then the local conditioning
-    /// position by position (diffusion_policy's local_cond [B, T, local_cond_dim], each sample's rows in order).
+    /// position by position (diffusion_policy's local_cond [B, T, local_cond_dim], each sample's rows in order); the
+    /// other way round when <see cref="LocalCondFirst"/>.
     /// </summary>
     public int ConditionSize => GlobalCondDim + (Horizon * LocalCondDim);
+
+    /// <summary>
+    /// The local values come first in a sample's conditioning: an ONNX export whose local_cond input precedes its global
+    /// conditioning input (diffusion_policy's forward order), whose conditioning row ONNX Runtime assembles in input
+    /// order, so that both engines read the same row alike. Never set by the JSON format (global first).
+    /// </summary>
+    public bool LocalCondFirst { get; init; }
 
     /// <summary>The most conditioning values per sample (<see cref="ConditionSize"/>) a configuration may ask for.</summary>
     public const int MaxConditionSize = 1 << 20;

@@ -320,12 +320,14 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         Embed(timesteps);
         Conv(_w[_model.StepHidden], _model.StepHidden.Bias, new Act(_emb, d, d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Mish, _hidden, 0, 4 * d);
         Conv(_w[_model.StepOut], _model.StepOut.Bias, new Act(_hidden, 4 * d, 4 * d), Act.None, p, 1, 1, 1, _pointOffsets, Activation.Identity, _feature, 0, cond);
-        // A sample's conditioning: the global values, then the local ones [horizon, local_cond_dim] (channels-last rows).
+        // A sample's conditioning: the global values, then the local ones [horizon, local_cond_dim] (channels-last rows),
+        // or the local ones first (Unet1dConfig.LocalCondFirst).
         int localSize = _c.Horizon * _c.LocalCondDim;
+        (int globalAt, int localAt) = _c.LocalCondFirst ? (localSize, 0) : (0, g);
         for (int r = 0; r < p; r++)
         {
-            conditioning.Slice(r * cs, g).CopyTo(_feature.AsSpan((r * cond) + d, g));
-            conditioning.Slice((r * cs) + g, localSize).CopyTo(_local.AsSpan(r * localSize, localSize));
+            conditioning.Slice((r * cs) + globalAt, g).CopyTo(_feature.AsSpan((r * cond) + d, g));
+            conditioning.Slice((r * cs) + localAt, localSize).CopyTo(_local.AsSpan(r * localSize, localSize));
         }
 
         ActivationMath.ApplyRow(_feature.AsSpan(0, p * cond), default, Activation.Mish, default, _featureMish.AsSpan(0, p * cond));

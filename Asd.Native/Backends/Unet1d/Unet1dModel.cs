@@ -105,7 +105,9 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// </summary>
     public string? ConditionLayout => Config.LocalCondDim == 0
         ? null
-        : $"{(Config.GlobalCondDim > 0 ? $"{Config.GlobalCondDim} global values, then " : "")}{Config.Horizon} positions x {Config.LocalCondDim} local values";
+        : Config.GlobalCondDim == 0 ? $"{Config.Horizon} positions x {Config.LocalCondDim} local values"
+        : Config.LocalCondFirst ? $"{Config.Horizon} positions x {Config.LocalCondDim} local values, then {Config.GlobalCondDim} global values (the export's input order)"
+        : $"{Config.GlobalCondDim} global values, then {Config.Horizon} positions x {Config.LocalCondDim} local values";
 
     /// <inheritdoc/>
     public SchedulerConfig DefaultScheduler { get; }

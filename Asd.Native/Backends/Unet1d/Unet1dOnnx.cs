@@ -184,7 +184,7 @@ public static class Unet1dOnnx
         }
 
         Unet1dConfig config = Architecture(tensors, fed, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
-        CheckNothingAround(graph, fed, prefix, producer, consumers, source);
+        config = config with { LocalCondFirst = CheckNothingAround(graph, fed, prefix, producer, consumers, source) };
         config.Validate(source);
         SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
@@ -200,7 +200,12 @@ public static class Unet1dOnnx
     /// must reach the first block's convolutions (and nothing else) the same way, and a conditioning input must go
     /// straight into the concatenation with the step embedding. Otherwise the file runs through ONNX Runtime.
     /// </summary>
-    private static void CheckNothingAround(OnnxGraph graph, OnnxValueInfo[] fed, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
+    /// <returns>
+    /// Whether the local conditioning input comes before the global one among the fed inputs (diffusion_policy's
+    /// forward takes local_cond before global_cond): ONNX Runtime's conditioning row follows the input order, so the
+    /// native model reads its row in the same order (<see cref="Unet1dConfig.LocalCondFirst"/>).
+    /// </returns>
+    private static bool CheckNothingAround(OnnxGraph graph, OnnxValueInfo[] fed, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
     {
         void Fail(string what) => throw new InvalidDataException($"{source}: the graph computes more than the ConditionalUnet1D ({what}); only the U-Net runs natively.");
 
@@ -224,9 +229,10 @@ public static class Unet1dOnnx
         // Rank-3 inputs: the sample into the first block's convolutions, and the local conditioning (if any) into the
         // local block's; each must reach one of them, and each of them exactly one input, since the native model
         // knows the two apart only by where they go.
-        int samples = 0, locals = 0;
-        foreach (OnnxValueInfo input in fed)
+        int samples = 0, locals = 0, localAt = -1, globalAt = -1;
+        for (int at = 0; at < fed.Length; at++)
         {
+            OnnxValueInfo input = fed[at];
             if (input.Dims is not { Length: 3 } && input.Dims is not { Length: 2 })
             {
                 continue; // the timestep: a scalar or one per row, into the sinusoidal embedding
@@ -270,6 +276,8 @@ public static class Unet1dOnnx
 
             samples += intoSample ? 1 : 0;
             locals += intoLocal ? 1 : 0;
+            localAt = intoLocal ? at : localAt;
+            globalAt = sample ? globalAt : at;
         }
 
         bool hasLocal = producer.Values.Any(n => n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] == prefix + "local_cond_encoder.0.blocks.0.block.0.weight");
@@ -277,6 +285,8 @@ public static class Unet1dOnnx
         {
             Fail($"{samples} inputs reach the first block and {locals} the local conditioning's block; one sample input{(hasLocal ? " and one local conditioning input" : "")} expected");
         }
+
+        return localAt >= 0 && globalAt > localAt;
     }
 
     /// <summary>A weight: an initializer kept as stored, or values found by following the graph.</summary>
