@@ -343,6 +343,10 @@ def graph_extras(g, producer, consumers, constants, prefix):
         value = last.input[0]
     if last is None or last.op_type != "Conv" or len(last.input) < 2 or last.input[1] != prefix + "final_conv.1.weight":
         return "its output does not come from final_conv.1 through transposes and reshapes alone"
+    conditioning = [i.name for i in g.input if i.name not in constants and len(i.type.tensor_type.shape.dim) == 2]
+    if len(conditioning) > 1:
+        # ONNX Runtime concatenates several in input order, the U-Net in its Concat's order: asd takes one only.
+        return "%d conditioning inputs (%s)" % (len(conditioning), ", ".join(conditioning))
     for inp in g.input:
         rank = len(inp.type.tensor_type.shape.dim)
         if inp.name in constants or rank not in (2, 3):

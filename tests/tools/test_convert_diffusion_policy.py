@@ -269,8 +269,21 @@ def onnx_checks(tmp, asd):
     def second_output(m):
         m.graph.output.append(onnx.helper.make_tensor_value_info("/Concat_output_0", onnx.TensorProto.FLOAT, None))
 
+    def split_cond(m):
+        # The conditioning as two inputs, concatenated in the graph: ONNX Runtime would build a row in input order,
+        # the native model reads the Concat's order, so asd leaves it to ONNX Runtime.
+        g = m.graph
+        for k, i in enumerate(g.input):
+            if i.name == "cond":
+                del g.input[k]
+                break
+        g.input.extend([onnx.helper.make_tensor_value_info("cond_b", onnx.TensorProto.FLOAT, ["batch", 3]),
+                        onnx.helper.make_tensor_value_info("cond_a", onnx.TensorProto.FLOAT, ["batch", 2])])
+        g.node.insert(0, onnx.helper.make_node("Concat", ["cond_a", "cond_b"], ["cond"], axis=1))
+
     for what, edit, why in (("the observation normalised in the graph", normalised_cond, "input 'cond' goes into a Mul node"),
-                            ("a second output", second_output, "2 outputs")):
+                            ("a second output", second_output, "2 outputs"),
+                            ("two conditioning inputs", split_cond, "2 conditioning inputs")):
         m = onnx.ModelProto()
         m.CopyFrom(small)
         edit(m)

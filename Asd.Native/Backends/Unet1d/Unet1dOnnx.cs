@@ -229,7 +229,7 @@ public static class Unet1dOnnx
         // Rank-3 inputs: the sample into the first block's convolutions, and the local conditioning (if any) into the
         // local block's; each must reach one of them, and each of them exactly one input, since the native model
         // knows the two apart only by where they go.
-        int samples = 0, locals = 0, localAt = -1, globalAt = -1;
+        int samples = 0, locals = 0, globals = 0, localAt = -1, globalAt = -1;
         for (int at = 0; at < fed.Length; at++)
         {
             OnnxValueInfo input = fed[at];
@@ -278,6 +278,13 @@ public static class Unet1dOnnx
             locals += intoLocal ? 1 : 0;
             localAt = intoLocal ? at : localAt;
             globalAt = sample ? globalAt : at;
+            globals += sample ? 0 : 1;
+        }
+
+        if (globals > 1)
+        {
+            // ONNX Runtime would concatenate them in input order, the native model in the Concat's order: one only.
+            Fail($"{globals} conditioning inputs go into the concatenation with the step embedding; the native model takes one");
         }
 
         bool hasLocal = producer.Values.Any(n => n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] == prefix + "local_cond_encoder.0.blocks.0.block.0.weight");
