@@ -7,7 +7,7 @@
 #   d. the same seed gives the x64 samples: DDPM element by element, ASD by the share of identical chains;
 #   e. the small ONNX UNet (tests/fixtures/onnx/unet16) samples a few DDPM steps through ONNX Runtime arm64;
 #   f. asd draws a picture with the arm64 SkiaSharp beside it.
-#   g. the native ConditionalUnet1D fixtures (float32 and float16 weights) give x64's DDPM samples.
+#   g. the native ConditionalUnet1D fixtures (float32 and float16 weights, local conditioning) give x64's DDPM samples.
 #   (Plus a check that the binaries are AArch64 ELF with RUNPATH $ORIGIN; each publish counts as a check.)
 # .ci/run calls it after the cli stage and reuses that stage's x64 executable (artifacts/asd/linux-x64-*) as the
 # reference of (d); run alone it falls back to the Release build of Asd.Cli. Prints "ok"/"FAIL" per check and, last,
@@ -195,18 +195,20 @@ PY
 check "f. asd sample --plot: the arm64 SkiaSharp draws the scatter (800x800 PNG)" plot_ok
 
 # ------------------------------------------------------------------------------------------------ g. ConditionalUnet1D
-# The native ConditionalUnet1D (asd-unet1d) on NEON: float32 and float16-weight fixtures, 20 DDPM steps, compared with
+# The native ConditionalUnet1D (asd-unet1d) on NEON: float32, float16-weight and local-conditioning fixtures, 20 DDPM steps, compared with
 # x64 element by element (the kernels give the same bits on every path; only libm's last bits may differ, as in d).
 unet_ok() {
   local m
-  for m in small small_f16; do
+  for m in small small_f16 small_local; do
     local args=(sample --model "tests/fixtures/unet1d/$m.json" --sampler ddpm --steps 20 --samples 8 --seed 11 --threads 1 --no-plot)
     [ "$m" = small ] && args+=(--cond 0.5,-0.25,0.1,0.8,-0.6)
+    # small_local: 3 global values, then 8 positions x 4 local values.
+    [ "$m" = small_local ] && args+=(--cond "$(python3 -c "print(','.join('%.2f' % (0.1 * ((i % 9) - 4)) for i in range(35)))")")
     "${ASD[@]}" "${args[@]}" --out "$WORK/$m-arm64.npy" >/dev/null || return 1
     "${X64[@]}" "${args[@]}" --out "$WORK/$m-x64.npy" >/dev/null || return 1
     python3 tests/arm64/compare_npy.py elements "$WORK/$m-arm64.npy" "$WORK/$m-x64.npy" --atol $ATOL || return 1
   done
 }
-check "g. ConditionalUnet1D (float32 and float16 weights), DDPM, same seed: arm64 equals x64 element by element (|diff| <= $ATOL)" unet_ok
+check "g. ConditionalUnet1D (float32 and float16 weights, local conditioning), DDPM, same seed: arm64 equals x64 element by element (|diff| <= $ATOL)" unet_ok
 
 summary
