@@ -127,6 +127,43 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         Assert.True(zeroGlobal > 1e-2, $"{zeroGlobal}");
     }
 
+    /// <summary>
+    /// An ONNX export in diffusion_policy's forward order (local_cond before global_cond) gets a row local first, as ONNX
+    /// Runtime builds it (Unet1dConfig.LocalCondFirst): the same weights then take [local, global] as the JSON model
+    /// takes [global, local], bit for bit; the JSON model's own row read local first is another input (the control).
+    /// </summary>
+    [Fact]
+    public void ALocalFirstRowIsTheSameConditioningInTheOtherOrder()
+    {
+        string json = Fixture("unet1d", "small_local.json");
+        using var globalFirst = (Unet1dModel)ModelCatalog.Open(json);
+        using var localFirst = Unet1dModel.FromFile(
+            "small_local", globalFirst.Config with { LocalCondFirst = true }, globalFirst.DefaultScheduler,
+            Asd.Native.IO.SafeTensorsFile.Open(Fixture("unet1d", "small_local.safetensors")), "a local-first export (test)");
+        Assert.Equal("3 global values, then 8 positions x 4 local values", globalFirst.ConditionLayout);
+        Assert.Equal("8 positions x 4 local values, then 3 global values (the export's input order)", localFirst.ConditionLayout);
+        const int rows = 5;
+        (float[] x, float[] cond, int[] t) = RandomInputs(globalFirst, rows, 12);
+        int c = globalFirst.ConditionSize, g = globalFirst.Config.GlobalCondDim;
+        float[] swapped = new float[cond.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            cond.AsSpan((r * c) + g, c - g).CopyTo(swapped.AsSpan(r * c));
+            cond.AsSpan(r * c, g).CopyTo(swapped.AsSpan((r * c) + c - g));
+        }
+
+        var a = new float[rows * globalFirst.SampleSize];
+        var b = new float[a.Length];
+        var control = new float[a.Length];
+        globalFirst.CreateDenoiser().Denoise(x, t, cond, a);
+        localFirst.CreateDenoiser().Denoise(x, t, swapped, b);
+        localFirst.CreateDenoiser().Denoise(x, t, cond, control);
+        Assert.Equal(a, b);
+        double apart = Relative(control, [.. a.Select(v => (double)v)]);
+        output.WriteLine($"the global-first row read local first: relative deviation {apart:E2}");
+        Assert.True(apart > 1e-2, $"{apart}");
+    }
+
     [Theory]
     [InlineData("small")]
     [InlineData("small_f16")]
