@@ -208,10 +208,13 @@ def load_onnx(path):
             producer[o] = node
         for i in node.input:
             consumers.setdefault(i, []).append(node)
-        if node.op_type == "Constant":
+        if node.op_type == "Constant" and node.output:
             for a in node.attribute:
                 if a.name == "value":
-                    arrays[node.output[0]] = numpy_helper.to_array(a.t)
+                    try:
+                        arrays[node.output[0]] = numpy_helper.to_array(a.t)
+                    except Exception as e:  # a tensor whose data does not fill its shape, an unknown type, ...
+                        raise ConversionError("%s: Constant %r cannot be read (%s)" % (path, node.output[0], e))
 
     def constant(name, depth=0):
         """The array a value is: an initializer or Constant, through shape-only ops (Unsqueeze, Reshape, ...)."""
@@ -303,28 +306,39 @@ def prefix_of(tensors):
         return ""
 
 
+# Ops that only move data (the U-Net's Rearranges and the exporter's casts), as asd's native import counts them.
+MOVES = ("Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze")
+
+
+def readers(consumers, value):
+    """The nodes that first do more than move data, reached from `value` through data moves (Shape nodes aside; a move
+    without outputs, as a mutated file may hold, leads nowhere)."""
+    frontier, seen = [value], 0
+    while frontier and seen < 64:
+        seen += 1
+        for n in consumers.get(frontier.pop(), []):
+            if n.op_type in MOVES:
+                frontier.extend(n.output)
+            elif n.op_type != "Shape":
+                yield n
+
+
 def local_first(g, consumers, constants, prefix):
     """Whether the graph's local conditioning input comes before its global conditioning input (diffusion_policy's
     forward order: local_cond, then global_cond). ONNX Runtime builds a conditioning row in input order; the asd-unet1d
     format takes the global values first."""
-    moves = ("Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze")
     local_weights = (prefix + "local_cond_encoder.0.blocks.0.block.0.weight", prefix + "local_cond_encoder.0.residual_conv.weight")
     order = []
     for inp in g.input:
         if inp.name in constants:
             continue
-        frontier, seen, kind = [inp.name], 0, None
-        while frontier and seen < 64 and kind is None:
-            seen += 1
-            for n in consumers.get(frontier.pop(), []):
-                if n.op_type in moves:
-                    frontier.extend(n.output)
-                elif n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in local_weights:
-                    kind = "local"
-                elif n.op_type == "Concat":
-                    kind = "global"
-        if kind:
-            order.append(kind)
+        for n in readers(consumers, inp.name):
+            if n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in local_weights:
+                order.append("local")
+                break
+            if n.op_type == "Concat":
+                order.append("global")
+                break
     return "local" in order and "global" in order and order.index("local") < order.index("global")
 
 
@@ -332,13 +346,12 @@ def graph_extras(g, producer, consumers, constants, prefix):
     """Why the graph computes more than the U-Net (as asd's native import checks it), or None: one output, from
     final_conv.1 through data moves only; the sample input into the first block's convolutions; conditioning straight
     into the concatenation with the step embedding."""
-    moves = ("Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze")
     if len(g.output) != 1:
         return "%d outputs" % len(g.output)
     value, last = g.output[0].name, None
     for _ in range(8):
         last = producer.get(value)
-        if last is None or last.op_type not in moves or not last.input:
+        if last is None or last.op_type not in MOVES or not last.input:
             break
         value = last.input[0]
     if last is None or last.op_type != "Conv" or len(last.input) < 2 or last.input[1] != prefix + "final_conv.1.weight":
@@ -347,26 +360,17 @@ def graph_extras(g, producer, consumers, constants, prefix):
     if len(conditioning) > 1:
         # ONNX Runtime concatenates several in input order, the U-Net in its Concat's order: asd takes one only.
         return "%d conditioning inputs (%s)" % (len(conditioning), ", ".join(conditioning))
+    first_convs = (prefix + "down_modules.0.0.blocks.0.block.0.weight", prefix + "down_modules.0.0.residual_conv.weight",
+                   prefix + "local_cond_encoder.0.blocks.0.block.0.weight", prefix + "local_cond_encoder.0.residual_conv.weight")
     for inp in g.input:
         rank = len(inp.type.tensor_type.shape.dim)
         if inp.name in constants or rank not in (2, 3):
             continue
-        frontier, seen = [inp.name], 0
-        while frontier and seen < 64:
-            seen += 1
-            for n in consumers.get(frontier.pop(), []):
-                if n.op_type in moves:
-                    frontier.append(n.output[0])
-                    continue
-                if n.op_type == "Shape":
-                    continue
-                # Rank 3: the sample into the first block's convolutions, or the local conditioning into its block's.
-                ok = (n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in (
-                    prefix + "down_modules.0.0.blocks.0.block.0.weight", prefix + "down_modules.0.0.residual_conv.weight",
-                    prefix + "local_cond_encoder.0.blocks.0.block.0.weight", prefix + "local_cond_encoder.0.residual_conv.weight")) \
-                    if rank == 3 else n.op_type == "Concat"
-                if not ok:
-                    return "input %r goes into a %s node before the U-Net" % (inp.name, n.op_type)
+        for n in readers(consumers, inp.name):
+            # Rank 3: the sample into the first block's convolutions, or the local conditioning into its block's.
+            ok = (n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in first_convs) if rank == 3 else n.op_type == "Concat"
+            if not ok:
+                return "input %r goes into a %s node before the U-Net" % (inp.name, n.op_type)
     return None
 
 

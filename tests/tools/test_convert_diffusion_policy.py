@@ -350,6 +350,12 @@ def onnx_checks(tmp, asd):
         f.write(b"\x08\x07 not an onnx model")
     rc, text = convert([junk, "--out", os.path.join(tmp, "junk-onnx.json")])
     check("a corrupt ONNX file: exit 2 with a message", rc == 2 and "error:" in text, text)
+    # afl's mutant of the fuzz seed (a Transpose without outputs, a Constant whose data does not fill its shape): asd's
+    # import once threw IndexOutOfRange on it; the converter threw a ValueError traceback.
+    mutant = os.path.join(ROOT, "tools/fuzz/regressions/onnx-unet1d/data-move-without-outputs.onnx")
+    rc, text = convert([mutant, "--out", os.path.join(tmp, "mutant.json")])
+    check("the fuzz reproducer: exit 2 naming the Constant it cannot read", rc == 2 and "cannot be read" in text
+          and "Traceback" not in text, text)
 
 
 def local_checks(tmp, asd):

@@ -184,7 +184,7 @@ public static class Unet1dOnnx
         }
 
         Unet1dConfig config = Architecture(tensors, fed, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
-        config = config with { LocalCondFirst = CheckNothingAround(graph, fed, prefix, producer, consumers, source) };
+        config = config with { LocalCondFirst = CheckNothingAround(graph, fed, prefix, config.LocalCondDim > 0, producer, consumers, source) };
         config.Validate(source);
         SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
@@ -205,7 +205,7 @@ public static class Unet1dOnnx
     /// forward takes local_cond before global_cond): ONNX Runtime's conditioning row follows the input order, so the
     /// native model reads its row in the same order (<see cref="Unet1dConfig.LocalCondFirst"/>).
     /// </returns>
-    private static bool CheckNothingAround(OnnxGraph graph, OnnxValueInfo[] fed, string prefix, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
+    private static bool CheckNothingAround(OnnxGraph graph, OnnxValueInfo[] fed, string prefix, bool hasLocal, Dictionary<string, OnnxNode> producer, Dictionary<string, List<OnnxNode>> consumers, string source)
     {
         void Fail(string what) => throw new InvalidDataException($"{source}: the graph computes more than the ConditionalUnet1D ({what}); only the U-Net runs natively.");
 
@@ -287,7 +287,6 @@ public static class Unet1dOnnx
             Fail($"{globals} conditioning inputs go into the concatenation with the step embedding; the native model takes one");
         }
 
-        bool hasLocal = producer.Values.Any(n => n.OpType == "Conv" && n.Inputs.Length > 1 && n.Inputs[1] == prefix + "local_cond_encoder.0.blocks.0.block.0.weight");
         if (samples != 1 || locals != (hasLocal ? 1 : 0))
         {
             Fail($"{samples} inputs reach the first block and {locals} the local conditioning's block; one sample input{(hasLocal ? " and one local conditioning input" : "")} expected");
