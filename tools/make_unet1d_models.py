@@ -8,6 +8,9 @@ Usage:
     /usr/bin/python3 tools/make_unet1d_models.py --fuzz-seed tools/fuzz/seeds/onnx-unet1d/tiny.onnx
                                                                         the fuzz seeds (committed): tiny.onnx and
                                                                         tiny_local.onnx (local conditioning)
+    /usr/bin/python3 tools/make_unet1d_models.py --variants tests/fixtures/unet1d_variants
+                                                                        the tiny network's export and two forks of it
+                                                                        (committed; below)
 
 Fixtures, under the root:
   tests/fixtures/unet1d/small.{json,safetensors,onnx}
@@ -29,6 +32,12 @@ Fixtures, under the root:
       conditioning values per sample than the format allows, for the loader's error messages.
   Weights: PyTorch's default initialisation (torch.manual_seed) plus N(0, 0.1^2) on every tensor, so the group-norm
   affine terms and biases are not the trivial 1 / 0.
+
+--variants writes DIR/tiny.onnx (the fuzz seed's network, as exported) and two exports of the same weights whose
+graph computes another function between them, as a fork of diffusion_policy might, each one edit of the exported
+graph: sincos.onnx (the step embedding's Concat takes the cosines first) and sigmoid.onnx (one Mish, in the first
+block's first convolution, is x tanh(softplus(x)) with the Tanh made a Sigmoid). The native import recognises all
+three by their weights and data path; only running them tells the forks apart (Models/NativeOnnxCheck.cs).
 
 --deploy writes DIR/unet1d_deploy.{json,safetensors,onnx} and DIR/reference.json (3 rows): the configuration of
 issue 15 (down_dims [256, 512, 1024], step embedding 128, kernel 5, 8 groups, horizon 16, action dim 2, global
@@ -177,6 +186,49 @@ def make_bad(root):
     save("localsize", tensors, dict(good, horizon=64, local_cond_dim=65536))
 
 
+def make_variants(out):
+    """The tiny network's export and two forks of it that keep every weight and the data path (see the docstring)."""
+    import onnx
+    import torch
+    cfg = uc.parse_config(dict(TINY), "tiny")
+    torch.manual_seed(SEED_SMALL)
+    os.makedirs(out, exist_ok=True)
+    base = os.path.join(out, "tiny.onnx")
+    uc.export_onnx(uc.build_module(cfg), cfg, base)
+
+    def edit(name, change):
+        m = onnx.load(base)
+        hits = [n for n in m.graph.node if change(n, dry=True)]
+        if len(hits) != 1:
+            raise SystemExit("%s: expected one node to edit, found %d" % (name, len(hits)))
+        change(hits[0], dry=False)
+        onnx.checker.check_model(m)
+        path = os.path.join(out, name)
+        onnx.save(m, path)
+        print("wrote %s (%d bytes)" % (path, os.path.getsize(path)))
+
+    def swap_sin_cos(n, dry):
+        if n.op_type != "Concat" or not n.name.startswith("/diffusion_step_encoder/") or len(n.input) != 2:
+            return False
+        if not dry:
+            a, b = list(n.input)
+            del n.input[:]
+            n.input.extend([b, a])
+        return True
+
+    def tanh_to_sigmoid(n, dry):
+        if n.op_type != "Tanh" or not n.name.startswith("/down_modules.0.0/blocks.0/block/"):
+            return False
+        if not dry:
+            n.op_type = "Sigmoid"
+        return True
+
+    edit("sincos.onnx", swap_sin_cos)
+    edit("sigmoid.onnx", tanh_to_sigmoid)
+    print("wrote %s (%d bytes)" % (base, os.path.getsize(base)))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -185,9 +237,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=SEED_DEPLOY)
     ap.add_argument("--no-onnx", action="store_true", help="--deploy: skip the ONNX export")
     ap.add_argument("--fuzz-seed", metavar="FILE", help="write only the fuzz seed: the tiny network's ONNX export (tools/fuzz/seeds/onnx-unet1d)")
+    ap.add_argument("--variants", metavar="DIR", help="write only the tiny network's export and its two forks (tests/fixtures/unet1d_variants)")
     a = ap.parse_args(argv)
     import torch
     torch.set_num_threads(2)
+    if a.variants:
+        return make_variants(a.variants)
     if a.fuzz_seed:
         # The broken files' tiny network (every kind of layer, 2 levels), as torch.onnx.export writes it: small enough
         # for afl-fuzz (a few KB of weights), real enough that mutations reach the graph walk of Unet1dOnnx.Import.

@@ -115,7 +115,10 @@ typedef struct asd_model_params {
     const char* onnx_native; /**< ONNX exports of diffusion_policy's ConditionalUnet1D: "auto" (or NULL, the default: the
                                   ASD_ONNX_NATIVE environment variable if set, else the native engine where it can take
                                   the graph over, else ONNX Runtime), "on" (the native engine or ASD_ERR_MODEL saying
-                                  why not) or "off" (always ONNX Runtime); asd_model_runtime says which ran */
+                                  why not) or "off" (always ONNX Runtime); asd_model_runtime says which ran. A file
+                                  taken over natively is first run once beside ONNX Runtime on a probe and stays with
+                                  ONNX Runtime ("on": ASD_ERR_MODEL) when the outputs differ by more than 1e-3 of
+                                  their scale; ASD_ONNX_NATIVE_CHECK=off skips that check */
 } asd_model_params;
 
 /**

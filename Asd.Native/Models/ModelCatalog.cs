@@ -50,6 +50,15 @@ public sealed record ModelOpenOptions
     /// native engine (an error says why it cannot); false always uses ONNX Runtime.
     /// </summary>
     public bool? NativeOnnx { get; init; }
+
+    /// <summary>
+    /// An ONNX ConditionalUnet1D taken over by the native engine is first run once beside ONNX Runtime on a probe call,
+    /// and stays on ONNX Runtime (or, with <see cref="NativeOnnx"/> true, is an error) when the two disagree: the import
+    /// recognises the network by its weights and never runs the graph. Null (default): the environment variable
+    /// ASD_ONNX_NATIVE_CHECK (on unless "off"); false skips the check (a file already checked; it costs a second
+    /// opening of the file, by ONNX Runtime).
+    /// </summary>
+    public bool? CheckNativeOnnx { get; init; }
 }
 
 /// <summary>
@@ -148,6 +157,24 @@ public static class ModelCatalog
 
         string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(spec));
         Backends.Unet1d.Unet1dModel? model = Backends.Unet1d.Unet1dOnnx.TryImport(file, name, scheduler, out string? why);
+        if (model is not null && NativeOnnxCheck.Enabled(options.CheckNativeOnnx))
+        {
+            double? apart = NativeOnnxCheck.RelativeDifference(model, spec, located, out string? notChecked);
+            if (apart is not { } d)
+            {
+                Warn($"'{spec}' runs on the native engine unchecked: ONNX Runtime could not open it to compare ({notChecked}).");
+            }
+            else if (!(d <= NativeOnnxCheck.Bar))
+            {
+                why = $"its outputs on a probe call differ from ONNX Runtime's by {d:G3} (relative; the engines' rounding stays below {NativeOnnxCheck.Bar:G1}), so the graph computes something the native ConditionalUnet1D does not";
+                model = null;
+            }
+            else
+            {
+                model.CheckedAgainstRuntime = d;
+            }
+        }
+
         if (model is not null)
         {
             if (!(isFolder && File.Exists(Path.Combine(folder, "scheduler_config.json"))))

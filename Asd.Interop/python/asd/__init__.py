@@ -162,7 +162,9 @@ class Model(_Owned):
     def __init__(self, spec, device="cpu", threads=0, onnx_native=None):
         """onnx_native, for ONNX exports of diffusion_policy's ConditionalUnet1D: None or "auto" (ASD_ONNX_NATIVE if
         set, else asd's native engine where it can take the graph over, else ONNX Runtime), "on" (native or an
-        error saying why not) or "off" (ONNX Runtime). Model.runtime says which ran."""
+        error saying why not) or "off" (ONNX Runtime). Model.runtime says which ran. A file taken over natively is
+        first run once beside ONNX Runtime on a probe and stays with ONNX Runtime when the two differ by more than 1e-3
+        of the output's scale (ASD_ONNX_NATIVE_CHECK=off skips that check)."""
         lib = _native.lib()
         if not isinstance(spec, str):
             raise AsdError(f"spec must be a string, not {type(spec).__name__}.")

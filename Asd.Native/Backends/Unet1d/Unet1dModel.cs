@@ -194,9 +194,17 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <summary>The ONNX file the weights were taken from, when the model was opened from one (<see cref="Unet1dOnnx"/>); else null.</summary>
     public string? ImportedFrom { get; private init; }
 
-    /// <summary>For an ONNX file run natively, a line that says so and how to run it through ONNX Runtime instead.</summary>
+    /// <summary>
+    /// For an ONNX file run natively: the relative difference of its outputs from ONNX Runtime's on the probe call it was
+    /// checked with when opened (<c>Models.NativeOnnxCheck</c>); null when not checked.
+    /// </summary>
+    public double? CheckedAgainstRuntime { get; internal set; }
+
+    /// <summary>For an ONNX file run natively, a line that says so, how it was checked, and how to run it through ONNX Runtime instead.</summary>
     public string? RuntimeSummary => ImportedFrom is { } onnx
-        ? $"cpu (asd's native ConditionalUnet1D, weights taken from {onnx}; --onnx-native off, or onnx_native \"off\" in C and Python, runs ONNX Runtime)"
+        ? $"cpu (asd's native ConditionalUnet1D, weights taken from {onnx}, "
+          + (CheckedAgainstRuntime is { } d ? $"outputs {d:G2} from ONNX Runtime's on a probe call" : "not checked against ONNX Runtime")
+          + "; --onnx-native off, or onnx_native \"off\" in C and Python, runs ONNX Runtime)"
         : null;
 
     /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>

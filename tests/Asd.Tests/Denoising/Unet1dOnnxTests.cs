@@ -136,6 +136,83 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         Assert.Contains("ASD_ONNX_NATIVE=onnxruntime", e.Message);
     }
 
+    /// <summary>Opens <paramref name="spec"/> and returns the model with the notes that name it.</summary>
+    private static (IDiffusionModel Model, string[] Notes) OpenNoting(string spec, ModelOpenOptions? options = null)
+    {
+        var notes = new List<string>();
+        Action<string> before = ModelCatalog.Warn;
+        ModelCatalog.Warn = m => { lock (notes) { notes.Add(m); } };
+        try
+        {
+            IDiffusionModel m = ModelCatalog.Open(spec, options);
+            lock (notes)
+            {
+                return (m, [.. notes.Where(n => n.Contains(spec, StringComparison.Ordinal))]);
+            }
+        }
+        finally
+        {
+            ModelCatalog.Warn = before;
+        }
+    }
+
+    [Theory]
+    [InlineData("sincos")]
+    [InlineData("sigmoid")]
+    public void AForkThatKeepsTheWeightsButChangesTheFunctionStaysOnOnnxRuntime(string fork)
+    {
+        // tools/make_unet1d_models.py --variants: tiny.onnx as exported, and one edit of its graph between the weights
+        // (the step embedding's cosines first; one Mish's Tanh made a Sigmoid). The import recognises all three by
+        // their weights and data path (the check off: the fork runs natively, so the import alone cannot tell), and
+        // only the probe call beside ONNX Runtime tells the fork apart: it stays on ONNX Runtime with a note, and is
+        // an error where the native engine is required. Margin: the fork's difference is at least 20 times the bar,
+        // the unedited export's at most a hundredth of it.
+        string tiny = Fixture("unet1d_variants", "tiny.onnx"), edited = Fixture("unet1d_variants", fork + ".onnx");
+        (IDiffusionModel plain, string[] plainNotes) = OpenNoting(tiny);
+        using (plain)
+        {
+            double apart = Assert.IsType<Unet1dModel>(plain).CheckedAgainstRuntime ?? double.NaN;
+            output.WriteLine($"tiny: {apart:E2} from ONNX Runtime; notes: {string.Join(" | ", plainNotes)}");
+            Assert.True(apart <= NativeOnnxCheck.Bar / 100, $"the unedited export is {apart} from ONNX Runtime");
+            Assert.Contains("from ONNX Runtime's on a probe call", ((Unet1dModel)plain).RuntimeSummary);
+        }
+
+        using (var unchecked_ = Assert.IsType<Unet1dModel>(ModelCatalog.Open(edited, new ModelOpenOptions { CheckNativeOnnx = false })))
+        {
+            Assert.Null(unchecked_.CheckedAgainstRuntime);
+            Assert.Contains("not checked against ONNX Runtime", unchecked_.RuntimeSummary);
+        }
+
+        (IDiffusionModel m, string[] notes) = OpenNoting(edited);
+        using (m)
+        {
+            Assert.IsType<OnnxModel>(m);
+        }
+
+        string note = Assert.Single(notes, n => n.Contains("differ from ONNX Runtime's", StringComparison.Ordinal));
+        output.WriteLine(note);
+        Assert.Contains("running it through ONNX Runtime", note);
+        double difference = double.Parse(System.Text.RegularExpressions.Regex.Match(note, @"by ([0-9.Ee+-]+) \(relative").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(difference >= 20 * NativeOnnxCheck.Bar, $"{fork}: {difference} against the bar {NativeOnnxCheck.Bar}");
+
+        var e = Assert.Throws<InvalidDataException>(() => ModelCatalog.Open(edited, new ModelOpenOptions { NativeOnnx = true }));
+        Assert.Contains("differ from ONNX Runtime's", e.Message);
+    }
+
+    [Fact]
+    public void TheCheckIsOnUnlessTurnedOffAndItsVariableNamesItselfWhenMistyped()
+    {
+        Assert.True(NativeOnnxCheck.Setting(null));
+        Assert.True(NativeOnnxCheck.Setting(" On "));
+        Assert.True(NativeOnnxCheck.Setting("auto"));
+        Assert.False(NativeOnnxCheck.Setting("OFF"));
+        Assert.False(NativeOnnxCheck.Setting("0"));
+        Assert.False(NativeOnnxCheck.Enabled(false));
+        Assert.True(NativeOnnxCheck.Enabled(true));
+        var e = Assert.Throws<ArgumentException>(() => NativeOnnxCheck.Setting("skip"));
+        Assert.Contains("ASD_ONNX_NATIVE_CHECK=skip", e.Message);
+    }
+
     [Fact]
     public void ABareExportSaysItsScheduleIsDiffusersDefaultAndAFolderWithItsScheduleDoesNot()
     {
