@@ -8,19 +8,26 @@ namespace Asd.Native.Backends.Unet1d;
 /// </summary>
 internal sealed class Unet1dWeight
 {
+    private float[] _values;
+    private ushort[] _half;
+
     private Unet1dWeight(float[] values, ushort[] half)
     {
-        Values = values;
-        Half = half;
+        _values = values;
+        _half = half;
+        IsHalf = half.Length > 0;
+        Count = IsHalf ? half.Length : values.Length;
     }
 
-    public float[] Values { get; }
+    /// <summary>float16 bits (F16 tensors) rather than float32 values.</summary>
+    public bool IsHalf { get; }
 
-    public ushort[] Half { get; }
+    /// <summary>Elements of the tensor (also after <see cref="Release"/>).</summary>
+    public long Count { get; }
 
-    public bool IsHalf => Half.Length > 0;
-
-    public long Count => IsHalf ? Half.Length : Values.Length;
+    /// <summary>The float16 bits (F16 tensors).</summary>
+    /// <exception cref="InvalidOperationException">The tensor was released.</exception>
+    public ushort[] Half => Held(_half);
 
     public static Unet1dWeight Read(SafeTensorsFile file, string name, int[] shape)
     {
@@ -34,10 +41,10 @@ internal sealed class Unet1dWeight
     {
         for (int i = 0; i < Count; i++)
         {
-            bool finite = IsHalf ? (Half[i] & 0x7C00) != 0x7C00 : float.IsFinite(Values[i]);
+            bool finite = IsHalf ? (_half[i] & 0x7C00) != 0x7C00 : float.IsFinite(_values[i]);
             if (!finite)
             {
-                float v = IsHalf ? (float)BitConverter.UInt16BitsToHalf(Half[i]) : Values[i];
+                float v = this[i];
                 throw new InvalidDataException($"{source}: tensor '{name}' holds {v} at element {i}; weights must be finite.");
             }
         }
@@ -47,32 +54,27 @@ internal sealed class Unet1dWeight
     /// Packs W[k, n] = this[Index(k, n)] (an element permutation of the tensor into a row-major K x N matrix) for
     /// <paramref name="path"/>, in the tensor's own precision.
     /// </summary>
-    public PackedMatrix Pack(int k, int n, Func<int, int, int> index, IsaPath path)
+    /// <exception cref="InvalidOperationException">The tensor was released.</exception>
+    public PackedMatrix Pack(int k, int n, Func<int, int, int> index, IsaPath path) =>
+        IsHalf ? PackedMatrix.PackPermuted(Held(_half), k, n, index, path) : PackedMatrix.PackPermuted(Held(_values), k, n, index, path);
+
+    /// <summary>
+    /// Drops the tensor's values once its model holds them packed (<see cref="Unet1dModel"/>: other paths are packed
+    /// from that copy), so a model keeps its weights once rather than twice.
+    /// </summary>
+    public void Release()
     {
-        if (IsHalf)
-        {
-            return PackedMatrix.PackHalf(Permute(Half, k, n, index), k, n, outputMajor: false, path);
-        }
-
-        return PackedMatrix.Pack(Permute(Values, k, n, index), k, n, outputMajor: false, path);
-    }
-
-    private static T[] Permute<T>(T[] source, int k, int n, Func<int, int, int> index)
-    {
-        var m = new T[(long)k * n];
-        for (int r = 0; r < k; r++)
-        {
-            for (int c = 0; c < n; c++)
-            {
-                m[((long)r * n) + c] = source[index(r, c)];
-            }
-        }
-
-        return m;
+        _values = [];
+        _half = [];
     }
 
     /// <summary>The value of element <paramref name="i"/> as float.</summary>
-    public float this[int i] => IsHalf ? (float)BitConverter.UInt16BitsToHalf(Half[i]) : Values[i];
+    /// <exception cref="InvalidOperationException">The tensor was released.</exception>
+    public float this[int i] => IsHalf ? (float)BitConverter.UInt16BitsToHalf(Held(_half)[i]) : Held(_values)[i];
+
+    private T[] Held<T>(T[] data) => data.Length == Count || Count == 0
+        ? data
+        : throw new InvalidOperationException("The tensor's values were released after packing (a bug: pack from the packed weights).");
 }
 
 /// <summary>nn.Conv1d(In, Out, Taps) with bias: weight [Out, In, Taps].</summary>

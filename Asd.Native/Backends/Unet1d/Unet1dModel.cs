@@ -164,7 +164,22 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
 
         string weights = ModelFiles.ResolveInFolder(jsonPath, name, "weights");
         (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, jsonPath);
-        return new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights));
+        return Loaded(new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights)));
+    }
+
+    /// <summary>
+    /// A large model just read: the file's bytes it was read from (and, for an ONNX import, the graph's) are garbage as
+    /// large as the weights; returning them to the system before the weights are packed keeps the peak of loading
+    /// near two copies of the weights instead of three or four.
+    /// </summary>
+    private static Unet1dModel Loaded(Unet1dModel model)
+    {
+        if (model.Parameters * sizeof(float) >= ReleaseMemoryBytes)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        return model;
     }
 
     /// <summary>
@@ -189,7 +204,7 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
 
     /// <summary>A model from a configuration and weights already read (an ONNX export taken over by <see cref="Unet1dOnnx"/>).</summary>
     internal static Unet1dModel FromFile(string name, Unet1dConfig config, SchedulerConfig scheduler, SafeTensorsFile file, string importedFrom) =>
-        new(name, config, scheduler, file) { ImportedFrom = importedFrom };
+        Loaded(new(name, config, scheduler, file) { ImportedFrom = importedFrom });
 
     /// <summary>The ONNX file the weights were taken from, when the model was opened from one (<see cref="Unet1dOnnx"/>); else null.</summary>
     public string? ImportedFrom { get; private init; }
@@ -265,20 +280,26 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         }
     }
 
-    private IEnumerable<string> LayerNames()
+    private IEnumerable<string> LayerNames() => Layers().Select(l => l.Name);
+
+    /// <summary>Every weight tensor of the model (the unused local block's too).</summary>
+    private IEnumerable<Unet1dWeight> Weights() => Layers().Where(l => l.Weight is not null).Select(l => l.Weight!);
+
+    /// <summary>Every layer the file holds, in file order: its name and its weight tensor (none for a group norm).</summary>
+    private IEnumerable<(string Name, Unet1dWeight? Weight)> Layers()
     {
-        yield return StepHidden.Name;
-        yield return StepOut.Name;
+        yield return (StepHidden.Name, StepHidden.Weight);
+        yield return (StepOut.Name, StepOut.Weight);
         foreach (Unet1dBlock b in LocalCondUnused is { } unused ? Blocks().Append(unused) : Blocks())
         {
-            yield return b.Conv1.Name;
-            yield return b.Norm1.Name;
-            yield return b.Conv2.Name;
-            yield return b.Norm2.Name;
-            yield return b.Cond.Name;
+            yield return (b.Conv1.Name, b.Conv1.Weight);
+            yield return (b.Norm1.Name, null);
+            yield return (b.Conv2.Name, b.Conv2.Weight);
+            yield return (b.Norm2.Name, null);
+            yield return (b.Cond.Name, b.Cond.Weight);
             if (b.Residual is { } r)
             {
-                yield return r.Name;
+                yield return (r.Name, r.Weight);
             }
         }
 
@@ -286,18 +307,18 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         {
             if (l.Downsample is { } s)
             {
-                yield return s.Name;
+                yield return (s.Name, s.Weight);
             }
         }
 
         foreach (Unet1dUp l in Up)
         {
-            yield return l.Upsample.Name;
+            yield return (l.Upsample.Name, l.Upsample.Weight);
         }
 
-        yield return FinalConv.Name;
-        yield return FinalNorm.Name;
-        yield return FinalOut.Name;
+        yield return (FinalConv.Name, FinalConv.Weight);
+        yield return (FinalNorm.Name, null);
+        yield return (FinalOut.Name, FinalOut.Weight);
     }
 
     /// <summary>FLOPs of one sample's forward pass: 2 x multiply-adds of every convolution and linear layer.</summary>
@@ -363,20 +384,43 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
         }
     }
 
-    /// <summary>The weights packed for <paramref name="path"/> (packed on first request, then shared).</summary>
+    /// <summary>
+    /// The weights packed for <paramref name="path"/> (packed on first request, then shared). The first packing is
+    /// from the tensors, which are then dropped: a model holds its weights once, packed (the 62M-parameter deployment
+    /// size's process stayed at 1.0 GB with both, for 249 MB of weights); another path's packing reads the first one.
+    /// </summary>
     internal Unet1dPacked PackedFor(IsaPath path)
     {
         lock (_packed)
         {
             if (!_packed.TryGetValue(path, out Unet1dPacked? packed))
             {
-                packed = new Unet1dPacked(this, path);
+                Unet1dPacked? first = _packed.Values.FirstOrDefault();
+                packed = first is null ? new Unet1dPacked(this, path) : new Unet1dPacked(first, path);
                 _packed[path] = packed;
+                if (first is null)
+                {
+                    foreach (Unet1dWeight w in Weights())
+                    {
+                        w.Release();
+                    }
+
+                    if (packed.Bytes >= ReleaseMemoryBytes)
+                    {
+                        // The tensors, the file's bytes they were read from and the packing's garbage are as large as the
+                        // weights: return them to the system now rather than hold the peak for the process's life.
+                        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                    }
+                }
             }
 
             return packed;
         }
     }
+
+    /// <summary>Packed weights from which packing returns the garbage of loading to the system at once (64 MB).</summary>
+    private const long ReleaseMemoryBytes = 64L << 20;
+
 
     /// <inheritdoc/>
     public IDenoiser CreateDenoiser(DiffusionSchedule schedule, DenoiserOptions options) =>
@@ -446,6 +490,27 @@ internal sealed class Unet1dPacked
         Add(model.FinalOut, model.FinalOut.Pack(path));
         Cond = PackCond(model, path, out float[] bias);
         CondBias = bias;
+        Bytes += Cond.Bytes;
+    }
+
+    /// <summary>The same weights packed for <paramref name="path"/>, read from <paramref name="source"/>'s (same bits).</summary>
+    public Unet1dPacked(Unet1dPacked source, IsaPath path)
+    {
+        Path = path;
+        foreach ((object layer, PackedMatrix m) in source._matrices)
+        {
+            Add(layer, m.Repack(path));
+        }
+
+        foreach ((object layer, PackedMatrix m) in source._oddMatrices)
+        {
+            PackedMatrix odd = m.Repack(path);
+            _oddMatrices[layer] = odd;
+            Bytes += odd.Bytes;
+        }
+
+        Cond = source.Cond.Repack(path);
+        CondBias = source.CondBias;
         Bytes += Cond.Bytes;
     }
 

@@ -97,6 +97,74 @@ public sealed class PackedMatrix
         return result;
     }
 
+    /// <summary>
+    /// Packs W[r, c] = <paramref name="source"/>[<paramref name="index"/>(r, c)] (elements of a tensor, such as a
+    /// convolution's [out, in, taps], or some of them: a transposed convolution's taps of one output parity) straight
+    /// into the panels, without a K x N copy of the permuted matrix. The caller has checked the values (float16: finite).
+    /// </summary>
+    internal static PackedMatrix PackPermuted<T>(T[] source, int k, int n, Func<int, int, int> index, IsaPath path)
+        where T : unmanaged
+    {
+        CheckShape((int)Math.Min((long)k * n, int.MaxValue), k, n);
+        bool half = typeof(T) == typeof(ushort);
+        var result = half ? new PackedMatrix(k, n, path, [], new ushort[Size(k, n, path)]) : new PackedMatrix(k, n, path, new float[Size(k, n, path)], []);
+        T[] data = half ? (T[])(object)result._half : (T[])(object)result._data;
+        result.Walk((row, col, at) => data[at] = source[index(row, col)]);
+        return result;
+    }
+
+    /// <summary>
+    /// The same matrix packed for <paramref name="path"/>, read from this one (same precision, same values): a model can
+    /// keep one packed copy of its weights and derive another path's from it instead of keeping the tensors too.
+    /// </summary>
+    public PackedMatrix Repack(IsaPath path)
+    {
+        if (path == Path)
+        {
+            return this;
+        }
+
+        var result = HalfWeights ? new PackedMatrix(K, N, path, [], new ushort[Size(K, N, path)]) : new PackedMatrix(K, N, path, new float[Size(K, N, path)], []);
+        if (HalfWeights)
+        {
+            result.Walk((row, col, at) => result._half[at] = _half[IndexOf(row, col)]);
+        }
+        else
+        {
+            result.Walk((row, col, at) => result._data[at] = _data[IndexOf(row, col)]);
+        }
+
+        return result;
+    }
+
+    /// <summary>Where W[row, col] sits in this matrix's storage.</summary>
+    private int IndexOf(int row, int col)
+    {
+        int k0 = row / Sgemm.KBlock * Sgemm.KBlock;
+        return Offset(k0, col / PanelWidth) + ((row - k0) * PanelWidth) + (col % PanelWidth);
+    }
+
+    /// <summary>Calls <paramref name="store"/>(row, col, storage index) for every element of W (the padding is left zero).</summary>
+    private void Walk(Action<int, int, int> store)
+    {
+        int k = K, n = N, nr = PanelWidth, panels = Panels;
+        for (int k0 = 0; k0 < k; k0 += Sgemm.KBlock)
+        {
+            int kc = Math.Min(Sgemm.KBlock, k - k0);
+            for (int panel = 0; panel < panels; panel++)
+            {
+                int colStart = panel * nr, cols = Math.Min(nr, n - colStart), offset = Offset(k0, panel);
+                for (int kk = 0; kk < kc; kk++)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        store(k0 + kk, colStart + j, offset + (kk * nr) + j);
+                    }
+                }
+            }
+        }
+    }
+
     private static void CheckShape(int length, int k, int n)
     {
         if (k < 1 || n < 1)
@@ -144,8 +212,7 @@ public sealed class PackedMatrix
     {
         get
         {
-            int k0 = k / Sgemm.KBlock * Sgemm.KBlock;
-            int i = Offset(k0, n / PanelWidth) + ((k - k0) * PanelWidth) + (n % PanelWidth);
+            int i = IndexOf(k, n);
             return HalfWeights ? (float)BitConverter.UInt16BitsToHalf(_half[i]) : _data[i];
         }
     }

@@ -253,6 +253,41 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void PackingDropsTheTensorsAndAnotherPathIsPackedFromThePackedWeights()
+    {
+        // A model holds its weights once: the first packing drops the tensors (the deployment size's process held 1.0 GB
+        // with both), and a later path's packing reads the first packed copy. Its bits are the bits of a model packed
+        // for that path first (the control: the same file opened again, that path packed from the tensors).
+        IsaPath[] paths = [.. Isa.Supported()];
+        using var model = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small_f16.json"));
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, 5, 3);
+        int d = model.SampleSize;
+        try
+        {
+            Isa.Force(paths[0]);
+            model.CreateDenoiser(8).Denoise(x, t, cond, new float[5 * d]);
+            var e = Assert.Throws<InvalidOperationException>(() => model.FinalConv.Weight[0]);
+            Assert.Contains("released after packing", e.Message);
+            Assert.Equal(model.FinalConv.Weight.Count, (long)model.FinalConv.Out * model.FinalConv.In * model.FinalConv.Taps);
+            foreach (IsaPath path in paths)
+            {
+                Isa.Force(path);
+                var repacked = new float[5 * d];
+                model.CreateDenoiser(8).Denoise(x, t, cond, repacked);
+                using var fresh = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small_f16.json"));
+                var direct = new float[5 * d];
+                fresh.CreateDenoiser(8).Denoise(x, t, cond, direct);
+                Assert.Equal(direct, repacked);
+                Assert.Equal(fresh.PackedWeightBytes(path), model.PackedWeightBytes(path));
+            }
+        }
+        finally
+        {
+            Isa.Force(null);
+        }
+    }
+
     /// <summary>
     /// With a row split from one sample, the denoiser times a one-sample call on one lane and with its columns split when
     /// it is made, says which it chose and why, and gives the reference bits either way; without a pool nothing is timed.

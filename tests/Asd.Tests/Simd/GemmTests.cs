@@ -229,6 +229,51 @@ public sealed class GemmTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RepackingForAnotherPathAndPackingAPermutationEqualPackingDirectly()
+    {
+        // A model keeps one packed copy of its weights and derives another path's from it (Unet1dModel.PackedFor), and
+        // packs a tensor's permutation without a K x N copy: both must store exactly what packing the row-major
+        // matrix for that path stores, padding included. K = 1100 crosses a K block; N = 37 leaves an edge panel on
+        // every path; float16 and float32 alike. The control: a repack that drops one element is told apart.
+        var rng = new System.Random(17);
+        int k = Sgemm.KBlock + 76, n = 37;
+        float[] w = Random(rng, k * n);
+        ushort[] h = [.. w.Select(v => BitConverter.HalfToUInt16Bits((Half)v))];
+        // The same matrix as a [n, k] tensor (an nn.Linear weight), read through the index a layer's packing uses.
+        float[] tensor = new float[n * k];
+        for (int r = 0; r < k; r++)
+        {
+            for (int c = 0; c < n; c++)
+            {
+                tensor[(c * k) + r] = w[(r * n) + c];
+            }
+        }
+
+        ushort[] halfTensor = [.. tensor.Select(v => BitConverter.HalfToUInt16Bits((Half)v))];
+        IsaPath[] paths = [.. Isa.Supported()];
+        foreach (IsaPath from in paths)
+        {
+            PackedMatrix f = PackedMatrix.PackPermuted(tensor, k, n, (r, c) => (c * k) + r, from);
+            PackedMatrix hf = PackedMatrix.PackPermuted(halfTensor, k, n, (r, c) => (c * k) + r, from);
+            Assert.Equal(PackedMatrix.Pack(w, k, n, outputMajor: false, from).Data, f.Data);
+            Assert.Equal(PackedMatrix.PackHalf(h, k, n, outputMajor: false, from).HalfData, hf.HalfData);
+            foreach (IsaPath to in paths)
+            {
+                PackedMatrix direct = PackedMatrix.Pack(w, k, n, outputMajor: false, to), repacked = f.Repack(to);
+                Assert.Equal(to, repacked.Path);
+                Assert.Equal(direct.Data, repacked.Data);
+                Assert.True(repacked.HalfData.Length == 0);
+                Assert.Equal(PackedMatrix.PackHalf(h, k, n, outputMajor: false, to).HalfData, hf.Repack(to).HalfData);
+            }
+        }
+
+        float[] dropped = (float[])w.Clone();
+        dropped[(k - 1) * n] = 0f;
+        Assert.NotEqual(PackedMatrix.Pack(dropped, k, n, outputMajor: false, paths[0]).Data, PackedMatrix.Pack(w, k, n, outputMajor: false, paths[^1]).Repack(paths[0]).Data);
+        output.WriteLine($"paths: {string.Join(", ", paths)}");
+    }
+
+    [Fact]
     public void BadShapesAreRejected()
     {
         PackedMatrix w = PackedMatrix.Pack(new float[6], 2, 3, outputMajor: false);
