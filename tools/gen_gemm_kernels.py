@@ -48,6 +48,13 @@ ISAS = [
 # 56-59%; at 1 and 2 rows the 2-panel kernels stay faster: 30 against 23%, 48 against 44%).
 HALF_MULTI = {"Avx2": [(2, 2)]}
 
+# Tried and not kept (2026-12-06, Zen 3, AVX2): two adjacent row tiles on half a panel (12 rows x 8 columns, float16
+# weights, A scaled), which widens each weight vector once for up to 12 FMAs instead of 6. It ran slower, not faster:
+# `Asd.Bench quick-gemm` with the pairs against without, 256 and 768 square, % of the FMA peak: M = 12 68 / 75 and
+# 71 / 80, M = 16 68 / 73 and 71 / 77, M = 32 66 / 72 and 70 / 77 (M = 8 equal). A k-step of the 6 x 16 tile issues 6
+# broadcasts and 6 widening operations beside its 12 FMAs; the pair issues 12 broadcasts and 3: on this core a
+# broadcast from memory costs a vector-pipe slot as a widening operation does, so the pair has more of them per FMA.
+
 # Vector registers of each ISA (x64 without AVX-512 has 16, AVX-512 and arm64 32): a kernel's live vectors fit them.
 REGISTERS = {"Avx512": 32, "Avx2": 16, "Vector128": 16, "Neon": 32}
 

@@ -419,7 +419,7 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     }
 
     /// <summary>Packed weights from which packing returns the garbage of loading to the system at once (64 MB).</summary>
-    private const long ReleaseMemoryBytes = 64L << 20;
+    internal const long ReleaseMemoryBytes = 64L << 20;
 
 
     /// <inheritdoc/>

@@ -186,7 +186,22 @@ public static class Unet1dOnnx
         Unet1dConfig config = Architecture(tensors, fed, groups, finalGroups, epsilon, source); // a missing tensor first: the more specific reason
         config = config with { LocalCondFirst = CheckNothingAround(graph, fed, prefix, config.LocalCondDim > 0, producer, consumers, source) };
         config.Validate(source);
-        SafeTensorsFile file = SafeTensorsFile.Parse(SafeTensorsBytes(tensors, source), source + " (weights taken from the ONNX graph)");
+        byte[] weights = SafeTensorsBytes(tensors, source);
+        if (weights.Length >= Unet1dModel.ReleaseMemoryBytes)
+        {
+            // The file's bytes (the graph's tensors point into them) are garbage from here: return them before the
+            // model reads its tensors out of the copy, so a large import holds two copies of the weights at most.
+            onnx = [];
+            tensors.Clear();
+            byName.Clear();
+            constants.Clear();
+            producer.Clear();
+            consumers.Clear();
+            graph = null!;
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        SafeTensorsFile file = SafeTensorsFile.Parse(weights, source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
     }
 
