@@ -167,6 +167,7 @@ public static class ModelCatalog
             else if (!(d <= NativeOnnxCheck.Bar))
             {
                 why = $"its outputs on a probe call differ from ONNX Runtime's by {d:G3} (relative; the engines' rounding stays below {NativeOnnxCheck.Bar:G1}), so the graph computes something the native ConditionalUnet1D does not";
+                model.Dispose();
                 model = null;
             }
             else

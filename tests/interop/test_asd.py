@@ -332,6 +332,25 @@ def test_asd_onnx_native_environment_variable_decides_where_the_field_is_auto():
     assert lines[0] == "cpu (ONNX Runtime)" and "asd's native ConditionalUnet1D" in lines[1], lines
 
 
+def test_a_fork_of_the_export_that_computes_another_function_stays_on_onnx_runtime():
+    # tests/fixtures/unet1d_variants: the tiny export, and one edit of its graph that keeps every weight (one Mish made
+    # x sigmoid(softplus(x))). The library runs both once beside ONNX Runtime when it opens them: the unedited one
+    # runs natively and says how far apart the engines were, the fork stays on ONNX Runtime ("on": ASD_ERR_MODEL
+    # naming the difference), and with ASD_ONNX_NATIVE_CHECK=off the import alone takes the fork (the control).
+    variants = os.path.join(ROOT, "tests", "fixtures", "unet1d_variants")
+    tiny, fork = os.path.join(variants, "tiny.onnx"), os.path.join(variants, "sigmoid.onnx")
+    with asd.Model(tiny, threads=1) as m:
+        assert "from ONNX Runtime's on a probe call" in m.runtime, m.runtime
+    with asd.Model(fork, threads=1) as m:
+        assert m.runtime == "cpu (ONNX Runtime)"
+    with pytest.raises(asd.AsdError, match="differ from ONNX Runtime's") as e:
+        asd.Model(fork, onnx_native="on")
+    assert e.value.status_name == "ASD_ERR_MODEL"
+    r = _in_subprocess("import asd; print(asd.Model(%r).runtime)" % fork, ASD_ONNX_NATIVE_CHECK="off")
+    assert r.returncode == 0, r.stderr
+    assert "not checked against ONNX Runtime" in r.stdout, r.stdout
+
+
 def test_library_errors_raise_with_message(mixture, mlp):
     with pytest.raises(asd.AsdError, match="Unknown built-in model") as e:
         asd.Model("builtin:nonsense")
