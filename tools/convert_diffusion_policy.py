@@ -19,7 +19,9 @@ CHECKPOINT is one of
     GroupNormalization node), are found by following the graph from the convolution before them, and n_groups, the
     final block's groups and the group norm's epsilon come from the same nodes. The horizon comes from the ``sample``
     input's shape when it is fixed (else --horizon), and the noise scheduler from ``scheduler_config.json`` beside the file (asd's
-    ONNX model-folder layout) when there is one. Nothing in the graph is run. A graph that computes more than the
+    ONNX model-folder layout) when there is one. Nothing in the graph is run (Debian has no onnxruntime for Python), so
+    a fork that keeps diffusion_policy's parameter names but computes something else between them converts without a
+    complaint: asd opening the .onnx itself runs it once beside ONNX Runtime first (docs/onnx-models.md). A graph that computes more than the
     U-Net (a policy exported whole, normalising its observation inside the graph) converts with a warning: only the
     U-Net's weights are written.
 Torch files are read with a restricted unpickler: tensors, containers and numbers are rebuilt, any other class
