@@ -166,7 +166,9 @@ public static class ModelCatalog
             }
             else if (!(d <= NativeOnnxCheck.Bar))
             {
-                why = $"its outputs on a probe call differ from ONNX Runtime's by {d:G3} (relative; the engines' rounding stays below {NativeOnnxCheck.Bar:G1}), so the graph computes something the native ConditionalUnet1D does not";
+                why = $"its outputs on a probe call differ from ONNX Runtime's by {d:G3} (relative; the engines' rounding stays below {NativeOnnxCheck.Bar:G1}), so the graph computes something the native ConditionalUnet1D does not"
+                    + (model.WeightPrecision == "float32" ? ""
+                        : $" (its weights are {model.WeightPrecision}: where ONNX Runtime computes in float16 and asd in float32, that alone can be the difference, and {NativeOnnxCheck.Variable}=off runs it natively)");
                 model.Dispose();
                 model = null;
             }
