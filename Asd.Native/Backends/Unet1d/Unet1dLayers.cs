@@ -55,7 +55,8 @@ internal sealed class Unet1dWeight
     /// <paramref name="path"/>, in the tensor's own precision.
     /// </summary>
     /// <exception cref="InvalidOperationException">The tensor was released.</exception>
-    public PackedMatrix Pack(int k, int n, Func<int, int, int> index, IsaPath path) =>
+    public PackedMatrix Pack<TIndex>(int k, int n, TIndex index, IsaPath path)
+        where TIndex : struct, IElementIndex =>
         IsHalf ? PackedMatrix.PackPermuted(Held(_half), k, n, index, path) : PackedMatrix.PackPermuted(Held(_values), k, n, index, path);
 
     /// <summary>
@@ -88,8 +89,13 @@ internal sealed record Unet1dConv(string Name, int In, int Out, int Taps, Unet1d
     /// <summary>The GEMM weights: W[j * In + c, o] = weight[o, c, j] (tap-major rows, as Conv1dPacking orders A's columns).</summary>
     public PackedMatrix Pack(IsaPath path)
     {
-        int cin = In, taps = Taps;
-        return Weight.Pack(taps * cin, Out, (k, o) => (((o * cin) + (k % cin)) * taps) + (k / cin), path);
+        return Weight.Pack(Taps * In, Out, new TapMajor(In, Taps), path);
+    }
+
+    /// <summary>W[j * In + c, o] = weight[o, c, j].</summary>
+    private readonly record struct TapMajor(int In, int Taps) : IElementIndex
+    {
+        public int Of(int row, int col) => (((col * In) + (row % In)) * Taps) + (row / In);
     }
 
     public long Parameters => Weight.Count + Bias.Length;
@@ -112,9 +118,14 @@ internal sealed record Unet1dUpsample(string Name, int Channels, Unet1dWeight We
     /// <summary>The GEMM weights of one output parity: W[j * C + c, o] = weight[c, o, tap_j].</summary>
     public PackedMatrix Pack(bool odd, IsaPath path)
     {
-        int ch = Channels;
         int[] taps = odd ? OddTaps : EvenTaps;
-        return Weight.Pack(2 * ch, ch, (k, o) => (((k % ch) * ch) + o) * 4 + taps[k / ch], path);
+        return Weight.Pack(2 * Channels, Channels, new Parity(Channels, taps[0], taps[1]), path);
+    }
+
+    /// <summary>W[j * C + c, o] = weight[c, o, tap j] for the parity's two taps.</summary>
+    private readonly record struct Parity(int Channels, int Tap0, int Tap1) : IElementIndex
+    {
+        public int Of(int row, int col) => ((((row % Channels) * Channels) + col) * 4) + (row < Channels ? Tap0 : Tap1);
     }
 
     public long Parameters => Weight.Count + Bias.Length;
@@ -128,8 +139,13 @@ internal sealed record Unet1dLinear(string Name, int In, int Out, Unet1dWeight W
 
     public PackedMatrix Pack(IsaPath path)
     {
-        int inWidth = In;
-        return Weight.Pack(In, Out, (k, o) => (o * inWidth) + k, path);
+        return Weight.Pack(In, Out, new OutputMajor(In), path);
+    }
+
+    /// <summary>W[k, o] = weight[o, k] (nn.Linear's [Out, In]).</summary>
+    private readonly record struct OutputMajor(int In) : IElementIndex
+    {
+        public int Of(int row, int col) => (col * In) + row;
     }
 
     public long Parameters => Weight.Count + Bias.Length;

@@ -228,6 +228,12 @@ public sealed class GemmTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A [N, K] tensor read as W[K, N].</summary>
+    private readonly record struct Transposed(int K) : IElementIndex
+    {
+        public int Of(int row, int col) => (col * K) + row;
+    }
+
     [Fact]
     public void RepackingForAnotherPathAndPackingAPermutationEqualPackingDirectly()
     {
@@ -253,8 +259,8 @@ public sealed class GemmTests(ITestOutputHelper output)
         IsaPath[] paths = [.. Isa.Supported()];
         foreach (IsaPath from in paths)
         {
-            PackedMatrix f = PackedMatrix.PackPermuted(tensor, k, n, (r, c) => (c * k) + r, from);
-            PackedMatrix hf = PackedMatrix.PackPermuted(halfTensor, k, n, (r, c) => (c * k) + r, from);
+            PackedMatrix f = PackedMatrix.PackPermuted(tensor, k, n, new Transposed(k), from);
+            PackedMatrix hf = PackedMatrix.PackPermuted(halfTensor, k, n, new Transposed(k), from);
             Assert.Equal(PackedMatrix.Pack(w, k, n, outputMajor: false, from).Data, f.Data);
             Assert.Equal(PackedMatrix.PackHalf(h, k, n, outputMajor: false, from).HalfData, hf.HalfData);
             foreach (IsaPath to in paths)
