@@ -184,6 +184,22 @@ public sealed class SafeTensorsFile
 
         var result = new float[info.Count];
         ReadOnlySpan<byte> src = _bytes.AsSpan((int)(_dataStart + info.Begin), (int)(info.End - info.Begin));
+        if (BitConverter.IsLittleEndian && info.DType is "F32" or "F16")
+        {
+            // The file's little-endian elements are this machine's: a block copy or a vectorised conversion (the
+            // element loop below took a tenth of opening a 249 MB model).
+            if (info.DType == "F32")
+            {
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(src).CopyTo(result);
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(src), result);
+            }
+
+            return result;
+        }
+
         for (int i = 0; i < result.Length; i++)
         {
             result[i] = info.DType switch

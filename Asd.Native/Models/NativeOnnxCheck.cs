@@ -17,7 +17,7 @@ internal static partial class NativeOnnxCheck
 {
     /// <summary>
     /// The environment variable that turns the check off ("off" or "0"; "on", "1", "auto" or unset: on). Off saves
-    /// opening the file a second time with ONNX Runtime (0.6-0.8 s for the 249 MB deployment size, whose memory goes
+    /// opening the file a second time with ONNX Runtime (0.7-1.2 s for the 249 MB deployment size, whose memory goes
     /// back after the probe; tools/unet1d_memory.sh), for a file already checked.
     /// </summary>
     public const string Variable = "ASD_ONNX_NATIVE_CHECK";

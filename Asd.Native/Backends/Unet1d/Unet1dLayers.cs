@@ -39,6 +39,14 @@ internal sealed class Unet1dWeight
 
     public void CheckFinite(string source, string name)
     {
+        // Fast: a float sum is finite only if every term is (a NaN or an infinity stays); a half is finite unless its
+        // exponent bits are all set. Only a tensor that fails the fast test is walked element by element, which also
+        // clears one whose float sum merely overflowed.
+        if (IsHalf ? !AnyExponentAllOnes(_half) : float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(_values)))
+        {
+            return;
+        }
+
         for (int i = 0; i < Count; i++)
         {
             bool finite = IsHalf ? (_half[i] & 0x7C00) != 0x7C00 : float.IsFinite(_values[i]);
@@ -48,6 +56,29 @@ internal sealed class Unet1dWeight
                 throw new InvalidDataException($"{source}: tensor '{name}' holds {v} at element {i}; weights must be finite.");
             }
         }
+    }
+
+    private static bool AnyExponentAllOnes(ushort[] half)
+    {
+        var mask = System.Runtime.Intrinsics.Vector128.Create((ushort)0x7C00);
+        int i = 0;
+        for (; i + 8 <= half.Length; i += 8)
+        {
+            if (System.Runtime.Intrinsics.Vector128.EqualsAny(System.Runtime.Intrinsics.Vector128.Create(half, i) & mask, mask))
+            {
+                return true;
+            }
+        }
+
+        for (; i < half.Length; i++)
+        {
+            if ((half[i] & 0x7C00) == 0x7C00)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Text;
 using Asd.Native.Backends.Unet1d;
 using Asd.Native.Threading;
 
@@ -251,6 +252,38 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         {
             Isa.Force(null);
         }
+    }
+
+    [Fact]
+    public void NonFiniteWeightsAreFoundWhereverTheyAreAndLargeFiniteOnesPass()
+    {
+        // The finiteness check takes a fast path (a float tensor's sum; a vector test of the halves' exponents) and
+        // walks the elements only when that fails: a non-finite value at any position (vector body or tail) must be
+        // named with its index, in both precisions, and finite values whose sum overflows must still load.
+        static SafeTensorsFile File(string dtype, byte[] data) =>
+            SafeTensorsFile.Parse(
+                [.. BitConverter.GetBytes((ulong)Encoding.UTF8.GetByteCount(Header(dtype, data.Length))), .. Encoding.UTF8.GetBytes(Header(dtype, data.Length)), .. data],
+                "test.safetensors");
+        static string Header(string dtype, int bytes) => $"{{\"w\":{{\"dtype\":\"{dtype}\",\"shape\":[{bytes / (dtype == "F16" ? 2 : 4)}],\"data_offsets\":[0,{bytes}]}}}}";
+        const int n = 19;
+        foreach (int at in (int[])[0, 7, 8, 15, 16, 18])
+        {
+            foreach (float bad in (float[])[float.NaN, float.PositiveInfinity, float.NegativeInfinity])
+            {
+                float[] f = [.. Enumerable.Range(0, n).Select(i => i * 0.25f)];
+                f[at] = bad;
+                var e32 = Assert.Throws<InvalidDataException>(() => Unet1dWeight.Read(File("F32", [.. f.SelectMany(BitConverter.GetBytes)]), "w", [n]));
+                Assert.Contains($"at element {at}", e32.Message);
+                ushort[] h = [.. f.Select(v => BitConverter.HalfToUInt16Bits((Half)v))];
+                var e16 = Assert.Throws<InvalidDataException>(() => Unet1dWeight.Read(File("F16", [.. h.SelectMany(BitConverter.GetBytes)]), "w", [n]));
+                Assert.Contains($"at element {at}", e16.Message);
+            }
+        }
+
+        float[] large = [.. Enumerable.Repeat(float.MaxValue, n)];
+        Assert.Equal(n, Unet1dWeight.Read(File("F32", [.. large.SelectMany(BitConverter.GetBytes)]), "w", [n]).Count);
+        ushort[] halves = [.. Enumerable.Repeat(BitConverter.HalfToUInt16Bits(Half.MaxValue), n)];
+        Assert.Equal(n, Unet1dWeight.Read(File("F16", [.. halves.SelectMany(BitConverter.GetBytes)]), "w", [n]).Count);
     }
 
     [Fact]
