@@ -113,12 +113,16 @@ public static class ModelCatalog
 
     /// <summary>The value of <see cref="NativeOnnxVariable"/>: auto (or unset) null, on true, off false.</summary>
     /// <exception cref="ArgumentException">Anything else.</exception>
-    internal static bool? NativeOnnxSetting(string? value) => value?.Trim().ToLowerInvariant() switch
+    internal static bool? NativeOnnxSetting(string? value) => AutoOnOff(NativeOnnxVariable, value);
+
+    /// <summary>An auto/on/off environment variable's value: unset, empty or auto null; on or 1 true; off or 0 false.</summary>
+    /// <exception cref="ArgumentException">Anything else, naming the variable.</exception>
+    internal static bool? AutoOnOff(string variable, string? value) => value?.Trim().ToLowerInvariant() switch
     {
         null or "" or "auto" => null,
         "on" or "1" => true,
         "off" or "0" => false,
-        _ => throw new ArgumentException($"{NativeOnnxVariable}={value}: expected auto, on or off."),
+        _ => throw new ArgumentException($"{variable}={value}: expected auto, on or off."),
     };
 
     /// <summary>Where notes on how a model was opened go (the CLI's stderr by default; tests capture them).</summary>

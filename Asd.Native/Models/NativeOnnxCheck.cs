@@ -41,12 +41,7 @@ internal static partial class NativeOnnxCheck
 
     /// <summary>A value of <see cref="Variable"/>: off or 0 false; on, 1, auto or unset true.</summary>
     /// <exception cref="ArgumentException">Anything else.</exception>
-    internal static bool Setting(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        null or "" or "auto" or "on" or "1" => true,
-        "off" or "0" => false,
-        _ => throw new ArgumentException($"{Variable}={value}: expected on or off."),
-    };
+    internal static bool Setting(string? value) => ModelCatalog.AutoOnOff(Variable, value) ?? true;
 
     /// <summary>
     /// Runs the native model and ONNX Runtime on the same probe (fixed seed) and returns the relative difference, or
