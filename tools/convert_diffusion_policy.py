@@ -204,6 +204,20 @@ def load_onnx(path):
             arrays[init.name] = numpy_helper.to_array(init)
         except Exception as e:
             raise ConversionError("%s: initializer %r cannot be read (%s)" % (path, init.name, e))
+    # A weight stored in float16 and cast to float32 where it is used (an export that halves its file and computes in
+    # float32): the cast is exact, so the initializer stands for its output, and the casts leave the graph walked here.
+    cast_of = {n.output[0]: n.input[0] for n in g.node
+               if n.op_type == "Cast" and len(n.input) == 1 and len(n.output) == 1 and n.input[0] in arrays
+               and np.issubdtype(arrays[n.input[0]].dtype, np.floating) and n.output[0] not in arrays
+               and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)}
+    if cast_of:
+        kept = [n for n in g.node if not (n.op_type == "Cast" and len(n.output) == 1 and n.output[0] in cast_of)]
+        for n in kept:
+            for k, i in enumerate(n.input):
+                if i in cast_of:
+                    n.input[k] = cast_of[i]
+        del g.node[:]
+        g.node.extend(kept)
     producer, consumers = {}, {}
     for node in g.node:
         for o in node.output:

@@ -107,6 +107,7 @@ public static class Unet1dOnnx
         }
 
         string prefix = anchors[0][..^Anchor.Length];
+        graph = graph with { Nodes = WithoutWeightCasts(graph.Nodes, byName) };
 
         // The inputs fed at run time (older exporters list the initializers among the graph's inputs too).
         OnnxValueInfo[] fed = [.. graph.Inputs.Where(i => !byName.ContainsKey(i.Name))];
@@ -203,6 +204,47 @@ public static class Unet1dOnnx
 
         SafeTensorsFile file = SafeTensorsFile.Parse(weights, source + " (weights taken from the ONNX graph)");
         return Unet1dModel.FromFile(name, config, scheduler, file, source);
+    }
+
+    /// <summary>
+    /// The nodes with each weight's cast to float32 taken out: an export that stores its weights in float16 to halve the
+    /// file, and computes in float32, casts every such initializer where it is used (the float16 MLP exports of
+    /// tools/export_mlp_onnx.py do; so do float16 converters told to keep an op in float32). The cast is exact, so the
+    /// native model takes the float16 initializer itself (packed as float16, widened exactly in the kernels: the same
+    /// values ONNX Runtime multiplies), and every node that read the cast's output reads the initializer's name.
+    /// </summary>
+    private static OnnxNode[] WithoutWeightCasts(OnnxNode[] nodes, Dictionary<string, OnnxTensor> initializers)
+    {
+        var castOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (OnnxNode n in nodes)
+        {
+            if (n is { OpType: "Cast", Inputs.Length: 1, Outputs.Length: 1 } && n.Attribute("to")?.I == OnnxTensor.Float
+                && initializers.TryGetValue(n.Inputs[0], out OnnxTensor? t) && t.DataType is OnnxTensor.Float16 or OnnxTensor.Float
+                && !initializers.ContainsKey(n.Outputs[0]))
+            {
+                castOf[n.Outputs[0]] = n.Inputs[0];
+            }
+        }
+
+        if (castOf.Count == 0)
+        {
+            return nodes;
+        }
+
+        var kept = new List<OnnxNode>(nodes.Length - castOf.Count);
+        foreach (OnnxNode n in nodes)
+        {
+            if (n.OpType == "Cast" && n.Outputs.Length == 1 && castOf.ContainsKey(n.Outputs[0]))
+            {
+                continue;
+            }
+
+            kept.Add(Array.Exists(n.Inputs, castOf.ContainsKey)
+                ? n with { Inputs = [.. n.Inputs.Select(i => castOf.TryGetValue(i, out string? w) ? w : i)] }
+                : n);
+        }
+
+        return [.. kept];
     }
 
     /// <summary>Ops that only move data (the U-Net's Rearranges and the exporter's casts).</summary>

@@ -156,9 +156,36 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void AnExportStoringItsWeightsInFloat16AndCastingThemRunsNativelyOnTheFloat16Weights()
+    {
+        // tiny_f16.onnx (tools/make_unet1d_models.py --variants): tiny.onnx with every weight stored in float16 and
+        // cast to float32 where it is used. The import read weights only where an initializer feeds the layer, so it
+        // found no group norm here ("the group count was not found") and the file ran on ONNX Runtime; it now takes
+        // each cast's initializer, exactly (the float16 values ONNX Runtime multiplies), and keeps it in float16.
+        string half = Fixture("unet1d_variants", "tiny_f16.onnx");
+        (IDiffusionModel opened, string[] notes) = OpenNoting(half);
+        using var native = Assert.IsType<Unet1dModel>(opened);
+        double apart = native.CheckedAgainstRuntime ?? double.NaN;
+        output.WriteLine($"tiny_f16: {apart:E2} from ONNX Runtime; notes: {string.Join(" | ", notes)}");
+        Assert.True(apart <= NativeOnnxCheck.Bar / 100, $"the float16-weight export is {apart} from ONNX Runtime");
+        Assert.Equal("float16", native.WeightPrecision);
+
+        // The same network as tiny.onnx, its weights rounded to float16: the outputs move by that rounding, not more.
+        using var single = Assert.IsType<Unet1dModel>(ModelCatalog.Open(Fixture("unet1d_variants", "tiny.onnx")));
+        SameArchitecture(single.Config, native.Config);
+        Assert.Equal(single.Parameters, native.Parameters);
+        Assert.Equal("float32", single.WeightPrecision);
+        (float[] a, float[] b) = Outputs(single, native);
+        double rel = Unet1dTests.Relative(b, [.. a.Select(v => (double)v)]);
+        output.WriteLine($"tiny_f16 against tiny.onnx: relative difference {rel:E2}");
+        Assert.True(rel is > 1e-6 and < 1e-2, $"float16 weights moved the outputs by {rel}");
+    }
+
     [Theory]
     [InlineData("sincos")]
     [InlineData("sigmoid")]
+    [InlineData("sigmoid_f16")]
     public void AForkThatKeepsTheWeightsButChangesTheFunctionStaysOnOnnxRuntime(string fork)
     {
         // tools/make_unet1d_models.py --variants: tiny.onnx as exported, and one edit of its graph between the weights
@@ -167,7 +194,10 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         // only the probe call beside ONNX Runtime tells the fork apart: it stays on ONNX Runtime with a note, and is
         // an error where the native engine is required. Margin: the fork's difference is at least 20 times the bar,
         // the unedited export's at most a hundredth of it.
-        string tiny = Fixture("unet1d_variants", "tiny.onnx"), edited = Fixture("unet1d_variants", fork + ".onnx");
+        // sigmoid_f16: the sigmoid fork of tiny_f16.onnx (weights stored in float16), whose note says what float16
+        // arithmetic in ONNX Runtime alone could do.
+        bool half = fork.EndsWith("_f16", StringComparison.Ordinal);
+        string tiny = Fixture("unet1d_variants", half ? "tiny_f16.onnx" : "tiny.onnx"), edited = Fixture("unet1d_variants", fork + ".onnx");
         (IDiffusionModel plain, string[] plainNotes) = OpenNoting(tiny);
         using (plain)
         {
@@ -192,6 +222,7 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         string note = Assert.Single(notes, n => n.Contains("differ from ONNX Runtime's", StringComparison.Ordinal));
         output.WriteLine(note);
         Assert.Contains("running it through ONNX Runtime", note);
+        Assert.Equal(half, note.Contains("its weights are float16", StringComparison.Ordinal));
         double difference = double.Parse(System.Text.RegularExpressions.Regex.Match(note, @"by ([0-9.Ee+-]+) \(relative").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(difference >= 20 * NativeOnnxCheck.Bar, $"{fork}: {difference} against the bar {NativeOnnxCheck.Bar}");
 
