@@ -65,7 +65,7 @@ internal static class BenchCommand
             flags.NoteDefaultSchedule(parse, m, stderr);
             float[] conditioning = PolicyDemo.Applies(spec, parse.GetValue(cond))
                 ? PolicyDemo.BenchObservation()
-                : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, (m as Asd.Native.Backends.Unet1d.Unet1dModel)?.ConditionLayout);
+                : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);
             using IDiffusionModel? ort = parse.GetValue(vsOrt) ? OpenOnnxTwin(spec, m, threadCount) : null;
             bool interactive = !Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out);
             Action<string>? status = interactive ? s => stderr.Write($"\r\u001b[K{s}") : null;

@@ -76,7 +76,7 @@ internal static class SampleCommand
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
 
-            float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, (m as Asd.Native.Backends.Unet1d.Unet1dModel)?.ConditionLayout);
+            float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);
             using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
             bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));

@@ -57,6 +57,13 @@ public interface IDiffusionModel : IDisposable
     /// <summary>Elements per conditioning row; 0 when unconditional.</summary>
     int ConditionSize { get; }
 
+    /// <summary>
+    /// What a conditioning row's values are when they are more than one flat list (a ConditionalUnet1D with local
+    /// conditioning: "3 global values, then 8 positions x 4 local values"), for the messages of every interface; null
+    /// otherwise.
+    /// </summary>
+    string? ConditionLayout => null;
+
     /// <summary>The scheduler the model was trained with (flags may override fields).</summary>
     Schedules.SchedulerConfig DefaultScheduler { get; }
 

@@ -309,7 +309,8 @@ def test_a_conditional_unet1d_with_local_conditioning_takes_global_then_local_va
         other[3:] = other[3:][::-1]  # the same values, the local part in another order: another policy's input
         c, _ = m.sample(2, steps=20, sampler="ddpm", cond=other, seed=3)
         assert np.abs(c - a).max() > 1e-3
-        with pytest.raises(asd.AsdError):
+        # Only the global values: the message spells out the layout (ConditionLayout, the CLI's wording too).
+        with pytest.raises(asd.AsdError, match="3 global values, then 8 positions x 4 local values"):
             m.sample(2, steps=20, cond=cond[:3], seed=3)
 
 

@@ -99,10 +99,8 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <remarks>The global conditioning, then the local conditioning [horizon, local_cond_dim] (<see cref="Unet1dConfig.ConditionSize"/>).</remarks>
     public int ConditionSize => Config.ConditionSize;
 
-    /// <summary>
-    /// What a sample's conditioning values are when the model has local conditioning ("3 global values, then 8
-    /// positions x 4 local values"), for messages; null without it (the values are then the global conditioning).
-    /// </summary>
+    /// <inheritdoc/>
+    /// <remarks>Null without local conditioning (the values are then the global conditioning).</remarks>
     public string? ConditionLayout => Config.LocalCondDim == 0
         ? null
         : Config.GlobalCondDim == 0 ? $"{Config.Horizon} positions x {Config.LocalCondDim} local values"
