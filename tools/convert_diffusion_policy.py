@@ -17,7 +17,8 @@ CHECKPOINT is one of
     torch.onnx.export keeps the parameters' names for the convolutions and linear layers; each group norm's scale
     and shift, which the exporter folds into anonymous ``onnx::Mul_*`` / ``onnx::Add_*`` constants (or passes to a
     GroupNormalization node), are found by following the graph from the convolution before them, and n_groups, the
-    final block's groups and the group norm's epsilon come from the same nodes. The horizon comes from the ``sample``
+    final block's groups and the group norm's epsilon come from the same nodes; a weight stored in float16 and cast to
+    float32 where it is used is read from its initializer (the cast is exact). The horizon comes from the ``sample``
     input's shape when it is fixed (else --horizon), and the noise scheduler from ``scheduler_config.json`` beside the file (asd's
     ONNX model-folder layout) when there is one. Nothing in the graph is run (Debian has no onnxruntime for Python), so
     a fork that keeps diffusion_policy's parameter names but computes something else between them converts without a
