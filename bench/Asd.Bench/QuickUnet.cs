@@ -11,7 +11,9 @@ namespace Asd.Bench;
 /// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first;
 /// a limit may carry a group norm's split threshold after a slash (<c>2097152/32768</c>:
 /// <c>Unet1dDenoiser.NormParallelElements</c>, else its default) and a third, the float16 widen-once tile threshold
-/// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default).
+/// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default). With <c>ASD_AB_F32=1</c> it weighs the
+/// model's float16 packing against float32 packing of the same weights instead (<c>Unet1dWeight.PackHalfAsFloat</c>),
+/// call by call.
 /// </summary>
 internal static class QuickUnet
 {
@@ -30,6 +32,52 @@ internal static class QuickUnet
         }
 
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
+        if (Environment.GetEnvironmentVariable("ASD_AB_F32") == "1")
+        {
+            // Float16 packing (as models pack) against the same model packed as float32: two models in one process,
+            // call by call in alternating order, each timed call after 3 untimed ones of the same model (the other's
+            // weights were in the caches before them); each size's medians and the median of the paired ratios.
+            den.Denoise(new float[model.SampleSize], [0], new float[model.ConditionSize], new float[model.SampleSize]);
+            Unet1dWeight.PackHalfAsFloat = true;
+            using Unet1dModel m2 = Unet1dModel.Load(path);
+            Unet1dDenoiser d2 = m2.CreateDenoiser(64, pool);
+            Unet1dWeight.PackHalfAsFloat = false;
+            Console.WriteLine($"A/B: packed {model.PackedWeightBytes(Asd.Simd.Isa.Active) / 1e6:F1} MB vs {m2.PackedWeightBytes(Asd.Simd.Isa.Active) / 1e6:F1} MB");
+            int[] szs = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 4, 8];
+            int n = args.Length > 4 ? int.Parse(args[4]) : 25;
+            var r = new Random(1);
+            int mostB = szs.Max();
+            float[] xx = [.. Enumerable.Range(0, mostB * model.SampleSize).Select(_ => (float)r.NextDouble())];
+            float[] cc = [.. Enumerable.Range(0, mostB * model.ConditionSize).Select(_ => (float)r.NextDouble())];
+            int[] tt = [.. Enumerable.Range(0, mostB).Select(i => (i * 7) % 100)];
+            var yy = new float[mostB * model.SampleSize];
+            var ta = szs.ToDictionary(b => b, _ => new List<double>());
+            var tb = szs.ToDictionary(b => b, _ => new List<double>());
+            for (int rep = 0; rep < n; rep++)
+            {
+                foreach (int b in szs)
+                {
+                    foreach (bool second in rep % 2 == 0 ? new[] { false, true } : new[] { true, false })
+                    {
+                        Unet1dDenoiser dd = second ? d2 : den;
+                        int dsz = model.SampleSize, csz = model.ConditionSize;
+                        for (int w = 0; w < 3; w++) { dd.Denoise(xx.AsSpan(0, b * dsz), tt.AsSpan(0, b), cc.AsSpan(0, b * csz), yy.AsSpan(0, b * dsz)); }
+                        var sw2 = Stopwatch.StartNew();
+                        dd.Denoise(xx.AsSpan(0, b * dsz), tt.AsSpan(0, b), cc.AsSpan(0, b * csz), yy.AsSpan(0, b * dsz));
+                        (second ? tb : ta)[b].Add(sw2.Elapsed.TotalMilliseconds);
+                    }
+                }
+            }
+
+            foreach (int b in szs)
+            {
+                double[] ratios = [.. ta[b].Zip(tb[b], (p, q) => q / p).Order()];
+                Console.WriteLine($"B={b,2}: f16 {Median(ta[b]):F3} ms  f32 {Median(tb[b]):F3} ms  median ratio f32/f16 {ratios[ratios.Length / 2]:F3} (quartiles {ratios[ratios.Length / 4]:F3}-{ratios[3 * ratios.Length / 4]:F3})");
+            }
+
+            return;
+        }
+
         Console.WriteLine($"one-sample calls run on {den.OneSampleMode}");
         int d = model.SampleSize, c = model.ConditionSize;
         int[] sizes = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 3, 4, 6, 8, 12, 16];

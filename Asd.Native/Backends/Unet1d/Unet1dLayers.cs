@@ -88,7 +88,15 @@ internal sealed class Unet1dWeight
     /// <exception cref="InvalidOperationException">The tensor was released.</exception>
     public PackedMatrix Pack<TIndex>(int k, int n, TIndex index, IsaPath path)
         where TIndex : struct, IElementIndex =>
-        IsHalf ? PackedMatrix.PackPermuted(Held(_half), k, n, index, path) : PackedMatrix.PackPermuted(Held(_values), k, n, index, path);
+        IsHalf && PackHalfAsFloat ? PackedMatrix.PackPermuted(Array.ConvertAll(Held(_half), h => (float)BitConverter.UInt16BitsToHalf(h)), k, n, index, path)
+        : IsHalf ? PackedMatrix.PackPermuted(Held(_half), k, n, index, path) : PackedMatrix.PackPermuted(Held(_values), k, n, index, path);
+
+    /// <summary>
+    /// Packs float16 tensors as float32 (the same values, so the same bits): for the A/B probe of
+    /// <c>Asd.Bench quick-unet</c> (<c>ASD_AB_F32=1</c>), which weighs the two packings side by side; models pack float16
+    /// (docs/bench/avx2/policy-half.md has why).
+    /// </summary>
+    internal static bool PackHalfAsFloat { get; set; }
 
     /// <summary>
     /// Drops the tensor's values once its model holds them packed (<see cref="Unet1dModel"/>: other paths are packed
