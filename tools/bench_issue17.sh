@@ -3,10 +3,11 @@
 # run, 2 threads, one request) on builtin:policy (float16-packed weights, with the bandwidth and FMA bounds) and on
 # the unet16 and unet28 fixtures with intra-op threads (1 and 2) and row-parallel lanes (2), and the policy's float16 against
 # float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp), on Release builds it makes first; run on an otherwise idle machine where the
-# machine is shared. Usage, from the repository root: tools/bench_issue17.sh
+# machine is shared. Usage, from the repository root: tools/bench_issue17.sh   (ASD_ISSUE17_OUT=DIR writes there
+# instead: docs/bench/issue17-avx2 holds a pass on the AVX2-only Zen 3 the project VM is some days)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=docs/bench/issue17
+out=${ASD_ISSUE17_OUT:-docs/bench/issue17}
 mkdir -p "$out"
 # A cost-curve cache of its own (unless ASD_CACHE_DIR is given): every bench here calibrates on this machine now.
 export ASD_CACHE_DIR=${ASD_CACHE_DIR:-$(mktemp -d)}
