@@ -206,17 +206,33 @@ def load_onnx(path):
         except Exception as e:
             raise ConversionError("%s: initializer %r cannot be read (%s)" % (path, init.name, e))
     # A weight stored in float16 and cast to float32 where it is used (an export that halves its file and computes in
-    # float32): the cast is exact, so the initializer stands for its output, and the casts leave the graph walked here.
-    cast_of = {n.output[0]: n.input[0] for n in g.node
-               if n.op_type == "Cast" and len(n.input) == 1 and len(n.output) == 1 and n.input[0] in arrays
-               and np.issubdtype(arrays[n.input[0]].dtype, np.floating) and n.output[0] not in arrays
-               and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)}
-    if cast_of:
-        kept = [n for n in g.node if not (n.op_type == "Cast" and len(n.output) == 1 and n.output[0] in cast_of)]
+    # float32: tools/export_mlp_onnx.py stores NAME.f16 and casts it to NAME; converters keep the initializer's name and
+    # cast it to a new one): the cast is exact, so the initializer stands for its output, under whichever of the two
+    # names is a parameter's (the initializer's when both or neither are), and the casts leave the graph walked here.
+    def parameter_name(n):
+        return n.endswith(".weight") or n.endswith(".bias")
+    named, casts = {}, []  # name -> the name it stands under; the Cast nodes taken out
+    for n in g.node:
+        if (n.op_type == "Cast" and len(n.input) == 1 and len(n.output) == 1 and n.input[0] in arrays
+                and np.issubdtype(arrays[n.input[0]].dtype, np.floating) and n.output[0] not in arrays
+                and n.output[0] not in named
+                and any(a.name == "to" and a.i == onnx.TensorProto.FLOAT for a in n.attribute)):
+            w, o = n.input[0], n.output[0]
+            name = named.get(w) or (o if parameter_name(o) and not parameter_name(w) else w)
+            named[w] = named[o] = name
+            casts.append(n)
+    if casts:
+        for w in [k for k in arrays if k in named and named[k] != k]:
+            arrays[named[w]] = arrays.pop(w)
+        cast_outputs = {c.output[0] for c in casts}
+        kept = [n for n in g.node if not (n.op_type == "Cast" and len(n.output) == 1 and n.output[0] in cast_outputs)]
         for n in kept:
             for k, i in enumerate(n.input):
-                if i in cast_of:
-                    n.input[k] = cast_of[i]
+                if i in named:
+                    n.input[k] = named[i]
+        for i in g.input:
+            if i.name in named:
+                i.name = named[i.name]
         del g.node[:]
         g.node.extend(kept)
     producer, consumers = {}, {}

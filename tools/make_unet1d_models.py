@@ -39,7 +39,9 @@ graph: sincos.onnx (the step embedding's Concat takes the cosines first) and sig
 block's first convolution, is x tanh(softplus(x)) with the Tanh made a Sigmoid). The native import recognises all
 three by their weights and data path; only running them tells the forks apart (Models/NativeOnnxCheck.cs). And
 tiny_f16.onnx and sigmoid_f16.onnx: tiny.onnx and sigmoid.onnx with every float tensor of more than one value stored
-in float16 and cast to float32 where it is used (an export that halves its file and still computes in float32).
+in float16 and cast to float32 where it is used (an export that halves its file and still computes in float32), in
+the two namings exporters use (tiny_f16: NAME.f16 cast to NAME, as tools/export_mlp_onnx.py; sigmoid_f16: NAME cast
+to NAME_float32).
 
 --deploy writes DIR/unet1d_deploy.{json,safetensors,onnx} and DIR/reference.json (3 rows): the configuration of
 issue 15 (down_dims [256, 512, 1024], step embedding 128, kernel 5, 8 groups, horizon 16, action dim 2, global
@@ -198,8 +200,8 @@ def make_variants(out):
     base = os.path.join(out, "tiny.onnx")
     uc.export_onnx(uc.build_module(cfg), cfg, base)
 
-    def edit(name, change, source=None):
-        m = onnx.load(source or base)
+    def edit(name, change):
+        m = onnx.load(base)
         hits = [n for n in m.graph.node if change(n, dry=True)]
         if len(hits) != 1:
             raise SystemExit("%s: expected one node to edit, found %d" % (name, len(hits)))
@@ -229,31 +231,38 @@ def make_variants(out):
     edit("sigmoid.onnx", tanh_to_sigmoid)
 
     # float16 storage: each float initializer with more than one value becomes float16, read through a Cast to float32
-    # (a node per weight, before the graph's own nodes, so the graph stays topologically sorted).
+    # (a node per weight, before the graph's own nodes, so the graph stays topologically sorted), in the two namings
+    # exporters use: the float16 initializer renamed NAME.f16 and cast to NAME, as tools/export_mlp_onnx.py writes
+    # (tiny_f16), or keeping NAME and cast to a new name its readers then read (sigmoid_f16, from sigmoid.onnx).
     import numpy as np
     from onnx import helper, numpy_helper
-    m = onnx.load(base)
-    inits, casts, renamed = [], [], {}
-    for t in m.graph.initializer:
-        if t.data_type == onnx.TensorProto.FLOAT and int(np.prod(t.dims)) > 1:
-            inits.append(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
-            casts.append(helper.make_node("Cast", [t.name], [t.name + "_float32"], to=onnx.TensorProto.FLOAT, name=t.name + "_cast"))
-            renamed[t.name] = t.name + "_float32"
-        else:
-            inits.append(t)
-    nodes = list(m.graph.node)
-    for n in nodes:
-        for k, i in enumerate(n.input):
-            n.input[k] = renamed.get(i, i)
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(inits)
-    del m.graph.node[:]
-    m.graph.node.extend(casts + nodes)
-    onnx.checker.check_model(m)
-    half = os.path.join(out, "tiny_f16.onnx")
-    onnx.save(m, half)
-    print("wrote %s (%d bytes, %d weights in float16)" % (half, os.path.getsize(half), len(renamed)))
-    edit("sigmoid_f16.onnx", tanh_to_sigmoid, source=half)
+
+    def float16_weights(source, dest, keep_names):
+        m = onnx.load(source)
+        inits, casts, renamed = [], [], {}
+        for t in m.graph.initializer:
+            if t.data_type == onnx.TensorProto.FLOAT and int(np.prod(t.dims)) > 1:
+                stored, read = (t.name, t.name + "_float32") if keep_names else (t.name + ".f16", t.name)
+                inits.append(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), stored))
+                casts.append(helper.make_node("Cast", [stored], [read], to=onnx.TensorProto.FLOAT, name=stored + "_cast"))
+                renamed[t.name] = read
+            else:
+                inits.append(t)
+        nodes = list(m.graph.node)
+        for n in nodes:
+            for k, i in enumerate(n.input):
+                n.input[k] = renamed.get(i, i)
+        del m.graph.initializer[:]
+        m.graph.initializer.extend(inits)
+        del m.graph.node[:]
+        m.graph.node.extend(casts + nodes)
+        onnx.checker.check_model(m)
+        path = os.path.join(out, dest)
+        onnx.save(m, path)
+        print("wrote %s (%d bytes, %d weights in float16)" % (path, os.path.getsize(path), len(renamed)))
+
+    float16_weights(base, "tiny_f16.onnx", keep_names=False)
+    float16_weights(os.path.join(out, "sigmoid.onnx"), "sigmoid_f16.onnx", keep_names=True)
     print("wrote %s (%d bytes)" % (base, os.path.getsize(base)))
     return 0
 

@@ -223,31 +223,35 @@ def onnx_checks(tmp, asd):
         ok, why = same_model(out, os.path.join(tmp, "odd.json"))
     check("ONNX export with the final block at 4 groups, epsilon 1e-6 and horizon 12: read from the graph", ok, why)
 
-    # An export that stores its weights in float16 and casts each to float32 where it is used (tiny_f16.onnx, made by
-    # tools/make_unet1d_models.py --variants from tiny.onnx): the casts are followed to the initializers, so it converts
-    # to tiny.onnx's network and architecture with every tensor rounded to float16, and nothing else changed.
+    # Exports that store their weights in float16 and cast each to float32 where it is used
+    # (tools/make_unet1d_models.py --variants: tiny_f16.onnx names the float16 initializer NAME.f16 and casts it to NAME,
+    # as tools/export_mlp_onnx.py does; sigmoid_f16.onnx, a fork of the same weights, keeps NAME and casts it to a new
+    # name): the casts are followed to the initializers, so each converts to tiny.onnx's architecture with every
+    # tensor rounded to float16, and nothing else changed (the converter does not run the graph, so the fork's edit
+    # does not show here).
     outs = {}
-    for stem in ("tiny", "tiny_f16"):
+    for stem in ("tiny", "tiny_f16", "sigmoid_f16"):
         outs[stem] = os.path.join(tmp, "onnx-" + stem, "unet.json")
         rc, text = convert([os.path.join(ROOT, "tests/fixtures/unet1d_variants", stem + ".onnx"), "--out", outs[stem]])
         if rc != 0:
             break
-    ok, why = (rc == 0, text)
-    if ok:
-        tensors = {}
-        for stem, out in outs.items():
-            with open(os.path.splitext(out)[0] + ".safetensors", "rb") as f:
-                tensors[stem], _, _ = mc.parse_safetensors(f.read())
-        a = uc.parse_config(json.load(open(outs["tiny"])), outs["tiny"])
-        b = uc.parse_config(json.load(open(outs["tiny_f16"])), outs["tiny_f16"])
-        single, half = tensors["tiny"], tensors["tiny_f16"]
-        bad = [k for k in ("horizon", "down_dims", "kernel_size", "n_groups", "group_norm_eps") if a[k] != b[k]]
-        bad += sorted(set(single) ^ set(half))
-        bad += [k for k in single if k in half and not np.array_equal(
-            np.asarray(half[k], dtype=np.float32), np.asarray(single[k], dtype=np.float32).astype(np.float16).astype(np.float32))]
-        moved = [k for k in single if k in half and not np.array_equal(np.asarray(half[k]), np.asarray(single[k]))]
-        ok, why = not bad and len(moved) > 0, "differ: %s; %d tensors moved by the rounding" % (bad[:5], len(moved))
-    check("ONNX export with float16 weights cast to float32 where used: tiny.onnx's network, rounded to float16", ok, why)
+    for half in ("tiny_f16", "sigmoid_f16"):
+        ok, why = (rc == 0, text)
+        if ok:
+            tensors = {}
+            for stem in ("tiny", half):
+                with open(os.path.splitext(outs[stem])[0] + ".safetensors", "rb") as f:
+                    tensors[stem], _, _ = mc.parse_safetensors(f.read())
+            a = uc.parse_config(json.load(open(outs["tiny"])), outs["tiny"])
+            b = uc.parse_config(json.load(open(outs[half])), outs[half])
+            single, rounded = tensors["tiny"], tensors[half]
+            bad = [k for k in ("horizon", "down_dims", "kernel_size", "n_groups", "group_norm_eps") if a[k] != b[k]]
+            bad += sorted(set(single) ^ set(rounded))
+            bad += [k for k in single if k in rounded and not np.array_equal(
+                np.asarray(rounded[k], dtype=np.float32), np.asarray(single[k], dtype=np.float32).astype(np.float16).astype(np.float32))]
+            moved = [k for k in single if k in rounded and not np.array_equal(np.asarray(rounded[k]), np.asarray(single[k]))]
+            ok, why = not bad and len(moved) > 0, "differ: %s; %d tensors moved by the rounding" % (bad[:5], len(moved))
+        check("ONNX export with float16 weights cast to float32 where used (%s): tiny.onnx's network, rounded to float16" % half, ok, why)
 
     small = onnx.load(os.path.join(ROOT, "tests/fixtures/unet1d/small.onnx"))
 

@@ -93,7 +93,7 @@ public static class Unet1dOnnx
     /// <exception cref="InvalidDataException">Not a ConditionalUnet1D, or one whose weights or shape cannot be taken over (the message says which).</exception>
     public static Unet1dModel Import(byte[] onnx, string source, string name, SchedulerConfig scheduler)
     {
-        OnnxGraph graph = OnnxProto.ReadGraph(onnx, source);
+        OnnxGraph graph = WithoutWeightCasts(OnnxProto.ReadGraph(onnx, source));
         var byName = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
         foreach (OnnxTensor t in graph.Initializers)
         {
@@ -107,7 +107,6 @@ public static class Unet1dOnnx
         }
 
         string prefix = anchors[0][..^Anchor.Length];
-        graph = graph with { Nodes = WithoutWeightCasts(graph.Nodes, byName) };
 
         // The inputs fed at run time (older exporters list the initializers among the graph's inputs too).
         OnnxValueInfo[] fed = [.. graph.Inputs.Where(i => !byName.ContainsKey(i.Name))];
@@ -207,44 +206,63 @@ public static class Unet1dOnnx
     }
 
     /// <summary>
-    /// The nodes with each weight's cast to float32 taken out: an export that stores its weights in float16 to halve the
-    /// file, and computes in float32, casts every such initializer where it is used (the float16 MLP exports of
-    /// tools/export_mlp_onnx.py do; so do float16 converters told to keep an op in float32). The cast is exact, so the
-    /// native model takes the float16 initializer itself (packed as float16, widened exactly in the kernels: the same
-    /// values ONNX Runtime multiplies), and every node that read the cast's output reads the initializer's name.
+    /// The graph with each weight's cast to float32 taken out. An export that stores its weights in float16 to halve the
+    /// file, and computes in float32, casts every such initializer where it is used: tools/export_mlp_onnx.py's
+    /// float16 exports store NAME.f16 and cast it to NAME; float16 converters told to keep an op in float32 keep the
+    /// initializer's name and cast it to a new one. The cast is exact, so the native model takes the float16
+    /// initializer itself (packed as float16, widened exactly in the kernels: the values ONNX Runtime multiplies),
+    /// under whichever of the two names is a parameter's (ends in .weight or .bias; the initializer's when both or
+    /// neither do), and every node that read either name reads that one.
     /// </summary>
-    private static OnnxNode[] WithoutWeightCasts(OnnxNode[] nodes, Dictionary<string, OnnxTensor> initializers)
+    private static OnnxGraph WithoutWeightCasts(OnnxGraph graph)
     {
-        var castOf = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (OnnxNode n in nodes)
+        var initializers = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);
+        foreach (OnnxTensor t in graph.Initializers)
+        {
+            initializers[t.Name] = t;
+        }
+
+        static bool ParameterName(string name) => name.EndsWith(".weight", StringComparison.Ordinal) || name.EndsWith(".bias", StringComparison.Ordinal);
+
+        // Each cast weight's name: initializer -> chosen name, and every cast output -> the same.
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        var casts = new HashSet<OnnxNode>(ReferenceEqualityComparer.Instance);
+        foreach (OnnxNode n in graph.Nodes)
         {
             if (n is { OpType: "Cast", Inputs.Length: 1, Outputs.Length: 1 } && n.Attribute("to")?.I == OnnxTensor.Float
                 && initializers.TryGetValue(n.Inputs[0], out OnnxTensor? t) && t.DataType is OnnxTensor.Float16 or OnnxTensor.Float
-                && !initializers.ContainsKey(n.Outputs[0]))
+                && !initializers.ContainsKey(n.Outputs[0]) && !named.ContainsKey(n.Outputs[0]))
             {
-                castOf[n.Outputs[0]] = n.Inputs[0];
+                string weight = n.Inputs[0], output = n.Outputs[0];
+                string name = named.TryGetValue(weight, out string? chosen) ? chosen
+                    : !ParameterName(weight) && ParameterName(output) ? output : weight;
+                named[weight] = name;
+                named[output] = name;
+                casts.Add(n);
             }
         }
 
-        if (castOf.Count == 0)
+        if (casts.Count == 0)
         {
-            return nodes;
+            return graph;
         }
 
-        var kept = new List<OnnxNode>(nodes.Length - castOf.Count);
-        foreach (OnnxNode n in nodes)
+        string Renamed(string name) => named.TryGetValue(name, out string? to) ? to : name;
+        var nodes = new List<OnnxNode>(graph.Nodes.Length - casts.Count);
+        foreach (OnnxNode n in graph.Nodes)
         {
-            if (n.OpType == "Cast" && n.Outputs.Length == 1 && castOf.ContainsKey(n.Outputs[0]))
+            if (!casts.Contains(n))
             {
-                continue;
+                nodes.Add(Array.Exists(n.Inputs, named.ContainsKey) ? n with { Inputs = [.. n.Inputs.Select(Renamed)] } : n);
             }
-
-            kept.Add(Array.Exists(n.Inputs, castOf.ContainsKey)
-                ? n with { Inputs = [.. n.Inputs.Select(i => castOf.TryGetValue(i, out string? w) ? w : i)] }
-                : n);
         }
 
-        return [.. kept];
+        return graph with
+        {
+            Nodes = [.. nodes],
+            Initializers = [.. graph.Initializers.Select(t => named.TryGetValue(t.Name, out string? to) && to != t.Name ? t with { Name = to } : t)],
+            Inputs = [.. graph.Inputs.Select(i => named.ContainsKey(i.Name) ? i with { Name = Renamed(i.Name) } : i)],
+        };
     }
 
     /// <summary>Ops that only move data (the U-Net's Rearranges and the exporter's casts).</summary>

@@ -159,9 +159,10 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
     [Fact]
     public void AnExportStoringItsWeightsInFloat16AndCastingThemRunsNativelyOnTheFloat16Weights()
     {
-        // tiny_f16.onnx (tools/make_unet1d_models.py --variants): tiny.onnx with every weight stored in float16 and
-        // cast to float32 where it is used. The import read weights only where an initializer feeds the layer, so it
-        // found no group norm here ("the group count was not found") and the file ran on ONNX Runtime; it now takes
+        // tiny_f16.onnx (tools/make_unet1d_models.py --variants): tiny.onnx with every weight stored in float16 as
+        // NAME.f16 and cast to float32 as NAME where it is used (tools/export_mlp_onnx.py's naming; sigmoid_f16 below
+        // keeps NAME and casts it to a new name). The import read weights only where an initializer feeds the layer, so
+        // it found no group norm here ("the group count was not found") and the file ran on ONNX Runtime; it now takes
         // each cast's initializer, exactly (the float16 values ONNX Runtime multiplies), and keeps it in float16.
         string half = Fixture("unet1d_variants", "tiny_f16.onnx");
         (IDiffusionModel opened, string[] notes) = OpenNoting(half);
@@ -194,8 +195,9 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         // only the probe call beside ONNX Runtime tells the fork apart: it stays on ONNX Runtime with a note, and is
         // an error where the native engine is required. Margin: the fork's difference is at least 20 times the bar,
         // the unedited export's at most a hundredth of it.
-        // sigmoid_f16: the sigmoid fork of tiny_f16.onnx (weights stored in float16), whose note says what float16
-        // arithmetic in ONNX Runtime alone could do.
+        // sigmoid_f16: the sigmoid fork with its weights stored in float16 (each NAME cast to a new name where it is
+        // used), whose note says what float16 arithmetic in ONNX Runtime alone could do; the note that the outputs
+        // differ needs the import to have taken the graph first.
         bool half = fork.EndsWith("_f16", StringComparison.Ordinal);
         string tiny = Fixture("unet1d_variants", half ? "tiny_f16.onnx" : "tiny.onnx"), edited = Fixture("unet1d_variants", fork + ".onnx");
         (IDiffusionModel plain, string[] plainNotes) = OpenNoting(tiny);
