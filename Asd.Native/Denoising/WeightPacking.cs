@@ -31,8 +31,8 @@ internal static class WeightPacking
     /// the ConditionalUnet1D keeps float16: on the trained one (16.4 MB as float32) <c>quick-unet</c> read float32
     /// 0.83-0.94 of float16's time at 4-8 samples, but whole requests did not follow (<c>tools/auto_ab.sh</c>, 8 run
     /// pairs: auto 1.03, L = 2 1.12, L = 4 and 8 0.96, with the A/A control at 1.09 on that hour's machine), and side
-    /// by side in one process float32 was 3-12% slower at one sample and within 5% either way at 2-8
-    /// (<c>ASD_AB_F32=1 Asd.Bench quick-unet</c>, five runs; docs/bench/avx2/policy-half.md).
+    /// by side in one process float32 was 3-12% slower at one sample and between 8% faster and 5% slower at 2-8
+    /// (<c>ASD_AB_F32=1 Asd.Bench quick-unet</c>, six runs; docs/bench/avx2/policy-half.md).
     /// </summary>
     internal static bool HalfPays(IsaPath path, int threads, long floatBytes, long lastLevelCacheBytes) =>
         !(path == IsaPath.Avx2 && threads >= 2 && lastLevelCacheBytes > 0 && floatBytes <= lastLevelCacheBytes / 2);

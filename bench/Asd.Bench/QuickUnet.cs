@@ -32,53 +32,6 @@ internal static class QuickUnet
         }
 
         Unet1dDenoiser den = model.CreateDenoiser(64, pool);
-        if (Environment.GetEnvironmentVariable("ASD_AB_F32") == "1")
-        {
-            // Float16 packing (as models pack) against the same model packed as float32: two models in one process,
-            // call by call in alternating order, each timed call after 3 untimed ones of the same model (the other's
-            // weights were in the caches before them); each size's medians and the median of the paired ratios.
-            den.Denoise(new float[model.SampleSize], [0], new float[model.ConditionSize], new float[model.SampleSize]);
-            Unet1dWeight.PackHalfAsFloat = true;
-            using Unet1dModel m2 = Unet1dModel.Load(path);
-            Unet1dDenoiser d2 = m2.CreateDenoiser(64, pool);
-            Unet1dWeight.PackHalfAsFloat = false;
-            Console.WriteLine($"A/B: packed {model.PackedWeightBytes(Asd.Simd.Isa.Active) / 1e6:F1} MB vs {m2.PackedWeightBytes(Asd.Simd.Isa.Active) / 1e6:F1} MB");
-            int[] szs = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 4, 8];
-            int n = args.Length > 4 ? int.Parse(args[4]) : 25;
-            var r = new Random(1);
-            int mostB = szs.Max();
-            float[] xx = [.. Enumerable.Range(0, mostB * model.SampleSize).Select(_ => (float)r.NextDouble())];
-            float[] cc = [.. Enumerable.Range(0, mostB * model.ConditionSize).Select(_ => (float)r.NextDouble())];
-            int[] tt = [.. Enumerable.Range(0, mostB).Select(i => (i * 7) % 100)];
-            var yy = new float[mostB * model.SampleSize];
-            var ta = szs.ToDictionary(b => b, _ => new List<double>());
-            var tb = szs.ToDictionary(b => b, _ => new List<double>());
-            for (int rep = 0; rep < n; rep++)
-            {
-                foreach (int b in szs)
-                {
-                    foreach (bool second in rep % 2 == 0 ? new[] { false, true } : new[] { true, false })
-                    {
-                        Unet1dDenoiser dd = second ? d2 : den;
-                        int dsz = model.SampleSize, csz = model.ConditionSize;
-                        for (int w = 0; w < 3; w++) { dd.Denoise(xx.AsSpan(0, b * dsz), tt.AsSpan(0, b), cc.AsSpan(0, b * csz), yy.AsSpan(0, b * dsz)); }
-                        var sw2 = Stopwatch.StartNew();
-                        dd.Denoise(xx.AsSpan(0, b * dsz), tt.AsSpan(0, b), cc.AsSpan(0, b * csz), yy.AsSpan(0, b * dsz));
-                        (second ? tb : ta)[b].Add(sw2.Elapsed.TotalMilliseconds);
-                    }
-                }
-            }
-
-            foreach (int b in szs)
-            {
-                double[] ratios = [.. ta[b].Zip(tb[b], (p, q) => q / p).Order()];
-                Console.WriteLine($"B={b,2}: f16 {Median(ta[b]):F3} ms  f32 {Median(tb[b]):F3} ms  median ratio f32/f16 {ratios[ratios.Length / 2]:F3} (quartiles {ratios[ratios.Length / 4]:F3}-{ratios[3 * ratios.Length / 4]:F3})");
-            }
-
-            return;
-        }
-
-        Console.WriteLine($"one-sample calls run on {den.OneSampleMode}");
         int d = model.SampleSize, c = model.ConditionSize;
         int[] sizes = args.Length > 3 ? [.. args[3].Split(',').Select(int.Parse)] : [1, 2, 3, 4, 6, 8, 12, 16];
         int reps = args.Length > 4 ? int.Parse(args[4]) : 25;
@@ -88,6 +41,14 @@ internal static class QuickUnet
         float[] cond = [.. Enumerable.Range(0, most * c).Select(_ => (float)rng.NextDouble())];
         int[] t = [.. Enumerable.Range(0, most).Select(i => (i * 7) % 100)];
         var y = new float[most * d];
+        void Call(Unet1dDenoiser on, int b) => on.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
+        if (Environment.GetEnvironmentVariable("ASD_AB_F32") == "1")
+        {
+            HalfAgainstFloat(path, model, den, pool, sizes, reps, Call);
+            return;
+        }
+
+        Console.WriteLine($"one-sample calls run on {den.OneSampleMode}");
         var times = sizes.ToDictionary(b => b, _ => new List<double>());
         if (Environment.GetEnvironmentVariable("ASD_AB_PACK") is { Length: > 0 } ab)
         {
@@ -143,6 +104,53 @@ internal static class QuickUnet
         {
             double m = Median(times[b]);
             Console.WriteLine($"B={b,2}: {m,8:F3} ms  T(B)/T(1) {m / t1:F2}  {b * model.FlopsPerSample / m / 1e6,6:F1} GFLOP/s  {bytes / m / 1e6,6:F1} GB/s of weights");
+        }
+    }
+
+    /// <summary>
+    /// ASD_AB_F32=1: the model's float16 packing against the same weights packed as float32 (a second model loaded with
+    /// <see cref="Unet1dWeight.PackHalfAsFloat"/>), in one process, call by call in alternating order, each timed call
+    /// after 3 untimed ones of the same model (the other's weights were in the caches before them); prints each size's
+    /// medians and the median and quartiles of the paired ratios.
+    /// </summary>
+    private static void HalfAgainstFloat(string path, Unet1dModel model, Unet1dDenoiser half, CorePool pool, int[] sizes, int reps, Action<Unet1dDenoiser, int> call)
+    {
+        // The model packs when its first denoiser is made, so the switch stays on until then.
+        Unet1dWeight.PackHalfAsFloat = true;
+        using Unet1dModel widened = Unet1dModel.Load(path);
+        Unet1dDenoiser full = widened.CreateDenoiser(64, pool);
+        Unet1dWeight.PackHalfAsFloat = false;
+        long halfBytes = model.PackedWeightBytes(Asd.Simd.Isa.Active), floatBytes = widened.PackedWeightBytes(Asd.Simd.Isa.Active);
+        Console.WriteLine($"packed as the model packs: {halfBytes / 1e6:F1} MB; as float32: {floatBytes / 1e6:F1} MB");
+        if (floatBytes <= halfBytes)
+        {
+            throw new InvalidOperationException($"{path}: no float16 weights to compare (float32 packing is not larger)");
+        }
+
+        var times = new Dictionary<(int, bool), List<double>>();
+        for (int rep = 0; rep < reps; rep++)
+        {
+            foreach (int b in sizes)
+            {
+                foreach (bool asFloat in rep % 2 == 0 ? [false, true] : new[] { true, false })
+                {
+                    Unet1dDenoiser on = asFloat ? full : half;
+                    for (int i = 0; i < 3; i++)
+                    {
+                        call(on, b);
+                    }
+
+                    var sw = Stopwatch.StartNew();
+                    call(on, b);
+                    (times.TryGetValue((b, asFloat), out List<double>? list) ? list : times[(b, asFloat)] = []).Add(sw.Elapsed.TotalMilliseconds);
+                }
+            }
+        }
+
+        foreach (int b in sizes)
+        {
+            double[] ratios = [.. times[(b, false)].Zip(times[(b, true)], (h, f) => f / h).Order()];
+            Console.WriteLine($"B={b,2}: float16 {Median(times[(b, false)]):F3} ms  float32 {Median(times[(b, true)]):F3} ms  float32/float16 median of pairs {ratios[ratios.Length / 2]:F3} (quartiles {ratios[ratios.Length / 4]:F3}-{ratios[3 * ratios.Length / 4]:F3})");
         }
     }
 
