@@ -211,7 +211,7 @@ internal static unsafe class Exports
         }
 
         int c = s.Model.Model.ConditionSize;
-        string layout = s.Model.Model.ConditionLayout is { } l ? $": {l}" : "";
+        string Layout() => s.Model.Model.ConditionLayout is { } l ? $": {l}" : ""; // only for the messages below
         if (p.Cond == null && p.CondLen != 0)
         {
             throw AsdException.Null($"cond (with cond_len {p.CondLen})");
@@ -226,12 +226,12 @@ internal static unsafe class Exports
 
             if (p.CondLen != (nuint)c && p.CondLen != (nuint)(n * (long)c))
             {
-                throw new AsdException(Status.BufferSize, $"cond_len is {p.CondLen} floats; expected {c} (shared by all samples) or {n} x {c} = {n * (long)c}{layout}.");
+                throw new AsdException(Status.BufferSize, $"cond_len is {p.CondLen} floats; expected {c} (shared by all samples) or {n} x {c} = {n * (long)c}{Layout()}.");
             }
         }
         else if (c > 0)
         {
-            throw new AsdException(Status.InvalidArgument, $"Model '{s.Model.Model.Name}' is conditional: give cond with {c} floats (shared) or {n} x {c}{layout}.");
+            throw new AsdException(Status.InvalidArgument, $"Model '{s.Model.Model.Name}' is conditional: give cond with {c} floats (shared) or {n} x {c}{Layout()}.");
         }
 
         if (p.InitNoise == null && p.InitNoiseLen != 0)
