@@ -42,7 +42,10 @@ for target in $(tools/fuzz/run.sh --list); do
   if [ $rc -eq 0 ] && [ "${execs:-0}" -gt 0 ]; then
     passed=$((passed + 1)); echo "ok    $line"
   else
-    failed=$((failed + 1)); echo "FAIL  ${line:-fuzz $target: no result} (see $LOG/smoke-$target.out)"
+    # CI keeps the log's tail and its FAIL lines, not the crashing input: the FAIL line itself names the first
+    # crash's exception and the project's frame that threw it, so the report alone says where to look.
+    first=$(awk '/^CRASH/ { sub(/^CRASH +[^ ]+ [^ ]+: /, ""); e = $0; next } e != "" && /^ +at Asd\./ { sub(/^ +/, ""); print e " " $0; exit }' "$LOG/smoke-$target.out" | cut -c1-400)
+    failed=$((failed + 1)); echo "FAIL  ${line:-fuzz $target: no result}${first:+ first crash: $first} (see $LOG/smoke-$target.out)"
     tail -n 20 "$LOG/smoke-$target.out"
   fi
 done
