@@ -41,7 +41,9 @@ three by their weights and data path; only running them tells the forks apart (M
 tiny_f16.onnx and sigmoid_f16.onnx: tiny.onnx and sigmoid.onnx with every float tensor of more than one value stored
 in float16 and cast to float32 where it is used (an export that halves its file and still computes in float32), in
 the two namings exporters use (tiny_f16: NAME.f16 cast to NAME, as tools/export_mlp_onnx.py; sigmoid_f16: NAME cast
-to NAME_float32).
+to NAME_float32). And wrapped.onnx: the same network inside the wrapper of Chi et al.'s notebook
+(nets.noise_pred_net), exported whole, so every parameter's name carries a prefix longer than some of the exporter's
+own names.
 
 --deploy writes DIR/unet1d_deploy.{json,safetensors,onnx} and DIR/reference.json (3 rows): the configuration of
 issue 15 (down_dims [256, 512, 1024], step embedding 128, kernel 5, 8 groups, horizon 16, action dim 2, global
@@ -229,6 +231,27 @@ def make_variants(out):
 
     edit("sincos.onnx", swap_sin_cos)
     edit("sigmoid.onnx", tanh_to_sigmoid)
+
+    # The same network as Chi et al.'s notebook holds it (nets = ModuleDict({"noise_pred_net": ...})) and exported
+    # whole: every parameter under "nets.noise_pred_net.", longer than the exporter's own names ("onnx::Mul_546").
+    class _Notebook(torch.nn.Module):
+        def __init__(self, unet):
+            super().__init__()
+            self.nets = torch.nn.ModuleDict({"noise_pred_net": unet})
+
+        def forward(self, sample, timestep, global_cond=None):
+            return self.nets["noise_pred_net"](sample, timestep, global_cond=global_cond)
+
+    torch.manual_seed(SEED_SMALL)
+    wrapped = os.path.join(out, "wrapped.onnx")
+    uc.export_onnx(_Notebook(uc.build_module(cfg)), cfg, wrapped)
+    names = [t.name for t in onnx.load(wrapped).graph.initializer]
+    prefixed = [x for x in names if x.startswith("nets.noise_pred_net.")]
+    shorter = [x for x in names if len(x) < len("nets.noise_pred_net.")]
+    if not prefixed or not shorter:
+        raise SystemExit("wrapped.onnx: expected prefixed parameters and shorter names, found %d and %d" % (len(prefixed), len(shorter)))
+    print("wrote %s (%d bytes, %d parameters under the prefix, %d names shorter than it)"
+          % (wrapped, os.path.getsize(wrapped), len(prefixed), len(shorter)))
 
     # float16 storage: each float initializer with more than one value becomes float16, read through a Cast to float32
     # (a node per weight, before the graph's own nodes, so the graph stays topologically sorted), in the two namings

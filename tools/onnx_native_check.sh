@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the native ONNX check (Asd.Native/Models/NativeOnnxCheck.cs) finds on each ConditionalUnet1D export this
 # repository has: the committed fixtures, the trained policy, the tiny export, its two forks and its float16-weight
-# copies (tiny_f16, sigmoid_f16)
+# copies (tiny_f16, sigmoid_f16), the same network exported inside a wrapper (wrapped)
 # (tests/fixtures/unet1d_variants), and the deployment size when tools/make_unet1d_models.py --deploy has written it
 # (artifacts/unet1d-deploy). For each, `asd sample` with 2 DDPM steps prints its device line (the probe's difference
 # when the native engine took the file) or the note that kept it on ONNX Runtime. Then the trained policy's opening,
@@ -23,7 +23,8 @@ run() { # file, conditioning values per sample (0: none)
 F=$ROOT/tests/fixtures
 echo "== the probe's difference, file by file"
 for spec in "unet1d/small.onnx 5" "unet1d/small_f16.onnx 0" "unet1d/small_local.onnx 35" "unet1d_variants/tiny.onnx 3" \
-  "unet1d_variants/sincos.onnx 3" "unet1d_variants/sigmoid.onnx 3" "unet1d_variants/tiny_f16.onnx 3" "unet1d_variants/sigmoid_f16.onnx 3"; do
+  "unet1d_variants/sincos.onnx 3" "unet1d_variants/sigmoid.onnx 3" "unet1d_variants/tiny_f16.onnx 3" "unet1d_variants/sigmoid_f16.onnx 3" \
+  "unet1d_variants/wrapped.onnx 3"; do
   set -- $spec
   echo "$1:"
   run "$F/$1" "$2"

@@ -253,6 +253,16 @@ def onnx_checks(tmp, asd):
             ok, why = not bad and len(moved) > 0, "differ: %s; %d tensors moved by the rounding" % (bad[:5], len(moved))
         check("ONNX export with float16 weights cast to float32 where used (%s): tiny.onnx's network, rounded to float16" % half, ok, why)
 
+    # The same network inside the wrapper of Chi et al.'s notebook (wrapped.onnx: every parameter under
+    # "nets.noise_pred_net.", longer than the exporter's own names): the prefix comes off, and tiny.onnx's
+    # architecture and tensors come out bit for bit.
+    out = os.path.join(tmp, "onnx-wrapped", "unet.json")
+    rc, text = convert([os.path.join(ROOT, "tests/fixtures/unet1d_variants", "wrapped.onnx"), "--out", out])
+    ok, why = (rc == 0 and os.path.exists(outs["tiny"]), text)
+    if ok:
+        ok, why = same_model(out, outs["tiny"])
+    check("ONNX export of a wrapped U-Net (prefix nets.noise_pred_net.): tiny.onnx's network, bit for bit", ok, why)
+
     small = onnx.load(os.path.join(ROOT, "tests/fixtures/unet1d/small.onnx"))
 
     # Exporters at opset >= 18 may write each group norm as one GroupNormalization node (scale and shift per channel,

@@ -170,6 +170,12 @@ public sealed record Unet1dConfig
             Fail($"local_cond_dim ({LocalCondDim}) must be in [0, {limit}].");
         }
 
+        if (GroupNormEpsilon is not (> 0 and < 1))
+        {
+            // An ONNX export's epsilon attribute reaches here unchecked: NaN or a negative one would run to garbage.
+            Fail($"group_norm_eps ({GroupNormEpsilon.ToString(System.Globalization.CultureInfo.InvariantCulture)}) must be a number in (0, 1).");
+        }
+
         if (GlobalCondDim + ((long)Horizon * LocalCondDim) > MaxConditionSize)
         {
             Fail($"global_cond_dim + horizon x local_cond_dim ({GlobalCondDim} + {Horizon} x {LocalCondDim}) must be at most {MaxConditionSize} conditioning values per sample.");

@@ -135,8 +135,10 @@ public static class Unet1dOnnx
         var tensors = new Dictionary<string, Weight>(StringComparer.Ordinal);
         foreach ((string key, OnnxTensor t) in byName)
         {
-            string local = key[prefix.Length..];
-            if (key.StartsWith(prefix, StringComparison.Ordinal) && Array.Exists(Modules, m => local.StartsWith(m, StringComparison.Ordinal))
+            // A wrapped export's prefix ("nets.noise_pred_net.") can be longer than the exporter's own names
+            // ("onnx::Mul_546"): only a name that starts with it is cut.
+            if (key.StartsWith(prefix, StringComparison.Ordinal) && key[prefix.Length..] is var local
+                && Array.Exists(Modules, m => local.StartsWith(m, StringComparison.Ordinal))
                 && (t.DataType is OnnxTensor.Float or OnnxTensor.Float16))
             {
                 tensors[local] = new Weight(t, null);
@@ -149,7 +151,8 @@ public static class Unet1dOnnx
         foreach (OnnxNode conv in graph.Nodes)
         {
             if (conv.OpType != "Conv" || conv.Inputs.Length < 2 || conv.Outputs.Length < 1
-                || !conv.Inputs[1].StartsWith(prefix, StringComparison.Ordinal) || !conv.Inputs[1].EndsWith(".block.0.weight", StringComparison.Ordinal))
+                || !conv.Inputs[1].StartsWith(prefix, StringComparison.Ordinal) || !conv.Inputs[1].EndsWith(".block.0.weight", StringComparison.Ordinal)
+                || conv.Inputs[1].Length < prefix.Length + ".block.0.weight".Length) // the prefix and the ending must not overlap
             {
                 continue;
             }
@@ -177,7 +180,7 @@ public static class Unet1dOnnx
 
             if (eps is { } e)
             {
-                epsilon = epsilon is { } before && before != e
+                epsilon = epsilon is { } before && !before.Equals(e) // Equals: NaN is a NaN, not two epsilons
                     ? throw new InvalidDataException($"{source}: the group norms use epsilons {before} and {e}; a ConditionalUnet1D uses one.")
                     : e;
             }
@@ -421,18 +424,18 @@ public static class Unet1dOnnx
                 case "Reshape" when n.Inputs.Length > 1 && groups is null:
                     if (Constant(n.Inputs[1], producer, constants) is { Count: 3 } shape && shape.ToFloats(source)[1] is > 0 and var g)
                     {
-                        groups = (int)g;
+                        groups = GroupCount(g, n, source);
                     }
 
                     break;
                 case "Reshape" or "Cast" or "Identity":
                     break;
                 case "InstanceNormalization":
-                    groups = n.Inputs.Length > 1 && Constant(n.Inputs[1], producer, constants) is { } scale ? (int)scale.Count : groups;
+                    groups = n.Inputs.Length > 1 && Constant(n.Inputs[1], producer, constants) is { } scale ? GroupCount(scale.Count, n, source) : groups;
                     eps = Float32Spelling(n.Attribute("epsilon")?.F ?? 1e-5f);
                     break;
                 case "GroupNormalization":
-                    groups = n.Attribute("num_groups") is { } a ? (int)a.I : groups;
+                    groups = n.Attribute("num_groups") is { } a ? GroupCount(a.I, n, source) : groups;
                     eps = Float32Spelling(n.Attribute("epsilon")?.F ?? 1e-5f);
                     for (int k = 1; k <= 2 && k < n.Inputs.Length; k++)
                     {
@@ -467,16 +470,26 @@ public static class Unet1dOnnx
         return (groups, eps);
     }
 
+    /// <summary>A group count read from the graph, as an int: a value no cast could keep (2^32 + 8 is not 8) is refused.</summary>
+    private static int GroupCount(double value, OnnxNode node, string source) =>
+        value is >= 1 and <= int.MaxValue && value == Math.Floor(value)
+            ? (int)value
+            : throw new InvalidDataException($"{source}: a group norm's {node.OpType} gives {value.ToString(CultureInfo.InvariantCulture)} groups; a group count is a whole number from 1 to 2^31 - 1.");
+
     /// <summary>ONNX stores epsilon as float32: 1e-5 comes back as 9.99999975e-06; its shortest float32 spelling is what the model was built with.</summary>
     private static double Float32Spelling(float value) => double.Parse(value.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     /// <summary>The architecture from the weights' shapes (as the converter infers it) and the graph's groups, epsilon and horizon.</summary>
     private static Unet1dConfig Architecture(Dictionary<string, Weight> t, OnnxValueInfo[] fed, int? groups, int? finalGroups, double? epsilon, string source)
     {
+        // Every dimension read here becomes an int of the configuration: an empty tensor (a zero dimension, no bytes)
+        // can carry any other dimension, so each is bounded here rather than overflowing a cast.
         long[] Shape(string key, int rank) =>
-            t.TryGetValue(key, out Weight? w) && w.Shape.Length == rank
-                ? w.Shape
-                : throw new InvalidDataException($"{source}: tensor '{key}' {(t.ContainsKey(key) ? "has an unexpected shape" : "is missing")} (no initializer of that name, and following the graph did not reach it).");
+            !t.TryGetValue(key, out Weight? w)
+                ? throw new InvalidDataException($"{source}: tensor '{key}' is missing (no initializer of that name, and following the graph did not reach it).")
+                : w.Shape.Length == rank && Array.TrueForAll(w.Shape, d => d is > 0 and <= int.MaxValue)
+                    ? w.Shape
+                    : throw new InvalidDataException($"{source}: tensor '{key}' has the shape [{string.Join(", ", w.Shape)}]; a ConditionalUnet1D's is {rank} positive dimensions.");
 
         int step = checked((int)Shape("diffusion_step_encoder.1.weight", 2)[1]);
         int levels = 0;

@@ -156,6 +156,17 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A file of tests/fixtures/unet1d_variants, which the native engine must take, within a hundredth of the check's bar of ONNX Runtime.</summary>
+    private Unet1dModel OpenedNatively(string variant)
+    {
+        (IDiffusionModel opened, string[] notes) = OpenNoting(Fixture("unet1d_variants", variant + ".onnx"));
+        var native = Assert.IsType<Unet1dModel>(opened);
+        double apart = native.CheckedAgainstRuntime ?? double.NaN;
+        output.WriteLine($"{variant}: {apart:E2} from ONNX Runtime; notes: {string.Join(" | ", notes)}");
+        Assert.True(apart <= NativeOnnxCheck.Bar / 100, $"{variant}.onnx is {apart} from ONNX Runtime");
+        return native;
+    }
+
     [Fact]
     public void AnExportStoringItsWeightsInFloat16AndCastingThemRunsNativelyOnTheFloat16Weights()
     {
@@ -164,12 +175,7 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         // keeps NAME and casts it to a new name). The import read weights only where an initializer feeds the layer, so
         // it found no group norm here ("the group count was not found") and the file ran on ONNX Runtime; it now takes
         // each cast's initializer, exactly (the float16 values ONNX Runtime multiplies), and keeps it in float16.
-        string half = Fixture("unet1d_variants", "tiny_f16.onnx");
-        (IDiffusionModel opened, string[] notes) = OpenNoting(half);
-        using var native = Assert.IsType<Unet1dModel>(opened);
-        double apart = native.CheckedAgainstRuntime ?? double.NaN;
-        output.WriteLine($"tiny_f16: {apart:E2} from ONNX Runtime; notes: {string.Join(" | ", notes)}");
-        Assert.True(apart <= NativeOnnxCheck.Bar / 100, $"the float16-weight export is {apart} from ONNX Runtime");
+        using Unet1dModel native = OpenedNatively("tiny_f16");
         Assert.Equal("float16", native.WeightPrecision);
 
         // The same network as tiny.onnx, its weights rounded to float16: the outputs move by that rounding, not more.
@@ -181,6 +187,67 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         double rel = Unet1dTests.Relative(b, [.. a.Select(v => (double)v)]);
         output.WriteLine($"tiny_f16 against tiny.onnx: relative difference {rel:E2}");
         Assert.True(rel is > 1e-6 and < 1e-2, $"float16 weights moved the outputs by {rel}");
+    }
+
+    [Fact]
+    public void AWrappedExportWhosePrefixIsLongerThanTheExportersOwnNamesRunsNatively()
+    {
+        // wrapped.onnx (tools/make_unet1d_models.py --variants): tiny.onnx's network inside the wrapper of Chi et al.'s
+        // notebook (nets.noise_pred_net), exported whole. Its prefix, "nets.noise_pred_net.", is longer than the
+        // exporter's own names ("onnx::Mul_546"), and cutting it off every initializer's name threw
+        // ArgumentOutOfRangeException out of the import (found reading the import after the CI fuzz smoke's crash of
+        // 2026-12-06): the file neither ran natively nor on ONNX Runtime. Same weights as tiny.onnx, so the same bits.
+        using Unet1dModel native = OpenedNatively("wrapped");
+        using var tiny = Assert.IsType<Unet1dModel>(ModelCatalog.Open(Fixture("unet1d_variants", "tiny.onnx")));
+        SameArchitecture(tiny.Config, native.Config);
+        Assert.Equal(tiny.Parameters, native.Parameters);
+        (float[] a, float[] b) = Outputs(tiny, native);
+        Assert.Equal(a, b);
+    }
+
+    [Theory]
+    [InlineData("empty-tensor-huge-dim.onnx", "tensor 'diffusion_step_encoder.1.weight' has the shape [0, 3000000000]")]
+    [InlineData("prefix-overlaps-block-name.onnx", "'down_modules.0.0.blocks.0.block.0.weight' is missing")]
+    public void AHostileShapeOrNameIsAModelErrorNamingTheTensor(string file, string reason)
+    {
+        // tools/fuzz/make_onnx_unet1d_regressions.py: an empty tensor whose other dimension overflowed the
+        // configuration's int (OverflowException), and a prefix that overlaps a convolution's ".block.0.weight"
+        // (ArgumentOutOfRangeException). Both are now the import's InvalidDataException, naming the tensor.
+        byte[] bytes = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "fixtures", "fuzz", "onnx-unet1d", file));
+        var e = Assert.Throws<InvalidDataException>(() => Unet1dOnnx.Import(bytes, file, "m", new SchedulerConfig { ClipSample = true }));
+        output.WriteLine(e.Message);
+        Assert.StartsWith(file + ": ", e.Message);
+        Assert.Contains(reason, e.Message);
+    }
+
+    [Theory]
+    [InlineData(float.NaN, "group_norm_eps (NaN)")]
+    [InlineData(-1e-5f, "group_norm_eps (-1E-05)")]
+    [InlineData(0f, "group_norm_eps (0)")]
+    public void AGroupNormEpsilonThatIsNotAPositiveNumberIsAModelError(float epsilon, string reason)
+    {
+        // The epsilon attribute of every InstanceNormalization (AttributeProto: name "epsilon", then field 2, a
+        // float32) rewritten in place. A JSON model's group_norm_eps was checked to be in (0, 1); an export's went
+        // into the model unchecked, and NaN ran to NaN outputs. The control: the untouched bytes import.
+        byte[] clean = File.ReadAllBytes(Fixture("unet1d_variants", "tiny.onnx"));
+        byte[] b = (byte[])clean.Clone();
+        byte[] key = [0x0A, 7, .. Encoding.UTF8.GetBytes("epsilon"), 0x15];
+        int rewritten = 0;
+        for (int at = 0; (at = b.AsSpan(at).IndexOf(key) is var i and >= 0 ? at + i : -1) >= 0; at += key.Length + 4, rewritten++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(at + key.Length), epsilon);
+        }
+
+        Assert.True(rewritten >= 10, $"{rewritten} epsilon attributes");
+        var scheduler = new SchedulerConfig { ClipSample = true };
+        using (Unet1dModel control = Unet1dOnnx.Import(clean, "tiny.onnx", "m", scheduler))
+        {
+            Assert.Equal(1e-5, control.Config.GroupNormEpsilon);
+        }
+
+        var e = Assert.Throws<InvalidDataException>(() => Unet1dOnnx.Import(b, "edited.onnx", "m", scheduler));
+        output.WriteLine(e.Message);
+        Assert.Contains(reason + " must be a number in (0, 1)", e.Message);
     }
 
     [Theory]
