@@ -221,13 +221,13 @@ internal static class BenchOutput
     {
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            using JsonDocument doc = JsonDocument.Parse(Asd.Native.IO.ModelFiles.ReadAllText(path, "--acceptance-from", Asd.Native.Validation.ResourceLimits.MaxJsonBytes));
             List<PositionAcceptance> counts = [.. doc.RootElement.GetProperty("acceptance_by_position").EnumerateArray().Select(e =>
                 new PositionAcceptance(e.GetProperty("position").GetInt32(), e.GetProperty("attempts").GetInt64(), e.GetProperty("accepted").GetInt64()))];
             string model = doc.RootElement.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? path : path;
             return (model, counts);
         }
-        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
         {
             throw new ArgumentException($"--acceptance-from {path}: not an asd bench JSON with acceptance_by_position ({e.Message}).", e);
         }

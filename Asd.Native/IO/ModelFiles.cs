@@ -178,6 +178,26 @@ public static partial class ModelFiles
         }
     }
 
+    private const int AtCurrentFolder = -100; // AT_FDCWD
+
+    /// <summary>
+    /// Whether <paramref name="path"/> is a regular file, symbolic links followed (Python's <c>os.path.isfile</c>),
+    /// without opening it: a FIFO, a device, a socket or a dangling link is not.
+    /// </summary>
+    public static unsafe bool IsRegularFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!OperatingSystem.IsLinux())
+        {
+            var info = new FileInfo(path);
+            return info.Exists && (info.LinkTarget is null || info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true });
+        }
+
+        byte* buffer = stackalloc byte[256];
+        return !path.Contains('\0', StringComparison.Ordinal) && Statx(AtCurrentFolder, path, 0, StatxTypeAndSize, buffer) == 0
+            && (*(ushort*)(buffer + 28) & FileTypeMask) == RegularFile;
+    }
+
     private static string TypeName(ushort mode) => (mode & FileTypeMask) switch
     {
         0x2000 => "a character device",

@@ -30,10 +30,10 @@ internal sealed class Sha256
         return h.HexAndReset();
     }
 
-    /// <summary>sha256 of a file's bytes, read in 1 MiB blocks.</summary>
+    /// <summary>sha256 of a regular file's bytes, read in 1 MiB blocks (a FIFO or a device is refused, not read).</summary>
     public static string HexOfFile(string path)
     {
-        using FileStream stream = File.OpenRead(path);
+        using FileStream stream = ModelFiles.OpenRegular(path, "file", long.MaxValue, out _);
         var h = new Sha256();
         byte[] buffer = new byte[1 << 20];
         int read;

@@ -206,14 +206,9 @@ public static class ShardManifest
         }
 
         JsonElement root;
-        try
+        using (JsonDocument doc = StrictJson.ReadFile(path, "shard manifest")) // a regular file of bounded size: a FIFO is refused, not waited on
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
             root = doc.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message}).", e);
         }
 
         if (root.ValueKind != JsonValueKind.Object || Field(root, path, "format", JsonValueKind.String).GetString() != Format)

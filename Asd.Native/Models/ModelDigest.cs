@@ -45,14 +45,16 @@ public static class ModelDigest
     /// </summary>
     public static IReadOnlyList<(string Role, string Path)> Files(string spec)
     {
+        // Regular files only, links followed, as Python's os.path.isfile: a FIFO or a link to a device in a model's
+        // folder is no part of the model, and hashing one would wait for a writer or read without end.
         if (Directory.Exists(spec))
         {
-            return [.. Directory.EnumerateFiles(spec).Select(p => (Path.GetFileName(p), p)).OrderBy(f => f.Item1, StringComparer.Ordinal)];
+            return [.. Directory.EnumerateFiles(spec).Where(IO.ModelFiles.IsRegularFile).Select(p => (Path.GetFileName(p), p)).OrderBy(f => f.Item1, StringComparer.Ordinal)];
         }
 
-        if (!File.Exists(spec))
+        if (!IO.ModelFiles.IsRegularFile(spec))
         {
-            throw new FileNotFoundException($"Model file '{spec}' does not exist.", spec);
+            throw new FileNotFoundException($"Model file '{spec}' does not exist or is not a regular file.", spec);
         }
 
         if (!spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
@@ -61,20 +63,15 @@ public static class ModelDigest
         }
 
         string? weights = null;
-        try
+        using (JsonDocument doc = IO.StrictJson.ReadFile(spec, "model"))
         {
-            using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(spec));
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("weights", out JsonElement w) && w.ValueKind == JsonValueKind.String)
             {
                 weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec))!, w.GetString()!);
             }
         }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{spec}: not valid JSON ({e.Message}).", e);
-        }
 
         weights ??= Path.ChangeExtension(spec, ".safetensors");
-        return File.Exists(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
+        return IO.ModelFiles.IsRegularFile(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
     }
 }

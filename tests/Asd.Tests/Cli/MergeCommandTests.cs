@@ -142,6 +142,43 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task AFolderDigestHashesItsRegularFilesAndNeverWaitsOnAFifoOrReadsADevice()
+    {
+        // A model folder's digest (the shard manifest's model_sha256) listed every entry that was not a folder: a FIFO
+        // in the folder made `asd sample --chain-offset` wait for a writer for ever, a link to /dev/zero made it read
+        // without end, and neither is a file Python's asd.shards.model_sha256 hashes (os.path.isfile). Regular files
+        // only, links followed: the same digest with and without them. The control: a regular file does change it.
+        string folder = P("model");
+        Directory.CreateDirectory(folder);
+        foreach (string f in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "fixtures", "onnx", "unet16")))
+        {
+            File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        }
+
+        string before = ModelDigest.Sha256(folder, "unet16");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", Path.Combine(folder, "pipe"))!)
+        {
+            mk.WaitForExit();
+            Assert.Equal(0, mk.ExitCode);
+        }
+
+        File.CreateSymbolicLink(Path.Combine(folder, "zero"), "/dev/zero");
+        File.CreateSymbolicLink(Path.Combine(folder, "dangling"), Path.Combine(folder, "nothing-here"));
+        File.CreateSymbolicLink(Path.Combine(folder, "linked.onnx"), Path.Combine(folder, "model.onnx"));
+        // WaitAsync throws TimeoutException (the test fails) when the digest does not return.
+        (string after, string[] roles) = await Task.Run(() => (ModelDigest.Sha256(folder, "unet16"), ModelDigest.Files(folder).Select(f => f.Role).ToArray())).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain("pipe", roles);
+        Assert.DoesNotContain("zero", roles);
+        Assert.DoesNotContain("dangling", roles);
+        Assert.Contains("linked.onnx", roles);
+        Assert.NotEqual(before, after); // the link to a regular file is hashed, as Python's os.path.isfile sees it
+        File.Delete(Path.Combine(folder, "linked.onnx"));
+        Assert.Equal(before, ModelDigest.Sha256(folder, "unet16"));
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "a regular file is part of the folder");
+        Assert.NotEqual(before, ModelDigest.Sha256(folder, "unet16"));
+    }
+
+    [Fact]
     public void ManagedSha256MatchesTheStandardAndTheSystemHash()
     {
         // FIPS 180-4 test vectors, then sizes around the 64-byte block and a file in several 1 MiB reads against .NET's
