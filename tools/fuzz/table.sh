@@ -16,6 +16,7 @@ for t in $(tools/fuzz/run.sh --list); do
     cost-curve) what='cost curves (`CostCurve.Parse` + ratios)' ;;
     model-spec) what='model specs (`ModelCatalog.ParseBuiltin`)' ;;
     cond-list) what='`--cond` lists (`SampleCommand.ReadConditioning`)' ;;
+    unet1d-json) what='asd-unet1d JSON (`Unet1dModel.Parse` against a fixture'"'"'s tensors)' ;;
   esac
   f=$dir/$t.fuzzer_stats
   if [ ! -f "$f" ]; then

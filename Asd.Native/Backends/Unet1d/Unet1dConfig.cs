@@ -114,7 +114,7 @@ public sealed record Unet1dConfig
             CondPredictScale = root.TryGetProperty("cond_predict_scale", out JsonElement s)
                 && (s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : throw new InvalidDataException($"{source}: 'cond_predict_scale' must be true or false.")),
             GroupNormEpsilon = root.TryGetProperty("group_norm_eps", out JsonElement eps)
-                ? (eps.ValueKind == JsonValueKind.Number && eps.GetDouble() is > 0 and < 1 and double e ? e : throw new InvalidDataException($"{source}: 'group_norm_eps' must be a number in (0, 1)."))
+                ? (eps.ValueKind == JsonValueKind.Number && eps.TryGetDouble(out double e) && e is > 0 and < 1 ? e : throw new InvalidDataException($"{source}: 'group_norm_eps' must be a number in (0, 1)."))
                 : 1e-5,
         };
         config.Validate(source);

@@ -146,12 +146,9 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <exception cref="InvalidDataException">Malformed JSON, inconsistent sizes, or a missing, extra, mis-shaped or non-finite tensor (named).</exception>
     public static Unet1dModel Load(string jsonPath)
     {
-        if (!File.Exists(jsonPath))
-        {
-            throw new FileNotFoundException($"Model file '{jsonPath}' does not exist.", jsonPath);
-        }
-
-        using JsonDocument doc = ParseJson(File.ReadAllText(jsonPath), jsonPath);
+        // Read as every model file's JSON is (StrictJson, as asd-mlp's): a regular file of bounded size, so a FIFO or a
+        // link to /dev/zero is refused rather than read, and no duplicate key (a second "weights" would win silently).
+        using JsonDocument doc = StrictJson.ReadFile(jsonPath, "asd-unet1d model");
         // The same rule as every model file: a name inside the model's folder, no absolute path, no '..', and no
         // symbolic link that leads out of the folder (a link to /dev/urandom must be refused, not read).
         string name = Path.GetFileNameWithoutExtension(jsonPath) + ".safetensors";
@@ -160,9 +157,9 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
             name = w.ValueKind == JsonValueKind.String ? w.GetString()! : throw new InvalidDataException($"{jsonPath}: 'weights' must be a file name.");
         }
 
-        string weights = ModelFiles.ResolveInFolder(jsonPath, name, "weights");
         (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, jsonPath);
-        return Loaded(new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights)));
+        string weights = ModelFiles.ResolveInFolder(jsonPath, name, "weights");
+        return Loaded(new Unet1dModel(Path.GetFileNameWithoutExtension(jsonPath), config, scheduler, SafeTensorsFile.Open(weights, $"{jsonPath}: 'weights'")));
     }
 
     /// <summary>
@@ -186,15 +183,16 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// </summary>
     public static bool IsUnet1dJson(string jsonPath)
     {
+        // Read as the loader reads (bounded, a regular file only: opening a FIFO here would block before any loader
+        // could refuse it); the asd-mlp loader that takes every other .json reports what is wrong with it.
         try
         {
-            using FileStream stream = File.OpenRead(jsonPath);
-            using JsonDocument doc = JsonDocument.Parse(stream);
+            using JsonDocument doc = StrictJson.ReadFile(jsonPath, "model");
             return doc.RootElement.ValueKind == JsonValueKind.Object
                 && doc.RootElement.TryGetProperty("format", out JsonElement f)
                 && f.ValueKind == JsonValueKind.String && f.GetString() == Unet1dConfig.FormatName;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
             return false;
         }
@@ -223,21 +221,21 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// <summary>Builds a model from a JSON text and safetensors bytes already in memory (embedded models).</summary>
     public static Unet1dModel Load(string json, byte[] safetensors, string name)
     {
-        using JsonDocument doc = ParseJson(json, name);
+        using JsonDocument doc = StrictJson.Parse(json, name + ".json");
         (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, name + ".json");
         return new Unet1dModel(name, config, scheduler, SafeTensorsFile.Parse(safetensors, name + ".safetensors"));
     }
 
-    private static JsonDocument ParseJson(string json, string source)
+    /// <summary>
+    /// Parses an asd-unet1d JSON (UTF-8 bytes) against safetensors bytes in memory; the <c>"weights"</c> key is not
+    /// opened. For the fuzzer and for validating a model without files.
+    /// </summary>
+    /// <exception cref="InvalidDataException">As <see cref="Load(string)"/>.</exception>
+    public static Unet1dModel Parse(ReadOnlyMemory<byte> json, byte[] safetensors, string name)
     {
-        try
-        {
-            return JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON ({e.Message}).", e);
-        }
+        using JsonDocument doc = StrictJson.Parse(json, name);
+        (Unet1dConfig config, SchedulerConfig scheduler) = Unet1dConfig.Parse(doc.RootElement, name);
+        return new Unet1dModel(Path.GetFileNameWithoutExtension(name), config, scheduler, SafeTensorsFile.Parse(safetensors, name + ": weights"));
     }
 
     internal static float[] ReadFloats(SafeTensorsFile file, string name, int count)

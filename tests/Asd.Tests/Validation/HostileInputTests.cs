@@ -138,6 +138,56 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("the limit is", Rejected<InvalidDataException>(() => CostCurve.Load(big)));
     }
 
+    /// <summary>A copy of the small_local asd-unet1d fixture (JSON and weights) in a fresh folder, its JSON text edited.</summary>
+    private string Unet1dModelWith(Func<string, string> edit, string folder = "unet1d")
+    {
+        string dir = Path.Combine(_dir, folder);
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine("fixtures", "unet1d", "small_local.safetensors"), Path.Combine(dir, "u.safetensors"), overwrite: true);
+        string path = Path.Combine(dir, "u.json");
+        File.WriteAllText(path, edit(File.ReadAllText(Path.Combine("fixtures", "unet1d", "small_local.json"))));
+        return path;
+    }
+
+    [Fact]
+    public void AnAsdUnet1dJsonIsReadAsStrictlyAsAnAsdMlpOne()
+    {
+        // The asd-unet1d loader parsed its JSON with the plain reader: a second "weights" key (or any key) won
+        // silently, and the file was read whole whatever its size. It now reads through StrictJson as asd-mlp does.
+        // The control: the unedited copy loads.
+        using (IDiffusionModel control = ModelCatalog.Open(Unet1dModelWith(j => j, "control")))
+        {
+            Assert.IsType<Asd.Native.Backends.Unet1d.Unet1dModel>(control);
+        }
+
+        string twice = Unet1dModelWith(j => j.Replace("\"horizon\": 8,", "\"horizon\": 8, \"horizon\": 16,", StringComparison.Ordinal), "twice");
+        Assert.Contains("\"horizon\": 16", File.ReadAllText(twice));
+        string message = Rejected<InvalidDataException>(() => ModelCatalog.Open(twice));
+        Assert.Contains("u.json", message);
+        Assert.Contains("horizon", message);
+
+        string big = Unet1dModelWith(j => j.Replace("\"version\": 1,", "\"version\": 1, \"source\": \"" + new string('x', (int)ResourceLimits.MaxJsonBytes) + "\",", StringComparison.Ordinal), "big");
+        Assert.Contains("the limit is", Rejected<InvalidDataException>(() => Asd.Native.Backends.Unet1d.Unet1dModel.Load(big)));
+    }
+
+    [Fact]
+    public async Task AFifoNamedLikeAModelIsRefusedWithoutWaitingForAWriter()
+    {
+        // ModelCatalog tells asd-unet1d from asd-mlp JSON by reading the file's "format": that read opened the file
+        // as it was, and opening a FIFO blocks until a writer comes, so `asd sample --model fifo.json` hung before any
+        // loader could refuse it. The call runs on a worker so that the old behaviour fails the test, not the run.
+        string fifo = Path.Combine(_dir, "model.json");
+        using (Process mk = Process.Start("mkfifo", fifo)!)
+        {
+            mk.WaitForExit();
+            Assert.Equal(0, mk.ExitCode);
+        }
+
+        // WaitAsync throws TimeoutException (the test fails) when the open does not return.
+        string message = await Task.Run(() => Assert.Throws<InvalidDataException>(() => ModelCatalog.Open(fifo)).Message).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Contains("is a FIFO, not a regular file", message);
+    }
+
     // ---------------------------------------------------------------- item 4: bad input is never an internal error
 
     [Fact]

@@ -16,9 +16,14 @@ internal static class FuzzTargets
     /// <summary>The bytes of tests/fixtures/mlp_small/mlp_small.safetensors (the harness embeds them; the tests read the fixture).</summary>
     public static Func<byte[]> MlpWeights { get; set; } = () => File.ReadAllBytes(Path.Combine("fixtures", "mlp_small", "mlp_small.safetensors"));
 
-    private static byte[]? s_weights;
+    /// <summary>The bytes of tests/fixtures/unet1d/small_local.safetensors (embedded in the harness, read from the fixture by the tests).</summary>
+    public static Func<byte[]> Unet1dWeights { get; set; } = () => File.ReadAllBytes(Path.Combine("fixtures", "unet1d", "small_local.safetensors"));
+
+    private static byte[]? s_weights, s_unet1dWeights;
 
     private static byte[] Weights => s_weights ??= MlpWeights();
+
+    private static byte[] Unet1dWeightBytes => s_unet1dWeights ??= Unet1dWeights();
 
     /// <summary>The targets, by name (tools/fuzz/seeds/NAME holds each one's seed corpus).</summary>
     internal static readonly IReadOnlyDictionary<string, Action<byte[]>> Targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
@@ -44,6 +49,13 @@ internal static class FuzzTargets
         ["onnx-unet1d"] = b =>
         {
             using Asd.Native.Backends.Unet1d.Unet1dModel m = Asd.Native.Backends.Unet1d.Unet1dOnnx.Import(b, "fuzz.onnx", "fuzz", new SchedulerConfig { ClipSample = true });
+        },
+
+        // asd-unet1d JSON against the small_local fixture's tensors (a U-Net with local conditioning): the configuration's
+        // checks, then every tensor's name and shape against it.
+        ["unet1d-json"] = b =>
+        {
+            using Asd.Native.Backends.Unet1d.Unet1dModel m = Asd.Native.Backends.Unet1d.Unet1dModel.Parse(b, Unet1dWeightBytes, "fuzz.json");
         },
 
         // .npy (--cond files).

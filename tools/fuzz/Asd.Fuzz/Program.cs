@@ -14,13 +14,8 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
-        FuzzTargets.MlpWeights = () =>
-        {
-            using Stream s = typeof(Program).Assembly.GetManifestResourceStream("mlp_small.safetensors")!;
-            using var copy = new MemoryStream();
-            s.CopyTo(copy);
-            return copy.ToArray();
-        };
+        FuzzTargets.MlpWeights = () => Resource("mlp_small.safetensors");
+        FuzzTargets.Unet1dWeights = () => Resource("small_local.safetensors");
         if (args.Length == 0 || !FuzzTargets.Targets.TryGetValue(args[0], out Action<byte[]>? target))
         {
             Console.Error.WriteLine($"usage: Asd.Fuzz TARGET [--replay FILE...]; targets: {string.Join(", ", FuzzTargets.Targets.Keys)}");
@@ -39,6 +34,14 @@ internal static class Program
             Run(target, copy.ToArray());
         });
         return 0;
+    }
+
+    private static byte[] Resource(string name)
+    {
+        using Stream s = typeof(Program).Assembly.GetManifestResourceStream(name)!;
+        using var copy = new MemoryStream();
+        s.CopyTo(copy);
+        return copy.ToArray();
     }
 
     /// <summary>Runs the target; the documented rejections are the only exceptions it absorbs.</summary>
