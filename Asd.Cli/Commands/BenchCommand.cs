@@ -150,9 +150,9 @@ internal static class BenchCommand
             return ModelCatalog.Open(spec, options with { NativeOnnx = false });
         }
 
-        if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && Path.ChangeExtension(spec, ".onnx") is { } onnx && File.Exists(onnx))
+        if (spec.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && Path.ChangeExtension(spec, ".onnx") is { } onnx && Asd.Native.IO.ModelFiles.IsRegularFile(onnx))
         {
-            return OnnxModel.OpenBytes(File.ReadAllBytes(onnx), Path.GetFileName(onnx) + " (ONNX Runtime)", model.DefaultScheduler, options);
+            return OnnxModel.OpenBytes(Asd.Native.IO.ModelFiles.ReadAllBytes(onnx, "--vs-onnxruntime ONNX model", Array.MaxLength), Path.GetFileName(onnx) + " (ONNX Runtime)", model.DefaultScheduler, options);
         }
 
         throw new ArgumentException($"--vs-onnxruntime needs the same network as ONNX: builtin:policy, an asd-mlp or asd-unet1d NAME.json with NAME.onnx beside it (tools/export_mlp_onnx.py), or an ONNX ConditionalUnet1D the native engine runs; '{spec}' has none.");
