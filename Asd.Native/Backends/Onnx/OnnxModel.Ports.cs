@@ -9,8 +9,11 @@ namespace Asd.Native.Backends.Onnx;
 /// <param name="Dims">Its dimensions (-1 where dynamic).</param>
 public sealed record OnnxPort(string Name, TensorElementType Type, int[] Dims)
 {
-    /// <summary>Elements per batch row (product of the dimensions after the batch axis).</summary>
-    public int RowSize { get; } = Dims.Length <= 1 ? 1 : Dims.Skip(1).Aggregate(1, (a, b) => a * b);
+    /// <summary>
+    /// Elements per batch row (product of the dimensions after the batch axis); -1 when one is dynamic or the product
+    /// passes int.MaxValue (an int product could wrap: [B, 641, 6700417] to 1), which the role checks refuse.
+    /// </summary>
+    public int RowSize { get; } = Dims.Length <= 1 ? 1 : (int)Validation.Shapes.ProductOrMinusOne([.. Dims.Skip(1).Select(d => (long)d)], int.MaxValue);
 
     /// <summary>"[B, 1, 16, 16] float".</summary>
     public string Describe() => $"'{Name}' {Type} [{string.Join(", ", Dims.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]";

@@ -191,6 +191,18 @@ public sealed class HostileInputTests : IDisposable
     // ---------------------------------------------------------------- item 4: bad input is never an internal error
 
     [Fact]
+    public void AnOnnxPortsRowSizeNeverWrapsToAPlausibleCount()
+    {
+        // The product of an ONNX input's non-batch dimensions was an unchecked int: [B, 641, 6700417] (2^32 + 1
+        // elements) came out as 1, as did two dynamic dimensions, so a guidance flag input of either shape passed
+        // the check that it holds one value per row. Both are -1 now, which that check refuses.
+        Assert.Equal(1, new Asd.Native.Backends.Onnx.OnnxPort("flag", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [-1, 1]).RowSize);
+        Assert.Equal(16, new Asd.Native.Backends.Onnx.OnnxPort("x", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [-1, 4, 4]).RowSize);
+        Assert.Equal(-1, new Asd.Native.Backends.Onnx.OnnxPort("flag", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [-1, 641, 6700417]).RowSize);
+        Assert.Equal(-1, new Asd.Native.Backends.Onnx.OnnxPort("flag", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [-1, -1, -1]).RowSize);
+    }
+
+    [Fact]
     public void AHugeVersionIsAModelError()
     {
         string json = MlpModelWith(j => j["version"] = JsonNode.Parse("9223372036854775807"));
