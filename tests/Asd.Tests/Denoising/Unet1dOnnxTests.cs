@@ -196,7 +196,8 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
         // notebook (nets.noise_pred_net), exported whole. Its prefix, "nets.noise_pred_net.", is longer than the
         // exporter's own names ("onnx::Mul_546"), and cutting it off every initializer's name threw
         // ArgumentOutOfRangeException out of the import (found reading the import after the CI fuzz smoke's crash of
-        // 2026-12-06): the file neither ran natively nor on ONNX Runtime. Same weights as tiny.onnx, so the same bits.
+        // 2026-12-06), which TryImport took for a refusal: the file ran on ONNX Runtime with a note quoting that
+        // exception, not natively. Same weights as tiny.onnx, so the same bits.
         using Unet1dModel native = OpenedNatively("wrapped");
         using var tiny = Assert.IsType<Unet1dModel>(ModelCatalog.Open(Fixture("unet1d_variants", "tiny.onnx")));
         SameArchitecture(tiny.Config, native.Config);
