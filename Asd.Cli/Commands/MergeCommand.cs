@@ -30,7 +30,7 @@ internal static class MergeCommand
             using var doc = JsonDocument.Parse(stats);
             JsonElement s = doc.RootElement;
             var ci = CultureInfo.InvariantCulture;
-            stdout.WriteLine(string.Create(ci, $"merged     {parts.Count} shards: chains [{first.ChainOffset}, {first.ChainOffset + (ulong)total}) of seed {first.Run.GetProperty("seed")}, model sha256 {first.Run.GetProperty("model_sha256").GetString()![..16]}..."));
+            stdout.WriteLine(string.Create(ci, $"merged     {parts.Count} shards: chains [{first.ChainOffset}, {first.ChainOffset + (ulong)total}) of seed {first.Seed}, model sha256 {first.ModelSha256[..16]}..."));
             stdout.WriteLine(string.Create(ci, $"sampler    {s.GetProperty("sampler").GetString()}  steps K={s.GetProperty("steps").GetInt32()}  spec_len={s.GetProperty("spec_len").GetString()} (ran {s.GetProperty("spec_len_effective").GetString()})"));
             stdout.WriteLine(string.Create(ci, $"sequential model calls per chain: {s.GetProperty("sequential_model_calls").GetDouble():F2} (max {s.GetProperty("sequential_model_calls_max").GetInt32()}); summed over shards: denoiser invocations {s.GetProperty("denoiser_invocations").GetInt64()}, rows {s.GetProperty("rows_evaluated").GetInt64()}, rounds {s.GetProperty("rounds").GetInt64()}"));
             stdout.WriteLine($"wrote      {outPath} [{total}, {string.Join(", ", first.Shape.Skip(1))}] and {Path.GetFileName(ShardManifest.SidecarPath(outPath))}");

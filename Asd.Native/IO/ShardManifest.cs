@@ -35,7 +35,10 @@ public sealed record ShardRun(
 /// <param name="Model">The model spec as given where it was sampled (paths differ between machines: informational).</param>
 /// <param name="Run">The run object (compared as JSON).</param>
 /// <param name="Stats">The shard's statistics (the stats JSON).</param>
-public sealed record Shard(string NpyPath, ulong ChainOffset, int Samples, int[] Shape, string DataSha256, string? Model, JsonElement Run, JsonElement Stats);
+/// <param name="Counts">The stats' fields a merge adds up, checked.</param>
+/// <param name="Seed">The run's seed (run.seed).</param>
+/// <param name="ModelSha256">The model's content hash (run.model_sha256: 64 hex digits).</param>
+public sealed record Shard(string NpyPath, ulong ChainOffset, int Samples, int[] Shape, string DataSha256, string? Model, JsonElement Run, JsonElement Stats, ShardStats Counts, ulong Seed, string ModelSha256);
 
 /// <summary>
 /// The sidecar manifest beside each shard of a split run (<c>X.npy</c> -> <c>X.npy.json</c>), written by
@@ -205,12 +208,21 @@ public static class ShardManifest
             throw new InvalidDataException($"{npyPath} has no shard manifest ({Path.GetFileName(path)} beside it; asd sample --out and asd.distributed.to_npy write one).");
         }
 
-        JsonElement root;
-        using (JsonDocument doc = StrictJson.ReadFile(path, "shard manifest")) // a regular file of bounded size: a FIFO is refused, not waited on
-        {
-            root = doc.RootElement.Clone();
-        }
+        using JsonDocument doc = StrictJson.ReadFile(path, "shard manifest"); // a regular file of bounded size: a FIFO is refused, not waited on
+        return Parse(doc.RootElement, npyPath, path);
+    }
 
+    /// <summary>Reads a manifest's bytes (<paramref name="path"/> names it in messages) as the sidecar of <paramref name="npyPath"/>.</summary>
+    /// <exception cref="InvalidDataException">Not an asd-shard manifest, or a field missing or malformed (named).</exception>
+    public static Shard Parse(ReadOnlyMemory<byte> json, string npyPath, string path)
+    {
+        using JsonDocument doc = StrictJson.Parse(json, path);
+        return Parse(doc.RootElement, npyPath, path);
+    }
+
+    private static Shard Parse(JsonElement root, string npyPath, string path)
+    {
+        root = root.Clone();
         if (root.ValueKind != JsonValueKind.Object || Field(root, path, "format", JsonValueKind.String).GetString() != Format)
         {
             throw new InvalidDataException($"{path}: not an asd shard manifest (format must be \"{Format}\").");
@@ -255,8 +267,23 @@ public static class ShardManifest
             throw new InvalidDataException($"{path}: shape [{string.Join(", ", shape)}] does not hold samples of run.sample_shape [{string.Join(", ", sampleShape)}].");
         }
 
+        // What asd merge prints and compares, checked here so that a malformed run object is refused by name.
+        ulong seed = StrictJson.ULong(run.TryGetProperty("seed", out JsonElement sd) ? sd : default, "run.seed", path);
+        string modelSha = StrictJson.String(run.TryGetProperty("model_sha256", out JsonElement ms) ? ms : default, "run.model_sha256", path);
+        if (modelSha.Length != 64 || !modelSha.All(char.IsAsciiHexDigitLower))
+        {
+            throw new InvalidDataException($"{path}: \"run.model_sha256\" must be 64 lowercase hex digits (got {StrictJson.Show(ms)}).");
+        }
+
+        JsonElement stats = Field(root, path, "stats", JsonValueKind.Object);
+        ShardStats counts = ShardStats.Read(stats, path);
+        if (counts.Samples != samples)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{path}: \"stats.samples\" is {counts.Samples}, but the shard holds samples = {samples} chains."));
+        }
+
         string? model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-        return new Shard(npyPath, offset, samples, shape, data, model, run, Field(root, path, "stats", JsonValueKind.Object));
+        return new Shard(npyPath, offset, samples, shape, data, model, run, stats, counts, seed, modelSha);
     }
 
     /// <summary>
@@ -377,18 +404,27 @@ public static class ShardManifest
     public static string MergeStats(IReadOnlyList<JsonElement> parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
+        return MergeStats(parts, [.. parts.Select((p, i) => ShardStats.Read(p, string.Create(CultureInfo.InvariantCulture, $"stats {i + 1} of {parts.Count}")))]);
+    }
+
+    private static string MergeStats(IReadOnlyList<JsonElement> parts, IReadOnlyList<ShardStats> counts)
+    {
         if (parts.Count == 0)
         {
             throw new InvalidDataException("No stats to merge.");
         }
 
         JsonElement first = parts[0];
-        foreach (string key in (string[])["sampler", "steps", "spec_len", "rng"])
+        ShardStats head = counts[0];
+        string? differs =
+            counts.Any(c => c.Sampler != head.Sampler) ? "sampler"
+            : counts.Any(c => c.Steps != head.Steps) ? "steps"
+            : counts.Any(c => c.SpecLen != head.SpecLen) ? "spec_len"
+            : parts.Any(p => !JsonElement.DeepEquals(Get(p, "rng"), Get(first, "rng"))) ? "rng"
+            : null;
+        if (differs is not null)
         {
-            if (parts.Any(p => !JsonElement.DeepEquals(Get(p, key), Get(first, key))))
-            {
-                throw new InvalidDataException($"Stats of different runs cannot be merged: their '{key}' differs.");
-            }
+            throw new InvalidDataException($"Stats of different runs cannot be merged: their '{differs}' differs.");
         }
 
         long samples = 0, calls = 0, invocations = 0, rows = 0, rounds = 0;
@@ -396,31 +432,46 @@ public static class ShardManifest
         double wall = 0;
         var acceptance = new SortedDictionary<int, (long Attempts, long Accepted)>();
         var lengths = new SortedDictionary<int, long>();
-        foreach (JsonElement p in parts)
+        try
         {
-            long n = Get(p, "samples").GetInt64();
-            samples += n;
-            calls += (long)Math.Round(Get(p, "sequential_model_calls").GetDouble() * n);
-            callsMax = Math.Max(callsMax, Get(p, "sequential_model_calls_max").GetInt32());
-            invocations += Get(p, "denoiser_invocations").GetInt64();
-            rows += Get(p, "rows_evaluated").GetInt64();
-            rounds += Get(p, "rounds").GetInt64();
-            wall += Get(p, "wall_seconds").GetDouble();
-            foreach (JsonElement a in Get(p, "acceptance_by_position").EnumerateArray())
+            // Checked: counts from other machines' files may be large enough to wrap a long when added up.
+            checked
             {
-                int j = a.GetProperty("position").GetInt32();
-                (long at, long ac) = acceptance.GetValueOrDefault(j);
-                acceptance[j] = (at + a.GetProperty("attempts").GetInt64(), ac + a.GetProperty("accepted").GetInt64());
-            }
+                foreach (ShardStats p in counts)
+                {
+                    samples += p.Samples;
 
-            foreach (JsonElement r in Get(p, "round_lengths").EnumerateArray())
-            {
-                int l = r.GetProperty("length").GetInt32();
-                lengths[l] = lengths.GetValueOrDefault(l) + r.GetProperty("rounds").GetInt64();
+                    // A product past a long throws here as the sums do (a checked conversion).
+                    calls += (long)Math.Round(p.SequentialModelCalls * p.Samples);
+                    callsMax = Math.Max(callsMax, p.SequentialModelCallsMax);
+                    invocations += p.DenoiserInvocations;
+                    rows += p.RowsEvaluated;
+                    rounds += p.Rounds;
+                    wall += p.WallSeconds;
+                    foreach (PositionAcceptance a in p.Acceptance)
+                    {
+                        (long at, long ac) = acceptance.GetValueOrDefault(a.Position);
+                        acceptance[a.Position] = (at + a.Attempts, ac + a.Accepted);
+                    }
+
+                    foreach (RoundLengthCount r in p.RoundLengths)
+                    {
+                        lengths[r.Length] = lengths.GetValueOrDefault(r.Length) + r.Rounds;
+                    }
+                }
             }
         }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException("The shards' stats add up past what a 64-bit count holds: they are not the counts of real runs.");
+        }
 
-        int steps = Get(first, "steps").GetInt32();
+        if (!double.IsFinite(wall))
+        {
+            throw new InvalidDataException("The shards' wall_seconds add up past what a double holds.");
+        }
+
+        int steps = head.Steps;
         double mean = samples == 0 ? 0 : (double)calls / samples;
         return Json(w =>
         {
@@ -431,10 +482,10 @@ public static class ShardManifest
                 model.WriteTo(w);
             }
 
-            w.WriteString("sampler", Get(first, "sampler").GetString());
+            w.WriteString("sampler", head.Sampler);
             w.WriteNumber("steps", steps);
-            w.WriteString("spec_len", Get(first, "spec_len").GetString());
-            w.WriteString("spec_len_effective", MergeEffective([.. parts.Select(p => Get(p, "spec_len_effective").GetString() ?? "")]));
+            w.WriteString("spec_len", head.SpecLen);
+            w.WriteString("spec_len_effective", MergeEffective([.. counts.Select(p => p.SpecLenEffective)]));
             w.WriteNumber("samples", samples);
             w.WriteNumber("sequential_model_calls", mean);
             w.WriteNumber("sequential_model_calls_max", callsMax);
@@ -470,12 +521,13 @@ public static class ShardManifest
             foreach (string pair in parts.Skip(1))
             {
                 string[] lr = pair.Split(':');
-                if (lr.Length != 2 || !int.TryParse(lr[0], CultureInfo.InvariantCulture, out int l) || !long.TryParse(lr[1], CultureInfo.InvariantCulture, out long r))
+                if (lr.Length != 2 || !int.TryParse(lr[0], NumberStyles.None, CultureInfo.InvariantCulture, out int l) || !long.TryParse(lr[1], NumberStyles.None, CultureInfo.InvariantCulture, out long r))
                 {
                     throw new InvalidDataException($"spec_len_effective '{v}' is malformed.");
                 }
 
-                counts[l] = counts.GetValueOrDefault(l) + r;
+                long sum = counts.GetValueOrDefault(l);
+                counts[l] = sum <= long.MaxValue - r ? sum + r : throw new InvalidDataException($"spec_len_effective: the rounds of length {l} add up past what a 64-bit count holds.");
             }
         }
 

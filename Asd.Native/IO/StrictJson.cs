@@ -73,6 +73,23 @@ public static class StrictJson
         return (int)v;
     }
 
+    /// <summary>A 64-bit integer in [<paramref name="min"/>, <paramref name="max"/>].</summary>
+    public static long Long(JsonElement e, string field, string source, long min = long.MinValue, long max = long.MaxValue)
+    {
+        if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out long v) || v < min || v > max)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{source}: \"{field}\" must be an integer from {min} to {max} (got {Show(e)})."));
+        }
+
+        return v;
+    }
+
+    /// <summary>An unsigned 64-bit integer.</summary>
+    public static ulong ULong(JsonElement e, string field, string source) =>
+        e.ValueKind == JsonValueKind.Number && e.TryGetUInt64(out ulong v)
+            ? v
+            : throw new InvalidDataException($"{source}: \"{field}\" must be an integer from 0 to {ulong.MaxValue} (got {Show(e)}).");
+
     /// <summary>A finite number.</summary>
     public static double Number(JsonElement e, string field, string source)
     {

@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
-TARGETS=(mlp-json safetensors npy scheduler-config asd-json cost-curve model-spec cond-list onnx-unet1d unet1d-json)
+TARGETS=(mlp-json safetensors npy scheduler-config asd-json cost-curve model-spec cond-list onnx-unet1d unet1d-json shard-manifest)
 BIN=$ROOT/artifacts/fuzz/bin
 TOOLS=$ROOT/artifacts/tools
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

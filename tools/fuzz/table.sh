@@ -17,6 +17,7 @@ for t in $(tools/fuzz/run.sh --list); do
     model-spec) what='model specs (`ModelCatalog.ParseBuiltin`)' ;;
     cond-list) what='`--cond` lists (`SampleCommand.ReadConditioning`)' ;;
     unet1d-json) what='asd-unet1d JSON (`Unet1dModel.Parse` against a fixture'"'"'s tensors)' ;;
+    shard-manifest) what='shard manifests (`ShardManifest.Parse`, tiling, `MergeStats`)' ;;
   esac
   f=$dir/$t.fuzzer_stats
   if [ ! -f "$f" ]; then

@@ -32,6 +32,15 @@ public sealed class MergeCommandTests : IDisposable
         return path;
     }
 
+    /// <summary>Rewrites the manifest of shard <paramref name="npy"/> after <paramref name="edit"/>.</summary>
+    private static void EditSidecar(string npy, Action<System.Text.Json.Nodes.JsonNode> edit)
+    {
+        string path = ShardManifest.SidecarPath(npy);
+        System.Text.Json.Nodes.JsonNode m = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        edit(m);
+        File.WriteAllText(path, m.ToJsonString());
+    }
+
     private static JsonElement Json(string path)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
@@ -218,6 +227,16 @@ public sealed class MergeCommandTests : IDisposable
         { "expect-samples", "The shards hold 8 chains [0, 8), expected 9" },
         { "expect-offset", "The shards start at chain 0, expected 2" },
         { "out-is-input", "is one of the shards to merge" },
+
+        // Stats and run fields of the wrong kind: the first three crashed asd merge with an unhandled KeyNotFoundException
+        // or FormatException (exit 134), the string a bare "requires an element of type 'Number'" naming no field.
+        { "stats-string", "b.npy.json: \"stats.samples\" must be an integer from 0 to" },
+        { "stats-entry", "b.npy.json: \"stats.acceptance_by_position[0].position\" must be an integer from 1 to 2147483647 (got nothing)" },
+        { "stats-huge", "b.npy.json: \"stats.sequential_model_calls_max\" must be an integer from 0 to 2147483647 (got 1" },
+        { "run-seed", "b.npy.json: \"run.seed\" must be an integer from 0 to 18446744073709551615 (got nothing)" },
+        { "stats-samples", "b.npy.json: \"stats.samples\" is 4, but the shard holds samples = 3 chains" },
+        { "stats-accepted", "\"stats.acceptance_by_position[0].accepted\" must be an integer from 0 to" },
+        { "stats-overflow", "The shards' stats add up past what a 64-bit count holds" },
         { "missing-input", "Shard '" },
     };
 
@@ -252,6 +271,17 @@ public sealed class MergeCommandTests : IDisposable
             case "expect-offset": extra = ["--chain-offset", "2"]; break;
             case "out-is-input": output = b; break;
             case "missing-input": inputs = [a, P("nope.npy")]; break;
+            case "stats-string": EditSidecar(b, m => m["stats"]!["samples"] = "3"); break;
+            case "stats-entry": EditSidecar(b, m => m["stats"]!["acceptance_by_position"]![0]!.AsObject().Remove("position")); break;
+            case "stats-huge": EditSidecar(b, m => m["stats"]!["sequential_model_calls_max"] = 1e30); break;
+            case "run-seed":
+                EditSidecar(a, m => m["run"]!.AsObject().Remove("seed"));
+                EditSidecar(b, m => m["run"]!.AsObject().Remove("seed"));
+                inputs = [b, a];
+                break;
+            case "stats-samples": EditSidecar(b, m => m["stats"]!["samples"] = 4); break;
+            case "stats-accepted": EditSidecar(b, m => m["stats"]!["acceptance_by_position"]![0]!["accepted"] = m["stats"]!["acceptance_by_position"]![0]!["attempts"]!.GetValue<long>() + 1); break;
+            case "stats-overflow": EditSidecar(b, m => m["stats"]!["rows_evaluated"] = long.MaxValue); break;
         }
 
         byte[]? before = File.Exists(output) ? File.ReadAllBytes(output) : null;

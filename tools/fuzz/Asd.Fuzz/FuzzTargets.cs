@@ -82,6 +82,15 @@ internal static class FuzzTargets
             }
         },
 
+        // Shard manifests (X.npy.json beside each shard of a split run, from other jobs or machines): the manifest
+        // with its run and stats, then the tiling check and the statistics of the shard merged with itself.
+        ["shard-manifest"] = b =>
+        {
+            Shard shard = ShardManifest.Parse(b, "fuzz.npy", "fuzz.npy.json");
+            ShardManifest.CheckTiling([shard]);
+            ShardManifest.MergeStats([shard.Stats, shard.Stats]);
+        },
+
         // Model specs (builtin:...): the strict parser of names and parameters.
         ["model-spec"] = b => Asd.Native.Models.ModelCatalog.ParseBuiltin(Encoding.UTF8.GetString(b)),
 
