@@ -295,6 +295,37 @@ def test_npy_shards_and_manifest(two_workers, tmp_path, capsys):
     assert lazy.compute().tobytes() == ref.tobytes()
 
 
+def test_from_npy_reads_only_the_folders_own_shards_as_their_sidecars_describe_them(two_workers, tmp_path):
+    # Sidecars come from other jobs: one naming a file outside the folder made from_npy load that file (a sidecar
+    # with "file": "../other.npy" returned other.npy's samples, unchecked); a field of the wrong type went through.
+    out = tmp_path / "shards"
+    man = ad.to_npy(out, MIXTURE, 12, steps=40, spec_len=4, seed=1, chains_per_task=6, client=two_workers)
+    lazy, _ = ad.from_npy(out)
+    whole = lazy.compute()
+    first = man["shards"][0]["file"]
+    sidecar = out / (first + ".json")
+    good = json.loads(sidecar.read_text())
+    np.save(tmp_path / "other.npy", np.full((6, 32), 42.0, dtype=np.float32))
+
+    def refused(change, message, when="open"):
+        sidecar.write_text(json.dumps({**good, **change}))
+        with pytest.raises(asd.AsdError, match=message):
+            arr, _ = ad.from_npy(out)
+            if when == "compute":
+                arr.compute()
+        sidecar.write_text(json.dumps(good))
+
+    refused({"file": "../other.npy"}, r"describes file '\.\./other\.npy', not chains-")
+    refused({"file": str(tmp_path / "other.npy")}, "describes file")
+    refused({"chain_offset": "0"}, "'chain_offset' must be an integer >= 0")
+    refused({"samples": True}, "'samples' must be an integer >= 1")
+    refused({"shape": [6, "32"]}, "'shape' must be a list of integers")
+    refused({"data_sha256": shards.data_sha256(np.zeros(3, np.float32))}, "does not match its manifest's data_sha256", "compute")
+    # The control: the untouched sidecar still reads, to the same bytes.
+    lazy, _ = ad.from_npy(out)
+    assert lazy.compute().tobytes() == whole.tobytes()
+
+
 def test_rewriting_shards_is_idempotent_and_resumes(two_workers, tmp_path):
     out = tmp_path / "shards"
     kw = dict(steps=60, spec_len=4, seed=3, chains_per_task=8, client=two_workers)

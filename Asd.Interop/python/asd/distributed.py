@@ -465,20 +465,31 @@ def to_zarr(path, model, n, steps=100, spec_len="auto", sampler="asd", seed=0, c
     return manifest
 
 
+def _load_shard(path, rec):
+    try:
+        return shards.load_checked(path, rec)
+    except ValueError as e:
+        raise AsdError(str(e)) from None
+
+
 def from_npy(directory):
-    """A lazy dask.array over the shards in DIRECTORY (checked: one run, contiguous chains) and their manifest."""
+    """
+    A lazy dask.array over the shards in DIRECTORY (checked: one run, contiguous chains) and their manifest. Each
+    shard is read from its own .npy in DIRECTORY (a sidecar naming another file is refused) and checked against its
+    sidecar's shape and data hash when computed.
+    """
     directory = os.fspath(directory)
     recs = []
-    for entry in sorted(os.listdir(directory)):
-        if entry.endswith(".npy"):
-            rec = shards.read_sidecar(os.path.join(directory, entry))
-            if rec is None:
-                raise AsdError(f"{os.path.join(directory, entry)} has no shard manifest ({entry}{shards.SIDECAR_SUFFIX}).")
-            recs.append(rec)
     try:
+        for entry in sorted(os.listdir(directory)):
+            if entry.endswith(".npy"):
+                rec = shards.read_sidecar(os.path.join(directory, entry))
+                if rec is None:
+                    raise AsdError(f"{os.path.join(directory, entry)} has no shard manifest ({entry}{shards.SIDECAR_SUFFIX}).")
+                recs.append(shards.check_record(rec, entry))
         recs = shards.check_tiling(recs)
     except ValueError as e:
         raise AsdError(f"{directory}: {e}") from None
-    load = dask.delayed(np.load, pure=True)
-    parts = [da.from_delayed(load(os.path.join(directory, r["file"])), tuple(r["shape"]), dtype=np.float32) for r in recs]
+    load = dask.delayed(_load_shard, pure=True)
+    parts = [da.from_delayed(load(os.path.join(directory, r["file"]), r), tuple(r["shape"]), dtype=np.float32) for r in recs]
     return (parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)), recs

@@ -181,6 +181,47 @@ def read_sidecar(npy_path):
     return rec if isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("version") == VERSION else None
 
 
+def check_record(rec, npy_name):
+    """
+    Checks a sidecar read from disk (another job's or machine's file) before it is trusted: it must describe the
+    .npy it sits beside (its "file" is that name, so it can name no other path), and the fields the tiling and the
+    loader read must have their types. Raises ValueError naming the field.
+    """
+    where = npy_name + SIDECAR_SUFFIX
+    if rec.get("file") != npy_name:
+        raise ValueError(f"{where} describes file {rec.get('file')!r}, not {npy_name}")
+
+    def integer(key, least):
+        v = rec.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < least:
+            raise ValueError(f"{where}: {key!r} must be an integer >= {least} (got {v!r})")
+        return v
+
+    integer("chain_offset", 0)
+    samples = integer("samples", 1)
+    shape = rec.get("shape")
+    if not isinstance(shape, list) or not shape or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in shape) \
+            or shape[0] != samples:
+        raise ValueError(f"{where}: 'shape' must be a list of integers >= 0 starting with samples = {samples} (got {shape!r})")
+    if rec.get("dtype") != "<f4":
+        raise ValueError(f"{where}: 'dtype' must be \"<f4\" (got {rec.get('dtype')!r})")
+    if not isinstance(rec.get("data_sha256"), str):
+        raise ValueError(f"{where}: 'data_sha256' must be a string (got {rec.get('data_sha256')!r})")
+    if not isinstance(rec.get("run"), dict):
+        raise ValueError(f"{where}: 'run' must be an object (got {rec.get('run')!r})")
+    return rec
+
+
+def load_checked(npy_path, rec):
+    """A shard's samples, refused unless their dtype, shape and data hash are those its sidecar records."""
+    arr = np.load(npy_path, allow_pickle=False)
+    if arr.dtype != np.dtype("<f4") or list(arr.shape) != rec["shape"]:
+        raise ValueError(f"{npy_path} holds {arr.dtype} {list(arr.shape)}, but its manifest says <f4 {rec['shape']}")
+    if data_sha256(arr) != rec["data_sha256"]:
+        raise ValueError(f"{npy_path} does not match its manifest's data_sha256 (changed or torn after it was written)")
+    return arr
+
+
 def shard_is_complete(npy_path, run, chain_offset, samples):
     """True when X.npy and its sidecar describe exactly these chains of this run and the data matches its hash."""
     rec = read_sidecar(npy_path)
