@@ -30,3 +30,11 @@ def test_readme_scale_figures_are_the_ones_the_script_wrote():
     block = re.search(r"<!-- distributed-scale[^>]*-->\n(.*?)<!-- /distributed-scale -->", readme, re.S)
     assert block, "the README's distributed-scale block is missing"
     assert block.group(1) == scale, "README differs from docs/bench/distributed/scale.md: rerun tools/distributed_scale.py"
+
+
+def test_readme_has_no_placeholder_left():
+    """A section whose text never came (README's "### Scale" held only SCALE_PLACEHOLDER from 2026-12-02 to 12-06)."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    left = re.findall(r"\b[A-Z][A-Z0-9_]*PLACEHOLDER\b|\bTODO\b|\bTBD\b|\bFIXME\b", readme)
+    assert not left, f"README still holds {sorted(set(left))}"
