@@ -219,18 +219,25 @@ internal static class BenchOutput
     /// <summary>The acceptance by position of an asd bench JSON (--acceptance-from).</summary>
     public static (string Source, IReadOnlyList<PositionAcceptance> Counts) ReadAcceptance(string path)
     {
+        // Counts checked field by field here, so that a bad one is named with the option, its file and its field (the
+        // cost model's own check, later, names neither).
+        string source = $"--acceptance-from {path}";
+        byte[] bytes;
         try
         {
-            using JsonDocument doc = JsonDocument.Parse(Asd.Native.IO.ModelFiles.ReadAllText(path, "--acceptance-from", Asd.Native.Validation.ResourceLimits.MaxJsonBytes));
-            List<PositionAcceptance> counts = [.. doc.RootElement.GetProperty("acceptance_by_position").EnumerateArray().Select(e =>
-                new PositionAcceptance(e.GetProperty("position").GetInt32(), e.GetProperty("attempts").GetInt64(), e.GetProperty("accepted").GetInt64()))];
-            string model = doc.RootElement.TryGetProperty("model", out JsonElement m) ? m.GetString() ?? path : path;
-            return (model, counts);
+            bytes = Asd.Native.IO.ModelFiles.ReadAllBytes(path, "--acceptance-from", Asd.Native.Validation.ResourceLimits.MaxJsonBytes);
         }
-        catch (Exception e) when (e is IOException or JsonException or KeyNotFoundException or InvalidOperationException or FormatException or InvalidDataException)
+        catch (IOException e)
         {
-            throw new ArgumentException($"--acceptance-from {path}: not an asd bench JSON with acceptance_by_position ({e.Message}).", e);
+            throw new ArgumentException(e is FileNotFoundException or DirectoryNotFoundException ? $"{source}: no such file." : $"{source}: {e.Message}", e);
         }
+
+        using JsonDocument doc = Asd.Native.IO.StrictJson.Parse(bytes, source);
+        JsonElement root = Asd.Native.IO.StrictJson.Object(doc, source);
+        IReadOnlyList<PositionAcceptance> counts = Asd.Native.IO.ShardStats.ReadAcceptance(
+            root.TryGetProperty("acceptance_by_position", out JsonElement list) ? list : default, "acceptance_by_position", source);
+        string model = root.TryGetProperty("model", out JsonElement m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : path;
+        return (model, counts);
     }
 
     /// <summary>A grouped bar chart: wall-clock and algorithmic speedup per setting, with the ceiling.</summary>

@@ -52,19 +52,9 @@ public sealed record ShardStats(
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{source}: \"stats.wall_seconds\" must be >= 0 (got {wall})."));
         }
 
-        var acceptance = new List<PositionAcceptance>();
-        int i = 0;
-        foreach (JsonElement a in StrictJson.Array(Get(stats, "acceptance_by_position"), "stats.acceptance_by_position", source))
-        {
-            string at = string.Create(CultureInfo.InvariantCulture, $"stats.acceptance_by_position[{i++}]");
-            int position = StrictJson.Int(Get(a, "position"), at + ".position", source, 1);
-            long attempts = StrictJson.Long(Get(a, "attempts"), at + ".attempts", source, 0);
-            long accepted = StrictJson.Long(Get(a, "accepted"), at + ".accepted", source, 0, attempts);
-            acceptance.Add(new PositionAcceptance(position, attempts, accepted));
-        }
-
+        IReadOnlyList<PositionAcceptance> acceptance = ReadAcceptance(Get(stats, "acceptance_by_position"), "stats.acceptance_by_position", source);
         var lengths = new List<RoundLengthCount>();
-        i = 0;
+        int i = 0;
         foreach (JsonElement r in StrictJson.Array(Get(stats, "round_lengths"), "stats.round_lengths", source))
         {
             string at = string.Create(CultureInfo.InvariantCulture, $"stats.round_lengths[{i++}]");
@@ -85,6 +75,27 @@ public sealed record ShardStats(
             wall,
             acceptance,
             lengths);
+    }
+
+    /// <summary>
+    /// An "acceptance_by_position" list as the stats JSON writes it (<see cref="SamplingStats"/>): entries of a
+    /// position from 1, attempts from 0 and acceptances at most the attempts, each field named when it is not.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A field missing, of the wrong kind or out of range.</exception>
+    public static IReadOnlyList<PositionAcceptance> ReadAcceptance(JsonElement list, string field, string source)
+    {
+        var acceptance = new List<PositionAcceptance>();
+        int i = 0;
+        foreach (JsonElement a in StrictJson.Array(list, field, source))
+        {
+            string at = string.Create(CultureInfo.InvariantCulture, $"{field}[{i++}]");
+            int position = StrictJson.Int(Get(a, "position"), at + ".position", source, 1);
+            long attempts = StrictJson.Long(Get(a, "attempts"), at + ".attempts", source, 0);
+            long accepted = StrictJson.Long(Get(a, "accepted"), at + ".accepted", source, 0, attempts);
+            acceptance.Add(new PositionAcceptance(position, attempts, accepted));
+        }
+
+        return acceptance;
     }
 
     /// <summary>The property, or an undefined element (which every typed getter refuses as "got nothing") when absent.</summary>

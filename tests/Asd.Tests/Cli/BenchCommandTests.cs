@@ -248,10 +248,25 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--repeats must be >= 1", "--repeats", "0")]
     [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
     [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
+    // --acceptance-from's counts, named with the file and field: before, accepted above attempts and a position 0 were
+    // refused only by the cost model ("Invalid acceptance counts at position 1: 9 of 8. (Parameter 'counts')", no file
+    // named), a string count with a bare "requires an element of type 'Number'", broken JSON as "not an asd bench JSON".
+    [InlineData("\"acceptance_by_position[0].accepted\" must be an integer from 0 to 8 (got 9)", "--model", "builtin:mixture", "--acceptance-from", "ACC:{\"acceptance_by_position\": [{\"position\": 1, \"attempts\": 8, \"accepted\": 9}]}")]
+    [InlineData("\"acceptance_by_position[1].position\" must be an integer from 1 to", "--model", "builtin:mixture", "--acceptance-from", "ACC:{\"acceptance_by_position\": [{\"position\": 1, \"attempts\": 8, \"accepted\": 7}, {\"position\": 0, \"attempts\": 8, \"accepted\": 7}]}")]
+    [InlineData("\"acceptance_by_position[0].attempts\" must be an integer from 0 to", "--model", "builtin:mixture", "--acceptance-from", "ACC:{\"acceptance_by_position\": [{\"position\": 1, \"attempts\": \"8\", \"accepted\": 7}]}")]
+    [InlineData("\"acceptance_by_position\" must be a list (got nothing)", "--model", "builtin:mixture", "--acceptance-from", "ACC:{\"acceptance\": []}")]
+    [InlineData("not valid JSON", "--model", "builtin:mixture", "--acceptance-from", "ACC:{\"acceptance_by_position\": [")]
     public void BadInputIsAClearError(string message, params string[] args)
     {
         string bad = Path.Combine(_dir, "bad.json");
         File.WriteAllText(bad, "{\"format\": \"nope\"}");
+        string acceptance = Path.Combine(_dir, "acceptance.json");
+        if (args.FirstOrDefault(a => a.StartsWith("ACC:", StringComparison.Ordinal)) is string text)
+        {
+            File.WriteAllText(acceptance, text["ACC:".Length..]);
+            args = [.. args.Select(a => a == text ? acceptance : a)];
+        }
+
         string[] repeats = args.Contains("--repeats") ? [] : ["--repeats", "1"];
         var (code, _, err) = Run(["bench", "--steps", "5", .. repeats, .. args.Select(a => a == "BAD" ? bad : a)]);
         Assert.Equal(2, code);
