@@ -321,6 +321,22 @@ def test_from_npy_reads_only_the_folders_own_shards_as_their_sidecars_describe_t
     refused({"samples": True}, "'samples' must be an integer >= 1")
     refused({"shape": [6, "32"]}, "'shape' must be a list of integers")
     refused({"data_sha256": shards.data_sha256(np.zeros(3, np.float32))}, "does not match its manifest's data_sha256", "compute")
+    # A FIFO named like a sidecar, or like a shard, is refused, not waited on for ever (both hung before).
+    sidecar.unlink()
+    os.mkfifo(sidecar)
+    with pytest.raises(asd.AsdError, match="has no shard manifest"):
+        ad.from_npy(out)
+    sidecar.unlink()
+    sidecar.write_text(json.dumps(good))
+    shard = out / first
+    kept = shard.read_bytes()
+    shard.unlink()
+    os.mkfifo(shard)
+    arr, _ = ad.from_npy(out)
+    with pytest.raises(asd.AsdError, match="is not a regular file"):
+        arr.compute()
+    shard.unlink()
+    shard.write_bytes(kept)
     # The control: the untouched sidecar still reads, to the same bytes.
     lazy, _ = ad.from_npy(out)
     assert lazy.compute().tobytes() == whole.tobytes()

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 
 import numpy as np
@@ -171,11 +172,35 @@ def write_shard(path, samples, record):
     write_json(sidecar_path(path), record)
 
 
-def read_sidecar(npy_path):
-    """The sidecar of X.npy, or None when it is missing or not an asd-shard manifest."""
+_MAX_SIDECAR_BYTES = 16 << 20
+
+
+def open_regular(path, max_bytes=None):
+    """
+    A binary file object for PATH if it is a regular file (links followed) of at most MAX_BYTES bytes, else ValueError.
+    Opened without blocking and checked on the descriptor: a FIFO or a device named like a shard is refused, never
+    waited on or read without end.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        with open(sidecar_path(npy_path), encoding="utf-8") as f:
-            rec = json.load(f)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise ValueError(f"{path} has {st.st_size} bytes, more than the {max_bytes} a shard manifest may have")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_sidecar(npy_path):
+    """The sidecar of X.npy, or None when it is missing, not a regular file of at most 16 MiB, or not an asd-shard manifest."""
+    try:
+        with open_regular(sidecar_path(npy_path), _MAX_SIDECAR_BYTES) as f:
+            rec = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
     return rec if isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("version") == VERSION else None
@@ -214,7 +239,8 @@ def check_record(rec, npy_name):
 
 def load_checked(npy_path, rec):
     """A shard's samples, refused unless their dtype, shape and data hash are those its sidecar records."""
-    arr = np.load(npy_path, allow_pickle=False)
+    with open_regular(npy_path) as f:
+        arr = np.load(f, allow_pickle=False)
     if arr.dtype != np.dtype("<f4") or list(arr.shape) != rec["shape"]:
         raise ValueError(f"{npy_path} holds {arr.dtype} {list(arr.shape)}, but its manifest says <f4 {rec['shape']}")
     if data_sha256(arr) != rec["data_sha256"]:
