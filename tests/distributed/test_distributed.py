@@ -439,6 +439,11 @@ def test_zarr(two_workers, tmp_path):
         ad.to_zarr(path, MIXTURE, 50, **dict(kw, seed=8))
     ad.to_zarr(path, MIXTURE, 50, overwrite=True, **dict(kw, seed=8))
     assert zarr.open_array(path, mode="r").attrs["asd"]["run"]["seed"] == 8
+    # An array whose "asd" attribute is not an object (written by something else): refused as another run, not an
+    # AttributeError from reading it as one.
+    zarr.open_array(path, mode="r+").attrs["asd"] = "not a manifest"
+    with pytest.raises(asd.AsdError, match="holds another run"):
+        ad.to_zarr(path, MIXTURE, 50, **kw)
 
 
 # ------------------------------------------------------------------------------------------ faults

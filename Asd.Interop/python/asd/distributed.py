@@ -447,6 +447,7 @@ def to_zarr(path, model, n, steps=100, spec_len="auto", sampler="asd", seed=0, c
         except (ValueError, KeyError) as e:  # zarr's ArrayNotFoundError is a ValueError
             raise AsdError(f"{path} exists and is not a zarr array ({e}); pass overwrite=True to replace it.") from None
         old = existing.attrs.get("asd", {})
+        old = old if isinstance(old, dict) else {}   # attrs written by something else: another run's, refused below
         if old.get("run") != run or tuple(existing.shape) != shape or tuple(existing.chunks) != chunks \
                 or old.get("chain_offset") != chain_offset:
             raise AsdError(f"{path} holds another run (or another layout of this one); pass overwrite=True to replace it.")
