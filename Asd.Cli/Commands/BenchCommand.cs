@@ -52,6 +52,10 @@ internal static class BenchCommand
             OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
             OutputPaths.Check(parse.GetValue(plot), "--plot");
             OutputPaths.Check(parse.GetValue(json), "--json");
+            RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --acceptance-from file", parse.GetValue(acceptanceFrom)));
+            OutputPaths.CheckNotAnInput(parse.GetValue(saveCurve), "--save-cost-curve", inputs);
+            OutputPaths.CheckNotAnInput(parse.GetValue(plot), "--plot", inputs);
+            OutputPaths.CheckNotAnInput(parse.GetValue(json), "--json", inputs);
             CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
             var request = FieldFlags.Map(() => new SamplerRequest
             {

@@ -50,6 +50,10 @@ internal static class SampleCommand
             OutputPaths.Check(outPath, "--out");
             OutputPaths.Check(statsPath, "--stats");
             OutputPaths.Check(plotPath, "--plot");
+            RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --cost-curve file", parse.GetValue(costCurve)));
+            OutputPaths.CheckNotAnInput(outPath, "--out", inputs, withSidecar: true, outsideModelFolder: true);
+            OutputPaths.CheckNotAnInput(statsPath, "--stats", inputs);
+            OutputPaths.CheckNotAnInput(plotPath, "--plot", inputs);
             int threadCount = flags.ThreadCount(parse);
             var request = FieldFlags.Map(() => new SamplerRequest
             {

@@ -45,6 +45,96 @@ internal static class OutputPaths
         }
     }
 
+    /// <summary>
+    /// The files a run reads before it writes: the model's (every file of a model folder, an asd-mlp or asd-unet1d
+    /// JSON and its weights, a .onnx file; none for a built-in) and <paramref name="others"/> (a --cond .npy, a cost
+    /// curve), those that exist; and the model folder, when the model is one.
+    /// </summary>
+    public static RunInputs Inputs(string modelSpec, params (string What, string? Path)[] others)
+    {
+        ArgumentNullException.ThrowIfNull(modelSpec);
+        var files = new List<(string What, string Path)>();
+        string? folder = null;
+        if (!modelSpec.StartsWith("builtin:", StringComparison.Ordinal) && (Directory.Exists(modelSpec) || File.Exists(modelSpec)))
+        {
+            folder = Directory.Exists(modelSpec) ? Path.GetFullPath(modelSpec) : null;
+            foreach ((string role, string file) in Asd.Native.Models.ModelDigest.Files(modelSpec))
+            {
+                files.Add((role switch { "json" => "the model's JSON", "weights" => "the model's weights", "file" => "the model file", _ => "a file of the model folder" }, file));
+            }
+        }
+
+        foreach ((string what, string? path) in others)
+        {
+            if (!string.IsNullOrEmpty(path) && File.Exists(path))
+            {
+                files.Add((what, path));
+            }
+        }
+
+        return new RunInputs([.. files.Select(f => (f.What, Canonical(f.Path)))], folder);
+    }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming <paramref name="flag"/> when writing <paramref name="path"/> (and,
+    /// for --out, its manifest PATH.json) would replace one of the run's inputs: the run reads them first and would
+    /// overwrite them with its output afterwards, so the model would be lost. With <paramref name="outsideModelFolder"/>
+    /// the path must also lie outside a model folder: a folder's content hash covers every file in it, so shards
+    /// written into it would each record a different model hash and never merge.
+    /// </summary>
+    public static void CheckNotAnInput(string? path, string flag, RunInputs inputs, bool withSidecar = false, bool outsideModelFolder = false)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (path is null)
+        {
+            return;
+        }
+
+        foreach (string written in withSidecar ? [path, path + ".json"] : new[] { path })
+        {
+            string target = Canonical(written);
+            foreach ((string what, string input) in inputs.Files)
+            {
+                if (string.Equals(target, input, StringComparison.Ordinal))
+                {
+                    string how = written == path ? "is" : $"writes its manifest {written}, which is";
+                    throw new ArgumentException($"{flag} {path}: {how} {what} ({input}); the run reads it and would overwrite it. Write elsewhere.");
+                }
+            }
+        }
+
+        if (outsideModelFolder && inputs.ModelFolder is string folder
+            && Canonical(path).StartsWith(Canonical(folder).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"{flag} {path}: inside the model folder {folder}, whose content hash covers every file in it: shards written there would each record another model hash and never merge. Write elsewhere.");
+        }
+    }
+
+    /// <summary>A full path with symbolic links resolved (of the file, when it exists, and of its folder).</summary>
+    private static string Canonical(string path)
+    {
+        string full = Path.GetFullPath(path);
+        try
+        {
+            if (File.Exists(full) && File.ResolveLinkTarget(full, returnFinalTarget: true) is FileSystemInfo target)
+            {
+                full = target.FullName;
+            }
+
+            string? dir = Path.GetDirectoryName(full);
+            if (dir is not null && Directory.Exists(dir) && Directory.ResolveLinkTarget(dir, returnFinalTarget: true) is FileSystemInfo real)
+            {
+                full = Path.Combine(real.FullName, Path.GetFileName(full));
+            }
+        }
+        catch (IOException)
+        {
+            // A link loop or an unreadable link: compared as written.
+        }
+
+        return full;
+    }
+
     /// <summary>Runs <paramref name="write"/>, naming <paramref name="flag"/> and the path if it fails.</summary>
     public static void Write(string path, string flag, Action write)
     {
@@ -58,3 +148,8 @@ internal static class OutputPaths
         }
     }
 }
+
+/// <summary>What a run reads (<see cref="OutputPaths.Inputs"/>): files by what they are, canonical paths; the model folder, if any.</summary>
+/// <param name="Files">Each input file: what it is, its canonical path.</param>
+/// <param name="ModelFolder">The model's folder when the model is a folder, else null.</param>
+internal sealed record RunInputs(IReadOnlyList<(string What, string Path)> Files, string? ModelFolder);

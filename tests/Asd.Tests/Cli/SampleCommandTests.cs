@@ -11,6 +11,65 @@ public sealed class SampleCommandTests : IDisposable
     private static (int Code, string Out, string Err) Run(params string[] args) =>
         CliRun.Run(args.Length > 0 && args[0] == "sample" && !args.Contains("--plot") ? [.. args, "--no-plot"] : args);
 
+    public static TheoryData<string, string> OverwrittenInputs => new()
+    {
+        // Each of these ran and replaced the input with the output (checked: a model.onnx became the stats JSON), or
+        // wrote shards into a model folder, whose hash then differed from shard to shard so that asd merge refused them.
+        { "stats-is-the-onnx-file", "--stats MODEL.onnx: is the model file" },
+        { "out-sidecar-is-the-json", "writes its manifest" },
+        { "plot-is-the-weights", "is the model's weights" },
+        { "stats-is-the-cond-file", "is the --cond file" },
+        { "out-in-the-model-folder", "inside the model folder" },
+        { "bench-json-is-the-json", "--json MODEL.json: is the model's JSON" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverwrittenInputs))]
+    public void AnOutputNeverReplacesWhatTheRunReads(string scenario, string message)
+    {
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "fixtures");
+        string folder = Path.Combine(_dir, "unet16"), mlp = Path.Combine(_dir, "mlp"), onnx = Path.Combine(folder, "model.onnx");
+        Directory.CreateDirectory(folder);
+        Directory.CreateDirectory(mlp);
+        foreach (string f in Directory.GetFiles(Path.Combine(fixtures, "onnx", "unet16")))
+        {
+            File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        }
+
+        foreach (string f in (string[])["mlp_small.json", "mlp_small.safetensors"])
+        {
+            File.Copy(Path.Combine(fixtures, "mlp_small", f), Path.Combine(mlp, f));
+        }
+
+        string json = Path.Combine(mlp, "mlp_small.json"), weights = Path.Combine(mlp, "mlp_small.safetensors"), cond = Path.Combine(_dir, "cond.npy");
+        Npy.Write(cond, [0.5f, -0.25f, 1f], [3]);
+        string[] mlpRun = ["sample", "--model", json, "--cond", cond, "--steps", "5", "--samples", "2"];
+        string[] args = scenario switch
+        {
+            "stats-is-the-onnx-file" => ["sample", "--model", onnx, "--steps", "5", "--samples", "1", "--stats", onnx],
+            "out-sidecar-is-the-json" => [.. mlpRun, "--out", Path.ChangeExtension(json, null)],
+            "plot-is-the-weights" => [.. mlpRun, "--plot", weights],
+            "stats-is-the-cond-file" => [.. mlpRun, "--stats", cond],
+            "out-in-the-model-folder" => ["sample", "--model", folder, "--steps", "5", "--samples", "1", "--out", Path.Combine(folder, "shard.npy")],
+            "bench-json-is-the-json" => ["bench", "--model", json, "--cond", cond, "--steps", "5", "--repeats", "1", "--json", json],
+            _ => throw new ArgumentException(scenario),
+        };
+        var before = Directory.GetFiles(_dir, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.ReadAllBytes);
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains(message.Replace("MODEL.onnx", onnx, StringComparison.Ordinal).Replace("MODEL.json", json, StringComparison.Ordinal), err, StringComparison.Ordinal);
+        var after = Directory.GetFiles(_dir, "*", SearchOption.AllDirectories);
+        Assert.Equal(before.Keys.Order(), after.Order());
+        Assert.All(before, kv => Assert.Equal(kv.Value, File.ReadAllBytes(kv.Key)));
+
+        // The control: the same run writing beside the inputs, not over them, runs and leaves them as they were.
+        string elsewhere = Path.Combine(_dir, "out");
+        string[] control = [.. args.Take(args.Length - 2), args[^2], elsewhere + args[^2] switch { "--out" => ".npy", "--plot" => ".png", _ => ".json" }];
+        (code, _, err) = Run(control);
+        Assert.True(code == 0, err);
+        Assert.All(before, kv => Assert.Equal(kv.Value, File.ReadAllBytes(kv.Key)));
+    }
+
     [Theory]
     [InlineData("asd", "8", "8")]
     [InlineData("asd", "inf", "inf")]
