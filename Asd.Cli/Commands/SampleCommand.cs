@@ -80,11 +80,14 @@ internal static class SampleCommand
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
 
+            int sampleSize = checked((int)m.SampleShape.Aggregate(1L, (a, b) => a * b)); // at most ResourceLimits.MaxSampleSize
+            CheckRunValues(n, sampleSize, m.ConditionSize);
             float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);
             using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
             bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
             using Sampler? ddpm = compare ? SamplerFactory.Create(m, request with { Kind = SamplerKind.Ddpm, CostCurve = null }, pool) : null;
+            CheckRunSize(n, s, ddpm, parse.GetValue(chainOffset));
 
             // Run.
             var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
@@ -134,6 +137,40 @@ internal static class SampleCommand
     private sealed record SampleOutcome(float[] Samples, SamplingStats Stats, WallRatio? Gain, SamplingStats? Paired, string? Explanation, double[]? Latency, double[]? DdpmLatency);
 
     /// <summary>One <c>asd sample</c> run: the sampler, and DDPM on the same chains when comparing.</summary>
+    private const string SplitAdvice = "split the run into shards (--chain-offset, --out) and join them with asd merge";
+
+    /// <summary>
+    /// Hostile sizes: the run holds its <paramref name="n"/> samples in one float array, a working copy of them, and
+    /// each sampler its chains' state, so more values than an array holds, or more bytes than this process may use,
+    /// is refused before sampling with a message (2 x 10^9 samples of the policy died of an OverflowException, exit
+    /// 134; 6 x 10^7 of the 32-D mixture failed with "Count must be positive ..."); and chain ids past 2^64 too.
+    /// </summary>
+    internal static void CheckRunValues(int n, int sampleSize, int conditionSize)
+    {
+        long values = (long)n * sampleSize, condValues = (long)n * conditionSize;
+        if (Math.Max(values, condValues) > Array.MaxLength)
+        {
+            string what = values >= condValues ? $"{n} samples of {sampleSize} values are {values:N0} values" : $"{n} rows of {conditionSize} conditioning values are {condValues:N0} values";
+            throw new ArgumentException($"--samples {n}: {what}, more than one run holds ({Array.MaxLength:N0}); {SplitAdvice}.");
+        }
+    }
+
+    /// <summary>The memory and chain-id part of the check (<see cref="CheckRunValues"/>), once the samplers exist.</summary>
+    internal static void CheckRunSize(int n, Sampler s, Sampler? ddpm, ulong chainOffset)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        long need = n * ((2 * 4L * s.Denoiser.SampleSize) + s.BytesPerChain + (ddpm?.BytesPerChain ?? 0)), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0 && need > available)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--samples {n}: the samples and the samplers' chains need {need / (double)(1L << 30):F1} GiB, more than the {available / (double)(1L << 30):F1} GiB this process may use; {SplitAdvice}."));
+        }
+
+        if (chainOffset > ulong.MaxValue - (ulong)n)
+        {
+            throw new ArgumentException($"--chain-offset {chainOffset} --samples {n}: chain ids past 2^64 - 1 would repeat another shard's chains; at most {ulong.MaxValue - (ulong)n} for {n} samples.");
+        }
+    }
+
     private sealed record SampleRun(Sampler Sampler, Sampler? Ddpm, int N, ulong Seed, ulong FirstChain, float[] Conditioning, int ConditionSize)
     {
         private int D => Sampler.Denoiser.SampleSize;

@@ -135,6 +135,13 @@ public sealed class AsdSampler : Sampler
     public IBatchCost? CurrentCost => _auto?.CurrentCost;
 
     /// <inheritdoc/>
+    public override long BytesPerChain =>
+        base.BytesPerChain + (3L * 4 * D) + System.Runtime.CompilerServices.Unsafe.SizeOf<ChainRound>() + sizeof(int) + (_auto is null ? 0 : AutoSpeculation.BytesPerChain);
+
+    /// <inheritdoc/>
+    protected override long ValuesPerChain => Math.Max(base.ValuesPerChain, _auto is null ? 0 : AutoSpeculation.ValuesPerChain);
+
+    /// <inheritdoc/>
     protected override void EnsureChainBuffers(int count)
     {
         base.EnsureChainBuffers(count);

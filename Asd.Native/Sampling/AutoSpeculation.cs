@@ -179,10 +179,16 @@ internal sealed class AutoSpeculation
     /// <summary>Rounds that chose each L in the last run (index L); the array is reused by the next run.</summary>
     public long[] ChosenHistogram => _chosen;
 
+    /// <summary>Bytes of per-chain state (acceptance counts by position, the pooled counts, the streak bookkeeping).</summary>
+    public const long BytesPerChain = (2L * Stride * sizeof(double)) + (2L * sizeof(double)) + (5L * sizeof(int)) + sizeof(bool);
+
+    /// <summary>Values per chain in the largest per-chain array.</summary>
+    public const int ValuesPerChain = Stride;
+
     /// <summary>Clears the estimates for a run of <paramref name="chains"/> chains.</summary>
     public void Reset(int chains)
     {
-        int n = chains * Stride;
+        int n = checked(chains * Stride); // Sampler.Sample refuses more chains than this holds first (ValuesPerChain)
         if (_attempts.Length < n)
         {
             _attempts = new double[n];

@@ -159,6 +159,14 @@ public abstract class Sampler : IDisposable
         ISamplingProgress? progress = null)
     {
         ValidateRequest(count, output.Length, conditioning, initialNoise);
+
+        // Chain ids key the noise: ids that wrapped past 2^64 would repeat chains 0, 1, ... of another shard's run (the
+        // bound is the one a shard manifest's reader applies, so every run's shard can be merged).
+        if (chainOffset > ulong.MaxValue - (ulong)count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(chainOffset), $"chain_offset {chainOffset} + {count} samples exceeds the 64-bit chain ids (at most {ulong.MaxValue - (ulong)count} for {count} samples).");
+        }
+
         long start = Stopwatch.GetTimestamp();
         N = count;
         _chainOffset = chainOffset;
@@ -214,6 +222,12 @@ public abstract class Sampler : IDisposable
 
     /// <summary>Runs all chains to the end, leaving the samples in <see cref="X"/>.</summary>
     protected abstract void Run();
+
+    /// <summary>Bytes of this sampler's state per chain (its per-chain arrays), for the size checks of a run.</summary>
+    public virtual long BytesPerChain => (4L * (D + C)) + sizeof(int);
+
+    /// <summary>Values per chain in this sampler's largest per-chain array (a run's chains times this must fit one array).</summary>
+    protected virtual long ValuesPerChain => Math.Max(D, C);
 
     /// <summary>Allocates per-chain state for <paramref name="count"/> chains (called when N grows).</summary>
     protected virtual void EnsureChainBuffers(int count)
@@ -375,6 +389,20 @@ public abstract class Sampler : IDisposable
         if (outputLength != need)
         {
             throw new ArgumentException($"The output buffer holds {outputLength} floats; {count} samples of {D} need {need}.", "output");
+        }
+
+        // Hostile sizes: a run's per-chain state lives in arrays of count x (values per chain); more than an array
+        // holds, or than this process may use, is refused here rather than as an overflow or an out-of-memory later.
+        if ((long)count * ValuesPerChain > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"{count} chains in one run need arrays of {(long)count * ValuesPerChain:N0} values ({ValuesPerChain} per chain), more than one array holds; sample in several runs (chain_offset).");
+        }
+
+        // Asked of the GC only for a large run: GetGCMemoryInfo allocates, and a sampler's later runs allocate nothing.
+        long bytes = count * BytesPerChain;
+        if (bytes > 1L << 30 && GC.GetGCMemoryInfo().TotalAvailableMemoryBytes is long available && available > 0 && bytes > available)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), string.Create(CultureInfo.InvariantCulture, $"{count} chains in one run need {bytes / (double)(1L << 30):F1} GiB of sampler state, more than the {available / (double)(1L << 30):F1} GiB this process may use; sample in several runs (chain_offset)."));
         }
 
         if (C == 0 && !conditioning.IsEmpty)

@@ -117,6 +117,25 @@ public sealed class SampleCommandTests : IDisposable
         Assert.Equal(whole, joined);
     }
 
+    /// <summary>
+    /// Hostile sizes are refused before sampling, naming the flag: 2 x 10^9 samples of the policy died of an
+    /// unhandled OverflowException (exit 134); chain ids past 2^64 - 1 ran, repeating chain 0 of a run from 0.
+    /// </summary>
+    [Theory]
+    [InlineData("more than one run holds", "--samples", "2000000000")]
+    [InlineData("GiB, more than the", "--model", "builtin:mixture?dim=2", "--samples", "1000000000")]
+    [InlineData("chain ids past 2^64 - 1", "--model", "builtin:mixture", "--chain-offset", "18446744073709551615", "--samples", "2")]
+    public void HostileRunSizesAreRefusedBeforeSampling(string message, params string[] args)
+    {
+        string npy = Path.Combine(_dir, "never.npy");
+        var (code, output, err) = Run(["sample", .. args, "--out", npy]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.StartsWith("asd: error: --", err, StringComparison.Ordinal); // the message starts with the flag
+        Assert.DoesNotContain("sequential model calls", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(npy));
+    }
+
     [Theory]
     [InlineData("must be >= 1", "--spec-len", "0")]
     [InlineData("must be >= 1", "--spec-len", "-2")]

@@ -87,6 +87,27 @@ public sealed class BadInputTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new AsdSampler(denoiser, Schedule.Plan(10), new SamplerOptions { MaxBatchRows = 0 }));
     }
 
+    /// <summary>
+    /// Chain ids key the noise, so ids that wrapped past 2^64 - 1 would repeat another shard's chains 0, 1, ...: the
+    /// old sampler ran chains [2^64 - 1, 2^64 + 1) as ids 2^64 - 1, 0 (the second equal to chain 0 of a run from 0).
+    /// </summary>
+    [Theory]
+    [InlineData("ddpm")]
+    [InlineData("asd")]
+    public void ChainIdsPastTwoToTheSixtyFourAreRefused(string kind)
+    {
+        var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(2), Schedule);
+        Sampler sampler = kind == "ddpm" ? new DdpmSampler(denoiser, Schedule.Plan(10)) : new AsdSampler(denoiser, Schedule.Plan(10), new SamplerOptions { SpecLength = SpecLength.Fixed(4) });
+        float[] output = [7, 7, 7, 7];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(2, 0, output, chainOffset: ulong.MaxValue));
+        Assert.Contains("exceeds the 64-bit chain ids", e.Message, StringComparison.Ordinal);
+        Assert.Equal([7, 7, 7, 7], output);
+
+        // The control: the last offset that fits runs.
+        sampler.Sample(2, 0, output, chainOffset: ulong.MaxValue - 2);
+        Assert.All(output, v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void UnknownModelsAndSchedulesAreRejected()
     {
