@@ -248,6 +248,8 @@ internal sealed class BenchRunner
                 samplers.Add((new BenchSetting("asd", l.ToString()), SamplerFactory.Create(Model, asd, pool)));
             }
 
+            // Every setting holds its chains' state at once: their sum must fit (hostile --samples).
+            Commands.SampleCommand.CheckRunSize(Chains, samplers.Select(x => x.Sampler), 0);
             CostCurve? onnxCurve = null;
             if (OnnxModel is not null)
             {

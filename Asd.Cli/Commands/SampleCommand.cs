@@ -87,7 +87,7 @@ internal static class SampleCommand
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
             bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
             using Sampler? ddpm = compare ? SamplerFactory.Create(m, request with { Kind = SamplerKind.Ddpm, CostCurve = null }, pool) : null;
-            CheckRunSize(n, s, ddpm, parse.GetValue(chainOffset));
+            CheckRunSize(n, [s, ddpm], parse.GetValue(chainOffset));
 
             // Run.
             var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
@@ -137,7 +137,7 @@ internal static class SampleCommand
     private sealed record SampleOutcome(float[] Samples, SamplingStats Stats, WallRatio? Gain, SamplingStats? Paired, string? Explanation, double[]? Latency, double[]? DdpmLatency);
 
     /// <summary>One <c>asd sample</c> run: the sampler, and DDPM on the same chains when comparing.</summary>
-    private const string SplitAdvice = "split the run into shards (--chain-offset, --out) and join them with asd merge";
+    private const string SplitAdvice = "ask for fewer, or split the run into shards (asd sample --chain-offset --out, then asd merge)";
 
     /// <summary>
     /// Hostile sizes: the run holds its <paramref name="n"/> samples in one float array, a working copy of them, and
@@ -156,10 +156,10 @@ internal static class SampleCommand
     }
 
     /// <summary>The memory and chain-id part of the check (<see cref="CheckRunValues"/>), once the samplers exist.</summary>
-    internal static void CheckRunSize(int n, Sampler s, Sampler? ddpm, ulong chainOffset)
+    internal static void CheckRunSize(int n, IEnumerable<Sampler?> samplers, ulong chainOffset)
     {
-        ArgumentNullException.ThrowIfNull(s);
-        long need = n * ((2 * 4L * s.Denoiser.SampleSize) + s.BytesPerChain + (ddpm?.BytesPerChain ?? 0)), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        Sampler[] all = [.. samplers.OfType<Sampler>()];
+        long need = n * ((2 * 4L * all[0].Denoiser.SampleSize) + all.Sum(s => s.BytesPerChain)), available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (available > 0 && need > available)
         {
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"--samples {n}: the samples and the samplers' chains need {need / (double)(1L << 30):F1} GiB, more than the {available / (double)(1L << 30):F1} GiB this process may use; {SplitAdvice}."));

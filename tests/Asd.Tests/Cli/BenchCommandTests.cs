@@ -248,6 +248,7 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--repeats must be >= 1", "--repeats", "0")]
     [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
     [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
+    [InlineData("--samples 2000000000: 2000000000 samples of 32 values", "--samples", "2000000000")] // was an unhandled OverflowException (exit 134)
     // --acceptance-from's counts, named with the file and field: before, accepted above attempts and a position 0 were
     // refused only by the cost model ("Invalid acceptance counts at position 1: 9 of 8. (Parameter 'counts')", no file
     // named), a string count with a bare "requires an element of type 'Number'", broken JSON as "not an asd bench JSON".
