@@ -342,6 +342,23 @@ def test_from_npy_reads_only_the_folders_own_shards_as_their_sidecars_describe_t
     assert lazy.compute().tobytes() == whole.tobytes()
 
 
+def test_output_inside_the_model_folder_is_refused(two_workers, tmp_path):
+    # A model folder's content hash covers the files in it: shards written into it changed the hash under the run.
+    model = tmp_path / "model"
+    shutil.copytree(ONNX_POLICY, model)
+    before = {f: (model / f).read_bytes() for f in os.listdir(model)}
+    spec, n, kw = case("onnx")
+    for target in (model, model / "shards"):
+        with pytest.raises(asd.AsdError, match="is inside the model folder"):
+            ad.to_npy(target, str(model), n, chains_per_task=4, client=two_workers, **kw)
+    with pytest.raises(asd.AsdError, match="is inside the model folder"):
+        ad.to_zarr(str(model), str(model), n, chains_per_task=4, client=two_workers, **kw)
+    assert {f: (model / f).read_bytes() for f in os.listdir(model)} == before
+    # The control: the same run beside the folder writes its shards.
+    man = ad.to_npy(tmp_path / "shards", str(model), n, chains_per_task=4, client=two_workers, **kw)
+    assert man["samples"] == n
+
+
 def test_rewriting_shards_is_idempotent_and_resumes(two_workers, tmp_path):
     out = tmp_path / "shards"
     kw = dict(steps=60, spec_len=4, seed=3, chains_per_task=8, client=two_workers)

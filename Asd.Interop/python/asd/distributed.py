@@ -203,6 +203,17 @@ def _write_zarr(job, path, start, offset, count, cond):
 
 # ------------------------------------------------------------------------------------------ on the client
 
+def _refuse_model_folder(where, spec, what):
+    """Output inside a model folder would change the model's content hash (it covers every file in the folder) under
+    the run: workers would see another model, and shards written by `asd sample --out` there never merge."""
+    if not os.path.isdir(spec):
+        return
+    folder, target = os.path.realpath(spec), os.path.realpath(where)
+    if target == folder or target.startswith(folder.rstrip(os.sep) + os.sep):
+        raise AsdError(f"{what} {where} is inside the model folder {spec}, whose content hash covers the files in it; "
+                       "write elsewhere.")
+
+
 def _spec_of(model):
     if isinstance(model, asd.Model):
         return model.spec
@@ -373,6 +384,7 @@ def to_npy(directory, model, n, steps=100, spec_len="auto", sampler="asd", seed=
         model, n, steps, spec_len, sampler, seed, cond, chains_per_task, chain_offset, cost_curve, max_batch_rows,
         guidance_scale, schedule, device, threads, client)
     directory = os.fspath(directory)
+    _refuse_model_folder(directory, spec, "to_npy's folder")
     os.makedirs(directory, exist_ok=True)
     names = [f"chains-{o:012d}-{o + k:012d}.npy" for o, k in blocks]
     _refuse_foreign_shards(directory, run, set(names))
@@ -435,6 +447,7 @@ def to_zarr(path, model, n, steps=100, spec_len="auto", sampler="asd", seed=0, c
         model, n, steps, spec_len, sampler, seed, cond, chains_per_task, chain_offset, cost_curve, max_batch_rows,
         guidance_scale, schedule, device, threads, client)
     path = os.fspath(path)
+    _refuse_model_folder(path, spec, "to_zarr's array")
     shape = (n,) + tuple(info["sample_shape"])
     chunks = (c,) + tuple(info["sample_shape"])
     manifest = {"format": shards.MANIFEST_FORMAT, "version": shards.VERSION, "file": os.path.basename(path),
