@@ -67,7 +67,7 @@ internal static class BenchCommand
             }.Validate());
             using IDiffusionModel m = flags.Open(parse, threadCount);
             flags.NoteDefaultSchedule(parse, m, stderr);
-            SampleCommand.CheckRunValues(n, checked((int)m.SampleShape.Aggregate(1L, (a, b) => a * b)), m.ConditionSize);
+            SampleCommand.CheckRunValues(n, m);
             float[] conditioning = PolicyDemo.Applies(spec, parse.GetValue(cond))
                 ? PolicyDemo.BenchObservation()
                 : SampleCommand.ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);

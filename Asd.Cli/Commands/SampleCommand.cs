@@ -80,8 +80,7 @@ internal static class SampleCommand
                 stdout.WriteLine($"device     auto: CUDA is not available ({why}); running on the CPU");
             }
 
-            int sampleSize = checked((int)m.SampleShape.Aggregate(1L, (a, b) => a * b)); // at most ResourceLimits.MaxSampleSize
-            CheckRunValues(n, sampleSize, m.ConditionSize);
+            CheckRunValues(n, m);
             float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);
             using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
@@ -145,8 +144,10 @@ internal static class SampleCommand
     /// is refused before sampling with a message (2 x 10^9 samples of the policy died of an OverflowException, exit
     /// 134; 6 x 10^7 of the 32-D mixture failed with "Count must be positive ..."); and chain ids past 2^64 too.
     /// </summary>
-    internal static void CheckRunValues(int n, int sampleSize, int conditionSize)
+    internal static void CheckRunValues(int n, IDiffusionModel m)
     {
+        ArgumentNullException.ThrowIfNull(m);
+        int sampleSize = Asd.Native.Validation.Shapes.SampleSize(m.SampleShape, $"model '{m.Name}' sample shape"), conditionSize = m.ConditionSize;
         long values = (long)n * sampleSize, condValues = (long)n * conditionSize;
         if (Math.Max(values, condValues) > Array.MaxLength)
         {
