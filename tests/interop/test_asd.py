@@ -504,6 +504,18 @@ def test_bad_python_arguments_raise_asd_error_not_raw_exceptions(mixture):
         m.sample(2, spec_len=4, cond=["a", "b", "c"])
 
 
+def test_an_output_array_that_cannot_be_allocated_is_an_asd_error(mixture, monkeypatch):
+    # Where memory is short (no overcommit, a container's limit), numpy's MemoryError is what the output array
+    # meets first: the caller gets an AsdError naming n and the size, like every other refused argument.
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(asd.np, "empty", no_memory)
+    with pytest.raises(asd.AsdError) as e:
+        mixture.sample(1000, spec_len=4)
+    assert e.value.status_name == "ASD_ERR_OUT_OF_MEMORY"
+    assert "n=1000" in e.value.message and "GiB" in e.value.message
+
+
 def test_calibration_can_be_skipped_or_bounded():
     with asd.Model("builtin:mixture?dim=8", threads=1) as m:
         x, st = m.sampler(steps=20, spec_len="auto", calibration_seconds=-1).sample(4, seed=1)

@@ -314,7 +314,12 @@ class Sampler(_Owned):
         if n * size > _MAX_FLOATS_PER_CALL:
             raise AsdError(f"n={n} samples of shape {self._shape} ({n * size} floats) exceed what one call can produce "
                            f"({_MAX_FLOATS_PER_CALL}); sample in several calls with chain_offset.")
-        out = np.empty((n,) + self._shape, dtype=np.float32)
+        try:
+            out = np.empty((n,) + self._shape, dtype=np.float32)
+        except MemoryError:
+            raise AsdError(f"n={n} samples of shape {self._shape} need {n * size * 4 / 2**30:.1f} GiB for the output "
+                           f"array, more than this process can allocate; sample in several calls with chain_offset.",
+                           _native.ERR_OUT_OF_MEMORY) from None
         p = _native.SampleParams()
         _native.check(self._lib.asd_sample_default_params(byref(p), ctypes.sizeof(p)))
         p.seed = seed
