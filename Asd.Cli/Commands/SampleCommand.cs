@@ -55,6 +55,10 @@ internal static class SampleCommand
             OutputPaths.CheckNotAnInput(statsPath, "--stats", inputs);
             OutputPaths.CheckNotAnInput(plotPath, "--plot", inputs);
             int threadCount = flags.ThreadCount(parse);
+
+            // A shard's manifest names the model and cost curve by content: hashed before they are read, and again
+            // before the samples are written, so a file replaced during the run cannot label them.
+            ShardSidecar.InputDigests? digestsAtStart = outPath is null ? null : ShardSidecar.InputDigests.AtStart(parse.GetValue(flags.Model)!, parse.GetValue(costCurve));
             var request = FieldFlags.Map(() => new SamplerRequest
             {
                 Kind = kind,
@@ -97,12 +101,8 @@ internal static class SampleCommand
             // Report.
             if (outPath is not null)
             {
-                int[] shape = [n, .. m.SampleShape];
                 OutputPaths.Write(outPath, "--out", () =>
-                {
-                    Npy.Write(outPath, outcome.Samples, shape);
-                    ShardSidecar.Write(outPath, parse, parse.GetValue(flags.Model)!, m, outcome.Stats, outcome.Samples, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning); // X.npy.json, for asd merge
-                });
+                    ShardSidecar.Write(outPath, parse, parse.GetValue(flags.Model)!, m, outcome.Stats, outcome.Samples, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, digestsAtStart!)); // X.npy + X.npy.json, for asd merge
             }
 
             if (statsPath is not null)

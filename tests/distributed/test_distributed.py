@@ -249,6 +249,38 @@ def test_workers_with_different_copies_of_a_model_are_caught(tmp_path):
         cluster.close()
 
 
+def test_a_model_saved_over_while_a_worker_opens_it_is_refused(tmp_path, monkeypatch):
+    # The worker's model hash labels every shard it writes. It was taken once, after opening: a checkpoint saved
+    # over the model between the two labelled the old weights' samples with the new file's hash. Now it is taken
+    # before and after opening, and a difference is a WorkerError. Run in this process (the worker's code path),
+    # with the file changed inside asd.Model, exactly between the two hashes.
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for f in ("mlp_small.json", "mlp_small.safetensors"):
+        shutil.copy(os.path.join(ROOT, "tests", "fixtures", "mlp_small", f), folder / f)
+    st = folder / "mlp_small.safetensors"
+    real = asd.Model
+
+    def opened_then_saved_over(*args, **kwargs):
+        m = real(*args, **kwargs)
+        data = bytearray(st.read_bytes())
+        data[-1] ^= 1
+        st.write_bytes(bytes(data))
+        return m
+
+    job = {"spec": str(folder / "mlp_small.json"), "device": "cpu", "threads": 1}
+    monkeypatch.setattr(ad, "_models", {})
+    monkeypatch.setattr(asd, "Model", opened_then_saved_over)
+    with pytest.raises(ad.WorkerError, match="its files changed while this worker opened it") as err:
+        ad._model(job)
+    assert err.value.status_name == "ASD_ERR_IO" and job["spec"] in str(err.value)
+    assert ad._models == {}
+    monkeypatch.setattr(asd, "Model", real)  # unchanged files: opened, hashed, cached
+    model, digest, opened = ad._model(job)
+    assert opened and digest == shards.model_sha256(job["spec"], model.name)
+    model.close()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(spec_len=0), "spec_len=0"),
     (dict(sampler="ddim"), "sampler='ddim'"),

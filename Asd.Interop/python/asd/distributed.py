@@ -42,7 +42,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 import asd
 from . import shards
-from ._native import AsdError
+from ._native import ERR_IO, AsdError
 
 __all__ = ["sample", "to_npy", "to_zarr", "from_npy", "Sampled", "WorkerError", "DEFAULT_CHAINS_PER_TASK"]
 
@@ -109,11 +109,20 @@ def _model(job):
         hit = _models.get(key)
         if hit is not None:
             return hit[0], hit[1], False
+        spec = job["spec"]
         try:
-            model = asd.Model(job["spec"], device=job["device"], threads=job["threads"])
-            digest = shards.model_sha256(job["spec"], model.name)
+            # Hashed before and after opening: a model saved over while a worker opened it would otherwise label
+            # the shards it samples with the other file's hash (asd sample --out checks the same way).
+            before = None if spec.startswith("builtin:") else shards.model_sha256(spec, None)
+            model = asd.Model(spec, device=job["device"], threads=job["threads"])
+            digest = shards.model_sha256(spec, model.name)
         except (AsdError, OSError, ValueError) as e:
-            _fail(f"cannot open model '{job['spec']}'", e)
+            _fail(f"cannot open model '{spec}'", e)
+        if before is not None and digest != before:
+            model.close()
+            _fail(f"cannot open model '{spec}'", AsdError(
+                f"its files changed while this worker opened it (content sha256 {before} before, {digest} after); "
+                "run again once the model's files stay put.", ERR_IO))
         _models[key] = (model, digest)
         _opened[0] += 1
         return model, digest, True

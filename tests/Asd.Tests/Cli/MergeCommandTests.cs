@@ -301,4 +301,45 @@ public sealed class MergeCommandTests : IDisposable
 
         Assert.False(File.Exists(output + ".tmp"), "a refused merge must not leave a partial file");
     }
+
+    [Fact]
+    public void AModelOrCostCurveChangedDuringTheRunIsNotUsedToLabelItsShard()
+    {
+        // asd sample --out hashes the model and the cost curve before reading them (InputDigests.AtStart) and again
+        // before writing (Confirm). Before this, the hash was taken only after sampling: a checkpoint saved over the
+        // model mid-run labelled samples of the old weights with the new file's hash, and asd merge trusts that label.
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small");
+        string json = P("mlp_small.json"), weights = P("mlp_small.safetensors"), curve = P("curve.json");
+        File.Copy(Path.Combine(fixtures, "mlp_small.json"), json);
+        File.Copy(Path.Combine(fixtures, "mlp_small.safetensors"), weights);
+        File.WriteAllText(curve, "{}");
+
+        var start = Asd.Cli.Output.ShardSidecar.InputDigests.AtStart(json, curve);
+        (string model, string? curveSha) = start.Confirm(json, "mlp_small", curve);
+        Assert.Equal(ModelDigest.Sha256(json, "mlp_small"), model);
+        Assert.Equal(ShardManifest.FileSha256(curve), curveSha);
+
+        byte[] original = File.ReadAllBytes(weights);
+        byte[] changed = (byte[])original.Clone();
+        changed[^1] ^= 1; // one bit of the last weight: a retrained checkpoint under the same name
+        File.WriteAllBytes(weights, changed);
+        IOException e = Assert.Throws<IOException>(() => start.Confirm(json, "mlp_small", curve));
+        Assert.Contains($"the model '{json}' changed while this run read it", e.Message);
+        Assert.Contains(start.Model!, e.Message);
+
+        File.WriteAllBytes(weights, original);
+        Assert.Equal(model, start.Confirm(json, "mlp_small", curve).Model);
+        File.WriteAllText(curve, "{ }");
+        e = Assert.Throws<IOException>(() => start.Confirm(json, "mlp_small", curve));
+        Assert.Contains("the --cost-curve file", e.Message);
+
+        // A built-in has no file to change; its label is its canonical name.
+        var builtin = Asd.Cli.Output.ShardSidecar.InputDigests.AtStart(Mixture, null);
+        Assert.Null(builtin.Model);
+        Assert.Equal(ModelDigest.Sha256(Mixture, "mixture"), builtin.Confirm(Mixture, "mixture", null).Model);
+
+        // The command wires it: a shard written by asd sample carries the hash of the model it read.
+        string npy = Shard("shard", 0, 3, "--model", json, "--cond", "0.1,0.2,0.3");
+        Assert.Equal(model, Json(ShardManifest.SidecarPath(npy)).GetProperty("run").GetProperty("model_sha256").GetString());
+    }
 }
