@@ -44,13 +44,6 @@ public sealed class DiffusionSchedule
     /// <summary>abar at a training timestep, with abar(-1) = 1 (the clean data after the last step).</summary>
     public double AlphaBar(int timestep) => timestep < 0 ? 1.0 : _alphasCumprod[timestep];
 
-    /// <summary>The signal-to-noise ratio s = abar / (1 - abar) of the stochastic-localization view.</summary>
-    public double Snr(int timestep)
-    {
-        double abar = AlphaBar(timestep);
-        return abar / (1.0 - abar);
-    }
-
     /// <summary>
     /// The K inference timesteps, as diffusers' <c>set_timesteps</c> computes them (same float64 arithmetic and
     /// round-half-to-even, so ties land where diffusers puts them).

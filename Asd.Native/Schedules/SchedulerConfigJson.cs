@@ -81,6 +81,12 @@ public static class SchedulerConfigJson
             }
         }
 
+        if (c.TrainedBetas is not null)
+        {
+            // diffusers runs trained_betas whenever they are given, whatever beta_schedule says (in any key order).
+            c = c with { BetaSchedule = BetaSchedule.Explicit };
+        }
+
         try
         {
             return c.Validate();

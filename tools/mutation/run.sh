@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation study with Stryker.NET (the local tool in .config/dotnet-tools.json) over the ASD sampler, the reflection
 # coupling, the noise keys (Asd.Native/Sampling) and the counter RNG and row kernels (Asd.Simd). Too slow for CI.
-#   tools/mutation/run.sh [native|simd|all] [extra dotnet-stryker arguments]
+#   tools/mutation/run.sh [native|simd|schedules|all] [extra dotnet-stryker arguments]
 #   tools/mutation/run.sh lines FILE LINE[-LINE],...   re-score only the mutants on those lines of an Asd.Native file
 #                                                      (FILE relative to Asd.Native/), or of Asd.Simd/... (e.g. the
 #                                                      survivors of a run, after adding tests for them)
@@ -67,6 +67,12 @@ json.dump(c, sys.stdout, indent=1)
 PY
     run lines "$ROOT/artifacts/mutation/stryker-lines.json" "$@" ;;
   simd) run simd stryker-simd.json "$@" ;;
-  all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@" ;;
-  *) echo "usage: $0 [native|simd|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
+  schedules)
+    # DDPM's own law: betas, abar, the timestep spacings, the step's coefficients and the scheduler's settings. The
+    # exact tests that read them: diffusers' golden values, the schedule identities, the settings' parsing and
+    # refusals, and the fixtures and CLI runs that carry a scheduler_config.json or override flags.
+    TEST_FILTER=${SCHEDULE_TEST_FILTER:-'FullyQualifiedName~ScheduleTests|FullyQualifiedName~SchedulerSettingsTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests'}
+    run schedules stryker-schedules.json "$@" ;;
+  all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@"; run schedules stryker-schedules.json "$@" ;;
+  *) echo "usage: $0 [native|simd|schedules|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
 esac
