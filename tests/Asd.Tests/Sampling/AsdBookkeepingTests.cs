@@ -26,6 +26,40 @@ public sealed class AsdBookkeepingTests
     };
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void DdpmCountsEveryStepOnceOneCallPerStepAndRowCap(int maxRows)
+    {
+        // DDPM's loop kept its own counts (a mutation study found none of them checked, tools/mutation/RESULTS.md):
+        // K calls (K x ceil(N / cap) with a row cap), N K rows, N (K - 1) rounds, progress after every call.
+        const int chains = 5, steps = 12;
+        InferencePlan plan = Schedule.Plan(steps);
+        var denoiser = new Properties.NonlinearDenoiser(2, Schedule.TrainSteps, 11);
+        var sampler = new DdpmSampler(denoiser, plan, new SamplerOptions { MaxBatchRows = maxRows > 0 ? maxRows : SamplerOptions.DefaultMaxBatchRows });
+        var log = new ProgressLog();
+        var seen = new List<int>();
+        sampler.StepObserver = (step, _) => seen.Add(step);
+        SamplingStats stats = sampler.Sample(chains, 3, new float[chains * 2], progress: log);
+
+        int callsPerStep = maxRows > 0 ? (chains + maxRows - 1) / maxRows : 1;
+        Assert.Equal("ddpm", stats.Sampler);
+        Assert.Equal((long)steps * callsPerStep, stats.DenoiserInvocations);
+        Assert.Equal((long)chains * steps, stats.RowsEvaluated);
+        Assert.Equal((long)chains * (steps - 1), stats.Rounds);
+        Assert.Equal(steps, stats.SequentialModelCalls);
+        Assert.Equal([.. Enumerable.Range(0, steps)], seen);
+        Assert.Equal(stats.DenoiserInvocations, log.Reports.Count);
+        long done = 0;
+        for (int i = 0; i < log.Reports.Count; i++)
+        {
+            // Each call completes one step of the chains it evaluated.
+            int rows = maxRows > 0 ? Math.Min(maxRows, chains - (i % callsPerStep * maxRows)) : chains;
+            done += rows;
+            Assert.Equal(new SamplingProgress(done, (long)chains * steps, i + 1), log.Reports[i]);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Settings))]
     public void ProgressCountsEveryStepOnceAndRoundsAddUp(string specLen, int maxRows)
     {
