@@ -38,6 +38,12 @@ public sealed class GuidedDenoiser : IDenoiser
             throw new ArgumentException("Guidance needs a conditional model.");
         }
 
+        // A flag lives in the inner model's last conditioning value: with none, every row's slices would be negative.
+        if (_c < 0)
+        {
+            throw new ArgumentException($"The null condition 'input:{((NullCondition.FlagInput)nullCondition).InputName}' needs the model's last conditioning value for its flag, but the model takes no conditioning.");
+        }
+
         if (nullCondition is NullCondition.Value v && v.Values.Length != _c)
         {
             throw new ArgumentException($"The null condition has {v.Values.Length} values but a conditioning row has {_c}.");

@@ -15,6 +15,9 @@ internal sealed class TimestepEmbeddings(int dim, float[] frequencies, float sca
     private float[] _cache = [];
     private bool[] _known = [];
 
+    /// <summary>Timesteps the cache has room for (tests check that it stays bounded).</summary>
+    internal int CachedRows => _known.Length;
+
     /// <summary>Computes and caches the embedding of each of <paramref name="timesteps"/> not cached yet.</summary>
     public void Warm(ReadOnlySpan<int> timesteps)
     {

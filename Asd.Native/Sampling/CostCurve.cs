@@ -186,7 +186,8 @@ public sealed partial class CostCurve : IBatchCost
         }
 
         int d = denoiser.SampleSize;
-        maxRows = Math.Max(1, Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(d, 1)));
+        // The probe's buffers obey the samplers' ceiling (SamplerOptions.RowsFor): a wide conditioning row counts too.
+        maxRows = Math.Max(1, Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(1, Math.Max(d, denoiser.ConditionSize))));
         var clock = new CalibrationClock(limits);
         var probe = new Probe(denoiser, maxRows, trainSteps, seed, clock);
         List<int> sizes = [];

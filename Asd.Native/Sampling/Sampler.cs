@@ -35,8 +35,9 @@ public abstract class Sampler : IDisposable
         }
 
         // At most MaxBatchFloats per buffer: max_batch_rows alone must not size an allocation (1024 rows of a
-        // 2^24-float sample would be 64 GiB). Fewer rows per call split verifications into more calls, same bytes.
-        int r = Options.RowsFor(D);
+        // 2^24-float sample would be 64 GiB, of a 2^20-float conditioning row 4 GiB). Fewer rows per call split
+        // verifications into more calls, same bytes.
+        int r = Options.RowsFor(D, C);
         BatchCapacity = r;
         RowsPerCall = denoiser.MaxRowsPerCall > 0 ? Math.Min(r, denoiser.MaxRowsPerCall) : r;
         _batchX = new float[checked(r * D)];

@@ -46,7 +46,7 @@ public static class SamplerFactory
         InferencePlan plan = schedule.Plan(request.Steps);
         int sampleSize = Validation.Shapes.SampleSize(model.SampleShape, $"model '{model.Name}' sample shape");
         SamplerOptions options = request.SamplerOptions;
-        options = options with { MaxBatchRows = options.RowsFor(sampleSize) }; // buffers of bounded size (same bytes)
+        options = options with { MaxBatchRows = options.RowsFor(sampleSize, model.ConditionSize) }; // buffers of bounded size (same bytes)
         Threading.CorePool? own = sharedPool is null ? new Threading.CorePool(PoolThreads(model, request.Threads)) : null;
         Threading.CorePool pool = sharedPool ?? own!;
         IDenoiser? denoiser = null;

@@ -27,11 +27,14 @@ public sealed record SamplerOptions
     public CostCurve? CostCurve { get; init; }
 
     /// <summary>
-    /// The rows per call for samples of <paramref name="sampleSize"/> floats: <see cref="MaxBatchRows"/>, lowered so
-    /// that a batch buffer holds at most <see cref="Validation.ResourceLimits.MaxBatchFloats"/> floats (splitting a
-    /// verification into more calls never changes the bytes of a sample).
+    /// The rows per call for samples of <paramref name="sampleSize"/> floats and conditioning rows of
+    /// <paramref name="conditionSize"/>: <see cref="MaxBatchRows"/>, lowered so that every batch buffer (samples, outputs,
+    /// conditioning) holds at most <see cref="Validation.ResourceLimits.MaxBatchFloats"/> floats (splitting a
+    /// verification into more calls never changes the bytes of a sample). A model may take a conditioning row of 2^20
+    /// floats: sized by the sample alone, 1024 such rows were a 4 GiB buffer, copied again by the denoiser.
     /// </summary>
-    public int RowsFor(int sampleSize) => Math.Max(1, Math.Min(MaxBatchRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(1, sampleSize)));
+    public int RowsFor(int sampleSize, int conditionSize = 0) =>
+        Math.Max(1, Math.Min(MaxBatchRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(1, Math.Max(sampleSize, conditionSize))));
 
     /// <summary>Throws on invalid settings.</summary>
     public SamplerOptions Validate()

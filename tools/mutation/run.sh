@@ -76,7 +76,7 @@ PY
   sampler)
     # What every sampler shares (the DDPM loop, chains, keys, run checks in Sampler.cs) and what a model sees besides x:
     # classifier-free guidance's combination and the timestep embedding. The exact tests that run them.
-    TEST_FILTER=${SAMPLER_TEST_FILTER:-'FullyQualifiedName~ConditioningRoutingTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~MlpTests|FullyQualifiedName~Unet1dTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~DenoiserConstraintTests'}
+    TEST_FILTER=${SAMPLER_TEST_FILTER:-'FullyQualifiedName~ConditioningRoutingTests|FullyQualifiedName~SamplerRunChecksTests|FullyQualifiedName~TimestepEmbeddingsTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~MlpTests|FullyQualifiedName~Unet1dTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~DenoiserConstraintTests'}
     run sampler stryker-sampler.json "$@" ;;
   all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@"; run schedules stryker-schedules.json "$@" ;;
   *) echo "usage: $0 [native|simd|schedules|sampler|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;

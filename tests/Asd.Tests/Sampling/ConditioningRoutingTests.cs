@@ -12,6 +12,7 @@ namespace Asd.Tests.Sampling;
 public sealed class ConditioningRoutingTests : IDisposable
 {
     private const int Chains = 5;
+    private const float Scale = 2.5f;
     private readonly MlpModel _model = MlpModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small", "mlp_small.json"));
     private readonly CorePool _pool = new(1);
 
@@ -79,7 +80,6 @@ public sealed class ConditioningRoutingTests : IDisposable
         IDenoiser inner = _model.CreateDenoiser(64, _pool);
         int d = inner.SampleSize, c = inner.ConditionSize;
         float[] nullRow = Rows(1, c, 9);
-        const float Scale = 2.5f;
         var guided = new GuidedDenoiser(inner, new NullCondition.Value(nullRow), Scale);
         Assert.Equal(c, guided.ConditionSize);
         Assert.Equal(inner.MaxRowsPerCall / 2, guided.MaxRowsPerCall);
@@ -126,5 +126,124 @@ public sealed class ConditioningRoutingTests : IDisposable
         Assert.Contains("The null condition has 2 values but a conditioning row has 3", Assert.Throws<ArgumentException>(() => new GuidedDenoiser(inner, new NullCondition.Value([0f, 0f]), 2)).Message);
         var guided = new GuidedDenoiser(inner, new NullCondition.Zeros(), 2);
         Assert.Throws<ArgumentException>(() => guided.Denoise(new float[inner.SampleSize], [10], new float[2], new float[inner.SampleSize]));
+    }
+
+    /// <summary>
+    /// The buffers are reused across calls: a smaller call after a larger one must not see the larger call's rows (its
+    /// null half starts where the larger call's conditional rows were), and the steady state allocates nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("zeros")]
+    [InlineData("value")]
+    [InlineData("flag")]
+    public void GuidanceReusesItsBuffersWithoutLeakingRowsOrAllocating(string kind)
+    {
+        IDenoiser inner = _model.CreateDenoiser(64, _pool);
+        int d = inner.SampleSize;
+        GuidedDenoiser Make() => kind switch
+        {
+            "zeros" => new GuidedDenoiser(inner, new NullCondition.Zeros(), Scale),
+            "value" => new GuidedDenoiser(inner, new NullCondition.Value([0.25f, -0.5f, 0.75f]), Scale),
+            _ => new GuidedDenoiser(inner, new NullCondition.FlagInput("flag"), Scale),
+        };
+
+        GuidedDenoiser reused = Make();
+        int c = reused.ConditionSize;
+        const int Big = 4, Small = 2;
+        float[] x = Rows(Big, d, 7), cond = Rows(Big, c, 8);
+        int[] t = [10, 500, 990, 250];
+        reused.Denoise(x, t, cond, new float[Big * d]);
+        var second = new float[Small * d];
+        reused.Denoise(x.AsSpan(0, Small * d), t.AsSpan(0, Small), cond.AsSpan(0, Small * c), second);
+        var fresh = new float[Small * d];
+        Make().Denoise(x.AsSpan(0, Small * d), t.AsSpan(0, Small), cond.AsSpan(0, Small * c), fresh);
+        Assert.Equal(fresh, second);
+
+        long[] bytes = AllocationCheck.PerPass(() =>
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                reused.Denoise(x.AsSpan(0, Small * d), t.AsSpan(0, Small), cond.AsSpan(0, Small * c), second);
+                reused.Denoise(x, t, cond, new Span<float>(_steady, 0, Big * d));
+            }
+        });
+        Assert.True(bytes.Count(b => b != 0) <= 1, $"bytes per pass: {string.Join(", ", bytes)}");
+    }
+
+    private readonly float[] _steady = new float[64];
+
+    /// <summary>
+    /// A flag null condition (diffusion models trained with a "drop the condition" input): the conditional half carries
+    /// flag 0 after the row's values, the null half the same values with flag 1; the model's last conditioning value is
+    /// the flag, so a guided row is one value shorter.
+    /// </summary>
+    [Fact]
+    public void AFlagNullConditionAppendsTheFlagToEachRow()
+    {
+        IDenoiser inner = _model.CreateDenoiser(64, _pool);
+        int d = inner.SampleSize, innerC = inner.ConditionSize;
+        var guided = new GuidedDenoiser(inner, new NullCondition.FlagInput("drop"), Scale);
+        Assert.Equal(innerC - 1, guided.ConditionSize);
+        const int R = 3;
+        float[] x = Rows(R, d, 3), cond = Rows(R, innerC - 1, 4);
+        int[] t = [5, 400, 900];
+        var output = new float[R * d];
+        guided.Denoise(x, t, cond, output);
+        for (int r = 0; r < R; r++)
+        {
+            float[] on = [.. cond.AsSpan(r * (innerC - 1), innerC - 1).ToArray(), 0f], off = [.. cond.AsSpan(r * (innerC - 1), innerC - 1).ToArray(), 1f];
+            var mc = new float[d];
+            var mu = new float[d];
+            inner.Denoise(x.AsSpan(r * d, d), t.AsSpan(r, 1), on, mc);
+            inner.Denoise(x.AsSpan(r * d, d), t.AsSpan(r, 1), off, mu);
+            Assert.NotEqual(mc, mu);
+            Assert.Equal([.. Enumerable.Range(0, d).Select(j => ((mc[j] - mu[j]) * Scale) + mu[j])], output.AsSpan(r * d, d).ToArray());
+        }
+
+        // A flag needs a conditioning value to live in: a model with none is refused by name, not a negative slice later.
+        var unconditional = new SamplerRunChecksTests.FakeDenoiser(2, 0);
+        Assert.Contains("'input:drop' needs the model's last conditioning value", Assert.Throws<ArgumentException>(() => new GuidedDenoiser(unconditional, new NullCondition.FlagInput("drop"), 2)).Message);
+        Assert.Equal(0, new GuidedDenoiser(new SamplerRunChecksTests.FakeDenoiser(2, 1), new NullCondition.FlagInput("drop"), 2).ConditionSize);
+    }
+
+    /// <summary>
+    /// Both halves go through one call, so a model with a static batch of B takes B / 2 guided rows per call, and a
+    /// sampler never sends it more than B; a static batch of 1 cannot hold both halves and is refused.
+    /// </summary>
+    [Fact]
+    public void GuidanceHalvesAStaticBatch()
+    {
+        var inner = new StaticBatch(_model.CreateDenoiser(64, _pool), 4);
+        var guided = new GuidedDenoiser(inner, new NullCondition.Zeros(), Scale);
+        Assert.Equal(2, guided.MaxRowsPerCall);
+        Assert.Equal(0, new GuidedDenoiser(_model.CreateDenoiser(64, _pool), new NullCondition.Zeros(), Scale).MaxRowsPerCall);
+        using (var s = new DdpmSampler(guided, Plan()))
+        {
+            s.Sample(Chains, 3, new float[Chains * guided.SampleSize], Rows(Chains, guided.ConditionSize, 5));
+        }
+
+        Assert.Equal(4, inner.MaxRowsSeen);
+        Assert.Contains("static batch of 1", Assert.Throws<ArgumentException>(() => new GuidedDenoiser(new StaticBatch(inner, 1), new NullCondition.Zeros(), Scale)).Message);
+    }
+
+    /// <summary>A denoiser with a static batch: refuses more rows than its cap, and reports the most it was given.</summary>
+    private sealed class StaticBatch(IDenoiser inner, int cap) : IDenoiser
+    {
+        public int MaxRowsSeen { get; private set; }
+
+        public int SampleSize => inner.SampleSize;
+
+        public int ConditionSize => inner.ConditionSize;
+
+        public bool IsBatchInvariant => inner.IsBatchInvariant;
+
+        public int MaxRowsPerCall => cap;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            Assert.InRange(timesteps.Length, 1, cap);
+            MaxRowsSeen = Math.Max(MaxRowsSeen, timesteps.Length);
+            inner.Denoise(samples, timesteps, conditioning, output);
+        }
     }
 }
