@@ -51,13 +51,16 @@ public sealed class MlpDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         _pool = pool;
         Path = Isa.Active;
         _packed = model.PackedFor(Path, pool?.Threads ?? 1);
-        _passRows = Math.Clamp(maxRows, 1, 128);
         int width = Math.Max(model.InputWidth, model.TimeEmbedding.Dim);
         foreach (MlpLinear l in model.AllLinears())
         {
             width = Math.Max(width, Math.Max(l.InWidth, l.OutWidth));
         }
 
+        // An activation buffer holds a pass's rows at the widest layer's width: at most MaxBatchFloats floats, as the
+        // samplers' buffers (a layer may be 2^24 wide, and 128 rows of it overflowed the buffer's size). Rows are
+        // independent, so fewer rows per pass give the same bits.
+        _passRows = Math.Clamp(Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / width), 1, 128);
         _stride = width;
         _inputParts = [.. model.Input];
         _timeOut = Plan(model.TimeMlp, EmbeddingBuffer, _timeOps, [InputBuffer]);

@@ -180,6 +180,15 @@ public sealed record Unet1dConfig
         {
             Fail($"global_cond_dim + horizon x local_cond_dim ({GlobalCondDim} + {Horizon} x {LocalCondDim}) must be at most {MaxConditionSize} conditioning values per sample.");
         }
+
+        // One sample's widest convolution input, unfolded for the GEMM (horizon positions x kernel_size taps x channels,
+        // an up block's input being two levels' channels), must fit one buffer (ResourceLimits.MaxBatchFloats): sizes
+        // each within its own range multiplied past 2^31 and crashed the denoiser's allocation.
+        long channels = Math.Max(2L * DownDims.Max(), LocalCondDim);
+        if ((long)Horizon * KernelSize * channels > Validation.ResourceLimits.MaxBatchFloats)
+        {
+            Fail($"horizon x kernel_size x the widest convolution input ({Horizon} x {KernelSize} x {channels}, twice the largest down_dims entry or local_cond_dim) must be at most {Validation.ResourceLimits.MaxBatchFloats} values per sample.");
+        }
     }
 
     private static int Required(JsonElement root, string key, string source) =>

@@ -103,7 +103,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         // 249 MB); the GEMMs then overlap the next panel's stream with the current one's arithmetic. Measured in
         // alternated `quick-unet` pairs on that network (2 threads): 4-6 samples a median 4-5% faster.
         _conv = new ConvWork { WeightsFromMemory = model.PackedWeightBytes(Path) > RowSplitMaxWeightBytes };
-        _passSamples = Math.Clamp(maxRows, 1, 64);
+        // A pass's buffers hold at most MaxBatchFloats floats each, as the samplers' (a long horizon of wide channels
+        // fits one sample, Unet1dConfig.Validate, but not 64). Samples are independent, so the bits are the same.
+        long perSample = PackedScratch(1);
+        for (int l = 0; l < _c.Levels; l++)
+        {
+            perSample = Math.Max(perSample, (long)_c.LengthAt(l) * _c.DownDims[l]);
+        }
+
+        _passSamples = (int)Math.Clamp(Math.Min(maxRows, Validation.ResourceLimits.MaxBatchFloats / perSample), 1, 64);
         int p = _passSamples, d = _c.StepEmbedDim, levels = _c.Levels;
         _kernelOffsets = [.. Enumerable.Range(-(_c.KernelSize / 2), _c.KernelSize)];
         _emb = new float[p * d];
