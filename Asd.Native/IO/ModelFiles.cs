@@ -208,6 +208,17 @@ public static partial class ModelFiles
         _ => "a special file",
     };
 
+    /// <summary>
+    /// Whether the existing <paramref name="path"/> resolves (symbolic links followed) to a file inside
+    /// <paramref name="folder"/>, as every file a model reads must (<see cref="ResolveInFolder"/>).
+    /// </summary>
+    public static bool ResolvesInside(string folder, string path)
+    {
+        string realFolder = RealPath(folder);
+        string prefix = realFolder.EndsWith(Path.DirectorySeparatorChar) ? realFolder : realFolder + Path.DirectorySeparatorChar;
+        return RealPath(path).StartsWith(prefix, StringComparison.Ordinal);
+    }
+
     /// <summary>The canonical path (symbolic links and "." / ".." resolved) of an existing path.</summary>
     public static string RealPath(string path)
     {

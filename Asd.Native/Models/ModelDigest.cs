@@ -42,6 +42,10 @@ public static class ModelDigest
     /// The files whose bytes define a model, with their roles: a folder: every regular file directly in it (role:
     /// its name; ordinal order); a <c>.json</c> file: ("json", it) and, when it names one (its "weights" key) or
     /// one exists beside it with the same stem, ("weights", the safetensors file); any other file: ("file", it).
+    /// Only files the model may read: a link that resolves outside the model's folder, or a "weights" reference the
+    /// loader refuses (absolute, with "..", outside the folder), is not read to hash it (opening the model names the
+    /// problem). The digest is taken before the model is opened, and had read "/etc/shadow" or a 100 GB file for a
+    /// JSON naming it.
     /// </summary>
     public static IReadOnlyList<(string Role, string Path)> Files(string spec)
     {
@@ -49,7 +53,10 @@ public static class ModelDigest
         // folder is no part of the model, and hashing one would wait for a writer or read without end.
         if (Directory.Exists(spec))
         {
-            return [.. Directory.EnumerateFiles(spec).Where(IO.ModelFiles.IsRegularFile).Select(p => (Path.GetFileName(p), p)).OrderBy(f => f.Item1, StringComparer.Ordinal)];
+            return [.. Directory.EnumerateFiles(spec)
+                .Where(p => IO.ModelFiles.IsRegularFile(p) && IO.ModelFiles.ResolvesInside(spec, p))
+                .Select(p => (Path.GetFileName(p), p))
+                .OrderBy(f => f.Item1, StringComparer.Ordinal)];
         }
 
         if (!IO.ModelFiles.IsRegularFile(spec))
@@ -62,16 +69,26 @@ public static class ModelDigest
             return [("file", spec)];
         }
 
-        string? weights = null;
+        string reference = Path.GetFileName(Path.ChangeExtension(spec, ".safetensors"));
         using (JsonDocument doc = IO.StrictJson.ReadFile(spec, "model"))
         {
             if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("weights", out JsonElement w) && w.ValueKind == JsonValueKind.String)
             {
-                weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec))!, w.GetString()!);
+                reference = w.GetString()!;
             }
         }
 
-        weights ??= Path.ChangeExtension(spec, ".safetensors");
-        return IO.ModelFiles.IsRegularFile(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
+        string? weights;
+        try
+        {
+            IO.ModelFiles.ResolveInFolder(spec, reference, "weights");
+            weights = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(spec))!, reference);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            weights = null;
+        }
+
+        return weights is not null && IO.ModelFiles.IsRegularFile(weights) ? [("json", spec), ("weights", weights)] : [("json", spec)];
     }
 }

@@ -306,6 +306,43 @@ def test_conditioning_of_the_wrong_shape_is_refused(two_workers):
 
 # ------------------------------------------------------------------------------------------ to disk
 
+def test_the_model_digest_reads_only_files_the_model_may_read(tmp_path):
+    # As Asd.Native's ModelDigest.Files (MergeCommandTests.TheModelDigestReadsOnlyFilesTheModelMayRead): a "weights"
+    # reference the loader refuses (absolute, "..", a link out of the folder) or a folder's link out of it is not read
+    # to hash it; the ones inside are.
+    src = os.path.dirname(MLP)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.safetensors"
+    shutil.copy(os.path.join(src, "mlp_small.safetensors"), secret)
+    model = tmp_path / "m"
+    model.mkdir()
+    doc = json.loads(open(MLP).read())
+
+    def write(name, weights):
+        d = dict(doc)
+        if weights is not None:
+            d["weights"] = weights
+        (model / name).write_text(json.dumps(d))
+        return str(model / name)
+
+    for refused in (str(secret), "../outside/secret.safetensors", "sub/../../outside/secret.safetensors"):
+        path = write("a.json", refused)
+        assert shards.model_files(path) == [("json", path)], refused
+    os.symlink(secret, model / "out.safetensors")
+    path = write("b.json", "out.safetensors")
+    assert shards.model_files(path) == [("json", path)]
+    path = write("out.json", None)
+    assert shards.model_files(path) == [("json", path)]
+    shutil.copy(os.path.join(src, "mlp_small.safetensors"), model / "w.safetensors")
+    os.symlink(model / "w.safetensors", model / "in.safetensors")
+    for name, weights in (("c.json", "w.safetensors"), ("d.json", "in.safetensors")):
+        path = write(name, weights)
+        assert shards.model_files(path) == [("json", path), ("weights", str(model / weights))]
+    roles = [r for r, _ in shards.model_files(str(model))]
+    assert "out.safetensors" not in roles and "in.safetensors" in roles and "w.safetensors" in roles
+
+
 def test_npy_shards_and_manifest(two_workers, tmp_path, capsys):
     out = tmp_path / "shards"
     ref, ref_stats = one_process(MIXTURE, 50, steps=100, spec_len=8, seed=7)

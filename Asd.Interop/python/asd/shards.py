@@ -47,17 +47,39 @@ def _file_sha256(path):
     return h.hexdigest()
 
 
+def _resolves_inside(folder, path):
+    """Whether path resolves (links followed) to a file inside folder, as every file a model reads must."""
+    real_folder = os.path.realpath(folder)
+    return os.path.realpath(path).startswith(real_folder.rstrip(os.sep) + os.sep)
+
+
+def _weights_in_folder(spec, reference):
+    """The path of the weights file reference names, or None where the engine's loader would refuse it (absolute,
+    "~", "..", a NUL, or resolving outside the JSON's folder; as Asd.Native's ModelFiles.ResolveInFolder)."""
+    if not reference or "\0" in reference or os.path.isabs(reference) or reference.startswith("~"):
+        return None
+    if ".." in reference.replace("\\", "/").split("/"):
+        return None
+    folder = os.path.dirname(os.path.abspath(spec))
+    path = os.path.join(folder, reference)
+    if not os.path.exists(path) or not _resolves_inside(folder, path):
+        return None
+    return path
+
+
 def model_files(spec):
     """
     The (role, path) pairs whose bytes define a model spec (as Asd.Native's ModelDigest.Files): a folder -> every
     regular file directly in it (role: its name, in UTF-16 ordinal order, as .NET sorts); an asd-mlp .json ->
     ("json", it) and, when it names one (its "weights" key) or one exists with the same stem, ("weights", the
-    safetensors file); any other file -> ("file", it). Built-ins have none.
+    safetensors file); any other file -> ("file", it). Built-ins have none. Only files the model may read: a link
+    resolving outside the model's folder, or a "weights" reference the loader refuses, is not hashed.
     """
     if spec.startswith("builtin:"):
         return []
     if os.path.isdir(spec):
-        names = [n for n in os.listdir(spec) if os.path.isfile(os.path.join(spec, n))]
+        names = [n for n in os.listdir(spec)
+                 if os.path.isfile(os.path.join(spec, n)) and _resolves_inside(spec, os.path.join(spec, n))]
         names.sort(key=lambda n: n.encode("utf-16-be", "surrogatepass"))
         return [(n, os.path.join(spec, n)) for n in names]
     if not os.path.isfile(spec):
@@ -66,12 +88,11 @@ def model_files(spec):
         return [("file", spec)]
     with open(spec, "rb") as f:
         doc = json.loads(f.read().decode("utf-8"))
-    weights = doc.get("weights") if isinstance(doc, dict) else None
-    if isinstance(weights, str):
-        weights = os.path.join(os.path.dirname(os.path.abspath(spec)), weights)
-    else:
-        weights = os.path.splitext(spec)[0] + ".safetensors"
-    return [("json", spec), ("weights", weights)] if os.path.isfile(weights) else [("json", spec)]
+    reference = doc.get("weights") if isinstance(doc, dict) else None
+    if not isinstance(reference, str):
+        reference = os.path.basename(os.path.splitext(spec)[0] + ".safetensors")
+    weights = _weights_in_folder(spec, reference)
+    return [("json", spec), ("weights", weights)] if weights is not None and os.path.isfile(weights) else [("json", spec)]
 
 
 def model_sha256(spec, name):

@@ -188,6 +188,56 @@ public sealed class MergeCommandTests : IDisposable
     }
 
     [Fact]
+    public void TheModelDigestReadsOnlyFilesTheModelMayRead()
+    {
+        // The digest is taken before the model opens (shard provenance), and it followed whatever the JSON's "weights"
+        // named, and every link in a folder: an absolute path, "..", or a link out of the folder was read in full (a
+        // secret's hash into the manifest, or a 100 GB file read before the loader refused it). The loader's rules now
+        // bound it; Python's asd.shards.model_files applies the same (tests/distributed).
+        string src = Path.Combine(AppContext.BaseDirectory, "fixtures", "mlp_small");
+        string outside = P("outside");
+        Directory.CreateDirectory(outside);
+        string secret = Path.Combine(outside, "secret.safetensors");
+        File.Copy(Path.Combine(src, "mlp_small.safetensors"), secret);
+        string model = P("m");
+        Directory.CreateDirectory(model);
+        string text = File.ReadAllText(Path.Combine(src, "mlp_small.json"));
+        string Json(string name, string? weights)
+        {
+            string path = Path.Combine(model, name);
+            File.WriteAllText(path, weights is null ? text : text.Replace("\"format\": \"asd-mlp\",", $"\"format\": \"asd-mlp\", \"weights\": {System.Text.Json.JsonSerializer.Serialize(weights)},", StringComparison.Ordinal));
+            return path;
+        }
+
+        foreach (string refused in new[] { secret, "../outside/secret.safetensors", "sub/../../outside/secret.safetensors" })
+        {
+            string json = Json("a.json", refused);
+            Assert.Contains(refused, File.ReadAllText(json));
+            Assert.Equal([("json", json)], ModelDigest.Files(json));
+        }
+
+        File.CreateSymbolicLink(Path.Combine(model, "out.safetensors"), secret);
+        string linkedOut = Json("b.json", "out.safetensors");
+        Assert.Equal([("json", linkedOut)], ModelDigest.Files(linkedOut));
+        string sameStem = Json("out.json", null); // no "weights": the file beside it with the same stem, a link out
+        Assert.Equal([("json", sameStem)], ModelDigest.Files(sameStem));
+
+        // The controls: a weights file inside the folder, directly or through a link that stays inside, is hashed.
+        File.Copy(Path.Combine(src, "mlp_small.safetensors"), Path.Combine(model, "w.safetensors"));
+        File.CreateSymbolicLink(Path.Combine(model, "in.safetensors"), Path.Combine(model, "w.safetensors"));
+        string direct = Json("c.json", "w.safetensors"), linkedIn = Json("d.json", "in.safetensors");
+        Assert.Equal([("json", direct), ("weights", Path.Combine(model, "w.safetensors"))], ModelDigest.Files(direct));
+        Assert.Equal([("json", linkedIn), ("weights", Path.Combine(model, "in.safetensors"))], ModelDigest.Files(linkedIn));
+        Assert.Equal(64, ModelDigest.Sha256(direct, "x").Length);
+
+        // A folder: the link out is not part of it, the link in is.
+        string[] roles = [.. ModelDigest.Files(model).Select(f => f.Role)];
+        Assert.DoesNotContain("out.safetensors", roles);
+        Assert.Contains("in.safetensors", roles);
+        Assert.Contains("w.safetensors", roles);
+    }
+
+    [Fact]
     public void ManagedSha256MatchesTheStandardAndTheSystemHash()
     {
         // FIPS 180-4 test vectors, then sizes around the 64-byte block and a file in several 1 MiB reads against .NET's
