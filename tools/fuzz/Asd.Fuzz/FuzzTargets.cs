@@ -29,7 +29,12 @@ internal static class FuzzTargets
     internal static readonly IReadOnlyDictionary<string, Action<byte[]>> Targets = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
     {
         // asd-mlp JSON against the mlp_small fixture's tensors: reaches the layer, shape and scheduler checks.
-        ["mlp-json"] = b => Asd.Native.Backends.Mlp.MlpModel.Parse(b, Weights, "fuzz.json"),
+        // A model that loads builds a denoiser and runs one row: its buffers are sized by what the file declares.
+        ["mlp-json"] = b =>
+        {
+            using Asd.Native.Backends.Mlp.MlpModel m = Asd.Native.Backends.Mlp.MlpModel.Parse(b, Weights, "fuzz.json");
+            OneRow(m.CreateDenoiser(64, null));
+        },
 
         // safetensors: the header, then every tensor read as float32 with its own shape.
         ["safetensors"] = b =>
@@ -49,6 +54,7 @@ internal static class FuzzTargets
         ["onnx-unet1d"] = b =>
         {
             using Asd.Native.Backends.Unet1d.Unet1dModel m = Asd.Native.Backends.Unet1d.Unet1dOnnx.Import(b, "fuzz.onnx", "fuzz", new SchedulerConfig { ClipSample = true });
+            OneRow(m.CreateDenoiser(64, null));
         },
 
         // asd-unet1d JSON against the small_local fixture's tensors (a U-Net with local conditioning): the configuration's
@@ -56,6 +62,7 @@ internal static class FuzzTargets
         ["unet1d-json"] = b =>
         {
             using Asd.Native.Backends.Unet1d.Unet1dModel m = Asd.Native.Backends.Unet1d.Unet1dModel.Parse(b, Unet1dWeightBytes, "fuzz.json");
+            OneRow(m.CreateDenoiser(64, null));
         },
 
         // .npy (--cond files).
@@ -104,6 +111,13 @@ internal static class FuzzTargets
             }
         },
     };
+
+    /// <summary>
+    /// One call of one row (zeros, timestep 0) of a denoiser built for up to 64 rows: a horizon or a width within its
+    /// own limit once sized 64 rows of buffers past what a process can hold (tools/fuzz/regressions/unet1d-json).
+    /// </summary>
+    private static void OneRow(Asd.Native.Denoising.IDenoiser denoiser) =>
+        denoiser.Denoise(new float[denoiser.SampleSize], [0], new float[denoiser.ConditionSize], new float[denoiser.SampleSize]);
 
     /// <summary>Runs target <paramref name="name"/> on <paramref name="input"/>.</summary>
     public static void Run(string name, byte[] input) => Targets[name](input);
