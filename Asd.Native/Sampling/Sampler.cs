@@ -303,6 +303,12 @@ public abstract class Sampler : IDisposable
     /// </summary>
     internal TimeProvider Clock { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// The bytes this process may use, for the size check of a run (null: the GC's figure); tests give a small one, so
+    /// that a refusal is reached without a machine too small for the run.
+    /// </summary>
+    internal Func<long>? AvailableMemory { get; set; }
+
     /// <summary>Throws when a row the chain is about to use holds NaN or infinity.</summary>
     protected void CheckFinite(ReadOnlySpan<float> m, int chain, int step)
     {
@@ -401,7 +407,7 @@ public abstract class Sampler : IDisposable
 
         // Asked of the GC only for a large run: GetGCMemoryInfo allocates, and a sampler's later runs allocate nothing.
         long bytes = count * BytesPerChain;
-        if (bytes > 1L << 30 && GC.GetGCMemoryInfo().TotalAvailableMemoryBytes is long available && available > 0 && bytes > available)
+        if (bytes > 1L << 30 && (AvailableMemory is { } given ? given() : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) is long available && available > 0 && bytes > available)
         {
             throw new ArgumentOutOfRangeException(nameof(count), string.Create(CultureInfo.InvariantCulture, $"{count} chains in one run need {bytes / (double)(1L << 30):F1} GiB of sampler state, more than the {available / (double)(1L << 30):F1} GiB this process may use; sample in several runs (chain_offset)."));
         }

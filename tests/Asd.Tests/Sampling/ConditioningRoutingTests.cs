@@ -123,6 +123,7 @@ public sealed class ConditioningRoutingTests : IDisposable
         Assert.Throws<ArgumentNullException>(() => new GuidedDenoiser(null!, new NullCondition.Zeros(), 2));
         Assert.Throws<ArgumentNullException>(() => new GuidedDenoiser(inner, null!, 2));
         Assert.Contains("must be finite", Assert.Throws<ArgumentOutOfRangeException>(() => new GuidedDenoiser(inner, new NullCondition.Zeros(), double.NaN)).Message);
+        Assert.Equal("Guidance needs a conditional model.", Assert.Throws<ArgumentException>(() => new GuidedDenoiser(new SamplerRunChecksTests.FakeDenoiser(2, 0), new NullCondition.Zeros(), 2)).Message);
         Assert.Contains("The null condition has 2 values but a conditioning row has 3", Assert.Throws<ArgumentException>(() => new GuidedDenoiser(inner, new NullCondition.Value([0f, 0f]), 2)).Message);
         var guided = new GuidedDenoiser(inner, new NullCondition.Zeros(), 2);
         Assert.Throws<ArgumentException>(() => guided.Denoise(new float[inner.SampleSize], [10], new float[2], new float[inner.SampleSize]));

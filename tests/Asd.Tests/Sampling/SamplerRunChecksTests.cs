@@ -54,7 +54,9 @@ public sealed class SamplerRunChecksTests
         Assert.Equal("plan", Assert.Throws<ArgumentNullException>(() => new DdpmSampler(new FakeDenoiser(2, 0), null!)).ParamName);
         Assert.StartsWith("The denoiser's sample size must be >= 1 (got 0).", Assert.Throws<ArgumentException>(() => new DdpmSampler(new FakeDenoiser(0, 0), plan)).Message, StringComparison.Ordinal);
         Assert.Contains("The number of samples must be >= 1 (got 0)", Assert.Throws<ArgumentOutOfRangeException>(() => new DdpmSampler(new FakeDenoiser(2, 0), plan).Sample(0, 0, [])).Message, StringComparison.Ordinal);
-        Assert.StartsWith("The output buffer holds 3 floats; 2 samples of 2 need 4.", Assert.Throws<ArgumentException>(() => new DdpmSampler(new FakeDenoiser(2, 0), plan).Sample(2, 0, new float[3])).Message, StringComparison.Ordinal);
+        var output = Assert.Throws<ArgumentException>(() => new DdpmSampler(new FakeDenoiser(2, 0), plan).Sample(2, 0, new float[3]));
+        Assert.StartsWith("The output buffer holds 3 floats; 2 samples of 2 need 4.", output.Message, StringComparison.Ordinal);
+        Assert.Equal("output", output.ParamName);
     }
 
     /// <summary>The refusal names the last chain offset that fits, so that a caller can split the run there.</summary>
@@ -76,6 +78,63 @@ public sealed class SamplerRunChecksTests
         using Sampler sampler = Make("ddpm", new FakeDenoiser(1, 1 << 20), steps: 2);
         string message = Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(2048, 0, new float[2048], new float[1 << 20])).Message;
         Assert.Contains("2048 chains in one run need arrays of 2,147,483,648 values (1048576 per chain), more than one array holds", message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A run whose per-chain state needs more than 1 GiB and more than this process may use is refused before anything is
+    /// allocated, naming both sizes (512 chains of a 2^20-float conditioning row: 2.0 GiB).
+    /// </summary>
+    [Fact]
+    public void ARunLargerThanTheMemoryThisProcessMayUseIsRefused()
+    {
+        using Sampler sampler = Make("ddpm", new FakeDenoiser(1, 1 << 20), steps: 2);
+        Assert.Equal((4L * ((1 << 20) + 1)) + 4, sampler.BytesPerChain);
+        sampler.AvailableMemory = () => 3L << 29; // 1.5 GiB
+        float[] output = new float[512], conditioning = new float[1 << 20];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(512, 0, output, conditioning));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the refused run allocated its state");
+        Assert.Equal("count", e.ParamName);
+        Assert.Contains("512 chains in one run need 2.0 GiB of sampler state, more than the 1.5 GiB this process may use", e.Message, StringComparison.Ordinal);
+
+        // The controls: with room for it, or below 1 GiB (never asked), the run gets past the size check and stops at
+        // the next one (no conditioning given), before allocating.
+        sampler.AvailableMemory = () => 3L << 30;
+        Assert.Contains("This model is conditional", Assert.Throws<ArgumentException>(() => sampler.Sample(512, 0, new float[512])).Message, StringComparison.Ordinal);
+        sampler.AvailableMemory = () => 1;
+        Assert.Contains("This model is conditional", Assert.Throws<ArgumentException>(() => sampler.Sample(255, 0, new float[255])).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => sampler.Sample(257, 0, new float[257]));
+    }
+
+    /// <summary>Noise injected for one run (tests replay recorded noise) does not outlive it: the next run draws its own.</summary>
+    [Theory]
+    [InlineData("ddpm")]
+    [InlineData("asd")]
+    public void InjectedNoiseEndsWhenTheOverrideIsRemoved(string kind)
+    {
+        var mixture = new MixtureDenoiser(GaussianMixture.Builtin(2), Schedule);
+        var fresh = new float[8];
+        using (Sampler s = Make(kind, mixture, steps: 20))
+        {
+            s.Sample(4, 5, fresh);
+        }
+
+        using Sampler reused = Make(kind, mixture, steps: 20);
+        reused.NoiseOverride = new ConstantNoise();
+        var injected = new float[8];
+        reused.Sample(4, 5, injected);
+        Assert.NotEqual(fresh, injected);
+        reused.NoiseOverride = null;
+        var after = new float[8];
+        reused.Sample(4, 5, after);
+        Assert.Equal(fresh, after);
+    }
+
+    private sealed class ConstantNoise : INoiseSource
+    {
+        public void Gaussian(ulong chain, int step, NoisePurpose purpose, Span<float> destination) => destination.Fill(0.25f);
+
+        public double Uniform(ulong chain, int step, NoisePurpose purpose) => 0.5;
     }
 
     /// <summary>
