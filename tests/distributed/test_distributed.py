@@ -341,6 +341,12 @@ def test_the_model_digest_reads_only_files_the_model_may_read(tmp_path):
         assert shards.model_files(path) == [("json", path), ("weights", str(model / weights))]
     roles = [r for r, _ in shards.model_files(str(model))]
     assert "out.safetensors" not in roles and "in.safetensors" in roles and "w.safetensors" in roles
+    # A JSON past the engine's 16 MiB limit is refused without reading it whole.
+    big = model / "big.json"
+    with open(big, "wb") as f:
+        f.write(b'{"format": "asd-mlp", "pad": "' + b"x" * (16 << 20) + b'"}')
+    with pytest.raises(ValueError, match="larger than 16777216 bytes"):
+        shards.model_files(str(big))
 
 
 def test_npy_shards_and_manifest(two_workers, tmp_path, capsys):

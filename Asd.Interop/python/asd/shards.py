@@ -47,6 +47,9 @@ def _file_sha256(path):
     return h.hexdigest()
 
 
+_MAX_JSON_BYTES = 16 << 20  # ResourceLimits.MaxJsonBytes
+
+
 def _resolves_inside(folder, path):
     """Whether path resolves (links followed) to a file inside folder, as every file a model reads must."""
     real_folder = os.path.realpath(folder)
@@ -87,7 +90,11 @@ def model_files(spec):
     if not spec.lower().endswith(".json"):
         return [("file", spec)]
     with open(spec, "rb") as f:
-        doc = json.loads(f.read().decode("utf-8"))
+        text = f.read(_MAX_JSON_BYTES + 1)
+    if len(text) > _MAX_JSON_BYTES:
+        # The engine refuses such a file before parsing it; reading it whole here would hold all of it in memory.
+        raise ValueError(f"{spec}: the model's JSON is larger than {_MAX_JSON_BYTES} bytes (16 MiB, the limit).")
+    doc = json.loads(text.decode("utf-8"))
     reference = doc.get("weights") if isinstance(doc, dict) else None
     if not isinstance(reference, str):
         reference = os.path.basename(os.path.splitext(spec)[0] + ".safetensors")
