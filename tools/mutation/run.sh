@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation study with Stryker.NET (the local tool in .config/dotnet-tools.json) over the ASD sampler, the reflection
 # coupling, the noise keys (Asd.Native/Sampling) and the counter RNG and row kernels (Asd.Simd). Too slow for CI.
-#   tools/mutation/run.sh [native|simd|schedules|sampler|all] [extra dotnet-stryker arguments]
+#   tools/mutation/run.sh [native|simd|schedules|sampler|curves|all] [extra dotnet-stryker arguments]
 #   tools/mutation/run.sh lines FILE LINE[-LINE],...   re-score only the mutants on those lines of an Asd.Native file
 #                                                      (FILE relative to Asd.Native/), or of Asd.Simd/... (e.g. the
 #                                                      survivors of a run, after adding tests for them)
@@ -73,11 +73,16 @@ PY
     # refusals, and the fixtures and CLI runs that carry a scheduler_config.json or override flags.
     TEST_FILTER=${SCHEDULE_TEST_FILTER:-'FullyQualifiedName~ScheduleTests|FullyQualifiedName~SchedulerSettingsTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests'}
     run schedules stryker-schedules.json "$@" ;;
+  curves)
+    # The remembered batch-cost curves (auto's input): the per-user cache's keys, files and refusals of corrupt or
+    # foreign files, the in-process cache, and the non-decreasing fit. The tests that read or write them.
+    TEST_FILTER=${CURVES_TEST_FILTER:-'FullyQualifiedName~CostCurveStoreTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~SampleCommandTests'}
+    run curves stryker-curves.json "$@" ;;
   sampler)
     # What every sampler shares (the DDPM loop, chains, keys, run checks in Sampler.cs) and what a model sees besides x:
     # classifier-free guidance's combination and the timestep embedding. The exact tests that run them.
     TEST_FILTER=${SAMPLER_TEST_FILTER:-'FullyQualifiedName~ConditioningRoutingTests|FullyQualifiedName~SamplerRunChecksTests|FullyQualifiedName~TimestepEmbeddingsTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~MlpTests|FullyQualifiedName~Unet1dTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~DenoiserConstraintTests'}
     run sampler stryker-sampler.json "$@" ;;
   all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@"; run schedules stryker-schedules.json "$@" ;;
-  *) echo "usage: $0 [native|simd|schedules|sampler|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
+  *) echo "usage: $0 [native|simd|schedules|sampler|curves|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
 esac
