@@ -126,19 +126,22 @@ public sealed class CostCurveStore(string directory)
     public static Action<string> Warn { get; set; } = message => Console.Error.WriteLine($"asd: warning: {message}");
 
     /// <summary>The store the environment selects, or null when caching is off or no folder can be named.</summary>
-    public static CostCurveStore? FromEnvironment()
+    public static CostCurveStore? FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="FromEnvironment()"/>, with the variables read through <paramref name="variable"/> (tests).</summary>
+    internal static CostCurveStore? FromEnvironment(Func<string, string?> variable)
     {
-        string? off = Environment.GetEnvironmentVariable(DisableVariable);
+        string? off = variable(DisableVariable);
         if (off is not null && off.Trim().ToLowerInvariant() is "1" or "true" or "yes")
         {
             return null;
         }
 
-        string? dir = Environment.GetEnvironmentVariable(DirectoryVariable);
+        string? dir = variable(DirectoryVariable);
         if (string.IsNullOrWhiteSpace(dir))
         {
-            string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-            string? home = Environment.GetEnvironmentVariable("HOME");
+            string? xdg = variable("XDG_CACHE_HOME");
+            string? home = variable("HOME");
             dir = !string.IsNullOrWhiteSpace(xdg) && System.IO.Path.IsPathRooted(xdg) ? System.IO.Path.Combine(xdg, "asd")
                 : !string.IsNullOrWhiteSpace(home) ? System.IO.Path.Combine(home, ".cache", "asd")
                 : null;

@@ -118,4 +118,164 @@ public sealed class CostCurveStoreTests : IDisposable
         Assert.Equal(2, curves.Count);
         Assert.Single(unreadable);
     }
+
+    /// <summary>
+    /// Every field of a key is written and read back (a guided run's file read back as unguided would never match its
+    /// key, so guided runs would calibrate every time), and each one changes the file name.
+    /// </summary>
+    [Fact]
+    public void EveryFieldOfAKeySurvivesTheRoundTripAndNamesItsFile()
+    {
+        var store = new CostCurveStore(_dir);
+        var key = new CostCurveKey("m", "h", "cuda", 3, true, 7, "cpu x", "build y");
+        var curve = new CostCurve([1e-3, 1.5e-3, 2e-3]) { Learns = true };
+        store.Save(key, curve);
+        StoredCostCurve read = CostCurveStore.Read(store.PathOf(key));
+        Assert.Equal(key, read.Key);
+        Assert.Equal(curve.Seconds(3), read.Curve.Seconds(3), 15);
+        Assert.InRange((DateTime.UtcNow - read.Saved).TotalMinutes, -1, 10);
+        Assert.Equal(DateTimeKind.Utc, read.Saved.Kind);
+        Assert.NotNull(store.TryLoad(key));
+        Assert.Contains("\"version\": 1", File.ReadAllText(store.PathOf(key)), StringComparison.Ordinal);
+
+        CostCurveKey[] others = [key with { Model = "n" }, key with { ModelHash = "i" }, key with { Device = "cpu" }, key with { Threads = 4 },
+            key with { Guided = false }, key with { Rows = 8 }, key with { Cpu = "cpu z" }, key with { Build = "build z" }];
+        Assert.Equal(others.Length + 1, others.Select(k => k.FileName).Append(key.FileName).Distinct().Count());
+        foreach (CostCurveKey other in others)
+        {
+            Assert.Null(store.TryLoad(other)); // no file under its name
+            store.Save(other, curve);
+            Assert.Equal(other, CostCurveStore.Read(store.PathOf(other)).Key);
+        }
+
+        Assert.Empty(_warnings);
+    }
+
+    /// <summary>A store file is read strictly: each malformed part is refused with a message naming it.</summary>
+    [Fact]
+    public void AMalformedStoreFileIsRefusedNamingThePart()
+    {
+        var store = new CostCurveStore(_dir);
+        var key = new CostCurveKey("m", "h", "cpu", 2, false, 16, "c", "b");
+        store.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true });
+        string path = store.PathOf(key), good = File.ReadAllText(path);
+        System.Text.Json.Nodes.JsonNode Doc() => System.Text.Json.Nodes.JsonNode.Parse(good)!;
+        string Refused(System.Text.Json.Nodes.JsonNode doc)
+        {
+            File.WriteAllText(path, doc.ToJsonString());
+            return Assert.Throws<InvalidDataException>(() => CostCurveStore.Read(path)).Message;
+        }
+
+        System.Text.Json.Nodes.JsonNode d = Doc();
+        d.AsObject().Remove("key");
+        Assert.Contains("\"key\" is missing", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d.AsObject().Remove("curve");
+        Assert.Contains("\"curve\" is missing", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["key"] = 5;
+        Assert.Contains("\"key\" must be an object", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["saved"] = "yesterday";
+        Assert.Contains("\"saved\" is not a date", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["version"] = 2;
+        Assert.Contains("version", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["format"] = "asd-cost-curve";
+        Assert.Contains("not a remembered asd cost curve", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["extra"] = 1;
+        Assert.Contains("unknown key 'extra'", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["key"]!["extra"] = 1;
+        Assert.Contains("unknown key 'key.extra'", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["key"]!["guided"] = "yes";
+        Assert.Contains("\"key.guided\" must be true or false", Refused(d), StringComparison.Ordinal);
+        foreach (string field in (string[])["model", "model_hash", "device", "threads", "rows", "cpu", "build"])
+        {
+            d = Doc();
+            d["key"]![field] = field is "threads" or "rows" ? "many" : 5;
+            Assert.Contains($"key.{field}", Refused(d), StringComparison.Ordinal);
+        }
+
+        d = Doc();
+        d["key"]!["threads"] = 0;
+        Assert.Contains("key.threads", Refused(d), StringComparison.Ordinal);
+        d = Doc();
+        d["curve"] = 5;
+        Assert.Contains("(curve)", Refused(d), StringComparison.Ordinal);
+
+        // The control: the file as written reads.
+        File.WriteAllText(path, good);
+        Assert.Equal(key, CostCurveStore.Read(path).Key);
+    }
+
+    /// <summary>Where the store lives: $ASD_CACHE_DIR, else $XDG_CACHE_HOME/asd (absolute only), else ~/.cache/asd; ASD_NO_CACHE=1/true/yes turns it off.</summary>
+    [Theory]
+    [InlineData(null, "/d", "/x", "/h", "/d/cost-curves")]
+    [InlineData(null, "  ", "/x", "/h", "/x/asd/cost-curves")]
+    [InlineData(null, null, "relative", "/h", "/h/.cache/asd/cost-curves")]
+    [InlineData(null, null, " ", "/h", "/h/.cache/asd/cost-curves")]
+    [InlineData(null, null, null, null, null)]
+    [InlineData(null, null, null, " ", null)]
+    [InlineData("1", "/d", "/x", "/h", null)]
+    [InlineData(" TRUE ", "/d", "/x", "/h", null)]
+    [InlineData("yes", "/d", "/x", "/h", null)]
+    [InlineData("0", "/d", "/x", "/h", "/d/cost-curves")]
+    [InlineData("", "/d", "/x", "/h", "/d/cost-curves")]
+    public void TheEnvironmentPicksTheStoreFolder(string? off, string? dir, string? xdg, string? home, string? expected)
+    {
+        var vars = new Dictionary<string, string?> { ["ASD_NO_CACHE"] = off, ["ASD_CACHE_DIR"] = dir, ["XDG_CACHE_HOME"] = xdg, ["HOME"] = home };
+        Assert.Equal(expected, CostCurveStore.FromEnvironment(name => vars.GetValueOrDefault(name))?.Directory);
+    }
+
+    /// <summary>A store that cannot be written or cleaned warns and goes on: remembering is an optimisation, never a failure.</summary>
+    [Fact]
+    public void AStoreThatCannotBeWrittenWarnsAndGoesOn()
+    {
+        File.WriteAllText(Path.Combine(_dir, "file"), "a file where the cache folder should be");
+        var blocked = new CostCurveStore(Path.Combine(_dir, "file"));
+        var key = new CostCurveKey("m", "h", "cpu", 1, false, 16, "c", "b");
+        blocked.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true });
+        Assert.Contains("could not remember the cost curve", Assert.Single(_warnings), StringComparison.Ordinal);
+        Assert.Null(blocked.TryLoad(key));
+
+        // A folder where the curve's file should be cannot be removed as a file.
+        var store = new CostCurveStore(_dir);
+        Directory.CreateDirectory(Path.Combine(store.PathOf(key), "inside"));
+        _warnings.Clear();
+        store.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true }); // written, then cannot be moved into place
+        Assert.Contains("could not remember the cost curve", Assert.Single(_warnings), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(store.Directory, "*.tmp")); // the temporary file is cleaned up
+        _warnings.Clear();
+        store.Remove(key);
+        Assert.Contains("could not remove", Assert.Single(_warnings), StringComparison.Ordinal);
+        Assert.True(Directory.Exists(store.PathOf(key)));
+
+        // The control: a file there is removed without a word.
+        Directory.Delete(store.PathOf(key), recursive: true);
+        store.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true });
+        store.Remove(key);
+        Assert.False(File.Exists(store.PathOf(key)));
+        Assert.Single(_warnings);
+        Assert.Empty(Directory.GetFiles(store.Directory, "*.tmp"));
+    }
+
+    /// <summary>The CPU and build parts of a key: the CPU's own model name, and the runtime, kernel path and platform.</summary>
+    [Fact]
+    public void TheKeyNamesThisCpuAndBuild()
+    {
+        string cpu = CostCurveKey.CpuModel();
+        string? line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal) || l.StartsWith("CPU part", StringComparison.Ordinal)) : null;
+        Assert.Equal(line is null ? System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString() : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), cpu);
+        Assert.False(string.IsNullOrWhiteSpace(cpu));
+        Assert.DoesNotContain(":", cpu, StringComparison.Ordinal);
+        string build = CostCurveKey.BuildFlavour();
+        Assert.Contains(" jit ", build, StringComparison.Ordinal); // the tests run on the JIT
+        Assert.Contains(Asd.Simd.Isa.Name(Asd.Simd.Isa.Active), build, StringComparison.Ordinal);
+        Assert.EndsWith(System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, build, StringComparison.Ordinal);
+        Assert.StartsWith(typeof(CostCurveKey).Assembly.GetName().Version!.ToString(), build, StringComparison.Ordinal);
+    }
 }
