@@ -159,53 +159,31 @@ public sealed class CostCurveStoreTests : IDisposable
         var key = new CostCurveKey("m", "h", "cpu", 2, false, 16, "c", "b");
         store.Save(key, new CostCurve([1e-3, 2e-3]) { Learns = true });
         string path = store.PathOf(key), good = File.ReadAllText(path);
-        System.Text.Json.Nodes.JsonNode Doc() => System.Text.Json.Nodes.JsonNode.Parse(good)!;
-        string Refused(System.Text.Json.Nodes.JsonNode doc)
+        // Each edit of the file as written, and the words its refusal must contain.
+        void Refused(Action<System.Text.Json.Nodes.JsonObject> edit, string expected)
         {
+            var doc = System.Text.Json.Nodes.JsonNode.Parse(good)!.AsObject();
+            edit(doc);
             File.WriteAllText(path, doc.ToJsonString());
-            return Assert.Throws<InvalidDataException>(() => CostCurveStore.Read(path)).Message;
+            Assert.Contains(expected, Assert.Throws<InvalidDataException>(() => CostCurveStore.Read(path)).Message, StringComparison.Ordinal);
         }
 
-        System.Text.Json.Nodes.JsonNode d = Doc();
-        d.AsObject().Remove("key");
-        Assert.Contains("\"key\" is missing", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d.AsObject().Remove("curve");
-        Assert.Contains("\"curve\" is missing", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["key"] = 5;
-        Assert.Contains("\"key\" must be an object", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["saved"] = "yesterday";
-        Assert.Contains("\"saved\" is not a date", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["version"] = 2;
-        Assert.Contains("version", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["format"] = "asd-cost-curve";
-        Assert.Contains("not a remembered asd cost curve", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["extra"] = 1;
-        Assert.Contains("unknown key 'extra'", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["key"]!["extra"] = 1;
-        Assert.Contains("unknown key 'key.extra'", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["key"]!["guided"] = "yes";
-        Assert.Contains("\"key.guided\" must be true or false", Refused(d), StringComparison.Ordinal);
+        Refused(d => d.Remove("key"), "\"key\" is missing");
+        Refused(d => d.Remove("curve"), "\"curve\" is missing");
+        Refused(d => d["key"] = 5, "\"key\" must be an object");
+        Refused(d => d["saved"] = "yesterday", "\"saved\" is not a date");
+        Refused(d => d["version"] = 2, "version");
+        Refused(d => d["format"] = "asd-cost-curve", "not a remembered asd cost curve");
+        Refused(d => d["extra"] = 1, "unknown key 'extra'");
+        Refused(d => d["key"]!["extra"] = 1, "unknown key 'key.extra'");
+        Refused(d => d["key"]!["guided"] = "yes", "\"key.guided\" must be true or false");
         foreach (string field in (string[])["model", "model_hash", "device", "threads", "rows", "cpu", "build"])
         {
-            d = Doc();
-            d["key"]![field] = field is "threads" or "rows" ? "many" : 5;
-            Assert.Contains($"key.{field}", Refused(d), StringComparison.Ordinal);
+            Refused(d => d["key"]![field] = field is "threads" or "rows" ? "many" : 5, $"key.{field}");
         }
 
-        d = Doc();
-        d["key"]!["threads"] = 0;
-        Assert.Contains("key.threads", Refused(d), StringComparison.Ordinal);
-        d = Doc();
-        d["curve"] = 5;
-        Assert.Contains("(curve)", Refused(d), StringComparison.Ordinal);
+        Refused(d => d["key"]!["threads"] = 0, "key.threads");
+        Refused(d => d["curve"] = 5, "(curve)");
 
         // The control: the file as written reads.
         File.WriteAllText(path, good);
