@@ -45,12 +45,10 @@ public static partial class ModelFiles
             throw new FileNotFoundException($"{modelFile}: \"{field}\": the file '{lexical}' does not exist.", lexical);
         }
 
-        string realFolder = RealPath(folder);
         string real = RealPath(lexical);
-        string prefix = realFolder.EndsWith(Path.DirectorySeparatorChar) ? realFolder : realFolder + Path.DirectorySeparatorChar;
-        if (!real.StartsWith(prefix, StringComparison.Ordinal))
+        if (!ResolvesInside(folder, lexical))
         {
-            throw new InvalidDataException($"{modelFile}: \"{field}\" '{Printable(reference)}' resolves (through a symbolic link) to '{real}', outside the model's folder '{realFolder}'.");
+            throw new InvalidDataException($"{modelFile}: \"{field}\" '{Printable(reference)}' resolves (through a symbolic link) to '{real}', outside the model's folder '{RealPath(folder)}'.");
         }
 
         return real;
