@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation study with Stryker.NET (the local tool in .config/dotnet-tools.json) over the ASD sampler, the reflection
 # coupling, the noise keys (Asd.Native/Sampling) and the counter RNG and row kernels (Asd.Simd). Too slow for CI.
-#   tools/mutation/run.sh [native|simd|schedules|sampler|curves|all] [extra dotnet-stryker arguments]
+#   tools/mutation/run.sh [native|simd|schedules|sampler|curves|auto|all] [extra dotnet-stryker arguments]
 #   tools/mutation/run.sh lines FILE LINE[-LINE],...   re-score only the mutants on those lines of an Asd.Native file
 #                                                      (FILE relative to Asd.Native/), or of Asd.Simd/... (e.g. the
 #                                                      survivors of a run, after adding tests for them)
@@ -78,11 +78,18 @@ PY
     # foreign files, the in-process cache, and the non-decreasing fit. The tests that read or write them.
     TEST_FILTER=${CURVES_TEST_FILTER:-'FullyQualifiedName~CostCurveStoreTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~SampleCommandTests'}
     run curves stryker-curves.json "$@" ;;
+  auto)
+    # auto's choice of the speculation length: the online cost fit and its refits, exploration, the per-position
+    # acceptance estimates, the predicted gain and the margin below which it runs DDPM's work, the explanation line,
+    # and the parsing of --spec-len. The choice never changes the law, so these are the exact tests of the choice
+    # itself, of the bookkeeping and determinism that read it, and of the CLI that prints it.
+    TEST_FILTER=${AUTO_TEST_FILTER:-'FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~SpeedupRegressionTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~SampleCommandTests|FullyQualifiedName~AllocationTests'}
+    run auto stryker-auto.json "$@" ;;
   sampler)
     # What every sampler shares (the DDPM loop, chains, keys, run checks in Sampler.cs) and what a model sees besides x:
     # classifier-free guidance's combination and the timestep embedding. The exact tests that run them.
     TEST_FILTER=${SAMPLER_TEST_FILTER:-'FullyQualifiedName~ConditioningRoutingTests|FullyQualifiedName~SamplerRunChecksTests|FullyQualifiedName~TimestepEmbeddingsTests|FullyQualifiedName~BitIdentityTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~GoldenTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~HostileInputTests|FullyQualifiedName~OnnxFixtureTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~AllocationTests|FullyQualifiedName~RandomnessContractTests.Every|FullyQualifiedName~MlpTests|FullyQualifiedName~Unet1dTests|FullyQualifiedName~MixtureTests|FullyQualifiedName~DenoiserConstraintTests'}
     run sampler stryker-sampler.json "$@" ;;
   all) run native stryker-native.json "$@"; run simd stryker-simd.json "$@"; run schedules stryker-schedules.json "$@" ;;
-  *) echo "usage: $0 [native|simd|schedules|sampler|curves|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
+  *) echo "usage: $0 [native|simd|schedules|sampler|curves|auto|all] [dotnet-stryker arguments] | lines FILE LINES" >&2; exit 2 ;;
 esac
