@@ -14,7 +14,7 @@ public sealed class GuidedDenoiser : IDenoiser
     private readonly IDenoiser _inner;
     private readonly NullCondition _null;
     private readonly float _scale;
-    private readonly int _c, _innerC;
+    private readonly int _c, _innerC, _pairsPerPass;
     private float[] _x = [], _cond = [], _out = [];
     private int[] _t = [];
 
@@ -53,7 +53,17 @@ public sealed class GuidedDenoiser : IDenoiser
         {
             throw new ArgumentException("Guidance evaluates both halves in one call, which a static batch of 1 cannot hold.");
         }
+
+        _pairsPerPass = PairsPerPass(inner.SampleSize, _innerC);
     }
+
+    /// <summary>
+    /// Rows a guided pass takes so that its doubled buffers (2 x rows x the wider of a sample and a conditioning row)
+    /// stay within the batch ceiling (<see cref="Validation.ResourceLimits.MaxBatchFloats"/>), as every other batch
+    /// buffer does; at least 1. A call of more rows runs in passes (each row's halves stay in one inner call).
+    /// </summary>
+    public static int PairsPerPass(int sampleSize, int innerConditionSize) =>
+        Math.Max(1, Validation.ResourceLimits.MaxBatchFloats / (2 * Math.Max(1, Math.Max(sampleSize, innerConditionSize))));
 
     /// <summary>The guidance scale w.</summary>
     public double Scale => _scale;
@@ -78,6 +88,16 @@ public sealed class GuidedDenoiser : IDenoiser
     {
         int rows = timesteps.Length, d = SampleSize;
         DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
+        for (int start = 0; start < rows; start += _pairsPerPass)
+        {
+            int n = Math.Min(_pairsPerPass, rows - start);
+            Pass(samples.Slice(start * d, n * d), timesteps.Slice(start, n), conditioning.Slice(start * _c, n * _c), output.Slice(start * d, n * d));
+        }
+    }
+
+    private void Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+    {
+        int rows = timesteps.Length, d = SampleSize;
         if (_t.Length < 2 * rows)
         {
             _x = new float[2 * rows * d];

@@ -31,15 +31,26 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
         _model = model;
         _session = session;
         _flagged = flagged;
-        _capacity = model.StaticBatch > 0 ? model.StaticBatch
-            : model.BatchBuckets ? (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(maxRows, 1, 1 << 30))
-            : Math.Max(1, maxRows);
         SampleSize = model.SampleShape.Aggregate(1, (a, b) => a * b);
+        _capacity = model.StaticBatch > 0 ? model.StaticBatch
+            : model.BatchBuckets ? BucketCapacity(maxRows, Math.Max(SampleSize, ConditionSize))
+            : Math.Max(1, maxRows);
         _sample = new Buffer(model.SampleInput, _capacity);
         _timestep = new Buffer(model.TimestepInput, _capacity);
         _output = new Buffer(model.Output, _capacity);
         _cond = [.. model.CondInputs.Select(c => new Buffer(c, _capacity))];
         _flag = flagged && model.FlagInput is { } f ? new Buffer(f, _capacity) : null;
+    }
+
+    /// <summary>
+    /// The largest bucket: <paramref name="maxRows"/> rounded up to a power of two, so that a call of that many rows
+    /// runs as one; rounded down instead where the larger bucket's buffers would pass the batch ceiling
+    /// (<see cref="Validation.ResourceLimits.MaxBatchFloats"/>; the caller's rows already fit it), then run in passes.
+    /// </summary>
+    internal static int BucketCapacity(int maxRows, int rowFloats)
+    {
+        uint rows = (uint)Math.Clamp(maxRows, 1, 1 << 30), up = BitOperations.RoundUpToPowerOf2(rows);
+        return (long)up * Math.Max(1, rowFloats) <= Validation.ResourceLimits.MaxBatchFloats || up == rows ? (int)up : (int)(up / 2);
     }
 
     /// <inheritdoc/>

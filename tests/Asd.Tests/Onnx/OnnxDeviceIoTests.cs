@@ -50,6 +50,21 @@ public sealed class OnnxDeviceIoTests
         b.Dispose();
     }
 
+    /// <summary>
+    /// Batch buckets round the rows up to a power of two so that a call of that many rows runs as one; where the rounded
+    /// bucket's buffers would pass the batch ceiling (2^24 floats per buffer, which the caller's rows already respect),
+    /// the bucket rounds down and the call runs in passes.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 1 << 22, 4)]
+    [InlineData(3, (1 << 22) + 1, 2)]
+    [InlineData(5, 1, 8)]
+    [InlineData(1, 1 << 24, 1)]
+    [InlineData(4, 1 << 22, 4)]
+    [InlineData(0, 7, 1)]
+    public void BatchBucketsStayWithinTheBatchCeiling(int maxRows, int rowFloats, int capacity) =>
+        Assert.Equal(capacity, OnnxDenoiser.BucketCapacity(maxRows, rowFloats));
+
     [Fact]
     public void CudaGraphsOnTheCpuIsAnErrorNamingTheFlag()
     {

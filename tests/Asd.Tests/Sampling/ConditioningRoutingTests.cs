@@ -171,6 +171,42 @@ public sealed class ConditioningRoutingTests : IDisposable
         Assert.True(bytes.Count(b => b != 0) <= 1, $"bytes per pass: {string.Join(", ", bytes)}");
     }
 
+    /// <summary>
+    /// Guidance doubles every row, so its own buffers (and its inner call) held 2 x rows x D floats: with the rows per
+    /// call the sampler allows (2^24 / D), twice the batch ceiling every other buffer keeps. Wide samples now run in
+    /// passes of pairs that fit (each row's two halves in one inner call), with the same combination per row.
+    /// </summary>
+    [Fact]
+    public void WideGuidedRowsRunInPassesWithinTheBatchCeiling()
+    {
+        const int D = 1 << 22, Rows4 = 4; // the sampler's rows per call for this width: 2^24 / 2^22
+        Assert.Equal(Rows4, new SamplerOptions().RowsFor(D, 1));
+        Assert.Equal(2, GuidedDenoiser.PairsPerPass(D, 1));
+        Assert.Equal(1, GuidedDenoiser.PairsPerPass(D, 1 << 24));
+        Assert.Equal(1 << 23, GuidedDenoiser.PairsPerPass(1, 1));
+        var inner = new SamplerRunChecksTests.FakeDenoiser(D, 1);
+        float[] x = Rows(Rows4, 1, 5).SelectMany(v => Enumerable.Repeat(v, D)).ToArray();
+        float[] cond = [0.5f, -1f, 2f, 0.25f];
+        int[] t = [10, 20, 30, 40];
+        var output = new float[Rows4 * D];
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var guided = new GuidedDenoiser(inner, new NullCondition.Zeros(), Scale);
+        guided.Denoise(x, t, cond, output);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(4, inner.MaxRowsSeen); // 2 guided rows, 2 halves each: 2^24 floats
+        Assert.Equal(2, inner.Calls);
+        Assert.InRange(allocated, 0, (2L << 26) + (1L << 20)); // sample and output buffers of 2^24 floats, small others
+        for (int r = 0; r < Rows4; r++)
+        {
+            // The fake's m = 0.5 x + c[0]; the null half has c = 0, so m = 0.5 x + w c.
+            float mc = (0.5f * x[r * D]) + cond[r], mu = 0.5f * x[r * D], expected = ((mc - mu) * Scale) + mu;
+            Assert.Equal(expected, output[r * D]);
+            Assert.Equal(expected, output[((r + 1) * D) - 1]);
+        }
+    }
+
     private readonly float[] _steady = new float[64];
 
     /// <summary>
