@@ -41,7 +41,8 @@ three by their weights and data path; only running them tells the forks apart (M
 tiny_f16.onnx and sigmoid_f16.onnx: tiny.onnx and sigmoid.onnx with every float tensor of more than one value stored
 in float16 and cast to float32 where it is used (an export that halves its file and still computes in float32), in
 the two namings exporters use (tiny_f16: NAME.f16 cast to NAME, as tools/export_mlp_onnx.py; sigmoid_f16: NAME cast
-to NAME_float32). And wrapped.onnx: the same network inside the wrapper of Chi et al.'s notebook
+to NAME_float32). And tiny_half.onnx: tiny.onnx with every float tensor float16, its inputs, output and intermediate
+values too (a model.half() export), which ONNX Runtime computes in float16. And wrapped.onnx: the same network inside the wrapper of Chi et al.'s notebook
 (nets.noise_pred_net), exported whole, so every parameter's name carries a prefix longer than some of the exporter's
 own names.
 
@@ -286,6 +287,31 @@ def make_variants(out):
 
     float16_weights(base, "tiny_f16.onnx", keep_names=False)
     float16_weights(os.path.join(out, "sigmoid.onnx"), "sigmoid_f16.onnx", keep_names=True)
+
+    # A whole-float16 export (a model.half() export, or a float16 converter run without keeping float32 inputs): every
+    # float tensor of the graph is float16, the inputs, output and intermediate values too, so ONNX Runtime computes in
+    # float16 where asd's native engine computes in float32 on the same float16 weights (tiny_half).
+    def float16_graph(source, dest):
+        m = onnx.load(source)
+        g = m.graph
+        for k, t in enumerate(list(g.initializer)):
+            if t.data_type == onnx.TensorProto.FLOAT:
+                g.initializer[k].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+        for v in list(g.input) + list(g.output) + list(g.value_info):
+            if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT:
+                v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT16
+        for n in g.node:
+            for a in n.attribute:
+                if a.name == "to" and a.i == onnx.TensorProto.FLOAT:
+                    a.i = onnx.TensorProto.FLOAT16
+                if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == onnx.TensorProto.FLOAT:
+                    a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16), a.t.name))
+        onnx.checker.check_model(m)
+        path = os.path.join(out, dest)
+        onnx.save(m, path)
+        print("wrote %s (%d bytes, every float tensor float16)" % (path, os.path.getsize(path)))
+
+    float16_graph(base, "tiny_half.onnx")
     print("wrote %s (%d bytes)" % (base, os.path.getsize(base)))
     return 0
 

@@ -190,6 +190,37 @@ public sealed class Unet1dOnnxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AWholeFloat16ExportRunsNativelyInFloat32OnItsFloat16Weights()
+    {
+        // tiny_half.onnx (tools/make_unet1d_models.py --variants): tiny.onnx with every float tensor float16, the inputs,
+        // the output and every intermediate value too, as a model.half() export is. ONNX Runtime computes it in
+        // float16; the native engine takes the same float16 weights and computes in float32: the network tiny_f16.onnx
+        // describes, to the bit. The check against ONNX Runtime sees float16 arithmetic's rounding (well above the two
+        // engines' float32 differences), which stays below the bar, and the device line reports it.
+        (IDiffusionModel opened, string[] notes) = OpenNoting(Fixture("unet1d_variants", "tiny_half.onnx"));
+        using var native = Assert.IsType<Unet1dModel>(opened);
+        double apart = native.CheckedAgainstRuntime ?? double.NaN;
+        output.WriteLine($"tiny_half: {apart:E2} from ONNX Runtime's float16 arithmetic; notes: {string.Join(" | ", notes)}");
+        Assert.True(apart is > 1e-5 and <= NativeOnnxCheck.Bar, $"tiny_half.onnx is {apart} from ONNX Runtime");
+        Assert.Equal("float16", native.WeightPrecision);
+        Assert.Contains($"outputs {apart:G2} from ONNX Runtime's", native.RuntimeSummary);
+
+        using Unet1dModel stored = OpenedNatively("tiny_f16");
+        SameArchitecture(stored.Config, native.Config);
+        (float[] a, float[] b) = Outputs(stored, native);
+        Assert.Equal(a, b);
+
+        // ONNX Runtime runs the file as it is (float16 in and out, converted at the boundary): the same function up to
+        // float16 arithmetic.
+        using IDiffusionModel runtime = ModelCatalog.Open(Fixture("unet1d_variants", "tiny_half.onnx"), new ModelOpenOptions { NativeOnnx = false });
+        Assert.IsType<OnnxModel>(runtime);
+        (float[] r, float[] n) = Outputs(runtime, native);
+        double rel = Unet1dTests.Relative(r, [.. n.Select(v => (double)v)]);
+        output.WriteLine($"tiny_half through ONNX Runtime against native: relative difference {rel:E2}");
+        Assert.True(rel is > 1e-5 and < 1e-2, $"ONNX Runtime's float16 run is {rel} from the native one");
+    }
+
+    [Fact]
     public void AWrappedExportWhosePrefixIsLongerThanTheExportersOwnNamesRunsNatively()
     {
         // wrapped.onnx (tools/make_unet1d_models.py --variants): tiny.onnx's network inside the wrapper of Chi et al.'s
