@@ -256,6 +256,45 @@ def test_exception_in_progress_cancels_and_propagates(mixture):
         mixture.sample(4, steps=30, spec_len=8, progress=boom)
 
 
+_CTRL_C = """
+import os, signal, threading, traceback, asd
+with asd.Model("builtin:mixture?dim=64", threads=1) as m, m.sampler(sampler="ddpm", steps=1000) as s:
+    s.sample(1)
+    calls = []
+    kw = {"progress": lambda done, total, n: calls.append(n)} if MODE == "progress" else {}
+    # Ctrl-C from outside, a second into the run, as the terminal sends it (a signal the process raised itself in the
+    # callback would be raised inside the callback's own try, which always worked)
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    try:
+        s.sample(2000, **kw)  # about 10 s on one core
+        print("completed")
+    except KeyboardInterrupt:
+        frames = [f.name for f in traceback.extract_tb(__import__("sys").exc_info()[2])]
+        print("interrupted", frames[-1])
+    try:
+        print("last completed run:", s.stats()["samples"], "samples; calls:", len(calls))
+    except asd.AsdError as e:  # a cancelled run leaves no statistics
+        print("last completed run: none;", str(e).split(":")[0], "; calls:", len(calls))
+    print("handler restored:", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+@pytest.mark.parametrize("mode", ["progress", "none"])
+def test_ctrl_c_cancels_a_run_and_raises_keyboard_interrupt(mode):
+    # Ctrl-C reached a run only inside the progress callback, on its entry: the KeyboardInterrupt was printed by ctypes
+    # ("Exception ignored on calling ctypes callback function") and the run went on to its end; without a callback it
+    # waited for the end. Now the run stops after the model call in progress and KeyboardInterrupt is raised where
+    # sample() was called (by the caller's own handler, restored: the last frame is asd's context manager leaving).
+    r = _in_subprocess("MODE = %r\n" % mode + _CTRL_C)
+    out = r.stdout.splitlines()
+    assert "Exception ignored" not in r.stderr, r.stderr
+    assert out and out[0] == "interrupted __exit__", (out, r.stderr)
+    assert out[1].startswith("last completed run: none; No statistics"), out  # the 2000-sample run never completed
+    if mode == "progress":
+        assert 0 < int(out[1].split()[-1]) < 1000, out  # the user's callback saw the calls before the signal only
+    assert out[2] == "handler restored: True", out
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 @pytest.mark.parametrize("bad", [0, -1, -5, True, 2.5, "zero", "0", None])

@@ -16,6 +16,8 @@ import ctypes
 import json
 import numbers
 import re
+import signal
+import threading
 from ctypes import POINTER, byref, c_float, c_int32, c_int64, c_size_t, c_void_p
 
 try:
@@ -35,6 +37,42 @@ __version__ = "0.1.0"
 _SAMPLERS = {"asd": 0, "ddpm": 1}
 _SCHEDULE_KEYS = ("train_steps", "beta_schedule", "beta_start", "beta_end", "prediction_type", "variance_type",
                   "timestep_spacing", "steps_offset", "clip_sample", "clip_sample_range")
+
+
+class _CtrlC:
+    """
+    Ctrl-C during a sampling call on the main thread. The call runs in libasd without the GIL, so Python's SIGINT
+    handler can only run inside the progress callback, on entry, before any try of the callback's own: the
+    KeyboardInterrupt it raised there was printed ("Exception ignored on calling ctypes callback function") and the run
+    went on to its end. While a call runs, SIGINT is recorded instead; the callback (installed for every call on the
+    main thread, ~0.2 us per model call) then cancels the run, and on leaving, the handler the caller had is back and
+    the signal is raised again, so the KeyboardInterrupt comes from the line that called sample(). Only Python's
+    default handler is replaced: a handler of the caller's own is left to run as it always did.
+    """
+
+    def __init__(self):
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._record)
+        return self
+
+    def _record(self, _signum, _frame):
+        self.pending = True
+
+    def __exit__(self, *_exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            if self.pending:
+                signal.raise_signal(signal.SIGINT)  # the caller's handler, as if the key were pressed now
+        return False
+
+    @property
+    def watching(self):
+        return self._previous is not None
 
 
 def version():
@@ -305,7 +343,9 @@ class Sampler(_Owned):
         Draws n chains. cond: cond_size floats shared by all chains, or shape (n, cond_size). init_noise: x_T,
         shape (n, *sample_shape). progress(completed_steps, total_steps, model_calls) is called on this thread
         after every model call; a truthy return value cancels the run (raises asd.Cancelled), and an exception
-        raised inside it cancels the run and propagates. Returns (samples, stats).
+        raised inside it cancels the run and propagates. Ctrl-C (SIGINT, on the main thread, with Python's default
+        handler) cancels the run after the model call in progress and raises KeyboardInterrupt. Returns
+        (samples, stats).
         """
         n = _int(n, "n", 1, 2**31 - 1)
         seed = _int(seed, "seed", 0, 2**64 - 1)
@@ -334,17 +374,25 @@ class Sampler(_Owned):
             keep.append(arr)
             p.init_noise, p.init_noise_len = ptr, arr.size
         raised = []
-        if progress is not None:
-            def trampoline(_user, done, total, calls):
-                try:
-                    return 1 if progress(done, total, calls) else 0
-                except BaseException as e:  # noqa: B036 - re-raised after the C call returns
-                    raised.append(e)
-                    return 1
-            callback = _native.PROGRESS_FN(trampoline)
-            keep.append(callback)
-            p.progress = callback
-        status = self._lib.asd_sampler_sample(self._h(), n, byref(p), out.ctypes.data_as(POINTER(c_float)), out.size)
+        with _CtrlC() as ctrl_c:
+            if progress is not None or ctrl_c.watching:
+                def trampoline(_user, done, total, calls):
+                    if ctrl_c.pending:
+                        return 1
+                    if progress is None:
+                        return 0
+                    try:
+                        return 1 if progress(done, total, calls) else 0
+                    except BaseException as e:  # noqa: B036 - re-raised after the C call returns
+                        raised.append(e)
+                        return 1
+                callback = _native.PROGRESS_FN(trampoline)
+                keep.append(callback)
+                p.progress = callback
+            status = self._lib.asd_sampler_sample(self._h(), n, byref(p), out.ctypes.data_as(POINTER(c_float)),
+                                                  out.size)
+            if ctrl_c.pending:
+                return None  # leaving the block raises KeyboardInterrupt through the caller's handler
         if raised:
             raise raised[0]
         _native.check(status)
