@@ -78,7 +78,7 @@ internal static class StatusErrors
                     => a.Message[..^$" (Parameter '{p}')".Length],
                 AsdException or ArgumentException or SamplingCancelledException or CalibrationCancelledException or NonFiniteModelOutputException
                     or Asd.Native.Denoising.ModelRunException
-                    or IOException or InvalidDataException or UnauthorizedAccessException or PlatformNotSupportedException => e.Message,
+                    or IOException or InvalidDataException or UnauthorizedAccessException or NotSupportedException => e.Message,
                 // A safety net: every input path checks its sizes first (ResourceLimits, Shapes), so an overflow here
                 // is a missed check; the message still says what kind of input it was, not .NET's bare text.
                 OverflowException => $"a size or count in the input is too large for this engine ({e.Message})",

@@ -364,6 +364,26 @@ def test_onnx_native_on_refuses_what_it_cannot_run_and_bad_values_name_the_field
         asd.Model(UNET1D_ONNX, onnx_native=True)
 
 
+def test_text_arguments_are_paths_or_strings_without_a_nul(mixture, tmp_path):
+    # A NUL ended the C string early: "builtin:mixture\0..." opened builtin:mixture, a path was cut short. A
+    # pathlib.Path is a spec like its string; an undecodable file name is refused by the field's name.
+    import pathlib
+    with asd.Model(pathlib.Path(MLP), threads=1) as m:
+        assert m.sample_shape == (3, 2) and m.spec == MLP
+    for bad, field in [(lambda: asd.Model("builtin:mixture\0?dim=32"), "spec"),
+                       (lambda: asd.Model(MLP + "\0.onnx"), "spec"),
+                       (lambda: asd.Model("builtin:mixture", device="cpu\0"), "device"),
+                       (lambda: asd.Model("builtin:mixture", onnx_native="off\0"), "onnx_native"),
+                       (lambda: mixture.sampler(cost_curve=str(tmp_path / "c.json") + "\0x"), "cost_curve"),
+                       (lambda: mixture.sampler(schedule={"beta_schedule": "linear\0x"}), "beta_schedule")]:
+        with pytest.raises(asd.AsdError, match=field + " .* contains a NUL character"):
+            bad()
+    with pytest.raises(asd.AsdError, match="spec .* is not valid UTF-8"):
+        asd.Model(b"/tmp/\xff.json")
+    with pytest.raises(asd.AsdError, match="spec must be a string or a path, not int"):
+        asd.Model(3)
+
+
 def test_asd_onnx_native_environment_variable_decides_where_the_field_is_auto():
     code = ("import asd; p = %r; print(asd.Model(p).runtime); print(asd.Model(p, onnx_native='on').runtime)" % UNET1D_ONNX)
     r = _in_subprocess(code, ASD_ONNX_NATIVE="off")
@@ -422,8 +442,10 @@ def test_library_errors_raise_with_message(mixture, mlp):
         mixture.sample(2, steps=10, spec_len=8, init_noise=np.zeros(5, np.float32))
     with pytest.raises(asd.AsdError, match="Infinity"):
         mixture.sample(1, steps=10, spec_len=8, init_noise=np.full(32, np.inf, np.float32))
-    with pytest.raises(asd.AsdError, match="guidance"):
+    with pytest.raises(asd.AsdError, match="guidance") as e:
         mixture.sample(2, steps=10, spec_len=8, guidance_scale=3.0)
+    # the library's own words, not .NET's exception type in front of them
+    assert e.value.status_name == "ASD_ERR_UNSUPPORTED" and str(e.value).startswith("guidance_scale = 3"), str(e.value)
     with pytest.raises(asd.AsdError, match="schedule override"):
         mixture.sample(2, steps=10, spec_len=8, schedule={"betas": 1})
     with pytest.raises(asd.AsdError, match="n=0"):

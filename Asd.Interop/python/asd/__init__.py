@@ -15,6 +15,7 @@ model's batch-cost curve and the running acceptance; stats["spec_len_effective"]
 import ctypes
 import json
 import numbers
+import os
 import re
 import signal
 import threading
@@ -73,6 +74,24 @@ class _CtrlC:
     @property
     def watching(self):
         return self._previous is not None
+
+
+def _c_text(value, field, path=False):
+    """
+    value as the NUL-terminated UTF-8 the C ABI reads. A NUL inside it would end the string early, so
+    "builtin:mixture\\0junk" opened builtin:mixture and a path was cut short silently: refused, as is text that is not
+    UTF-8 (an undecodable file name), by the field's name. path: also an os.PathLike (pathlib.Path) or bytes.
+    """
+    if path and isinstance(value, (os.PathLike, bytes)):
+        value = os.fsdecode(os.fspath(value))
+    if not isinstance(value, str):
+        raise AsdError(f"{field} must be a string{' or a path' if path else ''}, not {type(value).__name__}.")
+    if "\0" in value:
+        raise AsdError(f"{field} {value!r} contains a NUL character, which would cut it short.")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AsdError(f"{field} {value!r} is not valid UTF-8 (libasd reads UTF-8 names).") from None
 
 
 def version():
@@ -204,22 +223,21 @@ class Model(_Owned):
         first run once beside ONNX Runtime on a probe and stays with ONNX Runtime when the two differ by more than 1e-3
         of the output's scale (ASD_ONNX_NATIVE_CHECK=off skips that check)."""
         lib = _native.lib()
-        if not isinstance(spec, str):
-            raise AsdError(f"spec must be a string, not {type(spec).__name__}.")
+        spec_bytes = _c_text(spec, "spec", path=True)
         if device is not None and not isinstance(device, str):
             raise AsdError(f"device must be a string (cpu, cuda or auto), not {type(device).__name__}.")
         if onnx_native is not None and not isinstance(onnx_native, str):
             raise AsdError(f"onnx_native must be a string (auto, on or off) or None, not {type(onnx_native).__name__}.")
         params = _native.ModelParams()
         _native.check(lib.asd_model_default_params(byref(params), ctypes.sizeof(params)))
-        params.device = device.encode() if device is not None else None
+        params.device = _c_text(device, "device") if device is not None else None
         params.threads = _int(threads, "threads", -(2**31), 2**31 - 1)
-        params.onnx_native = onnx_native.encode() if onnx_native is not None else None
+        params.onnx_native = _c_text(onnx_native, "onnx_native") if onnx_native is not None else None
         handle = c_void_p()
-        _native.check(lib.asd_model_open(spec.encode(), byref(params), byref(handle)))
+        _native.check(lib.asd_model_open(spec_bytes, byref(params), byref(handle)))
         self._handle = handle
         self._lib = lib
-        self.spec = spec
+        self.spec = spec_bytes.decode("utf-8")
 
     def _shape(self, fn):
         ndim = c_size_t()
@@ -318,12 +336,12 @@ class Sampler(_Owned):
             # auto's calibration budget: a number of seconds, or < 0 to skip it (see asd_sampler_params)
             p.calibration_seconds = _float(calibration_seconds, "calibration_seconds")
         if cost_curve is not None:
-            p.cost_curve_path = str(cost_curve).encode()
+            p.cost_curve_path = _c_text(cost_curve, "cost_curve", path=True)
         for key, value in (schedule or {}).items():
             if key not in _SCHEDULE_KEYS:
                 raise AsdError(f"Unknown schedule override {key!r}; expected one of: {', '.join(_SCHEDULE_KEYS)}.")
             if key in ("beta_schedule", "prediction_type", "variance_type", "timestep_spacing"):
-                setattr(p, key, str(value).encode())
+                setattr(p, key, _c_text(str(value), key))
             elif key == "clip_sample":
                 p.clip_sample = 1 if value else 0
             elif key in ("train_steps", "steps_offset"):
