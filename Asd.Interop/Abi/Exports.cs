@@ -148,6 +148,7 @@ internal static unsafe class Exports
         try
         {
             Out(outHandle, outName) = 0;
+            Handles.CheckProcess(); // before the model or sampler is built: building allocates
             *outHandle = Handles.Add(build());
             return Status.Ok;
         }

@@ -15,14 +15,41 @@ internal interface IHandleTarget
 /// undefined behaviour or, worse, another object. The caller never dereferences a handle; the values are spaced
 /// like aligned pointers in a range no allocator uses, so they also look like what they are in a debugger.
 /// </summary>
-internal static class Handles
+internal static partial class Handles
 {
     private const long Base = 0x0A5D_0000_0000_0000;
     private static readonly ConcurrentDictionary<nint, object> s_live = new();
     private static long s_next;
+    private static int s_runtimePid;
+
+    /// <summary>Where the runtime started: libasd's first call runs the module initializers.</summary>
+#pragma warning disable CA2255 // a library's own initializer on purpose: the process the runtime starts in, before any export runs
+    [ModuleInitializer]
+    internal static void RecordRuntimeProcess() => s_runtimePid = GetPid();
+#pragma warning restore CA2255
+
+    /// <summary>
+    /// Throws in a process that fork() made from the one the runtime started in. fork() copies the memory but only the
+    /// calling thread: the runtime's thread list still holds the parent's threads (the core pool's workers, caught
+    /// mid-spin in managed code), and the child's first garbage collection crashed scanning their stacks
+    /// (SIGSEGV in GCHeap::Promote) or, with the background collector, waited forever for its thread. Nothing can be
+    /// made safe after the fact, so every call that could allocate is refused, naming the way out.
+    /// </summary>
+    public static void CheckProcess()
+    {
+        int now = GetPid();
+        if (now != s_runtimePid)
+        {
+            throw new AsdException(Status.Unsupported, $"libasd started in process {s_runtimePid}, and this process ({now}) is a fork() of it: the .NET runtime inside libasd keeps threads that fork() does not copy, and its next garbage collection here would crash or hang. Use libasd in a child only when the parent has not called it, or start the child with exec (Python's multiprocessing: the 'spawn' or 'forkserver' start method). asd_*_free is allowed and does nothing here.");
+        }
+    }
+
+    /// <summary>Whether this is a fork() of the process the runtime started in.</summary>
+    public static bool Forked => GetPid() != s_runtimePid;
 
     public static nint Add(object target)
     {
+        CheckProcess();
         nint h = (nint)(Base + (Interlocked.Increment(ref s_next) << 4));
         s_live[h] = target;
         return h;
@@ -32,6 +59,7 @@ internal static class Handles
     public static T Get<T>(nint handle, string what)
         where T : class
     {
+        CheckProcess();
         if (handle == 0)
         {
             throw AsdException.Null(what);
@@ -45,11 +73,15 @@ internal static class Handles
         return target as T ?? throw new AsdException(Status.InvalidHandle, $"{what} (0x{handle:x}) is a handle of another kind ({Kind(target)}).");
     }
 
-    /// <summary>Unregisters a handle of type <typeparamref name="T"/> and returns its target, or null if it is not live.</summary>
+    /// <summary>
+    /// Unregisters a handle of type <typeparamref name="T"/> and returns its target, or null if it is not live. In a
+    /// fork() of the runtime's process nothing is touched (freeing would join threads that are not there; the child's
+    /// copy of the memory goes with the child), so a host's finalizers can still free what it inherited.
+    /// </summary>
     public static T? Remove<T>(nint handle)
         where T : class
     {
-        if (handle == 0 || !s_live.TryGetValue(handle, out object? target) || target is not T typed)
+        if (handle == 0 || Forked || !s_live.TryGetValue(handle, out object? target) || target is not T typed)
         {
             return null;
         }
@@ -63,4 +95,9 @@ internal static class Handles
         SamplerHandle => "asd_sampler",
         _ => target.GetType().Name,
     };
+
+    /// <summary>The calling process's id, asked of the kernel each time (Environment.ProcessId is read once and then
+    /// cached, so a forked child would see its parent's).</summary>
+    [LibraryImport("libc.so.6", EntryPoint = "getpid")]
+    private static partial int GetPid();
 }

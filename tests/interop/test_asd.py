@@ -384,6 +384,66 @@ def test_text_arguments_are_paths_or_strings_without_a_nul(mixture, tmp_path):
         asd.Model(3)
 
 
+_FORK = """
+import os, sys, time, asd, asd._native as nat
+cond = [0.8, 0.1, -0.75, -0.05]
+def child_body():
+    out = []
+    if MODE == "loaded":
+        for what, call in [("inherited", lambda: m.sample(2, steps=20, spec_len=4, cond=cond)),
+                           ("new", lambda: asd.Model("builtin:policy", threads=2))]:
+            try:
+                call()
+                out.append(what + ": ran")
+            except asd.AsdError as e:
+                out.append("%s: %s %s" % (what, e.status_name, "fork()" in str(e)))
+        nat._forked_from = None  # past the package's guard, to the library's own
+        try:
+            asd.Model("builtin:policy", threads=2)
+            out.append("library: ran")
+        except asd.AsdError as e:
+            out.append("library: %s %s" % (e.status_name, "fork()" in str(e)))
+        nat._forked_from = 1
+    else:
+        mine = asd.Model("builtin:policy", threads=2)
+        for k in range(30):  # 30 x 64 chains: garbage collections happen
+            mine.sample(64, steps=20, spec_len=4, cond=cond, seed=k)
+        out.append("fresh: 30 runs")
+    print("; ".join(out), flush=True)
+if MODE == "loaded":
+    m = asd.Model("builtin:policy", threads=2)
+    m.sample(2, steps=20, spec_len=4, cond=cond)  # the core pool's workers now exist, spinning
+pid = os.fork()
+if pid == 0:
+    child_body()
+    sys.exit(0)  # the inherited model's finalizer runs: it must not call the library
+t = time.time()
+while time.time() - t < 40:
+    r, status = os.waitpid(pid, os.WNOHANG)
+    if r:
+        print("child exit status", status)
+        break
+    time.sleep(0.1)
+else:
+    os.kill(pid, 9)
+    print("child hung")
+"""
+
+
+@pytest.mark.parametrize("mode", ["loaded", "fresh"])
+def test_a_fork_of_a_process_that_used_libasd_is_refused_not_crashed(mode):
+    # fork() copies memory but only the calling thread; the .NET runtime in libasd keeps the core pool's workers in its
+    # thread list, and a child's first garbage collection crashed (SIGSEGV in GCHeap::Promote, or a hang waiting for
+    # the background collector's thread): multiprocessing's default start method on Linux, and pre-forking servers.
+    # Now every call in such a child is refused by name (by the package, and by the library itself when reached), and
+    # freeing what it inherited does nothing. A child whose parent never loaded the library uses asd normally.
+    r = _in_subprocess("MODE = %r\n" % mode + _FORK)
+    out = r.stdout.splitlines()
+    expected = ("inherited: ASD_ERR_UNSUPPORTED True; new: ASD_ERR_UNSUPPORTED True; library: ASD_ERR_UNSUPPORTED True"
+                if mode == "loaded" else "fresh: 30 runs")
+    assert out == [expected, "child exit status 0"], (out, r.stderr[-2000:])
+
+
 def test_asd_onnx_native_environment_variable_decides_where_the_field_is_auto():
     code = ("import asd; p = %r; print(asd.Model(p).runtime); print(asd.Model(p, onnx_native='on').runtime)" % UNET1D_ONNX)
     r = _in_subprocess(code, ASD_ONNX_NATIVE="off")

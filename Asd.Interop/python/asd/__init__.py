@@ -187,6 +187,7 @@ class _Owned:
     _FREE = ""
 
     def _h(self):
+        _native.check_process()
         if not self._handle:
             raise AsdError(f"The {self._KIND} is closed.", _native.ERR_INVALID_HANDLE)
         return self._handle
@@ -194,7 +195,8 @@ class _Owned:
     def close(self):
         """Releases the handle (a model stays alive, inside the library, until its samplers are closed too)."""
         if getattr(self, "_handle", None):
-            getattr(self._lib, self._FREE)(self._handle)
+            if not _native.forked():  # a fork()'s copy goes with the process; the library must not be called there
+                getattr(self._lib, self._FREE)(self._handle)
             self._handle = c_void_p()
 
     def __del__(self):

@@ -167,11 +167,42 @@ def candidates():
 _lib = None
 _lib_path = None
 _lock = threading.Lock()
+_loaded_in = None  # the process that loaded the library
+_forked_from = None  # in a fork() of that process: its id
+
+
+def _after_fork_in_child():
+    global _forked_from
+    if _lib is not None and _forked_from is None:
+        _forked_from = _loaded_in
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked():
+    """Whether this process is a fork() of the one that loaded libasd (where the library must not be called)."""
+    return _forked_from is not None
+
+
+def check_process():
+    """
+    Raises AsdError in a fork() of the process that loaded libasd. fork() copies the memory but only the calling
+    thread, and the .NET runtime inside libasd keeps threads (the core pool's workers): in the child its next garbage
+    collection crashed (SIGSEGV) or hung. multiprocessing's default start method on Linux is fork.
+    """
+    if _forked_from is not None:
+        raise AsdError(f"libasd was loaded in process {_forked_from}, and this process ({os.getpid()}) is a fork() of "
+                       "it: the .NET runtime inside libasd keeps threads that fork() does not copy, and using it here "
+                       "would crash or hang. Use asd in a worker only when the parent has not (open models in the "
+                       "worker, not before the pool starts), or start workers with multiprocessing's 'spawn' or "
+                       "'forkserver' start method (multiprocessing.get_context('spawn')).", ERR_UNSUPPORTED)
 
 
 def lib():
     """The loaded library with every signature set (loaded on first use, so `import asd` never fails)."""
-    global _lib, _lib_path
+    global _lib, _lib_path, _loaded_in
+    check_process()
     if _lib is not None:
         return _lib
     with _lock:
@@ -194,6 +225,7 @@ def lib():
             if abi != ABI_VERSION:
                 raise AsdError(f"{found} has ABI version {abi}; this package needs {ABI_VERSION}.", ERR_UNSUPPORTED)
             _lib_path = found
+            _loaded_in = os.getpid()
             _lib = handle
     return _lib
 
