@@ -349,6 +349,51 @@ def test_the_model_digest_reads_only_files_the_model_may_read(tmp_path):
         shards.model_files(str(big))
 
 
+def test_the_model_digest_is_the_clis_on_every_layout(tmp_path, asd_cli):
+    # Two implementations of one rule (Python's model_files and the engine's ModelDigest.Files): a shard written by
+    # either must carry the same model hash, or asd merge refuses to join them. Compared on each layout a model may
+    # have, through the manifest `asd sample --out` writes.
+    src = os.path.dirname(MLP)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.bin").write_bytes(b"not the model's")
+    cases = {}
+    plain = tmp_path / "plain"
+    shutil.copytree(src, plain)
+    cases["json, weights of the same stem"] = str(plain / "mlp_small.json")
+    named = tmp_path / "named"
+    named.mkdir()
+    doc = json.loads(open(MLP).read())
+    shutil.copy(os.path.join(src, "mlp_small.safetensors"), named / "w.safetensors")
+    shutil.copy(os.path.join(src, "mlp_small.safetensors"), named / "a.safetensors")  # the same stem, not named
+    os.symlink(named / "w.safetensors", named / "link.safetensors")
+    (named / "a.json").write_text(json.dumps(dict(doc, weights="w.safetensors")))
+    (named / "b.json").write_text(json.dumps(dict(doc, weights="link.safetensors")))
+    cases["json, named weights"] = str(named / "a.json")
+    cases["json, weights through a link inside"] = str(named / "b.json")
+    folder = tmp_path / "folder"
+    shutil.copytree(ONNX_POLICY, folder)
+    (folder / "notes.txt").write_text("kept beside the model")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "extra.bin").write_bytes(b"x" * 100)
+    os.symlink(outside / "secret.bin", folder / "out.bin")
+    os.symlink(folder / "notes.txt", folder / "in.txt")
+    cases["ONNX folder with extra files and links"] = str(folder)
+    cases["ONNX folder, trailing slash"] = str(folder) + "/"
+    cases["bare .onnx in that folder"] = str(folder / "model.onnx")
+    cases["asd-unet1d json"] = os.path.join(ROOT, "tests", "fixtures", "unet1d", "small.json")
+    for what, spec in cases.items():
+        with asd.Model(spec, threads=1) as m:
+            name, c = m.name, m.cond_shape[0]
+        out = tmp_path / ("shard-%d.npy" % len(os.listdir(tmp_path)))
+        argv = ["sample", "--model", spec, "--sampler", "ddpm", "--steps", "2", "--samples", "1", "--threads", "1",
+                "--no-plot", "--out", str(out)] + (["--cond", ",".join(["0"] * c)] if c else [])
+        r = subprocess.run(asd_cli + argv, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (what, r.stderr)
+        cli = json.loads(out.with_name(out.name + ".json").read_text())["run"]["model_sha256"]
+        assert shards.model_sha256(spec, name) == cli, what
+
+
 def test_npy_shards_and_manifest(two_workers, tmp_path, capsys):
     out = tmp_path / "shards"
     ref, ref_stats = one_process(MIXTURE, 50, steps=100, spec_len=8, seed=7)
