@@ -112,11 +112,19 @@ public sealed class CostCurveStoreTests : IDisposable
         Assert.Equal(2e-4, got.Seconds(1), 15);
         Assert.NotNull(store.TryLoad(key));
 
-        // The listing names unreadable files instead of failing.
+        // The listing names unreadable files instead of failing, in file-name order (asd info's), and leaves out what
+        // is not a store file: a writer's leftover temporary file (Save's NAME.json.PID.tmp) is neither.
         File.WriteAllText(Path.Combine(store.Directory, "junk.json"), "not json");
+        File.WriteAllText(Path.Combine(store.Directory, "0000.json.123.tmp"), "half a file");
+        foreach (char c in "qwertyuiop") // more names than a directory's own order keeps sorted by chance
+        {
+            File.Copy(store.PathOf(key), Path.Combine(store.Directory, $"{c}.json"));
+        }
+
         (IReadOnlyList<StoredCostCurve> curves, IReadOnlyList<(string Path, string Why)> unreadable) = store.List();
-        Assert.Equal(2, curves.Count);
-        Assert.Single(unreadable);
+        Assert.Equal(12, curves.Count);
+        Assert.Equal(Path.Combine(store.Directory, "junk.json"), Assert.Single(unreadable).Path);
+        Assert.Equal([.. curves.Select(c => c.Path).Order(StringComparer.Ordinal)], curves.Select(c => c.Path));
     }
 
     /// <summary>
