@@ -82,8 +82,10 @@ PY
     # auto's choice of the speculation length: the online cost fit and its refits, exploration, the per-position
     # acceptance estimates, the predicted gain and the margin below which it runs DDPM's work, the explanation line,
     # and the parsing of --spec-len. The choice never changes the law, so these are the exact tests of the choice
-    # itself, of the bookkeeping and determinism that read it, and of the CLI that prints it.
-    TEST_FILTER=${AUTO_TEST_FILTER:-'FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~SpeedupRegressionTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~DeterminismTests|FullyQualifiedName~BadInputTests|FullyQualifiedName~SampleCommandTests|FullyQualifiedName~AllocationTests'}
+    # itself and of the bookkeeping that reads it (2 s in all). With the CLI's, determinism's and bad input's tests
+    # too (20 s; nearly every one runs auto, so each of the 817 mutants ran most of them) a run passed 77 minutes
+    # without finishing on the 2-vCPU VM (2026-12-06); add them through AUTO_TEST_FILTER on a larger machine.
+    TEST_FILTER=${AUTO_TEST_FILTER:-'FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~SpeedupRegressionTests|FullyQualifiedName~AsdBookkeepingTests'}
     run auto stryker-auto.json "$@" ;;
   sampler)
     # What every sampler shares (the DDPM loop, chains, keys, run checks in Sampler.cs) and what a model sees besides x:
