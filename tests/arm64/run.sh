@@ -73,9 +73,9 @@ fi
 elf_ok() {
   local f
   for f in "$LIB/libasd.so" "$LIB/libonnxruntime.so" "$EXE_DIR/asd" "$EXE_DIR/libonnxruntime.so" "$EXE_DIR/libSkiaSharp.so" "$EXE_DIR/libHarfBuzzSharp.so"; do
-    readelf -h "$f" | grep -q 'Machine: *AArch64' || { echo "not AArch64: $f"; return 1; }
+    readelf -h "$f" | grep 'Machine: *AArch64' >/dev/null || { echo "not AArch64: $f"; return 1; } # no -q: pipefail
   done
-  readelf -d "$EXE_DIR/asd" | grep -q 'RUNPATH.*\[\$ORIGIN\]' && readelf -d "$LIB/libasd.so" | grep -q 'RUNPATH.*\$ORIGIN' \
+  readelf -d "$EXE_DIR/asd" | grep 'RUNPATH.*\[\$ORIGIN\]' >/dev/null && readelf -d "$LIB/libasd.so" | grep 'RUNPATH.*\$ORIGIN' >/dev/null \
     && echo "AArch64 ELF; RUNPATH of asd: $(readelf -d "$EXE_DIR/asd" | grep -o 'RUNPATH.*' | grep -o '\[.*\]')"
 }
 check "arm64 binaries are AArch64 ELF; asd and libasd.so find ONNX Runtime beside them (RUNPATH \$ORIGIN)" elf_ok
@@ -121,7 +121,7 @@ check "b. asd selftest: every kernel family on neon and vector128 equals the sca
 c_ok() {
   aarch64-linux-gnu-gcc -std=c99 -Wall -Wextra -Werror -O1 -I"$LIB/include" Asd.Interop/examples/sample.c \
     -o "$WORK/sample" -L"$LIB" -lasd -Wl,-rpath,"$LIB" -lm || return 1
-  readelf -h "$WORK/sample" | grep -q 'Machine: *AArch64' || return 1
+  readelf -h "$WORK/sample" | grep 'Machine: *AArch64' >/dev/null || return 1
   local out
   out=$("${QEMU[@]}" "$WORK/sample") || { echo "$out"; return 1; }
   echo "$out"

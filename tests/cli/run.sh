@@ -60,7 +60,7 @@ launcher_ok() {
   (cd "$dir" && "$ROOT/asd" sample) | tee "$dir/sample.txt" || return 1
   grep -q 'sequential model calls per chain: DDPM 100' "$dir/sample.txt" \
     && [ "$(head -c 8 "$dir/asd-sample.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] \
-    && "$ROOT/asd" info | grep -q '^build      JIT (./asd'
+    && "$ROOT/asd" info | grep '^build      JIT (./asd' >/dev/null # no -q: under pipefail an early exit can SIGPIPE asd
 }
 check "./asd sample (the README's first command, as written, from another folder): builds, runs the CLI itself, summary and picture" launcher_ok
 # The picture is drawn by SkiaSharp from the folder alone, its text in the embedded font: hiding /usr/share/fonts in a

@@ -63,7 +63,11 @@ esac
 target=$1
 seconds=${2:?usage: tools/fuzz/run.sh TARGET SECONDS [OUT]}
 out=${3:-$ROOT/artifacts/fuzz/$target}
-printf '%s\n' "${TARGETS[@]}" | grep -qx -- "$target" || { echo "unknown target '$target' (tools/fuzz/run.sh --list)"; exit 2; }
+# Not `printf ... | grep -q`: under pipefail, grep leaving at the first match can stop printf with SIGPIPE, and the pipe
+# then fails ("unknown target 'cond-list'" in the CI smoke of 2026-12-06).
+known=0
+for t in "${TARGETS[@]}"; do [ "$t" = "$target" ] && known=1; done
+[ "$known" = 1 ] || { echo "unknown target '$target' (tools/fuzz/run.sh --list)"; exit 2; }
 command -v afl-fuzz >/dev/null || { source "$ROOT/tests/lib/need_apt.sh"; need_apt "$ROOT/artifacts/fuzz/apt.log" afl++; }
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz is not installed (apt-get install afl++)"; exit 1; }
 build || exit 1
