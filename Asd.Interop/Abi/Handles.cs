@@ -47,9 +47,9 @@ internal static partial class Handles
     /// <summary>Whether this is a fork() of the process the runtime started in.</summary>
     public static bool Forked => GetPid() != s_runtimePid;
 
+    /// <summary>Registers <paramref name="target"/>; the caller has checked the process (<see cref="CheckProcess"/>) before building it.</summary>
     public static nint Add(object target)
     {
-        CheckProcess();
         nint h = (nint)(Base + (Interlocked.Increment(ref s_next) << 4));
         s_live[h] = target;
         return h;

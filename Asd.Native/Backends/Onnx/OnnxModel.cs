@@ -242,7 +242,7 @@ public sealed partial class OnnxModel : IDiffusionModel
         // Both halves go through one call, so the inner denoiser takes twice the rows.
         IDenoiser inner = RowParallel
             ? new OnnxRowParallelDenoiser(this, options.Pool, flagged: FlagInput is not null)
-            : new OnnxDenoiser(this, 2 * Math.Min(options.MaxBatchRows, GuidedDenoiser.PairsPerPass(SampleShape.Aggregate(1, (a, b) => a * b), ConditionSize + (FlagInput is null ? 0 : 1))), flagged: FlagInput is not null);
+            : new OnnxDenoiser(this, 2 * Math.Min(options.MaxBatchRows, GuidedDenoiser.PairsPerPass(Validation.Shapes.SampleSize(SampleShape), ConditionSize + (FlagInput is null ? 0 : 1))), flagged: FlagInput is not null);
         return new GuidedDenoiser(inner, Guidance.Null, w);
     }
 
