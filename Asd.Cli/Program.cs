@@ -4,5 +4,9 @@ namespace Asd.Cli;
 public static class Program
 {
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        using var interrupts = Output.Interrupts.Register(Console.Error);
+        return CliApp.Run(args, Console.Out, Console.Error);
+    }
 }

@@ -119,19 +119,19 @@ internal static class BenchCommand
 
             if (parse.GetValue(saveCurve) is string save)
             {
-                report.CostCurve.Save(save);
+                OutputPaths.Write(save, "--save-cost-curve", () => report.CostCurve.Save(save));
                 stdout.WriteLine($"wrote      {save}");
             }
 
             if (parse.GetValue(json) is string jsonPath)
             {
-                BenchOutput.WriteJson(jsonPath, report);
+                OutputPaths.Write(jsonPath, "--json", () => BenchOutput.WriteJson(jsonPath, report));
                 stdout.WriteLine($"wrote      {jsonPath}");
             }
 
             if (parse.GetValue(plot) is string plotPath)
             {
-                BenchOutput.WritePlot(plotPath, report);
+                OutputPaths.Write(plotPath, "--plot", () => BenchOutput.WritePlot(plotPath, report));
                 stdout.WriteLine($"wrote      {plotPath}");
             }
 

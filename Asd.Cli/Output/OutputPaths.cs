@@ -135,16 +135,21 @@ internal static class OutputPaths
         return full;
     }
 
-    /// <summary>Runs <paramref name="write"/>, naming <paramref name="flag"/> and the path if it fails.</summary>
+    /// <summary>
+    /// Runs <paramref name="write"/>, naming <paramref name="flag"/> and the path if it fails (a full disk, a lost
+    /// permission, a file-size limit). The writers leave no partial file behind (AtomicFile).
+    /// </summary>
     public static void Write(string path, string flag, Action write)
     {
+        ArgumentNullException.ThrowIfNull(write);
         try
         {
             write();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{flag} {path}: {e.Message}", e);
+            // AtomicFile's errors start with the path already.
+            throw new IOException(e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? $"{flag} {e.Message}" : $"{flag} {path}: {e.Message}", e);
         }
     }
 }

@@ -23,6 +23,21 @@ internal sealed class SampleProgress : ISamplingProgress
         return true;
     }
 
+    private static bool _barShown;
+
+    /// <summary>
+    /// Shows the terminal's cursor, which a bar hides while it is drawn, when a bar is up: for a process about to end
+    /// on a signal (<see cref="Interrupts"/>), which would otherwise leave the user's terminal without one.
+    /// </summary>
+    public static void ShowCursorIfHidden()
+    {
+        if (Volatile.Read(ref _barShown))
+        {
+            AnsiConsole.Cursor.Show(true);
+            AnsiConsole.WriteLine();
+        }
+    }
+
     /// <summary>Runs <paramref name="work"/>, showing a bar titled <paramref name="label"/> if it lasts.</summary>
     public static T Run<T>(TextWriter stdout, string label, Func<ISamplingProgress?, T> work)
     {
@@ -35,6 +50,7 @@ internal sealed class SampleProgress : ISamplingProgress
         var task = Task.Factory.StartNew(() => work(progress), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         if (!task.Wait(Delay))
         {
+            Volatile.Write(ref _barShown, true);
             AnsiConsole.Progress()
                 .AutoClear(true)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
@@ -49,6 +65,7 @@ internal sealed class SampleProgress : ISamplingProgress
 
                     bar.Value = 1.0;
                 });
+            Volatile.Write(ref _barShown, false);
         }
 
         return task.GetAwaiter().GetResult();

@@ -22,8 +22,8 @@ internal sealed class RenderedPlot(Plot plot, int width, int height) : IDisposab
     /// <summary>The picture as PNG bytes (renders the plot, which fixes its layout).</summary>
     public byte[] Png() => Plot.GetImageBytes(Width, Height, ImageFormat.Png);
 
-    /// <summary>Writes the PNG. Its folder must exist: no output file creates one (the CLI checks paths before a run).</summary>
-    public void Save(string path) => File.WriteAllBytes(path, Png());
+    /// <summary>Writes the PNG, whole or not at all. Its folder must exist: no output file creates one (the CLI checks paths before a run).</summary>
+    public void Save(string path) => Asd.Native.IO.AtomicFile.WriteBytes(path, Png());
 
     /// <summary>The pixel of data point (x, y) in the last rendered picture.</summary>
     public Pixel PixelOf(double x, double y) => Plot.GetPixel(new Coordinates(x, y));

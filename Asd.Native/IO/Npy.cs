@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Asd.Native.IO;
@@ -16,19 +17,36 @@ public static class Npy
             throw new ArgumentException($"Shape holds {Count(shape)} elements but the data has {data.Length}.");
         }
 
-        string temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        using AtomicFile.Pending file = AtomicFile.Create(path);
+        WriteHeader(file.Stream, shape);
+        WriteValues(file.Stream, data);
+        file.Commit();
+    }
+
+    /// <summary>
+    /// Appends <paramref name="data"/> as little-endian float32 (the body after <see cref="WriteHeader"/>), a MiB per
+    /// write: a signal reaches .NET's handler only when the thread it interrupted returns from its system call, and one
+    /// write of a whole large array held Ctrl-C's handler (which removes the unfinished file) until the write was done.
+    /// </summary>
+    internal static void WriteValues(Stream stream, ReadOnlySpan<float> data)
+    {
+        if (BitConverter.IsLittleEndian)
         {
-            WriteHeader(stream, shape);
-            Span<byte> buffer = stackalloc byte[4];
-            foreach (float v in data)
+            ReadOnlySpan<byte> bytes = MemoryMarshal.AsBytes(data);
+            for (int at = 0; at < bytes.Length; at += 1 << 20)
             {
-                BinaryPrimitives.WriteSingleLittleEndian(buffer, v);
-                stream.Write(buffer);
+                stream.Write(bytes.Slice(at, Math.Min(1 << 20, bytes.Length - at)));
             }
+
+            return;
         }
 
-        File.Move(temp, path, overwrite: true);
+        Span<byte> b = stackalloc byte[4];
+        foreach (float v in data)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(b, v);
+            stream.Write(b);
+        }
     }
 
     /// <summary>

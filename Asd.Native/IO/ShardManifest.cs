@@ -155,9 +155,7 @@ public static class ShardManifest
 
             w.WriteEndObject();
         }, indented: true);
-        string path = SidecarPath(npyPath), temp = path + ".tmp";
-        File.WriteAllText(temp, text + "\n");
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteBytes(SidecarPath(npyPath), Encoding.UTF8.GetBytes(text + "\n"));
     }
 
     private static void WriteRun(Utf8JsonWriter w, ShardRun run)
@@ -357,38 +355,30 @@ public static class ShardManifest
         long chains = parts.Sum(p => (long)p.Samples);
         int total = chains <= int.MaxValue ? (int)chains : throw new InvalidDataException($"The shards hold {chains} chains; one .npy holds at most {int.MaxValue}.");
         int[] shape = [total, .. parts[0].Shape.AsSpan(1)];
-        string temp = outPath + ".tmp";
         var hash = new Sha256();
-        try
+        using (AtomicFile.Pending file = AtomicFile.Create(outPath))
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            Npy.WriteHeader(file.Stream, shape);
+            foreach (Shard p in parts)
             {
-                Npy.WriteHeader(stream, shape);
-                foreach (Shard p in parts)
+                (float[] data, int[] got) = Npy.Read(p.NpyPath);
+                if (!got.AsSpan().SequenceEqual(p.Shape))
                 {
-                    (float[] data, int[] got) = Npy.Read(p.NpyPath);
-                    if (!got.AsSpan().SequenceEqual(p.Shape))
-                    {
-                        throw new InvalidDataException($"{p.NpyPath} has shape [{string.Join(", ", got)}], but its manifest says [{string.Join(", ", p.Shape)}].");
-                    }
-
-                    if (DataSha256(data) != p.DataSha256)
-                    {
-                        throw new InvalidDataException($"{p.NpyPath} does not match its manifest's data_sha256 (changed or torn after it was written): sample chains [{p.ChainOffset}, {p.ChainOffset + (ulong)p.Samples}) again.");
-                    }
-
-                    AppendLittleEndian(hash, data);
-                    WriteLittleEndian(stream, data);
+                    throw new InvalidDataException($"{p.NpyPath} has shape [{string.Join(", ", got)}], but its manifest says [{string.Join(", ", p.Shape)}].");
                 }
+
+                if (DataSha256(data) != p.DataSha256)
+                {
+                    throw new InvalidDataException($"{p.NpyPath} does not match its manifest's data_sha256 (changed or torn after it was written): sample chains [{p.ChainOffset}, {p.ChainOffset + (ulong)p.Samples}) again.");
+                }
+
+                AppendLittleEndian(hash, data);
+                Npy.WriteValues(file.Stream, data);
             }
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
+
+            file.Commit();
         }
 
-        File.Move(temp, outPath, overwrite: true);
         using var merged = JsonDocument.Parse(stats);
         WriteSidecar(outPath, w => parts[0].Run.WriteTo(w), parts[0].ChainOffset, shape, hash.HexAndReset(), merged.RootElement, parts[0].Model, parts);
         return (parts, stats);
@@ -583,22 +573,6 @@ public static class ShardManifest
         }
 
         w.WriteEndArray();
-    }
-
-    private static void WriteLittleEndian(Stream stream, float[] data)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            stream.Write(MemoryMarshal.AsBytes(data.AsSpan()));
-            return;
-        }
-
-        Span<byte> b = stackalloc byte[4];
-        foreach (float v in data)
-        {
-            BinaryPrimitives.WriteSingleLittleEndian(b, v);
-            stream.Write(b);
-        }
     }
 
     private static string Json(Action<Utf8JsonWriter> write, bool indented)

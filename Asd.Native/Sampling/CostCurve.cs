@@ -614,13 +614,10 @@ public sealed partial class CostCurve : IBatchCost
     /// Writes the curve as JSON: {"format": "asd-cost-curve", "version": 1, "model": ..., "row_overhead_seconds": c,
     /// "call_overhead_seconds": c0, "ddpm_row_overhead_seconds": c1, "ddpm_call_seconds": t1, "noise": n, "seconds":
     /// [T(1), T(2), ...]} (the times as measured; reading fits them again). Only format and seconds are required when
-    /// read: the overheads default to 0, DDPM's call to the curve's T(1), noise to unknown.
+    /// read: the overheads default to 0, DDPM's call to the curve's T(1), noise to unknown. The file appears whole or not
+    /// at all (<see cref="IO.AtomicFile"/>).
     /// </summary>
-    public void Save(string path)
-    {
-        using var stream = File.Create(path);
-        WriteJson(stream);
-    }
+    public void Save(string path) => IO.AtomicFile.Write(path, WriteJson);
 
     private void WriteJson(Stream stream)
     {

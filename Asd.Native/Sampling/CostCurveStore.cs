@@ -187,7 +187,6 @@ public sealed class CostCurveStore(string directory)
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(curve);
         string path = PathOf(key);
-        string temp = path + $".{Environment.ProcessId}.tmp";
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
@@ -217,18 +216,11 @@ public sealed class CostCurveStore(string directory)
                 }
 
                 w.WriteEndObject();
-            }, temp);
+            });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Warn($"could not remember the cost curve in {path}: {e.Message}");
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception e2) when (e2 is IOException or UnauthorizedAccessException)
-            {
-            }
         }
     }
 

@@ -127,6 +127,35 @@ one_line_error() { # expected text, asd arguments...
 check "asd sample --step 10: one line, exit 2, did you mean --steps" one_line_error "unknown option '--step' for 'asd sample' (did you mean --steps?)" sample --step 10
 check "asd bench --spec-lens 0: one line naming --spec-lens" one_line_error "asd: error: --spec-lens 0 is invalid" bench --spec-lens 0
 check "asd sample --out FOLDER: one line saying --out is a folder" one_line_error "--out $work: is a folder" sample --model builtin:mixture --out "$work"
+# Outputs appear whole or not at all. A write the file system refuses part-way is one line naming the flag, exit 2,
+# and no file left: a file-size limit (ulimit -f; SIGXFSZ ignored, so the write fails with EFBIG) stands in for a full
+# disk without root. Before, the run left X.npy.tmp behind, and EFBIG's error named neither the flag nor the file.
+size_limit_refused() { # folder, expected text, asd arguments...
+  local dir=$1 want=$2 out code; shift 2
+  out=$(cd "$dir" && ulimit -f 200 && trap '' XFSZ && "$exe" "$@" 2>&1); code=$?
+  echo "$out"
+  [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$want" <<<"$out" || return 1
+  local left
+  left=$(ls -A "$dir" | grep -Evx 'shard-[ab]\.npy(\.json)?') || true # the merge's inputs stay; nothing else may
+  echo "left: $left"
+  [ -z "$left" ]
+}
+mkdir -p "$work/limit"
+check "a write refused part-way (file-size limit): one line naming --out, exit 2, no file left" size_limit_refused "$work/limit" \
+  "--out $work/limit/x.npy: the file system refused the file's size" sample --model 'builtin:mixture?dim=32' --sampler ddpm --steps 2 --samples 5000 --no-plot --out "$work/limit/x.npy"
+merge_limit_refused() {
+  (cd "$work/limit" && "$exe" sample --model 'builtin:mixture?dim=32' --sampler ddpm --steps 2 --samples 1000 --no-plot --out shard-a.npy \
+    && "$exe" sample --model 'builtin:mixture?dim=32' --sampler ddpm --steps 2 --samples 1000 --no-plot --chain-offset 1000 --out shard-b.npy) >/dev/null || return 1
+  size_limit_refused "$work/limit" "$work/limit/all.npy: the file system refused the file's size" merge shard-a.npy shard-b.npy --out "$work/limit/all.npy"
+}
+check "asd merge refused part-way (file-size limit): one line naming the file, exit 2, no file left" merge_limit_refused
+# Ctrl-C (SIGINT) or kill (SIGTERM) while a large --out is written: asd removes the unfinished copy, says so, and ends
+# by the signal (before, X.npy.tmp stayed, 128 MB here).
+mkdir -p "$work/sigint" "$work/sigterm"
+for s in SIGINT SIGTERM; do
+  check "$s while --out is written: the unfinished copy removed and said, ended by $s" python3 "$ROOT/tests/cli/check_interrupted_write.py" \
+    "$exe" "$s" sample --model 'builtin:mixture?dim=32' --sampler ddpm --steps 2 --samples 1000000 --no-plot --out "$work/${s,,}/x.npy"
+done
 
 # The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
 # configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.
