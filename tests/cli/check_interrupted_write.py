@@ -20,7 +20,8 @@ def attempt(exe, sig, args, folder, out):
     # Python's children inherit its SIGINT disposition; a shell's background job would ignore SIGINT altogether.
     p = subprocess.Popen([exe] + args, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    temp = re.compile(re.escape(os.path.basename(out)) + r"\.[0-9]+-[0-9]+\.tmp")  # not its manifest's, OUT.json.PID-N.tmp
+    # OUT.PID-N.tmp (OUT.tmp before AtomicFile named them so), not its manifest's OUT.json.PID-N.tmp
+    temp = re.compile(re.escape(os.path.basename(out)) + r"(\.[0-9]+-[0-9]+)?\.tmp")
     sent = False
     deadline = time.monotonic() + 300
     while p.poll() is None and time.monotonic() < deadline:

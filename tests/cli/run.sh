@@ -156,6 +156,7 @@ for s in SIGINT SIGTERM; do
   check "$s while --out is written: the unfinished copy removed and said, ended by $s" python3 "$ROOT/tests/cli/check_interrupted_write.py" \
     "$exe" "$s" sample --model 'builtin:mixture?dim=32' --sampler ddpm --steps 2 --samples 1000000 --no-plot --out "$work/${s,,}/x.npy"
 done
+check "SIGINT during a progress bar (on a pseudo-terminal): the cursor the bar hid is shown again" python3 "$ROOT/tests/cli/check_cursor_after_interrupt.py" "$exe"
 
 # The checkpoint converter (Debian's python3-torch): diffusion_policy-style checkpoints convert with the EMA weights,
 # configuration and noise scheduler, the published asd samples the result, and broken checkpoints name the tensor.
