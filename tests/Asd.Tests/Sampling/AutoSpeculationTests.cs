@@ -173,6 +173,32 @@ public sealed class AutoSpeculationTests
     }
 
     [Fact]
+    public void WithAGivenCurveARunAfterOtherRunsChoosesAsOnAFreshSampler()
+    {
+        // A given curve does not learn, so a run's lengths (hence its bytes) depend only on its seed, chains and the
+        // curve, not on the runs the sampler made before: Reset must clear each chain's streak, the length it held
+        // (hysteresis), the pending ageing, the histogram of lengths and what held them. A run after two others, with
+        // more chains and another seed, must give the first run's bytes, round lengths and explanation again.
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(2, 200);
+        var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = SublinearCurve(3), MaxBatchRows = 24 });
+        (float[] Bytes, string Lengths, string Explained) Run(int chains, ulong seed)
+        {
+            var x = new float[chains * 2];
+            SamplingStats stats = sampler.Sample(chains, seed, x);
+            return (x, string.Join(",", stats.RoundLengths.Select(r => $"{r.Length}x{r.Rounds}")), sampler.AutoExplanation!);
+        }
+
+        var first = Run(3, 5);
+        var other = Run(1, 9);
+        _ = Run(4, 11);
+        var again = Run(3, 5);
+        Assert.NotEqual(first.Lengths, other.Lengths); // the runs between chose differently
+        Assert.Equal(first.Bytes, again.Bytes);
+        Assert.Equal(first.Lengths, again.Lengths);
+        Assert.Equal(first.Explained, again.Explained);
+    }
+
+    [Fact]
     public void MeasuredAcceptanceExtrapolatesTheLastPosition()
     {
         var q = new MeasuredAcceptance([new PositionAcceptance(1, 10, 9), new PositionAcceptance(2, 9, 6), new PositionAcceptance(4, 4, 1)]);

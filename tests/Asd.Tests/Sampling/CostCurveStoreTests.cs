@@ -113,9 +113,9 @@ public sealed class CostCurveStoreTests : IDisposable
         Assert.NotNull(store.TryLoad(key));
 
         // The listing names unreadable files instead of failing, in file-name order (asd info's), and leaves out what
-        // is not a store file: a writer's leftover temporary file (Save's NAME.json.PID.tmp) is neither.
+        // is not a store file: a writer's leftover temporary file (Save's NAME.json.PID-N.tmp) is neither.
         File.WriteAllText(Path.Combine(store.Directory, "junk.json"), "not json");
-        File.WriteAllText(Path.Combine(store.Directory, "0000.json.123.tmp"), "half a file");
+        File.WriteAllText(Path.Combine(store.Directory, "0000.json.123-1.tmp"), "half a file");
         foreach (char c in "qwertyuiop") // more names than a directory's own order keeps sorted by chance
         {
             File.Copy(store.PathOf(key), Path.Combine(store.Directory, $"{c}.json"));
