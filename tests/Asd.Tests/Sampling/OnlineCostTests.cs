@@ -993,6 +993,43 @@ public sealed class OnlineCostTests
         Assert.DoesNotContain("held below", settled.AutoExplanation!, StringComparison.Ordinal);
     }
     [Fact]
+    public void TheExplanationsNumbersAreTheRunsOwn()
+    {
+        // The line's numbers read back against the run's own statistics: the most used L and its share of the rounds,
+        // the rounds explored out of all rounds, the acceptance at position 1 (the run's counts with the prior's 2
+        // pseudo-attempts at 0.9), and every share a limit held at most 100%. Runs on a learning curve until one
+        // explores (the exploration clock runs across runs).
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        (AsdSampler sampler, _) = CostlySampler(flat.WithLearning(true), Flat, steps: 120);
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        for (int run = 0; run < 60; run++)
+        {
+            SamplingStats st = sampler.Sample(2, (ulong)run, new float[4]);
+            if (sampler.ExploredRounds == 0)
+            {
+                continue;
+            }
+
+            string line = sampler.AutoExplanation!;
+            long rounds = st.RoundLengths.Sum(r => r.Rounds);
+            (int dominant, long atDominant) = st.RoundLengths.OrderByDescending(r => r.Rounds).ThenBy(r => r.Length).First();
+            Assert.Contains($"auto: L = {dominant} in {((double)atDominant / rounds).ToString("0%", ci)} of rounds, predicted gain ", line, StringComparison.Ordinal);
+            Assert.Contains($"; {sampler.ExploredRounds} of {rounds} rounds explored a neighbouring L", line, StringComparison.Ordinal);
+            PositionAcceptance first = st.AcceptanceByPosition.Single(p => p.Position == 1);
+            double q1 = (first.Accepted + (AutoSpeculation.PriorWeight * AutoSpeculation.PriorAcceptance)) / (first.Attempts + AutoSpeculation.PriorWeight);
+            Assert.EndsWith($"acceptance at position 1: {q1.ToString("F2", ci)})", line, StringComparison.Ordinal);
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(line, @" in (\d+)%"))
+            {
+                Assert.InRange(int.Parse(m.Groups[1].Value, ci), 0, 100);
+            }
+
+            return;
+        }
+
+        Assert.Fail("no run in 60 explored");
+    }
+
+    [Fact]
     public void ALearningCurveStartsEachRunFromTheAcceptanceOfTheRunsBefore()
     {
         // One request of K = 100 at acceptance 0.97; the next run's chain starts with the acceptance the first saw,
