@@ -59,6 +59,7 @@ internal static class AtomicFile
                 // The process is ending on a signal (EndOfProcess), which may have looked for unfinished files already.
                 file.Dispose();
                 WaitForTheEnd();
+                throw new IOException($"{path}: not written: the process is ending on a signal.");
             }
 
             return file;
