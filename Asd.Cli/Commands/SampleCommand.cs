@@ -47,7 +47,7 @@ internal static class SampleCommand
             }
 
             string? outPath = parse.GetValue(output), statsPath = parse.GetValue(stats), plotPath = parse.GetValue(noPlot) ? null : parse.GetValue(plot);
-            OutputPaths.Check(outPath, "--out");
+            OutputPaths.Check(outPath, "--out", withSidecar: true);
             OutputPaths.Check(statsPath, "--stats");
             OutputPaths.Check(plotPath, "--plot");
             RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --cost-curve file", parse.GetValue(costCurve)));

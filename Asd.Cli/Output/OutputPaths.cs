@@ -7,8 +7,11 @@ namespace Asd.Cli.Output;
 /// </summary>
 internal static class OutputPaths
 {
-    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="flag"/> unless <paramref name="path"/> can be written.</summary>
-    public static void Check(string? path, string flag)
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming <paramref name="flag"/> unless <paramref name="path"/> can be
+    /// written, and with <paramref name="withSidecar"/> its manifest PATH.json too (--out, whose two files land together).
+    /// </summary>
+    public static void Check(string? path, string flag, bool withSidecar = false)
     {
         if (path is null)
         {
@@ -23,6 +26,11 @@ internal static class OutputPaths
         if (Directory.Exists(path))
         {
             throw new ArgumentException($"{flag} {path}: is a folder; give a file name.");
+        }
+
+        if (withSidecar && Directory.Exists(path + ".json"))
+        {
+            throw new ArgumentException($"{flag} {path}: its manifest {path}.json is a folder; move it or give another name.");
         }
 
         string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? Path.GetFullPath(path);

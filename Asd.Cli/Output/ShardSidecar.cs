@@ -111,7 +111,6 @@ internal static class ShardSidecar
             curveSha, seed, parse.GetValue<double?>("--guidance"), parse.GetValue<string?>("--guidance-null"),
             schedule, ShardManifest.CondDigest(conditioning, model.ConditionSize));
         int[] shape = [stats.Samples, .. model.SampleShape];
-        Npy.Write(outPath, samples, shape);
-        ShardManifest.Write(outPath, run, firstChain, shape, ShardManifest.DataSha256(samples), ShardManifest.StatsJson(stats, model.Name, indented: false), spec);
+        ShardManifest.Write(outPath, samples, shape, run, firstChain, ShardManifest.StatsJson(stats, model.Name, indented: false), spec);
     }
 }

@@ -78,23 +78,22 @@ internal static class AtomicFile
         public Stream Stream { get; }
 
         /// <summary>Closes the stream and moves the file into place.</summary>
-        public void Commit()
+        public void Commit() => CommitTogether(this);
+
+        internal void Close()
         {
             ObjectDisposedException.ThrowIf(_done, this);
             Stream.Dispose(); // flushes: a full disk fails here, before anything is moved
-            try
-            {
-                File.Move(_temp, _path, overwrite: true);
-            }
-            catch (IOException) when (_ending)
-            {
-                WaitForTheEnd(); // EndOfProcess removed the file: no error of ours should race the signal's end
-                throw;
-            }
+        }
 
+        internal void MoveIntoPlace()
+        {
+            File.Move(_temp, _path, overwrite: true);
             _done = true;
             Unfinished.TryRemove(_temp, out _);
         }
+
+        internal string Target => _path;
 
         /// <summary>Without a commit: closes the stream and removes the temporary file.</summary>
         public void Dispose()
@@ -118,6 +117,55 @@ internal static class AtomicFile
             Unfinished.TryRemove(_temp, out _);
         }
     }
+
+    /// <summary>
+    /// Moves files that belong together (an .npy and its manifest) into place as one: every stream is closed first (a
+    /// full disk fails there, and nothing is moved), then the moves run with the signal handler held off
+    /// (<see cref="EndOfProcess"/> waits for them), so a signal leaves all of the files or none, never a new .npy beside
+    /// an old manifest. The moves are renames within each target's folder; a crash of the machine between two of them
+    /// can still separate the files, and the manifest's data hash then tells (asd merge refuses the pair).
+    /// </summary>
+    /// <exception cref="IOException">A write or move failed, naming the target; files not yet moved are left as they were.</exception>
+    public static void CommitTogether(params ReadOnlySpan<Pending> files)
+    {
+        foreach (Pending file in files)
+        {
+            file.Close();
+        }
+
+        foreach (Pending file in files)
+        {
+            if (Directory.Exists(file.Target))
+            {
+                throw new IOException($"{file.Target}: is a folder; no file of the write was moved into place.");
+            }
+        }
+
+        lock (Moves)
+        {
+            if (!_ending)
+            {
+                foreach (Pending file in files)
+                {
+                    file.MoveIntoPlace();
+                    AfterMoveForTests?.Invoke(file.Target);
+                }
+
+                return;
+            }
+        }
+
+        // The process is ending on a signal, whose handler removes these files once it holds the lock: no error of
+        // ours should race the signal's end.
+        WaitForTheEnd();
+        throw new IOException($"{files[0].Target}: not written: the process is ending on a signal.");
+    }
+
+    /// <summary>Held while files move into place (<see cref="CommitTogether"/>) and while a signal's handler removes unfinished ones.</summary>
+    private static readonly Lock Moves = new();
+
+    /// <summary>For tests: runs after each move of <see cref="CommitTogether"/>, with the lock held.</summary>
+    internal static Action<string>? AfterMoveForTests { get; set; }
 
     /// <summary>Writes indented JSON through <paramref name="write"/>, as <see cref="Write(string, Action{Stream})"/>.</summary>
     public static void WriteJson(string path, Action<Utf8JsonWriter> write)
@@ -147,12 +195,15 @@ internal static class AtomicFile
     {
         string? under = folder is null ? null : Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
         var targets = new List<string>();
-        foreach ((string temp, string target) in Unfinished)
+        lock (Moves) // a group's moves finish first: all of its files land, or none
         {
-            if (under is null || Path.GetFullPath(target).StartsWith(under, StringComparison.Ordinal))
+            foreach ((string temp, string target) in Unfinished)
             {
-                Delete(temp);
-                targets.Add(target);
+                if (under is null || Path.GetFullPath(target).StartsWith(under, StringComparison.Ordinal))
+                {
+                    Delete(temp);
+                    targets.Add(target);
+                }
             }
         }
 

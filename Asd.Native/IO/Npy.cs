@@ -17,10 +17,33 @@ public static class Npy
             throw new ArgumentException($"Shape holds {Count(shape)} elements but the data has {data.Length}.");
         }
 
-        using AtomicFile.Pending file = AtomicFile.Create(path);
-        WriteHeader(file.Stream, shape);
-        WriteValues(file.Stream, data);
+        using AtomicFile.Pending file = Begin(path, data, shape);
         file.Commit();
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> to a temporary file for <paramref name="path"/> and returns it uncommitted, for a
+    /// caller that moves it into place together with another file (<see cref="AtomicFile.CommitTogether"/>).
+    /// </summary>
+    internal static AtomicFile.Pending Begin(string path, ReadOnlySpan<float> data, ReadOnlySpan<int> shape)
+    {
+        if (Count(shape) != data.Length)
+        {
+            throw new ArgumentException($"Shape holds {Count(shape)} elements but the data has {data.Length}.");
+        }
+
+        AtomicFile.Pending file = AtomicFile.Create(path);
+        try
+        {
+            WriteHeader(file.Stream, shape);
+            WriteValues(file.Stream, data);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

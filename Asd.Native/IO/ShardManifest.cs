@@ -109,16 +109,24 @@ public static class ShardManifest
         }, indented);
     }
 
-    /// <summary>Writes the sidecar of a shard (atomically) for the .npy at <paramref name="npyPath"/>.</summary>
-    public static void Write(string npyPath, ShardRun run, ulong chainOffset, ReadOnlySpan<int> shape, string dataSha256, string statsJson, string? model)
+    /// <summary>
+    /// Writes a shard: <paramref name="samples"/> as the .npy at <paramref name="npyPath"/> and its sidecar, moved into
+    /// place together (<see cref="AtomicFile.CommitTogether"/>): a failed or interrupted write leaves neither, and never
+    /// a new .npy beside an old manifest.
+    /// </summary>
+    public static void Write(string npyPath, ReadOnlySpan<float> samples, ReadOnlySpan<int> shape, ShardRun run, ulong chainOffset, string statsJson, string? model)
     {
         ArgumentNullException.ThrowIfNull(run);
         using var stats = JsonDocument.Parse(statsJson);
         int[] dims = shape.ToArray();
-        WriteSidecar(npyPath, w => WriteRun(w, run), chainOffset, dims, dataSha256, stats.RootElement, model, parts: null);
+        string dataSha256 = DataSha256(samples);
+        using AtomicFile.Pending npy = Npy.Begin(npyPath, samples, shape);
+        using AtomicFile.Pending sidecar = WriteSidecar(npyPath, w => WriteRun(w, run), chainOffset, dims, dataSha256, stats.RootElement, model, parts: null);
+        AtomicFile.CommitTogether(npy, sidecar);
     }
 
-    private static void WriteSidecar(string npyPath, Action<Utf8JsonWriter> run, ulong chainOffset, int[] shape, string dataSha256, JsonElement stats, string? model, IReadOnlyList<Shard>? parts)
+    /// <summary>The sidecar of the .npy at <paramref name="npyPath"/>, written and not yet moved into place.</summary>
+    private static AtomicFile.Pending WriteSidecar(string npyPath, Action<Utf8JsonWriter> run, ulong chainOffset, int[] shape, string dataSha256, JsonElement stats, string? model, IReadOnlyList<Shard>? parts)
     {
         string text = Json(w =>
         {
@@ -155,7 +163,17 @@ public static class ShardManifest
 
             w.WriteEndObject();
         }, indented: true);
-        AtomicFile.WriteBytes(SidecarPath(npyPath), Encoding.UTF8.GetBytes(text + "\n"));
+        AtomicFile.Pending file = AtomicFile.Create(SidecarPath(npyPath));
+        try
+        {
+            file.Stream.Write(Encoding.UTF8.GetBytes(text + "\n"));
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
     private static void WriteRun(Utf8JsonWriter w, ShardRun run)
@@ -376,11 +394,12 @@ public static class ShardManifest
                 Npy.WriteValues(file.Stream, data);
             }
 
-            file.Commit();
+            // The merged .npy and its sidecar land together, as a shard's do.
+            using var merged = JsonDocument.Parse(stats);
+            using AtomicFile.Pending sidecar = WriteSidecar(outPath, w => parts[0].Run.WriteTo(w), parts[0].ChainOffset, shape, hash.HexAndReset(), merged.RootElement, parts[0].Model, parts);
+            AtomicFile.CommitTogether(file, sidecar);
         }
 
-        using var merged = JsonDocument.Parse(stats);
-        WriteSidecar(outPath, w => parts[0].Run.WriteTo(w), parts[0].ChainOffset, shape, hash.HexAndReset(), merged.RootElement, parts[0].Model, parts);
         return (parts, stats);
     }
 

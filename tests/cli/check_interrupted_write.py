@@ -8,6 +8,8 @@ the folder is empty again. A try whose signal came too late to cut the write sho
 own, after the write's current system call) must still leave no temporary file and the output whole; it is tried
 again, up to 5 times, and no try that cuts the write short counts as a failure, never as a pass.
 """
+import hashlib
+import json
 import os
 import re
 import signal
@@ -61,9 +63,22 @@ def main():
         # thread of its own) or asd finished first. Whatever is there must then be whole: the .npy at its full size.
         if os.path.basename(out) in left and os.path.getsize(out) != expected_size(out):
             sys.exit(f"{out} is partial: {os.path.getsize(out)} bytes")
+        # And the .npy and its manifest land together: both or neither, the manifest's data hash the .npy's.
+        manifest = os.path.basename(out) + ".json"
+        if (os.path.basename(out) in left) != (manifest in left):
+            sys.exit(f"the .npy and its manifest did not land together: {left}")
+        if manifest in left and data_sha256(out) != json.load(open(out + ".json"))["data_sha256"]:
+            sys.exit(f"{out}.json's data_sha256 is not the .npy's")
         for f in left:
             os.remove(os.path.join(folder, f))
     sys.exit(f"no try in {TRIES} caught the write in progress (too quick here: give more --samples)")
+
+
+def data_sha256(path):
+    with open(path, "rb") as f:
+        head = f.read(10)
+        f.read(int.from_bytes(head[8:10], "little"))
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def expected_size(path):

@@ -94,4 +94,18 @@ public sealed class FirstUserEdgeTests : IDisposable
         Assert.DoesNotContain("Is a directory", err, StringComparison.Ordinal);
         Assert.DoesNotContain("sequential model calls", output, StringComparison.Ordinal); // checked before any run
     }
+
+    [Fact]
+    public void AnOutWhoseManifestNameIsAFolderSaysSoBeforeSampling()
+    {
+        // The .npy and its manifest land together (AtomicFile.CommitTogether); a manifest that could not land was found
+        // only after the whole run.
+        string outPath = Path.Combine(_dir, "x.npy");
+        Directory.CreateDirectory(outPath + ".json");
+        var (code, output, err) = Run("sample", "--model", "builtin:mixture", "--steps", "5", "--out", outPath);
+        Assert.Equal(2, code);
+        Assert.Equal($"asd: error: --out {outPath}: its manifest {outPath}.json is a folder; move it or give another name.", OneLine(err));
+        Assert.DoesNotContain("sequential model calls", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(outPath));
+    }
 }

@@ -106,4 +106,66 @@ public sealed class OutputFileTests : IDisposable
         Assert.ThrowsAny<IOException>(() => curve.Save(Path.Combine(_dir, "missing", "curve.json")));
         Assert.Equal(["curve.json"], Files());
     }
+
+    private static ShardRun Run() => new("test", new string('0', 64), [2], "asd", 10, "auto", null, 7, null, null, new Dictionary<string, object>(), "none");
+
+    private static string RecordedSha(string npy)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(ShardManifest.SidecarPath(npy)));
+        return doc.RootElement.GetProperty("data_sha256").GetString()!;
+    }
+
+    [Fact]
+    public async Task AShardsDataAndManifestLandTogetherEvenWhenASignalsHandlerRunsBetweenTheirMoves()
+    {
+        // The .npy and its manifest were two writes: a signal between them left the new .npy beside the old manifest
+        // (or none), a shard asd merge refuses. Now both move with the handler held off until both are in place.
+        string npy = Path.Combine(_dir, "s.npy");
+        float[] old = [1, 2, 3, 4], fresh = [5, 6, 7, 8];
+        ShardManifest.Write(npy, old, [2, 2], Run(), 0, "{}", "m");
+        Assert.Equal(ShardManifest.DataSha256(old), RecordedSha(npy));
+
+        Task<IReadOnlyList<string>>? handler = null;
+        bool heldOff = false;
+        AtomicFile.AfterMoveForTests = target =>
+        {
+            if (target == npy)
+            {
+#pragma warning disable xUnit1031
+                // What the CLI's handler does (Interrupts): it must wait for the manifest's move too.
+                handler = Task.Run(() => AtomicFile.RemoveUnfinished(_dir));
+                heldOff = !handler.Wait(TimeSpan.FromMilliseconds(300)); // blocking on purpose: the hook runs inside the moves' lock
+#pragma warning restore xUnit1031
+            }
+        };
+        try
+        {
+            ShardManifest.Write(npy, fresh, [2, 2], Run(), 0, "{}", "m");
+        }
+        finally
+        {
+            AtomicFile.AfterMoveForTests = null;
+        }
+
+        Assert.True(heldOff, "the handler removed files between the .npy's move and its manifest's");
+        Assert.NotNull(handler);
+        Assert.Empty(await handler); // by the time it ran, nothing was unfinished
+        Assert.Equal(["s.npy", "s.npy.json"], Files());
+        Assert.Equal(fresh, Npy.Read(npy).Data);
+        Assert.Equal(ShardManifest.DataSha256(fresh), RecordedSha(npy));
+    }
+
+    [Fact]
+    public void AShardWhoseManifestCannotBeWrittenLeavesTheOldShardWhole()
+    {
+        // Both files are written and closed before either moves: a manifest that cannot land (its name is a folder)
+        // leaves the old .npy in place, not a new one without its manifest.
+        string npy = Path.Combine(_dir, "s.npy");
+        Npy.Write(npy, [1, 2], [2]);
+        Directory.CreateDirectory(ShardManifest.SidecarPath(npy));
+        var e = Assert.Throws<IOException>(() => ShardManifest.Write(npy, [5, 6], [2], Run(), 0, "{}", "m"));
+        Assert.Contains("s.npy.json: is a folder", e.Message, StringComparison.Ordinal);
+        Assert.Equal(["s.npy"], Files());
+        Assert.Equal([1f, 2f], Npy.Read(npy).Data);
+    }
 }
