@@ -362,14 +362,12 @@ internal sealed class AutoSpeculation
     private long _runs, _nextRecheck = RecheckRuns;
     private int _recheckGap = RecheckRuns;
 
-    /// <summary>Counts <paramref name="rounds"/> rounds of L = 1 taken as DDPM steps (<see cref="RunsAsDdpm"/>).</summary>
+    /// <summary>
+    /// Counts <paramref name="rounds"/> rounds of L = 1 taken as DDPM steps (<see cref="RunsAsDdpm"/>). Their calls need
+    /// no <see cref="NoteCall"/>: the next run's <see cref="Reset"/> counts its first calls cold anyway.
+    /// </summary>
     public void RecordDdpmRounds(long rounds)
     {
-        for (long i = 0; i < Math.Min(rounds, ColdWindow); i++)
-        {
-            NoteCall(1);
-        }
-
         _chosen[1] += rounds;
         RanAsDdpm = true;
     }

@@ -87,7 +87,7 @@ PY
     # without finishing on the 2-vCPU VM (2026-12-06); add them through AUTO_TEST_FILTER on a larger machine. The
     # cost model's and the length's own unit tests, and bad input's two tests of --spec-len (the shared grammar table),
     # are as fast and are in.
-    TEST_FILTER=${AUTO_TEST_FILTER:-'FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~SpeedupRegressionTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~SpeculationCostModelTests|FullyQualifiedName~SpecLengthTests|FullyQualifiedName~BadInputTests.SpeculationLength'}
+    TEST_FILTER=${AUTO_TEST_FILTER:-'FullyQualifiedName~AutoSpeculationTests|FullyQualifiedName~AutoControllerTests|FullyQualifiedName~OnlineCostTests|FullyQualifiedName~StaleCurveTests|FullyQualifiedName~SpeedupRegressionTests|FullyQualifiedName~AsdBookkeepingTests|FullyQualifiedName~SpeculationCostModelTests|FullyQualifiedName~SpecLengthTests|FullyQualifiedName~BadInputTests.SpeculationLength'}
     run auto stryker-auto.json "$@" ;;
   sampler)
     # What every sampler shares (the DDPM loop, chains, keys, run checks in Sampler.cs) and what a model sees besides x:
