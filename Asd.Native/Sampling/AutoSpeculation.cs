@@ -705,11 +705,20 @@ internal sealed class AutoSpeculation
     /// <summary>Whether the last <see cref="Choose"/> picked a length to explore rather than the best predicted one.</summary>
     public bool LastChoiceExplored { get; private set; }
 
+    /// <summary>
+    /// Whether this sweep of rounds explores (one in <see cref="ExplorePeriod"/>, counted across runs, when the curve
+    /// learns): a streak of L = 1 yields to it. Only then: with a given curve the clock would cut streaks at points set
+    /// by the runs before, and a run's lengths and bytes would depend on them (a run repeated with its seed on the
+    /// 2-D mixture, T(B) = 1 + 2 B, K = 1000, gave other bytes).
+    /// </summary>
+    private bool ExploresThisSweep => _learns && !_burnIn && (_sweepsBefore + (_decisions / _chains)) % ExplorePeriod == ExplorePeriod - 1;
+
     /// <summary>The L for chain <paramref name="chain"/>'s next round, at most <paramref name="remaining"/>.</summary>
     public int Choose(int chain, int remaining)
     {
         LastChoiceExplored = false;
-        if (_streakLeft[chain] > 0 && (_sweepsBefore + (_decisions / _chains)) % ExplorePeriod != ExplorePeriod - 1)
+        bool exploresThisSweep = ExploresThisSweep;
+        if (_streakLeft[chain] > 0 && !exploresThisSweep)
         {
             // A round of a DDPM streak: L = 1 without a search (see StreakCap).
             _streakLeft[chain]--;
@@ -781,8 +790,7 @@ internal sealed class AutoSpeculation
                 hold = Hold.None;
             }
 
-            long sweep = _sweepsBefore + (_decisions / _chains);
-            if (_learns && !_burnIn && sweep % ExplorePeriod == ExplorePeriod - 1)
+            if (exploresThisSweep)
             {
                 // Try another length, twice as long and the grid's next shorter in turn (upwards from L = 1, downwards
                 // from the cap), if the time budget allows (ExploreShare). Twice as long, not L + 1: the fit beyond the
@@ -1067,7 +1075,8 @@ internal sealed class AutoSpeculation
             best = SpeculationCostModel.BestLength(acceptance, cost, cap, out double rate, onGrid: true);
             gain = rate * cost.Seconds(1);
         }
-        long rounds = 0, ones = 0;
+
+        long rounds = 0;
         int dominant = 1;
         for (int l = 1; l < _chosen.Length; l++)
         {
@@ -1075,13 +1084,14 @@ internal sealed class AutoSpeculation
             dominant = _chosen[l] > _chosen[dominant] ? l : dominant;
         }
 
-        ones = _chosen.Length > 1 ? _chosen[1] : 0;
-        string source = _learns ? string.Create(ci, $"T(B) calibrated and corrected by {ObservedCalls} timed calls") : "T(B) from the given cost curve";
-        string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
         if (rounds == 0)
         {
             return $"{label}: no round to choose (K = 1)";
         }
+
+        long ones = _chosen[1]; // a round was counted, so the histogram has L = 1's place
+        string source = _learns ? string.Create(ci, $"T(B) calibrated and corrected by {ObservedCalls} timed calls") : "T(B) from the given cost curve";
+        string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
 
         if (RanAsDdpm)
         {

@@ -199,6 +199,24 @@ public sealed class AutoSpeculationTests
     }
 
     [Fact]
+    public void WithAGivenCurveARunRepeatedWithItsSeedGivesItsBytesAgainWhenItsChainsRunStreaks()
+    {
+        // T(B) = 1 + 2 B: drafting 4 pays, but rejections drop chains to L = 1, whose rounds run as streaks. The
+        // exploration clock (sweeps counted across runs) cut streaks on a given curve too, which never explores: a
+        // streak cut at another round of the second run decided there, and the run repeated with its seed gave other
+        // lengths and bytes (1:24 2:16 3:2 4:487, then 1:36 2:13 3:1 4:486).
+        (DiffusionSchedule schedule, InferencePlan plan, GaussianMixture mixture) = Mixture(2, 1000);
+        var curve = new CostCurve([.. Enumerable.Range(1, 64).Select(b => 1e-3 * (1 + (2.0 * b)))]);
+        var sampler = new AsdSampler(new MixtureDenoiser(mixture, schedule), plan, new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = curve, MaxBatchRows = 64 });
+        var first = new float[4];
+        var again = new float[4];
+        string lengths = sampler.Sample(2, 5, first).SpecLengthEffective;
+        Assert.Contains(" 1:", lengths, StringComparison.Ordinal); // rounds of L = 1 (streaks) beside drafts
+        Assert.Equal(lengths, sampler.Sample(2, 5, again).SpecLengthEffective);
+        Assert.Equal(first, again);
+    }
+
+    [Fact]
     public void MeasuredAcceptanceExtrapolatesTheLastPosition()
     {
         var q = new MeasuredAcceptance([new PositionAcceptance(1, 10, 9), new PositionAcceptance(2, 9, 6), new PositionAcceptance(4, 4, 1)]);
