@@ -47,31 +47,17 @@ public sealed class AutoControllerTests
     }
 
     [Fact]
-    public void ARunOfDdpmsOwnStepsReportsEveryRoundAsLOne()
-    {
-        // The run's effective length ("auto 1:597" in the CLI's spec_len line and the stats JSON) comes from the
-        // controller's histogram, which a run that took DDPM's own steps fills in one go (RecordDdpmRounds).
-        AsdSampler sampler = Sampler(Curve(Linear).WithLearning(true), steps: 200);
-        for (int run = 1; run <= 3; run++)
-        {
-            SamplingStats st = sampler.Sample(3, 11, new float[6]);
-            if (sampler.Auto!.RanAsDdpm)
-            {
-                Assert.Equal($"auto 1:{3 * 199}", st.SpecLengthEffective);
-                Assert.Equal(3 * 199, st.Rounds);
-                return;
-            }
-        }
-
-        Assert.Fail("no run of three took DDPM's own steps on a linear cost");
-    }
-
-    [Fact]
-    public void TheExplanationRefusesNoStats()
+    public void TheExplanationRefusesNoStatsAndSaysWhenThereWasNoRound()
     {
         var auto = new AutoSpeculation(Curve(Flat), 64);
         auto.Reset(1);
         Assert.Equal("stats", Assert.Throws<ArgumentNullException>(() => auto.Explain(null!)).ParamName);
+
+        // A run of no rounds (K = 1: the one step is the chain's last) has nothing to explain.
+        var none = new SamplingStats();
+        none.Reset("asd", 1, 1, "auto", "auto");
+        Assert.Equal("auto: no round to choose (K = 1)", auto.Explain(none));
+        Assert.Equal("auto: no round to choose (K = 1)", new AutoSpeculation(Curve(Flat), 64).Explain(none));
     }
 
     [Fact]
@@ -110,5 +96,395 @@ public sealed class AutoControllerTests
         int named = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(SpeculationCostModel.OnLengthGrid(named), one.AutoExplanation);
         Assert.Equal(6, named);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="rounds"/> rounds of one chain on the controller, each drafted position accepted with
+    /// probability <paramref name="q"/> (seeded), with at most <paramref name="remaining"/> steps left per round.
+    /// </summary>
+    private static List<int> Drive(AutoSpeculation auto, int rounds, double q, int remaining = 10_000, int seed = 5)
+    {
+        var rng = new Random(seed);
+        var chosen = new List<int>();
+        auto.Reset(1);
+        for (int r = 0; r < rounds; r++)
+        {
+            int l = auto.Choose(0, remaining);
+            chosen.Add(l);
+            for (int j = 1; j < l; j++)
+            {
+                bool ok = rng.NextDouble() < q;
+                auto.Record(0, j, ok);
+                if (!ok)
+                {
+                    break;
+                }
+            }
+
+            auto.EndRound(0);
+        }
+
+        return chosen;
+    }
+
+    /// <summary>Run statistics whose every position 1..64 was accepted <paramref name="accepted"/> of <paramref name="attempts"/> times.</summary>
+    private static SamplingStats StatsAccepting(long attempts, long accepted, int steps = 1000)
+    {
+        var st = new SamplingStats();
+        st.Reset("asd", steps, 1, "auto", "auto");
+        for (int k = 1; k <= AutoSpeculation.TrackedPositions; k++)
+        {
+            st.AttemptsRaw[k] = attempts;
+            st.AcceptedRaw[k] = accepted;
+        }
+
+        return st;
+    }
+
+    [Fact]
+    public void RoundsHeldAtTheStepsLeftAreAttributedToThem()
+    {
+        // Every round with 3 steps left drafts 3 (the steps left, as the search allows), while the run's acceptance
+        // predicts 64 best: the line says the steps left held the length, in every round.
+        var auto = new AutoSpeculation(Curve(_ => 1e-3), 64);
+        List<int> chosen = Drive(auto, 40, q: 0.99, remaining: 3);
+        Assert.All(chosen.Skip(1), l => Assert.Equal(3, l));
+        string line = auto.Explain(StatsAccepting(1000, 995));
+        Assert.Contains("predicted gain", line, StringComparison.Ordinal);
+        Assert.Contains("at L = 64 over DDPM; held below L = 64 by the steps left in ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("climb", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("hysteresis", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RoundsKeptByHysteresisAreAttributedToIt()
+    {
+        // A margin of 50% for a switch: at acceptance 0.8 on a flat curve a longer draft is always predicted faster,
+        // but L = 12 and on only 5-20% faster than L = 8, so a chain that reached 8 stays there, kept by hysteresis; the
+        // line must say so (and that the first rounds were cut by the climb from L = 1).
+        var auto = new AutoSpeculation(Curve(_ => 1e-3), 64) { SwitchMargin = 0.5 };
+        List<int> chosen = Drive(auto, 60, q: 0.8);
+        Assert.Equal(4, chosen[0]);
+        Assert.True(chosen.Count(l => l == 8) > 40, string.Join(",", chosen));
+        string line = auto.Explain(StatsAccepting(1000, 995));
+        Assert.Contains("hysteresis (a switch needs 50% more predicted gain) in ", line, StringComparison.Ordinal);
+        Assert.Contains("the climb from the previous round (at most 2 L + 2) in ", line, StringComparison.Ordinal);
+
+        // Control: with no margin, nothing keeps a length against a better one, and hysteresis is not named.
+        var control = new AutoSpeculation(Curve(_ => 1e-3), 64) { SwitchMargin = 0 };
+        Drive(control, 60, q: 0.8);
+        Assert.DoesNotContain("hysteresis", control.Explain(StatsAccepting(1000, 995)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RoundsThatChoseShorterOnTheAcceptanceOfTheTimeSaySoWhenNoLimitHeldThem()
+    {
+        // T(B) = 1 + 1.5 B: at the prior's 0.9 the best draft is 3, below the first round's climb (4), and at the run's
+        // 0.85 it is 2; the statistics the line reads say 0.995, where the best is 16. No limit held a round: they chose
+        // on the acceptance they had then, and the line says so instead of naming a limit.
+        var auto = new AutoSpeculation(Curve(b => 1e-3 * (1 + (1.5 * b))), 64) { SwitchMargin = 0 };
+        List<int> chosen = Drive(auto, 200, q: 0.85);
+        int dominant = chosen.GroupBy(l => l).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).First().Key;
+        Assert.True(dominant is > 1 and < 4, string.Join(",", chosen));
+        string line = auto.Explain(StatsAccepting(1000, 995));
+        Assert.Contains($"auto: L = {dominant} in ", line, StringComparison.Ordinal);
+        Assert.Contains("at L = 16 over DDPM; no limit held rounds below L = 16: they chose on the acceptance and T(B) estimated at the time (", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("held below", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARunThatDraftedNothingButEndsPredictingAGainSaysBoth()
+    {
+        // A curve that learns, no call timed yet: the trust region lets a chain draft at most 2, and 2 rows cost 1.9
+        // times 1 (no gain), while 3 or more cost 2 (a large gain at long drafts). So every round of a short run
+        // (fewer rounds than the first exploration's 50) takes L = 1, and the line must not say the gain is below the
+        // margin: it says the run took DDPM's work and what it predicts at its end.
+        var curve = Curve(b => b == 1 ? 1e-3 : b == 2 ? 1.9e-3 : 2e-3).WithLearning(true);
+        var auto = new AutoSpeculation(curve, 64);
+        List<int> chosen = Drive(auto, 40, q: 0.9);
+        Assert.All(chosen, l => Assert.Equal(1, l));
+        string line = auto.Explain(StatsAccepting(0, 0));
+        Assert.Matches(@"^auto: ran L = 1 \(DDPM's work\); by the end it predicts [\d.]+x at L = \d+ \(T\(B\) calibrated and corrected by 0 timed calls; acceptance at position 1: 0\.90\)$", line);
+
+        // Control: on a linear curve no length gains; the line says the gain is below the margin.
+        var linear = new AutoSpeculation(Curve(Linear).WithLearning(true), 64);
+        Drive(linear, 40, q: 0.9);
+        Assert.StartsWith("auto: best predicted gain 1.00x at L = 1, below the 5% margin, so L = 1 (DDPM's work) (", linear.Explain(StatsAccepting(0, 0)), StringComparison.Ordinal);
+    }
+
+    private static AutoSpeculation Learning(Func<int, double> calibration, int rowsPerCall = 64, bool tellsCold = false)
+    {
+        var auto = new AutoSpeculation(Curve(calibration, Math.Min(rowsPerCall, 64)).WithLearning(true), rowsPerCall) { TellsColdCalls = tellsCold };
+        auto.Reset(1);
+        return auto;
+    }
+
+    [Fact]
+    public void ATimingCountsAtMostMaxStepTimesTheEstimate()
+    {
+        // Three timings of 10x the calibration agree, so they move the estimate, but each counts as at most 4x (a
+        // preempted call is not the model's cost).
+        AutoSpeculation auto = Learning(Flat);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(4, 10 * Flat(4));
+        }
+
+        auto.Refit();
+        Assert.Equal(AutoSpeculation.MaxStep * Flat(4), auto.CurrentCost.Seconds(4), Flat(4) * 1e-12);
+    }
+
+    [Fact]
+    public void ASmallMoveTakesEffectAtTheRefitEveryEighthTimingAndALargeOneAtOnce()
+    {
+        // A size timed 7% dearer than its calibration (beyond the 5% deadband, within the 10% that refits at once):
+        // its third timing moves the estimate, which the learned curve shows from the refit after the eighth timing.
+        AutoSpeculation auto = Learning(Flat);
+        Assert.Equal(8, auto.RefitEvery);
+        double[] seen = new double[8];
+        for (int i = 0; i < 8; i++)
+        {
+            auto.Observe(4, 1.07 * Flat(4));
+            seen[i] = auto.CurrentCost.Seconds(4);
+        }
+
+        Assert.All(seen[..7], t => Assert.Equal(Flat(4), t, 15));
+        Assert.Equal(1.07 * Flat(4), seen[7], Flat(4) * 1e-12);
+
+        // A move beyond 10% refits at its timing: the third of three agreeing 1.5x timings.
+        AutoSpeculation large = Learning(Flat);
+        large.Observe(8, 1.5 * Flat(8));
+        large.Observe(8, 1.5 * Flat(8));
+        Assert.Equal(Flat(8), large.CurrentCost.Seconds(8), 15);
+        large.Observe(8, 1.5 * Flat(8));
+        Assert.Equal(1.5 * Flat(8), large.CurrentCost.Seconds(8), Flat(8) * 1e-12);
+    }
+
+    [Fact]
+    public void TimingsBelowTheBeliefCountAtOnceAsTheLowerMedianOfTheTimingsAndTheBelief()
+    {
+        // Two fast timings, 0.6 then 0.5 of the calibration: the estimate is the lower median of {0.6, 0.5, 1}, 0.6,
+        // in whatever order they came.
+        AutoSpeculation auto = Learning(Flat);
+        auto.Observe(4, 0.6 * Flat(4));
+        auto.Observe(4, 0.5 * Flat(4));
+        auto.Refit();
+        Assert.Equal(0.6 * Flat(4), auto.CurrentCost.Seconds(4), Flat(4) * 1e-12);
+    }
+
+    [Fact]
+    public void SizesBelowTheFirstTimedFollowTheCalibrationScaledAndSizesBeyondTheFitToo()
+    {
+        // Only 8 rows timed, at twice the calibration: the learned curve is the calibration scaled by 2, below 8 and
+        // beyond it, including sizes beyond the rows the refit fits (up to 4 times the largest timed, at least 64) when
+        // a call may hold 4096.
+        AutoSpeculation auto = Learning(Linear, rowsPerCall: 4096);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(8, 2 * Linear(8));
+        }
+
+        auto.Refit();
+        foreach (int b in new[] { 1, 3, 7, 8, 9, 64, 65, 1000, 4096 })
+        {
+            Assert.Equal(2 * Linear(b), auto.CurrentCost.Seconds(b), Linear(b) * 1e-9);
+        }
+    }
+
+    [Fact]
+    public void ACallOfSeveralRowsAfterAStreakOfNarrowerCallsIsColdAndRaisesNothing()
+    {
+        // Cold calls (ColdWindow): 4 rows after six 1-row calls. A slow timing of it raises nothing; after three warm
+        // 4-row calls (at least 3/4 of its rows each), the same slow timing is folded in.
+        AutoSpeculation auto = Learning(Flat, tellsCold: true);
+        for (int i = 0; i < AutoSpeculation.ColdWindow; i++)
+        {
+            auto.Observe(1, Flat(1));
+        }
+
+        auto.Observe(4, Flat(4)); // a first timing, at the belief
+        long before = auto.ObservedCalls;
+        auto.Observe(4, 3 * Flat(4)); // cold: one wide call in the window
+        Assert.Equal(before, auto.ObservedCalls);
+
+        auto.Observe(3, Flat(3)); // 3 rows count as wide for 4 (at least 3/4 of them)
+        auto.Observe(4, Flat(4));
+        long warm = auto.ObservedCalls;
+        auto.Observe(4, 3 * Flat(4)); // warm now: the window holds three calls of at least 3 rows
+        Assert.Equal(warm + 1, auto.ObservedCalls);
+    }
+
+    [Fact]
+    public void NoDraftIsLongerThanMaxLengthWhateverACallMayHold()
+    {
+        // 1024 rows a call and a flat curve: every draft accepted, a chain climbs 1, 4, 10, 22, ... and stops at 256.
+        var auto = new AutoSpeculation(Curve(_ => 1e-3, 1024), 1024);
+        List<int> chosen = Drive(auto, 20, q: 1.0);
+        Assert.Equal(AutoSpeculation.MaxLength, chosen.Max());
+        Assert.Equal(AutoSpeculation.MaxLength, chosen[^1]);
+    }
+
+    /// <summary>Runs one chain's rounds of L = 1 on a linear curve, noting before each decision whether the sampler would time the call.</summary>
+    private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
+    {
+        var wanted = new List<bool>();
+        auto.Reset(1);
+        for (int r = 0; r < rounds; r++)
+        {
+            wanted.Add(auto.WantsTiming);
+            Assert.Equal(1, auto.Choose(0, 10_000));
+            auto.EndRound(0);
+        }
+
+        return wanted;
+    }
+
+    [Fact]
+    public void ARunAfterOneThatEndedInAStreakStartsItsStreaksAfresh()
+    {
+        // A run that ends in the middle of a DDPM streak (L = 1 rounds that skip the decision and the timing) must not
+        // hand the next run its streak: the next run times and decides as a fresh controller's first run does.
+        List<bool> fresh = TimingWanted(new AutoSpeculation(Curve(Linear), 64), 60);
+        Assert.Contains(false, fresh); // streaks happen
+        var reused = new AutoSpeculation(Curve(Linear), 64);
+        TimingWanted(reused, 37);
+        Assert.Equal(fresh, TimingWanted(reused, 60));
+    }
+
+    [Fact]
+    public void AStreakCutShortByTheEndOfARunDoesNotAgeTheNextRunsStart()
+    {
+        // The ageing a streak owes waits for the chain's next decision; at the end of a run there is none, and the next
+        // run's chain (seeded from the runs before, on a curve that learns) must start from its seeds, not aged ones.
+        var auto = new AutoSpeculation(Curve(Linear).WithLearning(true), 64);
+        auto.Reset(1);
+        for (int i = 0; i < 5; i++)
+        {
+            auto.Record(0, 1, true); // drafts the profile keeps
+        }
+
+        for (int r = 0; r < 40; r++)
+        {
+            Assert.Equal(1, auto.Choose(0, 10_000)); // L = 1 throughout: streaks, the last one cut short
+            auto.EndRound(0);
+        }
+
+        auto.Reset(1);
+        (double attempts, double accepted) = auto.PooledCounts(0);
+        Assert.True(attempts > 0, "the run before left no profile to seed from");
+        auto.Choose(0, 10_000);
+        Assert.Equal((attempts, accepted), auto.PooledCounts(0));
+    }
+
+    [Fact]
+    public void ARunsExplanationDoesNotCountTheRoundsOfTheRunsBefore()
+    {
+        // A short run on a flat given curve is held below its best by the climb; the same run again on the same
+        // controller must say the same, not add the first run's held rounds to its own.
+        var auto = new AutoSpeculation(Curve(Flat), 64);
+        SamplingStats st = StatsAccepting(1000, 995);
+        Drive(auto, 5, q: 0.99, seed: 1);
+        string first = auto.Explain(st);
+        Assert.Contains("held below L = 64 by the climb from the previous round (at most 2 L + 2) in ", first, StringComparison.Ordinal);
+        Drive(auto, 5, q: 0.99, seed: 1);
+        Assert.Equal(first, auto.Explain(st));
+    }
+
+    [Fact]
+    public void TheExplorationClockCountsSweepsOfAllChainsAcrossRuns()
+    {
+        // Two chains, runs of 10 rounds each (10 sweeps): sweep 49, the first to explore, is the last sweep of the
+        // fifth run, and its first decision (chain 0's tenth) explores.
+        var auto = new AutoSpeculation(Curve(Linear).WithLearning(true), 64);
+        (int Run, int Decision)? first = null;
+        for (int run = 0; run < 6 && first is null; run++)
+        {
+            auto.Reset(2);
+            for (int d = 0; d < 20; d++)
+            {
+                int chain = d % 2;
+                auto.Choose(chain, 10_000);
+                auto.EndRound(chain);
+                if (auto.LastChoiceExplored)
+                {
+                    first = (run, d);
+                    break;
+                }
+            }
+        }
+
+        Assert.Equal((4, 18), first);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ARunTakesDdpmsStepsOnlyWhenNoGridLengthGainsEvenIfAnotherLengthWould(bool learns)
+    {
+        // Only L = 5 gains the margin at the prior's 0.9 (T(4) = T(5) = 3.519 T(1), T(6) and on dear), and 5 is no
+        // length a chain drafts (the grid 1, 2, 3, 4, 6, ...): from the second run, the run takes DDPM's own steps,
+        // whether the curve is given or the calibration of one that learns.
+        double[] t = [1, 2, 3, 3.519, 3.519, .. Enumerable.Repeat(100.0, 59)];
+        var curve = new CostCurve([.. t.Select(x => 1e-3 * x)]);
+        var prior = new ConstantAcceptance(AutoSpeculation.PriorAcceptance);
+        Assert.True(SpeculationCostModel.Rate(prior, curve, 5) * curve.Seconds(1) >= 1 + AutoSpeculation.MinimumGain);
+        Assert.Equal(1, SpeculationCostModel.BestLength(prior, curve, 64, out double rate, onGrid: true));
+
+        var auto = new AutoSpeculation(learns ? curve.WithLearning(true) : curve, 64);
+        auto.Reset(1);
+        Assert.False(auto.RunsAsDdpm()); // the first run never does
+        auto.Reset(1);
+        Assert.True(auto.RunsAsDdpm());
+    }
+
+    private sealed class ConstantAcceptance(double q) : IPositionAcceptance
+    {
+        public double Acceptance(int position) => q;
+    }
+
+    [Fact]
+    public void ChainsThatShareCallsOfTwoDraftRowsEachStillRunAsDdpmWhereDraftingNeverPays()
+    {
+        // 32 chains sharing calls of at most 64 rows: each may draft 2. On a linear curve that never pays, so from
+        // the second run the run takes DDPM's own steps.
+        var auto = new AutoSpeculation(Curve(Linear), 64);
+        auto.Reset(32);
+        Assert.False(auto.RunsAsDdpm());
+        auto.Reset(32);
+        Assert.True(auto.RunsAsDdpm());
+    }
+
+    [Fact]
+    public void EveryChainOfARunStartsFromTheAcceptanceOfTheRunsBefore()
+    {
+        // A curve that learns: after a run that accepted every draft, each of the next run's two chains starts from
+        // that acceptance, so both draft as far as the climb allows (4) in their first round, where a chain starting
+        // from the prior (0.9) drafts 2.
+        static double Steep(int rows) => 1e-3 * (1 + (1.5 * rows));
+        var auto = new AutoSpeculation(Curve(Steep).WithLearning(true), 64);
+        auto.Reset(2);
+        auto.Observe(8, Steep(8)); // one call of 8 rows timed: the trust region allows 8 per call, 4 per chain
+        for (int chain = 0; chain < 2; chain++)
+        {
+            for (int round = 0; round < 10; round++)
+            {
+                for (int k = 1; k <= 8; k++)
+                {
+                    auto.Record(chain, k, true);
+                }
+            }
+        }
+
+        auto.Reset(2);
+        Assert.Equal(4, auto.Choose(0, 10_000));
+        Assert.Equal(4, auto.Choose(1, 10_000));
+
+        // Control: the same controller and timing without the run before start both chains from the prior.
+        var fresh = new AutoSpeculation(Curve(Steep).WithLearning(true), 64);
+        fresh.Reset(2);
+        fresh.Observe(8, Steep(8));
+        fresh.Reset(2);
+        Assert.Equal(2, fresh.Choose(0, 10_000));
+        Assert.Equal(2, fresh.Choose(1, 10_000));
     }
 }

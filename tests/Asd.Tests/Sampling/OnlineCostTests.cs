@@ -800,6 +800,7 @@ public sealed class OnlineCostTests
                 Assert.Equal(expected, y);
                 Assert.Equal(3 * 199, st.Rounds);
                 Assert.Equal(st.Rounds, st.RoundLengths.Single(r => r.Length == 1).Rounds);
+                Assert.Equal($"auto 1:{3 * 199}", st.SpecLengthEffective); // the controller's histogram, as the CLI prints it
                 Assert.Equal(0, sampler.ExploredRounds);
                 Assert.StartsWith("auto: best predicted gain", sampler.AutoExplanation, StringComparison.Ordinal);
                 Assert.Contains("so DDPM's own steps throughout", sampler.AutoExplanation, StringComparison.Ordinal);
