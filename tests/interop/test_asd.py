@@ -193,6 +193,22 @@ def test_schedule_overrides(mixture):
         mixture.sample(4, steps=50, spec_len=8, schedule={"train_steps": 20})
 
 
+def test_cost_curve_reused_sampler_repeats_its_bytes(tmp_path):
+    # A sampler reused with a cost curve gives a run's bytes again for its seed. DDPM streaks had yielded to the
+    # exploration clock, which runs across runs (and explores only curves that learn): on the 2-D mixture with
+    # T(B) = 1 + 2B and K = 1000 the second run chose other lengths and gave other bytes.
+    curve = tmp_path / "steep.json"
+    curve.write_text('{"format": "asd-cost-curve", "version": 1, "model": "steep", "seconds": [%s]}'
+                     % ", ".join("%g" % (1e-3 * (1 + 2 * b)) for b in range(1, 65)))
+    with asd.Model("builtin:mixture", threads=1) as m, \
+            m.sampler(steps=1000, spec_len="auto", cost_curve=curve, max_batch_rows=64) as s:
+        a, first = s.sample(2, seed=5)
+        b, again = s.sample(2, seed=5)
+    assert " 1:" in first["spec_len_effective"]  # rounds of L = 1 (streaks) beside drafts
+    assert again["spec_len_effective"] == first["spec_len_effective"]
+    assert a.tobytes() == b.tobytes()
+
+
 def test_cost_curve(mixture, tmp_path):
     # A flat curve (B rows cost what 1 row costs) makes speculation free: auto speculates far.
     curve = tmp_path / "curve.json"
