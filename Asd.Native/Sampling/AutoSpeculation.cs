@@ -273,7 +273,8 @@ internal sealed class AutoSpeculation
     /// beat DDPM by <see cref="MinimumGain"/>. Such a run would choose L = 1 round after round anyway; as ASD rounds it
     /// also pays their bookkeeping and auto's (the choice, the timing, exploring), which on the 2-D mixture's 0.4 us
     /// calls cost auto 0.61-0.69x of DDPM's wall-clock (docs/bench/auto-stability.md). The law and the bytes are
-    /// DDPM's, as L = 1 throughout gives. Nothing is learned in such a run; the next run decides again.
+    /// DDPM's, as L = 1 throughout gives. Nothing is learned in such a run; the next run decides again. And always,
+    /// from the first run on, when the run's chains fill every call with one row each (no chain can draft at all).
     /// </summary>
     /// <remarks>
     /// When the curve learns, the calibration (measured or remembered) must predict no gain either: a belief learned
@@ -290,9 +291,13 @@ internal sealed class AutoSpeculation
     public bool RunsAsDdpm()
     {
         int cap = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
-        if (cap < 2)
+        _noRoomToDraft = cap < 2;
+        if (_noRoomToDraft)
         {
-            return false;
+            // The chains fill every call with one row each: no chain can draft, whatever the cost or acceptance, so
+            // rounds could only be L = 1 with their bookkeeping. The first run too: there is nothing to time or
+            // explore that a run of such calls could use.
+            return true;
         }
 
         // Decided on every run, the first and the rechecks too (whose answer is then rounds), so that a JIT build has
@@ -349,6 +354,9 @@ internal sealed class AutoSpeculation
 
         return _calibrationSaysNoGain;
     }
+
+    /// <summary>Whether the last <see cref="RunsAsDdpm"/> found no room to draft: one row per chain fills a call.</summary>
+    private bool _noRoomToDraft;
 
     private (int Chains, int Cap) _calibrationVerdictFor;
     private bool _calibrationSaysNoGain;
@@ -1092,6 +1100,11 @@ internal sealed class AutoSpeculation
         long ones = _chosen[1]; // a round was counted, so the histogram has L = 1's place
         string source = _learns ? string.Create(ci, $"T(B) calibrated and corrected by {ObservedCalls} timed calls") : "T(B) from the given cost curve";
         string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
+
+        if (RanAsDdpm && _noRoomToDraft)
+        {
+            return string.Create(ci, $"{label}: {ChainsPerCall} chains share each call of at most {_perCall} rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)");
+        }
 
         if (RanAsDdpm)
         {

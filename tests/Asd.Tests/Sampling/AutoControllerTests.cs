@@ -487,4 +487,29 @@ public sealed class AutoControllerTests
         Assert.Equal(2, fresh.Choose(0, 10_000));
         Assert.Equal(2, fresh.Choose(1, 10_000));
     }
+
+    [Fact]
+    public void ChainsThatFillEveryCallTakeDdpmsOwnStepsFromTheFirstRunAndSayWhy()
+    {
+        // 16 chains, calls of at most 16 rows: one row per chain fills a call, so no chain can draft, whatever the
+        // curve says (a flat one, where drafting would pay). The run takes DDPM's own steps from the first run, with
+        // DDPM's bytes, and the line gives that reason, not a predicted gain below the margin.
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(2), schedule);
+        var sampler = new AsdSampler(denoiser, schedule.Plan(50), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = Curve(Flat), MaxBatchRows = 16 });
+        var ddpm = new DdpmSampler(denoiser, schedule.Plan(50));
+        var expected = new float[16 * 2];
+        ddpm.Sample(16, 3, expected);
+        var y = new float[16 * 2];
+        SamplingStats st = sampler.Sample(16, 3, y);
+        Assert.True(sampler.Auto!.RanAsDdpm);
+        Assert.Equal(expected, y);
+        Assert.Equal($"auto 1:{16 * 49}", st.SpecLengthEffective);
+        Assert.Equal("auto: 16 chains share each call of at most 16 rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)", sampler.AutoExplanation);
+
+        // Control: 8 chains on the same calls may draft 2 each, and on a flat curve they do.
+        SamplingStats drafting = sampler.Sample(8, 3, new float[8 * 2]);
+        Assert.False(sampler.Auto!.RanAsDdpm);
+        Assert.Contains(" 2:", drafting.SpecLengthEffective, StringComparison.Ordinal);
+    }
 }
