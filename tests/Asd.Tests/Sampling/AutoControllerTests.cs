@@ -530,4 +530,42 @@ public sealed class AutoControllerTests
         Assert.True(chosen.All(l => l == 1), string.Join(",", chosen));
         Assert.StartsWith("auto: best predicted gain 1.03x at L = 2, below the 5% margin, so L = 1 (DDPM's work) (T(B) from the given cost curve; ", auto.Explain(StatsAccepting(0, 0)), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ACallAtTheRowCapIsLearnedLikeAnyOther()
+    {
+        // 16 rows a call: the refit fits sizes up to the cap, and the cap itself, when timed, is a size like the others.
+        AutoSpeculation auto = Learning(Flat, rowsPerCall: 16);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(16, 2 * Flat(16));
+        }
+
+        auto.Refit();
+        Assert.Equal(2 * Flat(16), auto.CurrentCost.Seconds(16), Flat(16) * 1e-12);
+        Assert.Equal(2 * Flat(3), auto.CurrentCost.Seconds(3), Flat(3) * 1e-12); // below it, the calibration scaled
+    }
+
+    [Fact]
+    public void ASizesFirstTimingIsCappedAtMaxStepTimesItsFitNotItsCalibration()
+    {
+        // Sizes timed at 3x move the fit of 8 rows to 3x its calibration before 8 is timed. 8's first timings (10x the
+        // calibration, 3.3x the fit) count in full: the cap is MaxStep times what the size was believed to cost then
+        // (its fit), not its calibration (which would cap them at 4x).
+        AutoSpeculation auto = Learning(Flat);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(4, 3 * Flat(4));
+        }
+
+        auto.Refit();
+        Assert.Equal(3 * Flat(8), auto.CurrentCost.Seconds(8), Flat(8) * 1e-12);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(8, 10 * Flat(8));
+        }
+
+        auto.Refit();
+        Assert.Equal(10 * Flat(8), auto.CurrentCost.Seconds(8), Flat(8) * 1e-12);
+    }
 }
