@@ -344,6 +344,27 @@ public sealed class AutoControllerTests
         return wanted;
     }
 
+    /// <summary>Runs one chain's rounds of L = 1 until a round is a streak's (no decision, no timing), and ends the run there.</summary>
+    private static void EndInAStreak(AutoSpeculation auto, bool reset = true)
+    {
+        if (reset)
+        {
+            auto.Reset(1);
+        }
+
+        for (int r = 0; r < 1000; r++)
+        {
+            Assert.Equal(1, auto.Choose(0, 10_000));
+            auto.EndRound(0);
+            if (r >= 8 && !auto.WantsTiming)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("no streak in 1000 rounds of L = 1");
+    }
+
     [Fact]
     public void ARunAfterOneThatEndedInAStreakStartsItsStreaksAfresh()
     {
@@ -352,7 +373,7 @@ public sealed class AutoControllerTests
         List<bool> fresh = TimingWanted(new AutoSpeculation(Curve(Linear), 64), 60);
         Assert.Contains(false, fresh); // streaks happen
         var reused = new AutoSpeculation(Curve(Linear), 64);
-        TimingWanted(reused, 37);
+        EndInAStreak(reused);
         Assert.Equal(fresh, TimingWanted(reused, 60));
     }
 
@@ -368,17 +389,14 @@ public sealed class AutoControllerTests
             auto.Record(0, 1, true); // drafts the profile keeps
         }
 
-        for (int r = 0; r < 40; r++)
-        {
-            Assert.Equal(1, auto.Choose(0, 10_000)); // L = 1 throughout: streaks, the last one cut short
-            auto.EndRound(0);
-        }
-
+        EndInAStreak(auto, reset: false); // L = 1 throughout: streaks, the last one cut short
         auto.Reset(1);
-        (double attempts, double accepted) = auto.PooledCounts(0);
-        Assert.True(attempts > 0, "the run before left no profile to seed from");
+
+        // The seeds: the profile's 5 attempts at position 1, all accepted (fewer than SeedPooledAttempts, so all count).
+        // PooledCounts applies what ageing is pending first, as the chain's next decision would.
+        Assert.Equal((5.0, 5.0), auto.PooledCounts(0));
         auto.Choose(0, 10_000);
-        Assert.Equal((attempts, accepted), auto.PooledCounts(0));
+        Assert.Equal((5.0, 5.0), auto.PooledCounts(0));
     }
 
     [Fact]
