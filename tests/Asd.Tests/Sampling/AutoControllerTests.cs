@@ -224,18 +224,24 @@ public sealed class AutoControllerTests
         return auto;
     }
 
+    /// <summary>Three timings of <paramref name="rows"/> rows that agree (enough to move an estimate past two outliers), then a refit.</summary>
+    private static void ThreeAgreeingTimings(AutoSpeculation auto, int rows, double seconds)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(rows, seconds);
+        }
+
+        auto.Refit();
+    }
+
     [Fact]
     public void ATimingCountsAtMostMaxStepTimesTheEstimate()
     {
         // Three timings of 10x the calibration agree, so they move the estimate, but each counts as at most 4x (a
         // preempted call is not the model's cost).
         AutoSpeculation auto = Learning(Flat);
-        for (int i = 0; i < 3; i++)
-        {
-            auto.Observe(4, 10 * Flat(4));
-        }
-
-        auto.Refit();
+        ThreeAgreeingTimings(auto, 4, 10 * Flat(4));
         Assert.Equal(AutoSpeculation.MaxStep * Flat(4), auto.CurrentCost.Seconds(4), Flat(4) * 1e-12);
     }
 
@@ -284,12 +290,7 @@ public sealed class AutoControllerTests
         // beyond it, including sizes beyond the rows the refit fits (up to 4 times the largest timed, at least 64) when
         // a call may hold 4096.
         AutoSpeculation auto = Learning(Linear, rowsPerCall: 4096);
-        for (int i = 0; i < 3; i++)
-        {
-            auto.Observe(8, 2 * Linear(8));
-        }
-
-        auto.Refit();
+        ThreeAgreeingTimings(auto, 8, 2 * Linear(8));
         foreach (int b in new[] { 1, 3, 7, 8, 9, 64, 65, 1000, 4096 })
         {
             Assert.Equal(2 * Linear(b), auto.CurrentCost.Seconds(b), Linear(b) * 1e-9);
@@ -554,12 +555,7 @@ public sealed class AutoControllerTests
     {
         // 16 rows a call: the refit fits sizes up to the cap, and the cap itself, when timed, is a size like the others.
         AutoSpeculation auto = Learning(Flat, rowsPerCall: 16);
-        for (int i = 0; i < 3; i++)
-        {
-            auto.Observe(16, 2 * Flat(16));
-        }
-
-        auto.Refit();
+        ThreeAgreeingTimings(auto, 16, 2 * Flat(16));
         Assert.Equal(2 * Flat(16), auto.CurrentCost.Seconds(16), Flat(16) * 1e-12);
         Assert.Equal(2 * Flat(3), auto.CurrentCost.Seconds(3), Flat(3) * 1e-12); // below it, the calibration scaled
     }
@@ -571,19 +567,9 @@ public sealed class AutoControllerTests
         // calibration, 3.3x the fit) count in full: the cap is MaxStep times what the size was believed to cost then
         // (its fit), not its calibration (which would cap them at 4x).
         AutoSpeculation auto = Learning(Flat);
-        for (int i = 0; i < 3; i++)
-        {
-            auto.Observe(4, 3 * Flat(4));
-        }
-
-        auto.Refit();
+        ThreeAgreeingTimings(auto, 4, 3 * Flat(4));
         Assert.Equal(3 * Flat(8), auto.CurrentCost.Seconds(8), Flat(8) * 1e-12);
-        for (int i = 0; i < 3; i++)
-        {
-            auto.Observe(8, 10 * Flat(8));
-        }
-
-        auto.Refit();
+        ThreeAgreeingTimings(auto, 8, 10 * Flat(8));
         Assert.Equal(10 * Flat(8), auto.CurrentCost.Seconds(8), Flat(8) * 1e-12);
     }
 }
