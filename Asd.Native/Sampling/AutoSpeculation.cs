@@ -291,8 +291,7 @@ internal sealed class AutoSpeculation
     public bool RunsAsDdpm()
     {
         int cap = Math.Max(1, Math.Min(_maxLength, _perCall / ChainsPerCall));
-        _noRoomToDraft = cap < 2;
-        if (_noRoomToDraft)
+        if (cap < 2)
         {
             // The chains fill every call with one row each: no chain can draft, whatever the cost or acceptance, so
             // rounds could only be L = 1 with their bookkeeping. The first run too: there is nothing to time or
@@ -354,9 +353,6 @@ internal sealed class AutoSpeculation
 
         return _calibrationSaysNoGain;
     }
-
-    /// <summary>Whether the last <see cref="RunsAsDdpm"/> found no room to draft: one row per chain fills a call.</summary>
-    private bool _noRoomToDraft;
 
     private (int Chains, int Cap) _calibrationVerdictFor;
     private bool _calibrationSaysNoGain;
@@ -1101,8 +1097,9 @@ internal sealed class AutoSpeculation
         string source = _learns ? string.Create(ci, $"T(B) calibrated and corrected by {ObservedCalls} timed calls") : "T(B) from the given cost curve";
         string explored = ExploredRounds > 0 ? string.Create(ci, $"; {ExploredRounds} of {rounds} rounds explored a neighbouring L") : "";
 
-        if (RanAsDdpm && _noRoomToDraft)
+        if (RanAsDdpm && cap < 2)
         {
+            // RunsAsDdpm's first reason: one row per chain fills every call (the same cap).
             return string.Create(ci, $"{label}: {ChainsPerCall} chains share each call of at most {_perCall} rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)");
         }
 
