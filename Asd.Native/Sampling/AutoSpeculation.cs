@@ -1012,6 +1012,18 @@ internal sealed class AutoSpeculation
         return (_poolAttempts[chain], _poolAccepted[chain]);
     }
 
+    /// <summary>
+    /// Chain <paramref name="chain"/>'s decayed counts at draft position <paramref name="position"/>, for tests that check
+    /// each chain keeps its own (seeded from the profile at <see cref="Reset"/>, fed by <see cref="Record"/>, aged by
+    /// <see cref="EndRound"/>).
+    /// </summary>
+    internal (double Attempts, double Accepted) PositionCounts(int chain, int position)
+    {
+        ApplyPendingDecay(chain);
+        int k = (chain * Stride) + Math.Min(position, TrackedPositions);
+        return (_attempts[k], _accepted[k]);
+    }
+
     /// <summary>Ages chain <paramref name="chain"/>'s counts at the end of a round.</summary>
     public void EndRound(int chain)
     {

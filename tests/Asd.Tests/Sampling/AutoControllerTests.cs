@@ -572,4 +572,127 @@ public sealed class AutoControllerTests
         ThreeAgreeingTimings(auto, 8, 10 * Flat(8));
         Assert.Equal(10 * Flat(8), auto.CurrentCost.Seconds(8), Flat(8) * 1e-12);
     }
+
+    /// <summary>
+    /// Runs <paramref name="chains"/> chains of <paramref name="steps"/> steps on the controller, round by round, chain
+    /// after chain; chain <c>c</c> accepts its drafts with probability <c>acceptance(c, round)</c>, drawn from its own
+    /// stream (seed <paramref name="seed"/> + c), and moves on by the drafts accepted plus one. Returns each chain's
+    /// lengths.
+    /// </summary>
+    private static List<int>[] DriveChains(AutoSpeculation auto, int chains, int steps, Func<int, int, double> acceptance, int seed = 11)
+    {
+        var rngs = Enumerable.Range(0, chains).Select(c => new Random(seed + c)).ToArray();
+        var chosen = Enumerable.Range(0, chains).Select(_ => new List<int>()).ToArray();
+        var left = Enumerable.Repeat(steps, chains).ToArray();
+        auto.Reset(chains);
+        for (int round = 0; left.Any(n => n > 0); round++)
+        {
+            for (int c = 0; c < chains; c++)
+            {
+                if (left[c] == 0)
+                {
+                    continue;
+                }
+
+                int l = auto.Choose(c, left[c]);
+                chosen[c].Add(l);
+                int moved = 1;
+                for (int j = 1; j < l; j++)
+                {
+                    bool ok = rngs[c].NextDouble() < acceptance(c, round);
+                    auto.Record(c, j, ok);
+                    if (!ok)
+                    {
+                        break;
+                    }
+
+                    moved++;
+                }
+
+                left[c] -= Math.Min(moved, left[c]);
+                auto.EndRound(c);
+            }
+        }
+
+        return chosen;
+    }
+
+    [Fact]
+    public void EachChainChoosesTheLengthsItWouldChooseAloneOnItsShareOfACall()
+    {
+        // Two chains of different acceptance, each changing at round 15 (one from 0.97 to 0.5, the other from 0.6 to
+        // 0.97), sharing calls of at most 32 rows on T(B) = (64 + B) / 1024. Each must keep, feed and age its own
+        // counts, and draft at most its share (16): so its lengths are exactly those of a lone chain with its
+        // outcomes on that share, T(2 B) / 2 = (32 + B) / 1024 for at most 16 rows (dyadic: the same doubles).
+        static double Together(int rows) => (64 + rows) / 1024.0;
+        static double Alone(int rows) => (32 + rows) / 1024.0;
+        static double Acceptance(int chain, int round) => chain == 0 ? (round < 15 ? 0.97 : 0.5) : (round < 15 ? 0.6 : 0.97);
+        List<int>[] both = DriveChains(new AutoSpeculation(Curve(Together, 32), 32), 2, 400, Acceptance);
+        for (int c = 0; c < 2; c++)
+        {
+            int chain = c;
+            List<int> alone = DriveChains(new AutoSpeculation(Curve(Alone, 16), 16), 1, 400, (_, round) => Acceptance(chain, round), seed: 11 + chain)[0];
+            Assert.Equal(alone, both[c]);
+        }
+
+        // What makes the comparison bite: the chains chose differently, the first drafted its whole share, and both
+        // changed their lengths when their acceptance changed.
+        Assert.NotEqual(both[0], both[1]);
+        Assert.Equal(16, both[0].Take(15).Max());
+        Assert.True(both[0].Skip(45).Max() < 16, string.Join(",", both[0]));
+        Assert.True(both[1].Skip(25).Max() > both[1].Take(15).Max(), string.Join(",", both[1]));
+    }
+
+    [Fact]
+    public void EachChainOfARunIsSeededWithTheProfilesCountsAtEveryPositionItHasAndTheProfileHalvesPerRun()
+    {
+        // A curve that learns: the acceptance of the runs before seeds every chain of the next run, position by
+        // position (at most SeedAttempts each), and what no run tried stays unseeded; each run halves the profile.
+        var auto = new AutoSpeculation(Curve(Flat).WithLearning(true), 64);
+        auto.Reset(1);
+        auto.Record(0, 1, true);
+        auto.Record(0, 1, false);
+        auto.Record(0, 2, true);
+        auto.Reset(3);
+        for (int c = 0; c < 3; c++)
+        {
+            Assert.Equal((2.0, 1.0), auto.PositionCounts(c, 1));
+            Assert.Equal((1.0, 1.0), auto.PositionCounts(c, 2));
+            Assert.Equal((0.0, 0.0), auto.PositionCounts(c, 3));
+        }
+
+        // A run that drafted nothing: the next starts from the profile halved (1 attempt and 0.5 accepted at position 1).
+        auto.Reset(2);
+        for (int c = 0; c < 2; c++)
+        {
+            Assert.Equal((1.0, 0.5), auto.PositionCounts(c, 1));
+            Assert.Equal((0.5, 0.5), auto.PositionCounts(c, 2));
+            Assert.Equal((0.0, 0.0), auto.PositionCounts(c, 3));
+        }
+
+        // Control: a given curve seeds nothing.
+        var given = new AutoSpeculation(Curve(Flat), 64);
+        given.Reset(1);
+        given.Record(0, 1, true);
+        given.Reset(2);
+        Assert.Equal((0.0, 0.0), given.PositionCounts(1, 1));
+    }
+
+    [Fact]
+    public void TheTrustRegionIsTwiceTheLargestCallTimedSharedByTheChainsOfTheCall()
+    {
+        // One call of 8 rows timed: two chains sharing calls draft at most 8 rows each (16 per call, twice the call
+        // timed), where a lone chain drafts 16. Every draft accepted, on a flat curve: longer is always predicted faster.
+        static List<int>[] Run(int chains)
+        {
+            var auto = new AutoSpeculation(Curve(Flat).WithLearning(true), 64) { TellsColdCalls = false, SeedsAcceptance = false };
+            auto.Reset(chains);
+            auto.Observe(8, Flat(8));
+            return DriveChains(auto, chains, 300, (_, _) => 1.0);
+        }
+
+        List<int>[] two = Run(2);
+        Assert.All(two, lengths => Assert.Equal(8, lengths.Max()));
+        Assert.Equal(16, Run(1)[0].Max());
+    }
 }
