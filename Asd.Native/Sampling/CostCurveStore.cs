@@ -35,12 +35,15 @@ public sealed record CostCurveKey(string Model, string ModelHash, string Device,
     /// without reading its files (which the engine does not keep): its type, name, shapes, schedule, and the bits of
     /// its answer on a fixed probe (two rows of a fixed pattern, zero conditioning), hashed together. Different weights
     /// give a different answer, so a retrained or replaced model never reuses an old curve; a model whose answer is not
-    /// reproducible (some GPU kernels) only misses the cache.
+    /// reproducible (some GPU kernels) only misses the cache. <paramref name="trainSteps"/> is the training steps of the
+    /// schedule <paramref name="denoiser"/> was made for, which an override (<c>--train-steps</c>) may set apart from the
+    /// model's default: the probe's timesteps lie within it (the analytic models refuse any other).
     /// </summary>
-    public static CostCurveKey For(IDiffusionModel model, IDenoiser denoiser, int threads, bool guided, int rows, string device)
+    public static CostCurveKey For(IDiffusionModel model, IDenoiser denoiser, int trainSteps, int threads, bool guided, int rows, string device)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(denoiser);
+        ArgumentOutOfRangeException.ThrowIfLessThan(trainSteps, 1);
         int d = denoiser.SampleSize, c = denoiser.ConditionSize, probeRows = denoiser.MaxRowsPerCall is > 0 and < 2 ? 1 : 2;
         var x = new float[probeRows * d];
         for (int i = 0; i < x.Length; i++)
@@ -48,7 +51,7 @@ public sealed record CostCurveKey(string Model, string ModelHash, string Device,
             x[i] = (float)Math.Sin(0.7 * (i + 1));
         }
 
-        int train = Math.Max(1, model.DefaultScheduler.NumTrainTimesteps);
+        int train = trainSteps;
         int[] t = [.. Enumerable.Range(0, probeRows).Select(r => denoiser.SharedTimestep ? train / 2 : ((r + 1) * train / 3) % train)];
         var output = new float[probeRows * d];
         denoiser.Denoise(x, t, new float[probeRows * c], output);

@@ -72,7 +72,7 @@ public static class SamplerFactory
                         threads,
                         guided,
                         () => CostCurve.Measure(timed, rows, scheduler.NumTrainTimesteps, model: model.Name, limits: limits),
-                        () => CostCurveKey.For(model, timed, threads, guided, rows, $"{model.Device}/{timed.GetType().Name}"),
+                        () => CostCurveKey.For(model, timed, scheduler.NumTrainTimesteps, threads, guided, rows, $"{model.Device}/{timed.GetType().Name}"),
                         limits.Refresh,
                         stale: remembered => CostCurve.Disagreement(timed, remembered, scheduler.NumTrainTimesteps));
                 options = options with { CostCurve = curve };

@@ -116,6 +116,14 @@ bad_input_reported() {
   [ "$code" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q 'must be >= 1' <<<"$out"
 }
 check "asd reports bad input in one line with exit code 2" bad_input_reported
+# The remembered cost curve's key probes the model within the schedule the run uses: with --train-steps 10 it probed
+# builtin:mixture at timestep 333 of the default 1000, and every such run with a curve store failed. The in-process
+# tests turn the store off (tests/Asd.Tests/TestEnvironment.cs), so this is the check that runs it with one.
+fewer_train_steps_ok() {
+  (cd "$work" && ASD_NO_CACHE= ASD_CACHE_DIR="$work/curves" "$exe" sample --model builtin:mixture --train-steps 10 --steps 5 --samples 2 --no-plot) \
+    | tee -a /dev/stderr | grep -q '^auto: ' && ls "$work/curves/cost-curves"/*.json >/dev/null
+}
+check "asd sample --train-steps 10 with auto and a curve store: samples, and remembers the curve" fewer_train_steps_ok
 # A first user's mistakes (issue 14, item 6): a mistyped flag, a bad --spec-lens, a folder given to --out: each is
 # one line, exit code 2, naming the flag typed (and for a typo, the flag meant).
 one_line_error() { # expected text, asd arguments...

@@ -193,6 +193,13 @@ def test_schedule_overrides(mixture):
         mixture.sample(4, steps=50, spec_len=8, schedule={"train_steps": 20})
 
 
+def test_auto_with_fewer_train_steps_than_the_default(mixture):
+    # auto with the remembered curve store (tests/interop/run.sh sets ASD_CACHE_DIR) on 10 training steps: the store's
+    # key probed the model at timestep 333 of the default 1000, and the run failed ("Row 0 has timestep 333").
+    x, st = mixture.sample(2, steps=5, spec_len="auto", seed=1, schedule={"train_steps": 10})
+    assert x.shape[0] == 2 and np.isfinite(x).all() and st["steps"] == 5
+
+
 def test_cost_curve_reused_sampler_repeats_its_bytes(tmp_path):
     # A sampler reused with a cost curve gives a run's bytes again for its seed. DDPM streaks had yielded to the
     # exploration clock, which runs across runs (and explores only curves that learn): on the 2-D mixture with

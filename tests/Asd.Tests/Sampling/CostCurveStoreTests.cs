@@ -32,7 +32,21 @@ public sealed class CostCurveStoreTests : IDisposable
     {
         var schedule = new DiffusionSchedule(model.DefaultScheduler);
         IDenoiser denoiser = model.CreateDenoiser(schedule, new DenoiserOptions());
-        return CostCurveKey.For(model, denoiser, threads, guided: false, rows: 16, device: "cpu");
+        return CostCurveKey.For(model, denoiser, model.DefaultScheduler.NumTrainTimesteps, threads, guided: false, rows: 16, device: "cpu");
+    }
+
+    [Fact]
+    public void AModelRunOnAnotherSchedulesTrainingStepsIsProbedWithinThem()
+    {
+        // builtin:mixture with 10 training steps (--train-steps 10): its denoiser knows timesteps 0..9 only, and the
+        // analytic models refuse any other, so the key's probe must lie within them. It took the model's default
+        // (1000) and asked for timestep 333: every such run with a store failed ("Row 0 has timestep 333").
+        using IDiffusionModel model = ModelCatalog.Open("builtin:mixture");
+        IDenoiser denoiser = model.CreateDenoiser(new DiffusionSchedule(model.DefaultScheduler with { NumTrainTimesteps = 10 }), new DenoiserOptions());
+        CostCurveKey key = CostCurveKey.For(model, denoiser, 10, 1, guided: false, rows: 16, device: "cpu");
+        Assert.Equal(key, CostCurveKey.For(model, denoiser, 10, 1, guided: false, rows: 16, device: "cpu"));
+        Assert.NotEqual(Key(model).ModelHash, key.ModelHash); // another schedule: another answer to the probe
+        Assert.Equal("trainSteps", Assert.Throws<ArgumentOutOfRangeException>(() => CostCurveKey.For(model, denoiser, 0, 1, false, 16, "cpu")).ParamName);
     }
 
     [Fact]
