@@ -1112,7 +1112,9 @@ internal sealed class AutoSpeculation
         if (RanAsDdpm && cap < 2)
         {
             // RunsAsDdpm's first reason: one row per chain fills every call (the same cap).
-            return string.Create(ci, $"{label}: {ChainsPerCall} chains share each call of at most {_perCall} rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)");
+            return _perCall == 1
+                ? $"{label}: calls of at most 1 row, so no chain can draft: DDPM's own steps throughout (a larger row cap per call lets them draft)"
+                : string.Create(ci, $"{label}: {_chains} chains share calls of at most {_perCall} rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)");
         }
 
         if (RanAsDdpm)

@@ -529,7 +529,17 @@ public sealed class AutoControllerTests
         Assert.True(sampler.Auto!.RanAsDdpm);
         Assert.Equal(expected, y);
         Assert.Equal($"auto 1:{16 * 49}", st.SpecLengthEffective);
-        Assert.Equal("auto: 16 chains share each call of at most 16 rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)", sampler.AutoExplanation);
+        Assert.Equal("auto: 16 chains share calls of at most 16 rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)", sampler.AutoExplanation);
+
+        // More chains than a call holds: they share calls of 16 rows in turn; and calls of one row say just that (the
+        // line had read "1 chains share each call of at most 1 rows" for 16 chains).
+        sampler.Sample(40, 3, new float[40 * 2]);
+        Assert.StartsWith("auto: 40 chains share calls of at most 16 rows, one row each", sampler.AutoExplanation, StringComparison.Ordinal);
+        var single = new AsdSampler(denoiser, schedule.Plan(50), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = Curve(Flat), MaxBatchRows = 1 });
+        var one = new float[16 * 2];
+        single.Sample(16, 3, one);
+        Assert.Equal(expected, one);
+        Assert.Equal("auto: calls of at most 1 row, so no chain can draft: DDPM's own steps throughout (a larger row cap per call lets them draft)", single.AutoExplanation);
 
         // Control: 8 chains on the same calls may draft 2 each, and on a flat curve they do.
         SamplingStats drafting = sampler.Sample(8, 3, new float[8 * 2]);
