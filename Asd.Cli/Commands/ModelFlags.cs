@@ -75,6 +75,7 @@ internal sealed class ModelFlags
     /// <summary>Opens the model the flags describe.</summary>
     public IDiffusionModel Open(ParseResult parse, int threads)
     {
+        RefuseOnnxOnlyFlags(parse);
         string[] condNames = parse.GetValue(OnnxCond) ?? [];
         var onnx = new OnnxIoConfig
         {
@@ -87,6 +88,51 @@ internal sealed class ModelFlags
         return ModelCatalog.Open(parse.GetValue(Model)!, new ModelOpenOptions { Device = parse.GetValue(Device)!, Threads = threads, Onnx = onnx, BatchBuckets = ParseBuckets(parse.GetValue(BatchBuckets)!),
             RowParallel = ParseOnOff(parse.GetValue(RowParallel)!, "--row-parallel"), CudaGraphs = ParseOnOff(parse.GetValue(CudaGraphs)!, "--cuda-graphs"),
             NativeOnnx = ParseAutoOnOff(parse.GetValue(OnnxNative)!, "--onnx-native") });
+    }
+
+    /// <summary>
+    /// The device, and the flags that only ONNX models take, checked before a model that is not one opens: a built-in or
+    /// an asd-mlp or asd-unet1d .json ignored them, so --device cuda (or gpu) sampled on the CPU without a word. C and
+    /// Python refuse device "cuda" on those models too (Asd.Interop's ModelHandle); --onnx-native on is kept (they run
+    /// on asd's own engine, which is what it asks for).
+    /// </summary>
+    private void RefuseOnnxOnlyFlags(ParseResult parse)
+    {
+        string spec = parse.GetValue(Model)!, device = parse.GetValue(Device)!;
+        string d = device.Trim().ToLowerInvariant();
+        if (d is not ("cpu" or "cuda" or "auto"))
+        {
+            throw new ArgumentException($"--device {device}: expected cpu, cuda or auto.");
+        }
+
+        if (ModelCatalog.IsOnnx(spec))
+        {
+            return;
+        }
+
+        if (d == "cuda")
+        {
+            throw new ArgumentException($"--device {device}: model '{spec}' runs on the CPU only (a device is chosen for ONNX models); use --device cpu or auto.");
+        }
+
+        (string Flag, bool Given)[] onnxOnly =
+        [
+            ("--batch-buckets on", ParseBuckets(parse.GetValue(BatchBuckets)!) == true),
+            ("--row-parallel on", ParseOnOff(parse.GetValue(RowParallel)!, "--row-parallel")),
+            ("--cuda-graphs on", ParseOnOff(parse.GetValue(CudaGraphs)!, "--cuda-graphs")),
+            ("--onnx-sample", parse.GetValue(OnnxSample) is not null),
+            ("--onnx-timestep", parse.GetValue(OnnxTimestep) is not null),
+            ("--onnx-cond", parse.GetValue(OnnxCond) is { Length: > 0 }),
+            ("--onnx-output", parse.GetValue(OnnxOutput) is not null),
+            ("--guidance-null", parse.GetValue(GuidanceNull) is not null),
+        ];
+        foreach ((string flag, bool given) in onnxOnly)
+        {
+            if (given)
+            {
+                throw new ArgumentException($"{flag}: model '{spec}' is not an ONNX model; the flag sets how an ONNX model (a .onnx file or a model folder) is run.");
+            }
+        }
     }
 
     /// <summary>

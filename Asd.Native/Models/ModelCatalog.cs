@@ -74,6 +74,9 @@ public static class ModelCatalog
     /// <summary>The model <c>asd sample</c> and <c>asd bench</c> run when no --model is given.</summary>
     public const string DefaultModel = "builtin:policy";
 
+    /// <summary>Whether <paramref name="spec"/> names an ONNX model (a model folder or a .onnx file), which ONNX Runtime's settings and a device apply to.</summary>
+    public static bool IsOnnx(string spec) => Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Opens the model a spec names.</summary>
     /// <exception cref="ArgumentException">Unknown or malformed spec.</exception>
     public static Denoising.IDiffusionModel Open(string spec, ModelOpenOptions? options = null)
@@ -89,7 +92,7 @@ public static class ModelCatalog
                 : new MixtureModel(GaussianMixture.Builtin(builtin.Dimension), builtin.Dimension == 2 ? "builtin:mixture" : $"builtin:mixture?dim={builtin.Dimension}");
         }
 
-        if (Directory.Exists(spec) || spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        if (IsOnnx(spec))
         {
             // Located once: the scheduler_config.json is parsed once whichever engine runs the file.
             var located = OnnxModel.Locate(spec);

@@ -36,6 +36,45 @@ public sealed class FirstUserEdgeTests : IDisposable
         Assert.EndsWith($"see 'asd {command} --help'.", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("builtin:mixture", "--device", "cuda", "--device cuda: model 'builtin:mixture' runs on the CPU only (a device is chosen for ONNX models); use --device cpu or auto.")]
+    [InlineData("builtin:policy", "--device", "CUDA", "--device CUDA: model 'builtin:policy' runs on the CPU only")]
+    [InlineData("builtin:mixture", "--device", "gpu", "--device gpu: expected cpu, cuda or auto.")]
+    [InlineData("builtin:mixture", "--row-parallel", "on", "--row-parallel on: model 'builtin:mixture' is not an ONNX model; the flag sets how an ONNX model (a .onnx file or a model folder) is run.")]
+    [InlineData("builtin:mixture", "--batch-buckets", "on", "--batch-buckets on: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--cuda-graphs", "on", "--cuda-graphs on: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--onnx-sample", "x", "--onnx-sample: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--onnx-timestep", "t", "--onnx-timestep: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--onnx-cond", "c", "--onnx-cond: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--onnx-output", "y", "--onnx-output: model 'builtin:mixture' is not an ONNX model")]
+    [InlineData("builtin:mixture", "--guidance-null", "zeros", "--guidance-null: model 'builtin:mixture' is not an ONNX model")]
+    public void AFlagOnlyAnOnnxModelTakesIsRefusedOnAnyOtherNamingIt(string model, string flag, string value, string expected)
+    {
+        // They were ignored: --device cuda sampled on the CPU and said nothing (C and Python refused it).
+        foreach (string command in new[] { "sample", "bench" })
+        {
+            string[] args = ["--model", model, flag, value, "--steps", "5"];
+            var (code, output, err) = command == "sample" ? Run([command, .. args, "--no-plot"]) : Run([command, .. args]);
+            Assert.Equal(2, code);
+            Assert.Equal("", output);
+            Assert.StartsWith($"asd: error: {expected}", OneLine(err), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("--device", "auto")]
+    [InlineData("--device", "cpu")]
+    [InlineData("--row-parallel", "off")]
+    [InlineData("--batch-buckets", "off")]
+    [InlineData("--onnx-native", "on")]
+    public void SettingsThatHoldForAnyModelStillSampleABuiltin(string flag, string value)
+    {
+        // Control: what a built-in does anyway (the CPU, no ONNX Runtime; --onnx-native on asks for asd's engine) passes.
+        var (code, output, err) = Run("sample", "--model", "builtin:mixture", flag, value, "--steps", "5", "--samples", "2", "--no-plot");
+        Assert.True(code == 0, err);
+        Assert.Contains("sequential model calls per chain", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AFlagWithNothingNearGetsNoGuess()
     {
