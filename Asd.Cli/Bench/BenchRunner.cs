@@ -414,11 +414,21 @@ internal sealed class BenchRunner
 
             List<PositionAcceptance> pooled = [.. attempts.Select(kv => new PositionAcceptance(kv.Key, kv.Value.Attempts, kv.Value.Accepted))];
             int maxLength = Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains))));
-            int ceilingLength = SpeculationCostModel.BestLength(new MeasuredAcceptance(pooled), cost, maxLength, out double bestRate);
+            // L = 1 throughout makes its calls one row right after another, as its own prediction above reads them
+            // (SteadySeconds): the ceiling, the best of every L, takes L = 1 at that rate, so it is never below L = 1's
+            // prediction (it read 0.71x at L = 16 beside L = 1 predicted at 0.91x, builtin:mixture, K = 20).
+            double steadyOne = sharing / predicting.SteadySeconds(sharing);
+            (int Length, double Rate) Best(MeasuredAcceptance acceptance)
+            {
+                int length = SpeculationCostModel.BestLength(acceptance, cost, maxLength, out double rate);
+                return steadyOne > rate ? (1, steadyOne) : (length, rate);
+            }
+
+            (int ceilingLength, double bestRate) = Best(new MeasuredAcceptance(pooled));
             (string, double, int)? givenCeiling = null;
             if (GivenAcceptance is { } ga)
             {
-                int length = SpeculationCostModel.BestLength(new MeasuredAcceptance(ga.Counts), cost, maxLength, out double rate);
+                (int length, double rate) = Best(new MeasuredAcceptance(ga.Counts));
                 givenCeiling = (ga.Source, ddpmStep * rate, length);
             }
 

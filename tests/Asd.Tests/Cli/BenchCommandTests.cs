@@ -115,6 +115,39 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(once.ReadBandwidth, once.ReadBandwidthLow);
     }
 
+    /// <summary>
+    /// The ceiling, the best predicted speedup of every L, is never below L = 1's own prediction. On a given curve where
+    /// a call costs its rows (T(B) = 10 B us) and DDPM's one-row call, back to back, 5 us, L = 1 throughout is
+    /// predicted at exactly 1.0x (its calls come one right after another); the ceiling took L = 1 at the curve's T(1)
+    /// instead, 0.5x, below it.
+    /// </summary>
+    [Fact]
+    public void TheCeilingIsNeverBelowLOnesOwnPrediction()
+    {
+        using Asd.Native.Denoising.IDiffusionModel model = Asd.Native.Models.ModelCatalog.Open("builtin:mixture");
+        BenchReport Bench(Func<int, double> seconds, double ddpmCall, params string[] lengths) => new BenchRunner
+        {
+            Model = model,
+            Request = new Asd.Native.Sampling.SamplerRequest { Steps = 20, Threads = 1 },
+            Chains = 1,
+            Conditioning = [],
+            Seed = 1,
+            Repeats = 1,
+            SpecLengths = [.. lengths.Select(l => Asd.Native.Sampling.SpecLength.Parse(l, "--spec-lens"))],
+            GivenCostCurve = new Asd.Native.Sampling.CostCurve([.. Enumerable.Range(1, 64).Select(seconds)]) { DdpmCallSeconds = ddpmCall },
+        }.Run("test machine", null);
+
+        BenchReport report = Bench(b => 10e-6 * b, 5e-6, "1", "4");
+        BenchResult one = report.Results.Single(r => r.Setting.Sampler == "asd" && r.Setting.SpecLen == "1");
+        Assert.Equal(1.0, one.PredictedSpeedup, 12);
+        Assert.Equal(1, report.CeilingLength);
+        Assert.Equal(1.0, report.CeilingWallSpeedup, 12);
+
+        // Control: where drafting pays (a call of any size costs the same), the ceiling is a longer L, above 1.
+        BenchReport flat = Bench(_ => 10e-6, 10e-6, "4");
+        Assert.True(flat.CeilingLength > 1 && flat.CeilingWallSpeedup > 1, $"{flat.CeilingLength} {flat.CeilingWallSpeedup}");
+    }
+
     /// <summary>A row-parallel bench says how its calls of one row ran (and the timing that chose it); the control, with intra-op threads, has no such line.</summary>
     [Fact]
     public void ARowParallelBenchSaysHowCallsOfOneRowRan()
