@@ -48,6 +48,11 @@ internal static class BenchCommand
             }
 
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => SpecLength.Parse(t, "--spec-lens")).Distinct()];
+            if (lengths.Count == 0)
+            {
+                // An empty list (an unset shell variable) timed DDPM alone and printed a ceiling for lengths never run.
+                throw new ArgumentException($"--spec-lens '{parse.GetValue(specLens)}' names no length: give one or more of 1, 2, ..., inf or auto, comma-separated (DDPM always runs beside them).");
+            }
             int threadCount = flags.ThreadCount(parse);
             OutputPaths.Check(parse.GetValue(saveCurve), "--save-cost-curve");
             OutputPaths.Check(parse.GetValue(plot), "--plot");

@@ -278,6 +278,8 @@ public sealed class BenchCommandTests : IDisposable
     [Theory]
     [InlineData("must be >= 1", "--spec-lens", "0")]
     [InlineData("not a number", "--spec-lens", "eight")]
+    [InlineData("--spec-lens '' names no length", "--spec-lens", "")]
+    [InlineData("--spec-lens ' , ' names no length", "--spec-lens", " , ")]
     [InlineData("--repeats must be >= 1", "--repeats", "0")]
     [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
     [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
