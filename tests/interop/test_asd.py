@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -110,6 +111,24 @@ def test_threads_and_row_cap_do_not_change_bytes():
         a, _ = one.sample(20, steps=50, spec_len=8, seed=4)
         b, _ = two.sample(20, steps=50, spec_len=8, seed=4, max_batch_rows=7)
     assert a.tobytes() == b.tobytes()
+
+
+def test_an_array_of_the_right_size_and_another_shape_is_refused(mlp, mixture):
+    # The library counts values only: a (cond_size, n) conditioning, or x_T with its axes swapped, has the right count
+    # and was read in the wrong order without a word (silently other samples).
+    per_chain = np.arange(12, dtype=np.float32).reshape(4, 3) / 12
+    mlp.sample(4, steps=5, spec_len=3, cond=per_chain)  # control: (n, cond_size)
+    mlp.sample(4, steps=5, spec_len=3, cond=per_chain[0])  # control: (cond_size,), shared
+    for bad in (per_chain.T, per_chain.reshape(12), per_chain.reshape(2, 6), per_chain[:1]):
+        with pytest.raises(asd.AsdError, match=re.escape(f"cond has shape {bad.shape}; expected (3,) (shared by all chains) or (4, 3)")):
+            mlp.sample(4, steps=5, spec_len=3, cond=bad)
+    noise = np.zeros((5, 32), np.float32)
+    mixture.sample(5, steps=5, spec_len=2, init_noise=noise)  # control
+    mixture.sample(1, steps=5, spec_len=2, init_noise=noise[0])  # control: one chain's x_T alone
+    with pytest.raises(asd.AsdError, match=r"init_noise has shape \(32, 5\); expected \(5, 32\)"):
+        mixture.sample(5, steps=5, spec_len=2, init_noise=noise.T)
+    with pytest.raises(asd.AsdError, match=r"init_noise has shape \(160,\); expected \(5, 32\)"):
+        mixture.sample(5, steps=5, spec_len=2, init_noise=noise.reshape(160))
 
 
 def test_initial_noise(mixture):

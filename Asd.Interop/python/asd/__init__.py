@@ -155,6 +155,23 @@ def _float_buffer(values, what):
     return arr, arr.ctypes.data_as(POINTER(c_float))
 
 
+def _shaped(values, what, shapes, expected):
+    """values as a C-contiguous float32 array; one with as many values as a shape of `shapes` has must have that shape
+    (AsdError naming `what`, its shape and `expected`). The library counts values only, so a (cond_size, n)
+    conditioning given for (n, cond_size) would be read in the wrong order without a word; a wrong count is left to
+    the library, whose message explains the layout (a ConditionalUnet1D's global, then local, values)."""
+    arr, ptr = _float_buffer(values, what)
+    if arr.shape not in shapes and arr.size in {int(np.prod(s)) for s in shapes}:
+        raise AsdError(f"{what} has shape {arr.shape}; expected {expected}.")
+    return arr, ptr
+
+
+def _cond_rows(cond, n, cond_size):
+    """The conditioning of n chains: cond_size values shared by all, or one row per chain, (n, cond_size)."""
+    return _shaped(cond, "cond", ((cond_size,), (n, cond_size)),
+                   f"({cond_size},) (shared by all chains) or ({n}, {cond_size}) (one row per chain)")
+
+
 def _float(value, what):
     """A Python float for a double field (AsdError naming `what` for anything else, huge ints included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -360,8 +377,8 @@ class Sampler(_Owned):
 
     def sample(self, n, seed=0, cond=None, chain_offset=0, init_noise=None, progress=None):
         """
-        Draws n chains. cond: cond_size floats shared by all chains, or shape (n, cond_size). init_noise: x_T,
-        shape (n, *sample_shape). progress(completed_steps, total_steps, model_calls) is called on this thread
+        Draws n chains. cond: shape (cond_size,), shared by all chains, or (n, cond_size). init_noise: x_T,
+        shape (n, *sample_shape). Any other shape raises AsdError, even with the right number of values. progress(completed_steps, total_steps, model_calls) is called on this thread
         after every model call; a truthy return value cancels the run (raises asd.Cancelled), and an exception
         raised inside it cancels the run and propagates. Ctrl-C (SIGINT, on the main thread, with Python's default
         handler) cancels the run after the model call in progress and raises KeyboardInterrupt. Returns
@@ -386,11 +403,13 @@ class Sampler(_Owned):
         p.chain_offset = chain_offset
         keep = []
         if cond is not None:
-            arr, ptr = _float_buffer(cond, "cond")
+            # An unconditional model's refusal is the library's (it names the model); shapes only where it takes some.
+            arr, ptr = _cond_rows(cond, n, self._cond_size) if self._cond_size else _float_buffer(cond, "cond")
             keep.append(arr)
             p.cond, p.cond_len = ptr, arr.size
         if init_noise is not None:
-            arr, ptr = _float_buffer(init_noise, "init_noise")
+            one = tuple(self._shape)  # one chain's x_T: also taken alone when n is 1
+            arr, ptr = _shaped(init_noise, "init_noise", ((n,) + one, one) if n == 1 else ((n,) + one,), str((n,) + one))
             keep.append(arr)
             p.init_noise, p.init_noise_len = ptr, arr.size
         raised = []

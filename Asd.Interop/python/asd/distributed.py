@@ -309,12 +309,9 @@ def _split_cond(cond, n, cond_size, blocks, chain_offset):
             raise AsdError(f"cond has shape {cond.shape}; expected ({cond_size},) or ({n}, {cond_size}).")
         parts = cond.astype(np.float32).rechunk((tuple(k for _, k in blocks), (cond_size,)))
         return list(parts.to_delayed()[:, 0])
-    arr = np.ascontiguousarray(cond, dtype=np.float32)
-    if arr.size == cond_size:
-        return [arr.reshape(cond_size)] * len(blocks)
-    if arr.size != n * cond_size:
-        raise AsdError(f"cond has {arr.size} values; expected {cond_size} (shared) or {n} x {cond_size} (one row per chain).")
-    arr = arr.reshape(n, cond_size)
+    arr, _ = asd._cond_rows(cond, n, cond_size)
+    if arr.ndim == 1:
+        return [arr] * len(blocks)
     return [arr[o - chain_offset:o - chain_offset + k] for o, k in blocks]
 
 
