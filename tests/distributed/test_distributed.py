@@ -300,6 +300,9 @@ def test_bad_arguments_fail_on_the_client(two_workers, kwargs, message):
 def test_conditioning_of_the_wrong_shape_is_refused(two_workers):
     with pytest.raises(asd.AsdError, match="cond has 4 values"):
         ad.sample(MLP, 8, cond=[1, 2, 3, 4], client=two_workers)
+    # The right count in another shape: a transposed (3, 8) was read as eight rows of other values.
+    with pytest.raises(asd.AsdError, match=r"cond has shape \(3, 8\); expected \(3,\)"):
+        ad.sample(MLP, 8, cond=np.zeros((3, 8), np.float32), client=two_workers)
     with pytest.raises(asd.AsdError, match="This model is conditional"):
         ad.sample(MLP, 8, client=two_workers)
 

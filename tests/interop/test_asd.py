@@ -119,7 +119,8 @@ def test_an_array_of_the_right_size_and_another_shape_is_refused(mlp, mixture):
     per_chain = np.arange(12, dtype=np.float32).reshape(4, 3) / 12
     mlp.sample(4, steps=5, spec_len=3, cond=per_chain)  # control: (n, cond_size)
     mlp.sample(4, steps=5, spec_len=3, cond=per_chain[0])  # control: (cond_size,), shared
-    for bad in (per_chain.T, per_chain.reshape(12), per_chain.reshape(2, 6), per_chain[:1]):
+    mlp.sample(4, steps=5, spec_len=3, cond=per_chain[:1])  # control: (1, cond_size), shared, as the CLI's --cond file
+    for bad in (per_chain.T, per_chain.reshape(12), per_chain.reshape(2, 6), per_chain.reshape(3, 1, 4)):
         with pytest.raises(asd.AsdError, match=re.escape(f"cond has shape {bad.shape}; expected (3,) (shared by all chains) or (4, 3)")):
             mlp.sample(4, steps=5, spec_len=3, cond=bad)
     noise = np.zeros((5, 32), np.float32)

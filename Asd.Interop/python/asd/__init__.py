@@ -167,8 +167,9 @@ def _shaped(values, what, shapes, expected):
 
 
 def _cond_rows(cond, n, cond_size):
-    """The conditioning of n chains: cond_size values shared by all, or one row per chain, (n, cond_size)."""
-    return _shaped(cond, "cond", ((cond_size,), (n, cond_size)),
+    """The conditioning of n chains: cond_size values shared by all ((cond_size,) or, as the CLI's --cond file,
+    (1, cond_size)), or one row per chain, (n, cond_size)."""
+    return _shaped(cond, "cond", ((cond_size,), (1, cond_size), (n, cond_size)),
                    f"({cond_size},) (shared by all chains) or ({n}, {cond_size}) (one row per chain)")
 
 

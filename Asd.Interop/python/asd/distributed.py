@@ -280,7 +280,7 @@ def _prepare(model, n, steps, spec_len, sampler, seed, cond, chains_per_task, ch
     job = {"spec": spec, "device": device, "threads": threads, "steps": steps, "spec_len": spec_len,
            "sampler": sampler, "seed": seed, "max_batch_rows": max_batch_rows, "guidance_scale": guidance_scale,
            "schedule": dict(schedule) if schedule else None, "curve": curve, "model_sha256": None}
-    if isinstance(cond, da.Array) and (cond.ndim == 1 or n == 1):
+    if isinstance(cond, da.Array) and (cond.ndim <= 1 or cond.shape[0] == 1):
         cond = cond.compute()  # one row: small, and the manifest records its hash
     client = _default_client(client)
     info = _on_cluster(client, _probe, job)
@@ -309,9 +309,11 @@ def _split_cond(cond, n, cond_size, blocks, chain_offset):
             raise AsdError(f"cond has shape {cond.shape}; expected ({cond_size},) or ({n}, {cond_size}).")
         parts = cond.astype(np.float32).rechunk((tuple(k for _, k in blocks), (cond_size,)))
         return list(parts.to_delayed()[:, 0])
-    arr, _ = asd._cond_rows(cond, n, cond_size)
-    if arr.ndim == 1:
-        return [arr] * len(blocks)
+    arr, _ = asd._cond_rows(cond, n, cond_size)  # the right count in another shape is refused there
+    if arr.size == cond_size:
+        return [arr.reshape(cond_size)] * len(blocks)
+    if arr.size != n * cond_size:
+        raise AsdError(f"cond has {arr.size} values; expected {cond_size} (shared) or {n} x {cond_size} (one row per chain).")
     return [arr[o - chain_offset:o - chain_offset + k] for o, k in blocks]
 
 
