@@ -48,7 +48,9 @@ public static partial class ModelFiles
         string real = RealPath(lexical);
         if (!ResolvesInside(folder, lexical))
         {
-            throw new InvalidDataException($"{modelFile}: \"{field}\" '{Printable(reference)}' resolves (through a symbolic link) to '{real}', outside the model's folder '{RealPath(folder)}'.");
+            // A folder's own file (model.onnx, asd.json) is its own reference: named once, not as file, field and name.
+            string named = field == reference ? lexical : $"{modelFile}: \"{field}\" '{Printable(reference)}'";
+            throw new InvalidDataException($"{named} resolves (through a symbolic link) to '{real}', outside the model's folder '{RealPath(folder)}'.");
         }
 
         return real;

@@ -107,6 +107,19 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void AFolderModelWhoseModelOnnxLinksOutsideItIsRefusedNamingItOnce()
+    {
+        // It read "DIR/model.onnx: "model.onnx" 'model.onnx' resolves ...": the folder's own file named three times.
+        string folder = Path.Combine(_dir, "linked");
+        Directory.CreateDirectory(folder);
+        string target = Path.Combine(_dir, "elsewhere.onnx");
+        File.WriteAllBytes(target, [0]);
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), target);
+        string message = Rejected<InvalidDataException>(() => ModelCatalog.Open(folder).Dispose());
+        Assert.Equal($"{Path.Combine(folder, "model.onnx")} resolves (through a symbolic link) to '{target}', outside the model's folder '{folder}'.", message);
+    }
+
+    [Fact]
     public void ASymbolicLinkThatStaysInsideTheFolderIsFollowed()
     {
         string json = MlpModelWith(j => j["weights"] = "link.safetensors");
