@@ -63,7 +63,7 @@ public sealed class GuidedDenoiser : IDenoiser
     /// buffer does; at least 1. A call of more rows runs in passes (each row's halves stay in one inner call).
     /// </summary>
     public static int PairsPerPass(int sampleSize, int innerConditionSize) =>
-        Math.Max(1, Validation.ResourceLimits.MaxBatchFloats / (2 * Math.Max(1, Math.Max(sampleSize, innerConditionSize))));
+        Validation.ResourceLimits.RowsWithinBatchFloats(2 * Math.Max(1, Math.Max(sampleSize, innerConditionSize)));
 
     /// <summary>The guidance scale w.</summary>
     public double Scale => _scale;

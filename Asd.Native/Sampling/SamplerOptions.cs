@@ -34,7 +34,7 @@ public sealed record SamplerOptions
     /// floats: sized by the sample alone, 1024 such rows were a 4 GiB buffer, copied again by the denoiser.
     /// </summary>
     public int RowsFor(int sampleSize, int conditionSize = 0) =>
-        Math.Max(1, Math.Min(MaxBatchRows, Validation.ResourceLimits.MaxBatchFloats / Math.Max(1, Math.Max(sampleSize, conditionSize))));
+        Math.Max(1, Math.Min(MaxBatchRows, Validation.ResourceLimits.RowsWithinBatchFloats(Math.Max(sampleSize, conditionSize))));
 
     /// <summary>Throws on invalid settings.</summary>
     public SamplerOptions Validate()

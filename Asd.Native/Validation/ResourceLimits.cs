@@ -29,6 +29,9 @@ public static class ResourceLimits
     /// </summary>
     public const int MaxBatchFloats = 1 << 24;
 
+    /// <summary>The most rows of <paramref name="floatsPerRow"/> floats a batch buffer holds within <see cref="MaxBatchFloats"/>; at least 1.</summary>
+    public static int RowsWithinBatchFloats(int floatsPerRow) => Math.Max(1, MaxBatchFloats / Math.Max(1, floatsPerRow));
+
     /// <summary>Bytes of a weights file (asd-mlp safetensors): 1 GiB.</summary>
     public const long MaxWeightsBytes = 1L << 30;
 
