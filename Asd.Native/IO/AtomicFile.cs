@@ -26,6 +26,27 @@ internal static class AtomicFile
     }
 
     /// <summary>
+    /// A write of <paramref name="path"/> made (<paramref name="write"/> given <paramref name="state"/>, which may be a
+    /// span) and not yet moved into place, for <see cref="CommitTogether"/>; a write that throws removes its file.
+    /// </summary>
+    public static Pending Begin<TState>(string path, TState state, Action<Stream, TState> write)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        Pending file = Create(path);
+        try
+        {
+            write(file.Stream, state);
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Starts a write of <paramref name="path"/>: write to <see cref="Pending.Stream"/>, then <see cref="Pending.Commit"/>;
     /// disposed without a commit (an exception on the way), the temporary file is removed and the target left as it was.
     /// </summary>

@@ -32,18 +32,12 @@ public static class Npy
             throw new ArgumentException($"Shape holds {Count(shape)} elements but the data has {data.Length}.");
         }
 
-        AtomicFile.Pending file = AtomicFile.Create(path);
-        try
+        int[] dims = shape.ToArray();
+        return AtomicFile.Begin(path, data, (stream, values) =>
         {
-            WriteHeader(file.Stream, shape);
-            WriteValues(file.Stream, data);
-            return file;
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+            WriteHeader(stream, dims);
+            WriteValues(stream, values);
+        });
     }
 
     /// <summary>

@@ -163,17 +163,7 @@ public static class ShardManifest
 
             w.WriteEndObject();
         }, indented: true);
-        AtomicFile.Pending file = AtomicFile.Create(SidecarPath(npyPath));
-        try
-        {
-            file.Stream.Write(Encoding.UTF8.GetBytes(text + "\n"));
-            return file;
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        return AtomicFile.Begin(SidecarPath(npyPath), text, static (stream, t) => stream.Write(Encoding.UTF8.GetBytes(t + "\n")));
     }
 
     private static void WriteRun(Utf8JsonWriter w, ShardRun run)
