@@ -61,6 +61,11 @@ internal static class BenchCommand
             OutputPaths.CheckNotAnInput(parse.GetValue(saveCurve), "--save-cost-curve", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(plot), "--plot", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(json), "--json", inputs);
+            if (parse.GetValue(recalibrate) && parse.GetValue(costCurve) is not null)
+            {
+                throw new ArgumentException("--recalibrate: --cost-curve gives the curve, so none is measured.");
+            }
+
             CostCurve? given = parse.GetValue(costCurve) is string cc ? SampleCommand.LoadCostCurve(cc) : null;
             var request = FieldFlags.Map(() => new SamplerRequest
             {

@@ -26,6 +26,9 @@ internal static class FieldFlags
         ["clip_sample_range"] = "--clip-sample-range",
     };
 
+    /// <summary>Whether <paramref name="option"/> was typed (not its default).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
     /// <summary>Runs <paramref name="engine"/>, rewording an <see cref="ArgumentException"/> that names a field.</summary>
     public static T Map<T>(Func<T> engine)
     {

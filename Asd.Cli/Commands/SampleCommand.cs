@@ -46,6 +46,39 @@ internal static class SampleCommand
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
             }
 
+            bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
+            bool oneAtATime = parse.GetValue(oneByOne) ?? PolicyDemo.CompareByDefault(demo);
+
+            // A flag typed that this run would not use is refused, as --cost-curve is beside a fixed length: each of
+            // these was ignored without a word.
+            if (kind == SamplerKind.Ddpm && FieldFlags.Given(parse, specLen))
+            {
+                throw new ArgumentException($"--spec-len {parse.GetValue(specLen)}: --sampler ddpm takes no speculation length (it is ASD's).");
+            }
+
+            if (FieldFlags.Given(parse, recalibrate) && parse.GetValue(recalibrate))
+            {
+                string? unused = kind != SamplerKind.Asd || !l.IsAuto ? "only --spec-len auto measures a cost curve, and this run has a fixed length or none"
+                    : parse.GetValue(costCurve) is not null ? "--cost-curve gives the curve, so none is measured"
+                    : null;
+                if (unused is not null)
+                {
+                    throw new ArgumentException($"--recalibrate: {unused}.");
+                }
+            }
+
+            if (FieldFlags.Given(parse, vsDdpmRepeats) && (!compare || oneAtATime))
+            {
+                throw new ArgumentException(compare
+                    ? "--vs-ddpm-repeats: one request at a time pairs every request with DDPM's; the repeats are for batched chains (--one-by-one false)."
+                    : "--vs-ddpm-repeats: this run makes no comparison with DDPM (give --vs-ddpm).");
+            }
+
+            if (parse.GetValue(noPlot) && FieldFlags.Given(parse, plot))
+            {
+                throw new ArgumentException($"--plot {parse.GetValue(plot)} and --no-plot: give one of them.");
+            }
+
             string? outPath = parse.GetValue(output), statsPath = parse.GetValue(stats), plotPath = parse.GetValue(noPlot) ? null : parse.GetValue(plot);
             OutputPaths.Check(outPath, "--out", withSidecar: true);
             OutputPaths.Check(statsPath, "--stats");
@@ -88,13 +121,12 @@ internal static class SampleCommand
             float[] conditioning = demo ? PolicyDemo.Observations(n) : ReadConditioning(parse.GetValue(cond), m.ConditionSize, n, m.ConditionLayout);
             using var pool = new CorePool(SamplerFactory.PoolThreads(m, threadCount)); // shared by the DDPM twin
             using Sampler s = FieldFlags.Map(() => SamplerFactory.Create(m, request, pool));
-            bool compare = kind == SamplerKind.Asd && (parse.GetValue(vsDdpm) ?? PolicyDemo.CompareByDefault(demo));
             using Sampler? ddpm = compare ? SamplerFactory.Create(m, request with { Kind = SamplerKind.Ddpm, CostCurve = null }, pool) : null;
             CheckRunSize(n, [s, ddpm], parse.GetValue(chainOffset));
 
             // Run.
             var run = new SampleRun(s, ddpm, n, parse.GetValue(seed), parse.GetValue(chainOffset), conditioning, m.ConditionSize);
-            SampleOutcome outcome = (parse.GetValue(oneByOne) ?? PolicyDemo.CompareByDefault(demo))
+            SampleOutcome outcome = oneAtATime
                 ? run.OneRequestAtATime(stdout, $"{kind.ToString().ToUpperInvariant()} {m.Name}, one request at a time")
                 : run.Batched(stdout, kind.ToString().ToUpperInvariant(), m.Name, pairs);
 

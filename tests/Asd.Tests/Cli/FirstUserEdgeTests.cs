@@ -62,6 +62,42 @@ public sealed class FirstUserEdgeTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--spec-len 4: --sampler ddpm takes no speculation length (it is ASD's).", "--sampler", "ddpm", "--spec-len", "4")]
+    [InlineData("--spec-len auto: --sampler ddpm takes no speculation length", "--sampler", "ddpm", "--spec-len", "auto")]
+    [InlineData("--recalibrate: only --spec-len auto measures a cost curve, and this run has a fixed length or none.", "--spec-len", "4", "--recalibrate")]
+    [InlineData("--recalibrate: only --spec-len auto measures a cost curve", "--sampler", "ddpm", "--recalibrate")]
+    [InlineData("--recalibrate: --cost-curve gives the curve, so none is measured.", "--cost-curve", "CURVE", "--recalibrate")]
+    [InlineData("--vs-ddpm-repeats: this run makes no comparison with DDPM (give --vs-ddpm).", "--vs-ddpm-repeats", "3")]
+    [InlineData("--vs-ddpm-repeats: this run makes no comparison with DDPM", "--sampler", "ddpm", "--vs-ddpm", "--vs-ddpm-repeats", "3")]
+    [InlineData("--vs-ddpm-repeats: one request at a time pairs every request with DDPM's", "--vs-ddpm", "--one-by-one", "--vs-ddpm-repeats", "3")]
+    [InlineData("--plot x.png and --no-plot: give one of them.", "--plot", "x.png", "--no-plot")]
+    public void AFlagThisRunWouldNotUseIsRefusedNamingIt(string expected, params string[] flags)
+    {
+        // Each was ignored without a word (as --cost-curve beside a fixed length never was): a DDPM run with a length,
+        // a recalibration that measured nothing, repeats of a comparison not made, a picture asked for and not drawn.
+        string curve = Path.Combine(_dir, "curve.json");
+        File.WriteAllText(curve, "{\"format\": \"asd-cost-curve\", \"version\": 1, \"model\": \"builtin:mixture\", \"row_overhead_seconds\": 0, \"seconds\": [1e-6, 2e-6]}");
+        string[] args = ["sample", "--model", "builtin:mixture", "--steps", "5", .. flags.Select(f => f == "CURVE" ? curve : f)];
+        var (code, output, err) = CliRun.Run(args); // not Run: --no-plot is one of the flags under test
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"asd: error: {expected}", OneLine(err), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--sampler", "ddpm", "--no-plot")]
+    [InlineData("--recalibrate", "--no-plot")]
+    [InlineData("--recalibrate", "false", "--spec-len", "4", "--no-plot")]
+    [InlineData("--vs-ddpm", "--one-by-one", "false", "--vs-ddpm-repeats", "2", "--no-plot")]
+    [InlineData("--spec-len", "4", "--vs-ddpm", "--vs-ddpm-repeats", "2", "--no-plot")]
+    public void TheSameFlagsWhereTheRunUsesThemSample(params string[] flags)
+    {
+        var (code, output, err) = CliRun.Run(["sample", "--model", "builtin:mixture", "--steps", "5", "--samples", "2", .. flags]);
+        Assert.True(code == 0, err);
+        Assert.Contains("sequential model calls per chain", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--device", "auto")]
     [InlineData("--device", "cpu")]
     [InlineData("--row-parallel", "off")]
