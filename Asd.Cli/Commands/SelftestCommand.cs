@@ -30,7 +30,7 @@ internal static class SelftestCommand
             {
                 null => [Isa.Active],
                 string s when s.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) => Isa.Supported(),
-                string s => [Isa.Parse(s)],
+                string s => [ParsePath(s)],
             };
             foreach (IsaPath p in paths)
             {
@@ -43,6 +43,19 @@ internal static class SelftestCommand
             return Run(KernelChecks.All(), paths, stdout);
         });
         return command;
+    }
+
+    /// <summary>A --path other than all, named as typed (Isa.Parse's message does not know the flag, nor "all").</summary>
+    private static IsaPath ParsePath(string text)
+    {
+        try
+        {
+            return Isa.Parse(text);
+        }
+        catch (ArgumentException)
+        {
+            throw new ArgumentException($"--path '{text}': expected avx512, avx2, neon, vector128, scalar or all.");
+        }
     }
 
     /// <summary>
