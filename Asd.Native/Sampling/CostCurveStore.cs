@@ -119,7 +119,7 @@ public sealed class CostCurveStore(string directory)
     /// <summary>The variable that names the cache folder.</summary>
     public const string DirectoryVariable = "ASD_CACHE_DIR";
 
-    /// <summary>The variable that turns the cache off (1, true, yes).</summary>
+    /// <summary>The variable that turns the cache off (1, true, yes, on; 0, false, no, off or unset keep it; anything else is warned of and keeps it).</summary>
     public const string DisableVariable = "ASD_NO_CACHE";
 
     /// <summary>The folder that holds the curves (a cost-curves subfolder of the cache folder).</summary>
@@ -135,9 +135,17 @@ public sealed class CostCurveStore(string directory)
     internal static CostCurveStore? FromEnvironment(Func<string, string?> variable)
     {
         string? off = variable(DisableVariable);
-        if (off is not null && off.Trim().ToLowerInvariant() is "1" or "true" or "yes")
+        switch (off?.Trim().ToLowerInvariant())
         {
-            return null;
+            case "1" or "true" or "yes" or "on":
+                return null;
+            case null or "" or "0" or "false" or "no" or "off":
+                break;
+            default:
+                // A spelling not understood (it read ASD_NO_CACHE=on as "keep remembering" without a word): said, and
+                // remembering stays on, as unset.
+                Warn($"{DisableVariable}={off}: expected 1, true, yes or on to stop remembering cost curves (0, false, no or off keep it); remembering stays on.");
+                break;
         }
 
         string? dir = variable(DirectoryVariable);

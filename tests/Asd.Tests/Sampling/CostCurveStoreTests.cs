@@ -212,7 +212,7 @@ public sealed class CostCurveStoreTests : IDisposable
         Assert.Equal(key, CostCurveStore.Read(path).Key);
     }
 
-    /// <summary>Where the store lives: $ASD_CACHE_DIR, else $XDG_CACHE_HOME/asd (absolute only), else ~/.cache/asd; ASD_NO_CACHE=1/true/yes turns it off.</summary>
+    /// <summary>Where the store lives: $ASD_CACHE_DIR, else $XDG_CACHE_HOME/asd (absolute only), else ~/.cache/asd; ASD_NO_CACHE=1/true/yes/on turns it off.</summary>
     [Theory]
     [InlineData(null, "/d", "/x", "/h", "/d/cost-curves")]
     [InlineData(null, "  ", "/x", "/h", "/x/asd/cost-curves")]
@@ -223,12 +223,25 @@ public sealed class CostCurveStoreTests : IDisposable
     [InlineData("1", "/d", "/x", "/h", null)]
     [InlineData(" TRUE ", "/d", "/x", "/h", null)]
     [InlineData("yes", "/d", "/x", "/h", null)]
+    [InlineData("on", "/d", "/x", "/h", null)]
     [InlineData("0", "/d", "/x", "/h", "/d/cost-curves")]
+    [InlineData("off", "/d", "/x", "/h", "/d/cost-curves")]
     [InlineData("", "/d", "/x", "/h", "/d/cost-curves")]
+    [InlineData("maybe", "/d", "/x", "/h", "/d/cost-curves")]
     public void TheEnvironmentPicksTheStoreFolder(string? off, string? dir, string? xdg, string? home, string? expected)
     {
         var vars = new Dictionary<string, string?> { ["ASD_NO_CACHE"] = off, ["ASD_CACHE_DIR"] = dir, ["XDG_CACHE_HOME"] = xdg, ["HOME"] = home };
         Assert.Equal(expected, CostCurveStore.FromEnvironment(name => vars.GetValueOrDefault(name))?.Directory);
+
+        // A value not understood is said (ASD_NO_CACHE=on had kept remembering without a word); the others are not.
+        if (off == "maybe")
+        {
+            Assert.Equal("ASD_NO_CACHE=maybe: expected 1, true, yes or on to stop remembering cost curves (0, false, no or off keep it); remembering stays on.", Assert.Single(_warnings));
+        }
+        else
+        {
+            Assert.Empty(_warnings);
+        }
     }
 
     /// <summary>A store that cannot be written or cleaned warns and goes on: remembering is an optimisation, never a failure.</summary>
