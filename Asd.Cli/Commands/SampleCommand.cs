@@ -83,6 +83,7 @@ internal static class SampleCommand
             OutputPaths.Check(outPath, "--out", withSidecar: true);
             OutputPaths.Check(statsPath, "--stats");
             OutputPaths.Check(plotPath, "--plot");
+            OutputPaths.CheckDistinct(("--out", outPath, true), ("--stats", statsPath, false), ("--plot", plotPath, false));
             RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --cost-curve file", parse.GetValue(costCurve)));
             OutputPaths.CheckNotAnInput(outPath, "--out", inputs, withSidecar: true, outsideModelFolder: true);
             OutputPaths.CheckNotAnInput(statsPath, "--stats", inputs);

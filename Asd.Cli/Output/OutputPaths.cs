@@ -118,6 +118,39 @@ internal static class OutputPaths
         }
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when two of a run's outputs name the same file (with a symbolic link or
+    /// another spelling too), or one names the manifest --out writes beside its .npy: the later write replaced the
+    /// earlier (--out x.npy --plot x.npy left a PNG named x.npy and no samples).
+    /// </summary>
+    public static void CheckDistinct(params (string Flag, string? Path, bool WithSidecar)[] outputs)
+    {
+        var seen = new List<(string Flag, string Path, string File, string Written)>();
+        foreach ((string flag, string? path, bool withSidecar) in outputs)
+        {
+            if (path is null)
+            {
+                continue;
+            }
+
+            foreach (string written in withSidecar ? [path, path + ".json"] : new[] { path })
+            {
+                string file = Canonical(written);
+                foreach ((string otherFlag, string otherPath, string otherFile, string otherWritten) in seen)
+                {
+                    if (string.Equals(file, otherFile, StringComparison.Ordinal))
+                    {
+                        string mine = written == path ? path : $"{path} (its manifest {written})";
+                        string theirs = otherWritten == otherPath ? $"{otherFlag} {otherPath}" : $"the manifest {otherWritten} that {otherFlag} {otherPath} writes";
+                        throw new ArgumentException($"{flag} {mine}: the same file as {theirs}; one would replace the other. Give each output its own name.");
+                    }
+                }
+
+                seen.Add((flag, path, file, written));
+            }
+        }
+    }
+
     /// <summary>A full path with symbolic links resolved (of the file, when it exists, and of its folder).</summary>
     private static string Canonical(string path)
     {

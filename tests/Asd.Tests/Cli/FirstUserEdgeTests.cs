@@ -85,6 +85,25 @@ public sealed class FirstUserEdgeTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--stats X.npy: the same file as --out X.npy;", "sample", "--out", "X.npy", "--stats", "X.npy", "--no-plot")]
+    [InlineData("--stats X.npy.json: the same file as the manifest X.npy.json that --out X.npy writes;", "sample", "--out", "X.npy", "--stats", "X.npy.json", "--no-plot")]
+    [InlineData("--plot X.npy: the same file as --out X.npy;", "sample", "--out", "X.npy", "--plot", "X.npy")]
+    [InlineData("--plot X.json: the same file as --stats X.json;", "sample", "--stats", "X.json", "--plot", "X.json")]
+    [InlineData("--json X.json: the same file as --plot X.json;", "bench", "--plot", "X.json", "--json", "X.json", "--repeats", "1")]
+    [InlineData("--json X.json: the same file as --save-cost-curve X.json;", "bench", "--save-cost-curve", "X.json", "--json", "X.json", "--repeats", "1")]
+    public void TwoOutputsNamingOneFileAreRefusedBeforeTheRun(string expected, string command, params string[] flags)
+    {
+        // The later write replaced the earlier: --out x.npy --plot x.npy left a PNG named x.npy and no samples.
+        string X(string f) => f.StartsWith("X.", StringComparison.Ordinal) ? Path.Combine(_dir, "x." + f[2..]) : f;
+        string[] args = [command, "--model", "builtin:mixture", "--steps", "5", .. flags.Select(X)];
+        var (code, output, err) = CliRun.Run(args);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"asd: error: {expected.Replace("X.", Path.Combine(_dir, "x."), StringComparison.Ordinal)} one would replace the other. Give each output its own name.", OneLine(err), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_dir)); // refused before the run: nothing written
+    }
+
+    [Theory]
     [InlineData("--sampler", "ddpm", "--no-plot")]
     [InlineData("--recalibrate", "--no-plot")]
     [InlineData("--recalibrate", "false", "--spec-len", "4", "--no-plot")]
