@@ -353,9 +353,19 @@ public static class ShardManifest
     {
         ArgumentNullException.ThrowIfNull(npyPaths);
         string outFull = Path.GetFullPath(outPath);
-        if (npyPaths.Any(p => Path.GetFullPath(p) == outFull))
+        foreach (string shard in npyPaths)
         {
-            throw new ArgumentException($"--out {outPath} is one of the shards to merge; write the merged file elsewhere.");
+            string npy = Path.GetFullPath(shard);
+            if (npy == outFull)
+            {
+                throw new ArgumentException($"--out {outPath} is one of the shards to merge; write the merged file elsewhere.");
+            }
+
+            // A shard's manifest is read too: --out a.npy.json replaced a.npy's manifest with the merged samples.
+            if (Path.GetFullPath(SidecarPath(shard)) == outFull)
+            {
+                throw new ArgumentException($"--out {outPath} is the manifest of the shard {shard}; write the merged file elsewhere.");
+            }
         }
 
         IReadOnlyList<Shard> parts = CheckTiling(npyPaths.Select(Read).ToList(), expectOffset, expectSamples);

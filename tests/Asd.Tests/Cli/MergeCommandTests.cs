@@ -282,6 +282,7 @@ public sealed class MergeCommandTests : IDisposable
         { "expect-samples", "The shards hold 8 chains [0, 8), expected 9" },
         { "expect-offset", "The shards start at chain 0, expected 2" },
         { "out-is-input", "is one of the shards to merge" },
+        { "out-is-a-manifest", "out.npy.json is the manifest of the shard" }, // it replaced a's manifest with the merged samples
 
         // Stats and run fields of the wrong kind: the first three crashed asd merge with an unhandled KeyNotFoundException
         // or FormatException (exit 134), the string a bare "requires an element of type 'Number'" naming no field.
@@ -325,6 +326,12 @@ public sealed class MergeCommandTests : IDisposable
             case "expect-samples": extra = ["--samples", "9"]; break;
             case "expect-offset": extra = ["--chain-offset", "2"]; break;
             case "out-is-input": output = b; break;
+            case "out-is-a-manifest":
+                File.Move(a, P("out.npy"));
+                File.Move(ShardManifest.SidecarPath(a), P("out.npy.json"));
+                inputs = [P("out.npy"), b];
+                output = P("out.npy.json");
+                break;
             case "missing-input": inputs = [a, P("nope.npy")]; break;
             case "stats-string": EditSidecar(b, m => m["stats"]!["samples"] = "3"); break;
             case "stats-entry": EditSidecar(b, m => m["stats"]!["acceptance_by_position"]![0]!.AsObject().Remove("position")); break;
