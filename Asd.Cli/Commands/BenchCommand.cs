@@ -58,7 +58,7 @@ internal static class BenchCommand
             OutputPaths.Check(parse.GetValue(plot), "--plot");
             OutputPaths.Check(parse.GetValue(json), "--json");
             OutputPaths.CheckDistinct(("--save-cost-curve", parse.GetValue(saveCurve), false), ("--plot", parse.GetValue(plot), false), ("--json", parse.GetValue(json), false));
-            RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --acceptance-from file", parse.GetValue(acceptanceFrom)));
+            RunInputs inputs = OutputPaths.Inputs(parse.GetValue(flags.Model)!, ("the --cond file", parse.GetValue(cond)), ("the --acceptance-from file", parse.GetValue(acceptanceFrom)), ("the --cost-curve file", parse.GetValue(costCurve)));
             OutputPaths.CheckNotAnInput(parse.GetValue(saveCurve), "--save-cost-curve", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(plot), "--plot", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(json), "--json", inputs);

@@ -291,6 +291,8 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
     [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
     [InlineData("--recalibrate: --cost-curve gives the curve, so none is measured.", "--model", "builtin:mixture", "--cost-curve", "BAD", "--recalibrate")] // was ignored
+    [InlineData("is the --cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD", "--json", "BAD")] // the bench's JSON replaced the curve it read
+    [InlineData("is the --cost-curve file (", "--model", "builtin:mixture", "--cost-curve", "BAD", "--plot", "BAD")]
     [InlineData("--samples 2000000000: 2000000000 samples of 32 values", "--samples", "2000000000")] // was an unhandled OverflowException (exit 134)
     // --acceptance-from's counts, named with the file and field: before, accepted above attempts and a position 0 were
     // refused only by the cost model ("Invalid acceptance counts at position 1: 9 of 8. (Parameter 'counts')", no file
