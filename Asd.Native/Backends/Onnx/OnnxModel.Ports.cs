@@ -96,6 +96,18 @@ public sealed partial class OnnxModel
         List<OnnxPort> cond = io.Cond is { } names
             ? [.. names.Select(n => Named(n, "conditioning"))]
             : [.. inputs.Where(i => i != sample && i != timestep && i != flag)];
+
+        // Each input plays one role, once: a name given twice (--onnx-cond obs --onnx-cond obs) or for two roles (the
+        // sample also listed as conditioning) bound one tensor twice, fed from two places, and sampled without a word.
+        var roles = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((OnnxPort port, string role) in cond.Select(c => (c, "conditioning")).Prepend((timestep, "the timestep")).Prepend((sample, "the sample")).Concat(flag is null ? [] : [(flag, "the guidance flag")]))
+        {
+            if (!roles.TryAdd(port.Name, role))
+            {
+                string named = roles[port.Name] == role ? $"twice as {role}" : $"as {roles[port.Name]} and again as {role}";
+                throw new InvalidDataException($"{file}: input '{port.Name}' is named {named}; each input plays one role, once.");
+            }
+        }
         foreach (OnnxPort c in cond)
         {
             if (!(IsFloat(c.Type) || c.Type is TensorElementType.Int64 or TensorElementType.Int32) || c.Dims.Length == 0 || c.Dims.Skip(1).Any(d => d < 1))

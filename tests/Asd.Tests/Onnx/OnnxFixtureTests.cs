@@ -168,6 +168,21 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         Assert.Contains("defines no null condition", Assert.Throws<InvalidOperationException>(() => m.CreateDenoiser(AnySchedule, new DenoiserOptions { GuidanceScale = 2 })).Message);
     }
 
+    [Theory]
+    [InlineData("input 'obs' is named twice as conditioning; each input plays one role, once.", null, "obs", "obs")]
+    [InlineData("input 'noisy_action' is named as the sample and again as conditioning;", null, "noisy_action", "obs")]
+    [InlineData("input 'timestep' is named as the timestep and again as conditioning;", null, "timestep", "obs")]
+    public void AnInputNamedTwiceOrForTwoRolesIsRefused(string expected, string? sample, params string[] cond)
+    {
+        // --onnx-cond obs --onnx-cond obs sampled with obs fed twice from 8 --cond values; the sample listed as
+        // conditioning took 20 values per row. The control: obs once.
+        string bare = Path.Combine(Fixture("policy_mlp"), "model.onnx");
+        var e = Assert.Throws<InvalidDataException>(() => ModelCatalog.Open(bare, new ModelOpenOptions { Onnx = new OnnxIoConfig { Sample = sample, Cond = cond } }));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        using IDiffusionModel once = ModelCatalog.Open(bare, new ModelOpenOptions { Onnx = new OnnxIoConfig { Cond = ["obs"] } });
+        Assert.Equal(4, once.ConditionSize);
+    }
+
     [Fact]
     public void GuidanceCombinesBothHalvesFromOneCall()
     {
