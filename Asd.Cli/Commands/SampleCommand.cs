@@ -201,7 +201,7 @@ internal static class SampleCommand
 
         if (chainOffset > ulong.MaxValue - (ulong)n)
         {
-            throw new ArgumentException($"--chain-offset {chainOffset} --samples {n}: chain ids past 2^64 - 1 would repeat another shard's chains; at most {ulong.MaxValue - (ulong)n} for {n} samples.");
+            throw new ArgumentException($"--chain-offset {chainOffset} --samples {n}: the run's chains [offset, offset + samples) must end by 2^64 - 1 (a shard records its end as a 64-bit id; ids that wrapped would repeat another shard's chains); at most {ulong.MaxValue - (ulong)n} for {n} samples.");
         }
     }
 

@@ -131,6 +131,18 @@ public sealed class FirstUserEdgeTests : IDisposable
     }
 
     [Fact]
+    public void AChainRangePastTheLastIdSaysWhereItMustEnd()
+    {
+        // The range's end (offset + samples) is a 64-bit id in a shard's manifest, so the last usable id is 2^64 - 2;
+        // the line had said "chain ids past 2^64 - 1", one off from the limit it gave.
+        var (code, _, err) = Run("sample", "--model", "builtin:mixture", "--steps", "2", "--samples", "2", "--chain-offset", "18446744073709551614");
+        Assert.Equal(2, code);
+        Assert.Equal("asd: error: --chain-offset 18446744073709551614 --samples 2: the run's chains [offset, offset + samples) must end by 2^64 - 1 (a shard records its end as a 64-bit id; ids that wrapped would repeat another shard's chains); at most 18446744073709551613 for 2 samples.", OneLine(err));
+        var (ok, _, okErr) = Run("sample", "--model", "builtin:mixture", "--steps", "2", "--samples", "2", "--chain-offset", "18446744073709551613");
+        Assert.True(ok == 0, okErr);
+    }
+
+    [Fact]
     public void AFlagWithNothingNearGetsNoGuess()
     {
         var (code, _, err) = Run("info", "--jsn");
