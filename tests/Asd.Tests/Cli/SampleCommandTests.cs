@@ -125,7 +125,7 @@ public sealed class SampleCommandTests : IDisposable
     [Theory]
     [InlineData("more than one run holds", "--samples", "2000000000")]
     [InlineData("GiB, more than the", "--model", "builtin:mixture?dim=2", "--samples", "1000000000")]
-    [InlineData("chain ids past 2^64 - 1", "--model", "builtin:mixture", "--chain-offset", "18446744073709551615", "--samples", "2")]
+    [InlineData("must end by 2^64 - 1", "--model", "builtin:mixture", "--chain-offset", "18446744073709551615", "--samples", "2")]
     public void HostileRunSizesAreRefusedBeforeSampling(string message, params string[] args)
     {
         string npy = Path.Combine(_dir, "never.npy");
