@@ -416,7 +416,8 @@ internal sealed class BenchRunner
             int maxLength = Math.Max(1, Math.Min(Steps - 1, Math.Min(256, MaxBatchRows / Math.Max(1, Chains))));
             // L = 1 throughout makes its calls one row right after another, as its own prediction above reads them
             // (SteadySeconds): the ceiling, the best of every L, takes L = 1 at that rate, so it is never below L = 1's
-            // prediction (it read 0.71x at L = 16 beside L = 1 predicted at 0.91x, builtin:mixture, K = 20).
+            // prediction (on a given curve whose T(1) is twice DDPM's back-to-back call it read 0.5x at L = 1 beside L = 1
+            // predicted at 1.0x: BenchCommandTests.TheCeilingIsNeverBelowLOnesOwnPrediction).
             double steadyOne = sharing / predicting.SteadySeconds(sharing);
             (int Length, double Rate) Best(MeasuredAcceptance acceptance)
             {
