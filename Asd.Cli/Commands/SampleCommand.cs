@@ -56,7 +56,7 @@ internal static class SampleCommand
                 throw new ArgumentException($"--spec-len {parse.GetValue(specLen)}: --sampler ddpm takes no speculation length (it is ASD's).");
             }
 
-            if (FieldFlags.Given(parse, recalibrate) && parse.GetValue(recalibrate))
+            if (parse.GetValue(recalibrate))
             {
                 string? unused = kind != SamplerKind.Asd || !l.IsAuto ? "only --spec-len auto measures a cost curve, and this run has a fixed length or none"
                     : parse.GetValue(costCurve) is not null ? "--cost-curve gives the curve, so none is measured"
