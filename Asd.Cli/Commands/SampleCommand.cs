@@ -380,7 +380,8 @@ internal static class SampleCommand
         string kind = colon < 0 ? t : t[..colon], arg = colon < 0 ? "" : t[(colon + 1)..];
         return kind switch
         {
-            "class" => new NullCondition.Value([ParseNumbers(arg, "--guidance-null class")[0]]),
+            "class" => new NullCondition.Value(ParseNumbers(arg, "--guidance-null class") is [float id] ? [id]
+                : throw new ArgumentException($"--guidance-null '{text}' names more than one class; class:ID takes one (value:a,b,... gives a whole row).")),
             "value" => new NullCondition.Value(ParseNumbers(arg, "--guidance-null value")),
             "input" when arg.Length > 0 => new NullCondition.FlagInput(arg),
             _ => throw new ArgumentException($"--guidance-null '{text}' is not one of: zeros, class:ID, value:a,b,..., input:NAME."),

@@ -207,6 +207,15 @@ public sealed class OnnxDenoiser : IDenoiser, IDisposable
                     throw new ArgumentException($"Input '{Port.Name}' is {Port.Type}, but received {value}, which is not an integer.");
                 }
 
+                // Integer inputs of diffusion networks index embedding tables (class labels, token ids). PyTorch, where
+                // they were trained, refuses a negative index; ONNX's Gather reads it from the table's end, so --cond -1
+                // sampled the last class without a word. 2^31 and 2^63 are the first floats past each type's range.
+                if (value < 0 || value >= (_l is not null ? 9223372036854775808f : 2147483648f))
+                {
+                    throw new ArgumentException($"Input '{Port.Name}' is {Port.Type}, but received {value}: integer inputs such as class labels count from 0 "
+                        + (value < 0 ? "(an embedding lookup would read a negative index from its table's end)." : $"and must fit {Port.Type}."));
+                }
+
                 if (_l is not null)
                 {
                     _l[index] = (long)value;

@@ -182,9 +182,9 @@ public sealed partial class OnnxModel
             {
                 foreach (float v in nul.Values.AsSpan(offset, c.RowSize))
                 {
-                    if (v != MathF.Round(v) || v < int.MinValue || v > int.MaxValue)
+                    if (v != MathF.Round(v) || v < 0 || v >= 2147483648f)
                     {
-                        throw new InvalidDataException($"{what}: the input {c.Describe()} takes integers, not {v}.");
+                        throw new InvalidDataException($"{what}: the input {c.Describe()} takes integers from 0, not {v}.");
                     }
                 }
             }

@@ -49,6 +49,9 @@ public sealed class OnnxCliTests : IDisposable
     [InlineData("defines no null condition", "sample", "--model", "fixtures/onnx/unet16", "--guidance", "2")]
     [InlineData("--device cuda", "sample", "--model", "fixtures/onnx/unet16", "--device", "cuda")]
     [InlineData("not an integer", "sample", "--model", "fixtures/onnx/unet16_class", "--cond", "1.5")]
+    [InlineData("received -1: integer inputs such as class labels count from 0", "sample", "--model", "fixtures/onnx/unet16_class", "--cond", "-1")]
+    [InlineData("takes integers from 0, not -2", "sample", "--model", "fixtures/onnx/unet16_class", "--cond", "1", "--guidance", "2", "--guidance-null", "class:-2")]
+    [InlineData("names more than one class; class:ID takes one", "sample", "--model", "fixtures/onnx/unet16_class", "--cond", "1", "--guidance", "2", "--guidance-null", "class:1,2")]
     [InlineData("not a model ONNX Runtime can load", "sample", "--model", "fixtures/onnx/bad/truncated.onnx")]
     public void BadOnnxInputIsReported(string message, params string[] args)
     {

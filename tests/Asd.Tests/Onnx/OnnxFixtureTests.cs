@@ -165,6 +165,11 @@ public sealed class OnnxFixtureTests(ITestOutputHelper output)
         IDenoiser den = m.CreateDenoiser(AnySchedule, new DenoiserOptions());
         var y = new float[256];
         Assert.Contains("not an integer", Assert.Throws<ArgumentException>(() => den.Denoise(new float[256], [10], [1.5f], y)).Message);
+        // A negative label ran: ONNX's Gather read -1 as the last class. Past Int64's range it saturated.
+        Assert.Contains("received -1: integer inputs such as class labels count from 0", Assert.Throws<ArgumentException>(() => den.Denoise(new float[256], [10], [-1f], y)).Message);
+        Assert.Contains("must fit Int64", Assert.Throws<ArgumentException>(() => den.Denoise(new float[256], [10], [1e19f], y)).Message);
+        den.Denoise(new float[256], [10], [0f], y);
+        Assert.All(y, v => Assert.True(float.IsFinite(v)));
         Assert.Contains("defines no null condition", Assert.Throws<InvalidOperationException>(() => m.CreateDenoiser(AnySchedule, new DenoiserOptions { GuidanceScale = 2 })).Message);
     }
 

@@ -320,6 +320,15 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("guidance.null_cond [9] is not accepted by the model", message);
         File.WriteAllText(Path.Combine(dir, "asd.json"), asd.Replace("\"class_id\": 3", "\"class_id\": -1", StringComparison.Ordinal));
         Assert.Contains("\"guidance.null_cond.class_id\" must be an integer from 0", Rejected<InvalidDataException>(() => ModelCatalog.Open(dir)));
+        // Given as a value, -1 was taken: the network's Gather read it as the last class (here the null class itself).
+        File.WriteAllText(Path.Combine(dir, "asd.json"), asd.Replace("\"class_id\": 3", "\"value\": [-1]", StringComparison.Ordinal));
+        Assert.Contains("guidance.null_cond [-1]: the input 'class_labels'", Rejected<InvalidDataException>(() => ModelCatalog.Open(dir)));
+        Assert.Contains("takes integers from 0, not -1", Rejected<InvalidDataException>(() => ModelCatalog.Open(dir)));
+        File.WriteAllText(Path.Combine(dir, "asd.json"), asd.Replace("\"class_id\": 3", "\"value\": [3]", StringComparison.Ordinal));
+        using (ModelCatalog.Open(dir))
+        {
+        }
+
         File.WriteAllText(Path.Combine(dir, "asd.json"), asd);
         using IDisposable ok = ModelCatalog.Open(dir); // the fixture's own class 3 still opens
     }
