@@ -120,6 +120,11 @@ internal static class BenchOutput
             yield return string.Create(Ci, $"cost-model ceiling with the acceptance by position of {g.Source}: {g.Speedup:F2}x wall-clock (at L = {g.Length}, this run's T(B)/T(1))");
         }
 
+        if (report.BoundsCeiling is { } b)
+        {
+            yield return string.Create(Ci, $"ceiling at the bounds: {b.Speedup:F2}x wall-clock (at L = {b.Length}; the cost model with every call of B rows at the larger of the weight-stream bound and B rows at the FMA peak, nothing else){(report.GivenAcceptanceBoundsCeiling is { } gb ? string.Create(Ci, $"; with the acceptance of {report.GivenAcceptanceCeiling?.Source}: {gb.Speedup:F2}x (at L = {gb.Length})") : "")}");
+        }
+
         BenchResult[] predicted = [.. report.Results.Where(r => !double.IsNaN(r.PredictedSpeedup))];
         if (predicted.Length > 0)
         {
@@ -195,7 +200,11 @@ internal static class BenchOutput
             double.IsNaN(report.PredictionCurve.DdpmCallSeconds) ? null : report.PredictionCurve.DdpmCallSeconds,
             report.PredictionCurve.RowOverheadSeconds,
             report.PredictionCurve.CallOverheadSeconds,
-            double.IsNaN(report.PredictionCurve.DdpmRowOverheadSeconds) ? null : report.PredictionCurve.DdpmRowOverheadSeconds);
+            double.IsNaN(report.PredictionCurve.DdpmRowOverheadSeconds) ? null : report.PredictionCurve.DdpmRowOverheadSeconds,
+            report.BoundsCeiling?.Speedup,
+            report.BoundsCeiling?.Length,
+            report.GivenAcceptanceBoundsCeiling?.Speedup,
+            report.GivenAcceptanceBoundsCeiling?.Length);
         AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, json, BenchJsonContext.Default.BenchJson));
 
         static double? Predicted(BenchResult r) => double.IsNaN(r.PredictedSpeedup) ? null : r.PredictedSpeedup;
@@ -339,7 +348,11 @@ internal sealed record BenchJson(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmCallSeconds,
     double PredictionRowOverheadSeconds,
     double PredictionCallOverheadSeconds,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmRowOverheadSeconds);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? PredictionDdpmRowOverheadSeconds,
+    double? BoundsCeilingWallSpeedup,
+    int? BoundsCeilingSpecLen,
+    double? GivenAcceptanceBoundsCeilingWallSpeedup,
+    int? GivenAcceptanceBoundsCeilingSpecLen);
 
 /// <summary>One setting's row of <see cref="BenchJson.Rows"/>: means over the repeats, the wall time a median.</summary>
 internal sealed record BenchJsonRow(string Sampler, string SpecLen, double SequentialModelCalls, double AlgorithmicSpeedup, double RowsPerStep, double WallSecondsPerSample, double WallSpeedup);

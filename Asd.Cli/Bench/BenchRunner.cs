@@ -115,6 +115,15 @@ internal sealed class BenchReport
     /// <summary>The ceiling with an acceptance given from elsewhere (--acceptance-from): its source, speedup and L.</summary>
     public (string Source, double Speedup, int Length)? GivenAcceptanceCeiling { get; init; }
 
+    /// <summary>
+    /// The ceiling at the physical bounds (with <see cref="Physics"/>): the cost model with every call of B rows at
+    /// the larger of the weight-stream bound and B rows at the FMA peak, this run's acceptance; its speedup and L.
+    /// </summary>
+    public (double Speedup, int Length)? BoundsCeiling { get; init; }
+
+    /// <summary>As <see cref="BoundsCeiling"/> with the acceptance of <see cref="GivenAcceptanceCeiling"/>'s source.</summary>
+    public (double Speedup, int Length)? GivenAcceptanceBoundsCeiling { get; init; }
+
     /// <summary>ONNX Runtime's own T(B) on the same network (with --vs-onnxruntime).</summary>
     public CostCurve? OnnxCostCurve { get; init; }
 
@@ -433,6 +442,26 @@ internal sealed class BenchRunner
                 givenCeiling = (ga.Source, ddpmStep * rate, length);
             }
 
+            // The same cost model on a machine-made curve: every call at the larger of its two physical bounds (the
+            // weights streamed once, B rows at the FMA peak), nothing else. What ASD could gain with this acceptance
+            // if the engine ran at the bounds: a goal above it needs more bandwidth or arithmetic than the machine has.
+            (double, int)? boundsCeiling = null, givenBoundsCeiling = null;
+            if (physics is not null)
+            {
+                BenchPhysics ph = physics;
+                var bounds = new CostCurve([.. Enumerable.Range(1, Math.Clamp(MaxBatchRows, 2, 1 << 14)).Select(b => Math.Max(ph.StreamSeconds, ph.ComputeSeconds(b)))], Model.Name);
+                var boundCost = new SpeculationCostModel.SharedCost(bounds, sharing);
+                double boundStep = bounds.DdpmSeconds(sharing) / sharing;
+                (double, int) AtBounds(MeasuredAcceptance acceptance)
+                {
+                    int length = SpeculationCostModel.BestLength(acceptance, boundCost, maxLength, out double rate);
+                    return rate * boundStep > 1 ? (rate * boundStep, length) : (1, 1);
+                }
+
+                boundsCeiling = AtBounds(new MeasuredAcceptance(pooled));
+                givenBoundsCeiling = GivenAcceptance is { } gb ? AtBounds(new MeasuredAcceptance(gb.Counts)) : null;
+            }
+
             return new BenchReport
             {
                 Machine = machine,
@@ -457,6 +486,8 @@ internal sealed class BenchRunner
                 SingleRowMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Onnx.OnnxRowParallelDenoiser>().FirstOrDefault()?.SingleRowMode,
                 OneSampleMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Unet1d.Unet1dDenoiser>().FirstOrDefault()?.OneSampleMode,
                 GivenAcceptanceCeiling = givenCeiling,
+                BoundsCeiling = boundsCeiling,
+                GivenAcceptanceBoundsCeiling = givenBoundsCeiling,
             };
         }
         finally

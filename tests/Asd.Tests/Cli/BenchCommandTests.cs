@@ -204,16 +204,30 @@ public sealed class BenchCommandTests : IDisposable
         JsonElement ddpmCallJson = root.GetProperty("prediction_ddpm_call_seconds");
         double ddpmCall = ddpmCallJson.ValueKind == JsonValueKind.Null ? seconds[0] : ddpmCallJson.GetDouble();
         double ddpmStep = ddpm.ValueKind == JsonValueKind.Null ? ddpmCall + perCall + overhead : ddpmCall + ddpm.GetDouble();
+        // L = 1 throughout makes its calls one row right after another: DDPM's back-to-back call and ASD's overheads.
+        (double best, int bestL) = Ceiling(T, ddpmStep, ddpmStep / (ddpmCall + perCall + overhead), Acceptance(root), Math.Min(steps - 1, seconds.Length));
+        Assert.Equal(best, root.GetProperty("ceiling_wall_speedup").GetDouble(), 9);
+        Assert.Equal(bestL, root.GetProperty("ceiling_spec_len").GetInt32());
+    }
+
+    /// <summary>q_k = accepted / attempts from a bench JSON (a position without attempts takes the q of the last one before it that has some, 1 if none).</summary>
+    private static Func<int, double> Acceptance(JsonElement root)
+    {
         var q = new SortedDictionary<int, double>();
         foreach (JsonElement p in root.GetProperty("acceptance_by_position").EnumerateArray().Where(p => p.GetProperty("attempts").GetInt64() > 0))
         {
             q[p.GetProperty("position").GetInt32()] = p.GetProperty("accepted").GetDouble() / p.GetProperty("attempts").GetDouble();
         }
 
-        double Q(int k) => q.TryGetValue(k, out double v) ? v : q.Where(kv => kv.Key < k).Select(kv => kv.Value).DefaultIfEmpty(1).Last();
+        return k => q.TryGetValue(k, out double v) ? v : q.Where(kv => kv.Key < k).Select(kv => kv.Value).DefaultIfEmpty(1).Last();
+    }
+
+    /// <summary>The README's ceiling: the best over L of T_ddpm E[steps](L) / E[cost](L), and L = 1 throughout at <paramref name="steady"/>.</summary>
+    private static (double Best, int Length) Ceiling(Func<int, double> T, double ddpmStep, double steady, Func<int, double> Q, int maxLength)
+    {
         double best = ddpmStep / T(1);
         int bestL = 1;
-        for (int l = 2; l <= steps - 1 && l <= seconds.Length; l++)
+        for (int l = 2; l <= maxLength; l++)
         {
             double expectedSteps = 1, reach = 1;
             for (int j = 1; j < l; j++)
@@ -229,15 +243,57 @@ public sealed class BenchCommandTests : IDisposable
             }
         }
 
-        // L = 1 throughout makes its calls one row right after another: DDPM's back-to-back call and ASD's overheads.
-        double steady = ddpmStep / (ddpmCall + perCall + overhead);
-        if (steady > best)
+        return steady > best ? (steady, 1) : (best, bestL);
+    }
+
+    /// <summary>
+    /// The ceiling at the bounds, recomputed from the JSON: the same formula on T(B) = max(weight bytes / read
+    /// bandwidth, B x FLOP per row / FMA peak), DDPM's step at T(1); with the run's own acceptance and with the one
+    /// --acceptance-from gives. The control: a model without weights to stream (the analytic mixture) has none.
+    /// </summary>
+    [Fact]
+    public void TheCeilingAtTheBoundsFollowsFromTheBoundsAndTheAcceptance()
+    {
+        string first = Path.Combine(_dir, "first.json"), second = Path.Combine(_dir, "second.json"), mixture = Path.Combine(_dir, "mixture.json");
+        string[] common = ["bench", "--model", "builtin:policy", "--steps", "20", "--repeats", "1", "--threads", "1", "--spec-lens", "2"];
+        var (code, output, err) = Run([.. common, "--json", first]);
+        Assert.True(code == 0, err + output);
+        var (code2, output2, err2) = Run("bench", "--model", "builtin:mixture", "--steps", "20", "--repeats", "1", "--threads", "1", "--spec-lens", "4", "--json", mixture);
+        Assert.True(code2 == 0, err2 + output2);
+        Assert.DoesNotContain("ceiling at the bounds", output2);
+        using (JsonDocument m = JsonDocument.Parse(File.ReadAllText(mixture)))
         {
-            (best, bestL) = (steady, 1);
+            Assert.False(m.RootElement.TryGetProperty("bounds_ceiling_wall_speedup", out _));
         }
 
-        Assert.Equal(best, root.GetProperty("ceiling_wall_speedup").GetDouble(), 9);
-        Assert.Equal(bestL, root.GetProperty("ceiling_spec_len").GetInt32());
+        var (code3, output3, err3) = Run([.. common, "--json", second, "--acceptance-from", mixture]);
+        Assert.True(code3 == 0, err3 + output3);
+        Assert.Matches(@"ceiling at the bounds: [0-9.]+x wall-clock \(at L = \d+; the cost model with every call of B rows at the larger of the weight-stream bound and B rows at the FMA peak, nothing else\); with the acceptance of builtin:mixture: [0-9.]+x \(at L = \d+\)", output3);
+
+        foreach ((string path, string? given) in (IEnumerable<(string, string?)>)[(first, null), (second, mixture)])
+        {
+            using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+            JsonElement root = doc.RootElement;
+            double stream = root.GetProperty("weight_bytes").GetDouble() / root.GetProperty("read_bandwidth_bytes_per_second").GetDouble();
+            double row = root.GetProperty("flops_per_sample").GetDouble() / root.GetProperty("fma_peak_flops").GetDouble();
+            double T(int b) => Math.Max(stream, b * row);
+            (double best, int bestL) = Ceiling(T, T(1), 1, Acceptance(root), 19);
+            Assert.Equal(best, root.GetProperty("bounds_ceiling_wall_speedup").GetDouble(), 9);
+            Assert.Equal(bestL, root.GetProperty("bounds_ceiling_spec_len").GetInt32());
+            if (given is null)
+            {
+                Assert.False(root.TryGetProperty("given_acceptance_bounds_ceiling_wall_speedup", out _));
+                continue;
+            }
+
+            using JsonDocument other = JsonDocument.Parse(File.ReadAllText(given));
+            (double gBest, int gL) = Ceiling(T, T(1), 1, Acceptance(other.RootElement), 19);
+            Assert.Equal(gBest, root.GetProperty("given_acceptance_bounds_ceiling_wall_speedup").GetDouble(), 9);
+            Assert.Equal(gL, root.GetProperty("given_acceptance_bounds_ceiling_spec_len").GetInt32());
+            // At the policy's bounds (a row far below the weight stream) drafting pays: the comparison would be empty
+            // if the ceilings sat at L = 1.
+            Assert.True(gL > 1 && gBest > 1 && bestL > 1 && best > 1, $"{gL} {gBest} {bestL} {best}");
+        }
     }
 
     [Fact]
