@@ -90,15 +90,72 @@ def repeated_runs(d):
     return [(label, f) for label, f in out if "stream_s" in f and f["machine"] == machine]
 
 
+def acceptance(r):
+    """q_k = accepted / attempts by draft position; a position without attempts takes the q of the last one before it
+    that has some, 1 if none (asd bench's MeasuredAcceptance)."""
+    q = {p["position"]: p["accepted"] / p["attempts"] for p in r["acceptance_by_position"] if p["attempts"] > 0}
+
+    def at(k):
+        before = [v for j, v in sorted(q.items()) if j <= k]
+        return before[-1] if before else 1.0
+    return at
+
+
+def ceiling_at_bounds(r, q):
+    """asd bench's ceiling at the bounds (README, "asd bench"), one chain: the best over L = 2 .. K - 1 of
+    T(1) E[steps](L) / (T(L) + (1 - reach(L)) T(1)), against L = 1 at 1x, with T(B) = max(weight stream, B rows at
+    the FMA peak). Returns (speedup, L)."""
+    stream = r["weight_bytes"] / r["read_bandwidth_bytes_per_second"]
+    row_s = r["flops_per_sample"] / r["fma_peak_flops"]
+
+    def t(b):
+        return max(stream, b * row_s)
+    best, best_len = 1.0, 1
+    for length in range(2, min(r["steps"] - 1, 256) + 1):
+        steps, reach = 1.0, 1.0
+        for j in range(1, length):
+            steps += reach
+            reach *= q(j)
+        speedup = t(1) * steps / (t(length) + (1 - reach) * t(1))
+        if speedup > best * (1 + 1e-12):
+            best, best_len = speedup, length
+    return best, best_len
+
+
+def add_bounds_ceilings(f, r, given):
+    """The ceilings at the bounds, with the run's acceptance and with the one --acceptance-from gave (given: that
+    bench's JSON, policy.json beside it). A JSON from before asd bench wrote them gets them computed here, marked
+    as such; where the JSON has them, this computation must agree with it (a check of this port of the formula)."""
+    if "weight_bytes" not in r:
+        return
+    own = ceiling_at_bounds(r, acceptance(r))
+    other = ceiling_at_bounds(r, acceptance(given)) if given is not None and r.get("given_acceptance_source") else None
+    if r.get("bounds_ceiling_wall_speedup") is not None:
+        written = [(r["bounds_ceiling_wall_speedup"], r["bounds_ceiling_spec_len"])]
+        mine = [own]
+        if r.get("given_acceptance_bounds_ceiling_wall_speedup") is not None:
+            written.append((r["given_acceptance_bounds_ceiling_wall_speedup"], r["given_acceptance_bounds_ceiling_spec_len"]))
+            mine.append(other)
+        for (ws, wl), m in zip(written, mine):
+            if m is None or wl != m[1] or abs(ws - m[0]) > 1e-9 * ws:
+                sys.exit("the ceiling at the bounds computed here (%s) differs from asd bench's (%s, L = %d)" % (m, ws, wl))
+    f.update(bounds_ceiling=own[0], bounds_ceiling_len=own[1], bounds_recomputed="bounds_ceiling_wall_speedup" not in r)
+    if other:
+        f.update(given_bounds_ceiling=other[0], given_bounds_ceiling_len=other[1])
+
+
 def fmt_ms(s):
     return "-" if s is None else "%.3f" % (s * 1e3)
 
 
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "docs/bench/unet1d"
-    runs = {name: facts(r) for name, _ in RUNS if (r := load(d, name)) is not None}
-    if not runs:
+    raw = {name: r for name, _ in RUNS if (r := load(d, name)) is not None}
+    if not raw:
         sys.exit("no bench JSON in %s (run tools/unet1d_bench.sh)" % d)
+    runs = {name: facts(r) for name, r in raw.items()}
+    for name, r in raw.items():
+        add_bounds_ceilings(runs[name], r, raw.get("policy"))
     titles = dict(RUNS)
     first = next(iter(runs.values()))
     # The script runs the AOT level of the machine: v4 where the kernels are AVX-512, else v3.
@@ -170,7 +227,10 @@ def main():
     md.append("")
     md += ["The ceiling at the bounds is the cost model's with every call of B rows at the larger of the weight-stream "
            "bound and B rows at the FMA peak, nothing else: what ASD would gain with that acceptance on an engine that "
-           "ran at this machine's limits (`asd bench`, README).", ""]
+           "ran at this machine's limits (`asd bench`, README)." + (
+               " These bench files predate it, so this report computed it from their bounds and acceptance with the "
+               "same formula (checked against asd bench's on files that have both)."
+               if any(f.get("bounds_recomputed") for f in runs.values()) else ""), ""]
 
     goals = []
 
