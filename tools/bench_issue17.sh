@@ -4,7 +4,8 @@
 # the unet16 and unet28 fixtures with intra-op threads (1 and 2) and row-parallel lanes (2), and the policy's float16 against
 # float32 packing (Asd.Bench quick-policy-half), and the pinned MLP bench network against ONNX Runtime (quick-mlp), on Release builds it makes first; run on an otherwise idle machine where the
 # machine is shared. Usage, from the repository root: tools/bench_issue17.sh   (ASD_ISSUE17_OUT=DIR writes there
-# instead: docs/bench/issue17-avx2 holds a pass on the AVX2-only Zen 3 the project VM is some days)
+# instead: docs/bench/issue17-avx2 holds a pass on the AVX2-only Zen 3 the project VM is some days, issue17-zen4 one on a
+# Zen 4, whose AVX-512 runs at half the FMA rate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${ASD_ISSUE17_OUT:-docs/bench/issue17}
