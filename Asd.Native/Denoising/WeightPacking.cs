@@ -32,7 +32,10 @@ internal static class WeightPacking
     /// 0.83-0.94 of float16's time at 4-8 samples, but whole requests did not follow (<c>tools/auto_ab.sh</c>, 8 run
     /// pairs: auto 1.03, L = 2 1.12, L = 4 and 8 0.96, with the A/A control at 1.09 on that hour's machine), and side
     /// by side in one process float32 was 3-12% slower at one sample and between 8% faster and 5% slower at 2-8
-    /// (<c>ASD_AB_F32=1 Asd.Bench quick-unet</c>, six runs; docs/bench/avx2/policy-half.md).
+    /// (<c>ASD_AB_F32=1 Asd.Bench quick-unet</c>, six runs; docs/bench/avx2/policy-half.md). A Zen 4, whose AVX-512
+    /// runs on 256-bit units, reads like the Zen 3 beyond one row (float32 0.82-0.95 of float16's time at 2-8 rows on 2
+    /// threads, 1.20 at one), and float32 copies there made auto's request 0.94x the time but DDPM's 1.20x
+    /// (docs/bench/issue17-zen4/policy-float32-copies-ab.txt), so AVX-512 keeps float16 for DDPM's sake.
     /// </summary>
     internal static bool HalfPays(IsaPath path, int threads, long floatBytes, long lastLevelCacheBytes) =>
         !(path == IsaPath.Avx2 && threads >= 2 && lastLevelCacheBytes > 0 && floatBytes <= lastLevelCacheBytes / 2);
