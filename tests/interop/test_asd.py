@@ -132,6 +132,22 @@ def test_an_array_of_the_right_size_and_another_shape_is_refused(mlp, mixture):
         mixture.sample(5, steps=5, spec_len=2, init_noise=noise.reshape(160))
 
 
+def test_complex_values_and_values_beyond_float32_are_refused(mlp, mixture):
+    # numpy's cast kept a complex value's real part (with a warning) and sampled; a finite 1e39 became an infinity
+    # that the library reported as if given. The controls: real float64 and integer arrays are taken.
+    good = np.array([0.1, 0.2, 0.3], dtype=np.float64)
+    mlp.sample(2, steps=5, spec_len=3, cond=good)
+    mlp.sample(2, steps=5, spec_len=3, cond=np.array([0, 1, 0]))
+    with pytest.raises(asd.AsdError, match=r"cond: complex values; expected real numbers"):
+        mlp.sample(2, steps=5, spec_len=3, cond=good + 0j)
+    with pytest.raises(asd.AsdError, match=r"cond: a value beyond float32's range"):
+        mlp.sample(2, steps=5, spec_len=3, cond=np.array([0.1, 1e39, 0.3]))
+    with pytest.raises(asd.AsdError, match=r"init_noise: complex values"):
+        mixture.sample(1, steps=5, spec_len=2, init_noise=np.zeros(32, np.complex64))
+    with pytest.raises(asd.AsdError, match=r"init_noise: a value beyond float32's range"):
+        mixture.sample(1, steps=5, spec_len=2, init_noise=np.full(32, -1e300))
+
+
 def test_initial_noise(mixture):
     noise = np.random.default_rng(0).standard_normal((5, 32)).astype(np.float32)
     a, _ = mixture.sample(5, steps=30, spec_len=8, seed=1, init_noise=noise)

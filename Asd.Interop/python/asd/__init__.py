@@ -147,9 +147,17 @@ _DIGITS = re.compile("[0-9]+")
 
 
 def _float_buffer(values, what):
-    """A C-contiguous float32 copy (or view) of values, and a pointer to it (AsdError naming `what` if not numbers)."""
+    """A C-contiguous float32 copy (or view) of values, and a pointer to it (AsdError naming `what` if not numbers).
+    Complex values are refused (numpy's cast keeps the real part, with a warning at most), and so are finite values
+    beyond float32's range (the cast made them infinities, which the library then named as if the caller gave them)."""
     try:
-        arr = np.ascontiguousarray(values, dtype=np.float32)
+        src = np.asarray(values)
+        if np.iscomplexobj(src):
+            raise AsdError(f"{what}: complex values; expected real numbers.")
+        with np.errstate(over="raise"):
+            arr = np.ascontiguousarray(src, dtype=np.float32)
+    except FloatingPointError:
+        raise AsdError(f"{what}: a value beyond float32's range (magnitude above 3.4e38).") from None
     except (TypeError, ValueError, OverflowError) as e:
         raise AsdError(f"{what}: expected numbers convertible to float32 ({e}).") from None
     return arr, arr.ctypes.data_as(POINTER(c_float))
