@@ -432,7 +432,7 @@ internal static class SampleCommand
         {
             return conditionSize == 0
                 ? []
-                : throw new ArgumentException($"This model is conditional: give --cond with {conditionSize} numbers (shared by all samples{what}) or a .npy file of shape [{conditionSize}] or [{samples}, {conditionSize}].");
+                : throw new ArgumentException($"This model is conditional: give --cond with {conditionSize} numbers (shared by all samples{what}) or a .npy file of shape [{conditionSize}], [1, {conditionSize}] or [{samples}, {conditionSize}].");
         }
 
         if (conditionSize == 0)
@@ -456,7 +456,7 @@ internal static class SampleCommand
             bool ok = (shape.Length == 1 && shape[0] == conditionSize) || (shape.Length == 2 && shape[1] == conditionSize && (shape[0] == samples || shape[0] == 1));
             if (!ok)
             {
-                throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [{samples}, {conditionSize}]{what}.");
+                throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [1, {conditionSize}] (shared by all samples) or [{samples}, {conditionSize}] (one row per sample){what}.");
             }
         }
         else

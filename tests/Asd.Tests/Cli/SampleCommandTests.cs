@@ -70,6 +70,39 @@ public sealed class SampleCommandTests : IDisposable
         Assert.All(before, kv => Assert.Equal(kv.Value, File.ReadAllBytes(kv.Key)));
     }
 
+    /// <summary>
+    /// A --cond file is taken as [c] or [1, c] (shared by every sample, the same bits) or [n, c] (one row a sample); any
+    /// other shape is refused naming the three (the message listed two, leaving out the [1, c] it accepts).
+    /// </summary>
+    [Fact]
+    public void ACondFileTakesItsThreeShapesAndRefusesOthersNamingThem()
+    {
+        float[] row = [0.8f, 0.1f, -0.75f, -0.05f];
+        byte[] Sample(string cond)
+        {
+            string npy = Path.Combine(_dir, "s.npy");
+            var (code, _, err) = Run("sample", "--cond", cond, "--samples", "2", "--steps", "5", "--spec-len", "2", "--seed", "4", "--out", npy);
+            Assert.True(code == 0, err);
+            return File.ReadAllBytes(npy);
+        }
+
+        string flat = Path.Combine(_dir, "flat.npy"), one = Path.Combine(_dir, "one.npy"), each = Path.Combine(_dir, "each.npy");
+        Npy.Write(flat, row, [4]);
+        Npy.Write(one, row, [1, 4]);
+        Npy.Write(each, [.. row, .. row], [2, 4]);
+        byte[] shared = Sample(flat);
+        Assert.Equal(shared, Sample(one));
+        Assert.Equal(shared, Sample(each));
+        foreach (int[] shape in (int[][])[[4, 2], [2, 1, 4], [3, 4]])
+        {
+            string bad = Path.Combine(_dir, $"bad{shape.Length}{shape[0]}.npy");
+            Npy.Write(bad, new float[shape.Aggregate(1, (a, b) => a * b)], shape);
+            var (code, _, err) = Run("sample", "--cond", bad, "--samples", "2", "--steps", "5");
+            Assert.Equal(2, code);
+            Assert.Contains($"shape [{string.Join(", ", shape)}] does not fit; expected [4] or [1, 4] (shared by all samples) or [2, 4] (one row per sample)", err, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("asd", "8", "8")]
     [InlineData("asd", "inf", "inf")]
