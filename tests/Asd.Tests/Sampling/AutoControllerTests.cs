@@ -102,7 +102,11 @@ public sealed class AutoControllerTests
     /// Runs <paramref name="rounds"/> rounds of one chain on the controller, each drafted position accepted with
     /// probability <paramref name="q"/> (seeded), with at most <paramref name="remaining"/> steps left per round.
     /// </summary>
-    private static List<int> Drive(AutoSpeculation auto, int rounds, double q, int remaining = 10_000, int seed = 5)
+    private static List<int> Drive(AutoSpeculation auto, int rounds, double q, int remaining = 10_000, int seed = 5) =>
+        Drive(auto, rounds, _ => q, remaining, seed);
+
+    /// <summary>As <see cref="Drive(AutoSpeculation, int, double, int, int)"/>, with the acceptance of round r <paramref name="q"/>(r).</summary>
+    private static List<int> Drive(AutoSpeculation auto, int rounds, Func<int, double> q, int remaining = 10_000, int seed = 5)
     {
         var rng = new Random(seed);
         var chosen = new List<int>();
@@ -113,7 +117,7 @@ public sealed class AutoControllerTests
             chosen.Add(l);
             for (int j = 1; j < l; j++)
             {
-                bool ok = rng.NextDouble() < q;
+                bool ok = rng.NextDouble() < q(r);
                 auto.Record(0, j, ok);
                 if (!ok)
                 {
@@ -195,25 +199,7 @@ public sealed class AutoControllerTests
         int Replay(int rounds, int remaining, out bool explored)
         {
             var auto = new AutoSpeculation(Curve(b => 1e-3 * (1 + (0.05 * b))), 64);
-            var rng = new Random(5);
-            auto.Reset(1);
-            for (int r = 0; r < rounds; r++)
-            {
-                int l = auto.Choose(0, 10_000);
-                double q = r < 40 ? 0.97 : 0.85;
-                for (int j = 1; j < l; j++)
-                {
-                    bool ok = rng.NextDouble() < q;
-                    auto.Record(0, j, ok);
-                    if (!ok)
-                    {
-                        break;
-                    }
-                }
-
-                auto.EndRound(0);
-            }
-
+            Drive(auto, rounds, r => r < 40 ? 0.97 : 0.85);
             int chosen = auto.Choose(0, remaining);
             explored = auto.LastChoiceExplored;
             return chosen;
