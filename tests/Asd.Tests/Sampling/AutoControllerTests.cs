@@ -145,6 +145,31 @@ public sealed class AutoControllerTests
         return st;
     }
 
+    /// <summary>
+    /// The explanation reads the last tracked position's acceptance too: positions from it on share one count, so it
+    /// decides every length past it. With positions 1-63 accepted 99.9% and position 64 never, the best length on a
+    /// flat curve is 64 (position 64 would be drafted in vain); the control, position 64 accepted like the rest, puts
+    /// it at the cap, 256. A loop stopping one position short (a surviving mutant) left position 64 at 0 and named 64 both times.
+    /// </summary>
+    [Fact]
+    public void TheExplanationReadsTheLastTrackedPositionsAcceptance()
+    {
+        string Best(long acceptedAtLast)
+        {
+            var auto = new AutoSpeculation(Curve(_ => 1e-3, rows: 256), 256);
+            Drive(auto, 10, q: 0.99);
+            SamplingStats st = StatsAccepting(1000, 999);
+            st.AcceptedRaw[AutoSpeculation.TrackedPositions] = acceptedAtLast;
+            var m = System.Text.RegularExpressions.Regex.Match(auto.Explain(st), @"predicted gain [\d.]+x at L = (\d+) ");
+            Assert.True(m.Success, auto.Explain(st));
+            return m.Groups[1].Value;
+        }
+
+        Assert.Equal(64, AutoSpeculation.TrackedPositions);
+        Assert.Equal("64", Best(0));
+        Assert.Equal("256", Best(999));
+    }
+
     [Fact]
     public void RoundsHeldAtTheStepsLeftAreAttributedToThem()
     {
