@@ -399,6 +399,41 @@ public sealed class AutoControllerTests
     }
 
     /// <summary>Runs one chain's rounds of L = 1 on a linear curve, noting before each decision whether the sampler would time the call.</summary>
+    /// <summary>
+    /// Streaks double as documented (<see cref="AutoSpeculation.StreakCap"/>): where drafting never pays (T(B) = B T(1)),
+    /// a chain decides L = 1, then runs 1, 2, 4, 8 and then 16 rounds at a time without a decision, deciding between
+    /// them (a decision's round wants its call timed, a streak's does not). The surviving mutants of the grant (a streak
+    /// of 16 at once, or no doubling) change the pattern. The control: on a flat curve, where drafting pays, no round is
+    /// a streak's.
+    /// </summary>
+    [Fact]
+    public void StreaksOfDdpmsStepsDoubleUpToTheCap()
+    {
+        static string Pattern(AutoSpeculation auto, int rounds)
+        {
+            var text = new System.Text.StringBuilder();
+            auto.Reset(1);
+            for (int r = 0; r < rounds; r++)
+            {
+                auto.Choose(0, 10_000);
+                text.Append(auto.WantsTiming ? 'D' : 'S');
+                auto.EndRound(0);
+            }
+
+            return text.ToString();
+        }
+
+        var expected = new System.Text.StringBuilder("D");
+        for (int streak = 1; expected.Length < 100; streak = Math.Min(AutoSpeculation.StreakCap, 2 * streak))
+        {
+            expected.Append('S', streak).Append('D');
+        }
+
+        Assert.Equal(16, AutoSpeculation.StreakCap);
+        Assert.Equal(expected.ToString()[..100], Pattern(new AutoSpeculation(Curve(Linear), 64), 100));
+        Assert.Equal(new string('D', 100), Pattern(new AutoSpeculation(Curve(Flat), 64), 100));
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
