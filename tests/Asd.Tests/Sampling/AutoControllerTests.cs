@@ -105,8 +105,12 @@ public sealed class AutoControllerTests
     private static List<int> Drive(AutoSpeculation auto, int rounds, double q, int remaining = 10_000, int seed = 5) =>
         Drive(auto, rounds, _ => q, remaining, seed);
 
-    /// <summary>As <see cref="Drive(AutoSpeculation, int, double, int, int)"/>, with the acceptance of round r <paramref name="q"/>(r).</summary>
-    private static List<int> Drive(AutoSpeculation auto, int rounds, Func<int, double> q, int remaining = 10_000, int seed = 5)
+    /// <summary>
+    /// As <see cref="Drive(AutoSpeculation, int, double, int, int)"/>, with the acceptance of round r <paramref name="q"/>(r);
+    /// with <paramref name="callSeconds"/>, every round's call is timed at that many seconds for its rows, and with
+    /// <paramref name="explored"/>, whether each round explored is listed there.
+    /// </summary>
+    private static List<int> Drive(AutoSpeculation auto, int rounds, Func<int, double> q, int remaining = 10_000, int seed = 5, Func<int, double>? callSeconds = null, List<bool>? explored = null)
     {
         var rng = new Random(seed);
         var chosen = new List<int>();
@@ -115,6 +119,7 @@ public sealed class AutoControllerTests
         {
             int l = auto.Choose(0, remaining);
             chosen.Add(l);
+            explored?.Add(auto.LastChoiceExplored);
             for (int j = 1; j < l; j++)
             {
                 bool ok = rng.NextDouble() < q(r);
@@ -123,6 +128,11 @@ public sealed class AutoControllerTests
                 {
                     break;
                 }
+            }
+
+            if (callSeconds is not null)
+            {
+                auto.Observe(l, callSeconds(l));
             }
 
             auto.EndRound(0);
@@ -432,6 +442,24 @@ public sealed class AutoControllerTests
         Assert.Equal(16, AutoSpeculation.StreakCap);
         Assert.Equal(expected.ToString()[..100], Pattern(new AutoSpeculation(Curve(Linear), 64), 100));
         Assert.Equal(new string('D', 100), Pattern(new AutoSpeculation(Curve(Flat), 64), 100));
+    }
+
+    /// <summary>
+    /// Exploration alternates its direction: the first one tries a longer length than the chain's, the next a shorter,
+    /// and so on, while no upward one found its length cheaper than predicted (here every call takes what the curve
+    /// says). A learning controller on T(B) = 1 + 0.05 B ms at acceptance 0.85, every call timed at the curve's cost,
+    /// 600 rounds: an exploration every 50 decisions, each on the other side of the length chosen the round before.
+    /// The surviving mutants of the direction's parity test change the order.
+    /// </summary>
+    [Fact]
+    public void ExplorationsAlternateLongerAndShorterWhileNothingSurprises()
+    {
+        static double Cost(int rows) => 1e-3 * (1 + (0.05 * rows));
+        var explored = new List<bool>();
+        List<int> chosen = Drive(Learning(Cost), 600, _ => 0.85, callSeconds: Cost, explored: explored);
+        List<int> sides = [.. Enumerable.Range(1, chosen.Count - 1).Where(r => explored[r]).Select(r => Math.Sign(chosen[r] - chosen[r - 1]))];
+        Assert.Equal(12, sides.Count);
+        Assert.Equal([.. Enumerable.Range(0, sides.Count).Select(i => i % 2 == 0 ? 1 : -1)], sides);
     }
 
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
