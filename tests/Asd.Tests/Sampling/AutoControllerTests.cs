@@ -449,7 +449,8 @@ public sealed class AutoControllerTests
     /// and so on, while no upward one found its length cheaper than predicted (here every call takes what the curve
     /// says). A learning controller on T(B) = 1 + 0.05 B ms at acceptance 0.85, every call timed at the curve's cost,
     /// 600 rounds: an exploration every 50 decisions, each on the other side of the length chosen the round before.
-    /// The surviving mutants of the direction's parity test change the order.
+    /// When an upward one finds its length cheaper than predicted, the next goes up again. The surviving mutants of
+    /// the direction's parity test and of that rule change the order.
     /// </summary>
     [Fact]
     public void ExplorationsAlternateLongerAndShorterWhileNothingSurprises()
@@ -460,6 +461,13 @@ public sealed class AutoControllerTests
         List<int> sides = [.. Enumerable.Range(1, chosen.Count - 1).Where(r => explored[r]).Select(r => Math.Sign(chosen[r] - chosen[r - 1]))];
         Assert.Equal(12, sides.Count);
         Assert.Equal([.. Enumerable.Range(0, sides.Count).Select(i => i % 2 == 0 ? 1 : -1)], sides);
+
+        // A surprise: calls of 16 rows and more take 0.3 of the curve's time. The first exploration (up, to 24) finds
+        // its length cheaper than predicted, so the next goes up again, and the one after that too; then they alternate.
+        explored.Clear();
+        chosen = Drive(Learning(Cost), 600, _ => 0.85, callSeconds: rows => rows >= 16 ? 0.3 * Cost(rows) : Cost(rows), explored: explored);
+        sides = [.. Enumerable.Range(1, chosen.Count - 1).Where(r => explored[r]).Select(r => Math.Sign(chosen[r] - chosen[r - 1]))];
+        Assert.Equal([1, 1, 1, -1, 1, -1], sides.Take(6));
     }
 
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
