@@ -35,7 +35,9 @@ internal static class WeightPacking
     /// (<c>ASD_AB_F32=1 Asd.Bench quick-unet</c>, six runs; docs/bench/avx2/policy-half.md). A Zen 4, whose AVX-512
     /// runs on 256-bit units, reads like the Zen 3 beyond one row (float32 0.82-0.95 of float16's time at 2-8 rows on 2
     /// threads, 1.20 at one), and float32 copies there made auto's request 0.94x the time but DDPM's 1.20x
-    /// (docs/bench/issue17-zen4/policy-float32-copies-ab.txt), so AVX-512 keeps float16 for DDPM's sake.
+    /// (docs/bench/issue17-zen4/policy-float32-copies-ab.txt), so AVX-512 keeps float16 for DDPM's sake. Float16 at one
+    /// row with float32 copies beyond kept DDPM's time and made auto's 0.95x, but spread auto's dominant length
+    /// (policy-mixed-packing-ab.txt); not adopted for 5%.
     /// </summary>
     internal static bool HalfPays(IsaPath path, int threads, long floatBytes, long lastLevelCacheBytes) =>
         !(path == IsaPath.Avx2 && threads >= 2 && lastLevelCacheBytes > 0 && floatBytes <= lastLevelCacheBytes / 2);
