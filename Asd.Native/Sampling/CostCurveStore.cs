@@ -62,24 +62,16 @@ public sealed record CostCurveKey(string Model, string ModelHash, string Device,
         return new CostCurveKey(model.Name, modelHash, device, threads, guided, rows, CpuModel(), BuildFlavour());
     }
 
-    /// <summary>The CPU model from /proc/cpuinfo (model name, or on arm64 the implementer and part), else the architecture.</summary>
+    /// <summary>
+    /// The CPU model from /proc/cpuinfo (<see cref="CpuModel(IEnumerable{string})"/>), else the architecture.
+    /// </summary>
     public static string CpuModel()
     {
         try
         {
-            if (File.Exists("/proc/cpuinfo"))
+            if (File.Exists("/proc/cpuinfo") && CpuModel(File.ReadLines("/proc/cpuinfo")) is { } model)
             {
-                foreach (string line in File.ReadLines("/proc/cpuinfo"))
-                {
-                    if (line.StartsWith("model name", StringComparison.Ordinal) || line.StartsWith("CPU part", StringComparison.Ordinal))
-                    {
-                        int colon = line.IndexOf(':', StringComparison.Ordinal);
-                        if (colon > 0)
-                        {
-                            return line[(colon + 1)..].Trim();
-                        }
-                    }
-                }
+                return model;
             }
         }
         catch (IOException)
@@ -90,6 +82,43 @@ public sealed record CostCurveKey(string Model, string ModelHash, string Device,
         }
 
         return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    /// <summary>
+    /// The first processor's model in /proc/cpuinfo's text: on x86 the model name with the family, model and stepping
+    /// numbers, on arm64 the implementer, part, variant and revision; null when it names none. The name alone does
+    /// not identify a CPU: a cloud VM reads "AMD EPYC" on a Zen 3 (family 25 model 1, AVX2), a Zen 4 (family 25 model
+    /// 17, AVX-512 on 256-bit units) and a Zen 5, whose cost curves differ by up to 2x, and a curve measured on one must
+    /// not be reused on another.
+    /// </summary>
+    internal static string? CpuModel(IEnumerable<string> cpuinfo)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in cpuinfo)
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                if (fields.Count > 0)
+                {
+                    break; // the first processor's block is enough
+                }
+
+                continue;
+            }
+
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0)
+            {
+                fields.TryAdd(line[..colon].Trim(), line[(colon + 1)..].Trim());
+            }
+        }
+
+        string Numbers(params string[] names) => string.Join(' ', names.Where(n => fields.TryGetValue(n, out string? v) && v.Length > 0).Select(n => $"{n} {fields[n]}"));
+        string x86 = Numbers("cpu family", "model", "stepping"), arm = Numbers("CPU implementer", "CPU part", "CPU variant", "CPU revision");
+        string? name = fields.TryGetValue("model name", out string? n) && n.Length > 0 ? n : null;
+        string ids = x86.Length > 0 ? x86 : arm;
+        string model = name is null ? ids : ids.Length > 0 ? $"{name} ({ids})" : name;
+        return model.Length > 0 ? model.Replace(':', ' ') : null;
     }
 
     /// <summary>asd's version, JIT or Native AOT, and the active kernel path.</summary>
