@@ -6,6 +6,9 @@ namespace Asd.Cli.Commands;
 /// <summary><c>asd bench</c>: DDPM against ASD at several speculation lengths, timed side by side.</summary>
 internal static class BenchCommand
 {
+    /// <summary>The most timed repeats one run takes (<c>--repeats</c>, and <c>asd sample --vs-ddpm-repeats</c>).</summary>
+    internal const int MaxRepeats = 10000;
+
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var flags = new ModelFlags();
@@ -13,7 +16,7 @@ internal static class BenchCommand
         var samples = new Option<int>("--samples") { Description = "Chains per run (1 = the latency of one sample).", DefaultValueFactory = _ => 1 };
         var cond = new Option<string?>("--cond") { Description = "Conditioning (numbers or .npy); builtin:policy defaults to a symmetric observation." };
         var specLens = new Option<string>("--spec-lens") { Description = "Speculation lengths to time, comma-separated (DDPM always runs).", DefaultValueFactory = _ => "1,2,4,8,16,inf,auto" };
-        var repeats = new Option<int>("--repeats") { Description = "Timed repeats per setting (interleaved; one warm-up pass is excluded).", DefaultValueFactory = _ => 15 };
+        var repeats = new Option<int>("--repeats") { Description = "Timed repeats per setting, 1 to 10000 (interleaved; one warm-up pass is excluded).", DefaultValueFactory = _ => 15 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first repeat (repeat r uses seed + r).", DefaultValueFactory = _ => 0UL };
         var maxRows = new Option<int>("--max-batch-rows") { Description = "Most rows per denoiser call.", DefaultValueFactory = _ => SamplerRequest.DefaultMaxBatchRows };
         var costCurve = new Option<string?>("--cost-curve") { Description = "Use this batch-cost curve (asd-cost-curve JSON) instead of measuring one: makes auto deterministic." };
@@ -42,9 +45,10 @@ internal static class BenchCommand
                 throw new ArgumentException($"--samples must be >= 1 (got {n}).");
             }
 
-            if (r < 1)
+            if (r is < 1 or > MaxRepeats)
             {
-                throw new ArgumentException($"--repeats must be >= 1 (got {r}).");
+                // Each repeat runs every setting once and keeps its timings: 100,000,000 ran silently for hours.
+                throw new ArgumentException($"--repeats must be from 1 to {MaxRepeats} (got {r}); a longer study is several runs, each with its own --json.");
             }
 
             List<SpecLength> lengths = [.. parse.GetValue(specLens)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => SpecLength.Parse(t, "--spec-lens")).Distinct()];

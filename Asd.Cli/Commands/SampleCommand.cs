@@ -106,9 +106,9 @@ internal static class SampleCommand
                 Calibration = CalibrationLimits.Default with { Refresh = parse.GetValue(recalibrate) },
             }.Validate());
             int pairs = parse.GetValue(vsDdpmRepeats);
-            if (pairs < 1)
+            if (pairs is < 1 or > BenchCommand.MaxRepeats)
             {
-                throw new ArgumentException($"--vs-ddpm-repeats must be >= 1 (got {pairs}).");
+                throw new ArgumentException($"--vs-ddpm-repeats must be from 1 to {BenchCommand.MaxRepeats} (got {pairs}).");
             }
 
             using IDiffusionModel m = flags.Open(parse, threadCount);

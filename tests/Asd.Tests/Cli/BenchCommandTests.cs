@@ -350,7 +350,8 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("not a number", "--spec-lens", "eight")]
     [InlineData("--spec-lens '' names no length", "--spec-lens", "")]
     [InlineData("--spec-lens ' , ' names no length", "--spec-lens", " , ")]
-    [InlineData("--repeats must be >= 1", "--repeats", "0")]
+    [InlineData("--repeats must be from 1 to 10000 (got 0)", "--repeats", "0")]
+    [InlineData("--repeats must be from 1 to 10000 (got 100000000)", "--repeats", "100000000")] // ran silently for hours
     [InlineData("needs the same network as ONNX", "--model", "builtin:mixture", "--vs-onnxruntime")]
     [InlineData("not an asd cost-curve file", "--model", "builtin:mixture", "--cost-curve", "BAD")]
     [InlineData("--recalibrate: --cost-curve gives the curve, so none is measured.", "--model", "builtin:mixture", "--cost-curve", "BAD", "--recalibrate")] // was ignored

@@ -85,6 +85,17 @@ public sealed class FirstUserEdgeTests : IDisposable
     }
 
     [Theory]
+    [InlineData("0")]
+    [InlineData("10001")] // a study of hours, run without a word
+    public void VsDdpmRepeatsOutsideTheirRangeAreRefused(string pairs)
+    {
+        var (code, output, err) = CliRun.Run(["sample", "--model", "builtin:mixture", "--steps", "5", "--vs-ddpm", "--one-by-one", "false", "--vs-ddpm-repeats", pairs, "--no-plot"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"asd: error: --vs-ddpm-repeats must be from 1 to 10000 (got {pairs}).", OneLine(err), StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("--stats X.npy: the same file as --out X.npy;", "sample", "--out", "X.npy", "--stats", "X.npy", "--no-plot")]
     [InlineData("--stats X.npy.json: the same file as the manifest X.npy.json that --out X.npy writes;", "sample", "--out", "X.npy", "--stats", "X.npy.json", "--no-plot")]
     [InlineData("--plot X.npy: the same file as --out X.npy;", "sample", "--out", "X.npy", "--plot", "X.npy")]
