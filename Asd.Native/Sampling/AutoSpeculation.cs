@@ -775,14 +775,11 @@ internal sealed class AutoSpeculation
                 }
             }
 
-            if (hold == Hold.None && l > 1 && cap < widest && l == remaining && remaining < Math.Min(trust, climb))
-            {
-                hold = Hold.Steps;
-            }
-            else if (hold == Hold.None && l > 1 && cap < widest && l >= (SpeculationCostModel.OnLengthGrid(cap) ? cap : SpeculationCostModel.GridBelow(cap)))
+            if (hold == Hold.None && l > 1 && cap < widest && l >= (SpeculationCostModel.OnLengthGrid(cap) ? cap : SpeculationCostModel.GridBelow(cap)))
             {
                 // The longest length the search was allowed: what held it there (for Explain; the unconstrained best
-                // may be the same length, so this counts rounds a limit could have held, not rounds it did).
+                // may be the same length, so this counts rounds a limit could have held, not rounds it did). The steps
+                // left, drafted whole (off the grid too), land here as well: then the cap is the steps left.
                 hold = trust <= climb && trust <= remaining ? Hold.Trust : climb <= remaining ? Hold.Climb : Hold.Steps;
             }
 
@@ -840,6 +837,7 @@ internal sealed class AutoSpeculation
         _decisions++;
         _chosen[l]++;
         _heldBy[(int)hold]++;
+        LastHold = hold;
         _lastChoice[chain] = l;
         return l;
     }
@@ -902,7 +900,7 @@ internal sealed class AutoSpeculation
     private readonly double[] _profileAttempts = new double[Stride], _profileAccepted = new double[Stride];
 
     /// <summary>What held a round's length where it was, for <see cref="Explain"/>.</summary>
-    private enum Hold
+    internal enum Hold
     {
         /// <summary>Nothing: the best predicted length within the limits, below them, or an exploration or streak.</summary>
         None,
@@ -919,6 +917,9 @@ internal sealed class AutoSpeculation
         /// <summary>Hysteresis kept the length in use, shorter than the best predicted one.</summary>
         Hysteresis,
     }
+
+    /// <summary>What held the length of the last decision (not a round of a DDPM streak) for the explanation: tests.</summary>
+    internal Hold LastHold { get; private set; }
 
     /// <summary>Rounds of the last run by what held their length (index <see cref="Hold"/>).</summary>
     private readonly long[] _heldBy = new long[5];
@@ -948,6 +949,22 @@ internal sealed class AutoSpeculation
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// What <see cref="Choose"/> would read for chain <paramref name="chain"/> now: the predicted steps per second of a
+    /// round of <paramref name="length"/> on its current acceptance estimate and the per-round cost table, and that
+    /// table's T(1) (DDPM's round). For tests that check the choice against its rule; it ages the chain's counts as
+    /// <see cref="Choose"/> would first (once: the ageing is pending until applied).
+    /// </summary>
+    internal (double Rate, double SecondsOfOne) PredictedRate(int chain, int length)
+    {
+        ApplyPendingDecay(chain);
+        var acceptance = new ChainAcceptance(
+            _attempts.AsSpan(chain * Stride, Stride),
+            _accepted.AsSpan(chain * Stride, Stride),
+            (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
+        return (RateOf(acceptance, length), _cost[1]);
     }
 
     /// <summary>The predicted rate of a round of exactly <paramref name="length"/> rows on the tabulated cost.</summary>

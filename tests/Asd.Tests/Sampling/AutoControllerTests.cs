@@ -844,4 +844,172 @@ public sealed class AutoControllerTests
         Assert.All(two, lengths => Assert.Equal(8, lengths.Max()));
         Assert.Equal(16, Run(1)[0].Max());
     }
+
+    /// <summary>
+    /// What the explanation says held a length that learning's trust region capped (twice the largest call timed): the
+    /// trust region while it is the tightest limit, the steps left when they are tighter still. Every draft accepted on a
+    /// flat curve, every call timed at its calibration: L = 2 (nothing timed yet: the region is 2), 4, then 6 with six
+    /// steps left where the region allows 8 and the climb 10. The conditions naming the trust region had survived as
+    /// mutants (a trust region compared the wrong way, or either of its two conditions enough).
+    /// </summary>
+    [Fact]
+    public void RoundsAtTheTrustRegionAreAttributedToItAndRoundsBelowItToTheStepsLeft()
+    {
+        var auto = new AutoSpeculation(Curve(Flat).WithLearning(true), 64) { TellsColdCalls = false, SeedsAcceptance = false };
+        auto.Reset(1);
+        var seen = new List<(int, AutoSpeculation.Hold)>();
+        foreach (int remaining in new[] { 10_000, 10_000, 6 })
+        {
+            int l = auto.Choose(0, remaining);
+            Assert.False(auto.LastChoiceExplored);
+            seen.Add((l, auto.LastHold));
+            for (int j = 1; j < l; j++)
+            {
+                auto.Record(0, j, true);
+            }
+
+            auto.Observe(l, Flat(l));
+            auto.EndRound(0);
+        }
+
+        Assert.Equal([(2, AutoSpeculation.Hold.Trust), (4, AutoSpeculation.Hold.Trust), (6, AutoSpeculation.Hold.Steps)], seen);
+    }
+
+    /// <summary>
+    /// Every decision of a chain on a given curve, checked against the rule the controller documents, with the rates it
+    /// predicts (<see cref="AutoSpeculation.PredictedRate"/>): the best grid length (or the steps left) within the cap
+    /// (the steps left, the climb 2 L + 2, the call's rows); the length in use kept unless the best is predicted
+    /// <see cref="AutoSpeculation.SwitchMargin"/> faster (when it is longer than DDPM's and within the cap); then DDPM's
+    /// step when the gain over DDPM is below <see cref="AutoSpeculation.MinimumGain"/>, or below it less the switch
+    /// margin for a chain already drafting; after two decisions of L = 1 the documented streaks of 1, 2, 4, ... rounds
+    /// without a decision; and what the explanation will say held each length (hysteresis, the climb, the steps left).
+    /// Runs of <c>steps</c> steps follow one another, so the steps left shrink to the end of each. The acceptance swings
+    /// between high and low, on a curve steep enough that the gain crosses the margin, so that every branch is taken many
+    /// times (counted: the test is not vacuous). The hysteresis's and the margin's conditions and the hold attribution
+    /// had survived every earlier test as mutants (`tools/mutation`, the auto target).
+    /// </summary>
+    [Theory]
+    [InlineData(0.02, 1, 10_000)]
+    [InlineData(0.02, 2, 10_000)]
+    [InlineData(0.1, 3, 10_000)]
+    [InlineData(0.02, 4, 60)]
+    [InlineData(0.02, 5, 25)]
+    [InlineData(0.02, 6, 10_000, 0.002)] // a flat curve: chains reach the call's rows, which hold nothing (the widest call)
+    public void EveryDecisionFollowsTheBestLengthTheHysteresisAndTheMarginRule(double margin, int seed, int steps, double slope = 0.6)
+    {
+        double Cost(int rows) => 1e-3 * (1 + (slope * (rows - 1)));
+        var auto = new AutoSpeculation(Curve(Cost), 64) { SwitchMargin = margin };
+        const int Rounds = 1500, Widest = 64;
+        var rng = new Random(seed);
+        double Q(int r) => (r / 150 % 3) switch { 0 => 0.97, 1 => 0.68, _ => 0.76 };
+        int held = 1, last = 1, streakNext = 0, streakLeft = 0, left = 0;
+        int kept = 0, switched = 0, marginKept = 0, dropped = 0, streakRounds = 0, widestRounds = 0;
+        var holds = new Dictionary<AutoSpeculation.Hold, int>();
+        for (int r = 0; r < Rounds; r++)
+        {
+            if (left == 0)
+            {
+                auto.Reset(1); // a new run
+                (left, held, last, streakNext, streakLeft) = (steps, 1, 1, 0, 0);
+            }
+
+            int remaining = left, expected;
+            AutoSpeculation.Hold? expectedHold = null;
+            if (streakLeft > 0)
+            {
+                expected = 1;
+                streakLeft--;
+                streakRounds++;
+            }
+            else
+            {
+                int climb = (2 * last) + 2, cap = Math.Min(remaining, Math.Min(Widest, climb));
+                (double bestRate, double t1) = auto.PredictedRate(0, 1);
+                int best = 1;
+                for (int g = 2; g <= cap; g++)
+                {
+                    double rate = auto.PredictedRate(0, g).Rate;
+                    if ((SpeculationCostModel.OnLengthGrid(g) || g == remaining) && rate > bestRate * (1 + 1e-12))
+                    {
+                        (best, bestRate) = (g, rate);
+                    }
+                }
+
+                (int l, double lRate) = (best, bestRate);
+                var hold = AutoSpeculation.Hold.None;
+                if (best != held && held > 1 && held <= cap)
+                {
+                    double heldRate = auto.PredictedRate(0, held).Rate;
+                    if (bestRate < heldRate * (1 + margin))
+                    {
+                        hold = held < best ? AutoSpeculation.Hold.Hysteresis : AutoSpeculation.Hold.None;
+                        (l, lRate) = (held, heldRate);
+                        kept++;
+                    }
+                    else
+                    {
+                        switched++;
+                    }
+                }
+
+                // What held a length at the search's limit (a given curve has no trust region).
+                int top = SpeculationCostModel.OnLengthGrid(cap) ? cap : SpeculationCostModel.GridBelow(cap);
+                if (hold == AutoSpeculation.Hold.None && l > 1 && cap < Widest && l >= top)
+                {
+                    hold = climb <= remaining ? AutoSpeculation.Hold.Climb : AutoSpeculation.Hold.Steps;
+                }
+
+                double gain = lRate * t1;
+                if (gain < 1 + AutoSpeculation.MinimumGain - (held > 1 ? margin : 0))
+                {
+                    (l, hold) = (1, AutoSpeculation.Hold.None);
+                    dropped++;
+                }
+                else if (held > 1 && gain < 1 + AutoSpeculation.MinimumGain && l > 1)
+                {
+                    marginKept++;
+                }
+
+                (expected, expectedHold) = (l, hold);
+                holds[hold] = holds.GetValueOrDefault(hold) + 1;
+                held = l;
+                streakNext = l == 1 ? Math.Min(AutoSpeculation.StreakCap, Math.Max(1, 2 * streakNext)) : 0;
+                streakLeft = l == 1 && last == 1 ? streakNext : 0;
+                last = l;
+            }
+
+            int chosen = auto.Choose(0, remaining);
+            widestRounds += chosen == Widest ? 1 : 0;
+            Assert.False(auto.LastChoiceExplored); // a given curve never explores
+            Assert.True(expected == chosen, $"round {r}: the rule gives L = {expected}, the controller chose {chosen}");
+            Assert.True(expectedHold is null || expectedHold == auto.LastHold, $"round {r}: L = {chosen} held by {expectedHold} by the rule, {auto.LastHold} by the controller");
+            int accepted = 0;
+            for (int j = 1; j < chosen; j++)
+            {
+                bool ok = rng.NextDouble() < Q(r);
+                auto.Record(0, j, ok);
+                if (!ok)
+                {
+                    break;
+                }
+
+                accepted++;
+            }
+
+            auto.EndRound(0);
+            left -= accepted + 1;
+        }
+
+        string counts = $"kept {kept}, switched {switched}, kept drafting within the margin {marginKept}, dropped to DDPM {dropped}, "
+            + $"streak rounds {streakRounds}, held by {string.Join(", ", holds.Select(h => $"{h.Key} {h.Value}"))}";
+        if (slope < 0.5)
+        {
+            Assert.True(widestRounds >= 20, $"{widestRounds} rounds at the call's rows; {counts}");
+            return;
+        }
+
+        Assert.True(kept >= 20 && switched >= 5 && marginKept >= 5 && dropped >= 5 && streakRounds >= 20, counts);
+        Assert.True(holds.GetValueOrDefault(AutoSpeculation.Hold.Hysteresis) >= 5 && holds.GetValueOrDefault(AutoSpeculation.Hold.Climb) >= 3, counts);
+        Assert.True(steps > 100 || holds.GetValueOrDefault(AutoSpeculation.Hold.Steps) >= 5, counts);
+    }
 }
