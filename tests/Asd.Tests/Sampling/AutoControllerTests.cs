@@ -470,6 +470,63 @@ public sealed class AutoControllerTests
         Assert.Equal([1, 1, 1, -1, 1, -1], sides.Take(6));
     }
 
+    /// <summary>
+    /// Where an upward exploration goes: the shortest grid length above the one in use whose estimate is stale (timed,
+    /// but not for <see cref="AutoSpeculation.DefaultStaleCalls"/> calls), within the search's cap, else twice the length.
+    /// A curve whose best length is <c>best</c> whatever the acceptance (T(B) flat to <c>best</c> rows, then <c>slope</c> ms a
+    /// row more, steep enough for that and gentle enough that the exploration budget allows every exploration), every draft accepted, every call timed at the curve, one size timed at round 0 and one at round 140
+    /// besides: the upward explorations are rounds 49 and 149 (round 99 explores down). With best 4 they go to 8, twice
+    /// 4, while 6 has never been timed (an untimed size is not stale), when 6 was timed nine rounds before (a recent
+    /// timing is not stale), and when 16, beyond the cap, was timed long ago (a stale size beyond the cap is not looked
+    /// for); with best 2, to 6 at round 149: timed at round 0, stale, and exactly the cap (the climb, 2 x 2 + 2), where 4
+    /// was timed at round 140. The conditions of staleness and of its search had survived as mutants (`tools/mutation`,
+    /// the auto target).
+    /// </summary>
+    [Theory]
+    [InlineData(4, 0.3, 0, 0, 8)] // nothing timed but the chain's own calls
+    [InlineData(4, 0.3, 0, 6, 8)]
+    [InlineData(4, 0.3, 16, 8, 8)]
+    [InlineData(2, 0.6, 6, 4, 6)]
+    public void AnUpwardExplorationDoublesUnlessASizeOnTheWayIsStale(int best, double slope, int timedFirst, int timedLate, int secondUp)
+    {
+        double Cost(int rows) => 1e-3 * (1 + (slope * Math.Max(0, rows - best)));
+        AutoSpeculation auto = Learning(Cost);
+        var explorations = new List<(int Round, int From, int To)>();
+        int last = 1;
+        for (int r = 0; r < 150; r++)
+        {
+            if (r == 0 && timedFirst > 0)
+            {
+                auto.Observe(timedFirst, Cost(timedFirst));
+            }
+
+            if (r == 140 && timedLate > 0)
+            {
+                auto.Observe(timedLate, Cost(timedLate));
+            }
+
+            int l = auto.Choose(0, 10_000);
+            if (auto.LastChoiceExplored)
+            {
+                explorations.Add((r, last, l));
+            }
+            else
+            {
+                last = l;
+            }
+
+            for (int j = 1; j < l; j++)
+            {
+                auto.Record(0, j, true);
+            }
+
+            auto.Observe(l, Cost(l));
+            auto.EndRound(0);
+        }
+
+        Assert.Equal([(49, best, 2 * best), (99, best, SpeculationCostModel.GridBelow(best)), (149, best, secondUp)], explorations);
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
