@@ -458,6 +458,15 @@ internal static class SampleCommand
             {
                 throw new ArgumentException($"--cond {text}: shape [{string.Join(", ", shape)}] does not fit; expected [{conditionSize}] or [1, {conditionSize}] (shared by all samples) or [{samples}, {conditionSize}] (one row per sample){what}.");
             }
+
+            // Named here, by file and element: the sampler's own check said "Conditioning value 1 is NaN ... (Parameter
+            // 'conditioning')", naming neither the flag nor the file. A float64 beyond float32's range is infinite.
+            int bad = Array.FindIndex(values, v => !float.IsFinite(v));
+            if (bad >= 0)
+            {
+                string at = shape.Length == 2 ? $"[{bad / conditionSize}, {bad % conditionSize}]" : $"[{bad}]";
+                throw new ArgumentException($"--cond {text}: element {at} is {(float.IsNaN(values[bad]) ? "NaN" : "infinite, or beyond float32's range")}; conditioning must be finite.");
+            }
         }
         else
         {

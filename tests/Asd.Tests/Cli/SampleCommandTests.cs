@@ -103,6 +103,35 @@ public sealed class SampleCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A --cond file with a NaN or an infinity is refused naming the flag, the file and the element: the sampler's own
+    /// check had said "Conditioning value 1 is NaN; conditioning must be finite. (Parameter 'conditioning')". The
+    /// control: the same file with the element finite runs.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 2, float.NaN, "element [1, 2] is NaN")]
+    [InlineData(0, 3, float.PositiveInfinity, "element [0, 3] is infinite, or beyond float32's range")]
+    [InlineData(-1, 1, float.NegativeInfinity, "element [1] is infinite, or beyond float32's range")]
+    public void ACondFileWithANonFiniteElementIsRefusedNamingIt(int row, int column, float value, string expected)
+    {
+        float[] values = [0.8f, 0.1f, -0.75f, -0.05f, 0.8f, 0.1f, -0.75f, -0.05f];
+        int[] shape = row < 0 ? [4] : [2, 4];
+        string path = Path.Combine(_dir, "cond.npy");
+        float[] data = values[..shape.Aggregate(1, (a, b) => a * b)];
+        data[(Math.Max(row, 0) * 4) + column] = value;
+        Npy.Write(path, data, shape);
+        var (code, output, err) = Run("sample", "--cond", path, "--samples", "2", "--steps", "5", "--no-plot");
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains($"--cond {path}: {expected}; conditioning must be finite.", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Parameter", err, StringComparison.Ordinal);
+
+        data[(Math.Max(row, 0) * 4) + column] = 0.5f;
+        Npy.Write(path, data, shape);
+        (code, _, err) = Run("sample", "--cond", path, "--samples", "2", "--steps", "5", "--no-plot");
+        Assert.True(code == 0, err);
+    }
+
     [Theory]
     [InlineData("asd", "8", "8")]
     [InlineData("asd", "inf", "inf")]
