@@ -88,6 +88,7 @@ internal static class SampleCommand
             OutputPaths.CheckNotAnInput(outPath, "--out", inputs, withSidecar: true, outsideModelFolder: true);
             OutputPaths.CheckNotAnInput(statsPath, "--stats", inputs);
             OutputPaths.CheckNotAnInput(plotPath, "--plot", inputs);
+            OutputPaths.CheckPng(plotPath, "--plot");
             int threadCount = flags.ThreadCount(parse);
 
             // A shard's manifest names the model and cost curve by content: hashed before they are read, and again

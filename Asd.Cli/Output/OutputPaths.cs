@@ -8,6 +8,18 @@ namespace Asd.Cli.Output;
 internal static class OutputPaths
 {
     /// <summary>
+    /// A picture's path must end in .png (any case): the plots are PNG images, and <c>--plot x.svg</c> had written PNG
+    /// bytes under an SVG name, which a viewer then refused or misread.
+    /// </summary>
+    public static void CheckPng(string? path, string flag)
+    {
+        if (path is not null && !path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"{flag} {path}: the picture is a PNG image; give a file name ending in .png.");
+        }
+    }
+
+    /// <summary>
     /// Throws <see cref="ArgumentException"/> naming <paramref name="flag"/> unless <paramref name="path"/> can be
     /// written, and with <paramref name="withSidecar"/> its manifest PATH.json too (--out, whose two files land together).
     /// </summary>

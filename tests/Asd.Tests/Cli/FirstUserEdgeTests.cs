@@ -84,6 +84,31 @@ public sealed class FirstUserEdgeTests : IDisposable
         Assert.StartsWith($"asd: error: {expected}", OneLine(err), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The pictures are PNG images: a --plot name with another extension (or none) is refused before the run, naming the
+    /// flag; `--plot x.svg` had written PNG bytes under an SVG name. The control: the same run with .PNG (any case) draws.
+    /// </summary>
+    [Theory]
+    [InlineData("sample", "x.svg")]
+    [InlineData("sample", "x.png.txt")]
+    [InlineData("sample", "picture")]
+    [InlineData("bench", "bars.jpg")]
+    public void APlotNameNotEndingInPngIsRefused(string command, string name)
+    {
+        string path = Path.Combine(_dir, name);
+        string[] rest = command == "sample" ? ["--steps", "5"] : ["--steps", "5", "--repeats", "1", "--spec-lens", "2"];
+        var (code, output, err) = CliRun.Run([command, "--model", "builtin:mixture", .. rest, "--plot", path]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"asd: error: --plot {path}: the picture is a PNG image; give a file name ending in .png.", OneLine(err), StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
+
+        string png = Path.ChangeExtension(path, ".PNG");
+        (code, _, err) = CliRun.Run([command, "--model", "builtin:mixture", .. rest, "--plot", png]);
+        Assert.True(code == 0, err);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("10001")] // a study of hours, run without a word
