@@ -66,7 +66,7 @@ internal static class BenchCommand
             OutputPaths.CheckNotAnInput(parse.GetValue(saveCurve), "--save-cost-curve", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(plot), "--plot", inputs);
             OutputPaths.CheckNotAnInput(parse.GetValue(json), "--json", inputs);
-            OutputPaths.CheckPng(parse.GetValue(plot), "--plot");
+            OutputPaths.CheckExtension(parse.GetValue(plot), "--plot", ".png", "the picture is a PNG image");
             if (parse.GetValue(recalibrate) && parse.GetValue(costCurve) is not null)
             {
                 throw new ArgumentException("--recalibrate: --cost-curve gives the curve, so none is measured.");

@@ -88,7 +88,8 @@ internal static class SampleCommand
             OutputPaths.CheckNotAnInput(outPath, "--out", inputs, withSidecar: true, outsideModelFolder: true);
             OutputPaths.CheckNotAnInput(statsPath, "--stats", inputs);
             OutputPaths.CheckNotAnInput(plotPath, "--plot", inputs);
-            OutputPaths.CheckPng(plotPath, "--plot");
+            OutputPaths.CheckExtension(plotPath, "--plot", ".png", "the picture is a PNG image");
+            OutputPaths.CheckExtension(outPath, "--out", ".npy", "the samples are a float32 .npy array");
             int threadCount = flags.ThreadCount(parse);
 
             // A shard's manifest names the model and cost curve by content: hashed before they are read, and again

@@ -8,14 +8,15 @@ namespace Asd.Cli.Output;
 internal static class OutputPaths
 {
     /// <summary>
-    /// A picture's path must end in .png (any case): the plots are PNG images, and <c>--plot x.svg</c> had written PNG
-    /// bytes under an SVG name, which a viewer then refused or misread.
+    /// An output's name must end in <paramref name="extension"/> (any case), the format it is written in: <c>--plot
+    /// x.svg</c> had written PNG bytes under an SVG name, and <c>--out x.csv</c> a float32 .npy under a CSV name, which
+    /// the programs that open them then refused or misread. <paramref name="what"/> says what the file is.
     /// </summary>
-    public static void CheckPng(string? path, string flag)
+    public static void CheckExtension(string? path, string flag, string extension, string what)
     {
-        if (path is not null && !path.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+        if (path is not null && !path.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
         {
-            throw new ArgumentException($"{flag} {path}: the picture is a PNG image; give a file name ending in .png.");
+            throw new ArgumentException($"{flag} {path}: {what}; give a file name ending in {extension}.");
         }
     }
 

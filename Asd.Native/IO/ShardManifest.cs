@@ -368,6 +368,12 @@ public static class ShardManifest
             }
         }
 
+        // After the checks above, whose messages say more: --out x.csv had written .npy bytes under a CSV name.
+        if (!outPath.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"--out {outPath}: the merged samples are a float32 .npy array; give a file name ending in .npy.");
+        }
+
         IReadOnlyList<Shard> parts = CheckTiling(npyPaths.Select(Read).ToList(), expectOffset, expectSamples);
         string stats = MergeStats([.. parts.Select(p => p.Stats)]);
         long chains = parts.Sum(p => (long)p.Samples);

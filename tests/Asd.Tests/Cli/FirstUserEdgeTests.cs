@@ -109,6 +109,31 @@ public sealed class FirstUserEdgeTests : IDisposable
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]);
     }
 
+    /// <summary>
+    /// Samples are written as a float32 .npy: an --out name with another extension is refused before the run (asd
+    /// sample) or the merge (asd merge), naming the flag; `--out x.csv` had written .npy bytes under a CSV name.
+    /// </summary>
+    [Theory]
+    [InlineData("sample", "x.csv", "the samples are a float32 .npy array")]
+    [InlineData("sample", "samples", "the samples are a float32 .npy array")]
+    [InlineData("merge", "all.bin", "the merged samples are a float32 .npy array")]
+    public void AnOutNameNotEndingInNpyIsRefused(string command, string name, string what)
+    {
+        string path = Path.Combine(_dir, name), shard = Path.Combine(_dir, "shard.npy");
+        string[] sample = ["sample", "--model", "builtin:mixture", "--steps", "5", "--no-plot", "--out"];
+        if (command == "merge")
+        {
+            var (made, _, madeErr) = CliRun.Run([.. sample, shard]); // a shard to merge: the refusal is of the name alone
+            Assert.True(made == 0, madeErr);
+        }
+
+        var (code, output, err) = CliRun.Run(command == "sample" ? [.. sample, path] : ["merge", shard, "--out", path]);
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.StartsWith($"asd: error: --out {path}: {what}; give a file name ending in .npy.", OneLine(err), StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("10001")] // a study of hours, run without a word
