@@ -527,6 +527,29 @@ public sealed class AutoControllerTests
         Assert.Equal([(49, best, 2 * best), (99, best, SpeculationCostModel.GridBelow(best)), (149, best, secondUp)], explorations);
     }
 
+    /// <summary>
+    /// A surprise at the cap: an upward exploration to exactly the widest call (8 rows a call here) that finds it at 0.3
+    /// of its predicted time is followed by an upward exploration again, not the downward one parity would give. The
+    /// curve makes 8 so dear (5 ms a row beyond 4) that even at 0.3 of it the chain stays at 4, and the exploration
+    /// budget holds the second exploration back until the rounds' time has grown to fifty times the first one's extra
+    /// (about a thousand rounds). The control: without the surprise the second goes down, to 3. The `_upRows <= cap` of the rule had
+    /// survived as `&lt;` (`tools/mutation`, the auto target).
+    /// </summary>
+    [Theory]
+    [InlineData(0.3, 8)]
+    [InlineData(1.0, 3)] // the control
+    public void ASurpriseAtTheCapIsFollowedByAnotherUpwardExploration(double atEight, int second)
+    {
+        static double Cost(int rows) => 1e-3 * (1 + (5 * Math.Max(0, rows - 4)));
+        var explored = new List<bool>();
+        List<int> chosen = Drive(Learning(Cost, rowsPerCall: 8), 1100, _ => 1.0, callSeconds: rows => rows == 8 ? atEight * Cost(8) : Cost(rows), explored: explored);
+        List<(int Round, int To)> explorations = [.. Enumerable.Range(0, chosen.Count).Where(r => explored[r]).Select(r => (r, chosen[r]))];
+        Assert.True(explorations.Count >= 2, string.Join(", ", explorations));
+        Assert.Equal((49, 8), explorations[0]);
+        Assert.Equal(second, explorations[1].To);
+        Assert.All(Enumerable.Range(0, chosen.Count).Where(r => !explored[r] && r > 2), r => Assert.Equal(4, chosen[r]));
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
