@@ -550,6 +550,92 @@ public sealed class AutoControllerTests
         Assert.All(Enumerable.Range(0, chosen.Count).Where(r => !explored[r] && r > 2), r => Assert.Equal(4, chosen[r]));
     }
 
+    /// <summary>
+    /// Once a size is timed, each new timing is capped at <see cref="AutoSpeculation.MaxStep"/> times its current
+    /// estimate, not its first fit: a size timed at 0.1 ms (its calibration said 1 ms) and then three times at 2 ms
+    /// (preempted calls, say) is believed at 0.4 ms, the lower median of 0.1, 0.1, 0.4, 0.4, 0.4; capped by the first fit
+    /// (4 ms) the slow timings would count whole and put it at 2 ms. That cap had survived as a mutant.
+    /// </summary>
+    [Fact]
+    public void ATimedSizesNextTimingsAreCappedAtMaxStepTimesItsCurrentEstimate()
+    {
+        AutoSpeculation auto = Learning(_ => 1e-3);
+        foreach (double seconds in (double[])[1e-4, 1e-4, 1e-4, 2e-3, 2e-3, 2e-3])
+        {
+            auto.Observe(4, seconds);
+        }
+
+        auto.Refit();
+        Assert.Equal(AutoSpeculation.MaxStep * 1e-4, auto.CurrentCost.Seconds(4), 12);
+    }
+
+    /// <summary>
+    /// The refit pools sizes that break the order (a larger batch never costs less) weighted by how often each was timed
+    /// (1 + timings, at most 100), and a stale size (not timed for <see cref="AutoSpeculation.DefaultStaleCalls"/> calls)
+    /// weighs 1. A linear calibration (1 ms a row), size 4 timed at its calibration, size 2 three times at 6 ms: sizes 2-4
+    /// (6, 5 by interpolation, 4 ms) pool to their weighted mean, which the test computes: with 8 timings of size 4,
+    /// (4 x 6 + 1 x 5 + 9 x 4) / 14 ms; with 73, after which size 2 is stale, (6 + 5 + 74 x 4) / 76 ms. Equal weights, a
+    /// stale size weighed by its timings, or every timed size at the cap of 100, each give other values; they had
+    /// survived as mutants.
+    /// </summary>
+    [Theory]
+    [InlineData(8, (4 * 6.0 + 5 + (9 * 4.0)) / 14)]
+    [InlineData(73, (6.0 + 5 + (74 * 4.0)) / 76)]
+    public void TheRefitPoolsOutOfOrderSizesWeightedByTheirTimingsAndStaleOnesByOne(int timingsOfFour, double pooledMs)
+    {
+        AutoSpeculation auto = Learning(rows => 1e-3 * rows);
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(2, 6e-3);
+        }
+
+        for (int i = 0; i < timingsOfFour; i++)
+        {
+            auto.Observe(4, 4e-3);
+        }
+
+        auto.Refit();
+        foreach (int rows in (int[])[2, 3, 4])
+        {
+            Assert.Equal(pooledMs * 1e-3, auto.CurrentCost.Seconds(rows), 12);
+        }
+
+        Assert.Equal(3e-3, auto.CurrentCost.Seconds(1), 12); // below the first timed size: the calibration scaled to it
+        Assert.Equal(5e-3, auto.CurrentCost.Seconds(5), 12); // beyond: the calibration (scaled by 1), not pooled
+    }
+
+    /// <summary>
+    /// The last size of the fit (the row cap, 64) is weighted like any other. A linear calibration (1 ms a row): size 48
+    /// timed 30 times at its calibration, then size 64 three times at 44 ms, below the 48 ms of size 48. Sizes 48-64 (48,
+    /// then 47.75, 47.5, ... by interpolation, then 44) pool to their weighted mean, (31 x 48 + the fifteen interpolated
+    /// + 4 x 44) / 50 ms, just above size 47's 47 ms, which stays. A refit that left the last size's weight unset (0)
+    /// gave 47.35 ms; it had survived as a mutant.
+    /// </summary>
+    [Fact]
+    public void TheLastSizeOfTheFitIsWeightedByItsTimingsToo()
+    {
+        AutoSpeculation auto = Learning(rows => 1e-3 * rows);
+        for (int i = 0; i < 30; i++)
+        {
+            auto.Observe(48, 48e-3);
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            auto.Observe(64, 44e-3);
+        }
+
+        auto.Refit();
+        double interpolated = Enumerable.Range(1, 15).Sum(j => 48 - (4.0 * j / 16));
+        double pooled = ((31 * 48) + interpolated + (4 * 44)) / 50 * 1e-3;
+        foreach (int rows in Enumerable.Range(48, 17))
+        {
+            Assert.Equal(pooled, auto.CurrentCost.Seconds(rows), 12);
+        }
+
+        Assert.Equal(47e-3, auto.CurrentCost.Seconds(47), 12);
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
