@@ -636,6 +636,44 @@ public sealed class AutoControllerTests
         Assert.Equal(47e-3, auto.CurrentCost.Seconds(47), 12);
     }
 
+    /// <summary>
+    /// A new run forgets the length the last one ended on: on a given curve (T(B) = 1 + 0.5 (B - 1) ms) where, at the
+    /// prior acceptance, L = 4 is predicted 1.1% faster than 3 (within the 2% hysteresis), a run whose last round drafted
+    /// 3 (its steps left) is followed by a run whose first round drafts 4, as a fresh controller's does. Hysteresis on
+    /// the old run's 3 would have kept it; `Reset`'s refill of the held lengths had survived as a mutant.
+    /// </summary>
+    [Fact]
+    public void ANewRunDoesNotHoldTheLengthTheLastOneEndedOn()
+    {
+        static double Cost(int rows) => 1e-3 * (1 + (0.5 * (rows - 1)));
+        var auto = new AutoSpeculation(Curve(Cost), 64);
+        auto.Reset(1);
+        int[] remaining = [10_000, 10_000, 10_000, 3];
+        int l = 0;
+        foreach (int left in remaining)
+        {
+            l = auto.Choose(0, left);
+            for (int j = 1; j < l; j++)
+            {
+                auto.Record(0, j, true);
+            }
+
+            auto.EndRound(0);
+        }
+
+        Assert.Equal(3, l); // the last round of the first run drafted its steps left
+
+        var fresh = new AutoSpeculation(Curve(Cost), 64);
+        fresh.Reset(1);
+        Assert.Equal(4, fresh.Choose(0, 10_000));
+        (double three, _) = fresh.PredictedRate(0, 3);
+        (double four, _) = fresh.PredictedRate(0, 4);
+        Assert.InRange(four / three, 1.0, 1 + 0.02); // 4 wins by less than the switch margin: hysteresis would keep 3
+
+        auto.Reset(1);
+        Assert.Equal(4, auto.Choose(0, 10_000));
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
