@@ -674,6 +674,22 @@ public sealed class AutoControllerTests
         Assert.Equal(4, auto.Choose(0, 10_000));
     }
 
+    /// <summary>
+    /// An upward exploration of a chain already at the widest call (8 rows a call, a flat curve, every draft accepted)
+    /// cannot go up, so it goes to the grid length below (6), not to the length in use. Mutants that explored the length
+    /// in use itself (`above` taken even when it is not above L) had survived.
+    /// </summary>
+    [Fact]
+    public void AnUpwardExplorationAtTheWidestCallGoesBelow()
+    {
+        var explored = new List<bool>();
+        List<int> chosen = Drive(Learning(Flat, rowsPerCall: 8), 60, _ => 1.0, callSeconds: Flat, explored: explored);
+        int r = explored.IndexOf(true);
+        Assert.Equal(49, r);
+        Assert.Equal(8, chosen[r - 1]);
+        Assert.Equal(6, chosen[r]);
+    }
+
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
     {
         var wanted = new List<bool>();
