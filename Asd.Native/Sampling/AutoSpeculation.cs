@@ -752,10 +752,7 @@ internal sealed class AutoSpeculation
         int climb = (2 * _lastChoice[chain]) + 2;
         cap = Math.Min(cap, climb);
         Hold hold = Hold.None;
-        var acceptance = new ChainAcceptance(
-            _attempts.AsSpan(chain * Stride, Stride),
-            _accepted.AsSpan(chain * Stride, Stride),
-            (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
+        ChainAcceptance acceptance = AcceptanceOf(chain);
         int l = 1;
         bool exploring = false;
         if (cap > 1)
@@ -960,12 +957,14 @@ internal sealed class AutoSpeculation
     internal (double Rate, double SecondsOfOne) PredictedRate(int chain, int length)
     {
         ApplyPendingDecay(chain);
-        var acceptance = new ChainAcceptance(
-            _attempts.AsSpan(chain * Stride, Stride),
-            _accepted.AsSpan(chain * Stride, Stride),
-            (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
-        return (RateOf(acceptance, length), _cost[1]);
+        return (RateOf(AcceptanceOf(chain), length), _cost[1]);
     }
+
+    /// <summary>Chain <paramref name="chain"/>'s acceptance by position: its counts, shrunk towards its pooled rate, itself shrunk towards the prior.</summary>
+    private ChainAcceptance AcceptanceOf(int chain) => new(
+        _attempts.AsSpan(chain * Stride, Stride),
+        _accepted.AsSpan(chain * Stride, Stride),
+        (_poolAccepted[chain] + (PriorWeight * PriorAcceptance)) / (_poolAttempts[chain] + PriorWeight));
 
     /// <summary>The predicted rate of a round of exactly <paramref name="length"/> rows on the tabulated cost.</summary>
     private double RateOf(in ChainAcceptance acceptance, int length) =>
