@@ -280,25 +280,14 @@ internal static class BenchOutput
         }
     }
 
-    /// <summary>"CPU model, N logical cores, kernel path, OS/arch".</summary>
+    /// <summary>
+    /// "CPU model (family, model, stepping), N logical cores, kernel path, OS/arch". The model name alone reads "AMD
+    /// EPYC" on three cloud CPUs whose curves differ by up to 2x, so two outputs would look comparable when they are not;
+    /// the text is the cost-curve cache's own key (<see cref="Asd.Native.Sampling.CostCurveKey.CpuModel()"/>).
+    /// </summary>
     public static string DescribeMachine()
     {
-        string cpu = "unknown CPU";
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-            {
-                string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-                if (line is not null && line.IndexOf(':', StringComparison.Ordinal) is int colon and > 0)
-                {
-                    cpu = line[(colon + 1)..].Trim();
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-
+        string cpu = Asd.Native.Sampling.CostCurveKey.CpuModel();
         var sb = new StringBuilder(cpu);
         sb.Append(Ci, $", {Environment.ProcessorCount} logical cores, {Asd.Simd.Isa.Name(Asd.Simd.Isa.Active)} kernels, {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}");
         return sb.ToString();
