@@ -174,6 +174,19 @@ def _shaped(values, what, shapes, expected):
     return arr, ptr
 
 
+# The library's refusals of a sample call name asd_sample_params' fields; said in this binding's argument names.
+_C_FIELDS = ((re.compile(r"\b(cond|init_noise)_len is (\d+)( floats)?"), r"\1 has \2 values"),
+             (re.compile(r"pass cond = NULL"), "pass cond=None"))
+
+
+def _python_words(message):
+    """A library message about asd_sampler_sample's buffers in Python's terms: "cond_len is 3 floats; expected 4 ..."
+    becomes "cond has 3 values; expected 4 ...", "pass cond = NULL" "pass cond=None"."""
+    for pattern, words in _C_FIELDS:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _cond_rows(cond, n, cond_size):
     """The conditioning of n chains: cond_size values shared by all ((cond_size,) or, as the CLI's --cond file,
     (1, cond_size)), or one row per chain, (n, cond_size)."""
@@ -443,7 +456,12 @@ class Sampler(_Owned):
                 return None  # leaving the block raises KeyboardInterrupt through the caller's handler
         if raised:
             raise raised[0]
-        _native.check(status)
+        try:
+            _native.check(status)
+        except AsdError as e:
+            if type(e) is not AsdError:
+                raise
+            raise AsdError(_python_words(e.message), e.status, e.status_name) from None
         return out, self.stats()
 
     def stats(self):
