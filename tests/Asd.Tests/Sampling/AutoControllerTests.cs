@@ -479,7 +479,8 @@ public sealed class AutoControllerTests
     /// 4, while 6 has never been timed (an untimed size is not stale), when 6 was timed nine rounds before (a recent
     /// timing is not stale), and when 16, beyond the cap, was timed long ago (a stale size beyond the cap is not looked
     /// for); with best 2, to 6 at round 149: timed at round 0, stale, and exactly the cap (the climb, 2 x 2 + 2), where 4
-    /// was timed at round 140. The conditions of staleness and of its search had survived as mutants (`tools/mutation`,
+    /// was timed at round 140; and with staleness after 40 calls, to 8 though 3, explored downwards at round 99, is stale
+    /// too (the search starts above the length in use). The conditions of staleness and of its search had survived as mutants (`tools/mutation`,
     /// the auto target).
     /// </summary>
     [Theory]
@@ -487,10 +488,12 @@ public sealed class AutoControllerTests
     [InlineData(4, 0.3, 0, 6, 8)]
     [InlineData(4, 0.3, 16, 8, 8)]
     [InlineData(2, 0.6, 6, 4, 6)]
-    public void AnUpwardExplorationDoublesUnlessASizeOnTheWayIsStale(int best, double slope, int timedFirst, int timedLate, int secondUp)
+    [InlineData(4, 0.3, 0, 0, 8, 40)] // 3, below, explored at round 99, is stale at 149 too: the search starts above L
+    public void AnUpwardExplorationDoublesUnlessASizeOnTheWayIsStale(int best, double slope, int timedFirst, int timedLate, int secondUp, int staleCalls = AutoSpeculation.DefaultStaleCalls)
     {
         double Cost(int rows) => 1e-3 * (1 + (slope * Math.Max(0, rows - best)));
-        AutoSpeculation auto = Learning(Cost);
+        var auto = new AutoSpeculation(Curve(Cost).WithLearning(true), 64) { StaleCalls = staleCalls, TellsColdCalls = false };
+        auto.Reset(1);
         var explorations = new List<(int Round, int From, int To)>();
         int last = 1;
         for (int r = 0; r < 150; r++)
@@ -525,6 +528,31 @@ public sealed class AutoControllerTests
         }
 
         Assert.Equal([(49, best, 2 * best), (99, best, SpeculationCostModel.GridBelow(best)), (149, best, secondUp)], explorations);
+    }
+
+    /// <summary>
+    /// An explored length is not the length in use: a chain that drafts L = 2 on the margin's hysteresis (its gain, once
+    /// the run has timed 2 rows at 1.95 T(1) where the calibration said 1.2, is about 1.03x: below the 5% margin, above
+    /// it less the switch margin of 0.2 that this test sets) and explores L = 1 downwards goes back to 2 after it. Had
+    /// the exploration become the held length, the next round would meet the margin without the hysteresis and fall to
+    /// DDPM's steps for good (`exploring = true` had survived as `false`, `tools/mutation`, the auto target). The
+    /// control: with a switch margin of 0.02 the gain is below the margin's hysteresis too, and the chain takes L = 1.
+    /// </summary>
+    [Theory]
+    [InlineData(0.2, 2)]
+    [InlineData(0.02, 1)] // the control
+    public void AChainGoesBackToItsLengthAfterExploringDdpmsStep(double switchMargin, int settled)
+    {
+        // Beyond one row the timings are the calibration's shape, scaled (so that no upward exploration is a surprise).
+        static double Calibrated(int rows) => 1e-3 * (rows == 1 ? 1 : 1.2 + (1.5 * (rows - 2)));
+        static double Timed(int rows) => rows == 1 ? 1e-3 : 1.625 * Calibrated(rows);
+        var auto = new AutoSpeculation(Curve(Calibrated).WithLearning(true), 64) { SwitchMargin = switchMargin };
+        ThreeAgreeingTimings(auto, 1, Timed(1)); // DDPM's call known (untimed, it would follow 2's timings in the calibration's shape)
+        var explored = new List<bool>();
+        List<int> chosen = Drive(auto, 600, _ => 1.0, callSeconds: Timed, explored: explored);
+        List<int> downToOne = [.. Enumerable.Range(0, chosen.Count).Where(r => explored[r] && chosen[r] == 1)];
+        Assert.True(settled == 1 || downToOne.Count >= 2, string.Join(",", chosen)); // rounds 149, 249, 399 and 499
+        Assert.All(Enumerable.Range(100, 500).Where(r => !explored[r]), r => Assert.True(chosen[r] == settled, $"round {r}: L = {chosen[r]}; {string.Join(",", chosen)}"));
     }
 
     /// <summary>
@@ -904,6 +932,23 @@ public sealed class AutoControllerTests
         SamplingStats drafting = sampler.Sample(8, 3, new float[8 * 2]);
         Assert.False(sampler.Auto!.RanAsDdpm);
         Assert.Contains(" 2:", drafting.SpecLengthEffective, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ARunAsDdpmWithRoomForTwoRowsAChainGivesTheGainNotTheRowCap()
+    {
+        // 8 chains on calls of 16 rows may draft 2 each, but on a linear curve (16 rows cost twice 8) no length pays: the
+        // second run takes DDPM's steps on the first run's verdict, and the line gives the gain below the margin, not
+        // the row cap (whose reason holds only at one row per chain; a `cap <= 2` had survived as a mutant).
+        var schedule = new DiffusionSchedule(new SchedulerConfig());
+        var denoiser = new MixtureDenoiser(GaussianMixture.Builtin(2), schedule);
+        var sampler = new AsdSampler(denoiser, schedule.Plan(50), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = Curve(b => 1e-3 * b), MaxBatchRows = 16 });
+        sampler.Sample(8, 3, new float[8 * 2]);
+        Assert.False(sampler.Auto!.RanAsDdpm); // the first run is rounds
+        sampler.Sample(8, 3, new float[8 * 2]);
+        Assert.True(sampler.Auto!.RanAsDdpm);
+        Assert.StartsWith("auto: best predicted gain ", sampler.AutoExplanation, StringComparison.Ordinal);
+        Assert.Contains(", below the 5% margin, so DDPM's own steps throughout (no L drafts; T(B) from the given cost curve)", sampler.AutoExplanation, StringComparison.Ordinal);
     }
 
     [Fact]
