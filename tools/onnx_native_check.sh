@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the native ONNX check (Asd.Native/Models/NativeOnnxCheck.cs) finds on each ConditionalUnet1D export this
 # repository has: the committed fixtures, the trained policy, the tiny export, its two forks and its float16-weight
-# copies (tiny_f16, sigmoid_f16), the same network exported inside a wrapper (wrapped)
+# copies (tiny_f16, sigmoid_f16), its float16-computing export (tiny_half), the same network exported inside a wrapper (wrapped)
 # (tests/fixtures/unet1d_variants), and the deployment size when tools/make_unet1d_models.py --deploy has written it
 # (artifacts/unet1d-deploy). For each, `asd sample` with 2 DDPM steps prints its device line (the probe's difference
 # when the native engine took the file) or the note that kept it on ONNX Runtime. Then the trained policy's opening,
@@ -24,7 +24,7 @@ F=$ROOT/tests/fixtures
 echo "== the probe's difference, file by file"
 for spec in "unet1d/small.onnx 5" "unet1d/small_f16.onnx 0" "unet1d/small_local.onnx 35" "unet1d_variants/tiny.onnx 3" \
   "unet1d_variants/sincos.onnx 3" "unet1d_variants/sigmoid.onnx 3" "unet1d_variants/tiny_f16.onnx 3" "unet1d_variants/sigmoid_f16.onnx 3" \
-  "unet1d_variants/wrapped.onnx 3"; do
+  "unet1d_variants/tiny_half.onnx 3" "unet1d_variants/wrapped.onnx 3"; do
   set -- $spec
   echo "$1:"
   run "$F/$1" "$2"
@@ -47,4 +47,4 @@ for r in $(seq "$RUNS"); do
     printf '%-6s %5d %10.2f %9.0f\n' "$c" "$r" "$wall" "$(echo "$kb / 1024" | bc -l)"
   done
 done
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "machine: $("${ASD[@]}" info | sed -n 's/^machine *//p'); $(date -u '+%Y-%m-%d %H:%M UTC'); $(git -C "$ROOT" rev-parse --short HEAD)"
