@@ -11,16 +11,7 @@ public static class CliApp
     /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
-        {
-            SampleCommand.Create(stdout, stderr),
-            MergeCommand.Create(stdout),
-            BenchCommand.Create(stdout, stderr),
-            SelftestCommand.Create(stdout),
-            InfoCommand.Create(stdout),
-        };
-
-        ParseResult parse = root.Parse(args);
+        ParseResult parse = Commands(stdout, stderr).Parse(args);
         if (parse.Errors.Count > 0 && args.Length > 0)
         {
             // One line, not the errors followed by the whole help: the help is one flag away.
@@ -39,6 +30,17 @@ public static class CliApp
             return 2;
         }
     }
+
+    /// <summary>The command tree (also read by the test that every flag is documented in the README).</summary>
+    internal static RootCommand Commands(TextWriter stdout, TextWriter stderr) =>
+        new("asd: exact and parallel diffusion sampling (DDPM and autospeculative decoding).")
+        {
+            SampleCommand.Create(stdout, stderr),
+            MergeCommand.Create(stdout),
+            BenchCommand.Create(stdout, stderr),
+            SelftestCommand.Create(stdout),
+            InfoCommand.Create(stdout),
+        };
 
     /// <summary>Errors that mean bad input or environment rather than a bug: reported in one line, exit code 2.</summary>
     internal static bool IsUserError(Exception e) =>

@@ -9,7 +9,7 @@ namespace Asd.Tests.Simd;
 /// </summary>
 public sealed class GeneratedCodeTests
 {
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
