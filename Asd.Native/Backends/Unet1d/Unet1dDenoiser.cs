@@ -167,7 +167,8 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         }
         else if (probeOneSample)
         {
-            (_oneSampleColumns, OneSampleMode) = ChooseOneSample(pool!.Threads);
+            // Once per model, pool size and path: every sampler of the model then runs one-sample calls the same way.
+            (_oneSampleColumns, OneSampleMode) = model.OneSampleChoice(pool!.Threads, Path, () => ChooseOneSample(pool.Threads));
         }
     }
 
@@ -176,7 +177,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// pool, and which is faster depends on the machine. The lane was faster on the project's AVX-512 VM (the trained
     /// policy: 0.31-0.37 ms against 0.36-0.43 ms), the columns on an AVX2-only one (a Zen 3: 0.61 ms against 0.84 ms,
     /// `quick-unet` with and without ASD_ROW_SPLIT=off), where the same arithmetic takes twice the instructions and
-    /// outweighs the per-layer hand-offs. Timed when the denoiser is made; the column split needs to be this much faster.
+    /// outweighs the per-layer hand-offs. Timed when the model's first such denoiser is made (<see cref="Unet1dModel.OneSampleChoice"/>); the column split needs to be this much faster.
     /// </summary>
     internal const double OneSampleColumnsMinGain = 1.05;
 
@@ -236,9 +237,10 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             return (false, $"one lane (one thread): the column split's output bits differ from a lane's; {timing}");
         }
 
+        const string Once = "timed once for this model on this pool size";
         return laneMedian >= OneSampleColumnsMinGain * columnMedian
-            ? (true, $"the columns split over {threads} threads ({timing})")
-            : (false, $"one lane (one thread; {timing})");
+            ? (true, $"the columns split over {threads} threads ({timing}; {Once})")
+            : (false, $"one lane (one thread; {timing}; {Once})");
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>

@@ -322,8 +322,10 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// With a row split from one sample, the denoiser times a one-sample call on one lane and with its columns split when
-    /// it is made, says which it chose and why, and gives the reference bits either way; without a pool nothing is timed.
+    /// With a row split from one sample, the model's first denoiser on a pool times a one-sample call on one lane and with
+    /// its columns split, says which it chose and why, and gives the reference bits either way; without a pool nothing is
+    /// timed. Every later denoiser of the model on that pool size runs the same way without timing again (two samplers of
+    /// one model, DDPM's and ASD's, had chosen differently on a near-tie); another model times its own.
     /// </summary>
     [Fact]
     public void OneSampleCallsTimeBothWaysAndSayWhichRan()
@@ -338,10 +340,24 @@ public sealed class Unet1dTests(ITestOutputHelper output)
 
         using var pool = new CorePool(2);
         Unet1dDenoiser timed = model.CreateDenoiser(4, pool);
-        Assert.Matches(@"^(the columns split over 2 threads \(|one lane \(one thread; )one sample: \d+ us on one lane, \d+ us with the columns split over 2 threads\)$", timed.OneSampleMode);
+        Assert.Matches(@"^(the columns split over 2 threads \(|one lane \(one thread; )one sample: \d+ us on one lane, \d+ us with the columns split over 2 threads; timed once for this model on this pool size\)$", timed.OneSampleMode);
         var y = new float[d];
         timed.Denoise(x, t, cond, y);
         Assert.True(reference.AsSpan().SequenceEqual(y), timed.OneSampleMode);
+        Assert.Equal(1, model.OneSampleProbes);
+
+        Unet1dDenoiser second = model.CreateDenoiser(8, pool);
+        Assert.Same(timed.OneSampleMode, second.OneSampleMode);
+        Assert.Equal(1, model.OneSampleProbes);
+        Array.Clear(y);
+        second.Denoise(x, t, cond, y);
+        Assert.True(reference.AsSpan().SequenceEqual(y), second.OneSampleMode);
+
+        // Control: another model (the same files) times its own.
+        using var other = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
+        Unet1dDenoiser third = other.CreateDenoiser(4, pool);
+        Assert.Equal(1, other.OneSampleProbes);
+        Assert.NotSame(timed.OneSampleMode, third.OneSampleMode);
     }
 
     [Theory]
