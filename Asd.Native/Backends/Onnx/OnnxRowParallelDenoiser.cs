@@ -13,7 +13,8 @@ namespace Asd.Native.Backends.Onnx;
 /// threads ever share a lane's session and buffers. After the first call nothing is allocated.
 /// <para>A call of one row gains nothing from the lanes, and may run faster on one session with the pool's threads as
 /// intra-op threads (the 28x28 UNet fixture: 0.71 ms on two against 1.10 ms on one, while two rows on two lanes took
-/// 1.10 ms). When the denoiser is made, both ways are timed on one probe row, interleaved, and one-row calls take the
+/// 1.10 ms). When the model's first such denoiser is made, both ways are timed on one probe row, interleaved (once per
+/// model and lane count: <see cref="OnnxModel.SingleRowChoice"/>), and one-row calls take the
 /// intra-op session only when it was at least 5% faster and gave the probe row's exact bits, so the choice changes the
 /// time, not the output (<see cref="SingleRowMode"/> says what was chosen and why).</para>
 /// </remarks>
@@ -51,7 +52,10 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
             if (lanes >= 2 && !flagged && singleRowIntraOp != false)
             {
                 var single = new OnnxDenoiser(model, 1, flagged, model.SingleRowSession(lanes));
-                (bool faster, SingleRowMode) = ChooseSingleRow(single, lanes, singleRowIntraOp == true);
+                // Timed once per model and lane count (forced, for tests, not timed against anything).
+                (bool faster, SingleRowMode) = singleRowIntraOp == true
+                    ? ChooseSingleRow(single, lanes, forced: true)
+                    : model.SingleRowChoice(lanes, () => ChooseSingleRow(single, lanes, forced: false));
                 if (faster)
                 {
                     _single = single;
@@ -183,9 +187,10 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
             return (false, $"one lane (one thread): the {threads}-thread session's output bits differ from a lane's; {timing}");
         }
 
+        string once = forced ? "forced" : "timed once for this model on this many lanes";
         return forced || laneMedian >= SingleRowMinGain * singleMedian
-            ? (true, $"{threads} intra-op threads ({timing})")
-            : (false, $"one lane (one thread; {timing})");
+            ? (true, $"{threads} intra-op threads ({timing}; {once})")
+            : (false, $"one lane (one thread; {timing}; {once})");
     }
 
     /// <inheritdoc/>

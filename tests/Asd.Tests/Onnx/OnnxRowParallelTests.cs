@@ -82,6 +82,28 @@ public sealed class OnnxRowParallelTests
         }
     }
 
+    /// <summary>
+    /// How one-row calls run is timed once per model and lane count: a second denoiser of the model (another sampler:
+    /// an `asd bench`'s DDPM and ASD) runs them the same way without timing again; another model times its own.
+    /// </summary>
+    [Fact]
+    public void OneRowCallsAreTimedOncePerModelAndLaneCount()
+    {
+        using var model = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
+        using var pool = new CorePool(2);
+        using var first = new OnnxRowParallelDenoiser(model, pool, flagged: false);
+        using var second = new OnnxRowParallelDenoiser(model, pool, flagged: false);
+        Assert.Matches(@"^(one lane \(one thread; |2 intra-op threads \()one row: \d+ us on one lane, \d+ us on 2 intra-op threads; timed once for this model on this many lanes\)$", first.SingleRowMode);
+        Assert.Same(first.SingleRowMode, second.SingleRowMode);
+        Assert.Equal(1, model.SingleRowProbes);
+
+        // Control: another model times its own.
+        using var other = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
+        using var third = new OnnxRowParallelDenoiser(other, pool, flagged: false);
+        Assert.Equal(1, other.SingleRowProbes);
+        Assert.NotSame(first.SingleRowMode, third.SingleRowMode);
+    }
+
     [Fact]
     public void RowParallelCallsAllocateNothingAfterTheFirstCall()
     {
