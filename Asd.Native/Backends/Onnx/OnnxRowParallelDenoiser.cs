@@ -149,9 +149,13 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
     }
 
     /// <summary>
-    /// Times one probe row on lane 0 and on <paramref name="single"/>, interleaved (2 untimed calls each, then 9 timed
-    /// of each), and compares their outputs bit for bit: true when the intra-op session's median was at least
-    /// <see cref="SingleRowMinGain"/> times faster and every output matched.
+    /// Times one probe row on lane 0 and on <paramref name="single"/>, in alternating blocks of 3 back-to-back calls (the
+    /// last 2 of each block timed; 7 blocks each way, the first 2 untimed), as DDPM makes them, and compares their outputs
+    /// bit for bit: true when the intra-op session's median was at least <see cref="SingleRowMinGain"/> times faster and
+    /// every output matched. Call by call alternation, as before, timed each intra-op call right after a lane call: on
+    /// the 28x28 UNet (Zen 4, 30 bench runs) it read 1.8-2.2 ms in 12 runs, which then kept one lane, and DDPM's
+    /// request took 189-199 ms (medians) against 119-129 ms where it chose the intra-op session; in blocks it read
+    /// 1.16-1.22 ms against 1.80-1.86 on a lane in 5 runs of 5, each choosing the session (DDPM 116-123 ms).
     /// </summary>
     private (bool Faster, string Mode) ChooseSingleRow(OnnxDenoiser single, int threads, bool forced)
     {
@@ -164,20 +168,31 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         var laneTimes = new List<double>();
         var singleTimes = new List<double>();
         bool same = true;
-        for (int i = 0; i < 11; i++)
+        for (int block = 0; block < 7; block++)
         {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            _lanes[0].Denoise(x, t, cond, byLane);
-            double lane = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
-            start = System.Diagnostics.Stopwatch.GetTimestamp();
-            single.Denoise(x, t, cond, bySingle);
-            double one = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
-            same &= System.Runtime.InteropServices.MemoryMarshal.AsBytes(byLane.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bySingle.AsSpan()));
-            if (i >= 2)
+            for (int i = 0; i < 3; i++)
             {
-                laneTimes.Add(lane);
-                singleTimes.Add(one);
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _lanes[0].Denoise(x, t, cond, byLane);
+                double lane = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (i > 0 && block > 1)
+                {
+                    laneTimes.Add(lane);
+                }
             }
+
+            for (int i = 0; i < 3; i++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                single.Denoise(x, t, cond, bySingle);
+                double one = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (i > 0 && block > 1)
+                {
+                    singleTimes.Add(one);
+                }
+            }
+
+            same &= System.Runtime.InteropServices.MemoryMarshal.AsBytes(byLane.AsSpan()).SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bySingle.AsSpan()));
         }
 
         double laneMedian = laneTimes.Order().ElementAt(laneTimes.Count / 2), singleMedian = singleTimes.Order().ElementAt(singleTimes.Count / 2);
