@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-10}
 dotnet build -c Release Asd.Cli -v q -nologo > /dev/null
+mkdir -p artifacts
 gcc -O2 -pthread -o artifacts/core_pingpong tools/core_pingpong.c
 ns() { artifacts/core_pingpong | tail -1 | grep -o '[0-9]* ns'; }
 echo "machine: $(dotnet Asd.Cli/bin/Release/net10.0/asd.dll info | sed -n 's/^machine *//p'); $(git rev-parse --short HEAD)"
