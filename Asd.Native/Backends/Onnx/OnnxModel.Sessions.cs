@@ -256,33 +256,12 @@ public sealed partial class OnnxModel
         }
     }
 
-    private readonly Dictionary<int, (bool Faster, string Mode)> _singleRowChoices = [];
-
     /// <summary>
-    /// Whether row-parallel calls of one row on <paramref name="threads"/> lanes take the intra-op session: timed by
-    /// <paramref name="probe"/> for the model's first row-parallel denoiser on that many lanes, the same answer for every
-    /// later one, so that two samplers of one model (an `asd bench`'s DDPM and ASD) run one-row calls the same way
-    /// rather than each on its own probe of a near-tie (as the ConditionalUnet1D's one-sample calls did:
-    /// <see cref="Asd.Native.Backends.Unet1d.Unet1dModel.OneSampleChoice"/>). Under a lock: a second denoiser waits rather than
-    /// probe beside the first.
+    /// Whether row-parallel calls of one row take the intra-op session, per lane count: timed by the model's first
+    /// row-parallel denoiser on that many lanes, the same for every later one (as the ConditionalUnet1D's one-sample
+    /// mode, <see cref="Asd.Native.Backends.Unet1d.Unet1dModel.OneSampleChoice"/>).
     /// </summary>
-    internal (bool Faster, string Mode) SingleRowChoice(int threads, Func<(bool Faster, string Mode)> probe)
-    {
-        lock (_singleRowChoices)
-        {
-            if (!_singleRowChoices.TryGetValue(threads, out (bool Faster, string Mode) choice))
-            {
-                choice = probe();
-                _singleRowChoices[threads] = choice;
-                SingleRowProbes++;
-            }
-
-            return choice;
-        }
-    }
-
-    /// <summary>How many times <see cref="SingleRowChoice"/> timed the two ways (tests).</summary>
-    internal int SingleRowProbes { get; private set; }
+    internal Asd.Native.Denoising.ProbedOnce<int, (bool Faster, string Mode)> SingleRowChoice { get; } = new();
 
     private void SetSessionSource(string file, byte[]? bytes, ModelOpenOptions options)
     {

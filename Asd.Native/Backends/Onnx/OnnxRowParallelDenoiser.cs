@@ -55,7 +55,7 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
                 // Timed once per model and lane count (forced, for tests, not timed against anything).
                 (bool faster, SingleRowMode) = singleRowIntraOp == true
                     ? ChooseSingleRow(single, lanes, forced: true)
-                    : model.SingleRowChoice(lanes, () => ChooseSingleRow(single, lanes, forced: false));
+                    : model.SingleRowChoice.Get(lanes, () => ChooseSingleRow(single, lanes, forced: false));
                 if (faster)
                 {
                     _single = single;

@@ -168,7 +168,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         else if (probeOneSample)
         {
             // Once per model, pool size and path: every sampler of the model then runs one-sample calls the same way.
-            (_oneSampleColumns, OneSampleMode) = model.OneSampleChoice(pool!.Threads, Path, () => ChooseOneSample(pool.Threads));
+            (_oneSampleColumns, OneSampleMode) = model.OneSampleChoice.Get((pool!.Threads, Path), () => ChooseOneSample(pool.Threads));
         }
     }
 

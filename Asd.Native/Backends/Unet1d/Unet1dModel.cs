@@ -439,33 +439,14 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     /// </summary>
     internal bool? OneSampleColumns { get; set; }
 
-    private readonly Dictionary<(int Threads, Asd.Simd.IsaPath Path), (bool Columns, string Mode)> _oneSampleChoices = [];
-
     /// <summary>
-    /// How one-sample calls run on a pool of <paramref name="threads"/> threads and ISA path <paramref name="path"/>:
-    /// timed by <paramref name="probe"/> for the first denoiser that asks, and the same answer for every later one. Each
-    /// denoiser had timed its own, and on a near-tie two samplers of one model chose differently: in an `asd bench`
-    /// of the trained policy (Zen 4) DDPM's denoiser ran one lane (its probe: 529 us, against 524 with the columns split)
-    /// and ASD's the columns, so ASD at L = 1, the same calls as DDPM, read 1.32x faster than DDPM, and every ASD
-    /// ratio was inflated by that much. Made under a lock: a second denoiser waits rather than probe beside the first.
+    /// How one-sample calls run per pool size and ISA path (<see cref="Unet1dDenoiser.OneSampleMode"/>): timed by the
+    /// model's first denoiser that asks, the same for every later one. Each denoiser had timed its own, and on a
+    /// near-tie two samplers of one model chose differently: in an `asd bench` of the trained policy (Zen 4) DDPM's
+    /// denoiser ran one lane (its probe: 529 us, against 524 with the columns split) and ASD's the columns, so ASD at
+    /// L = 1, the same calls as DDPM, read 1.32x faster than DDPM, and every ASD ratio was inflated by that much.
     /// </summary>
-    internal (bool Columns, string Mode) OneSampleChoice(int threads, Asd.Simd.IsaPath path, Func<(bool Columns, string Mode)> probe)
-    {
-        lock (_oneSampleChoices)
-        {
-            if (!_oneSampleChoices.TryGetValue((threads, path), out (bool Columns, string Mode) choice))
-            {
-                choice = probe();
-                _oneSampleChoices[(threads, path)] = choice;
-                OneSampleProbes++;
-            }
-
-            return choice;
-        }
-    }
-
-    /// <summary>How many times <see cref="OneSampleChoice"/> timed the two ways (tests).</summary>
-    internal int OneSampleProbes { get; private set; }
+    internal Asd.Native.Denoising.ProbedOnce<(int Threads, Asd.Simd.IsaPath Path), (bool Columns, string Mode)> OneSampleChoice { get; } = new();
 
     /// <inheritdoc/>
     public void Dispose()

@@ -344,11 +344,11 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         var y = new float[d];
         timed.Denoise(x, t, cond, y);
         Assert.True(reference.AsSpan().SequenceEqual(y), timed.OneSampleMode);
-        Assert.Equal(1, model.OneSampleProbes);
+        Assert.Equal(1, model.OneSampleChoice.Probes);
 
         Unet1dDenoiser second = model.CreateDenoiser(8, pool);
         Assert.Same(timed.OneSampleMode, second.OneSampleMode);
-        Assert.Equal(1, model.OneSampleProbes);
+        Assert.Equal(1, model.OneSampleChoice.Probes);
         Array.Clear(y);
         second.Denoise(x, t, cond, y);
         Assert.True(reference.AsSpan().SequenceEqual(y), second.OneSampleMode);
@@ -356,7 +356,7 @@ public sealed class Unet1dTests(ITestOutputHelper output)
         // Control: another model (the same files) times its own.
         using var other = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
         Unet1dDenoiser third = other.CreateDenoiser(4, pool);
-        Assert.Equal(1, other.OneSampleProbes);
+        Assert.Equal(1, other.OneSampleChoice.Probes);
         Assert.NotSame(timed.OneSampleMode, third.OneSampleMode);
     }
 

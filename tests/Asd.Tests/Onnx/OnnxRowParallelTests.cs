@@ -95,12 +95,12 @@ public sealed class OnnxRowParallelTests
         using var second = new OnnxRowParallelDenoiser(model, pool, flagged: false);
         Assert.Matches(@"^(one lane \(one thread; |2 intra-op threads \()one row: \d+ us on one lane, \d+ us on 2 intra-op threads; timed once for this model on this many lanes\)$", first.SingleRowMode);
         Assert.Same(first.SingleRowMode, second.SingleRowMode);
-        Assert.Equal(1, model.SingleRowProbes);
+        Assert.Equal(1, model.SingleRowChoice.Probes);
 
         // Control: another model times its own.
         using var other = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
         using var third = new OnnxRowParallelDenoiser(other, pool, flagged: false);
-        Assert.Equal(1, other.SingleRowProbes);
+        Assert.Equal(1, other.SingleRowChoice.Probes);
         Assert.NotSame(first.SingleRowMode, third.SingleRowMode);
     }
 
