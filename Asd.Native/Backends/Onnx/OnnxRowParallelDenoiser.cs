@@ -13,7 +13,7 @@ namespace Asd.Native.Backends.Onnx;
 /// threads ever share a lane's session and buffers. After the first call nothing is allocated.
 /// <para>A call of one row gains nothing from the lanes, and may run faster on one session with the pool's threads as
 /// intra-op threads (the 28x28 UNet fixture: 0.71 ms on two against 1.10 ms on one, while two rows on two lanes took
-/// 1.10 ms). When the model's first such denoiser is made, both ways are timed on one probe row, interleaved (once per
+/// 1.10 ms). When the model's first such denoiser is made, both ways are timed on one probe row, in alternating blocks (once per
 /// model and lane count: <see cref="OnnxModel.SingleRowChoice"/>), and one-row calls take the
 /// intra-op session only when it was at least 5% faster and gave the probe row's exact bits, so the choice changes the
 /// time, not the output (<see cref="SingleRowMode"/> says what was chosen and why).</para>
