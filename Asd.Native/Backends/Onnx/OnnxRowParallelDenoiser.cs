@@ -51,18 +51,20 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
             SingleRowMode = "one lane (one thread)";
             if (lanes >= 2 && !flagged && singleRowIntraOp != false)
             {
-                var single = new OnnxDenoiser(model, 1, flagged, model.SingleRowSession(lanes));
-                // Timed once per model and lane count (forced, for tests, not timed against anything).
+                // Timed once per model and lane count (forced, for tests, not timed against anything); a later denoiser
+                // that reuses a "one lane" answer makes no intra-op denoiser at all.
+                OnnxDenoiser? single = null;
+                OnnxDenoiser Single() => single ??= new OnnxDenoiser(model, 1, flagged, model.SingleRowSession(lanes));
                 (bool faster, SingleRowMode) = singleRowIntraOp == true
-                    ? ChooseSingleRow(single, lanes, forced: true)
-                    : model.SingleRowChoice.Get(lanes, () => ChooseSingleRow(single, lanes, forced: false));
+                    ? ChooseSingleRow(Single(), lanes, forced: true)
+                    : model.SingleRowChoice.Get(lanes, () => ChooseSingleRow(Single(), lanes, forced: false));
                 if (faster)
                 {
-                    _single = single;
+                    _single = Single();
                 }
                 else
                 {
-                    single.Dispose();
+                    single?.Dispose();
                 }
             }
         }
