@@ -110,14 +110,14 @@ public sealed class AutoControllerTests
     /// with <paramref name="callSeconds"/>, every round's call is timed at that many seconds for its rows, and with
     /// <paramref name="explored"/>, whether each round explored is listed there.
     /// </summary>
-    private static List<int> Drive(AutoSpeculation auto, int rounds, Func<int, double> q, int remaining = 10_000, int seed = 5, Func<int, double>? callSeconds = null, List<bool>? explored = null)
+    private static List<int> Drive(AutoSpeculation auto, int rounds, Func<int, double> q, int remaining = 10_000, int seed = 5, Func<int, double>? callSeconds = null, List<bool>? explored = null, Func<int, int>? remainingAt = null)
     {
         var rng = new Random(seed);
         var chosen = new List<int>();
         auto.Reset(1);
         for (int r = 0; r < rounds; r++)
         {
-            int l = auto.Choose(0, remaining);
+            int l = auto.Choose(0, remainingAt?.Invoke(r) ?? remaining);
             chosen.Add(l);
             explored?.Add(auto.LastChoiceExplored);
             for (int j = 1; j < l; j++)
@@ -716,6 +716,37 @@ public sealed class AutoControllerTests
         Assert.Equal(49, r);
         Assert.Equal(8, chosen[r - 1]);
         Assert.Equal(6, chosen[r]);
+    }
+
+    /// <summary>
+    /// Only an upward exploration's surprise sends the next one up. A chain at L = 2 (T(B) flat to 2 rows, 5 ms a row
+    /// beyond, every draft accepted) meets its first exploration (round 49, upwards by parity) with 2 steps left, so it
+    /// cannot go up and explores 1 row instead, which the clock times at 0.7 of its predicted cost (below the 0.8 that
+    /// counts as a surprise). That was a downward exploration: the next one (round 99) follows parity downwards, to 1
+    /// again. The mutant that recorded every explored length as upward (`neighbour > l ? ... : (0, 0)` made `true`,
+    /// `tools/mutation`, the auto target) explores 4 there. The control: with the steps left unlimited the first
+    /// exploration goes up, to 4, the clock times it at 0.7 of its prediction, and the next one (held back by the time
+    /// budget until about round 550, since 4 rows cost 10 ms more than 2) goes up again.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 1, 1)]
+    [InlineData(10_000, 4, 4)] // the control: an upward surprise
+    public void OnlyAnUpwardExplorationsSurpriseSendsTheNextOneUp(int stepsLeftAtFirst, int first, int second)
+    {
+        static double Cost(int rows) => 1e-3 * (1 + (5 * Math.Max(0, rows - 2)));
+        var explored = new List<bool>();
+        List<int> chosen = Drive(
+            Learning(Cost, rowsPerCall: 16),
+            700,
+            _ => 1.0,
+            callSeconds: rows => rows == 2 ? Cost(2) : 0.7 * Cost(rows),
+            explored: explored,
+            remainingAt: r => r == 49 ? stepsLeftAtFirst : 10_000);
+        List<(int Round, int To)> explorations = [.. Enumerable.Range(0, chosen.Count).Where(r => explored[r]).Select(r => (r, chosen[r]))];
+        Assert.True(explorations.Count >= 2, string.Join(", ", explorations));
+        Assert.Equal((49, first), explorations[0]);
+        Assert.Equal(second, explorations[1].To);
+        Assert.All(Enumerable.Range(1, chosen.Count - 1).Where(r => !explored[r]), r => Assert.Equal(2, chosen[r]));
     }
 
     private static List<bool> TimingWanted(AutoSpeculation auto, int rounds)
