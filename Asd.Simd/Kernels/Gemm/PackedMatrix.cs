@@ -6,13 +6,18 @@ namespace Asd.Simd.Kernels.Gemm;
 /// stores its rows contiguously (k-major, zero-padded past N). A GEMM that walks blocks, then panels, so reads the whole
 /// matrix as one sequential stream, which is what matters when the weights come from L3 or DRAM (small batches).
 /// The elements are float32, or IEEE float16 (half the bytes to stream), which the microkernels widen to float32 in
-/// registers, exactly: a half-weight GEMM gives the bits of the float GEMM on the widened weights.
+/// registers, exactly: a half-weight GEMM gives the bits of the float GEMM on the widened weights. On the paths whose
+/// panels are two vectors wide (AVX-512, AVX2; see <see cref="HalfPairs"/>) a float16 k-step interleaves them in 32-bit
+/// pairs: column j in the low 16 bits of lane j, column j + half the panel in its high 16 bits.
 /// Immutable once built; share it across threads.
 /// </summary>
 public sealed class PackedMatrix
 {
     private readonly float[] _data;
     private readonly ushort[] _half;
+
+    /// <summary>Columns per vector where float16 k-steps are stored in pairs (<see cref="HalfPairs"/>); 0 otherwise.</summary>
+    private readonly int _pairHalf;
 
     private PackedMatrix(int k, int n, IsaPath path, float[] data, ushort[] half)
     {
@@ -23,6 +28,7 @@ public sealed class PackedMatrix
         Panels = (n + PanelWidth - 1) / PanelWidth;
         _data = data;
         _half = half;
+        _pairHalf = half.Length > 0 && HalfPairs(path) ? PanelWidth / 2 : 0;
         SgemmKernels.CompileAll(path, half.Length > 0);
         if (half.Length > 0)
         {
@@ -141,11 +147,21 @@ public sealed class PackedMatrix
         return full;
     }
 
+    /// <summary>
+    /// Whether float16 weights packed for <paramref name="path"/> store each k-step of a panel as 32-bit pairs of its two
+    /// vectors (the kernels then widen both from one load with shifts and a mask, no lane-crossing sign extension;
+    /// tools/gen_gemm_kernels.py).
+    /// </summary>
+    internal static bool HalfPairs(IsaPath path) => path is IsaPath.Avx512 or IsaPath.Avx2;
+
+    /// <summary>Where column <paramref name="j"/> of a panel sits within one of its k-steps.</summary>
+    private int Slot(int j) => _pairHalf == 0 ? j : j < _pairHalf ? 2 * j : (2 * (j - _pairHalf)) + 1;
+
     /// <summary>Where W[row, col] sits in this matrix's storage.</summary>
     private int IndexOf(int row, int col)
     {
         int k0 = row / Sgemm.KBlock * Sgemm.KBlock;
-        return Offset(k0, col / PanelWidth) + ((row - k0) * PanelWidth) + (col % PanelWidth);
+        return Offset(k0, col / PanelWidth) + ((row - k0) * PanelWidth) + Slot(col % PanelWidth);
     }
 
     /// <summary>Calls <paramref name="store"/> for every element of W with its storage index here (the padding is left zero).</summary>
@@ -163,7 +179,7 @@ public sealed class PackedMatrix
                 {
                     for (int j = 0; j < cols; j++)
                     {
-                        store.Store(k0 + kk, colStart + j, offset + (kk * nr) + j);
+                        store.Store(k0 + kk, colStart + j, offset + (kk * nr) + Slot(j));
                     }
                 }
             }
@@ -223,7 +239,7 @@ public sealed class PackedMatrix
                     for (int j = 0; j < cols; j++)
                     {
                         int col = colStart + j, row = k0 + kk;
-                        dst[(kk * nr) + j] = outputMajor ? weights[(col * k) + row] : weights[(row * n) + col];
+                        dst[(kk * nr) + Slot(j)] = outputMajor ? weights[(col * k) + row] : weights[(row * n) + col];
                     }
                 }
             }

@@ -73,13 +73,21 @@ internal static partial class SgemmKernels
         }
     }
 
-    /// <summary>Widens 8 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
+    /// <summary>Widens the low halves of 8 32-bit pairs of IEEE half bits to their values times 2^-112, exactly (the _F16S kernels).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> WidenHalfAvx2(Vector128<ushort> h) => (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h.AsInt16()), 13) & Vector256.Create(HalfMask)).AsSingle() * Vector256.Create(HalfScale);
+    private static Vector256<float> WidenHalfLowScaledAvx2(Vector256<ushort> h) => (Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(h.AsInt32(), 16), 3) & Vector256.Create(HalfPairMask)).AsSingle();
 
-    /// <summary>Widens 8 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    /// <summary>Widens the low halves of 8 32-bit pairs of IEEE half bits to floats, exactly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> WidenHalfScaledAvx2(Vector128<ushort> h) => (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(h.AsInt16()), 13) & Vector256.Create(HalfMask)).AsSingle();
+    internal static Vector256<float> WidenHalfLowAvx2(Vector256<ushort> h) => WidenHalfLowScaledAvx2(h) * Vector256.Create(HalfScale);
+
+    /// <summary>Widens the high halves of 8 32-bit pairs of IEEE half bits to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenHalfHighScaledAvx2(Vector256<ushort> h) => (Avx2.ShiftRightArithmetic(h.AsInt32(), 3) & Vector256.Create(HalfPairMask)).AsSingle();
+
+    /// <summary>Widens the high halves of 8 32-bit pairs of IEEE half bits to floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> WidenHalfHighAvx2(Vector256<ushort> h) => WidenHalfHighScaledAvx2(h) * Vector256.Create(HalfScale);
 
     /// <summary>1 row(s) x 1 panel(s) of 16 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -671,8 +679,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -713,8 +722,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -764,8 +774,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -824,8 +835,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -893,8 +905,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -971,8 +984,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1041,12 +1055,14 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector256<float> w1_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h1 = Vector256.LoadUnsafe(ref b1, (nuint)(k * 16));
+                Vector256<float> w1_0 = WidenHalfLowAvx2(h1);
+                Vector256<float> w1_1 = WidenHalfHighAvx2(h1);
                 c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
             }
@@ -1100,14 +1116,16 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector256<float> w0_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighAvx2(h0);
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector256<float> w1_0 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h1 = Vector256.LoadUnsafe(ref b1, (nuint)(k * 16));
+                Vector256<float> w1_0 = WidenHalfLowAvx2(h1);
+                Vector256<float> w1_1 = WidenHalfHighAvx2(h1);
                 c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);
@@ -1151,8 +1169,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1193,8 +1212,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1244,8 +1264,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1304,8 +1325,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1373,8 +1395,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1451,8 +1474,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -1521,12 +1545,14 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 16) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h1 = Vector256.LoadUnsafe(ref b1, (nuint)(k * 16));
+                Vector256<float> w1_0 = WidenHalfLowScaledAvx2(h1);
+                Vector256<float> w1_1 = WidenHalfHighScaledAvx2(h1);
                 c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
             }
@@ -1580,14 +1606,16 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 16) + 0)));
                 Vector256<float> x0 = Vector256.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector256<float> x1 = Vector256.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector256<float> w0_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 0)));
-                Vector256<float> w0_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b0, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h0 = Vector256.LoadUnsafe(ref b0, (nuint)(k * 16));
+                Vector256<float> w0_0 = WidenHalfLowScaledAvx2(h0);
+                Vector256<float> w0_1 = WidenHalfHighScaledAvx2(h0);
                 c0_0_0 = Vector256.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector256.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector256.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector256.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector256<float> w1_0 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 0)));
-                Vector256<float> w1_1 = WidenHalfScaledAvx2(Vector128.LoadUnsafe(ref b1, (nuint)((k * 16) + 8)));
+                Vector256<ushort> h1 = Vector256.LoadUnsafe(ref b1, (nuint)(k * 16));
+                Vector256<float> w1_0 = WidenHalfLowScaledAvx2(h1);
+                Vector256<float> w1_1 = WidenHalfHighScaledAvx2(h1);
                 c0_1_0 = Vector256.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector256.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector256.FusedMultiplyAdd(x1, w1_0, c1_1_0);

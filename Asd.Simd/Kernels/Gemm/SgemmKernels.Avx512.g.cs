@@ -108,13 +108,21 @@ internal static partial class SgemmKernels
         }
     }
 
-    /// <summary>Widens 16 IEEE half bit patterns to floats, exactly (tools/gen_gemm_kernels.py explains how).</summary>
+    /// <summary>Widens the low halves of 16 32-bit pairs of IEEE half bits to their values times 2^-112, exactly (the _F16S kernels).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> WidenHalfAvx512(Vector256<ushort> h) => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(h.AsInt16()), 13) & Vector512.Create(HalfMask)).AsSingle() * Vector512.Create(HalfScale);
+    private static Vector512<float> WidenHalfLowScaledAvx512(Vector512<ushort> h) => (Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(h.AsInt32(), 16), 3) & Vector512.Create(HalfPairMask)).AsSingle();
 
-    /// <summary>Widens 16 IEEE half bit patterns to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    /// <summary>Widens the low halves of 16 32-bit pairs of IEEE half bits to floats, exactly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> WidenHalfScaledAvx512(Vector256<ushort> h) => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(h.AsInt16()), 13) & Vector512.Create(HalfMask)).AsSingle();
+    internal static Vector512<float> WidenHalfLowAvx512(Vector512<ushort> h) => WidenHalfLowScaledAvx512(h) * Vector512.Create(HalfScale);
+
+    /// <summary>Widens the high halves of 16 32-bit pairs of IEEE half bits to their values times 2^-112, exactly (the _F16S kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> WidenHalfHighScaledAvx512(Vector512<ushort> h) => (Avx512F.ShiftRightArithmetic(h.AsInt32(), 3) & Vector512.Create(HalfPairMask)).AsSingle();
+
+    /// <summary>Widens the high halves of 16 32-bit pairs of IEEE half bits to floats, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> WidenHalfHighAvx512(Vector512<ushort> h) => WidenHalfHighScaledAvx512(h) * Vector512.Create(HalfScale);
 
     /// <summary>1 row(s) x 1 panel(s) of 32 columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -2104,8 +2112,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2146,8 +2155,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2197,8 +2207,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2257,8 +2268,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2326,8 +2338,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2404,8 +2417,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2491,8 +2505,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2587,8 +2602,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2692,8 +2708,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2806,8 +2823,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -2929,8 +2947,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -3061,8 +3080,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -3173,20 +3193,24 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-                Vector512<float> w2_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
-                Vector512<float> w3_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
             }
@@ -3264,26 +3288,30 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-                Vector512<float> w2_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
                 c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
                 c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
-                Vector512<float> w3_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
                 c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
@@ -3388,32 +3416,36 @@ internal static partial class SgemmKernels
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
                 c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
                 c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
                 c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-                Vector512<float> w2_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
                 c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
                 c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
                 c2_2_0 = Vector512.FusedMultiplyAdd(x2, w2_0, c2_2_0);
                 c2_2_1 = Vector512.FusedMultiplyAdd(x2, w2_1, c2_2_1);
-                Vector512<float> w3_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
                 c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
@@ -3482,12 +3514,14 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
             }
@@ -3541,14 +3575,16 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
@@ -3614,10 +3650,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -3706,10 +3744,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -3815,10 +3855,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -3941,10 +3983,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4030,8 +4074,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4072,8 +4117,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4123,8 +4169,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4183,8 +4230,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4252,8 +4300,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4330,8 +4379,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4417,8 +4467,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4513,8 +4564,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4618,8 +4670,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4732,8 +4785,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4855,8 +4909,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -4987,8 +5042,9 @@ internal static partial class SgemmKernels
             {
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -5099,20 +5155,24 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b2, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
-                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowScaledAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighScaledAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
-                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowScaledAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighScaledAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
             }
@@ -5190,26 +5250,30 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b3, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
-                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowScaledAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighScaledAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
                 c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
                 c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
-                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowScaledAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighScaledAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
                 c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
@@ -5314,32 +5378,36 @@ internal static partial class SgemmKernels
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
                 Vector512<float> x2 = Vector512.Create(Unsafe.Add(ref ag, kk + 32));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
                 c2_0_0 = Vector512.FusedMultiplyAdd(x2, w0_0, c2_0_0);
                 c2_0_1 = Vector512.FusedMultiplyAdd(x2, w0_1, c2_0_1);
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
                 c1_1_1 = Vector512.FusedMultiplyAdd(x1, w1_1, c1_1_1);
                 c2_1_0 = Vector512.FusedMultiplyAdd(x2, w1_0, c2_1_0);
                 c2_1_1 = Vector512.FusedMultiplyAdd(x2, w1_1, c2_1_1);
-                Vector512<float> w2_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 0)));
-                Vector512<float> w2_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b2, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h2 = Vector512.LoadUnsafe(ref b2, (nuint)(k * 32));
+                Vector512<float> w2_0 = WidenHalfLowScaledAvx512(h2);
+                Vector512<float> w2_1 = WidenHalfHighScaledAvx512(h2);
                 c0_2_0 = Vector512.FusedMultiplyAdd(x0, w2_0, c0_2_0);
                 c0_2_1 = Vector512.FusedMultiplyAdd(x0, w2_1, c0_2_1);
                 c1_2_0 = Vector512.FusedMultiplyAdd(x1, w2_0, c1_2_0);
                 c1_2_1 = Vector512.FusedMultiplyAdd(x1, w2_1, c1_2_1);
                 c2_2_0 = Vector512.FusedMultiplyAdd(x2, w2_0, c2_2_0);
                 c2_2_1 = Vector512.FusedMultiplyAdd(x2, w2_1, c2_2_1);
-                Vector512<float> w3_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 0)));
-                Vector512<float> w3_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b3, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h3 = Vector512.LoadUnsafe(ref b3, (nuint)(k * 32));
+                Vector512<float> w3_0 = WidenHalfLowScaledAvx512(h3);
+                Vector512<float> w3_1 = WidenHalfHighScaledAvx512(h3);
                 c0_3_0 = Vector512.FusedMultiplyAdd(x0, w3_0, c0_3_0);
                 c0_3_1 = Vector512.FusedMultiplyAdd(x0, w3_1, c0_3_1);
                 c1_3_0 = Vector512.FusedMultiplyAdd(x1, w3_0, c1_3_0);
@@ -5408,12 +5476,14 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
             }
@@ -5467,14 +5537,16 @@ internal static partial class SgemmKernels
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 Vector512<float> x1 = Vector512.Create(Unsafe.Add(ref ag, kk + 16));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
                 c1_0_0 = Vector512.FusedMultiplyAdd(x1, w0_0, c1_0_0);
                 c1_0_1 = Vector512.FusedMultiplyAdd(x1, w0_1, c1_0_1);
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 c0_1_0 = Vector512.FusedMultiplyAdd(x0, w1_0, c0_1_0);
                 c0_1_1 = Vector512.FusedMultiplyAdd(x0, w1_1, c0_1_1);
                 c1_1_0 = Vector512.FusedMultiplyAdd(x1, w1_0, c1_1_0);
@@ -5540,10 +5612,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -5632,10 +5706,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -5741,10 +5817,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);
@@ -5867,10 +5945,12 @@ internal static partial class SgemmKernels
                 nint k = k0 + kk;
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b0, prefetch + (k * 32) + 0)));
                 Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref b1, prefetch + (k * 32) + 0)));
-                Vector512<float> w0_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 0)));
-                Vector512<float> w0_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b0, (nuint)((k * 32) + 16)));
-                Vector512<float> w1_0 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 0)));
-                Vector512<float> w1_1 = WidenHalfScaledAvx512(Vector256.LoadUnsafe(ref b1, (nuint)((k * 32) + 16)));
+                Vector512<ushort> h0 = Vector512.LoadUnsafe(ref b0, (nuint)(k * 32));
+                Vector512<float> w0_0 = WidenHalfLowScaledAvx512(h0);
+                Vector512<float> w0_1 = WidenHalfHighScaledAvx512(h0);
+                Vector512<ushort> h1 = Vector512.LoadUnsafe(ref b1, (nuint)(k * 32));
+                Vector512<float> w1_0 = WidenHalfLowScaledAvx512(h1);
+                Vector512<float> w1_1 = WidenHalfHighScaledAvx512(h1);
                 Vector512<float> x0 = Vector512.Create(Unsafe.Add(ref ag, kk + 0));
                 c0_0_0 = Vector512.FusedMultiplyAdd(x0, w0_0, c0_0_0);
                 c0_0_1 = Vector512.FusedMultiplyAdd(x0, w0_1, c0_0_1);

@@ -12,13 +12,21 @@ internal static partial class SgemmKernels
     /// </summary>
     internal const int HalfMask = unchecked((int)0x8FFF_FFFF);
 
+    /// <summary>
+    /// Keeps the sign bit and the 15 bits of exponent and mantissa of a half shifted into float position from the high
+    /// 16 bits of a 32-bit pair (arithmetic shift right by 3): clears the sign's copies above them and the other half's
+    /// bits below (tools/gen_gemm_kernels.py, the AVX-512 and AVX2 packing in pairs).
+    /// </summary>
+    internal const int HalfPairMask = unchecked((int)0x8FFF_E000);
+
     /// <summary>2^112 = 2^(127 - 15): turns a half's exponent field, read with the float bias, into its value.</summary>
     internal const float HalfScale = 5.192296858534828E+33f;
 
     /// <summary>
-    /// dst = the float values of the IEEE half bits in src, with the widening the float16 kernels do in registers (the
-    /// same values: the conversion is exact), for a GEMM that widens a block of weights once and runs the float kernels
-    /// on it for every row tile.
+    /// dst = the float values of the packed IEEE half bits in src (whole k-steps of full panels, as
+    /// <see cref="PackedMatrix"/> lays them out for <paramref name="path"/>), in the float packing's order, with the
+    /// widening the float16 kernels do in registers (the same values: the conversion is exact), for a GEMM that widens a
+    /// block of weights once and runs the float kernels on it for every row tile.
     /// </summary>
     internal static void Widen(IsaPath path, ReadOnlySpan<ushort> src, Span<float> dst)
     {
@@ -28,21 +36,31 @@ internal static partial class SgemmKernels
             throw new ArgumentException($"dst holds {dst.Length} floats; {n} needed.", nameof(dst));
         }
 
+        int pairGroup = PackedMatrix.HalfPairs(path) ? Sgemm.PanelWidth(path) : 1;
+        if (n % pairGroup != 0)
+        {
+            throw new ArgumentException($"src holds {n} halves; {Isa.Name(path)} widens whole k-steps of {pairGroup}.", nameof(src));
+        }
+
         ref ushort s = ref MemoryMarshal.GetReference(src);
         ref float d = ref MemoryMarshal.GetReference(dst);
         switch (path)
         {
             case IsaPath.Avx512:
-                for (; i + 16 <= n; i += 16)
+                for (; i + 32 <= n; i += 32)
                 {
-                    WidenHalfAvx512(Vector256.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                    Vector512<ushort> h = Vector512.LoadUnsafe(ref s, (nuint)i);
+                    WidenHalfLowAvx512(h).StoreUnsafe(ref d, (nuint)i);
+                    WidenHalfHighAvx512(h).StoreUnsafe(ref d, (nuint)(i + 16));
                 }
 
                 break;
             case IsaPath.Avx2:
-                for (; i + 8 <= n; i += 8)
+                for (; i + 16 <= n; i += 16)
                 {
-                    WidenHalfAvx2(Vector128.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+                    Vector256<ushort> h = Vector256.LoadUnsafe(ref s, (nuint)i);
+                    WidenHalfLowAvx2(h).StoreUnsafe(ref d, (nuint)i);
+                    WidenHalfHighAvx2(h).StoreUnsafe(ref d, (nuint)(i + 8));
                 }
 
                 break;
