@@ -143,6 +143,11 @@ internal static class BenchOutput
             yield return string.Create(Ci, $"measurement noise (A/A control, a second DDPM sampler timed the same way): DDPM over the control {control.Gain}; median-time ratio {control.WallSpeedup:F2}x");
         }
 
+        if (report.CoreTransfer is { } ct)
+        {
+            yield return string.Create(Ci, $"core-to-core: a cache line moved between two of the bench's threads in {ct.MedianSeconds * 1e9:F0} ns (median of {ct.Probes} probes before and between the repeats; {ct.LowSeconds * 1e9:F0}-{ct.HighSeconds * 1e9:F0} ns){(ct.Moved ? "; the threads' placement changed during the bench (a VM's hypervisor moving its vCPUs), and multi-threaded calls can change speed with it" : "")}");
+        }
+
         if (report.Find("asd", "auto") is { } auto)
         {
             string chosen = string.Join(" ", auto.ChosenLengths.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"));
@@ -210,7 +215,12 @@ internal static class BenchOutput
             report.BoundsCeiling?.Speedup,
             report.BoundsCeiling?.Length,
             report.GivenAcceptanceBoundsCeiling?.Speedup,
-            report.GivenAcceptanceBoundsCeiling?.Length);
+            report.GivenAcceptanceBoundsCeiling?.Length,
+            report.CoreTransfer?.MedianSeconds,
+            report.CoreTransfer?.LowSeconds,
+            report.CoreTransfer?.HighSeconds,
+            report.CoreTransfer?.Probes,
+            report.CoreTransfer is { } ct ? [.. ct.ByRepeatSeconds.Select(t => double.IsFinite(t) ? t : (double?)null)] : null);
         AtomicFile.WriteJson(path, w => JsonSerializer.Serialize(w, json, BenchJsonContext.Default.BenchJson));
 
         static double? Predicted(BenchResult r) => double.IsNaN(r.PredictedSpeedup) ? null : r.PredictedSpeedup;
@@ -347,7 +357,12 @@ internal sealed record BenchJson(
     double? BoundsCeilingWallSpeedup,
     int? BoundsCeilingSpecLen,
     double? GivenAcceptanceBoundsCeilingWallSpeedup,
-    int? GivenAcceptanceBoundsCeilingSpecLen);
+    int? GivenAcceptanceBoundsCeilingSpecLen,
+    double? CoreTransferSeconds,
+    double? CoreTransferLowSeconds,
+    double? CoreTransferHighSeconds,
+    int? CoreTransferProbes,
+    double?[]? CoreTransferSecondsByRepeat);
 
 /// <summary>One setting's row of <see cref="BenchJson.Rows"/>: means over the repeats, the wall time a median.</summary>
 internal sealed record BenchJsonRow(string Sampler, string SpecLen, double SequentialModelCalls, double AlgorithmicSpeedup, double RowsPerStep, double WallSecondsPerSample, double WallSpeedup);

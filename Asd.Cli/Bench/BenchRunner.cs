@@ -112,6 +112,9 @@ internal sealed class BenchReport
     /// <summary>The bounds of a dense network's call on this machine (models that stream all their weights per call).</summary>
     public BenchPhysics? Physics { get; init; }
 
+    /// <summary>The pool's cache-line transfer time before and between the repeats; null with one thread.</summary>
+    public CoreTransfer? CoreTransfer { get; init; }
+
     /// <summary>The ceiling with an acceptance given from elsewhere (--acceptance-from): its source, speedup and L.</summary>
     public (string Source, double Speedup, int Length)? GivenAcceptanceCeiling { get; init; }
 
@@ -138,6 +141,30 @@ internal sealed class BenchReport
 
     public BenchResult? Find(string sampler, string specLen) =>
         Results.FirstOrDefault(r => r.Setting.Sampler == sampler && r.Setting.SpecLen == specLen);
+}
+
+/// <summary>
+/// How long a cache line took to move between the benchmark pool's first two threads (<see cref="MachineLimits.CoreTransferSeconds"/>),
+/// probed before the repeats and before each of them: the median, the fastest and slowest probe, and each probe
+/// (index 0 before the repeats, then repeat by repeat; NaN where a probe did not complete).
+/// </summary>
+internal sealed record CoreTransfer(double MedianSeconds, double LowSeconds, double HighSeconds, int Probes, double[] ByRepeatSeconds)
+{
+    /// <summary>
+    /// Whether the probes fall in two groups, the upper quartile more than twice the lower: the threads' placement
+    /// changed during the bench, as a VM's hypervisor moves its vCPUs between core complexes (29-41 against 162-187 ns
+    /// on the project's Zen 4 VM). Quartiles, so that one slow probe (a preempted thread) does not count.
+    /// </summary>
+    public bool Moved { get; init; }
+
+    /// <summary>The summary of <paramref name="byRepeat"/>; null when no probe completed (a pool of one thread).</summary>
+    public static CoreTransfer? Of(double[] byRepeat)
+    {
+        double[] valid = [.. byRepeat.Where(double.IsFinite).Order()];
+        return valid.Length == 0
+            ? null
+            : new CoreTransfer(valid[valid.Length / 2], valid[0], valid[^1], valid.Length, byRepeat) { Moved = valid[3 * (valid.Length - 1) / 4] > 2 * valid[(valid.Length - 1) / 4] };
+    }
 }
 
 /// <summary>What bounds one call of a dense network here: its weights streamed at the measured read bandwidth, its arithmetic at the measured FMA peak.</summary>
@@ -271,6 +298,15 @@ internal sealed class BenchRunner
                 Thread.Sleep(OnnxRuntimeSettle);
             }
 
+            // Where the pool's threads sit (their cores' cache-line transfer time), before and between the repeats: on a
+            // VM it moves, and 2-thread calls with it (MachineLimits.CoreTransferSeconds).
+            // A model that runs on one pool thread with threads of its own (ONNX Runtime's intra-op threads) is probed
+            // with two threads of a pool made for the probe: the placement is the machine's, and such calls move with it
+            // most (README, "Flat batch cost").
+            using CorePool? probePool = pool.Threads < 2 && Request.Threads >= 2 ? new CorePool(2) : null;
+            var transferByRepeat = new double[Repeats + 1];
+            transferByRepeat[0] = MachineLimits.CoreTransferSeconds(probePool ?? pool);
+
             BenchPhysics? physics = null;
             MachineLimits.BandwidthProbe? probe = null;
             var bandwidths = new List<double>();
@@ -366,6 +402,11 @@ internal sealed class BenchRunner
                     // First, while the caches and the cores are as the last run left them (a bandwidth or FMA probe
                     // in between had the policy's 8-row call timed at 185 us where its runs took about 140).
                     retiming?.Pass();
+                }
+
+                if (r > 0)
+                {
+                    transferByRepeat[r] = MachineLimits.CoreTransferSeconds(probePool ?? pool);
                 }
 
                 if (probe is not null && r > 0)
@@ -486,6 +527,7 @@ internal sealed class BenchRunner
                 SingleRowMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Onnx.OnnxRowParallelDenoiser>().FirstOrDefault()?.SingleRowMode,
                 OneSampleMode = samplers.Select(x => x.Sampler.Denoiser).OfType<Asd.Native.Backends.Unet1d.Unet1dDenoiser>().FirstOrDefault()?.OneSampleMode,
                 GivenAcceptanceCeiling = givenCeiling,
+                CoreTransfer = CoreTransfer.Of(transferByRepeat),
                 BoundsCeiling = boundsCeiling,
                 GivenAcceptanceBoundsCeiling = givenBoundsCeiling,
             };

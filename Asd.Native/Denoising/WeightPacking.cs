@@ -20,8 +20,9 @@ internal static class WeightPacking
 {
     /// <summary>
     /// Whether float16 packing is the faster of two that give the same bits. Float16 halves the bytes a call streams,
-    /// but .NET exposes no half-conversion instruction, so the kernels widen each weight vector with three integer
-    /// operations beside its FMAs. builtin:policy (2.5M weights: 10 MB as float32), <c>Asd.Bench
+    /// but .NET exposes no half-conversion instruction, so the kernels widen each weight vector with integer operations
+    /// beside its FMAs (three per vector until 9d80ba5; since then, on AVX-512 and AVX2, five per two vectors: the
+    /// measurements below are of the three, and the rule has not been measured again on an AVX2 CPU). builtin:policy (2.5M weights: 10 MB as float32), <c>Asd.Bench
     /// quick-policy-half</c>, float32 time over float16 time: on the AVX-512 Zen 5 VM 1.03-1.81 at 1-8 rows on 1 and 2
     /// threads (float16 always faster; docs/bench/issue17/policy-half.txt); on the AVX2 Zen 3 VM (32 MB L3) 0.83-0.96 at
     /// 2-8 rows on 1 thread and 0.88-0.98 at 1-8 rows on 2 threads (float32 faster: its weights stay in the L3, and the

@@ -121,6 +121,162 @@ internal static class MachineLimits
         }
     }
 
+    /// <summary>
+    /// How long one cache line takes to move between the pool's first two threads (their cores), in seconds: half a
+    /// round trip of a counter the two threads hand back and forth, the median of <paramref name="probes"/> runs of
+    /// <see cref="TransferRoundTrips"/> round trips. On a VM it says where the hypervisor has put the vCPUs: the
+    /// project's 2-vCPU Zen 4 read 29-41 ns in one core complex and 162-187 ns across two, and its 2-thread calls moved
+    /// with it (tools/core_latency_vs_call.sh). NaN with fewer than two threads, or when the two halves did not run at
+    /// once on two threads within a second (a preempted thread).
+    /// </summary>
+    public static double CoreTransferSeconds(CorePool pool, int probes = 5)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        if (pool.Threads < 2)
+        {
+            return double.NaN;
+        }
+
+        var work = new PingPongWork();
+        Span<double> seconds = stackalloc double[Math.Max(1, probes)];
+        int valid = 0;
+        work.Reset();
+        pool.Run(work, 2); // warm-up: wakes the worker and compiles the loop
+        for (int i = 0; i < seconds.Length; i++)
+        {
+            work.Reset();
+            pool.Run(work, 2);
+            if (work.Seconds is > 0 and double s)
+            {
+                seconds[valid++] = s;
+            }
+        }
+
+        if (valid == 0)
+        {
+            return double.NaN;
+        }
+
+        seconds[..valid].Sort();
+        return seconds[valid / 2] / (2.0 * TransferRoundTrips);
+    }
+
+    /// <summary>Round trips a <see cref="CoreTransferSeconds"/> run times (about 0.1-0.4 ms on that VM).</summary>
+    public const int TransferRoundTrips = 1000;
+
+    /// <summary>
+    /// Chunk 0 writes odd values of a shared counter and waits for the next even one; chunk 1 answers each odd value with
+    /// the even one after it. Timed by chunk 0 from the first answer (the worker awake) to the last.
+    /// </summary>
+    private sealed class PingPongWork : IRangeWork
+    {
+        /// <summary>The counter, in the middle of its own 256 bytes so that nothing else shares its cache line.</summary>
+        private readonly long[] _line = new long[32];
+
+        private static readonly long GiveUpTicks = Stopwatch.Frequency;
+
+        /// <summary>The last run's time for <see cref="TransferRoundTrips"/> round trips; NaN when it did not complete.</summary>
+        public double Seconds { get; private set; } = double.NaN;
+
+        /// <summary>Clears the counter (and a give-up left by a run before) while no thread runs the work.</summary>
+        public void Reset()
+        {
+            Volatile.Write(ref _line[16], 0);
+            Seconds = double.NaN;
+        }
+
+        public void Execute(int start, int end)
+        {
+            if (end - start != 1)
+            {
+                // Both halves on one thread (a pool that ran them in one chunk): nothing crosses a core.
+                Seconds = double.NaN;
+                Volatile.Write(ref _line[16], -1);
+                return;
+            }
+
+            if (start == 0)
+            {
+                Seconds = Ping();
+            }
+            else
+            {
+                Pong();
+            }
+        }
+
+        private double Ping()
+        {
+            ref long line = ref _line[16];
+            Volatile.Write(ref line, 1);
+            if (!WaitFor(ref line, 2))
+            {
+                return double.NaN;
+            }
+
+            long started = Stopwatch.GetTimestamp();
+            for (long i = 1; i <= TransferRoundTrips; i++)
+            {
+                Volatile.Write(ref line, (2 * i) + 1);
+                if (!WaitFor(ref line, (2 * i) + 2))
+                {
+                    return double.NaN;
+                }
+            }
+
+            double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            Volatile.Write(ref line, 0);
+            return seconds;
+        }
+
+        private void Pong()
+        {
+            ref long line = ref _line[16];
+            for (long i = 0; i <= TransferRoundTrips; i++)
+            {
+                if (!WaitFor(ref line, (2 * i) + 1))
+                {
+                    return;
+                }
+
+                Volatile.Write(ref line, (2 * i) + 2);
+            }
+        }
+
+        /// <summary>Spins until the counter reads <paramref name="value"/>; false after a second, or when the other side gave up (-1).</summary>
+        private static bool WaitFor(ref long line, long value)
+        {
+            long deadline = 0;
+            for (int spins = 0; ; spins++)
+            {
+                long seen = Volatile.Read(ref line);
+                if (seen == value)
+                {
+                    return true;
+                }
+
+                if (seen < 0)
+                {
+                    return false;
+                }
+
+                if ((spins & 1023) == 1023)
+                {
+                    long now = Stopwatch.GetTimestamp();
+                    if (deadline == 0)
+                    {
+                        deadline = now + GiveUpTicks;
+                    }
+                    else if (now > deadline)
+                    {
+                        Volatile.Write(ref line, -1);
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>The FMA rate of all the pool's threads together (best of 5), in floating-point operations per second.</summary>
     public static double FmaPeak(CorePool pool)
     {

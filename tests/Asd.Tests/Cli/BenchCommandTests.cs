@@ -57,6 +57,34 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("| ASD L=auto |", output2);
     }
 
+    /// <summary>
+    /// With two threads the bench states how long a cache line took between them, probed before and between the
+    /// repeats, in its text and its JSON (one probe per repeat and one before); with one thread there is no pair of
+    /// cores to probe, and neither says anything (the control).
+    /// </summary>
+    [Theory]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    public void TheBenchStatesTheCoreToCoreTransferOfItsThreads(int threads, bool probed)
+    {
+        string json = Path.Combine(_dir, $"t{threads}.json");
+        var (code, output, err) = Run("bench", "--model", "builtin:mixture?dim=4", "--steps", "10", "--repeats", "3", "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--spec-lens", "2", "--json", json);
+        Assert.True(code == 0, err + output);
+        Assert.Equal(probed, output.Contains("core-to-core: a cache line moved between two of the bench's threads in ", StringComparison.Ordinal));
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(json));
+        JsonElement root = doc.RootElement;
+        Assert.Equal(probed, root.TryGetProperty("core_transfer_seconds", out JsonElement median));
+        if (probed)
+        {
+            Assert.InRange(median.GetDouble(), 1e-9, 20e-6);
+            Assert.Equal(4, root.GetProperty("core_transfer_seconds_by_repeat").GetArrayLength());
+            Assert.InRange(root.GetProperty("core_transfer_probes").GetInt32(), 1, 4);
+            Assert.True(root.GetProperty("core_transfer_low_seconds").GetDouble() <= median.GetDouble());
+            Assert.True(root.GetProperty("core_transfer_high_seconds").GetDouble() >= median.GetDouble());
+        }
+    }
+
     [Fact]
     public void DdpmControlTimesASecondDdpmSamplerAndStatesTheRunsNoise()
     {
