@@ -27,6 +27,12 @@ internal static class BenchOutput
     private static string DdpmCall(CostCurve curve) =>
         double.IsNaN(curve.DdpmCallSeconds) ? "" : string.Create(Ci, $" DDPM's call, one row right after another, {FormatSeconds(curve.DdpmCallSeconds)};");
 
+    private static double Median(IEnumerable<double> values)
+    {
+        double[] v = [.. values.Order()];
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
+    }
+
     public static string FormatSeconds(double s) => s >= 1 ? s.ToString("F2", Ci) + " s" : s >= 1e-3 ? (s * 1e3).ToString("F2", Ci) + " ms" : (s * 1e6).ToString("F1", Ci) + " us";
 
     /// <summary>A plain-text table for the terminal, plus the ceiling and the lines a reader looks for.</summary>
@@ -146,6 +152,26 @@ internal static class BenchOutput
         if (report.CoreTransfer is { } ct)
         {
             yield return string.Create(Ci, $"core-to-core: a cache line moved between two of the bench's threads in {ct.MedianSeconds * 1e9:F0} ns (median of {ct.Probes} probes before and between the repeats; {ct.LowSeconds * 1e9:F0}-{ct.HighSeconds * 1e9:F0} ns){(ct.Moved ? "; the threads' placement changed during the bench (a VM's hypervisor moving its vCPUs), and multi-threaded calls can change speed with it" : "")}");
+            if (ct.Moved && report.Find("ddpm", "-") is { } byDdpm)
+            {
+                // Each placement's own numbers: a median over repeats of both kinds describes neither (unet28's DDPM
+                // took 117-121 ms a request in one core complex and 180-186 across two; README, "Flat batch cost").
+                BenchResult? byAuto = report.Find("asd", "auto");
+                string Placed(bool near)
+                {
+                    int[] reps = [.. ct.RepeatsPlaced(near)];
+                    if (reps.Length == 0)
+                    {
+                        return string.Create(Ci, $"no repeat {(near ? "below" : "above")} {ct.SplitSeconds * 1e9:F0} ns");
+                    }
+
+                    double ddpm = Median(reps.Select(r => byDdpm.WallPerSample[r - 1]));
+                    string auto = byAuto is null ? "" : string.Create(Ci, $", ASD (auto) {Median(reps.Select(r => byDdpm.WallPerSample[r - 1] / byAuto.WallPerSample[r - 1])):F2}x");
+                    return string.Create(Ci, $"{reps.Length} repeat(s) {(near ? "below" : "above")} {ct.SplitSeconds * 1e9:F0} ns: DDPM {FormatSeconds(ddpm)} per sample{auto}");
+                }
+
+                yield return $"by placement (the probe before each repeat; medians of the repeats, auto as the median of its per-repeat ratios to DDPM): {Placed(near: true)}; {Placed(near: false)}";
+            }
         }
 
         if (report.Find("asd", "auto") is { } auto)

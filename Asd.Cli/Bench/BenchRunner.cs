@@ -155,16 +155,27 @@ internal sealed record CoreTransfer(double MedianSeconds, double LowSeconds, dou
     /// changed during the bench, as a VM's hypervisor moves its vCPUs between core complexes (29-41 against 162-187 ns
     /// on the project's Zen 4 VM). Quartiles, so that one slow probe (a preempted thread) does not count.
     /// </summary>
-    public bool Moved { get; init; }
+    public bool Moved => !double.IsNaN(SplitSeconds);
+
+    /// <summary>Where <see cref="Moved"/> probes split into the two placements (the quartiles' geometric mean); NaN otherwise.</summary>
+    public double SplitSeconds { get; init; } = double.NaN;
 
     /// <summary>The summary of <paramref name="byRepeat"/>; null when no probe completed (a pool of one thread).</summary>
     public static CoreTransfer? Of(double[] byRepeat)
     {
         double[] valid = [.. byRepeat.Where(double.IsFinite).Order()];
-        return valid.Length == 0
-            ? null
-            : new CoreTransfer(valid[valid.Length / 2], valid[0], valid[^1], valid.Length, byRepeat) { Moved = valid[3 * (valid.Length - 1) / 4] > 2 * valid[(valid.Length - 1) / 4] };
+        if (valid.Length == 0)
+        {
+            return null;
+        }
+
+        double lower = valid[(valid.Length - 1) / 4], upper = valid[3 * (valid.Length - 1) / 4];
+        return new CoreTransfer(valid[valid.Length / 2], valid[0], valid[^1], valid.Length, byRepeat) { SplitSeconds = upper > 2 * lower ? Math.Sqrt(lower * upper) : double.NaN };
     }
+
+    /// <summary>The repeats (1-based) whose probe before them read below (<paramref name="near"/>) or above the split.</summary>
+    public IEnumerable<int> RepeatsPlaced(bool near) =>
+        Enumerable.Range(1, ByRepeatSeconds.Length - 1).Where(r => double.IsFinite(ByRepeatSeconds[r]) && (ByRepeatSeconds[r] < SplitSeconds) == near);
 }
 
 /// <summary>What bounds one call of a dense network here: its weights streamed at the measured read bandwidth, its arithmetic at the measured FMA peak.</summary>

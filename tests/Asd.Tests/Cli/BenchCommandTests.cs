@@ -85,6 +85,44 @@ public sealed class BenchCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// When the probes fall in two groups the bench gives each placement its own numbers: here DDPM took 117 and 119 ms
+    /// a sample in the repeats whose probe read ~31 ns and 181 and 185 ms in those at ~170 ns (as unet28's did on the
+    /// Zen 4 VM), auto 105-115 ms throughout, so auto is 1.11x in one placement and 1.61x in the other where one median
+    /// over all four would say neither. The control: probes of one placement give no such line.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // the control
+    public void WhenThePlacementMovedEachPlacementGetsItsOwnNumbers(bool moved)
+    {
+        var curve = new Asd.Native.Sampling.CostCurve([1e-3, 1.2e-3, 1.4e-3, 1.6e-3]);
+        var ddpm = new BenchResult(new BenchSetting("ddpm", "-"), 100);
+        var auto = new BenchResult(new BenchSetting("asd", "auto"), 100);
+        ddpm.WallPerSample.AddRange([0.117, 0.181, 0.119, 0.185]);
+        auto.WallPerSample.AddRange([0.105, 0.113, 0.107, 0.115]);
+        foreach (BenchResult r in (BenchResult[])[ddpm, auto])
+        {
+            r.SequentialCalls.AddRange([100, 100, 100, 100]);
+            r.RowsPerStep.AddRange([1, 1, 1, 1]);
+            r.WallSpeedup = ddpm.MedianWall / r.MedianWall;
+            r.Gain = WallRatio.Of(ddpm.WallPerSample, r.WallPerSample);
+        }
+
+        double[] probes = moved ? [30e-9, 32e-9, 170e-9, 31e-9, 175e-9] : [30e-9, 32e-9, 33e-9, 31e-9, 34e-9];
+        var report = new BenchReport
+        {
+            Machine = "test", Model = "test", Steps = 100, Chains = 1, Threads = 2, Repeats = 4, CostCurve = curve, PredictionCurve = curve,
+            Results = [ddpm, auto], Acceptance = [], CeilingWallSpeedup = 1.5, CeilingLength = 2, CoreTransfer = CoreTransfer.Of(probes),
+        };
+        var text = new StringWriter();
+        BenchOutput.WriteTable(text, report);
+        string o = text.ToString();
+        Assert.True(moved == o.Contains("the threads' placement changed during the bench", StringComparison.Ordinal), o);
+        Assert.True(moved == o.Contains("2 repeat(s) below 73 ns: DDPM 118.00 ms per sample, ASD (auto) 1.11x; 2 repeat(s) above 73 ns: DDPM 183.00 ms per sample, ASD (auto) 1.61x", StringComparison.Ordinal), o);
+        Assert.Equal(moved, o.Contains("by placement", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void DdpmControlTimesASecondDdpmSamplerAndStatesTheRunsNoise()
     {
