@@ -21,9 +21,9 @@ holds column j in its low 16 bits and column j + lanes in its high 16 bits; Pack
 feeds both: the high column is an arithmetic shift right by 3 (sign in place, exponent and mantissa in float position,
 copies of the sign above them) and a mask that keeps the sign and the 15 bits of exponent and mantissa; the low column
 is a shift left by 16 first. Five integer operations per 2 vectors instead of six, and no lane-crossing sign extension
-(an 8-row tile of float16 weights on a Zen 4, whose AVX-512 runs on 256-bit units, ran 9% faster in a probe of the
-loop alone, 105-108 against 97 GFLOP/s on one core, float32 weights 112-118). The values are those of the widening
-above, bit for bit.
+(an 8-row tile's loop alone on one core of a Zen 4, whose AVX-512 runs on 256-bit units: 104-107 GFLOP/s with the
+pairs, 95-100 with the widening per vector, 113-118 with float32 weights; `Asd.Bench quick-widen`,
+docs/bench/issue17-zen4/quick-widen.txt). The values are those of the widening above, bit for bit.
 
 The multiply runs on the FMA pipes, one per weight vector: at 4-8 rows it is one more op per 4-8 FMAs (a tile of 8
 rows ran at 79% of one core's FMA peak with half weights against 87% with float weights). So each kernel comes a third

@@ -32,6 +32,7 @@ public static class Program
         ["quick-split"] = QuickConvGemm.Split,
         ["quick-sampling-calls"] = QuickSamplingCalls.Run,
         ["quick-halves"] = QuickHalves.Run,
+        ["quick-widen"] = QuickWiden.Run,
     };
 
     public static void Main(string[] args)

@@ -64,7 +64,9 @@ public static class Sgemm
     /// overlap the arithmetic as the kernels' widening does, so it pays from about 5 tiles: AVX2 on a Zen 3
     /// (<c>Asd.Bench quick-gemm</c>, 256 and 768 square, % of the FMA peak, in the kernels / widened once): 3 tiles
     /// 73-76 / 67-74, 4 tiles 76-80 / 76-79, 6 tiles 73-77 / 78-83, 8 tiles 76-80 / 83-86, 22 tiles 74-80 / 88-91
-    /// (float32 weights 85-95). Settable for that probe's side-by-side timing.
+    /// (float32 weights 85-95). After the kernels' widening became cheaper (pairs, 9d80ba5) the threshold was timed again
+    /// on a Zen 4 (AVX-512): 8 or 12 tiles read 0.98-1.02 of 5's time on the trained ConditionalUnet1D at 2-16 samples
+    /// (<c>ASD_AB_PACK</c> of <c>quick-unet</c>, one run), so it stays. Settable for that probe's side-by-side timing.
     /// </summary>
     internal static int WidenOnceTiles { get; set; } = 5;
 
