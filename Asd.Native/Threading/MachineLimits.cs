@@ -127,7 +127,7 @@ internal static class MachineLimits
     /// <see cref="TransferRoundTrips"/> round trips. On a VM it says where the hypervisor has put the vCPUs: the
     /// project's 2-vCPU Zen 4 read 29-41 ns in one core complex and 162-187 ns across two, and its 2-thread calls moved
     /// with it (tools/core_latency_vs_call.sh). NaN with fewer than two threads, or when the two halves did not run at
-    /// once on two threads within a second (a preempted thread).
+    /// once on two threads within 0.2 s (a preempted thread), so a probe costs a loaded machine at most about a second.
     /// </summary>
     public static double CoreTransferSeconds(CorePool pool, int probes = 5)
     {
@@ -173,7 +173,7 @@ internal static class MachineLimits
         /// <summary>The counter, in the middle of its own 256 bytes so that nothing else shares its cache line.</summary>
         private readonly long[] _line = new long[32];
 
-        private static readonly long GiveUpTicks = Stopwatch.Frequency;
+        private static readonly long GiveUpTicks = Stopwatch.Frequency / 5;
 
         /// <summary>The last run's time for <see cref="TransferRoundTrips"/> round trips; NaN when it did not complete.</summary>
         public double Seconds { get; private set; } = double.NaN;
@@ -243,7 +243,7 @@ internal static class MachineLimits
             }
         }
 
-        /// <summary>Spins until the counter reads <paramref name="value"/>; false after a second, or when the other side gave up (-1).</summary>
+        /// <summary>Spins until the counter reads <paramref name="value"/>; false after 0.2 s, or when the other side gave up (-1).</summary>
         private static bool WaitFor(ref long line, long value)
         {
             long deadline = 0;
