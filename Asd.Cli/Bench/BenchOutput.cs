@@ -27,12 +27,6 @@ internal static class BenchOutput
     private static string DdpmCall(CostCurve curve) =>
         double.IsNaN(curve.DdpmCallSeconds) ? "" : string.Create(Ci, $" DDPM's call, one row right after another, {FormatSeconds(curve.DdpmCallSeconds)};");
 
-    private static double Median(IEnumerable<double> values)
-    {
-        double[] v = [.. values.Order()];
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
-    }
-
     public static string FormatSeconds(double s) => s >= 1 ? s.ToString("F2", Ci) + " s" : s >= 1e-3 ? (s * 1e3).ToString("F2", Ci) + " ms" : (s * 1e6).ToString("F1", Ci) + " us";
 
     /// <summary>A plain-text table for the terminal, plus the ceiling and the lines a reader looks for.</summary>
@@ -165,8 +159,8 @@ internal static class BenchOutput
                         return string.Create(Ci, $"no repeat {(near ? "below" : "above")} {ct.SplitSeconds * 1e9:F0} ns");
                     }
 
-                    double ddpm = Median(reps.Select(r => byDdpm.WallPerSample[r - 1]));
-                    string auto = byAuto is null ? "" : string.Create(Ci, $", ASD (auto) {Median(reps.Select(r => byDdpm.WallPerSample[r - 1] / byAuto.WallPerSample[r - 1])):F2}x");
+                    double ddpm = BenchResult.Median(reps.Select(r => byDdpm.WallPerSample[r - 1]));
+                    string auto = byAuto is null ? "" : string.Create(Ci, $", ASD (auto) {BenchResult.Median(reps.Select(r => byDdpm.WallPerSample[r - 1] / byAuto.WallPerSample[r - 1])):F2}x");
                     return string.Create(Ci, $"{reps.Length} repeat(s) {(near ? "below" : "above")} {ct.SplitSeconds * 1e9:F0} ns: DDPM {FormatSeconds(ddpm)} per sample{auto}");
                 }
 
