@@ -152,7 +152,7 @@ public sealed class PackedMatrix
     /// vectors (the kernels then widen both from one load with shifts and a mask, no lane-crossing sign extension;
     /// tools/gen_gemm_kernels.py).
     /// </summary>
-    internal static bool HalfPairs(IsaPath path) => path is IsaPath.Avx512 or IsaPath.Avx2;
+    internal static bool HalfPairs(IsaPath path) => SgemmKernels.HalfPairs(path);
 
     /// <summary>Where column <paramref name="j"/> of a panel sits within one of its k-steps.</summary>
     private int Slot(int j) => _pairHalf == 0 ? j : j < _pairHalf ? 2 * j : (2 * (j - _pairHalf)) + 1;

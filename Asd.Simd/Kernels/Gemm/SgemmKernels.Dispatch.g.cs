@@ -26,6 +26,9 @@ internal static partial class SgemmKernels
         _ => 4,
     };
 
+    /// <summary>Whether <paramref name="path"/>'s float16 kernels read each k-step of a panel as 32-bit pairs of its two vectors (PackedMatrix packs them so).</summary>
+    internal static bool HalfPairs(IsaPath path) => path is IsaPath.Avx512 or IsaPath.Avx2;
+
     /// <summary>The multi-panel kernels of <paramref name="path"/> for one weight type, widest first (none on paths without them).</summary>
     internal static ReadOnlySpan<(int Panels, int Rows)> Multi(IsaPath path, bool half) => path switch
     {
