@@ -300,11 +300,17 @@ internal static class KernelChecks
         [
             (1, 16, 2, 0, 32, 1, [-2, -1, 0, 1, 2]), (3, 8, 16, 16, 20, 1, [-1, 0, 1]), (2, 8, 32, 0, 40, 2, [-1, 0, 1]),
             (5, 4, 48, 16, 17, 1, [-1, 0]), (2, 4, 16, 0, 33, 1, [0, 1]), (4, 16, 5, 3, 7, 1, [0]), (13, 2, 16, 0, 64, 1, [-2, -1, 0, 1, 2]),
+            (6, 4, 192, 64, 40, 1, [-2, -1, 0, 1, 2]),
         ];
         foreach ((int samples, int length, int c0, int c1, int n, int stride, int[] taps) in convs)
         {
-            int seed = 600 + cases.Count;
-            cases.Add(($"conv1d {samples} x {length} positions, channels {c0}+{c1} -> {n}, stride {stride}, {taps.Length} taps", () => Conv(samples, length, c0, c1, n, stride, taps, seed)));
+            // Each in sample order, and in position order, where tiles skip the taps on the padding (K of the last
+            // case, 1280, crosses a K block, so a tile's taps start or end inside one).
+            foreach (bool byPosition in new[] { false, true })
+            {
+                int seed = 600 + cases.Count;
+                cases.Add(($"conv1d {samples} x {length} positions, channels {c0}+{c1} -> {n}, stride {stride}, {taps.Length} taps{(byPosition ? ", by position" : "")}", () => Conv(samples, length, c0, c1, n, stride, taps, seed, byPosition)));
+            }
         }
 
         return KernelCheck.SamePath(Sgemm, Tolerance.Exact, [.. cases.Select(c => c.Label)], i => cases[i].Run());
@@ -340,15 +346,16 @@ internal static class KernelChecks
         return h;
     }
 
-    private static double[] Conv(int samples, int length, int c0, int c1, int n, int stride, int[] taps, int seed)
+    private static double[] Conv(int samples, int length, int c0, int c1, int n, int stride, int[] taps, int seed, bool byPosition)
     {
         int outLength = length / stride, k = taps.Length * (c0 + c1), m = samples * outLength;
         float[] x0 = Values(seed, samples * length * (c0 + 3)), x1 = Values(seed + 1, samples * length * Math.Max(c1, 1));
         PackedMatrix w = PackedMatrix.Pack(Values(seed + 2, k * n), k, n, outputMajor: false);
         var packed = new float[Asd.Simd.Kernels.Gemm.Sgemm.PackedSize(m, k)];
-        Conv1dPacking.Pack(x0, c0 + 3, c0, c1 == 0 ? default : x1, Math.Max(c1, 1), c1, samples, length, outLength, stride, taps, w.Path, packed);
+        var rows = new Conv1dRows(samples, length, outLength, stride, taps, c0 + c1, byPosition);
+        Conv1dPacking.Pack(x0, c0 + 3, c0, c1 == 0 ? default : x1, Math.Max(c1, 1), c1, rows, w.Path, packed);
         var c = new float[m * n];
-        Asd.Simd.Kernels.Gemm.Sgemm.MultiplyPacked(packed, m, w, 0, w.Panels, Values(seed + 3, n), Activation.Identity, default, 0, c, n);
+        Asd.Simd.Kernels.Gemm.Sgemm.MultiplyPackedConv(packed, rows, w, 0, w.Panels, Values(seed + 3, n), Activation.Identity, c, n);
         return Widen(c);
     }
 

@@ -11,7 +11,9 @@ namespace Asd.Bench;
 /// (<c>Unet1dDenoiser.PerThreadPackLimit</c>; 0 packs as before it), call by call, and prints each against the first;
 /// a limit may carry a group norm's split threshold after a slash (<c>2097152/32768</c>:
 /// <c>Unet1dDenoiser.NormParallelElements</c>, else its default) and a third, the float16 widen-once tile threshold
-/// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default). With <c>ASD_AB_F32=1</c> it weighs the
+/// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default) and a fourth, the samples from which
+/// convolutions run by position (<c>2097152/8192/5/4</c>: <c>Unet1dDenoiser.ByPositionMinSamples</c> and
+/// <c>ByPositionMinSamplesFromMemory</c>, else their defaults; 1000 never). With <c>ASD_AB_F32=1</c> it weighs the
 /// model's float16 packing against float32 packing of the same weights instead (<c>Unet1dWeight.PackHalfAsFloat</c>),
 /// call by call.
 /// </summary>
@@ -56,6 +58,7 @@ internal static class QuickUnet
             string[] limits = ab.Split(',');
             long normDefault = Unet1dDenoiser.NormParallelElements;
             int widenDefault = Asd.Simd.Kernels.Gemm.Sgemm.WidenOnceTiles;
+            int byPositionDefault = Unet1dDenoiser.ByPositionMinSamples, byPositionMemoryDefault = Unet1dDenoiser.ByPositionMinSamplesFromMemory;
             var abTimes = new Dictionary<(int, string), List<double>>();
             for (int rep = 0; rep < reps; rep++)
             {
@@ -68,6 +71,8 @@ internal static class QuickUnet
                         Unet1dDenoiser.PerThreadPackLimit = long.Parse(knobs[0]);
                         Unet1dDenoiser.NormParallelElements = knobs.Length > 1 ? long.Parse(knobs[1]) : normDefault;
                         Asd.Simd.Kernels.Gemm.Sgemm.WidenOnceTiles = knobs.Length > 2 ? int.Parse(knobs[2]) : widenDefault;
+                        Unet1dDenoiser.ByPositionMinSamples = knobs.Length > 3 ? int.Parse(knobs[3]) : byPositionDefault;
+                        Unet1dDenoiser.ByPositionMinSamplesFromMemory = knobs.Length > 3 ? int.Parse(knobs[3]) : byPositionMemoryDefault;
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
                         var sw = Stopwatch.StartNew();
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));

@@ -69,6 +69,26 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// </summary>
     internal static long PerThreadPackLimit { get; set; } = PerThreadPackMost;
 
+    /// <summary>
+    /// From this many samples a convolution of more than one tap packs its rows by position and skips the taps on the
+    /// padding (<see cref="Conv1dRows"/>: 24% of a ConditionalUnet1D's multiply-adds at kernel 5 over horizons 16, 8
+    /// and 4; the same bits), when the weights stay in cache. Fewer samples keep the sample order, whose tiles are
+    /// larger. Measured on the Zen 4 (2 threads, <c>Asd.Bench quick-unet</c>, ASD_AB_PACK's fourth knob, position
+    /// order from 1000 (never), 4, 2 or 1 sample, call by call) on the trained policy (models/unet-policy, whose calls
+    /// run whole samples per thread, so a lane sees half the call): from 2, 0.94, 0.92, 0.81, 0.79, 0.76, 0.84 of the
+    /// time at 3, 4, 6, 8, 12, 16 samples, 0.99-1.00 at 1-2; from 1, 1.08 and 1.45 at 1 and 2 (one-row tiles); the
+    /// AVX2 kernels (ASD_FORCE_ISA=avx2) from 2: 0.93, 0.97, 0.94, 0.85, 0.82, 0.89 at 3-16. Settable for that timing.
+    /// </summary>
+    internal static int ByPositionMinSamples { get; set; } = 2;
+
+    /// <summary>
+    /// <see cref="ByPositionMinSamples"/> for weights that stream from memory on every call (the deployment-size
+    /// network), whose GEMMs overlap the stream with the arithmetic of a few large tiles: position order there, from
+    /// 2 and 3 samples, made calls 1.49 and 1.17 times as long (more, smaller tiles), and from 4 took 0.94, 0.87, 0.81
+    /// of the time at 4, 6, 8 samples (float32 weights; float16 0.91, 0.87, 0.82, 0.79 at 4, 6, 8, 12).
+    /// </summary>
+    internal static int ByPositionMinSamplesFromMemory { get; set; } = 4;
+
     private readonly Unet1dModel _model;
     private readonly Unet1dConfig _c;
     private readonly Unet1dPacked _w;
@@ -446,14 +466,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         PackedMatrix w, float[] bias, Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets,
         Activation activation, float[] c, int cOffset, int ldc)
     {
-        int m = samples * outLength, k = offsets.Length * (a.Channels + b.Channels), threads = _pool?.Threads ?? 1;
+        var rows = new Conv1dRows(samples, inLength, outLength, stride, offsets, a.Channels + b.Channels, offsets.Length > 1 && samples >= (_conv.WeightsFromMemory ? ByPositionMinSamplesFromMemory : ByPositionMinSamples));
+        int m = rows.Rows, k = rows.Depth, threads = _pool?.Threads ?? 1;
         if (w.K != k)
         {
             throw new InvalidOperationException($"Convolution depth {k} does not match the packed weights' {w.K} (a bug).");
         }
 
-        _conv.Set(a, b, samples, inLength, outLength, stride, offsets, w, bias, activation, c, cOffset, ldc, _packedA);
-        int tiles = Sgemm.TileCount(m, w.Path);
+        _conv.Set(a, b, rows, w, bias, activation, c, cOffset, ldc, _packedA);
+        int tiles = rows.TileCount(w.Path);
         int groups = (w.Panels + ConvWork.PanelsPerUnit - 1) / ConvWork.PanelsPerUnit;
 
         // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead.
@@ -505,8 +526,8 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         public const int PanelsPerUnit = 4;
 
         private Act _a, _b;
-        private int _samples, _inLength, _outLength, _stride, _cOffset, _ldc;
-        private int[] _offsets = [];
+        private Conv1dRows _rows;
+        private int _cOffset, _ldc;
         private PackedMatrix _w = null!;
         private float[] _bias = [], _c = [], _packed = [];
         private Activation _activation;
@@ -541,20 +562,19 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             _call = _call == int.MaxValue ? 1 : _call + 1;
         }
 
-        public void Set(Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets, PackedMatrix w, float[] bias, Activation activation, float[] c, int cOffset, int ldc, float[] packed)
+        public void Set(Act a, Act b, in Conv1dRows rows, PackedMatrix w, float[] bias, Activation activation, float[] c, int cOffset, int ldc, float[] packed)
         {
-            (_a, _b, _samples, _inLength, _outLength, _stride, _offsets) = (a, b, samples, inLength, outLength, stride, offsets);
+            (_a, _b, _rows) = (a, b, rows);
             (_w, _bias, _activation, _c, _cOffset, _ldc, _packed) = (w, bias, activation, c, cOffset, ldc, packed);
         }
 
         public void Execute(int start, int end)
         {
-            int m = _samples * _outLength;
+            int m = _rows.Rows;
             if (Packing)
             {
                 Conv1dPacking.Pack(
-                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
-                    _samples, _inLength, _outLength, _stride, _offsets, _w.Path, _packed, start, end);
+                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels, _rows, _w.Path, _packed, start, end);
                 return;
             }
 
@@ -562,8 +582,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             if (Fused == Fusion.OwnTiles)
             {
                 Conv1dPacking.Pack(
-                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
-                    _samples, _inLength, _outLength, _stride, _offsets, _w.Path, packed, start, end);
+                    _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels, _rows, _w.Path, packed, start, end);
             }
             else if (Fused == Fusion.WholeA)
             {
@@ -574,8 +593,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
                 if (_packedCall[slot] != _call)
                 {
                     Conv1dPacking.Pack(
-                        _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels,
-                        _samples, _inLength, _outLength, _stride, _offsets, _w.Path, packed);
+                        _a.Data, _a.Stride, _a.Channels, _b.Data, _b.Stride, _b.Channels, _rows, _w.Path, packed);
                     _packedCall[slot] = _call;
                 }
             }
@@ -583,9 +601,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             (int p0, int p1, int t0, int t1) = ByRows
                 ? (0, _w.Panels, start, end)
                 : (start * PanelsPerUnit, Math.Min(end * PanelsPerUnit, _w.Panels), 0, int.MaxValue);
-            Sgemm.MultiplyPacked(
-                packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), m, _w, p0, p1,
-                _bias, _activation, default, 0, _c.AsSpan(_cOffset), _ldc, default, t0, t1, WeightsFromMemory);
+            Sgemm.MultiplyPackedConv(
+                packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), _rows, _w, p0, p1,
+                _bias, _activation, _c.AsSpan(_cOffset), _ldc, t0, t1, WeightsFromMemory);
         }
     }
 

@@ -48,12 +48,38 @@ public static class Conv1dPacking
     /// <param name="packed">The destination.</param>
     /// <param name="tileStart">First row tile to pack.</param>
     /// <param name="tileEnd">End of the tile range (clamped to the tile count).</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(
         ReadOnlySpan<float> first, int firstStride, int firstChannels,
         ReadOnlySpan<float> second, int secondStride, int secondChannels,
         int samples, int inLength, int outLength, int stride, ReadOnlySpan<int> tapOffsets,
-        IsaPath path, Span<float> packed, int tileStart = 0, int tileEnd = int.MaxValue)
+        IsaPath path, Span<float> packed, int tileStart = 0, int tileEnd = int.MaxValue) =>
+        Pack(first, firstStride, firstChannels, second, secondStride, secondChannels, samples, inLength, outLength, stride, tapOffsets, false, path, packed, tileStart, tileEnd);
+
+    /// <summary>
+    /// Packs row tiles [<paramref name="tileStart"/>, <paramref name="tileEnd"/>) of <paramref name="rows"/>' im2col
+    /// matrix in its order (<see cref="Conv1dRows.ByPosition"/>; <see cref="Conv1dRows.TileCount(IsaPath)"/> tiles) for
+    /// <paramref name="path"/>, for <see cref="Sgemm.MultiplyPackedConv"/>. Every tap is written, those on the padding
+    /// as zeros, whatever K range the GEMM then reads. The other parameters are as in the sample-order overload.
+    /// </summary>
+    public static void Pack(
+        ReadOnlySpan<float> first, int firstStride, int firstChannels,
+        ReadOnlySpan<float> second, int secondStride, int secondChannels,
+        in Conv1dRows rows, IsaPath path, Span<float> packed, int tileStart = 0, int tileEnd = int.MaxValue)
+    {
+        if (rows.Channels != firstChannels + secondChannels)
+        {
+            throw new ArgumentException($"The rows were described for {rows.Channels} channels; the sources hold {firstChannels} + {secondChannels}.", nameof(rows));
+        }
+
+        Pack(first, firstStride, firstChannels, second, secondStride, secondChannels, rows.Samples, rows.InLength, rows.OutLength, rows.Stride, rows.TapOffsets, rows.ByPosition, path, packed, tileStart, tileEnd);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pack(
+        ReadOnlySpan<float> first, int firstStride, int firstChannels,
+        ReadOnlySpan<float> second, int secondStride, int secondChannels,
+        int samples, int inLength, int outLength, int stride, ReadOnlySpan<int> tapOffsets, bool byPosition,
+        IsaPath path, Span<float> packed, int tileStart, int tileEnd)
     {
         int channels = firstChannels + secondChannels, taps = tapOffsets.Length;
         Check(first, firstStride, firstChannels, "first", samples, inLength);
@@ -69,18 +95,18 @@ public static class Conv1dPacking
             throw new ArgumentException($"Packed buffer holds {packed.Length} floats; {m} x {k} needs {Sgemm.PackedSize(m, k)}.", nameof(packed));
         }
 
-        int tiles = Sgemm.TileCount(m, path);
+        int maxRows = Sgemm.MaxRows(path), tiles = Conv1dRows.TileCount(samples, outLength, byPosition, maxRows);
         tileEnd = Math.Min(tileEnd, tiles);
         bool whole16 = firstChannels % 16 == 0 && secondChannels % 16 == 0;
         ref float f = ref MemoryMarshal.GetReference(first);
         ref float s2 = ref MemoryMarshal.GetReference(second);
         for (int t = tileStart; t < tileEnd; t++)
         {
-            (int row0, int r) = Sgemm.Tile(m, tiles, t);
+            (int row0, int r, int cRow0, int rowStep) = Conv1dRows.Place(samples, outLength, byPosition, t, maxRows);
             Span<float> tile = packed.Slice(row0 * k16, r * k16);
             for (int i = 0; i < r; i++)
             {
-                int row = row0 + i, sample = row / outLength, pos = row - (sample * outLength);
+                int row = cRow0 + (i * rowStep), sample = row / outLength, pos = row - (sample * outLength);
                 if (whole16)
                 {
                     // Tap by tap, 16 columns at a time: each group lies in one tap and one source, so it is one vector

@@ -212,7 +212,6 @@ public static class Sgemm
     /// 2 to <see cref="PrefetchNextMaxTiles"/> row tiles then prefetches the next panel while its tiles reuse the
     /// current one. Changes no result.
     /// </param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyPacked(
         ReadOnlySpan<float> packedA, int m, PackedMatrix w, int panelStart, int panelEnd,
         ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
@@ -220,12 +219,91 @@ public static class Sgemm
         bool weightsFromMemory = false)
     {
         ArgumentNullException.ThrowIfNull(w);
-        int k = w.K, n = w.N;
         CheckOutput(packedA, m, w, panelStart, panelEnd, bias, residual, residualStride, c, ldc);
         if (m == 0 || panelStart == panelEnd)
         {
             return;
         }
+
+        var tiles = new PlainTiles(m, MaxRows(w.Path), w.K);
+        MultiplyTiles(packedA, m, tiles, w, panelStart, panelEnd, bias, activation, residual, residualStride, c, ldc, packedNext, tileStart, tileEnd, weightsFromMemory);
+    }
+
+    /// <summary>
+    /// <see cref="MultiplyPacked"/> for a convolution's A packed by <see cref="Conv1dPacking"/> in <paramref name="rows"/>'
+    /// order: tile ranges are <see cref="Conv1dRows.TileCount(IsaPath)"/>'s, and a position-order tile computes only its K range
+    /// (see <see cref="Conv1dRows"/>). The same bits as the sample order.
+    /// </summary>
+    /// <param name="packedA">A, packed by <see cref="Conv1dPacking.Pack(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, in Conv1dRows, IsaPath, Span{float}, int, int)"/> for <c>w.Path</c>.</param>
+    /// <param name="rows">The convolution's rows.</param>
+    /// <param name="w">The packed weights (K = <see cref="Conv1dRows.Depth"/>).</param>
+    /// <param name="panelStart">First panel to compute.</param>
+    /// <param name="panelEnd">End of the panel range.</param>
+    /// <param name="bias">N values, or empty.</param>
+    /// <param name="activation">The activation.</param>
+    /// <param name="c">The output: row sample x OutLength + position.</param>
+    /// <param name="ldc">Row stride of the output.</param>
+    /// <param name="tileStart">First row tile to compute.</param>
+    /// <param name="tileEnd">End of the row-tile range (clamped to the tile count).</param>
+    /// <param name="weightsFromMemory">As in <see cref="MultiplyPacked"/>.</param>
+    public static void MultiplyPackedConv(
+        ReadOnlySpan<float> packedA, in Conv1dRows rows, PackedMatrix w, int panelStart, int panelEnd,
+        ReadOnlySpan<float> bias, Activation activation, Span<float> c, int ldc,
+        int tileStart = 0, int tileEnd = int.MaxValue, bool weightsFromMemory = false)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        if (rows.Depth != w.K)
+        {
+            throw new ArgumentException($"The convolution's depth {rows.Depth} does not match the packed weights' K = {w.K}.", nameof(rows));
+        }
+
+        int m = rows.Rows;
+        CheckOutput(packedA, m, w, panelStart, panelEnd, bias, default, 0, c, ldc);
+        if (m == 0 || panelStart == panelEnd)
+        {
+            return;
+        }
+
+        var tiles = new ConvTiles(rows, MaxRows(w.Path));
+        MultiplyTiles(packedA, m, tiles, w, panelStart, panelEnd, bias, activation, default, 0, c, ldc, default, tileStart, tileEnd, weightsFromMemory);
+    }
+
+    /// <summary>The row tiles of a GEMM (a struct per kind, so the JIT specialises the loop for each).</summary>
+    private interface IRowTiles
+    {
+        int Count { get; }
+
+        RowTile Tile(int t);
+    }
+
+    /// <summary>Balanced tiles of M rows in order, each over all of K.</summary>
+    private readonly struct PlainTiles(int m, int maxRows, int k) : IRowTiles
+    {
+        public int Count { get; } = TileCount(m, maxRows);
+
+        public RowTile Tile(int t)
+        {
+            (int row0, int rows) = Sgemm.Tile(m, Count, t);
+            return new RowTile(row0, rows, row0, 1, 0, k);
+        }
+    }
+
+    /// <summary>A convolution's tiles (<see cref="Conv1dRows"/>).</summary>
+    private readonly struct ConvTiles(Conv1dRows rows, int maxRows) : IRowTiles
+    {
+        public int Count { get; } = rows.TileCount(maxRows);
+
+        public RowTile Tile(int t) => rows.Tile(t, maxRows);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyTiles<TTiles>(
+        ReadOnlySpan<float> packedA, int m, TTiles rowTiles, PackedMatrix w, int panelStart, int panelEnd,
+        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride,
+        Span<float> c, int ldc, Span<float> packedNext, int tileStart, int tileEnd, bool weightsFromMemory)
+        where TTiles : struct, IRowTiles
+    {
+        int k = w.K, n = w.N;
 
         IsaPath path = w.Path;
         if (path != IsaPath.Scalar && path != Isa.Active && !Isa.IsSupported(path))
@@ -235,7 +313,7 @@ public static class Sgemm
 
         int mr = MaxRows(path), nr = w.PanelWidth;
         bool needsEpilogue = !bias.IsEmpty || activation != Activation.Identity || !residual.IsEmpty;
-        int tiles = TileCount(m, mr);
+        int tiles = rowTiles.Count;
         tileEnd = Math.Min(tileEnd, tiles);
         int rangeTiles = tileEnd - tileStart;
         bool prefetchNext = weightsFromMemory && rangeTiles >= 2 && rangeTiles <= PrefetchNextMaxTiles;
@@ -261,10 +339,16 @@ public static class Sgemm
         // row (few-row calls of wide layers: the MLPs), not on the convolutions' many rows and narrow layers (the
         // trained ConditionalUnet1D ran 5-15% slower at 2-12 samples with every GEMM scaled, four alternated pairs).
         bool scaledA = false, widenOnce = w.HalfWeights && path != IsaPath.Scalar && !prefetchNext && rangeTiles >= WidenOnceTiles;
-        int rowFrom = Tile(m, tiles, tileStart).Row0, rowTo = tileEnd < tiles ? Tile(m, tiles, tileEnd).Row0 : m;
+        if (tileStart >= tileEnd)
+        {
+            return;
+        }
+
+        // Tiles are consecutive in the packed A whatever their order in C.
+        int k16 = RoundK(k);
+        int rowFrom = rowTiles.Tile(tileStart).PackedRow0, rowTo = tileEnd < tiles ? rowTiles.Tile(tileEnd).PackedRow0 : m;
         if (w.HalfWeights && !widenOnce && path != IsaPath.Scalar && (long)(panelEnd - panelStart) * rangeTiles * ScaledHalfPanelsPerRow >= rowTo - rowFrom)
         {
-            int k16 = RoundK(k);
             int need = rowTo * k16;
             // Grown geometrically: auto's calls grow as a run climbs to longer drafts, and each growth is an allocation.
             float[] scaled = t_scaledA is { } sa && sa.Length >= need ? sa : (t_scaledA = new float[Math.Max(need, Math.Max(4096, 2 * (t_scaledA?.Length ?? 0)))]);
@@ -279,7 +363,6 @@ public static class Sgemm
         for (int k0 = 0; k0 < k; k0 += KBlock)
         {
             int kc = Math.Min(KBlock, k - k0);
-            bool first = k0 == 0, last = k0 + kc == k;
             nint panelStride = kc * nr;
 
             // Panels outer, row tiles inner: a block of W is read from memory once and reused from L2 by every tile.
@@ -316,15 +399,26 @@ public static class Sgemm
 
                 for (int t = tileStart; t < tileEnd; t++)
                 {
-                    (int row0, int r) = Tile(m, tiles, t);
-                    nint prefetch = t == tileStart && k0 == 0 && p == panelStart ? own : ahead;
-                    ref float aTile = ref Unsafe.Add(ref aRef, (row0 * RoundK(k)) + (k0 * r));
+                    // The tile's part of this K block: a convolution's position-order tile skips the taps on the
+                    // padding (exact zeros in A), so its chain may start after k0 or end before the block does.
+                    RowTile tile = rowTiles.Tile(t);
+                    int lo = Math.Max(k0, tile.KLo), hi = Math.Min(k0 + kc, tile.KHi);
+                    if (lo >= hi)
+                    {
+                        continue;
+                    }
+
+                    bool tileFirst = lo == tile.KLo, tileLast = hi == tile.KHi;
+                    int r = tile.Rows, skip = (lo - k0) * nr, cBase = tile.CRow0 * ldc;
+                    nint rowLdc = (nint)tile.RowStep * ldc;
+                    nint prefetch = t == tileStart && k0 == 0 && p == panelStart ? own : ahead == own ? own : ahead - skip;
+                    ref float aTile = ref Unsafe.Add(ref aRef, (tile.PackedRow0 * k16) + (lo * r));
                     if (col0 + nr > n)
                     {
-                        EdgePanel(w, scaledA, r, n - col0, ref aTile, w.Offset(k0, p), kc, c.Slice((row0 * ldc) + col0), ldc, first, last, bias, activation, residual, residualStride, row0, col0, edge);
-                        if (last && !packedNext.IsEmpty)
+                        EdgePanel(w, scaledA, r, n - col0, ref aTile, w.Offset(k0, p) + skip, hi - lo, c.Slice(cBase + col0), rowLdc, tileFirst, tileLast, bias, activation, residual, residualStride, tile.CRow0, tile.RowStep, col0, edge);
+                        if (tileLast && !packedNext.IsEmpty)
                         {
-                            StorePacked(c, ldc, row0, r, col0, n - col0, k16Next, packedNext);
+                            StorePacked(c, ldc, tile.PackedRow0, r, col0, n - col0, k16Next, packedNext);
                         }
 
                         continue;
@@ -336,33 +430,34 @@ public static class Sgemm
                         if (widened is not null)
                         {
                             // The widened block is in cache: prefetch within it, one tile's own distance ahead.
-                            SgemmKernels.Run(path, r, step, ref aTile, ref widened[(q - p) * kc * nr], panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first, own);
+                            SgemmKernels.Run(path, r, step, ref aTile, ref widened[((q - p) * kc * nr) + skip], panelStride, hi - lo, ref Unsafe.Add(ref cRef, cBase + (q * nr)), rowLdc, tileFirst, own);
                         }
                         else
                         {
-                            Run(w, scaledA, r, step, ref aTile, w.Offset(k0, q), panelStride, kc, ref Unsafe.Add(ref cRef, (row0 * ldc) + (q * nr)), ldc, first, prefetch);
+                            Run(w, scaledA, r, step, ref aTile, w.Offset(k0, q) + skip, panelStride, hi - lo, ref Unsafe.Add(ref cRef, cBase + (q * nr)), rowLdc, tileFirst, prefetch);
                         }
                     }
 
-                    if (last && needsEpilogue)
+                    if (tileLast && needsEpilogue)
                     {
                         // The fused epilogue, on the tile just stored and still in L1.
                         int width = span * nr;
                         for (int i = 0; i < r; i++)
                         {
-                            Span<float> row = c.Slice(((row0 + i) * ldc) + col0, width);
+                            int row = tile.CRow0 + (i * tile.RowStep);
+                            Span<float> cRow = c.Slice((row * ldc) + col0, width);
                             ActivationMath.ApplyRow(
-                                row,
+                                cRow,
                                 bias.IsEmpty ? default : bias.Slice(col0, width),
                                 activation,
-                                residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, width),
-                                row);
+                                residual.IsEmpty ? default : residual.Slice((row * residualStride) + col0, width),
+                                cRow);
                         }
                     }
 
-                    if (last && !packedNext.IsEmpty)
+                    if (tileLast && !packedNext.IsEmpty)
                     {
-                        StorePacked(c, ldc, row0, r, col0, span * nr, k16Next, packedNext);
+                        StorePacked(c, ldc, tile.PackedRow0, r, col0, span * nr, k16Next, packedNext);
                     }
                 }
 
@@ -406,8 +501,8 @@ public static class Sgemm
     /// <summary>The last, partly padded panel: the kernel writes a full-width scratch tile; only real columns reach C.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void EdgePanel(
-        PackedMatrix w, bool scaledA, int r, int cols, ref float aTile, int panelOffset, int kc, Span<float> c, int ldc, bool first, bool last,
-        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride, int row0, int col0, Span<float> edge)
+        PackedMatrix w, bool scaledA, int r, int cols, ref float aTile, int panelOffset, int kc, Span<float> c, nint ldc, bool first, bool last,
+        ReadOnlySpan<float> bias, Activation activation, ReadOnlySpan<float> residual, int residualStride, int row0, int rowStep, int col0, Span<float> edge)
     {
         int nr = w.PanelWidth;
         Span<float> tile = edge[..(r * nr)];
@@ -416,21 +511,21 @@ public static class Sgemm
             tile.Clear();
             for (int i = 0; i < r; i++)
             {
-                c.Slice(i * ldc, cols).CopyTo(tile.Slice(i * nr, cols));
+                c.Slice((int)(i * ldc), cols).CopyTo(tile.Slice(i * nr, cols));
             }
         }
 
         Run(w, scaledA, r, 1, ref aTile, panelOffset, 0, kc, ref MemoryMarshal.GetReference(tile), nr, first, (nint)SgemmKernels.PrefetchSteps * nr);
         for (int i = 0; i < r; i++)
         {
-            Span<float> dst = c.Slice(i * ldc, cols);
+            Span<float> dst = c.Slice((int)(i * ldc), cols);
             if (last)
             {
                 ActivationMath.ApplyRow(
                     tile.Slice(i * nr, cols),
                     bias.IsEmpty ? default : bias.Slice(col0, cols),
                     activation,
-                    residual.IsEmpty ? default : residual.Slice(((row0 + i) * residualStride) + col0, cols),
+                    residual.IsEmpty ? default : residual.Slice(((row0 + (i * rowStep)) * residualStride) + col0, cols),
                     dst);
             }
             else
