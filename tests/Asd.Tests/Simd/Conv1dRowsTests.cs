@@ -153,5 +153,27 @@ public sealed class Conv1dRowsTests
         }
     }
 
+    [Fact]
+    public void MismatchedDescriptionsAreRefusedByName()
+    {
+        var rows = new Conv1dRows(2, 4, 4, 1, [-1, 0, 1], 16, byPosition: true);
+        PackedMatrix w = PackedMatrix.Pack(new float[48 * 8], 48, 8, outputMajor: false);
+        var packed = new float[Sgemm.PackedSize(rows.Rows, 48)];
+        var c = new float[rows.Rows * 8];
+
+        // Sources holding other channels than the rows were described with, and weights of another depth.
+        Assert.Equal("rows", Assert.Throws<ArgumentException>(() => Conv1dPacking.Pack(new float[128], 16, 16, new float[128], 16, 16, rows, w.Path, packed)).ParamName);
+        PackedMatrix deeper = PackedMatrix.Pack(new float[64 * 8], 64, 8, outputMajor: false);
+        Assert.Equal("rows", Assert.Throws<ArgumentException>(() => Sgemm.MultiplyPackedConv(packed, rows, deeper, 0, deeper.Panels, default, Activation.Identity, c, 8)).ParamName);
+        Assert.Equal("c", Assert.Throws<ArgumentException>(() => Sgemm.MultiplyPackedConv(packed, rows, w, 0, w.Panels, default, Activation.Identity, c.AsSpan(1), 8)).ParamName);
+        Assert.Throws<ArgumentNullException>(() => new Conv1dRows(2, 4, 4, 1, null!, 16, byPosition: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(-1, 4, 4, 1, [0], 16, byPosition: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(2, 4, 4, 0, [0], 16, byPosition: true));
+
+        // Control: the same calls with matching shapes run.
+        Conv1dPacking.Pack(new float[128], 16, 16, default, 0, 0, rows, w.Path, packed);
+        Sgemm.MultiplyPackedConv(packed, rows, w, 0, w.Panels, default, Activation.Identity, c, 8);
+    }
+
     private static float[] Values(Random rng, int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(rng.NextDouble() - 0.5))];
 }
