@@ -89,6 +89,14 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// </summary>
     internal static int ByPositionMinSamplesFromMemory { get; set; } = 4;
 
+    /// <summary>
+    /// A convolution with fewer groups of <see cref="ConvWork.DefaultPanelsPerUnit"/> output panels than threads, and
+    /// no more row tiles than groups, splits its panels in smaller groups so every thread takes a share (otherwise it
+    /// ran on the calling thread alone: a one-sample call's 128-channel convolutions at 8 and 4 positions and its
+    /// 64-channel ones at 8, one row tile and one group each). Settable for side-by-side timing (ASD_AB_PACK's fifth knob).
+    /// </summary>
+    internal static bool SplitNarrowPanels { get; set; } = true;
+
     private readonly Unet1dModel _model;
     private readonly Unet1dConfig _c;
     private readonly Unet1dPacked _w;
@@ -475,10 +483,18 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         _conv.Set(a, b, rows, w, bias, activation, c, cOffset, ldc, _packedA);
         int tiles = rows.TileCount(w.Path);
-        int groups = (w.Panels + ConvWork.PanelsPerUnit - 1) / ConvWork.PanelsPerUnit;
+        int perUnit = ConvWork.DefaultPanelsPerUnit, groups = (w.Panels + perUnit - 1) / perUnit;
 
-        // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead.
+        // Threads take panel groups; a narrow output (fewer groups than threads) is split by row tiles instead, or,
+        // when it has fewer row tiles than groups too, by smaller groups of panels.
         _conv.ByRows = groups < threads && tiles > groups;
+        if (!_conv.ByRows && groups < threads && w.Panels > groups && SplitNarrowPanels)
+        {
+            perUnit = Math.Max(1, w.Panels / threads);
+            groups = (w.Panels + perUnit - 1) / perUnit;
+        }
+
+        _conv.PanelsPerUnit = perUnit;
         bool splitGemm = (long)m * k * w.N >= ParallelGemmMacs, splitPack = (long)m * k >= ParallelElements;
         _conv.Fused = _pool is not { Threads: >= 2 } || !splitGemm ? Fusion.None
             : _conv.ByRows ? Fusion.OwnTiles
@@ -523,7 +539,10 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private sealed class ConvWork : IRangeWork
     {
         /// <summary>Threads split panels in groups of 4, the span of the small-batch kernel.</summary>
-        public const int PanelsPerUnit = 4;
+        public const int DefaultPanelsPerUnit = 4;
+
+        /// <summary>This call's panels per unit of work (<see cref="DefaultPanelsPerUnit"/> unless the output is narrow).</summary>
+        public int PanelsPerUnit { get; set; } = DefaultPanelsPerUnit;
 
         private Act _a, _b;
         private Conv1dRows _rows;

@@ -255,6 +255,45 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheTrainedPolicysSplitCallsKeepTheBitsOfOneThread()
+    {
+        // The small fixtures' GEMMs run on the calling thread (under the pool's threshold); the trained policy's are
+        // split: a one-sample call's columns across the threads (its 128- and 64-channel outputs in panel groups
+        // smaller than the default, Unet1dDenoiser.SplitNarrowPanels), and with the row split off, every call's.
+        using var model = (Unet1dModel)ModelCatalog.Open(Path.Combine(AppContext.BaseDirectory, "unet-policy", "policy.json"));
+        const int rows = 5;
+        int d = model.SampleSize, c = model.ConditionSize;
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, rows, 11);
+        var reference = new float[rows * d];
+        Unet1dDenoiser alone = model.CreateDenoiser(1);
+        for (int r = 0; r < rows; r++)
+        {
+            alone.Denoise(x.AsSpan(r * d, d), t.AsSpan(r, 1), cond.AsSpan(r * c, c), reference.AsSpan(r * d, d));
+        }
+
+        try
+        {
+            foreach (int threads in (int[])[2, 3])
+            {
+                using var pool = new CorePool(threads);
+                foreach ((int split, int maxRows) in ((int, int)[])[(Unet1dDenoiser.DefaultRowSplitRows, 1), (int.MaxValue, 1), (int.MaxValue, 8)])
+                {
+                    model.RowSplitRows = split;
+                    model.OneSampleColumns = true;
+                    var y = new float[rows * d];
+                    model.CreateDenoiser(maxRows, pool).Denoise(x, t, cond, y);
+                    Assert.True(reference.AsSpan().SequenceEqual(y), $"{threads} threads, {maxRows} rows per pass, row split from {split}: bits differ");
+                }
+            }
+        }
+        finally
+        {
+            model.RowSplitRows = Unet1dDenoiser.DefaultRowSplitRows;
+            model.OneSampleColumns = null;
+        }
+    }
+
+    [Fact]
     public void NonFiniteWeightsAreFoundWhereverTheyAreAndLargeFiniteOnesPass()
     {
         // The finiteness check takes a fast path (a float tensor's sum; a vector test of the halves' exponents) and
