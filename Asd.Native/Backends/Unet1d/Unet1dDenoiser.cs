@@ -111,8 +111,13 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private readonly Unet1dDenoiser[] _laneDenoisers = [];
     private readonly RowSplit? _rowSplit;
 
-    /// <summary>Whether a one-sample call splits its GEMMs' columns across the pool instead of running on one lane (<see cref="OneSampleMode"/>).</summary>
+    /// <summary>Whether a one-sample call splits its GEMMs' columns across the pool instead of running on one lane, when <see cref="_oneSample"/> is null.</summary>
     private readonly bool _oneSampleColumns;
+
+    /// <summary>The model's running choice for one-sample calls (way 0 one lane, 1 the columns split), or null when fixed.</summary>
+    private readonly TwoWayChoice? _oneSample;
+
+    private readonly string _oneSampleMode;
 
     /// <summary>
     /// A denoiser for passes of up to <paramref name="maxRows"/> samples. With a pool of two or more threads, calls of
@@ -188,15 +193,15 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             _conv.PerThread = [.. Enumerable.Range(0, pool.Threads).Select(_ => new float[own])];
         }
 
-        OneSampleMode = pool is not { Threads: >= 2 } ? "one thread (no pool)" : _rowSplit is null ? "its GEMMs' columns split across the pool" : "one lane (one thread)";
+        _oneSampleMode = pool is not { Threads: >= 2 } ? "one thread (no pool)" : _rowSplit is null ? "its GEMMs' columns split across the pool" : "one lane (one thread)";
         if (probeOneSample && oneSampleColumns is { } forced)
         {
-            (_oneSampleColumns, OneSampleMode) = (forced, forced ? $"the columns split over {pool!.Threads} threads (forced)" : "one lane (one thread; forced)");
+            (_oneSampleColumns, _oneSampleMode) = (forced, forced ? $"the columns split over {pool!.Threads} threads (forced)" : "one lane (one thread; forced)");
         }
         else if (probeOneSample)
         {
-            // Once per model, pool size and path: every sampler of the model then runs one-sample calls the same way.
-            (_oneSampleColumns, OneSampleMode) = model.OneSampleChoice.Get((pool!.Threads, Path), () => ChooseOneSample(pool.Threads));
+            // Once per model, pool size and path: every sampler of the model then shares one running choice.
+            (_oneSample, _oneSampleMode) = model.OneSampleChoice.Get((pool!.Threads, Path), () => ChooseOneSample(pool.Threads));
         }
     }
 
@@ -205,12 +210,16 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// pool, and which is faster depends on the machine. The lane was faster on the project's AVX-512 VM (the trained
     /// policy: 0.31-0.37 ms against 0.36-0.43 ms), the columns on an AVX2-only one (a Zen 3: 0.61 ms against 0.84 ms,
     /// `quick-unet` with and without ASD_ROW_SPLIT=off), where the same arithmetic takes twice the instructions and
-    /// outweighs the per-layer hand-offs. Timed when the model's first such denoiser is made (<see cref="Unet1dModel.OneSampleChoice"/>); the column split needs to be this much faster.
+    /// outweighs the per-layer hand-offs. Timed when the model's first such denoiser is made (<see cref="Unet1dModel.OneSampleChoice"/>): the column split
+    /// starts the run when this much faster; the calls then keep the choice right (<see cref="TwoWayChoice"/>).
     /// </summary>
     internal const double OneSampleColumnsMinGain = 1.05;
 
     /// <summary>How one-sample calls run, and the timing that chose it (both ways give the same bits).</summary>
-    internal string OneSampleMode { get; }
+    internal string OneSampleMode => _oneSample is { } choice ? choice.Describe() : _oneSampleMode;
+
+    /// <summary>The model's running choice for one-sample calls (tests), or null when fixed.</summary>
+    internal TwoWayChoice? OneSampleChoice => _oneSample;
 
     /// <summary>
     /// Times one probe sample on lane 0 and with the columns split, in alternating blocks of 3 back-to-back calls (the
@@ -220,7 +229,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// as sampling calls: a column call right after a lane call found the pool's threads asleep (on a Zen 3, 0.77-0.90
     /// ms against 0.58-0.67 in a run of column calls).
     /// </summary>
-    private (bool Columns, string Mode) ChooseOneSample(int threads)
+    private (TwoWayChoice? Choice, string Mode) ChooseOneSample(int threads)
     {
         int d = SampleSize, c = ConditionSize;
         var rng = new Random(7);
@@ -262,13 +271,13 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         string timing = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"one sample: {laneMedian * 1e6:F0} us on one lane, {columnMedian * 1e6:F0} us with the columns split over {threads} threads");
         if (!same)
         {
-            return (false, $"one lane (one thread): the column split's output bits differ from a lane's; {timing}");
+            return (null, $"one lane (one thread): the column split's output bits differ from a lane's; {timing}");
         }
 
-        const string Once = "timed once for this model on this pool size";
-        return laneMedian >= OneSampleColumnsMinGain * columnMedian
-            ? (true, $"the columns split over {threads} threads ({timing}; {Once})")
-            : (false, $"one lane (one thread; {timing}; {Once})");
+        // The start; the calls then keep it right (TwoWayChoice), since the machine can change under a run.
+        int initial = laneMedian >= OneSampleColumnsMinGain * columnMedian ? 1 : 0;
+        string[] names = ["one lane (one thread)", $"the columns split over {threads} threads"];
+        return (new TwoWayChoice(initial, names, laneTimes, columnTimes, $"{timing}, timed when the model's first denoiser on this pool size was made"), "");
     }
 
     /// <summary>The ISA path whose packing this denoiser uses (the active path when it was created).</summary>
@@ -339,6 +348,19 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     void IRowPassDenoiser.Pass(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
     {
         // The lanes share this denoiser's embedding cache (RowSplit warms it for the call).
+        if (timesteps.Length == 1 && _oneSample is { } choice)
+        {
+            TwoWayChoice.Ticket ticket = choice.Next();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (ticket.Way == 1 || !_rowSplit!.TryRun(samples, timesteps, conditioning, output))
+            {
+                Forward(samples, timesteps, conditioning, output);
+            }
+
+            choice.Record(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            return;
+        }
+
         if ((timesteps.Length == 1 && _oneSampleColumns) || _rowSplit?.TryRun(samples, timesteps, conditioning, output) != true)
         {
             Forward(samples, timesteps, conditioning, output);

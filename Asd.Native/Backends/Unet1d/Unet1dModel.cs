@@ -462,13 +462,15 @@ public sealed class Unet1dModel : IDiffusionModel, IStreamedWeights
     internal bool? OneSampleColumns { get; set; }
 
     /// <summary>
-    /// How one-sample calls run per pool size and ISA path (<see cref="Unet1dDenoiser.OneSampleMode"/>): timed by the
-    /// model's first denoiser that asks, the same for every later one. Each denoiser had timed its own, and on a
+    /// How one-sample calls run per pool size and ISA path (<see cref="Unet1dDenoiser.OneSampleMode"/>): a running
+    /// choice (<see cref="Asd.Native.Denoising.TwoWayChoice"/>) started from a probe by the model's first denoiser that
+    /// asks and shared by every later one, so all samplers of the model run one-sample calls the same way and follow the
+    /// machine together. Each denoiser had timed its own, and on a
     /// near-tie two samplers of one model chose differently: in an `asd bench` of the trained policy (Zen 4) DDPM's
     /// denoiser ran one lane (its probe: 529 us, against 524 with the columns split) and ASD's the columns, so ASD at
     /// L = 1, the same calls as DDPM, read 1.32x faster than DDPM, and every ASD ratio was inflated by that much.
     /// </summary>
-    internal Asd.Native.Denoising.ProbedOnce<(int Threads, Asd.Simd.IsaPath Path), (bool Columns, string Mode)> OneSampleChoice { get; } = new();
+    internal Asd.Native.Denoising.ProbedOnce<(int Threads, Asd.Simd.IsaPath Path), (Asd.Native.Denoising.TwoWayChoice? Choice, string Mode)> OneSampleChoice { get; } = new();
 
     /// <inheritdoc/>
     public void Dispose()

@@ -1,5 +1,6 @@
 using System.Text;
 using Asd.Native.Backends.Unet1d;
+using Asd.Native.Denoising;
 using Asd.Native.Threading;
 
 namespace Asd.Tests.Denoising;
@@ -379,24 +380,38 @@ public sealed class Unet1dTests(ITestOutputHelper output)
 
         using var pool = new CorePool(2);
         Unet1dDenoiser timed = model.CreateDenoiser(4, pool);
-        Assert.Matches(@"^(the columns split over 2 threads \(|one lane \(one thread; )one sample: \d+ us on one lane, \d+ us with the columns split over 2 threads; timed once for this model on this pool size\)$", timed.OneSampleMode);
+        const string Ways = @"(one lane \(one thread\)|the columns split over 2 threads)";
+        string pattern = $@"^{Ways} now, whichever recent calls timed faster \(the other tried 3 calls in 128; moved \d+ time\(s\); (no calls yet|one lane \(one thread\) in \d+% of \d+ calls); started from one sample: \d+ us on one lane, \d+ us with the columns split over 2 threads, timed when the model's first denoiser on this pool size was made\)$";
+        Assert.Matches(pattern, timed.OneSampleMode);
+        Assert.Contains("no calls yet", timed.OneSampleMode);
         var y = new float[d];
         timed.Denoise(x, t, cond, y);
         Assert.True(reference.AsSpan().SequenceEqual(y), timed.OneSampleMode);
         Assert.Equal(1, model.OneSampleChoice.Probes);
 
         Unet1dDenoiser second = model.CreateDenoiser(8, pool);
-        Assert.Same(timed.OneSampleMode, second.OneSampleMode);
+        Assert.Same(timed.OneSampleChoice, second.OneSampleChoice);
         Assert.Equal(1, model.OneSampleChoice.Probes);
-        Array.Clear(y);
-        second.Denoise(x, t, cond, y);
-        Assert.True(reference.AsSpan().SequenceEqual(y), second.OneSampleMode);
+
+        // Calls keep the choice right by running the other way now and then: across three periods both ways ran, and
+        // every call gave the reference bits.
+        for (int call = 0; call < 3 * TwoWayChoice.Period; call++)
+        {
+            Array.Clear(y);
+            second.Denoise(x, t, cond, y);
+            Assert.True(reference.AsSpan().SequenceEqual(y), $"call {call}: {second.OneSampleMode}");
+        }
+
+        TwoWayChoice choice = second.OneSampleChoice!;
+        Assert.True(choice.Runs(0) > 0 && choice.Runs(1) > 0, second.OneSampleMode);
+        Assert.Equal((3 * TwoWayChoice.Period) + 1, choice.Runs(0) + choice.Runs(1));
+        Assert.Matches(pattern, second.OneSampleMode);
 
         // Control: another model (the same files) times its own.
         using var other = (Unet1dModel)ModelCatalog.Open(Fixture("unet1d", "small.json"));
         Unet1dDenoiser third = other.CreateDenoiser(4, pool);
         Assert.Equal(1, other.OneSampleChoice.Probes);
-        Assert.NotSame(timed.OneSampleMode, third.OneSampleMode);
+        Assert.NotSame(timed.OneSampleChoice, third.OneSampleChoice);
     }
 
     [Theory]
