@@ -257,11 +257,11 @@ public sealed partial class OnnxModel
     }
 
     /// <summary>
-    /// Whether row-parallel calls of one row take the intra-op session, per lane count: timed by the model's first
-    /// row-parallel denoiser on that many lanes, the same for every later one (as the ConditionalUnet1D's one-sample
-    /// mode, <see cref="Asd.Native.Backends.Unet1d.Unet1dModel.OneSampleChoice"/>).
+    /// How row-parallel calls of one row run, per lane count: a running choice between a lane and the intra-op session,
+    /// started from a probe by the model's first row-parallel denoiser on that many lanes and shared by every later one
+    /// (as the ConditionalUnet1D's one-sample mode, <see cref="Asd.Native.Backends.Unet1d.Unet1dModel.OneSampleChoice"/>).
     /// </summary>
-    internal Asd.Native.Denoising.ProbedOnce<int, (bool Faster, string Mode)> SingleRowChoice { get; } = new();
+    internal Asd.Native.Denoising.ProbedOnce<int, (Asd.Native.Denoising.TwoWayChoice? Choice, bool Faster, string Mode)> SingleRowChoice { get; } = new();
 
     private void SetSessionSource(string file, byte[]? bytes, ModelOpenOptions options)
     {

@@ -14,9 +14,10 @@ namespace Asd.Native.Backends.Onnx;
 /// <para>A call of one row gains nothing from the lanes, and may run faster on one session with the pool's threads as
 /// intra-op threads (the 28x28 UNet fixture: 0.71 ms on two against 1.10 ms on one, while two rows on two lanes took
 /// 1.10 ms). When the model's first such denoiser is made, both ways are timed on one probe row, in alternating blocks (once per
-/// model and lane count: <see cref="OnnxModel.SingleRowChoice"/>), and one-row calls take the
-/// intra-op session only when it was at least 5% faster and gave the probe row's exact bits, so the choice changes the
-/// time, not the output (<see cref="SingleRowMode"/> says what was chosen and why).</para>
+/// model and lane count: <see cref="OnnxModel.SingleRowChoice"/>); where they gave the probe row's exact bits, that
+/// starts a running choice (<see cref="Asd.Native.Denoising.TwoWayChoice"/>: the intra-op session first when it was at
+/// least 5% faster, then whichever recent calls timed faster), so the choice changes the time, not the output
+/// (<see cref="SingleRowMode"/> says what runs, how often it moved and the probe's timing).</para>
 /// </remarks>
 internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, IRangeWork
 {
@@ -24,6 +25,11 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
     private readonly CorePool? _pool;
     private readonly OnnxDenoiser[] _lanes;
     private readonly OnnxDenoiser? _single;
+
+    /// <summary>The model's running choice for one-row calls (way 0 a lane, 1 the intra-op session), or null when fixed.</summary>
+    private readonly Asd.Native.Denoising.TwoWayChoice? _choice;
+
+    private readonly string _singleRowMode;
 
     // The current call, for the lanes (spans cannot be fields; the caller's memory is pinned for the call's duration).
     private float* _samples, _conditioning, _output;
@@ -48,17 +54,18 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
                 _lanes[i] = new OnnxDenoiser(model, 1, flagged, model.LaneSession(i));
             }
 
-            SingleRowMode = "one lane (one thread)";
+            _singleRowMode = "one lane (one thread)";
             if (lanes >= 2 && !flagged && singleRowIntraOp != false)
             {
-                // Timed once per model and lane count (forced, for tests, not timed against anything); a later denoiser
-                // that reuses a "one lane" answer makes no intra-op denoiser at all.
+                // Probed once per model and lane count, which starts a running choice every later denoiser shares
+                // (forced, for tests, not timed against anything); where the two ways' bits differ, one lane always,
+                // and a later denoiser that reuses that answer makes no intra-op denoiser at all.
                 OnnxDenoiser? single = null;
                 OnnxDenoiser Single() => single ??= new OnnxDenoiser(model, 1, flagged, model.SingleRowSession(lanes));
-                (bool faster, SingleRowMode) = singleRowIntraOp == true
+                (_choice, bool faster, _singleRowMode) = singleRowIntraOp == true
                     ? ChooseSingleRow(Single(), lanes, forced: true)
                     : model.SingleRowChoice.Get(lanes, () => ChooseSingleRow(Single(), lanes, forced: false));
-                if (faster)
+                if (faster || _choice is not null)
                 {
                     _single = Single();
                 }
@@ -91,7 +98,10 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
     internal int Lanes => _lanes.Length;
 
     /// <summary>How calls of one row run, and the timing that chose it.</summary>
-    internal string SingleRowMode { get; }
+    internal string SingleRowMode => _choice is { } choice ? choice.Describe() : _singleRowMode;
+
+    /// <summary>The model's running choice for one-row calls (tests), or null when fixed.</summary>
+    internal Asd.Native.Denoising.TwoWayChoice? SingleRowChoice => _choice;
 
     /// <summary>Minimum speedup of the intra-op session over one lane for one-row calls to take it.</summary>
     internal const double SingleRowMinGain = 1.05;
@@ -103,6 +113,15 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         DenoiserChecks.CheckBatch(this, samples.Length, rows, conditioning.Length, output.Length);
         if (rows == 0)
         {
+            return;
+        }
+
+        if (rows == 1 && _choice is { } choice)
+        {
+            Asd.Native.Denoising.TwoWayChoice.Ticket ticket = choice.Next();
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            (ticket.Way == 1 ? _single! : _lanes[0]).Denoise(samples, timesteps, conditioning, output);
+            choice.Record(ticket, System.Diagnostics.Stopwatch.GetTimestamp() - start);
             return;
         }
 
@@ -159,7 +178,7 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
     /// request took 189-199 ms (medians) against 119-129 ms where it chose the intra-op session; in blocks it read
     /// 1.16-1.22 ms against 1.80-1.86 on a lane in 5 runs of 5, each choosing the session (DDPM 116-123 ms).
     /// </summary>
-    private (bool Faster, string Mode) ChooseSingleRow(OnnxDenoiser single, int threads, bool forced)
+    private (Asd.Native.Denoising.TwoWayChoice? Choice, bool Faster, string Mode) ChooseSingleRow(OnnxDenoiser single, int threads, bool forced)
     {
         int d = SampleSize, c = ConditionSize, trainSteps = Math.Max(1, _model.DefaultScheduler.NumTrainTimesteps);
         var rng = new Random(7);
@@ -201,13 +220,18 @@ internal sealed unsafe class OnnxRowParallelDenoiser : IDenoiser, IDisposable, I
         string timing = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"one row: {laneMedian * 1e6:F0} us on one lane, {singleMedian * 1e6:F0} us on {threads} intra-op threads");
         if (!same)
         {
-            return (false, $"one lane (one thread): the {threads}-thread session's output bits differ from a lane's; {timing}");
+            return (null, false, $"one lane (one thread): the {threads}-thread session's output bits differ from a lane's; {timing}");
         }
 
-        string once = forced ? "forced" : "timed once for this model on this many lanes";
-        return forced || laneMedian >= SingleRowMinGain * singleMedian
-            ? (true, $"{threads} intra-op threads ({timing}; {once})")
-            : (false, $"one lane (one thread; {timing}; {once})");
+        if (forced)
+        {
+            return (null, true, $"{threads} intra-op threads ({timing}; forced)");
+        }
+
+        // The start; the calls then keep it right (TwoWayChoice), since the machine can change under a run.
+        int initial = laneMedian >= SingleRowMinGain * singleMedian ? 1 : 0;
+        string[] names = ["one lane (one thread)", $"{threads} intra-op threads"];
+        return (new Asd.Native.Denoising.TwoWayChoice(initial, names, laneTimes, singleTimes, $"{timing}, timed when the model's first row-parallel denoiser on this many lanes was made"), false, "");
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,5 @@
+using Asd.Native.Denoising;
+
 namespace Asd.Tests.Onnx;
 
 /// <summary>Row-parallel ONNX verification (issue 17): rows split across the pool, a one-thread session per lane.</summary>
@@ -83,8 +85,9 @@ public sealed class OnnxRowParallelTests
     }
 
     /// <summary>
-    /// How one-row calls run is timed once per model and lane count: a second denoiser of the model (another sampler:
-    /// an `asd bench`'s DDPM and ASD) runs them the same way without timing again; another model times its own.
+    /// How one-row calls run is probed once per model and lane count: a second denoiser of the model (another sampler:
+    /// an `asd bench`'s DDPM and ASD) shares the running choice it starts without timing again; the calls run both ways
+    /// now and then with the same bits; another model times its own.
     /// </summary>
     [Fact]
     public void OneRowCallsAreTimedOncePerModelAndLaneCount()
@@ -93,15 +96,37 @@ public sealed class OnnxRowParallelTests
         using var pool = new CorePool(2);
         using var first = new OnnxRowParallelDenoiser(model, pool, flagged: false);
         using var second = new OnnxRowParallelDenoiser(model, pool, flagged: false);
-        Assert.Matches(@"^(one lane \(one thread; |2 intra-op threads \()one row: \d+ us on one lane, \d+ us on 2 intra-op threads; timed once for this model on this many lanes\)$", first.SingleRowMode);
-        Assert.Same(first.SingleRowMode, second.SingleRowMode);
+        const string Pattern = @"^(one lane \(one thread\)|2 intra-op threads) now, whichever recent calls timed faster \(the other tried 3 calls in 128; moved \d+ time\(s\); (no calls yet|one lane \(one thread\) in \d+% of \d+ calls); started from one row: \d+ us on one lane, \d+ us on 2 intra-op threads, timed when the model's first row-parallel denoiser on this many lanes was made\)$";
+        Assert.Matches(Pattern, first.SingleRowMode);
+        Assert.Same(first.SingleRowChoice, second.SingleRowChoice);
         Assert.Equal(1, model.SingleRowChoice.Probes);
+
+        // The calls keep the choice right by running the other way now and then: across three periods both ways ran,
+        // each row with the bits of a lane.
+        var rng = new Random(29);
+        float[] x = [.. Enumerable.Range(0, 256).Select(_ => (float)((rng.NextDouble() * 4) - 2))];
+        var reference = new float[256];
+        using (var lane = new OnnxRowParallelDenoiser(model, pool, flagged: false, singleRowIntraOp: false))
+        {
+            lane.Denoise(x, [500], [], reference);
+        }
+
+        var y = new float[256];
+        for (int call = 0; call < 3 * TwoWayChoice.Period; call++)
+        {
+            second.Denoise(x, [500], [], y);
+            Assert.True(y.AsSpan().SequenceEqual(reference), $"call {call}: {second.SingleRowMode}");
+        }
+
+        TwoWayChoice choice = second.SingleRowChoice!;
+        Assert.True(choice.Runs(0) > 0 && choice.Runs(1) > 0, second.SingleRowMode);
+        Assert.Matches(Pattern, second.SingleRowMode);
 
         // Control: another model times its own.
         using var other = (OnnxModel)ModelCatalog.Open(OnnxTestFiles.Fixture("unet16"), new ModelOpenOptions { RowParallel = true });
         using var third = new OnnxRowParallelDenoiser(other, pool, flagged: false);
         Assert.Equal(1, other.SingleRowChoice.Probes);
-        Assert.NotSame(first.SingleRowMode, third.SingleRowMode);
+        Assert.NotSame(first.SingleRowChoice, third.SingleRowChoice);
     }
 
     [Fact]
