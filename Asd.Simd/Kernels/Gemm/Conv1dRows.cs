@@ -37,6 +37,11 @@ public readonly struct Conv1dRows
             throw new ArgumentOutOfRangeException(nameof(samples), $"Invalid convolution: {channels} channels, {samples} samples, lengths {inLength} -> {outLength}, stride {stride}, {tapOffsets.Length} taps.");
         }
 
+        if ((long)samples * outLength > int.MaxValue || (long)tapOffsets.Length * channels > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(samples), $"A convolution of {samples} samples x {outLength} positions over {tapOffsets.Length} taps x {channels} channels does not fit a GEMM's int dimensions.");
+        }
+
         (Samples, InLength, OutLength, Stride, Channels, _tapOffsets, ByPosition) = (samples, inLength, outLength, stride, channels, tapOffsets, byPosition);
         Rows = Conv1dPacking.Rows(samples, outLength);
         Depth = Conv1dPacking.Depth(tapOffsets.Length, channels);

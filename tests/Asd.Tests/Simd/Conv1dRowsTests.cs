@@ -169,6 +169,8 @@ public sealed class Conv1dRowsTests
         Assert.Throws<ArgumentNullException>(() => new Conv1dRows(2, 4, 4, 1, null!, 16, byPosition: true));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(-1, 4, 4, 1, [0], 16, byPosition: true));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(2, 4, 4, 0, [0], 16, byPosition: true));
+        Assert.Equal("samples", Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(1 << 20, 4096, 4096, 1, [0], 16, byPosition: true)).ParamName);
+        Assert.Equal("samples", Assert.Throws<ArgumentOutOfRangeException>(() => new Conv1dRows(2, 4, 4, 1, [-1, 0, 1], int.MaxValue / 2, byPosition: true)).ParamName);
 
         // Control: the same calls with matching shapes run.
         Conv1dPacking.Pack(new float[128], 16, 16, default, 0, 0, rows, w.Path, packed);
