@@ -6,7 +6,7 @@
 # speedup over DDPM and over the best fixed L, each setting's time per sample in both builds (median of the run pairs'
 # ratios), then per build how many runs share their dominant L and the medians.
 # Usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]   (defaults: 10 runs, model 0 = builtin:policy; the indices are
-# tools/auto_stability.sh's). Run it on an otherwise idle machine. Writes OUT (default artifacts/auto_ab).
+# tools/auto_stability.sh's). LOAD=1: the timed runs (not the priming ones) with a CPU-bound process on core 1. Run it on an otherwise idle machine. Writes OUT (default artifacts/auto_ab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: tools/auto_ab.sh BASE [RUNS] [MODEL_INDEX]}
@@ -27,12 +27,21 @@ for v in base head; do
   ASD=${!var} tools/auto_stability.sh run "$idx" "$OUT/cache-$v" "$OUT/$v-prime.json"
 done
 
+load_pid=""
+if [ -n "${LOAD:-}" ]; then
+  # The load condition of tools/auto_stability.sh: a CPU-bound process pinned to core 1 for the timed runs.
+  taskset -c 1 /bin/sh -c 'while :; do :; done' &
+  load_pid=$!
+  trap 'kill $load_pid 2>/dev/null || true; git worktree remove --force "$tree" > /dev/null 2>&1 || true' EXIT
+fi
+
 for r in $(seq 1 "$runs"); do
   for v in base head; do
     var="asd_$v"
     ASD=${!var} tools/auto_stability.sh run "$idx" "$OUT/cache-$v" "$OUT/$v-$r.json"
   done
 done
+[ -z "$load_pid" ] || kill "$load_pid" 2>/dev/null || true
 
 /usr/bin/python3 - "$OUT" "$runs" "$base" <<'PY'
 import json, statistics, sys
