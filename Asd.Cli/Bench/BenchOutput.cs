@@ -111,7 +111,7 @@ internal static class BenchOutput
         if (report.RetimedPasses > 0)
         {
             CostCurve p = report.PredictionCurve;
-            yield return string.Create(Ci, $"T(B) for the predictions, timed again before every repeat ({report.RetimedPasses} passes, as the calibration times them): {string.Join("  ", report.RetimedSizes.Select(b => string.Create(Ci, $"{b}: {FormatSeconds(p.CallSeconds(b))}")))}; DDPM's call back to back {FormatSeconds(p.DdpmCallSeconds)}; beyond {report.RetimedSizes[^1]} rows the calibration's shape");
+            yield return string.Create(Ci, $"T(B) for the predictions, timed again before every repeat ({report.RetimedPasses} passes of {CostCurve.Retiming.BlockCalls} calls per size back to back, the median of the passes' means): {string.Join("  ", report.RetimedSizes.Select(b => string.Create(Ci, $"{b}: {FormatSeconds(p.CallSeconds(b))}")))}; DDPM's call back to back {FormatSeconds(p.DdpmCallSeconds)}; beyond {report.RetimedSizes[^1]} rows the calibration's shape");
         }
 
         yield return string.Create(Ci, $"cost-model ceiling: {report.CeilingWallSpeedup:F2}x wall-clock (at L = {report.CeilingLength}, from the fitted T(B), DDPM's step and acceptance by position)");

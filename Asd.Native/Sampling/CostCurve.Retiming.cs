@@ -3,12 +3,22 @@ namespace Asd.Native.Sampling;
 public sealed partial class CostCurve
 {
     /// <summary>
-    /// T(B) timed again at a few sizes, one pass at a time, the way <see cref="Measure"/> times them (largest first,
-    /// each timed call after an untimed one of its size), and DDPM's call back to back (<see cref="DdpmCallSeconds"/>):
-    /// so that a bench predicts its runs from timings of the same minutes. On the 2-vCPU VM one call of the 28x28 UNet
-    /// fixture (row-parallel, one row on 2 intra-op threads) took 1.05 ms during a bench's calibration and 0.73 ms
-    /// during its repeats, and the speedups predicted from the calibration were 32-47% high.
+    /// T(B) timed again at a few sizes, one pass at a time (largest first, each size's calls after an untimed one of
+    /// its size), and DDPM's call back to back (<see cref="DdpmCallSeconds"/>): so that a bench predicts its runs from
+    /// timings of the same minutes. On the 2-vCPU VM one call of the 28x28 UNet fixture (row-parallel, one row on 2
+    /// intra-op threads) took 1.05 ms during a bench's calibration and 0.73 ms during its repeats, and the speedups
+    /// predicted from the calibration were 32-47% high.
     /// </summary>
+    /// <remarks>
+    /// A pass times each size as a run makes its calls, <see cref="BlockCalls"/> back to back, and keeps their mean;
+    /// <see cref="Apply"/> takes the median of the passes' means, as the bench takes the median of its repeats, each a
+    /// sum of calls. Not the calibration's lower quartile of single calls, which is the machine's cost without
+    /// interference (what <c>auto</c> chooses on): a prediction is of wall-clock, which pays the waits. With a
+    /// CPU-bound process on one of the VM's two cores, the trained ConditionalUnet1D's 2-sample calls (one sample per
+    /// thread) took a median of 472 us, but 17% waited a scheduler slice of the other process (p90 3.95 ms), a mean of
+    /// 1.06 ms; single calls timed between untimed ones read a median of 473 us (<c>Asd.Bench quick-sampling-calls</c>),
+    /// and the bench predicted fixed L = 2 and 4 1.8-1.9x as fast as they ran (<c>docs/bench/auto-stability-zen4.md</c>).
+    /// </remarks>
     public sealed class Retiming
     {
         private readonly Probe _probe;
@@ -37,24 +47,25 @@ public sealed partial class CostCurve
         /// <summary>Passes timed so far.</summary>
         public int Passes => _samples[0].Count;
 
+        /// <summary>Calls of a size timed together in each pass (see remarks).</summary>
+        public const int BlockCalls = 8;
+
         /// <summary>
-        /// One pass: every size, largest first, each timed once after an untimed call of its size; then DDPM's call,
-        /// one untimed and three timed one-row calls back to back; then the sampler's own work per call and per row
-        /// and DDPM's per step (<see cref="MeasureSamplerOverhead(int, int)"/>, 3 runs of each).
+        /// One pass: every size, largest first, <see cref="BlockCalls"/> calls back to back after an untimed call of
+        /// its size, their mean kept; then DDPM's call, one untimed and <see cref="BlockCalls"/> timed one-row calls
+        /// back to back; then the sampler's own work per call and per row and DDPM's per step
+        /// (<see cref="MeasureSamplerOverhead(int, int)"/>, 3 runs of each).
         /// </summary>
         public void Pass()
         {
             for (int i = _sizes.Length - 1; i >= 0; i--)
             {
                 _probe.Call(_sizes[i]);
-                _samples[i].Add(_probe.Time(_sizes[i]));
+                _samples[i].Add(_probe.TimeBlock(_sizes[i], BlockCalls));
             }
 
             _probe.Call(1);
-            for (int k = 0; k < 3; k++)
-            {
-                _ddpm.Add(_probe.Time(1));
-            }
+            _ddpm.Add(_probe.TimeBlock(1, BlockCalls));
 
             (double perCall, double perRow) = MeasureSamplerOverhead(_sampleSize, OverheadRuns, null);
             _perCall.Add(perCall);
@@ -66,7 +77,7 @@ public sealed partial class CostCurve
         private const int OverheadRuns = 3;
 
         /// <summary>
-        /// <paramref name="calibration"/> with T(B) replaced by the lower quartile of these passes at the sizes timed
+        /// <paramref name="calibration"/> with T(B) replaced by the median of these passes' means at the sizes timed
         /// (linear between them; beyond the largest, the calibration's shape scaled to it), DDPM's call by theirs, and
         /// the sampler's overheads by the medians of theirs. The calibration itself when no pass was timed. It does not
         /// learn: it is for predictions. The overheads too: a remembered curve carries those of the process that
@@ -82,12 +93,12 @@ public sealed partial class CostCurve
                 return calibration;
             }
 
-            double[] low = [.. _samples.Select(s => Quantile([.. s.Order()], LowQuantile))];
+            double[] mid = [.. _samples.Select(s => Median([.. s]))];
             int largest = _sizes[^1], rows = Math.Max(largest, calibration.MaxRows);
             var seconds = new double[rows];
-            FillBetween(_sizes, low, seconds);
+            FillBetween(_sizes, mid, seconds);
 
-            double scale = low[^1] / calibration.CallSeconds(largest);
+            double scale = mid[^1] / calibration.CallSeconds(largest);
             for (int b = largest + 1; b <= rows; b++)
             {
                 seconds[b - 1] = calibration.CallSeconds(b) * scale;
@@ -96,7 +107,7 @@ public sealed partial class CostCurve
             return new CostCurve(seconds, calibration.Model, Median([.. _perRow]), Median([.. _perCall]), calibration.Noise)
             {
                 DdpmRowOverheadSeconds = Median([.. _ddpmPerRow]),
-                DdpmCallSeconds = Quantile([.. _ddpm.Order()], LowQuantile),
+                DdpmCallSeconds = Median([.. _ddpm]),
             };
         }
     }

@@ -557,6 +557,23 @@ public sealed partial class CostCurve : IBatchCost
 
             return once;
         }
+
+        /// <summary>
+        /// Seconds per call of <paramref name="rows"/> rows: the mean of at least <paramref name="calls"/> calls back to
+        /// back, and of as many more as make the block last 0.2 ms (as <see cref="Time"/>).
+        /// </summary>
+        public double TimeBlock(int rows, int calls)
+        {
+            long start = Stopwatch.GetTimestamp(), least = (long)(2e-4 * Stopwatch.Frequency);
+            int made = 0;
+            while (made < calls || Stopwatch.GetTimestamp() - start < least)
+            {
+                Call(rows);
+                made++;
+            }
+
+            return Stopwatch.GetElapsedTime(start).TotalSeconds / made;
+        }
     }
 
     /// <summary>The budget and cancellation of one calibration, checked after every call.</summary>

@@ -180,6 +180,69 @@ public sealed class StaleCurveTests
         Assert.False(now.Learns);
     }
 
+    /// <summary>
+    /// The re-timing prices what a run pays: a denoiser whose 2-row calls wait 8x their time on every 4th call (as a
+    /// call split over two threads waited for the one beside a CPU-bound process, 17% of them on the 2-vCPU VM) reads
+    /// T(2) at its mean, 2.75x the fast call, and T(1), never slow, at its time. The negative control: the lower
+    /// quartile of single timings, the calibration's estimator, which the re-timing used before, reads the fast call
+    /// (the bench then predicted fixed L = 2 and 4 1.8-1.9x as fast as they ran under load).
+    /// </summary>
+    [Fact]
+    public void RetimingPricesTheWaitsOfTheCallsARunMakes()
+    {
+        var den = new WaitingDenoiser(fast: 250e-6, slow: 2000e-6, every: 4);
+        var retiming = new CostCurve.Retiming(den, [2], 1000);
+        for (int i = 0; i < 7; i++)
+        {
+            retiming.Pass();
+        }
+
+        var stale = new CostCurve([250e-6, 250e-6]);
+        CostCurve now = retiming.Apply(stale);
+        Assert.InRange(now.CallSeconds(2) / 687.5e-6, 0.97, 1.2);
+        Assert.InRange(now.CallSeconds(1) / 250e-6, 0.97, 1.2);
+        Assert.InRange(now.DdpmCallSeconds / 250e-6, 0.97, 1.2);
+
+        // The control: single 2-row calls, each after an untimed one, as the passes timed them before (one call: it
+        // lasts over 0.2 ms).
+        var single = new List<double>();
+        float[] x = new float[4], y = new float[4];
+        int[] t = [1, 1];
+        for (int i = 0; i < 7; i++)
+        {
+            den.Denoise(x, t, [], y);
+            long start = Stopwatch.GetTimestamp();
+            den.Denoise(x, t, [], y);
+            single.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        double[] sorted = [.. single.Order()];
+        Assert.InRange(sorted[(int)(CostCurve.LowQuantile * (sorted.Length - 1))] / 250e-6, 0.97, 1.2);
+    }
+
+    /// <summary>Calls of 2+ rows take <c>slow</c> on every <c>every</c>-th of them, <c>fast</c> otherwise; one row always <c>fast</c>.</summary>
+    private sealed class WaitingDenoiser(double fast, double slow, int every) : IDenoiser
+    {
+        private int _wide;
+
+        public int SampleSize => 2;
+
+        public int ConditionSize => 0;
+
+        public bool IsBatchInvariant => true;
+
+        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        {
+            double seconds = timesteps.Length > 1 && ++_wide % every == 0 ? slow : fast;
+            long until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < until)
+            {
+            }
+
+            output.Clear();
+        }
+    }
+
     /// <summary>One row costs <c>slow</c> within <c>memory</c> seconds of the end of a larger call, <c>fast</c> otherwise; a larger call costs <c>slow</c>.</summary>
     private sealed class AfterLargerDenoiser(double fast, double slow, double memory) : IDenoiser
     {
