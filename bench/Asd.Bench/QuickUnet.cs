@@ -14,7 +14,8 @@ namespace Asd.Bench;
 /// (<c>2097152/8192/5</c>: <c>Sgemm.WidenOnceTiles</c>, else its default) and a fourth, the samples from which
 /// convolutions run by position (<c>2097152/8192/5/4</c>: <c>Unet1dDenoiser.ByPositionMinSamples</c> and
 /// <c>ByPositionMinSamplesFromMemory</c>, else their defaults; 1000 never), and a fifth, 1 or 0, whether narrow outputs
-/// split their panels in smaller groups (<c>Unet1dDenoiser.SplitNarrowPanels</c>). With <c>ASD_AB_F32=1</c> it weighs the
+/// split their panels in smaller groups (<c>Unet1dDenoiser.SplitNarrowPanels</c>), and a sixth, 1 or 0, whether group
+/// norms run in their convolution's column chunks (<c>Unet1dDenoiser.NormInGemmChunks</c>). With <c>ASD_AB_F32=1</c> it weighs the
 /// model's float16 packing against float32 packing of the same weights instead (<c>Unet1dWeight.PackHalfAsFloat</c>),
 /// call by call.
 /// </summary>
@@ -60,7 +61,7 @@ internal static class QuickUnet
             long normDefault = Unet1dDenoiser.NormParallelElements;
             int widenDefault = Asd.Simd.Kernels.Gemm.Sgemm.WidenOnceTiles;
             int byPositionDefault = Unet1dDenoiser.ByPositionMinSamples, byPositionMemoryDefault = Unet1dDenoiser.ByPositionMinSamplesFromMemory;
-            bool splitNarrowDefault = Unet1dDenoiser.SplitNarrowPanels;
+            bool splitNarrowDefault = Unet1dDenoiser.SplitNarrowPanels, normInChunksDefault = Unet1dDenoiser.NormInGemmChunks;
             var abTimes = new Dictionary<(int, string), List<double>>();
             for (int rep = 0; rep < reps; rep++)
             {
@@ -76,6 +77,7 @@ internal static class QuickUnet
                         Unet1dDenoiser.ByPositionMinSamples = knobs.Length > 3 ? int.Parse(knobs[3]) : byPositionDefault;
                         Unet1dDenoiser.ByPositionMinSamplesFromMemory = knobs.Length > 3 ? int.Parse(knobs[3]) : byPositionMemoryDefault;
                         Unet1dDenoiser.SplitNarrowPanels = knobs.Length > 4 ? knobs[4] == "1" : splitNarrowDefault;
+                        Unet1dDenoiser.NormInGemmChunks = knobs.Length > 5 ? knobs[5] == "1" : normInChunksDefault;
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));
                         var sw = Stopwatch.StartNew();
                         den.Denoise(x.AsSpan(0, b * d), t.AsSpan(0, b), cond.AsSpan(0, b * c), y.AsSpan(0, b * d));

@@ -97,6 +97,16 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     /// </summary>
     internal static bool SplitNarrowPanels { get; set; } = true;
 
+    /// <summary>
+    /// A group norm that follows a convolution whose columns are split across the pool runs inside the convolution's
+    /// chunks: each thread normalizes the groups of the columns it just wrote, while they are in its cache, when its
+    /// chunks hold whole groups (<see cref="ConvWork.Norm"/>). Otherwise the norm ran after the GEMM: below
+    /// <see cref="NormParallelElements"/> on the calling thread alone while the others waited, above it as one more
+    /// pool call. The same function of the same values per group, so the same bits. Settable for side-by-side timing
+    /// (ASD_AB_PACK's sixth knob).
+    /// </summary>
+    internal static bool NormInGemmChunks { get; set; } = true;
+
     private readonly Unet1dModel _model;
     private readonly Unet1dConfig _c;
     private readonly Unet1dPacked _w;
@@ -217,6 +227,9 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
     /// <summary>How one-sample calls run, and the timing that chose it (both ways give the same bits).</summary>
     internal string OneSampleMode => _oneSample is { } choice ? choice.Describe() : _oneSampleMode;
+
+    /// <summary>Group norms this denoiser ran inside its convolutions' column chunks (<see cref="NormInGemmChunks"/>; tests).</summary>
+    internal long NormsInChunks { get; private set; }
 
     /// <summary>The model's running choice for one-sample calls (tests), or null when fixed.</summary>
     internal TwoWayChoice? OneSampleChoice => _oneSample;
@@ -444,8 +457,8 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         }
 
         int hz = _c.Horizon, start = _c.DownDims[0];
-        Conv(_w[_model.FinalConv], _model.FinalConv.Bias, x, Act.None, p, hz, hz, 1, _kernelOffsets, Activation.Identity, _t, 0, start);
-        Norm(_model.FinalNorm, _t, start, p, hz, -1, -1, null, 0);
+        _norm.Set(_model.FinalNorm, _t, start, p, hz, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, null, 0);
+        Conv(_w[_model.FinalConv], _model.FinalConv.Bias, x, Act.None, p, hz, hz, 1, _kernelOffsets, Activation.Identity, _t, 0, start, _norm);
         Conv(_w[_model.FinalOut], _model.FinalOut.Bias, new Act(_t, start, start), Act.None, p, hz, hz, 1, _pointOffsets, Activation.Identity, _output, 0, _c.InputDim);
         _output.AsSpan(0, output.Length).CopyTo(output);
     }
@@ -470,19 +483,22 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
     private Act Block(Unet1dBlock block, Act a, Act b, int p, int h, float[] dest)
     {
         int o = block.Out;
-        Conv(_w[block.Conv1], block.Conv1.Bias, a, b, p, h, h, 1, _kernelOffsets, Activation.Identity, _t, 0, o);
         int scale = _c.CondPredictScale ? block.CondOffset : -1;
         int shift = block.CondOffset + (_c.CondPredictScale ? o : 0);
-        Norm(block.Norm1, _t, o, p, h, scale, shift, null, 0);
-        Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o);
+        _norm.Set(block.Norm1, _t, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, scale, shift, null, 0);
+        Conv(_w[block.Conv1], block.Conv1.Bias, a, b, p, h, h, 1, _kernelOffsets, Activation.Identity, _t, 0, o, _norm);
         if (block.Residual is { } r)
         {
-            Conv(_w[r], r.Bias, a, b, p, h, h, 1, _pointOffsets, Activation.Identity, _r, 0, o);
-            Norm(block.Norm2, dest, o, p, h, -1, -1, _r, o);
+            // The second norm adds the residual convolution's output, so it follows that convolution (which reads the
+            // block's input, not the second convolution's output: only the norm needs both).
+            Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o);
+            _norm.Set(block.Norm2, dest, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, _r, o);
+            Conv(_w[r], r.Bias, a, b, p, h, h, 1, _pointOffsets, Activation.Identity, _r, 0, o, _norm);
         }
         else
         {
-            Norm(block.Norm2, dest, o, p, h, -1, -1, a.Data, a.Stride);
+            _norm.Set(block.Norm2, dest, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, a.Data, a.Stride);
+            Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o, _norm);
         }
 
         return new Act(dest, o, o);
@@ -490,11 +506,13 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
     /// <summary>
     /// A 1-D convolution (or, with length 1, a linear layer) as im2col + GEMM: output row (sample, t) is written at
-    /// <paramref name="cOffset"/> + row * <paramref name="ldc"/> of <paramref name="c"/>.
+    /// <paramref name="cOffset"/> + row * <paramref name="ldc"/> of <paramref name="c"/>; then, when given,
+    /// <paramref name="norm"/> (set for this call: the group norm of the same columns, of this output or another of
+    /// the same width), in the GEMM's column chunks where they hold whole groups, else after it.
     /// </summary>
     private void Conv(
         PackedMatrix w, float[] bias, Act a, Act b, int samples, int inLength, int outLength, int stride, int[] offsets,
-        Activation activation, float[] c, int cOffset, int ldc)
+        Activation activation, float[] c, int cOffset, int ldc, NormWork? norm = null)
     {
         var rows = new Conv1dRows(samples, inLength, outLength, stride, offsets, a.Channels + b.Channels, offsets.Length > 1 && samples >= (_conv.WeightsFromMemory ? ByPositionMinSamplesFromMemory : ByPositionMinSamples));
         int m = rows.Rows, k = rows.Depth, threads = _pool?.Threads ?? 1;
@@ -522,30 +540,39 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             : _conv.ByRows ? Fusion.OwnTiles
             : (long)m * k <= PerThreadPackLimit && Sgemm.PackedSize(m, k) <= _conv.PerThread[0].Length ? Fusion.WholeA
             : Fusion.None;
-        if (_conv.Fused != Fusion.None)
+
+        // The norm in the column chunks when each holds whole groups (a chunk's columns start at a multiple of
+        // perUnit panels; the last ends at the output's width, a whole number of groups).
+        bool normInChunks = norm is not null && NormInGemmChunks && !_conv.ByRows && norm.Columns == w.N
+            && perUnit * w.PanelWidth % norm.GroupWidth == 0;
+        _conv.Norm = normInChunks ? norm : null;
+        NormsInChunks += normInChunks ? 1 : 0;
+        try
         {
-            // One pool call: each chunk packs the A it multiplies (see ConvWork.Fused).
-            _conv.NextCall();
-            _pool!.Run(_conv, _conv.ByRows ? tiles : groups);
-            return;
+            if (_conv.Fused != Fusion.None)
+            {
+                // One pool call: each chunk packs the A it multiplies (see ConvWork.Fused).
+                _conv.NextCall();
+                _pool!.Run(_conv, _conv.ByRows ? tiles : groups);
+            }
+            else
+            {
+                _conv.Packing = true;
+                CorePool.RunOrInline(_pool, _conv, tiles, splitPack);
+
+                _conv.Packing = false;
+                CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, splitGemm);
+            }
+        }
+        finally
+        {
+            _conv.Norm = null;
         }
 
-        _conv.Packing = true;
-        CorePool.RunOrInline(_pool, _conv, tiles, splitPack);
-
-        _conv.Packing = false;
-        CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, splitGemm);
-    }
-
-    /// <summary>
-    /// Group norm + Mish of <paramref name="x"/> in place, then FiLM from the block's columns of the conditioning GEMM
-    /// (scale at <paramref name="scaleColumn"/> unless -1, shift at <paramref name="shiftColumn"/> unless -1), then the
-    /// residual (<paramref name="residual"/>, row stride <paramref name="ldr"/>) when given.
-    /// </summary>
-    private void Norm(Unet1dNorm norm, float[] x, int channels, int samples, int length, int scaleColumn, int shiftColumn, float[]? residual, int ldr)
-    {
-        _norm.Set(norm, x, channels, length, _c.GroupNormEpsilon, _film, _model.CondWidth, scaleColumn, shiftColumn, residual, ldr);
-        CorePool.RunOrInline(_pool, _norm, samples * norm.Groups, (long)samples * length * channels >= NormParallelElements);
+        if (norm is not null && !normInChunks)
+        {
+            CorePool.RunOrInline(_pool, norm, norm.Units, norm.Elements >= NormParallelElements);
+        }
     }
 
     private void Embed(ReadOnlySpan<int> timesteps)
@@ -584,6 +611,12 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         /// <summary>How the GEMM's chunks get their packed A (see <see cref="Fusion"/>).</summary>
         public Fusion Fused { get; set; }
+
+        /// <summary>
+        /// The group norm of this call's columns, run by each column chunk on the columns it wrote (whole groups), or
+        /// null. Not with <see cref="ByRows"/>: a chunk's rows hold only part of a group's statistics.
+        /// </summary>
+        public NormWork? Norm { get; set; }
 
         /// <summary>Per pool slot, the buffer <see cref="Fusion.WholeA"/> packs into (empty without a pool of 2+).</summary>
         public float[][] PerThread { get; set; } = [[]];
@@ -645,6 +678,10 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             Sgemm.MultiplyPackedConv(
                 packed.AsSpan(0, Sgemm.PackedSize(m, _w.K)), _rows, _w, p0, p1,
                 _bias, _activation, _c.AsSpan(_cOffset), _ldc, t0, t1, WeightsFromMemory);
+            if (Norm is { } norm && p0 < p1)
+            {
+                norm.ExecuteColumns(p0 * _w.PanelWidth, Math.Min(p1 * _w.PanelWidth, _w.N));
+            }
         }
     }
 
@@ -668,36 +705,74 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         OwnTiles,
     }
 
-    /// <summary>One group norm's state; unit u is sample u / groups, group u % groups.</summary>
+    /// <summary>
+    /// One group norm + Mish in place, then FiLM from the block's columns of the conditioning GEMM (scale at column
+    /// scale unless -1, shift at shift unless -1), then the residual when given; unit u is sample u / groups, group
+    /// u % groups (<see cref="Execute"/>), or a range of columns of every sample (<see cref="ExecuteColumns"/>, from
+    /// a convolution's chunk).
+    /// </summary>
     private sealed class NormWork : IRangeWork
     {
         private Unet1dNorm _norm = null!;
         private float[] _x = [], _film = [];
         private float[]? _residual;
-        private int _channels, _length, _filmStride, _scale, _shift, _ldr;
+        private int _channels, _samples, _length, _filmStride, _scale, _shift, _ldr;
         private double _epsilon;
 
-        public void Set(Unet1dNorm norm, float[] x, int channels, int length, double epsilon, float[] film, int filmStride, int scale, int shift, float[]? residual, int ldr)
+        /// <summary>The channels normalized (the width of the convolution it may follow).</summary>
+        public int Columns => _channels;
+
+        /// <summary>Channels per group.</summary>
+        public int GroupWidth => _channels / _norm.Groups;
+
+        /// <summary>Units of <see cref="Execute"/>: samples x groups.</summary>
+        public int Units => _samples * _norm.Groups;
+
+        /// <summary>Elements normalized.</summary>
+        public long Elements => (long)_samples * _length * _channels;
+
+        public void Set(Unet1dNorm norm, float[] x, int channels, int samples, int length, double epsilon, float[] film, int filmStride, int scale, int shift, float[]? residual, int ldr)
         {
-            (_norm, _x, _channels, _length, _epsilon) = (norm, x, channels, length, epsilon);
+            (_norm, _x, _channels, _samples, _length, _epsilon) = (norm, x, channels, samples, length, epsilon);
             (_film, _filmStride, _scale, _shift, _residual, _ldr) = (film, filmStride, scale, shift, residual, ldr);
         }
 
         public void Execute(int start, int end)
         {
-            int groups = _norm.Groups, width = _channels / groups, block = _length * _channels;
+            int groups = _norm.Groups;
             for (int u = start; u < end;)
             {
                 // The units of one sample in this range, as one call: its rows are then walked once, whole.
                 int sample = u / groups, g = u % groups, count = Math.Min(end - u, groups - g);
-                Span<float> x = _x.AsSpan(sample * block, block);
-                GroupNorm.ApplyGroups(
-                    x, _channels, x, _channels, _length, g * width, count, width, _norm.Gamma, _norm.Beta, _epsilon, Activation.Mish,
-                    _scale < 0 ? default : _film.AsSpan((sample * _filmStride) + _scale, _channels),
-                    _shift < 0 ? default : _film.AsSpan((sample * _filmStride) + _shift, _channels),
-                    _residual is null ? default : _residual.AsSpan(sample * _length * _ldr, ((_length - 1) * _ldr) + _channels), _ldr);
+                Apply(sample, g, count);
                 u += count;
             }
+        }
+
+        /// <summary>Normalizes columns [<paramref name="c0"/>, <paramref name="c1"/>) of every sample: whole groups.</summary>
+        public void ExecuteColumns(int c0, int c1)
+        {
+            int width = GroupWidth;
+            if (c0 % width != 0 || c1 % width != 0 || c1 > _channels || c0 >= c1)
+            {
+                throw new InvalidOperationException($"Columns {c0}-{c1} are not whole groups of {width} of {_channels} channels (a bug).");
+            }
+
+            for (int sample = 0; sample < _samples; sample++)
+            {
+                Apply(sample, c0 / width, (c1 - c0) / width);
+            }
+        }
+
+        private void Apply(int sample, int g, int count)
+        {
+            int width = GroupWidth, block = _length * _channels;
+            Span<float> x = _x.AsSpan(sample * block, block);
+            GroupNorm.ApplyGroups(
+                x, _channels, x, _channels, _length, g * width, count, width, _norm.Gamma, _norm.Beta, _epsilon, Activation.Mish,
+                _scale < 0 ? default : _film.AsSpan((sample * _filmStride) + _scale, _channels),
+                _shift < 0 ? default : _film.AsSpan((sample * _filmStride) + _shift, _channels),
+                _residual is null ? default : _residual.AsSpan(sample * _length * _ldr, ((_length - 1) * _ldr) + _channels), _ldr);
         }
     }
 }

@@ -295,6 +295,49 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void GroupNormsInTheConvolutionsColumnChunksKeepTheBits()
+    {
+        // A one-sample call with its columns split over 2 and 3 threads, and a 5-sample one with the row split off:
+        // each thread normalizes the groups of the columns it wrote. The control, the norms after each GEMM, must
+        // give the same bits and run none in the chunks; the fused way must run some (else this tests nothing).
+        using var model = (Unet1dModel)ModelCatalog.Open(Path.Combine(AppContext.BaseDirectory, "unet-policy", "policy.json"));
+        const int rows = 5;
+        int d = model.SampleSize, c = model.ConditionSize;
+        (float[] x, float[] cond, int[] t) = RandomInputs(model, rows, 13);
+        try
+        {
+            model.RowSplitRows = int.MaxValue;
+            foreach (int threads in (int[])[2, 3])
+            {
+                using var pool = new CorePool(threads);
+                foreach (int maxRows in (int[])[1, rows])
+                {
+                    var outputs = new float[2][];
+                    var fusedCounts = new long[2];
+                    foreach (bool inChunks in (bool[])[false, true])
+                    {
+                        Unet1dDenoiser.NormInGemmChunks = inChunks;
+                        Unet1dDenoiser den = model.CreateDenoiser(maxRows, pool);
+                        outputs[inChunks ? 1 : 0] = new float[rows * d];
+                        den.Denoise(x, t, cond, outputs[inChunks ? 1 : 0]);
+                        fusedCounts[inChunks ? 1 : 0] = den.NormsInChunks;
+                    }
+
+                    Assert.Equal(0, fusedCounts[0]);
+                    // Not all: a narrow output over many rows splits by row tiles, which hold part of a group's rows.
+                    Assert.True(fusedCounts[1] > 0, $"{threads} threads, {maxRows} rows per pass: no norm ran in the chunks");
+                    Assert.True(outputs[0].AsSpan().SequenceEqual(outputs[1]), $"{threads} threads, {maxRows} rows per pass: bits differ");
+                }
+            }
+        }
+        finally
+        {
+            Unet1dDenoiser.NormInGemmChunks = true;
+            model.RowSplitRows = Unet1dDenoiser.DefaultRowSplitRows;
+        }
+    }
+
+    [Fact]
     public void NonFiniteWeightsAreFoundWhereverTheyAreAndLargeFiniteOnesPass()
     {
         // The finiteness check takes a fast path (a float tensor's sum; a vector test of the halves' exponents) and
