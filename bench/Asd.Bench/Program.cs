@@ -33,6 +33,7 @@ public static class Program
         ["quick-sampling-calls"] = QuickSamplingCalls.Run,
         ["quick-halves"] = QuickHalves.Run,
         ["quick-widen"] = QuickWiden.Run,
+        ["quick-acceptance"] = QuickAcceptance.Run,
     };
 
     public static void Main(string[] args)

@@ -133,31 +133,18 @@ internal static class QuickSamplingCalls
     }
 
     /// <summary>Times every call (no allocation per call: preallocated arrays).</summary>
-    private sealed class TimedDenoiser(IDenoiser inner) : IDenoiser
+    private sealed class TimedDenoiser(IDenoiser inner) : WatchedDenoiser(inner)
     {
         public readonly int[] Rows = new int[4096];
         public readonly double[] Micros = new double[4096];
         public int Count;
 
-        public int SampleSize => inner.SampleSize;
-
-        public int ConditionSize => inner.ConditionSize;
-
-        public bool IsBatchInvariant => inner.IsBatchInvariant;
-
-        public int MaxRowsPerCall => inner.MaxRowsPerCall;
-
-        public bool SharedTimestep => inner.SharedTimestep;
-
-        public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
+        protected override void Called(ReadOnlySpan<int> timesteps, double micros)
         {
-            long start = Stopwatch.GetTimestamp();
-            inner.Denoise(samples, timesteps, conditioning, output);
-            double us = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
             if (Count < Rows.Length)
             {
                 Rows[Count] = timesteps.Length;
-                Micros[Count++] = us;
+                Micros[Count++] = micros;
             }
         }
     }
