@@ -547,26 +547,19 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
             && perUnit * w.PanelWidth % norm.GroupWidth == 0;
         _conv.Norm = normInChunks ? norm : null;
         NormsInChunks += normInChunks ? 1 : 0;
-        try
+        if (_conv.Fused != Fusion.None)
         {
-            if (_conv.Fused != Fusion.None)
-            {
-                // One pool call: each chunk packs the A it multiplies (see ConvWork.Fused).
-                _conv.NextCall();
-                _pool!.Run(_conv, _conv.ByRows ? tiles : groups);
-            }
-            else
-            {
-                _conv.Packing = true;
-                CorePool.RunOrInline(_pool, _conv, tiles, splitPack);
-
-                _conv.Packing = false;
-                CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, splitGemm);
-            }
+            // One pool call: each chunk packs the A it multiplies (see ConvWork.Fused).
+            _conv.NextCall();
+            _pool!.Run(_conv, _conv.ByRows ? tiles : groups);
         }
-        finally
+        else
         {
-            _conv.Norm = null;
+            _conv.Packing = true;
+            CorePool.RunOrInline(_pool, _conv, tiles, splitPack);
+
+            _conv.Packing = false;
+            CorePool.RunOrInline(_pool, _conv, _conv.ByRows ? tiles : groups, splitGemm);
         }
 
         if (norm is not null && !normInChunks)
@@ -614,7 +607,8 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
 
         /// <summary>
         /// The group norm of this call's columns, run by each column chunk on the columns it wrote (whole groups), or
-        /// null. Not with <see cref="ByRows"/>: a chunk's rows hold only part of a group's statistics.
+        /// null. Not with <see cref="ByRows"/>: a chunk's rows hold only part of a group's statistics. Set by every
+        /// convolution before its chunks run.
         /// </summary>
         public NormWork? Norm { get; set; }
 

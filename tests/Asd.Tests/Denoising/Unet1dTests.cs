@@ -297,44 +297,59 @@ public sealed class Unet1dTests(ITestOutputHelper output)
     [Fact]
     public void GroupNormsInTheConvolutionsColumnChunksKeepTheBits()
     {
-        // A one-sample call with its columns split over 2 and 3 threads, and a 5-sample one with the row split off:
-        // each thread normalizes the groups of the columns it wrote. The control, the norms after each GEMM, must
-        // give the same bits and run none in the chunks; the fused way must run some (else this tests nothing).
+        // A one-sample call with its columns split, and a 5-sample one with the row split off, on every ISA path and
+        // 2, 3 and 5 threads: each thread normalizes the groups of the columns it wrote where its chunks hold whole
+        // groups, and the norm follows the GEMM where they do not (AVX2's 16-column panels over 5 threads give the
+        // 256-channel convolutions chunks of 48 columns, groups of 32). The control, every norm after its GEMM, must
+        // give the same bits and run none in the chunks; the fused way must run some on 2 threads on every path, and
+        // leave some to the GEMM in some case (else half of this tests nothing).
         using var model = (Unet1dModel)ModelCatalog.Open(Path.Combine(AppContext.BaseDirectory, "unet-policy", "policy.json"));
         const int rows = 5;
-        int d = model.SampleSize, c = model.ConditionSize;
+        int d = model.SampleSize, c = model.ConditionSize, normsPerPass = (2 * model.Blocks().Count()) + 1;
         (float[] x, float[] cond, int[] t) = RandomInputs(model, rows, 13);
+        bool someLeftToTheGemm = false;
         try
         {
             model.RowSplitRows = int.MaxValue;
-            foreach (int threads in (int[])[2, 3])
+            foreach (IsaPath path in Isa.Supported())
             {
-                using var pool = new CorePool(threads);
-                foreach (int maxRows in (int[])[1, rows])
+                Isa.Force(path);
+                foreach (int threads in (int[])[2, 3, 5])
                 {
-                    var outputs = new float[2][];
-                    var fusedCounts = new long[2];
-                    foreach (bool inChunks in (bool[])[false, true])
+                    using var pool = new CorePool(threads);
+                    foreach (int maxRows in (int[])[1, rows])
                     {
-                        Unet1dDenoiser.NormInGemmChunks = inChunks;
-                        Unet1dDenoiser den = model.CreateDenoiser(maxRows, pool);
-                        outputs[inChunks ? 1 : 0] = new float[rows * d];
-                        den.Denoise(x, t, cond, outputs[inChunks ? 1 : 0]);
-                        fusedCounts[inChunks ? 1 : 0] = den.NormsInChunks;
-                    }
+                        string where = $"{path}, {threads} threads, {maxRows} rows per pass";
+                        var outputs = new float[2][];
+                        var fusedCounts = new long[2];
+                        foreach (bool inChunks in (bool[])[false, true])
+                        {
+                            Unet1dDenoiser.NormInGemmChunks = inChunks;
+                            Unet1dDenoiser den = model.CreateDenoiser(maxRows, pool);
+                            outputs[inChunks ? 1 : 0] = new float[rows * d];
+                            den.Denoise(x, t, cond, outputs[inChunks ? 1 : 0]);
+                            fusedCounts[inChunks ? 1 : 0] = den.NormsInChunks;
+                        }
 
-                    Assert.Equal(0, fusedCounts[0]);
-                    // Not all: a narrow output over many rows splits by row tiles, which hold part of a group's rows.
-                    Assert.True(fusedCounts[1] > 0, $"{threads} threads, {maxRows} rows per pass: no norm ran in the chunks");
-                    Assert.True(outputs[0].AsSpan().SequenceEqual(outputs[1]), $"{threads} threads, {maxRows} rows per pass: bits differ");
+                        Assert.Equal(0, fusedCounts[0]);
+
+                        // Not all: a narrow output over many rows splits by row tiles, which hold part of a group's rows,
+                        // and with 5 threads on AVX2 every 5-sample one is narrow or misaligned; with 2, some fuse.
+                        Assert.True(threads != 2 || fusedCounts[1] > 0, $"{where}: no norm ran in the chunks");
+                        someLeftToTheGemm |= fusedCounts[1] < (rows / maxRows) * normsPerPass;
+                        Assert.True(outputs[0].AsSpan().SequenceEqual(outputs[1]), $"{where}: bits differ");
+                    }
                 }
             }
         }
         finally
         {
+            Isa.Force(null);
             Unet1dDenoiser.NormInGemmChunks = true;
             model.RowSplitRows = Unet1dDenoiser.DefaultRowSplitRows;
         }
+
+        Assert.True(someLeftToTheGemm, "every norm ran in the chunks: the way back to the norm after its GEMM went untested");
     }
 
     [Fact]
