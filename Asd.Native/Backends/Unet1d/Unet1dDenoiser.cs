@@ -457,8 +457,7 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         }
 
         int hz = _c.Horizon, start = _c.DownDims[0];
-        _norm.Set(_model.FinalNorm, _t, start, p, hz, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, null, 0);
-        Conv(_w[_model.FinalConv], _model.FinalConv.Bias, x, Act.None, p, hz, hz, 1, _kernelOffsets, Activation.Identity, _t, 0, start, _norm);
+        Conv(_w[_model.FinalConv], _model.FinalConv.Bias, x, Act.None, p, hz, hz, 1, _kernelOffsets, Activation.Identity, _t, 0, start, Normed(_model.FinalNorm, _t, start, p, hz));
         Conv(_w[_model.FinalOut], _model.FinalOut.Bias, new Act(_t, start, start), Act.None, p, hz, hz, 1, _pointOffsets, Activation.Identity, _output, 0, _c.InputDim);
         _output.AsSpan(0, output.Length).CopyTo(output);
     }
@@ -485,20 +484,17 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         int o = block.Out;
         int scale = _c.CondPredictScale ? block.CondOffset : -1;
         int shift = block.CondOffset + (_c.CondPredictScale ? o : 0);
-        _norm.Set(block.Norm1, _t, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, scale, shift, null, 0);
-        Conv(_w[block.Conv1], block.Conv1.Bias, a, b, p, h, h, 1, _kernelOffsets, Activation.Identity, _t, 0, o, _norm);
+        Conv(_w[block.Conv1], block.Conv1.Bias, a, b, p, h, h, 1, _kernelOffsets, Activation.Identity, _t, 0, o, Normed(block.Norm1, _t, o, p, h, scale, shift));
         if (block.Residual is { } r)
         {
             // The second norm adds the residual convolution's output, so it follows that convolution (which reads the
             // block's input, not the second convolution's output: only the norm needs both).
             Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o);
-            _norm.Set(block.Norm2, dest, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, _r, o);
-            Conv(_w[r], r.Bias, a, b, p, h, h, 1, _pointOffsets, Activation.Identity, _r, 0, o, _norm);
+            Conv(_w[r], r.Bias, a, b, p, h, h, 1, _pointOffsets, Activation.Identity, _r, 0, o, Normed(block.Norm2, dest, o, p, h, residual: _r, ldr: o));
         }
         else
         {
-            _norm.Set(block.Norm2, dest, o, p, h, _c.GroupNormEpsilon, _film, _model.CondWidth, -1, -1, a.Data, a.Stride);
-            Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o, _norm);
+            Conv(_w[block.Conv2], block.Conv2.Bias, new Act(_t, o, o), Act.None, p, h, h, 1, _kernelOffsets, Activation.Identity, dest, 0, o, Normed(block.Norm2, dest, o, p, h, residual: a.Data, ldr: a.Stride));
         }
 
         return new Act(dest, o, o);
@@ -566,6 +562,17 @@ public sealed class Unet1dDenoiser : IDenoiser, IRowPassDenoiser, ILaneDenoiser
         {
             CorePool.RunOrInline(_pool, norm, norm.Units, norm.Elements >= NormParallelElements);
         }
+    }
+
+    /// <summary>
+    /// This denoiser's group norm set for <paramref name="x"/> (channels-last rows of <paramref name="channels"/>): Mish,
+    /// then FiLM from the conditioning GEMM's columns <paramref name="scale"/> and <paramref name="shift"/> (-1: none), then
+    /// the residual (row stride <paramref name="ldr"/>) when given; for the convolution it follows.
+    /// </summary>
+    private NormWork Normed(Unet1dNorm norm, float[] x, int channels, int samples, int length, int scale = -1, int shift = -1, float[]? residual = null, int ldr = 0)
+    {
+        _norm.Set(norm, x, channels, samples, length, _c.GroupNormEpsilon, _film, _model.CondWidth, scale, shift, residual, ldr);
+        return _norm;
     }
 
     private void Embed(ReadOnlySpan<int> timesteps)
