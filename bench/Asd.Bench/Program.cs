@@ -34,6 +34,7 @@ public static class Program
         ["quick-halves"] = QuickHalves.Run,
         ["quick-widen"] = QuickWiden.Run,
         ["quick-acceptance"] = QuickAcceptance.Run,
+        ["quick-auto-curve"] = QuickAutoCurve.Run,
     };
 
     public static void Main(string[] args)
