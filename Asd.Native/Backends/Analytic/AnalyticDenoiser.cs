@@ -73,7 +73,8 @@ public abstract class AnalyticDenoiser : IDenoiser
     private void DenoiseRows(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output, int start, int end)
     {
         int d = SampleSize, c = ConditionSize;
-        Span<double> x0 = d <= 256 ? stackalloc double[256] : (t_scratch is { } cached && cached.Length >= d ? cached : (t_scratch = new double[d]));
+        // Sized to the sample (the runtime zeroes a stackalloc's whole length, 2 KB per call at a fixed 256).
+        Span<double> x0 = d <= 256 ? stackalloc double[d] : (t_scratch is { } cached && cached.Length >= d ? cached : (t_scratch = new double[d]));
         x0 = x0[..d];
         PredictionType prediction = _schedule.Config.PredictionType;
         for (int r = start; r < end; r++)
