@@ -170,9 +170,20 @@ public sealed class AsdSampler : Sampler
         {
             run();
         }
-        else if (_auto is { } auto && auto.RunsAsDdpm())
+        else if (_auto is { } auto)
         {
-            RunAsDdpm(auto);
+            // Every run is timed whole for auto's run-level check (AutoSpeculation.RecordRun).
+            long start = Clock.GetTimestamp();
+            if (auto.RunsAsDdpm())
+            {
+                RunAsDdpm(auto);
+            }
+            else
+            {
+                RunRounds(default(ExactAsd));
+            }
+
+            auto.RecordRun((Clock.GetTimestamp() - start) / (double)Clock.TimestampFrequency, (long)N * Plan.Steps);
         }
         else
         {

@@ -249,6 +249,14 @@ internal sealed class AutoSpeculation
         ExploredRounds = 0;
         RanAsDdpm = false;
 
+        if (_timedRunChains != _chains)
+        {
+            // The run-level check compares runs of one shape (RecordRun).
+            _roundRunsTimed = 0;
+            _ddpmRunsTimed = 0;
+            _timedRunChains = _chains;
+        }
+
         // What ran before a run is not known (other samplers, other settings of a bench, a robot's idle time between
         // requests): its first calls count as cold (see ColdWindow).
         Array.Clear(_recentRows);
@@ -302,6 +310,16 @@ internal sealed class AutoSpeculation
         // Decided on every run, the first and the rechecks too (whose answer is then rounds), so that a JIT build has
         // compiled this before a run can act on it (AsdSampler.CompileDdpmRuns says why).
         bool ddpm = DraftingNeverPays(cap);
+        RunCheck check = ddpm ? RunCheck.None : CheckRuns();
+        RoundsLost = check == RunCheck.RoundsLost;
+        DdpmProbe = check == RunCheck.TimeDdpm;
+        if (DdpmProbe)
+        {
+            // Not a verdict: the rechecks' schedule stays as it was.
+            return true;
+        }
+
+        ddpm |= RoundsLost;
         if (!ddpm)
         {
             _recheckGap = RecheckRuns;
@@ -323,6 +341,149 @@ internal sealed class AutoSpeculation
 
         return true;
     }
+
+    /// <summary>
+    /// Runs of each way (rounds; DDPM's own steps) whose wall-clock per chain step the run-level check remembers (see
+    /// <see cref="RecordRun"/>).
+    /// </summary>
+    public const int RunWindow = 3;
+
+    /// <summary>Runs as rounds timed before the run-level check may act on them (see <see cref="RecordRun"/>).</summary>
+    public const int MinRoundRuns = 2;
+
+    /// <summary>
+    /// Below this measured speedup of rounds over DDPM's steps, DDPM's steps are timed again now and then (see
+    /// <see cref="RecordRun"/>): a run of them then costs at most this much of a run more. At 1.25 the unet16 fixture,
+    /// whose rounds pay about 1.2x, spent a run in each doubling gap timing DDPM's steps to no purpose (the calibration's
+    /// DDPM step was 3% low, not high): in 20 alternated cold benches of 11 repeats auto / best fixed L read 0.91 at the
+    /// median against 0.93-0.94 without the check.
+    /// </summary>
+    public const double DefaultProbeBelow = 1.1;
+
+    /// <summary>See <see cref="DefaultProbeBelow"/> (a test sets 1, which never times DDPM's steps that way, as a control).</summary>
+    internal double ProbeBelow { get; set; } = DefaultProbeBelow;
+
+    private readonly double[] _roundRunStep = new double[RunWindow], _ddpmRunStep = new double[RunWindow];
+    private long _roundRunsTimed, _ddpmRunsTimed, _nextDdpmProbe;
+    private int _timedRunChains, _ddpmProbeGap = RecheckRuns;
+
+    /// <summary>Whether the run-level check is on (off only in tests, as a control).</summary>
+    internal bool ChecksRuns { get; set; } = true;
+
+    /// <summary>
+    /// Whether the last <see cref="RunsAsDdpm"/> chose DDPM's steps because runs as rounds measured no faster than DDPM's
+    /// steps, though the cost model predicted a gain (see <see cref="RecordRun"/>).
+    /// </summary>
+    public bool RoundsLost { get; private set; }
+
+    /// <summary>
+    /// Whether the last <see cref="RunsAsDdpm"/> chose DDPM's steps to time them, rounds measuring less than
+    /// <see cref="DefaultProbeBelow"/> times faster than what DDPM's steps were believed to cost (see <see cref="RecordRun"/>).
+    /// </summary>
+    public bool DdpmProbe { get; private set; }
+
+    private enum RunCheck
+    {
+        None,
+        RoundsLost,
+        TimeDdpm,
+    }
+
+    /// <summary>
+    /// Times a whole run of <paramref name="chainSteps"/> chain steps (chains x steps) that took
+    /// <paramref name="seconds"/>, as rounds or as DDPM's own steps (<see cref="RanAsDdpm"/>): the run-level check of
+    /// what the per-call model predicts. Allocation-free; ignored when the curve does not learn.
+    /// </summary>
+    /// <remarks>
+    /// <para>The per-call model sees only what the sampler times per call. What it leaves out is paid per run all the
+    /// same: on the 2-D mixture (calls of 0.3 us) the refits of the learned curve took 5-10 us each, several per run,
+    /// outside every timed call, and the model's baseline, a round of L = 1, costs more than DDPM's own loop. In about
+    /// one cold <c>asd bench</c> in 15 there (2026-12-08, Zen 4), the calibration's T(2) read 1.76 T(1) instead of
+    /// 1.97, auto predicted 1.1-1.8x for drafts of 4-8 and ran them at 0.50-0.70x of DDPM's wall-clock, run after run,
+    /// 101 repeats long: nothing timed the quantity auto is for.</para>
+    /// <para>So each way's wall-clock per chain step is kept for its last <see cref="RunWindow"/> runs (not the first
+    /// run of the controller, cold and compiling, nor a remembered curve's untimed first run). Once
+    /// <see cref="MinRoundRuns"/> runs as rounds are timed, <see cref="RunsAsDdpm"/> compares the least of them with
+    /// the least of DDPM's timed runs, or the calibration's DDPM step (<see cref="CostCurve.DdpmSeconds"/>) before any.
+    /// The least, on both sides: a run cannot take less than its work, and what makes runs slower comes and goes (a
+    /// first run that compiled code; a run while the learned curve was still climbing to long drafts; the VM's vCPUs
+    /// moved to a slower placement, which on the unet16 fixture made one bench's runs as rounds take 274 us a step
+    /// beside DDPM runs timed at 213 before it, and a lower median of three had DDPM's steps run for eight runs where
+    /// rounds paid 1.2x).
+    /// Rounds no faster: DDPM's steps, whatever the per-call model predicts, with the rechecks as before (run
+    /// <see cref="RecheckRuns"/>, gaps doubling to <see cref="MaxRecheckGap"/>), each timing the rounds again, so the
+    /// check reopens when they win (a recheck's rounds include the cost of switching back to them, which leans towards
+    /// DDPM's steps: the safe side). Rounds faster, but by less than <see cref="DefaultProbeBelow"/>: DDPM's belief may be
+    /// what is wrong (a calibration measured while code was still compiling read DDPM's step 1.6x its cost), so one
+    /// run takes DDPM's steps to time them, first as soon as the check can act, then after gaps that double from
+    /// <see cref="RecheckRuns"/> to <see cref="MaxRecheckGap"/> runs: at most 1.25 runs' time for one run in 64 once
+    /// the gap is long. A change of chain count starts both windows afresh. A given curve never does this (its choices
+    /// must stay a function of the seed).</para>
+    /// </remarks>
+    public void RecordRun(double seconds, long chainSteps)
+    {
+        if (!_learns || !ChecksRuns || _burnIn || _runs <= 1 || chainSteps < 1 || !(seconds > 0) || double.IsInfinity(seconds))
+        {
+            return;
+        }
+
+        double perStep = seconds / chainSteps;
+        if (RanAsDdpm)
+        {
+            _ddpmRunStep[_ddpmRunsTimed++ % RunWindow] = perStep;
+        }
+        else
+        {
+            _roundRunStep[_roundRunsTimed++ % RunWindow] = perStep;
+        }
+    }
+
+    /// <summary>The run-level check of a run the per-call model would run as rounds (see <see cref="RecordRun"/>).</summary>
+    private RunCheck CheckRuns()
+    {
+        if (!_learns || !ChecksRuns || _roundRunsTimed < MinRoundRuns)
+        {
+            return RunCheck.None;
+        }
+
+        int rounds = (int)Math.Min(_roundRunsTimed, RunWindow), ddpm = (int)Math.Min(_ddpmRunsTimed, RunWindow);
+        _checkedRuns = (rounds, ddpm);
+        MeasuredRoundsStep = Min(_roundRunStep.AsSpan(0, rounds));
+        MeasuredDdpmStep = ddpm > 0 ? Min(_ddpmRunStep.AsSpan(0, ddpm)) : _curve.DdpmSeconds(ChainsPerCall) / ChainsPerCall;
+        if (MeasuredRoundsStep >= MeasuredDdpmStep)
+        {
+            return RunCheck.RoundsLost;
+        }
+
+        if (ProbeBelow * MeasuredRoundsStep > MeasuredDdpmStep && _runs >= _nextDdpmProbe)
+        {
+            _nextDdpmProbe = _runs + _ddpmProbeGap;
+            _ddpmProbeGap = Math.Min(2 * _ddpmProbeGap, MaxRecheckGap);
+            return RunCheck.TimeDdpm;
+        }
+
+        return RunCheck.None;
+
+        static double Min(ReadOnlySpan<double> x)
+        {
+            double m = x[0];
+            foreach (double e in x)
+            {
+                m = Math.Min(m, e);
+            }
+
+            return m;
+        }
+    }
+
+    /// <summary>The runs of each way the last run-level check read (for the explanation).</summary>
+    private (int Rounds, int Ddpm) _checkedRuns;
+
+    /// <summary>The two sides of the last run-level check, seconds per chain step (see <see cref="RecordRun"/>).</summary>
+    internal double MeasuredRoundsStep { get; private set; } = double.NaN;
+
+    /// <inheritdoc cref="MeasuredRoundsStep"/>
+    internal double MeasuredDdpmStep { get; private set; } = double.NaN;
 
     private bool DraftingNeverPays(int cap)
     {
@@ -1131,6 +1292,21 @@ internal sealed class AutoSpeculation
             return _perCall == 1
                 ? $"{label}: calls of at most 1 row, so no chain can draft: DDPM's own steps throughout (a larger row cap per call lets them draft)"
                 : string.Create(ci, $"{label}: {_chains} chains share calls of at most {_perCall} rows, one row each, so no chain can draft: DDPM's own steps throughout (a larger row cap per call, or fewer chains, lets them draft)");
+        }
+
+        if (RanAsDdpm && (RoundsLost || DdpmProbe))
+        {
+            // What the check read before the run (this run's own timing came after it).
+            string ddpmFrom = _checkedRuns.Ddpm switch
+            {
+                0 => "the calibration's DDPM step",
+                1 => "its last run",
+                int n => string.Create(ci, $"the least of its last {n} runs"),
+            };
+            string measured = string.Create(ci, $"rounds took {MeasuredRoundsStep * 1e6:0.#} us a step (the least of the last {_checkedRuns.Rounds} runs as rounds), DDPM's steps {MeasuredDdpmStep * 1e6:0.#} us ({ddpmFrom})");
+            return RoundsLost
+                ? string.Create(ci, $"{label}: {measured}, so DDPM's own steps throughout, though the cost model predicts {gain:F2}x at L = {best} (rounds again {_nextRecheck - _runs} runs from now; {source})")
+                : string.Create(ci, $"{label}: DDPM's own steps this run, to time them: {measured}, less than {ProbeBelow:0.##}x apart (the next such run {_nextDdpmProbe - _runs} runs from now at the earliest; {source})");
         }
 
         if (RanAsDdpm)

@@ -35,6 +35,7 @@ public static class Program
         ["quick-widen"] = QuickWiden.Run,
         ["quick-acceptance"] = QuickAcceptance.Run,
         ["quick-auto-curve"] = QuickAutoCurve.Run,
+        ["quick-auto-ddpm"] = QuickAutoDdpm.Run,
     };
 
     public static void Main(string[] args)

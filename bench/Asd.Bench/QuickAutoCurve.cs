@@ -14,17 +14,10 @@ internal static class QuickAutoCurve
 {
     public static void Run(string[] args)
     {
-        string spec = args[1];
         int k = int.Parse(args[2]), runs = int.Parse(args[3]);
-        using IDiffusionModel model = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = 1 });
-        var schedule = new DiffusionSchedule(model.DefaultScheduler);
-        IDenoiser den = model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 64 });
-        InferencePlan plan = schedule.Plan(k);
-        CostCurve curve = CostCurve.Measure(den, 64, schedule.TrainSteps).WithLearning(true);
-        using var asd = new AsdSampler(den, plan, new SamplerOptions { MaxBatchRows = 64, SpecLength = SpecLength.Auto, CostCurve = curve });
-        using var ddpm = new DdpmSampler(den, plan, new SamplerOptions { MaxBatchRows = 64 });
-        int d = den.SampleSize, c = den.ConditionSize;
-        float[] output = new float[d], cond = new float[c];
+        using var pair = new AutoAndDdpm(args[1], k);
+        (AsdSampler asd, DdpmSampler ddpm, CostCurve curve) = (pair.Asd, pair.Ddpm, pair.Curve);
+        float[] output = new float[pair.Denoiser.SampleSize], cond = new float[pair.Denoiser.ConditionSize];
         Console.WriteLine($"calibration T(1..8) us: {string.Join(" ", new[] { 1, 2, 4, 8 }.Select(b => $"{curve.Seconds(b) * 1e6:F2}"))}");
         string last = "";
         for (int r = 0; r < runs; r++)
@@ -41,5 +34,40 @@ internal static class QuickAutoCurve
 
             last = belief;
         }
+    }
+}
+
+/// <summary>
+/// One model's auto sampler, on a learning curve measured at start (one thread, 64 rows a call), beside its DDPM
+/// sampler: what the auto probes compare.
+/// </summary>
+internal sealed class AutoAndDdpm : IDisposable
+{
+    private readonly IDiffusionModel _model;
+
+    public AutoAndDdpm(string spec, int steps)
+    {
+        _model = ModelCatalog.Open(spec, new ModelOpenOptions { Threads = 1 });
+        var schedule = new DiffusionSchedule(_model.DefaultScheduler);
+        Denoiser = _model.CreateDenoiser(schedule, new DenoiserOptions { MaxBatchRows = 64 });
+        InferencePlan plan = schedule.Plan(steps);
+        Curve = CostCurve.Measure(Denoiser, 64, schedule.TrainSteps).WithLearning(true);
+        Asd = new AsdSampler(Denoiser, plan, new SamplerOptions { MaxBatchRows = 64, SpecLength = SpecLength.Auto, CostCurve = Curve });
+        Ddpm = new DdpmSampler(Denoiser, plan, new SamplerOptions { MaxBatchRows = 64 });
+    }
+
+    public IDenoiser Denoiser { get; }
+
+    public CostCurve Curve { get; }
+
+    public AsdSampler Asd { get; }
+
+    public DdpmSampler Ddpm { get; }
+
+    public void Dispose()
+    {
+        Asd.Dispose();
+        Ddpm.Dispose();
+        _model.Dispose();
     }
 }

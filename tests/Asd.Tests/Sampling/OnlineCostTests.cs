@@ -759,20 +759,35 @@ public sealed class OnlineCostTests
 
         public bool IsBatchInvariant => inner.IsBatchInvariant;
 
+        /// <summary>Rows of the last call.</summary>
+        public int LastRows { get; private set; }
+
         public void Denoise(ReadOnlySpan<float> samples, ReadOnlySpan<int> timesteps, ReadOnlySpan<float> conditioning, Span<float> output)
         {
             inner.Denoise(samples, timesteps, conditioning, output);
             clock.Now += (long)(cost(timesteps.Length) * clock.TimestampFrequency);
+            LastRows = timesteps.Length;
         }
     }
 
     private static (AsdSampler Sampler, FakeClock Clock) CostlySampler(CostCurve curve, Func<int, double> cost, int steps = 1000)
     {
+        (AsdSampler sampler, FakeClock clock, _) = CostlySamplerWithDenoiser(curve, cost, steps);
+        return (sampler, clock);
+    }
+
+    private static (AsdSampler Sampler, FakeClock Clock, CostlyDenoiser Denoiser) CostlySamplerWithDenoiser(CostCurve curve, Func<int, double> cost, int steps = 1000, bool checksRuns = true)
+    {
         var schedule = new DiffusionSchedule(new SchedulerConfig());
         var clock = new FakeClock();
         var denoiser = new CostlyDenoiser(new MixtureDenoiser(GaussianMixture.Builtin(2), schedule), clock, cost);
         var sampler = new AsdSampler(denoiser, schedule.Plan(steps), new SamplerOptions { SpecLength = SpecLength.Auto, CostCurve = curve, MaxBatchRows = 64 }) { Clock = clock };
-        return (sampler, clock);
+        if (!checksRuns)
+        {
+            sampler.Auto!.ChecksRuns = false;
+        }
+
+        return (sampler, clock, denoiser);
     }
 
     [Fact]
@@ -822,6 +837,142 @@ public sealed class OnlineCostTests
             Assert.False(drafting.Auto!.RanAsDdpm);
             Assert.True(d.AlgorithmicSpeedup > 3, $"{d.AlgorithmicSpeedup:F2}x");
         }
+    }
+
+    /// <summary>
+    /// Work the per-call timings do not see (as the learned curve's refits were on the 2-D mixture): for each step a
+    /// call of 2 rows or more advanced, <paramref name="perStep"/> seconds on the fake clock, outside the sampler's
+    /// timed window. Per step, so that what a run as rounds costs hardly depends on the lengths it drafts.
+    /// </summary>
+    private sealed class UntimedWork(FakeClock clock, CostlyDenoiser denoiser, double perStep) : ISamplingProgress
+    {
+        private long _steps;
+
+        public bool OnProgress(in SamplingProgress progress)
+        {
+            long advanced = progress.CompletedSteps - Math.Min(_steps, progress.CompletedSteps); // a new run starts at 0
+            _steps = progress.CompletedSteps;
+            if (denoiser.LastRows >= 2)
+            {
+                clock.Now += (long)(perStep * advanced * clock.TimestampFrequency);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Runs of one chain, K = 200, with untimed work; each run's fake seconds and whether it took DDPM's steps.</summary>
+    private static (double[] Seconds, bool[] AsDdpm, string[] Why) RunsWithUntimedWork(CostCurve calibration, double perStep, int runs, bool checksRuns = true, double probeBelow = AutoSpeculation.DefaultProbeBelow)
+    {
+        (AsdSampler sampler, FakeClock clock, CostlyDenoiser denoiser) = CostlySamplerWithDenoiser(calibration.WithLearning(true), Flat, steps: 200, checksRuns);
+        sampler.Auto!.ProbeBelow = probeBelow;
+        var work = new UntimedWork(clock, denoiser, perStep);
+        var seconds = new double[runs];
+        var asDdpm = new bool[runs];
+        var why = new string[runs];
+        for (int r = 0; r < runs; r++)
+        {
+            long before = clock.Now;
+            sampler.Sample(1, (ulong)r + 1, new float[2], progress: work);
+            seconds[r] = (clock.Now - before) / (double)clock.TimestampFrequency;
+            asDdpm[r] = sampler.Auto.RanAsDdpm;
+            why[r] = sampler.AutoExplanation!;
+        }
+
+        return (seconds, asDdpm, why);
+    }
+
+    [Fact]
+    public void RoundsSlowerThanDdpmsStepsInWallClockGiveWayToThemWhateverThePerCallModelPredicts()
+    {
+        // The calls cost Flat (drafting pays by the per-call model: ~8x), but each drafted row costs 2 ms more outside
+        // the timed calls, so a run as rounds takes about twice DDPM's. DDPM's run: 200 one-row calls.
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        const int Runs = 130;
+        double ddpmRun = 200 * Flat(1);
+        (double[] seconds, bool[] asDdpm, string[] why) = RunsWithUntimedWork(flat, perStep: 2e-3, Runs);
+
+        // Run 1 is not counted (cold), runs 2 and 3 are timed as rounds (MinRoundRuns), and from run 4 DDPM's steps,
+        // but for the rechecks as rounds: RecheckRuns after the last run that predicted a gain (3 + 8), then gaps of 16,
+        // 32 and 64 (MaxRecheckGap).
+        int[] rounds = [.. Enumerable.Range(1, Runs).Where(r => !asDdpm[r - 1])];
+        Assert.Equal([1, 2, 3, 11, 27, 59, 123], rounds);
+        Assert.All(asDdpm.Select((d, i) => (d, i)).Where(x => x.d), x => Assert.Equal(ddpmRun, seconds[x.i], 1e-9));
+        Assert.All(rounds, r => Assert.True(seconds[r - 1] > 1.8 * ddpmRun, $"run {r}: {seconds[r - 1]:F3} s against DDPM's {ddpmRun:F3}"));
+        Assert.Matches(@"^auto: rounds took [\d.]+ us a step \(the least of the last 2 runs as rounds\), DDPM's steps 1010 us \(the calibration's DDPM step\), so DDPM's own steps throughout, though the cost model predicts [\d.]+x at L = \d+ \(rounds again 7 runs from now; ", why[3]);
+        Assert.Contains("DDPM's steps 1010 us (the least of its last 3 runs)", why[20], StringComparison.Ordinal);
+
+        // What it buys: over the 130 runs, within 20% of DDPM's time (7 runs as rounds at about twice it), where the
+        // control drafted every run.
+        Assert.True(seconds.Average() < 1.2 * ddpmRun, $"mean run {seconds.Average():F3} s against DDPM's {ddpmRun:F3}");
+        (double[] control, bool[] controlAsDdpm, _) = RunsWithUntimedWork(flat, perStep: 2e-3, Runs, checksRuns: false);
+        Assert.DoesNotContain(true, controlAsDdpm);
+        Assert.True(control.Average() > 1.8 * ddpmRun, $"control: mean run {control.Average():F3} s against DDPM's {ddpmRun:F3}");
+
+        // And where the untimed work is nothing, rounds win by far: no run takes DDPM's steps, none is spent timing them.
+        (double[] free, bool[] freeAsDdpm, _) = RunsWithUntimedWork(flat, perStep: 0, Runs);
+        Assert.DoesNotContain(true, freeAsDdpm);
+        Assert.True(free.Average() < 0.5 * ddpmRun, $"no untimed work: mean run {free.Average():F3} s against DDPM's {ddpmRun:F3}");
+    }
+
+    [Fact]
+    public void AWrongBeliefOfDdpmsStepIsTimedWhenRoundsWinByLittle()
+    {
+        // The calibration reads every call 1.6x its cost, DDPM's step too (1.616 ms, where a DDPM run of the truth
+        // takes 1.01 ms a step); each step a drafted call advances costs 1.45 ms more outside the timed calls, so rounds
+        // take about 1.55 ms a step: faster than the believed DDPM step, slower than the true one, less than 1.1x apart.
+        var dear = new CostCurve([.. Enumerable.Range(1, 64).Select(b => 1.6 * Flat(b))]);
+        const int Runs = 40;
+        double ddpmRun = 200 * Flat(1);
+        (double[] seconds, bool[] asDdpm, string[] why) = RunsWithUntimedWork(dear, perStep: 1.45e-3, Runs);
+
+        // Runs 2 and 3 time the rounds; run 4 takes DDPM's steps to time them, and from then on they win.
+        Assert.Equal([false, false, false, true], asDdpm[..4]);
+        Assert.Matches(@"^auto: DDPM's own steps this run, to time them: rounds took [\d.]+ us a step \(the least of the last 2 runs as rounds\), DDPM's steps 1616 us \(the calibration's DDPM step\), less than 1.1x apart \(the next such run 8 runs from now at the earliest; ", why[3]);
+        Assert.StartsWith("auto: rounds took ", why[4], StringComparison.Ordinal);
+        Assert.Contains("DDPM's steps 1010 us (its last run), so DDPM's own steps throughout", why[4], StringComparison.Ordinal);
+        // The rest: DDPM's steps but for the rechecks as rounds (RecheckRuns after run 3, then 16 later).
+        Assert.Equal([1, 2, 3, 11, 27], [.. Enumerable.Range(1, Runs).Where(r => !asDdpm[r - 1])]);
+        Assert.All(Enumerable.Range(1, 3), r => Assert.InRange(seconds[r - 1], 1.47 * ddpmRun, 1.6 * ddpmRun));
+
+        Assert.True(seconds.Average() < 1.15 * ddpmRun, $"mean run {seconds.Average():F3} s against DDPM's {ddpmRun:F3}");
+
+        // Control: never timing DDPM's steps that way, auto believes the calibration and drafts every run, at 1.55x.
+        (double[] control, bool[] controlAsDdpm, _) = RunsWithUntimedWork(dear, perStep: 1.45e-3, Runs, probeBelow: 1);
+        Assert.DoesNotContain(true, controlAsDdpm);
+        Assert.True(control.Average() > 1.45 * ddpmRun, $"control: mean run {control.Average():F3} s against DDPM's {ddpmRun:F3}");
+    }
+
+    [Fact]
+    public void TheRunLevelCheckSkipsTheFirstRunAndGivenCurvesAndStartsAfreshForAnotherChainCount()
+    {
+        var flat = new CostCurve([.. Enumerable.Range(1, 64).Select(b => Flat(b))]);
+        static bool Run(AutoSpeculation auto, int chains, double secondsPerStep)
+        {
+            auto.Reset(chains);
+            bool ddpm = auto.RunsAsDdpm();
+            if (ddpm)
+            {
+                auto.RecordDdpmRounds(100);
+            }
+
+            auto.RecordRun(secondsPerStep * chains * 100, chains * 100);
+            return ddpm;
+        }
+
+        // Rounds at 10 ms a step, ten times the calibration's DDPM step: the first run is not counted, so the check acts
+        // after runs 2 and 3.
+        var learning = new AutoSpeculation(flat.WithLearning(true), 64);
+        Assert.Equal([false, false, false, true, true], [.. Enumerable.Range(0, 5).Select(_ => Run(learning, 1, 0.01))]);
+        Assert.True(learning.RoundsLost);
+
+        // Another chain count: both windows start afresh (two runs as rounds again before the check acts).
+        Assert.Equal([false, false, true], [.. Enumerable.Range(0, 3).Select(_ => Run(learning, 2, 0.01))]);
+
+        // A given curve never acts on timings: its choices stay a function of the seed.
+        var given = new AutoSpeculation(flat, 64);
+        Assert.DoesNotContain(true, Enumerable.Range(0, 6).Select(_ => Run(given, 1, 0.01)));
+        Assert.False(given.RoundsLost);
     }
 
     [Fact]
